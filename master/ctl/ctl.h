@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* blsyncctl subcommands: each takes the arguments after its name, returns an exit code. */
+#ifndef BL_CTL_H
+#define BL_CTL_H
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *usage;                 /* one line: arguments and purpose */
+} ctl_cmd_t;
+
+/* Objects and keys (ctl/obj.c). */
+int ctl_keygen(int argc, char **argv);
+int ctl_verify(int argc, char **argv);
+int ctl_dump(int argc, char **argv);
+int ctl_mkdelta(int argc, char **argv);
+
+#endif

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Small runtime helpers: clocks (controllable in tests) and atomic file writes. */
+#ifndef BL_UTIL_H
+#define BL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall clock in Unix milliseconds. If the environment variable
+ * BLSYNC_TEST_CLOCK names a file, the time is read from it instead (decimal
+ * milliseconds; re-read when the file changes), so tests can move time. */
+int64_t bl_now_ms(void);
+/* Monotonic clock in nanoseconds (never affected by the test clock). */
+uint64_t bl_mono_ns(void);
+
+/* Writes data to path atomically: temp file in the same directory, write,
+ * fsync, rename, fsync of the directory. Returns 0, BL_ENOSPC or BL_EIO
+ * (errno preserved); on error path is untouched and the temp file removed. */
+int bl_file_write_atomic(const char *path, const void *data, size_t len, int mode);
+/* Creates a directory and its parents (like mkdir -p). */
+int bl_mkdir_p(const char *path, int mode);
+
+#endif
