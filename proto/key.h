@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BL_KEYID_SIZE 8
-#define BL_SIG_SIZE 64
+#define BL_KEYID_SIZE  8
+#define BL_SIG_SIZE    64
 #define BL_PUBKEY_SIZE 32
 
 /* A key: public only, or a private key (which includes the public half).

@@ -17,9 +17,9 @@ void bl_log(int level, const char *event, const char *fmt, ...)
 /* Quotes s for a key=value line into buf (thread-local storage if buf is NULL). */
 const char *bl_log_q(const char *s);
 
-#define BL_ERR(ev, ...) bl_log(BL_LOG_ERR, ev, __VA_ARGS__)
-#define BL_WARN(ev, ...) bl_log(BL_LOG_WARN, ev, __VA_ARGS__)
-#define BL_INFO(ev, ...) bl_log(BL_LOG_INFO, ev, __VA_ARGS__)
+#define BL_ERR(ev, ...)   bl_log(BL_LOG_ERR, ev, __VA_ARGS__)
+#define BL_WARN(ev, ...)  bl_log(BL_LOG_WARN, ev, __VA_ARGS__)
+#define BL_INFO(ev, ...)  bl_log(BL_LOG_INFO, ev, __VA_ARGS__)
 #define BL_DEBUG(ev, ...) bl_log(BL_LOG_DEBUG, ev, __VA_ARGS__)
 
 #endif

@@ -10,9 +10,9 @@
 #include "key.h"
 #include "rd.h"
 
-#define BL_HDR_SIZE 256 /* signed header bytes */
-#define BL_OBJ_PREFIX (BL_HDR_SIZE + BL_SIG_SIZE)
-#define BL_FEED_MAX 32 /* feed name bytes, NUL-padded */
+#define BL_HDR_SIZE       256 /* signed header bytes */
+#define BL_OBJ_PREFIX     (BL_HDR_SIZE + BL_SIG_SIZE)
+#define BL_FEED_MAX       32 /* feed name bytes, NUL-padded */
 #define BL_FORMAT_VERSION 1
 
 enum bl_obj_type {
@@ -45,9 +45,9 @@ typedef struct {
 
 /* Limits checked before anything is allocated or decompressed. */
 typedef struct {
-    uint64_t max_payload; /* compressed payload bytes */
-    uint64_t max_raw;     /* decompressed payload bytes */
-    uint64_t max_entries; /* records in one object / entries in a state */
+    uint64_t max_payload;   /* compressed payload bytes */
+    uint64_t max_raw;       /* decompressed payload bytes */
+    uint64_t max_entries;   /* records in one object / entries in a state */
     uint64_t max_block_raw; /* decompressed bytes of one block */
 } bl_limits_t;
 extern const bl_limits_t bl_limits_default;

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* TLS 1.3 with mutual authentication over libuv TCP streams, through OpenSSL memory BIOs. */
+#ifndef BL_TLS_H
+#define BL_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+/* A TLS context: certificates, trust anchors and the revoked-name list shared
+ * by every connection of one side. Server contexts require a client
+ * certificate that chains to ca_file or whose SHA-256 fingerprint is pinned,
+ * and refuse certificates whose CN or dNSName SAN is revoked. Client contexts
+ * verify the server's chain against ca_file and its name (SSL_set1_host).
+ * Only TLS 1.3 is offered or accepted. */
+typedef struct bl_tls_ctx bl_tls_ctx_t;
+typedef struct bl_tls_conn bl_tls_conn_t;
+typedef struct bl_tls_server bl_tls_server_t;
+
+typedef struct {
+    const char *cert_file;    /* PEM certificate (chain) presented to the peer */
+    const char *key_file;     /* PEM private key of cert_file */
+    const char *ca_file;      /* PEM trust anchors for the peer (may be NULL if pinned_file) */
+    const char *pinned_file;  /* server only, optional: lines of hex SHA-256 of client certs */
+    const char *revoked_file; /* server only, optional: one revoked certificate name per line */
+    size_t max_queue;         /* per-connection write queue limit in bytes (0: 8 MiB) */
+    uint64_t handshake_timeout_ms; /* 0: 10 s */
+} bl_tls_config_t;
+
+/* Creates a server or client context from cfg (paths are read now; cfg is not
+ * kept). Errors: BL_ECONFIG (unreadable or inconsistent files, logged once). */
+int bl_tls_ctx_new_server(const bl_tls_config_t *cfg, bl_tls_ctx_t **out);
+int bl_tls_ctx_new_client(const bl_tls_config_t *cfg, bl_tls_ctx_t **out);
+/* Frees ctx; every connection and server using it must be closed first. NULL is a no-op. */
+void bl_tls_ctx_free(bl_tls_ctx_t *ctx);
+/* Re-reads the revoked-name file (e.g. on SIGHUP). New handshakes use the new
+ * list; live connections of newly revoked names are closed by the server. */
+int bl_tls_ctx_reload_revoked(bl_tls_ctx_t *ctx);
+/* Replaces the revoked-name list with names[0..n). */
+int bl_tls_ctx_set_revoked(bl_tls_ctx_t *ctx, const char *const *names, size_t n);
+/* 1 if name is on the revoked list. */
+int bl_tls_ctx_is_revoked(const bl_tls_ctx_t *ctx, const char *name);
+
+/* Connection callbacks. Every connection gets at most one on_connect (after
+ * the handshake and all peer checks) and exactly one on_close; after on_close
+ * returns the connection must not be used (its memory is freed later by the
+ * loop). on_data receives decrypted bytes, valid during the call. on_drain
+ * (optional) runs when the write queue falls back under half the limit after
+ * a write was refused or the queue passed half the limit. */
+typedef struct {
+    void (*on_connect)(bl_tls_conn_t *c, const char *peer_name);
+    void (*on_data)(bl_tls_conn_t *c, const uint8_t *p, size_t n);
+    void (*on_close)(bl_tls_conn_t *c, const char *reason);
+    void (*on_drain)(bl_tls_conn_t *c);
+} bl_tls_cb_t;
+
+/* Listens on host:port (numeric IPv4 or IPv6). Each accepted connection gets
+ * cb and data as its user data. Errors: BL_EIO (bind/listen, logged). */
+int bl_tls_listen(uv_loop_t *loop, bl_tls_ctx_t *ctx, const char *host, int port,
+                  const bl_tls_cb_t *cb, void *data, bl_tls_server_t **out);
+/* Port actually bound (useful with port 0). */
+int bl_tls_server_port(const bl_tls_server_t *s);
+/* Number of live connections. */
+size_t bl_tls_server_nconn(const bl_tls_server_t *s);
+/* Closes every live connection whose peer name is revoked in the context. */
+void bl_tls_server_kick_revoked(bl_tls_server_t *s);
+/* Stops listening and closes every connection (their on_close runs); frees the
+ * server once libuv has closed its handles. NULL is a no-op. */
+void bl_tls_server_close(bl_tls_server_t *s);
+
+/* Connects to host:port (numeric) and verifies that the server certificate
+ * names server_name. *out is valid until on_close; connect failures are
+ * reported through on_close, never synchronously after *out is set. */
+int bl_tls_connect(uv_loop_t *loop, bl_tls_ctx_t *ctx, const char *host, int port,
+                   const char *server_name, const bl_tls_cb_t *cb, void *data, bl_tls_conn_t **out);
+
+/* Queues n plaintext bytes. Before the handshake completes they wait in the
+ * connection. Refuses with BL_ETOOBIG (nothing queued) when the queue would
+ * pass the limit, BL_ESTATE when the connection is closing. */
+int bl_tls_write(bl_tls_conn_t *c, const void *p, size_t n);
+/* Bytes accepted but not yet handed to the kernel (ciphertext + pending plaintext). */
+size_t bl_tls_queued(const bl_tls_conn_t *c);
+size_t bl_tls_max_queue(const bl_tls_conn_t *c);
+/* Starts closing: sends close_notify, flushes briefly, then closes. on_close
+ * runs once, from this call, with reason. Safe to call repeatedly and from
+ * inside callbacks. */
+void bl_tls_close(bl_tls_conn_t *c, const char *reason);
+
+void *bl_tls_conn_data(const bl_tls_conn_t *c);
+void bl_tls_conn_set_data(bl_tls_conn_t *c, void *data);
+/* Verified peer name (certificate CN), "" before on_connect. */
+const char *bl_tls_peer_name(const bl_tls_conn_t *c);
+/* Numeric peer address "ip:port", "" if unknown. */
+const char *bl_tls_peer_addr(const bl_tls_conn_t *c);
+int bl_tls_is_connected(const bl_tls_conn_t *c);
+
+#endif
