@@ -87,6 +87,10 @@ size_t bl_tls_max_queue(const bl_tls_conn_t *c);
  * inside callbacks. */
 void bl_tls_close(bl_tls_conn_t *c, const char *reason);
 
+/* Stops (on = 0) or resumes reading from the peer: a receiver that cannot keep
+ * up lets TCP push back on the sender instead of buffering. */
+void bl_tls_set_reading(bl_tls_conn_t *c, int on);
+
 void *bl_tls_conn_data(const bl_tls_conn_t *c);
 void bl_tls_conn_set_data(bl_tls_conn_t *c, void *data);
 /* Verified peer name (certificate CN), "" before on_connect. */

@@ -6,11 +6,12 @@
 #include "ctl.h"
 
 static const ctl_cmd_t cmds[] = {
+    {"certs", ctl_certs, "certs --dir DIR [--master-name NAME] [--mirror NAME...]   create a CA and TLS certificates"},
     {"keygen", ctl_keygen, "keygen [--out DIR] [--name NAME]   write NAME.key (private) and NAME.pub"},
     {"verify", ctl_verify, "verify FILE --key PUB [--key PUB2...]   check a delta/snapshot, print its header"},
     {"dump", ctl_dump, "dump FILE [--key PUB]   print the entries of a delta/snapshot"},
     {"mkdelta", ctl_mkdelta,
-     "mkdelta --key PRIV --out FILE [--feed F] [--serial N] [--snapshot] [+PREFIX|-PREFIX...]   "
+     "mkdelta --key PRIV --out FILE [--feed F] [--serial N] [--snapshot] [+PREFIX[=A[,REASON]]|-PREFIX...]   "
      "write a signed object (demo/testing)"},
 };
 
