@@ -1,0 +1,1088 @@
+/* SPDX-License-Identifier: MIT */
+/* The mirror's query index: sorted per-length arrays, a shared base and a small overlay. */
+#include "index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+/*
+ * Layout. Every (family, prefix length) pair has its own array sorted by the
+ * masked address: a lookup walks the lengths present from the longest down
+ * and binary-searches each (rbldnsd's ip4set does the same for /32../8).
+ * IPv4 elements are 16 bytes (address, times as u32 seconds, A, flags,
+ * reason); large IPv4 arrays get a 65537-entry jump table on the top 16
+ * address bits so a search touches a handful of cache lines. Times that do
+ * not fit in 32 bits are clamped in the element (for the expiry check) and
+ * kept exactly in a small side table (for exact lookups, i.e. the digest).
+ */
+
+typedef struct {
+    uint32_t key;
+    uint32_t listed;
+    uint32_t expires;
+    uint8_t a;
+    uint8_t fl;
+    uint16_t reason;
+} e4_t;
+
+typedef struct {
+    uint8_t key[16];
+    uint32_t listed;
+    uint32_t expires;
+    uint8_t a;
+    uint8_t fl;
+    uint16_t reason;
+} e6_t;
+
+#define FL_DEL  0x80 /* overlay: the key is deleted from the base */
+#define FL_XT   0x40 /* exact times are in the side table */
+#define FL_USER 0x3f
+
+#define JUMP_MIN            1024
+#define COMPACT_MIN_DEFAULT 65536
+
+typedef struct {
+    bl_prefix_t key;
+    int64_t listed;
+    int64_t expires;
+} side_t;
+
+typedef struct {
+    void *e;
+    size_t n;
+    uint32_t *jump; /* IPv4 only, NULL when small */
+} tab_t;
+
+typedef struct {
+    tab_t t4[33];
+    tab_t t6[129];
+    size_t n;
+    int refs; /* versions sharing this layer (writer thread only) */
+} layer_t;
+
+struct mirror_index {
+    layer_t *base;
+    layer_t *ovl; /* NULL when empty */
+    uint8_t lens4[33];
+    uint8_t lens6[129];
+    int nl4, nl6;
+    side_t *side;
+    size_t nside;
+    size_t n;
+};
+
+/* ---- element helpers ---- */
+
+typedef struct {
+    size_t sz;
+    int (*cmp)(const void *a, const void *b);
+} kind_t;
+
+static int cmp4(const void *a, const void *b)
+{
+    uint32_t x = ((const e4_t *)a)->key, y = ((const e4_t *)b)->key;
+    return (x > y) - (x < y);
+}
+static int cmp6(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+static const kind_t K4 = {sizeof(e4_t), cmp4};
+static const kind_t K6 = {sizeof(e6_t), cmp6};
+
+static int side_cmp(const void *a, const void *b)
+{
+    return bl_prefix_cmp(&((const side_t *)a)->key, &((const side_t *)b)->key);
+}
+
+static uint32_t mask4(unsigned len)
+{
+    return len ? ~0u << (32 - len) : 0;
+}
+
+static void mask6(uint8_t out[16], const uint8_t in[16], unsigned len)
+{
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned bits = len > i * 8 ? len - i * 8 : 0;
+        uint8_t m = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
+        out[i] = in[i] & m;
+    }
+}
+
+static uint32_t clamp32(int64_t t, int *exact)
+{
+    if (t < 0) {
+        *exact = 0;
+        return 0;
+    }
+    if (t >= (int64_t)UINT32_MAX) {
+        if (t != (int64_t)UINT32_MAX)
+            *exact = 0;
+        return UINT32_MAX;
+    }
+    return (uint32_t)t;
+}
+
+/* Fills the element's value fields from an entry; returns 1 if times need the side table. */
+static int fill_val(const bl_entry_t *e, uint8_t flags, uint32_t *listed, uint32_t *expires,
+                    uint8_t *a, uint8_t *fl, uint16_t *reason)
+{
+    int exact = 1;
+    *listed = clamp32(e->listed_at, &exact);
+    *expires = clamp32(e->expires_at, &exact);
+    *a = e->a;
+    *reason = e->reason;
+    *fl = (uint8_t)((flags & FL_USER) | (exact ? 0 : FL_XT));
+    return !exact;
+}
+
+static void to_e4(const bl_entry_t *e, uint8_t flags, e4_t *o)
+{
+    o->key = bl_prefix_v4addr(&e->key);
+    fill_val(e, flags, &o->listed, &o->expires, &o->a, &o->fl, &o->reason);
+}
+
+static void to_e6(const bl_entry_t *e, uint8_t flags, e6_t *o)
+{
+    memcpy(o->key, e->key.addr, 16);
+    fill_val(e, flags, &o->listed, &o->expires, &o->a, &o->fl, &o->reason);
+}
+
+/* ---- searching ---- */
+
+static const e4_t *find4(const tab_t *t, uint32_t k)
+{
+    const e4_t *e = t->e;
+    size_t lo = 0, hi = t->n;
+    if (t->jump) {
+        lo = t->jump[k >> 16];
+        hi = t->jump[(k >> 16) + 1];
+    }
+    while (lo < hi) {
+        size_t m = (lo + hi) >> 1;
+        if (e[m].key < k)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo < t->n && e[lo].key == k ? &e[lo] : NULL;
+}
+
+static const e6_t *find6(const tab_t *t, const uint8_t k[16])
+{
+    const e6_t *e = t->e;
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t m = (lo + hi) >> 1;
+        if (memcmp(e[m].key, k, 16) < 0)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo < t->n && memcmp(e[lo].key, k, 16) == 0 ? &e[lo] : NULL;
+}
+
+static const void *find_any(const kind_t *k, const tab_t *t, const void *key)
+{
+    if (!t->n)
+        return NULL;
+    if (k == &K4)
+        return find4(t, ((const e4_t *)key)->key);
+    return find6(t, key);
+}
+
+static const side_t *side_find(const mirror_index_t *ix, const bl_prefix_t *key)
+{
+    size_t lo = 0, hi = ix->nside;
+    while (lo < hi) {
+        size_t m = (lo + hi) >> 1;
+        if (bl_prefix_cmp(&ix->side[m].key, key) < 0)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo < ix->nside && bl_prefix_eq(&ix->side[lo].key, key) ? &ix->side[lo] : NULL;
+}
+
+/* ---- layers ---- */
+
+static void tab_free(tab_t *t)
+{
+    free(t->e);
+    free(t->jump);
+    memset(t, 0, sizeof *t);
+}
+
+static void layer_free(layer_t *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i <= 32; i++)
+        tab_free(&l->t4[i]);
+    for (int i = 0; i <= 128; i++)
+        tab_free(&l->t6[i]);
+    free(l);
+}
+
+static int build_jump(tab_t *t)
+{
+    if (t->n < JUMP_MIN)
+        return 0;
+    t->jump = malloc(65537 * sizeof *t->jump);
+    if (!t->jump)
+        return BL_ENOMEM;
+    const e4_t *e = t->e;
+    size_t i = 0;
+    for (uint32_t b = 0; b <= 65536; b++) {
+        while (i < t->n && (e[i].key >> 16) < b)
+            i++;
+        t->jump[b] = (uint32_t)i;
+    }
+    return 0;
+}
+
+static void index_lens(mirror_index_t *ix)
+{
+    ix->nl4 = ix->nl6 = 0;
+    for (int l = 32; l >= 0; l--)
+        if (ix->base->t4[l].n || (ix->ovl && ix->ovl->t4[l].n))
+            ix->lens4[ix->nl4++] = (uint8_t)l;
+    for (int l = 128; l >= 0; l--)
+        if (ix->base->t6[l].n || (ix->ovl && ix->ovl->t6[l].n))
+            ix->lens6[ix->nl6++] = (uint8_t)l;
+}
+
+mirror_index_t *mirror_index_new(void)
+{
+    mirror_index_t *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return NULL;
+    ix->base = calloc(1, sizeof *ix->base);
+    if (!ix->base) {
+        free(ix);
+        return NULL;
+    }
+    ix->base->refs = 1;
+    return ix;
+}
+
+void mirror_index_free(mirror_index_t *ix)
+{
+    if (!ix)
+        return;
+    if (ix->base && --ix->base->refs == 0)
+        layer_free(ix->base);
+    layer_free(ix->ovl);
+    free(ix->side);
+    free(ix);
+}
+
+size_t mirror_index_count(const mirror_index_t *ix)
+{
+    return ix->n;
+}
+
+size_t mirror_index_overlay_count(const mirror_index_t *ix)
+{
+    return ix->ovl ? ix->ovl->n : 0;
+}
+
+static size_t layer_bytes(const layer_t *l)
+{
+    size_t b = 0;
+    if (!l)
+        return 0;
+    for (int i = 0; i <= 32; i++)
+        b += l->t4[i].n * sizeof(e4_t) + (l->t4[i].jump ? 65537 * 4 : 0);
+    for (int i = 0; i <= 128; i++)
+        b += l->t6[i].n * sizeof(e6_t);
+    return b;
+}
+
+size_t mirror_index_bytes(const mirror_index_t *ix)
+{
+    return sizeof *ix + layer_bytes(ix->base) + layer_bytes(ix->ovl) + ix->nside * sizeof(side_t);
+}
+
+/* ---- lookups ---- */
+
+static int hit_fill(uint8_t a, uint8_t fl, uint16_t reason, uint32_t expires, unsigned len,
+                    mirror_hit_t *hit)
+{
+    if (hit) {
+        hit->a = a;
+        hit->flags = fl & FL_USER;
+        hit->reason = reason;
+        hit->len = (uint8_t)len;
+        hit->expires_at = expires;
+    }
+    return !(fl & MIRROR_EXCLUDED);
+}
+
+int mirror_index_lookup4(const mirror_index_t *ix, uint32_t addr, int64_t now, mirror_hit_t *hit)
+{
+    const layer_t *o = ix->ovl, *b = ix->base;
+    for (int i = 0; i < ix->nl4; i++) {
+        unsigned l = ix->lens4[i];
+        uint32_t k = addr & mask4(l);
+        const e4_t *e = NULL;
+        if (o && o->t4[l].n && (e = find4(&o->t4[l], k)) && (e->fl & FL_DEL))
+            continue;
+        if (!e && b->t4[l].n)
+            e = find4(&b->t4[l], k);
+        if (!e)
+            continue;
+        if (!(e->fl & MIRROR_EXCLUDED) && (int64_t)e->expires <= now)
+            continue; /* expired: as if absent, a covering prefix may still apply */
+        return hit_fill(e->a, e->fl, e->reason, e->expires, l, hit);
+    }
+    return 0;
+}
+
+int mirror_index_lookup6(const mirror_index_t *ix, const uint8_t addr[16], int64_t now,
+                         mirror_hit_t *hit)
+{
+    const layer_t *o = ix->ovl, *b = ix->base;
+    uint8_t k[16];
+    for (int i = 0; i < ix->nl6; i++) {
+        unsigned l = ix->lens6[i];
+        mask6(k, addr, l);
+        const e6_t *e = NULL;
+        if (o && o->t6[l].n && (e = find6(&o->t6[l], k)) && (e->fl & FL_DEL))
+            continue;
+        if (!e && b->t6[l].n)
+            e = find6(&b->t6[l], k);
+        if (!e)
+            continue;
+        if (!(e->fl & MIRROR_EXCLUDED) && (int64_t)e->expires <= now)
+            continue;
+        return hit_fill(e->a, e->fl, e->reason, e->expires, l, hit);
+    }
+    return 0;
+}
+
+static void elem_to_entry(const mirror_index_t *ix, const bl_prefix_t *key, uint32_t listed,
+                          uint32_t expires, uint8_t a, uint8_t fl, uint16_t reason, bl_entry_t *e)
+{
+    memset(e, 0, sizeof *e);
+    e->key = *key;
+    e->a = a;
+    e->reason = reason;
+    e->listed_at = listed;
+    e->expires_at = expires;
+    if (fl & FL_XT) {
+        const side_t *s = side_find(ix, key);
+        if (s) {
+            e->listed_at = s->listed;
+            e->expires_at = s->expires;
+        }
+    }
+}
+
+int mirror_index_get(const mirror_index_t *ix, const bl_prefix_t *key, bl_entry_t *out,
+                     uint8_t *flags)
+{
+    const layer_t *layers[2] = {ix->ovl, ix->base};
+    if (key->af == BL_AF4 && key->len <= 32) {
+        uint32_t k = bl_prefix_v4addr(key);
+        for (int i = 0; i < 2; i++) {
+            const e4_t *e;
+            if (!layers[i] || !(e = find_any(&K4, &layers[i]->t4[key->len], &k)))
+                continue;
+            if (e->fl & FL_DEL)
+                return BL_ENOTFOUND;
+            if (out)
+                elem_to_entry(ix, key, e->listed, e->expires, e->a, e->fl, e->reason, out);
+            if (flags)
+                *flags = e->fl & FL_USER;
+            return 0;
+        }
+    } else if (key->af == BL_AF6 && key->len <= 128) {
+        for (int i = 0; i < 2; i++) {
+            const e6_t *e;
+            if (!layers[i] || !(e = find_any(&K6, &layers[i]->t6[key->len], key->addr)))
+                continue;
+            if (e->fl & FL_DEL)
+                return BL_ENOTFOUND;
+            if (out)
+                elem_to_entry(ix, key, e->listed, e->expires, e->a, e->fl, e->reason, out);
+            if (flags)
+                *flags = e->fl & FL_USER;
+            return 0;
+        }
+    }
+    return BL_ENOTFOUND;
+}
+
+/* ---- merging (writer side) ---- */
+
+/* A growable array of elements of one kind. */
+typedef struct {
+    char *p;
+    size_t n, cap, sz;
+} vec_t;
+
+static void *vec_push(vec_t *v)
+{
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 16;
+        char *np = realloc(v->p, nc * v->sz);
+        if (!np)
+            return NULL;
+        v->p = np;
+        v->cap = nc;
+    }
+    return v->p + v->sz * v->n++;
+}
+
+static void vec_to_tab(vec_t *v, tab_t *t)
+{
+    if (v->n && v->n < v->cap) {
+        char *np = realloc(v->p, v->n * v->sz);
+        if (np)
+            v->p = np;
+    }
+    if (!v->n) {
+        free(v->p);
+        v->p = NULL;
+    }
+    t->e = v->p;
+    t->n = v->n;
+    t->jump = NULL;
+    memset(v, 0, sizeof *v);
+}
+
+/* Overlay after removals: walks O and the removal keys R together. */
+static int ovl_remove(const kind_t *k, const tab_t *O, const tab_t *B, const char *R, size_t nr,
+                      tab_t *out, size_t *removed)
+{
+    vec_t v = {.sz = k->sz};
+    const char *o = O ? O->e : NULL;
+    size_t no = O ? O->n : 0, i = 0, j = 0;
+    while (i < no || j < nr) {
+        int c = i >= no ? 1 : j >= nr ? -1 : k->cmp(o + i * k->sz, R + j * k->sz);
+        if (c < 0) {
+            void *d = vec_push(&v);
+            if (!d)
+                goto nomem;
+            memcpy(d, o + i++ * k->sz, k->sz);
+            continue;
+        }
+        const char *r = R + j++ * k->sz;
+        int in_base = find_any(k, B, r) != NULL;
+        if (c == 0) {
+            const char *oe = o + i++ * k->sz;
+            if (oe[k->sz - 3] & FL_DEL) /* fl is the third byte from the end */
+                goto absent;
+        } else if (!in_base) {
+            goto absent;
+        }
+        (*removed)++;
+        if (in_base) {
+            char *d = vec_push(&v);
+            if (!d)
+                goto nomem;
+            memset(d, 0, k->sz);
+            memcpy(d, r, k == &K4 ? 4 : 16);
+            d[k->sz - 3] = FL_DEL;
+        }
+    }
+    vec_to_tab(&v, out);
+    return 0;
+absent:
+    free(v.p);
+    return BL_EABSENT;
+nomem:
+    free(v.p);
+    return BL_ENOMEM;
+}
+
+/* Overlay after additions/replacements A. *added counts keys that were not live. */
+static int ovl_add(const kind_t *k, const tab_t *O, const tab_t *B, const char *A, size_t na,
+                   tab_t *out, size_t *added)
+{
+    vec_t v = {.sz = k->sz};
+    const char *o = O ? O->e : NULL;
+    size_t no = O ? O->n : 0, i = 0, j = 0;
+    while (i < no || j < na) {
+        int c = i >= no ? 1 : j >= na ? -1 : k->cmp(o + i * k->sz, A + j * k->sz);
+        void *d = vec_push(&v);
+        if (!d) {
+            free(v.p);
+            return BL_ENOMEM;
+        }
+        if (c < 0) {
+            memcpy(d, o + i++ * k->sz, k->sz);
+            continue;
+        }
+        const char *a = A + j++ * k->sz;
+        if (c == 0) {
+            const char *oe = o + i++ * k->sz;
+            if (oe[k->sz - 3] & FL_DEL)
+                (*added)++;
+        } else if (!find_any(k, B, a)) {
+            (*added)++;
+        }
+        memcpy(d, a, k->sz);
+    }
+    vec_to_tab(&v, out);
+    return 0;
+}
+
+/* Folds overlay O into base B. */
+static int fold(const kind_t *k, const tab_t *B, const tab_t *O, tab_t *out)
+{
+    size_t nb = B->n, no = O ? O->n : 0, i = 0, j = 0, n = 0;
+    char *p = malloc((nb + no) * k->sz + 1);
+    if (!p)
+        return BL_ENOMEM;
+    const char *b = B->e, *o = O ? O->e : NULL;
+    while (i < nb || j < no) {
+        int c = i >= nb ? 1 : j >= no ? -1 : k->cmp(b + i * k->sz, o + j * k->sz);
+        if (c < 0) {
+            memcpy(p + n++ * k->sz, b + i++ * k->sz, k->sz);
+            continue;
+        }
+        if (c == 0)
+            i++;
+        const char *oe = o + j++ * k->sz;
+        if (!(oe[k->sz - 3] & FL_DEL))
+            memcpy(p + n++ * k->sz, oe, k->sz);
+    }
+    vec_t v = {.p = p, .n = n, .cap = nb + no, .sz = k->sz};
+    vec_to_tab(&v, out);
+    if (k == &K4)
+        return build_jump(out);
+    return 0;
+}
+
+static int copy_tab(const kind_t *k, const tab_t *src, tab_t *dst)
+{
+    memset(dst, 0, sizeof *dst);
+    if (!src || !src->n)
+        return 0;
+    dst->e = malloc(src->n * k->sz);
+    if (!dst->e)
+        return BL_ENOMEM;
+    memcpy(dst->e, src->e, src->n * k->sz);
+    dst->n = src->n;
+    return 0;
+}
+
+/* Bucketed changes of one (family, length). */
+typedef struct {
+    char *rem, *add;
+    size_t nrem, nadd;
+} bucket_t;
+
+static int entry_ok(const bl_prefix_t *p)
+{
+    return (p->af == BL_AF4 && p->len <= 32) || (p->af == BL_AF6 && p->len <= 128);
+}
+
+int mirror_index_apply_ex(const mirror_index_t *ix, const bl_change_t *rem, size_t nrem,
+                          const bl_change_t *add, size_t nadd, size_t compact_min,
+                          mirror_index_t **out)
+{
+    int err = BL_ENOMEM;
+    bucket_t bk[33 + 129];
+    memset(bk, 0, sizeof bk);
+    mirror_index_t *nx = NULL;
+    layer_t *ovl = NULL, *base = NULL;
+    side_t *side = NULL;
+    size_t nside = 0;
+
+    *out = NULL;
+    /* Bucket the changes per (family, length); sorted order is kept in each bucket. */
+    size_t cnt[2][33 + 129];
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < nrem + nadd; i++) {
+        const bl_prefix_t *p = i < nrem ? &rem[i].e.key : &add[i - nrem].e.key;
+        if (!entry_ok(p))
+            return BL_EPREFIX;
+        cnt[i >= nrem][p->af == BL_AF4 ? p->len : 33 + p->len]++;
+    }
+    for (int b = 0; b < 33 + 129; b++) {
+        size_t sz = b < 33 ? sizeof(e4_t) : sizeof(e6_t);
+        if (cnt[0][b] && !(bk[b].rem = malloc(cnt[0][b] * sz)))
+            goto fail;
+        if (cnt[1][b] && !(bk[b].add = malloc(cnt[1][b] * sz)))
+            goto fail;
+    }
+    for (size_t i = 0; i < nrem + nadd; i++) {
+        const bl_entry_t *e = i < nrem ? &rem[i].e : &add[i - nrem].e;
+        int b = e->key.af == BL_AF4 ? e->key.len : 33 + e->key.len;
+        bucket_t *t = &bk[b];
+        if (b < 33) {
+            e4_t *d = i < nrem ? &((e4_t *)t->rem)[t->nrem++] : &((e4_t *)t->add)[t->nadd++];
+            to_e4(e, 0, d);
+        } else {
+            e6_t *d = i < nrem ? &((e6_t *)t->rem)[t->nrem++] : &((e6_t *)t->add)[t->nadd++];
+            to_e6(e, 0, d);
+        }
+    }
+
+    ovl = calloc(1, sizeof *ovl);
+    nx = calloc(1, sizeof *nx);
+    if (!ovl || !nx)
+        goto fail;
+    ovl->refs = 1;
+    size_t removed = 0, added = 0;
+    for (int b = 0; b < 33 + 129; b++) {
+        const kind_t *k = b < 33 ? &K4 : &K6;
+        const tab_t *O = ix->ovl ? (b < 33 ? &ix->ovl->t4[b] : &ix->ovl->t6[b - 33]) : NULL;
+        const tab_t *B = b < 33 ? &ix->base->t4[b] : &ix->base->t6[b - 33];
+        tab_t *dst = b < 33 ? &ovl->t4[b] : &ovl->t6[b - 33];
+        if (!bk[b].nrem && !bk[b].nadd) {
+            if ((err = copy_tab(k, O, dst)))
+                goto fail;
+        } else {
+            tab_t mid = {0};
+            if ((err = ovl_remove(k, O, B, bk[b].rem, bk[b].nrem, &mid, &removed)))
+                goto fail;
+            err = ovl_add(k, &mid, B, bk[b].add, bk[b].nadd, dst, &added);
+            tab_free(&mid);
+            if (err)
+                goto fail;
+        }
+        ovl->n += dst->n;
+    }
+    err = BL_ENOMEM;
+
+    /* Side table: drop touched keys, add the new ones that need exact times. */
+    {
+        size_t cap = ix->nside + nadd;
+        side = cap ? malloc(cap * sizeof *side) : NULL;
+        if (cap && !side)
+            goto fail;
+        size_t i = 0, r = 0, a = 0;
+        for (;;) {
+            /* next candidate among old side entries and additions, in key order */
+            const side_t *s = i < ix->nside ? &ix->side[i] : NULL;
+            while (a < nadd) {
+                int ex = 1;
+                clamp32(add[a].e.listed_at, &ex);
+                clamp32(add[a].e.expires_at, &ex);
+                if (!ex)
+                    break;
+                a++;
+            }
+            const bl_entry_t *ae = a < nadd ? &add[a].e : NULL;
+            if (!s && !ae)
+                break;
+            if (s && (!ae || bl_prefix_cmp(&s->key, &ae->key) < 0)) {
+                while (r < nrem && bl_prefix_cmp(&rem[r].e.key, &s->key) < 0)
+                    r++;
+                int gone = r < nrem && bl_prefix_eq(&rem[r].e.key, &s->key);
+                /* replaced by an addition without exact times? */
+                if (!gone) {
+                    size_t lo = 0, hi = nadd;
+                    while (lo < hi) {
+                        size_t m = (lo + hi) / 2;
+                        if (bl_prefix_cmp(&add[m].e.key, &s->key) < 0)
+                            lo = m + 1;
+                        else
+                            hi = m;
+                    }
+                    gone = lo < nadd && bl_prefix_eq(&add[lo].e.key, &s->key);
+                }
+                if (!gone)
+                    side[nside++] = *s;
+                i++;
+            } else {
+                if (s && bl_prefix_eq(&s->key, &ae->key))
+                    i++;
+                side[nside].key = ae->key;
+                side[nside].listed = ae->listed_at;
+                side[nside].expires = ae->expires_at;
+                nside++;
+                a++;
+            }
+        }
+    }
+
+    nx->n = ix->n - removed + added;
+    nx->side = side;
+    nx->nside = nside;
+    side = NULL;
+
+    size_t base_n = ix->base->n;
+    size_t thr = compact_min ? compact_min : COMPACT_MIN_DEFAULT;
+    if (base_n / 8 > thr)
+        thr = base_n / 8;
+    if (ovl->n > thr) {
+        base = calloc(1, sizeof *base);
+        if (!base)
+            goto fail;
+        base->refs = 1;
+        for (int b = 0; b < 33 + 129; b++) {
+            const kind_t *k = b < 33 ? &K4 : &K6;
+            const tab_t *B = b < 33 ? &ix->base->t4[b] : &ix->base->t6[b - 33];
+            const tab_t *O = b < 33 ? &ovl->t4[b] : &ovl->t6[b - 33];
+            tab_t *dst = b < 33 ? &base->t4[b] : &base->t6[b - 33];
+            if (!B->n && !O->n)
+                continue;
+            if ((err = fold(k, B, O, dst)))
+                goto fail;
+            base->n += dst->n;
+        }
+        layer_free(ovl);
+        ovl = NULL;
+        nx->base = base;
+        base = NULL;
+    } else {
+        nx->base = ix->base;
+        nx->base->refs++;
+        if (ovl->n) {
+            nx->ovl = ovl;
+        } else {
+            layer_free(ovl);
+        }
+        ovl = NULL;
+    }
+    index_lens(nx);
+    for (int b = 0; b < 33 + 129; b++) {
+        free(bk[b].rem);
+        free(bk[b].add);
+    }
+    *out = nx;
+    return 0;
+
+fail:
+    for (int b = 0; b < 33 + 129; b++) {
+        free(bk[b].rem);
+        free(bk[b].add);
+    }
+    layer_free(ovl);
+    layer_free(base);
+    free(side);
+    if (nx) {
+        free(nx->side);
+        free(nx);
+    }
+    return err;
+}
+
+int mirror_index_apply(const mirror_index_t *ix, const bl_change_t *rem, size_t nrem,
+                       const bl_change_t *add, size_t nadd, mirror_index_t **out)
+{
+    return mirror_index_apply_ex(ix, rem, nrem, add, nadd, 0, out);
+}
+
+/* ---- iteration ---- */
+
+/* Iterates one (family, length) of base+overlay, skipping shadowed and deleted elements. */
+typedef struct {
+    const kind_t *k;
+    const char *b, *bend, *o, *oend;
+    const char *cur;
+} it_t;
+
+static void it_next(it_t *it)
+{
+    size_t sz = it->k->sz;
+    for (;;) {
+        int hb = it->b < it->bend, ho = it->o < it->oend;
+        if (!hb && !ho) {
+            it->cur = NULL;
+            return;
+        }
+        int c = !ho ? -1 : !hb ? 1 : it->k->cmp(it->b, it->o);
+        if (c < 0) {
+            it->cur = it->b;
+            it->b += sz;
+            return;
+        }
+        if (c == 0)
+            it->b += sz;
+        const char *o = it->o;
+        it->o += sz;
+        if (o[sz - 3] & FL_DEL)
+            continue;
+        it->cur = o;
+        return;
+    }
+}
+
+static void it_init(it_t *it, const kind_t *k, const tab_t *B, const tab_t *O)
+{
+    it->k = k;
+    it->b = B->e;
+    it->bend = it->b ? it->b + B->n * k->sz : NULL;
+    it->o = O ? O->e : NULL;
+    it->oend = it->o ? it->o + O->n * k->sz : NULL;
+    it_next(it);
+}
+
+int mirror_index_foreach(const mirror_index_t *ix, mirror_index_cb cb, void *ctx)
+{
+    it_t its[129];
+    int lens[129];
+    for (int fam = 0; fam < 2; fam++) {
+        const kind_t *k = fam ? &K6 : &K4;
+        int maxl = fam ? 128 : 32, n = 0;
+        for (int l = 0; l <= maxl; l++) {
+            const tab_t *B = fam ? &ix->base->t6[l] : &ix->base->t4[l];
+            const tab_t *O = ix->ovl ? (fam ? &ix->ovl->t6[l] : &ix->ovl->t4[l]) : NULL;
+            if (!B->n && (!O || !O->n))
+                continue;
+            it_init(&its[n], k, B, O);
+            lens[n++] = l;
+        }
+        for (;;) {
+            int best = -1;
+            for (int i = 0; i < n; i++) {
+                if (!its[i].cur)
+                    continue;
+                /* equal addresses: the shorter length sorts first, and lengths ascend */
+                if (best < 0 || k->cmp(its[i].cur, its[best].cur) < 0)
+                    best = i;
+            }
+            if (best < 0)
+                break;
+            const char *c = its[best].cur;
+            bl_entry_t e;
+            bl_prefix_t key;
+            memset(&key, 0, sizeof key);
+            key.af = fam ? BL_AF6 : BL_AF4;
+            key.len = (uint8_t)lens[best];
+            uint8_t fl;
+            if (fam) {
+                const e6_t *x = (const e6_t *)c;
+                memcpy(key.addr, x->key, 16);
+                elem_to_entry(ix, &key, x->listed, x->expires, x->a, x->fl, x->reason, &e);
+                fl = x->fl;
+            } else {
+                const e4_t *x = (const e4_t *)c;
+                bl_prefix_v4(&key, x->key, key.len);
+                elem_to_entry(ix, &key, x->listed, x->expires, x->a, x->fl, x->reason, &e);
+                fl = x->fl;
+            }
+            int rc = cb(ctx, &e, fl & FL_USER);
+            if (rc)
+                return rc;
+            it_next(&its[best]);
+        }
+    }
+    return 0;
+}
+
+/* ---- builder ---- */
+
+struct mirror_builder {
+    vec_t v4[33];
+    vec_t v6[129];
+    vec_t side;
+    int err;
+};
+
+mirror_builder_t *mirror_builder_new(void)
+{
+    mirror_builder_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    for (int i = 0; i <= 32; i++)
+        b->v4[i].sz = sizeof(e4_t);
+    for (int i = 0; i <= 128; i++)
+        b->v6[i].sz = sizeof(e6_t);
+    b->side.sz = sizeof(side_t);
+    return b;
+}
+
+void mirror_builder_free(mirror_builder_t *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i <= 32; i++)
+        free(b->v4[i].p);
+    for (int i = 0; i <= 128; i++)
+        free(b->v6[i].p);
+    free(b->side.p);
+    free(b);
+}
+
+int mirror_builder_add(mirror_builder_t *b, const bl_entry_t *e, uint8_t flags)
+{
+    if (b->err)
+        return b->err;
+    if (!entry_ok(&e->key))
+        return BL_EPREFIX;
+    int xt;
+    if (e->key.af == BL_AF4) {
+        e4_t *d = vec_push(&b->v4[e->key.len]);
+        if (!d)
+            return b->err = BL_ENOMEM;
+        to_e4(e, flags, d);
+        xt = d->fl & FL_XT;
+    } else {
+        e6_t *d = vec_push(&b->v6[e->key.len]);
+        if (!d)
+            return b->err = BL_ENOMEM;
+        to_e6(e, flags, d);
+        xt = d->fl & FL_XT;
+    }
+    if (xt) {
+        side_t *s = vec_push(&b->side);
+        if (!s)
+            return b->err = BL_ENOMEM;
+        s->key = e->key;
+        s->listed = e->listed_at;
+        s->expires = e->expires_at;
+    }
+    return 0;
+}
+
+/* Stable LSD radix sort of IPv4 elements on their key (two 16-bit passes). */
+static int radix4(e4_t *e, size_t n)
+{
+    size_t i;
+    for (i = 1; i < n; i++)
+        if (e[i - 1].key > e[i].key)
+            break;
+    if (i >= n)
+        return 0;
+    e4_t *tmp = malloc(n * sizeof *tmp);
+    uint32_t *cnt = malloc(65536 * sizeof *cnt);
+    if (!tmp || !cnt) {
+        free(tmp);
+        free(cnt);
+        return BL_ENOMEM;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        int sh = pass * 16;
+        e4_t *src = pass ? tmp : e, *dst = pass ? e : tmp;
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (i = 0; i < n; i++)
+            cnt[(src[i].key >> sh) & 0xffff]++;
+        uint32_t sum = 0;
+        for (i = 0; i < 65536; i++) {
+            uint32_t c = cnt[i];
+            cnt[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++)
+            dst[cnt[(src[i].key >> sh) & 0xffff]++] = src[i];
+    }
+    free(tmp);
+    free(cnt);
+    return 0;
+}
+
+/* Stable merge sort of n elements of size sz. */
+static int msort(char *p, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+    size_t i;
+    for (i = 1; i < n; i++)
+        if (cmp(p + (i - 1) * sz, p + i * sz) > 0)
+            break;
+    if (i >= n)
+        return 0;
+    char *tmp = malloc(n * sz);
+    if (!tmp)
+        return BL_ENOMEM;
+    char *src = p, *dst = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi) {
+                if (cmp(src + b * sz, src + a * sz) < 0)
+                    memcpy(dst + o++ * sz, src + b++ * sz, sz);
+                else
+                    memcpy(dst + o++ * sz, src + a++ * sz, sz);
+            }
+            memcpy(dst + o * sz, src + a * sz, (mid - a) * sz);
+            o += mid - a;
+            memcpy(dst + o * sz, src + b * sz, (hi - b) * sz);
+        }
+        char *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != p)
+        memcpy(p, src, n * sz);
+    free(tmp);
+    return 0;
+}
+
+/* Removes duplicate keys from a sorted vector: an exclusion wins, else the first. */
+static size_t dedup(vec_t *v, const kind_t *k)
+{
+    size_t w = 0, dups = 0;
+    for (size_t r = 0; r < v->n;) {
+        size_t s = r, keep = r;
+        while (r < v->n && k->cmp(v->p + s * k->sz, v->p + r * k->sz) == 0) {
+            if ((v->p[r * k->sz + k->sz - 3] & MIRROR_EXCLUDED) &&
+                !(v->p[keep * k->sz + k->sz - 3] & MIRROR_EXCLUDED))
+                keep = r;
+            r++;
+        }
+        dups += r - s - 1;
+        if (w != keep)
+            memcpy(v->p + w * k->sz, v->p + keep * k->sz, k->sz);
+        w++;
+    }
+    v->n = w;
+    return dups;
+}
+
+int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dups)
+{
+    int err = b->err;
+    size_t nd = 0;
+    mirror_index_t *ix = NULL;
+    *out = NULL;
+    if (err)
+        goto fail;
+    err = BL_ENOMEM;
+    ix = mirror_index_new();
+    if (!ix)
+        goto fail;
+    for (int l = 0; l <= 32; l++) {
+        vec_t *v = &b->v4[l];
+        if (!v->n)
+            continue;
+        if ((err = radix4((e4_t *)v->p, v->n)))
+            goto fail;
+        nd += dedup(v, &K4);
+        vec_to_tab(v, &ix->base->t4[l]);
+        ix->base->n += ix->base->t4[l].n;
+        if ((err = build_jump(&ix->base->t4[l])))
+            goto fail;
+    }
+    for (int l = 0; l <= 128; l++) {
+        vec_t *v = &b->v6[l];
+        if (!v->n)
+            continue;
+        if ((err = msort(v->p, v->n, v->sz, cmp6)))
+            goto fail;
+        nd += dedup(v, &K6);
+        vec_to_tab(v, &ix->base->t6[l]);
+        ix->base->n += ix->base->t6[l].n;
+    }
+    if (b->side.n) {
+        if ((err = msort(b->side.p, b->side.n, sizeof(side_t), side_cmp)))
+            goto fail;
+        size_t w = 0;
+        side_t *s = (side_t *)b->side.p;
+        for (size_t r = 0; r < b->side.n; r++)
+            if (!w || !bl_prefix_eq(&s[w - 1].key, &s[r].key))
+                s[w++] = s[r];
+        ix->side = s;
+        ix->nside = w;
+        b->side.p = NULL;
+    }
+    ix->n = ix->base->n;
+    index_lens(ix);
+    mirror_builder_free(b);
+    if (dups)
+        *dups = nd;
+    *out = ix;
+    return 0;
+fail:
+    mirror_index_free(ix);
+    mirror_builder_free(b);
+    return err;
+}

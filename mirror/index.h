@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* The mirror's query index: immutable versions of a prefix set with longest-prefix lookup. */
+#ifndef MIRROR_INDEX_H
+#define MIRROR_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "entry.h"
+
+/*
+ * An index version is immutable once built: readers (DNS threads) use it
+ * without locks while the writer builds the next one and publishes it with
+ * one atomic pointer store (see zone.h). A version is a large sorted "base"
+ * (shared between versions, ~16 bytes per IPv4 entry) plus a small sorted
+ * "overlay" of replacements and deletion markers; applying a delta copies
+ * only the overlay, and the overlay is folded into a fresh base when it
+ * grows past a fraction of the base. Only the writer thread creates and
+ * frees versions.
+ */
+typedef struct mirror_index mirror_index_t;
+
+/* Entry flags. */
+#define MIRROR_EXCLUDED 0x01 /* rbldnsd '!' entry: the prefix is not listed */
+
+/* What a lookup found. */
+typedef struct {
+    uint8_t a;          /* last octet of 127.0.0.a */
+    uint8_t flags;      /* MIRROR_EXCLUDED */
+    uint16_t reason;    /* TXT template id */
+    uint8_t len;        /* prefix length that matched */
+    int64_t expires_at; /* Unix seconds (clamped to 32 bits) */
+} mirror_hit_t;
+
+/* An empty index (NULL on allocation failure). */
+mirror_index_t *mirror_index_new(void);
+/* Frees a version (and its base when no other version shares it). NULL is a no-op. */
+void mirror_index_free(mirror_index_t *ix);
+
+/* Number of entries (including exclusions). */
+size_t mirror_index_count(const mirror_index_t *ix);
+/* Bytes held by this version's arrays (base counted whole). */
+size_t mirror_index_bytes(const mirror_index_t *ix);
+/* Entries in the overlay (for metrics and tests). */
+size_t mirror_index_overlay_count(const mirror_index_t *ix);
+
+/* Longest-prefix lookup of a full address. Returns 1 and fills *hit when the
+ * most specific covering prefix is listed, not excluded and expires after
+ * now (Unix seconds); 0 otherwise. hit may be NULL. Lock-free, no allocation. */
+int mirror_index_lookup4(const mirror_index_t *ix, uint32_t addr, int64_t now, mirror_hit_t *hit);
+int mirror_index_lookup6(const mirror_index_t *ix, const uint8_t addr[16], int64_t now,
+                         mirror_hit_t *hit);
+
+/* Exact lookup of a key: fills *e (and *flags if not NULL) with the record
+ * as it was added (times exact). Returns 0 or BL_ENOTFOUND. */
+int mirror_index_get(const mirror_index_t *ix, const bl_prefix_t *key, bl_entry_t *e,
+                     uint8_t *flags);
+
+/* Applies sorted changes (removal keys, then additions/replacements, each
+ * strictly sorted by bl_prefix_cmp) and returns a new version in *out; ix
+ * is unchanged and stays valid. Removing an absent key fails with
+ * BL_EABSENT. The overlay is folded into a new base when it grows past
+ * max(compact_min, base/8) entries (compact_min 0 picks the default). */
+int mirror_index_apply(const mirror_index_t *ix, const bl_change_t *rem, size_t nrem,
+                       const bl_change_t *add, size_t nadd, mirror_index_t **out);
+/* Like mirror_index_apply with an explicit compaction threshold (tests). */
+int mirror_index_apply_ex(const mirror_index_t *ix, const bl_change_t *rem, size_t nrem,
+                          const bl_change_t *add, size_t nadd, size_t compact_min,
+                          mirror_index_t **out);
+
+/* Calls cb for every entry in bl_prefix_cmp order; a non-zero return stops
+ * and is returned. */
+typedef int (*mirror_index_cb)(void *ctx, const bl_entry_t *e, uint8_t flags);
+int mirror_index_foreach(const mirror_index_t *ix, mirror_index_cb cb, void *ctx);
+
+/* Builds a whole index from entries in any order. Duplicate keys: an
+ * exclusion wins, otherwise the first one added is kept (dups counts the
+ * dropped ones). */
+typedef struct mirror_builder mirror_builder_t;
+mirror_builder_t *mirror_builder_new(void);
+void mirror_builder_free(mirror_builder_t *b);
+int mirror_builder_add(mirror_builder_t *b, const bl_entry_t *e, uint8_t flags);
+/* Consumes the builder (freed in every case) and returns the index in *out. */
+int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dups);
+
+#endif
