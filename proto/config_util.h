@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared configuration value parsers (durations, sizes, booleans, listen addresses) and file:line
+ * errors. */
+#ifndef BL_CONFIG_UTIL_H
+#define BL_CONFIG_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/*
+ * The parsers take one untrusted value string (as inih hands it over, already
+ * trimmed), do no I/O and no name resolution, and return 0 or BL_ECONFIG with
+ * *why pointing at a static, human-readable problem ("unknown unit 'x'").
+ * The caller knows the file, line and key, and formats the message once with
+ * bl_cfg_errorf.
+ */
+
+/* Durations: "30s", "4h", "1h30m", "250ms", "2d", "1w"; a bare number is
+ * seconds. Stored in milliseconds, at most about 292 years. */
+int bl_cfg_duration(const char *s, int64_t *ms, const char **why);
+/* Sizes: "4096", "64k", "64KiB", "16M", "1G" (k/M/G/T are powers of 1024;
+ * "kB"/"MB"/... are powers of 1000). */
+int bl_cfg_size(const char *s, uint64_t *bytes, const char **why);
+/* Booleans: yes/no, true/false, on/off, 1/0 (any case). */
+int bl_cfg_bool(const char *s, int *v, const char **why);
+/* An unsigned decimal within [min, max]. */
+int bl_cfg_uint(const char *s, uint64_t min, uint64_t max, uint64_t *v, const char **why);
+
+/* A listen address: "127.0.0.1:5353", "[::1]:53", "0.0.0.0:53", "[::]:53",
+ * or an address alone ("127.0.0.1", "::1") which takes default_port (a
+ * missing port is an error if default_port < 0). Port 0 asks for any free
+ * port. Fills *ss and *len. */
+int bl_cfg_listen(const char *s, int default_port, struct sockaddr_storage *ss, socklen_t *len,
+                  const char **why);
+/* Writes "127.0.0.1:53" or "[::1]:53" into buf (at least BL_CFG_ADDRSTRLEN bytes). */
+#define BL_CFG_ADDRSTRLEN 56
+char *bl_cfg_addr_format(const struct sockaddr *sa, char *buf, size_t n);
+
+/* A configuration error message: "FILE:LINE: PROBLEM". */
+typedef struct {
+    char msg[512];
+} bl_cfg_err_t;
+/* Formats "file:line: " and fmt into e (line 0 omits the line number) and
+ * returns BL_ECONFIG, so that a parser can `return bl_cfg_errorf(...)`. */
+int bl_cfg_errorf(bl_cfg_err_t *e, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
