@@ -1,0 +1,1035 @@
+/* SPDX-License-Identifier: MIT */
+/* The master's SQLite store: schema, prepared statements and the change bookkeeping. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "obj.h"
+#include "store.h"
+
+enum {
+    Q_META_GET,
+    Q_META_SET,
+    Q_L_GET,
+    Q_L_PUT,
+    Q_L_DEL,
+    Q_P_GET,
+    Q_P_PUT,
+    Q_P_DEL,
+    Q_DL_ADD,
+    Q_R_ADD,
+    Q_R_COUNT,
+    Q_R_LAST,
+    Q_RM_PUT,
+    Q_RM_GET,
+    Q_RM_DEL,
+    Q_DL_LAST,
+    Q_AUDIT,
+    Q_P_ALL,
+    Q_P_COUNT,
+    Q_EXP_SEL,
+    Q_EXP_DEL,
+    Q_MIRROR_ACK,
+    Q_MIRROR_COUNT,
+    Q_N
+};
+
+static const char *const sql[Q_N] = {
+    [Q_META_GET] = "SELECT v FROM meta WHERE k=?1",
+    [Q_META_SET] = "INSERT INTO meta(k,v) VALUES(?1,?2) ON CONFLICT(k) DO UPDATE SET v=?2",
+    [Q_L_GET] = "SELECT a,reason,listed_at,expires_at,kind,decided_ms,last_report_ms FROM listings "
+                "WHERE key=?1",
+    [Q_L_PUT] = "INSERT OR REPLACE INTO listings(key,a,reason,listed_at,expires_at,kind,decided_ms,"
+                "last_report_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_L_DEL] = "DELETE FROM listings WHERE key=?1",
+    [Q_P_GET] = "SELECT was_pub FROM pending WHERE key=?1",
+    [Q_P_PUT] = "INSERT OR REPLACE INTO pending(key,op,a,reason,listed_at,expires_at,decided_ms,"
+                "was_pub) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_P_DEL] = "DELETE FROM pending WHERE key=?1",
+    [Q_DL_ADD] = "INSERT INTO delistings(key,decided_ms,cause,serial) VALUES(?1,?2,?3,0)",
+    [Q_R_ADD] = "INSERT INTO reports(key,source,t_ms,received_ms,evidence) VALUES(?1,?2,?3,?4,?5)",
+    [Q_R_COUNT] = "SELECT source,count(*),max(t_ms) FROM reports WHERE key=?1 AND t_ms>?2 AND "
+                  "t_ms<=?3 GROUP BY source",
+    [Q_R_LAST] = "SELECT max(t_ms),count(*) FROM reports WHERE key=?1",
+    [Q_RM_PUT] = "INSERT OR REPLACE INTO removals(key,removed_ms,reason) VALUES(?1,?2,?3)",
+    [Q_RM_GET] = "SELECT removed_ms FROM removals WHERE key=?1",
+    [Q_RM_DEL] = "DELETE FROM removals WHERE key=?1",
+    [Q_DL_LAST] = "SELECT decided_ms,serial,cause FROM delistings WHERE key=?1 ORDER BY id DESC "
+                  "LIMIT 1",
+    [Q_AUDIT] = "INSERT INTO audit(t_ms,actor,action,target,reason,detail) "
+                "VALUES(?1,?2,?3,?4,?5,?6)",
+    [Q_P_ALL] = "SELECT key,op,a,reason,listed_at,expires_at,decided_ms FROM pending ORDER BY key",
+    [Q_P_COUNT] = "SELECT count(*) FROM pending",
+    [Q_EXP_SEL] = "SELECT key,a,reason,listed_at,expires_at FROM listings WHERE expires_at<=?1",
+    [Q_EXP_DEL] = "DELETE FROM listings WHERE expires_at<=?1",
+    [Q_MIRROR_ACK] = "INSERT INTO mirrors(name,acked_serial,last_contact_ms,first_seen_ms) "
+                     "VALUES(?1,?2,?3,?3) ON CONFLICT(name) DO UPDATE SET "
+                     "acked_serial=max(acked_serial,?2),last_contact_ms=?3",
+    [Q_MIRROR_COUNT] = "SELECT count(*),coalesce(sum(acked_serial>=?2),0) FROM mirrors "
+                       "WHERE last_contact_ms>=?1",
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v);"
+    "CREATE TABLE IF NOT EXISTS listings(key BLOB PRIMARY KEY, a INT NOT NULL, reason INT NOT "
+    "NULL, listed_at INT NOT NULL, expires_at INT NOT NULL, kind INT NOT NULL, decided_ms INT NOT "
+    "NULL, last_report_ms INT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS listings_exp ON listings(expires_at);"
+    "CREATE TABLE IF NOT EXISTS pending(key BLOB PRIMARY KEY, op INT NOT NULL, a INT, reason INT, "
+    "listed_at INT, expires_at INT, decided_ms INT NOT NULL, was_pub INT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS reports(id INTEGER PRIMARY KEY, key BLOB NOT NULL, source INT NOT "
+    "NULL, t_ms INT NOT NULL, received_ms INT NOT NULL, evidence TEXT);"
+    "CREATE INDEX IF NOT EXISTS reports_key ON reports(key, t_ms);"
+    "CREATE INDEX IF NOT EXISTS reports_t ON reports(t_ms);"
+    "CREATE TABLE IF NOT EXISTS removals(key BLOB PRIMARY KEY, removed_ms INT NOT NULL, reason "
+    "TEXT) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS delistings(id INTEGER PRIMARY KEY, key BLOB NOT NULL, decided_ms "
+    "INT NOT NULL, cause TEXT NOT NULL, serial INT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS delistings_key ON delistings(key);"
+    "CREATE INDEX IF NOT EXISTS delistings_serial ON delistings(serial);"
+    "CREATE TABLE IF NOT EXISTS objects(serial INT NOT NULL, type INT NOT NULL, base_serial INT "
+    "NOT NULL, digest BLOB NOT NULL, n_entries INT NOT NULL, bytes INT NOT NULL, created_ms INT "
+    "NOT NULL, path TEXT NOT NULL, PRIMARY KEY(serial, type));"
+    "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, t_ms INT NOT NULL, actor TEXT, "
+    "action TEXT NOT NULL, target TEXT, reason TEXT, detail TEXT);"
+    "CREATE TABLE IF NOT EXISTS mirrors(name TEXT PRIMARY KEY, acked_serial INT NOT NULL, "
+    "last_contact_ms INT NOT NULL, first_seen_ms INT NOT NULL);";
+
+struct master_store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q_N];
+    char feed[BL_FEED_MAX + 1];
+    bl_digest_t digest;
+    uint64_t count;
+    int in_tx;
+    int dirty; /* digest/count changed in this transaction */
+};
+
+static const char *const kind_names[MASTER_KIND_N] = {"policy", "manual", "import"};
+static const char *const source_names[MASTER_SRC_N] = {"user", "spamtrap"};
+
+const char *master_kind_name(int kind)
+{
+    return kind >= 0 && kind < MASTER_KIND_N ? kind_names[kind] : "?";
+}
+
+int master_kind_parse(const char *s)
+{
+    for (int i = 0; i < MASTER_KIND_N; i++)
+        if (!strcmp(s, kind_names[i]))
+            return i;
+    return -1;
+}
+
+const char *master_source_name(int src)
+{
+    return src >= 0 && src < MASTER_SRC_N ? source_names[src] : "?";
+}
+
+int master_source_parse(const char *s)
+{
+    for (int i = 0; i < MASTER_SRC_N; i++)
+        if (!strcmp(s, source_names[i]))
+            return i;
+    return -1;
+}
+
+size_t master_key_encode(const bl_prefix_t *p, uint8_t out[18])
+{
+    out[0] = p->af;
+    if (p->af == BL_AF4) {
+        memcpy(out + 1, p->addr, 4);
+        out[5] = p->len;
+        return 6;
+    }
+    memcpy(out + 1, p->addr, 16);
+    out[17] = p->len;
+    return 18;
+}
+
+int master_key_decode(const void *b, size_t n, bl_prefix_t *out)
+{
+    const uint8_t *k = b;
+    memset(out, 0, sizeof *out);
+    if (n == 6 && k[0] == BL_AF4) {
+        out->af = BL_AF4;
+        memcpy(out->addr, k + 1, 4);
+        out->len = k[5];
+    } else if (n == 18 && k[0] == BL_AF6) {
+        out->af = BL_AF6;
+        memcpy(out->addr, k + 1, 16);
+        out->len = k[17];
+    } else {
+        return BL_EFIELD;
+    }
+    return bl_prefix_check(out) ? BL_EFIELD : 0;
+}
+
+static int sqerr(master_store_t *s, const char *what)
+{
+    BL_ERR("store_error", "op=%s error=%s", what, bl_log_q(sqlite3_errmsg(s->db)));
+    int ec = sqlite3_errcode(s->db);
+    if (ec == SQLITE_FULL)
+        return BL_ENOSPC;
+    if (ec == SQLITE_NOMEM)
+        return BL_ENOMEM;
+    return BL_EIO;
+}
+
+static sqlite3_stmt *Q(master_store_t *s, int i)
+{
+    sqlite3_stmt *st = s->q[i];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static void bind_key(sqlite3_stmt *st, int i, const bl_prefix_t *p)
+{
+    uint8_t k[18];
+    size_t n = master_key_encode(p, k);
+    sqlite3_bind_blob(st, i, k, (int)n, SQLITE_TRANSIENT);
+}
+
+static int col_key(sqlite3_stmt *st, int i, bl_prefix_t *p)
+{
+    return master_key_decode(sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i), p);
+}
+
+static int exec(master_store_t *s, const char *q)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, q, NULL, NULL, &msg) != SQLITE_OK) {
+        BL_ERR("store_error", "op=exec error=%s", bl_log_q(msg ? msg : "?"));
+        sqlite3_free(msg);
+        int ec = sqlite3_errcode(s->db);
+        return ec == SQLITE_FULL ? BL_ENOSPC : BL_EIO;
+    }
+    return 0;
+}
+
+static int meta_get_blob(master_store_t *s, const char *k, void *out, size_t n)
+{
+    sqlite3_stmt *st = Q(s, Q_META_GET);
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return BL_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return sqerr(s, "meta_get");
+    if ((size_t)sqlite3_column_bytes(st, 0) != n)
+        return BL_EFIELD;
+    memcpy(out, sqlite3_column_blob(st, 0), n);
+    return 0;
+}
+
+static int meta_get_int(master_store_t *s, const char *k, int64_t *v)
+{
+    sqlite3_stmt *st = Q(s, Q_META_GET);
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return BL_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return sqerr(s, "meta_get");
+    *v = sqlite3_column_int64(st, 0);
+    return 0;
+}
+
+static int meta_set_blob(master_store_t *s, const char *k, const void *v, size_t n)
+{
+    sqlite3_stmt *st = Q(s, Q_META_SET);
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, v, (int)n, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "meta_set");
+}
+
+static int meta_set_int(master_store_t *s, const char *k, int64_t v)
+{
+    sqlite3_stmt *st = Q(s, Q_META_SET);
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "meta_set");
+}
+
+static int meta_set_text(master_store_t *s, const char *k, const char *v)
+{
+    sqlite3_stmt *st = Q(s, Q_META_SET);
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "meta_set");
+}
+
+int master_store_open(const char *path, const char *feed, int sync_full, master_store_t **out)
+{
+    *out = NULL;
+    if (strlen(feed) > BL_FEED_MAX || !*feed)
+        return BL_EINVAL;
+    master_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return BL_ENOMEM;
+    snprintf(s->feed, sizeof s->feed, "%s", feed);
+    int rc;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        BL_ERR("store_open", "path=%s error=%s", bl_log_q(path),
+               bl_log_q(s->db ? sqlite3_errmsg(s->db) : "out of memory"));
+        rc = BL_EIO;
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    if ((rc = exec(s, "PRAGMA journal_mode=WAL")) ||
+        (rc = exec(s, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")) ||
+        (rc = exec(s, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-262144")))
+        goto fail;
+    if ((rc = exec(s, "BEGIN IMMEDIATE")))
+        goto fail;
+    if ((rc = exec(s, schema))) {
+        exec(s, "ROLLBACK");
+        goto fail;
+    }
+    for (int i = 0; i < Q_N; i++) {
+        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) !=
+            SQLITE_OK) {
+            rc = sqerr(s, "prepare");
+            exec(s, "ROLLBACK");
+            goto fail;
+        }
+    }
+    int64_t ver;
+    rc = meta_get_int(s, "schema_version", &ver);
+    if (rc == BL_ENOTFOUND) {
+        bl_digest_t z;
+        bl_digest_zero(&z);
+        uint8_t zb[BL_DIGEST_SIZE];
+        bl_digest_to_bytes(&z, zb);
+        if ((rc = meta_set_int(s, "schema_version", MASTER_STORE_SCHEMA)) ||
+            (rc = meta_set_text(s, "feed", feed)) ||
+            (rc = meta_set_blob(s, "digest", zb, sizeof zb)) ||
+            (rc = meta_set_int(s, "count", 0)) || (rc = meta_set_int(s, "last_serial", 0)) ||
+            (rc = meta_set_blob(s, "last_digest", zb, sizeof zb))) {
+            exec(s, "ROLLBACK");
+            goto fail;
+        }
+        BL_INFO("store_created", "path=%s feed=%s schema=%d", bl_log_q(path), bl_log_q(feed),
+                MASTER_STORE_SCHEMA);
+    } else if (rc) {
+        exec(s, "ROLLBACK");
+        goto fail;
+    } else if (ver != MASTER_STORE_SCHEMA) {
+        BL_ERR("store_schema", "path=%s schema=%lld want=%d", bl_log_q(path), (long long)ver,
+               MASTER_STORE_SCHEMA);
+        exec(s, "ROLLBACK");
+        rc = BL_EVERSION;
+        goto fail;
+    } else {
+        sqlite3_stmt *st = Q(s, Q_META_GET);
+        sqlite3_bind_text(st, 1, "feed", -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW ||
+            strcmp((const char *)sqlite3_column_text(st, 0), feed) != 0) {
+            BL_ERR("store_feed", "path=%s want=%s", bl_log_q(path), bl_log_q(feed));
+            sqlite3_reset(st);
+            exec(s, "ROLLBACK");
+            rc = BL_EFEED;
+            goto fail;
+        }
+        sqlite3_reset(st);
+    }
+    if ((rc = exec(s, "COMMIT")))
+        goto fail;
+    if ((rc = master_store_load_meta(s)))
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    master_store_close(s);
+    return rc;
+}
+
+void master_store_close(master_store_t *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < Q_N; i++)
+        sqlite3_finalize(s->q[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+const char *master_store_errmsg(const master_store_t *s)
+{
+    return sqlite3_errmsg(s->db);
+}
+
+const char *master_store_feed(const master_store_t *s)
+{
+    return s->feed;
+}
+
+int master_store_load_meta(master_store_t *s)
+{
+    uint8_t b[BL_DIGEST_SIZE];
+    int64_t c;
+    int rc = meta_get_blob(s, "digest", b, sizeof b);
+    if (!rc)
+        rc = meta_get_int(s, "count", &c);
+    if (rc)
+        return rc;
+    bl_digest_from_bytes(&s->digest, b);
+    s->count = (uint64_t)c;
+    return 0;
+}
+
+int master_store_begin(master_store_t *s)
+{
+    int rc = exec(s, "BEGIN IMMEDIATE");
+    if (rc)
+        return rc;
+    s->in_tx = 1;
+    s->dirty = 0;
+    if ((rc = master_store_load_meta(s))) {
+        master_store_rollback(s);
+        return rc;
+    }
+    return 0;
+}
+
+int master_store_commit(master_store_t *s)
+{
+    int rc = 0;
+    if (s->dirty) {
+        uint8_t b[BL_DIGEST_SIZE];
+        bl_digest_to_bytes(&s->digest, b);
+        if ((rc = meta_set_blob(s, "digest", b, sizeof b)) ||
+            (rc = meta_set_int(s, "count", (int64_t)s->count))) {
+            master_store_rollback(s);
+            return rc;
+        }
+    }
+    if ((rc = exec(s, "COMMIT"))) {
+        master_store_rollback(s);
+        return rc;
+    }
+    s->in_tx = 0;
+    return 0;
+}
+
+void master_store_rollback(master_store_t *s)
+{
+    if (sqlite3_get_autocommit(s->db) == 0)
+        exec(s, "ROLLBACK");
+    s->in_tx = 0;
+    master_store_load_meta(s);
+}
+
+const bl_digest_t *master_store_digest(const master_store_t *s)
+{
+    return &s->digest;
+}
+
+uint64_t master_store_count(const master_store_t *s)
+{
+    return s->count;
+}
+
+static void row_to_listing(sqlite3_stmt *st, int c, master_listing_t *l)
+{
+    l->e.a = (uint8_t)sqlite3_column_int(st, c);
+    l->e.reason = (uint16_t)sqlite3_column_int(st, c + 1);
+    l->e.listed_at = sqlite3_column_int64(st, c + 2);
+    l->e.expires_at = sqlite3_column_int64(st, c + 3);
+    l->kind = sqlite3_column_int(st, c + 4);
+    l->decided_ms = sqlite3_column_int64(st, c + 5);
+    l->last_report_ms = sqlite3_column_int64(st, c + 6);
+}
+
+int master_store_listing_get(master_store_t *s, const bl_prefix_t *key, master_listing_t *out)
+{
+    sqlite3_stmt *st = Q(s, Q_L_GET);
+    bind_key(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return BL_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return sqerr(s, "listing_get");
+    memset(out, 0, sizeof *out);
+    out->e.key = *key;
+    row_to_listing(st, 0, out);
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* Whether the last published serial carries key: a pending row knows; with
+ * none, the published state equals the listings table for this key. */
+static int was_published(master_store_t *s, const bl_prefix_t *key, int listed_now, int *out)
+{
+    sqlite3_stmt *st = Q(s, Q_P_GET);
+    bind_key(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        sqlite3_reset(st);
+        return 0;
+    }
+    if (rc != SQLITE_DONE)
+        return sqerr(s, "pending_get");
+    *out = listed_now;
+    return 0;
+}
+
+static int pending_put(master_store_t *s, const bl_prefix_t *key, int op, const bl_entry_t *e,
+                       int64_t decided_ms, int was_pub)
+{
+    sqlite3_stmt *st = Q(s, Q_P_PUT);
+    bind_key(st, 1, key);
+    sqlite3_bind_int(st, 2, op);
+    if (e) {
+        sqlite3_bind_int(st, 3, e->a);
+        sqlite3_bind_int(st, 4, e->reason);
+        sqlite3_bind_int64(st, 5, e->listed_at);
+        sqlite3_bind_int64(st, 6, e->expires_at);
+    }
+    sqlite3_bind_int64(st, 7, decided_ms);
+    sqlite3_bind_int(st, 8, was_pub);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "pending_put");
+}
+
+static int same_entry(const bl_entry_t *a, const bl_entry_t *b)
+{
+    return a->a == b->a && a->reason == b->reason && a->listed_at == b->listed_at &&
+           a->expires_at == b->expires_at;
+}
+
+int master_store_listing_put(master_store_t *s, const master_listing_t *l)
+{
+    if (bl_entry_check(&l->e))
+        return BL_EFIELD;
+    master_listing_t old;
+    int rc = master_store_listing_get(s, &l->e.key, &old);
+    if (rc && rc != BL_ENOTFOUND)
+        return rc;
+    int exists = rc == 0;
+    if (exists && same_entry(&old.e, &l->e) && old.kind == l->kind &&
+        old.last_report_ms == l->last_report_ms)
+        return 0;
+    sqlite3_stmt *st = Q(s, Q_L_PUT);
+    bind_key(st, 1, &l->e.key);
+    sqlite3_bind_int(st, 2, l->e.a);
+    sqlite3_bind_int(st, 3, l->e.reason);
+    sqlite3_bind_int64(st, 4, l->e.listed_at);
+    sqlite3_bind_int64(st, 5, l->e.expires_at);
+    sqlite3_bind_int(st, 6, l->kind);
+    sqlite3_bind_int64(st, 7, l->decided_ms);
+    sqlite3_bind_int64(st, 8, l->last_report_ms);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sqerr(s, "listing_put");
+    if (exists && same_entry(&old.e, &l->e))
+        return 0; /* policy data only: nothing to publish */
+    int was_pub;
+    if ((rc = was_published(s, &l->e.key, exists, &was_pub)))
+        return rc;
+    if ((rc = pending_put(s, &l->e.key, 1, &l->e, l->decided_ms, was_pub)))
+        return rc;
+    if (exists)
+        bl_digest_sub(&s->digest, &old.e);
+    else
+        s->count++;
+    bl_digest_add(&s->digest, &l->e);
+    s->dirty = 1;
+    return 0;
+}
+
+static int record_removal(master_store_t *s, const bl_prefix_t *key, int64_t decided_ms,
+                          const char *cause)
+{
+    int was_pub, rc;
+    if ((rc = was_published(s, key, 1, &was_pub)))
+        return rc;
+    if (was_pub) {
+        rc = pending_put(s, key, 0, NULL, decided_ms, 1);
+    } else {
+        sqlite3_stmt *st = Q(s, Q_P_DEL);
+        bind_key(st, 1, key);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "pending_del");
+    }
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = Q(s, Q_DL_ADD);
+    bind_key(st, 1, key);
+    sqlite3_bind_int64(st, 2, decided_ms);
+    sqlite3_bind_text(st, 3, cause, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "delisting_add");
+}
+
+int master_store_listing_del(master_store_t *s, const bl_prefix_t *key, int64_t decided_ms,
+                             const char *cause, master_listing_t *old)
+{
+    master_listing_t o;
+    int rc = master_store_listing_get(s, key, &o);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = Q(s, Q_L_DEL);
+    bind_key(st, 1, key);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sqerr(s, "listing_del");
+    if ((rc = record_removal(s, key, decided_ms, cause)))
+        return rc;
+    bl_digest_sub(&s->digest, &o.e);
+    s->count--;
+    s->dirty = 1;
+    if (old)
+        *old = o;
+    return 0;
+}
+
+int master_store_listing_cover(master_store_t *s, const bl_prefix_t *addr, master_listing_t *out)
+{
+    int max = bl_prefix_maxlen(addr);
+    for (int len = addr->len; len >= 0; len--) {
+        bl_prefix_t p = *addr;
+        p.len = (uint8_t)len;
+        for (int i = len / 8; i < max / 8; i++)
+            p.addr[i] &= (i == len / 8 && len % 8) ? (uint8_t)(0xff << (8 - len % 8)) : 0;
+        int rc = master_store_listing_get(s, &p, out);
+        if (rc != BL_ENOTFOUND)
+            return rc;
+    }
+    return BL_ENOTFOUND;
+}
+
+int master_store_expire(master_store_t *s, int64_t now_ms, size_t *n)
+{
+    int64_t now_s = now_ms / 1000;
+    size_t cnt = 0;
+    *n = 0;
+    sqlite3_stmt *st = s->q[Q_EXP_SEL];
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, now_s);
+    int rc, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        bl_entry_t e;
+        memset(&e, 0, sizeof e);
+        if (col_key(st, 0, &e.key)) {
+            sqlite3_reset(st);
+            return BL_EFIELD;
+        }
+        e.a = (uint8_t)sqlite3_column_int(st, 1);
+        e.reason = (uint16_t)sqlite3_column_int(st, 2);
+        e.listed_at = sqlite3_column_int64(st, 3);
+        e.expires_at = sqlite3_column_int64(st, 4);
+        if ((rc = record_removal(s, &e.key, now_ms, "expired"))) {
+            sqlite3_reset(st);
+            return rc;
+        }
+        bl_digest_sub(&s->digest, &e);
+        cnt++;
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE)
+        return sqerr(s, "expire_select");
+    if (!cnt)
+        return 0;
+    st = Q(s, Q_EXP_DEL);
+    sqlite3_bind_int64(st, 1, now_s);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sqerr(s, "expire_delete");
+    s->count -= cnt;
+    s->dirty = 1;
+    *n = cnt;
+    return 0;
+}
+
+int master_store_listing_each(master_store_t *s, const bl_prefix_t *after,
+                              int (*fn)(void *ctx, const master_listing_t *l), void *ctx)
+{
+    sqlite3_stmt *st;
+    const char *q = after ? "SELECT key,a,reason,listed_at,expires_at,kind,decided_ms,"
+                            "last_report_ms FROM listings WHERE key>?1 ORDER BY key"
+                          : "SELECT key,a,reason,listed_at,expires_at,kind,decided_ms,"
+                            "last_report_ms FROM listings ORDER BY key";
+    if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "listing_each");
+    if (after)
+        bind_key(st, 1, after);
+    int rc = 0, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        master_listing_t l;
+        memset(&l, 0, sizeof l);
+        if (col_key(st, 0, &l.e.key)) {
+            rc = BL_EFIELD;
+            break;
+        }
+        row_to_listing(st, 1, &l);
+        if ((rc = fn(ctx, &l)))
+            break;
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = sqerr(s, "listing_each");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+typedef struct {
+    bl_digest_t d;
+    uint64_t n;
+} digest_ctx_t;
+
+static int digest_one(void *ctx, const master_listing_t *l)
+{
+    digest_ctx_t *c = ctx;
+    bl_digest_add(&c->d, &l->e);
+    c->n++;
+    return 0;
+}
+
+int master_store_digest_full(master_store_t *s, bl_digest_t *d, uint64_t *count)
+{
+    digest_ctx_t c;
+    bl_digest_zero(&c.d);
+    c.n = 0;
+    int rc = master_store_listing_each(s, NULL, digest_one, &c);
+    *d = c.d;
+    *count = c.n;
+    return rc;
+}
+
+int master_store_report_add(master_store_t *s, const master_report_t *r)
+{
+    sqlite3_stmt *st = Q(s, Q_R_ADD);
+    bind_key(st, 1, &r->key);
+    sqlite3_bind_int(st, 2, r->source);
+    sqlite3_bind_int64(st, 3, r->t_ms);
+    sqlite3_bind_int64(st, 4, r->received_ms);
+    if (r->evidence)
+        sqlite3_bind_text(st, 5, r->evidence, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "report_add");
+}
+
+int master_store_report_count(master_store_t *s, const bl_prefix_t *key, int64_t from_ms,
+                              int64_t to_ms, uint64_t count[MASTER_SRC_N], int64_t *last_ms)
+{
+    for (int i = 0; i < MASTER_SRC_N; i++)
+        count[i] = 0;
+    *last_ms = 0;
+    sqlite3_stmt *st = Q(s, Q_R_COUNT);
+    bind_key(st, 1, key);
+    sqlite3_bind_int64(st, 2, from_ms);
+    sqlite3_bind_int64(st, 3, to_ms);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        int src = sqlite3_column_int(st, 0);
+        if (src >= 0 && src < MASTER_SRC_N)
+            count[src] += (uint64_t)sqlite3_column_int64(st, 1);
+        int64_t t = sqlite3_column_int64(st, 2);
+        if (t > *last_ms)
+            *last_ms = t;
+    }
+    return step == SQLITE_DONE ? 0 : sqerr(s, "report_count");
+}
+
+int master_store_report_last(master_store_t *s, const bl_prefix_t *key, int64_t *last_ms,
+                             uint64_t *total)
+{
+    sqlite3_stmt *st = Q(s, Q_R_LAST);
+    bind_key(st, 1, key);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sqerr(s, "report_last");
+    *last_ms = sqlite3_column_int64(st, 0);
+    *total = (uint64_t)sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return 0;
+}
+
+int master_store_report_prune(master_store_t *s, int64_t before_ms, size_t *n)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM reports WHERE t_ms<?1", -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "report_prune");
+    sqlite3_bind_int64(st, 1, before_ms);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "report_prune");
+    *n = rc ? 0 : (size_t)sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int master_store_removal_put(master_store_t *s, const bl_prefix_t *key, int64_t removed_ms,
+                             const char *reason)
+{
+    sqlite3_stmt *st = Q(s, Q_RM_PUT);
+    bind_key(st, 1, key);
+    sqlite3_bind_int64(st, 2, removed_ms);
+    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "removal_put");
+}
+
+int master_store_removal_get(master_store_t *s, const bl_prefix_t *key, int64_t *removed_ms)
+{
+    sqlite3_stmt *st = Q(s, Q_RM_GET);
+    bind_key(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return BL_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return sqerr(s, "removal_get");
+    *removed_ms = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+int master_store_removal_del(master_store_t *s, const bl_prefix_t *key)
+{
+    sqlite3_stmt *st = Q(s, Q_RM_DEL);
+    bind_key(st, 1, key);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "removal_del");
+}
+
+int master_store_delisting_last(master_store_t *s, const bl_prefix_t *key, master_delisting_t *out)
+{
+    sqlite3_stmt *st = Q(s, Q_DL_LAST);
+    bind_key(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return BL_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return sqerr(s, "delisting_last");
+    out->decided_ms = sqlite3_column_int64(st, 0);
+    out->serial = (uint64_t)sqlite3_column_int64(st, 1);
+    snprintf(out->cause, sizeof out->cause, "%s", (const char *)sqlite3_column_text(st, 2));
+    sqlite3_reset(st);
+    return 0;
+}
+
+int master_store_delisting_oldest_after(master_store_t *s, uint64_t acked, int64_t *decided_ms)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT coalesce(min(decided_ms),0) FROM delistings WHERE serial>?1 OR "
+                           "serial=0",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "delisting_oldest");
+    sqlite3_bind_int64(st, 1, (int64_t)acked);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : sqerr(s, "delisting_oldest");
+    *decided_ms = rc ? 0 : sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int master_store_audit(master_store_t *s, int64_t t_ms, const char *actor, const char *action,
+                       const char *target, const char *reason, const char *detail)
+{
+    sqlite3_stmt *st = Q(s, Q_AUDIT);
+    sqlite3_bind_int64(st, 1, t_ms);
+    sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "audit");
+    if (!rc)
+        BL_INFO("audit", "actor=%s action=%s target=%s reason=%s", bl_log_q(actor ? actor : "-"),
+                bl_log_q(action), bl_log_q(target ? target : "-"), bl_log_q(reason ? reason : "-"));
+    return rc;
+}
+
+static int grow(bl_change_t **a, size_t *cap, size_t n)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 256;
+    bl_change_t *p = realloc(*a, nc * sizeof *p);
+    if (!p)
+        return BL_ENOMEM;
+    *a = p;
+    *cap = nc;
+    return 0;
+}
+
+int master_store_pending(master_store_t *s, bl_change_t **rem, size_t *nrem, bl_change_t **add,
+                         size_t *nadd)
+{
+    bl_change_t *r = NULL, *a = NULL;
+    size_t nr = 0, na = 0, cr = 0, ca = 0;
+    int rc = 0, step;
+    sqlite3_stmt *st = Q(s, Q_P_ALL);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        bl_change_t c;
+        memset(&c, 0, sizeof c);
+        if ((rc = col_key(st, 0, &c.e.key)))
+            break;
+        c.decided_ms = sqlite3_column_int64(st, 6);
+        if (sqlite3_column_int(st, 1) == 0) {
+            if ((rc = grow(&r, &cr, nr)))
+                break;
+            r[nr++] = c;
+        } else {
+            c.e.a = (uint8_t)sqlite3_column_int(st, 2);
+            c.e.reason = (uint16_t)sqlite3_column_int(st, 3);
+            c.e.listed_at = sqlite3_column_int64(st, 4);
+            c.e.expires_at = sqlite3_column_int64(st, 5);
+            if ((rc = grow(&a, &ca, na)))
+                break;
+            a[na++] = c;
+        }
+    }
+    sqlite3_reset(st);
+    if (!rc && step != SQLITE_DONE)
+        rc = sqerr(s, "pending");
+    if (rc) {
+        free(r);
+        free(a);
+        return rc;
+    }
+    *rem = r;
+    *nrem = nr;
+    *add = a;
+    *nadd = na;
+    return 0;
+}
+
+uint64_t master_store_pending_count(master_store_t *s)
+{
+    sqlite3_stmt *st = Q(s, Q_P_COUNT);
+    uint64_t n = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return n;
+}
+
+int master_store_last_serial(master_store_t *s, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE])
+{
+    int64_t v;
+    int rc = meta_get_int(s, "last_serial", &v);
+    if (!rc)
+        rc = meta_get_blob(s, "last_digest", digest, BL_DIGEST_SIZE);
+    if (rc)
+        return rc;
+    *serial = (uint64_t)v;
+    return 0;
+}
+
+int master_store_object_add(master_store_t *s, const master_object_t *o)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO objects(serial,type,base_serial,digest,"
+                           "n_entries,bytes,created_ms,path) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "object_add");
+    sqlite3_bind_int64(st, 1, (int64_t)o->serial);
+    sqlite3_bind_int(st, 2, o->type);
+    sqlite3_bind_int64(st, 3, (int64_t)o->base_serial);
+    sqlite3_bind_blob(st, 4, o->digest, BL_DIGEST_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)o->n_entries);
+    sqlite3_bind_int64(st, 6, (int64_t)o->bytes);
+    sqlite3_bind_int64(st, 7, o->created_ms);
+    sqlite3_bind_text(st, 8, o->path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "object_add");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int master_store_published(master_store_t *s, const master_object_t *o)
+{
+    int rc = master_store_object_add(s, o);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "UPDATE delistings SET serial=?1 WHERE serial=0", -1, &st,
+                           NULL) != SQLITE_OK)
+        return sqerr(s, "published");
+    sqlite3_bind_int64(st, 1, (int64_t)o->serial);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "published");
+    sqlite3_finalize(st);
+    if (rc || (rc = exec(s, "DELETE FROM pending")))
+        return rc;
+    if ((rc = meta_set_int(s, "last_serial", (int64_t)o->serial)) ||
+        (rc = meta_set_blob(s, "last_digest", o->digest, BL_DIGEST_SIZE)))
+        return rc;
+    return 0;
+}
+
+int master_store_object_del(master_store_t *s, uint64_t serial, int type)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM objects WHERE serial=?1 AND type=?2", -1, &st,
+                           NULL) != SQLITE_OK)
+        return sqerr(s, "object_del");
+    sqlite3_bind_int64(st, 1, (int64_t)serial);
+    sqlite3_bind_int(st, 2, type);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "object_del");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int master_store_objects(master_store_t *s, master_object_t **out, size_t *n)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT serial,type,base_serial,digest,n_entries,bytes,created_ms,path "
+                           "FROM objects ORDER BY serial,type",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "objects");
+    master_object_t *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc = 0, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            master_object_t *p = realloc(v, nc * sizeof *p);
+            if (!p) {
+                rc = BL_ENOMEM;
+                break;
+            }
+            v = p;
+            cap = nc;
+        }
+        master_object_t *o = &v[cnt++];
+        memset(o, 0, sizeof *o);
+        o->serial = (uint64_t)sqlite3_column_int64(st, 0);
+        o->type = sqlite3_column_int(st, 1);
+        o->base_serial = (uint64_t)sqlite3_column_int64(st, 2);
+        if (sqlite3_column_bytes(st, 3) == BL_DIGEST_SIZE)
+            memcpy(o->digest, sqlite3_column_blob(st, 3), BL_DIGEST_SIZE);
+        o->n_entries = (uint64_t)sqlite3_column_int64(st, 4);
+        o->bytes = (uint64_t)sqlite3_column_int64(st, 5);
+        o->created_ms = sqlite3_column_int64(st, 6);
+        snprintf(o->path, sizeof o->path, "%s", (const char *)sqlite3_column_text(st, 7));
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = sqerr(s, "objects");
+    sqlite3_finalize(st);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+int master_store_mirror_ack(master_store_t *s, const char *name, uint64_t serial, int64_t now_ms)
+{
+    sqlite3_stmt *st = Q(s, Q_MIRROR_ACK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)serial);
+    sqlite3_bind_int64(st, 3, now_ms);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "mirror_ack");
+}
+
+int master_store_mirror_count(master_store_t *s, int64_t active_since_ms, uint64_t serial,
+                              uint64_t *total, uint64_t *acked)
+{
+    sqlite3_stmt *st = Q(s, Q_MIRROR_COUNT);
+    sqlite3_bind_int64(st, 1, active_since_ms);
+    sqlite3_bind_int64(st, 2, (int64_t)serial);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sqerr(s, "mirror_count");
+    *total = (uint64_t)sqlite3_column_int64(st, 0);
+    *acked = (uint64_t)sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return 0;
+}

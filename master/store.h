@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/* The master's SQLite store: reports, listings, pending changes, published objects, audit. */
+#ifndef MASTER_STORE_H
+#define MASTER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "entry.h"
+
+/* One SQLite file in WAL mode, created on first open; the schema carries a
+ * version (meta.schema_version). The listings table is the state the next
+ * serial will publish; the pending table holds, per key, the net change
+ * since the last published serial (add/replace, or remove of a key that the
+ * last serial carried), each with the moment it was decided. Because
+ * listings, pending and the state digest change in one transaction, a crash
+ * can never lose a change between the store and the publisher.
+ *
+ * Every mutating call must run between master_store_begin and
+ * master_store_commit (or _rollback). The store is not thread-safe: one
+ * caller at a time (the daemon holds a mutex). */
+typedef struct master_store master_store_t;
+
+#define MASTER_STORE_SCHEMA 1
+#define MASTER_NEVER        253402300799LL /* 9999-12-31T23:59:59Z: "until removed" */
+
+enum master_kind { MASTER_KIND_POLICY, MASTER_KIND_MANUAL, MASTER_KIND_IMPORT, MASTER_KIND_N };
+enum master_source { MASTER_SRC_USER, MASTER_SRC_SPAMTRAP, MASTER_SRC_N };
+
+const char *master_kind_name(int kind);
+int master_kind_parse(const char *s); /* -1 if unknown */
+const char *master_source_name(int src);
+int master_source_parse(const char *s); /* -1 if unknown */
+
+/* A listing as the store keeps it: the published entry plus policy data. */
+typedef struct {
+    bl_entry_t e;
+    int kind;
+    int64_t decided_ms;     /* when this version of the listing was decided */
+    int64_t last_report_ms; /* 0 if none */
+} master_listing_t;
+
+/* Opens (creating if needed) the store at path for feed. sync_full selects
+ * PRAGMA synchronous=FULL (survives power loss) over NORMAL (survives
+ * process crashes). A store created for another feed is refused (BL_EFEED). */
+int master_store_open(const char *path, const char *feed, int sync_full, master_store_t **out);
+void master_store_close(master_store_t *s);
+/* The last SQLite error message (static until the next call). */
+const char *master_store_errmsg(const master_store_t *s);
+const char *master_store_feed(const master_store_t *s);
+
+/* Write transaction (BEGIN IMMEDIATE). The state digest and entry count are
+ * loaded at begin and written back at commit. */
+int master_store_begin(master_store_t *s);
+int master_store_commit(master_store_t *s);
+void master_store_rollback(master_store_t *s);
+
+/* Current (unpublished) state digest and entry count; valid inside a
+ * transaction, or after master_store_load_meta outside one. */
+int master_store_load_meta(master_store_t *s);
+const bl_digest_t *master_store_digest(const master_store_t *s);
+uint64_t master_store_count(const master_store_t *s);
+
+/* Listings. get returns 0 or BL_ENOTFOUND. put inserts or replaces (no-op if
+ * identical) and records the pending change. del removes, records the
+ * pending removal and a delisting record (cause: "expired",
+ * "operator:technical-error", ...); old (may be NULL) receives the removed
+ * listing. */
+int master_store_listing_get(master_store_t *s, const bl_prefix_t *key, master_listing_t *out);
+int master_store_listing_put(master_store_t *s, const master_listing_t *l);
+int master_store_listing_del(master_store_t *s, const bl_prefix_t *key, int64_t decided_ms,
+                             const char *cause, master_listing_t *old);
+/* Finds the listing covering addr (exact key first, then shorter prefixes). */
+int master_store_listing_cover(master_store_t *s, const bl_prefix_t *addr, master_listing_t *out);
+/* Delists every listing with expires_at <= now_ms/1000 (decided at now_ms).
+ * *n receives how many. */
+int master_store_expire(master_store_t *s, int64_t now_ms, size_t *n);
+/* Iterates listings in key order starting after `after` (NULL: from the
+ * start); fn returning non-zero stops and is returned. */
+int master_store_listing_each(master_store_t *s, const bl_prefix_t *after,
+                              int (*fn)(void *ctx, const master_listing_t *l), void *ctx);
+/* Recomputes the digest over all listings (bl_digest_of semantics). */
+int master_store_digest_full(master_store_t *s, bl_digest_t *d, uint64_t *count);
+
+/* Reports. */
+typedef struct {
+    bl_prefix_t key;
+    int source;
+    int64_t t_ms;         /* when the spam was seen */
+    int64_t received_ms;  /* when the master accepted the report */
+    const char *evidence; /* may be NULL */
+} master_report_t;
+int master_store_report_add(master_store_t *s, const master_report_t *r);
+/* Reports for key with from_ms < t_ms <= to_ms: count per source and the
+ * latest t_ms (0 if none). */
+int master_store_report_count(master_store_t *s, const bl_prefix_t *key, int64_t from_ms,
+                              int64_t to_ms, uint64_t count[MASTER_SRC_N], int64_t *last_ms);
+/* Latest report time of key over all time (0 if none), and the total count. */
+int master_store_report_last(master_store_t *s, const bl_prefix_t *key, int64_t *last_ms,
+                             uint64_t *total);
+/* Deletes reports older than before_ms (retention). */
+int master_store_report_prune(master_store_t *s, int64_t before_ms, size_t *n);
+
+/* Operator removals (re-listing grace). get returns 0 or BL_ENOTFOUND. */
+int master_store_removal_put(master_store_t *s, const bl_prefix_t *key, int64_t removed_ms,
+                             const char *reason);
+int master_store_removal_get(master_store_t *s, const bl_prefix_t *key, int64_t *removed_ms);
+int master_store_removal_del(master_store_t *s, const bl_prefix_t *key);
+
+/* Delisting records: the latest one for key (BL_ENOTFOUND if none). serial
+ * is 0 while the delisting waits for the publisher. */
+typedef struct {
+    int64_t decided_ms;
+    uint64_t serial;
+    char cause[48];
+} master_delisting_t;
+int master_store_delisting_last(master_store_t *s, const bl_prefix_t *key, master_delisting_t *out);
+/* Oldest decided_ms of delistings carried by serials above acked (0 if none). */
+int master_store_delisting_oldest_after(master_store_t *s, uint64_t acked, int64_t *decided_ms);
+
+/* Audit log of operator actions. */
+int master_store_audit(master_store_t *s, int64_t t_ms, const char *actor, const char *action,
+                       const char *target, const char *reason, const char *detail);
+
+/* Pending changes for the publisher, in key order: removals and additions,
+ * each array allocated (caller frees). */
+int master_store_pending(master_store_t *s, bl_change_t **rem, size_t *nrem, bl_change_t **add,
+                         size_t *nadd);
+uint64_t master_store_pending_count(master_store_t *s);
+
+/* Published objects. */
+typedef struct {
+    uint64_t serial;
+    int type; /* BL_OBJ_DELTA or BL_OBJ_SNAPSHOT */
+    uint64_t base_serial;
+    uint8_t digest[BL_DIGEST_SIZE];
+    uint64_t n_entries;
+    uint64_t bytes;
+    int64_t created_ms;
+    char path[512];
+} master_object_t;
+/* Last published serial and its digest (0 and zero digest before the first). */
+int master_store_last_serial(master_store_t *s, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE]);
+/* Records a published delta: clears pending, stamps delistings waiting for a
+ * serial, advances the last serial. Run in the same transaction that read
+ * the pending changes. */
+int master_store_published(master_store_t *s, const master_object_t *o);
+/* Records a snapshot object (no state change). */
+int master_store_object_add(master_store_t *s, const master_object_t *o);
+int master_store_object_del(master_store_t *s, uint64_t serial, int type);
+/* All recorded objects in serial order (caller frees *out). */
+int master_store_objects(master_store_t *s, master_object_t **out, size_t *n);
+
+/* Mirrors (filled by the sync server): acknowledged serial, last contact. */
+int master_store_mirror_ack(master_store_t *s, const char *name, uint64_t serial, int64_t now_ms);
+/* Mirrors seen since active_since_ms: how many, and how many acked >= serial. */
+int master_store_mirror_count(master_store_t *s, int64_t active_since_ms, uint64_t serial,
+                              uint64_t *total, uint64_t *acked);
+
+/* The store's 6- (IPv4) or 18-byte (IPv6) key encoding, ordered like
+ * bl_prefix_cmp under memcmp. Returns its length. */
+size_t master_key_encode(const bl_prefix_t *p, uint8_t out[18]);
+int master_key_decode(const void *b, size_t n, bl_prefix_t *out);
+
+#endif
