@@ -118,6 +118,12 @@ static int feed_ok(const uint8_t *f)
 int bl_hdr_decode(bl_rd_t *rd, bl_hdr_t *h)
 {
     size_t start = bl_rd_off(rd);
+    /* Say "not a blsync object" rather than "truncated" for short foreign files. */
+    size_t avail = bl_rd_left(rd);
+    if (avail && memcmp(rd->p, magic, avail < 4 ? avail : 4)) {
+        bl_rd_fail(rd, BL_EMAGIC);
+        return BL_EMAGIC;
+    }
     const uint8_t *b = bl_rd_ptr(rd, BL_HDR_SIZE);
     if (!b)
         return bl_rd_err(rd);

@@ -1,0 +1,68 @@
+#!/bin/bash
+# blsyncctl keygen/mkdelta/verify/dump as a user runs them: outputs and error messages.
+set -u
+CTL="$BL_BUILD/master/blsyncctl"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+expect_err() { # expect_err PATTERN CMD...: non-zero exit and stderr matching PATTERN
+    local pat="$1"; shift
+    if "$@" >"$T/out" 2>"$T/err"; then fail "$* succeeded"; fi
+    grep -q -- "$pat" "$T/err" || fail "$*: stderr lacks '$pat': $(cat "$T/err")"
+}
+
+"$CTL" keygen --out "$T/k" --name a >/dev/null || fail keygen
+"$CTL" keygen --out "$T/k" --name b >/dev/null || fail keygen b
+[ "$(stat -c %a "$T/k/a.key")" = 600 ] || fail "private key mode"
+"$CTL" mkdelta --key "$T/k/a.key" --out "$T/1.delta" +192.0.2.1 +198.51.100.0/24=3,1 +2001:db8::/32 >/dev/null || fail mkdelta
+"$CTL" mkdelta --key "$T/k/a.key" --out "$T/2.delta" --from "$T/1.delta" -192.0.2.1 +203.0.113.5 >/dev/null || fail mkdelta 2
+"$CTL" mkdelta --key "$T/k/a.key" --out "$T/2.snap" --from "$T/1.delta" --from "$T/2.delta" --snapshot >/dev/null || fail snapshot
+
+"$CTL" verify "$T/1.delta" --key "$T/k/a.pub" >"$T/out" || fail "verify 1"
+grep -q '^type: delta$' "$T/out" || fail "header type"
+grep -q '^serial: 1$' "$T/out" || fail "header serial"
+grep -q '^added: 3$' "$T/out" || fail "header added"
+"$CTL" verify "$T/2.snap" --key "$T/k/a.pub" | grep -q '^serial: 2$' || fail "snapshot serial"
+"$CTL" verify "$T/1.delta" "$T/2.delta" --key "$T/k/a.pub" | grep -q 'ok: chain verified' || fail chain
+
+# The chain and the snapshot describe the same state.
+"$CTL" dump "$T/1.delta" "$T/2.delta" --key "$T/k/a.pub" | sed 1d >"$T/chain.txt"
+"$CTL" dump "$T/2.snap" --key "$T/k/a.pub" >"$T/snap.txt"
+diff "$T/chain.txt" "$T/snap.txt" || fail "chain and snapshot differ"
+grep -q '^198.51.100.0/24 a=127.0.0.3 reason=1' "$T/snap.txt" || fail "dump entry"
+grep -q '^192.0.2.1 ' "$T/snap.txt" && fail "removed entry still dumped"
+"$CTL" dump "$T/2.delta" 2>/dev/null | grep -q '^-192.0.2.1 decided_ms=' || fail "dump removal"
+
+# Refusals, each with its own message.
+expect_err "unknown key" "$CTL" verify "$T/1.delta" --key "$T/k/b.pub"
+cp "$T/1.delta" "$T/bad"; printf '\x01' | dd of="$T/bad" bs=1 seek=300 conv=notrunc 2>/dev/null
+expect_err "bad signature" "$CTL" verify "$T/bad" --key "$T/k/a.pub"
+cp "$T/1.delta" "$T/bad"; printf '\xff' | dd of="$T/bad" bs=1 seek=330 conv=notrunc 2>/dev/null
+expect_err "payload does not match" "$CTL" verify "$T/bad" --key "$T/k/a.pub"
+head -c 100 "$T/1.delta" >"$T/trunc"
+expect_err "truncated at byte 100" "$CTL" verify "$T/trunc" --key "$T/k/a.pub"
+head -c 330 "$T/1.delta" >"$T/trunc"
+expect_err "truncated at byte 330" "$CTL" verify "$T/trunc" --key "$T/k/a.pub"
+echo "hello" >"$T/text"
+expect_err "bad magic" "$CTL" verify "$T/text" --key "$T/k/a.pub"
+expect_err "No such file" "$CTL" verify "$T/missing" --key "$T/k/a.pub"
+expect_err "not an Ed25519 key" "$CTL" verify "$T/1.delta" --key "$T/text"
+"$CTL" mkdelta --key "$T/k/a.key" --out "$T/1.snap" --from "$T/1.delta" --snapshot >/dev/null || fail "snapshot 1"
+"$CTL" mkdelta --key "$T/k/a.key" --out "$T/3.delta" --from "$T/1.delta" --from "$T/2.delta" +192.0.2.99 >/dev/null || fail "delta 3"
+"$CTL" verify "$T/1.snap" "$T/2.delta" "$T/3.delta" --key "$T/k/a.pub" | grep -q 'ok: chain' || fail "snapshot + deltas"
+expect_err "base serial" "$CTL" verify "$T/1.snap" "$T/3.delta" --key "$T/k/a.pub"
+"$CTL" mkdelta --key "$T/k/a.key" --out "$T/fork.delta" --from "$T/1.delta" +192.0.2.77 >/dev/null || fail "fork delta"
+expect_err "fork" "$CTL" verify "$T/1.delta" "$T/2.delta" "$T/fork.delta" --key "$T/k/a.pub"
+expect_err "bad prefix\|malformed" "$CTL" mkdelta --key "$T/k/a.key" --out "$T/x" +example.com
+expect_err "bits set beyond" "$CTL" mkdelta --key "$T/k/a.key" --out "$T/x" +10.1.0.0/8
+# A delta replayed on the state it produced.
+expect_err "rollback" "$CTL" verify "$T/1.delta" "$T/2.delta" "$T/2.delta" --key "$T/k/a.pub"
+# Never crash on random garbage.
+for i in $(seq 1 50); do
+    head -c $((RANDOM % 2000)) /dev/urandom >"$T/rnd"
+    "$CTL" verify "$T/rnd" --key "$T/k/a.pub" >/dev/null 2>&1
+    [ $? -ge 128 ] && fail "crash on random input"
+    "$CTL" dump "$T/rnd" >/dev/null 2>&1
+    [ $? -ge 128 ] && fail "dump crash on random input"
+done
+echo "proto_ctl: all checks passed"
