@@ -1,14 +1,276 @@
 /* SPDX-License-Identifier: MIT */
-/* blsync-master: entry point (skeleton until its issue lands). */
+/* blsync-master: parses arguments, loads the config, wires store, policy, publisher and API, runs
+ * the loop. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
+
+#include "config.h"
+#include "err.h"
+#include "http.h"
+#include "log.h"
+#include "policy.h"
+#include "publisher.h"
+#include "store.h"
+#include "util.h"
+
+#define VERSION "0.1.0"
+
+typedef struct {
+    master_config_t c;
+    pthread_mutex_t lock;
+    master_store_t *store;
+    master_publisher_t *pub;
+    master_http_ctx_t api;
+    master_http_t *http;
+    uv_loop_t *loop;
+    uv_timer_t tick, pub_timer;
+    uv_async_t wake;
+    uv_signal_t sigterm, sigint;
+    uint64_t batch_start; /* loop time of the first change of the batch, 0 if none */
+    uint64_t backoff_ms;  /* after a failed publish */
+    int64_t last_prune_ms;
+    int stopping;
+} master_t;
+
+static void on_publish(uv_timer_t *t);
+
+static void schedule_publish(master_t *m)
+{
+    if (m->stopping || m->backoff_ms)
+        return; /* a failed publish retries on its own timer */
+    uint64_t now = uv_now(m->loop);
+    if (!m->batch_start)
+        m->batch_start = now;
+    uint64_t due = now + (uint64_t)m->c.publish_delay_ms;
+    uint64_t cap = m->batch_start + (uint64_t)m->c.publish_max_delay_ms;
+    if (due > cap)
+        due = cap;
+    uv_timer_start(&m->pub_timer, on_publish, due > now ? due - now : 0, 0);
+}
+
+static void on_publish(uv_timer_t *t)
+{
+    master_t *m = t->data;
+    m->batch_start = 0;
+    uint64_t serial = 0;
+    pthread_mutex_lock(&m->lock);
+    int rc = master_publisher_run(m->pub, bl_now_ms(), &serial);
+    uint64_t pending = rc ? 0 : master_store_pending_count(m->store);
+    pthread_mutex_unlock(&m->lock);
+    if (rc) {
+        m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : 500;
+        if (m->backoff_ms > (uint64_t)m->c.retry_max_ms)
+            m->backoff_ms = (uint64_t)m->c.retry_max_ms;
+        BL_WARN("publish_retry", "in_ms=%" PRIu64 " error=%s", m->backoff_ms, bl_errname(rc));
+        if (!m->stopping)
+            uv_timer_start(&m->pub_timer, on_publish, m->backoff_ms, 0);
+        return;
+    }
+    if (m->backoff_ms)
+        BL_INFO("publish_resumed", "serial=%" PRIu64, serial);
+    m->backoff_ms = 0;
+    if (pending)
+        schedule_publish(m);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    schedule_publish(a->data);
+}
+
+/* Called by the API with the lock held, from an HTTP thread. */
+static void api_changed(void *arg)
+{
+    master_t *m = arg;
+    uv_async_send(&m->wake);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    master_t *m = t->data;
+    int64_t now = bl_now_ms();
+    size_t n = 0, pruned = 0;
+    pthread_mutex_lock(&m->lock);
+    int rc = master_store_begin(m->store);
+    if (!rc) {
+        rc = master_policy_expire(m->store, now, &n);
+        if (!rc && now - m->last_prune_ms > 600000) {
+            rc = master_store_report_prune(m->store, now - m->c.report_retention_ms, &pruned);
+            m->last_prune_ms = now;
+        }
+        rc = rc ? (master_store_rollback(m->store), rc) : master_store_commit(m->store);
+    }
+    uint64_t pending = rc ? 0 : master_store_pending_count(m->store);
+    pthread_mutex_unlock(&m->lock);
+    if (rc)
+        BL_ERR("expire_failed", "error=%s", bl_errname(rc));
+    if (n)
+        BL_INFO("expired", "delisted=%zu decided_ms=%" PRId64, n, now);
+    if (pruned)
+        BL_INFO("reports_pruned", "count=%zu", pruned);
+    if (pending && !uv_is_active((uv_handle_t *)&m->pub_timer))
+        schedule_publish(m);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    master_t *m = s->data;
+    BL_INFO("stopping", "signal=%d", signum);
+    m->stopping = 1;
+    master_http_stop(m->http); /* waits for requests in flight */
+    m->http = NULL;
+    uint64_t serial;
+    pthread_mutex_lock(&m->lock);
+    int rc = master_publisher_run(m->pub, bl_now_ms(), &serial);
+    pthread_mutex_unlock(&m->lock);
+    if (rc)
+        BL_WARN("final_publish_failed", "error=%s", bl_errname(rc));
+    uv_timer_stop(&m->tick);
+    uv_timer_stop(&m->pub_timer);
+    uv_close((uv_handle_t *)&m->wake, NULL);
+    uv_signal_stop(&m->sigterm);
+    uv_signal_stop(&m->sigint);
+    uv_stop(m->loop);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: blsync-master [-c FILE] [--check-config] [--version]\n"
+               "  -c FILE          configuration (default /etc/blsync/master.conf)\n"
+               "  --check-config   load and check the configuration, then exit\n"
+               "  --version        print the version\n");
+}
+
+static int verify_digest(master_t *m)
+{
+    bl_digest_t full;
+    uint64_t n;
+    uint64_t t0 = bl_mono_ns();
+    int rc = master_store_digest_full(m->store, &full, &n);
+    if (rc)
+        return rc;
+    char a[65], b[65];
+    if (!bl_digest_eq(&full, master_store_digest(m->store)) || n != master_store_count(m->store)) {
+        BL_ERR("digest_mismatch",
+               "stored=%s computed=%s stored_count=%" PRIu64 " computed_count=%" PRIu64,
+               bl_digest_hex(master_store_digest(m->store), a), bl_digest_hex(&full, b),
+               master_store_count(m->store), n);
+        return BL_EDIGEST;
+    }
+    BL_INFO("digest_verified", "entries=%" PRIu64 " digest=%s duration_ms=%.1f", n,
+            bl_digest_hex(&full, a), (bl_mono_ns() - t0) / 1e6);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("blsync-master 0.1.0\n");
+    const char *conf = "/etc/blsync/master.conf";
+    int check = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--version")) {
+            printf("blsync-master " VERSION "\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--check-config")) {
+            check = 1;
+        } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+            conf = argv[++i];
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "blsync-master: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    static master_t m;
+    char err[512];
+    master_config_defaults(&m.c);
+    if (master_config_load(conf, &m.c, err, sizeof err)) {
+        fprintf(stderr, "blsync-master: %s\n", err);
+        return 1;
+    }
+    char host[100];
+    uint16_t port;
+    master_parse_listen(m.c.listen, host, sizeof host, &port);
+    if (check) {
+        bl_key_t *k = NULL;
+        int rc = bl_key_load(m.c.pub.key_path, &k);
+        if (rc || !bl_key_is_private(k)) {
+            fprintf(stderr, "blsync-master: %s: key %s: %s\n", conf, m.c.pub.key_path,
+                    rc ? bl_strerror(rc) : "not a private key");
+            bl_key_free(k);
+            return 1;
+        }
+        bl_key_free(k);
+        if (!m.c.token[0])
+            fprintf(stderr,
+                    "blsync-master: %s: warning: no API token: state changes through "
+                    "the API are disabled\n",
+                    conf);
+        printf("%s: ok\n", conf);
         return 0;
     }
-    fprintf(stderr, "blsync-master: not implemented yet\n");
-    return 1;
+    bl_log_init("blsync-master", m.c.log_level, 0);
+    int rc;
+    pthread_mutex_init(&m.lock, NULL);
+    if ((rc = master_store_open(m.c.db, m.c.feed, m.c.sync_full, &m.store))) {
+        fprintf(stderr, "blsync-master: store %s: %s\n", m.c.db, bl_strerror(rc));
+        return 1;
+    }
+    if (m.c.verify_digest && (rc = verify_digest(&m))) {
+        fprintf(stderr, "blsync-master: store %s: %s\n", m.c.db, bl_strerror(rc));
+        return 1;
+    }
+    if ((rc = master_publisher_new(&m.c.pub, m.store, &m.pub)) ||
+        (rc = master_publisher_recover(m.pub))) {
+        fprintf(stderr, "blsync-master: spool %s: %s\n", m.c.pub.spool, bl_strerror(rc));
+        return 1;
+    }
+    m.loop = uv_default_loop();
+    m.api = (master_http_ctx_t){.lock = &m.lock,
+                                .store = m.store,
+                                .policy = &m.c.policy,
+                                .pub = m.pub,
+                                .token = m.c.token,
+                                .max_body = m.c.max_body,
+                                .changed = api_changed,
+                                .changed_arg = &m};
+    uv_async_init(m.loop, &m.wake, on_wake);
+    m.wake.data = &m;
+    uv_timer_init(m.loop, &m.tick);
+    m.tick.data = &m;
+    uv_timer_init(m.loop, &m.pub_timer);
+    m.pub_timer.data = &m;
+    uv_signal_init(m.loop, &m.sigterm);
+    m.sigterm.data = &m;
+    uv_signal_init(m.loop, &m.sigint);
+    m.sigint.data = &m;
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+    if ((rc = master_http_start(&m.api, host, port, m.c.http_threads, &m.http))) {
+        fprintf(stderr, "blsync-master: cannot listen on %s\n", m.c.listen);
+        return 1;
+    }
+    m.last_prune_ms = bl_now_ms();
+    uv_timer_start(&m.tick, on_tick, 0, (uint64_t)m.c.tick_ms);
+    BL_INFO("started", "version=%s feed=%s db=%s spool=%s listen=%s", VERSION, bl_log_q(m.c.feed),
+            bl_log_q(m.c.db), bl_log_q(master_publisher_dir(m.pub)), bl_log_q(m.c.listen));
+    uv_run(m.loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&m.tick, NULL);
+    uv_close((uv_handle_t *)&m.pub_timer, NULL);
+    uv_close((uv_handle_t *)&m.sigterm, NULL);
+    uv_close((uv_handle_t *)&m.sigint, NULL);
+    uv_run(m.loop, UV_RUN_DEFAULT);
+    uv_loop_close(m.loop);
+    master_publisher_free(m.pub);
+    master_store_close(m.store);
+    BL_INFO("stopped", "feed=%s", bl_log_q(m.c.feed));
+    return 0;
 }

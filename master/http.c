@@ -1,0 +1,920 @@
+/* SPDX-License-Identifier: MIT */
+/* The master's HTTP API: libmicrohttpd glue and the request handlers (bodies are untrusted). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "err.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#define MAX_LIST 10000
+
+/* ---- times ---- */
+
+int master_parse_time(const char *s, int64_t *ms)
+{
+    int Y, M, D, h, m, sec, n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 19)
+        return BL_EINVAL;
+    const char *p = s + n;
+    int64_t frac = 0;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                frac = frac * 10 + (*p - '0');
+        if (!digits)
+            return BL_EINVAL;
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    if (strcmp(p, "Z") && strcmp(p, "z") && strcmp(p, "+00:00"))
+        return BL_EINVAL;
+    if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        return BL_EINVAL;
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return BL_EINVAL;
+    *ms = (int64_t)t * 1000 + frac;
+    return 0;
+}
+
+char *master_format_time(int64_t ms, char *buf, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+/* ---- reports ---- */
+
+static void add_err(bl_buf_t *errs, size_t *nerr, size_t index, const char *ip, const char *why)
+{
+    if (*nerr)
+        bl_buf_u8(errs, ',');
+    master_json_printf(errs, "{\"index\":%zu,\"ip\":", index);
+    if (ip)
+        master_json_put_str(errs, ip);
+    else
+        master_json_printf(errs, "null");
+    master_json_printf(errs, ",\"error\":");
+    master_json_put_str(errs, why);
+    bl_buf_u8(errs, '}');
+    (*nerr)++;
+}
+
+static const char *report_from_json(const master_policy_t *p, const master_json_t *o,
+                                    int64_t now_ms, master_report_t *r, const char **ipstr)
+{
+    const char *why = NULL;
+    *ipstr = NULL;
+    memset(r, 0, sizeof *r);
+    if (o->type != MASTER_JSON_OBJ)
+        return "a report must be a JSON object";
+    for (const master_json_t *m = o->child; m; m = m->next)
+        if (strcmp(m->key, "ip") && strcmp(m->key, "source") && strcmp(m->key, "time") &&
+            strcmp(m->key, "evidence"))
+            return "unknown field (allowed: ip, source, time, evidence)";
+    const master_json_t *ip = master_json_get(o, "ip");
+    if (!ip)
+        return "missing field: ip";
+    if (ip->type != MASTER_JSON_STR)
+        return "ip must be a string";
+    *ipstr = ip->str;
+    if (master_policy_target(p, ip->str, 0, &r->key, &why))
+        return why;
+    const master_json_t *src = master_json_get(o, "source");
+    if (!src)
+        return "missing field: source";
+    if (src->type != MASTER_JSON_STR || (r->source = master_source_parse(src->str)) < 0)
+        return "unknown source: use \"user\" or \"spamtrap\"";
+    const master_json_t *t = master_json_get(o, "time");
+    r->t_ms = now_ms;
+    if (t && t->type == MASTER_JSON_NUM) {
+        if (!(t->num > 0 && t->num < 1e11))
+            return "time must be Unix seconds";
+        r->t_ms = (int64_t)llround(t->num * 1000.0);
+    } else if (t && t->type == MASTER_JSON_STR) {
+        if (master_parse_time(t->str, &r->t_ms))
+            return "time must be Unix seconds or RFC 3339 UTC (2026-01-02T03:04:05Z)";
+    } else if (t) {
+        return "time must be Unix seconds or RFC 3339 UTC (2026-01-02T03:04:05Z)";
+    }
+    const master_json_t *ev = master_json_get(o, "evidence");
+    if (ev && ev->type != MASTER_JSON_STR && ev->type != MASTER_JSON_NULL)
+        return "evidence must be a string";
+    r->evidence = ev && ev->type == MASTER_JSON_STR ? ev->str : NULL;
+    r->received_ms = now_ms;
+    if (master_policy_check_report(p, r, now_ms, &why))
+        return why;
+    return NULL;
+}
+
+int master_reports_parse(const master_policy_t *p, const uint8_t *body, size_t len, int64_t now_ms,
+                         master_reports_t *out, bl_buf_t *errs, size_t *nerr, char *why,
+                         size_t whylen)
+{
+    master_json_doc_t doc;
+    memset(out, 0, sizeof *out);
+    *nerr = 0;
+    int rc = master_json_parse(body, len, NULL, &doc, why, whylen);
+    if (rc)
+        return BL_EPROTO;
+    const master_json_t *root = doc.root, *items;
+    size_t n;
+    if (root->type == MASTER_JSON_ARR) {
+        items = root->child;
+        n = root->n;
+    } else if (root->type == MASTER_JSON_OBJ) {
+        items = root;
+        n = 1;
+    } else {
+        snprintf(why, whylen, "body must be a report object or an array of them, not %s",
+                 master_json_type_name(root->type));
+        master_json_free(&doc);
+        return BL_EPROTO;
+    }
+    if (n == 0) {
+        snprintf(why, whylen, "empty array: no reports");
+        master_json_free(&doc);
+        return BL_EPROTO;
+    }
+    out->r = calloc(n, sizeof *out->r);
+    if (!out->r) {
+        master_json_free(&doc);
+        snprintf(why, whylen, "out of memory");
+        return BL_ENOMEM;
+    }
+    size_t i = 0;
+    for (const master_json_t *it = items; it && i < n; it = it->next, i++) {
+        const char *ip;
+        master_report_t *r = &out->r[out->n];
+        const char *bad = report_from_json(p, it, now_ms, r, &ip);
+        if (bad) {
+            add_err(errs, nerr, i, ip, bad);
+            continue;
+        }
+        if (r->evidence && !(r->evidence = strdup(r->evidence))) {
+            add_err(errs, nerr, i, ip, "out of memory");
+            continue;
+        }
+        out->n++;
+        if (root->type == MASTER_JSON_OBJ)
+            break;
+    }
+    master_json_free(&doc);
+    return 0;
+}
+
+void master_reports_free(master_reports_t *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free((char *)r->r[i].evidence);
+    free(r->r);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- request plumbing ---- */
+
+static int error_json(bl_buf_t *out, int status, const char *why)
+{
+    out->len = 0;
+    master_json_printf(out, "{\"error\":");
+    master_json_put_str(out, why);
+    master_json_printf(out, "}\n");
+    return status;
+}
+
+/* Constant-time comparison of the presented bearer token. */
+static int token_ok(const char *token, const char *auth)
+{
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+        return 0;
+    const char *t = auth + 7;
+    size_t a = strlen(t), b = strlen(token);
+    unsigned char d = a != b;
+    for (size_t i = 0; i < b; i++)
+        d |= (unsigned char)(token[i] ^ (i < a ? t[i] : 0));
+    return d == 0;
+}
+
+static int check_auth(master_http_ctx_t *ctx, const char *auth, bl_buf_t *out)
+{
+    if (!ctx->token || !*ctx->token)
+        return error_json(out, 403, "no API token configured: state changes are disabled");
+    if (!token_ok(ctx->token, auth))
+        return error_json(out, 401, "missing or wrong bearer token");
+    return 0;
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Finds name in a query string and percent-decodes its value into buf. */
+static const char *query_get(const char *q, const char *name, char *buf, size_t n)
+{
+    size_t nl = strlen(name);
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t seg = amp ? (size_t)(amp - q) : strlen(q);
+        if (seg > nl && !strncmp(q, name, nl) && q[nl] == '=') {
+            size_t o = 0;
+            for (size_t i = nl + 1; i < seg && o + 1 < n; i++) {
+                if (q[i] == '%' && i + 2 < seg + 0 + 1 && hexval(q[i + 1]) >= 0 &&
+                    hexval(q[i + 2]) >= 0) {
+                    buf[o++] = (char)(hexval(q[i + 1]) * 16 + hexval(q[i + 2]));
+                    i += 2;
+                } else {
+                    buf[o++] = q[i] == '+' ? ' ' : q[i];
+                }
+            }
+            buf[o] = 0;
+            return buf;
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
+
+static void changed(master_http_ctx_t *ctx)
+{
+    if (ctx->changed)
+        ctx->changed(ctx->changed_arg);
+}
+
+static int store_fail(master_http_ctx_t *ctx, bl_buf_t *out, int rc)
+{
+    ctx->stats.store_errors_total++;
+    char why[128];
+    snprintf(why, sizeof why, "store error: %s", bl_strerror(rc));
+    return error_json(out, 503, why);
+}
+
+/* ---- handlers ---- */
+
+static int h_reports(master_http_ctx_t *ctx, const uint8_t *body, size_t len, bl_buf_t *out)
+{
+    int64_t now = bl_now_ms();
+    master_reports_t rs;
+    bl_buf_t errs;
+    bl_buf_init(&errs);
+    size_t nerr;
+    char why[160];
+    int rc = master_reports_parse(ctx->policy, body, len, now, &rs, &errs, &nerr, why, sizeof why);
+    if (rc) {
+        bl_buf_close(&errs);
+        pthread_mutex_lock(ctx->lock);
+        ctx->stats.reports_refused_total++;
+        pthread_mutex_unlock(ctx->lock);
+        return error_json(out, 400, why);
+    }
+    if (nerr) {
+        /* All or nothing: a 200 means every report of the request is stored. */
+        pthread_mutex_lock(ctx->lock);
+        ctx->stats.reports_refused_total += nerr;
+        pthread_mutex_unlock(ctx->lock);
+        out->len = 0;
+        master_json_printf(out,
+                           "{\"error\":\"%zu of %zu reports refused; none stored\","
+                           "\"refused\":[",
+                           nerr, nerr + rs.n);
+        bl_buf_put(out, errs.data, errs.len);
+        master_json_printf(out, "]}\n");
+        bl_buf_close(&errs);
+        master_reports_free(&rs);
+        return 422;
+    }
+    bl_buf_close(&errs);
+    size_t listed = 0, extended = 0, grace = 0;
+    pthread_mutex_lock(ctx->lock);
+    rc = master_store_begin(ctx->store);
+    for (size_t i = 0; !rc && i < rs.n; i++) {
+        int oc;
+        rc = master_policy_report(ctx->store, ctx->policy, &rs.r[i], now, &oc);
+        listed += oc == MASTER_R_LISTED;
+        extended += oc == MASTER_R_EXTENDED;
+        grace += oc == MASTER_R_GRACE;
+    }
+    if (!rc)
+        rc = master_store_commit(ctx->store);
+    else
+        master_store_rollback(ctx->store);
+    if (rc) {
+        int st = store_fail(ctx, out, rc);
+        pthread_mutex_unlock(ctx->lock);
+        master_reports_free(&rs);
+        return st;
+    }
+    ctx->stats.reports_accepted_total += rs.n;
+    ctx->stats.listings_added_total += listed;
+    if (listed || extended)
+        changed(ctx);
+    pthread_mutex_unlock(ctx->lock);
+    out->len = 0;
+    master_json_printf(out, "{\"accepted\":%zu,\"listed\":%zu,\"extended\":%zu,\"in_grace\":%zu}\n",
+                       rs.n, listed, extended, grace);
+    master_reports_free(&rs);
+    return 200;
+}
+
+static void put_time(bl_buf_t *out, const char *name, int64_t ms)
+{
+    char t[40];
+    master_json_printf(out, ",\"%s\":", name);
+    if (ms)
+        master_json_printf(out, "\"%s\"", master_format_time(ms, t, sizeof t));
+    else
+        master_json_printf(out, "null");
+}
+
+static void put_listing(bl_buf_t *out, const master_listing_t *l)
+{
+    char pfx[BL_PREFIX_STRLEN], t[40];
+    bl_prefix_format(&l->e.key, pfx, sizeof pfx);
+    master_json_printf(out, "{\"prefix\":\"%s\",\"kind\":\"%s\",\"a\":%u,\"reason\":%u", pfx,
+                       master_kind_name(l->kind), l->e.a, l->e.reason);
+    master_json_printf(out, ",\"listed_since\":\"%s\",\"listed_since_unix\":%lld",
+                       master_format_time(l->e.listed_at * 1000, t, sizeof t),
+                       (long long)l->e.listed_at);
+    if (l->e.expires_at >= MASTER_NEVER)
+        master_json_printf(out, ",\"expires_at\":null,\"expires_at_unix\":null");
+    else
+        master_json_printf(out, ",\"expires_at\":\"%s\",\"expires_at_unix\":%lld",
+                           master_format_time(l->e.expires_at * 1000, t, sizeof t),
+                           (long long)l->e.expires_at);
+    master_json_printf(out, "}");
+}
+
+static int h_lookup(master_http_ctx_t *ctx, const char *ip, bl_buf_t *out)
+{
+    bl_prefix_t addr;
+    const char *why;
+    if (master_policy_target(ctx->policy, ip, 0, &addr, &why))
+        return error_json(out, 400, why);
+    int64_t now = bl_now_ms();
+    master_lookup_t lk;
+    pthread_mutex_lock(ctx->lock);
+    int rc = master_policy_lookup(ctx->store, ctx->policy, &addr, now, &lk);
+    if (rc) {
+        int st = store_fail(ctx, out, rc);
+        pthread_mutex_unlock(ctx->lock);
+        return st;
+    }
+    pthread_mutex_unlock(ctx->lock);
+    char a[BL_PREFIX_STRLEN];
+    bl_prefix_format(&addr, a, sizeof a);
+    out->len = 0;
+    master_json_printf(out, "{\"ip\":\"%s\",\"listed\":%s,\"listing\":", a,
+                       lk.listed ? "true" : "false");
+    if (lk.listed)
+        put_listing(out, &lk.l);
+    else
+        master_json_printf(out, "null");
+    if (lk.listed)
+        put_time(out, "listed_since", lk.l.e.listed_at * 1000);
+    else
+        master_json_printf(out, ",\"listed_since\":null");
+    master_json_printf(out,
+                       ",\"reports_counted\":%" PRIu64 ",\"score\":%g,\"reports_total\":%" PRIu64,
+                       lk.reports_counted, lk.score, lk.reports_total);
+    put_time(out, "last_report", lk.last_report_ms);
+    if (lk.seconds_to_delist >= 0)
+        master_json_printf(out, ",\"seconds_to_delisting\":%lld", (long long)lk.seconds_to_delist);
+    else if (lk.seconds_to_delist == -1)
+        master_json_printf(out, ",\"seconds_to_delisting\":\"never\"");
+    else
+        master_json_printf(out, ",\"seconds_to_delisting\":null");
+    master_json_printf(out, ",\"delisting\":");
+    if (lk.has_delisting && !lk.listed) {
+        char t[40];
+        master_json_printf(out, "{\"decided_at\":\"%s\",\"decided_at_ms\":%lld,\"cause\":",
+                           master_format_time(lk.d.decided_ms, t, sizeof t),
+                           (long long)lk.d.decided_ms);
+        master_json_put_str(out, lk.d.cause);
+        if (lk.published)
+            master_json_printf(out, ",\"serial\":%" PRIu64, lk.d.serial);
+        else
+            master_json_printf(out, ",\"serial\":null");
+        master_json_printf(out,
+                           ",\"published\":%s,\"propagated\":%s,\"mirrors_acked\":%" PRIu64
+                           ",\"mirrors_total\":%" PRIu64 "}",
+                           lk.published ? "true" : "false", lk.propagated ? "true" : "false",
+                           lk.mirrors_acked, lk.mirrors_total);
+    } else {
+        master_json_printf(out, "null");
+    }
+    put_time(out, "relisting_blocked_until", lk.grace_until_ms);
+    master_json_printf(out, "}\n");
+    return 200;
+}
+
+static const char *json_str(const master_json_t *o, const char *k)
+{
+    const master_json_t *v = master_json_get(o, k);
+    return v && v->type == MASTER_JSON_STR ? v->str : NULL;
+}
+
+static int h_list_add(master_http_ctx_t *ctx, const uint8_t *body, size_t len, bl_buf_t *out)
+{
+    master_json_doc_t doc;
+    char why[160];
+    if (master_json_parse(body, len, NULL, &doc, why, sizeof why))
+        return error_json(out, 400, why);
+    const master_json_t *o = doc.root;
+    const char *bad = NULL;
+    bl_prefix_t key;
+    int kind = MASTER_KIND_MANUAL, a = 0, reason = -1;
+    int64_t dur = -1;
+    const char *prefix = NULL, *comment = NULL, *actor = "api";
+    if (o->type != MASTER_JSON_OBJ) {
+        bad = "body must be a JSON object";
+        goto done;
+    }
+    for (const master_json_t *m = o->child; m && !bad; m = m->next) {
+        if (!strcmp(m->key, "prefix") || !strcmp(m->key, "kind") || !strcmp(m->key, "comment") ||
+            !strcmp(m->key, "actor")) {
+            if (m->type != MASTER_JSON_STR)
+                bad = "prefix, kind, comment and actor must be strings";
+        } else if (!strcmp(m->key, "a") || !strcmp(m->key, "reason") ||
+                   !strcmp(m->key, "duration")) {
+            if (m->type != MASTER_JSON_NUM || m->num != floor(m->num) || m->num < 0 ||
+                m->num > 1e10)
+                bad = "a, reason and duration must be non-negative integers";
+        } else {
+            bad = "unknown field (allowed: prefix, kind, a, reason, duration, comment, actor)";
+        }
+    }
+    if (bad)
+        goto done;
+    if (!(prefix = json_str(o, "prefix"))) {
+        bad = "missing field: prefix";
+        goto done;
+    }
+    if (json_str(o, "kind") && (kind = master_kind_parse(json_str(o, "kind"))) < 0) {
+        bad = "unknown kind: use \"policy\", \"manual\" or \"import\"";
+        goto done;
+    }
+    const master_json_t *v;
+    if ((v = master_json_get(o, "a")))
+        a = v->num < 1 ? 1 : (int)v->num > 255 ? 256 : (int)v->num;
+    if ((v = master_json_get(o, "reason")))
+        reason = v->num > 65535 ? 65536 : (int)v->num;
+    if ((v = master_json_get(o, "duration")))
+        dur = (int64_t)v->num * 1000;
+    comment = json_str(o, "comment");
+    if (json_str(o, "actor"))
+        actor = json_str(o, "actor");
+    if (master_policy_target(ctx->policy, prefix, 1, &key, &bad))
+        goto done;
+    int64_t now = bl_now_ms();
+    pthread_mutex_lock(ctx->lock);
+    int rc = master_store_begin(ctx->store);
+    if (!rc) {
+        rc = master_policy_add(ctx->store, ctx->policy, &key, kind, a, reason, dur, actor, comment,
+                               now, &bad);
+        rc = rc ? (master_store_rollback(ctx->store), rc) : master_store_commit(ctx->store);
+    }
+    if (rc && !bad) {
+        int st = store_fail(ctx, out, rc);
+        pthread_mutex_unlock(ctx->lock);
+        master_json_free(&doc);
+        return st;
+    }
+    if (!rc) {
+        ctx->stats.operator_actions_total++;
+        changed(ctx);
+    }
+    master_listing_t l;
+    int grc = rc ? rc : master_store_listing_get(ctx->store, &key, &l);
+    pthread_mutex_unlock(ctx->lock);
+    if (!grc) {
+        out->len = 0;
+        master_json_printf(out, "{\"listed\":");
+        put_listing(out, &l);
+        master_json_printf(out, "}\n");
+        master_json_free(&doc);
+        return 201;
+    }
+done:
+    master_json_free(&doc);
+    return error_json(out, bad ? 422 : 500, bad ? bad : "listing vanished");
+}
+
+static int h_list_del(master_http_ctx_t *ctx, const char *prefix, const char *query,
+                      const uint8_t *body, size_t len, bl_buf_t *out)
+{
+    char rbuf[64], cbuf[512], abuf[128];
+    const char *reason = query_get(query, "reason", rbuf, sizeof rbuf);
+    const char *comment = query_get(query, "comment", cbuf, sizeof cbuf);
+    const char *actor = query_get(query, "actor", abuf, sizeof abuf);
+    master_json_doc_t doc = {0};
+    if (len) {
+        char why[160];
+        if (master_json_parse(body, len, NULL, &doc, why, sizeof why))
+            return error_json(out, 400, why);
+        if (doc.root->type != MASTER_JSON_OBJ) {
+            master_json_free(&doc);
+            return error_json(out, 400, "body must be a JSON object");
+        }
+        if (json_str(doc.root, "reason"))
+            reason = json_str(doc.root, "reason");
+        if (json_str(doc.root, "comment"))
+            comment = json_str(doc.root, "comment");
+        if (json_str(doc.root, "actor"))
+            actor = json_str(doc.root, "actor");
+    }
+    int st;
+    bl_prefix_t key;
+    const char *why;
+    if (!reason) {
+        st = error_json(out, 422, "a removal needs a reason: technical-error or user-error");
+        goto out;
+    }
+    if (!master_policy_removal_reason_ok(reason)) {
+        st = error_json(out, 422, "unknown removal reason: use technical-error or user-error");
+        goto out;
+    }
+    if (master_policy_target(ctx->policy, prefix, 1, &key, &why)) {
+        st = error_json(out, 400, why);
+        goto out;
+    }
+    int64_t now = bl_now_ms();
+    pthread_mutex_lock(ctx->lock);
+    int rc = master_store_begin(ctx->store);
+    if (!rc) {
+        rc = master_policy_remove(ctx->store, ctx->policy, &key, reason, actor ? actor : "api",
+                                  comment, now);
+        rc = rc ? (master_store_rollback(ctx->store), rc) : master_store_commit(ctx->store);
+    }
+    if (rc == BL_ENOTFOUND) {
+        pthread_mutex_unlock(ctx->lock);
+        st = error_json(out, 404, "not listed (an operator removes exact listed prefixes)");
+        goto out;
+    }
+    if (rc) {
+        st = store_fail(ctx, out, rc);
+        pthread_mutex_unlock(ctx->lock);
+        goto out;
+    }
+    ctx->stats.operator_actions_total++;
+    changed(ctx);
+    pthread_mutex_unlock(ctx->lock);
+    char p[BL_PREFIX_STRLEN], t[40];
+    out->len = 0;
+    master_json_printf(
+        out,
+        "{\"prefix\":\"%s\",\"removed\":true,\"reason\":\"%s\",\"decided_at\":\"%s\","
+        "\"decided_at_ms\":%lld,\"relisting_blocked_until\":",
+        bl_prefix_format(&key, p, sizeof p), reason, master_format_time(now, t, sizeof t),
+        (long long)now);
+    master_json_printf(out, "\"%s\"}\n",
+                       master_format_time(now + ctx->policy->relist_grace_ms, t, sizeof t));
+    st = 200;
+out:
+    master_json_free(&doc);
+    return st;
+}
+
+typedef struct {
+    bl_buf_t *out;
+    size_t n, limit;
+    bl_prefix_t last;
+} list_ctx_t;
+
+static int list_one(void *arg, const master_listing_t *l)
+{
+    list_ctx_t *c = arg;
+    if (c->n == c->limit)
+        return 1;
+    if (c->n)
+        bl_buf_u8(c->out, ',');
+    put_listing(c->out, l);
+    c->last = l->e.key;
+    c->n++;
+    return 0;
+}
+
+static int h_list_get(master_http_ctx_t *ctx, const char *query, bl_buf_t *out)
+{
+    char abuf[64], lbuf[16];
+    const char *after = query_get(query, "after", abuf, sizeof abuf);
+    const char *lim = query_get(query, "limit", lbuf, sizeof lbuf);
+    bl_prefix_t ak;
+    if (after && bl_prefix_parse(after, &ak))
+        return error_json(out, 400, "after: malformed prefix");
+    long limit = lim ? strtol(lim, NULL, 10) : 1000;
+    if (limit < 1 || limit > MAX_LIST)
+        return error_json(out, 400, "limit must be between 1 and 10000");
+    out->len = 0;
+    master_json_printf(out, "{\"listings\":[");
+    list_ctx_t c = {.out = out, .limit = (size_t)limit};
+    pthread_mutex_lock(ctx->lock);
+    int rc = master_store_listing_each(ctx->store, after ? &ak : NULL, list_one, &c);
+    pthread_mutex_unlock(ctx->lock);
+    if (rc < 0)
+        return store_fail(ctx, out, rc);
+    char p[BL_PREFIX_STRLEN];
+    if (rc == 1)
+        master_json_printf(out, "],\"next\":\"%s\"}\n", bl_prefix_format(&c.last, p, sizeof p));
+    else
+        master_json_printf(out, "],\"next\":null}\n");
+    return 200;
+}
+
+static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
+{
+    pthread_mutex_lock(ctx->lock);
+    uint64_t serial = 0;
+    uint8_t dg[BL_DIGEST_SIZE];
+    int rc = master_store_load_meta(ctx->store);
+    if (!rc)
+        rc = master_store_last_serial(ctx->store, &serial, dg);
+    if (rc) {
+        int st = store_fail(ctx, out, rc);
+        pthread_mutex_unlock(ctx->lock);
+        return st;
+    }
+    char hex[65];
+    out->len = 0;
+    master_json_printf(out,
+                       "{\"feed\":\"%s\",\"serial\":%" PRIu64 ",\"entries\":%" PRIu64
+                       ",\"pending\":%" PRIu64 ",\"digest\":\"%s\"",
+                       master_store_feed(ctx->store), serial, master_store_count(ctx->store),
+                       master_store_pending_count(ctx->store),
+                       bl_digest_hex(master_store_digest(ctx->store), hex));
+    master_json_printf(out,
+                       ",\"reports_accepted_total\":%" PRIu64 ",\"reports_refused_total\":%" PRIu64
+                       ",\"operator_actions_total\":%" PRIu64,
+                       ctx->stats.reports_accepted_total, ctx->stats.reports_refused_total,
+                       ctx->stats.operator_actions_total);
+    if (ctx->pub) {
+        const master_pub_stats_t *ps = master_publisher_stats(ctx->pub);
+        master_json_printf(out,
+                           ",\"publisher\":{\"deltas_total\":%" PRIu64
+                           ",\"snapshots_total\":%" PRIu64 ",\"failures_total\":%" PRIu64
+                           ",\"last_error\":\"%s\""
+                           ",\"last_duration_ms\":%.3f,\"last_changes\":%" PRIu64 "}",
+                           ps->deltas_total, ps->snapshots_total, ps->failures_total,
+                           ps->last_error ? bl_errname(ps->last_error) : "",
+                           ps->last_duration_ns / 1e6, ps->last_changes);
+    }
+    pthread_mutex_unlock(ctx->lock);
+    master_json_printf(out, "}\n");
+    return 200;
+}
+
+int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *url,
+                       const char *auth, const uint8_t *body, size_t len, bl_buf_t *out)
+{
+    char path[512];
+    const char *q = strchr(url, '?');
+    size_t pl = q ? (size_t)(q - url) : strlen(url);
+    if (pl >= sizeof path)
+        return error_json(out, 414, "URL too long");
+    memcpy(path, url, pl);
+    path[pl] = 0;
+    const char *query = q ? q + 1 : "";
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    int post = !strcmp(method, "POST"), del = !strcmp(method, "DELETE");
+    int st;
+    if (!strcmp(path, "/v1/reports")) {
+        if (!post)
+            return error_json(out, 405, "use POST");
+        if ((st = check_auth(ctx, auth, out)))
+            return st;
+        return h_reports(ctx, body, len, out);
+    }
+    if (!strncmp(path, "/v1/lookup/", 11)) {
+        if (!get)
+            return error_json(out, 405, "use GET");
+        return h_lookup(ctx, path + 11, out);
+    }
+    if (!strcmp(path, "/v1/listings")) {
+        if (get)
+            return h_list_get(ctx, query, out);
+        if (!post)
+            return error_json(out, 405, "use GET or POST");
+        if ((st = check_auth(ctx, auth, out)))
+            return st;
+        return h_list_add(ctx, body, len, out);
+    }
+    if (!strncmp(path, "/v1/listings/", 13)) {
+        if (!del)
+            return error_json(out, 405, "use DELETE");
+        if ((st = check_auth(ctx, auth, out)))
+            return st;
+        return h_list_del(ctx, path + 13, query, body, len, out);
+    }
+    if (!strcmp(path, "/v1/status")) {
+        if (!get)
+            return error_json(out, 405, "use GET");
+        return h_status(ctx, out);
+    }
+    if (!strcmp(path, "/v1/health")) {
+        out->len = 0;
+        master_json_printf(out, "{\"ok\":true}\n");
+        return 200;
+    }
+    return error_json(out, 404, "no such endpoint");
+}
+
+/* ---- libmicrohttpd glue ---- */
+
+struct master_http {
+    struct MHD_Daemon *d;
+    master_http_ctx_t *ctx;
+};
+
+typedef struct {
+    bl_buf_t body;
+    int too_big;
+} req_t;
+
+static int append_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    bl_buf_t *q = cls;
+    static const char hex[] = "0123456789ABCDEF";
+    if (q->len)
+        bl_buf_u8(q, '&');
+    bl_buf_put(q, key, strlen(key));
+    bl_buf_u8(q, '=');
+    for (const unsigned char *p = (const unsigned char *)(value ? value : ""); *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_') {
+            bl_buf_u8(q, *p);
+        } else {
+            bl_buf_u8(q, '%');
+            bl_buf_u8(q, (uint8_t)hex[*p >> 4]);
+            bl_buf_u8(q, (uint8_t)hex[*p & 15]);
+        }
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, bl_buf_t *b)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    master_http_t *h = cls;
+    req_t *rq = *con_cls;
+    if (!rq) {
+        rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        bl_buf_init(&rq->body);
+        *con_cls = rq;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > h->ctx->max_body)
+            rq->too_big = 1;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!rq->too_big && rq->body.len + *upload_size > h->ctx->max_body)
+            rq->too_big = 1;
+        if (!rq->too_big)
+            bl_buf_put(&rq->body, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    bl_buf_t out;
+    bl_buf_init(&out);
+    int status;
+    if (rq->too_big) {
+        char why[96];
+        snprintf(why, sizeof why, "request body larger than %zu bytes", h->ctx->max_body);
+        status = error_json(&out, 413, why);
+    } else if (rq->body.err) {
+        status = error_json(&out, 503, "out of memory");
+    } else {
+        bl_buf_t full;
+        bl_buf_init(&full);
+        bl_buf_put(&full, url, strlen(url));
+        bl_buf_t q;
+        bl_buf_init(&q);
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, (MHD_KeyValueIterator)append_arg,
+                                  &q);
+        if (q.len) {
+            bl_buf_u8(&full, '?');
+            bl_buf_put(&full, q.data, q.len);
+        }
+        bl_buf_u8(&full, 0);
+        bl_buf_close(&q);
+        const char *auth =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        status = full.err ? error_json(&out, 503, "out of memory")
+                          : master_http_handle(h->ctx, method, (const char *)full.data, auth,
+                                               rq->body.data, rq->body.len, &out);
+        bl_buf_close(&full);
+    }
+    pthread_mutex_lock(h->ctx->lock);
+    h->ctx->stats.requests_total++;
+    if (status >= 400 && status < 500)
+        h->ctx->stats.requests_rejected_total++;
+    pthread_mutex_unlock(h->ctx->lock);
+    enum MHD_Result ret = send_buf(conn, status, &out);
+    bl_buf_close(&out);
+    return ret;
+}
+
+static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    req_t *rq = *con_cls;
+    if (rq) {
+        bl_buf_close(&rq->body);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, unsigned threads,
+                      master_http_t **out)
+{
+    *out = NULL;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        BL_ERR("http_listen", "host=%s error=%s", bl_log_q(host),
+               bl_log_q("not a numeric IPv4 or IPv6 address"));
+        return BL_EINVAL;
+    }
+    master_http_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return BL_ENOMEM;
+    h->ctx = ctx;
+    if (threads > 1)
+        flags |= MHD_USE_EPOLL_LINUX_ONLY;
+    h->d =
+        MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
+                         MHD_OPTION_NOTIFY_COMPLETED, on_done, h, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
+    if (!h->d) {
+        BL_ERR("http_listen", "host=%s port=%u error=%s", bl_log_q(host), port,
+               bl_log_q("cannot start HTTP server (address in use?)"));
+        free(h);
+        return BL_EIO;
+    }
+    BL_INFO("http_listening", "host=%s port=%u threads=%u", bl_log_q(host), port, threads);
+    *out = h;
+    return 0;
+}
+
+void master_http_stop(master_http_t *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* The master's HTTP API (libmicrohttpd): reports, lookups and operator listings. */
+#ifndef MASTER_HTTP_H
+#define MASTER_HTTP_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "rd.h"
+#include "publisher.h"
+#include "store.h"
+
+/* Counters for logs and /metrics (updated under the lock). */
+typedef struct {
+    uint64_t reports_accepted_total;
+    uint64_t reports_refused_total;
+    uint64_t listings_added_total; /* by the policy */
+    uint64_t operator_actions_total;
+    uint64_t requests_total;
+    uint64_t requests_rejected_total; /* 4xx */
+    uint64_t store_errors_total;      /* 5xx */
+} master_http_stats_t;
+
+/* What the API works on. Every handler takes lock around store access;
+ * changed(arg) is called (lock held) after a committed change so the
+ * caller can schedule a publish. */
+typedef struct {
+    pthread_mutex_t *lock;
+    master_store_t *store;
+    const master_policy_t *policy;
+    master_publisher_t *pub; /* may be NULL: status omits publisher data */
+    const char *token;       /* "" or NULL: state changes are refused */
+    size_t max_body;
+    void (*changed)(void *arg);
+    void *changed_arg;
+    master_http_stats_t stats;
+} master_http_ctx_t;
+
+typedef struct master_http master_http_t;
+
+/* Starts serving on host:port (numeric address) with threads worker
+ * threads. ctx must outlive the server. */
+int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, unsigned threads,
+                      master_http_t **out);
+/* Stops accepting, waits for running requests and frees the server. */
+void master_http_stop(master_http_t *h);
+
+/* Request handling without the network (tests, fuzzing): method, url
+ * (path and optional ?query), Authorization header value (may be NULL),
+ * body. Appends the JSON response to out and returns the HTTP status. */
+int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *url,
+                       const char *auth, const uint8_t *body, size_t len, bl_buf_t *out);
+
+/* Parses a JSON body of reports (one object or an array) into r (caller
+ * frees *r and the strings through master_reports_free). Each refused item
+ * adds "index: why" to errs. Returns 0, or BL_EPROTO when the body is
+ * unusable as a whole (reason in why). */
+typedef struct {
+    master_report_t *r;
+    size_t n;
+    char *strs; /* evidence strings */
+} master_reports_t;
+int master_reports_parse(const master_policy_t *p, const uint8_t *body, size_t len, int64_t now_ms,
+                         master_reports_t *out, bl_buf_t *errs, size_t *nerr, char *why,
+                         size_t whylen);
+void master_reports_free(master_reports_t *r);
+
+/* Parses an RFC 3339 UTC time ("2026-11-27T03:00:00Z", fraction allowed)
+ * to Unix milliseconds. */
+int master_parse_time(const char *s, int64_t *ms);
+/* Formats Unix milliseconds as RFC 3339 UTC; needs 32 bytes. */
+char *master_format_time(int64_t ms, char *buf, size_t n);
+
+#endif
