@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/* blsync-mirror configuration: an INI file (inih) plus command-line overrides. */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "feed.h"
+#include "log.h"
+
+void mirror_config_init(mirror_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->threads = 2;
+    c->tcp_idle_ms = 10000;
+    c->tcp_max_conns = 512;
+    c->udp_max = MIRROR_UDP_MAX_DEFAULT;
+    c->log_level = BL_LOG_INFO;
+}
+
+static void zone_conf_close(mirror_zone_conf_t *z)
+{
+    for (unsigned i = 0; i < z->nns; i++)
+        free(z->ns[i]);
+    free(z->txt);
+    for (size_t i = 0; i < z->nreason; i++)
+        free(z->reason_txt[i]);
+    free(z->reason_txt);
+    free(z->snapshot);
+    for (unsigned i = 0; i < z->nkeys; i++)
+        free(z->keys[i]);
+    free(z->spool_dir);
+    for (unsigned i = 0; i < z->nrbldnsd; i++)
+        free(z->rbldnsd[i]);
+}
+
+void mirror_config_close(mirror_config_t *c)
+{
+    for (unsigned i = 0; i < c->nlisten; i++)
+        free(c->listen[i]);
+    for (unsigned i = 0; i < c->nzones; i++)
+        zone_conf_close(&c->zones[i]);
+    memset(c, 0, sizeof *c);
+}
+
+static int parse_uint(const char *v, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    if (!*v || *v == '-')
+        return -1;
+    unsigned long x = strtoul(v, &end, 10);
+    /* optional time suffix: s, m, h, d */
+    unsigned long mul = 1;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        mul = 60, end++;
+    else if (*end == 'h')
+        mul = 3600, end++;
+    else if (*end == 'd')
+        mul = 86400, end++;
+    if (errno || *end || x > max / mul)
+        return -1;
+    *out = x * mul;
+    return 0;
+}
+
+static int add_list(char **list, unsigned *n, const char *v)
+{
+    /* whitespace-separated values; repeated keys append */
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save, *t = strtok_r(buf, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+        if (*n >= MIRROR_CONF_MAX_LIST)
+            return -1;
+        list[(*n)++] = strdup(t);
+    }
+    return 0;
+}
+
+static void zone_defaults(mirror_zone_conf_t *z, const char *name, unsigned line)
+{
+    memset(z, 0, sizeof *z);
+    snprintf(z->name, sizeof z->name, "%s", name);
+    snprintf(z->feed, sizeof z->feed, "main");
+    z->ttl = 300;
+    z->soa_ttl = 3600;
+    z->neg_ttl = 300;
+    z->refresh = 3600;
+    z->retry = 600;
+    z->expire = 604800;
+    z->a = 2;
+    z->line = line;
+}
+
+static mirror_zone_conf_t *zone_for(mirror_config_t *c, const char *section, unsigned line,
+                                    int create)
+{
+    const char *name = section + 4;
+    while (*name == ' ' || *name == '\t')
+        name++;
+    size_t l = strlen(name);
+    while (l && name[l - 1] == '.')
+        l--;
+    char nb[256];
+    snprintf(nb, sizeof nb, "%.*s", (int)l, name);
+    for (char *p = nb; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    if (!*nb)
+        return c->nzones ? &c->zones[0] : NULL;
+    for (unsigned i = 0; i < c->nzones; i++)
+        if (!strcmp(c->zones[i].name, nb))
+            return &c->zones[i];
+    if (!create || c->nzones >= MIRROR_CONF_MAX_ZONES)
+        return NULL;
+    zone_defaults(&c->zones[c->nzones], nb, line);
+    return &c->zones[c->nzones++];
+}
+
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        return BL_ECONFIG;                                                                         \
+    } while (0)
+
+static int set_u32(const char *key, const char *val, unsigned long max, uint32_t *out, char *err,
+                   size_t errlen)
+{
+    unsigned long x;
+    if (parse_uint(val, max, &x))
+        BAD("%s: '%s' is not a number in 0..%lu", key, val, max);
+    *out = (uint32_t)x;
+    return 0;
+}
+
+static int set_zone(mirror_zone_conf_t *z, const char *key, const char *val, char *err,
+                    size_t errlen)
+{
+    if (!strcmp(key, "feed")) {
+        if (!*val || strlen(val) > BL_FEED_MAX)
+            BAD("feed: name must be 1..%d bytes", BL_FEED_MAX);
+        snprintf(z->feed, sizeof z->feed, "%s", val);
+    } else if (!strcmp(key, "ttl")) {
+        return set_u32(key, val, 0x7fffffff, &z->ttl, err, errlen);
+    } else if (!strcmp(key, "soa_ttl")) {
+        return set_u32(key, val, 0x7fffffff, &z->soa_ttl, err, errlen);
+    } else if (!strcmp(key, "neg_ttl") || !strcmp(key, "soa_minimum")) {
+        return set_u32(key, val, 0x7fffffff, &z->neg_ttl, err, errlen);
+    } else if (!strcmp(key, "soa_refresh")) {
+        return set_u32(key, val, 0x7fffffff, &z->refresh, err, errlen);
+    } else if (!strcmp(key, "soa_retry")) {
+        return set_u32(key, val, 0x7fffffff, &z->retry, err, errlen);
+    } else if (!strcmp(key, "soa_expire")) {
+        return set_u32(key, val, 0x7fffffff, &z->expire, err, errlen);
+    } else if (!strcmp(key, "soa_mname")) {
+        snprintf(z->mname, sizeof z->mname, "%s", val);
+    } else if (!strcmp(key, "soa_rname")) {
+        snprintf(z->rname, sizeof z->rname, "%s", val);
+    } else if (!strcmp(key, "ns")) {
+        char *tmp[MIRROR_CONF_MAX_LIST];
+        unsigned n = 0;
+        if (add_list(tmp, &n, val) || z->nns + n > MIRROR_NS_MAX) {
+            for (unsigned i = 0; i < n; i++)
+                free(tmp[i]);
+            BAD("ns: at most %d name servers", MIRROR_NS_MAX);
+        }
+        for (unsigned i = 0; i < n; i++)
+            z->ns[z->nns++] = tmp[i];
+    } else if (!strcmp(key, "a")) {
+        unsigned long x;
+        const char *v = !strncmp(val, "127.0.0.", 8) ? val + 8 : val;
+        if (parse_uint(v, 255, &x) || x == 0)
+            BAD("a: '%s' is not 127.0.0.x with x in 1..255", val);
+        z->a = (unsigned)x;
+    } else if (!strcmp(key, "txt")) {
+        free(z->txt);
+        z->txt = *val ? strdup(val) : NULL;
+    } else if (!strncmp(key, "reason.", 7)) {
+        unsigned long id;
+        if (parse_uint(key + 7, 65535, &id))
+            BAD("%s: reason id must be 0..65535", key);
+        if (id >= z->nreason) {
+            char **nr = realloc(z->reason_txt, (id + 1) * sizeof *nr);
+            if (!nr)
+                BAD("out of memory");
+            memset(nr + z->nreason, 0, (id + 1 - z->nreason) * sizeof *nr);
+            z->reason_txt = nr;
+            z->nreason = id + 1;
+        }
+        free(z->reason_txt[id]);
+        z->reason_txt[id] = strdup(val);
+    } else if (!strcmp(key, "snapshot")) {
+        free(z->snapshot);
+        z->snapshot = strdup(val);
+    } else if (!strcmp(key, "trusted_key")) {
+        if (add_list(z->keys, &z->nkeys, val))
+            BAD("trusted_key: at most %d keys", MIRROR_CONF_MAX_LIST);
+    } else if (!strcmp(key, "spool_dir")) {
+        free(z->spool_dir);
+        z->spool_dir = strdup(val);
+    } else if (!strcmp(key, "rbldnsd")) {
+        if (!strchr(val, ':'))
+            BAD("rbldnsd: expected KIND:FILE (e.g. ip4set:/var/lib/rbldnsd/list)");
+        if (z->nrbldnsd >= MIRROR_CONF_MAX_LIST)
+            BAD("rbldnsd: at most %d files", MIRROR_CONF_MAX_LIST);
+        z->rbldnsd[z->nrbldnsd++] = strdup(val);
+    } else {
+        BAD("unknown zone setting '%s'", key);
+    }
+    return 0;
+}
+
+int mirror_config_set(mirror_config_t *c, const char *section, const char *key, const char *val,
+                      char *err, size_t errlen)
+{
+    if (!strcmp(section, "server")) {
+        unsigned long x;
+        if (!strcmp(key, "listen")) {
+            if (add_list(c->listen, &c->nlisten, val))
+                BAD("listen: at most %d addresses", MIRROR_CONF_MAX_LIST);
+        } else if (!strcmp(key, "threads")) {
+            if (parse_uint(val, 64, &x) || x == 0)
+                BAD("threads: '%s' is not in 1..64", val);
+            c->threads = (unsigned)x;
+        } else if (!strcmp(key, "tcp_idle_timeout")) {
+            if (parse_uint(val, 3600, &x) || x == 0)
+                BAD("tcp_idle_timeout: '%s' is not 1..3600 seconds", val);
+            c->tcp_idle_ms = (unsigned)x * 1000;
+        } else if (!strcmp(key, "tcp_idle_timeout_ms")) {
+            if (parse_uint(val, 3600000, &x) || x == 0)
+                BAD("tcp_idle_timeout_ms: '%s' is not 1..3600000", val);
+            c->tcp_idle_ms = (unsigned)x;
+        } else if (!strcmp(key, "tcp_max_connections")) {
+            if (parse_uint(val, 1000000, &x) || x == 0)
+                BAD("tcp_max_connections: '%s' is not 1..1000000", val);
+            c->tcp_max_conns = (unsigned)x;
+        } else if (!strcmp(key, "udp_max_payload")) {
+            if (parse_uint(val, 4096, &x) || x < 512)
+                BAD("udp_max_payload: '%s' is not 512..4096", val);
+            c->udp_max = (unsigned)x;
+        } else if (!strcmp(key, "log_level")) {
+            int l = bl_log_level_parse(val);
+            if (l < 0)
+                BAD("log_level: '%s' is not err, warn, info or debug", val);
+            c->log_level = l;
+        } else {
+            BAD("unknown server setting '%s'", key);
+        }
+        return 0;
+    }
+    if (!strncmp(section, "zone", 4) && (section[4] == 0 || section[4] == ' ')) {
+        mirror_zone_conf_t *z = zone_for(c, section, 0, 1);
+        if (!z)
+            BAD("no such zone or too many zones (at most %d)", MIRROR_CONF_MAX_ZONES);
+        return set_zone(z, key, val, err, errlen);
+    }
+    BAD("unknown section [%s]", section);
+}
+
+/* inih plumbing: a line-counting reader so that every error names file:line. */
+typedef struct {
+    FILE *f;
+    unsigned line;
+    mirror_config_t *c;
+    char *err;
+    size_t errlen;
+    int rc;
+    const char *path;
+} ini_ctx_t;
+
+static char *ini_reader_fn(char *str, int num, void *stream)
+{
+    ini_ctx_t *x = stream;
+    char *r = fgets(str, num, x->f);
+    if (r)
+        x->line++;
+    return r;
+}
+
+static int ini_handler_fn(void *user, const char *section, const char *name, const char *value)
+{
+    ini_ctx_t *x = user;
+    if (x->rc)
+        return 0;
+    char msg[512];
+    if (!strncmp(section, "zone", 4) && (section[4] == 0 || section[4] == ' ') &&
+        !zone_for(x->c, section, x->line, 0))
+        zone_for(x->c, section, x->line, 1);
+    int rc = mirror_config_set(x->c, section, name, value, msg, sizeof msg);
+    if (rc) {
+        snprintf(x->err, x->errlen, "%s:%u: %s", x->path, x->line, msg);
+        x->rc = rc;
+        return 0;
+    }
+    return 1;
+}
+
+int mirror_config_load(mirror_config_t *c, const char *path, char *err, size_t errlen)
+{
+    ini_ctx_t x = {fopen(path, "r"), 0, c, err, errlen, 0, path};
+    if (!x.f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return BL_EIO;
+    }
+    int r = ini_parse_stream(ini_reader_fn, &x, ini_handler_fn, &x);
+    fclose(x.f);
+    if (x.rc)
+        return x.rc;
+    if (r > 0) {
+        snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, r);
+        return BL_ECONFIG;
+    }
+    if (r < 0) {
+        snprintf(err, errlen, "%s: cannot parse", path);
+        return BL_ECONFIG;
+    }
+    return 0;
+}
+
+int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
+{
+    if (!c->nzones)
+        BAD("no [zone NAME] section");
+    if (!c->nlisten)
+        BAD("no listen address ([server] listen = 127.0.0.1:53)");
+    for (unsigned i = 0; i < c->nzones; i++) {
+        const mirror_zone_conf_t *z = &c->zones[i];
+        uint8_t w[256];
+        if (!mirror_dns_name_to_wire(z->name, w, NULL))
+            BAD("zone '%s' (line %u): not a valid domain name", z->name, z->line);
+        int feed = z->snapshot || z->spool_dir;
+        if (!feed && !z->nrbldnsd)
+            BAD("zone %s (line %u): no data source (snapshot, spool_dir or rbldnsd)", z->name,
+                z->line);
+        if (feed && z->nrbldnsd)
+            BAD("zone %s (line %u): a zone serves either a feed or rbldnsd files, not both",
+                z->name, z->line);
+        if (feed && !z->nkeys)
+            BAD("zone %s (line %u): a feed needs at least one trusted_key", z->name, z->line);
+        for (unsigned j = 0; j < i; j++)
+            if (!strcmp(c->zones[j].name, z->name))
+                BAD("zone %s declared twice", z->name);
+    }
+    return 0;
+}
+
+int mirror_zone_init(mirror_zone_t *z, const mirror_zone_conf_t *zc, char *err, size_t errlen)
+{
+    memset(z, 0, sizeof *z);
+    snprintf(z->name, sizeof z->name, "%s", zc->name);
+    z->wire_len = mirror_dns_name_to_wire(zc->name, z->wire, &z->nlabels);
+    if (!z->wire_len)
+        BAD("zone '%s': not a valid domain name", zc->name);
+    z->ttl = zc->ttl;
+    z->soa_ttl = zc->soa_ttl;
+    z->neg_ttl = zc->neg_ttl;
+    z->refresh = zc->refresh;
+    z->retry = zc->retry;
+    z->expire = zc->expire;
+    char buf[300];
+    const char *mname = zc->mname;
+    if (!*mname) {
+        snprintf(buf, sizeof buf, "%s", zc->nns ? zc->ns[0] : zc->name);
+        mname = buf;
+    }
+    z->mname_len = mirror_dns_name_to_wire(mname, z->mname, NULL);
+    if (!z->mname_len)
+        BAD("zone %s: soa_mname '%s' is not a valid name", zc->name, mname);
+    char rb[300];
+    const char *rname = zc->rname;
+    if (!*rname) {
+        snprintf(rb, sizeof rb, "hostmaster.%s", zc->name);
+        rname = rb;
+    }
+    z->rname_len = mirror_dns_name_to_wire(rname, z->rname, NULL);
+    if (!z->rname_len)
+        BAD("zone %s: soa_rname '%s' is not a valid name", zc->name, rname);
+    for (unsigned i = 0; i < zc->nns; i++) {
+        z->ns_len[i] = mirror_dns_name_to_wire(zc->ns[i], z->ns[i], NULL);
+        if (!z->ns_len[i])
+            BAD("zone %s: ns '%s' is not a valid name", zc->name, zc->ns[i]);
+    }
+    z->nns = zc->nns;
+    z->default_a = (uint8_t)zc->a;
+    z->default_txt = zc->txt ? strdup(zc->txt) : NULL;
+    if (zc->nreason) {
+        z->reason_txt = calloc(zc->nreason, sizeof *z->reason_txt);
+        if (!z->reason_txt)
+            BAD("out of memory");
+        for (size_t i = 0; i < zc->nreason; i++)
+            z->reason_txt[i] = zc->reason_txt[i] ? strdup(zc->reason_txt[i]) : NULL;
+        z->nreason = zc->nreason;
+    }
+    atomic_store(&z->data, NULL);
+    atomic_store(&z->no_positive, 0);
+    return 0;
+}
+
+void mirror_zone_close(mirror_zone_t *z)
+{
+    free(z->default_txt);
+    for (size_t i = 0; i < z->nreason; i++)
+        free(z->reason_txt[i]);
+    free(z->reason_txt);
+    mirror_zdata_free(atomic_exchange(&z->data, NULL));
+    memset(z, 0, sizeof *z);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* blsync-mirror configuration: an INI file (inih) plus command-line overrides. */
+#ifndef MIRROR_CONFIG_H
+#define MIRROR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns.h"
+#include "obj.h"
+
+#define MIRROR_CONF_MAX_LIST  16
+#define MIRROR_CONF_MAX_ZONES 16
+
+/* One [zone NAME] section: the zone's DNS settings and its data sources. */
+typedef struct {
+    char name[256];
+    char feed[BL_FEED_MAX + 1];
+    uint32_t ttl, soa_ttl, neg_ttl, refresh, retry, expire;
+    char mname[256], rname[256];
+    char *ns[MIRROR_NS_MAX];
+    unsigned nns;
+    unsigned a;
+    char *txt;
+    char **reason_txt; /* index = reason id */
+    size_t nreason;
+    char *snapshot;
+    char *keys[MIRROR_CONF_MAX_LIST];
+    unsigned nkeys;
+    char *spool_dir;
+    char *rbldnsd[MIRROR_CONF_MAX_LIST];
+    unsigned nrbldnsd;
+    unsigned line;
+} mirror_zone_conf_t;
+
+/* The whole configuration. Strings are owned and freed by mirror_config_close. */
+typedef struct {
+    char *listen[MIRROR_CONF_MAX_LIST];
+    unsigned nlisten;
+    unsigned threads;
+    unsigned tcp_idle_ms;
+    unsigned tcp_max_conns;
+    unsigned udp_max;
+    int log_level;
+    mirror_zone_conf_t zones[MIRROR_CONF_MAX_ZONES];
+    unsigned nzones;
+    int listen_from_cli; /* a --listen replaces the file's list */
+} mirror_config_t;
+
+/* Sets defaults (no zones, no listeners). */
+void mirror_config_init(mirror_config_t *c);
+void mirror_config_close(mirror_config_t *c);
+/* Reads an INI file. On error returns BL_ECONFIG/BL_EIO and err holds
+ * "file:line: problem". */
+int mirror_config_load(mirror_config_t *c, const char *path, char *err, size_t errlen);
+/* Applies one setting as if read from a file: section "server" or
+ * "zone NAME" ("zone" alone means the first zone). Used for --set. */
+int mirror_config_set(mirror_config_t *c, const char *section, const char *key, const char *val,
+                      char *err, size_t errlen);
+/* Checks the whole configuration for consistency (zones, sources, listeners). */
+int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen);
+/* Fills a zone's fixed DNS settings from its configuration. */
+int mirror_zone_init(mirror_zone_t *z, const mirror_zone_conf_t *zc, char *err, size_t errlen);
+/* Frees what mirror_zone_init allocated and the zone's current data. */
+void mirror_zone_close(mirror_zone_t *z);
+
+#endif

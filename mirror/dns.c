@@ -1,0 +1,579 @@
+/* SPDX-License-Identifier: MIT */
+/* DNSBL query parsing and answer building (RFC 1034/1035/5782/6891): pure functions, no I/O. */
+#include "dns.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rd.h"
+
+/*
+ * Every byte of a query is untrusted: it is read through bl_rd_t, names are
+ * bounded to 255 bytes and 127 labels, compression pointers are refused in
+ * the question (no legitimate client compresses a lone QNAME), and the
+ * answer is built in the caller's buffer with explicit bounds. The answer
+ * owner names point back at the question (offset 12), so the query's case
+ * is preserved without copying it.
+ */
+
+#define T_A    1
+#define T_NS   2
+#define T_SOA  6
+#define T_TXT  16
+#define T_OPT  41
+#define T_IXFR 251
+#define T_AXFR 252
+#define T_ANY  255
+#define C_IN   1
+#define C_ANY  255
+
+#define F_QR 0x8000
+#define F_AA 0x0400
+#define F_TC 0x0200
+#define F_RD 0x0100
+#define F_CD 0x0010
+
+#define OPT_LEN 11
+
+typedef struct {
+    uint16_t id, flags, qtype, qclass;
+    const uint8_t *qname; /* points into the query */
+    unsigned qname_len;
+    uint8_t lab_off[128]; /* label offsets inside qname */
+    unsigned nlab;
+    int has_opt;
+    uint16_t opt_payload;
+    uint8_t opt_version;
+    uint16_t opt_flags; /* DO bit */
+} query_t;
+
+/* A bounded writer over the answer buffer. */
+typedef struct {
+    uint8_t *b;
+    size_t n, lim;
+    int over;
+} w_t;
+
+static void w_bytes(w_t *w, const void *p, size_t n)
+{
+    if (w->over || w->n + n > w->lim) {
+        w->over = 1;
+        return;
+    }
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+static void w_u16(w_t *w, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    w_bytes(w, b, 2);
+}
+static void w_u32(w_t *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    w_bytes(w, b, 4);
+}
+static void put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static uint8_t lc(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+unsigned mirror_dns_name_to_wire(const char *name, uint8_t wire[256], unsigned *nlabels)
+{
+    unsigned n = 0, labs = 0;
+    const char *p = name;
+    if (!strcmp(p, ".") || !*p) {
+        wire[0] = 0;
+        if (nlabels)
+            *nlabels = 0;
+        return 1;
+    }
+    while (*p) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        if (l == 0 || l > 63 || n + 1 + l + 1 > 255)
+            return 0;
+        wire[n++] = (uint8_t)l;
+        for (size_t i = 0; i < l; i++)
+            wire[n++] = lc((uint8_t)p[i]);
+        labs++;
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
+    wire[n++] = 0;
+    if (nlabels)
+        *nlabels = labs;
+    return n;
+}
+
+size_t mirror_dns_txt_expand(const char *t, const char *addr, char *out)
+{
+    size_t n = 0, al = strlen(addr);
+    const size_t max = 254;
+    for (; *t && n < max; t++) {
+        if (*t != '$') {
+            out[n++] = *t;
+            continue;
+        }
+        if (t[1] == '$') {
+            out[n++] = '$';
+            t++;
+            continue;
+        }
+        size_t l = al < max - n ? al : max - n;
+        memcpy(out + n, addr, l);
+        n += l;
+    }
+    return n;
+}
+
+/* Parses the question and the additional section; returns an rcode, or -1 to drop. */
+static int parse(const uint8_t *q, size_t qlen, query_t *x)
+{
+    bl_rd_t rd;
+    bl_rd_init(&rd, q, qlen);
+    x->id = bl_rd_u16be(&rd);
+    x->flags = bl_rd_u16be(&rd);
+    uint16_t qd = bl_rd_u16be(&rd), an = bl_rd_u16be(&rd), ns = bl_rd_u16be(&rd),
+             ar = bl_rd_u16be(&rd);
+    if (bl_rd_err(&rd))
+        return -1;
+    if (x->flags & F_QR)
+        return -1;
+    if (((x->flags >> 11) & 0xf) != 0)
+        return MIRROR_RC_NOTIMP;
+    if (qd != 1 || an != 0 || ns != 0)
+        return MIRROR_RC_FORMERR;
+    x->qname = rd.p;
+    x->nlab = 0;
+    for (;;) {
+        size_t off = bl_rd_off(&rd) - 12;
+        uint8_t l = bl_rd_u8(&rd);
+        if (bl_rd_err(&rd) || (l & 0xc0))
+            return MIRROR_RC_FORMERR; /* truncated, pointer or extended label */
+        if (l == 0)
+            break;
+        if (x->nlab >= 127 || !bl_rd_ptr(&rd, l))
+            return MIRROR_RC_FORMERR;
+        x->lab_off[x->nlab++] = (uint8_t)off;
+        if (bl_rd_off(&rd) - 12 > 254)
+            return MIRROR_RC_FORMERR;
+    }
+    x->qname_len = (unsigned)(bl_rd_off(&rd) - 12);
+    x->qtype = bl_rd_u16be(&rd);
+    x->qclass = bl_rd_u16be(&rd);
+    if (bl_rd_err(&rd))
+        return MIRROR_RC_FORMERR;
+    x->has_opt = 0;
+    for (unsigned i = 0; i < ar; i++) {
+        /* owner name: skip labels, a pointer ends it */
+        int root = 1;
+        for (unsigned hops = 0;; hops++) {
+            uint8_t l = bl_rd_u8(&rd);
+            if (bl_rd_err(&rd) || hops > 127)
+                return MIRROR_RC_FORMERR;
+            if (l == 0)
+                break;
+            root = 0;
+            if ((l & 0xc0) == 0xc0) {
+                bl_rd_u8(&rd);
+                break;
+            }
+            if (l & 0xc0)
+                return MIRROR_RC_FORMERR;
+            bl_rd_ptr(&rd, l);
+        }
+        uint16_t type = bl_rd_u16be(&rd), cls = bl_rd_u16be(&rd);
+        uint32_t ttl = bl_rd_u32be(&rd);
+        uint16_t rdlen = bl_rd_u16be(&rd);
+        const uint8_t *rdata = bl_rd_ptr(&rd, rdlen);
+        if (bl_rd_err(&rd))
+            return MIRROR_RC_FORMERR;
+        if (type != T_OPT)
+            continue; /* TSIG and friends: not supported, ignored */
+        if (!root || x->has_opt)
+            return MIRROR_RC_FORMERR; /* RFC 6891 6.1.1 */
+        bl_rd_t o;
+        bl_rd_init(&o, rdata, rdlen);
+        while (bl_rd_left(&o) > 0) {
+            bl_rd_u16be(&o);
+            bl_rd_ptr(&o, bl_rd_u16be(&o));
+        }
+        if (bl_rd_err(&o))
+            return MIRROR_RC_FORMERR;
+        x->has_opt = 1;
+        x->opt_payload = cls < 512 ? 512 : cls;
+        x->opt_version = (uint8_t)(ttl >> 16);
+        x->opt_flags = (uint16_t)ttl & 0x8000;
+    }
+    return 0;
+}
+
+/* Finds the zone the qname lies in (longest match); sets *zl to its label count. */
+static mirror_zone_t *find_zone(const mirror_dns_ctx_t *c, const query_t *x)
+{
+    mirror_zone_t *best = NULL;
+    for (size_t i = 0; i < c->nzones; i++) {
+        mirror_zone_t *z = c->zones[i];
+        if (z->nlabels > x->nlab || (best && z->nlabels <= best->nlabels))
+            continue;
+        unsigned off = z->nlabels == x->nlab ? 0 : x->lab_off[x->nlab - z->nlabels];
+        unsigned len = x->qname_len - off;
+        if (len != z->wire_len)
+            continue;
+        const uint8_t *p = x->qname + off;
+        unsigned j = 0;
+        while (j < len && lc(p[j]) == z->wire[j])
+            j++;
+        if (j == len)
+            best = z;
+    }
+    return best;
+}
+
+static int label_num(const uint8_t *l, unsigned *v)
+{
+    unsigned n = l[0];
+    if (n == 0 || n > 3 || (n > 1 && l[1] == '0'))
+        return 0;
+    unsigned r = 0;
+    for (unsigned i = 1; i <= n; i++) {
+        if (l[i] < '0' || l[i] > '9')
+            return 0;
+        r = r * 10 + (unsigned)(l[i] - '0');
+    }
+    if (r > 255)
+        return 0;
+    *v = r;
+    return 1;
+}
+
+static int label_nibble(const uint8_t *l, unsigned *v)
+{
+    if (l[0] != 1)
+        return 0;
+    uint8_t ch = lc(l[1]);
+    if (ch >= '0' && ch <= '9')
+        *v = (unsigned)(ch - '0');
+    else if (ch >= 'a' && ch <= 'f')
+        *v = (unsigned)(ch - 'a' + 10);
+    else
+        return 0;
+    return 1;
+}
+
+typedef enum { N_APEX, N_V4, N_V6, N_ENT, N_NONE } nkind_t;
+
+/* Classifies the labels below the zone: a full address, an empty
+ * non-terminal on the way to one, or nothing. */
+static nkind_t classify(const query_t *x, unsigned sub, uint32_t *a4, uint8_t a6[16])
+{
+    if (sub == 0)
+        return N_APEX;
+    int v4 = sub <= 4, v6 = sub <= 32;
+    uint32_t addr = 0;
+    memset(a6, 0, 16);
+    for (unsigned i = 0; i < sub && (v4 || v6); i++) {
+        const uint8_t *l = x->qname + x->lab_off[i];
+        unsigned v;
+        if (v4) {
+            if (label_num(l, &v))
+                addr |= v << (8 * i);
+            else
+                v4 = 0;
+        }
+        if (v6) {
+            if (label_nibble(l, &v)) {
+                unsigned k = 31 - i; /* nibble index from the most significant */
+                a6[k / 2] |= (uint8_t)(k % 2 ? v : v << 4);
+            } else {
+                v6 = 0;
+            }
+        }
+    }
+    *a4 = addr;
+    if (v4 && sub == 4)
+        return N_V4;
+    if (v6 && sub == 32)
+        return N_V6;
+    if (v4 || v6)
+        return N_ENT;
+    return N_NONE;
+}
+
+static void fmt_addr6(const uint8_t a[16], char *out)
+{
+    char *p = out;
+    for (int i = 0; i < 16; i += 2)
+        p += sprintf(p, i ? ":%x" : "%x", (unsigned)(a[i] << 8 | a[i + 1]));
+}
+
+static void w_soa(w_t *w, const mirror_zone_t *z, uint16_t zoff, uint64_t serial, uint32_t ttl)
+{
+    w_u16(w, (uint16_t)(0xc000 | zoff));
+    w_u16(w, T_SOA);
+    w_u16(w, C_IN);
+    w_u32(w, ttl);
+    w_u16(w, (uint16_t)(z->mname_len + z->rname_len + 20));
+    w_bytes(w, z->mname, z->mname_len);
+    w_bytes(w, z->rname, z->rname_len);
+    w_u32(w, (uint32_t)serial);
+    w_u32(w, z->refresh);
+    w_u32(w, z->retry);
+    w_u32(w, z->expire);
+    w_u32(w, z->neg_ttl);
+}
+
+static uint32_t min32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
+                         size_t cap, int tcp, int *rcode_out)
+{
+    query_t x;
+    memset(&x, 0, sizeof x);
+    int rc = parse(q, qlen, &x);
+    if (rc < 0)
+        return 0;
+    if (cap > 65535)
+        cap = 65535;
+    size_t lim = cap;
+    if (!tcp) {
+        size_t udp = 512;
+        if (rc == 0 && x.has_opt)
+            udp = x.opt_payload < c->udp_max ? x.opt_payload : c->udp_max;
+        if (udp < 512)
+            udp = 512;
+        if (udp < lim)
+            lim = udp;
+    }
+    w_t w = {out, 0, lim, 0};
+    uint16_t flags = F_QR | (x.flags & (0x7800 | F_RD | F_CD));
+    int with_q = 0, with_opt = 0, ext_rc = 0;
+    mirror_zone_t *z = NULL;
+
+    if (rc == MIRROR_RC_NOTIMP || rc == MIRROR_RC_FORMERR) {
+        /* header only: the question may be what was malformed */
+        goto header_only;
+    }
+    with_q = 1;
+    with_opt = x.has_opt;
+    if (x.has_opt && x.opt_version != 0) {
+        rc = MIRROR_RC_NOERROR;
+        ext_rc = 1; /* BADVERS = 16: upper bits in OPT, header rcode 0 */
+        goto header_only;
+    }
+    if (x.qtype == T_OPT) {
+        rc = MIRROR_RC_FORMERR;
+        goto header_only;
+    }
+    if (x.qclass != C_IN && x.qclass != C_ANY) {
+        rc = MIRROR_RC_REFUSED;
+        goto header_only;
+    }
+    z = find_zone(c, &x);
+    if (!z) {
+        rc = MIRROR_RC_REFUSED;
+        goto header_only;
+    }
+    if (x.qtype == T_AXFR || x.qtype == T_IXFR) {
+        rc = MIRROR_RC_REFUSED;
+        goto header_only;
+    }
+    mirror_zdata_t *d = atomic_load_explicit(&z->data, memory_order_acquire);
+    if (!d) {
+        rc = MIRROR_RC_SERVFAIL;
+        goto header_only;
+    }
+    flags |= F_AA;
+
+    /* Header and question, then the sections. */
+    size_t reserve = with_opt ? OPT_LEN : 0;
+    if (w.lim < 12 + x.qname_len + 4 + reserve)
+        return 0; /* cannot happen with lim >= 512 */
+    w.lim -= reserve;
+    w.n = 12;
+    w_bytes(&w, x.qname, x.qname_len);
+    w_u16(&w, x.qtype);
+    w_u16(&w, x.qclass);
+    size_t qend = w.n;
+    unsigned sub = x.nlab - z->nlabels;
+    uint16_t zoff = (uint16_t)(12 + (sub < x.nlab ? x.lab_off[sub] : x.qname_len - 1));
+    unsigned ancount = 0, nscount = 0;
+    int want_soa_auth = 0;
+    uint32_t a4 = 0;
+    uint8_t a6[16];
+    nkind_t k = classify(&x, sub, &a4, a6);
+    rc = MIRROR_RC_NOERROR;
+
+    if (k == N_APEX) {
+        if (x.qtype == T_SOA || x.qtype == T_ANY) {
+            w_soa(&w, z, zoff, d->serial, z->soa_ttl);
+            ancount++;
+        } else if (x.qtype == T_NS) {
+            for (unsigned i = 0; i < z->nns; i++) {
+                w_u16(&w, (uint16_t)(0xc000 | zoff));
+                w_u16(&w, T_NS);
+                w_u16(&w, C_IN);
+                w_u32(&w, z->soa_ttl);
+                w_u16(&w, (uint16_t)z->ns_len[i]);
+                w_bytes(&w, z->ns[i], z->ns_len[i]);
+                ancount++;
+            }
+            if (!z->nns)
+                want_soa_auth = 1;
+        } else {
+            want_soa_auth = 1;
+        }
+    } else if (k == N_V4 || k == N_V6) {
+        mirror_hit_t hit;
+        int listed;
+        char addr[48];
+        int test = 0;
+        if (k == N_V4) {
+            snprintf(addr, sizeof addr, "%u.%u.%u.%u", a4 >> 24, (a4 >> 16) & 255, (a4 >> 8) & 255,
+                     a4 & 255);
+            if (a4 == 0x7f000002u)
+                test = 2;
+            else if (a4 == 0x7f000001u)
+                test = 1;
+        } else {
+            fmt_addr6(a6, addr);
+            static const uint8_t t6[15] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0x7f, 0, 0};
+            if (!memcmp(a6, t6, 15) && (a6[15] == 2 || a6[15] == 1))
+                test = a6[15];
+        }
+        if (test) {
+            listed = test == 2;
+            memset(&hit, 0, sizeof hit);
+            hit.a = 2;
+            hit.reason = 0;
+        } else if (atomic_load_explicit(&z->no_positive, memory_order_relaxed)) {
+            listed = 0;
+        } else {
+            listed = k == N_V4 ? mirror_index_lookup4(d->ix, a4, c->now, &hit)
+                               : mirror_index_lookup6(d->ix, a6, c->now, &hit);
+        }
+        if (!listed) {
+            if (k == N_V4) {
+                /* four one-digit labels are also an IPv6 empty non-terminal
+                 * (resolvers minimising QNAMEs walk through them) */
+                int allnib = 1;
+                for (unsigned i = 0; i < sub; i++) {
+                    unsigned v;
+                    allnib &= label_nibble(x.qname + x.lab_off[i], &v);
+                }
+                if (allnib) {
+                    want_soa_auth = 1;
+                    goto sections;
+                }
+            }
+            rc = MIRROR_RC_NXDOMAIN;
+            want_soa_auth = 1;
+        } else {
+            uint8_t a = hit.a ? hit.a : z->default_a;
+            const char *tmpl = NULL;
+            if (test)
+                tmpl = z->default_txt;
+            else if (d->txt_exact)
+                tmpl = hit.reason < d->ntxt ? d->txt[hit.reason] : NULL;
+            else if (hit.reason < z->nreason && z->reason_txt[hit.reason])
+                tmpl = z->reason_txt[hit.reason];
+            else
+                tmpl = z->default_txt;
+            if (x.qtype == T_A || x.qtype == T_ANY) {
+                w_u16(&w, 0xc00c);
+                w_u16(&w, T_A);
+                w_u16(&w, C_IN);
+                w_u32(&w, z->ttl);
+                w_u16(&w, 4);
+                uint8_t ip[4] = {127, 0, 0, a};
+                w_bytes(&w, ip, 4);
+                ancount++;
+            } else if (x.qtype == T_TXT && tmpl) {
+                char txt[256];
+                size_t tl = mirror_dns_txt_expand(tmpl, addr, txt);
+                w_u16(&w, 0xc00c);
+                w_u16(&w, T_TXT);
+                w_u16(&w, C_IN);
+                w_u32(&w, z->ttl);
+                w_u16(&w, (uint16_t)(tl + 1));
+                uint8_t tlen = (uint8_t)tl;
+                w_bytes(&w, &tlen, 1);
+                w_bytes(&w, txt, tl);
+                ancount++;
+            } else {
+                want_soa_auth = 1;
+            }
+        }
+    } else if (k == N_ENT) {
+        want_soa_auth = 1;
+    } else {
+        rc = MIRROR_RC_NXDOMAIN;
+        want_soa_auth = 1;
+    }
+
+sections:
+    if (w.over) {
+        /* the answer does not fit: truncate to the question */
+        w.over = 0;
+        w.n = qend;
+        ancount = 0;
+        flags |= F_TC;
+        want_soa_auth = 0;
+    }
+    if (want_soa_auth) {
+        size_t mark = w.n;
+        w_soa(&w, z, zoff, d->serial, min32(z->soa_ttl, z->neg_ttl));
+        if (w.over) {
+            w.over = 0;
+            w.n = mark;
+        } else {
+            nscount = 1;
+        }
+    }
+    w.lim += reserve;
+    put_u16(out, x.id);
+    put_u16(out + 2, (uint16_t)(flags | rc));
+    put_u16(out + 4, 1);
+    put_u16(out + 6, (uint16_t)ancount);
+    put_u16(out + 8, (uint16_t)nscount);
+    put_u16(out + 10, with_opt ? 1 : 0);
+    goto opt;
+
+header_only:
+    w.n = 12;
+    if (with_q) {
+        w_bytes(&w, x.qname, x.qname_len);
+        w_u16(&w, x.qtype);
+        w_u16(&w, x.qclass);
+    }
+    put_u16(out, x.id);
+    put_u16(out + 2, (uint16_t)(flags | (rc & 0xf)));
+    put_u16(out + 4, with_q ? 1 : 0);
+    put_u16(out + 6, 0);
+    put_u16(out + 8, 0);
+    put_u16(out + 10, with_opt ? 1 : 0);
+
+opt:
+    if (with_opt) {
+        w_bytes(&w, "", 1); /* root owner */
+        w_u16(&w, T_OPT);
+        w_u16(&w, c->udp_max);
+        uint8_t ttl[4] = {(uint8_t)ext_rc, 0, (uint8_t)(x.opt_flags >> 8), 0};
+        w_bytes(&w, ttl, 4);
+        w_u16(&w, 0);
+    }
+    if (rcode_out)
+        *rcode_out = rc | (ext_rc << 4);
+    return w.over ? 0 : w.n;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* DNSBL query parsing and answer building (RFC 1034/1035/5782/6891): pure functions, no I/O. */
+#ifndef MIRROR_DNS_H
+#define MIRROR_DNS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index.h"
+
+#define MIRROR_NS_MAX          8
+#define MIRROR_UDP_MAX_DEFAULT 1232 /* EDNS payload we advertise and honour at most */
+
+enum {
+    MIRROR_RC_NOERROR = 0,
+    MIRROR_RC_FORMERR = 1,
+    MIRROR_RC_SERVFAIL = 2,
+    MIRROR_RC_NXDOMAIN = 3,
+    MIRROR_RC_NOTIMP = 4,
+    MIRROR_RC_REFUSED = 5,
+    MIRROR_RC_BADVERS = 16,
+};
+
+/* One published data version of a zone: swapped whole with one atomic store
+ * and freed when no DNS thread can hold it (see zone.h). */
+typedef struct mirror_zdata {
+    mirror_index_t *ix;
+    uint64_t serial;
+    /* reason id -> TXT template. With txt_exact (rbldnsd imports) a NULL or
+     * missing template means no TXT; otherwise the zone's default applies. */
+    char **txt;
+    size_t ntxt;
+    int txt_exact;
+    int own_txt; /* txt (and its strings) freed with this version */
+} mirror_zdata_t;
+
+/* A served zone: its fixed settings (from the configuration) and its
+ * current data. One zone serves one feed. */
+typedef struct mirror_zone {
+    char name[256];    /* lower case, no trailing dot */
+    uint8_t wire[256]; /* lower-case wire format */
+    unsigned wire_len;
+    unsigned nlabels;
+    uint32_t ttl;     /* A and TXT answers */
+    uint32_t soa_ttl; /* SOA and NS records */
+    uint32_t neg_ttl; /* SOA minimum: negative caching */
+    uint32_t refresh, retry, expire;
+    uint8_t mname[256], rname[256];
+    unsigned mname_len, rname_len;
+    uint8_t ns[MIRROR_NS_MAX][256];
+    unsigned ns_len[MIRROR_NS_MAX];
+    unsigned nns;
+    uint8_t default_a;
+    char *default_txt; /* may be NULL: no TXT */
+    char **reason_txt; /* config templates per reason id (feed zones) */
+    size_t nreason;
+    _Atomic(mirror_zdata_t *) data;
+    atomic_int no_positive; /* freeze: answer nothing as listed (test entries excepted) */
+} mirror_zone_t;
+
+/* What the server passes for one packet. zones are read-only here; the
+ * caller is inside its read-side critical section (qsbr.h). */
+typedef struct {
+    mirror_zone_t *const *zones;
+    size_t nzones;
+    int64_t now;      /* Unix seconds, cached per loop tick */
+    uint16_t udp_max; /* largest UDP answer we send (>= 512) */
+} mirror_dns_ctx_t;
+
+/* Answers one query held in q (untrusted). Writes the response into out
+ * (cap >= 512; TCP answers are bounded by cap and 65535) and returns its
+ * length, or 0 when nothing must be sent (a response, or fewer than 12
+ * bytes). *rcode (may be NULL) receives the answer's rcode. Allocates nothing. */
+size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
+                         size_t cap, int tcp, int *rcode);
+
+/* Converts "bl.example.org" (case-insensitive, optional trailing dot) to
+ * lower-case wire format; returns its length or 0 if invalid. */
+unsigned mirror_dns_name_to_wire(const char *name, uint8_t wire[256], unsigned *nlabels);
+
+/* Expands a TXT template for addr ('$' -> address text, "$$" -> '$') into
+ * out (at most 254 bytes, truncated like rbldnsd); returns the length. */
+size_t mirror_dns_txt_expand(const char *tmpl, const char *addr, char *out);
+
+#endif

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* A zone's data sources: signed snapshots and deltas of a feed, rbldnsd imports, the spool dir. */
+#ifndef MIRROR_FEED_H
+#define MIRROR_FEED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "dns.h"
+#include "key.h"
+#include "obj.h"
+#include "qsbr.h"
+
+/* Publishes d as z's data with one atomic store, waits until no DNS thread
+ * can hold the previous version and frees it. Takes ownership of d. Writer
+ * thread only. */
+void mirror_zone_publish(mirror_zone_t *z, mirror_qsbr_t *q, mirror_zdata_t *d);
+/* Frees a data version (index and owned TXT table). NULL is a no-op. */
+void mirror_zdata_free(mirror_zdata_t *d);
+
+/* The state of one feed as this mirror holds it. The entries themselves
+ * live in the zone's published index. */
+typedef struct mirror_feed {
+    mirror_zone_t *zone;
+    mirror_qsbr_t *qsbr;
+    char name[BL_FEED_MAX + 1];
+    bl_keyring_t *keys; /* trusted keys (not owned) */
+    bl_limits_t lim;
+    int loaded; /* a snapshot has been applied */
+    uint64_t serial;
+    bl_digest_t digest;
+    uint64_t n_applied, n_refused;
+    int64_t last_apply_ms;
+    int last_err;
+} mirror_feed_t;
+
+/* Information about one apply, for logs, metrics and the sync client. */
+typedef struct {
+    int type; /* BL_OBJ_SNAPSHOT or BL_OBJ_DELTA */
+    uint64_t from_serial, serial;
+    size_t n_removed, n_added, n_entries;
+    uint64_t elapsed_us;
+} mirror_apply_info_t;
+
+void mirror_feed_init(mirror_feed_t *f, mirror_zone_t *z, mirror_qsbr_t *q, const char *name,
+                      bl_keyring_t *keys);
+
+/* Verifies and applies one signed object (snapshot or delta) held in buf,
+ * enforcing every mirror rule: signature and trusted key, freshness
+ * (now_ms), feed, rollback (BL_EROLLBACK), fork (BL_EFORK), exact base
+ * serial and digest, absent removals, digest and count after apply. On
+ * success the new index is published; on any error the zone keeps serving
+ * its last good state. info may be NULL. Writer thread only. */
+int mirror_apply_object(mirror_feed_t *f, const uint8_t *buf, size_t len, int64_t now_ms,
+                        mirror_apply_info_t *info);
+/* Reads a file and applies it with mirror_apply_object. */
+int mirror_apply_file(mirror_feed_t *f, const char *path, int64_t now_ms,
+                      mirror_apply_info_t *info);
+
+/* Applies every ready object in dir in serial order: applied and outdated
+ * files are removed, refused ones renamed to NAME.rejected, deltas whose
+ * base has not arrived yet are kept. Names starting with '.' are ignored
+ * (write them under a dot name, then rename). Returns how many applied. */
+int mirror_spool_scan(mirror_feed_t *f, const char *dir, int64_t now_ms);
+
+/* Loads rbldnsd data files ("KIND:FILE") into a new data version of z and
+ * publishes it. err receives "file:line: problem" on failure. */
+int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, char *const *specs, size_t n,
+                          char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* The mirror's sync client: one mutual-TLS connection to the master, verified objects in, ACKs out.
+ */
+#ifndef MIRROR_SYNC_CLIENT_H
+#define MIRROR_SYNC_CLIENT_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "digest.h"
+#include "key.h"
+#include "obj.h"
+
+/*
+ * The client connects, says HELLO for each feed with the serial and digest
+ * the mirror has persisted, and then receives objects. Each object is opened
+ * with the mirror's keyring and limits (signature, hash, bounded lengths),
+ * refused past its signed expiry, and handed to the mirror's apply hook,
+ * which enforces the state rules (base serial and digest, rollback, fork,
+ * digest after apply) and persists atomically; only then is the serial
+ * acknowledged. A delta for another base makes the client ask again from its
+ * state (HELLO), a digest mismatch or fork asks for a snapshot, a replayed
+ * older object is refused and counted. Heartbeats are verified like objects;
+ * their absence turns a feed stale, then frozen. Reconnects back off
+ * exponentially with jitter. Everything runs on one libuv loop.
+ */
+typedef struct mirror_sync mirror_sync_t;
+
+#define MIRROR_SYNC_MAX_FEEDS 16
+
+enum { MIRROR_FRESH = 0, MIRROR_STALE = 1, MIRROR_FROZEN = 2 };
+
+typedef struct {
+    char host[256]; /* master address (numeric) */
+    int port;
+    char server_name[256];    /* name the master's certificate must carry */
+    char cert_file[PATH_MAX]; /* this mirror's client certificate */
+    char key_file[PATH_MAX];  /* its private key */
+    char ca_file[PATH_MAX];   /* CA of the master's certificate */
+    const char *feeds[MIRROR_SYNC_MAX_FEEDS];
+    size_t nfeeds;
+    int64_t backoff_min_ms;  /* 0: 500 */
+    int64_t backoff_max_ms;  /* 0: 30000 */
+    int64_t stale_after_ms;  /* no valid heartbeat for this long: stale; 0: 30000 */
+    int64_t freeze_after_ms; /* ... and for this long: frozen (no positive answers); 0: 300000 */
+    size_t max_object;       /* largest object accepted; 0: from limits */
+} mirror_sync_conf_t;
+
+void mirror_sync_conf_defaults(mirror_sync_conf_t *c);
+
+/* The mirror's side of the protocol. Every hook runs on the loop thread. */
+typedef struct {
+    void *ctx;
+    /* The persisted serial and digest of feed (0 and zeros when it has none). */
+    int (*get_state)(void *ctx, const char *feed, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE]);
+    /* Applies a verified delta or snapshot with every rule of DESIGN.md and
+     * persists the new state atomically before returning 0. On error the
+     * mirror must still serve its last good state; the BL_E* code decides
+     * what the client asks for next. */
+    int (*apply)(void *ctx, const bl_obj_t *obj);
+    /* Freshness of feed changed (MIRROR_FRESH, MIRROR_STALE, MIRROR_FROZEN). */
+    void (*on_freshness)(void *ctx, const char *feed, int level);
+    /* A key certificate made new_key trusted (added to the keyring); persist it. Optional. */
+    void (*on_new_key)(void *ctx, const bl_key_t *new_key);
+    /* An object or heartbeat was refused (for logs and metrics). Optional. */
+    void (*on_refused)(void *ctx, const char *feed, const char *what, int err);
+    /* A valid heartbeat: the master's serial of feed (for lag metrics). Optional. */
+    void (*on_heartbeat)(void *ctx, const char *feed, uint64_t master_serial, int64_t created_ms);
+} mirror_sync_hooks_t;
+
+/* Starts connecting. keys stays owned by the caller and must outlive the
+ * client; key certificates add to it. Errors: BL_ECONFIG (TLS files), BL_EINVAL. */
+int mirror_sync_new(uv_loop_t *loop, const mirror_sync_conf_t *c, const mirror_sync_hooks_t *h,
+                    bl_keyring_t *keys, const bl_limits_t *lim, mirror_sync_t **out);
+/* Disconnects and releases the client once the loop has closed its handles. NULL is a no-op. */
+void mirror_sync_free(mirror_sync_t *s);
+/* Tells the master the state changed outside the protocol (e.g. a restore): sends HELLO again. */
+void mirror_sync_resync(mirror_sync_t *s, const char *feed);
+
+/* Freshness of a feed now (MIRROR_*), or -1 if the feed is not followed. */
+int mirror_sync_freshness(const mirror_sync_t *s, const char *feed);
+/* Milliseconds since the last valid heartbeat of feed (since start if none). */
+int64_t mirror_sync_heartbeat_age_ms(const mirror_sync_t *s, const char *feed);
+
+typedef struct {
+    uint64_t connects, disconnects, objects_applied, objects_refused, heartbeats,
+        heartbeats_refused, resyncs, snapshots_requested, bytes_received;
+    int connected;
+    int64_t next_retry_ms; /* backoff delay of the pending reconnect */
+    char last_error[160];  /* why the last connection ended or the last refusal */
+} mirror_sync_stats_t;
+const mirror_sync_stats_t *mirror_sync_stats(const mirror_sync_t *s);
+
+#endif
