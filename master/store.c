@@ -220,9 +220,12 @@ static int meta_get_blob(master_store_t *s, const char *k, void *out, size_t n)
         return BL_ENOTFOUND;
     if (rc != SQLITE_ROW)
         return sqerr(s, "meta_get");
-    if ((size_t)sqlite3_column_bytes(st, 0) != n)
+    if ((size_t)sqlite3_column_bytes(st, 0) != n) {
+        sqlite3_reset(st);
         return BL_EFIELD;
+    }
     memcpy(out, sqlite3_column_blob(st, 0), n);
+    sqlite3_reset(st); /* an open statement would pin an old WAL snapshot */
     return 0;
 }
 
@@ -236,6 +239,7 @@ static int meta_get_int(master_store_t *s, const char *k, int64_t *v)
     if (rc != SQLITE_ROW)
         return sqerr(s, "meta_get");
     *v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
     return 0;
 }
 
@@ -385,6 +389,8 @@ int master_store_load_meta(master_store_t *s)
 
 int master_store_begin(master_store_t *s)
 {
+    for (int i = 0; i < Q_N; i++)
+        sqlite3_reset(s->q[i]); /* release any snapshot a statement still pins */
     int rc = exec(s, "BEGIN IMMEDIATE");
     if (rc)
         return rc;

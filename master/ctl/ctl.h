@@ -18,4 +18,11 @@ int ctl_mkdelta(int argc, char **argv);
 /* TLS certificates for operators without a PKI (ctl/certs.c). */
 int ctl_certs(int argc, char **argv);
 
+/* Master API and offline imports (ctl/api.c, ctl/import.c). */
+int ctl_report(int argc, char **argv);
+int ctl_list(int argc, char **argv);
+int ctl_lookup(int argc, char **argv);
+int ctl_import_reports(int argc, char **argv);
+int ctl_import_rbldnsd(int argc, char **argv);
+
 #endif

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/* blsyncctl report, list, lookup: talk to blsync-master's HTTP API. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "err.h"
+#include "http.h"
+#include "json.h"
+#include "rd.h"
+
+#define MAX_RESPONSE (64u << 20)
+
+typedef struct {
+    char host[128];
+    char port[8];
+    char token[256];
+} api_t;
+
+/* Common options: --url http://HOST:PORT, --token-file F (or BLSYNC_TOKEN),
+ * -c CONF (takes listen and token from the master's configuration). Other
+ * arguments are left in rest. */
+static int api_opts(int argc, char **argv, api_t *a, char **rest, int *nrest)
+{
+    const char *url = NULL, *conf = NULL, *token_file = NULL;
+    *nrest = 0;
+    snprintf(a->host, sizeof a->host, "127.0.0.1");
+    snprintf(a->port, sizeof a->port, "8053");
+    a->token[0] = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--url") && i + 1 < argc)
+            url = argv[++i];
+        else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            conf = argv[++i];
+        else if (!strcmp(argv[i], "--token-file") && i + 1 < argc)
+            token_file = argv[++i];
+        else
+            rest[(*nrest)++] = argv[i];
+    }
+    if (conf) {
+        master_config_t c;
+        char err[512];
+        master_config_defaults(&c);
+        if (master_config_load(conf, &c, err, sizeof err)) {
+            fprintf(stderr, "blsyncctl: %s\n", err);
+            return 2;
+        }
+        uint16_t port;
+        master_parse_listen(c.listen, a->host, sizeof a->host, &port);
+        snprintf(a->port, sizeof a->port, "%u", port);
+        snprintf(a->token, sizeof a->token, "%s", c.token);
+    }
+    if (url) {
+        if (strncmp(url, "http://", 7)) {
+            fprintf(stderr, "blsyncctl: --url must start with http://\n");
+            return 2;
+        }
+        char hp[200];
+        snprintf(hp, sizeof hp, "%s", url + 7);
+        char *slash = strchr(hp, '/');
+        if (slash)
+            *slash = 0;
+        uint16_t port;
+        if (master_parse_listen(hp, a->host, sizeof a->host, &port)) {
+            fprintf(stderr, "blsyncctl: --url: expected http://HOST:PORT\n");
+            return 2;
+        }
+        snprintf(a->port, sizeof a->port, "%u", port);
+    }
+    const char *env = getenv("BLSYNC_TOKEN");
+    if (env && *env && !a->token[0])
+        snprintf(a->token, sizeof a->token, "%s", env);
+    if (token_file) {
+        FILE *f = fopen(token_file, "r");
+        if (!f) {
+            fprintf(stderr, "blsyncctl: %s: %s\n", token_file, strerror(errno));
+            return 2;
+        }
+        size_t n = fread(a->token, 1, sizeof a->token - 1, f);
+        fclose(f);
+        a->token[n] = 0;
+        while (n && (a->token[n - 1] == '\n' || a->token[n - 1] == '\r'))
+            a->token[--n] = 0;
+    }
+    return 0;
+}
+
+/* One HTTP/1.1 request with Connection: close; returns the status or -1. */
+static int api_call(const api_t *a, const char *method, const char *path, const char *body,
+                    bl_buf_t *resp)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+    if (getaddrinfo(a->host, a->port, &hints, &ai)) {
+        fprintf(stderr, "blsyncctl: cannot resolve %s\n", a->host);
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    struct timeval tv = {.tv_sec = 60};
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        fprintf(stderr, "blsyncctl: cannot connect to %s:%s: %s\n", a->host, a->port,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    bl_buf_t req;
+    bl_buf_init(&req);
+    size_t blen = body ? strlen(body) : 0;
+    char line[1024];
+    int n = snprintf(line, sizeof line,
+                     "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %zu\r\n",
+                     method, path, a->host, a->port, blen);
+    bl_buf_put(&req, line, (size_t)n);
+    if (a->token[0]) {
+        n = snprintf(line, sizeof line, "Authorization: Bearer %s\r\n", a->token);
+        bl_buf_put(&req, line, (size_t)n);
+    }
+    bl_buf_put(&req, "\r\n", 2);
+    if (blen)
+        bl_buf_put(&req, body, blen);
+    size_t off = 0;
+    while (off < req.len) {
+        ssize_t w = write(fd, req.data + off, req.len - off);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        off += (size_t)w;
+    }
+    bl_buf_close(&req);
+    bl_buf_t raw;
+    bl_buf_init(&raw);
+    for (;;) {
+        uint8_t *p = bl_buf_reserve(&raw, 65536);
+        if (!p)
+            break;
+        ssize_t r = read(fd, p, 65536);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        raw.len += (size_t)r;
+        if (raw.len > MAX_RESPONSE)
+            break;
+    }
+    close(fd);
+    int status = -1;
+    bl_buf_u8(&raw, 0);
+    const char *s = (const char *)raw.data;
+    if (s && sscanf(s, "HTTP/1.%*d %d", &status) == 1) {
+        const char *b = strstr(s, "\r\n\r\n");
+        /* Chunked bodies are not expected: the master sends Content-Length. */
+        if (b)
+            bl_buf_put(resp, b + 4, strlen(b + 4));
+    } else {
+        fprintf(stderr, "blsyncctl: no HTTP response from %s:%s\n", a->host, a->port);
+        status = -1;
+    }
+    bl_buf_u8(resp, 0);
+    resp->len--;
+    bl_buf_close(&raw);
+    return status;
+}
+
+/* Prints the response and maps the status to an exit code. */
+static int finish(int status, bl_buf_t *resp)
+{
+    if (status < 0) {
+        bl_buf_close(resp);
+        return 1;
+    }
+    FILE *f = status >= 200 && status < 300 ? stdout : stderr;
+    if (resp->len)
+        fputs((const char *)resp->data, f);
+    if (status >= 300)
+        fprintf(stderr, "blsyncctl: HTTP %d\n", status);
+    bl_buf_close(resp);
+    return status >= 200 && status < 300 ? 0 : 1;
+}
+
+int ctl_report(int argc, char **argv)
+{
+    api_t a;
+    char *rest[64];
+    int nrest;
+    if (argc > 64 || api_opts(argc, argv, &a, rest, &nrest))
+        return 2;
+    const char *ip = NULL, *src = NULL, *when = NULL, *ev = NULL;
+    for (int i = 0; i < nrest; i++) {
+        if (!strcmp(rest[i], "--time") && i + 1 < nrest)
+            when = rest[++i];
+        else if (!strcmp(rest[i], "--evidence") && i + 1 < nrest)
+            ev = rest[++i];
+        else if (!ip)
+            ip = rest[i];
+        else if (!src)
+            src = rest[i];
+        else {
+            fprintf(stderr, "report: unexpected argument '%s'\n", rest[i]);
+            return 2;
+        }
+    }
+    if (!ip || !src) {
+        fprintf(stderr, "usage: blsyncctl report IP user|spamtrap [--time UNIX|RFC3339] "
+                        "[--evidence ID] [-c CONF | --url URL --token-file F]\n");
+        return 2;
+    }
+    bl_buf_t body;
+    bl_buf_init(&body);
+    master_json_printf(&body, "{\"ip\":");
+    master_json_put_str(&body, ip);
+    master_json_printf(&body, ",\"source\":");
+    master_json_put_str(&body, src);
+    if (when) {
+        char *end;
+        double t = strtod(when, &end);
+        if (*end == 0 && end != when)
+            master_json_printf(&body, ",\"time\":%.3f", t);
+        else {
+            master_json_printf(&body, ",\"time\":");
+            master_json_put_str(&body, when);
+        }
+    }
+    if (ev) {
+        master_json_printf(&body, ",\"evidence\":");
+        master_json_put_str(&body, ev);
+    }
+    master_json_printf(&body, "}");
+    bl_buf_u8(&body, 0);
+    bl_buf_t resp;
+    bl_buf_init(&resp);
+    int st = api_call(&a, "POST", "/v1/reports", (const char *)body.data, &resp);
+    bl_buf_close(&body);
+    return finish(st, &resp);
+}
+
+static void urlenc(bl_buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == ':') {
+            bl_buf_u8(b, *p);
+        } else {
+            bl_buf_u8(b, '%');
+            bl_buf_u8(b, (uint8_t)hex[*p >> 4]);
+            bl_buf_u8(b, (uint8_t)hex[*p & 15]);
+        }
+    }
+}
+
+int ctl_list(int argc, char **argv)
+{
+    api_t a;
+    char *rest[64];
+    int nrest;
+    if (argc > 64 || api_opts(argc, argv, &a, rest, &nrest))
+        return 2;
+    const char *usage =
+        "usage: blsyncctl list add PREFIX [--kind manual|import|policy] [--a N] [--reason N] "
+        "[--duration D] [--comment TEXT]\n"
+        "       blsyncctl list remove PREFIX --reason technical-error|user-error [--comment TEXT]\n"
+        "       blsyncctl list show [--after PREFIX] [--limit N]\n"
+        "  (with -c CONF, or --url http://HOST:PORT and --token-file F)\n";
+    if (nrest < 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *op = rest[0], *prefix = NULL, *kind = NULL, *ans = NULL, *reason = NULL,
+               *dur = NULL, *comment = NULL, *after = NULL, *limit = NULL;
+    for (int i = 1; i < nrest; i++) {
+        if (!strcmp(rest[i], "--kind") && i + 1 < nrest)
+            kind = rest[++i];
+        else if (!strcmp(rest[i], "--a") && i + 1 < nrest)
+            ans = rest[++i];
+        else if (!strcmp(rest[i], "--reason") && i + 1 < nrest)
+            reason = rest[++i];
+        else if (!strcmp(rest[i], "--duration") && i + 1 < nrest)
+            dur = rest[++i];
+        else if (!strcmp(rest[i], "--comment") && i + 1 < nrest)
+            comment = rest[++i];
+        else if (!strcmp(rest[i], "--after") && i + 1 < nrest)
+            after = rest[++i];
+        else if (!strcmp(rest[i], "--limit") && i + 1 < nrest)
+            limit = rest[++i];
+        else if (!prefix)
+            prefix = rest[i];
+        else {
+            fprintf(stderr, "list: unexpected argument '%s'\n%s", rest[i], usage);
+            return 2;
+        }
+    }
+    bl_buf_t body, path, resp;
+    bl_buf_init(&body);
+    bl_buf_init(&path);
+    bl_buf_init(&resp);
+    int st;
+    if (!strcmp(op, "add") && prefix) {
+        master_json_printf(&body, "{\"prefix\":");
+        master_json_put_str(&body, prefix);
+        if (kind) {
+            master_json_printf(&body, ",\"kind\":");
+            master_json_put_str(&body, kind);
+        }
+        if (ans)
+            master_json_printf(&body, ",\"a\":%ld", strtol(ans, NULL, 10));
+        if (reason)
+            master_json_printf(&body, ",\"reason\":%ld", strtol(reason, NULL, 10));
+        if (dur) {
+            int64_t ms;
+            if (master_parse_duration(dur, &ms)) {
+                fprintf(stderr, "list: --duration '%s' is not a duration (30m, 24h, 7d, 0)\n", dur);
+                return 2;
+            }
+            master_json_printf(&body, ",\"duration\":%lld", (long long)(ms / 1000));
+        }
+        if (comment) {
+            master_json_printf(&body, ",\"comment\":");
+            master_json_put_str(&body, comment);
+        }
+        master_json_printf(&body, ",\"actor\":");
+        master_json_put_str(&body, getenv("USER") ? getenv("USER") : "blsyncctl");
+        master_json_printf(&body, "}");
+        bl_buf_u8(&body, 0);
+        st = api_call(&a, "POST", "/v1/listings", (const char *)body.data, &resp);
+    } else if (!strcmp(op, "remove") && prefix) {
+        master_json_printf(&path, "/v1/listings/");
+        urlenc(&path, prefix);
+        bl_buf_u8(&path, 0);
+        master_json_printf(&body, "{\"reason\":");
+        master_json_put_str(&body, reason ? reason : "");
+        if (comment) {
+            master_json_printf(&body, ",\"comment\":");
+            master_json_put_str(&body, comment);
+        }
+        master_json_printf(&body, ",\"actor\":");
+        master_json_put_str(&body, getenv("USER") ? getenv("USER") : "blsyncctl");
+        master_json_printf(&body, "}");
+        bl_buf_u8(&body, 0);
+        st = api_call(&a, "DELETE", (const char *)path.data, (const char *)body.data, &resp);
+    } else if (!strcmp(op, "show")) {
+        master_json_printf(&path, "/v1/listings?limit=%s", limit ? limit : "1000");
+        if (after) {
+            master_json_printf(&path, "&after=");
+            urlenc(&path, after);
+        }
+        bl_buf_u8(&path, 0);
+        st = api_call(&a, "GET", (const char *)path.data, NULL, &resp);
+    } else {
+        fputs(usage, stderr);
+        bl_buf_close(&body);
+        bl_buf_close(&path);
+        return 2;
+    }
+    bl_buf_close(&body);
+    bl_buf_close(&path);
+    return finish(st, &resp);
+}
+
+int ctl_lookup(int argc, char **argv)
+{
+    api_t a;
+    char *rest[64];
+    int nrest;
+    if (argc > 64 || api_opts(argc, argv, &a, rest, &nrest))
+        return 2;
+    int json = 0;
+    const char *ip = NULL;
+    for (int i = 0; i < nrest; i++) {
+        if (!strcmp(rest[i], "--json"))
+            json = 1;
+        else if (!ip)
+            ip = rest[i];
+        else {
+            fprintf(stderr, "lookup: unexpected argument '%s'\n", rest[i]);
+            return 2;
+        }
+    }
+    if (!ip) {
+        fprintf(stderr, "usage: blsyncctl lookup IP [--json] [-c CONF | --url URL]\n");
+        return 2;
+    }
+    bl_buf_t path, resp;
+    bl_buf_init(&path);
+    bl_buf_init(&resp);
+    master_json_printf(&path, "/v1/lookup/");
+    urlenc(&path, ip);
+    bl_buf_u8(&path, 0);
+    int st = api_call(&a, "GET", (const char *)path.data, NULL, &resp);
+    bl_buf_close(&path);
+    if (json || st != 200)
+        return finish(st, &resp);
+    master_json_doc_t doc;
+    char why[128];
+    if (master_json_parse(resp.data, resp.len, NULL, &doc, why, sizeof why)) {
+        fprintf(stderr, "lookup: bad response: %s\n", why);
+        bl_buf_close(&resp);
+        return 1;
+    }
+    const master_json_t *r = doc.root, *v;
+    const master_json_t *listing = master_json_get(r, "listing");
+    int listed = (v = master_json_get(r, "listed")) && v->type == MASTER_JSON_TRUE;
+    printf("%s: %s\n", ip, listed ? "LISTED" : "not listed");
+    if (listed && listing) {
+        const master_json_t *p = master_json_get(listing, "prefix"),
+                            *k = master_json_get(listing, "kind"),
+                            *s = master_json_get(listing, "listed_since");
+        printf("  prefix: %s (%s)\n  listed since: %s\n", p ? p->str : "?", k ? k->str : "?",
+               s ? s->str : "?");
+    }
+    v = master_json_get(r, "reports_counted");
+    printf("  reports counted: %.0f", v ? v->num : 0);
+    v = master_json_get(r, "score");
+    printf(" (score %g)\n", v ? v->num : 0);
+    v = master_json_get(r, "last_report");
+    printf("  last report: %s\n", v && v->type == MASTER_JSON_STR ? v->str : "none");
+    v = master_json_get(r, "seconds_to_delisting");
+    if (v && v->type == MASTER_JSON_NUM)
+        printf("  time to delisting: %.0f s%s\n", v->num,
+               v->num == 0 && !listed ? " (delisting decided, propagating)" : "");
+    else if (v && v->type == MASTER_JSON_STR)
+        printf("  time to delisting: %s (until an operator removes it)\n", v->str);
+    const master_json_t *d = master_json_get(r, "delisting");
+    if (d && d->type == MASTER_JSON_OBJ) {
+        const master_json_t *da = master_json_get(d, "decided_at"),
+                            *c = master_json_get(d, "cause"), *pu = master_json_get(d, "published"),
+                            *ma = master_json_get(d, "mirrors_acked"),
+                            *mt = master_json_get(d, "mirrors_total"),
+                            *pr = master_json_get(d, "propagated");
+        printf("  delisting: decided %s (%s), %s, mirrors %.0f/%.0f%s\n", da ? da->str : "?",
+               c ? c->str : "?",
+               pu && pu->type == MASTER_JSON_TRUE ? "published" : "not yet published",
+               ma ? ma->num : 0, mt ? mt->num : 0,
+               pr && pr->type == MASTER_JSON_TRUE ? ", propagated" : "");
+    }
+    v = master_json_get(r, "relisting_blocked_until");
+    if (v && v->type == MASTER_JSON_STR)
+        printf("  re-listing blocked until: %s\n", v->str);
+    master_json_free(&doc);
+    bl_buf_close(&resp);
+    return 0;
+}

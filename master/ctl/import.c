@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/* blsyncctl import-reports, import-rbldnsd: offline bulk loads straight into the master's store. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "err.h"
+#include "http.h"
+#include "policy.h"
+#include "rbldnsd.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+
+#define MAX_IMPORT (4ull << 30)
+#define BATCH      20000
+
+typedef struct {
+    master_config_t c;
+    master_store_t *s;
+} offline_t;
+
+/* -c CONF or --db DB [--feed F]; other arguments go to rest. */
+static int offline_open(int argc, char **argv, offline_t *o, char **rest, int *nrest)
+{
+    const char *conf = NULL, *db = NULL, *feed = NULL;
+    *nrest = 0;
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            conf = argv[++i];
+        else if (!strcmp(argv[i], "--db") && i + 1 < argc)
+            db = argv[++i];
+        else if (!strcmp(argv[i], "--feed") && i + 1 < argc)
+            feed = argv[++i];
+        else
+            rest[(*nrest)++] = argv[i];
+    }
+    master_config_defaults(&o->c);
+    char err[512];
+    if (conf && master_config_load(conf, &o->c, err, sizeof err)) {
+        fprintf(stderr, "blsyncctl: %s\n", err);
+        return 2;
+    }
+    if (!conf && !db) {
+        fprintf(stderr, "blsyncctl: give the master's configuration (-c FILE) or --db FILE\n");
+        return 2;
+    }
+    if (db)
+        snprintf(o->c.db, sizeof o->c.db, "%s", db);
+    if (feed)
+        snprintf(o->c.feed, sizeof o->c.feed, "%s", feed);
+    int rc = master_store_open(o->c.db, o->c.feed, o->c.sync_full, &o->s);
+    if (rc) {
+        fprintf(stderr, "blsyncctl: store %s: %s\n", o->c.db, bl_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+int ctl_import_reports(int argc, char **argv)
+{
+    offline_t o;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest, rc;
+    if (!rest || (rc = offline_open(argc, argv, &o, rest, &nrest))) {
+        free(rest);
+        return 2;
+    }
+    if (nrest != 1) {
+        fprintf(stderr,
+                "usage: blsyncctl import-reports FILE (-c CONF | --db DB)\n"
+                "  FILE holds one JSON report per line: "
+                "{\"ip\":..,\"source\":\"user\"|\"spamtrap\",\"time\":..,\"evidence\":..}\n");
+        master_store_close(o.s);
+        free(rest);
+        return 2;
+    }
+    const char *file = rest[0];
+    free(rest);
+    uint8_t *data;
+    size_t len;
+    if ((rc = bl_file_read(file, MAX_IMPORT, &data, &len))) {
+        fprintf(stderr, "import-reports: %s: %s\n", file, bl_strerror(rc));
+        master_store_close(o.s);
+        return 1;
+    }
+    int64_t now = bl_now_ms();
+    size_t lineno = 0, ok = 0, refused = 0, listed = 0, in_tx = 0;
+    const char *p = (const char *)data, *end = p + len;
+    rc = 0;
+    while (p < end && !rc) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        lineno++;
+        const char *q = p;
+        while (q < le && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
+        if (q < le && *q != '#') {
+            master_reports_t rs;
+            bl_buf_t errs;
+            bl_buf_init(&errs);
+            size_t nerr;
+            char why[160];
+            if (master_reports_parse(&o.c.policy, (const uint8_t *)p, (size_t)(le - p), now, &rs,
+                                     &errs, &nerr, why, sizeof why)) {
+                fprintf(stderr, "%s:%zu: %s\n", file, lineno, why);
+                refused++;
+            } else if (nerr) {
+                bl_buf_u8(&errs, 0);
+                fprintf(stderr, "%s:%zu: %s\n", file, lineno, (const char *)errs.data);
+                refused += nerr;
+            }
+            for (size_t i = 0; i < rs.n && !rc; i++) {
+                if (!in_tx && (rc = master_store_begin(o.s)))
+                    break;
+                in_tx++;
+                int oc;
+                rc = master_policy_report(o.s, &o.c.policy, &rs.r[i], now, &oc);
+                ok += !rc;
+                listed += oc == MASTER_R_LISTED;
+                if (!rc && in_tx >= BATCH) {
+                    rc = master_store_commit(o.s);
+                    in_tx = 0;
+                }
+            }
+            master_reports_free(&rs);
+            bl_buf_close(&errs);
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (!rc && in_tx)
+        rc = master_store_commit(o.s);
+    else if (rc && in_tx)
+        master_store_rollback(o.s);
+    free(data);
+    master_store_close(o.s);
+    if (rc) {
+        fprintf(stderr,
+                "import-reports: store error: %s (reports after the last %d-report "
+                "batch were not stored)\n",
+                bl_strerror(rc), BATCH);
+        return 1;
+    }
+    printf("imported %zu reports (%zu new listings), refused %zu\n", ok, listed, refused);
+    return refused ? 1 : 0;
+}
+
+typedef struct {
+    offline_t *o;
+    const char *file;
+    bl_entry_t *e;
+    size_t n, cap;
+    size_t refused, excluded;
+    int a_override;
+} rb_ctx_t;
+
+static int rb_rec(void *arg, const bl_rbldnsd_rec_t *r)
+{
+    rb_ctx_t *c = arg;
+    char pfx[BL_PREFIX_STRLEN];
+    bl_prefix_format(&r->key, pfx, sizeof pfx);
+    if (r->excluded) {
+        fprintf(stderr, "%s:%u: %s: exclusion ('!') lines are not imported\n", c->file, r->line,
+                pfx);
+        c->excluded++;
+        return 0;
+    }
+    bl_prefix_t k;
+    const char *why;
+    if (master_policy_target(&c->o->c.policy, pfx, 1, &k, &why)) {
+        fprintf(stderr, "%s:%u: %s: %s\n", c->file, r->line, pfx, why);
+        c->refused++;
+        return 0;
+    }
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 4096;
+        bl_entry_t *e = realloc(c->e, nc * sizeof *e);
+        if (!e)
+            return BL_ENOMEM;
+        c->e = e;
+        c->cap = nc;
+    }
+    bl_entry_t *e = &c->e[c->n++];
+    memset(e, 0, sizeof *e);
+    e->key = k;
+    e->a = (uint8_t)(c->a_override ? c->a_override
+                     : r->a >= 2   ? r->a
+                                   : c->o->c.policy.kind[MASTER_KIND_IMPORT].a);
+    return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return bl_prefix_cmp(&((const bl_entry_t *)a)->key, &((const bl_entry_t *)b)->key);
+}
+
+typedef struct {
+    const bl_entry_t *e;
+    size_t n;
+    bl_prefix_t *gone;
+    size_t ngone, cap;
+} stale_t;
+
+static int find_stale(void *arg, const master_listing_t *l)
+{
+    stale_t *s = arg;
+    if (l->kind != MASTER_KIND_IMPORT)
+        return 0;
+    bl_entry_t key = {.key = l->e.key};
+    if (bsearch(&key, s->e, s->n, sizeof *s->e, cmp_entry))
+        return 0;
+    if (s->ngone == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 1024;
+        bl_prefix_t *g = realloc(s->gone, nc * sizeof *g);
+        if (!g)
+            return BL_ENOMEM;
+        s->gone = g;
+        s->cap = nc;
+    }
+    s->gone[s->ngone++] = l->e.key;
+    return 0;
+}
+
+int ctl_import_rbldnsd(int argc, char **argv)
+{
+    offline_t o;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest, rc;
+    if (!rest || (rc = offline_open(argc, argv, &o, rest, &nrest))) {
+        free(rest);
+        return 2;
+    }
+    const char *file = NULL, *type = "ip4set";
+    int replace = 0, a_override = 0;
+    for (int i = 0; i < nrest; i++) {
+        if (!strcmp(rest[i], "--type") && i + 1 < nrest)
+            type = rest[++i];
+        else if (!strcmp(rest[i], "--replace"))
+            replace = 1;
+        else if (!strcmp(rest[i], "--a") && i + 1 < nrest)
+            a_override = atoi(rest[++i]);
+        else if (!file)
+            file = rest[i];
+        else
+            file = NULL, i = nrest;
+    }
+    free(rest);
+    int kind = bl_rbldnsd_kind_parse(type);
+    if (!file || kind < 0 || (a_override && (a_override < 2 || a_override > 255))) {
+        fprintf(stderr,
+                "usage: blsyncctl import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set|ip4tset|"
+                "ip6tset|ip4trie|ip6trie] [--a N] [--replace]\n"
+                "  --replace also removes earlier imported listings that FILE no longer holds\n");
+        master_store_close(o.s);
+        return 2;
+    }
+    uint8_t *data;
+    size_t len;
+    if ((rc = bl_file_read(file, MAX_IMPORT, &data, &len))) {
+        fprintf(stderr, "import-rbldnsd: %s: %s\n", file, bl_strerror(rc));
+        master_store_close(o.s);
+        return 1;
+    }
+    rb_ctx_t c = {.o = &o, .file = file, .a_override = a_override};
+    bl_rbldnsd_sink_t sink = {.ctx = &c, .rec = rb_rec};
+    unsigned eline = 0;
+    const char *emsg = NULL;
+    rc = bl_rbldnsd_parse((const char *)data, len, kind, &sink, &eline, &emsg);
+    free(data);
+    if (rc) {
+        fprintf(stderr, "%s:%u: %s\n", file, eline, emsg ? emsg : bl_strerror(rc));
+        fprintf(stderr, "import-rbldnsd: nothing imported\n");
+        free(c.e);
+        master_store_close(o.s);
+        return 1;
+    }
+    qsort(c.e, c.n, sizeof *c.e, cmp_entry);
+    int64_t now = bl_now_ms();
+    const master_kind_conf_t *kc = &o.c.policy.kind[MASTER_KIND_IMPORT];
+    size_t added = 0, removed = 0;
+    stale_t st = {.e = c.e, .n = c.n};
+    if ((rc = master_store_begin(o.s)))
+        goto out;
+    for (size_t i = 0; i < c.n && !rc; i++) {
+        master_listing_t l, old;
+        memset(&l, 0, sizeof l);
+        l.e = c.e[i];
+        l.e.reason = (uint16_t)kc->reason;
+        l.e.listed_at = now / 1000;
+        l.kind = MASTER_KIND_IMPORT;
+        l.decided_ms = now;
+        int g = master_store_listing_get(o.s, &l.e.key, &old);
+        if (g == 0) {
+            l.e.listed_at = old.e.listed_at;
+            l.last_report_ms = old.last_report_ms;
+        }
+        l.e.expires_at = kc->duration_ms ? (now + kc->duration_ms) / 1000 : MASTER_NEVER;
+        if (l.e.expires_at < l.e.listed_at)
+            l.e.expires_at = l.e.listed_at;
+        rc = master_store_listing_put(o.s, &l);
+        added += !rc && g != 0;
+    }
+    if (!rc && replace) {
+        rc = master_store_listing_each(o.s, NULL, find_stale, &st);
+        for (size_t i = 0; i < st.ngone && !rc; i++) {
+            rc = master_store_listing_del(o.s, &st.gone[i], now, "import:removed", NULL);
+            removed += !rc;
+        }
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail, "file=%s entries=%zu new=%zu removed=%zu", file, c.n, added,
+             removed);
+    if (!rc)
+        rc = master_store_audit(o.s, now, getenv("USER") ? getenv("USER") : "blsyncctl",
+                                "import-rbldnsd", type, NULL, detail);
+    rc = rc ? (master_store_rollback(o.s), rc) : master_store_commit(o.s);
+out:
+    free(st.gone);
+    free(c.e);
+    master_store_close(o.s);
+    if (rc) {
+        fprintf(stderr, "import-rbldnsd: store error: %s: nothing imported\n", bl_strerror(rc));
+        return 1;
+    }
+    printf("imported %zu entries (%zu new, %zu removed), refused %zu, exclusions skipped %zu\n",
+           c.n, added, removed, c.refused, c.excluded);
+    return c.refused ? 1 : 0;
+}
