@@ -15,8 +15,10 @@ for unit in blsync-master blsync-mirror; do
         || { echo "$unit: ExecStart is not /usr/sbin/$unit -c /etc/blsync/${unit#blsync-}.conf"; fail=1; }
     sed "s|^ExecStart=/usr/sbin/$unit |ExecStart=${bin[$unit]} |" "$src" >"$tmp/$unit.service"
     # The hardening the operators were promised (issue 7) stays in the units.
-    for want in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes DynamicUser=yes \
-                StateDirectory=$unit RuntimeDirectory=$unit ConfigurationDirectory=blsync \
+    state=$unit
+    [ $unit = blsync-master ] && state=blsync # master's default db and spool: /var/lib/blsync
+    for want in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes User=blsync \
+                StateDirectory=$state RuntimeDirectory=$unit ConfigurationDirectory=blsync \
                 Restart=on-failure 'ExecReload=/bin/kill -HUP $MAINPID'; do
         grep -qxF "$want" "$src" || { echo "$unit: missing $want"; fail=1; }
     done

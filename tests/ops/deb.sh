@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Builds the .deb with CPack, installs it with dpkg, runs the installed binaries, purges it again.
+# Needs root and dpkg; changes the system (label "deb": exclude with ctest -LE deb).
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "needs root (dpkg -i)"; exit 77; }
+command -v dpkg >/dev/null && command -v cpack >/dev/null || { echo "needs dpkg and cpack"; exit 77; }
+if dpkg-query -W -f '${Status}' blsync 2>/dev/null | grep -q 'ok installed'; then
+    echo "a blsync package is already installed here; not touching it"
+    exit 77
+fi
+tmp=$(mktemp -d)
+installed=
+cleanup() {
+    [ -n "${made_key:-}" ] && rm -f /etc/blsync/master.key /etc/blsync/master.pub
+    [ -n "$installed" ] && dpkg --purge blsync >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+(cd "$BL_BUILD" && cpack -G DEB -B "$tmp/pkg") >"$tmp/cpack.log" 2>&1 \
+    || { cat "$tmp/cpack.log"; fail "cpack"; }
+deb=$(ls "$tmp"/pkg/blsync_*.deb)
+dpkg-deb -f "$deb" Package Version Depends
+
+installed=1
+dpkg -i "$deb" || fail "dpkg -i"
+dpkg-query -W -f '${Status}\n' blsync | grep -q 'install ok installed' || fail "not installed"
+
+for b in /usr/sbin/blsync-master /usr/sbin/blsync-mirror /usr/bin/blsyncctl; do
+    [ -x "$b" ] || fail "$b missing"
+    out=$("$b" --version) || fail "$b --version failed"
+    echo "$out" | grep -q "^$(basename "$b") [0-9]" || fail "$b --version printed '$out'"
+    # The installed binary uses the installed library, not the build tree.
+    lib=$(ldd "$b" | sed -n 's/^[[:space:]]*libblsync.so.0 => \([^ ]*\) .*/\1/p')
+    [ -n "$lib" ] && [ "$(readlink -f "$lib")" = /usr/lib/libblsync.so.0.1.0 ] \
+        || fail "$b loads libblsync from '${lib:-nowhere}', not /usr/lib"
+done
+# Once the daemons implement --check-config, the sample configs must pass it
+# after the operator's first step: a signing key made by the installed blsyncctl.
+made_key=
+if [ ! -e /etc/blsync/master.key ]; then
+    /usr/bin/blsyncctl keygen --out /etc/blsync --name master >/dev/null || fail "blsyncctl keygen"
+    made_key=1
+fi
+for d in master mirror; do
+    if "/usr/sbin/blsync-$d" --help 2>&1 | grep -q -- '--check-config'; then
+        "/usr/sbin/blsync-$d" --check-config -c "/etc/blsync/$d.conf" \
+            || fail "blsync-$d --check-config on the installed sample"
+    else
+        echo "note: blsync-$d has no --check-config yet"
+    fi
+done
+for f in /etc/blsync/master.conf /etc/blsync/mirror.conf \
+         /usr/lib/systemd/system/blsync-master.service /usr/lib/systemd/system/blsync-mirror.service \
+         /usr/share/doc/blsync/prometheus/rules.yml /usr/share/doc/blsync/grafana/blsync.json; do
+    [ -f "$f" ] || fail "$f missing"
+done
+dpkg-query -W -f '${Conffiles}\n' blsync | grep -q /etc/blsync/master.conf || fail "conffiles"
+getent passwd blsync >/dev/null || fail "no blsync user"
+[ "$(stat -c %G /etc/blsync)" = blsync ] || fail "/etc/blsync not group blsync"
+for p in blsync-master blsync-mirror blsyncctl blsync.conf; do
+    MANPATH=/usr/share/man man -w "$p" >/dev/null || fail "man $p not found"
+done
+# The installed units verify against the installed binaries and man pages.
+if command -v systemd-analyze >/dev/null; then
+    systemd-analyze verify /usr/lib/systemd/system/blsync-master.service \
+        /usr/lib/systemd/system/blsync-mirror.service || fail "systemd-analyze verify"
+fi
+
+[ -n "$made_key" ] && rm -f /etc/blsync/master.key /etc/blsync/master.pub
+dpkg --purge blsync || fail "dpkg --purge"
+installed=
+for f in /usr/sbin/blsync-master /usr/lib/libblsync.so.0 /etc/blsync/master.conf; do
+    [ ! -e "$f" ] || fail "$f left after purge"
+done
+echo "deb ok: $(basename "$deb")"
