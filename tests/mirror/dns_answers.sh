@@ -1,0 +1,185 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Every answer kind of blsync-mirror, asserted with dig and kdig against the running daemon.
+. "$(dirname "$0")/lib.sh"
+
+keygen
+"$MKFEED" --key "$T/keys/signing.key" --dir "$T/feed" --n 300 --v6 40 --lifetime 86400 > /dev/null
+echo "$(date +%s)000" > "$T/clock"
+export BLSYNC_TEST_CLOCK=$T/clock
+cat > "$T/data.ip4set" <<'DATA'
+:127.0.0.2:Listed $ see http://rbl.example.net/?$
+10.0.0.0/8 :3:Ten $
+!10.9.9.9
+10.1.2.3 :4:
+DATA
+cat > "$T/tmpl.conf" <<CONF
+[server]
+listen = 127.0.0.1:@PORT@
+listen = [::1]:@PORT@
+threads = 2
+tcp_idle_timeout_ms = 1500
+
+[zone bl.example.org]
+snapshot = @T@/feed/snapshot.obj
+trusted_key = @T@/keys/signing.pub
+ns = ns1.example.org ns2.example.org
+soa_rname = hostmaster.example.org
+ttl = 120
+neg_ttl = 60
+txt = Listed \$ default
+reason.1 = Reason one \$
+reason.2 = Reason two \$
+
+[zone rbl.example.net]
+rbldnsd = ip4set:@T@/data.ip4set
+ns = a-very-long-name-server-name-number-one.example.net a-very-long-name-server-name-number-two.example.net
+ns = a-very-long-name-server-name-number-three.example.net a-very-long-name-server-name-number-four.example.net
+ns = a-very-long-name-server-name-number-five.example.net a-very-long-name-server-name-number-six.example.net
+ns = a-very-long-name-server-name-number-seven.example.net a-very-long-name-server-name-number-eight.example.net
+CONF
+start_mirror "$T/tmpl.conf"
+Z=bl.example.org
+
+# listed IPv4 and IPv6 entries: A value and TXT with the address substituted
+n=0
+while read -r kind addr a; do
+    [ "$kind" = L ] || continue
+    name=$(revname "$addr").$Z
+    got=$(dq +short "$name" A)
+    [ "$got" = "127.0.0.$a" ] || fail "$name A: '$got', want 127.0.0.$a"
+    txt=$(dq +short "$name" TXT)
+    case "$addr" in
+    *:*) want=$($PY -c 'import ipaddress,sys; print(":".join("%x" % int(x,16) for x in ipaddress.ip_address(sys.argv[1]).exploded.split(":")))' "$addr") ;;
+    *) want=$addr ;;
+    esac
+    case "$txt" in
+    "\"Listed $want default\"" | "\"Reason one $want\"" | "\"Reason two $want\"") ;;
+    *) fail "$name TXT: '$txt' does not carry $want" ;;
+    esac
+    n=$((n + 1))
+    [ $n -ge 30 ] && break
+done < "$T/feed/final.txt"
+grep -q "^L .*:" "$T/feed/final.txt" || fail "no IPv6 sample in the generated feed"
+ok "listed A and TXT ($n names, IPv4 and IPv6)"
+
+# TTLs: answers use ttl, negative answers the SOA minimum
+addr=$(awk '$1=="L" && $2 !~ /:/ {print $2; exit}' "$T/feed/final.txt")
+dq +noall +answer "$(revname "$addr").$Z" A | awk '{print $2}' | grep -qx 120 || fail "answer TTL is not 120"
+ok "answer TTL"
+
+# unlisted: NXDOMAIN with the SOA in authority
+out=$(dq 4.3.2.203.$Z A)
+echo "$out" | grep -q "status: NXDOMAIN" || fail "unlisted: not NXDOMAIN"
+echo "$out" | grep -q "AUTHORITY: 1" || fail "unlisted: no authority record"
+echo "$out" | grep -A1 "AUTHORITY SECTION" | grep -q "SOA.*ns1.example.org. hostmaster.example.org. 1 " || fail "unlisted: SOA missing or wrong serial"
+echo "$out" | grep -A1 "AUTHORITY SECTION" | grep -qE "^$Z\.\s+60\s" || fail "negative SOA TTL is not min(soa_ttl, neg_ttl)"
+ok "NXDOMAIN + SOA"
+
+# RFC 5782 test entries
+[ "$(dq +short 2.0.0.127.$Z A)" = 127.0.0.2 ] || fail "127.0.0.2 test entry not listed"
+[ "$(dq +short 2.0.0.127.$Z TXT)" = '"Listed 127.0.0.2 default"' ] || fail "127.0.0.2 TXT"
+expect_status NXDOMAIN 1.0.0.127.$Z A
+v6t=$(revname ::ffff:7f00:2)
+[ "$(dq +short "$v6t.$Z" A)" = 127.0.0.2 ] || fail "::FFFF:7F00:2 not listed"
+expect_status NXDOMAIN "$(revname ::ffff:7f00:1).$Z" A
+ok "RFC 5782 test entries"
+
+# empty non-terminals answer NOERROR/NODATA (qname minimisation)
+for ent in 0.0.127 0.127 127 0 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 "$(echo "$v6t" | cut -d. -f5-)"; do
+    out=$(dq "$ent.$Z" A)
+    echo "$out" | grep -q "status: NOERROR" || fail "ENT $ent: not NOERROR"
+    echo "$out" | grep -q "ANSWER: 0, AUTHORITY: 1" || fail "ENT $ent: not NODATA with SOA"
+done
+expect_status NXDOMAIN foo.$Z A
+expect_status NXDOMAIN 11.2.3.4.5.$Z A
+expect_status NOERROR 1.2.3.4.5.$Z A # five nibbles: an IPv6 empty non-terminal
+expect_status NXDOMAIN 256.0.0.127.$Z A
+ok "empty non-terminals NODATA, junk NXDOMAIN"
+
+# listed name, other types: NODATA; ANY: minimal (the A record only)
+name=2.0.0.127.$Z
+out=$(dq "$name" AAAA)
+echo "$out" | grep -q "status: NOERROR" && echo "$out" | grep -q "ANSWER: 0, AUTHORITY: 1" || fail "AAAA at listed name not NODATA"
+out=$(dq +noall +answer "$name" ANY)
+[ "$(echo "$out" | grep -c .)" = 1 ] && echo "$out" | grep -q "IN A 127.0.0.2\|IN	A	127.0.0.2" || fail "ANY not minimal: $out"
+ok "NODATA for other types, ANY minimal"
+
+# apex SOA and NS
+dq +short $Z SOA | grep -q "^ns1.example.org. hostmaster.example.org. 1 3600 600 604800 60$" || fail "apex SOA: $(dq +short $Z SOA)"
+[ "$(dq +short $Z NS | sort | tr '\n' ' ')" = "ns1.example.org. ns2.example.org. " ] || fail "apex NS"
+out=$(dq $Z A)
+echo "$out" | grep -q "status: NOERROR" && echo "$out" | grep -q "ANSWER: 0, AUTHORITY: 1" || fail "apex A not NODATA"
+ok "apex SOA and NS"
+
+# other zones refused, zone transfers refused
+expect_status REFUSED 2.0.0.127.example.com A
+expect_status REFUSED example.org SOA
+dq +tcp $Z AXFR | grep -q "Transfer failed\|REFUSED" || fail "AXFR not refused"
+ok "REFUSED for other zones and AXFR"
+
+# opcode and format errors
+expect_status NOTIMP +opcode=2 2.0.0.127.$Z A
+expect_status NOTIMP +opcode=4 2.0.0.127.$Z A
+expect_status FORMERR +header-only 2.0.0.127.$Z A
+ok "NOTIMP and FORMERR"
+
+# case-insensitive match, case preserved in the answer
+out=$(dq +noall +answer 2.0.0.127.Bl.EXAMPLE.org A)
+echo "$out" | grep -q "^2.0.0.127.Bl.EXAMPLE.org." || fail "case not preserved: $out"
+out=$(dq +noall +authority 9.9.9.203.BL.example.ORG A)
+echo "$out" | grep -q "^BL.example.ORG." || fail "case not preserved in SOA owner: $out"
+ok "case-insensitive, case preserved"
+
+# EDNS: OPT echoed with our payload size, BADVERS for version 1
+out=$(dq +bufsize=4096 2.0.0.127.$Z A)
+echo "$out" | grep -q "EDNS: version: 0, flags:; udp: 1232" || fail "OPT not echoed: $out"
+out=$(dq +edns=1 +noednsnegotiation 2.0.0.127.$Z A)
+echo "$out" | grep -q "status: BADVERS" || fail "no BADVERS for EDNS version 1"
+out=$(dq +noedns 2.0.0.127.$Z A)
+echo "$out" | grep -q "OPT PSEUDOSECTION" && fail "OPT in answer to a query without EDNS"
+out=$(kdig @127.0.0.1 -p "$PORT" +edns +bufsize=1400 2.0.0.127.$Z A)
+echo "$out" | grep -q "EDNS PSEUDOSECTION" || fail "kdig: no OPT in answer"
+echo "$out" | grep -q "NOERROR" || fail "kdig: not NOERROR"
+ok "EDNS OPT, BADVERS"
+
+# truncation: 8 long NS names do not fit 512 bytes; EDNS 1232 fits; TCP fits
+R=rbl.example.net
+out=$(dq +noedns +ignore $R NS)
+echo "$out" | grep -q "flags: qr aa tc" || fail "no TC on a 512-byte answer that does not fit"
+echo "$out" | grep -q "ANSWER: 0" || fail "TC answer should carry no partial RRset"
+[ "$(dq +bufsize=1232 +short $R NS | grep -c .)" = 8 ] || fail "8 NS with EDNS 1232"
+[ "$(dq +noedns +short $R NS | grep -c .)" = 8 ] || fail "dig should retry over TCP and get 8 NS"
+[ "$(kdig @127.0.0.1 -p "$PORT" +tcp +short $R NS | grep -c .)" = 8 ] || fail "kdig TCP NS"
+ok "TC and TCP fallback"
+
+# rbldnsd import: exclusions, per-entry A and TXT, '$'
+[ "$(dq +short 8.9.9.10.$R A)" = 127.0.0.3 ] || fail "10/8 listed"
+[ "$(dq +short 8.9.9.10.$R TXT)" = '"Ten 10.9.9.8"' ] || fail "10/8 TXT"
+expect_status NXDOMAIN 9.9.9.10.$R A
+[ "$(dq +short 3.2.1.10.$R A)" = 127.0.0.4 ] || fail "10.1.2.3 :4:"
+out=$(dq 3.2.1.10.$R TXT)
+echo "$out" | grep -q "ANSWER: 0" || fail "':4:' means no TXT"
+ok "rbldnsd zone: exclusions, values"
+
+# IPv6 listener and TCP
+[ "$(dig @::1 -p "$PORT" +short +time=2 +tries=1 2.0.0.127.$Z A)" = 127.0.0.2 ] || fail "IPv6 UDP listener"
+[ "$(dig @::1 -p "$PORT" +short +tcp +time=2 +tries=1 2.0.0.127.$Z A)" = 127.0.0.2 ] || fail "IPv6 TCP listener"
+[ "$(kdig @127.0.0.1 -p "$PORT" +tcp +short 2.0.0.127.$Z A)" = 127.0.0.2 ] || fail "kdig TCP"
+ok "IPv6 listener, TCP"
+
+# expiry: move the clock past every listing; the test entry stays listed
+echo "$(( $(date +%s) + 2 * 86400 ))000" > "$T/clock"
+sleep 0.4
+expect_status NXDOMAIN "$(revname "$addr").$Z" A
+[ "$(dq +short 2.0.0.127.$Z A)" = 127.0.0.2 ] || fail "test entry after expiry"
+ok "expired entries are never listed"
+
+# SIGTERM: clean exit
+kill -TERM "$MPID"
+for _ in $(seq 50); do kill -0 "$MPID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$MPID" 2>/dev/null && fail "no exit after SIGTERM"
+wait "$MPID" || fail "non-zero exit status after SIGTERM"
+grep -q "event=stopped" "$T/mirror.log" || fail "no stopped event"
+ok "SIGTERM clean exit"
+echo PASS
