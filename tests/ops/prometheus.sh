@@ -47,5 +47,6 @@ fi
 # Every alert in rules.yml has a unit test.
 for a in $(sed -n 's/^ *- alert: //p' "$dir/rules.yml"); do
     grep -q "alertname: $a\$" "$dir/tests.yml" || { echo "alert $a has no test"; fail=1; }
+    grep -q "^| $a |" "$doc" || { echo "alert $a is not explained in docs/METRICS.md"; fail=1; }
 done
 exit $fail
