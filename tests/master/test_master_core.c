@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the master core: JSON parser, input validation, policy on an explicit clock, publisher chain. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "key.h"
+#include "obj.h"
+#include "policy.h"
+#include "publisher.h"
+#include "state.h"
+#include "store.h"
+#include "test.h"
+#include "util.h"
+
+#define H (3600LL * 1000)
+#define T0 1800000000000LL
+
+static char dir[256];
+
+static master_store_t *fresh_store(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.db", dir, name);
+    unlink(path);
+    master_store_t *s;
+    ASSERT_EQ(master_store_open(path, "main", 0, &s), 0);
+    return s;
+}
+
+static master_report_t rep(const char *ip, int src, int64_t t)
+{
+    master_report_t r = {.source = src, .t_ms = t, .received_ms = t};
+    ASSERT_EQ(bl_prefix_parse(ip, &r.key), 0);
+    return r;
+}
+
+static int report(master_store_t *s, const master_policy_t *p, const char *ip, int src, int64_t t)
+{
+    master_report_t r = rep(ip, src, t);
+    int oc;
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_policy_report(s, p, &r, t, &oc), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    return oc;
+}
+
+static master_lookup_t lookup(master_store_t *s, const master_policy_t *p, const char *ip,
+                              int64_t now)
+{
+    master_lookup_t lk;
+    bl_prefix_t a;
+    ASSERT_EQ(bl_prefix_parse(ip, &a), 0);
+    ASSERT_EQ(master_policy_lookup(s, p, &a, now, &lk), 0);
+    return lk;
+}
+
+static void test_json(void)
+{
+    static const char *good[] = {"{}", "[]", "0", "-1.5e3", "\"a\\u00e9\\ud83d\\ude00\"",
+                                 " {\"a\":[1,true,false,null,{\"b\":\"c\"}]} ", "\"\xc3\xa9\""};
+    static const char *bad[] = {"",       "{",        "[1,]",        "{\"a\":1,}", "01",
+                                "1.",     "-",        "\"\\x\"",     "\"\\ud800\"", "tru",
+                                "{a:1}",  "[1] [2]",  "\"\x01\"",    "\"\xff\"",    "1e",
+                                "\"\\u0000\"", "{\"a\":1,\"a\":2}", "\"\xed\xa0\x80\"", "NaN"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        master_json_doc_t d;
+        char err[128];
+        int rc = master_json_parse(good[i], strlen(good[i]), NULL, &d, err, sizeof err);
+        if (rc)
+            BL_FAIL("good JSON %s refused: %s", good[i], err);
+        master_json_free(&d);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        master_json_doc_t d;
+        char err[128];
+        int rc = master_json_parse(bad[i], strlen(bad[i]), NULL, &d, err, sizeof err);
+        if (!rc)
+            BL_FAIL("bad JSON '%s' accepted", bad[i]);
+        ASSERT(strstr(err, "at byte") != NULL);
+    }
+    /* Depth bound. */
+    char deep[200];
+    memset(deep, '[', sizeof deep);
+    master_json_doc_t d;
+    char err[128];
+    ASSERT(master_json_parse(deep, sizeof deep, NULL, &d, err, sizeof err) != 0);
+    ASSERT(strstr(err, "nesting too deep") != NULL);
+    const char *s = "{\"ip\":\"1.2.3.4\",\"n\":[1,2,3]}";
+    ASSERT_EQ(master_json_parse(s, strlen(s), NULL, &d, err, sizeof err), 0);
+    ASSERT_STREQ(master_json_get(d.root, "ip")->str, "1.2.3.4");
+    ASSERT_EQ(master_json_get(d.root, "n")->n, 3);
+    master_json_free(&d);
+}
+
+static void test_refused_targets(void)
+{
+    master_policy_t p;
+    master_policy_defaults(&p);
+    struct {
+        const char *in;
+        int prefix;
+        const char *msg;
+    } cases[] = {
+        {"example.com", 0, "domain name"},
+        {"mail.example.org", 1, "domain name"},
+        {"spammer@example.com", 0, "e-mail address"},
+        {"127.0.0.1", 0, "127.0.0.0/8 is loopback"},
+        {"127.1.2.3", 0, "127.0.0.0/8 is loopback"},
+        {"127.0.0.0/8", 1, "127.0.0.0/8 is loopback"},
+        {"0.0.0.0/0", 1, "127.0.0.0/8 is loopback"},
+        {"::1", 0, "loopback"},
+        {"::ffff:127.0.0.1", 0, "loopback"},
+        {"1.2.3.4/24", 1, "host bits"},
+        {"1.2.3", 0, "malformed"},
+        {"1.2.3.4.5", 0, "malformed"},
+        {"300.1.2.3", 0, "malformed"},
+        {"1.2.3.0/33", 1, "malformed"},
+        {"2001:db8::/129", 1, "malformed"},
+        {"2001:db8:::1", 0, "malformed"},
+        {"", 0, "empty"},
+        {"1.2.3.0/24", 0, "not a prefix"},
+        {"10.0.0.0/7", 1, "wider than"},
+        {"2001::/16", 1, "wider than"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bl_prefix_t k;
+        const char *why = NULL;
+        int rc = master_policy_target(&p, cases[i].in, cases[i].prefix, &k, &why);
+        if (!rc || !why || !strstr(why, cases[i].msg))
+            BL_FAIL("'%s': rc=%d why=%s (want '%s')", cases[i].in, rc, why ? why : "(none)",
+                    cases[i].msg);
+    }
+    static const char *ok[] = {"127.0.0.2", "192.0.2.1", "2001:db8::1", "::ffff:127.0.0.2",
+                               "198.51.100.0/24", "2001:db8::/32"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        bl_prefix_t k;
+        const char *why = NULL;
+        if (master_policy_target(&p, ok[i], 1, &k, &why))
+            BL_FAIL("'%s' refused: %s", ok[i], why);
+    }
+    /* Report fields. */
+    master_report_t r = rep("192.0.2.1", MASTER_SRC_USER, T0 + H);
+    const char *why;
+    ASSERT(master_policy_check_report(&p, &r, T0, &why) != 0);
+    ASSERT(strstr(why, "future"));
+    r.t_ms = T0 - 8 * 24 * H;
+    ASSERT(master_policy_check_report(&p, &r, T0, &why) != 0);
+    ASSERT(strstr(why, "older"));
+    r.t_ms = T0;
+    r.source = 7;
+    ASSERT(master_policy_check_report(&p, &r, T0, &why) != 0);
+    ASSERT(strstr(why, "unknown source"));
+    /* The JSON layer names the field. */
+    static const struct {
+        const char *body, *msg;
+    } js[] = {
+        {"{\"source\":\"user\"}", "missing field: ip"},
+        {"{\"ip\":\"192.0.2.1\"}", "missing field: source"},
+        {"{\"ip\":\"192.0.2.1\",\"source\":\"robot\"}", "unknown source"},
+        {"{\"ip\":1,\"source\":\"user\"}", "ip must be a string"},
+        {"{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"colour\":1}", "unknown field"},
+        {"{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"time\":\"yesterday\"}", "RFC 3339"},
+        {"{\"ip\":\"a@b.example\",\"source\":\"user\"}", "e-mail"},
+        {"[1]", "must be a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof js / sizeof *js; i++) {
+        master_reports_t rs;
+        bl_buf_t errs;
+        bl_buf_init(&errs);
+        size_t nerr;
+        char w[160];
+        ASSERT_EQ(master_reports_parse(&p, (const uint8_t *)js[i].body, strlen(js[i].body), T0, &rs,
+                                       &errs, &nerr, w, sizeof w),
+                  0);
+        ASSERT_EQ(nerr, 1);
+        bl_buf_u8(&errs, 0);
+        if (!strstr((char *)errs.data, js[i].msg))
+            BL_FAIL("%s: got %s, want %s", js[i].body, (char *)errs.data, js[i].msg);
+        bl_buf_close(&errs);
+        master_reports_free(&rs);
+    }
+}
+
+static void test_threshold_weights(void)
+{
+    master_store_t *s = fresh_store("threshold");
+    master_policy_t p;
+    master_policy_defaults(&p);
+    p.threshold = 3;
+    p.weight[MASTER_SRC_USER] = 1;
+    p.weight[MASTER_SRC_SPAMTRAP] = 2;
+    /* Users: 2 reports stay below 3, the third lists. */
+    ASSERT_EQ(report(s, &p, "192.0.2.1", MASTER_SRC_USER, T0), MASTER_R_STORED);
+    ASSERT_EQ(report(s, &p, "192.0.2.1", MASTER_SRC_USER, T0 + 1000), MASTER_R_STORED);
+    master_lookup_t lk = lookup(s, &p, "192.0.2.1", T0 + 2000);
+    ASSERT(!lk.listed);
+    ASSERT_EQ(lk.reports_counted, 2);
+    ASSERT_EQ(report(s, &p, "192.0.2.1", MASTER_SRC_USER, T0 + 2000), MASTER_R_LISTED);
+    lk = lookup(s, &p, "192.0.2.1", T0 + 3000);
+    ASSERT(lk.listed);
+    ASSERT_EQ(lk.reports_counted, 3);
+    ASSERT_EQ(lk.l.e.listed_at, (T0 + 2000) / 1000);
+    ASSERT_EQ(lk.l.e.a, 2);
+    ASSERT_EQ(lk.l.e.reason, 1);
+    /* Spamtrap weighs 2: one spamtrap hit is below 3, plus one user report lists. */
+    ASSERT_EQ(report(s, &p, "192.0.2.2", MASTER_SRC_SPAMTRAP, T0), MASTER_R_STORED);
+    ASSERT_EQ(report(s, &p, "192.0.2.2", MASTER_SRC_USER, T0 + 1), MASTER_R_LISTED);
+    /* Reports outside the counting window do not count. */
+    ASSERT_EQ(report(s, &p, "192.0.2.3", MASTER_SRC_SPAMTRAP, T0), MASTER_R_STORED);
+    ASSERT_EQ(report(s, &p, "192.0.2.3", MASTER_SRC_USER, T0 + 25 * H), MASTER_R_STORED);
+    ASSERT_EQ(report(s, &p, "192.0.2.3", MASTER_SRC_USER, T0 + 25 * H + 1), MASTER_R_STORED);
+    ASSERT_EQ(report(s, &p, "192.0.2.3", MASTER_SRC_USER, T0 + 25 * H + 2), MASTER_R_LISTED);
+    /* IPv6 as well. */
+    ASSERT_EQ(report(s, &p, "2001:db8::5", MASTER_SRC_SPAMTRAP, T0), MASTER_R_STORED);
+    ASSERT_EQ(report(s, &p, "2001:db8::5", MASTER_SRC_SPAMTRAP, T0), MASTER_R_LISTED);
+    master_store_close(s);
+}
+
+static void test_expiry_extension(void)
+{
+    master_store_t *s = fresh_store("expiry");
+    master_policy_t p;
+    master_policy_defaults(&p); /* threshold 2, user 1, duration 24 h */
+    report(s, &p, "192.0.2.10", MASTER_SRC_USER, T0);
+    ASSERT_EQ(report(s, &p, "192.0.2.10", MASTER_SRC_USER, T0), MASTER_R_LISTED);
+    master_lookup_t lk = lookup(s, &p, "192.0.2.10", T0);
+    ASSERT_EQ(lk.seconds_to_delist, 24 * 3600);
+    lk = lookup(s, &p, "192.0.2.10", T0 + 10 * H);
+    ASSERT_EQ(lk.seconds_to_delist, 14 * 3600);
+    /* A new report extends to 24 h after it. */
+    ASSERT_EQ(report(s, &p, "192.0.2.10", MASTER_SRC_USER, T0 + 10 * H), MASTER_R_EXTENDED);
+    lk = lookup(s, &p, "192.0.2.10", T0 + 10 * H);
+    ASSERT_EQ(lk.seconds_to_delist, 24 * 3600);
+    ASSERT_EQ(lk.last_report_ms, T0 + 10 * H);
+    ASSERT_EQ(lk.l.e.listed_at, T0 / 1000); /* listed since does not move */
+    /* One second before: still listed; at the time: delisted, decision recorded. */
+    size_t n;
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_policy_expire(s, T0 + 34 * H - 1000, &n), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    ASSERT_EQ(n, 0);
+    ASSERT(lookup(s, &p, "192.0.2.10", T0 + 34 * H - 1000).listed);
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_policy_expire(s, T0 + 34 * H, &n), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    ASSERT_EQ(n, 1);
+    lk = lookup(s, &p, "192.0.2.10", T0 + 34 * H + 5);
+    ASSERT(!lk.listed);
+    ASSERT(lk.has_delisting);
+    ASSERT_EQ(lk.d.decided_ms, T0 + 34 * H);
+    ASSERT_STREQ(lk.d.cause, "expired");
+    ASSERT_EQ(lk.seconds_to_delist, 0); /* decided, not yet published */
+    ASSERT(!lk.published);
+    /* Published, one active mirror has not acknowledged: still "0". */
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_store_mirror_ack(s, "m1", 0, T0 + 34 * H), 0);
+    master_object_t o = {.serial = 1, .type = BL_OBJ_DELTA, .path = "x"};
+    ASSERT_EQ(master_store_published(s, &o), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    lk = lookup(s, &p, "192.0.2.10", T0 + 34 * H + 10);
+    ASSERT(lk.published);
+    ASSERT_EQ(lk.d.serial, 1);
+    ASSERT_EQ(lk.mirrors_total, 1);
+    ASSERT_EQ(lk.mirrors_acked, 0);
+    ASSERT_EQ(lk.seconds_to_delist, 0);
+    ASSERT(!lk.propagated);
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_store_mirror_ack(s, "m1", 1, T0 + 34 * H + 20), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    lk = lookup(s, &p, "192.0.2.10", T0 + 34 * H + 30);
+    ASSERT(lk.propagated);
+    ASSERT_EQ(lk.seconds_to_delist, -2);
+    /* Reports too old to keep a listing for even a second do not list. */
+    report(s, &p, "192.0.2.11", MASTER_SRC_USER, T0);
+    ASSERT_EQ(report(s, &p, "192.0.2.11", MASTER_SRC_USER, T0), MASTER_R_LISTED);
+    master_store_close(s);
+}
+
+static void test_operator(void)
+{
+    master_store_t *s = fresh_store("operator");
+    master_policy_t p;
+    master_policy_defaults(&p);
+    p.relist_grace_ms = 6 * H;
+    report(s, &p, "192.0.2.20", MASTER_SRC_USER, T0);
+    ASSERT_EQ(report(s, &p, "192.0.2.20", MASTER_SRC_USER, T0), MASTER_R_LISTED);
+    bl_prefix_t k;
+    bl_prefix_parse("192.0.2.20", &k);
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_policy_remove(s, &p, &k, "please", "op", NULL, T0 + H), BL_EINVAL);
+    ASSERT_EQ(master_policy_remove(s, &p, &k, "user-error", "op", "double opt-in shown", T0 + H),
+              0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    master_lookup_t lk = lookup(s, &p, "192.0.2.20", T0 + H);
+    ASSERT(!lk.listed);
+    ASSERT_STREQ(lk.d.cause, "operator:user-error");
+    ASSERT_EQ(lk.d.decided_ms, T0 + H);
+    ASSERT_EQ(lk.grace_until_ms, T0 + 7 * H);
+    ASSERT_EQ(lk.reports_counted, 0); /* reviewed reports no longer count */
+    /* During the grace period reports are stored but do not re-list. */
+    ASSERT_EQ(report(s, &p, "192.0.2.20", MASTER_SRC_SPAMTRAP, T0 + 2 * H), MASTER_R_GRACE);
+    ASSERT_EQ(report(s, &p, "192.0.2.20", MASTER_SRC_SPAMTRAP, T0 + 3 * H), MASTER_R_GRACE);
+    ASSERT(!lookup(s, &p, "192.0.2.20", T0 + 3 * H).listed);
+    /* After it, reports since the removal count again. */
+    ASSERT_EQ(report(s, &p, "192.0.2.20", MASTER_SRC_USER, T0 + 8 * H), MASTER_R_LISTED);
+    lk = lookup(s, &p, "192.0.2.20", T0 + 8 * H);
+    ASSERT(lk.listed);
+    ASSERT_EQ(lk.reports_counted, 3);
+    /* Removing what is not listed. */
+    bl_prefix_parse("192.0.2.99", &k);
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_policy_remove(s, &p, &k, "technical-error", "op", NULL, T0), BL_ENOTFOUND);
+    master_store_rollback(s);
+    /* Operator listing of a prefix, covering lookups, a bad A value. */
+    const char *why;
+    bl_prefix_parse("198.51.100.0/24", &k);
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_policy_add(s, &p, &k, MASTER_KIND_MANUAL, 1, -1, -1, "op", NULL, T0, &why),
+              BL_EINVAL);
+    ASSERT(strstr(why, "between 2 and 255"));
+    ASSERT_EQ(master_policy_add(s, &p, &k, MASTER_KIND_MANUAL, 4, 9, 0, "op", "feed", T0, &why), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    lk = lookup(s, &p, "198.51.100.77", T0 + 1000 * H);
+    ASSERT(lk.listed);
+    ASSERT_EQ(lk.l.e.a, 4);
+    ASSERT_EQ(lk.l.e.reason, 9);
+    ASSERT_EQ(lk.seconds_to_delist, -1);
+    ASSERT_EQ(lk.l.e.key.len, 24);
+    master_store_close(s);
+    /* The audit log holds both actions with their reasons. */
+    char path[512], cmd[700];
+    snprintf(path, sizeof path, "%s/operator.db", dir);
+    snprintf(cmd, sizeof cmd,
+             "test \"$(sqlite3 %s \"SELECT action||':'||target||':'||coalesce(reason,'') FROM "
+             "audit ORDER BY id\" | tr '\\n' ' ')\" = 'remove:192.0.2.20:user-error "
+             "list:198.51.100.0/24:feed '",
+             path);
+    ASSERT_EQ(system(cmd), 0);
+}
+
+static int count_files(const char *d)
+{
+    DIR *dd = opendir(d);
+    int n = 0;
+    struct dirent *de;
+    while (dd && (de = readdir(dd)))
+        n += de->d_name[0] != '.';
+    if (dd)
+        closedir(dd);
+    return n;
+}
+
+static void test_publisher_chain(void)
+{
+    master_store_t *s = fresh_store("chain");
+    master_policy_t p;
+    master_policy_defaults(&p);
+    p.threshold = 1;
+    p.duration_ms = 3 * H;
+    char keyp[512], pubp[512];
+    snprintf(keyp, sizeof keyp, "%s/k.key", dir);
+    snprintf(pubp, sizeof pubp, "%s/k.pub", dir);
+    bl_key_t *key;
+    ASSERT_EQ(bl_key_generate(&key), 0);
+    ASSERT_EQ(bl_key_save(key, keyp, pubp), 0);
+    master_pub_conf_t c;
+    master_pub_conf_defaults(&c);
+    snprintf(c.spool, sizeof c.spool, "%s/spool", dir);
+    snprintf(c.key_path, sizeof c.key_path, "%s", keyp);
+    c.snapshot_every = 4;
+    c.history_count = 8;
+    master_publisher_t *pub;
+    ASSERT_EQ(master_publisher_new(&c, s, &pub), 0);
+    ASSERT_EQ(master_publisher_recover(pub), 0);
+    bl_keyring_t *ring = bl_keyring_new();
+    bl_keyring_add_file(ring, pubp);
+    bl_state_t st;
+    bl_state_init(&st, "main");
+    uint64_t seed = 42, serial;
+    int64_t now = T0;
+    for (int round = 1; round <= 20; round++) {
+        /* A random mix: new reports (listing, extending), expiry, removals. */
+        ASSERT_EQ(master_store_begin(s), 0);
+        for (int i = 0; i < 40; i++) {
+            char ip[32];
+            snprintf(ip, sizeof ip, "10.0.%d.%d", (int)(bl_test_rand(&seed) % 4),
+                     (int)(bl_test_rand(&seed) % 50));
+            master_report_t r = rep(ip, MASTER_SRC_USER, now);
+            ASSERT_EQ(master_policy_report(s, &p, &r, now, NULL), 0);
+            if (bl_test_rand(&seed) % 10 == 0) {
+                master_policy_remove(s, &p, &r.key, "technical-error", "t", NULL, now);
+            }
+        }
+        size_t n;
+        ASSERT_EQ(master_policy_expire(s, now, &n), 0);
+        ASSERT_EQ(master_store_commit(s), 0);
+        ASSERT_EQ(master_publisher_run(pub, now, &serial), 0);
+        ASSERT_EQ(serial, (uint64_t)round);
+        /* Apply what was published, as a mirror would. */
+        char path[4200];
+        snprintf(path, sizeof path, "%s/main/%020llu.delta", c.spool, (unsigned long long)serial);
+        uint8_t *buf;
+        size_t len;
+        ASSERT_EQ(bl_file_read(path, 1 << 26, &buf, &len), 0);
+        bl_obj_t obj;
+        ASSERT_EQ(bl_obj_open(buf, len, ring, NULL, &obj, NULL), 0);
+        ASSERT_EQ(bl_state_apply_delta(&st, &obj, NULL), 0);
+        free(buf);
+        /* The incremental digest equals bl_digest_of over the listings. */
+        bl_digest_t full;
+        uint64_t cnt;
+        ASSERT_EQ(master_store_digest_full(s, &full, &cnt), 0);
+        master_store_load_meta(s);
+        ASSERT(bl_digest_eq(&full, master_store_digest(s)));
+        ASSERT(bl_digest_eq(&full, &st.digest));
+        ASSERT_EQ(cnt, st.n);
+        now += H / 2;
+    }
+    /* Nothing pending: nothing published. */
+    ASSERT_EQ(master_publisher_run(pub, now, &serial), 0);
+    ASSERT_EQ(serial, 0);
+    /* Bounded history: at most 8 objects, the newest snapshot is kept. */
+    char sd[4200];
+    snprintf(sd, sizeof sd, "%s/main", c.spool);
+    ASSERT(count_files(sd) <= 8);
+    ASSERT_EQ(master_publisher_stats(pub)->snapshots_total, 6); /* 1 (first), 4, 8, 12, 16, 20 */
+    char snap[4300];
+    snprintf(snap, sizeof snap, "%s/%020d.snap", sd, 20);
+    ASSERT_EQ(access(snap, R_OK), 0);
+    /* An unreadable key: the publish fails, nothing changes, the retry works. */
+    ASSERT_EQ(master_store_begin(s), 0);
+    master_report_t r = rep("10.9.9.9", MASTER_SRC_USER, now);
+    ASSERT_EQ(master_policy_report(s, &p, &r, now, NULL), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    char moved[600];
+    snprintf(moved, sizeof moved, "%s/k.moved", dir);
+    ASSERT_EQ(rename(keyp, moved), 0);
+    int before = count_files(sd);
+    ASSERT(master_publisher_run(pub, now, &serial) < 0);
+    ASSERT_EQ(master_publisher_stats(pub)->failures_total, 1);
+    ASSERT_EQ(count_files(sd), before);
+    ASSERT(master_store_pending_count(s) == 1);
+    rename(moved, keyp);
+    ASSERT_EQ(master_publisher_run(pub, now, &serial), 0);
+    ASSERT_EQ(serial, 21);
+    bl_state_close(&st);
+    bl_keyring_free(ring);
+    bl_key_free(key);
+    master_publisher_free(pub);
+    master_store_close(s);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/blm-core-%d", (int)getpid());
+    mkdir(dir, 0755);
+    bl_log_init("master_core", BL_LOG_WARN, 0);
+    RUN(test_json);
+    RUN(test_refused_targets);
+    RUN(test_threshold_weights);
+    RUN(test_expiry_extension);
+    RUN(test_operator);
+    RUN(test_publisher_chain);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
