@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "util.h"
 
 /*
  * Layout. A counter series owns BL_METRICS_SHARDS cache lines, one atomic
@@ -397,6 +398,21 @@ void bl_metrics_set_fn(bl_metrics_series_t *s, double (*fn)(void *arg), void *ar
     s->fn = fn;
     s->fn_arg = arg;
     pthread_mutex_unlock(&s->fam->reg->lock);
+}
+
+static double age_fn(void *arg)
+{
+    const _Atomic int64_t *since = arg;
+    int64_t t = atomic_load_explicit(since, memory_order_relaxed);
+    if (t == 0)
+        return 0;
+    int64_t d = bl_now_ms() - t;
+    return d > 0 ? (double)d / 1000.0 : 0;
+}
+
+void bl_metrics_set_age(bl_metrics_series_t *s, const _Atomic int64_t *since_ms)
+{
+    bl_metrics_set_fn(s, since_ms ? age_fn : NULL, (void *)since_ms);
 }
 
 void bl_metrics_observe(bl_metrics_series_t *s, double v)

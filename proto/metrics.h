@@ -90,6 +90,11 @@ void bl_metrics_add(bl_metrics_series_t *s, uint64_t n);
 void bl_metrics_set(bl_metrics_series_t *s, double v);
 void bl_metrics_gauge_add(bl_metrics_series_t *s, double d);
 void bl_metrics_set_fn(bl_metrics_series_t *s, double (*fn)(void *arg), void *arg);
+/* Gauges that are ages: at each scrape, (bl_now_ms() - *since_ms) / 1000
+ * seconds, never negative, and 0 while *since_ms is 0 (nothing to age, e.g.
+ * no delisting propagating). The daemon stores Unix milliseconds into
+ * *since_ms from any thread; the clock is the test-controllable bl_now_ms(). */
+void bl_metrics_set_age(bl_metrics_series_t *s, const _Atomic int64_t *since_ms);
 /* Histograms: counts v in the first bucket whose bound is >= v. NaN is ignored. */
 void bl_metrics_observe(bl_metrics_series_t *s, double v);
 

@@ -2,6 +2,8 @@
 /* Unit tests of the metrics registry: types, bounds, threads, exposition text, catalogs. */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "metrics.h"
@@ -154,6 +156,42 @@ static void test_gauge_fn_and_remove(void)
     bl_metrics_free(r);
 }
 
+static void test_age_gauge(void)
+{
+    char path[] = "/tmp/bl_metrics_clockXXXXXX";
+    int fd = mkstemp(path);
+    ASSERT(fd >= 0);
+    ASSERT(write(fd, "1000000\n", 8) == 8);
+    close(fd);
+    setenv("BLSYNC_TEST_CLOCK", path, 1); /* before the first bl_now_ms() */
+    bl_metrics_t *r = bl_metrics_new();
+    bl_metric_t *g;
+    bl_metrics_desc_t d = {"t_since_seconds", "S.", BL_METRICS_GAUGE, {NULL}, 0, NULL, 0};
+    ASSERT_EQ(bl_metrics_register(r, &d, &g), 0);
+    bl_metrics_series_t *s = bl_metrics_series(g, NULL);
+    static _Atomic int64_t since;
+    atomic_store(&since, 0);
+    bl_metrics_set_age(s, &since);
+    ASSERT(bl_metrics_get(s) == 0); /* nothing to age */
+    atomic_store(&since, 997500);
+    ASSERT(bl_metrics_get(s) == 2.5);
+    atomic_store(&since, 1000500); /* in the future: clamped */
+    ASSERT(bl_metrics_get(s) == 0);
+    FILE *f = fopen(path, "w");
+    ASSERT(f);
+    fputs("1004500", f);
+    fclose(f);
+    ASSERT(bl_metrics_get(s) == 4); /* the clock moved */
+    char *text = render(r);
+    ASSERT(strstr(text, "t_since_seconds 4\n"));
+    free(text);
+    bl_metrics_set_age(s, NULL);
+    bl_metrics_set(s, 9);
+    ASSERT(bl_metrics_get(s) == 9);
+    bl_metrics_free(r);
+    unlink(path);
+}
+
 static void test_cardinality_bound(void)
 {
     bl_metrics_t *r = bl_metrics_new();
@@ -267,6 +305,7 @@ int main(void)
     RUN(test_register_validation);
     RUN(test_types_and_render);
     RUN(test_gauge_fn_and_remove);
+    RUN(test_age_gauge);
     RUN(test_cardinality_bound);
     RUN(test_threads);
     RUN(test_catalogs);
