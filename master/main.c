@@ -200,10 +200,13 @@ int main(int argc, char **argv)
     master_parse_listen(m.c.listen, host, sizeof host, &port);
     if (check) {
         bl_key_t *k = NULL;
+        errno = 0;
         int rc = bl_key_load(m.c.pub.key_path, &k);
         if (rc || !bl_key_is_private(k)) {
             fprintf(stderr, "blsync-master: %s: key %s: %s\n", conf, m.c.pub.key_path,
-                    rc ? bl_strerror(rc) : "not a private key");
+                    rc == BL_EIO && errno ? strerror(errno)
+                    : rc                  ? bl_strerror(rc)
+                                          : "not a private key (the public half?)");
             bl_key_free(k);
             return 1;
         }

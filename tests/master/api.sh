@@ -1,0 +1,179 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The listing policy end to end through the HTTP API on a controllable clock, and every refused input.
+. "$(dirname "$0")/lib.sh"
+H=3600000
+setclock $T0
+write_conf "policy|threshold = 3" "policy|weight_user = 1" "policy|weight_spamtrap = 2" \
+    "policy|relist_grace = 6h"
+start_master
+rep() { # rep IP SOURCE [TIME_SECONDS]
+    local t=${3:-$(($(now) / 1000))}
+    api POST /v1/reports "{\"ip\":\"$1\",\"source\":\"$2\",\"time\":$t}"
+}
+
+echo "== threshold: two user reports stay below 3, the third lists"
+rep 192.0.2.1 user; expect 200 .accepted 1 .listed 0
+api POST /v1/reports "[{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"evidence\":\"e2\"}]"
+expect 200 .listed 0
+lookup 192.0.2.1; expect 200 .listed false .reports_counted 2 .seconds_to_delisting null
+rep 192.0.2.1 user; expect 200 .listed 1
+lookup 192.0.2.1
+expect 200 .listed true .reports_counted 3 .listing.listed_since_unix $((T0 / 1000)) \
+    .seconds_to_delisting 86400 .listing.kind policy .listing.a 2
+
+echo "== weights: one spamtrap hit (2) plus one user report (1) list"
+rep 192.0.2.2 spamtrap; expect 200 .listed 0
+rep 192.0.2.2 user; expect 200 .listed 1
+rep 2001:db8::2 spamtrap; rep 2001:db8::2 spamtrap; expect 200 .listed 1
+lookup 2001:db8::2; expect 200 .listed true
+
+echo "== publishing: the listing reaches the spool within a second"
+wait_for 2 published_all || fail "not published"
+s1=$(serial)
+[ "$s1" -ge 1 ] || fail "serial $s1"
+
+echo "== time to delisting counts down on the clock; a new report extends it"
+setclock $((T0 + 10 * H))
+lookup 192.0.2.1; expect 200 .seconds_to_delisting $((14 * 3600))
+rep 192.0.2.1 user; expect 200 .extended 1
+lookup 192.0.2.1
+expect 200 .seconds_to_delisting 86400 .last_report "$(date -u -d @$(((T0 + 10 * H) / 1000)) +%FT%TZ)"
+"$C" lookup 192.0.2.1 --url "http://127.0.0.1:$PORT" | grep -q "time to delisting: 86400 s" ||
+    fail "blsyncctl lookup"
+
+echo "== expiry 24 h after the last report: not a second before"
+setclock $((T0 + 34 * H - 1000))
+sleep 0.4
+lookup 192.0.2.1; expect 200 .listed true .seconds_to_delisting 1
+setclock $((T0 + 34 * H))
+wait_for 3 bash -c "curl -s http://127.0.0.1:$PORT/v1/lookup/192.0.2.1 | jq -e '.listed == false' >/dev/null" ||
+    fail "not delisted at expiry"
+lookup 192.0.2.1
+expect 200 .delisting.cause expired .delisting.decided_at_ms $((T0 + 34 * H))
+# "0" while the delisting propagates; once published (no mirrors here) it is done.
+wait_for 3 bash -c "curl -s http://127.0.0.1:$PORT/v1/lookup/192.0.2.1 | jq -e '.delisting.published' >/dev/null" ||
+    fail "delisting not published"
+lookup 192.0.2.1; expect 200 .delisting.mirrors_total 0 .delisting.propagated true
+[ "$(jq -r .delisting.serial "$W/out")" -gt "$s1" ] || fail "delisting serial"
+# 192.0.2.2 (reported at T0) expired with it.
+lookup 192.0.2.2; expect 200 .listed false .delisting.cause expired
+
+echo "== a propagating delisting answers 0 while a mirror has not acknowledged"
+sqlite3 "$W/m.db" "INSERT INTO mirrors VALUES('m1',0,$(now),$(now))"
+rep 192.0.2.3 spamtrap; rep 192.0.2.3 spamtrap; expect 200 .listed 1
+api DELETE /v1/listings/192.0.2.3 '{"reason":"technical-error"}'; expect 200
+lookup 192.0.2.3; expect 200 .listed false .seconds_to_delisting 0 .delisting.mirrors_total 1 \
+    .delisting.mirrors_acked 0
+sqlite3 "$W/m.db" "DELETE FROM mirrors"
+
+echo "== operator removal: token, reason, audit, grace"
+rep 192.0.2.4 spamtrap; rep 192.0.2.4 user; expect 200 .listed 1
+api DELETE /v1/listings/192.0.2.4 '{"reason":"user-error"}' ""
+expect_msg 401 "bearer token"
+api DELETE /v1/listings/192.0.2.4 '{"reason":"user-error"}' "Bearer wrong"
+expect_msg 401 "bearer token"
+api DELETE /v1/listings/192.0.2.4 '{}'
+expect_msg 422 "needs a reason"
+api DELETE /v1/listings/192.0.2.4 '{"reason":"please delist me"}'
+expect_msg 422 "technical-error or user-error"
+api DELETE "/v1/listings/192.0.2.4?reason=user-error&comment=double%20opt-in" "" ""
+expect_msg 401 "bearer"
+api DELETE "/v1/listings/192.0.2.4?reason=user-error&comment=double%20opt-in"
+expect 200 .removed true .reason user-error
+tr=$(now)
+api DELETE /v1/listings/192.0.2.4 '{"reason":"user-error"}'; expect_msg 404 "not listed"
+lookup 192.0.2.4
+expect 200 .listed false .delisting.cause operator:user-error .reports_counted 0 \
+    .relisting_blocked_until "$(date -u -d @$(((tr + 6 * H) / 1000)) +%FT%TZ)"
+audit=$(sqlite3 "$W/m.db" "SELECT action||' '||target||' '||reason||' '||detail FROM audit WHERE action='remove' AND target='192.0.2.4'")
+[ "$audit" = "remove 192.0.2.4 user-error double opt-in" ] || fail "audit: '$audit'"
+echo "== re-listing: not within the grace period; afterwards only new reports count"
+rep 192.0.2.4 spamtrap; rep 192.0.2.4 spamtrap; expect 200 .in_grace 1 .listed 0
+lookup 192.0.2.4; expect 200 .listed false
+setclock $((tr + 7 * H))
+rep 192.0.2.4 user; expect 200 .listed 0
+lookup 192.0.2.4; expect 200 .reports_counted 1
+rep 192.0.2.4 spamtrap; expect 200 .listed 1
+
+echo "== operator listings: prefixes, covering lookups, never expiring"
+api POST /v1/listings '{"prefix":"198.51.100.0/24","a":4,"reason":7,"comment":"feed X"}' ""
+expect_msg 401 "bearer"
+api POST /v1/listings '{"prefix":"198.51.100.0/24","a":4,"reason":7,"comment":"feed X"}'
+expect 201 .listed.prefix 198.51.100.0/24 .listed.expires_at null
+lookup 198.51.100.77
+expect 200 .listed true .listing.prefix 198.51.100.0/24 .listing.a 4 .seconds_to_delisting never
+api POST /v1/listings '{"prefix":"203.0.113.0/24","duration":3600}'
+expect 201 .listed.kind manual
+"$C" list add 2001:db8:1::/48 --url "http://127.0.0.1:$PORT" --token-file <(echo $TOK) >/dev/null ||
+    fail "blsyncctl list add"
+"$C" list remove 2001:db8:1::/48 --reason technical-error --url "http://127.0.0.1:$PORT" \
+    --token-file <(echo $TOK) >/dev/null || fail "blsyncctl list remove"
+api GET "/v1/listings?limit=2"; expect 200 '.listings|length' 2
+next=$(jq -r .next "$W/out")
+api GET "/v1/listings?limit=100&after=$next"; expect 200 .next null
+
+echo "== refused inputs, each with its reason"
+for c in "example.com|domain name" "mail.example.org|domain name" \
+    "abuse@example.com|e-mail address" "127.0.0.1|127.0.0.0/8 is loopback" \
+    "127.9.9.9|127.0.0.0/8 is loopback" "::1|loopback" "1.2.3|malformed" \
+    "1.2.3.256|malformed" "2001:db8:::1|malformed" "192.0.2.0/24|not a prefix" "|empty address"; do
+    ip=${c%%|*}
+    msg=${c#*|}
+    api POST /v1/reports "{\"ip\":\"$ip\",\"source\":\"user\"}"
+    expect_msg 422 "$msg"
+done
+for c in "10.0.0.1/8|host bits" "127.0.0.0/8|loopback" "0.0.0.0/0|loopback" "10.0.0.0/7|wider" \
+    "example.net|domain" "x@y.example|e-mail" "10.0.0.0/33|malformed"; do
+    api POST /v1/listings "{\"prefix\":\"${c%%|*}\"}"
+    expect_msg 422 "${c#*|}"
+done
+api POST /v1/listings '{"prefix":"192.0.2.128/25","a":1}'; expect_msg 422 "between 2 and 255"
+api POST /v1/listings '{"prefix":"192.0.2.128/25","kind":"other"}'; expect_msg 422 "unknown kind"
+api POST /v1/reports '{"ip":"192.0.2.9","source":"robot"}'; expect_msg 422 "unknown source"
+api POST /v1/reports '{"ip":"192.0.2.9"}'; expect_msg 422 "missing field: source"
+api POST /v1/reports "{\"ip\":\"192.0.2.9\",\"source\":\"user\",\"time\":$(($(now) / 1000 + 3600))}"
+expect_msg 422 "in the future"
+api POST /v1/reports "{\"ip\":\"192.0.2.9\",\"source\":\"user\",\"time\":$(($(now) / 1000 - 8 * 86400))}"
+expect_msg 422 "older than"
+# A batch is all or nothing: one bad item refuses the request and names its index.
+api POST /v1/reports '[{"ip":"192.0.2.10","source":"user"},{"ip":"example.com","source":"user"}]'
+expect 422 '.refused[0].index' 1 '.refused[0].ip' example.com
+lookup 192.0.2.10; expect 200 .reports_total 0
+api POST /v1/reports '{"ip":"192.0.2.9","source":"user"'; expect_msg 400 "at byte"
+api POST /v1/reports '{"ip":"192.0.2.9","source":"user"} x'; expect_msg 400 "trailing bytes"
+api POST /v1/reports '"just a string"'; expect_msg 400 "report object or an array"
+api POST /v1/reports '[]'; expect_msg 400 "empty array"
+api POST /v1/reports "$(head -c 70000 /dev/zero | tr '\0' ' ')[]"; expect_msg 413 "larger than"
+api POST /v1/reports '{"ip":"192.0.2.9","source":"user"}' ""; expect_msg 401 "bearer token"
+api GET /v1/reports; expect_msg 405 "use POST"
+api GET /v1/nothing; expect_msg 404 "no such endpoint"
+lookup example.com; expect_msg 400 "domain name"
+lookup 127.0.0.1; expect_msg 400 "loopback"
+lookup 127.0.0.2; expect 200 .listed false
+
+echo "== configuration errors name file and line"
+printf '[master]\nfeed = main\n[policy]\nthreshold = many\n' >"$W/bad.conf"
+out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"
+[[ "$out" == *"bad.conf:4: threshold: 'many' is not a non-negative number"* ]] || fail "config: $out"
+printf '[master]\nfeed = main\n[nonsense]\nx = 1\n' >"$W/bad.conf"
+out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"
+[[ "$out" == *"bad.conf:4: unknown section [nonsense]"* ]] || fail "config: $out"
+printf '[publisher]\nkey = /nonexistent/k.key\n' >"$W/bad.conf"
+out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"
+[[ "$out" == *"key /nonexistent/k.key: No such file or directory"* ]] || fail "config: $out"
+printf '[publisher]\ndelay = soon\n' >"$W/bad.conf"
+out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"
+[[ "$out" == *"bad.conf:2: delay: 'soon' is not a duration"* ]] || fail "config: $out"
+"$M" -c "$W/m.conf" --check-config >/dev/null || fail "good config refused"
+"$M" --version | grep -q "blsync-master" || fail "--version"
+
+echo "== the spool verifies and the chain rebuilds the store"
+wait_for 3 published_all || fail "not published"
+stop_master
+for f in "$W"/spool/main/*; do
+    "$C" verify "$f" --key "$W/m.pub" >/dev/null || fail "$f does not verify"
+done
+"$CHK" "$W/m.db" "$W/spool/main" "$W/m.pub" || fail "chain check"
+grep -q "event=stopped" "$W/log" || fail "no graceful stop"
+echo "PASS"
