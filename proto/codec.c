@@ -75,9 +75,8 @@ static inline uint32_t br_get(bitrd_t *r, int k)
 static inline unsigned br_unary(bitrd_t *r)
 {
     br_refill(r);
-    unsigned z = (unsigned)__builtin_ctzll(~r->acc); /* ~acc is non-zero: nbits <= 64 */
-    if (r->nbits == 64 && r->acc == UINT64_MAX)
-        z = 64;
+    uint64_t inv = ~r->acc; /* bits past nbits are zero in acc, so one in inv */
+    unsigned z = inv ? (unsigned)__builtin_ctzll(inv) : 64;
     if (z >= RICE_ESC) {
         if (r->nbits < RICE_ESC) {
             r->err = BL_ETRUNC;
@@ -258,7 +257,7 @@ int bl_block_encode(const bl_change_t *rem, size_t nrem, const bl_change_t *add,
     bl_buf_varint(out, nadd);
     enc_keys(out, rem, nrem);
     for (size_t i = 0; i < nrem; i++)
-        bl_buf_varint(out, bl_zigzag(rem[i].decided_ms - base_ms));
+        bl_buf_varint(out, bl_zigzag((int64_t)((uint64_t)rem[i].decided_ms - (uint64_t)base_ms)));
     enc_keys(out, add, nadd);
     for (size_t i = 0; i < nadd; i++)
         bl_buf_u8(out, add[i].e.a);
@@ -272,8 +271,15 @@ int bl_block_encode(const bl_change_t *rem, size_t nrem, const bl_change_t *add,
     for (size_t i = 0; i < nadd; i++)
         bl_buf_varint(out, (uint64_t)(add[i].e.expires_at - add[i].e.listed_at));
     for (size_t i = 0; i < nadd; i++)
-        bl_buf_varint(out, bl_zigzag(add[i].decided_ms - base_ms));
+        bl_buf_varint(out, bl_zigzag((int64_t)((uint64_t)add[i].decided_ms - (uint64_t)base_ms)));
     return out->err;
+}
+
+/* base + zigzag delta in wrapping arithmetic: decided times are metadata and
+ * a hostile value must not be undefined behaviour. */
+static int64_t add_ms(int64_t base, uint64_t zz)
+{
+    return (int64_t)((uint64_t)base + (uint64_t)bl_unzigzag(zz));
 }
 
 int bl_block_decode(const uint8_t *raw, size_t len, int64_t base_ms, const bl_limits_t *lim,
@@ -301,7 +307,7 @@ int bl_block_decode(const uint8_t *raw, size_t len, int64_t base_ms, const bl_li
     if ((rc = dec_keys(&rd, rem, (size_t)nrem)))
         goto fail;
     for (size_t i = 0; i < nrem; i++)
-        rem[i].decided_ms = base_ms + bl_unzigzag(bl_rd_varint(&rd));
+        rem[i].decided_ms = add_ms(base_ms, bl_rd_varint(&rd));
     if ((rc = dec_keys(&rd, add, (size_t)nadd)))
         goto fail;
     for (size_t i = 0; i < nadd; i++) {
@@ -320,18 +326,24 @@ int bl_block_decode(const uint8_t *raw, size_t len, int64_t base_ms, const bl_li
         add[i].e.reason = (uint16_t)r;
     }
     int64_t prev = 0;
-    for (size_t i = 0; i < nadd; i++)
-        prev = add[i].e.listed_at = prev + bl_unzigzag(bl_rd_varint(&rd));
+    for (size_t i = 0; i < nadd; i++) {
+        int64_t d = bl_unzigzag(bl_rd_varint(&rd));
+        if (d < -BL_TIME_MAX || d > BL_TIME_MAX || prev + d < 0 || prev + d > BL_TIME_MAX) {
+            rc = bl_rd_err(&rd) ? bl_rd_err(&rd) : BL_EFIELD;
+            goto fail;
+        }
+        prev = add[i].e.listed_at = prev + d;
+    }
     for (size_t i = 0; i < nadd; i++) {
         uint64_t d = bl_rd_varint(&rd);
-        if (d > INT64_MAX / 2) {
-            rc = BL_EFIELD;
+        if (d > (uint64_t)(BL_TIME_MAX - add[i].e.listed_at)) {
+            rc = bl_rd_err(&rd) ? bl_rd_err(&rd) : BL_EFIELD;
             goto fail;
         }
         add[i].e.expires_at = add[i].e.listed_at + (int64_t)d;
     }
     for (size_t i = 0; i < nadd; i++)
-        add[i].decided_ms = base_ms + bl_unzigzag(bl_rd_varint(&rd));
+        add[i].decided_ms = add_ms(base_ms, bl_rd_varint(&rd));
     bl_rd_expect_end(&rd);
     if ((rc = bl_rd_err(&rd)))
         goto fail;

@@ -153,7 +153,8 @@ int bl_entry_check(const bl_entry_t *e)
     int r = bl_prefix_check(&e->key);
     if (r)
         return r;
-    if (e->a == 0 || e->expires_at < e->listed_at)
+    if (e->a == 0 || e->listed_at < 0 || e->expires_at < e->listed_at ||
+        e->expires_at > BL_TIME_MAX)
         return BL_EFIELD;
     return 0;
 }

@@ -68,7 +68,10 @@ static inline uint32_t bl_prefix_v4addr(const bl_prefix_t *p)
            p->addr[3];
 }
 
-/* Checks an entry's fields: prefix, a in 1..255, expires_at >= listed_at. */
+/* Entry times are Unix seconds in [0, BL_TIME_MAX] (about year 36800). */
+#define BL_TIME_MAX (1LL << 40)
+
+/* Checks an entry's fields: prefix, a in 1..255, 0 <= listed_at <= expires_at <= BL_TIME_MAX. */
 int bl_entry_check(const bl_entry_t *e);
 
 #endif

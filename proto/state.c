@@ -99,6 +99,8 @@ typedef struct {
 
 static int grow_append(bl_change_t **arr, size_t *n, size_t *cap, const bl_change_t *src, size_t m)
 {
+    if (!m)
+        return 0;
     if (*n + m > *cap) {
         size_t nc = *cap ? *cap : 1024;
         while (nc < *n + m)
@@ -151,7 +153,8 @@ int bl_state_apply_delta(bl_state_t *s, const bl_obj_t *obj, const bl_limits_t *
         if (!copy) {
             rc = BL_ENOMEM;
         } else {
-            memcpy(copy, s->e, s->n * sizeof *copy);
+            if (s->n)
+                memcpy(copy, s->e, s->n * sizeof *copy);
             next.e = copy;
             next.n = next.cap = s->n;
             rc = merge(&next, c.rem, c.nrem, c.add, c.nadd, &next.digest);
