@@ -51,6 +51,8 @@ typedef struct {
     size_t nkeycerts;
     uint64_t head_serial;
     uint8_t head_digest[BL_DIGEST_SIZE];
+    struct timespec mtime;  /* of the directory at the last scan */
+    int snapshot_requested; /* asked the publisher for one; cleared when one arrives */
 } feed_t;
 
 typedef struct {
@@ -100,6 +102,7 @@ struct master_sync {
     size_t nfeeds;
     sconn_t *conns;
     uv_timer_t hb_timer;
+    uv_timer_t poll_timer;
     uv_async_t async;
     pthread_mutex_t mu; /* guards notes */
     note_t *notes;
@@ -222,17 +225,33 @@ static int feed_add(feed_t *f, const char *path)
     if (!(o.path = strdup(path)))
         return BL_ENOMEM;
     f->o[f->n++] = o;
+    if (o.type == BL_OBJ_SNAPSHOT)
+        f->snapshot_requested = 0;
     qsort(f->o, f->n, sizeof *f->o, obj_cmp);
     feed_update_head(f);
     return 0;
 }
 
-static int feed_scan(feed_t *f)
+/* Brings the index in line with the directory: new files are added (their
+ * headers read), vanished ones dropped. Skipped when the directory's mtime
+ * has not changed since the last scan, unless force. */
+static int feed_scan_ex(feed_t *f, int force)
 {
+    struct stat dst;
+    if (stat(f->dir, &dst) != 0)
+        return BL_EIO;
+    if (!force && dst.st_mtim.tv_sec == f->mtime.tv_sec && dst.st_mtim.tv_nsec == f->mtime.tv_nsec)
+        return 0;
     DIR *d = opendir(f->dir);
     if (!d)
         return BL_EIO;
-    feed_clear(f);
+    f->mtime = dst.st_mtim;
+    uint8_t *seen = calloc(f->n + 1, 1);
+    if (!seen) {
+        closedir(d);
+        return BL_ENOMEM;
+    }
+    size_t known = f->n;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!has_suffix(de->d_name, ".delta") && !has_suffix(de->d_name, ".snap") &&
@@ -241,13 +260,36 @@ static int feed_scan(feed_t *f)
         char path[PATH_MAX];
         if (snprintf(path, sizeof path, "%s/%s", f->dir, de->d_name) >= (int)sizeof path)
             continue;
+        int found = 0;
+        for (size_t i = 0; i < known && !found; i++)
+            if (f->o[i].path && !strcmp(f->o[i].path, path))
+                found = 1, seen[i] = 1;
+        if (found)
+            continue;
         int rc = feed_add(f, path);
         if (rc && rc != BL_ETRUNC)
             BL_WARN("sync_spool_skip", "path=%s error=%s", bl_log_q(path), bl_errname(rc));
     }
     closedir(d);
+    /* feed_add sorts, so match vanished objects by path again. */
+    size_t w = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        struct stat st;
+        if (stat(f->o[i].path, &st) != 0) {
+            free(f->o[i].path);
+            continue;
+        }
+        f->o[w++] = f->o[i];
+    }
+    f->n = w;
+    free(seen);
     feed_update_head(f);
     return 0;
+}
+
+static int feed_scan(feed_t *f)
+{
+    return feed_scan_ex(f, 1);
 }
 
 static int find_feed(const master_sync_t *s, const char *name)
@@ -330,31 +372,46 @@ static const spool_obj_t *latest_snapshot(const feed_t *f)
     return NULL;
 }
 
-/* What a mirror at (serial, digest) gets next: a delta, a snapshot, or NULL. */
-static const spool_obj_t *next_object(const feed_t *f, const sub_t *sub)
+static void ask_snapshot(master_sync_t *s, feed_t *f)
+{
+    if (f->snapshot_requested || !s->h.want_snapshot)
+        return;
+    f->snapshot_requested = 1;
+    BL_INFO("sync_want_snapshot", "feed=%s head=%" PRIu64, bl_log_q(f->name), f->head_serial);
+    s->h.want_snapshot(s->h.ctx, f->name);
+}
+
+/* What a mirror at (sent_serial, sent_digest) gets next: a delta, a
+ * snapshot, or NULL (up to date, or nothing in the spool can help yet). */
+static const spool_obj_t *next_object(master_sync_t *s, feed_t *f, sub_t *sub)
 {
     if (!f->n)
         return NULL;
     const spool_obj_t *snap = latest_snapshot(f);
-    if (!sub->force_snapshot) {
-        if (sub->sent_serial == f->head_serial &&
-            !memcmp(sub->sent_digest, f->head_digest, BL_DIGEST_SIZE))
-            return NULL;
-        if (sub->sent_serial > f->head_serial)
-            return NULL; /* the mirror is ahead: nothing we can send helps */
-        const spool_obj_t *first;
-        uint64_t cb = chain_bytes(f, sub->sent_serial, sub->sent_digest, &first);
-        /* A snapshot is worth it when the deltas would weigh more. It must
-         * also move the mirror forward, or we would send it forever. */
-        if (cb != UINT64_MAX && (!snap || snap->serial <= sub->sent_serial || cb <= snap->bytes))
-            return first;
+    /* Only a snapshot past the mirror's serial moves it: an older one is a rollback. */
+    int snap_helps = snap && snap->serial > sub->sent_serial;
+    if (sub->force_snapshot || sub->sent_serial == 0) {
+        if (snap_helps)
+            return snap;
+        if (sub->force_snapshot) {
+            sub->force_snapshot = 0;
+            ask_snapshot(s, f);
+        }
     }
-    if (!snap)
+    if (sub->sent_serial == f->head_serial &&
+        !memcmp(sub->sent_digest, f->head_digest, BL_DIGEST_SIZE))
         return NULL;
-    if (!sub->force_snapshot && snap->serial == sub->sent_serial &&
-        !memcmp(snap->digest, sub->sent_digest, BL_DIGEST_SIZE))
-        return NULL;
-    return snap;
+    if (sub->sent_serial > f->head_serial)
+        return NULL; /* the mirror is ahead: nothing we can send helps */
+    const spool_obj_t *first;
+    uint64_t cb = chain_bytes(f, sub->sent_serial, sub->sent_digest, &first);
+    /* A snapshot is worth it when the deltas would weigh more. */
+    if (cb != UINT64_MAX && (!snap_helps || cb <= snap->bytes))
+        return first;
+    if (snap_helps)
+        return snap;
+    ask_snapshot(s, f); /* the chain is gone and no snapshot is recent enough */
+    return NULL;
 }
 
 /* ---- connections ------------------------------------------------------ */
@@ -466,11 +523,13 @@ static void conn_pump(sconn_t *c)
                 progressed = 1;
                 break;
             }
-            if (sub->hb_due) {
+            /* A heartbeat goes after the objects it announces, unless objects
+             * have kept it waiting for a whole interval. */
+            const spool_obj_t *o = next_object(s, f, sub);
+            if (sub->hb_due && (!o || sub->hb_due > 1)) {
                 heartbeat_send(c, sub);
                 progressed = 1;
             }
-            const spool_obj_t *o = next_object(f, sub);
             if (!o)
                 continue;
             int rc = start_object(c, o->path, o->bytes);
@@ -719,10 +778,24 @@ static void on_hb_timer(uv_timer_t *t)
             continue;
         }
         for (int i = 0; i < SYNC_MAX_FEEDS; i++)
-            if (c->subs[i].active)
-                c->subs[i].hb_due = 1;
+            if (c->subs[i].active && c->subs[i].hb_due < 2)
+                c->subs[i].hb_due++;
         conn_pump(c);
     }
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+    master_sync_t *s = t->data;
+    int changed = 0;
+    for (size_t i = 0; i < s->nfeeds; i++) {
+        uint64_t before = s->feeds[i].head_serial;
+        size_t n = s->feeds[i].n;
+        feed_scan_ex(&s->feeds[i], 0);
+        changed |= before != s->feeds[i].head_serial || n != s->feeds[i].n;
+    }
+    if (changed)
+        pump_all(s);
 }
 
 static void on_async(uv_async_t *a)
@@ -888,7 +961,12 @@ int master_sync_new(uv_loop_t *loop, const master_sync_conf_t *c, const master_s
                    (uint64_t)s->c.heartbeat_interval_ms);
     uv_async_init(loop, &s->async, on_async);
     s->async.data = s;
-    s->handles = 2;
+    uv_timer_init(loop, &s->poll_timer);
+    s->poll_timer.data = s;
+    if (s->c.poll_ms > 0)
+        uv_timer_start(&s->poll_timer, on_poll_timer, (uint64_t)s->c.poll_ms,
+                       (uint64_t)s->c.poll_ms);
+    s->handles = 3;
     BL_INFO("sync_listen", "host=%s port=%d feeds=%zu", bl_log_q(c->host),
             bl_tls_server_port(s->srv), s->nfeeds);
     *out = s;
@@ -904,6 +982,8 @@ void master_sync_free(master_sync_t *s)
     uv_timer_stop(&s->hb_timer);
     uv_close((uv_handle_t *)&s->hb_timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->async, on_handle_closed);
+    uv_timer_stop(&s->poll_timer);
+    uv_close((uv_handle_t *)&s->poll_timer, on_handle_closed);
 }
 
 int master_sync_port(const master_sync_t *s)

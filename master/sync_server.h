@@ -40,6 +40,8 @@ typedef struct {
     int64_t heartbeat_ttl_ms;      /* signed expiry of a heartbeat; 0: 6 intervals */
     size_t max_queue;              /* per-connection write queue; 0: 8 MiB */
     size_t max_mirrors;            /* connections at most; 0: 10000 */
+    int64_t poll_ms;               /* rescan the spool this often (another process
+                                      publishes into it); 0: only the hook */
 } master_sync_conf_t;
 
 void master_sync_conf_defaults(master_sync_conf_t *c);
@@ -52,6 +54,10 @@ typedef struct {
                    int64_t now_ms);
     /* A mirror connected (up = 1) or went away (up = 0, reason says why). */
     void (*on_mirror)(void *ctx, const char *mirror, int up, const char *reason);
+    /* A mirror needs a snapshot newer than any in the spool (its history is
+     * gone, or its state diverged): publish one (master_publisher_snapshot).
+     * Optional; called once until a new snapshot appears. */
+    void (*want_snapshot)(void *ctx, const char *feed);
 } master_sync_hooks_t;
 
 /* Loads the TLS context and the signing key, scans the spool, listens.

@@ -9,9 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+
 #include "err.h"
+#include "feed.h"
 #include "frame.h"
 #include "log.h"
+#include "state.h"
 #include "tls.h"
 #include "util.h"
 
@@ -43,6 +49,7 @@ struct mirror_sync {
     int closing;
     unsigned attempts;
     uint64_t connected_ns;
+    uint64_t last_rx_ns; /* last bytes from the master */
     uint64_t rng;
     cfeed_t feeds[MIRROR_SYNC_MAX_FEEDS];
     size_t nfeeds;
@@ -103,7 +110,7 @@ static void send_hello(mirror_sync_t *s, cfeed_t *f, uint16_t flags)
 static void resync(mirror_sync_t *s, cfeed_t *f, int snapshot)
 {
     uint64_t now = bl_mono_ns();
-    if (!snapshot && f->last_resync_ns && now - f->last_resync_ns < RESYNC_MIN_GAP_MS * 1000000ull)
+    if (f->last_resync_ns && now - f->last_resync_ns < RESYNC_MIN_GAP_MS * 1000000ull)
         return;
     s->st.resyncs++;
     if (snapshot)
@@ -167,7 +174,7 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
         refused(s, f->name, bl_obj_type_name(hd->type), BL_ETYPE, hd->serial);
         return;
     }
-    rc = s->h.apply(s->h.ctx, &obj);
+    rc = s->h.apply(s->h.ctx, &obj, p, n);
     if (rc) {
         refused(s, f->name, bl_obj_type_name(hd->type), rc, hd->serial);
         switch (rc) {
@@ -271,6 +278,7 @@ static void on_data(bl_tls_conn_t *t, const uint8_t *p, size_t n)
 {
     mirror_sync_t *s = bl_tls_conn_data(t);
     s->st.bytes_received += n;
+    s->last_rx_ns = bl_mono_ns();
     int rc = bl_frame_reader_feed(&s->rd, p, n);
     bl_frame_t f;
     while (rc == 0 && (rc = bl_frame_next(&s->rd, &f)) == 1) {
@@ -304,6 +312,7 @@ static void on_connect(bl_tls_conn_t *t, const char *peer)
     s->st.connected = 1;
     s->st.connects++;
     s->connected_ns = bl_mono_ns();
+    s->last_rx_ns = s->connected_ns;
     BL_INFO("sync_connected", "master=%s addr=%s", bl_log_q(peer), bl_log_q(bl_tls_peer_addr(t)));
     for (size_t i = 0; i < s->nfeeds; i++)
         send_hello(s, &s->feeds[i], 0);
@@ -379,6 +388,10 @@ static void on_fresh_timer(uv_timer_t *t)
     mirror_sync_t *s = t->data;
     for (size_t i = 0; i < s->nfeeds; i++)
         update_level(s, &s->feeds[i]);
+    /* A master that sends nothing, not even heartbeats, is gone or the link
+     * is half open: reconnect rather than wait for TCP to notice. */
+    if (s->conn && s->up && bl_mono_ns() - s->last_rx_ns > (uint64_t)s->c.stale_after_ms * 1000000u)
+        bl_tls_close(s->conn, "master silent");
 }
 
 int mirror_sync_new(uv_loop_t *loop, const mirror_sync_conf_t *c, const mirror_sync_hooks_t *h,
@@ -471,6 +484,13 @@ void mirror_sync_resync(mirror_sync_t *s, const char *feed)
         send_hello(s, f, 0);
 }
 
+void mirror_sync_want_snapshot(mirror_sync_t *s, const char *feed)
+{
+    cfeed_t *f = feed_of(s, feed);
+    if (f && s->up)
+        resync(s, f, 1);
+}
+
 int mirror_sync_freshness(const mirror_sync_t *s, const char *feed)
 {
     for (size_t i = 0; i < s->nfeeds; i++)
@@ -490,4 +510,259 @@ int64_t mirror_sync_heartbeat_age_ms(const mirror_sync_t *s, const char *feed)
 const mirror_sync_stats_t *mirror_sync_stats(const mirror_sync_t *s)
 {
     return &s->st;
+}
+
+/* ---- persistence of applied objects ---------------------------------- */
+
+typedef struct {
+    uint64_t serial;
+    int type;
+    char name[64];
+} sfile_t;
+
+static int sfile_cmp(const void *a, const void *b)
+{
+    const sfile_t *x = a, *y = b;
+    if (x->serial != y->serial)
+        return x->serial < y->serial ? -1 : 1;
+    return x->type - y->type;
+}
+
+static void store_path(const mirror_sync_store_t *st, uint64_t serial, int type, char *out,
+                       size_t n)
+{
+    snprintf(out, n, "%s/%020" PRIu64 ".%s", st->dir, serial,
+             type == BL_OBJ_SNAPSHOT ? "snap" : "delta");
+}
+
+/* Lists the store's object files sorted by serial (snapshots after deltas). */
+static int store_list(const mirror_sync_store_t *st, sfile_t **out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    DIR *d = opendir(st->dir);
+    if (!d)
+        return BL_EIO;
+    sfile_t *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || strlen(de->d_name) >= 64)
+            continue;
+        uint64_t serial = strtoull(de->d_name, &end, 10);
+        int type = !strcmp(end, ".snap")    ? BL_OBJ_SNAPSHOT
+                   : !strcmp(end, ".delta") ? BL_OBJ_DELTA
+                                            : 0;
+        if (!type)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            sfile_t *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                free(v);
+                closedir(d);
+                return BL_ENOMEM;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n].serial = serial;
+        v[n].type = type;
+        snprintf(v[n].name, sizeof v[n].name, "%s", de->d_name);
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(v, n, sizeof *v, sfile_cmp);
+    *out = v;
+    *nout = n;
+    return 0;
+}
+
+static void store_unlink(const mirror_sync_store_t *st, const char *name)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", st->dir, name);
+    unlink(path);
+}
+
+/* Applies a persisted file as of its own creation time: it was fresh when
+ * received, and a restart must not make the mirror forget a state it acked. */
+static int store_replay(mirror_sync_store_t *st, const char *name, uint64_t *bytes)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", st->dir, name);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = bl_file_read(path, (size_t)st->feed->lim.max_payload + BL_OBJ_PREFIX, &data, &len);
+    if (rc)
+        return rc;
+    bl_rd_t rd;
+    bl_hdr_t h;
+    bl_rd_init(&rd, data, len);
+    rc = bl_hdr_decode(&rd, &h);
+    if (!rc)
+        rc = mirror_apply_object(st->feed, data, len, h.created_ms, NULL);
+    free(data);
+    *bytes = len;
+    return rc;
+}
+
+int mirror_sync_store_open(mirror_sync_store_t *st, struct mirror_feed *f, const char *state_dir,
+                           uint64_t *restored)
+{
+    memset(st, 0, sizeof *st);
+    st->feed = f;
+    if (snprintf(st->dir, sizeof st->dir, "%s/%s", state_dir, f->name) >= (int)sizeof st->dir)
+        return BL_EINVAL;
+    if (bl_mkdir_p(st->dir, 0750)) {
+        BL_ERR("sync_state_dir", "path=%s errno=%d", bl_log_q(st->dir), errno);
+        return BL_EIO;
+    }
+    sfile_t *v;
+    size_t n;
+    int rc = store_list(st, &v, &n);
+    if (rc)
+        return rc;
+    /* The newest snapshot that loads, then every delta after it that applies. */
+    size_t start = n;
+    for (size_t i = n; i-- > 0;) {
+        if (v[i].type != BL_OBJ_SNAPSHOT)
+            continue;
+        uint64_t bytes = 0;
+        rc = store_replay(st, v[i].name, &bytes);
+        if (rc == 0) {
+            st->snap_bytes = bytes;
+            start = i;
+            break;
+        }
+        BL_WARN("sync_state_refused", "feed=%s file=%s error=%s", bl_log_q(f->name),
+                bl_log_q(v[i].name), bl_errname(rc));
+        store_unlink(st, v[i].name);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i == start)
+            continue;
+        if (start == n || i < start || v[i].type != BL_OBJ_DELTA) {
+            store_unlink(st, v[i].name); /* before the snapshot, or no snapshot at all */
+            continue;
+        }
+        uint64_t bytes = 0;
+        rc = store_replay(st, v[i].name, &bytes);
+        if (rc) {
+            BL_WARN("sync_state_refused", "feed=%s file=%s error=%s", bl_log_q(f->name),
+                    bl_log_q(v[i].name), bl_errname(rc));
+            store_unlink(st, v[i].name);
+            continue;
+        }
+        st->ndeltas++;
+        st->delta_bytes += bytes;
+    }
+    free(v);
+    if (restored)
+        *restored = f->serial;
+    BL_INFO("sync_state_restored", "feed=%s serial=%" PRIu64 " deltas=%" PRIu64, bl_log_q(f->name),
+            f->serial, st->ndeltas);
+    return 0;
+}
+
+int mirror_sync_store_apply(mirror_sync_store_t *st, const bl_obj_t *obj, const uint8_t *buf,
+                            size_t len)
+{
+    mirror_feed_t *f = st->feed;
+    const bl_hdr_t *h = &obj->hdr;
+    int64_t now = bl_now_ms();
+    /* Only what can apply is written first; the rest is refused by the apply itself. */
+    uint8_t cur[BL_DIGEST_SIZE];
+    bl_digest_to_bytes(&f->digest, cur);
+    int persist = h->type == BL_OBJ_SNAPSHOT
+                      ? h->serial >= f->serial
+                      : (h->base_serial == f->serial && !memcmp(h->base_digest, cur, sizeof cur));
+    char path[PATH_MAX + 64];
+    store_path(st, h->serial, h->type, path, sizeof path);
+    if (persist) {
+        int rc = bl_file_write_atomic(path, buf, len, 0640);
+        if (rc) {
+            BL_ERR("sync_state_write", "path=%s error=%s errno=%d", bl_log_q(path), bl_errname(rc),
+                   errno);
+            return rc;
+        }
+    }
+    mirror_apply_info_t info;
+    int rc = mirror_apply_object(f, buf, len, now, &info);
+    if (rc) {
+        if (persist)
+            unlink(path);
+        return rc;
+    }
+    if (!persist) {
+        /* Applied without a file (cannot happen with the checks above; be safe). */
+        if ((rc = bl_file_write_atomic(path, buf, len, 0640)) != 0)
+            return rc;
+    }
+    BL_INFO("sync_applied",
+            "feed=%s type=%s serial=%" PRIu64 " from=%" PRIu64 " removed=%zu added=%zu "
+            "entries=%zu us=%" PRIu64,
+            bl_log_q(f->name), bl_obj_type_name(h->type), h->serial, info.from_serial,
+            info.n_removed, info.n_added, info.n_entries, info.elapsed_us);
+    if (h->type == BL_OBJ_SNAPSHOT) {
+        /* Everything older is obsolete now. */
+        sfile_t *v;
+        size_t n;
+        if (store_list(st, &v, &n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                if (v[i].serial < h->serial || (v[i].serial == h->serial && v[i].type != h->type))
+                    store_unlink(st, v[i].name);
+            free(v);
+        }
+        st->ndeltas = st->delta_bytes = 0;
+        st->snap_bytes = len;
+        st->snapshot_asked = 0;
+    } else {
+        st->ndeltas++;
+        st->delta_bytes += len;
+        if (!st->snapshot_asked && st->sync &&
+            (st->ndeltas > MIRROR_STORE_MAX_DELTAS ||
+             (st->snap_bytes && st->delta_bytes > 4 * st->snap_bytes + (1u << 20)))) {
+            st->snapshot_asked = 1;
+            mirror_sync_want_snapshot(st->sync, f->name);
+        }
+    }
+    return 0;
+}
+
+static mirror_sync_store_t *store_of(void *ctx, const char *feed)
+{
+    mirror_sync_store_set_t *set = ctx;
+    for (size_t i = 0; i < set->n; i++)
+        if (!strcmp(set->v[i].feed->name, feed))
+            return &set->v[i];
+    return NULL;
+}
+
+static int store_get_state(void *ctx, const char *feed, uint64_t *serial,
+                           uint8_t digest[BL_DIGEST_SIZE])
+{
+    mirror_sync_store_t *st = store_of(ctx, feed);
+    if (!st)
+        return BL_ENOTFOUND;
+    if (!st->feed->loaded)
+        return BL_ESTATE; /* nothing to build on: the HELLO asks for a snapshot */
+    *serial = st->feed->serial;
+    bl_digest_to_bytes(&st->feed->digest, digest);
+    return 0;
+}
+
+static int store_apply_hook(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t len)
+{
+    mirror_sync_store_t *st = store_of(ctx, obj->hdr.feed);
+    return st ? mirror_sync_store_apply(st, obj, buf, len) : BL_EFEED;
+}
+
+void mirror_sync_store_hooks(mirror_sync_hooks_t *h, mirror_sync_store_set_t *set)
+{
+    h->ctx = set;
+    h->get_state = store_get_state;
+    h->apply = store_apply_hook;
 }

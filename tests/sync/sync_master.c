@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* A standalone sync server over a master's spool directory (master/sync_server), for the sync
+ * tests. */
+
+/*
+ * blsync-master publishes into its spool; this process serves that spool to
+ * mirrors, noticing new objects by polling the directory. On stdout it
+ * prints one line per mirror event and acknowledgement ("ack MIRROR FEED
+ * SERIAL MS") so that scripts can measure propagation. SIGHUP reloads the
+ * revoked list and the signing key.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "err.h"
+#include "log.h"
+#include "sync_server.h"
+#include "util.h"
+
+static master_sync_t *g_sync;
+
+static void on_ack(void *ctx, const char *mirror, const char *feed, uint64_t serial, int64_t now_ms)
+{
+    (void)ctx;
+    printf("ack %s %s %llu %lld\n", mirror, feed, (unsigned long long)serial, (long long)now_ms);
+    fflush(stdout);
+}
+
+static void on_mirror(void *ctx, const char *mirror, int up, const char *reason)
+{
+    (void)ctx;
+    printf("%s %s %s\n", up ? "up" : "down", mirror, reason);
+    fflush(stdout);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    if (signum == SIGHUP) {
+        master_sync_reload(g_sync);
+        printf("reloaded\n");
+        fflush(stdout);
+        return;
+    }
+    uv_stop(h->loop);
+}
+
+static int copy(char *dst, size_t n, const char *src)
+{
+    return snprintf(dst, n, "%s", src) >= (int)n ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    master_sync_conf_t c;
+    master_sync_conf_defaults(&c);
+    c.port = 0;
+    snprintf(c.host, sizeof c.host, "127.0.0.1");
+    const char *level = "info";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *a = argv[i], *v = argv[i + 1];
+        int bad = 0;
+        if (!strcmp(a, "--spool"))
+            bad = copy(c.spool, sizeof c.spool, v);
+        else if (!strcmp(a, "--key"))
+            bad = copy(c.key_path, sizeof c.key_path, v);
+        else if (!strcmp(a, "--cert"))
+            bad = copy(c.cert_file, sizeof c.cert_file, v);
+        else if (!strcmp(a, "--tls-key"))
+            bad = copy(c.tls_key_file, sizeof c.tls_key_file, v);
+        else if (!strcmp(a, "--ca"))
+            bad = copy(c.ca_file, sizeof c.ca_file, v);
+        else if (!strcmp(a, "--pinned"))
+            bad = copy(c.pinned_file, sizeof c.pinned_file, v);
+        else if (!strcmp(a, "--revoked"))
+            bad = copy(c.revoked_file, sizeof c.revoked_file, v);
+        else if (!strcmp(a, "--host"))
+            bad = copy(c.host, sizeof c.host, v);
+        else if (!strcmp(a, "--port"))
+            c.port = atoi(v);
+        else if (!strcmp(a, "--hb-ms"))
+            c.heartbeat_interval_ms = atoll(v);
+        else if (!strcmp(a, "--poll-ms"))
+            c.poll_ms = atoll(v);
+        else if (!strcmp(a, "--max-queue"))
+            c.max_queue = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--log-level"))
+            level = v;
+        else
+            bad = 1;
+        if (bad) {
+            fprintf(stderr, "sync_master: bad argument %s\n", a);
+            return 2;
+        }
+    }
+    bl_log_init("sync_master", bl_log_level_parse(level), 0);
+    uv_loop_t *loop = uv_default_loop();
+    master_sync_hooks_t h = {.on_ack = on_ack, .on_mirror = on_mirror};
+    int rc = master_sync_new(loop, &c, &h, &g_sync);
+    if (rc) {
+        fprintf(stderr, "sync_master: %s\n", bl_strerror(rc));
+        return 1;
+    }
+    printf("listening %d\n", master_sync_port(g_sync));
+    fflush(stdout);
+    uv_signal_t sh, st, si;
+    uv_signal_init(loop, &sh);
+    uv_signal_init(loop, &st);
+    uv_signal_init(loop, &si);
+    uv_signal_start(&sh, on_signal, SIGHUP);
+    uv_signal_start(&st, on_signal, SIGTERM);
+    uv_signal_start(&si, on_signal, SIGINT);
+    uv_run(loop, UV_RUN_DEFAULT);
+    master_sync_free(g_sync);
+    uv_close((uv_handle_t *)&sh, NULL);
+    uv_close((uv_handle_t *)&st, NULL);
+    uv_close((uv_handle_t *)&si, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    return 0;
+}

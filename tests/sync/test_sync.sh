@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# End to end over loopback: the real blsync-master publishes into its spool,
+# the sync server (master/sync_server) serves it over mutual TLS 1.3, three
+# mirrors (the real mirror modules + mirror/sync_client) apply and answer
+# DNS; everything is checked with dig. Covers list/delist on every mirror,
+# snapshot bootstrap, resume with deltas, snapshot once the history is gone,
+# refusals (unknown key, tampered, replayed, other base, forged heartbeat,
+# wrong master certificate or name, revoked mirror), SIGKILL during apply,
+# restarts of the master side, and freeze on a hung link.
+set -euo pipefail
+
+B=$BL_BUILD
+CTL=$B/master/blsyncctl
+MASTER=$B/master/blsync-master
+SM=$B/tests/sync/sync_master
+MIR=$B/tests/sync/sync_mirror
+EVIL=$B/tests/sync/sync_evil
+T=$(mktemp -d /tmp/bl_sync.XXXXXX)
+BASE=$((30000 + ($$ % 240) * 20))
+HTTP=$BASE
+SYNC=$((BASE + 1))
+EVILP=$((BASE + 2))
+OTHERP=$((BASE + 3))
+declare -A PID=()
+
+cleanup() {
+    for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ -n "${KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$T"/*.log "$T"/*.out; do
+        [ -f "$f" ] || continue
+        echo "--- $f (tail)" >&2
+        tail -n 25 "$f" >&2
+    done
+    exit 1
+}
+pass() { echo "ok: $*"; }
+now_ms() { date +%s%3N; }
+
+# wait_until TIMEOUT_S COMMAND...: polls every 20 ms.
+wait_until() {
+    local limit=$(($(now_ms) + $1 * 1000))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$(now_ms)" -lt "$limit" ] || return 1
+        sleep 0.02
+    done
+}
+
+# ---- setup -------------------------------------------------------------
+"$CTL" keygen --out "$T" --name sign >/dev/null
+"$CTL" keygen --out "$T" --name rogue >/dev/null
+"$CTL" certs --dir "$T/pki" --master-name master.test --mirror m1 --mirror m2 --mirror m3 >/dev/null
+"$CTL" certs --dir "$T/pki_b" --master-name master.test >/dev/null
+echo "tok$$" >"$T/token"
+: >"$T/revoked"
+cat >"$T/master.conf" <<EOF
+[master]
+feed = main
+db = $T/master.db
+[http]
+listen = 127.0.0.1:$HTTP
+token_file = $T/token
+[publisher]
+spool = $T/spool
+key = $T/sign.key
+delay = 10ms
+max_delay = 50ms
+snapshot_every = 4
+history_count = 8
+EOF
+for i in 1 2 3; do
+    mkdir -p "$T/m$i/spool"
+    cat >"$T/m$i/mirror.ini" <<EOF
+[server]
+listen = 127.0.0.1:$((BASE + 10 + i))
+threads = 1
+[zone bl.test]
+feed = main
+ttl = 1
+trusted_key = $T/sign.pub
+spool_dir = $T/m$i/spool
+EOF
+done
+
+start_master() {
+    "$MASTER" -c "$T/master.conf" >>"$T/master.log" 2>&1 &
+    PID[master]=$!
+    wait_until 10 curl -sf "http://127.0.0.1:$HTTP/v1/health" || fail "blsync-master did not start"
+}
+start_sync() {
+    "$SM" --spool "$T/spool" --key "$T/sign.key" --cert "$T/pki/master.pem" \
+        --tls-key "$T/pki/master.key" --ca "$T/pki/ca.pem" --revoked "$T/revoked" \
+        --port "$SYNC" --hb-ms 500 --poll-ms 20 >>"$T/sync.out" 2>>"$T/sync.log" &
+    PID[sync]=$!
+    wait_until 10 grep -q "listening $SYNC" "$T/sync.out" || fail "sync server did not start"
+}
+# start_mirror N [PORT [SERVERNAME]]
+start_mirror() {
+    local i=$1 port=${2:-$SYNC} name=${3:-master.test}
+    "$MIR" -c "$T/m$i/mirror.ini" --state-dir "$T/m$i/state" --master "127.0.0.1:$port" \
+        --server-name "$name" --cert "$T/pki/mirror-m$i.pem" --key "$T/pki/mirror-m$i.key" \
+        --ca "$T/pki/ca.pem" --backoff-min 100 --backoff-max 1000 --stale-after 1500 \
+        --freeze-after 3000 >>"$T/m$i.log" 2>&1 &
+    PID[m$i]=$!
+}
+stop() { # NAME [SIGNAL]
+    local p=${PID[$1]}
+    kill -"${2:-TERM}" "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    unset "PID[$1]"
+}
+
+api() { # METHOD PATH [BODY]
+    curl -sf -X "$1" -H "Authorization: Bearer tok$$" ${3:+-d "$3"} "http://127.0.0.1:$HTTP$2"
+}
+list() { api POST /v1/listings "{\"prefix\":\"$1\",\"comment\":\"test\"}" >/dev/null; }
+delist() { api DELETE "/v1/listings/$1?reason=technical-error" >/dev/null; }
+master_serial() { curl -sf "http://127.0.0.1:$HTTP/v1/status" | jq -r .serial; }
+rev() { echo "$1" | awk -F. '{print $4"."$3"."$2"."$1}'; }
+answer() { # MIRROR IP: the A answer or "nx"
+    local out
+    out=$(dig +time=1 +tries=1 +short @127.0.0.1 -p $((BASE + 10 + $1)) "$(rev "$2").bl.test" A)
+    echo "${out:-nx}"
+}
+mserial() { dig +time=1 +tries=1 +short @127.0.0.1 -p $((BASE + 10 + $1)) bl.test SOA | awk '{print $3}'; }
+is_answer() { [ "$(answer "$1" "$2")" = "$3" ]; }
+all_answer() { # IP EXPECTED
+    for i in 1 2 3; do is_answer $i "$1" "$2" || return 1; done
+}
+in_sync() { [ "$(mserial "$1")" = "$(master_serial)" ]; }
+all_in_sync() { for i in 1 2 3; do in_sync $i || return 1; done; }
+# Waits until the master has published serial > $1, prints the new serial.
+wait_published() {
+    local before=$1
+    wait_until 10 bash -c "[ \$(curl -sf http://127.0.0.1:$HTTP/v1/status | jq -r .serial) -gt $before ]" ||
+        fail "master did not publish past $before"
+    master_serial
+}
+
+# ---- bootstrap: a base of 1000 listings, then three mirrors -------------
+start_master
+start_sync
+# Scattered addresses, so that a snapshot weighs more than a few deltas.
+awk -v seed=$$ 'BEGIN { srand(seed); while (n < 1000) { ip = sprintf("10.%d.%d.%d",
+    int(rand() * 256), int(rand() * 256), 1 + int(rand() * 254)); if (!(ip in s)) { s[ip]; n++;
+    printf "{\"prefix\":\"%s\",\"comment\":\"base\"}\n", ip } } }' | xargs -d '\n' -P 8 -I{} curl -sf -X POST -H "Authorization: Bearer tok$$" -d {} \
+    "http://127.0.0.1:$HTTP/v1/listings" >/dev/null
+list 192.0.2.1
+wait_until 20 bash -c "[ \$(curl -sf http://127.0.0.1:$HTTP/v1/status | jq -r .entries) = 1001 ]" ||
+    fail "base listings not stored"
+S=$(wait_published 0)
+sleep 0.3
+for i in 1 2 3; do start_mirror $i; done
+wait_until 20 all_answer 192.0.2.1 127.0.0.2 || fail "listing not on every mirror after bootstrap"
+wait_until 10 all_in_sync || fail "mirror serials differ from the master's"
+for i in 1 2 3; do
+    grep -q "event=sync_applied feed=main type=snapshot" "$T/m$i.log" ||
+        fail "m$i did not bootstrap from a snapshot"
+done
+is_answer 1 "$(awk -v seed=$$ 'BEGIN { srand(seed); printf "10.%d.%d.%d", int(rand() * 256),
+    int(rand() * 256), 1 + int(rand() * 254) }')" 127.0.0.2 || fail "base entry missing on m1"
+pass "three mirrors bootstrapped from a snapshot at serial $(master_serial)"
+
+# ---- list, then delist: on every mirror, timed --------------------------
+S=$(master_serial)
+t0=$(now_ms)
+list 198.51.100.7
+wait_until 10 all_answer 198.51.100.7 127.0.0.2 || fail "new listing did not reach every mirror"
+t_list=$(($(now_ms) - t0))
+wait_until 10 all_in_sync || fail "serials differ after listing"
+t0=$(now_ms)
+delist 198.51.100.7
+wait_until 10 all_answer 198.51.100.7 nx || fail "delisting did not reach every mirror"
+t_delist=$(($(now_ms) - t0))
+wait_until 10 all_in_sync || fail "serials differ after delisting"
+is_answer 2 192.0.2.1 127.0.0.2 || fail "unrelated listing lost"
+pass "listing on all 3 mirrors in ${t_list} ms, delisting (NXDOMAIN on all 3) in ${t_delist} ms (API call to dig)"
+
+# ---- a mirror offline across several publishes resumes with deltas ------
+stop m3
+S=$(master_serial)
+for ip in 203.0.113.1 203.0.113.2 203.0.113.3; do
+    list $ip
+    S=$(wait_published "$S")
+done
+mark=$(($(wc -l <"$T/m3.log") + 1))
+start_mirror 3
+wait_until 10 in_sync 3 || fail "m3 did not catch up after a restart"
+tail -n +"$mark" "$T/m3.log" | grep -q "event=sync_state_restored feed=main serial=$((S - 3))" ||
+    fail "m3 did not resume from its persisted serial $((S - 3))"
+n_delta=$(tail -n +"$mark" "$T/m3.log" | grep -c "event=sync_applied feed=main type=delta" || true)
+tail -n +"$mark" "$T/m3.log" | grep -q "type=snapshot" && fail "m3 got a snapshot, deltas expected"
+[ "$n_delta" = 3 ] || fail "m3 applied $n_delta deltas, expected 3"
+is_answer 3 203.0.113.3 127.0.0.2 || fail "m3 lacks the new listing"
+pass "m3 resumed from serial $((S - 3)) with 3 deltas"
+
+# ---- history gone: a snapshot --------------------------------------------
+stop m2
+S0=$(master_serial)
+S=$S0
+for k in $(seq 1 12); do
+    list 203.0.113.$((10 + k))
+    S=$(wait_published "$S")
+done
+[ ! -e "$T/spool/main/$(printf %020d $((S0 + 1))).delta" ] || fail "history not pruned"
+mark=$(($(wc -l <"$T/m2.log") + 1))
+start_mirror 2
+wait_until 10 in_sync 2 || fail "m2 did not catch up once history was gone"
+tail -n +"$mark" "$T/m2.log" | grep -q "event=sync_applied feed=main type=snapshot" ||
+    fail "m2 did not receive a snapshot"
+is_answer 2 203.0.113.22 127.0.0.2 || fail "m2 lacks a listing after the snapshot"
+pass "m2 offline past the history: resynchronised from a snapshot"
+
+# ---- refusals: a hostile master ------------------------------------------
+S=$(master_serial)
+SP="$T/spool/main"
+head_delta=$(ls "$SP"/*.delta | sort | tail -1)
+old_delta=$(ls "$SP"/*.delta | sort | head -1)
+stop m1
+# Objects that extend the mirror's state but must not be accepted.
+cp "$head_delta" "$T/head.delta"
+"$EVIL" "$T/pki/master.pem" "$T/pki/master.key" "$T/pki/ca.pem" "$EVILP" \
+    "reseal:$T/rogue.key:$T/head.delta:$S:$((S + 1))" \
+    "tamper:$T/head.delta" \
+    "$old_delta" \
+    "reseal:$T/sign.key:$T/head.delta:$((S - 2)):$((S + 5))" \
+    "hb:$T/rogue.key:main:$((S + 9))" >"$T/evil.out" 2>&1 &
+PID[evil]=$!
+wait_until 5 grep -q listening "$T/evil.out" || fail "evil server did not start"
+mark=$(($(wc -l <"$T/m1.log") + 1))
+start_mirror 1 "$EVILP"
+wait_until 10 grep -q "^sent 5" "$T/evil.out" || fail "hostile objects not sent"
+sleep 0.5
+log1=$(tail -n +"$mark" "$T/m1.log")
+for e in "what=object serial=0 error=unknown_key" "what=object serial=0 error=payload_hash" \
+    "what=delta serial=$(basename "$old_delta" .delta | sed 's/^0*//') error=rollback" \
+    "what=delta serial=$((S + 5)) error=base_serial" "what=heartbeat serial=0 error=unknown_key"; do
+    echo "$log1" | grep -q "event=sync_refused feed=[a-z-]* $e" || fail "m1 log lacks refusal '$e'"
+done
+grep -q "^ack" "$T/evil.out" && fail "m1 acknowledged a hostile object"
+[ "$(mserial 1)" = "$S" ] || fail "m1 serial moved to $(mserial 1)"
+is_answer 1 192.0.2.1 127.0.0.2 || fail "m1 stopped serving its last good state"
+stop m1
+stop evil
+pass "unknown key, tampered, replayed, other-base deltas and a forged heartbeat refused; last good state served"
+
+# ---- refusals: the master's certificate ---------------------------------
+"$SM" --spool "$T/spool" --key "$T/sign.key" --cert "$T/pki_b/master.pem" \
+    --tls-key "$T/pki_b/master.key" --ca "$T/pki/ca.pem" --port "$OTHERP" \
+    >"$T/other.out" 2>"$T/other.log" &
+PID[other]=$!
+wait_until 5 grep -q listening "$T/other.out" || fail "other-CA server did not start"
+mark=$(($(wc -l <"$T/m1.log") + 1))
+start_mirror 1 "$OTHERP"
+wait_until 5 bash -c "tail -n +$mark $T/m1.log | grep -q 'certificate verify failed'" ||
+    fail "m1 accepted a master certificate from another CA"
+stop m1
+stop other
+mark=$(($(wc -l <"$T/m1.log") + 1))
+start_mirror 1 "$SYNC" wrong.test
+wait_until 5 bash -c "tail -n +$mark $T/m1.log | grep -q 'hostname mismatch'" ||
+    fail "m1 accepted a master certificate for another name"
+tail -n +"$mark" "$T/m1.log" | grep -q "event=sync_connected" && fail "m1 connected to a wrong name"
+stop m1
+pass "master certificate from another CA, or for another name, refused by the mirror"
+
+# m1 back on the real master; m3 revoked by name while connected.
+start_mirror 1
+wait_until 10 in_sync 1 || fail "m1 did not catch up"
+echo m3 >"$T/revoked"
+kill -HUP "${PID[sync]}"
+wait_until 5 grep -q "sync_mirror_down mirror=m3 reason=\"certificate revoked\"" "$T/sync.log" ||
+    fail "revoked m3 not disconnected"
+wait_until 5 grep -q "sync_refused .*certificate revoked" "$T/sync.log" ||
+    fail "revoked m3 not refused on reconnect"
+: >"$T/revoked"
+kill -HUP "${PID[sync]}"
+pass "revoked mirror disconnected and refused by the master"
+
+# ---- SIGKILL during apply, many times ------------------------------------
+S=$(master_serial)
+for k in $(seq 1 8); do
+    list 203.0.113.$((100 + k))
+    sleep 0.0$((RANDOM % 9))
+    stop m2 KILL
+    start_mirror 2
+    S=$(wait_published "$S")
+done
+wait_until 15 in_sync 2 || fail "m2 inconsistent after SIGKILLs: $(mserial 2) vs $(master_serial)"
+is_answer 2 203.0.113.108 127.0.0.2 || fail "m2 lacks the last listing after SIGKILLs"
+is_answer 2 192.0.2.1 127.0.0.2 || fail "m2 lost an old listing after SIGKILLs"
+grep -q "sync_state_refused" "$T/m2.log" && fail "m2 found an inconsistent persisted state"
+pass "m2 killed 8 times around applies: restarts consistent and catches up"
+
+# ---- the master side restarted: reconnect, catch up, no duplicate apply --
+wait_until 10 in_sync 3 || true
+stop sync
+stop master
+start_master
+start_sync
+list 198.51.100.99
+wait_until 15 all_answer 198.51.100.99 127.0.0.2 || fail "mirrors did not catch up after a master restart"
+wait_until 10 all_in_sync || fail "serials differ after the master restart"
+for i in 1 3; do
+    dup=$(grep "event=sync_applied feed=main type=delta" "$T/m$i.log" | grep -o "serial=[0-9]*" |
+        sort | uniq -d | head -1)
+    [ -z "$dup" ] || fail "m$i applied $dup twice"
+done
+pass "master restarted: mirrors reconnected and caught up, no serial applied twice"
+
+# ---- a hung link: stale, then frozen (no positive answers), then back ---
+kill -STOP "${PID[sync]}"
+wait_until 5 grep -q "event=sync_freshness feed=main level=stale" "$T/m1.log" ||
+    fail "m1 did not turn stale"
+wait_until 5 is_answer 1 192.0.2.1 nx || fail "m1 still answers positively while frozen"
+grep -q "event=sync_freshness feed=main level=frozen" "$T/m1.log" || fail "m1 did not log frozen"
+kill -CONT "${PID[sync]}"
+wait_until 5 is_answer 1 192.0.2.1 127.0.0.2 || fail "m1 did not recover when the link returned"
+pass "hung link: stale after 1.5 s, no positive answers after 3 s, recovered"
+
+echo "all sync protocol checks passed"
