@@ -238,6 +238,49 @@ char *bl_cfg_addr_format(const struct sockaddr *sa, char *buf, size_t n)
     return buf;
 }
 
+char *bl_cfg_duration_format(int64_t ms, char *buf, size_t n)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ms;
+    } units[] = {{"w", 604800000}, {"d", 86400000}, {"h", 3600000},
+                 {"m", 60000},     {"s", 1000},     {"ms", 1}};
+    size_t off = 0;
+    uint64_t v = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
+    if (n == 0)
+        return buf;
+    buf[0] = 0;
+    if (ms < 0)
+        off += (size_t)snprintf(buf, n, "-");
+    if (v == 0)
+        snprintf(buf + off, n - off, "0s");
+    for (size_t i = 0; i < sizeof units / sizeof units[0] && v && off < n; i++) {
+        if (v < units[i].ms)
+            continue;
+        int w = snprintf(buf + off, n - off, "%llu%s", (unsigned long long)(v / units[i].ms),
+                         units[i].unit);
+        if (w < 0)
+            break;
+        off += (size_t)w;
+        v %= units[i].ms;
+    }
+    return buf;
+}
+
+int bl_cfg_window_check(int64_t window_ms, int64_t ttl_ms, int64_t expected_ms, char *msg, size_t n)
+{
+    int64_t need = ttl_ms > INT64_MAX - expected_ms ? INT64_MAX : ttl_ms + expected_ms;
+    if (need <= window_ms)
+        return 0;
+    char a[BL_CFG_DURSTRLEN], b[BL_CFG_DURSTRLEN], c[BL_CFG_DURSTRLEN], d[BL_CFG_DURSTRLEN];
+    snprintf(
+        msg, n, "ttl %s plus expected propagation %s is %s, more than the %s propagation window",
+        bl_cfg_duration_format(ttl_ms, a, sizeof a),
+        bl_cfg_duration_format(expected_ms, b, sizeof b), bl_cfg_duration_format(need, c, sizeof c),
+        bl_cfg_duration_format(window_ms, d, sizeof d));
+    return 1;
+}
+
 int bl_cfg_errorf(bl_cfg_err_t *e, const char *file, int line, const char *fmt, ...)
 {
     int off = line > 0 ? snprintf(e->msg, sizeof e->msg, "%s:%d: ", file ? file : "-", line)

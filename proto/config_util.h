@@ -37,6 +37,19 @@ int bl_cfg_listen(const char *s, int default_port, struct sockaddr_storage *ss, 
 #define BL_CFG_ADDRSTRLEN 56
 char *bl_cfg_addr_format(const struct sockaddr *sa, char *buf, size_t n);
 
+/* Writes a duration the way bl_cfg_duration reads it ("4h", "1h30m",
+ * "250ms", "0s"); needs at most BL_CFG_DURSTRLEN bytes. Negative values get a '-'. */
+#define BL_CFG_DURSTRLEN 48
+char *bl_cfg_duration_format(int64_t ms, char *buf, size_t n);
+
+/* The start-up and reload check of issue 6: a delisting must reach every
+ * mirror and then outlive the TTL of positive answers within the window.
+ * Returns 0 when ttl + expected propagation fit window, or 1 and a message
+ * for a warning ("ttl 3h plus expected propagation 2h is 5h, more than the
+ * 4h propagation window") into msg. */
+int bl_cfg_window_check(int64_t window_ms, int64_t ttl_ms, int64_t expected_ms, char *msg,
+                        size_t n);
+
 /* A configuration error message: "FILE:LINE: PROBLEM". */
 typedef struct {
     char msg[512];

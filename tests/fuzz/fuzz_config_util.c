@@ -15,8 +15,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = 0;
     const char *why = NULL;
     int64_t ms;
-    if (bl_cfg_duration(s, &ms, &why) == 0 && ms < 0)
-        abort();
+    if (bl_cfg_duration(s, &ms, &why) == 0) {
+        /* Accepted durations are never negative and format back to the same value. */
+        char buf[BL_CFG_DURSTRLEN];
+        int64_t back;
+        if (ms < 0 || bl_cfg_duration(bl_cfg_duration_format(ms, buf, sizeof buf), &back, &why) ||
+            back != ms)
+            abort();
+    }
     uint64_t u;
     bl_cfg_size(s, &u, &why);
     bl_cfg_uint(s, 0, 65535, &u, &why);

@@ -111,6 +111,38 @@ static void test_listen(void)
     }
 }
 
+static void test_duration_format_and_window(void)
+{
+    static const struct {
+        int64_t ms;
+        const char *s;
+    } f[] = {{0, "0s"},           {250, "250ms"},
+             {30000, "30s"},      {14400000, "4h"},
+             {5400000, "1h30m"},  {691200000, "1w1d"},
+             {-1500, "-1s500ms"}, {INT64_MAX, "15250284452w3d7h12m55s807ms"}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        char buf[BL_CFG_DURSTRLEN];
+        ASSERT_STREQ(bl_cfg_duration_format(f[i].ms, buf, sizeof buf), f[i].s);
+        int64_t back;
+        const char *why;
+        if (f[i].ms >= 0) { /* what is written reads back */
+            ASSERT_EQ(bl_cfg_duration(buf, &back, &why), 0);
+            ASSERT_EQ(back, f[i].ms);
+        }
+    }
+    char small[4];
+    bl_cfg_duration_format(5400000, small, sizeof small); /* truncated, terminated */
+    ASSERT(strlen(small) < sizeof small);
+
+    char msg[200] = "";
+    ASSERT_EQ(bl_cfg_window_check(14400000, 300000, 3600000, msg, sizeof msg), 0);
+    ASSERT_EQ(bl_cfg_window_check(14400000, 10800000, 3600000, msg, sizeof msg), 0); /* exact */
+    ASSERT_EQ(bl_cfg_window_check(14400000, 10800000, 7200000, msg, sizeof msg), 1);
+    ASSERT_STREQ(msg,
+                 "ttl 3h plus expected propagation 2h is 5h, more than the 4h propagation window");
+    ASSERT_EQ(bl_cfg_window_check(600000, INT64_MAX, 1, msg, sizeof msg), 1); /* no overflow */
+}
+
 static void test_errorf(void)
 {
     bl_cfg_err_t e;
@@ -130,6 +162,7 @@ int main(void)
     RUN(test_duration);
     RUN(test_size_bool_uint);
     RUN(test_listen);
+    RUN(test_duration_format_and_window);
     RUN(test_errorf);
     return 0;
 }
