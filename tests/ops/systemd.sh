@@ -13,7 +13,7 @@ for unit in blsync-master blsync-mirror; do
     [ -x "${bin[$unit]}" ] || { echo "${bin[$unit]} not built"; exit 1; }
     grep -qx "ExecStart=/usr/sbin/$unit -c /etc/blsync/${unit#blsync-}.conf" "$src" \
         || { echo "$unit: ExecStart is not /usr/sbin/$unit -c /etc/blsync/${unit#blsync-}.conf"; fail=1; }
-    sed "s|^ExecStart=/usr/sbin/$unit |ExecStart=${bin[$unit]} |" "$src" >"$tmp/$unit.service"
+    sed "s|=/usr/sbin/$unit |=${bin[$unit]} |" "$src" >"$tmp/$unit.service"
     # The hardening the operators were promised (issue 7) stays in the units.
     state=$unit
     [ $unit = blsync-master ] && state=blsync # master's default db and spool: /var/lib/blsync
