@@ -3,7 +3,11 @@
 # Scrapes a live /metrics endpoint with curl, lints it with promtool, and checks /healthz and errors.
 set -euo pipefail
 serve="$BL_BUILD/tests/ops/ops_metrics_http_serve"
-port=$((35000 + $$ % 5000))
+# A port in 35000-39999 chosen from our pid, skipping ones already in use.
+for i in $(seq 0 20); do
+    port=$((35000 + ($$ + i * 7) % 5000))
+    ss -Htln "( sport = :$port )" 2>/dev/null | grep -q . || break
+done
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -36,6 +40,12 @@ grep -qx 'blsync_mirror_dns_queries_total{transport="udp",qtype="A",rcode="NOERR
 grep -qx 'blsync_mirror_delisting_propagation_seconds_bucket{feed="main",le="30"} 1' "$tmp/m1" \
     || fail "propagation bucket missing"
 grep -qx 'blsync_propagation_window_seconds 14400' "$tmp/m1" || fail "window gauge missing"
+
+# A second server on the same port fails cleanly and says why.
+if "$serve" "127.0.0.1:$port" </dev/null >/dev/null 2>"$tmp/err3"; then
+    fail "a second server bound the same port"
+fi
+grep -q 'event=metrics_listen' "$tmp/err3" || fail "bind failure not logged: $(cat "$tmp/err3")"
 
 # Live updates show on the next scrape.
 echo x >&3
