@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* master_chaincheck: checks a master's spool against its store (serials, signatures, rebuilt state). */
+/* master_chaincheck: checks a master's spool against its store (serials, signatures, rebuilt
+ * state). */
 #include <dirent.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -139,8 +140,7 @@ int main(int argc, char **argv)
         ndelta++;
     }
     if (last)
-        CHECK(ndelta && prev == last, "last delta %" PRIu64 " != last serial %" PRIu64, prev,
-              last);
+        CHECK(ndelta && prev == last, "last delta %" PRIu64 " != last serial %" PRIu64, prev, last);
 
     /* Rebuild. */
     bl_state_t st;
@@ -191,8 +191,7 @@ int main(int argc, char **argv)
         }
         free(buf);
     }
-    CHECK(st.serial == last, "rebuilt serial %" PRIu64 " != last serial %" PRIu64, st.serial,
-          last);
+    CHECK(st.serial == last, "rebuilt serial %" PRIu64 " != last serial %" PRIu64, st.serial, last);
     bl_digest_t ld;
     bl_digest_from_bytes(&ld, last_digest);
     CHECK(bl_digest_eq(&ld, &st.digest), "rebuilt digest differs from the last published digest");

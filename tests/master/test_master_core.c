@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the master core: JSON parser, input validation, policy on an explicit clock, publisher chain. */
+/* Unit tests of the master core: JSON parser, input validation, policy on an explicit clock,
+ * publisher chain. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 #include "test.h"
 #include "util.h"
 
-#define H (3600LL * 1000)
+#define H  (3600LL * 1000)
 #define T0 1800000000000LL
 
 static char dir[256];
@@ -64,12 +65,32 @@ static master_lookup_t lookup(master_store_t *s, const master_policy_t *p, const
 
 static void test_json(void)
 {
-    static const char *good[] = {"{}", "[]", "0", "-1.5e3", "\"a\\u00e9\\ud83d\\ude00\"",
-                                 " {\"a\":[1,true,false,null,{\"b\":\"c\"}]} ", "\"\xc3\xa9\""};
-    static const char *bad[] = {"",       "{",        "[1,]",        "{\"a\":1,}", "01",
-                                "1.",     "-",        "\"\\x\"",     "\"\\ud800\"", "tru",
-                                "{a:1}",  "[1] [2]",  "\"\x01\"",    "\"\xff\"",    "1e",
-                                "\"\\u0000\"", "{\"a\":1,\"a\":2}", "\"\xed\xa0\x80\"", "NaN"};
+    static const char *good[] = {"{}",
+                                 "[]",
+                                 "0",
+                                 "-1.5e3",
+                                 "\"a\\u00e9\\ud83d\\ude00\"",
+                                 " {\"a\":[1,true,false,null,{\"b\":\"c\"}]} ",
+                                 "\"\xc3\xa9\""};
+    static const char *bad[] = {"",
+                                "{",
+                                "[1,]",
+                                "{\"a\":1,}",
+                                "01",
+                                "1.",
+                                "-",
+                                "\"\\x\"",
+                                "\"\\ud800\"",
+                                "tru",
+                                "{a:1}",
+                                "[1] [2]",
+                                "\"\x01\"",
+                                "\"\xff\"",
+                                "1e",
+                                "\"\\u0000\"",
+                                "{\"a\":1,\"a\":2}",
+                                "\"\xed\xa0\x80\"",
+                                "NaN"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         master_json_doc_t d;
         char err[128];
@@ -138,8 +159,8 @@ static void test_refused_targets(void)
             BL_FAIL("'%s': rc=%d why=%s (want '%s')", cases[i].in, rc, why ? why : "(none)",
                     cases[i].msg);
     }
-    static const char *ok[] = {"127.0.0.2", "192.0.2.1", "2001:db8::1", "::ffff:127.0.0.2",
-                               "198.51.100.0/24", "2001:db8::/32"};
+    static const char *ok[] = {"127.0.0.2",        "192.0.2.1",       "2001:db8::1",
+                               "::ffff:127.0.0.2", "198.51.100.0/24", "2001:db8::/32"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         bl_prefix_t k;
         const char *why = NULL;
