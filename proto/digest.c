@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "digest.h"
+#include "sha256ni.h"
 
 static void put64be(uint8_t *p, uint64_t v)
 {
@@ -29,11 +30,15 @@ void bl_entry_canon(const bl_entry_t *e, uint8_t out[BL_ENTRY_CANON_SIZE])
 static void entry_hash(const bl_entry_t *e, uint64_t h[4])
 {
     uint8_t canon[BL_ENTRY_CANON_SIZE], md[32];
-    SHA256_CTX c;
     bl_entry_canon(e, canon);
-    SHA256_Init(&c);
-    SHA256_Update(&c, canon, sizeof canon);
-    SHA256_Final(md, &c);
+    if (bl_sha256ni_available()) {
+        bl_sha256ni_short(canon, sizeof canon, md);
+    } else {
+        SHA256_CTX c;
+        SHA256_Init(&c);
+        SHA256_Update(&c, canon, sizeof canon);
+        SHA256_Final(md, &c);
+    }
     for (int i = 0; i < 4; i++) {
         uint64_t v = 0;
         for (int j = 7; j >= 0; j--)
