@@ -43,9 +43,9 @@ Z=bl.example.org
 
 # listed IPv4 and IPv6 entries: A value and TXT with the address substituted
 n=0
-while read -r kind addr a; do
+while read -r kind rev addr a; do
     [ "$kind" = L ] || continue
-    name=$(revname "$addr").$Z
+    name=$rev.$Z
     got=$(dq +short "$name" A)
     [ "$got" = "127.0.0.$a" ] || fail "$name A: '$got', want 127.0.0.$a"
     txt=$(dq +short "$name" TXT)
@@ -59,7 +59,7 @@ while read -r kind addr a; do
     esac
     n=$((n + 1))
     [ $n -ge 30 ] && break
-done < "$T/feed/final.txt"
+done < <(revlines < "$T/feed/final.txt")
 grep -q "^L .*:" "$T/feed/final.txt" || fail "no IPv6 sample in the generated feed"
 ok "listed A and TXT ($n names, IPv4 and IPv6)"
 

@@ -80,3 +80,15 @@ revname() {
 keygen() {
     "$CTL" keygen --out "$T/keys" > /dev/null || fail "blsyncctl keygen"
 }
+# revlines: reads "KIND ADDR REST" lines, prints "KIND REVNAME REST" (one python start)
+revlines() {
+    $PY -c '
+import ipaddress, sys
+for line in sys.stdin:
+    f = line.split()
+    if len(f) < 2:
+        continue
+    r = ipaddress.ip_address(f[1]).reverse_pointer
+    r = r[: -len(".in-addr.arpa")] if r.endswith(".in-addr.arpa") else r[: -len(".ip6.arpa")]
+    print(" ".join([f[0], r, f[1]] + f[2:]))'
+}

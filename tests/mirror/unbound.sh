@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# unbound as a real resolver (stub-zone to the mirror, strict QNAME minimisation):
+# listed and unlisted IPv4 and IPv6 names resolve correctly through it.
+. "$(dirname "$0")/lib.sh"
+command -v unbound > /dev/null || fail "unbound is not installed (tests/deps.txt)"
+
+keygen
+"$MKFEED" --key "$T/keys/signing.key" --dir "$T/feed" --n 200 --v6 40 > /dev/null
+cat > "$T/tmpl.conf" <<'CONF'
+[server]
+listen = 127.0.0.1:@PORT@
+threads = 1
+[zone bl.example.org]
+snapshot = @T@/feed/snapshot.obj
+trusted_key = @T@/keys/signing.pub
+ns = ns1.example.org
+txt = Listed $
+CONF
+start_mirror "$T/tmpl.conf"
+
+for try in 1 2 3 4 5; do
+    UPORT=$(pick_port)
+    [ "$UPORT" = "$PORT" ] && continue
+    cat > "$T/unbound.conf" <<CONF
+server:
+    interface: 127.0.0.1
+    port: $UPORT
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "$T"
+    pidfile: ""
+    use-syslog: no
+    logfile: "$T/unbound.log"
+    verbosity: 1
+    do-ip6: no
+    do-not-query-localhost: no
+    module-config: "iterator"
+    qname-minimisation: yes
+    qname-minimisation-strict: yes
+    harden-below-nxdomain: yes
+    access-control: 127.0.0.0/8 allow
+remote-control:
+    control-enable: no
+stub-zone:
+    name: "bl.example.org"
+    stub-addr: 127.0.0.1@$PORT
+CONF
+    unbound -d -c "$T/unbound.conf" > "$T/unbound.out" 2>&1 &
+    UPID=$!
+    PIDS+=("$UPID")
+    up=0
+    for _ in $(seq 50); do
+        kill -0 "$UPID" 2>/dev/null || break
+        if dig @127.0.0.1 -p "$UPORT" +time=1 +tries=1 bl.example.org SOA 2>/dev/null | grep -q "status: NOERROR"; then
+            up=1
+            break
+        fi
+        sleep 0.1
+    done
+    [ $up = 1 ] && break
+done
+[ "${up:-0}" = 1 ] || { cat "$T/unbound.out" "$T/unbound.log" >&2 2>/dev/null; fail "unbound did not start"; }
+
+uq() { dig @127.0.0.1 -p "$UPORT" +time=3 +tries=1 "$@"; }
+n4=0 n6=0
+while read -r kind rev addr a; do
+    [ "$kind" = L ] || continue
+    name=$rev.bl.example.org
+    got=$(uq +short "$name" A)
+    [ "$got" = "127.0.0.$a" ] || fail "via unbound: $name A '$got', want 127.0.0.$a"
+    uq +short "$name" TXT | grep -q "Listed" || fail "via unbound: $name TXT"
+    case $addr in *:*) n6=$((n6 + 1)) ;; *) n4=$((n4 + 1)) ;; esac
+    [ $((n4 + n6)) -ge 40 ] && break
+done < <(revlines < "$T/feed/final.txt")
+[ $n6 -ge 1 ] && [ $n4 -ge 1 ] || fail "need IPv4 and IPv6 samples ($n4/$n6)"
+ok "listed names via unbound ($n4 IPv4, $n6 IPv6)"
+
+for name in 4.3.2.203.bl.example.org "$(revname 2001:db8:ffff:ffff::1).bl.example.org" 1.0.0.127.bl.example.org; do
+    out=$(uq "$name" A)
+    echo "$out" | grep -q "status: NXDOMAIN" || fail "via unbound: $name not NXDOMAIN: $out"
+done
+[ "$(uq +short 2.0.0.127.bl.example.org A)" = 127.0.0.2 ] || fail "via unbound: test entry"
+[ "$(uq +short "$(revname ::ffff:7f00:2).bl.example.org" A)" = 127.0.0.2 ] || fail "via unbound: IPv6 test entry"
+ok "unlisted names and test entries via unbound"
+# after an NXDOMAIN for one address, its neighbours under the same ENTs still resolve
+addr=$(awk '$1=="L" && $2 !~ /:/ {print $2; exit}' "$T/feed/final.txt")
+[ -n "$(uq +short "$(revname "$addr").bl.example.org" A)" ] || fail "listed name after NXDOMAINs"
+ok "PASS"
