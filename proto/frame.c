@@ -255,7 +255,8 @@ int bl_frame_reader_feed(bl_frame_reader_t *r, const void *p, size_t n)
     /* Validate the pending header with the new bytes before keeping them. */
     if (r->len < BL_FRAME_HDR && r->len + n >= BL_FRAME_HDR) {
         uint8_t h[BL_FRAME_HDR];
-        memcpy(h, r->buf, r->len);
+        if (r->len)
+            memcpy(h, r->buf, r->len);
         memcpy(h + r->len, p, BL_FRAME_HDR - r->len);
         int rc = check_header(r, h);
         if (rc)
