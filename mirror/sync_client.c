@@ -166,7 +166,7 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
             BL_INFO("sync_new_key", "feed=%s key_id=%s", bl_log_q(f->name),
                     nk ? bl_key_id_hex(nk, hex) : "?");
             if (nk && s->h.on_new_key)
-                s->h.on_new_key(s->h.ctx, nk);
+                s->h.on_new_key(s->h.ctx, f->name, nk, p, n);
         }
         return;
     }
@@ -609,6 +609,56 @@ static int store_replay(mirror_sync_store_t *st, const char *name, uint64_t *byt
     return rc;
 }
 
+int mirror_sync_store_keycert(mirror_sync_store_t *st, const bl_key_t *k, const uint8_t *buf,
+                              size_t len)
+{
+    char hex[17], path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/key-%s.keycert", st->dir, bl_key_id_hex(k, hex));
+    int rc = bl_file_write_atomic(path, buf, len, 0640);
+    if (rc)
+        BL_ERR("sync_state_write", "path=%s error=%s errno=%d", bl_log_q(path), bl_errname(rc),
+               errno);
+    return rc;
+}
+
+/* Trusts the keys of persisted key certificates, each verified by a key
+ * already trusted (repeated, so that a chain of rotations resolves). */
+static void store_load_keycerts(mirror_sync_store_t *st)
+{
+    for (int progress = 1; progress;) {
+        progress = 0;
+        DIR *d = opendir(st->dir);
+        if (!d)
+            return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t nl = strlen(de->d_name);
+            if (nl < 8 || strcmp(de->d_name + nl - 8, ".keycert"))
+                continue;
+            char path[PATH_MAX + 64];
+            snprintf(path, sizeof path, "%s/%s", st->dir, de->d_name);
+            uint8_t *data;
+            size_t len;
+            if (bl_file_read(path, 4096, &data, &len))
+                continue;
+            bl_obj_t obj;
+            bl_key_t *k = NULL;
+            if (bl_obj_open(data, len, st->feed->keys, &st->feed->lim, &obj, NULL) == 0 &&
+                obj.hdr.type == BL_OBJ_KEYCERT && bl_keycert_read(&obj, &k) == 0) {
+                if (!bl_keyring_find(st->feed->keys, bl_key_id(k))) {
+                    progress = 1;
+                    char hex[17];
+                    BL_INFO("sync_state_key", "feed=%s key_id=%s", bl_log_q(st->feed->name),
+                            bl_key_id_hex(k, hex));
+                }
+                bl_keyring_add(st->feed->keys, k);
+            }
+            free(data);
+        }
+        closedir(d);
+    }
+}
+
 int mirror_sync_store_open(mirror_sync_store_t *st, struct mirror_feed *f, const char *state_dir,
                            uint64_t *restored)
 {
@@ -620,6 +670,7 @@ int mirror_sync_store_open(mirror_sync_store_t *st, struct mirror_feed *f, const
         BL_ERR("sync_state_dir", "path=%s errno=%d", bl_log_q(st->dir), errno);
         return BL_EIO;
     }
+    store_load_keycerts(st);
     sfile_t *v;
     size_t n;
     int rc = store_list(st, &v, &n);
@@ -760,9 +811,18 @@ static int store_apply_hook(void *ctx, const bl_obj_t *obj, const uint8_t *buf, 
     return st ? mirror_sync_store_apply(st, obj, buf, len) : BL_EFEED;
 }
 
+static void store_new_key_hook(void *ctx, const char *feed, const bl_key_t *k, const uint8_t *buf,
+                               size_t len)
+{
+    mirror_sync_store_t *st = store_of(ctx, feed);
+    if (st)
+        mirror_sync_store_keycert(st, k, buf, len);
+}
+
 void mirror_sync_store_hooks(mirror_sync_hooks_t *h, mirror_sync_store_set_t *set)
 {
     h->ctx = set;
+    h->on_new_key = store_new_key_hook;
     h->get_state = store_get_state;
     h->apply = store_apply_hook;
 }

@@ -64,8 +64,10 @@ typedef struct {
     int (*apply)(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t len);
     /* Freshness of feed changed (MIRROR_FRESH, MIRROR_STALE, MIRROR_FROZEN). */
     void (*on_freshness)(void *ctx, const char *feed, int level);
-    /* A key certificate made new_key trusted (added to the keyring); persist it. Optional. */
-    void (*on_new_key)(void *ctx, const bl_key_t *new_key);
+    /* A key certificate (buf[0..len)) made new_key trusted for feed (it is in
+     * the keyring now); persist it so that a restart still trusts it. Optional. */
+    void (*on_new_key)(void *ctx, const char *feed, const bl_key_t *new_key, const uint8_t *buf,
+                       size_t len);
     /* An object or heartbeat was refused (for logs and metrics). Optional. */
     void (*on_refused)(void *ctx, const char *feed, const char *what, int err);
     /* A valid heartbeat: the master's serial of feed (for lag metrics). Optional. */
@@ -125,6 +127,10 @@ typedef struct {
  * removed). *restored (may be NULL) receives the serial reached. */
 int mirror_sync_store_open(mirror_sync_store_t *st, struct mirror_feed *f, const char *state_dir,
                            uint64_t *restored);
+/* Persists a key certificate of the store's feed; mirror_sync_store_open
+ * loads persisted ones (verified against the keyring) before any object. */
+int mirror_sync_store_keycert(mirror_sync_store_t *st, const bl_key_t *k, const uint8_t *buf,
+                              size_t len);
 /* The apply hook for a store (ctx is an array of stores, see mirror_sync_store_hooks). */
 int mirror_sync_store_apply(mirror_sync_store_t *st, const bl_obj_t *obj, const uint8_t *buf,
                             size_t len);
@@ -133,8 +139,8 @@ typedef struct {
     mirror_sync_store_t *v;
     size_t n;
 } mirror_sync_store_set_t;
-/* Fills h with get_state and apply hooks over set (ctx = set); the caller
- * adds the optional hooks. set must outlive the client. */
+/* Fills h with the get_state, apply and on_new_key hooks over set (ctx =
+ * set); the caller adds the other optional hooks. set must outlive the client. */
 void mirror_sync_store_hooks(mirror_sync_hooks_t *h, mirror_sync_store_set_t *set);
 
 #endif

@@ -314,6 +314,24 @@ for i in 1 3; do
 done
 pass "master restarted: mirrors reconnected and caught up, no serial applied twice"
 
+# ---- signing key rotation: the new key signed by the old one ------------
+"$CTL" keygen --out "$T" --name sign2 >/dev/null
+"$B/tests/sync/mkkeycert" "$T/sign.key" "$T/sign2.key" main "$T/spool/main/key-2.keycert"
+wait_until 5 grep -q "event=sync_new_key" "$T/m1.log" || fail "m1 did not learn the new key"
+cp "$T/sign2.key" "$T/sign.key.new" && mv "$T/sign.key.new" "$T/sign.key" # the publisher re-reads it
+kill -HUP "${PID[sync]}"                                                    # heartbeats too
+list 198.51.100.150
+wait_until 10 all_answer 198.51.100.150 127.0.0.2 || fail "a delta signed by the new key did not apply"
+grep -q "error=unknown_key" <(tail -n 50 "$T/m2.log") && fail "m2 refused the new key"
+stop m1
+mark=$(($(wc -l <"$T/m1.log") + 1))
+start_mirror 1
+wait_until 10 in_sync 1 || fail "m1 did not resume after the rotation"
+tail -n +"$mark" "$T/m1.log" | grep -q "event=sync_state_key" || fail "m1 did not restore the new key"
+tail -n +"$mark" "$T/m1.log" | grep -q "sync_state_refused" && fail "m1 refused its own state after rotation"
+is_answer 1 198.51.100.150 127.0.0.2 || fail "m1 lost the listing signed by the new key"
+pass "signing key rotated without reconfiguring mirrors (new key signed by the old, kept across restarts)"
+
 # ---- a hung link: stale, then frozen (no positive answers), then back ---
 kill -STOP "${PID[sync]}"
 wait_until 5 grep -q "event=sync_freshness feed=main level=stale" "$T/m1.log" ||
