@@ -366,7 +366,8 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
         return special(st, s + 2);
     if (is_comment(*s))
         return 0;
-    if (*s == ':') {
+    int v6 = st->kind == BL_RBLDNSD_IP6TSET || st->kind == BL_RBLDNSD_IP6TRIE;
+    if (*s == ':' && !(v6 && s[1] == ':')) { /* "::1" is an IPv6 address */
         if (st->kind == BL_RBLDNSD_IP6TSET && st->have_def)
             return 0; /* rbldnsd: only the first default line counts in ip6tset */
         uint8_t a;
@@ -393,7 +394,6 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
             s++;
     }
     const char *p = s;
-    int v6 = st->kind == BL_RBLDNSD_IP6TSET || st->kind == BL_RBLDNSD_IP6TRIE;
     uint32_t lo = 0, hi = 0;
     uint8_t a6[16];
     unsigned bits = 0;

@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Configuration: --version, --check-config, errors that name file:line, command-line overrides.
+. "$(dirname "$0")/lib.sh"
+
+"$MIRROR" --version | grep -q "^blsync-mirror [0-9]" || fail "--version"
+if "$MIRROR" > /dev/null 2>&1; then fail "no -c should be a usage error"; fi
+ok "--version and usage"
+
+echo "10.0.0.0/8" > "$T/data"
+cat > "$T/good.conf" <<CONF
+# a comment
+[server]
+listen = 127.0.0.1:5353
+threads = 3
+
+[zone bl.example.org]
+rbldnsd = ip4set:$T/data
+ttl = 5m
+CONF
+"$MIRROR" -c "$T/good.conf" --check-config | grep -q "configuration ok (1 zone)" || fail "good config refused"
+ok "--check-config accepts a good file"
+
+check_err() { # FILE-CONTENT EXPECTED-MESSAGE-REGEX
+    printf '%s\n' "$1" > "$T/bad.conf"
+    local out
+    if out=$("$MIRROR" -c "$T/bad.conf" --check-config 2>&1); then
+        fail "accepted: $1"
+    fi
+    echo "$out" | grep -qE "$2" || fail "message '$out' does not match '$2'"
+}
+check_err "[server]
+listen = 127.0.0.1:53
+threads = lots" "bad.conf:3: threads: 'lots' is not in 1..64"
+check_err "[server]
+bogus = 1" "bad.conf:2: unknown server setting 'bogus'"
+check_err "[zone bl.example.org]
+ttl = -5" "bad.conf:2: ttl: '-5' is not a number"
+check_err "[server]
+listen = 127.0.0.1:53
+[zone bl.example.org]
+rbldnsd = ip4set:$T/data
+snapshot = /x" "a zone serves either a feed or rbldnsd files"
+check_err "[server]
+listen = 127.0.0.1:53
+[zone bl.example.org]
+snapshot = /nonexistent" "needs at least one trusted_key"
+check_err "[server]
+listen = 127.0.0.1:53
+this is not ini" "bad.conf:3: syntax error"
+check_err "[server]
+listen = 127.0.0.1:53
+[zone bl.example.org]
+a = 300
+rbldnsd = ip4set:$T/data" "bad.conf:4: a: '300' is not 127.0.0.x"
+printf '10.0.0.0/8\n10.300.0.0/16\n' > "$T/baddata"
+check_err "[server]
+listen = 127.0.0.1:53
+[zone bl.example.org]
+rbldnsd = ip4set:$T/baddata" "baddata:2: invalid address"
+check_err "[server]
+listen = 127.0.0.1:53
+[zone bl.example.org]
+rbldnsd = ip4set:$T/missing" "missing: No such file"
+ok "errors name file:line:problem"
+
+# command-line overrides: --listen, --threads, --set
+cat > "$T/tmpl.conf" <<'CONF'
+[server]
+listen = 127.0.0.1:1
+threads = 1
+[zone bl.example.org]
+rbldnsd = ip4set:@T@/data
+ttl = 100
+CONF
+sed "s#@T@#$T#g" "$T/tmpl.conf" > "$T/ov.conf"
+for try in 1 2 3 4 5; do
+    PORT=$(pick_port)
+    "$MIRROR" -c "$T/ov.conf" --listen 127.0.0.1:$PORT --threads 2 --set "zone bl.example.org:ttl=77" \
+        --set "zone:txt=Over \$" > "$T/mirror.log" 2>&1 &
+    MPID=$!
+    PIDS+=("$MPID")
+    for _ in $(seq 100); do grep -q "event=listening" "$T/mirror.log" && break; kill -0 $MPID 2>/dev/null || break; sleep 0.05; done
+    grep -q "event=listening" "$T/mirror.log" && break
+done
+grep -q "addr=127.0.0.1:$PORT threads=2" "$T/mirror.log" || fail "--listen/--threads not applied"
+dq +noall +answer 1.0.0.10.bl.example.org A | awk '{print $2}' | grep -qx 77 || fail "--set ttl not applied"
+out=$("$MIRROR" -c "$T/ov.conf" --set "server:nope=1" --check-config 2>&1) && fail "--set server:nope accepted"
+echo "$out" | grep -q "unknown server setting 'nope'" || fail "--set error message: $out"
+ok "command-line overrides"
+kill -TERM "$MPID"
+wait "$MPID" || fail "exit status after SIGTERM"
+echo PASS

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the DNS answer builder: sections, EDNS, truncation, zones, freeze, templates. */
+#include "test.h"
+
+#include "config.h"
+#include "dns.h"
+#include "err.h"
+#include "index.h"
+
+static mirror_zone_t za, zb;
+static mirror_zdata_t da, db;
+
+static size_t mkq(uint8_t *q, const char *name, uint16_t qtype, int edns, uint16_t payload,
+                  uint8_t version)
+{
+    size_t n = 12;
+    memset(q, 0, 12);
+    q[0] = 0xab;
+    q[1] = 0xcd;
+    q[2] = 0x01; /* RD */
+    q[5] = 1;
+    uint8_t w[256];
+    unsigned wl = mirror_dns_name_to_wire(name, w, NULL);
+    ASSERT(wl > 0);
+    /* keep the caller's case: copy the labels from name */
+    memcpy(q + n, w, wl);
+    size_t off = n;
+    for (const char *p = name; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        memcpy(q + off + 1, p, l);
+        off += 1 + l;
+        p += l + (dot ? 1 : 0);
+    }
+    n += wl;
+    q[n++] = (uint8_t)(qtype >> 8);
+    q[n++] = (uint8_t)qtype;
+    q[n++] = 0;
+    q[n++] = 1;
+    if (edns) {
+        q[11] = 1;
+        q[n++] = 0;
+        q[n++] = 0;
+        q[n++] = 41;
+        q[n++] = (uint8_t)(payload >> 8);
+        q[n++] = (uint8_t)payload;
+        q[n++] = 0;
+        q[n++] = version;
+        q[n++] = 0;
+        q[n++] = 0;
+        q[n++] = 0;
+        q[n++] = 0;
+    }
+    return n;
+}
+
+static unsigned u16(const uint8_t *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+static mirror_zone_conf_t zc_a, zc_b;
+
+static void setup(void)
+{
+    char err[256];
+    memset(&zc_a, 0, sizeof zc_a);
+    snprintf(zc_a.name, sizeof zc_a.name, "bl.example.org");
+    zc_a.ttl = 300;
+    zc_a.soa_ttl = 3600;
+    zc_a.neg_ttl = 60;
+    zc_a.a = 2;
+    zc_a.txt = "Listed $";
+    static char *ns[8];
+    static char nsbuf[8][80];
+    for (int i = 0; i < 8; i++) {
+        snprintf(nsbuf[i], sizeof nsbuf[i], "name-server-number-%d-with-a-long-label.example.org",
+                 i);
+        ns[i] = nsbuf[i];
+    }
+    memcpy(zc_a.ns, ns, sizeof ns);
+    zc_a.nns = 8;
+    static char *reasons[2] = {NULL, "Reason one: $ $$"};
+    zc_a.reason_txt = reasons;
+    zc_a.nreason = 2;
+    ASSERT_EQ(mirror_zone_init(&za, &zc_a, err, sizeof err), 0);
+    zc_b = zc_a;
+    snprintf(zc_b.name, sizeof zc_b.name, "sub.bl.example.org");
+    zc_b.nns = 1;
+    zc_b.txt = NULL;
+    zc_b.nreason = 0;
+    ASSERT_EQ(mirror_zone_init(&zb, &zc_b, err, sizeof err), 0);
+
+    mirror_builder_t *b = mirror_builder_new();
+    bl_entry_t e;
+    memset(&e, 0, sizeof e);
+    bl_prefix_parse("192.0.2.0/24", &e.key);
+    e.a = 4;
+    e.reason = 1;
+    e.expires_at = 2000;
+    mirror_builder_add(b, &e, 0);
+    bl_prefix_parse("2001:db8::/32", &e.key);
+    e.a = 6;
+    e.reason = 0;
+    mirror_builder_add(b, &e, 0);
+    ASSERT_EQ(mirror_builder_finish(b, &da.ix, NULL), 0);
+    da.serial = 77;
+    atomic_store(&za.data, &da);
+    db.ix = mirror_index_new();
+    db.serial = 5;
+    atomic_store(&zb.data, &db);
+}
+
+static mirror_zone_t *zones[2] = {&za, &zb};
+static mirror_dns_ctx_t ctx = {zones, 2, 1000, 1232};
+
+static size_t ask(const char *name, uint16_t qtype, int edns, uint16_t payload, uint8_t *out,
+                  size_t cap, int tcp, int *rc)
+{
+    uint8_t q[600];
+    size_t ql = mkq(q, name, qtype, edns, payload, 0);
+    return mirror_dns_answer(&ctx, q, ql, out, cap, tcp, rc);
+}
+
+static void test_listed_and_templates(void)
+{
+    uint8_t out[4096];
+    int rc;
+    size_t n = ask("5.2.0.192.bl.example.org", 16, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT(n > 0);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(u16(out + 6), 1);
+    ASSERT(memmem(out, n, "Reason one: 192.0.2.5 $", 23) != NULL);
+    n = ask("5.2.0.192.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(out[n - 1], 4);
+    ASSERT_EQ(out[n - 4], 127);
+    /* expired: ctx.now past 2000 */
+    mirror_dns_ctx_t late = ctx;
+    late.now = 2000;
+    uint8_t q[600];
+    size_t ql = mkq(q, "5.2.0.192.bl.example.org", 1, 0, 0, 0);
+    n = mirror_dns_answer(&late, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NXDOMAIN);
+    /* freeze: nothing listed except the RFC 5782 test entry */
+    atomic_store(&za.no_positive, 1);
+    n = ask("5.2.0.192.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NXDOMAIN);
+    n = ask("2.0.0.127.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(u16(out + 6), 1);
+    atomic_store(&za.no_positive, 0);
+    /* IPv6 with the zone default template */
+    char v6[200] = "";
+    const char *nib = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2";
+    snprintf(v6, sizeof v6, "%s.bl.example.org", nib);
+    n = ask(v6, 16, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, 0);
+    ASSERT(memmem(out, n, "Listed 2001:db8:0:0:0:0:0:1", 27) != NULL);
+}
+
+static void test_zones(void)
+{
+    uint8_t out[4096];
+    int rc;
+    /* the longest zone wins: sub.bl.example.org has no data for this name */
+    size_t n = ask("5.2.0.192.sub.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NXDOMAIN);
+    /* its SOA carries its own serial */
+    ASSERT_EQ(u16(out + 8), 1);
+    ASSERT_EQ(out[n - 20 + 3], 5);
+    n = ask("example.org", 6, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_REFUSED);
+    ASSERT_EQ(out[2] & 0x04, 0); /* not authoritative */
+    /* a zone with no data yet: SERVFAIL */
+    atomic_store(&zb.data, NULL);
+    ask("sub.bl.example.org", 6, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_SERVFAIL);
+    atomic_store(&zb.data, &db);
+}
+
+static void test_edns_and_truncation(void)
+{
+    uint8_t out[65536];
+    int rc;
+    /* 8 long NS names: ~600 bytes, over 512 without EDNS */
+    size_t n = ask("bl.example.org", 2, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT(n <= 512);
+    ASSERT(out[2] & 0x02); /* TC */
+    ASSERT_EQ(u16(out + 6), 0);
+    /* EDNS 4096 is capped at our 1232, which fits */
+    n = ask("bl.example.org", 2, 1, 4096, out, sizeof out, 0, &rc);
+    ASSERT(n > 512 && n <= 1232);
+    ASSERT(!(out[2] & 0x02));
+    ASSERT_EQ(u16(out + 6), 8);
+    ASSERT_EQ(u16(out + 10), 1);
+    ASSERT_EQ(u16(out + n - 11 + 3), 1232); /* OPT payload */
+    /* EDNS 520 honoured: TC again */
+    mirror_dns_ctx_t big = ctx;
+    big.udp_max = 4096;
+    uint8_t q[600];
+    size_t ql = mkq(q, "bl.example.org", 2, 1, 520, 0);
+    n = mirror_dns_answer(&big, q, ql, out, sizeof out, 0, &rc);
+    ASSERT(out[2] & 0x02);
+    ASSERT(n <= 520);
+    /* TCP: no limit but the message size */
+    n = ask("bl.example.org", 2, 0, 0, out, sizeof out, 1, &rc);
+    ASSERT(!(out[2] & 0x02));
+    ASSERT_EQ(u16(out + 6), 8);
+    /* BADVERS */
+    ql = mkq(q, "bl.example.org", 6, 1, 1232, 1);
+    n = mirror_dns_answer(&ctx, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_BADVERS);
+    ASSERT_EQ(out[3] & 15, 0);
+    ASSERT_EQ(u16(out + 10), 1);
+    ASSERT_EQ(out[n - 6], 1); /* extended rcode 1 -> 16 */
+    /* a response is never answered; a short packet neither */
+    ql = mkq(q, "bl.example.org", 6, 0, 0, 0);
+    q[2] |= 0x80;
+    ASSERT_EQ(mirror_dns_answer(&ctx, q, ql, out, sizeof out, 0, &rc), 0);
+    ASSERT_EQ(mirror_dns_answer(&ctx, q, 11, out, sizeof out, 0, &rc), 0);
+}
+
+static void test_txt_expand(void)
+{
+    char out[300];
+    size_t n = mirror_dns_txt_expand("a $ b $$ c", "1.2.3.4", out);
+    ASSERT_EQ(n, 15);
+    ASSERT_MEMEQ(out, "a 1.2.3.4 b $ c", 15);
+    char big[600];
+    memset(big, '$', 599);
+    big[599] = 0;
+    n = mirror_dns_txt_expand(big + 1, "255.255.255.255", out); /* odd count: '$$'s and one '$' */
+    ASSERT(n <= 254);
+    memset(big, 'x', 599);
+    n = mirror_dns_txt_expand(big, "1.2.3.4", out);
+    ASSERT_EQ(n, 254);
+}
+
+int main(void)
+{
+    setup();
+    RUN(test_listed_and_templates);
+    RUN(test_zones);
+    RUN(test_edns_and_truncation);
+    RUN(test_txt_expand);
+    mirror_index_free(da.ix);
+    mirror_index_free(db.ix);
+    atomic_store(&za.data, NULL);
+    atomic_store(&zb.data, NULL);
+    return 0;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the rbldnsd data file parser (proto/rbldnsd.c). */
+#include "test.h"
+
+#include "err.h"
+#include "rbldnsd.h"
+
+typedef struct {
+    char out[8192];
+    size_t n;
+} acc_t;
+
+static int rec(void *ctx, const bl_rbldnsd_rec_t *r)
+{
+    acc_t *a = ctx;
+    char p[BL_PREFIX_STRLEN];
+    a->n += (size_t)snprintf(a->out + a->n, sizeof a->out - a->n, "%s%s a=%u txt=%s|",
+                             r->excluded ? "!" : "", bl_prefix_format(&r->key, p, sizeof p), r->a,
+                             r->txt ? r->txt : "(none)");
+    return 0;
+}
+
+static const char *parse(int kind, const char *text)
+{
+    static acc_t a;
+    memset(&a, 0, sizeof a);
+    bl_rbldnsd_sink_t s = {&a, rec};
+    unsigned line = 0;
+    const char *msg = NULL;
+    int rc = bl_rbldnsd_parse(text, strlen(text), kind, &s, &line, &msg);
+    if (rc)
+        snprintf(a.out, sizeof a.out, "ERR %d line %u %s", rc, line, msg);
+    return a.out;
+}
+
+static void test_ip4set_forms(void)
+{
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "127.0.0.0/24\n127.0.0\n127/24\n"),
+                 "127.0.0.0/24 a=2 txt=(none)|127.0.0.0/24 a=2 txt=(none)|"
+                 "127.0.0.0/24 a=2 txt=(none)|");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "127.0.0.1-255\n"),
+                 "127.0.0.1 a=2 txt=(none)|127.0.0.2/31 a=2 txt=(none)|127.0.0.4/30 a=2 "
+                 "txt=(none)|127.0.0.8/29 a=2 txt=(none)|127.0.0.16/28 a=2 txt=(none)|"
+                 "127.0.0.32/27 a=2 txt=(none)|127.0.0.64/26 a=2 txt=(none)|127.0.0.128/25 a=2 "
+                 "txt=(none)|");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "127.16-31\n127.16.0.0-127.31.255.255\n"),
+                 "127.16.0.0/12 a=2 txt=(none)|127.16.0.0/12 a=2 txt=(none)|");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "10\n"), "10.0.0.0/8 a=2 txt=(none)|");
+    /* host bits are cleared, like rbldnsd */
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "10.1.2.3/16\n"), "10.1.0.0/16 a=2 txt=(none)|");
+}
+
+static void test_values(void)
+{
+    const char *data = "# comment\n"
+                       "; another\n"
+                       ":127.0.0.2:IP address $ is listed\n"
+                       "1.0.0.4\n"
+                       "1.0.0.5 :5\n"
+                       "1.0.0.6 :6:\n"
+                       "1.0.0.7 IP address $ running an open relay\n"
+                       "1.0.0.8 :127.0.0.8:Eight $$ $\n"
+                       "!1.0.0.9 :9:ignored\n"
+                       "1.0.0.10 # default values\n";
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, data),
+                 "1.0.0.4 a=2 txt=IP address $ is listed|1.0.0.5 a=5 txt=IP address $ is listed|"
+                 "1.0.0.6 a=6 txt=(none)|1.0.0.7 a=2 txt=IP address $ running an open relay|"
+                 "1.0.0.8 a=8 txt=Eight $$ $|!1.0.0.9 a=2 txt=IP address $ is listed|"
+                 "1.0.0.10 a=2 txt=IP address $ is listed|");
+    /* substitution variables and the base template */
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "$1 See http://x/bl\n$2 for details\n"
+                                          "1.0.0.2 $1/spammer/$ $2\n$= Base $= ($)\n"
+                                          "1.0.0.3 r123\n1.0.0.4 =Own $\n"),
+                 "1.0.0.2 a=2 txt=See http://x/bl/spammer/$ for details|"
+                 "1.0.0.3 a=2 txt=Base r123 ($)|1.0.0.4 a=2 txt=Own $|");
+    /* $SOA/$NS/$TTL are accepted and ignored */
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "$SOA 0 ns.x. h.x. 0 1 1 1 1\n$NS 0 ns.x.\n$TTL 60\n"
+                                          "1.2.3.4\n"),
+                 "1.2.3.4 a=2 txt=(none)|");
+    /* ip4tset ignores per-entry values */
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4TSET, ":3:T $\n1.2.3.4 :9:x\n"), "1.2.3.4 a=3 txt=T $|");
+}
+
+static void test_ip6(void)
+{
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP6TSET, ":127.0.0.3:six $\n2001:db8:1:2\n"
+                                           "!2001:db8:1:2::5\n!2001:db8:1:2:0:0:0:6\n"),
+                 "2001:db8:1:2::/64 a=3 txt=six $|!2001:db8:1:2::5 a=3 txt=six $|"
+                 "!2001:db8:1:2::6 a=3 txt=six $|");
+    ASSERT(strncmp(parse(BL_RBLDNSD_IP6TSET, "2001:db8::/32\n"), "ERR", 3) == 0);
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP6TRIE, "2001:21ab:c000/36\n2001:21ab:def7:4242 :3:Funny\n"
+                                           "::1\n!2605:6001:42::bead\n"),
+                 "2001:21ab:c000::/36 a=2 txt=(none)|2001:21ab:def7:4242::/64 a=3 txt=Funny|"
+                 "::1 a=2 txt=(none)|!2605:6001:42::bead a=2 txt=(none)|");
+}
+
+static void test_errors(void)
+{
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.4\n1.2.3.400\n"),
+                 "ERR -25 line 2 invalid address");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.4x\n"), "ERR -25 line 1 invalid address");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.4 :1.2.3.4:x\n"),
+                 "ERR -30 line 1 A value must be 127.0.0.x or x");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.9-1.2.3.1\n"), "ERR -25 line 1 invalid address");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4TRIE, "1.2.3.0-1.2.3.9\n"), "ERR -25 line 1 invalid address");
+    char big[5000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    ASSERT(strncmp(parse(BL_RBLDNSD_IP4SET, big), "ERR -30 line 1 line too long", 28) == 0);
+    ASSERT_EQ(bl_rbldnsd_kind_parse("ip4set"), BL_RBLDNSD_IP4SET);
+    ASSERT_EQ(bl_rbldnsd_kind_parse("ip6trie"), BL_RBLDNSD_IP6TRIE);
+    ASSERT_EQ(bl_rbldnsd_kind_parse("dnset"), -1);
+}
+
+int main(void)
+{
+    RUN(test_ip4set_forms);
+    RUN(test_values);
+    RUN(test_ip6);
+    RUN(test_errors);
+    return 0;
+}
