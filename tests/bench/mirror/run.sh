@@ -1,0 +1,140 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Benchmark: blsync-mirror vs rbldnsd on the same data, same machine, same dnsperf commands.
+# Usage: tests/bench/mirror/run.sh [BUILD_DIR]   (not a ctest: takes a few minutes)
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/../../.." && pwd)
+B=${1:-${BL_BUILD:-$SRC/build-mirror}}
+MIRROR=$B/mirror/blsync-mirror
+MKFEED=$B/tests/mirror/mirror_mkfeed
+CTL=$B/master/blsyncctl
+for t in "$MIRROR" "$MKFEED" "$CTL"; do [ -x "$t" ] || { echo "missing $t (build first)"; exit 1; }; done
+for c in rbldnsd dnsperf dig; do command -v $c > /dev/null || { echo "missing $c"; exit 1; }; done
+T=$(mktemp -d /tmp/blmirror-bench.XXXXXX)
+chmod 755 "$T"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+PORT=$((20000 + $$ % 4000))
+HZ=$(getconf CLK_TCK)
+log() { echo "$*" | tee -a "$T/summary"; }
+
+rss_kb() { awk '/VmRSS/ {print $2}' /proc/"$1"/status; }
+cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
+wait_up() { # PID PORT: until the server answers (bounded)
+    for _ in $(seq 1200); do
+        kill -0 "$1" 2>/dev/null || return 1
+        dig @127.0.0.1 -p "$2" +time=1 +tries=1 2.0.0.127.bl.example.org A 2>/dev/null | grep -q "status:" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+start_rbldnsd() { # FILE
+    rbldnsd -n -u nobody -w "$T" -b 127.0.0.1/$PORT bl.example.org:ip4set:"$1" > "$T/rbldnsd.log" 2>&1 &
+    SPID=$!
+    PIDS+=("$SPID")
+}
+start_mirror() { # CONF
+    "$MIRROR" -c "$1" > "$T/mirror.log" 2>&1 &
+    SPID=$!
+    PIDS+=("$SPID")
+}
+stop_server() {
+    kill "$SPID"
+    wait "$SPID" 2>/dev/null || true
+}
+mirror_conf() { # DATA-LINES...
+    {
+        echo "[server]"
+        echo "listen = 127.0.0.1:$PORT"
+        echo "threads = 1"
+        echo "[zone bl.example.org]"
+        echo "txt = Listed: \$"
+        for l in "$@"; do echo "$l"; done
+    } > "$T/m.conf"
+}
+perf() { # label extra-args...: dnsperf over QUERIES; prints qps, lost, max latency
+    local label=$1
+    shift
+    dnsperf -s 127.0.0.1 -p $PORT -d "$T/queries.txt" -c 1 -T 1 "$@" > "$T/perf.out" 2>&1 || true
+    local qps lost maxl
+    qps=$(awk '/Queries per second/ {print $4}' "$T/perf.out")
+    lost=$(awk '/Queries lost/ {print $3}' "$T/perf.out")
+    maxl=$(sed -n 's/.*Average Latency (s):.*max \([0-9.]*\).*/\1/p' "$T/perf.out")
+    echo "$qps $lost $maxl"
+}
+
+echo "generating data (1M and 10M IPv4 /32 entries) in $T ..."
+"$CTL" keygen --out "$T/keys" > /dev/null
+"$MKFEED" --key "$T/keys/signing.key" --dir "$T/m1" --n 1000000 --queries 200000 > /dev/null
+# the classic DNSBL file: one address per line, default A and TXT
+{ echo ":127.0.0.2:Listed: \$"; tail -n +2 "$T/m1/set.ip4set" | cut -d' ' -f1; } > "$T/set1m"
+cp "$T/m1/queries.txt" "$T/queries.txt"
+"$MKFEED" --key "$T/keys/signing.key" --dir "$T/m10" --n 10000000 --deltas 1 --changes 10000 > /dev/null
+{ echo ":127.0.0.2:Listed: \$"; tail -n +2 "$T/m10/set.ip4set" | cut -d' ' -f1; } > "$T/set10m"
+rm -f "$T/m10/set.ip4set" "$T/m1/set.ip4set"
+chmod 644 "$T"/set1m "$T"/set10m
+
+log "== machine: $(nproc) CPUs, $(uname -r); dnsperf $(dnsperf -h 2>&1 | head -1 | tr -d '\n' || true)"
+log "== query mix: $(wc -l < "$T/queries.txt") A queries, half listed, half random"
+declare -A R
+for srv in rbldnsd mirror; do
+    if [ $srv = rbldnsd ]; then start_rbldnsd set1m; else mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror "$T/m.conf"; fi
+    wait_up "$SPID" $PORT || { echo "$srv did not start"; exit 1; }
+    R[$srv.rss1m]=$(rss_kb "$SPID")
+    read -r q l m < <(perf "$srv" -l 10 -q 100)
+    R[$srv.qps]=$q
+    c0=$(cpu_ticks "$SPID")
+    read -r q2 l2 m2 < <(perf "$srv" -l 10 -q 100 -Q 50000)
+    c1=$(cpu_ticks "$SPID")
+    answered=$(awk '/Queries completed/ {print $3}' "$T/perf.out")
+    R[$srv.us]=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$answered" 'BEGIN {printf "%.2f", c * 1e6 / hz / n}')
+    R[$srv.lost50k]=$l2
+    stop_server
+    log "$srv 1M: RSS ${R[$srv.rss1m]} kB; max-rate ${R[$srv.qps]} qps; at 50k qps: ${R[$srv.us]} us CPU/query ($answered answered, $l2 lost)"
+done
+
+# 10M: RSS of both, load times
+for srv in rbldnsd mirror; do
+    t0=$(date +%s.%N)
+    if [ $srv = rbldnsd ]; then start_rbldnsd set10m; else mirror_conf "rbldnsd = ip4set:$T/set10m"; start_mirror "$T/m.conf"; fi
+    wait_up "$SPID" $PORT || { echo "$srv did not start"; exit 1; }
+    t1=$(date +%s.%N)
+    R[$srv.rss10m]=$(rss_kb "$SPID")
+    R[$srv.load10m]=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
+    stop_server
+    log "$srv 10M ip4set: RSS ${R[$srv.rss10m]} kB; start-to-answering ${R[$srv.load10m]} s"
+done
+
+# 10M signed snapshot load, then a 10,000-change delta applied under 50k qps
+mkdir "$T/spool"
+mirror_conf "snapshot = $T/m10/snapshot.obj" "trusted_key = $T/keys/signing.pub" "spool_dir = $T/spool"
+t0=$(date +%s.%N)
+start_mirror "$T/m.conf"
+wait_up "$SPID" $PORT || { echo "mirror did not start"; exit 1; }
+t1=$(date +%s.%N)
+snap_us=$(sed -n 's/.*event=snapshot_loaded.* us=\([0-9]*\).*/\1/p' "$T/mirror.log")
+log "mirror 10M signed snapshot: verify+decode+index ${snap_us} us; start-to-answering $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s; RSS $(rss_kb "$SPID") kB"
+perf mirror -l 10 -q 100 -Q 50000 > "$T/perf.during" &
+PP=$!
+sleep 3
+cp "$T/m10/delta-000001.obj" "$T/spool/.d"
+mv "$T/spool/.d" "$T/spool/delta-000001.obj"
+wait $PP
+read -r q l m < "$T/perf.during"
+apply=$(sed -n 's/.*event=apply .* removed=\([0-9]*\) added=\([0-9]*\) .* us=\([0-9]*\).*/\1 removed, \2 added in \3 us/p' "$T/mirror.log")
+log "mirror 10M + 10k-change delta: $apply; dnsperf at 50k qps during the apply: $q qps, lost $l, max latency ${m}s"
+stop_server
+
+log ""
+log "== ratios (blsync-mirror / rbldnsd)"
+log "max-rate qps: $(awk -v a="${R[mirror.qps]}" -v b="${R[rbldnsd.qps]}" 'BEGIN {printf "%.2f", a / b}') (target >= 1.5, bounded by dnsperf's single thread)"
+log "CPU per query at 50k qps: $(awk -v a="${R[mirror.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}') (target <= 0.5)"
+log "RSS 1M: $(awk -v a="${R[mirror.rss1m]}" -v b="${R[rbldnsd.rss1m]}" 'BEGIN {printf "%.2f", a / b}'); RSS 10M: $(awk -v a="${R[mirror.rss10m]}" -v b="${R[rbldnsd.rss10m]}" 'BEGIN {printf "%.2f", a / b}') (target <= 1)"
+echo
+cat "$T/summary"
