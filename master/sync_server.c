@@ -51,8 +51,11 @@ typedef struct {
     size_t nkeycerts;
     uint64_t head_serial;
     uint8_t head_digest[BL_DIGEST_SIZE];
-    struct timespec mtime;  /* of the directory at the last scan */
-    int snapshot_requested; /* asked the publisher for one; cleared when one arrives */
+    struct timespec mtime;     /* of the directory at the last scan */
+    int snapshot_requested;    /* asked the publisher for one; cleared when one arrives */
+    uint8_t hb[BL_OBJ_PREFIX]; /* the current signed heartbeat, shared by every mirror */
+    int64_t hb_ms;             /* when it was signed (0: none) */
+    uint64_t hb_serial;
 } feed_t;
 
 typedef struct {
@@ -425,20 +428,26 @@ static void conn_send_error(sconn_t *c, int code, const char *text)
     bl_buf_close(&b);
 }
 
+/* Signs a feed's heartbeat once per interval (or when the head moves) and
+ * sends that same object to every mirror: one signature per feed, not per mirror. */
 static void heartbeat_send(sconn_t *c, sub_t *sub)
 {
     master_sync_t *s = c->srv;
-    const feed_t *f = &s->feeds[sub->feed];
+    feed_t *f = &s->feeds[sub->feed];
     if (!s->key)
         return;
-    uint8_t hb[BL_OBJ_PREFIX];
     int64_t now = bl_now_ms();
     int64_t ttl = s->c.heartbeat_ttl_ms ? s->c.heartbeat_ttl_ms : 6 * s->c.heartbeat_interval_ms;
-    if (bl_heartbeat_write(f->name, f->head_serial, f->head_digest, now, ttl, s->key, hb))
-        return;
+    if (!f->hb_ms || f->hb_serial != f->head_serial ||
+        now - f->hb_ms >= s->c.heartbeat_interval_ms / 2 || now < f->hb_ms) {
+        if (bl_heartbeat_write(f->name, f->head_serial, f->head_digest, now, ttl, s->key, f->hb))
+            return;
+        f->hb_ms = now;
+        f->hb_serial = f->head_serial;
+    }
     uint8_t fr[BL_FRAME_HDR + BL_OBJ_PREFIX];
     bl_frame_header(fr, BL_FRAME_HEARTBEAT, BL_OBJ_PREFIX);
-    memcpy(fr + BL_FRAME_HDR, hb, sizeof hb);
+    memcpy(fr + BL_FRAME_HDR, f->hb, BL_OBJ_PREFIX);
     if (bl_tls_write(c->tls, fr, sizeof fr) == 0) {
         sub->hb_due = 0;
         s->st.heartbeats_sent++;
@@ -875,6 +884,8 @@ static int load_key(master_sync_t *s)
     }
     bl_key_free(s->key);
     s->key = k;
+    for (size_t i = 0; i < s->nfeeds; i++)
+        s->feeds[i].hb_ms = 0; /* sign the next heartbeats with this key */
     return 0;
 }
 
