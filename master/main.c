@@ -95,6 +95,7 @@ static void on_tick(uv_timer_t *t)
     master_t *m = t->data;
     int64_t now = bl_now_ms();
     size_t n = 0, pruned = 0;
+    uint64_t t0 = bl_mono_ns();
     pthread_mutex_lock(&m->lock);
     int rc = master_store_begin(m->store);
     if (!rc) {
@@ -110,7 +111,8 @@ static void on_tick(uv_timer_t *t)
     if (rc)
         BL_ERR("expire_failed", "error=%s", bl_errname(rc));
     if (n)
-        BL_INFO("expired", "delisted=%zu decided_ms=%" PRId64, n, now);
+        BL_INFO("expired", "delisted=%zu decided_ms=%" PRId64 " duration_ms=%.1f", n, now,
+                (bl_mono_ns() - t0) / 1e6);
     if (pruned)
         BL_INFO("reports_pruned", "count=%zu", pruned);
     if (pending && !uv_is_active((uv_handle_t *)&m->pub_timer))

@@ -49,6 +49,7 @@ CONF
         # "section.key = value" lines are appended to their section with sed.
         sec=${l%%|*}
         kv=${l#*|}
+        sed -i "/^${kv%% *} = /d" "$W/m.conf" # a later value replaces the default above
         if grep -q "^\[$sec\]" "$W/m.conf"; then
             sed -i "/^\[$sec\]/a $kv" "$W/m.conf"
         else
@@ -71,8 +72,11 @@ start_master() {
 
 stop_master() {
     kill -TERM "$MPID" 2>/dev/null
-    wait "$MPID" 2>/dev/null
+    wait "$MPID"
+    local rc=$?
     MPID=
+    # A graceful stop exits 0; sanitizer builds report leaks and errors here.
+    [ $rc = 0 ] || fail "master exited with status $rc on SIGTERM"
 }
 
 # api METHOD PATH [BODY] [AUTH]: body in $W/out, status in $STATUS.
