@@ -143,6 +143,8 @@ typedef struct {
 
 static int append(bl_change_t **arr, size_t *n, size_t *cap, const bl_change_t *src, size_t m)
 {
+    if (!m)
+        return 0;
     if (*n + m > *cap) {
         size_t nc = *cap ? *cap : 1024;
         while (nc < *n + m)
@@ -358,7 +360,8 @@ int mirror_spool_scan(mirror_feed_t *f, const char *dir, int64_t now_ms)
         ents[n++].serial = serial;
     }
     closedir(d);
-    qsort(ents, n, sizeof *ents, spool_cmp);
+    if (n)
+        qsort(ents, n, sizeof *ents, spool_cmp);
     int applied = 0;
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, ents[i].name);
