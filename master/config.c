@@ -28,33 +28,50 @@ void master_config_defaults(master_config_t *c)
     c->tick_ms = 1000;
     c->report_retention_ms = 30LL * 24 * 3600 * 1000;
     master_policy_defaults(&c->policy);
+    master_sync_conf_defaults(&c->sync);
 }
 
 int master_parse_duration(const char *s, int64_t *ms)
 {
-    char *end;
-    errno = 0;
-    if (!isdigit((unsigned char)*s))
+    /* One or more NUMBER[UNIT] terms: "90", "250ms", "1h30m", "1d12h". */
+    double total = 0;
+    int terms = 0;
+    while (*s) {
+        char *end;
+        if (!isdigit((unsigned char)*s))
+            return BL_EINVAL;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || v < 0)
+            return BL_EINVAL;
+        double mul;
+        if (!strncmp(end, "ms", 2)) {
+            mul = 1;
+            end += 2;
+        } else if (*end == 's') {
+            mul = 1000;
+            end++;
+        } else if (*end == 'm') {
+            mul = 60e3;
+            end++;
+        } else if (*end == 'h') {
+            mul = 3600e3;
+            end++;
+        } else if (*end == 'd') {
+            mul = 86400e3;
+            end++;
+        } else if (!*end && !terms) {
+            mul = 1000; /* a bare number is seconds */
+        } else {
+            return BL_EINVAL;
+        }
+        total += v * mul;
+        terms++;
+        s = end;
+    }
+    if (!terms || total > 1e15)
         return BL_EINVAL;
-    double v = strtod(s, &end);
-    if (errno || v < 0)
-        return BL_EINVAL;
-    double mul;
-    if (!*end || !strcmp(end, "s"))
-        mul = 1000;
-    else if (!strcmp(end, "ms"))
-        mul = 1;
-    else if (!strcmp(end, "m"))
-        mul = 60e3;
-    else if (!strcmp(end, "h"))
-        mul = 3600e3;
-    else if (!strcmp(end, "d"))
-        mul = 86400e3;
-    else
-        return BL_EINVAL;
-    if (v * mul > 1e15)
-        return BL_EINVAL;
-    *ms = (int64_t)(v * mul + 0.5);
+    *ms = (int64_t)(total + 0.5);
     return 0;
 }
 
@@ -256,6 +273,44 @@ static int handler(void *user, const char *sec, const char *name, const char *v)
             c->pub.history_bytes = u;
             return 1;
         }
+    } else if (!strcmp(sec, "sync")) {
+        master_sync_conf_t *y = &c->sync;
+        if (!strcmp(name, "listen")) {
+            uint16_t port;
+            if (master_parse_listen(v, y->host, sizeof y->host, &port))
+                return PROBLEM("listen: '%s' is not host:port or [v6]:port", v);
+            y->port = port;
+            c->sync_enabled = 1;
+            return 1;
+        }
+        if (!strcmp(name, "cert"))
+            return set_str(L, y->cert_file, sizeof y->cert_file, v, name);
+        if (!strcmp(name, "tls_key"))
+            return set_str(L, y->tls_key_file, sizeof y->tls_key_file, v, name);
+        if (!strcmp(name, "ca"))
+            return set_str(L, y->ca_file, sizeof y->ca_file, v, name);
+        if (!strcmp(name, "pinned"))
+            return set_str(L, y->pinned_file, sizeof y->pinned_file, v, name);
+        if (!strcmp(name, "revoked"))
+            return set_str(L, y->revoked_file, sizeof y->revoked_file, v, name);
+        if (!strcmp(name, "heartbeat_interval"))
+            return set_dur(L, &y->heartbeat_interval_ms, v, name);
+        if (!strcmp(name, "heartbeat_ttl"))
+            return set_dur(L, &y->heartbeat_ttl_ms, v, name);
+        if (!strcmp(name, "stuck"))
+            return set_dur(L, &y->stuck_ms, v, name);
+        if (!strcmp(name, "max_queue")) {
+            if (master_parse_size(v, &u) || u < 4096)
+                return PROBLEM("max_queue: '%s' is not a size of at least 4K", v);
+            y->max_queue = (size_t)u;
+            return 1;
+        }
+        if (!strcmp(name, "max_mirrors")) {
+            if (!set_int(L, &x, v, name, 1, 1000000))
+                return 0;
+            y->max_mirrors = (size_t)x;
+            return 1;
+        }
     } else if (!strcmp(sec, "policy")) {
         master_policy_t *p = &c->policy;
         if (!strcmp(name, "threshold"))
@@ -357,6 +412,13 @@ int master_config_load(const char *path, master_config_t *c, char *err, size_t e
     }
     if (L.token_file[0] && read_token(&L))
         return BL_ECONFIG;
+    if (c->sync_enabled && (!c->sync.cert_file[0] || !c->sync.tls_key_file[0] ||
+                            (!c->sync.ca_file[0] && !c->sync.pinned_file[0]))) {
+        snprintf(err, errlen, "%s: [sync] needs cert, tls_key and ca (or pinned)", path);
+        return BL_ECONFIG;
+    }
+    snprintf(c->sync.spool, sizeof c->sync.spool, "%s", c->pub.spool);
+    snprintf(c->sync.key_path, sizeof c->sync.key_path, "%s", c->pub.key_path);
     if (c->publish_max_delay_ms < c->publish_delay_ms) {
         snprintf(err, errlen, "%s: publisher max_delay is shorter than delay", path);
         return BL_ECONFIG;

@@ -10,6 +10,7 @@
 #include "obj.h"
 #include "policy.h"
 #include "publisher.h"
+#include "sync_server.h"
 
 typedef struct {
     char feed[BL_FEED_MAX + 1];
@@ -30,6 +31,10 @@ typedef struct {
     int64_t retry_max_ms;        /* backoff ceiling after a failed publish */
     int64_t tick_ms;             /* expiry check interval */
     int64_t report_retention_ms; /* reports older than this are deleted */
+    /* [sync]: the TLS server mirrors subscribe to (sync_server.h); off
+     * unless listen is set. spool and key come from [publisher]. */
+    int sync_enabled;
+    master_sync_conf_t sync;
     /* [policy], [kind.*] */
     master_policy_t policy;
 } master_config_t;

@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "publisher.h"
 #include "store.h"
+#include "sync_server.h"
 #include "util.h"
 
 #define VERSION "0.1.0"
@@ -30,7 +31,17 @@ typedef struct {
     uv_loop_t *loop;
     uv_timer_t tick, pub_timer;
     uv_async_t wake;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
+    master_sync_t *sync;
+    /* Mirror acknowledgements, kept here and written to the store once per
+     * tick, so a thousand mirrors acking a serial cost one transaction. */
+    struct ack {
+        char name[256];
+        uint64_t serial;
+        int64_t at_ms;
+        int dirty;
+    } * acks;
+    size_t nacks, capacks;
     uint64_t batch_start; /* loop time of the first change of the batch, 0 if none */
     uint64_t backoff_ms;  /* after a failed publish */
     int64_t last_prune_ms;
@@ -59,9 +70,13 @@ static void on_publish(uv_timer_t *t)
     m->batch_start = 0;
     uint64_t serial = 0;
     pthread_mutex_lock(&m->lock);
+    uint64_t pruned = master_publisher_stats(m->pub)->pruned_total;
     int rc = master_publisher_run(m->pub, bl_now_ms(), &serial);
     uint64_t pending = rc ? 0 : master_store_pending_count(m->store);
+    pruned = master_publisher_stats(m->pub)->pruned_total - pruned;
     pthread_mutex_unlock(&m->lock);
+    if (pruned && m->sync)
+        master_sync_rescan(m->sync); /* objects left the spool */
     if (rc) {
         m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : 500;
         if (m->backoff_ms > (uint64_t)m->c.retry_max_ms)
@@ -90,6 +105,76 @@ static void api_changed(void *arg)
     uv_async_send(&m->wake);
 }
 
+static void on_ack(void *ctx, const char *mirror, const char *feed, uint64_t serial, int64_t now_ms)
+{
+    master_t *m = ctx;
+    if (strcmp(feed, m->c.feed))
+        return;
+    size_t i;
+    for (i = 0; i < m->nacks; i++)
+        if (!strcmp(m->acks[i].name, mirror))
+            break;
+    if (i == m->nacks) {
+        if (m->nacks == m->capacks) {
+            size_t nc = m->capacks ? m->capacks * 2 : 64;
+            struct ack *a = realloc(m->acks, nc * sizeof *a);
+            if (!a)
+                return;
+            m->acks = a;
+            m->capacks = nc;
+        }
+        memset(&m->acks[i], 0, sizeof m->acks[i]);
+        snprintf(m->acks[i].name, sizeof m->acks[i].name, "%s", mirror);
+        m->nacks++;
+    }
+    if (serial > m->acks[i].serial)
+        m->acks[i].serial = serial;
+    m->acks[i].at_ms = now_ms;
+    m->acks[i].dirty = 1;
+}
+
+static void on_mirror(void *ctx, const char *mirror, int up, const char *reason)
+{
+    (void)ctx;
+    BL_INFO("mirror", "name=%s state=%s reason=%s", bl_log_q(mirror), up ? "up" : "down",
+            bl_log_q(reason ? reason : "-"));
+}
+
+static void want_snapshot(void *ctx, const char *feed)
+{
+    master_t *m = ctx;
+    if (strcmp(feed, m->c.feed))
+        return;
+    pthread_mutex_lock(&m->lock);
+    int rc = master_publisher_snapshot(m->pub, bl_now_ms());
+    pthread_mutex_unlock(&m->lock);
+    if (rc)
+        BL_WARN("snapshot_on_demand_failed", "error=%s", bl_errname(rc));
+}
+
+/* Writes the acknowledgements gathered since the last tick (lock held). */
+static void flush_acks(master_t *m)
+{
+    int any = 0, rc = 0;
+    for (size_t i = 0; i < m->nacks && !rc; i++) {
+        if (!m->acks[i].dirty)
+            continue;
+        if (!any && (rc = master_store_begin(m->store)))
+            break;
+        any = 1;
+        rc =
+            master_store_mirror_ack(m->store, m->acks[i].name, m->acks[i].serial, m->acks[i].at_ms);
+    }
+    if (any)
+        rc = rc ? (master_store_rollback(m->store), rc) : master_store_commit(m->store);
+    if (rc) {
+        BL_WARN("mirror_acks_not_stored", "error=%s", bl_errname(rc));
+        return;
+    }
+    for (size_t i = 0; i < m->nacks; i++)
+        m->acks[i].dirty = 0;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     master_t *m = t->data;
@@ -107,6 +192,7 @@ static void on_tick(uv_timer_t *t)
         rc = rc ? (master_store_rollback(m->store), rc) : master_store_commit(m->store);
     }
     uint64_t pending = rc ? 0 : master_store_pending_count(m->store);
+    flush_acks(m);
     pthread_mutex_unlock(&m->lock);
     if (rc)
         BL_ERR("expire_failed", "error=%s", bl_errname(rc));
@@ -132,12 +218,28 @@ static void on_signal(uv_signal_t *s, int signum)
     pthread_mutex_unlock(&m->lock);
     if (rc)
         BL_WARN("final_publish_failed", "error=%s", bl_errname(rc));
+    pthread_mutex_lock(&m->lock);
+    flush_acks(m);
+    pthread_mutex_unlock(&m->lock);
+    master_sync_free(m->sync);
+    m->sync = NULL;
     uv_timer_stop(&m->tick);
     uv_timer_stop(&m->pub_timer);
     uv_close((uv_handle_t *)&m->wake, NULL);
     uv_signal_stop(&m->sigterm);
     uv_signal_stop(&m->sigint);
+    uv_signal_stop(&m->sighup);
     uv_stop(m->loop);
+}
+
+static void on_hup(uv_signal_t *s, int signum)
+{
+    master_t *m = s->data;
+    (void)signum;
+    if (m->sync) {
+        int rc = master_sync_reload(m->sync);
+        BL_INFO("reloaded", "what=sync result=%s", rc ? bl_errname(rc) : "ok");
+    }
 }
 
 static void usage(FILE *f)
@@ -258,7 +360,20 @@ int main(int argc, char **argv)
     m.sigint.data = &m;
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
     uv_signal_start(&m.sigint, on_signal, SIGINT);
+    uv_signal_init(m.loop, &m.sighup);
+    m.sighup.data = &m;
+    uv_signal_start(&m.sighup, on_hup, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
+    if (m.c.sync_enabled) {
+        master_sync_hooks_t hooks = {
+            .ctx = &m, .on_ack = on_ack, .on_mirror = on_mirror, .want_snapshot = want_snapshot};
+        if ((rc = master_sync_new(m.loop, &m.c.sync, &hooks, &m.sync))) {
+            fprintf(stderr, "blsync-master: sync server on %s:%d: %s\n", m.c.sync.host,
+                    m.c.sync.port, bl_strerror(rc));
+            return 1;
+        }
+        master_publisher_set_hook(m.pub, master_sync_pub_hook, m.sync);
+    }
     if ((rc = master_http_start(&m.api, host, port, m.c.http_threads, &m.http))) {
         fprintf(stderr, "blsync-master: cannot listen on %s\n", m.c.listen);
         return 1;
@@ -272,7 +387,9 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&m.pub_timer, NULL);
     uv_close((uv_handle_t *)&m.sigterm, NULL);
     uv_close((uv_handle_t *)&m.sigint, NULL);
+    uv_close((uv_handle_t *)&m.sighup, NULL);
     uv_run(m.loop, UV_RUN_DEFAULT);
+    free(m.acks);
     uv_loop_close(m.loop);
     master_publisher_free(m.pub);
     master_store_close(m.store);

@@ -49,7 +49,9 @@ CONF
         # "section.key = value" lines are appended to their section with sed.
         sec=${l%%|*}
         kv=${l#*|}
-        sed -i "/^${kv%% *} = /d" "$W/m.conf" # a later value replaces the default above
+        # A value given here replaces the default of the same key in its section.
+        awk -v s="[$sec]" -v k="${kv%% *}" '/^\[/ {in_s = ($0 == s)} !(in_s && $1 == k) {print}' \
+            "$W/m.conf" >"$W/m.conf.new" && mv "$W/m.conf.new" "$W/m.conf"
         if grep -q "^\[$sec\]" "$W/m.conf"; then
             sed -i "/^\[$sec\]/a $kv" "$W/m.conf"
         else

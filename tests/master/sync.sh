@@ -1,0 +1,46 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# blsync-master with its [sync] server on: a mirror gets the listing and the delisting, and the
+# master's lookup counts the mirror's acknowledgement ("propagated", mirrors 1/1).
+. "$(dirname "$0")/lib.sh"
+MIR=$B/tests/sync/sync_mirror
+[ -x "$MIR" ] || { echo "SKIP: no $MIR"; exit 77; }
+command -v dig >/dev/null || { echo "SKIP: no dig"; exit 77; }
+"$C" certs --dir "$W/pki" --master-name master.test --mirror m1 >/dev/null || fail certs
+SP=$((PORT + 1))
+DP=$((PORT + 2))
+setclock "$(date +%s%3N)"
+write_conf "sync|listen = 127.0.0.1:$SP" "sync|cert = $W/pki/master.pem" \
+    "sync|tls_key = $W/pki/master.key" "sync|ca = $W/pki/ca.pem" "sync|heartbeat_interval = 500ms"
+start_master
+mkdir -p "$W/mir/spool"
+cat >"$W/mir/mirror.ini" <<EOM
+[server]
+listen = 127.0.0.1:$DP
+threads = 1
+[zone bl.test]
+feed = main
+ttl = 1
+trusted_key = $W/m.pub
+spool_dir = $W/mir/spool
+EOM
+"$MIR" -c "$W/mir/mirror.ini" --state-dir "$W/mir/state" --master "127.0.0.1:$SP" \
+    --server-name master.test --cert "$W/pki/mirror-m1.pem" --key "$W/pki/mirror-m1.key" \
+    --ca "$W/pki/ca.pem" --backoff-min 100 --backoff-max 1000 2>"$W/mir.log" &
+PIDS+=($!)
+answer() { dig +short +time=1 +tries=1 @127.0.0.1 -p "$DP" 77.2.0.192.bl.test A; }
+api POST /v1/reports '{"ip":"192.0.2.77","source":"spamtrap"}'
+expect 200 .listed 1
+wait_for 10 bash -c "[ \"\$(dig +short +time=1 +tries=1 @127.0.0.1 -p $DP 77.2.0.192.bl.test A)\" = 127.0.0.2 ]" ||
+    fail "the listing did not reach the mirror: $(answer)"
+api DELETE "/v1/listings/192.0.2.77?reason=technical-error"
+expect 200
+wait_for 10 bash -c "[ -z \"\$(dig +short +time=1 +tries=1 @127.0.0.1 -p $DP 77.2.0.192.bl.test A)\" ]" ||
+    fail "the delisting did not reach the mirror"
+propagated() { curl -s "http://127.0.0.1:$PORT/v1/lookup/192.0.2.77" | jq -e '.delisting.propagated' >/dev/null; }
+wait_for 10 propagated || fail "the master did not record the acknowledgement"
+lookup 192.0.2.77
+expect 200 .delisting.mirrors_acked 1 .delisting.mirrors_total 1 .seconds_to_delisting null
+[ "$(sqlite3 "$W/m.db" "SELECT name FROM mirrors")" = m1 ] || fail "mirror not recorded by name"
+stop_master
+echo PASS
