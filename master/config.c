@@ -267,6 +267,12 @@ static int handler(void *user, const char *sec, const char *name, const char *v)
             c->pub.history_count = (uint64_t)x;
             return 1;
         }
+        if (!strcmp(name, "async_snapshot_entries")) {
+            if (!set_int(L, &x, v, name, 0, 2000000000))
+                return 0;
+            c->pub.async_snapshot_entries = (uint64_t)x;
+            return 1;
+        }
         if (!strcmp(name, "history_bytes")) {
             if (master_parse_size(v, &u) || u < 4096)
                 return PROBLEM("history_bytes: '%s' is not a size of at least 4K", v);

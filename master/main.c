@@ -33,6 +33,9 @@ typedef struct {
     uv_async_t wake;
     uv_signal_t sigterm, sigint, sighup;
     master_sync_t *sync;
+    master_store_t *reader; /* second connection: snapshots off the lock */
+    uv_work_t snap_req;
+    master_snap_job_t *snap_job;
     /* Mirror acknowledgements, kept here and written to the store once per
      * tick, so a thousand mirrors acking a serial cost one transaction. */
     struct ack {
@@ -64,6 +67,35 @@ static void schedule_publish(master_t *m)
     uv_timer_start(&m->pub_timer, on_publish, due > now ? due - now : 0, 0);
 }
 
+static void snap_work(uv_work_t *req)
+{
+    master_t *m = req->data;
+    master_publisher_snap_work(m->snap_job);
+}
+
+static void snap_done(uv_work_t *req, int status)
+{
+    master_t *m = req->data;
+    (void)status;
+    pthread_mutex_lock(&m->lock);
+    master_publisher_snap_finish(m->pub, m->snap_job);
+    pthread_mutex_unlock(&m->lock);
+    m->snap_job = NULL;
+}
+
+/* Starts a due snapshot on the thread pool (lock held, just after a run). */
+static void maybe_snapshot(master_t *m)
+{
+    if (m->stopping || m->snap_job || !master_publisher_snap_due(m->pub))
+        return;
+    master_snap_job_t *job = NULL;
+    if (master_publisher_snap_begin(m->pub, bl_now_ms(), &job) || !job)
+        return;
+    m->snap_job = job;
+    m->snap_req.data = m;
+    uv_queue_work(m->loop, &m->snap_req, snap_work, snap_done);
+}
+
 static void on_publish(uv_timer_t *t)
 {
     master_t *m = t->data;
@@ -74,6 +106,8 @@ static void on_publish(uv_timer_t *t)
     int rc = master_publisher_run(m->pub, bl_now_ms(), &serial);
     uint64_t pending = rc ? 0 : master_store_pending_count(m->store);
     pruned = master_publisher_stats(m->pub)->pruned_total - pruned;
+    if (!rc && !pending)
+        maybe_snapshot(m);
     pthread_mutex_unlock(&m->lock);
     if (pruned && m->sync)
         master_sync_rescan(m->sync); /* objects left the spool */
@@ -147,6 +181,8 @@ static void want_snapshot(void *ctx, const char *feed)
         return;
     pthread_mutex_lock(&m->lock);
     int rc = master_publisher_snapshot(m->pub, bl_now_ms());
+    if (!rc && !master_store_pending_count(m->store))
+        maybe_snapshot(m);
     pthread_mutex_unlock(&m->lock);
     if (rc)
         BL_WARN("snapshot_on_demand_failed", "error=%s", bl_errname(rc));
@@ -192,6 +228,8 @@ static void on_tick(uv_timer_t *t)
         rc = rc ? (master_store_rollback(m->store), rc) : master_store_commit(m->store);
     }
     uint64_t pending = rc ? 0 : master_store_pending_count(m->store);
+    if (!rc && !pending)
+        maybe_snapshot(m);
     flush_acks(m);
     pthread_mutex_unlock(&m->lock);
     if (rc)
@@ -221,6 +259,7 @@ static void on_signal(uv_signal_t *s, int signum)
     pthread_mutex_lock(&m->lock);
     flush_acks(m);
     pthread_mutex_unlock(&m->lock);
+    master_publisher_set_hook(m->pub, NULL, NULL); /* a snapshot may still finish */
     master_sync_free(m->sync);
     m->sync = NULL;
     uv_timer_stop(&m->tick);
@@ -339,6 +378,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "blsync-master: spool %s: %s\n", m.c.pub.spool, bl_strerror(rc));
         return 1;
     }
+    if ((rc = master_store_open(m.c.db, m.c.feed, m.c.sync_full, &m.reader))) {
+        fprintf(stderr, "blsync-master: store %s: %s\n", m.c.db, bl_strerror(rc));
+        return 1;
+    }
+    master_publisher_set_async(m.pub, m.reader);
     m.loop = uv_default_loop();
     m.api = (master_http_ctx_t){.lock = &m.lock,
                                 .store = m.store,
@@ -392,6 +436,7 @@ int main(int argc, char **argv)
     free(m.acks);
     uv_loop_close(m.loop);
     master_publisher_free(m.pub);
+    master_store_close(m.reader);
     master_store_close(m.store);
     BL_INFO("stopped", "feed=%s", bl_log_q(m.c.feed));
     return 0;

@@ -24,6 +24,20 @@ struct master_publisher {
     master_pub_hook_t hook;
     void *hook_ctx;
     master_pub_stats_t st;
+    master_store_t *reader; /* async snapshots, or NULL */
+    int snap_wanted;
+    int job_running;
+};
+
+struct master_snap_job {
+    master_publisher_t *p;
+    bl_key_t *key;
+    uint64_t serial;
+    uint8_t digest[BL_DIGEST_SIZE];
+    int64_t now_ms;
+    int rc;
+    master_object_t o;
+    uint64_t t0;
 };
 
 void master_pub_conf_defaults(master_pub_conf_t *c)
@@ -35,6 +49,7 @@ void master_pub_conf_defaults(master_pub_conf_t *c)
     c->history_count = 1024;
     c->history_bytes = 1ULL << 30;
     c->object_ttl_ms = 7LL * 24 * 3600 * 1000;
+    c->async_snapshot_entries = 100000;
 }
 
 int master_publisher_new(const master_pub_conf_t *c, master_store_t *s, master_publisher_t **out)
@@ -206,11 +221,12 @@ static void fill_hdr(master_publisher_t *p, bl_hdr_t *h, int type, int64_t now_m
 
 /* Writes the snapshot of the current listings as serial (inside a
  * transaction with no pending changes). */
-static int write_snapshot(master_publisher_t *p, const bl_key_t *key, uint64_t serial,
-                          int64_t now_ms, master_object_t *o)
+static int write_snapshot(master_publisher_t *p, master_store_t *from, const bl_key_t *key,
+                          uint64_t serial, const uint8_t *want_digest, int64_t now_ms,
+                          master_object_t *o)
 {
     collect_t c = {0};
-    int rc = master_store_listing_each(p->s, NULL, collect, &c);
+    int rc = master_store_listing_each(from, NULL, collect, &c);
     if (rc) {
         free(c.e);
         return rc;
@@ -222,6 +238,12 @@ static int write_snapshot(master_publisher_t *p, const bl_key_t *key, uint64_t s
     bl_digest_of(&d, c.e, c.n);
     bl_digest_to_bytes(&d, h.digest);
     h.n_entries = c.n;
+    if (want_digest && memcmp(want_digest, h.digest, BL_DIGEST_SIZE) != 0) {
+        /* The listings read are not the published state: never sign them. */
+        BL_ERR("snapshot_digest_mismatch", "serial=%" PRIu64, serial);
+        free(c.e);
+        return BL_EDIGEST;
+    }
     bl_buf_t buf;
     bl_buf_init(&buf);
     rc = bl_snapshot_write(&h, c.e, c.n, key, &buf);
@@ -239,8 +261,7 @@ static int write_snapshot(master_publisher_t *p, const bl_key_t *key, uint64_t s
         o->n_entries = c.n;
         o->bytes = buf.len;
         o->created_ms = now_ms;
-        rc = master_store_object_add(p->s, o);
-        if (rc)
+        if (from == p->s && (rc = master_store_object_add(p->s, o)))
             unlink(o->path);
     }
     bl_buf_close(&buf);
@@ -307,6 +328,13 @@ static int has_snapshot(master_publisher_t *p, int *yes)
     return 0;
 }
 
+/* Small states are snapshotted inline: it costs milliseconds, and the
+ * snapshot reaches the hook together with the delta of the same serial. */
+static int use_async(master_publisher_t *p)
+{
+    return p->reader && master_store_count(p->s) >= p->c.async_snapshot_entries;
+}
+
 static int run(master_publisher_t *p, int64_t now_ms, int force_snap, uint64_t *serial_out)
 {
     uint64_t t0 = bl_mono_ns();
@@ -334,6 +362,10 @@ static int run(master_publisher_t *p, int64_t now_ms, int force_snap, uint64_t *
     int snap_exists = 1;
     if (!force_snap && (rc = has_snapshot(p, &snap_exists)))
         goto fail;
+    if (!nrem && !nadd && !force_snap && !snap_exists && last > 0 && use_async(p)) {
+        p->snap_wanted = 1;
+        snap_exists = 1;
+    }
     if (!nrem && !nadd && !force_snap && (snap_exists || last == 0)) {
         master_store_rollback(p->s);
         free(rem);
@@ -380,6 +412,10 @@ static int run(master_publisher_t *p, int64_t now_ms, int force_snap, uint64_t *
     }
     int snap_due = force_snap || !snap_exists ||
                    (p->c.snapshot_every && serial % p->c.snapshot_every == 0 && have_delta);
+    if (snap_due && serial > 0 && use_async(p)) {
+        p->snap_wanted = 1; /* the caller runs it off the lock */
+        snap_due = 0;
+    }
     if (snap_due && serial > 0) {
         /* The snapshot shares the delta's transaction only if it succeeds:
          * a failed snapshot must not hold back the delta. */
@@ -392,7 +428,7 @@ static int run(master_publisher_t *p, int64_t now_ms, int force_snap, uint64_t *
             goto fail_norb;
         }
         stage = "snapshot";
-        int src = write_snapshot(p, key, serial, now_ms, &os);
+        int src = write_snapshot(p, p->s, key, serial, NULL, now_ms, &os);
         if (src) {
             fail_report(p, src, "snapshot");
             master_store_rollback(p->s);
@@ -470,5 +506,107 @@ int master_publisher_snapshot(master_publisher_t *p, int64_t now_ms)
     int rc = run(p, now_ms, 0, &serial);
     if (rc)
         return rc;
+    if (use_async(p)) {
+        p->snap_wanted = 1;
+        return 0;
+    }
     return run(p, now_ms, 1, &serial);
+}
+
+void master_publisher_set_async(master_publisher_t *p, master_store_t *reader)
+{
+    p->reader = reader;
+}
+
+int master_publisher_snap_due(const master_publisher_t *p)
+{
+    return p->reader && p->snap_wanted && !p->job_running;
+}
+
+int master_publisher_snap_begin(master_publisher_t *p, int64_t now_ms, master_snap_job_t **job)
+{
+    *job = NULL;
+    if (!master_publisher_snap_due(p) || master_store_pending_count(p->s) != 0)
+        return 0;
+    uint64_t last;
+    uint8_t dg[BL_DIGEST_SIZE];
+    master_object_t *objs;
+    size_t n;
+    int rc = master_store_last_serial(p->s, &last, dg);
+    if (!rc && !(rc = master_store_objects(p->s, &objs, &n))) {
+        for (size_t i = 0; i < n; i++)
+            if (objs[i].type == BL_OBJ_SNAPSHOT && objs[i].serial == last)
+                p->snap_wanted = 0; /* the newest serial has its snapshot already */
+        free(objs);
+    }
+    if (rc || !p->snap_wanted || last == 0)
+        return rc;
+    master_snap_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return BL_ENOMEM;
+    j->p = p;
+    j->now_ms = now_ms;
+    j->t0 = bl_mono_ns();
+    rc = bl_key_load(p->c.key_path, &j->key);
+    if (!rc && !bl_key_is_private(j->key))
+        rc = BL_EKEY;
+    /* Pinned while the caller's lock is held and nothing is pending: the
+     * reader sees exactly the state of the last serial. */
+    if (!rc && !(rc = master_store_read_begin(p->reader)) &&
+        !(rc = master_store_last_serial(p->reader, &j->serial, j->digest)) && j->serial == 0)
+        rc = BL_ESTATE;
+    if (rc) {
+        master_store_read_end(p->reader);
+        bl_key_free(j->key);
+        free(j);
+        return fail_report(p, rc, "snapshot");
+    }
+    p->job_running = 1;
+    *job = j;
+    return 0;
+}
+
+void master_publisher_snap_work(master_snap_job_t *j)
+{
+    master_publisher_t *p = j->p;
+    j->rc = write_snapshot(p, p->reader, j->key, j->serial, j->digest, j->now_ms, &j->o);
+    master_store_read_end(p->reader);
+}
+
+int master_publisher_snap_finish(master_publisher_t *p, master_snap_job_t *j)
+{
+    int rc = j->rc;
+    char(*gone)[512] = NULL;
+    size_t ngone = 0;
+    p->job_running = 0;
+    if (!rc && !(rc = master_store_begin(p->s))) {
+        if ((rc = master_store_object_add(p->s, &j->o)) || (rc = prune(p, &gone, &ngone)))
+            master_store_rollback(p->s);
+        else
+            rc = master_store_commit(p->s);
+    }
+    if (rc) {
+        if (j->o.path[0])
+            unlink(j->o.path);
+        free(gone);
+        bl_key_free(j->key);
+        free(j);
+        return fail_report(p, rc, "snapshot");
+    }
+    for (size_t i = 0; i < ngone; i++) {
+        unlink(gone[i]);
+        p->st.pruned_total++;
+    }
+    free(gone);
+    p->snap_wanted = 0;
+    p->st.snapshots_total++;
+    BL_INFO("published",
+            "type=snapshot serial=%" PRIu64 " entries=%" PRIu64 " bytes=%" PRIu64
+            " duration_ms=%.1f async=1",
+            j->serial, j->o.n_entries, j->o.bytes, (bl_mono_ns() - j->t0) / 1e6);
+    if (p->hook)
+        p->hook(p->hook_ctx, BL_OBJ_SNAPSHOT, j->serial, j->o.path, j->o.bytes);
+    bl_key_free(j->key);
+    free(j);
+    return 0;
 }

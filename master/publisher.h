@@ -16,6 +16,7 @@ typedef struct {
     uint64_t history_count;  /* objects kept in the spool at most */
     uint64_t history_bytes;  /* bytes kept in the spool at most */
     int64_t object_ttl_ms;   /* signed expiry of objects (freeze protection) */
+    uint64_t async_snapshot_entries; /* in async mode, states this large snapshot off the lock */
 } master_pub_conf_t;
 
 void master_pub_conf_defaults(master_pub_conf_t *c);
@@ -58,7 +59,22 @@ int master_publisher_recover(master_publisher_t *p);
  * pending changes stay for the next attempt, and the error is logged and
  * counted. */
 int master_publisher_run(master_publisher_t *p, int64_t now_ms, uint64_t *serial);
-/* Writes a snapshot of the last published serial now (e.g. for a new mirror). */
+/* Writes a snapshot of the last published serial now (e.g. for a new
+ * mirror). In async mode it only marks a snapshot as wanted. */
 int master_publisher_snapshot(master_publisher_t *p, int64_t now_ms);
+
+/* Async snapshots keep a large snapshot off the caller's lock. run() then
+ * only marks a snapshot due; the caller calls _snap_begin with the lock held
+ * right after a run (nothing pending: it pins the published state in a read
+ * transaction on reader, a second connection to the same store file),
+ * _snap_work without the lock on any thread, and _snap_finish with the lock
+ * held (records the object, prunes, calls the hook; frees the job). */
+typedef struct master_snap_job master_snap_job_t;
+void master_publisher_set_async(master_publisher_t *p, master_store_t *reader);
+int master_publisher_snap_due(const master_publisher_t *p);
+/* *job is NULL when no snapshot is due or changes are pending. */
+int master_publisher_snap_begin(master_publisher_t *p, int64_t now_ms, master_snap_job_t **job);
+void master_publisher_snap_work(master_snap_job_t *job);
+int master_publisher_snap_finish(master_publisher_t *p, master_snap_job_t *job);
 
 #endif

@@ -410,6 +410,25 @@ int master_store_begin(master_store_t *s)
     return 0;
 }
 
+int master_store_read_begin(master_store_t *s)
+{
+    for (int i = 0; i < Q_N; i++)
+        sqlite3_reset(s->q[i]);
+    int rc = exec(s, "BEGIN");
+    if (rc)
+        return rc;
+    /* The WAL snapshot is taken at the first read, not at BEGIN. */
+    if ((rc = master_store_load_meta(s)))
+        exec(s, "ROLLBACK");
+    return rc;
+}
+
+void master_store_read_end(master_store_t *s)
+{
+    if (sqlite3_get_autocommit(s->db) == 0)
+        exec(s, "ROLLBACK");
+}
+
 int master_store_commit(master_store_t *s)
 {
     int rc = 0;

@@ -56,6 +56,11 @@ int master_store_begin(master_store_t *s);
 int master_store_commit(master_store_t *s);
 void master_store_rollback(master_store_t *s);
 
+/* Read transaction on a second connection (snapshots): everything read
+ * until _read_end sees the database as it was at _read_begin. */
+int master_store_read_begin(master_store_t *s);
+void master_store_read_end(master_store_t *s);
+
 /* Current (unpublished) state digest and entry count; valid inside a
  * transaction, or after master_store_load_meta outside one. */
 int master_store_load_meta(master_store_t *s);

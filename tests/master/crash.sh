@@ -7,7 +7,8 @@
 CYCLES=${CRASH_CYCLES:-30}
 setclock $T0
 write_conf "policy|threshold = 2" "policy|duration = 2h" "policy|window = 2h" \
-    "publisher|snapshot_every = 7" "publisher|history_count = 25"
+    "publisher|snapshot_every = 7" "publisher|history_count = 25" \
+    "publisher|async_snapshot_entries = 0"
 : >"$W/acked"
 
 # The load: batches of reports with unique evidence ids over a small address

@@ -9,7 +9,7 @@ command -v dig >/dev/null || { echo "SKIP: no dig"; exit 77; }
 "$C" certs --dir "$W/pki" --master-name master.test --mirror m1 >/dev/null || fail certs
 SP=$((PORT + 1))
 DP=$((PORT + 2))
-setclock "$(date +%s%3N)"
+REALCLOCK=1
 write_conf "sync|listen = 127.0.0.1:$SP" "sync|cert = $W/pki/master.pem" \
     "sync|tls_key = $W/pki/master.key" "sync|ca = $W/pki/ca.pem" "sync|heartbeat_interval = 500ms"
 start_master
