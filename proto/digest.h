@@ -26,6 +26,10 @@ void bl_digest_add(bl_digest_t *d, const bl_entry_t *e);
 void bl_digest_sub(bl_digest_t *d, const bl_entry_t *e);
 /* Digest of n entries from scratch. */
 void bl_digest_of(bl_digest_t *d, const bl_entry_t *e, size_t n);
+/* The same, spread over up to `threads` threads for large n (snapshot loads). */
+void bl_digest_of_parallel(bl_digest_t *d, const bl_entry_t *e, size_t n, int threads);
+/* d += x (mod 2^256): combines digests of disjoint sets. */
+void bl_digest_merge(bl_digest_t *d, const bl_digest_t *x);
 void bl_digest_to_bytes(const bl_digest_t *d, uint8_t out[BL_DIGEST_SIZE]);
 void bl_digest_from_bytes(bl_digest_t *d, const uint8_t in[BL_DIGEST_SIZE]);
 int bl_digest_eq(const bl_digest_t *a, const bl_digest_t *b);

@@ -201,10 +201,8 @@ static int snap_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_c
         s->e = ne;
         s->cap = nc;
     }
-    for (size_t i = 0; i < nadd; i++) {
+    for (size_t i = 0; i < nadd; i++)
         s->e[s->n++] = add[i].e;
-        bl_digest_add(&l->dg, &add[i].e);
-    }
     return 0;
 }
 
@@ -225,9 +223,17 @@ int bl_state_load_snapshot(bl_state_t *s, const bl_obj_t *obj, const bl_limits_t
         return BL_ECOUNT;
     bl_state_t next;
     bl_state_init(&next, h->feed);
+    /* Reserve the declared count up front when the payload could hold it
+     * (every entry costs at least one raw byte), saving the regrowth copies. */
+    if (h->n_entries && h->n_entries <= h->raw_len) {
+        next.e = malloc((size_t)h->n_entries * sizeof *next.e);
+        next.cap = next.e ? (size_t)h->n_entries : 0;
+    }
     snapload_t l = {&next, {{0}}};
     bl_sink_t sink = {&l, snap_block};
     int rc = bl_obj_decode(obj, lim, &sink, NULL);
+    if (!rc)
+        bl_digest_of_parallel(&l.dg, next.e, next.n, 2);
     uint8_t after[BL_DIGEST_SIZE];
     bl_digest_to_bytes(&l.dg, after);
     if (!rc && memcmp(after, h->digest, BL_DIGEST_SIZE))
