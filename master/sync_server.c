@@ -85,7 +85,7 @@ typedef struct sconn {
     int fd;
     uint64_t off, left;
     int64_t last_contact_ms;
-    uint64_t full_since_ns; /* queue over half its limit since (0: it is not) */
+    uint64_t full_since_ns; /* queue over half its limit at every tick since (0: it is not) */
 } sconn_t;
 
 typedef struct note {
@@ -493,7 +493,12 @@ static void conn_pump(sconn_t *c)
                 break;
             if (!chunk && !(chunk = malloc(SYNC_CHUNK)))
                 break;
+            /* Never more than the queue can take: a refused write would leave
+             * the queue under half full with nothing to wake the pump. */
+            size_t room = bl_tls_max_queue(c->tls) - bl_tls_queued(c->tls);
             size_t want = c->left < SYNC_CHUNK ? (size_t)c->left : SYNC_CHUNK;
+            if (want > room)
+                want = room;
             ssize_t got = pread(c->fd, chunk, want, (off_t)c->off);
             if (got <= 0) {
                 /* The file shrank under us (pruned and reused?): the frame is broken. */
@@ -564,12 +569,6 @@ static void conn_pump(sconn_t *c)
             break;
     }
     free(chunk);
-    if (bl_tls_is_connected(c->tls) && bl_tls_queued(c->tls) >= half) {
-        if (!c->full_since_ns)
-            c->full_since_ns = bl_mono_ns();
-    } else {
-        c->full_since_ns = 0;
-    }
 }
 
 static void pump_all(master_sync_t *s)
@@ -779,7 +778,15 @@ static void on_hb_timer(uv_timer_t *t)
         next = c->next;
         /* A mirror that has not taken anything for this long is stuck:
          * disconnect it; it resumes from its acknowledged state. */
-        if (c->full_since_ns && now - c->full_since_ns > (uint64_t)SYNC_STUCK_MS * 1000000u) {
+        uint64_t stuck_ms = s->c.stuck_ms > 0 ? (uint64_t)s->c.stuck_ms : SYNC_STUCK_MS;
+        /* Sampled once per tick: a queue that is over half full at every tick
+         * (however much trickles out in between) belongs to a mirror that
+         * cannot keep up. */
+        if (bl_tls_queued(c->tls) < bl_tls_max_queue(c->tls) / 2)
+            c->full_since_ns = 0;
+        else if (!c->full_since_ns)
+            c->full_since_ns = now;
+        if (c->full_since_ns && now - c->full_since_ns > stuck_ms * 1000000u) {
             s->st.disconnects_slow++;
             BL_WARN("sync_mirror_stuck", "mirror=%s queued=%zu", bl_log_q(c->name),
                     bl_tls_queued(c->tls));
@@ -939,6 +946,7 @@ int master_sync_new(uv_loop_t *loop, const master_sync_conf_t *c, const master_s
         .pinned_file = c->pinned_file[0] ? c->pinned_file : NULL,
         .revoked_file = c->revoked_file[0] ? c->revoked_file : NULL,
         .max_queue = c->max_queue,
+        .sndbuf = c->sndbuf,
     };
     int rc = bl_tls_ctx_new_server(&tc, &s->tls);
     if (!rc)

@@ -39,7 +39,9 @@ typedef struct {
     int64_t heartbeat_interval_ms; /* 0: 5000 */
     int64_t heartbeat_ttl_ms;      /* signed expiry of a heartbeat; 0: 6 intervals */
     size_t max_queue;              /* per-connection write queue; 0: 8 MiB */
+    int sndbuf;                    /* per-connection kernel send buffer; 0: kernel default */
     size_t max_mirrors;            /* connections at most; 0: 10000 */
+    int64_t stuck_ms;              /* queue over half full this long: disconnect; 0: 60000 */
     int64_t poll_ms;               /* rescan the spool this often (another process
                                       publishes into it); 0: only the hook */
 } master_sync_conf_t;

@@ -43,6 +43,7 @@ struct bl_tls_ctx {
     size_t npins;
     size_t max_queue;
     uint64_t hs_timeout_ms;
+    int sndbuf;
 };
 
 enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSING };
@@ -304,6 +305,7 @@ static int ctx_new(const bl_tls_config_t *cfg, int server, bl_tls_ctx_t **out)
     ctx->server = server;
     ctx->max_queue = cfg->max_queue ? cfg->max_queue : TLS_DEFAULT_QUEUE;
     ctx->hs_timeout_ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : TLS_DEFAULT_HS_MS;
+    ctx->sndbuf = cfg->sndbuf;
     int rc = BL_ECONFIG;
     ERR_clear_error();
     ctx->ssl = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
@@ -839,6 +841,10 @@ static void on_connection(uv_stream_t *ls, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (c->ctx->sndbuf > 0) {
+        int v = c->ctx->sndbuf;
+        uv_send_buffer_size((uv_handle_t *)&c->tcp, &v);
+    }
     note_peer_addr(c);
     SSL_set_accept_state(c->ssl);
     uv_timer_start(&c->timer, on_hs_timer, c->ctx->hs_timeout_ms, 0);

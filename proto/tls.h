@@ -26,6 +26,8 @@ typedef struct {
     const char *revoked_file; /* server only, optional: one revoked certificate name per line */
     size_t max_queue;         /* per-connection write queue limit in bytes (0: 8 MiB) */
     uint64_t handshake_timeout_ms; /* 0: 10 s */
+    int sndbuf; /* server only, optional: SO_SNDBUF of accepted sockets, bounding what
+                   the kernel holds for a peer that does not read (0: kernel default) */
 } bl_tls_config_t;
 
 /* Creates a server or client context from cfg (paths are read now; cfg is not

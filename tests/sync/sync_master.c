@@ -83,6 +83,10 @@ int main(int argc, char **argv)
             c.port = atoi(v);
         else if (!strcmp(a, "--hb-ms"))
             c.heartbeat_interval_ms = atoll(v);
+        else if (!strcmp(a, "--sndbuf"))
+            c.sndbuf = atoi(v);
+        else if (!strcmp(a, "--stuck-ms"))
+            c.stuck_ms = atoll(v);
         else if (!strcmp(a, "--poll-ms"))
             c.poll_ms = atoll(v);
         else if (!strcmp(a, "--max-queue"))

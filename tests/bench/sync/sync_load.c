@@ -52,7 +52,7 @@ static uint64_t rnd(void)
 static void random_entry(bl_entry_t *e, int64_t now_s)
 {
     memset(e, 0, sizeof *e);
-    bl_prefix_v4(&e->key, (uint32_t)(0x0a000000u | (rnd() & 0x00ffffffu)), 32);
+    bl_prefix_v4(&e->key, (uint32_t)rnd(), 32); /* the whole space: compresses like real data */
     e->a = 2;
     e->reason = 1;
     e->listed_at = now_s;
@@ -152,18 +152,19 @@ typedef struct {
     bl_tls_conn_t *tls;
     bl_frame_reader_t rd;
     int up;
+    int stuck; /* asks for a snapshot, then never reads */
 } lconn_t;
 
 static struct {
     lconn_t *c;
-    size_t n, up, closed;
+    size_t n, up, closed, nstuck;
     char feed[BL_FEED_MAX + 1];
     head_t head;
     bl_keyring_t *ring;
     bl_key_t *key;
     char dir[4096];
     int publishes, done_pub;
-    int64_t interval_ms;
+    int64_t interval_ms, hold_ms;
     uint64_t t_pub[4096];      /* monotonic ns of each publish */
     uint64_t pub_serial[4096]; /* serial of each publish */
     double *lat;               /* ms, [publish][conn] */
@@ -178,8 +179,13 @@ static void l_connect(bl_tls_conn_t *t, const char *peer)
     (void)peer;
     lconn_t *c = bl_tls_conn_data(t);
     c->up = 1;
-    L.up++;
+    if (!c->stuck)
+        L.up++;
     bl_frame_hello_t h = {.version = BL_PROTO_VERSION, .serial = L.head.serial};
+    if (c->stuck) {
+        h.serial = 0;
+        h.flags = BL_HELLO_WANT_SNAPSHOT;
+    }
     snprintf(h.feed, sizeof h.feed, "%s", L.feed);
     memcpy(h.digest, L.head.digest, BL_DIGEST_SIZE);
     bl_buf_t b;
@@ -187,6 +193,8 @@ static void l_connect(bl_tls_conn_t *t, const char *peer)
     bl_frame_put_hello(&b, &h);
     bl_tls_write(t, b.data, b.len);
     bl_buf_close(&b);
+    if (c->stuck)
+        bl_tls_set_reading(t, 0);
 }
 
 static void l_data(bl_tls_conn_t *t, const uint8_t *p, size_t n)
@@ -222,7 +230,9 @@ static void l_data(bl_tls_conn_t *t, const uint8_t *p, size_t n)
 static void l_close(bl_tls_conn_t *t, const char *reason)
 {
     lconn_t *c = bl_tls_conn_data(t);
-    if (c->up)
+    if (c->stuck)
+        printf("stuck connection closed: %s\n", reason);
+    else if (c->up)
         L.up--;
     else
         fprintf(stderr, "connection failed: %s\n", reason);
@@ -288,7 +298,7 @@ static double pct(double *v, size_t n, double p)
 static void on_timer(uv_timer_t *t)
 {
     static uint64_t started_wait;
-    if (L.up < L.n && L.done_pub == 0) {
+    if (L.up < L.n - L.nstuck && L.done_pub == 0) {
         if (!started_wait)
             started_wait = bl_mono_ns();
         if (bl_mono_ns() - started_wait > 60000000000ull) {
@@ -306,7 +316,9 @@ static void on_timer(uv_timer_t *t)
             return;
     }
     if (L.done_pub == L.publishes) {
-        uv_stop(t->loop);
+        /* Optionally stay connected a while (the stuck ones keep their queues full). */
+        if (bl_mono_ns() - L.t_pub[L.done_pub - 1] >= (uint64_t)L.hold_ms * 1000000u)
+            uv_stop(t->loop);
         return;
     }
     if (publish_one()) {
@@ -322,6 +334,8 @@ static int run(int argc, char **argv)
     L.n = strtoull(opt(argc, argv, "--conns", "100"), NULL, 10);
     L.publishes = atoi(opt(argc, argv, "--publishes", "20"));
     L.interval_ms = atoll(opt(argc, argv, "--interval-ms", "200"));
+    L.nstuck = strtoull(opt(argc, argv, "--stuck", "0"), NULL, 10);
+    L.hold_ms = atoll(opt(argc, argv, "--hold-ms", "0"));
     if (!spool || L.publishes < 1 || L.publishes > 4096 || !L.n)
         return 2;
     snprintf(L.dir, sizeof L.dir, "%s/%s", spool, L.feed);
@@ -346,6 +360,7 @@ static int run(int argc, char **argv)
     int port = atoi(opt(argc, argv, "--port", "0"));
     uint64_t t0 = bl_mono_ns();
     for (size_t i = 0; i < L.n; i++) {
+        L.c[i].stuck = i < L.nstuck;
         bl_frame_reader_init(&L.c[i].rd, 0);
         if (bl_tls_connect(L.loop, ctx, "127.0.0.1", port, opt(argc, argv, "--name", "master.test"),
                            &cb, &L.c[i], &L.c[i].tls)) {
@@ -356,7 +371,7 @@ static int run(int argc, char **argv)
     uv_timer_init(L.loop, &L.timer);
     uv_timer_start(&L.timer, on_timer, 200, 5);
     /* Connections up: report the handshake time once. */
-    while (L.up < L.n && L.closed == 0 && uv_run(L.loop, UV_RUN_ONCE))
+    while (L.up < L.n - L.nstuck && L.closed == 0 && uv_run(L.loop, UV_RUN_ONCE))
         ;
     printf("connections=%zu up=%zu connect_all_ms=%.0f\n", L.n, L.up,
            (double)(bl_mono_ns() - t0) / 1e6);
@@ -370,13 +385,13 @@ static int run(int argc, char **argv)
         memcpy(all + total, v, L.got[i] * sizeof *v);
         total += L.got[i];
         printf("publish serial=%" PRIu64 " received=%zu/%zu p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
-               L.pub_serial[i], L.got[i], L.up, pct(v, L.got[i], 0.5), pct(v, L.got[i], 0.99),
-               L.got[i] ? v[L.got[i] - 1] : -1.0);
+               L.pub_serial[i], L.got[i], L.n - L.nstuck, pct(v, L.got[i], 0.5),
+               pct(v, L.got[i], 0.99), L.got[i] ? v[L.got[i] - 1] : -1.0);
     }
     qsort(all, total, sizeof *all, cmp_d);
     int ok = L.done_pub == L.publishes && L.verify_fail == 0;
     for (int i = 0; i < L.done_pub; i++)
-        ok &= L.got[i] == L.n;
+        ok &= L.got[i] == L.n - L.nstuck;
     printf("overall publishes=%d receipts=%zu verify_failures=%" PRIu64
            " p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
            L.done_pub, total, L.verify_fail, pct(all, total, 0.5), pct(all, total, 0.99),
