@@ -901,8 +901,11 @@ int master_sync_reload(master_sync_t *s)
     int rc = bl_tls_ctx_reload_revoked(s->tls);
     if (rc == 0)
         bl_tls_server_kick_revoked(s->srv);
+    /* Key certificates dropped into the spool go out before anything signed
+     * by the new key: rescan (and push) first, then load the key. */
+    int rs = master_sync_rescan(s);
     int rk = load_key(s);
-    return rc ? rc : rk;
+    return rc ? rc : rs ? rs : rk;
 }
 
 static void on_handle_closed(uv_handle_t *h)

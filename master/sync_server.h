@@ -76,7 +76,8 @@ int master_sync_port(const master_sync_t *s);
 void master_sync_pub_hook(void *ctx, int type, uint64_t serial, const char *path, uint64_t bytes);
 /* Rescans the spool (e.g. after pruning or an external copy) and pushes. Loop thread. */
 int master_sync_rescan(master_sync_t *s);
-/* Re-reads the revoked list (closing revoked mirrors) and the signing key. Loop thread. */
+/* Re-reads the revoked list (closing revoked mirrors), rescans the spool
+ * (pushing new key certificates), then re-reads the signing key. Loop thread. */
 int master_sync_reload(master_sync_t *s);
 
 /* What the server knows of one connected mirror and feed. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# End to end over loopback: the real blsync-master publishes into its spool,
-# the sync server (master/sync_server) serves it over mutual TLS 1.3, three
+# End to end over loopback: the real blsync-master (its publisher and its
+# in-process sync server, master/sync_server) serves mutual TLS 1.3; three
 # mirrors (the real mirror modules + mirror/sync_client) apply and answer
 # DNS; everything is checked with dig. Covers list/delist on every mirror,
 # snapshot bootstrap, resume with deltas, snapshot once the history is gone,
@@ -13,7 +13,7 @@ set -euo pipefail
 B=$BL_BUILD
 CTL=$B/master/blsyncctl
 MASTER=$B/master/blsync-master
-SM=$B/tests/sync/sync_master
+SM=$B/tests/sync/sync_master # a master with another CA's certificate
 MIR=$B/tests/sync/sync_mirror
 EVIL=$B/tests/sync/sync_evil
 T=$(mktemp -d /tmp/bl_sync.XXXXXX)
@@ -73,6 +73,13 @@ delay = 10ms
 max_delay = 50ms
 snapshot_every = 4
 history_count = 8
+[sync]
+listen = 127.0.0.1:$SYNC
+cert = $T/pki/master.pem
+tls_key = $T/pki/master.key
+ca = $T/pki/ca.pem
+revoked = $T/revoked
+heartbeat_interval = 500ms
 EOF
 for i in 1 2 3; do
     mkdir -p "$T/m$i/spool"
@@ -92,13 +99,8 @@ start_master() {
     "$MASTER" -c "$T/master.conf" >>"$T/master.log" 2>&1 &
     PID[master]=$!
     wait_until 10 curl -sf "http://127.0.0.1:$HTTP/v1/health" || fail "blsync-master did not start"
-}
-start_sync() {
-    "$SM" --spool "$T/spool" --key "$T/sign.key" --cert "$T/pki/master.pem" \
-        --tls-key "$T/pki/master.key" --ca "$T/pki/ca.pem" --revoked "$T/revoked" \
-        --port "$SYNC" --hb-ms 500 --poll-ms 20 >>"$T/sync.out" 2>>"$T/sync.log" &
-    PID[sync]=$!
-    wait_until 10 grep -q "listening $SYNC" "$T/sync.out" || fail "sync server did not start"
+    wait_until 5 grep -q "event=sync_listen host=127.0.0.1 port=$SYNC" "$T/master.log" ||
+        fail "blsync-master runs no sync server"
 }
 # start_mirror N [PORT [SERVERNAME]]
 start_mirror() {
@@ -145,7 +147,6 @@ wait_published() {
 
 # ---- bootstrap: a base of 1000 listings, then three mirrors -------------
 start_master
-start_sync
 # Scattered addresses, so that a snapshot weighs more than a few deltas.
 awk -v seed=$$ 'BEGIN { srand(seed); while (n < 1000) { ip = sprintf("10.%d.%d.%d",
     int(rand() * 256), int(rand() * 256), 1 + int(rand() * 254)); if (!(ip in s)) { s[ip]; n++;
@@ -274,13 +275,13 @@ pass "master certificate from another CA, or for another name, refused by the mi
 start_mirror 1
 wait_until 10 in_sync 1 || fail "m1 did not catch up"
 echo m3 >"$T/revoked"
-kill -HUP "${PID[sync]}"
-wait_until 5 grep -q "sync_mirror_down mirror=m3 reason=\"certificate revoked\"" "$T/sync.log" ||
+kill -HUP "${PID[master]}"
+wait_until 5 grep -q "sync_mirror_down mirror=m3 reason=\"certificate revoked\"" "$T/master.log" ||
     fail "revoked m3 not disconnected"
-wait_until 5 grep -q "sync_refused .*certificate revoked" "$T/sync.log" ||
+wait_until 5 grep -q "sync_refused .*certificate revoked" "$T/master.log" ||
     fail "revoked m3 not refused on reconnect"
 : >"$T/revoked"
-kill -HUP "${PID[sync]}"
+kill -HUP "${PID[master]}"
 pass "revoked mirror disconnected and refused by the master"
 
 # ---- SIGKILL during apply, many times ------------------------------------
@@ -300,10 +301,8 @@ pass "m2 killed 8 times around applies: restarts consistent and catches up"
 
 # ---- the master side restarted: reconnect, catch up, no duplicate apply --
 wait_until 10 in_sync 3 || true
-stop sync
 stop master
 start_master
-start_sync
 list 198.51.100.99
 wait_until 15 all_answer 198.51.100.99 127.0.0.2 || fail "mirrors did not catch up after a master restart"
 wait_until 10 all_in_sync || fail "serials differ after the master restart"
@@ -317,9 +316,10 @@ pass "master restarted: mirrors reconnected and caught up, no serial applied twi
 # ---- signing key rotation: the new key signed by the old one ------------
 "$CTL" keygen --out "$T" --name sign2 >/dev/null
 "$B/tests/sync/mkkeycert" "$T/sign.key" "$T/sign2.key" main "$T/spool/main/key-2.keycert"
+kill -HUP "${PID[master]}" # the sync server rescans the spool and pushes the key certificate
 wait_until 5 grep -q "event=sync_new_key" "$T/m1.log" || fail "m1 did not learn the new key"
 cp "$T/sign2.key" "$T/sign.key.new" && mv "$T/sign.key.new" "$T/sign.key" # the publisher re-reads it
-kill -HUP "${PID[sync]}"                                                    # heartbeats too
+kill -HUP "${PID[master]}"                                                  # heartbeats too
 list 198.51.100.150
 wait_until 10 all_answer 198.51.100.150 127.0.0.2 || fail "a delta signed by the new key did not apply"
 grep -q "error=unknown_key" <(tail -n 50 "$T/m2.log") && fail "m2 refused the new key"
@@ -333,12 +333,12 @@ is_answer 1 198.51.100.150 127.0.0.2 || fail "m1 lost the listing signed by the 
 pass "signing key rotated without reconfiguring mirrors (new key signed by the old, kept across restarts)"
 
 # ---- a hung link: stale, then frozen (no positive answers), then back ---
-kill -STOP "${PID[sync]}"
+kill -STOP "${PID[master]}"
 wait_until 5 grep -q "event=sync_freshness feed=main level=stale" "$T/m1.log" ||
     fail "m1 did not turn stale"
 wait_until 5 is_answer 1 192.0.2.1 nx || fail "m1 still answers positively while frozen"
 grep -q "event=sync_freshness feed=main level=frozen" "$T/m1.log" || fail "m1 did not log frozen"
-kill -CONT "${PID[sync]}"
+kill -CONT "${PID[master]}"
 wait_until 5 is_answer 1 192.0.2.1 127.0.0.2 || fail "m1 did not recover when the link returned"
 pass "hung link: stale after 1.5 s, no positive answers after 3 s, recovered"
 
