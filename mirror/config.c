@@ -19,6 +19,7 @@ void mirror_config_init(mirror_config_t *c)
     c->tcp_idle_ms = 10000;
     c->tcp_max_conns = 512;
     c->udp_max = MIRROR_UDP_MAX_DEFAULT;
+    c->udp_coalesce_us = 100;
     c->log_level = BL_LOG_INFO;
 }
 
@@ -244,6 +245,10 @@ int mirror_config_set(mirror_config_t *c, const char *section, const char *key, 
             if (parse_uint(val, 4096, &x) || x < 512)
                 BAD("udp_max_payload: '%s' is not 512..4096", val);
             c->udp_max = (unsigned)x;
+        } else if (!strcmp(key, "udp_coalesce_us")) {
+            if (parse_uint(val, 10000, &x))
+                BAD("udp_coalesce_us: '%s' is not 0..10000", val);
+            c->udp_coalesce_us = (unsigned)x;
         } else if (!strcmp(key, "log_level")) {
             int l = bl_log_level_parse(val);
             if (l < 0)

@@ -41,6 +41,7 @@ typedef struct {
     unsigned tcp_idle_ms;
     unsigned tcp_max_conns;
     unsigned udp_max;
+    unsigned udp_coalesce_us;
     int log_level;
     mirror_zone_conf_t zones[MIRROR_CONF_MAX_ZONES];
     unsigned nzones;

@@ -486,7 +486,7 @@ static int import_rec(void *ctx, const bl_rbldnsd_rec_t *r)
     memset(&e, 0, sizeof e);
     e.a = r->a ? r->a : 2;
     e.listed_at = 0;
-    e.expires_at = INT64_MAX; /* imports never expire */
+    e.expires_at = UINT32_MAX; /* imports never expire (year 2106 fits the packed index) */
     int rc = intern(im->txt, r->txt, &e.reason);
     if (rc)
         return rc;

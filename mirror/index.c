@@ -36,6 +36,15 @@ typedef struct {
     uint16_t reason;
 } e6_t;
 
+/* A base table whose elements all share their times stores 8-byte elements
+ * (rbldnsd imports: no times at all), the times once in the table. */
+typedef struct {
+    uint32_t key;
+    uint8_t a;
+    uint8_t fl;
+    uint16_t reason;
+} e4c_t;
+
 #define FL_DEL  0x80 /* overlay: the key is deleted from the base */
 #define FL_XT   0x40 /* exact times are in the side table */
 #define FL_USER 0x3f
@@ -53,6 +62,8 @@ typedef struct {
     void *e;
     size_t n;
     uint32_t *jump; /* IPv4 only, NULL when small */
+    int compact;    /* IPv4 base only: elements are e4c_t, times below */
+    uint32_t listed, expires;
 } tab_t;
 
 typedef struct {
@@ -152,22 +163,53 @@ static void to_e6(const bl_entry_t *e, uint8_t flags, e6_t *o)
 
 /* ---- searching ---- */
 
-static const e4_t *find4(const tab_t *t, uint32_t k)
+static uint32_t key4_at(const tab_t *t, size_t i)
 {
-    const e4_t *e = t->e;
+    return t->compact ? ((const e4c_t *)t->e)[i].key : ((const e4_t *)t->e)[i].key;
+}
+
+/* Element i of an IPv4 table in full form (compact ones are expanded into *tmp). */
+static const e4_t *e4_at(const tab_t *t, size_t i, e4_t *tmp)
+{
+    if (!t->compact)
+        return &((const e4_t *)t->e)[i];
+    const e4c_t *c = &((const e4c_t *)t->e)[i];
+    tmp->key = c->key;
+    tmp->a = c->a;
+    tmp->fl = c->fl;
+    tmp->reason = c->reason;
+    tmp->listed = t->listed;
+    tmp->expires = t->expires;
+    return tmp;
+}
+
+static const e4_t *find4(const tab_t *t, uint32_t k, e4_t *tmp)
+{
     size_t lo = 0, hi = t->n;
     if (t->jump) {
         lo = t->jump[k >> 16];
         hi = t->jump[(k >> 16) + 1];
     }
-    while (lo < hi) {
-        size_t m = (lo + hi) >> 1;
-        if (e[m].key < k)
-            lo = m + 1;
-        else
-            hi = m;
+    if (t->compact) {
+        const e4c_t *e = t->e;
+        while (lo < hi) {
+            size_t m = (lo + hi) >> 1;
+            if (e[m].key < k)
+                lo = m + 1;
+            else
+                hi = m;
+        }
+    } else {
+        const e4_t *e = t->e;
+        while (lo < hi) {
+            size_t m = (lo + hi) >> 1;
+            if (e[m].key < k)
+                lo = m + 1;
+            else
+                hi = m;
+        }
     }
-    return lo < t->n && e[lo].key == k ? &e[lo] : NULL;
+    return lo < t->n && key4_at(t, lo) == k ? e4_at(t, lo, tmp) : NULL;
 }
 
 static const e6_t *find6(const tab_t *t, const uint8_t k[16])
@@ -184,12 +226,12 @@ static const e6_t *find6(const tab_t *t, const uint8_t k[16])
     return lo < t->n && memcmp(e[lo].key, k, 16) == 0 ? &e[lo] : NULL;
 }
 
-static const void *find_any(const kind_t *k, const tab_t *t, const void *key)
+static const void *find_any(const kind_t *k, const tab_t *t, const void *key, e4_t *tmp)
 {
     if (!t->n)
         return NULL;
     if (k == &K4)
-        return find4(t, ((const e4_t *)key)->key);
+        return find4(t, ((const e4_t *)key)->key, tmp);
     return find6(t, key);
 }
 
@@ -233,10 +275,9 @@ static int build_jump(tab_t *t)
     t->jump = malloc(65537 * sizeof *t->jump);
     if (!t->jump)
         return BL_ENOMEM;
-    const e4_t *e = t->e;
     size_t i = 0;
     for (uint32_t b = 0; b <= 65536; b++) {
-        while (i < t->n && (e[i].key >> 16) < b)
+        while (i < t->n && (key4_at(t, i) >> 16) < b)
             i++;
         t->jump[b] = (uint32_t)i;
     }
@@ -295,7 +336,8 @@ static size_t layer_bytes(const layer_t *l)
     if (!l)
         return 0;
     for (int i = 0; i <= 32; i++)
-        b += l->t4[i].n * sizeof(e4_t) + (l->t4[i].jump ? 65537 * 4 : 0);
+        b += l->t4[i].n * (l->t4[i].compact ? sizeof(e4c_t) : sizeof(e4_t)) +
+             (l->t4[i].jump ? 65537 * 4 : 0);
     for (int i = 0; i <= 128; i++)
         b += l->t6[i].n * sizeof(e6_t);
     return b;
@@ -328,10 +370,11 @@ int mirror_index_lookup4(const mirror_index_t *ix, uint32_t addr, int64_t now, m
         unsigned l = ix->lens4[i];
         uint32_t k = addr & mask4(l);
         const e4_t *e = NULL;
-        if (o && o->t4[l].n && (e = find4(&o->t4[l], k)) && (e->fl & FL_DEL))
+        e4_t tmp;
+        if (o && o->t4[l].n && (e = find4(&o->t4[l], k, &tmp)) && (e->fl & FL_DEL))
             continue;
         if (!e && b->t4[l].n)
-            e = find4(&b->t4[l], k);
+            e = find4(&b->t4[l], k, &tmp);
         if (!e)
             continue;
         if (!(e->fl & MIRROR_EXCLUDED) && (int64_t)e->expires <= now)
@@ -387,9 +430,10 @@ int mirror_index_get(const mirror_index_t *ix, const bl_prefix_t *key, bl_entry_
     const layer_t *layers[2] = {ix->ovl, ix->base};
     if (key->af == BL_AF4 && key->len <= 32) {
         uint32_t k = bl_prefix_v4addr(key);
+        e4_t tmp;
         for (int i = 0; i < 2; i++) {
             const e4_t *e;
-            if (!layers[i] || !(e = find_any(&K4, &layers[i]->t4[key->len], &k)))
+            if (!layers[i] || !(e = find_any(&K4, &layers[i]->t4[key->len], &k, &tmp)))
                 continue;
             if (e->fl & FL_DEL)
                 return BL_ENOTFOUND;
@@ -402,7 +446,7 @@ int mirror_index_get(const mirror_index_t *ix, const bl_prefix_t *key, bl_entry_
     } else if (key->af == BL_AF6 && key->len <= 128) {
         for (int i = 0; i < 2; i++) {
             const e6_t *e;
-            if (!layers[i] || !(e = find_any(&K6, &layers[i]->t6[key->len], key->addr)))
+            if (!layers[i] || !(e = find_any(&K6, &layers[i]->t6[key->len], key->addr, NULL)))
                 continue;
             if (e->fl & FL_DEL)
                 return BL_ENOTFOUND;
@@ -471,7 +515,8 @@ static int ovl_remove(const kind_t *k, const tab_t *O, const tab_t *B, const cha
             continue;
         }
         const char *r = R + j++ * k->sz;
-        int in_base = find_any(k, B, r) != NULL;
+        e4_t tmp;
+        int in_base = find_any(k, B, r, &tmp) != NULL;
         if (c == 0) {
             const char *oe = o + i++ * k->sz;
             if (oe[k->sz - 3] & FL_DEL) /* fl is the third byte from the end */
@@ -522,12 +567,46 @@ static int ovl_add(const kind_t *k, const tab_t *O, const tab_t *B, const char *
             const char *oe = o + i++ * k->sz;
             if (oe[k->sz - 3] & FL_DEL)
                 (*added)++;
-        } else if (!find_any(k, B, a)) {
+        } else if (!find_any(k, B, a, &(e4_t){0})) {
             (*added)++;
         }
         memcpy(d, a, k->sz);
     }
     vec_to_tab(&v, out);
+    return 0;
+}
+
+/* Element i of a base table in full form. */
+static const char *belem(const kind_t *k, const tab_t *t, size_t i, e4_t *tmp)
+{
+    if (k == &K4)
+        return (const char *)e4_at(t, i, tmp);
+    return (const char *)t->e + i * k->sz;
+}
+
+/* Stores an IPv4 base table in 8-byte elements when all share their times. */
+static int try_compact(tab_t *t)
+{
+    const e4_t *e = t->e;
+    if (t->compact || t->n < 2)
+        return 0;
+    for (size_t i = 0; i < t->n; i++)
+        if ((e[i].fl & FL_XT) || e[i].listed != e[0].listed || e[i].expires != e[0].expires)
+            return 0;
+    e4c_t *c = malloc(t->n * sizeof *c);
+    if (!c)
+        return BL_ENOMEM;
+    for (size_t i = 0; i < t->n; i++) {
+        c[i].key = e[i].key;
+        c[i].a = e[i].a;
+        c[i].fl = e[i].fl;
+        c[i].reason = e[i].reason;
+    }
+    t->listed = e[0].listed;
+    t->expires = e[0].expires;
+    free(t->e);
+    t->e = c;
+    t->compact = 1;
     return 0;
 }
 
@@ -538,11 +617,14 @@ static int fold(const kind_t *k, const tab_t *B, const tab_t *O, tab_t *out)
     char *p = malloc((nb + no) * k->sz + 1);
     if (!p)
         return BL_ENOMEM;
-    const char *b = B->e, *o = O ? O->e : NULL;
+    const char *o = O ? O->e : NULL;
+    e4_t tmp;
     while (i < nb || j < no) {
-        int c = i >= nb ? 1 : j >= no ? -1 : k->cmp(b + i * k->sz, o + j * k->sz);
+        const char *be = i >= nb ? NULL : belem(k, B, i, &tmp);
+        int c = i >= nb ? 1 : j >= no ? -1 : k->cmp(be, o + j * k->sz);
         if (c < 0) {
-            memcpy(p + n++ * k->sz, b + i++ * k->sz, k->sz);
+            memcpy(p + n++ * k->sz, be, k->sz);
+            i++;
             continue;
         }
         if (c == 0)
@@ -553,9 +635,10 @@ static int fold(const kind_t *k, const tab_t *B, const tab_t *O, tab_t *out)
     }
     vec_t v = {.p = p, .n = n, .cap = nb + no, .sz = k->sz};
     vec_to_tab(&v, out);
-    if (k == &K4)
-        return build_jump(out);
-    return 0;
+    if (k != &K4)
+        return 0;
+    int rc = try_compact(out);
+    return rc ? rc : build_jump(out);
 }
 
 static int copy_tab(const kind_t *k, const tab_t *src, tab_t *dst)
@@ -776,27 +859,31 @@ int mirror_index_apply(const mirror_index_t *ix, const bl_change_t *rem, size_t 
 /* Iterates one (family, length) of base+overlay, skipping shadowed and deleted elements. */
 typedef struct {
     const kind_t *k;
-    const char *b, *bend, *o, *oend;
+    const tab_t *B;
+    size_t bi;
+    const char *o, *oend;
     const char *cur;
+    e4_t tmp;
 } it_t;
 
 static void it_next(it_t *it)
 {
     size_t sz = it->k->sz;
     for (;;) {
-        int hb = it->b < it->bend, ho = it->o < it->oend;
+        int hb = it->bi < it->B->n, ho = it->o < it->oend;
         if (!hb && !ho) {
             it->cur = NULL;
             return;
         }
-        int c = !ho ? -1 : !hb ? 1 : it->k->cmp(it->b, it->o);
+        const char *be = hb ? belem(it->k, it->B, it->bi, &it->tmp) : NULL;
+        int c = !ho ? -1 : !hb ? 1 : it->k->cmp(be, it->o);
         if (c < 0) {
-            it->cur = it->b;
-            it->b += sz;
+            it->cur = be;
+            it->bi++;
             return;
         }
         if (c == 0)
-            it->b += sz;
+            it->bi++;
         const char *o = it->o;
         it->o += sz;
         if (o[sz - 3] & FL_DEL)
@@ -809,8 +896,8 @@ static void it_next(it_t *it)
 static void it_init(it_t *it, const kind_t *k, const tab_t *B, const tab_t *O)
 {
     it->k = k;
-    it->b = B->e;
-    it->bend = it->b ? it->b + B->n * k->sz : NULL;
+    it->B = B;
+    it->bi = 0;
     it->o = O ? O->e : NULL;
     it->oend = it->o ? it->o + O->n * k->sz : NULL;
     it_next(it);
@@ -1049,7 +1136,7 @@ int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dup
         nd += dedup(v, &K4);
         vec_to_tab(v, &ix->base->t4[l]);
         ix->base->n += ix->base->t4[l].n;
-        if ((err = build_jump(&ix->base->t4[l])))
+        if ((err = try_compact(&ix->base->t4[l])) || (err = build_jump(&ix->base->t4[l])))
             goto fail;
     }
     for (int l = 0; l <= 128; l++) {

@@ -251,6 +251,7 @@ int main(int argc, char **argv)
         .tcp_idle_ms = app.conf.tcp_idle_ms,
         .tcp_max_conns = app.conf.tcp_max_conns,
         .udp_max = app.conf.udp_max,
+        .udp_coalesce_us = app.conf.udp_coalesce_us,
         .zones = app.zone_ptrs,
         .nzones = app.nzones,
         .qsbr = &app.qsbr,
@@ -279,8 +280,10 @@ int main(int argc, char **argv)
 
     mirror_server_stats_t st;
     mirror_server_stats(app.server, &st);
-    BL_INFO("stopped", "udp_queries=%" PRIu64 " tcp_queries=%" PRIu64 " dropped=%" PRIu64,
-            st.udp_queries, st.tcp_queries, st.dropped);
+    BL_INFO("stopped",
+            "udp_queries=%" PRIu64 " udp_batches=%" PRIu64 " tcp_queries=%" PRIu64
+            " dropped=%" PRIu64,
+            st.udp_queries, st.udp_batches, st.tcp_queries, st.dropped);
     mirror_server_stop(app.server);
     uv_close((uv_handle_t *)&app.sigterm, NULL);
     uv_close((uv_handle_t *)&app.sigint, NULL);

@@ -18,6 +18,7 @@ typedef struct {
     unsigned tcp_idle_ms;
     unsigned tcp_max_conns;
     unsigned udp_max;
+    unsigned udp_coalesce_us; /* pause under load to batch queries (0: never) */
     mirror_zone_t *const *zones;
     size_t nzones;
     mirror_qsbr_t *qsbr;
@@ -28,6 +29,7 @@ typedef struct {
     uint64_t udp_queries, udp_answers, tcp_queries, tcp_answers, tcp_conns, tcp_refused_conns;
     uint64_t rcode[6];
     uint64_t dropped;
+    uint64_t udp_batches; /* recvmmsg calls that returned queries */
 } mirror_server_stats_t;
 
 typedef struct mirror_server mirror_server_t;
