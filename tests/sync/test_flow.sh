@@ -1,15 +1,22 @@
-#!/ usr / bin / env bash
-#SPDX - License - Identifier : MIT
-#Flow control : stuck mirrors(they ask for a large snapshot, then never read)
-#must not stall the other mirrors nor grow the server's memory: their queue
-#stops at its limit and they are disconnected after-- stuck - ms.
-set - euo pipefail B = $BL_BUILD T = $(mktemp - d / tmp / bl_sync_flow.XXXXXX) PORT =
-    $((30000 + $$ % 4900)) SPID =
-        cleanup(){[-n "$SPID"] && kill "$SPID" 2 > / dev / null || true wait 2 > / dev / null ||
-                  true rm - rf "$T"} trap cleanup EXIT
-        fail()
-{
-    echo "FAIL: $*" > &2 tail - n 20 "$T"/*.log "$T"/*.out >&2 || true
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Flow control: stuck mirrors (they ask for a large snapshot, then never read)
+# must not stall the other mirrors nor grow the server's memory: their queue
+# stops at its limit and they are disconnected after --stuck-ms.
+set -euo pipefail
+B=$BL_BUILD
+T=$(mktemp -d /tmp/bl_sync_flow.XXXXXX)
+PORT=$((30000 + $$ % 4900))
+SPID=
+cleanup() {
+    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$T"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    tail -n 20 "$T"/*.log "$T"/*.out >&2 || true
     exit 1
 }
 "$B/master/blsyncctl" keygen --out "$T" --name sign >/dev/null
@@ -18,7 +25,8 @@ set - euo pipefail B = $BL_BUILD T = $(mktemp - d / tmp / bl_sync_flow.XXXXXX) P
     >"$T/prepare.out"
 snap=$(stat -c %s "$T"/spool/main/*.snap)
 [ "$snap" -gt 5000000 ] || fail "snapshot too small for the test: $snap bytes"
-# A 64 KiB queue per mirror against a snapshot of several MiB.
+# A 64 KiB queue and a 128 KiB kernel send buffer per mirror, against a
+# snapshot of several MiB.
 "$B/tests/sync/sync_master" --spool "$T/spool" --key "$T/sign.key" --cert "$T/pki/master.pem" \
     --tls-key "$T/pki/master.key" --ca "$T/pki/ca.pem" --port "$PORT" --poll-ms 10 \
     --max-queue 65536 --sndbuf 131072 --stuck-ms 2000 --hb-ms 1000 >"$T/acks.out" 2>"$T/sync.log" &
@@ -27,9 +35,9 @@ for _ in $(seq 100); do grep -q listening "$T/acks.out" && break; sleep 0.05; do
 rss0=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
 "$B/tests/sync/sync_flow_load" run --spool "$T/spool" --key "$T/sign.key" \
     --cert "$T/pki/mirror-load.pem" --tls-key "$T/pki/mirror-load.key" --ca "$T/pki/ca.pem" \
-    --port "$PORT" --conns 40 --stuck 10 --publishes 20 --interval-ms 300 --hold-ms 6000 >"$T/load.out" ||
-    fail "healthy mirrors missed publishes while others were stuck"
-cat "$T/load.out" | grep -E "overall|stuck" | sort | uniq -c
+    --port "$PORT" --conns 40 --stuck 10 --publishes 20 --interval-ms 300 --hold-ms 6000 \
+    >"$T/load.out" || fail "healthy mirrors missed publishes while others were stuck"
+grep -E "overall|stuck" "$T/load.out" | sort | uniq -c
 p99=$(awk '/^overall/ { for (i = 1; i <= NF; i++) if ($i ~ /^p99_ms=/) { sub("p99_ms=", "", $i); print $i } }' "$T/load.out")
 awk -v p="$p99" 'BEGIN { exit !(p < 1000) }' || fail "healthy mirrors slowed down: p99 ${p99} ms"
 n_stuck=$(grep -c "event=sync_mirror_stuck" "$T/sync.log" || true)
