@@ -19,7 +19,8 @@ void mirror_config_init(mirror_config_t *c)
     c->tcp_idle_ms = 10000;
     c->tcp_max_conns = 512;
     c->udp_max = MIRROR_UDP_MAX_DEFAULT;
-    c->udp_coalesce_us = 100;
+    c->udp_coalesce_us = 0;
+    c->udp_gso = 1;
     c->log_level = BL_LOG_INFO;
 }
 
@@ -249,6 +250,10 @@ int mirror_config_set(mirror_config_t *c, const char *section, const char *key, 
             if (parse_uint(val, 10000, &x))
                 BAD("udp_coalesce_us: '%s' is not 0..10000", val);
             c->udp_coalesce_us = (unsigned)x;
+        } else if (!strcmp(key, "udp_gso")) {
+            if (strcmp(val, "yes") && strcmp(val, "no"))
+                BAD("udp_gso: '%s' is not yes or no", val);
+            c->udp_gso = !strcmp(val, "yes");
         } else if (!strcmp(key, "log_level")) {
             int l = bl_log_level_parse(val);
             if (l < 0)

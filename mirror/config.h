@@ -42,6 +42,7 @@ typedef struct {
     unsigned tcp_max_conns;
     unsigned udp_max;
     unsigned udp_coalesce_us;
+    int udp_gso;
     int log_level;
     mirror_zone_conf_t zones[MIRROR_CONF_MAX_ZONES];
     unsigned nzones;

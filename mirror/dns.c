@@ -308,6 +308,12 @@ static nkind_t classify(const query_t *x, unsigned sub, uint32_t *a4, uint8_t a6
     return N_NONE;
 }
 
+/* The address text for '$' (only built for TXT answers). */
+static void fmt_addr4(uint32_t a, char *out)
+{
+    snprintf(out, 16, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
 static void fmt_addr6(const uint8_t a[16], char *out)
 {
     char *p = out;
@@ -440,14 +446,11 @@ size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qle
         char addr[48];
         int test = 0;
         if (k == N_V4) {
-            snprintf(addr, sizeof addr, "%u.%u.%u.%u", a4 >> 24, (a4 >> 16) & 255, (a4 >> 8) & 255,
-                     a4 & 255);
             if (a4 == 0x7f000002u)
                 test = 2;
             else if (a4 == 0x7f000001u)
                 test = 1;
         } else {
-            fmt_addr6(a6, addr);
             static const uint8_t t6[15] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0x7f, 0, 0};
             if (!memcmp(a6, t6, 15) && (a6[15] == 2 || a6[15] == 1))
                 test = a6[15];
@@ -501,6 +504,10 @@ size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qle
                 ancount++;
             } else if (x.qtype == T_TXT && tmpl) {
                 char txt[256];
+                if (k == N_V4)
+                    fmt_addr4(a4, addr);
+                else
+                    fmt_addr6(a6, addr);
                 size_t tl = mirror_dns_txt_expand(tmpl, addr, txt);
                 w_u16(&w, 0xc00c);
                 w_u16(&w, T_TXT);

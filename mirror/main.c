@@ -252,6 +252,7 @@ int main(int argc, char **argv)
         .tcp_max_conns = app.conf.tcp_max_conns,
         .udp_max = app.conf.udp_max,
         .udp_coalesce_us = app.conf.udp_coalesce_us,
+        .udp_gso = app.conf.udp_gso,
         .zones = app.zone_ptrs,
         .nzones = app.nzones,
         .qsbr = &app.qsbr,

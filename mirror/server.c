@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,10 @@ typedef struct {
     struct sockaddr_storage from[BATCH];
     struct mmsghdr rmsg[BATCH], smsg[BATCH];
     struct iovec riov[BATCH], siov[BATCH];
+    uint16_t tlen[BATCH];
+    uint8_t tpeer[BATCH];
+    char cbuf[BATCH][CMSG_SPACE(sizeof(uint16_t))];
+    int gso; /* UDP_SEGMENT works on this socket */
 } udp_thread_t;
 
 typedef struct tcp_conn {
@@ -141,6 +146,61 @@ static void count_rc(counters_t *c, int rc)
 
 /* ---- UDP ---- */
 
+/* Builds the send vector: answers to the same peer with the same size go
+ * out as one UDP GSO message (UDP_SEGMENT), which the kernel splits into
+ * datagrams after one pass through the output path instead of one each.
+ * Returns the number of messages. */
+static int group_replies(udp_thread_t *t, int out)
+{
+    uint8_t used[BATCH];
+    memset(used, 0, (size_t)out);
+    int nmsg = 0, iovn = 0;
+    for (int j = 0; j < out; j++) {
+        if (used[j])
+            continue;
+        const struct msghdr *rj = &t->rmsg[t->tpeer[j]].msg_hdr;
+        struct msghdr *m = &t->smsg[nmsg].msg_hdr;
+        m->msg_name = rj->msg_name;
+        m->msg_namelen = rj->msg_namelen;
+        m->msg_iov = &t->siov[iovn];
+        m->msg_flags = 0;
+        size_t total = 0;
+        int cnt = 0;
+        for (int k = j; k < out; k++) {
+            if (used[k] || t->tlen[k] != t->tlen[j])
+                continue;
+            const struct msghdr *rk = &t->rmsg[t->tpeer[k]].msg_hdr;
+            if (k != j && (!t->gso || rk->msg_namelen != rj->msg_namelen ||
+                           memcmp(rk->msg_name, rj->msg_name, rj->msg_namelen)))
+                continue;
+            if (total + t->tlen[k] > 60000 || cnt >= 64)
+                break;
+            t->siov[iovn].iov_base = t->tx[k];
+            t->siov[iovn].iov_len = t->tlen[k];
+            iovn++;
+            used[k] = 1;
+            cnt++;
+            total += t->tlen[k];
+        }
+        m->msg_iovlen = (size_t)cnt;
+        if (cnt > 1) {
+            m->msg_control = t->cbuf[nmsg];
+            m->msg_controllen = sizeof t->cbuf[nmsg];
+            struct cmsghdr *cm = CMSG_FIRSTHDR(m);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t seg = t->tlen[j];
+            memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+        } else {
+            m->msg_control = NULL;
+            m->msg_controllen = 0;
+        }
+        nmsg++;
+    }
+    return nmsg;
+}
+
 static void *udp_main(void *arg)
 {
     udp_thread_t *t = arg;
@@ -178,28 +238,23 @@ static void *udp_main(void *arg)
                 continue;
             }
             count_rc(&t->ctr, rc);
-            struct msghdr *m = &t->smsg[out].msg_hdr;
-            t->siov[out].iov_base = t->tx[out];
-            t->siov[out].iov_len = len;
-            m->msg_name = &t->from[i];
-            m->msg_namelen = t->rmsg[i].msg_hdr.msg_namelen;
-            m->msg_iov = &t->siov[out];
-            m->msg_iovlen = 1;
-            m->msg_control = NULL;
-            m->msg_controllen = 0;
-            m->msg_flags = 0;
+            t->tlen[out] = (uint16_t)len;
+            t->tpeer[out] = (uint8_t)i;
             out++;
         }
         mirror_qsbr_offline(s->conf.qsbr, t->qid);
+        int nmsg = group_replies(t, out);
         atomic_fetch_add_explicit(&t->ctr.q, (uint64_t)n, memory_order_relaxed);
         atomic_fetch_add_explicit(&t->ctr.batches, 1, memory_order_relaxed);
         int sent = 0;
-        while (sent < out) {
-            int r = sendmmsg(t->fd, t->smsg + sent, (unsigned)(out - sent), 0);
+        while (sent < nmsg) {
+            int r = sendmmsg(t->fd, t->smsg + sent, (unsigned)(nmsg - sent), 0);
             if (r < 0) {
                 if (errno == EINTR)
                     continue;
-                sent++; /* skip the datagram the kernel refused (e.g. unreachable) */
+                if (t->smsg[sent].msg_hdr.msg_controllen)
+                    t->gso = 0; /* no UDP GSO after all: single datagrams from now on */
+                sent++;         /* skip what the kernel refused (e.g. unreachable) */
                 continue;
             }
             sent += r;
@@ -474,6 +529,9 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
             u->fd = udp_socket(&ss, err, errlen, conf->listen[i]);
             if (u->fd < 0)
                 goto fail;
+            int seg = 0;
+            socklen_t sl = sizeof seg;
+            u->gso = conf->udp_gso && getsockopt(u->fd, SOL_UDP, UDP_SEGMENT, &seg, &sl) == 0;
             u->qid = mirror_qsbr_register(conf->qsbr);
             if (u->qid < 0) {
                 snprintf(err, errlen, "too many threads");

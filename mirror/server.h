@@ -19,6 +19,7 @@ typedef struct {
     unsigned tcp_max_conns;
     unsigned udp_max;
     unsigned udp_coalesce_us; /* pause under load to batch queries (0: never) */
+    int udp_gso;              /* send same-size answers to one peer with UDP GSO */
     mirror_zone_t *const *zones;
     size_t nzones;
     mirror_qsbr_t *qsbr;
