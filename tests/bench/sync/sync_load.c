@@ -404,6 +404,12 @@ static int run(int argc, char **argv)
     for (size_t i = 0; i < L.n; i++)
         bl_frame_reader_close(&L.c[i].rd);
     bl_tls_ctx_free(ctx);
+    free(all);
+    free(L.c);
+    free(L.lat);
+    free(L.got);
+    bl_keyring_free(L.ring);
+    bl_key_free(L.key);
     return ok ? 0 : 1;
 }
 
