@@ -29,6 +29,7 @@ void master_config_defaults(master_config_t *c)
     c->report_retention_ms = 30LL * 24 * 3600 * 1000;
     master_policy_defaults(&c->policy);
     master_sync_conf_defaults(&c->sync);
+    c->window_ms = 4LL * 3600 * 1000;
 }
 
 int master_parse_duration(const char *s, int64_t *ms)
@@ -279,6 +280,16 @@ static int handler(void *user, const char *sec, const char *name, const char *v)
             c->pub.history_bytes = u;
             return 1;
         }
+    } else if (!strcmp(sec, "metrics")) {
+        if (!strcmp(name, "listen")) {
+            char host[100];
+            uint16_t port;
+            if (master_parse_listen(v, host, sizeof host, &port))
+                return PROBLEM("listen: '%s' is not host:port or [v6]:port", v);
+            return set_str(L, c->metrics_listen, sizeof c->metrics_listen, v, name);
+        }
+        if (!strcmp(name, "window"))
+            return set_dur(L, &c->window_ms, v, name);
     } else if (!strcmp(sec, "sync")) {
         master_sync_conf_t *y = &c->sync;
         if (!strcmp(name, "listen")) {

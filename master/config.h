@@ -35,6 +35,9 @@ typedef struct {
      * unless listen is set. spool and key come from [publisher]. */
     int sync_enabled;
     master_sync_conf_t sync;
+    /* [metrics]: Prometheus /metrics on its own address; off unless set. */
+    char metrics_listen[128];
+    int64_t window_ms; /* the delisting propagation window */
     /* [policy], [kind.*] */
     master_policy_t policy;
 } master_config_t;

@@ -159,7 +159,10 @@ int master_reports_parse(const master_policy_t *p, const uint8_t *body, size_t l
         return BL_EPROTO;
     }
     out->r = calloc(n, sizeof *out->r);
-    if (!out->r) {
+    out->whys = calloc(n, sizeof *out->whys);
+    if (!out->r || !out->whys) {
+        free(out->r);
+        free(out->whys);
         master_json_free(&doc);
         snprintf(why, whylen, "out of memory");
         return BL_ENOMEM;
@@ -171,6 +174,7 @@ int master_reports_parse(const master_policy_t *p, const uint8_t *body, size_t l
         const char *bad = report_from_json(p, it, now_ms, r, &ip);
         if (bad) {
             add_err(errs, nerr, i, ip, bad);
+            out->whys[out->nwhys++] = bad;
             continue;
         }
         if (r->evidence && !(r->evidence = strdup(r->evidence))) {
@@ -190,6 +194,7 @@ void master_reports_free(master_reports_t *r)
     for (size_t i = 0; i < r->n; i++)
         free((char *)r->r[i].evidence);
     free(r->r);
+    free(r->whys);
     memset(r, 0, sizeof *r);
 }
 
@@ -290,6 +295,7 @@ static int h_reports(master_http_ctx_t *ctx, const uint8_t *body, size_t len, bl
         pthread_mutex_lock(ctx->lock);
         ctx->stats.reports_refused_total++;
         pthread_mutex_unlock(ctx->lock);
+        master_metrics_refused(ctx->metrics, strstr(why, "at byte") ? why : "field", 1);
         return error_json(out, 400, why);
     }
     if (nerr) {
@@ -297,6 +303,8 @@ static int h_reports(master_http_ctx_t *ctx, const uint8_t *body, size_t len, bl
         pthread_mutex_lock(ctx->lock);
         ctx->stats.reports_refused_total += nerr;
         pthread_mutex_unlock(ctx->lock);
+        for (size_t i = 0; i < rs.nwhys; i++)
+            master_metrics_refused(ctx->metrics, rs.whys[i], 1);
         out->len = 0;
         master_json_printf(out,
                            "{\"error\":\"%zu of %zu reports refused; none stored\","
@@ -330,6 +338,8 @@ static int h_reports(master_http_ctx_t *ctx, const uint8_t *body, size_t len, bl
         return st;
     }
     ctx->stats.reports_accepted_total += rs.n;
+    for (size_t i = 0; i < rs.n; i++)
+        master_metrics_reports(ctx->metrics, rs.r[i].source, 1);
     ctx->stats.listings_added_total += listed;
     if (listed || extended)
         changed(ctx);
@@ -581,6 +591,7 @@ static int h_list_del(master_http_ctx_t *ctx, const char *prefix, const char *qu
         goto out;
     }
     ctx->stats.operator_actions_total++;
+    master_metrics_delisted(ctx->metrics, "operator", 1);
     changed(ctx);
     pthread_mutex_unlock(ctx->lock);
     char p[BL_PREFIX_STRLEN], t[40];
@@ -704,8 +715,10 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
     if (!strcmp(path, "/v1/reports")) {
         if (!post)
             return error_json(out, 405, "use POST");
-        if ((st = check_auth(ctx, auth, out)))
+        if ((st = check_auth(ctx, auth, out))) {
+            master_metrics_refused(ctx->metrics, "bearer", 1);
             return st;
+        }
         return h_reports(ctx, body, len, out);
     }
     if (!strncmp(path, "/v1/lookup/", 11)) {
@@ -820,6 +833,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rq->too_big) {
         char why[96];
         snprintf(why, sizeof why, "request body larger than %zu bytes", h->ctx->max_body);
+        if (!strcmp(url, "/v1/reports"))
+            master_metrics_refused(h->ctx->metrics, why, 1);
         status = error_json(&out, 413, why);
     } else if (rq->body.err) {
         status = error_json(&out, 503, "out of memory");

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "master_metrics.h"
 #include "policy.h"
 #include "rd.h"
 #include "publisher.h"
@@ -35,6 +36,7 @@ typedef struct {
     size_t max_body;
     void (*changed)(void *arg);
     void *changed_arg;
+    master_metrics_t *metrics; /* may be NULL */
     master_http_stats_t stats;
 } master_http_ctx_t;
 
@@ -60,7 +62,8 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
 typedef struct {
     master_report_t *r;
     size_t n;
-    char *strs; /* evidence strings */
+    const char **whys; /* the refusal message of each refused item (static strings) */
+    size_t nwhys;
 } master_reports_t;
 int master_reports_parse(const master_policy_t *p, const uint8_t *body, size_t len, int64_t now_ms,
                          master_reports_t *out, bl_buf_t *errs, size_t *nerr, char *why,

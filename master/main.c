@@ -13,6 +13,8 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "master_metrics.h"
+#include "metrics_http.h"
 #include "policy.h"
 #include "publisher.h"
 #include "store.h"
@@ -33,6 +35,8 @@ typedef struct {
     uv_async_t wake;
     uv_signal_t sigterm, sigint, sighup;
     master_sync_t *sync;
+    master_metrics_t *metrics;
+    bl_metrics_http_t *metrics_http;
     master_store_t *reader; /* second connection: snapshots off the lock */
     uv_work_t snap_req;
     master_snap_job_t *snap_job;
@@ -78,7 +82,9 @@ static void snap_done(uv_work_t *req, int status)
     master_t *m = req->data;
     (void)status;
     pthread_mutex_lock(&m->lock);
-    master_publisher_snap_finish(m->pub, m->snap_job);
+    master_pub_stats_t before = *master_publisher_stats(m->pub);
+    int rc = master_publisher_snap_finish(m->pub, m->snap_job);
+    master_metrics_published(m->metrics, rc, &before, master_publisher_stats(m->pub));
     pthread_mutex_unlock(&m->lock);
     m->snap_job = NULL;
 }
@@ -103,7 +109,9 @@ static void on_publish(uv_timer_t *t)
     uint64_t serial = 0;
     pthread_mutex_lock(&m->lock);
     uint64_t pruned = master_publisher_stats(m->pub)->pruned_total;
+    master_pub_stats_t before = *master_publisher_stats(m->pub);
     int rc = master_publisher_run(m->pub, bl_now_ms(), &serial);
+    master_metrics_published(m->metrics, rc, &before, master_publisher_stats(m->pub));
     uint64_t pending = rc ? 0 : master_store_pending_count(m->store);
     pruned = master_publisher_stats(m->pub)->pruned_total - pruned;
     if (!rc && !pending)
@@ -231,6 +239,8 @@ static void on_tick(uv_timer_t *t)
     if (!rc && !pending)
         maybe_snapshot(m);
     flush_acks(m);
+    master_metrics_delisted(m->metrics, "expired", n);
+    master_metrics_tick(m->metrics, m->store, m->sync, now);
     pthread_mutex_unlock(&m->lock);
     if (rc)
         BL_ERR("expire_failed", "error=%s", bl_errname(rc));
@@ -418,6 +428,17 @@ int main(int argc, char **argv)
         }
         master_publisher_set_hook(m.pub, master_sync_pub_hook, m.sync);
     }
+    if (m.c.metrics_listen[0]) {
+        if ((rc = master_metrics_new(m.c.feed, m.c.window_ms, m.c.policy.mirror_active_ms,
+                                     &m.metrics)) ||
+            (rc = bl_metrics_http_start(master_metrics_registry(m.metrics), m.c.metrics_listen,
+                                        NULL, NULL, &m.metrics_http))) {
+            fprintf(stderr, "blsync-master: metrics on %s: %s\n", m.c.metrics_listen,
+                    bl_strerror(rc));
+            return 1;
+        }
+        m.api.metrics = m.metrics;
+    }
     if ((rc = master_http_start(&m.api, host, port, m.c.http_threads, &m.http))) {
         fprintf(stderr, "blsync-master: cannot listen on %s\n", m.c.listen);
         return 1;
@@ -435,6 +456,8 @@ int main(int argc, char **argv)
     uv_run(m.loop, UV_RUN_DEFAULT);
     free(m.acks);
     uv_loop_close(m.loop);
+    bl_metrics_http_stop(m.metrics_http);
+    master_metrics_free(m.metrics);
     master_publisher_free(m.pub);
     master_store_close(m.reader);
     master_store_close(m.store);

@@ -474,6 +474,7 @@ static int run(master_publisher_t *p, int64_t now_ms, int force_snap, uint64_t *
     }
     if (have_snap) {
         p->st.snapshots_total++;
+        p->st.last_snapshot_bytes = os.bytes;
         BL_INFO("published", "type=snapshot serial=%" PRIu64 " entries=%" PRIu64 " bytes=%" PRIu64,
                 serial, os.n_entries, os.bytes);
         if (p->hook)
@@ -600,6 +601,7 @@ int master_publisher_snap_finish(master_publisher_t *p, master_snap_job_t *j)
     free(gone);
     p->snap_wanted = 0;
     p->st.snapshots_total++;
+    p->st.last_snapshot_bytes = j->o.bytes;
     BL_INFO("published",
             "type=snapshot serial=%" PRIu64 " entries=%" PRIu64 " bytes=%" PRIu64
             " duration_ms=%.1f async=1",

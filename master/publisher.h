@@ -33,6 +33,7 @@ typedef struct {
     int last_error;            /* 0 after a success */
     uint64_t last_duration_ns; /* of the last successful publish */
     uint64_t last_bytes;
+    uint64_t last_snapshot_bytes;
     uint64_t last_changes;
     uint64_t last_serial;
     int64_t last_publish_ms;

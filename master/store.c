@@ -110,7 +110,7 @@ struct master_store {
     sqlite3_stmt *q[Q_N];
     char feed[BL_FEED_MAX + 1];
     bl_digest_t digest;
-    uint64_t count;
+    uint64_t count, count4;
     int in_tx;
     int dirty; /* digest/count changed in this transaction */
 };
@@ -320,7 +320,8 @@ int master_store_open(const char *path, const char *feed, int sync_full, master_
         if ((rc = meta_set_int(s, "schema_version", MASTER_STORE_SCHEMA)) ||
             (rc = meta_set_text(s, "feed", feed)) ||
             (rc = meta_set_blob(s, "digest", zb, sizeof zb)) ||
-            (rc = meta_set_int(s, "count", 0)) || (rc = meta_set_int(s, "last_serial", 0)) ||
+            (rc = meta_set_int(s, "count", 0)) || (rc = meta_set_int(s, "count4", 0)) ||
+            (rc = meta_set_int(s, "last_serial", 0)) ||
             (rc = meta_set_blob(s, "last_digest", zb, sizeof zb))) {
             exec(s, "ROLLBACK");
             goto fail;
@@ -391,7 +392,26 @@ int master_store_load_meta(master_store_t *s)
         return rc;
     bl_digest_from_bytes(&s->digest, b);
     s->count = (uint64_t)c;
+    rc = meta_get_int(s, "count4", &c);
+    if (rc == BL_ENOTFOUND) {
+        /* Older stores: count once (IPv4 keys sort first and start with 4). */
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM listings WHERE key<x'05'", -1, &st,
+                               NULL) != SQLITE_OK)
+            return sqerr(s, "count4");
+        c = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_finalize(st);
+        rc = 0;
+    }
+    if (rc)
+        return rc;
+    s->count4 = (uint64_t)c;
     return 0;
+}
+
+uint64_t master_store_count_af(const master_store_t *s, int af)
+{
+    return af == BL_AF4 ? s->count4 : s->count - s->count4;
 }
 
 int master_store_begin(master_store_t *s)
@@ -436,7 +456,8 @@ int master_store_commit(master_store_t *s)
         uint8_t b[BL_DIGEST_SIZE];
         bl_digest_to_bytes(&s->digest, b);
         if ((rc = meta_set_blob(s, "digest", b, sizeof b)) ||
-            (rc = meta_set_int(s, "count", (int64_t)s->count))) {
+            (rc = meta_set_int(s, "count", (int64_t)s->count)) ||
+            (rc = meta_set_int(s, "count4", (int64_t)s->count4))) {
             master_store_rollback(s);
             return rc;
         }
@@ -567,8 +588,10 @@ int master_store_listing_put(master_store_t *s, const master_listing_t *l)
         return rc;
     if (exists)
         bl_digest_sub(&s->digest, &old.e);
-    else
+    else {
         s->count++;
+        s->count4 += l->e.key.af == BL_AF4;
+    }
     bl_digest_add(&s->digest, &l->e);
     s->dirty = 1;
     return 0;
@@ -611,6 +634,7 @@ int master_store_listing_del(master_store_t *s, const bl_prefix_t *key, int64_t 
         return rc;
     bl_digest_sub(&s->digest, &o.e);
     s->count--;
+    s->count4 -= key->af == BL_AF4;
     s->dirty = 1;
     if (old)
         *old = o;
@@ -657,6 +681,7 @@ int master_store_expire(master_store_t *s, int64_t now_ms, size_t *n)
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, now_s);
     bl_digest_t d = s->digest;
+    uint64_t cnt4 = 0;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         bl_entry_t e;
@@ -671,6 +696,7 @@ int master_store_expire(master_store_t *s, int64_t now_ms, size_t *n)
         e.expires_at = sqlite3_column_int64(st, 4);
         bl_digest_sub(&d, &e);
         cnt++;
+        cnt4 += e.key.af == BL_AF4;
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE)
@@ -690,6 +716,7 @@ int master_store_expire(master_store_t *s, int64_t now_ms, size_t *n)
     }
     s->digest = d;
     s->count -= cnt;
+    s->count4 -= cnt4;
     s->dirty = 1;
     *n = cnt;
     return 0;
@@ -1090,4 +1117,99 @@ int master_store_mirror_count(master_store_t *s, int64_t active_since_ms, uint64
     *acked = (uint64_t)sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
     return 0;
+}
+
+/* dl_upto of serial: the last delisting id it (or an earlier serial) carries. */
+static const char upto_sql[] = "(SELECT coalesce(max(dl_upto),0) FROM serials WHERE serial<=?1)";
+
+int master_store_delistings_after(master_store_t *s, uint64_t acked, uint64_t *n,
+                                  int64_t *oldest_ms)
+{
+    char q[256];
+    snprintf(q, sizeof q, "SELECT count(*),coalesce(min(decided_ms),0) FROM delistings WHERE id>%s",
+             upto_sql);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "delistings_after");
+    sqlite3_bind_int64(st, 1, (int64_t)acked);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : sqerr(s, "delistings_after");
+    *n = rc ? 0 : (uint64_t)sqlite3_column_int64(st, 0);
+    *oldest_ms = rc ? 0 : sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int master_store_delistings_between(master_store_t *s, uint64_t from, uint64_t to,
+                                    void (*fn)(void *ctx, int64_t decided_ms), void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT decided_ms FROM delistings WHERE id>(SELECT "
+            "coalesce(max(dl_upto),0) FROM serials WHERE serial<=?1) AND id<=(SELECT "
+            "coalesce(max(dl_upto),0) FROM serials WHERE serial<=?2)",
+            -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "delistings_between");
+    sqlite3_bind_int64(st, 1, (int64_t)from);
+    sqlite3_bind_int64(st, 2, (int64_t)to);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, sqlite3_column_int64(st, 0));
+    int rc = step == SQLITE_DONE ? 0 : sqerr(s, "delistings_between");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int master_store_delistings_overdue(master_store_t *s, uint64_t acked, int64_t cutoff_ms,
+                                    int64_t *last_id, uint64_t *n)
+{
+    char q[320];
+    snprintf(q, sizeof q,
+             "SELECT count(*),coalesce(max(id),0) FROM delistings WHERE id>max(?2,%s) AND "
+             "decided_ms<=?3",
+             upto_sql);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "delistings_overdue");
+    sqlite3_bind_int64(st, 1, (int64_t)acked);
+    sqlite3_bind_int64(st, 2, *last_id);
+    sqlite3_bind_int64(st, 3, cutoff_ms);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : sqerr(s, "delistings_overdue");
+    *n = 0;
+    if (!rc) {
+        *n = (uint64_t)sqlite3_column_int64(st, 0);
+        if (*n)
+            *last_id = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int64_t master_store_serial_time(master_store_t *s, uint64_t serial)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT created_ms FROM serials WHERE serial=?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, (int64_t)serial);
+    int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return t;
+}
+
+int master_store_mirrors(master_store_t *s,
+                         void (*fn)(void *ctx, const char *name, uint64_t acked, int64_t last_ms),
+                         void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT name,acked_serial,last_contact_ms FROM mirrors", -1, &st,
+                           NULL) != SQLITE_OK)
+        return sqerr(s, "mirrors");
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, (const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+           sqlite3_column_int64(st, 2));
+    int rc = step == SQLITE_DONE ? 0 : sqerr(s, "mirrors");
+    sqlite3_finalize(st);
+    return rc;
 }

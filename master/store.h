@@ -157,6 +157,28 @@ int master_store_object_del(master_store_t *s, uint64_t serial, int type);
 /* All recorded objects in serial order (caller frees *out). */
 int master_store_objects(master_store_t *s, master_object_t **out, size_t *n);
 
+/* Listings of one family (BL_AF4 or BL_AF6); valid like master_store_count. */
+uint64_t master_store_count_af(const master_store_t *s, int af);
+
+/* Delistings not covered by a serial that every active mirror acknowledged
+ * (acked): how many, and the oldest decision time (0 if none). */
+int master_store_delistings_after(master_store_t *s, uint64_t acked, uint64_t *n,
+                                  int64_t *oldest_ms);
+/* Calls fn with the decision time of every delisting carried by serials
+ * (from, to]. */
+int master_store_delistings_between(master_store_t *s, uint64_t from, uint64_t to,
+                                    void (*fn)(void *ctx, int64_t decided_ms), void *ctx);
+/* Counts the delistings past acked decided at or before cutoff_ms whose id
+ * is above *last_id, and raises *last_id past them (window-broken counter). */
+int master_store_delistings_overdue(master_store_t *s, uint64_t acked, int64_t cutoff_ms,
+                                    int64_t *last_id, uint64_t *n);
+/* Creation time of serial (0 if unknown). */
+int64_t master_store_serial_time(master_store_t *s, uint64_t serial);
+/* Iterates the known mirrors. */
+int master_store_mirrors(master_store_t *s,
+                         void (*fn)(void *ctx, const char *name, uint64_t acked, int64_t last_ms),
+                         void *ctx);
+
 /* Mirrors (filled by the sync server): acknowledged serial, last contact. */
 int master_store_mirror_ack(master_store_t *s, const char *name, uint64_t serial, int64_t now_ms);
 /* Mirrors seen since active_since_ms: how many, and how many acked >= serial. */

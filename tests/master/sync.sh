@@ -11,7 +11,8 @@ SP=$((PORT + 1))
 DP=$((PORT + 2))
 REALCLOCK=1
 write_conf "sync|listen = 127.0.0.1:$SP" "sync|cert = $W/pki/master.pem" \
-    "sync|tls_key = $W/pki/master.key" "sync|ca = $W/pki/ca.pem" "sync|heartbeat_interval = 500ms"
+    "sync|tls_key = $W/pki/master.key" "sync|ca = $W/pki/ca.pem" "sync|heartbeat_interval = 500ms" \
+    "metrics|listen = 127.0.0.1:$((PORT + 3))"
 start_master
 mkdir -p "$W/mir/spool"
 cat >"$W/mir/mirror.ini" <<EOM
@@ -42,5 +43,25 @@ wait_for 10 propagated || fail "the master did not record the acknowledgement"
 lookup 192.0.2.77
 expect 200 .delisting.mirrors_acked 1 .delisting.mirrors_total 1 .seconds_to_delisting null
 [ "$(sqlite3 "$W/m.db" "SELECT name FROM mirrors")" = m1 ] || fail "mirror not recorded by name"
+
+echo "== /metrics: the delisting's propagation was observed, nothing is left propagating"
+scrape() { curl -s "http://127.0.0.1:$((PORT + 3))/metrics"; }
+metric() { scrape | awk -v k="$1" '$1 == k {print $2}'; }
+observed() { [ "$(metric 'blsync_master_delisting_propagation_seconds_count{feed="main"}')" = 1 ]; }
+wait_for 5 observed || fail "propagation not observed: $(scrape | grep propagation)"
+serial=$(curl -s "http://127.0.0.1:$PORT/v1/status" | jq -r .serial)
+[ "$(metric 'blsync_master_mirror_acked_serial{feed="main",mirror="m1"}')" = "$serial" ] ||
+    fail "acked serial: $(scrape | grep acked)"
+[ "$(metric 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}')" = 0 ] ||
+    fail "oldest propagating not 0"
+[ "$(metric 'blsync_master_delistings_propagating{feed="main"}')" = 0 ] || fail "still propagating"
+[ "$(metric 'blsync_master_reports_ingested_total{source="spamtrap"}')" = 1 ] || fail "reports"
+[ "$(metric 'blsync_master_delistings_decided_total{feed="main",reason="operator"}')" = 1 ] ||
+    fail "delistings decided"
+[ "$(metric 'blsync_master_mirrors_active{feed="main"}')" = 1 ] || fail "mirrors active"
+if command -v promtool >/dev/null; then
+    scrape | promtool check metrics >/dev/null 2>"$W/promtool.out" ||
+        { grep -v "^$" "$W/promtool.out" | head; fail "promtool check metrics"; }
+fi
 stop_master
 echo PASS

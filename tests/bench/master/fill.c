@@ -75,11 +75,11 @@ int main(int argc, char **argv)
         sqlite3_step(st);
     }
     sqlite3_finalize(st);
-    char q[200];
+    char q[300];
     snprintf(q, sizeof q,
-             "UPDATE meta SET v=%" PRIu64 " WHERE k='count'; UPDATE meta SET v=1 WHERE "
-             "k='last_serial'; COMMIT",
-             n);
+             "UPDATE meta SET v=%" PRIu64 " WHERE k='count'; UPDATE meta SET v=%" PRIu64
+             " WHERE k='count4'; UPDATE meta SET v=1 WHERE k='last_serial'; COMMIT",
+             n, n);
     if (sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK) {
         fprintf(stderr, "commit: %s\n", sqlite3_errmsg(db));
         return 1;

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/* The master's Prometheus metrics: series handles, and the tick that derives propagation from
+ * acknowledgements. */
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "master_metrics.h"
+#include "obj.h"
+
+#define MAX_MIRRORS 4096
+
+typedef struct {
+    char name[BL_METRICS_LABEL_MAX];
+    bl_metrics_series_t *active, *acked, *lag_serials, *lag, *contact_age, *connected;
+} mirror_t;
+
+struct master_metrics {
+    bl_metrics_t *r;
+    bl_metrics_master_t f;
+    char feed[BL_FEED_MAX + 1];
+    int64_t window_ms, gone_ms;
+    bl_metrics_series_t *serial, *pending, *publish_age, *pub_ok, *pub_err, *pub_dur, *bytes_delta,
+        *bytes_snap, *heartbeats, *connected, *active, *gone, *prop, *oldest, *propagating, *broken,
+        *fam4, *fam6, *dl_expired, *dl_operator;
+    _Atomic int64_t last_publish_ms;
+    _Atomic int64_t oldest_ms;
+    uint64_t min_acked; /* serial every active mirror had at the last tick */
+    int have_min;
+    int64_t broken_id; /* last delisting id counted as window-broken */
+    uint64_t heartbeats_seen;
+    mirror_t *mirrors;
+    size_t nmirrors;
+    /* scratch for the tick */
+    uint64_t tick_min, tick_last;
+    size_t tick_active, tick_gone;
+    int64_t tick_now;
+    master_store_t *tick_store;
+    const master_sync_t *tick_sync;
+};
+
+int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, master_metrics_t **out)
+{
+    *out = NULL;
+    master_metrics_t *m = calloc(1, sizeof *m);
+    if (!m || !(m->r = bl_metrics_new())) {
+        free(m);
+        return BL_ENOMEM;
+    }
+    m->mirrors = calloc(MAX_MIRRORS, sizeof *m->mirrors);
+    int rc = m->mirrors ? bl_metrics_master_register(m->r, &m->f) : BL_ENOMEM;
+    if (rc) {
+        master_metrics_free(m);
+        return rc;
+    }
+    snprintf(m->feed, sizeof m->feed, "%s", feed);
+    m->window_ms = window_ms;
+    m->gone_ms = gone_ms;
+    const char *f = m->feed;
+    bl_metrics_set(bl_metrics_with(m->f.build_info, "0.1.0"), 1);
+    bl_metrics_set(bl_metrics_series(m->f.window, NULL), window_ms / 1000.0);
+    bl_metrics_set(bl_metrics_series(m->f.active_after, NULL), gone_ms / 1000.0);
+    m->serial = bl_metrics_with(m->f.serial, f);
+    m->pending = bl_metrics_with(m->f.pending_changes, f);
+    m->publish_age = bl_metrics_with(m->f.last_publish_age, f);
+    bl_metrics_set_age(m->publish_age, &m->last_publish_ms);
+    m->pub_ok = bl_metrics_with(m->f.publishes, f, "ok");
+    m->pub_err = bl_metrics_with(m->f.publishes, f, "error");
+    m->pub_dur = bl_metrics_with(m->f.publish_duration, f);
+    m->bytes_delta = bl_metrics_with(m->f.publish_bytes, f, "delta");
+    m->bytes_snap = bl_metrics_with(m->f.publish_bytes, f, "snapshot");
+    m->heartbeats = bl_metrics_with(m->f.heartbeats, f);
+    m->connected = bl_metrics_with(m->f.mirrors_connected, f);
+    m->active = bl_metrics_with(m->f.mirrors_active, f);
+    m->gone = bl_metrics_with(m->f.mirrors_gone, f);
+    m->prop = bl_metrics_with(m->f.delisting_prop, f);
+    m->oldest = bl_metrics_with(m->f.oldest_delisting, f);
+    bl_metrics_set_age(m->oldest, &m->oldest_ms);
+    m->propagating = bl_metrics_with(m->f.delistings_pending, f);
+    m->broken = bl_metrics_with(m->f.window_broken, f);
+    m->fam4 = bl_metrics_with(m->f.listings, f, "ipv4");
+    m->fam6 = bl_metrics_with(m->f.listings, f, "ipv6");
+    m->dl_expired = bl_metrics_with(m->f.delistings_decided, f, "expired");
+    m->dl_operator = bl_metrics_with(m->f.delistings_decided, f, "operator");
+    for (int s = 0; s < MASTER_SRC_N; s++)
+        bl_metrics_with(m->f.reports_ingested, master_source_name(s));
+    *out = m;
+    return 0;
+}
+
+void master_metrics_free(master_metrics_t *m)
+{
+    if (!m)
+        return;
+    bl_metrics_free(m->r);
+    free(m->mirrors);
+    free(m);
+}
+
+bl_metrics_t *master_metrics_registry(master_metrics_t *m)
+{
+    return m ? m->r : NULL;
+}
+
+void master_metrics_reports(master_metrics_t *m, int source, uint64_t n)
+{
+    if (m && n)
+        bl_metrics_add(bl_metrics_with(m->f.reports_ingested, master_source_name(source)), n);
+}
+
+const char *master_refusal_word(const char *why)
+{
+    static const struct {
+        const char *needle, *word;
+    } map[] = {
+        {"domain", "domain"},       {"e-mail", "email"},        {"loopback", "loopback"},
+        {"host bits", "host_bits"}, {"malformed", "malformed"}, {"not a prefix", "prefix"},
+        {"wider", "too_wide"},      {"source", "source"},       {"future", "time"},
+        {"older", "time"},          {"time must", "time"},      {"larger than", "too_large"},
+        {"bearer", "auth"},         {"at byte", "json"},        {"field", "field"},
+    };
+    for (size_t i = 0; why && i < sizeof map / sizeof *map; i++)
+        if (strstr(why, map[i].needle))
+            return map[i].word;
+    return "invalid";
+}
+
+void master_metrics_refused(master_metrics_t *m, const char *why, uint64_t n)
+{
+    if (m && n)
+        bl_metrics_add(bl_metrics_with(m->f.reports_refused, master_refusal_word(why)), n);
+}
+
+void master_metrics_delisted(master_metrics_t *m, const char *reason, uint64_t n)
+{
+    if (!m || !n)
+        return;
+    bl_metrics_add(strcmp(reason, "expired") ? m->dl_operator : m->dl_expired, n);
+}
+
+void master_metrics_published(master_metrics_t *m, int rc, const master_pub_stats_t *b,
+                              const master_pub_stats_t *a)
+{
+    if (!m)
+        return;
+    if (rc || a->failures_total > b->failures_total)
+        bl_metrics_add(m->pub_err, a->failures_total - b->failures_total);
+    if (a->deltas_total > b->deltas_total) {
+        bl_metrics_add(m->pub_ok, a->deltas_total - b->deltas_total);
+        bl_metrics_observe(m->pub_dur, a->last_duration_ns / 1e9);
+        bl_metrics_observe(m->bytes_delta, (double)a->last_bytes);
+        atomic_store(&m->last_publish_ms, a->last_publish_ms);
+    }
+    if (a->snapshots_total > b->snapshots_total)
+        bl_metrics_observe(m->bytes_snap, (double)a->last_snapshot_bytes);
+}
+
+static mirror_t *mirror_of(master_metrics_t *m, const char *name)
+{
+    for (size_t i = 0; i < m->nmirrors; i++)
+        if (!strncmp(m->mirrors[i].name, name, sizeof m->mirrors[i].name - 1))
+            return &m->mirrors[i];
+    if (m->nmirrors == MAX_MIRRORS)
+        return NULL;
+    mirror_t *x = &m->mirrors[m->nmirrors++];
+    snprintf(x->name, sizeof x->name, "%s", name);
+    const char *f = m->feed;
+    x->active = bl_metrics_with(m->f.mirror_active, f, x->name);
+    x->acked = bl_metrics_with(m->f.mirror_acked, f, x->name);
+    x->lag_serials = bl_metrics_with(m->f.mirror_lag_serials, f, x->name);
+    x->lag = bl_metrics_with(m->f.mirror_lag, f, x->name);
+    x->contact_age = bl_metrics_with(m->f.mirror_contact_age, f, x->name);
+    x->connected = bl_metrics_with(m->f.mirror_connected, f, x->name);
+    return x;
+}
+
+static void one_mirror(void *ctx, const char *name, uint64_t acked, int64_t last_ms)
+{
+    master_metrics_t *m = ctx;
+    int active = last_ms >= m->tick_now - m->gone_ms;
+    mirror_t *x = mirror_of(m, name);
+    if (active) {
+        m->tick_active++;
+        if (acked < m->tick_min)
+            m->tick_min = acked;
+    } else {
+        m->tick_gone++;
+    }
+    if (!x)
+        return;
+    uint64_t last = m->tick_last;
+    bl_metrics_set(x->active, active);
+    bl_metrics_set(x->acked, (double)acked);
+    bl_metrics_set(x->lag_serials, acked < last ? (double)(last - acked) : 0);
+    int64_t t = acked < last ? master_store_serial_time(m->tick_store, acked + 1) : 0;
+    bl_metrics_set(x->lag, t && m->tick_now > t ? (m->tick_now - t) / 1000.0 : 0);
+    bl_metrics_set(x->contact_age, m->tick_now > last_ms ? (m->tick_now - last_ms) / 1000.0 : 0);
+    int up = 0;
+    if (m->tick_sync) {
+        master_sync_peer_t peers[64];
+        size_t n = master_sync_peers(m->tick_sync, peers, 64);
+        for (size_t i = 0; i < n && i < 64; i++)
+            up |= !strcmp(peers[i].mirror, name) && !strcmp(peers[i].feed, m->feed);
+    }
+    bl_metrics_set(x->connected, up);
+}
+
+static void observe(void *ctx, int64_t decided_ms)
+{
+    master_metrics_t *m = ctx;
+    double v = (m->tick_now - decided_ms) / 1000.0;
+    bl_metrics_observe(m->prop, v < 0 ? 0 : v);
+}
+
+void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sync_t *sync,
+                         int64_t now_ms)
+{
+    if (!m)
+        return;
+    uint64_t last;
+    uint8_t dg[BL_DIGEST_SIZE];
+    if (master_store_load_meta(s) || master_store_last_serial(s, &last, dg))
+        return;
+    bl_metrics_set(m->serial, (double)last);
+    bl_metrics_set(m->pending, (double)master_store_pending_count(s));
+    bl_metrics_set(m->fam4, (double)master_store_count_af(s, BL_AF4));
+    bl_metrics_set(m->fam6, (double)master_store_count_af(s, BL_AF6));
+    m->tick_now = now_ms;
+    m->tick_last = last;
+    m->tick_min = last; /* no active mirror: nothing is waiting for one */
+    m->tick_active = m->tick_gone = 0;
+    m->tick_store = s;
+    m->tick_sync = sync;
+    master_store_mirrors(s, one_mirror, m);
+    bl_metrics_set(m->active, (double)m->tick_active);
+    bl_metrics_set(m->gone, (double)m->tick_gone);
+    if (sync) {
+        const master_sync_stats_t *st = master_sync_stats(sync);
+        bl_metrics_set(m->connected, (double)st->connected);
+        if (st->heartbeats_sent > m->heartbeats_seen)
+            bl_metrics_add(m->heartbeats, st->heartbeats_sent - m->heartbeats_seen);
+        m->heartbeats_seen = st->heartbeats_sent;
+    }
+    /* Delistings every active mirror now has: decided -> acknowledged. */
+    if (m->have_min && m->tick_min > m->min_acked)
+        master_store_delistings_between(s, m->min_acked, m->tick_min, observe, m);
+    if (!m->have_min || m->tick_min > m->min_acked)
+        m->min_acked = m->tick_min;
+    m->have_min = 1;
+    uint64_t n = 0, broken = 0;
+    int64_t oldest = 0;
+    if (!master_store_delistings_after(s, m->min_acked, &n, &oldest)) {
+        bl_metrics_set(m->propagating, (double)n);
+        atomic_store(&m->oldest_ms, n ? oldest : 0);
+    }
+    if (!master_store_delistings_overdue(s, m->min_acked, now_ms - m->window_ms, &m->broken_id,
+                                         &broken) &&
+        broken) {
+        bl_metrics_add(m->broken, broken);
+        BL_WARN("delisting_window_broken", "count=%" PRIu64 " window_s=%lld", broken,
+                (long long)(m->window_ms / 1000));
+    }
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* The master's Prometheus metrics (docs/METRICS.md): fed by the API, the publisher and a tick. */
+#ifndef MASTER_MASTER_METRICS_H
+#define MASTER_MASTER_METRICS_H
+
+#include <stdint.h>
+
+#include "metrics.h"
+#include "publisher.h"
+#include "store.h"
+#include "sync_server.h"
+
+typedef struct master_metrics master_metrics_t;
+
+/* Registers the master's families for feed. window_ms is the propagation
+ * window, gone_ms the absence after which a mirror stops counting. */
+int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms,
+                       master_metrics_t **out);
+void master_metrics_free(master_metrics_t *m);
+bl_metrics_t *master_metrics_registry(master_metrics_t *m);
+
+/* Events (any thread; NULL m is a no-op). */
+void master_metrics_reports(master_metrics_t *m, int source, uint64_t n);
+void master_metrics_refused(master_metrics_t *m, const char *why, uint64_t n);
+void master_metrics_delisted(master_metrics_t *m, const char *reason, uint64_t n);
+/* After a publisher run or snapshot job: ok, the stats before and after. */
+void master_metrics_published(master_metrics_t *m, int rc, const master_pub_stats_t *before,
+                              const master_pub_stats_t *after);
+
+/* Refreshes serial, pending, listings, mirror and propagation gauges, and
+ * observes the delistings that every active mirror acknowledged since the
+ * last call. Loop thread, store lock held. sync may be NULL. */
+void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sync_t *sync,
+                         int64_t now_ms);
+
+/* The policy word of a refusal message (bounded label values). */
+const char *master_refusal_word(const char *why);
+
+#endif
