@@ -139,7 +139,10 @@ static int prepare(int argc, char **argv)
         rc = bl_mkdir_p(dir, 0755);
     if (!rc)
         rc = bl_file_write_atomic(path, b.data, b.len, 0644);
-    printf("snapshot entries=%zu bytes=%zu rc=%s\n", w, b.len, bl_errname(rc));
+    char first[BL_PREFIX_STRLEN] = "-";
+    if (w)
+        bl_addr_format(&e[w / 2].key, first, sizeof first);
+    printf("snapshot entries=%zu bytes=%zu rc=%s listed=%s\n", w, b.len, bl_errname(rc), first);
     bl_buf_close(&b);
     free(e);
     bl_key_free(key);
