@@ -656,6 +656,31 @@ static int h_list_get(master_http_ctx_t *ctx, const char *query, bl_buf_t *out)
     return 200;
 }
 
+typedef struct {
+    bl_buf_t *out;
+    int64_t now, active_ms;
+    uint64_t last, min;
+    int n;
+} status_ctx_t;
+
+static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t last_ms)
+{
+    status_ctx_t *c = arg;
+    int active = last_ms >= c->now - c->active_ms;
+    if (active && acked < c->min)
+        c->min = acked;
+    char t[40];
+    if (c->n++)
+        bl_buf_u8(c->out, ',');
+    master_json_printf(c->out, "{\"name\":");
+    master_json_put_str(c->out, name);
+    master_json_printf(c->out,
+                       ",\"acked_serial\":%" PRIu64 ",\"lag_serials\":%" PRIu64
+                       ",\"last_contact\":\"%s\",\"active\":%s}",
+                       acked, acked < c->last ? c->last - acked : 0,
+                       master_format_time(last_ms, t, sizeof t), active ? "true" : "false");
+}
+
 static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
 {
     pthread_mutex_lock(ctx->lock);
@@ -693,6 +718,25 @@ static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
                            ps->last_error ? bl_errname(ps->last_error) : "",
                            ps->last_duration_ns / 1e6, ps->last_changes);
     }
+    /* Mirrors and the oldest delisting still propagating (for blsyncctl status). */
+    int64_t now = bl_now_ms();
+    status_ctx_t sc = {.out = out,
+                       .now = now,
+                       .active_ms = ctx->policy->mirror_active_ms,
+                       .last = serial,
+                       .min = serial};
+    master_json_printf(out, ",\"mirrors\":[");
+    master_store_mirrors(ctx->store, status_mirror, &sc);
+    uint64_t n = 0;
+    int64_t oldest = 0;
+    master_store_delistings_after(ctx->store, sc.min, &n, &oldest);
+    char t[40];
+    master_json_printf(out, "],\"delistings_propagating\":%" PRIu64, n);
+    if (n)
+        master_json_printf(out, ",\"oldest_propagating\":{\"decided_at\":\"%s\",\"age_s\":%.3f}",
+                           master_format_time(oldest, t, sizeof t), (now - oldest) / 1000.0);
+    else
+        master_json_printf(out, ",\"oldest_propagating\":null");
     pthread_mutex_unlock(ctx->lock);
     master_json_printf(out, "}\n");
     return 200;

@@ -59,6 +59,8 @@ serial=$(curl -s "http://127.0.0.1:$PORT/v1/status" | jq -r .serial)
 [ "$(metric 'blsync_master_delistings_decided_total{feed="main",reason="operator"}')" = 1 ] ||
     fail "delistings decided"
 [ "$(metric 'blsync_master_mirrors_active{feed="main"}')" = 1 ] || fail "mirrors active"
+curl -s "http://127.0.0.1:$PORT/v1/status" | jq -e ".mirrors[0].name == \"m1\" and .mirrors[0].active and .delistings_propagating == 0" >/dev/null ||
+    fail "status: $(curl -s http://127.0.0.1:$PORT/v1/status)"
 if command -v promtool >/dev/null; then
     scrape | promtool check metrics >/dev/null 2>"$W/promtool.out" ||
         { grep -v "^$" "$W/promtool.out" | head; fail "promtool check metrics"; }
