@@ -152,6 +152,38 @@ lookup example.com; expect_msg 400 "domain name"
 lookup 127.0.0.1; expect_msg 400 "loopback"
 lookup 127.0.0.2; expect 200 .listed false
 
+echo "== offline imports into the running master's store: rbldnsd ip4set, reports file"
+cat >"$W/data.ip4set" <<'DATA'
+:2:Listed, see http://example.org/$
+# a comment
+203.0.113.5
+203.0.113.64/26 :3:
+10.1.0.0-10.1.1.255
+!203.0.113.70
+127.0.0.1
+DATA
+out=$("$C" import-rbldnsd "$W/data.ip4set" -c "$W/m.conf" 2>&1) && fail "a refused line must fail the import"
+[[ "$out" == *"data.ip4set:7: 127.0.0.1: 127.0.0.0/8 is loopback"* ]] || fail "import: $out"
+[[ "$out" == *"exclusion"* ]] || fail "import: $out"
+[[ "$out" == *"imported 3 entries (3 new, 0 removed), refused 1, exclusions skipped 1"* ]] ||
+    fail "import: $out"
+wait_for 3 published_all || fail "imported listings not published"
+lookup 203.0.113.77; expect 200 .listed true .listing.prefix 203.0.113.64/26 .listing.a 3 \
+    .listing.kind import
+lookup 10.1.1.9; expect 200 .listed true .listing.prefix 10.1.0.0/23
+printf '203.0.113.5\n' >"$W/data2.ip4set"
+"$C" import-rbldnsd "$W/data2.ip4set" -c "$W/m.conf" --replace | grep -q "2 removed" ||
+    fail "import --replace"
+lookup 10.1.1.9; expect 200 .listed false .delisting.cause import:removed
+printf '%s\n' '{"ip":"192.0.2.150","source":"spamtrap"}' '# comment' '' \
+    '{"ip":"192.0.2.150","source":"spamtrap","evidence":"imp-1"}' '{"ip":"bad.example","source":"user"}' \
+    >"$W/reports.jsonl"
+out=$(BLSYNC_TEST_CLOCK=$W/clock "$C" import-reports "$W/reports.jsonl" -c "$W/m.conf" 2>&1) &&
+    fail "a refused report must fail the import"
+[[ "$out" == *"reports.jsonl:5:"*"domain name"* && "$out" == *"imported 2 reports (1 new listings), refused 1"* ]] ||
+    fail "import-reports: $out"
+lookup 192.0.2.150; expect 200 .listed true .reports_total 2
+
 echo "== configuration errors name file and line"
 printf '[master]\nfeed = main\n[policy]\nthreshold = many\n' >"$W/bad.conf"
 out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"

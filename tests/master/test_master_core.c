@@ -2,6 +2,7 @@
 /* Unit tests of the master core: JSON parser, input validation, policy on an explicit clock,
  * publisher chain. */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +480,36 @@ static void test_publisher_chain(void)
     master_store_close(s);
 }
 
+static void test_http_handle(void)
+{
+    master_store_t *s = fresh_store("http");
+    master_policy_t p;
+    master_policy_defaults(&p);
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    master_http_ctx_t ctx = {
+        .lock = &lock, .store = s, .policy = &p, .token = "", .max_body = 1024};
+    bl_buf_t out;
+    bl_buf_init(&out);
+    const char *body = "{\"ip\":\"192.0.2.1\",\"source\":\"user\"}";
+    /* No token configured: state changes are refused, reads work. */
+    ASSERT_EQ(master_http_handle(&ctx, "POST", "/v1/reports", "Bearer x", (const uint8_t *)body,
+                                 strlen(body), &out),
+              403);
+    ASSERT_EQ(master_http_handle(&ctx, "GET", "/v1/lookup/192.0.2.1", NULL, NULL, 0, &out), 200);
+    ctx.token = "sesame";
+    ASSERT_EQ(master_http_handle(&ctx, "POST", "/v1/reports", "Bearer sesam", (const uint8_t *)body,
+                                 strlen(body), &out),
+              401);
+    ASSERT_EQ(master_http_handle(&ctx, "POST", "/v1/reports", "Bearer sesame",
+                                 (const uint8_t *)body, strlen(body), &out),
+              200);
+    ASSERT_EQ(master_http_handle(&ctx, "DELETE", "/v1/listings/192.0.2.1?reason=user-error",
+                                 "Bearer sesame", NULL, 0, &out),
+              404);
+    bl_buf_close(&out);
+    master_store_close(s);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/blm-core-%d", (int)getpid());
@@ -490,6 +521,7 @@ int main(void)
     RUN(test_expiry_extension);
     RUN(test_operator);
     RUN(test_publisher_chain);
+    RUN(test_http_handle);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     return system(cmd) == 0 ? 0 : 1;
