@@ -727,8 +727,9 @@ int mirror_sync_store_apply(mirror_sync_store_t *st, const bl_obj_t *obj, const 
     /* Only what can apply is written first; the rest is refused by the apply itself. */
     uint8_t cur[BL_DIGEST_SIZE];
     bl_digest_to_bytes(&f->digest, cur);
+    /* Never over a file of the current state: a refused apply unlinks what it wrote. */
     int persist = h->type == BL_OBJ_SNAPSHOT
-                      ? h->serial >= f->serial
+                      ? (h->serial > f->serial || !f->loaded)
                       : (h->base_serial == f->serial && !memcmp(h->base_digest, cur, sizeof cur));
     char path[PATH_MAX + 64];
     store_path(st, h->serial, h->type, path, sizeof path);
@@ -747,10 +748,11 @@ int mirror_sync_store_apply(mirror_sync_store_t *st, const bl_obj_t *obj, const 
             unlink(path);
         return rc;
     }
-    if (!persist) {
-        /* Applied without a file (cannot happen with the checks above; be safe). */
-        if ((rc = bl_file_write_atomic(path, buf, len, 0640)) != 0)
-            return rc;
+    if (!persist && (rc = bl_file_write_atomic(path, buf, len, 0640)) != 0) {
+        /* Applied, but not on disk: do not acknowledge; the restart resumes from the file state. */
+        BL_ERR("sync_state_write", "path=%s error=%s errno=%d", bl_log_q(path), bl_errname(rc),
+               errno);
+        return rc;
     }
     BL_INFO("sync_applied",
             "feed=%s type=%s serial=%" PRIu64 " from=%" PRIu64 " removed=%zu added=%zu "
