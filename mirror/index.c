@@ -235,6 +235,11 @@ static const void *find_any(const kind_t *k, const tab_t *t, const void *key, e4
     return find6(t, key);
 }
 
+static const e4_t *find4_tab(const tab_t *t, uint32_t k, e4_t *tmp)
+{
+    return t->n ? find4(t, k, tmp) : NULL;
+}
+
 static const side_t *side_find(const mirror_index_t *ix, const bl_prefix_t *key)
 {
     size_t lo = 0, hi = ix->nside;
@@ -433,7 +438,7 @@ int mirror_index_get(const mirror_index_t *ix, const bl_prefix_t *key, bl_entry_
         e4_t tmp;
         for (int i = 0; i < 2; i++) {
             const e4_t *e;
-            if (!layers[i] || !(e = find_any(&K4, &layers[i]->t4[key->len], &k, &tmp)))
+            if (!layers[i] || !(e = find4_tab(&layers[i]->t4[key->len], k, &tmp)))
                 continue;
             if (e->fl & FL_DEL)
                 return BL_ENOTFOUND;
