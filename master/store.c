@@ -664,8 +664,8 @@ int master_store_expire(master_store_t *s, int64_t now_ms, size_t *n)
         "CREATE TEMP TABLE IF NOT EXISTS exp_unpub(key BLOB PRIMARY KEY) WITHOUT ROWID",
         "DELETE FROM exp_unpub",
         /* Keys added since the last serial simply vanish from the next one. */
-        "INSERT INTO exp_unpub SELECT p.key FROM pending p JOIN listings l ON l.key=p.key WHERE "
-        "p.was_pub=0 AND l.expires_at<=?1",
+        "INSERT INTO exp_unpub SELECT p.key FROM pending p WHERE p.was_pub=0 AND EXISTS (SELECT 1 "
+        "FROM listings l WHERE l.key=p.key AND l.expires_at<=?1)",
         "DELETE FROM pending WHERE key IN (SELECT key FROM exp_unpub)",
         /* The others are removals of keys that the last serial carries. */
         "INSERT OR REPLACE INTO pending(key,op,decided_ms,was_pub) SELECT l.key,0,?2,1 FROM "
