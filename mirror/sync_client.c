@@ -30,6 +30,7 @@ typedef struct {
     uint64_t last_hb_ns;     /* monotonic time of the last valid heartbeat (or start) */
     int64_t last_hb_created; /* signed creation time of that heartbeat */
     uint64_t last_resync_ns; /* monotonic time of the last resync HELLO */
+    int pending_resync;      /* 1: a HELLO, 2: a snapshot request, held back by the gap */
     int behind;              /* heartbeats in a row announcing a serial we lack */
 } cfeed_t;
 
@@ -110,8 +111,13 @@ static void send_hello(mirror_sync_t *s, cfeed_t *f, uint16_t flags)
 static void resync(mirror_sync_t *s, cfeed_t *f, int snapshot)
 {
     uint64_t now = bl_mono_ns();
-    if (f->last_resync_ns && now - f->last_resync_ns < RESYNC_MIN_GAP_MS * 1000000ull)
+    if (f->last_resync_ns && now - f->last_resync_ns < RESYNC_MIN_GAP_MS * 1000000ull) {
+        /* Not lost: the freshness timer sends it once the gap has passed. */
+        if (f->pending_resync < 1 + snapshot)
+            f->pending_resync = 1 + snapshot;
         return;
+    }
+    f->pending_resync = 0;
     s->st.resyncs++;
     if (snapshot)
         s->st.snapshots_requested++;
@@ -196,6 +202,8 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
     s->st.objects_applied++;
     s->attempts = 0;
     f->behind = 0;
+    if (f->pending_resync == 1)
+        f->pending_resync = 0; /* moving again: a plain resync is moot */
     bl_frame_ack_t a = {.serial = hd->serial};
     snprintf(a.feed, sizeof a.feed, "%s", f->name);
     memcpy(a.digest, hd->digest, BL_DIGEST_SIZE);
@@ -314,8 +322,11 @@ static void on_connect(bl_tls_conn_t *t, const char *peer)
     s->connected_ns = bl_mono_ns();
     s->last_rx_ns = s->connected_ns;
     BL_INFO("sync_connected", "master=%s addr=%s", bl_log_q(peer), bl_log_q(bl_tls_peer_addr(t)));
-    for (size_t i = 0; i < s->nfeeds; i++)
-        send_hello(s, &s->feeds[i], 0);
+    for (size_t i = 0; i < s->nfeeds; i++) {
+        int snap = s->feeds[i].pending_resync == 2;
+        s->feeds[i].pending_resync = 0;
+        send_hello(s, &s->feeds[i], snap ? BL_HELLO_WANT_SNAPSHOT : 0);
+    }
 }
 
 static void on_close(bl_tls_conn_t *t, const char *reason)
@@ -386,8 +397,11 @@ static void schedule_reconnect(mirror_sync_t *s)
 static void on_fresh_timer(uv_timer_t *t)
 {
     mirror_sync_t *s = t->data;
-    for (size_t i = 0; i < s->nfeeds; i++)
+    for (size_t i = 0; i < s->nfeeds; i++) {
         update_level(s, &s->feeds[i]);
+        if (s->feeds[i].pending_resync && s->up)
+            resync(s, &s->feeds[i], s->feeds[i].pending_resync == 2);
+    }
     /* A master that sends nothing, not even heartbeats, is gone or the link
      * is half open: reconnect rather than wait for TCP to notice. */
     if (s->conn && s->up && bl_mono_ns() - s->last_rx_ns > (uint64_t)s->c.stale_after_ms * 1000000u)

@@ -7,7 +7,9 @@
  * heartbeat signed by KEYFILE (a forged one when the key is not trusted),
  * tamper:FILE with its last payload byte flipped, and
  * reseal:KEYFILE:FILE:BASE:SERIAL with the header's base serial and serial
- * replaced (or kept, for "=") and signed again by KEYFILE.
+ * replaced (or kept, for "=") and signed again by KEYFILE, and
+ * baddigest:KEYFILE:FILE: the delta re-based on its own result (serial + 1)
+ * with a wrong digest after apply, signed by KEYFILE.
  * Prints "sent N" after each HELLO and "ack FEED SERIAL" / "error CODE TEXT"
  * for what the mirror answers.
  */
@@ -55,9 +57,18 @@ static void send_item(bl_tls_conn_t *c, const char *item)
         char key[1024] = "", file[1024], base[32] = "=", serial[32] = "=";
         const char *path = item;
         int tamper = !strncmp(item, "tamper:", 7), reseal = !strncmp(item, "reseal:", 7);
+        int baddigest = !strncmp(item, "baddigest:", 10);
         if (tamper)
             path = item + 7;
-        if (reseal) {
+        if (baddigest) {
+            if (sscanf(item + 10, "%1023[^:]:%1023s", key, file) != 2) {
+                fprintf(stderr, "bad item %s\n", item);
+                exit(2);
+            }
+            path = file;
+            reseal = 2;
+        }
+        if (reseal == 1) {
             if (sscanf(item + 7, "%1023[^:]:%1023[^:]:%31[^:]:%31s", key, file, base, serial) !=
                 4) {
                 fprintf(stderr, "bad item %s\n", item);
@@ -81,6 +92,12 @@ static void send_item(bl_tls_conn_t *c, const char *item)
             if (bl_hdr_decode(&rd, &h) || bl_key_load(key, &k)) {
                 fprintf(stderr, "cannot reseal %s\n", path);
                 exit(2);
+            }
+            if (reseal == 2) {
+                h.base_serial = h.serial;
+                memcpy(h.base_digest, h.digest, BL_DIGEST_SIZE);
+                h.serial++;
+                memset(h.digest, 0x5a, BL_DIGEST_SIZE);
             }
             if (strcmp(base, "="))
                 h.base_serial = strtoull(base, NULL, 10);

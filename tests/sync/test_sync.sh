@@ -17,7 +17,13 @@ SM=$B/tests/sync/sync_master # a master with another CA's certificate
 MIR=$B/tests/sync/sync_mirror
 EVIL=$B/tests/sync/sync_evil
 T=$(mktemp -d /tmp/bl_sync.XXXXXX)
+# 20 ports from 30000-34999 offset by our pid; skip blocks that others use now.
 BASE=$((30000 + ($$ % 240) * 20))
+for _ in $(seq 240); do
+    ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE ":($(seq -s '|' "$BASE" $((BASE + 19))))\$" ||
+        break
+    BASE=$((30000 + ((BASE - 30000) / 20 + 1) % 240 * 20))
+done
 HTTP=$BASE
 SYNC=$((BASE + 1))
 EVILP=$((BASE + 2))
@@ -231,25 +237,29 @@ cp "$head_delta" "$T/head.delta"
     "tamper:$T/head.delta" \
     "$old_delta" \
     "reseal:$T/sign.key:$T/head.delta:$((S - 2)):$((S + 5))" \
+    "baddigest:$T/sign.key:$T/head.delta" \
     "hb:$T/rogue.key:main:$((S + 9))" >"$T/evil.out" 2>&1 &
 PID[evil]=$!
 wait_until 5 grep -q listening "$T/evil.out" || fail "evil server did not start"
 mark=$(($(wc -l <"$T/m1.log") + 1))
 start_mirror 1 "$EVILP"
-wait_until 10 grep -q "^sent 5" "$T/evil.out" || fail "hostile objects not sent"
+wait_until 10 grep -q "^sent 6" "$T/evil.out" || fail "hostile objects not sent"
 sleep 0.5
 log1=$(tail -n +"$mark" "$T/m1.log")
 for e in "what=object serial=0 error=unknown_key" "what=object serial=0 error=payload_hash" \
     "what=delta serial=$(basename "$old_delta" .delta | sed 's/^0*//') error=rollback" \
-    "what=delta serial=$((S + 5)) error=base_serial" "what=heartbeat serial=0 error=unknown_key"; do
+    "what=delta serial=$((S + 5)) error=base_serial" \
+    "what=delta serial=$((S + 1)) error=digest_mismatch" "what=heartbeat serial=0 error=unknown_key"; do
     echo "$log1" | grep -q "event=sync_refused feed=[a-z-]* $e" || fail "m1 log lacks refusal '$e'"
 done
 grep -q "^ack" "$T/evil.out" && fail "m1 acknowledged a hostile object"
+wait_until 5 bash -c "tail -n +$mark $T/m1.log | grep -q 'event=sync_hello feed=main serial=$S snapshot=1'" ||
+    fail "m1 did not ask for a snapshot after a digest mismatch"
 [ "$(mserial 1)" = "$S" ] || fail "m1 serial moved to $(mserial 1)"
 is_answer 1 192.0.2.1 127.0.0.2 || fail "m1 stopped serving its last good state"
 stop m1
 stop evil
-pass "unknown key, tampered, replayed, other-base deltas and a forged heartbeat refused; last good state served"
+pass "unknown key, tampered, replayed, other-base, wrong-digest deltas and a forged heartbeat refused; last good state served, snapshot asked"
 
 # ---- refusals: the master's certificate ---------------------------------
 "$SM" --spool "$T/spool" --key "$T/sign.key" --cert "$T/pki_b/master.pem" \
