@@ -44,6 +44,7 @@ void mirror_config_close(mirror_config_t *c)
 {
     for (unsigned i = 0; i < c->nlisten; i++)
         free(c->listen[i]);
+    free(c->metrics_listen);
     for (unsigned i = 0; i < c->nzones; i++)
         zone_conf_close(&c->zones[i]);
     memset(c, 0, sizeof *c);
@@ -250,6 +251,9 @@ int mirror_config_set(mirror_config_t *c, const char *section, const char *key, 
             if (parse_uint(val, 10000, &x))
                 BAD("udp_coalesce_us: '%s' is not 0..10000", val);
             c->udp_coalesce_us = (unsigned)x;
+        } else if (!strcmp(key, "metrics_listen")) {
+            free(c->metrics_listen);
+            c->metrics_listen = *val ? strdup(val) : NULL;
         } else if (!strcmp(key, "udp_gso")) {
             if (strcmp(val, "yes") && strcmp(val, "no"))
                 BAD("udp_gso: '%s' is not yes or no", val);

@@ -43,6 +43,7 @@ typedef struct {
     unsigned udp_max;
     unsigned udp_coalesce_us;
     int udp_gso;
+    char *metrics_listen; /* "127.0.0.1:9154", NULL: no metrics endpoint */
     int log_level;
     mirror_zone_conf_t zones[MIRROR_CONF_MAX_ZONES];
     unsigned nzones;

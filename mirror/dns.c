@@ -342,9 +342,43 @@ static uint32_t min32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
+static int qtype_idx(uint16_t t)
+{
+    switch (t) {
+    case T_A:
+        return MIRROR_QT_A;
+    case 28:
+        return MIRROR_QT_AAAA;
+    case T_TXT:
+        return MIRROR_QT_TXT;
+    case T_SOA:
+        return MIRROR_QT_SOA;
+    case T_NS:
+        return MIRROR_QT_NS;
+    case T_ANY:
+        return MIRROR_QT_ANY;
+    default:
+        return MIRROR_QT_OTHER;
+    }
+}
+
 size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
                          size_t cap, int tcp, int *rcode_out)
 {
+    mirror_dns_info_t info;
+    size_t n = mirror_dns_answer_ex(c, q, qlen, out, cap, tcp, &info);
+    if (rcode_out)
+        *rcode_out = info.rcode;
+    return n;
+}
+
+size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
+                            size_t cap, int tcp, mirror_dns_info_t *info)
+{
+    info->rcode = 0;
+    info->qtype = MIRROR_QT_OTHER;
+    info->zone = -1;
+    info->listed = 0;
     query_t x;
     memset(&x, 0, sizeof x);
     int rc = parse(q, qlen, &x);
@@ -366,6 +400,7 @@ size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qle
     uint16_t flags = F_QR | (x.flags & (0x7800 | F_RD | F_CD));
     int with_q = 0, with_opt = 0, ext_rc = 0;
     mirror_zone_t *z = NULL;
+    int listed_answer = 0;
 
     if (rc == MIRROR_RC_NOTIMP || rc == MIRROR_RC_FORMERR) {
         /* header only: the question may be what was malformed */
@@ -502,6 +537,7 @@ size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qle
                 uint8_t ip[4] = {127, 0, 0, a};
                 w_bytes(&w, ip, 4);
                 ancount++;
+                listed_answer = 1;
             } else if (x.qtype == T_TXT && tmpl) {
                 char txt[256];
                 if (k == N_V4)
@@ -518,6 +554,7 @@ size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qle
                 w_bytes(&w, &tlen, 1);
                 w_bytes(&w, txt, tl);
                 ancount++;
+                listed_answer = 1;
             } else {
                 want_soa_auth = 1;
             }
@@ -580,7 +617,12 @@ opt:
         w_bytes(&w, ttl, 4);
         w_u16(&w, 0);
     }
-    if (rcode_out)
-        *rcode_out = rc | (ext_rc << 4);
+    info->rcode = rc | (ext_rc << 4);
+    info->qtype = qtype_idx(x.qtype);
+    if (z)
+        for (size_t i = 0; i < c->nzones; i++)
+            if (c->zones[i] == z)
+                info->zone = (int)i;
+    info->listed = ancount && listed_answer;
     return w.over ? 0 : w.n;
 }

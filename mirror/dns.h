@@ -75,6 +75,28 @@ typedef struct {
 size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
                          size_t cap, int tcp, int *rcode);
 
+/* What one answer was, for metrics. */
+enum {
+    MIRROR_QT_A,
+    MIRROR_QT_AAAA,
+    MIRROR_QT_TXT,
+    MIRROR_QT_SOA,
+    MIRROR_QT_NS,
+    MIRROR_QT_ANY,
+    MIRROR_QT_OTHER,
+    MIRROR_QT_N
+};
+typedef struct {
+    int rcode;  /* MIRROR_RC_* (BADVERS is 16) */
+    int qtype;  /* MIRROR_QT_* */
+    int zone;   /* index in the context's zones, -1 if none */
+    int listed; /* the answer said "listed" (A or TXT data) */
+} mirror_dns_info_t;
+
+/* Like mirror_dns_answer, and describes the answer in *info (not NULL). */
+size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
+                            size_t cap, int tcp, mirror_dns_info_t *info);
+
 /* Converts "bl.example.org" (case-insensitive, optional trailing dot) to
  * lower-case wire format; returns its length or 0 if invalid. */
 unsigned mirror_dns_name_to_wire(const char *name, uint8_t wire[256], unsigned *nlabels);

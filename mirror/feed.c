@@ -274,6 +274,8 @@ int mirror_apply_object(mirror_feed_t *f, const uint8_t *buf, size_t len, int64_
     }
     info->elapsed_us = (bl_mono_ns() - t0) / 1000;
     f->last_err = rc;
+    if (f->on_apply)
+        f->on_apply(f->on_apply_arg, f, rc, info);
     if (rc) {
         f->n_refused++;
         return rc;

@@ -19,6 +19,14 @@ void mirror_zone_publish(mirror_zone_t *z, mirror_qsbr_t *q, mirror_zdata_t *d);
 /* Frees a data version (index and owned TXT table). NULL is a no-op. */
 void mirror_zdata_free(mirror_zdata_t *d);
 
+/* Information about one apply, for logs, metrics and the sync client. */
+typedef struct {
+    int type; /* BL_OBJ_SNAPSHOT or BL_OBJ_DELTA */
+    uint64_t from_serial, serial;
+    size_t n_removed, n_added, n_entries;
+    uint64_t elapsed_us;
+} mirror_apply_info_t;
+
 /* The state of one feed as this mirror holds it. The entries themselves
  * live in the zone's published index. */
 typedef struct mirror_feed {
@@ -33,15 +41,10 @@ typedef struct mirror_feed {
     uint64_t n_applied, n_refused;
     int64_t last_apply_ms;
     int last_err;
+    /* Called after every apply attempt (metrics, logs); may be NULL. */
+    void (*on_apply)(void *arg, struct mirror_feed *f, int rc, const mirror_apply_info_t *info);
+    void *on_apply_arg;
 } mirror_feed_t;
-
-/* Information about one apply, for logs, metrics and the sync client. */
-typedef struct {
-    int type; /* BL_OBJ_SNAPSHOT or BL_OBJ_DELTA */
-    uint64_t from_serial, serial;
-    size_t n_removed, n_added, n_entries;
-    uint64_t elapsed_us;
-} mirror_apply_info_t;
 
 void mirror_feed_init(mirror_feed_t *f, mirror_zone_t *z, mirror_qsbr_t *q, const char *name,
                       bl_keyring_t *keys);

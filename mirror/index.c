@@ -82,6 +82,7 @@ struct mirror_index {
     side_t *side;
     size_t nside;
     size_t n;
+    size_t n4; /* IPv4 entries (n - n4 are IPv6) */
 };
 
 /* ---- element helpers ---- */
@@ -328,6 +329,11 @@ void mirror_index_free(mirror_index_t *ix)
 size_t mirror_index_count(const mirror_index_t *ix)
 {
     return ix->n;
+}
+
+size_t mirror_index_count_af(const mirror_index_t *ix, int af)
+{
+    return af == BL_AF4 ? ix->n4 : ix->n - ix->n4;
 }
 
 size_t mirror_index_overlay_count(const mirror_index_t *ix)
@@ -717,7 +723,7 @@ int mirror_index_apply_ex(const mirror_index_t *ix, const bl_change_t *rem, size
     if (!ovl || !nx)
         goto fail;
     ovl->refs = 1;
-    size_t removed = 0, added = 0;
+    size_t removed = 0, added = 0, removed4 = 0, added4 = 0;
     for (int b = 0; b < 33 + 129; b++) {
         const kind_t *k = b < 33 ? &K4 : &K6;
         const tab_t *O = ix->ovl ? (b < 33 ? &ix->ovl->t4[b] : &ix->ovl->t6[b - 33]) : NULL;
@@ -728,9 +734,14 @@ int mirror_index_apply_ex(const mirror_index_t *ix, const bl_change_t *rem, size
                 goto fail;
         } else {
             tab_t mid = {0};
+            size_t r0 = removed, a0 = added;
             if ((err = ovl_remove(k, O, B, bk[b].rem, bk[b].nrem, &mid, &removed)))
                 goto fail;
             err = ovl_add(k, &mid, B, bk[b].add, bk[b].nadd, dst, &added);
+            if (b < 33) {
+                removed4 += removed - r0;
+                added4 += added - a0;
+            }
             tab_free(&mid);
             if (err)
                 goto fail;
@@ -792,6 +803,7 @@ int mirror_index_apply_ex(const mirror_index_t *ix, const bl_change_t *rem, size
     }
 
     nx->n = ix->n - removed + added;
+    nx->n4 = ix->n4 - removed4 + added4;
     nx->side = side;
     nx->nside = nside;
     side = NULL;
@@ -1167,6 +1179,8 @@ int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dup
         b->side.p = NULL;
     }
     ix->n = ix->base->n;
+    for (int l = 0; l <= 32; l++)
+        ix->n4 += ix->base->t4[l].n;
     index_lens(ix);
     mirror_builder_free(b);
     if (dups)

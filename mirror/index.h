@@ -39,6 +39,8 @@ void mirror_index_free(mirror_index_t *ix);
 
 /* Number of entries (including exclusions). */
 size_t mirror_index_count(const mirror_index_t *ix);
+/* Number of entries of one family (BL_AF4 or BL_AF6). */
+size_t mirror_index_count_af(const mirror_index_t *ix, int af);
 /* Bytes held by this version's arrays (base counted whole). */
 size_t mirror_index_bytes(const mirror_index_t *ix);
 /* Entries in the overlay (for metrics and tests). */

@@ -14,6 +14,8 @@
 #include "feed.h"
 #include "key.h"
 #include "log.h"
+#include "mirror_metrics.h"
+#include "metrics_http.h"
 #include "qsbr.h"
 #include "server.h"
 #include "util.h"
@@ -42,6 +44,8 @@ typedef struct {
     bl_keyring_t *rings[MIRROR_CONF_MAX_ZONES];
     unsigned nzones;
     mirror_server_t *server;
+    mirror_metrics_t *metrics;
+    bl_metrics_http_t *http;
     uv_loop_t *loop;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t tick;
@@ -102,6 +106,19 @@ static void on_tick(uv_timer_t *t)
             mirror_spool_scan(&app->feeds[i], app->conf.zones[i].spool_dir, now_ms);
 }
 
+/* /healthz: healthy when every zone has data to serve. */
+static int health(void *arg, char *msg, size_t n)
+{
+    app_t *app = arg;
+    for (unsigned i = 0; i < app->nzones; i++) {
+        if (!atomic_load(&app->zones[i].data)) {
+            snprintf(msg, n, "zone %s has no data", app->zones[i].name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int setup_zones(app_t *app, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < app->conf.nzones; i++) {
@@ -125,16 +142,31 @@ static int setup_zones(app_t *app, char *err, size_t errlen)
         }
         mirror_feed_init(&app->feeds[i], &app->zones[i], &app->qsbr, zc->feed, app->rings[i]);
     }
+    if (app->conf.metrics_listen) {
+        app->metrics = mirror_metrics_new(app->zone_ptrs, app->nzones);
+        if (!app->metrics) {
+            snprintf(err, errlen, "metrics: out of memory");
+            return BL_ENOMEM;
+        }
+        for (unsigned i = 0; i < app->nzones; i++) {
+            app->feeds[i].on_apply = mirror_metrics_on_apply;
+            app->feeds[i].on_apply_arg = app->metrics;
+        }
+    }
     return 0;
 }
 
 static void teardown(app_t *app)
 {
+    bl_metrics_http_stop(app->http);
+    app->http = NULL;
     for (unsigned i = 0; i < app->nzones; i++) {
         mirror_zone_close(&app->zones[i]);
         bl_keyring_free(app->rings[i]);
     }
     mirror_config_close(&app->conf);
+    mirror_metrics_free(app->metrics);
+    app->metrics = NULL;
 }
 
 static int apply_set(mirror_config_t *c, const char *arg, char *err, size_t errlen)
@@ -256,6 +288,7 @@ int main(int argc, char **argv)
         .zones = app.zone_ptrs,
         .nzones = app.nzones,
         .qsbr = &app.qsbr,
+        .metrics = app.metrics,
     };
     signal(SIGPIPE, SIG_IGN);
     if (mirror_server_start(&sc, &app.server, err, sizeof err)) {
@@ -264,6 +297,19 @@ int main(int argc, char **argv)
         return 1;
     }
     mirror_server_set_now(app.server, now_ms / 1000);
+    if (app.metrics) {
+        rc = bl_metrics_http_start(app.metrics->reg, app.conf.metrics_listen, health, &app,
+                                   &app.http);
+        if (rc) {
+            BL_ERR("metrics_listen_failed", "addr=%s err=%s", bl_log_q(app.conf.metrics_listen),
+                   bl_errname(rc));
+            mirror_server_stop(app.server);
+            teardown(&app);
+            return 1;
+        }
+        BL_INFO("metrics", "addr=%s port=%d", app.conf.metrics_listen,
+                bl_metrics_http_port(app.http));
+    }
     for (unsigned i = 0; i < app.conf.nlisten; i++)
         BL_INFO("listening", "addr=%s threads=%u", app.conf.listen[i], app.conf.threads);
     app.loop = uv_default_loop();

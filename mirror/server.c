@@ -230,14 +230,15 @@ static void *udp_main(void *arg)
         ctx.now = atomic_load_explicit(&s->now, memory_order_relaxed);
         int out = 0;
         for (int i = 0; i < n; i++) {
-            int rc = 0;
-            size_t len = mirror_dns_answer(&ctx, t->rx[i], t->rmsg[i].msg_len, t->tx[out],
-                                           sizeof t->tx[out], 0, &rc);
+            mirror_dns_info_t info;
+            size_t len = mirror_dns_answer_ex(&ctx, t->rx[i], t->rmsg[i].msg_len, t->tx[out],
+                                              sizeof t->tx[out], 0, &info);
             if (!len) {
                 atomic_fetch_add_explicit(&t->ctr.drop, 1, memory_order_relaxed);
                 continue;
             }
-            count_rc(&t->ctr, rc);
+            count_rc(&t->ctr, info.rcode);
+            mirror_metrics_query(s->conf.metrics, 0, &info);
             t->tlen[out] = (uint16_t)len;
             t->tpeer[out] = (uint8_t)i;
             out++;
@@ -309,6 +310,8 @@ static void conn_free_cb(uv_handle_t *h)
     tcp_conn_t *c = h->data;
     if (--c->handles_open == 0) {
         c->s->nconns--;
+        if (c->s->conf.metrics)
+            atomic_fetch_sub(&c->s->conf.metrics->tcp_open_n, 1);
         free(c);
     }
 }
@@ -401,15 +404,16 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         }
         if (c->len - off < 2 + ml)
             break;
-        int rc = 0;
+        mirror_dns_info_t info;
         atomic_fetch_add_explicit(&s->tcp_ctr.q, 1, memory_order_relaxed);
-        size_t n = mirror_dns_answer(&ctx, c->buf + off + 2, ml, s->tcp_out + 2,
-                                     sizeof s->tcp_out - 2, 1, &rc);
+        size_t n = mirror_dns_answer_ex(&ctx, c->buf + off + 2, ml, s->tcp_out + 2,
+                                        sizeof s->tcp_out - 2, 1, &info);
         off += 2 + ml;
         answered = 1;
         if (!n)
             continue;
-        count_rc(&s->tcp_ctr, rc);
+        count_rc(&s->tcp_ctr, info.rcode);
+        mirror_metrics_query(s->conf.metrics, 1, &info);
         atomic_fetch_add_explicit(&s->tcp_ctr.a, 1, memory_order_relaxed);
         s->tcp_out[0] = (uint8_t)(n >> 8);
         s->tcp_out[1] = (uint8_t)n;
@@ -439,8 +443,11 @@ static void accept_cb(uv_stream_t *server, int status)
         if (!tmp)
             return;
         uv_tcp_init(&s->loop, tmp);
-        if (uv_accept(server, (uv_stream_t *)tmp) == 0)
+        if (uv_accept(server, (uv_stream_t *)tmp) == 0) {
             atomic_fetch_add_explicit(&s->tcp_refused, 1, memory_order_relaxed);
+            if (s->conf.metrics)
+                bl_metrics_inc(s->conf.metrics->tcp_refused);
+        }
         uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
         return;
     }
@@ -455,11 +462,15 @@ static void accept_cb(uv_stream_t *server, int status)
     c->timer.data = c;
     c->handles_open = 2;
     s->nconns++;
+    if (s->conf.metrics)
+        atomic_fetch_add(&s->conf.metrics->tcp_open_n, 1);
     if (uv_accept(server, (uv_stream_t *)&c->h)) {
         conn_close(c);
         return;
     }
     atomic_fetch_add_explicit(&s->tcp_conns, 1, memory_order_relaxed);
+    if (s->conf.metrics)
+        bl_metrics_inc(s->conf.metrics->tcp_accepted);
     uv_tcp_nodelay(&c->h, 1);
     uv_timer_start(&c->timer, idle_cb, s->conf.tcp_idle_ms, s->conf.tcp_idle_ms);
     uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "dns.h"
+#include "mirror_metrics.h"
 #include "qsbr.h"
 
 typedef struct {
@@ -23,6 +24,7 @@ typedef struct {
     mirror_zone_t *const *zones;
     size_t nzones;
     mirror_qsbr_t *qsbr;
+    mirror_metrics_t *metrics; /* may be NULL */
 } mirror_server_conf_t;
 
 /* Counters summed over threads (relaxed reads). */

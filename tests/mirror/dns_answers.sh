@@ -19,6 +19,7 @@ listen = 127.0.0.1:@PORT@
 listen = [::1]:@PORT@
 threads = 2
 tcp_idle_timeout_ms = 1500
+metrics_listen = 127.0.0.1:@MPORT@
 
 [zone bl.example.org]
 snapshot = @T@/feed/snapshot.obj
@@ -174,6 +175,25 @@ sleep 0.4
 expect_status NXDOMAIN "$(revname "$addr").$Z" A
 [ "$(dq +short 2.0.0.127.$Z A)" = 127.0.0.2 ] || fail "test entry after expiry"
 ok "expired entries are never listed"
+
+# Prometheus metrics (docs/METRICS.md) and /healthz
+M=$(curl -sf "http://127.0.0.1:$MPORT/metrics") || fail "no /metrics"
+metric() { echo "$M" | awk -v k="$1" '$1 == k {print $2}'; }
+positive() { local v; v=$(metric "$1"); [ -n "$v" ] && awk -v v="$v" 'BEGIN {exit !(v > 0)}' || fail "metric $1 = '$v', want > 0"; }
+positive 'blsync_mirror_dns_queries_total{transport="udp",qtype="A",rcode="NOERROR"}'
+positive 'blsync_mirror_dns_queries_total{transport="udp",qtype="A",rcode="NXDOMAIN"}'
+positive 'blsync_mirror_dns_queries_total{transport="udp",qtype="TXT",rcode="NOERROR"}'
+positive 'blsync_mirror_dns_queries_total{transport="tcp",qtype="NS",rcode="NOERROR"}'
+positive 'blsync_mirror_dns_queries_total{transport="udp",qtype="A",rcode="REFUSED"}'
+positive 'blsync_mirror_dns_listed_hits_total{zone="bl.example.org"}'
+positive 'blsync_mirror_tcp_connections_accepted_total'
+[ "$(metric 'blsync_mirror_snapshots_applied_total{feed="main"}')" = 1 ] || fail "snapshots_applied_total"
+[ "$(metric 'blsync_mirror_serial{feed="main"}')" = 1 ] || fail "serial gauge"
+[ "$(metric 'blsync_mirror_entries{feed="main",family="ipv4"}')" = 300 ] || fail "entries ipv4: $(metric 'blsync_mirror_entries{feed="main",family="ipv4"}')"
+[ "$(metric 'blsync_mirror_entries{feed="main",family="ipv6"}')" = 40 ] || fail "entries ipv6"
+[ "$(metric 'blsync_mirror_dns_positive_ttl_seconds{zone="bl.example.org"}')" = 120 ] || fail "ttl gauge"
+[ "$(curl -s "http://127.0.0.1:$MPORT/healthz")" = ok ] || fail "/healthz"
+ok "metrics and healthz"
 
 # SIGTERM: clean exit
 kill -TERM "$MPID"

@@ -44,7 +44,8 @@ start_mirror() {
     local tmpl=$1 try
     for try in 1 2 3 4 5; do
         PORT=$(pick_port)
-        sed "s/@PORT@/$PORT/g; s#@T@#$T#g" "$tmpl" > "$T/mirror.conf"
+        MPORT=$((PORT + 1))
+        sed "s/@PORT@/$PORT/g; s/@MPORT@/$MPORT/g; s#@T@#$T#g" "$tmpl" > "$T/mirror.conf"
         "$MIRROR" -c "$T/mirror.conf" "${MIRROR_ARGS[@]+"${MIRROR_ARGS[@]}"}" > "$T/mirror.log" 2>&1 &
         MPID=$!
         PIDS+=("$MPID")
@@ -55,7 +56,7 @@ start_mirror() {
             kill -0 "$MPID" 2>/dev/null || break
             sleep 0.05
         done
-        if grep -q "event=listen_failed" "$T/mirror.log"; then
+        if grep -q "event=listen_failed\|event=metrics_listen_failed" "$T/mirror.log"; then
             continue # port clash: try another
         fi
         fail "blsync-mirror did not start"

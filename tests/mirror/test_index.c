@@ -236,6 +236,11 @@ static int iter_cb(void *ctx, const bl_entry_t *e, uint8_t fl)
 static void check_all(const mirror_index_t *ix, uint64_t *s)
 {
     ASSERT_EQ(mirror_index_count(ix), nn);
+    size_t n4 = 0;
+    for (size_t i = 0; i < nn; i++)
+        n4 += naive[i].key.af == BL_AF4;
+    ASSERT_EQ(mirror_index_count_af(ix, BL_AF4), n4);
+    ASSERT_EQ(mirror_index_count_af(ix, BL_AF6), nn - n4);
     for (int q = 0; q < 600; q++) {
         bl_prefix_t p;
         rand_prefix(s, &p);
