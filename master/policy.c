@@ -359,12 +359,12 @@ int master_policy_lookup(master_store_t *s, const master_policy_t *p, const bl_p
     }
     if (!out->has_delisting)
         return 0;
-    out->published = out->d.serial != 0;
+    out->published = out->d.serial != 0 || out->d.noop;
     if ((rc = master_store_mirror_count(s, now_ms - p->mirror_active_ms,
                                         out->published ? out->d.serial : UINT64_MAX / 2,
                                         &out->mirrors_total, &out->mirrors_acked)))
         return rc;
-    out->propagated = out->published && out->mirrors_acked == out->mirrors_total;
+    out->propagated = out->d.noop || (out->published && out->mirrors_acked == out->mirrors_total);
     if (!out->propagated)
         out->seconds_to_delist = 0;
     return 0;

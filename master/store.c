@@ -49,7 +49,7 @@ static const char *const sql[Q_N] = {
     [Q_P_PUT] = "INSERT OR REPLACE INTO pending(key,op,a,reason,listed_at,expires_at,decided_ms,"
                 "was_pub) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
     [Q_P_DEL] = "DELETE FROM pending WHERE key=?1",
-    [Q_DL_ADD] = "INSERT INTO delistings(key,decided_ms,cause) VALUES(?1,?2,?3)",
+    [Q_DL_ADD] = "INSERT INTO delistings(key,decided_ms,cause,noop) VALUES(?1,?2,?3,?4)",
     [Q_R_ADD] = "INSERT INTO reports(key,source,t_ms,received_ms,evidence) VALUES(?1,?2,?3,?4,?5)",
     [Q_R_COUNT] = "SELECT source,count(*),max(t_ms) FROM reports WHERE key=?1 AND t_ms>?2 AND "
                   "t_ms<=?3 GROUP BY source",
@@ -57,9 +57,10 @@ static const char *const sql[Q_N] = {
     [Q_RM_PUT] = "INSERT OR REPLACE INTO removals(key,removed_ms,reason) VALUES(?1,?2,?3)",
     [Q_RM_GET] = "SELECT removed_ms FROM removals WHERE key=?1",
     [Q_RM_DEL] = "DELETE FROM removals WHERE key=?1",
-    [Q_DL_LAST] = "SELECT d.decided_ms,coalesce((SELECT min(serial) FROM serials WHERE "
-                  "dl_upto>=d.id),0),d.cause FROM delistings d WHERE d.key=?1 ORDER BY d.id DESC "
-                  "LIMIT 1",
+    [Q_DL_LAST] =
+        "SELECT d.decided_ms,coalesce((SELECT min(serial) FROM serials WHERE "
+        "dl_upto>=d.id),0),d.cause,d.noop FROM delistings d WHERE d.key=?1 ORDER BY d.id DESC "
+        "LIMIT 1",
     [Q_AUDIT] = "INSERT INTO audit(t_ms,actor,action,target,reason,detail) "
                 "VALUES(?1,?2,?3,?4,?5,?6)",
     [Q_P_ALL] = "SELECT key,op,a,reason,listed_at,expires_at,decided_ms FROM pending ORDER BY key",
@@ -90,7 +91,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS removals(key BLOB PRIMARY KEY, removed_ms INT NOT NULL, reason "
     "TEXT) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS delistings(id INTEGER PRIMARY KEY, key BLOB NOT NULL, decided_ms "
-    "INT NOT NULL, cause TEXT NOT NULL);"
+    "INT NOT NULL, cause TEXT NOT NULL, noop INT NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS delistings_key ON delistings(key);"
     /* One row per published delta; dl_upto is the last delisting id it
      * carries, so a delisting's serial is the first serial with dl_upto >= id
@@ -616,6 +617,7 @@ static int record_removal(master_store_t *s, const bl_prefix_t *key, int64_t dec
     bind_key(st, 1, key);
     sqlite3_bind_int64(st, 2, decided_ms);
     sqlite3_bind_text(st, 3, cause, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, !was_pub);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "delisting_add");
 }
 
@@ -670,7 +672,8 @@ int master_store_expire(master_store_t *s, int64_t now_ms, size_t *n)
         /* The others are removals of keys that the last serial carries. */
         "INSERT OR REPLACE INTO pending(key,op,decided_ms,was_pub) SELECT l.key,0,?2,1 FROM "
         "listings l WHERE l.expires_at<=?1 AND l.key NOT IN (SELECT key FROM exp_unpub)",
-        "INSERT INTO delistings(key,decided_ms,cause) SELECT key,?2,'expired' FROM listings WHERE "
+        "INSERT INTO delistings(key,decided_ms,cause,noop) SELECT key,?2,'expired',key IN "
+        "(SELECT key FROM exp_unpub) FROM listings WHERE "
         "expires_at<=?1",
         "DELETE FROM listings WHERE expires_at<=?1",
     };
@@ -878,6 +881,7 @@ int master_store_delisting_last(master_store_t *s, const bl_prefix_t *key, maste
     out->decided_ms = sqlite3_column_int64(st, 0);
     out->serial = (uint64_t)sqlite3_column_int64(st, 1);
     snprintf(out->cause, sizeof out->cause, "%s", (const char *)sqlite3_column_text(st, 2));
+    out->noop = sqlite3_column_int(st, 3);
     sqlite3_reset(st);
     return 0;
 }
@@ -885,10 +889,11 @@ int master_store_delisting_last(master_store_t *s, const bl_prefix_t *key, maste
 int master_store_delisting_oldest_after(master_store_t *s, uint64_t acked, int64_t *decided_ms)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT coalesce(min(decided_ms),0) FROM delistings WHERE id>(SELECT "
-                           "coalesce(max(dl_upto),0) FROM serials WHERE serial<=?1)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT coalesce(min(decided_ms),0) FROM delistings WHERE noop=0 AND id>(SELECT "
+            "coalesce(max(dl_upto),0) FROM serials WHERE serial<=?1)",
+            -1, &st, NULL) != SQLITE_OK)
         return sqerr(s, "delisting_oldest");
     sqlite3_bind_int64(st, 1, (int64_t)acked);
     int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : sqerr(s, "delisting_oldest");
@@ -1126,7 +1131,8 @@ int master_store_delistings_after(master_store_t *s, uint64_t acked, uint64_t *n
                                   int64_t *oldest_ms)
 {
     char q[256];
-    snprintf(q, sizeof q, "SELECT count(*),coalesce(min(decided_ms),0) FROM delistings WHERE id>%s",
+    snprintf(q, sizeof q,
+             "SELECT count(*),coalesce(min(decided_ms),0) FROM delistings WHERE noop=0 AND id>%s",
              upto_sql);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
@@ -1145,7 +1151,7 @@ int master_store_delistings_between(master_store_t *s, uint64_t from, uint64_t t
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(
             s->db,
-            "SELECT decided_ms FROM delistings WHERE id>(SELECT "
+            "SELECT decided_ms FROM delistings WHERE noop=0 AND id>(SELECT "
             "coalesce(max(dl_upto),0) FROM serials WHERE serial<=?1) AND id<=(SELECT "
             "coalesce(max(dl_upto),0) FROM serials WHERE serial<=?2)",
             -1, &st, NULL) != SQLITE_OK)
@@ -1164,10 +1170,11 @@ int master_store_delistings_overdue(master_store_t *s, uint64_t acked, int64_t c
                                     int64_t *last_id, uint64_t *n)
 {
     char q[320];
-    snprintf(q, sizeof q,
-             "SELECT count(*),coalesce(max(id),0) FROM delistings WHERE id>max(?2,%s) AND "
-             "decided_ms<=?3",
-             upto_sql);
+    snprintf(
+        q, sizeof q,
+        "SELECT count(*),coalesce(max(id),0) FROM delistings WHERE noop=0 AND id>max(?2,%s) AND "
+        "decided_ms<=?3",
+        upto_sql);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
         return sqerr(s, "delistings_overdue");

@@ -119,6 +119,7 @@ typedef struct {
     int64_t decided_ms;
     uint64_t serial;
     char cause[48];
+    int noop; /* the prefix was never published: nothing to propagate */
 } master_delisting_t;
 int master_store_delisting_last(master_store_t *s, const bl_prefix_t *key, master_delisting_t *out);
 /* Oldest decided_ms of delistings carried by serials above acked (0 if none). */

@@ -62,6 +62,7 @@ lookup 192.0.2.2; expect 200 .listed false .delisting.cause expired
 echo "== a propagating delisting answers 0 while a mirror has not acknowledged"
 sqlite3 "$W/m.db" "INSERT INTO mirrors VALUES('m1',0,$(now),$(now))"
 rep 192.0.2.3 spamtrap; rep 192.0.2.3 spamtrap; expect 200 .listed 1
+wait_for 3 published_all || fail "not published" # (unpublished listings need no propagation)
 api DELETE /v1/listings/192.0.2.3 '{"reason":"technical-error"}'; expect 200
 lookup 192.0.2.3; expect 200 .listed false .seconds_to_delisting 0 .delisting.mirrors_total 1 \
     .delisting.mirrors_acked 0

@@ -255,6 +255,11 @@ static void test_expiry_extension(void)
     ASSERT_EQ(report(s, &p, "192.0.2.10", MASTER_SRC_USER, T0), MASTER_R_LISTED);
     master_lookup_t lk = lookup(s, &p, "192.0.2.10", T0);
     ASSERT_EQ(lk.seconds_to_delist, 24 * 3600);
+    /* Published as serial 1 (what the publisher records). */
+    master_object_t o1 = {.serial = 1, .type = BL_OBJ_DELTA, .path = "x"};
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_store_published(s, &o1), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
     lk = lookup(s, &p, "192.0.2.10", T0 + 10 * H);
     ASSERT_EQ(lk.seconds_to_delist, 14 * 3600);
     /* A new report extends to 24 h after it. */
@@ -283,23 +288,35 @@ static void test_expiry_extension(void)
     ASSERT(!lk.published);
     /* Published, one active mirror has not acknowledged: still "0". */
     ASSERT_EQ(master_store_begin(s), 0);
-    ASSERT_EQ(master_store_mirror_ack(s, "m1", 0, T0 + 34 * H), 0);
-    master_object_t o = {.serial = 1, .type = BL_OBJ_DELTA, .path = "x"};
+    ASSERT_EQ(master_store_mirror_ack(s, "m1", 1, T0 + 34 * H), 0);
+    master_object_t o = {.serial = 2, .type = BL_OBJ_DELTA, .path = "x"};
     ASSERT_EQ(master_store_published(s, &o), 0);
     ASSERT_EQ(master_store_commit(s), 0);
     lk = lookup(s, &p, "192.0.2.10", T0 + 34 * H + 10);
     ASSERT(lk.published);
-    ASSERT_EQ(lk.d.serial, 1);
+    ASSERT_EQ(lk.d.serial, 2);
     ASSERT_EQ(lk.mirrors_total, 1);
     ASSERT_EQ(lk.mirrors_acked, 0);
     ASSERT_EQ(lk.seconds_to_delist, 0);
     ASSERT(!lk.propagated);
     ASSERT_EQ(master_store_begin(s), 0);
-    ASSERT_EQ(master_store_mirror_ack(s, "m1", 1, T0 + 34 * H + 20), 0);
+    ASSERT_EQ(master_store_mirror_ack(s, "m1", 2, T0 + 34 * H + 20), 0);
     ASSERT_EQ(master_store_commit(s), 0);
     lk = lookup(s, &p, "192.0.2.10", T0 + 34 * H + 30);
     ASSERT(lk.propagated);
     ASSERT_EQ(lk.seconds_to_delist, -2);
+    /* Listed and delisted before any serial carried it: nothing propagates. */
+    report(s, &p, "192.0.2.12", MASTER_SRC_USER, T0 + 35 * H);
+    ASSERT_EQ(report(s, &p, "192.0.2.12", MASTER_SRC_USER, T0 + 35 * H), MASTER_R_LISTED);
+    bl_prefix_t k12;
+    bl_prefix_parse("192.0.2.12", &k12);
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_policy_remove(s, &p, &k12, "technical-error", "op", NULL, T0 + 35 * H), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    lk = lookup(s, &p, "192.0.2.12", T0 + 35 * H);
+    ASSERT(lk.d.noop && lk.propagated);
+    ASSERT_EQ(lk.seconds_to_delist, -2);
+    ASSERT_EQ(master_store_pending_count(s), 0);
     /* Reports too old to keep a listing for even a second do not list. */
     report(s, &p, "192.0.2.11", MASTER_SRC_USER, T0);
     ASSERT_EQ(report(s, &p, "192.0.2.11", MASTER_SRC_USER, T0), MASTER_R_LISTED);
