@@ -25,20 +25,27 @@
 
 #include "err.h"
 #include "frame.h"
+#include "codec.h"
 #include "key.h"
 #include "log.h"
+#include "state.h"
 #include "obj.h"
 #include "util.h"
 
-#define SYNC_MAX_FEEDS 16
-#define SYNC_CHUNK     65536
-#define SYNC_STUCK_MS  60000 /* queue full for this long: disconnect */
+#define SYNC_MAX_FEEDS  16
+#define SYNC_CHUNK      65536
+#define SYNC_STUCK_MS   60000 /* queue full for this long: disconnect */
+#define SYNC_MERGE_MIN  4     /* a chain of this many deltas or more is sent merged */
+#define SYNC_MERGE_MAX  4096  /* deltas merged at most */
+#define SYNC_MERGE_FILE (64u << 20)
 
 typedef struct {
     int type;
     uint64_t base_serial, serial;
     uint8_t base_digest[BL_DIGEST_SIZE], digest[BL_DIGEST_SIZE];
     uint64_t bytes;
+    uint64_t n_entries, n_added, n_removed;
+    int64_t expires_ms;
     char *path;
 } spool_obj_t;
 
@@ -51,8 +58,11 @@ typedef struct {
     size_t nkeycerts;
     uint64_t head_serial;
     uint8_t head_digest[BL_DIGEST_SIZE];
-    struct timespec mtime;     /* of the directory at the last scan */
-    int snapshot_requested;    /* asked the publisher for one; cleared when one arrives */
+    struct timespec mtime;  /* of the directory at the last scan */
+    int snapshot_requested; /* asked the publisher for one; cleared when one arrives */
+    bl_buf_t merged;        /* the last merged delta (see merge_chain) */
+    uint64_t merged_base, merged_serial;
+    uint8_t merged_base_digest[BL_DIGEST_SIZE];
     uint8_t hb[BL_OBJ_PREFIX]; /* the current signed heartbeat, shared by every mirror */
     int64_t hb_ms;             /* when it was signed (0: none) */
     uint64_t hb_serial;
@@ -101,6 +111,7 @@ struct master_sync {
     bl_tls_ctx_t *tls;
     bl_tls_server_t *srv;
     bl_key_t *key;
+    bl_keyring_t *ring; /* public halves of every key loaded: merged deltas verify their inputs */
     feed_t feeds[SYNC_MAX_FEEDS];
     size_t nfeeds;
     sconn_t *conns;
@@ -138,6 +149,8 @@ static void feed_clear(feed_t *f)
     f->n = f->cap = 0;
     f->keycerts = NULL;
     f->nkeycerts = 0;
+    bl_buf_close(&f->merged);
+    f->merged_serial = 0;
 }
 
 static int obj_cmp(const void *a, const void *b)
@@ -174,6 +187,10 @@ static int read_obj_header(const char *path, spool_obj_t *o)
     memcpy(o->base_digest, h.base_digest, BL_DIGEST_SIZE);
     memcpy(o->digest, h.digest, BL_DIGEST_SIZE);
     o->bytes = (uint64_t)st.st_size;
+    o->n_entries = h.n_entries;
+    o->n_added = h.n_added;
+    o->n_removed = h.n_removed;
+    o->expires_ms = h.expires_ms;
     return 0;
 }
 
@@ -417,6 +434,214 @@ static const spool_obj_t *next_object(master_sync_t *s, feed_t *f, sub_t *sub)
     return NULL;
 }
 
+/* ---- merged deltas ----------------------------------------------------
+ *
+ * A mirror many deltas behind gets one delta from its state to the head,
+ * signed by the master's key, instead of the chain. A removal may only name
+ * a key that exists at the mirror's serial, and a delta's additions do not
+ * say whether they replaced a key; the entry counts do: an addition in a
+ * delta whose additions were all new (or all replacements) is known, and a
+ * key whose existence cannot be told that way makes the merge give up (the
+ * chain goes out instead). The mirror checks the digest after applying, as
+ * for every delta.
+ */
+
+typedef struct {
+    bl_change_t c;
+    uint32_t seq; /* delta index * 2 + (1 for an addition) */
+} mchg_t;
+
+typedef struct {
+    mchg_t *v;
+    size_t n, cap;
+    uint32_t delta;
+} mcollect_t;
+
+static int mpush(mcollect_t *m, const bl_change_t *c, size_t n, int add)
+{
+    if (m->n + n > m->cap) {
+        size_t nc = m->cap ? m->cap : 1024;
+        while (nc < m->n + n)
+            nc *= 2;
+        mchg_t *nv = realloc(m->v, nc * sizeof *nv);
+        if (!nv)
+            return BL_ENOMEM;
+        m->v = nv;
+        m->cap = nc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        m->v[m->n].c = c[i];
+        m->v[m->n].seq = m->delta * 2 + (uint32_t)add;
+        m->n++;
+    }
+    return 0;
+}
+
+static int merge_sink(void *ctx, const bl_change_t *rem, size_t nrem, const bl_change_t *add,
+                      size_t nadd)
+{
+    int rc = mpush(ctx, rem, nrem, 0);
+    return rc ? rc : mpush(ctx, add, nadd, 1);
+}
+
+static int mchg_cmp(const void *a, const void *b)
+{
+    const mchg_t *x = a, *y = b;
+    int c = bl_prefix_cmp(&x->c.e.key, &y->c.e.key);
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+enum { ADDS_NONE, ADDS_NEW, ADDS_REPLACE, ADDS_MIXED };
+
+/* Builds in f->merged the delta from (serial, digest) to the head. */
+static int merge_chain(master_sync_t *s, feed_t *f, uint64_t serial, const uint8_t *digest)
+{
+    const spool_obj_t *chain[SYNC_MERGE_MAX];
+    size_t n = 0;
+    uint64_t at = serial;
+    const uint8_t *d = digest;
+    while (at != f->head_serial) {
+        const spool_obj_t *next = NULL;
+        for (size_t i = 0; i < f->n && !next; i++)
+            if (f->o[i].type == BL_OBJ_DELTA && f->o[i].base_serial == at &&
+                !memcmp(f->o[i].base_digest, d, BL_DIGEST_SIZE))
+                next = &f->o[i];
+        if (!next || n == SYNC_MERGE_MAX)
+            return BL_ENOTFOUND;
+        chain[n++] = next;
+        at = next->serial;
+        d = next->digest;
+    }
+    if (n < SYNC_MERGE_MIN || !s->key)
+        return BL_ENOTFOUND;
+    /* Entries at the mirror's serial: from the object that ends there. */
+    uint64_t before = UINT64_MAX;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->o[i].serial == serial && !memcmp(f->o[i].digest, digest, BL_DIGEST_SIZE))
+            before = f->o[i].n_entries;
+    if (before == UINT64_MAX)
+        return BL_ENOTFOUND;
+    uint8_t *cls = calloc(n, 1);
+    mcollect_t m = {0};
+    bl_change_t *rem = NULL, *add = NULL;
+    int rc = cls ? 0 : BL_ENOMEM;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const spool_obj_t *o = chain[i];
+        uint64_t fresh = o->n_entries + o->n_removed - before; /* additions that were new */
+        cls[i] = !o->n_added           ? ADDS_NONE
+                 : fresh == o->n_added ? ADDS_NEW
+                 : fresh == 0          ? ADDS_REPLACE
+                                       : ADDS_MIXED;
+        before = o->n_entries;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        bl_obj_t obj;
+        m.delta = (uint32_t)i;
+        rc = bl_file_read(o->path, SYNC_MERGE_FILE, &data, &len);
+        if (!rc)
+            rc = bl_obj_open(data, len, s->ring, NULL, &obj, NULL);
+        if (!rc) {
+            bl_sink_t sink = {.ctx = &m, .block = merge_sink};
+            rc = bl_obj_decode(&obj, NULL, &sink, NULL);
+        }
+        free(data);
+    }
+    size_t nrem = 0, nadd = 0;
+    if (!rc) {
+        qsort(m.v, m.n, sizeof *m.v, mchg_cmp);
+        rem = malloc((m.n ? m.n : 1) * sizeof *rem);
+        add = malloc((m.n ? m.n : 1) * sizeof *add);
+        if (!rem || !add)
+            rc = BL_ENOMEM;
+    }
+    for (size_t i = 0; !rc && i < m.n;) {
+        size_t j = i;
+        while (j + 1 < m.n && bl_prefix_eq(&m.v[j + 1].c.e.key, &m.v[i].c.e.key))
+            j++;
+        const mchg_t *first = &m.v[i], *last = &m.v[j];
+        if (last->seq & 1) {
+            add[nadd++] = last->c; /* present at the head: (re)state it */
+        } else {
+            int existed = -1;
+            if (!(first->seq & 1))
+                existed = 1; /* a removal first: it was there */
+            else if (cls[first->seq / 2] == ADDS_NEW)
+                existed = 0;
+            else if (cls[first->seq / 2] == ADDS_REPLACE)
+                existed = 1;
+            if (existed < 0)
+                rc = BL_ENOTFOUND; /* cannot tell: send the chain */
+            else if (existed) {
+                rem[nrem] = last->c;
+                nrem++;
+            }
+        }
+        i = j + 1;
+    }
+    if (!rc) {
+        const spool_obj_t *head = chain[n - 1];
+        bl_hdr_t h = {0};
+        snprintf(h.feed, sizeof h.feed, "%s", f->name);
+        h.base_serial = serial;
+        memcpy(h.base_digest, digest, BL_DIGEST_SIZE);
+        h.serial = head->serial;
+        memcpy(h.digest, head->digest, BL_DIGEST_SIZE);
+        h.created_ms = bl_now_ms();
+        h.expires_ms = head->expires_ms;
+        h.n_entries = head->n_entries;
+        bl_buf_close(&f->merged);
+        bl_buf_init(&f->merged);
+        rc = bl_delta_write(&h, rem, nrem, add, nadd, s->key, &f->merged);
+        if (!rc) {
+            f->merged_base = serial;
+            memcpy(f->merged_base_digest, digest, BL_DIGEST_SIZE);
+            f->merged_serial = head->serial;
+            BL_INFO("sync_merged",
+                    "feed=%s from=%" PRIu64 " to=%" PRIu64 " deltas=%zu "
+                    "removed=%zu added=%zu bytes=%zu",
+                    bl_log_q(f->name), serial, head->serial, n, nrem, nadd, f->merged.len);
+        } else {
+            bl_buf_close(&f->merged);
+            f->merged_serial = 0;
+        }
+    }
+    free(cls);
+    free(m.v);
+    free(rem);
+    free(add);
+    return rc;
+}
+
+/* Sends the merged delta from the mirror's cursor to the head if the chain
+ * is long enough and the merge is possible; 1 if sent. */
+static int send_merged(sconn_t *c, feed_t *f, sub_t *sub)
+{
+    master_sync_t *s = c->srv;
+    if (f->merged_serial != f->head_serial || f->merged_base != sub->sent_serial ||
+        memcmp(f->merged_base_digest, sub->sent_digest, BL_DIGEST_SIZE)) {
+        if (merge_chain(s, f, sub->sent_serial, sub->sent_digest) != 0)
+            return 0;
+    }
+    size_t room = bl_tls_max_queue(c->tls) - bl_tls_queued(c->tls);
+    if (f->merged.len + BL_FRAME_HDR > room)
+        return 0; /* larger than the queue allows at once: the chain streams instead */
+    bl_buf_t b;
+    bl_buf_init(&b);
+    int rc = bl_frame_put_object(&b, BL_FRAME_OBJECT, f->merged.data, f->merged.len);
+    if (!rc)
+        rc = bl_tls_write(c->tls, b.data, b.len);
+    bl_buf_close(&b);
+    if (rc)
+        return 0;
+    s->st.objects_sent++;
+    s->st.bytes_sent += f->merged.len;
+    sub->sent_serial = f->merged_serial;
+    memcpy(sub->sent_digest, f->head_digest, BL_DIGEST_SIZE);
+    return 1;
+}
+
 /* ---- connections ------------------------------------------------------ */
 
 static void conn_send_error(sconn_t *c, int code, const char *text)
@@ -546,6 +771,10 @@ static void conn_pump(sconn_t *c)
             }
             if (!o)
                 continue;
+            if (o->type == BL_OBJ_DELTA && send_merged(c, f, sub)) {
+                progressed = 1;
+                continue;
+            }
             int rc = start_object(c, o->path, o->bytes);
             if (rc == BL_EIO) {
                 /* Pruned since the last scan: rescan and try again next turn. */
@@ -889,6 +1118,11 @@ static int load_key(master_sync_t *s)
         BL_ERR("sync_key", "path=%s error=%s", bl_log_q(s->c.key_path), "not a private key");
         return BL_EKEY;
     }
+    bl_key_t *pub = NULL;
+    if (!s->ring)
+        s->ring = bl_keyring_new();
+    if (s->ring && bl_key_from_raw(bl_key_raw(k), &pub) == 0)
+        bl_keyring_add(s->ring, pub); /* old keys stay: older deltas still verify */
     bl_key_free(s->key);
     s->key = k;
     for (size_t i = 0; i < s->nfeeds; i++)
@@ -922,6 +1156,7 @@ static void on_handle_closed(uv_handle_t *h)
         }
         pthread_mutex_destroy(&s->mu);
         bl_key_free(s->key);
+        bl_keyring_free(s->ring);
         bl_tls_ctx_free(s->tls);
         free(s);
     }
@@ -957,7 +1192,10 @@ int master_sync_new(uv_loop_t *loop, const master_sync_conf_t *c, const master_s
     if (!rc)
         rc = scan_all(s);
     if (rc) {
+        for (size_t i = 0; i < s->nfeeds; i++)
+            feed_clear(&s->feeds[i]);
         bl_key_free(s->key);
+        bl_keyring_free(s->ring);
         bl_tls_ctx_free(s->tls);
         pthread_mutex_destroy(&s->mu);
         free(s);
@@ -972,6 +1210,7 @@ int master_sync_new(uv_loop_t *loop, const master_sync_conf_t *c, const master_s
         for (size_t i = 0; i < s->nfeeds; i++)
             feed_clear(&s->feeds[i]);
         bl_key_free(s->key);
+        bl_keyring_free(s->ring);
         bl_tls_ctx_free(s->tls);
         pthread_mutex_destroy(&s->mu);
         free(s);

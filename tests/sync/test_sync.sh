@@ -207,6 +207,30 @@ tail -n +"$mark" "$T/m3.log" | grep -q "type=snapshot" && fail "m3 got a snapsho
 is_answer 3 203.0.113.3 127.0.0.2 || fail "m3 lacks the new listing"
 pass "m3 resumed from serial $((S - 3)) with 3 deltas"
 
+# ---- many publishes while offline: one merged delta ----------------------
+stop m3
+S0=$(master_serial)
+S=$S0
+list 203.0.113.50 && S=$(wait_published "$S")
+list 203.0.113.51 && S=$(wait_published "$S")
+delist 203.0.113.50 && S=$(wait_published "$S") # added and removed while m3 was away
+delist 203.0.113.3 && S=$(wait_published "$S")  # m3 had it: a removal
+list 203.0.113.52 && S=$(wait_published "$S")
+mark=$(($(wc -l <"$T/m3.log") + 1))
+start_mirror 3
+wait_until 10 in_sync 3 || fail "m3 did not catch up with a merged delta"
+applied=$(tail -n +"$mark" "$T/m3.log" | grep -c "event=sync_applied" || true)
+tail -n +"$mark" "$T/m3.log" | grep -q "event=sync_applied feed=main type=delta serial=$S from=$S0 " ||
+    fail "m3 did not apply one delta from $S0 to $S"
+[ "$applied" = 1 ] || fail "m3 applied $applied objects, expected 1 merged delta"
+grep -q "event=sync_merged feed=main from=$S0 to=$S deltas=5" "$T/master.log" ||
+    fail "the master did not log the merge"
+for a in "203.0.113.50 nx" "203.0.113.51 127.0.0.2" "203.0.113.3 nx" "203.0.113.52 127.0.0.2"; do
+    set -- $a
+    is_answer 3 "$1" "$2" || fail "m3 answers $(answer 3 "$1") for $1 after the merged delta"
+done
+pass "m3 offline across 5 publishes: one merged delta ($S0 -> $S), answers match"
+
 # ---- history gone: a snapshot --------------------------------------------
 stop m2
 S0=$(master_serial)
