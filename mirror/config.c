@@ -2,6 +2,29 @@
 /* blsync-mirror configuration: an INI file (inih) plus command-line overrides. */
 #include "config.h"
 
+/*
+ * [server]
+ *   listen = 127.0.0.1:53 [::1]:53    repeatable; UDP and TCP on each
+ *   threads = 2                       UDP threads per listen address
+ *   tcp_idle_timeout = 10             seconds (or tcp_idle_timeout_ms)
+ *   tcp_max_connections = 512
+ *   udp_max_payload = 1232            largest UDP answer (EDNS), 512..4096
+ *   udp_gso = yes                     batch same-size answers with UDP GSO
+ *   udp_coalesce_us = 0               pause under load to batch queries
+ *   metrics_listen = 127.0.0.1:9154   Prometheus /metrics and /healthz
+ *   log_level = info
+ * [zone bl.example.org]               one per served zone (= one feed)
+ *   feed = main                       feed name in signed objects
+ *   ttl = 300, neg_ttl = 300, soa_ttl = 3600, soa_refresh/retry/expire
+ *   soa_mname, soa_rname, ns = NAME...
+ *   a = 2                             A for entries without one (127.0.0.a)
+ *   txt = Listed: see https://example.org/?ip=$     default TXT template
+ *   reason.N = TEMPLATE               TXT template of reason id N
+ *   snapshot = FILE, trusted_key = PUB..., spool_dir = DIR   a signed feed
+ *   rbldnsd = KIND:FILE...            or rbldnsd data files (ip4set, ...)
+ * Times accept s, m, h, d suffixes.
+ */
+
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
