@@ -27,6 +27,7 @@ struct master_metrics {
     bl_metrics_series_t *serial, *pending, *publish_age, *pub_ok, *pub_err, *pub_dur, *bytes_delta,
         *bytes_snap, *heartbeats, *connected, *active, *gone, *prop, *oldest, *propagating, *broken,
         *fam4, *fam6, *dl_expired, *dl_operator;
+    bl_metrics_series_t *ingested[MASTER_SRC_N];
     _Atomic int64_t last_publish_ms;
     _Atomic int64_t oldest_ms;
     uint64_t min_acked; /* serial every active mirror had at the last tick */
@@ -87,7 +88,7 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     m->dl_expired = bl_metrics_with(m->f.delistings_decided, f, "expired");
     m->dl_operator = bl_metrics_with(m->f.delistings_decided, f, "operator");
     for (int s = 0; s < MASTER_SRC_N; s++)
-        bl_metrics_with(m->f.reports_ingested, master_source_name(s));
+        m->ingested[s] = bl_metrics_with(m->f.reports_ingested, master_source_name(s));
     *out = m;
     return 0;
 }
@@ -108,8 +109,8 @@ bl_metrics_t *master_metrics_registry(master_metrics_t *m)
 
 void master_metrics_reports(master_metrics_t *m, int source, uint64_t n)
 {
-    if (m && n)
-        bl_metrics_add(bl_metrics_with(m->f.reports_ingested, master_source_name(source)), n);
+    if (m && n && source >= 0 && source < MASTER_SRC_N)
+        bl_metrics_add(m->ingested[source], n); /* handles looked up once: no lock here */
 }
 
 const char *master_refusal_word(const char *why)

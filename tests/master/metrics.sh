@@ -53,13 +53,6 @@ is 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' 0 || fail "
 is 'blsync_master_delistings_propagating{feed="main"}' 0 || fail "still propagating"
 lookup 192.0.2.1; expect 200 .delisting.propagated true .seconds_to_delisting null
 
-echo "== listed and delisted between two serials: nothing to propagate"
-api POST /v1/reports '{"ip":"192.0.2.3","source":"spamtrap"}'
-api DELETE "/v1/listings/192.0.2.3?reason=technical-error"; expect 200
-lookup 192.0.2.3; expect 200 .delisting.propagated true .seconds_to_delisting null
-wait_for 3 published_all || fail publish
-is 'blsync_master_delistings_propagating{feed="main"}' 0 || fail "a no-op delisting propagates"
-
 echo "== a mirror gone for longer than mirror_active no longer holds delistings back"
 api POST /v1/reports '{"ip":"192.0.2.2","source":"spamtrap"}'
 wait_for 3 published_all || fail publish
