@@ -41,7 +41,7 @@ for _ in $(seq 100); do grep -q listening "$T/acks.out" && break; sleep 0.05; do
 rss0=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
 "$B/tests/sync/sync_flow_load" run --spool "$T/spool" --key "$T/sign.key" \
     --cert "$T/pki/mirror-load.pem" --tls-key "$T/pki/mirror-load.key" --ca "$T/pki/ca.pem" \
-    --port "$PORT" --conns 40 --stuck 10 --publishes 20 --interval-ms 300 --hold-ms 6000 \
+    --port "$PORT" --conns 40 --stuck 10 --publishes 20 --interval-ms 300 --hold-ms 9000 \
     >"$T/load.out" || fail "healthy mirrors missed publishes while others were stuck"
 grep -E "overall|stuck" "$T/load.out" | sort | uniq -c
 p99=$(awk '/^overall/ { for (i = 1; i <= NF; i++) if ($i ~ /^p99_ms=/) { sub("p99_ms=", "", $i); print $i } }' "$T/load.out")
