@@ -303,6 +303,22 @@ int master_store_open(const char *path, const char *feed, int sync_full, master_
         exec(s, "ROLLBACK");
         goto fail;
     }
+    /* The version first: a store of another schema must be refused as such,
+     * not by a statement that does not compile against it. */
+    sqlite3_stmt *vst;
+    if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k='schema_version'", -1, &vst, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(vst) == SQLITE_ROW &&
+            sqlite3_column_int64(vst, 0) != MASTER_STORE_SCHEMA) {
+            BL_ERR("store_schema", "path=%s schema=%lld want=%d", bl_log_q(path),
+                   (long long)sqlite3_column_int64(vst, 0), MASTER_STORE_SCHEMA);
+            sqlite3_finalize(vst);
+            exec(s, "ROLLBACK");
+            rc = BL_EVERSION;
+            goto fail;
+        }
+        sqlite3_finalize(vst);
+    }
     for (int i = 0; i < Q_N; i++) {
         if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) !=
             SQLITE_OK) {

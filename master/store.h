@@ -22,7 +22,7 @@
  * caller at a time (the daemon holds a mutex). */
 typedef struct master_store master_store_t;
 
-#define MASTER_STORE_SCHEMA 1
+#define MASTER_STORE_SCHEMA 2              /* 2: delistings.noop, serials.dl_upto, meta.count4 */
 #define MASTER_NEVER        253402300799LL /* 9999-12-31T23:59:59Z: "until removed" */
 
 enum master_kind { MASTER_KIND_POLICY, MASTER_KIND_MANUAL, MASTER_KIND_IMPORT, MASTER_KIND_N };
