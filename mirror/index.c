@@ -12,7 +12,7 @@
  * masked address: a lookup walks the lengths present from the longest down
  * and binary-searches each (rbldnsd's ip4set does the same for /32../8).
  * IPv4 elements are 16 bytes (address, times as u32 seconds, A, flags,
- * reason); large IPv4 arrays get a 65537-entry jump table on the top 16
+ * reason); large IPv4 arrays get a jump table on the top 16..22 address
  * address bits so a search touches a handful of cache lines. Times that do
  * not fit in 32 bits are clamped in the element (for the expiry check) and
  * kept exactly in a small side table (for exact lookups, i.e. the digest).
@@ -61,8 +61,9 @@ typedef struct {
 typedef struct {
     void *e;
     size_t n;
-    uint32_t *jump; /* IPv4 only, NULL when small */
-    int compact;    /* IPv4 base only: elements are e4c_t, times below */
+    uint32_t *jump; /* IPv4 only, NULL when small: 2^jbits + 1 bucket starts */
+    unsigned jbits;
+    int compact; /* IPv4 base only: elements are e4c_t, times below */
     uint32_t listed, expires;
 } tab_t;
 
@@ -188,8 +189,9 @@ static const e4_t *find4(const tab_t *t, uint32_t k, e4_t *tmp)
 {
     size_t lo = 0, hi = t->n;
     if (t->jump) {
-        lo = t->jump[k >> 16];
-        hi = t->jump[(k >> 16) + 1];
+        uint32_t b = k >> (32 - t->jbits);
+        lo = t->jump[b];
+        hi = t->jump[b + 1];
     }
     if (t->compact) {
         const e4c_t *e = t->e;
@@ -274,16 +276,23 @@ static void layer_free(layer_t *l)
     free(l);
 }
 
+/* Bucket starts on the top address bits, about 8 entries per bucket so
+ * that a search touches one or two cache lines after the jump. */
 static int build_jump(tab_t *t)
 {
     if (t->n < JUMP_MIN)
         return 0;
-    t->jump = malloc(65537 * sizeof *t->jump);
+    unsigned bits = 16;
+    while (bits < 22 && (t->n >> bits) > 8)
+        bits++;
+    size_t nb = (size_t)1 << bits;
+    t->jump = malloc((nb + 1) * sizeof *t->jump);
     if (!t->jump)
         return BL_ENOMEM;
+    t->jbits = bits;
     size_t i = 0;
-    for (uint32_t b = 0; b <= 65536; b++) {
-        while (i < t->n && (key4_at(t, i) >> 16) < b)
+    for (size_t b = 0; b <= nb; b++) {
+        while (i < t->n && (key4_at(t, i) >> (32 - bits)) < b)
             i++;
         t->jump[b] = (uint32_t)i;
     }
@@ -348,7 +357,7 @@ static size_t layer_bytes(const layer_t *l)
         return 0;
     for (int i = 0; i <= 32; i++)
         b += l->t4[i].n * (l->t4[i].compact ? sizeof(e4c_t) : sizeof(e4_t)) +
-             (l->t4[i].jump ? 65537 * 4 : 0);
+             (l->t4[i].jump ? (((size_t)1 << l->t4[i].jbits) + 1) * 4 : 0);
     for (int i = 0; i <= 128; i++)
         b += l->t6[i].n * sizeof(e6_t);
     return b;
