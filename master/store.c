@@ -87,7 +87,6 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS reports(id INTEGER PRIMARY KEY, key BLOB NOT NULL, source INT NOT "
     "NULL, t_ms INT NOT NULL, received_ms INT NOT NULL, evidence TEXT);"
     "CREATE INDEX IF NOT EXISTS reports_key ON reports(key, t_ms);"
-    "CREATE INDEX IF NOT EXISTS reports_t ON reports(t_ms);"
     "CREATE TABLE IF NOT EXISTS removals(key BLOB PRIMARY KEY, removed_ms INT NOT NULL, reason "
     "TEXT) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS delistings(id INTEGER PRIMARY KEY, key BLOB NOT NULL, decided_ms "
@@ -845,7 +844,13 @@ int master_store_report_last(master_store_t *s, const bl_prefix_t *key, int64_t 
 int master_store_report_prune(master_store_t *s, int64_t before_ms, size_t *n)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM reports WHERE t_ms<?1", -1, &st, NULL) != SQLITE_OK)
+    /* Rows are appended in the order they are received, so the old ones are
+     * a prefix of the rowid order: no time index to maintain on every insert. */
+    if (sqlite3_prepare_v2(s->db,
+                           "DELETE FROM reports WHERE id<(SELECT coalesce((SELECT id FROM reports "
+                           "WHERE received_ms>=?1 ORDER BY id LIMIT 1),(SELECT max(id)+1 FROM "
+                           "reports)))",
+                           -1, &st, NULL) != SQLITE_OK)
         return sqerr(s, "report_prune");
     sqlite3_bind_int64(st, 1, before_ms);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "report_prune");

@@ -104,7 +104,7 @@ int master_store_report_count(master_store_t *s, const bl_prefix_t *key, int64_t
 /* Latest report time of key over all time (0 if none), and the total count. */
 int master_store_report_last(master_store_t *s, const bl_prefix_t *key, int64_t *last_ms,
                              uint64_t *total);
-/* Deletes reports older than before_ms (retention). */
+/* Deletes reports received before before_ms (retention). */
 int master_store_report_prune(master_store_t *s, int64_t before_ms, size_t *n);
 
 /* Operator removals (re-listing grace). get returns 0 or BL_ENOTFOUND. */

@@ -497,6 +497,35 @@ static void test_publisher_chain(void)
     master_store_close(s);
 }
 
+static void test_report_retention(void)
+{
+    master_store_t *s = fresh_store("retention");
+    bl_prefix_t k;
+    bl_prefix_parse("192.0.2.1", &k);
+    ASSERT_EQ(master_store_begin(s), 0);
+    for (int i = 0; i < 100; i++) {
+        master_report_t r = {.key = k, .t_ms = T0 + i, .received_ms = T0 + i};
+        ASSERT_EQ(master_store_report_add(s, &r), 0);
+    }
+    ASSERT_EQ(master_store_commit(s), 0);
+    size_t n;
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_store_report_prune(s, T0 + 60, &n), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    ASSERT_EQ(n, 60);
+    int64_t last;
+    uint64_t total;
+    ASSERT_EQ(master_store_report_last(s, &k, &last, &total), 0);
+    ASSERT_EQ(total, 40);
+    ASSERT_EQ(last, T0 + 99);
+    /* Everything older: the table empties. */
+    ASSERT_EQ(master_store_begin(s), 0);
+    ASSERT_EQ(master_store_report_prune(s, T0 + 1000, &n), 0);
+    ASSERT_EQ(master_store_commit(s), 0);
+    ASSERT_EQ(n, 40);
+    master_store_close(s);
+}
+
 static void test_http_handle(void)
 {
     master_store_t *s = fresh_store("http");
@@ -538,6 +567,7 @@ int main(void)
     RUN(test_expiry_extension);
     RUN(test_operator);
     RUN(test_publisher_chain);
+    RUN(test_report_retention);
     RUN(test_http_handle);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -64,6 +64,10 @@ PY
     n=$((REQS * BATCH))
     echo "ingested $n reports in $dt ms: $((n * 1000 / dt)) reports/s ($CONC clients, $BATCH per request)"
     wait_for 60 published_all || fail "not published"
+    # The same through keep-alive connections, small requests (client cost out of the way).
+    python3 "$(dirname "$0")/load.py" "$PORT" "$TOK" 2000 100 8 "$LISTINGS" $((T0 / 1000)) ||
+        fail "keep-alive load"
+    wait_for 60 published_all || fail "not published"
     curl -s "http://127.0.0.1:$PORT/v1/status" | jq -c '{serial,entries,publisher}'
     echo "== publish latency of a 10,000-change delta with $LISTINGS listings in the store"
     publish_latency
