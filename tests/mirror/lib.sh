@@ -73,9 +73,9 @@ expect_status() {
     got=$(status_of "$@")
     [ "$got" = "$want" ] || fail "dig $*: status '$got', want '$want'"
 }
-# reverse name of an address (IPv4 octets or 32 IPv6 nibbles), without suffix
+# revname ADDR: the reversed name of an address (octets or 32 nibbles), without a suffix
 revname() {
-    $PY -c 'import ipaddress,sys; r=ipaddress.ip_address(sys.argv[1]).reverse_pointer; print(r.rsplit(".",3 if ":" in sys.argv[1] else 3)[0] if False else r[:-len(".in-addr.arpa")] if r.endswith(".in-addr.arpa") else r[:-len(".ip6.arpa")])' "$1"
+    echo "x $1" | revlines | cut -d' ' -f2
 }
 
 keygen() {
