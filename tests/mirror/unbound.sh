@@ -11,6 +11,7 @@ cat > "$T/tmpl.conf" <<'CONF'
 [server]
 listen = 127.0.0.1:@PORT@
 threads = 1
+metrics_listen = 127.0.0.1:@MPORT@
 [zone bl.example.org]
 snapshot = @T@/feed/snapshot.obj
 trusted_key = @T@/keys/signing.pub
@@ -87,4 +88,13 @@ ok "unlisted names and test entries via unbound"
 # after an NXDOMAIN for one address, its neighbours under the same ENTs still resolve
 addr=$(awk '$1=="L" && $2 !~ /:/ {print $2; exit}' "$T/feed/final.txt")
 [ -n "$(uq +short "$(revname "$addr").bl.example.org" A)" ] || fail "listed name after NXDOMAINs"
-ok "PASS"
+# unbound did minimise: the mirror answered NODATA for empty non-terminals
+M=$(curl -sf "http://127.0.0.1:$MPORT/metrics") || fail "no /metrics"
+m() { echo "$M" | awk -v k="$1" '$1 == k {s += $2} END {print s + 0}'; }
+noerr=$(($(m 'blsync_mirror_dns_queries_total{transport="udp",qtype="A",rcode="NOERROR"}') +
+    $(m 'blsync_mirror_dns_queries_total{transport="udp",qtype="TXT",rcode="NOERROR"}') +
+    $(m 'blsync_mirror_dns_queries_total{transport="udp",qtype="AAAA",rcode="NOERROR"}')))
+listed=$(m 'blsync_mirror_dns_listed_hits_total{zone="bl.example.org"}')
+[ "$noerr" -gt "$listed" ] || fail "no NODATA answers: unbound did not minimise ($noerr NOERROR, $listed listed)"
+ok "unbound walked empty non-terminals ($((noerr - listed)) NODATA answers)"
+echo PASS
