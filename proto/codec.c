@@ -391,7 +391,8 @@ static int finish(bl_hdr_t *h, bl_buf_t *payload, uint64_t raw_total, const bl_k
     int rc = bl_obj_seal(h, key, p);
     if (rc)
         return rc;
-    memcpy(p + BL_OBJ_PREFIX, payload->data, payload->len);
+    if (payload->len)
+        memcpy(p + BL_OBJ_PREFIX, payload->data, payload->len);
     out->len += BL_OBJ_PREFIX + payload->len;
     return 0;
 }

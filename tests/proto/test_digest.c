@@ -32,7 +32,8 @@ static void one_seed(uint64_t seed, bl_key_t *k, bl_keyring_t *ring)
         bl_state_t want;
         bl_state_init(&want, "main");
         want.e = malloc((st.n + 1) * sizeof *want.e);
-        memcpy(want.e, st.e, st.n * sizeof *want.e);
+        if (st.n)
+            memcpy(want.e, st.e, st.n * sizeof *want.e);
         want.n = want.cap = st.n;
         ASSERT_EQ(bl_state_apply_changes(&want, rem, nrem, add, nadd), 0);
         bl_digest_t full;
