@@ -497,6 +497,61 @@ static void test_publisher_chain(void)
     master_store_close(s);
 }
 
+/* History bounded by bytes: the oldest objects go, the newest snapshot and delta stay. */
+static void test_history_bytes(void)
+{
+    master_store_t *s = fresh_store("histbytes");
+    master_policy_t p;
+    master_policy_defaults(&p);
+    p.threshold = 1;
+    char keyp[512];
+    snprintf(keyp, sizeof keyp, "%s/hb.key", dir);
+    bl_key_t *key;
+    ASSERT_EQ(bl_key_generate(&key), 0);
+    ASSERT_EQ(bl_key_save(key, keyp, NULL), 0);
+    bl_key_free(key);
+    master_pub_conf_t c;
+    master_pub_conf_defaults(&c);
+    snprintf(c.spool, sizeof c.spool, "%s/spool-hb", dir);
+    snprintf(c.key_path, sizeof c.key_path, "%s", keyp);
+    c.snapshot_every = 3;
+    c.history_bytes = 1500;
+    master_publisher_t *pub;
+    ASSERT_EQ(master_publisher_new(&c, s, &pub), 0);
+    for (int i = 0; i < 10; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "192.0.2.%d", i + 1);
+        report(s, &p, ip, MASTER_SRC_SPAMTRAP, T0);
+        uint64_t serial;
+        ASSERT_EQ(master_publisher_run(pub, T0, &serial), 0);
+        ASSERT_EQ(serial, (uint64_t)i + 1);
+    }
+    master_object_t *o;
+    size_t n;
+    ASSERT_EQ(master_store_objects(s, &o, &n), 0);
+    uint64_t bytes = 0, keep = 0;
+    int snap9 = 0, delta10 = 0;
+    for (size_t i = 0; i < n; i++) {
+        bytes += o[i].bytes;
+        snap9 |= o[i].type == BL_OBJ_SNAPSHOT && o[i].serial == 9;
+        delta10 |= o[i].type == BL_OBJ_DELTA && o[i].serial == 10;
+        if ((o[i].type == BL_OBJ_SNAPSHOT && o[i].serial == 9) ||
+            (o[i].type == BL_OBJ_DELTA && o[i].serial == 10))
+            keep += o[i].bytes;
+        ASSERT_EQ(access(o[i].path, R_OK), 0);
+    }
+    ASSERT(snap9 && delta10);
+    ASSERT(bytes <= (keep > 1500 ? keep : 1500));
+    ASSERT(n < 14); /* 10 deltas + 4 snapshots were published */
+    ASSERT(master_publisher_stats(pub)->pruned_total > 0);
+    char sd[4200];
+    snprintf(sd, sizeof sd, "%s/main", c.spool);
+    ASSERT_EQ(count_files(sd), (int)n);
+    free(o);
+    master_publisher_free(pub);
+    master_store_close(s);
+}
+
 static void test_report_retention(void)
 {
     master_store_t *s = fresh_store("retention");
@@ -567,6 +622,7 @@ int main(void)
     RUN(test_expiry_extension);
     RUN(test_operator);
     RUN(test_publisher_chain);
+    RUN(test_history_bytes);
     RUN(test_report_retention);
     RUN(test_http_handle);
     char cmd[300];
