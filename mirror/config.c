@@ -13,6 +13,13 @@
  *   udp_coalesce_us = 0               pause under load to batch queries
  *   metrics_listen = 127.0.0.1:9154   Prometheus /metrics and /healthz
  *   log_level = info
+ *   log_syslog = no                   yes: log to syslog (daemon facility)
+ * [sync]                              follow the feeds from the master
+ *   master = 127.0.0.1:7353           numeric address of the master's sync server
+ *   server_name = master.example.org  name the master's certificate must carry
+ *   cert, key, ca = FILE              this mirror's certificate and key, the CA
+ *   state_dir = DIR                   persisted objects, resumed after restart
+ *   stale_after = 30s, freeze_after = 5m, backoff_min = 500ms, backoff_max = 30s
  * [zone bl.example.org]               one per served zone (= one feed)
  *   feed = main                       feed name in signed objects
  *   ttl = 300, neg_ttl = 300, soa_ttl = 3600, soa_refresh/retry/expire
@@ -22,15 +29,20 @@
  *   reason.N = TEMPLATE               TXT template of reason id N
  *   snapshot = FILE, trusted_key = PUB..., spool_dir = DIR   a signed feed
  *   rbldnsd = KIND:FILE...            or rbldnsd data files (ip4set, ...)
- * Times accept s, m, h, d suffixes.
+ *   export_rbldnsd = FILE             write the served state as an rbldnsd
+ *                                     ip4trie file after each apply
+ * With [sync], a zone without snapshot, spool_dir or rbldnsd gets its feed
+ * from the master. Times accept s, m, h, d suffixes ([sync]: also ms).
  */
 
 #include <errno.h>
 #include <ini.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_util.h"
 #include "err.h"
 #include "feed.h"
 #include "log.h"
@@ -45,6 +57,10 @@ void mirror_config_init(mirror_config_t *c)
     c->udp_coalesce_us = 0;
     c->udp_gso = 1;
     c->log_level = BL_LOG_INFO;
+    c->sync.stale_after_ms = 30000;
+    c->sync.freeze_after_ms = 300000;
+    c->sync.backoff_min_ms = 500;
+    c->sync.backoff_max_ms = 30000;
 }
 
 static void zone_conf_close(mirror_zone_conf_t *z)
@@ -61,6 +77,7 @@ static void zone_conf_close(mirror_zone_conf_t *z)
     free(z->spool_dir);
     for (unsigned i = 0; i < z->nrbldnsd; i++)
         free(z->rbldnsd[i]);
+    free(z->export_rbldnsd);
 }
 
 void mirror_config_close(mirror_config_t *c)
@@ -68,6 +85,12 @@ void mirror_config_close(mirror_config_t *c)
     for (unsigned i = 0; i < c->nlisten; i++)
         free(c->listen[i]);
     free(c->metrics_listen);
+    free(c->sync.master);
+    free(c->sync.server_name);
+    free(c->sync.cert);
+    free(c->sync.key);
+    free(c->sync.ca);
+    free(c->sync.state_dir);
     for (unsigned i = 0; i < c->nzones; i++)
         zone_conf_close(&c->zones[i]);
     memset(c, 0, sizeof *c);
@@ -230,6 +253,9 @@ static int set_zone(mirror_zone_conf_t *z, const char *key, const char *val, cha
     } else if (!strcmp(key, "spool_dir")) {
         free(z->spool_dir);
         z->spool_dir = strdup(val);
+    } else if (!strcmp(key, "export_rbldnsd")) {
+        free(z->export_rbldnsd);
+        z->export_rbldnsd = *val ? strdup(val) : NULL;
     } else if (!strcmp(key, "rbldnsd")) {
         if (!strchr(val, ':'))
             BAD("rbldnsd: expected KIND:FILE (e.g. ip4set:/var/lib/rbldnsd/list)");
@@ -242,9 +268,77 @@ static int set_zone(mirror_zone_conf_t *z, const char *key, const char *val, cha
     return 0;
 }
 
+static int set_str(char **dst, const char *key, const char *val, char *err, size_t errlen)
+{
+    if (!*val)
+        BAD("%s: empty value", key);
+    free(*dst);
+    *dst = strdup(val);
+    return 0;
+}
+
+static int set_sync(mirror_sync_file_conf_t *y, const char *key, const char *val, unsigned line,
+                    char *err, size_t errlen)
+{
+    const char *why = NULL;
+    int64_t *ms = NULL;
+    y->enabled = 1;
+    if (!y->line)
+        y->line = line;
+    if (!strcmp(key, "master")) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        if (bl_cfg_listen(val, 7353, &ss, &len, &why) ||
+            (ss.ss_family == AF_INET && ((struct sockaddr_in *)&ss)->sin_port == 0))
+            BAD("master: '%s' is not a numeric address[:port] (%s)", val, why ? why : "port 0");
+        y->master_line = line;
+        return set_str(&y->master, key, val, err, errlen);
+    } else if (!strcmp(key, "server_name")) {
+        if (!*val || strlen(val) > 255 || strpbrk(val, " \t/"))
+            BAD("server_name: '%s' is not a host name", val);
+        return set_str(&y->server_name, key, val, err, errlen);
+    } else if (!strcmp(key, "cert")) {
+        y->cert_line = line;
+        return set_str(&y->cert, key, val, err, errlen);
+    } else if (!strcmp(key, "key")) {
+        y->key_line = line;
+        return set_str(&y->key, key, val, err, errlen);
+    } else if (!strcmp(key, "ca")) {
+        y->ca_line = line;
+        return set_str(&y->ca, key, val, err, errlen);
+    } else if (!strcmp(key, "state_dir")) {
+        y->state_line = line;
+        return set_str(&y->state_dir, key, val, err, errlen);
+    } else if (!strcmp(key, "stale_after")) {
+        ms = &y->stale_after_ms;
+    } else if (!strcmp(key, "freeze_after")) {
+        ms = &y->freeze_after_ms;
+    } else if (!strcmp(key, "backoff_min")) {
+        ms = &y->backoff_min_ms;
+    } else if (!strcmp(key, "backoff_max")) {
+        ms = &y->backoff_max_ms;
+    } else {
+        BAD("unknown sync setting '%s'", key);
+    }
+    if (bl_cfg_duration(val, ms, &why) || *ms <= 0)
+        BAD("%s: '%s' is not a positive duration (%s)", key, val, why ? why : "zero");
+    return 0;
+}
+
+static int set_any(mirror_config_t *c, const char *section, const char *key, const char *val,
+                   unsigned line, char *err, size_t errlen);
+
 int mirror_config_set(mirror_config_t *c, const char *section, const char *key, const char *val,
                       char *err, size_t errlen)
 {
+    return set_any(c, section, key, val, 0, err, errlen);
+}
+
+static int set_any(mirror_config_t *c, const char *section, const char *key, const char *val,
+                   unsigned line, char *err, size_t errlen)
+{
+    if (!strcmp(section, "sync"))
+        return set_sync(&c->sync, key, val, line, err, errlen);
     if (!strcmp(section, "server")) {
         unsigned long x;
         if (!strcmp(key, "listen")) {
@@ -286,6 +380,10 @@ int mirror_config_set(mirror_config_t *c, const char *section, const char *key, 
             if (l < 0)
                 BAD("log_level: '%s' is not err, warn, info or debug", val);
             c->log_level = l;
+        } else if (!strcmp(key, "log_syslog")) {
+            if (strcmp(val, "yes") && strcmp(val, "no"))
+                BAD("log_syslog: '%s' is not yes or no", val);
+            c->log_syslog = !strcmp(val, "yes");
         } else {
             BAD("unknown server setting '%s'", key);
         }
@@ -329,7 +427,7 @@ static int ini_handler_fn(void *user, const char *section, const char *name, con
     if (!strncmp(section, "zone", 4) && (section[4] == 0 || section[4] == ' ') &&
         !zone_for(x->c, section, x->line, 0))
         zone_for(x->c, section, x->line, 1);
-    int rc = mirror_config_set(x->c, section, name, value, msg, sizeof msg);
+    int rc = set_any(x->c, section, name, value, x->line, msg, sizeof msg);
     if (rc) {
         snprintf(x->err, x->errlen, "%s:%u: %s", x->path, x->line, msg);
         x->rc = rc;
@@ -341,6 +439,7 @@ static int ini_handler_fn(void *user, const char *section, const char *name, con
 int mirror_config_load(mirror_config_t *c, const char *path, char *err, size_t errlen)
 {
     ini_ctx_t x = {fopen(path, "r"), 0, c, err, errlen, 0, path};
+    snprintf(c->path, sizeof c->path, "%s", path);
     if (!x.f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return BL_EIO;
@@ -360,29 +459,110 @@ int mirror_config_load(mirror_config_t *c, const char *path, char *err, size_t e
     return 0;
 }
 
+/* Opens a file named by [sync] for reading, to say now (not at the first
+ * connection) that it is missing or unreadable. */
+static int check_file(const mirror_config_t *c, const char *what, const char *path, unsigned line,
+                      char *err, size_t errlen)
+{
+    if (!path)
+        BAD("%s:%u: [sync] needs %s = FILE", c->path, line, what);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        BAD("%s:%u: %s %s: %s", c->path, line, what, path, strerror(errno));
+    char buf[64];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    buf[n] = 0;
+    if (bad)
+        BAD("%s:%u: %s %s: unreadable", c->path, line, what, path);
+    if (!strstr(buf, "-----BEGIN "))
+        BAD("%s:%u: %s %s: not a PEM file", c->path, line, what, path);
+    return 0;
+}
+
+static int check_sync(const mirror_config_t *c, char *err, size_t errlen)
+{
+    const mirror_sync_file_conf_t *y = &c->sync;
+    if (!y->master)
+        BAD("%s:%u: [sync] needs master = ADDRESS:PORT", c->path, y->line);
+    if (!y->server_name)
+        BAD("%s:%u: [sync] needs server_name = NAME (in the master's certificate)", c->path,
+            y->line);
+    if (!y->state_dir)
+        BAD("%s:%u: [sync] needs state_dir = DIR", c->path, y->line);
+    int rc;
+    if ((rc = check_file(c, "cert", y->cert, y->cert_line ? y->cert_line : y->line, err, errlen)) ||
+        (rc = check_file(c, "key", y->key, y->key_line ? y->key_line : y->line, err, errlen)) ||
+        (rc = check_file(c, "ca", y->ca, y->ca_line ? y->ca_line : y->line, err, errlen)))
+        return rc;
+    if (y->freeze_after_ms <= y->stale_after_ms)
+        BAD("%s:%u: freeze_after must be longer than stale_after", c->path, y->line);
+    if (y->backoff_max_ms < y->backoff_min_ms)
+        BAD("%s:%u: backoff_max must not be shorter than backoff_min", c->path, y->line);
+    return 0;
+}
+
+/* A zone served from the master over [sync]: a feed zone with no local source. */
+int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *z)
+{
+    return c->sync.enabled && !z->snapshot && !z->spool_dir && !z->nrbldnsd;
+}
+
 int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
 {
     if (!c->nzones)
         BAD("no [zone NAME] section");
     if (!c->nlisten)
         BAD("no listen address ([server] listen = 127.0.0.1:53)");
+    for (unsigned i = 0; i < c->nlisten; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const char *why = "";
+        if (bl_cfg_listen(c->listen[i], 53, &ss, &len, &why))
+            BAD("listen: '%s' is not an address[:port] (%s)", c->listen[i], why);
+    }
+    if (c->metrics_listen) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const char *why = "";
+        if (bl_cfg_listen(c->metrics_listen, 9154, &ss, &len, &why))
+            BAD("metrics_listen: '%s' is not an address[:port] (%s)", c->metrics_listen, why);
+    }
+    int nsynced = 0;
     for (unsigned i = 0; i < c->nzones; i++) {
         const mirror_zone_conf_t *z = &c->zones[i];
         uint8_t w[256];
         if (!mirror_dns_name_to_wire(z->name, w, NULL))
             BAD("zone '%s' (line %u): not a valid domain name", z->name, z->line);
-        int feed = z->snapshot || z->spool_dir;
+        int synced = mirror_zone_conf_synced(c, z);
+        nsynced += synced;
+        int feed = z->snapshot || z->spool_dir || synced;
         if (!feed && !z->nrbldnsd)
-            BAD("zone %s (line %u): no data source (snapshot, spool_dir or rbldnsd)", z->name,
-                z->line);
+            BAD("zone %s (line %u): no data source (snapshot, spool_dir, rbldnsd or [sync])",
+                z->name, z->line);
         if (feed && z->nrbldnsd)
             BAD("zone %s (line %u): a zone serves either a feed or rbldnsd files, not both",
                 z->name, z->line);
         if (feed && !z->nkeys)
             BAD("zone %s (line %u): a feed needs at least one trusted_key", z->name, z->line);
-        for (unsigned j = 0; j < i; j++)
+        for (unsigned j = 0; j < i; j++) {
             if (!strcmp(c->zones[j].name, z->name))
                 BAD("zone %s declared twice", z->name);
+            if (synced && mirror_zone_conf_synced(c, &c->zones[j]) &&
+                !strcmp(c->zones[j].feed, z->feed))
+                BAD("zone %s (line %u): feed %s is already followed by zone %s", z->name, z->line,
+                    z->feed, c->zones[j].name);
+        }
+    }
+    if (c->sync.enabled) {
+        int rc = check_sync(c, err, errlen);
+        if (rc)
+            return rc;
+        if (!nsynced)
+            BAD("%s:%u: [sync] but no zone to follow (every zone has snapshot, spool_dir or "
+                "rbldnsd)",
+                c->path, c->sync.line);
     }
     return 0;
 }

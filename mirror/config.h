@@ -30,8 +30,22 @@ typedef struct {
     char *spool_dir;
     char *rbldnsd[MIRROR_CONF_MAX_LIST];
     unsigned nrbldnsd;
+    char *export_rbldnsd; /* write the served state here as an rbldnsd ip4trie file */
     unsigned line;
 } mirror_zone_conf_t;
+
+/* The [sync] section: follow every feed zone from the master over mutual TLS. */
+typedef struct {
+    int enabled;                            /* the section is present */
+    char *master;                           /* "127.0.0.1:7353" or "[::1]:7353" */
+    char *server_name;                      /* name in the master's certificate */
+    char *cert, *key, *ca;                  /* this mirror's certificate and key, the master's CA */
+    char *state_dir;                        /* persisted objects, one directory per feed */
+    int64_t stale_after_ms;                 /* no valid heartbeat for this long: stale */
+    int64_t freeze_after_ms;                /* ... this long: frozen (no positive answers) */
+    int64_t backoff_min_ms, backoff_max_ms; /* reconnect delays */
+    unsigned line, master_line, cert_line, key_line, ca_line, state_line;
+} mirror_sync_file_conf_t;
 
 /* The whole configuration. Strings are owned and freed by mirror_config_close. */
 typedef struct {
@@ -45,6 +59,9 @@ typedef struct {
     int udp_gso;
     char *metrics_listen; /* "127.0.0.1:9154", NULL: no metrics endpoint */
     int log_level;
+    int log_syslog; /* log to syslog instead of stderr */
+    mirror_sync_file_conf_t sync;
+    char path[512]; /* the configuration file, for file:line in later checks */
     mirror_zone_conf_t zones[MIRROR_CONF_MAX_ZONES];
     unsigned nzones;
     int listen_from_cli; /* a --listen replaces the file's list */
@@ -56,14 +73,23 @@ void mirror_config_close(mirror_config_t *c);
 /* Reads an INI file. On error returns BL_ECONFIG/BL_EIO and err holds
  * "file:line: problem". */
 int mirror_config_load(mirror_config_t *c, const char *path, char *err, size_t errlen);
-/* Applies one setting as if read from a file: section "server" or
+/* Applies one setting as if read from a file: section "server", "sync" or
  * "zone NAME" ("zone" alone means the first zone). Used for --set. */
 int mirror_config_set(mirror_config_t *c, const char *section, const char *key, const char *val,
                       char *err, size_t errlen);
-/* Checks the whole configuration for consistency (zones, sources, listeners). */
+/* Checks the whole configuration for consistency (zones, sources, listeners,
+ * addresses, readable sync certificate, key and CA files). */
 int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen);
+/* 1 if zone z of c gets its feed from the master over [sync]. */
+int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *z);
 /* Fills a zone's fixed DNS settings from its configuration. */
 int mirror_zone_init(mirror_zone_t *z, const mirror_zone_conf_t *zc, char *err, size_t errlen);
+/* Re-applies what a SIGHUP may change (TTLs, TXT templates) from zc to the
+ * running zone z: integers are stored atomically-enough for readers (aligned
+ * 32-bit), templates are swapped and the old ones returned in *old_txt /
+ * *old_reason (*old_nreason) for the caller to free once no reader holds them. */
+int mirror_zone_reload(mirror_zone_t *z, const mirror_zone_conf_t *zc, char **old_txt,
+                       char ***old_reason, size_t *old_nreason);
 /* Frees what mirror_zone_init allocated and the zone's current data. */
 void mirror_zone_close(mirror_zone_t *z);
 

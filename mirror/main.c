@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include "codec.h"
 #include "config.h"
 #include "err.h"
 #include "feed.h"
@@ -18,6 +21,8 @@
 #include "metrics_http.h"
 #include "qsbr.h"
 #include "server.h"
+#include "sync_client.h"
+#include "tls.h"
 #include "util.h"
 
 #define VERSION "0.1.0"
@@ -29,8 +34,8 @@ static void usage(FILE *f)
                "      --check-config     check the configuration and data sources, then exit\n"
                "  -l, --listen ADDR:PORT listen address (repeatable; replaces the file's list)\n"
                "  -t, --threads N        UDP threads per listen address\n"
-               "      --set SECTION:KEY=VALUE  override one setting (SECTION: server, zone,\n"
-               "                         'zone NAME')\n"
+               "      --set SECTION:KEY=VALUE  override one setting (SECTION: server, sync,\n"
+               "                         zone, 'zone NAME')\n"
                "      --log-level LEVEL  err, warn, info, debug\n"
                "      --version          print the version and exit\n");
 }
@@ -49,7 +54,32 @@ typedef struct {
     uv_loop_t *loop;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t tick;
+    /* [sync]: one keyring for every followed feed (key certificates reach
+     * all), a store per followed feed, the client. */
+    bl_keyring_t *sync_ring;
+    mirror_sync_store_t stores[MIRROR_CONF_MAX_ZONES];
+    unsigned store_zone[MIRROR_CONF_MAX_ZONES];
+    mirror_sync_store_set_t set;
+    mirror_sync_t *sync;
+    int in_apply; /* refusals of our own apply are counted by the feed's on_apply */
+    struct {
+        _Atomic int64_t hb_ms;
+        uint64_t master_serial;
+        int64_t behind_since_ms;
+        uint64_t connects;
+        bl_metrics_series_t *stale, *connected, *reconnects, *master_serial_g, *behind,
+            *heartbeat_age, *delist_prop, *list_prop;
+    } fm[MIRROR_CONF_MAX_ZONES]; /* per store */
+    const char *cfg_path;
 } app_t;
+
+static int store_of(app_t *app, const char *feed)
+{
+    for (unsigned i = 0; i < app->set.n; i++)
+        if (!strcmp(app->feeds[app->store_zone[i]].name, feed))
+            return (int)i;
+    return -1;
+}
 
 static int load_zone_data(app_t *app, unsigned i, int64_t now_ms)
 {
@@ -82,6 +112,314 @@ static int load_zone_data(app_t *app, unsigned i, int64_t now_ms)
     return 0;
 }
 
+/* Writes the served state of zone i as rbldnsd data: IPv4 entries in an
+ * ip4trie file (export_rbldnsd) and IPv6 entries in an ip6trie file
+ * (export_rbldnsd.ip6), each written whole under a temporary name, fsynced
+ * and renamed over the old one, so rbldnsd never reads half a file. */
+typedef struct {
+    FILE *f;
+    const mirror_zone_t *z;
+    int af;
+    int64_t now;
+} export_t;
+
+static int export_entry(void *ctx, const bl_entry_t *e, uint8_t flags)
+{
+    export_t *x = ctx;
+    if (e->key.af != x->af || (e->expires_at && e->expires_at <= x->now))
+        return 0;
+    char pfx[64];
+    bl_prefix_format(&e->key, pfx, sizeof pfx);
+    if (flags & MIRROR_EXCLUDED) {
+        fprintf(x->f, "!%s\n", pfx);
+        return 0;
+    }
+    const char *t = NULL;
+    if (e->reason < x->z->nreason && x->z->reason_txt[e->reason])
+        t = x->z->reason_txt[e->reason];
+    else
+        t = x->z->default_txt;
+    fprintf(x->f, "%s :127.0.0.%u:%s\n", pfx, e->a ? e->a : x->z->default_a, t ? t : "");
+    return 0;
+}
+
+static int export_file(const mirror_zone_t *z, const mirror_zdata_t *d, const char *path, int af)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "# blsync-mirror: zone %s serial %" PRIu64 " (%s)\n", z->name, d->serial,
+            af == BL_AF4 ? "ip4trie" : "ip6trie");
+    export_t x = {f, z, af, bl_now_ms() / 1000};
+    mirror_index_foreach(d->ix, export_entry, &x);
+    int bad = fflush(f) || fsync(fileno(f)) || ferror(f);
+    if (fclose(f) || bad || rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+static int export_rbldnsd(app_t *app, unsigned i)
+{
+    const char *path = app->conf.zones[i].export_rbldnsd;
+    mirror_zone_t *z = &app->zones[i];
+    mirror_zdata_t *d = atomic_load(&z->data);
+    if (!path || !d)
+        return 0;
+    char p6[PATH_MAX];
+    snprintf(p6, sizeof p6, "%s.ip6", path);
+    if (export_file(z, d, path, BL_AF4) || export_file(z, d, p6, BL_AF6)) {
+        BL_ERR("rbldnsd_export_failed", "zone=%s file=%s errno=%d msg=%s", z->name, bl_log_q(path),
+               errno, bl_log_q(strerror(errno)));
+        return BL_EIO;
+    }
+    BL_DEBUG("rbldnsd_exported", "zone=%s file=%s serial=%" PRIu64, z->name, bl_log_q(path),
+             d->serial);
+    return 0;
+}
+
+static void on_apply(void *arg, mirror_feed_t *f, int rc, const mirror_apply_info_t *info)
+{
+    app_t *app = arg;
+    mirror_metrics_on_apply(app->metrics, f, rc, info);
+    if (!rc)
+        export_rbldnsd(app, (unsigned)(f - app->feeds));
+}
+
+/* ---- sync hooks ---- */
+
+typedef struct {
+    app_t *app;
+    int st;
+    int64_t now_ms;
+} prop_t;
+
+static void observe(bl_metrics_series_t *h, int64_t now_ms, const bl_change_t *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (c[i].decided_ms > 0)
+            bl_metrics_observe(
+                h, now_ms > c[i].decided_ms ? (double)(now_ms - c[i].decided_ms) / 1000.0 : 0.0);
+}
+
+static int prop_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_change_t *add,
+                      size_t nadd)
+{
+    prop_t *p = ctx;
+    observe(p->app->fm[p->st].delist_prop, p->now_ms, rem, nrem);
+    observe(p->app->fm[p->st].list_prop, p->now_ms, add, nadd);
+    return 0;
+}
+
+static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t len)
+{
+    app_t *app = ctx;
+    int st = store_of(app, obj->hdr.feed);
+    if (st < 0)
+        return BL_EFEED;
+    app->in_apply = 1;
+    int rc = mirror_sync_store_apply(&app->stores[st], obj, buf, len);
+    if (!rc && obj->hdr.type == BL_OBJ_DELTA && app->metrics) {
+        /* Served and persisted now: each change's decision at the master to here. */
+        prop_t p = {app, st, bl_now_ms()};
+        bl_sink_t sink = {&p, prop_block};
+        bl_obj_decode(obj, &app->feeds[app->store_zone[st]].lim, &sink, NULL);
+    }
+    if (!rc) {
+        app->in_apply = 0;
+        if (app->fm[st].master_serial <= obj->hdr.serial)
+            app->fm[st].behind_since_ms = 0;
+    }
+    return rc;
+}
+
+static int sync_get_state(void *ctx, const char *feed, uint64_t *serial,
+                          uint8_t digest[BL_DIGEST_SIZE])
+{
+    app_t *app = ctx;
+    int st = store_of(app, feed);
+    if (st < 0)
+        return BL_EFEED;
+    mirror_feed_t *f = app->stores[st].feed;
+    *serial = f->loaded ? f->serial : 0;
+    if (f->loaded)
+        bl_digest_to_bytes(&f->digest, digest);
+    else
+        memset(digest, 0, BL_DIGEST_SIZE);
+    return 0;
+}
+
+static void sync_new_key(void *ctx, const char *feed, const bl_key_t *k, const uint8_t *buf,
+                         size_t len)
+{
+    app_t *app = ctx;
+    int st = store_of(app, feed);
+    if (st >= 0)
+        mirror_sync_store_keycert(&app->stores[st], k, buf, len);
+}
+
+static void sync_freshness(void *ctx, const char *feed, int level)
+{
+    app_t *app = ctx;
+    int st = store_of(app, feed);
+    if (st < 0)
+        return;
+    mirror_zone_t *z = &app->zones[app->store_zone[st]];
+    /* Frozen: the master has been silent too long to vouch for any listing. */
+    atomic_store(&z->no_positive, level == MIRROR_FROZEN);
+    if (app->fm[st].stale)
+        bl_metrics_set(app->fm[st].stale, level);
+}
+
+static void sync_refused(void *ctx, const char *feed, const char *what, int err)
+{
+    app_t *app = ctx;
+    int counted = app->in_apply;
+    app->in_apply = 0;
+    if (counted || !app->metrics)
+        return;
+    const char *fname =
+        *feed ? feed : (app->set.n == 1 ? app->feeds[app->store_zone[0]].name : "unknown");
+    if (!strcmp(what, "heartbeat"))
+        return; /* logged by the client; heartbeats_refused has no family of its own */
+    const char *v[] = {fname, bl_errname(err), NULL};
+    bl_metrics_inc(bl_metrics_series(!strcmp(what, "snapshot") ? app->metrics->fam.snapshots_refused
+                                                               : app->metrics->fam.deltas_refused,
+                                     v));
+}
+
+static void sync_heartbeat(void *ctx, const char *feed, uint64_t master_serial, int64_t created_ms)
+{
+    app_t *app = ctx;
+    (void)created_ms;
+    int st = store_of(app, feed);
+    if (st < 0)
+        return;
+    int64_t now = bl_now_ms();
+    atomic_store(&app->fm[st].hb_ms, now);
+    app->fm[st].master_serial = master_serial;
+    if (app->fm[st].master_serial_g)
+        bl_metrics_set(app->fm[st].master_serial_g, (double)master_serial);
+    uint64_t mine = app->stores[st].feed->serial;
+    if (master_serial > mine && !app->fm[st].behind_since_ms)
+        app->fm[st].behind_since_ms = now;
+    else if (master_serial <= mine)
+        app->fm[st].behind_since_ms = 0;
+}
+
+/* Loop thread, every tick: the sync gauges that are not events. */
+static void sync_gauges(app_t *app, int64_t now_ms)
+{
+    if (!app->sync || !app->metrics)
+        return;
+    const mirror_sync_stats_t *ss = mirror_sync_stats(app->sync);
+    for (unsigned i = 0; i < app->set.n; i++) {
+        bl_metrics_set(app->fm[i].connected, ss->connected);
+        if (ss->connects > app->fm[i].connects) {
+            if (ss->connects > 1)
+                bl_metrics_add(app->fm[i].reconnects,
+                               ss->connects - (app->fm[i].connects ? app->fm[i].connects : 1));
+            app->fm[i].connects = ss->connects;
+        }
+        int64_t since = app->fm[i].behind_since_ms;
+        bl_metrics_set(app->fm[i].behind, since ? (double)(now_ms - since) / 1000.0 : 0.0);
+    }
+}
+
+static int setup_sync(app_t *app, char *err, size_t errlen)
+{
+    mirror_sync_file_conf_t *y = &app->conf.sync;
+    if (!y->enabled)
+        return 0;
+    for (unsigned i = 0; i < app->nzones; i++) {
+        if (!mirror_zone_conf_synced(&app->conf, &app->conf.zones[i]))
+            continue;
+        unsigned k = (unsigned)app->set.n++;
+        app->store_zone[k] = i;
+        uint64_t serial = 0;
+        if (mirror_sync_store_open(&app->stores[k], &app->feeds[i], y->state_dir, &serial)) {
+            snprintf(err, errlen, "%s:%u: state_dir %s: unusable (%s)", app->conf.path,
+                     y->state_line ? y->state_line : y->line, y->state_dir, strerror(errno));
+            return BL_EIO;
+        }
+        if (app->metrics) {
+            const char *v[] = {app->feeds[i].name, NULL};
+            app->fm[k].stale = bl_metrics_series(app->metrics->fam.stale, v);
+            app->fm[k].connected = bl_metrics_series(app->metrics->fam.connected, v);
+            app->fm[k].reconnects = bl_metrics_series(app->metrics->fam.reconnects, v);
+            app->fm[k].master_serial_g = bl_metrics_series(app->metrics->fam.master_serial, v);
+            app->fm[k].behind = bl_metrics_series(app->metrics->fam.behind, v);
+            app->fm[k].heartbeat_age = bl_metrics_series(app->metrics->fam.heartbeat_age, v);
+            app->fm[k].delist_prop = bl_metrics_series(app->metrics->fam.delisting_prop, v);
+            app->fm[k].list_prop = bl_metrics_series(app->metrics->fam.listing_prop, v);
+            atomic_store(&app->fm[k].hb_ms, bl_now_ms());
+            bl_metrics_set_age(app->fm[k].heartbeat_age, &app->fm[k].hb_ms);
+            bl_metrics_set(app->fm[k].stale, 0);
+            bl_metrics_set(bl_metrics_series(app->metrics->fam.serial, v),
+                           (double)app->feeds[i].serial);
+        }
+    }
+    app->set.v = app->stores;
+    return 0;
+}
+
+static int start_sync(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
+{
+    mirror_sync_file_conf_t *y = &app->conf.sync;
+    if (!app->set.n)
+        return 0;
+    mirror_sync_conf_t sc;
+    mirror_sync_conf_defaults(&sc);
+    const char *m = y->master, *colon = strrchr(m, ':');
+    const char *rb = strchr(m, ']');
+    if (*m == '[') {
+        snprintf(sc.host, sizeof sc.host, "%.*s", rb ? (int)(rb - m - 1) : 0, m + 1);
+        colon = rb && rb[1] == ':' ? rb + 1 : NULL;
+    } else if (colon && strchr(m, ':') != colon) {
+        colon = NULL; /* a bare IPv6 address */
+        snprintf(sc.host, sizeof sc.host, "%s", m);
+    } else {
+        snprintf(sc.host, sizeof sc.host, "%.*s", colon ? (int)(colon - m) : (int)strlen(m), m);
+    }
+    if (colon)
+        sc.port = atoi(colon + 1);
+    snprintf(sc.server_name, sizeof sc.server_name, "%s", y->server_name);
+    snprintf(sc.cert_file, sizeof sc.cert_file, "%s", y->cert);
+    snprintf(sc.key_file, sizeof sc.key_file, "%s", y->key);
+    snprintf(sc.ca_file, sizeof sc.ca_file, "%s", y->ca);
+    sc.stale_after_ms = y->stale_after_ms;
+    sc.freeze_after_ms = y->freeze_after_ms;
+    sc.backoff_min_ms = y->backoff_min_ms;
+    sc.backoff_max_ms = y->backoff_max_ms;
+    for (unsigned i = 0; i < app->set.n; i++)
+        sc.feeds[sc.nfeeds++] = app->feeds[app->store_zone[i]].name;
+    mirror_sync_hooks_t h = {0};
+    mirror_sync_store_hooks(&h, &app->set);
+    h.ctx = app;
+    h.get_state = sync_get_state;
+    h.apply = sync_apply;
+    h.on_new_key = sync_new_key;
+    h.on_freshness = sync_freshness;
+    h.on_refused = sync_refused;
+    h.on_heartbeat = sync_heartbeat;
+    int rc = mirror_sync_new(loop, &sc, &h, app->sync_ring, NULL, &app->sync);
+    if (rc) {
+        snprintf(err, errlen, "%s:%u: [sync]: %s (cert %s, key %s, ca %s)", app->conf.path, y->line,
+                 bl_strerror(rc), y->cert, y->key, y->ca);
+        return rc;
+    }
+    for (unsigned i = 0; i < app->set.n; i++)
+        app->stores[i].sync = app->sync;
+    BL_INFO("sync_started", "master=%s server_name=%s feeds=%zu", bl_log_q(y->master),
+            bl_log_q(y->server_name), sc.nfeeds);
+    return 0;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     app_t *app = h->data;
@@ -104,6 +442,7 @@ static void on_tick(uv_timer_t *t)
     for (unsigned i = 0; i < app->nzones; i++)
         if (app->conf.zones[i].spool_dir)
             mirror_spool_scan(&app->feeds[i], app->conf.zones[i].spool_dir, now_ms);
+    sync_gauges(app, now_ms);
 }
 
 /* /healthz: healthy when every zone has data to serve. */
@@ -127,30 +466,31 @@ static int setup_zones(app_t *app, char *err, size_t errlen)
             return BL_ECONFIG;
         app->zone_ptrs[i] = &app->zones[i];
         app->nzones = i + 1;
-        app->rings[i] = bl_keyring_new();
-        if (!app->rings[i]) {
+        int synced = mirror_zone_conf_synced(&app->conf, zc);
+        if (synced && !app->sync_ring)
+            app->sync_ring = bl_keyring_new();
+        bl_keyring_t *ring = synced ? app->sync_ring : (app->rings[i] = bl_keyring_new());
+        if (!ring) {
             snprintf(err, errlen, "out of memory");
             return BL_ENOMEM;
         }
         for (unsigned k = 0; k < zc->nkeys; k++) {
-            int rc = bl_keyring_add_file(app->rings[i], zc->keys[k]);
+            int rc = bl_keyring_add_file(ring, zc->keys[k]);
             if (rc) {
                 snprintf(err, errlen, "zone %s: trusted_key %s: %s", zc->name, zc->keys[k],
                          rc == BL_EIO ? strerror(errno) : bl_strerror(rc));
                 return rc;
             }
         }
-        mirror_feed_init(&app->feeds[i], &app->zones[i], &app->qsbr, zc->feed, app->rings[i]);
+        mirror_feed_init(&app->feeds[i], &app->zones[i], &app->qsbr, zc->feed, ring);
+        app->feeds[i].on_apply = on_apply;
+        app->feeds[i].on_apply_arg = app;
     }
     if (app->conf.metrics_listen) {
         app->metrics = mirror_metrics_new(app->zone_ptrs, app->nzones);
         if (!app->metrics) {
             snprintf(err, errlen, "metrics: out of memory");
             return BL_ENOMEM;
-        }
-        for (unsigned i = 0; i < app->nzones; i++) {
-            app->feeds[i].on_apply = mirror_metrics_on_apply;
-            app->feeds[i].on_apply_arg = app->metrics;
         }
     }
     return 0;
@@ -164,6 +504,8 @@ static void teardown(app_t *app)
         mirror_zone_close(&app->zones[i]);
         bl_keyring_free(app->rings[i]);
     }
+    bl_keyring_free(app->sync_ring);
+    app->sync_ring = NULL;
     mirror_config_close(&app->conf);
     mirror_metrics_free(app->metrics);
     app->metrics = NULL;
@@ -256,7 +598,7 @@ int main(int argc, char **argv)
         mirror_config_close(&app.conf);
         return 1;
     }
-    bl_log_init("blsync-mirror", app.conf.log_level, 0);
+    bl_log_init("blsync-mirror", app.conf.log_level, app.conf.log_syslog);
     mirror_qsbr_init(&app.qsbr);
     if (setup_zones(&app, err, sizeof err)) {
         fprintf(stderr, "blsync-mirror: %s\n", err);
@@ -270,12 +612,35 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (check && app.conf.sync.enabled) {
+        /* The TLS files must load as a client context (key matches certificate). */
+        bl_tls_config_t tc = {.cert_file = app.conf.sync.cert,
+                              .key_file = app.conf.sync.key,
+                              .ca_file = app.conf.sync.ca};
+        bl_tls_ctx_t *ctx = NULL;
+        if (bl_tls_ctx_new_client(&tc, &ctx)) {
+            fprintf(stderr, "blsync-mirror: %s:%u: [sync]: cert %s, key %s or ca %s unusable\n",
+                    app.conf.path, app.conf.sync.line, app.conf.sync.cert, app.conf.sync.key,
+                    app.conf.sync.ca);
+            teardown(&app);
+            return 1;
+        }
+        bl_tls_ctx_free(ctx);
+    }
     if (check) {
         printf("blsync-mirror: configuration ok (%u zone%s)\n", app.nzones,
                app.nzones == 1 ? "" : "s");
         teardown(&app);
         return 0;
     }
+    /* The persisted state of every followed feed, before any query is answered. */
+    if (setup_sync(&app, err, sizeof err)) {
+        fprintf(stderr, "blsync-mirror: %s\n", err);
+        teardown(&app);
+        return 1;
+    }
+    for (unsigned i = 0; i < app.nzones; i++)
+        export_rbldnsd(&app, i);
     mirror_server_conf_t sc = {
         .listen = app.conf.listen,
         .nlisten = app.conf.nlisten,
@@ -323,7 +688,16 @@ int main(int argc, char **argv)
     uv_timer_init(app.loop, &app.tick);
     app.tick.data = &app;
     uv_timer_start(&app.tick, on_tick, 100, 100);
-    uv_run(app.loop, UV_RUN_DEFAULT);
+    if (start_sync(&app, app.loop, err, sizeof err)) {
+        BL_ERR("sync_failed", "msg=%s", bl_log_q(err));
+        fprintf(stderr, "blsync-mirror: %s\n", err);
+        rc = 1;
+        uv_stop(app.loop);
+    }
+    if (!rc)
+        uv_run(app.loop, UV_RUN_DEFAULT);
+    mirror_sync_free(app.sync);
+    app.sync = NULL;
 
     mirror_server_stats_t st;
     mirror_server_stats(app.server, &st);
@@ -339,5 +713,5 @@ int main(int argc, char **argv)
     uv_run(app.loop, UV_RUN_DEFAULT);
     uv_loop_close(app.loop);
     teardown(&app);
-    return 0;
+    return rc;
 }

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # End to end over loopback: the real blsync-master (its publisher and its
 # in-process sync server, master/sync_server) serves mutual TLS 1.3; three
-# mirrors (the real mirror modules + mirror/sync_client) apply and answer
-# DNS; everything is checked with dig. Covers list/delist on every mirror,
+# real blsync-mirror daemons ([sync] section) apply and answer DNS;
+# everything is checked with dig and the mirrors' /metrics. Covers list/delist on every mirror,
 # snapshot bootstrap, resume with deltas, snapshot once the history is gone,
 # refusals (unknown key, tampered, replayed, other base, forged heartbeat,
 # wrong master certificate or name, revoked mirror), SIGKILL during apply,
@@ -14,7 +14,7 @@ B=$BL_BUILD
 CTL=$B/master/blsyncctl
 MASTER=$B/master/blsync-master
 SM=$B/tests/sync/sync_master # a master with another CA's certificate
-MIR=$B/tests/sync/sync_mirror
+MIR=$B/mirror/blsync-mirror
 EVIL=$B/tests/sync/sync_evil
 T=$(mktemp -d /tmp/bl_sync.XXXXXX)
 # 20 ports from 30000-34999 offset by our pid; skip blocks that others use now.
@@ -26,8 +26,7 @@ for _ in $(seq 240); do
 done
 HTTP=$BASE
 SYNC=$((BASE + 1))
-EVILP=$((BASE + 2))
-OTHERP=$((BASE + 3))
+# The hostile and other-CA servers bind port 0 and say which port they got.
 declare -A PID=()
 
 cleanup() {
@@ -87,19 +86,6 @@ ca = $T/pki/ca.pem
 revoked = $T/revoked
 heartbeat_interval = 500ms
 EOF
-for i in 1 2 3; do
-    mkdir -p "$T/m$i/spool"
-    cat >"$T/m$i/mirror.ini" <<EOF
-[server]
-listen = 127.0.0.1:$((BASE + 10 + i))
-threads = 1
-[zone bl.test]
-feed = main
-ttl = 1
-trusted_key = $T/sign.pub
-spool_dir = $T/m$i/spool
-EOF
-done
 
 start_master() {
     "$MASTER" -c "$T/master.conf" >>"$T/master.log" 2>&1 &
@@ -108,14 +94,39 @@ start_master() {
     wait_until 5 grep -q "event=sync_listen host=127.0.0.1 port=$SYNC" "$T/master.log" ||
         fail "blsync-master runs no sync server"
 }
-# start_mirror N [PORT [SERVERNAME]]
+# start_mirror N [PORT [SERVERNAME]]: the real blsync-mirror with a [sync] section.
 start_mirror() {
     local i=$1 port=${2:-$SYNC} name=${3:-master.test}
-    "$MIR" -c "$T/m$i/mirror.ini" --state-dir "$T/m$i/state" --master "127.0.0.1:$port" \
-        --server-name "$name" --cert "$T/pki/mirror-m$i.pem" --key "$T/pki/mirror-m$i.key" \
-        --ca "$T/pki/ca.pem" --backoff-min 100 --backoff-max 1000 --stale-after 1500 \
-        --freeze-after 3000 >>"$T/m$i.log" 2>&1 &
+    mkdir -p "$T/m$i"
+    cat >"$T/m$i/mirror.conf" <<EOF
+[server]
+listen = 127.0.0.1:$((BASE + 10 + i))
+threads = 1
+metrics_listen = 127.0.0.1:0
+[sync]
+master = 127.0.0.1:$port
+server_name = $name
+cert = $T/pki/mirror-m$i.pem
+key = $T/pki/mirror-m$i.key
+ca = $T/pki/ca.pem
+state_dir = $T/m$i/state
+backoff_min = 100ms
+backoff_max = 1s
+stale_after = 1500ms
+freeze_after = 3s
+[zone bl.test]
+feed = main
+ttl = 1
+trusted_key = $T/sign.pub
+EOF
+    "$MIR" -c "$T/m$i/mirror.conf" >>"$T/m$i.log" 2>&1 &
     PID[m$i]=$!
+}
+# metric N NAME-AND-LABELS: the value of one series of mirror N's /metrics.
+metric() {
+    local port
+    port=$(grep -o "event=metrics addr=[^ ]* port=[0-9]*" "$T/m$1.log" | tail -1 | sed 's/.*port=//')
+    curl -sf "http://127.0.0.1:$port/metrics" | awk -v k="$2" '$1 == k { print $2 }'
 }
 stop() { # NAME [SIGNAL]
     local p=${PID[$1]}
@@ -256,7 +267,7 @@ old_delta=$(ls "$SP"/*.delta | sort | head -1)
 stop m1
 # Objects that extend the mirror's state but must not be accepted.
 cp "$head_delta" "$T/head.delta"
-"$EVIL" "$T/pki/master.pem" "$T/pki/master.key" "$T/pki/ca.pem" "$EVILP" \
+"$EVIL" "$T/pki/master.pem" "$T/pki/master.key" "$T/pki/ca.pem" 0 \
     "reseal:$T/rogue.key:$T/head.delta:$S:$((S + 1))" \
     "tamper:$T/head.delta" \
     "$old_delta" \
@@ -265,6 +276,7 @@ cp "$head_delta" "$T/head.delta"
     "hb:$T/rogue.key:main:$((S + 9))" >"$T/evil.out" 2>&1 &
 PID[evil]=$!
 wait_until 5 grep -q listening "$T/evil.out" || fail "evil server did not start"
+EVILP=$(awk '/^listening/ {print $2; exit}' "$T/evil.out")
 mark=$(($(wc -l <"$T/m1.log") + 1))
 start_mirror 1 "$EVILP"
 wait_until 10 grep -q "^sent 6" "$T/evil.out" || fail "hostile objects not sent"
@@ -287,10 +299,11 @@ pass "unknown key, tampered, replayed, other-base, wrong-digest deltas and a for
 
 # ---- refusals: the master's certificate ---------------------------------
 "$SM" --spool "$T/spool" --key "$T/sign.key" --cert "$T/pki_b/master.pem" \
-    --tls-key "$T/pki_b/master.key" --ca "$T/pki/ca.pem" --port "$OTHERP" \
+    --tls-key "$T/pki_b/master.key" --ca "$T/pki/ca.pem" --port 0 \
     >"$T/other.out" 2>"$T/other.log" &
 PID[other]=$!
 wait_until 5 grep -q listening "$T/other.out" || fail "other-CA server did not start"
+OTHERP=$(awk '/^listening/ {print $2; exit}' "$T/other.out")
 mark=$(($(wc -l <"$T/m1.log") + 1))
 start_mirror 1 "$OTHERP"
 wait_until 5 bash -c "tail -n +$mark $T/m1.log | grep -q 'certificate verify failed'" ||
