@@ -593,3 +593,49 @@ int bl_obj_decode(const bl_obj_t *obj, const bl_limits_t *lim, const bl_sink_t *
     ZSTD_freeDCtx(z);
     return rc;
 }
+
+/* ---- whole-object collection ---- */
+
+typedef struct {
+    bl_change_t *rem, *add;
+    size_t nrem, nadd, caprem, capadd;
+} collect_t;
+
+static int append(bl_change_t **arr, size_t *n, size_t *cap, const bl_change_t *src, size_t m)
+{
+    if (!m)
+        return 0;
+    if (*n + m > *cap) {
+        size_t nc = *cap ? *cap : 1024;
+        while (nc < *n + m)
+            nc *= 2;
+        bl_change_t *na = realloc(*arr, nc * sizeof *na);
+        if (!na)
+            return BL_ENOMEM;
+        *arr = na;
+        *cap = nc;
+    }
+    memcpy(*arr + *n, src, m * sizeof *src);
+    *n += m;
+    return 0;
+}
+
+static int collect_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_change_t *add,
+                         size_t nadd)
+{
+    collect_t *c = ctx;
+    int rc = append(&c->rem, &c->nrem, &c->caprem, rem, nrem);
+    return rc ? rc : append(&c->add, &c->nadd, &c->capadd, add, nadd);
+}
+
+int bl_obj_collect(const bl_obj_t *obj, const bl_limits_t *lim, bl_change_t **rem, size_t *nrem,
+                   bl_change_t **add, size_t *nadd)
+{
+    collect_t c = {0};
+    int rc = bl_obj_decode(obj, lim, &(bl_sink_t){&c, collect_block}, NULL);
+    *rem = c.rem;
+    *nrem = c.nrem;
+    *add = c.add;
+    *nadd = c.nadd;
+    return rc;
+}

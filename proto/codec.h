@@ -41,6 +41,11 @@ typedef struct {
 int bl_obj_decode(const bl_obj_t *obj, const bl_limits_t *lim, const bl_sink_t *sink,
                   size_t *err_off);
 
+/* Decodes a whole object into two arrays of changes (caller frees both, also
+ * on error), for applying a delta all or nothing. */
+int bl_obj_collect(const bl_obj_t *obj, const bl_limits_t *lim, bl_change_t **rem, size_t *nrem,
+                   bl_change_t **add, size_t *nadd);
+
 /* Encodes/decodes one raw (uncompressed) block: exposed for tests and fuzzing.
  * bl_block_decode allocates the arrays (caller frees *rem and *add). */
 int bl_block_encode(const bl_change_t *rem, size_t nrem, const bl_change_t *add, size_t nadd,

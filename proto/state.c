@@ -91,39 +91,6 @@ int bl_state_apply_changes(bl_state_t *s, const bl_change_t *rem, size_t nrem,
     return merge(s, rem, nrem, add, nadd, &s->digest);
 }
 
-/* Collects all blocks of an object before applying (a delta applies whole or not at all). */
-typedef struct {
-    bl_change_t *rem, *add;
-    size_t nrem, nadd, caprem, capadd;
-} collect_t;
-
-static int grow_append(bl_change_t **arr, size_t *n, size_t *cap, const bl_change_t *src, size_t m)
-{
-    if (!m)
-        return 0;
-    if (*n + m > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < *n + m)
-            nc *= 2;
-        bl_change_t *na = realloc(*arr, nc * sizeof *na);
-        if (!na)
-            return BL_ENOMEM;
-        *arr = na;
-        *cap = nc;
-    }
-    memcpy(*arr + *n, src, m * sizeof *src);
-    *n += m;
-    return 0;
-}
-
-static int collect_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_change_t *add,
-                         size_t nadd)
-{
-    collect_t *c = ctx;
-    int rc = grow_append(&c->rem, &c->nrem, &c->caprem, rem, nrem);
-    return rc ? rc : grow_append(&c->add, &c->nadd, &c->capadd, add, nadd);
-}
-
 int bl_state_apply_delta(bl_state_t *s, const bl_obj_t *obj, const bl_limits_t *lim)
 {
     const bl_hdr_t *h = &obj->hdr;
@@ -141,9 +108,9 @@ int bl_state_apply_delta(bl_state_t *s, const bl_obj_t *obj, const bl_limits_t *
         return BL_EBASESERIAL;
     if (memcmp(h->base_digest, cur, BL_DIGEST_SIZE))
         return BL_EBASEDIGEST;
-    collect_t c = {0};
-    bl_sink_t sink = {&c, collect_block};
-    int rc = bl_obj_decode(obj, lim, &sink, NULL);
+    bl_change_t *rem = NULL, *add = NULL;
+    size_t nrem = 0, nadd = 0;
+    int rc = bl_obj_collect(obj, lim, &rem, &nrem, &add, &nadd);
     if (!rc) {
         bl_state_t next = *s;
         next.e = NULL;
@@ -157,7 +124,7 @@ int bl_state_apply_delta(bl_state_t *s, const bl_obj_t *obj, const bl_limits_t *
                 memcpy(copy, s->e, s->n * sizeof *copy);
             next.e = copy;
             next.n = next.cap = s->n;
-            rc = merge(&next, c.rem, c.nrem, c.add, c.nadd, &next.digest);
+            rc = merge(&next, rem, nrem, add, nadd, &next.digest);
             uint8_t after[BL_DIGEST_SIZE];
             bl_digest_to_bytes(&next.digest, after);
             if (!rc && memcmp(after, h->digest, BL_DIGEST_SIZE))
@@ -173,8 +140,8 @@ int bl_state_apply_delta(bl_state_t *s, const bl_obj_t *obj, const bl_limits_t *
             }
         }
     }
-    free(c.rem);
-    free(c.add);
+    free(rem);
+    free(add);
     return rc;
 }
 
