@@ -150,6 +150,19 @@ static int open_obj(const char *path, const bl_keyring_t *ring, uint8_t **buf, b
     return 0;
 }
 
+/* Applies one verified object to st: a snapshot replaces it, a delta must
+ * follow it (the first object of a chain names the feed). */
+static int apply_obj(bl_state_t *st, const bl_obj_t *obj, int first)
+{
+    if (obj->hdr.type == BL_OBJ_SNAPSHOT) {
+        st->feed[0] = 0;
+        return bl_state_load_snapshot(st, obj, NULL);
+    }
+    if (first)
+        snprintf(st->feed, sizeof st->feed, "%s", obj->hdr.feed);
+    return bl_state_apply_delta(st, obj, NULL);
+}
+
 static int count_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_change_t *add,
                        size_t nadd)
 {
@@ -188,21 +201,13 @@ int ctl_verify(int argc, char **argv)
         size_t off = 0;
         int rc = 0;
         const char *what = "payload";
-        if (obj.hdr.type == BL_OBJ_SNAPSHOT) {
-            st.feed[0] = 0;
-            rc = bl_state_load_snapshot(&st, &obj, NULL);
-            what = "snapshot";
-        } else if (obj.hdr.type == BL_OBJ_DELTA) {
-            if (f == 0 && obj.hdr.base_serial == 0)
-                snprintf(st.feed, sizeof st.feed, "%s", obj.hdr.feed);
-            if (f == 0 && obj.hdr.base_serial != 0) {
-                rc = bl_obj_decode(&obj, NULL, &(bl_sink_t){NULL, count_block}, &off);
-                if (!rc)
-                    printf("digest: not checked (needs the base state: pass a snapshot first)\n");
-            } else {
-                rc = bl_state_apply_delta(&st, &obj, NULL);
-                what = "delta";
-            }
+        if (f == 0 && obj.hdr.type == BL_OBJ_DELTA && obj.hdr.base_serial != 0) {
+            rc = bl_obj_decode(&obj, NULL, &(bl_sink_t){NULL, count_block}, &off);
+            if (!rc)
+                printf("digest: not checked (needs the base state: pass a snapshot first)\n");
+        } else if (obj.hdr.type == BL_OBJ_SNAPSHOT || obj.hdr.type == BL_OBJ_DELTA) {
+            what = bl_obj_type_name(obj.hdr.type);
+            rc = apply_obj(&st, &obj, f == 0);
         }
         if (rc) {
             fprintf(stderr, "%s: %s: %s\n", files[f], what, bl_strerror(rc));
@@ -289,15 +294,7 @@ int ctl_dump(int argc, char **argv)
             status = 1;
             break;
         }
-        int rc;
-        if (obj.hdr.type == BL_OBJ_SNAPSHOT) {
-            st.feed[0] = 0;
-            rc = bl_state_load_snapshot(&st, &obj, NULL);
-        } else {
-            if (f == 0)
-                snprintf(st.feed, sizeof st.feed, "%s", obj.hdr.feed);
-            rc = bl_state_apply_delta(&st, &obj, NULL);
-        }
+        int rc = apply_obj(&st, &obj, f == 0);
         if (rc) {
             fprintf(stderr, "%s: %s\n", files[f], bl_strerror(rc));
             status = 1;
@@ -408,8 +405,7 @@ int ctl_mkdelta(int argc, char **argv)
         bl_obj_t obj;
         if (open_obj(from[f], ring, &data, &obj))
             goto done;
-        rc = obj.hdr.type == BL_OBJ_SNAPSHOT ? bl_state_load_snapshot(&st, &obj, NULL)
-                                             : bl_state_apply_delta(&st, &obj, NULL);
+        rc = apply_obj(&st, &obj, 0);
         free(data);
         if (rc) {
             fprintf(stderr, "mkdelta: %s: %s\n", from[f], bl_strerror(rc));
