@@ -6,13 +6,10 @@
 set -euo pipefail
 B=$BL_BUILD
 T=$(mktemp -d /tmp/bl_sync_flow.XXXXXX)
-# 4 ports from 30000-34999 offset by our pid; skip blocks that others use now.
-PORT=$((30000 + $$ % 4900))
-for _ in $(seq 100); do
-    ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE ":($PORT|$((PORT + 1))|$((PORT + 2))|$((PORT + 3)))\$" ||
-        break
-    PORT=$((30000 + (PORT - 30000 + 7) % 4900))
-done
+# 4 free ports below the ephemeral range (ports.sh).
+. "$(dirname "$0")/ports.sh"
+pick_ports 4
+PORT=$BASE
 SPID=
 cleanup() {
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true

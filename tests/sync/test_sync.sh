@@ -17,13 +17,9 @@ SM=$B/tests/sync/sync_master # a master with another CA's certificate
 MIR=$B/mirror/blsync-mirror
 EVIL=$B/tests/sync/sync_evil
 T=$(mktemp -d /tmp/bl_sync.XXXXXX)
-# 20 ports from 30000-34999 offset by our pid; skip blocks that others use now.
-BASE=$((30000 + ($$ % 240) * 20))
-for _ in $(seq 240); do
-    ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE ":($(seq -s '|' "$BASE" $((BASE + 19))))\$" ||
-        break
-    BASE=$((30000 + ((BASE - 30000) / 20 + 1) % 240 * 20))
-done
+# 20 free ports below the ephemeral range (ports.sh).
+. "$(dirname "$0")/ports.sh"
+pick_ports 20
 HTTP=$BASE
 SYNC=$((BASE + 1))
 # The hostile and other-CA servers bind port 0 and say which port they got.
@@ -198,7 +194,17 @@ wait_until 10 all_answer 198.51.100.7 nx || fail "delisting did not reach every 
 t_delist=$(($(now_ms) - t0))
 wait_until 10 all_in_sync || fail "serials differ after delisting"
 is_answer 2 192.0.2.1 127.0.0.2 || fail "unrelated listing lost"
-pass "listing on all 3 mirrors in ${t_list} ms, delisting (NXDOMAIN on all 3) in ${t_delist} ms (API call to dig)"
+for i in 1 2 3; do
+    n=$(metric $i 'blsync_mirror_delisting_propagation_seconds_count{feed="main"}')
+    [ "${n:-0}" -ge 1 ] || fail "m$i observed no delisting propagation (count ${n:-none})"
+    n=$(metric $i 'blsync_mirror_listing_propagation_seconds_count{feed="main"}')
+    [ "${n:-0}" -ge 2 ] || fail "m$i observed ${n:-no} listing propagations, expected >= 2"
+    [ "$(metric $i 'blsync_mirror_serial{feed="main"}')" = "$(master_serial)" ] ||
+        fail "m$i metric serial differs from the master's"
+    [ "$(metric $i 'blsync_mirror_connected{feed="main"}')" = 1 ] || fail "m$i not connected by metrics"
+done
+d_sum=$(metric 1 'blsync_mirror_delisting_propagation_seconds_sum{feed="main"}')
+pass "listing on all 3 mirrors in ${t_list} ms, delisting (NXDOMAIN on all 3) in ${t_delist} ms (API call to dig); m1 delisting propagation histogram sum ${d_sum} s"
 
 # ---- a mirror offline across several publishes resumes with deltas ------
 stop m3
@@ -292,6 +298,13 @@ grep -q "^ack" "$T/evil.out" && fail "m1 acknowledged a hostile object"
 wait_until 5 bash -c "tail -n +$mark $T/m1.log | grep -q 'event=sync_hello feed=main serial=$S snapshot=1'" ||
     fail "m1 did not ask for a snapshot after a digest mismatch"
 [ "$(mserial 1)" = "$S" ] || fail "m1 serial moved to $(mserial 1)"
+for r in 'deltas_refused_total{feed="main",reason="unknown_key"}' \
+    'deltas_refused_total{feed="main",reason="payload_hash"}' \
+    'deltas_refused_total{feed="main",reason="rollback"}' \
+    'deltas_refused_total{feed="main",reason="base_serial"}' \
+    'deltas_refused_total{feed="main",reason="digest_mismatch"}'; do
+    [ "$(metric 1 "blsync_mirror_$r")" -ge 1 ] 2>/dev/null || fail "m1 metrics lack $r"
+done
 is_answer 1 192.0.2.1 127.0.0.2 || fail "m1 stopped serving its last good state"
 stop m1
 stop evil
@@ -346,6 +359,20 @@ is_answer 2 192.0.2.1 127.0.0.2 || fail "m2 lost an old listing after SIGKILLs"
 grep -q "sync_state_refused" "$T/m2.log" && fail "m2 found an inconsistent persisted state"
 pass "m2 killed 8 times around applies: restarts consistent and catches up"
 
+# ---- SIGTERM: graceful exit, restart resumes the same serial, no object ----
+wait_until 10 in_sync 1 || fail "m1 not in sync before SIGTERM"
+S=$(mserial 1)
+stop m1 TERM
+grep -q "event=stopped" "$T/m1.log" || fail "m1 did not log a graceful stop"
+mark=$(($(wc -l <"$T/m1.log") + 1))
+start_mirror 1
+wait_until 10 bash -c "tail -n +$mark $T/m1.log | grep -q 'event=sync_connected'" || fail "m1 did not reconnect"
+wait_until 5 in_sync 1 || fail "m1 not in sync after a restart"
+tail -n +"$mark" "$T/m1.log" | grep -q "event=sync_state_restored feed=main serial=$S " ||
+    fail "m1 did not restore serial $S"
+tail -n +"$mark" "$T/m1.log" | grep -q "event=sync_applied" && fail "m1 needed an object after a clean restart"
+pass "SIGTERM: m1 exited cleanly, restarted at serial $S without a snapshot or delta"
+
 # ---- the master side restarted: reconnect, catch up, no duplicate apply --
 wait_until 10 in_sync 3 || true
 stop master
@@ -385,8 +412,11 @@ wait_until 5 grep -q "event=sync_freshness feed=main level=stale" "$T/m1.log" ||
     fail "m1 did not turn stale"
 wait_until 5 is_answer 1 192.0.2.1 nx || fail "m1 still answers positively while frozen"
 grep -q "event=sync_freshness feed=main level=frozen" "$T/m1.log" || fail "m1 did not log frozen"
+[ "$(metric 1 'blsync_mirror_stale{feed="main"}')" = 2 ] || fail "m1 metrics do not say frozen"
+is_answer 1 192.0.2.1 nx || fail "m1 answers positively while frozen"
 kill -CONT "${PID[master]}"
 wait_until 5 is_answer 1 192.0.2.1 127.0.0.2 || fail "m1 did not recover when the link returned"
+[ "$(metric 1 'blsync_mirror_stale{feed="main"}')" = 0 ] || fail "m1 metrics still say stale"
 pass "hung link: stale after 1.5 s, no positive answers after 3 s, recovered"
 
 echo "all sync protocol checks passed"

@@ -8,13 +8,10 @@ set -euo pipefail
 ECHO=$BL_BUILD/tests/sync/tls_echo
 CTL=${BLSYNCCTL:-$BL_BUILD/master/blsyncctl}
 T=$(mktemp -d /tmp/bl_sync_tls.XXXXXX)
-# 4 ports from 30000-34999 offset by our pid; skip blocks that others use now.
-PORT=$((30000 + $$ % 4900))
-for _ in $(seq 100); do
-    ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE ":($PORT|$((PORT + 1))|$((PORT + 2))|$((PORT + 3)))\$" ||
-        break
-    PORT=$((30000 + (PORT - 30000 + 7) % 4900))
-done
+# 4 free ports below the ephemeral range (ports.sh).
+. "$(dirname "$0")/ports.sh"
+pick_ports 4
+PORT=$BASE
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
