@@ -198,7 +198,7 @@ for i in 1 2 3; do
     n=$(metric $i 'blsync_mirror_delisting_propagation_seconds_count{feed="main"}')
     [ "${n:-0}" -ge 1 ] || fail "m$i observed no delisting propagation (count ${n:-none})"
     n=$(metric $i 'blsync_mirror_listing_propagation_seconds_count{feed="main"}')
-    [ "${n:-0}" -ge 2 ] || fail "m$i observed ${n:-no} listing propagations, expected >= 2"
+    [ "${n:-0}" -ge 1 ] || fail "m$i observed no listing propagation (count ${n:-none})"
     [ "$(metric $i 'blsync_mirror_serial{feed="main"}')" = "$(master_serial)" ] ||
         fail "m$i metric serial differs from the master's"
     [ "$(metric $i 'blsync_mirror_connected{feed="main"}')" = 1 ] || fail "m$i not connected by metrics"
