@@ -30,6 +30,8 @@ void master_config_defaults(master_config_t *c)
     master_policy_defaults(&c->policy);
     master_sync_conf_defaults(&c->sync);
     c->window_ms = 4LL * 3600 * 1000;
+    c->mirror_ttl_ms = 300 * 1000; /* blsync-mirror's default ttl */
+    c->expected_prop_ms = 30 * 60 * 1000;
 }
 
 int master_parse_duration(const char *s, int64_t *ms)
@@ -288,8 +290,15 @@ static int handler(void *user, const char *sec, const char *name, const char *v)
                 return PROBLEM("listen: '%s' is not host:port or [v6]:port", v);
             return set_str(L, c->metrics_listen, sizeof c->metrics_listen, v, name);
         }
-        if (!strcmp(name, "window"))
-            return set_dur(L, &c->window_ms, v, name);
+        if (!strcmp(name, "window")) {
+            if (!set_dur(L, &c->window_ms, v, name))
+                return 0;
+            return c->window_ms >= 1000 ? 1 : PROBLEM("window: '%s' is shorter than 1s", v);
+        }
+        if (!strcmp(name, "mirror_ttl"))
+            return set_dur(L, &c->mirror_ttl_ms, v, name);
+        if (!strcmp(name, "expected_propagation"))
+            return set_dur(L, &c->expected_prop_ms, v, name);
     } else if (!strcmp(sec, "sync")) {
         master_sync_conf_t *y = &c->sync;
         if (!strcmp(name, "listen")) {

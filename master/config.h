@@ -37,7 +37,9 @@ typedef struct {
     master_sync_conf_t sync;
     /* [metrics]: Prometheus /metrics on its own address; off unless set. */
     char metrics_listen[128];
-    int64_t window_ms; /* the delisting propagation window */
+    int64_t window_ms;        /* the delisting propagation window */
+    int64_t mirror_ttl_ms;    /* the mirrors' positive TTL, spent from the window */
+    int64_t expected_prop_ms; /* propagation the operator expects (the window check) */
     /* [policy], [kind.*] */
     master_policy_t policy;
 } master_config_t;

@@ -657,28 +657,43 @@ static int h_list_get(master_http_ctx_t *ctx, const char *query, bl_buf_t *out)
 }
 
 typedef struct {
+    master_http_ctx_t *ctx;
     bl_buf_t *out;
     int64_t now, active_ms;
     uint64_t last, min;
     int n;
 } status_ctx_t;
 
+/* One mirror of /v1/status. state: up (sync session up), stale (no session,
+ * heard from within mirror_active: still counts for the window), gone
+ * (silent longer: reported, no longer counted). */
 static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t last_ms)
 {
     status_ctx_t *c = arg;
-    int active = last_ms >= c->now - c->active_ms;
+    int up = c->ctx->mirror_up && c->ctx->mirror_up(c->ctx->mirror_up_arg, name);
+    if (up)
+        last_ms = c->now;
+    int active = up || last_ms >= c->now - c->active_ms;
     if (active && acked < c->min)
         c->min = acked;
-    char t[40];
+    int64_t t = acked < c->last ? master_store_serial_time(c->ctx->store, acked + 1) : 0;
+    double lag_s = t && c->now > t ? (c->now - t) / 1000.0 : 0;
+    char tb[40];
     if (c->n++)
         bl_buf_u8(c->out, ',');
     master_json_printf(c->out, "{\"name\":");
     master_json_put_str(c->out, name);
     master_json_printf(c->out,
-                       ",\"acked_serial\":%" PRIu64 ",\"lag_serials\":%" PRIu64
-                       ",\"last_contact\":\"%s\",\"active\":%s}",
-                       acked, acked < c->last ? c->last - acked : 0,
-                       master_format_time(last_ms, t, sizeof t), active ? "true" : "false");
+                       ",\"state\":\"%s\",\"connected\":%s,\"acked_serial\":%" PRIu64
+                       ",\"lag_serials\":%" PRIu64 ",\"lag_s\":%.3f"
+                       ",\"last_contact\":\"%s\",\"contact_age_s\":%.3f,\"active\":%s}",
+                       up       ? "up"
+                       : active ? "stale"
+                                : "gone",
+                       up ? "true" : "false", acked, acked < c->last ? c->last - acked : 0, lag_s,
+                       master_format_time(last_ms, tb, sizeof tb),
+                       c->now > last_ms ? (c->now - last_ms) / 1000.0 : 0.0,
+                       active ? "true" : "false");
 }
 
 static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
@@ -720,7 +735,8 @@ static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
     }
     /* Mirrors and the oldest delisting still propagating (for blsyncctl status). */
     int64_t now = bl_now_ms();
-    status_ctx_t sc = {.out = out,
+    status_ctx_t sc = {.ctx = ctx,
+                       .out = out,
                        .now = now,
                        .active_ms = ctx->policy->mirror_active_ms,
                        .last = serial,
@@ -731,10 +747,13 @@ static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
     int64_t oldest = 0;
     master_store_delistings_after(ctx->store, sc.min, &n, &oldest);
     char t[40];
-    master_json_printf(out, "],\"delistings_propagating\":%" PRIu64, n);
+    master_json_printf(
+        out, "],\"mirror_active_s\":%.3f,\"window_s\":%.3f,\"delistings_propagating\":%" PRIu64,
+        ctx->policy->mirror_active_ms / 1000.0, ctx->window_ms / 1000.0, n);
     if (n)
         master_json_printf(out, ",\"oldest_propagating\":{\"decided_at\":\"%s\",\"age_s\":%.3f}",
-                           master_format_time(oldest, t, sizeof t), (now - oldest) / 1000.0);
+                           master_format_time(oldest, t, sizeof t),
+                           now > oldest ? (now - oldest) / 1000.0 : 0.0);
     else
         master_json_printf(out, ",\"oldest_propagating\":null");
     pthread_mutex_unlock(ctx->lock);

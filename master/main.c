@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "config_util.h"
 #include "err.h"
 #include "http.h"
 #include "log.h"
@@ -49,6 +50,13 @@ typedef struct {
         int dirty;
     } * acks;
     size_t nacks, capacks;
+    /* Mirrors with a sync session up for our feed, as of the last tick
+     * (under lock: the API's status reads it). */
+    char (*up)[256];
+    size_t nup, capup;
+    master_sync_peer_t *peers;
+    size_t cappeers;
+    const char *conf_path;
     uint64_t batch_start; /* loop time of the first change of the batch, 0 if none */
     uint64_t backoff_ms;  /* after a failed publish */
     int64_t last_prune_ms;
@@ -147,39 +155,114 @@ static void api_changed(void *arg)
     uv_async_send(&m->wake);
 }
 
+/* The acknowledgement record of mirror, added if new (NULL without memory). */
+static struct ack *ack_of(master_t *m, const char *mirror, int add)
+{
+    size_t i;
+    for (i = 0; i < m->nacks; i++)
+        if (!strcmp(m->acks[i].name, mirror))
+            return &m->acks[i];
+    if (!add)
+        return NULL;
+    if (m->nacks == m->capacks) {
+        size_t nc = m->capacks ? m->capacks * 2 : 64;
+        struct ack *a = realloc(m->acks, nc * sizeof *a);
+        if (!a)
+            return NULL;
+        m->acks = a;
+        m->capacks = nc;
+    }
+    memset(&m->acks[i], 0, sizeof m->acks[i]);
+    snprintf(m->acks[i].name, sizeof m->acks[i].name, "%s", mirror);
+    m->nacks++;
+    return &m->acks[i];
+}
+
 static void on_ack(void *ctx, const char *mirror, const char *feed, uint64_t serial, int64_t now_ms)
 {
     master_t *m = ctx;
     if (strcmp(feed, m->c.feed))
         return;
-    size_t i;
-    for (i = 0; i < m->nacks; i++)
-        if (!strcmp(m->acks[i].name, mirror))
-            break;
-    if (i == m->nacks) {
-        if (m->nacks == m->capacks) {
-            size_t nc = m->capacks ? m->capacks * 2 : 64;
-            struct ack *a = realloc(m->acks, nc * sizeof *a);
-            if (!a)
-                return;
-            m->acks = a;
-            m->capacks = nc;
-        }
-        memset(&m->acks[i], 0, sizeof m->acks[i]);
-        snprintf(m->acks[i].name, sizeof m->acks[i].name, "%s", mirror);
-        m->nacks++;
-    }
-    if (serial > m->acks[i].serial)
-        m->acks[i].serial = serial;
-    m->acks[i].at_ms = now_ms;
-    m->acks[i].dirty = 1;
+    struct ack *a = ack_of(m, mirror, 1);
+    if (!a)
+        return;
+    if (serial > a->serial)
+        a->serial = serial;
+    a->at_ms = now_ms;
+    a->dirty = 1;
 }
 
 static void on_mirror(void *ctx, const char *mirror, int up, const char *reason)
 {
-    (void)ctx;
+    master_t *m = ctx;
     BL_INFO("mirror", "name=%s state=%s reason=%s", bl_log_q(mirror), up ? "up" : "down",
             bl_log_q(reason ? reason : "-"));
+    /* Gone is measured from the end of the session, not from the last ack. */
+    struct ack *a = up ? NULL : ack_of(m, mirror, 0);
+    if (a) {
+        a->at_ms = bl_now_ms();
+        a->dirty = 1;
+    }
+}
+
+/* With the lock held, for the API: is mirror's sync session up? */
+static int mirror_up(void *arg, const char *mirror)
+{
+    master_t *m = arg;
+    for (size_t i = 0; i < m->nup; i++)
+        if (!strcmp(m->up[i], mirror))
+            return 1;
+    return 0;
+}
+
+/* Loop thread, lock held: the mirrors with a session up now. A connected
+ * mirror is in contact even when nothing new was published for hours (it
+ * has nothing to acknowledge), so its stored last contact is refreshed, at
+ * most every 10 s (or a tenth of the gone limit) to keep the writes few. */
+static void refresh_up(master_t *m, int64_t now)
+{
+    m->nup = 0;
+    if (!m->sync)
+        return;
+    size_t n = master_sync_peers(m->sync, m->peers, m->cappeers);
+    if (n > m->cappeers) {
+        master_sync_peer_t *p = realloc(m->peers, n * 2 * sizeof *p);
+        if (!p)
+            return;
+        m->peers = p;
+        m->cappeers = n * 2;
+        n = master_sync_peers(m->sync, m->peers, m->cappeers);
+        if (n > m->cappeers)
+            n = m->cappeers;
+    }
+    if (n > m->capup) {
+        char(*u)[256] = realloc(m->up, n * sizeof *u);
+        if (!u)
+            return;
+        m->up = u;
+        m->capup = n;
+    }
+    int64_t every = m->c.policy.mirror_active_ms / 10;
+    if (every > 10000)
+        every = 10000;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(m->peers[i].feed, m->c.feed))
+            continue;
+        snprintf(m->up[m->nup++], sizeof m->up[0], "%s", m->peers[i].mirror);
+        struct ack *a = ack_of(m, m->peers[i].mirror, 1);
+        if (a && now - a->at_ms >= every) {
+            a->at_ms = now;
+            a->dirty = 1;
+        }
+    }
+}
+
+/* The start-up and reload check of the window budget (docs/METRICS.md). */
+static void window_check(const master_config_t *c)
+{
+    char msg[256];
+    if (bl_cfg_window_check(c->window_ms, c->mirror_ttl_ms, c->expected_prop_ms, msg, sizeof msg))
+        BL_WARN("window_budget", "problem=%s", bl_log_q(msg));
 }
 
 static void want_snapshot(void *ctx, const char *feed)
@@ -238,9 +321,10 @@ static void on_tick(uv_timer_t *t)
     uint64_t pending = rc ? 0 : master_store_pending_count(m->store);
     if (!rc && !pending)
         maybe_snapshot(m);
+    refresh_up(m, now);
     flush_acks(m);
     master_metrics_delisted(m->metrics, "expired", n);
-    master_metrics_tick(m->metrics, m->store, m->sync, now);
+    master_metrics_tick(m->metrics, m->store, m->sync, (const char(*)[256])m->up, m->nup, now);
     pthread_mutex_unlock(&m->lock);
     if (rc)
         BL_ERR("expire_failed", "error=%s", bl_errname(rc));
@@ -281,10 +365,40 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_stop(m->loop);
 }
 
+/* SIGHUP: the [metrics] window budget and the gone limit take effect at
+ * once; everything else in the file needs a restart. A file that does not
+ * load keeps the running configuration. */
+static void reload_config(master_t *m)
+{
+    static master_config_t nc; /* large (paths): not on the stack */
+    char err[512];
+    master_config_defaults(&nc);
+    if (master_config_load(m->conf_path, &nc, err, sizeof err)) {
+        BL_ERR("reload_failed", "error=%s", bl_log_q(err));
+        master_metrics_reloaded(m->metrics, 0);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    m->c.window_ms = nc.window_ms;
+    m->c.mirror_ttl_ms = nc.mirror_ttl_ms;
+    m->c.expected_prop_ms = nc.expected_prop_ms;
+    m->c.policy.mirror_active_ms = nc.policy.mirror_active_ms;
+    m->api.window_ms = nc.window_ms;
+    master_metrics_set_limits(m->metrics, m->c.window_ms, m->c.policy.mirror_active_ms);
+    pthread_mutex_unlock(&m->lock);
+    master_metrics_reloaded(m->metrics, 1);
+    char w[BL_CFG_DURSTRLEN], g[BL_CFG_DURSTRLEN];
+    BL_INFO("reloaded", "what=config window=%s mirror_active=%s",
+            bl_cfg_duration_format(m->c.window_ms, w, sizeof w),
+            bl_cfg_duration_format(m->c.policy.mirror_active_ms, g, sizeof g));
+    window_check(&m->c);
+}
+
 static void on_hup(uv_signal_t *s, int signum)
 {
     master_t *m = s->data;
     (void)signum;
+    reload_config(m);
     if (m->sync) {
         int rc = master_sync_reload(m->sync);
         BL_INFO("reloaded", "what=sync result=%s", rc ? bl_errname(rc) : "ok");
@@ -369,10 +483,16 @@ int main(int argc, char **argv)
                     "blsync-master: %s: warning: no API token: state changes through "
                     "the API are disabled\n",
                     conf);
+        char msg[256];
+        if (bl_cfg_window_check(m.c.window_ms, m.c.mirror_ttl_ms, m.c.expected_prop_ms, msg,
+                                sizeof msg))
+            fprintf(stderr, "blsync-master: %s: warning: %s\n", conf, msg);
         printf("%s: ok\n", conf);
         return 0;
     }
     bl_log_init("blsync-master", m.c.log_level, 0);
+    m.conf_path = conf;
+    window_check(&m.c);
     int rc;
     pthread_mutex_init(&m.lock, NULL);
     if ((rc = master_store_open(m.c.db, m.c.feed, m.c.sync_full, &m.store))) {
@@ -401,7 +521,10 @@ int main(int argc, char **argv)
                                 .token = m.c.token,
                                 .max_body = m.c.max_body,
                                 .changed = api_changed,
-                                .changed_arg = &m};
+                                .changed_arg = &m,
+                                .mirror_up = mirror_up,
+                                .mirror_up_arg = &m,
+                                .window_ms = m.c.window_ms};
     uv_async_init(m.loop, &m.wake, on_wake);
     m.wake.data = &m;
     uv_timer_init(m.loop, &m.tick);
@@ -455,6 +578,8 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&m.sighup, NULL);
     uv_run(m.loop, UV_RUN_DEFAULT);
     free(m.acks);
+    free(m.up);
+    free(m.peers);
     uv_loop_close(m.loop);
     bl_metrics_http_stop(m.metrics_http);
     master_metrics_free(m.metrics);

@@ -41,7 +41,8 @@ struct master_metrics {
     size_t tick_active, tick_gone;
     int64_t tick_now;
     master_store_t *tick_store;
-    const master_sync_t *tick_sync;
+    const char (*tick_up)[256];
+    size_t tick_nup;
 };
 
 int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, master_metrics_t **out)
@@ -65,6 +66,8 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     bl_metrics_set(bl_metrics_with(m->f.build_info, "0.1.0"), 1);
     bl_metrics_set(bl_metrics_series(m->f.window, NULL), window_ms / 1000.0);
     bl_metrics_set(bl_metrics_series(m->f.active_after, NULL), gone_ms / 1000.0);
+    bl_metrics_with(m->f.config_reloads, "ok"); /* both results exist from the start, at 0 */
+    bl_metrics_with(m->f.config_reloads, "error");
     m->serial = bl_metrics_with(m->f.serial, f);
     m->pending = bl_metrics_with(m->f.pending_changes, f);
     m->publish_age = bl_metrics_with(m->f.last_publish_age, f);
@@ -182,7 +185,12 @@ static mirror_t *mirror_of(master_metrics_t *m, const char *name)
 static void one_mirror(void *ctx, const char *name, uint64_t acked, int64_t last_ms)
 {
     master_metrics_t *m = ctx;
-    int active = last_ms >= m->tick_now - m->gone_ms;
+    int up = 0;
+    for (size_t i = 0; i < m->tick_nup && !up; i++)
+        up = !strcmp(m->tick_up[i], name);
+    if (up)
+        last_ms = m->tick_now; /* a session is up: in contact now */
+    int active = up || last_ms >= m->tick_now - m->gone_ms;
     mirror_t *x = mirror_of(m, name);
     if (active) {
         m->tick_active++;
@@ -200,13 +208,6 @@ static void one_mirror(void *ctx, const char *name, uint64_t acked, int64_t last
     int64_t t = acked < last ? master_store_serial_time(m->tick_store, acked + 1) : 0;
     bl_metrics_set(x->lag, t && m->tick_now > t ? (m->tick_now - t) / 1000.0 : 0);
     bl_metrics_set(x->contact_age, m->tick_now > last_ms ? (m->tick_now - last_ms) / 1000.0 : 0);
-    int up = 0;
-    if (m->tick_sync) {
-        master_sync_peer_t peers[64];
-        size_t n = master_sync_peers(m->tick_sync, peers, 64);
-        for (size_t i = 0; i < n && i < 64; i++)
-            up |= !strcmp(peers[i].mirror, name) && !strcmp(peers[i].feed, m->feed);
-    }
     bl_metrics_set(x->connected, up);
 }
 
@@ -217,8 +218,24 @@ static void observe(void *ctx, int64_t decided_ms)
     bl_metrics_observe(m->prop, v < 0 ? 0 : v);
 }
 
+void master_metrics_set_limits(master_metrics_t *m, int64_t window_ms, int64_t gone_ms)
+{
+    if (!m)
+        return;
+    m->window_ms = window_ms;
+    m->gone_ms = gone_ms;
+    bl_metrics_set(bl_metrics_series(m->f.window, NULL), window_ms / 1000.0);
+    bl_metrics_set(bl_metrics_series(m->f.active_after, NULL), gone_ms / 1000.0);
+}
+
+void master_metrics_reloaded(master_metrics_t *m, int ok)
+{
+    if (m)
+        bl_metrics_inc(bl_metrics_with(m->f.config_reloads, ok ? "ok" : "error"));
+}
+
 void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sync_t *sync,
-                         int64_t now_ms)
+                         const char (*up)[256], size_t nup, int64_t now_ms)
 {
     if (!m)
         return;
@@ -235,7 +252,8 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
     m->tick_min = last; /* no active mirror: nothing is waiting for one */
     m->tick_active = m->tick_gone = 0;
     m->tick_store = s;
-    m->tick_sync = sync;
+    m->tick_up = up;
+    m->tick_nup = nup;
     master_store_mirrors(s, one_mirror, m);
     bl_metrics_set(m->active, (double)m->tick_active);
     bl_metrics_set(m->gone, (double)m->tick_gone);

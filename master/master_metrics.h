@@ -29,9 +29,16 @@ void master_metrics_published(master_metrics_t *m, int rc, const master_pub_stat
 
 /* Refreshes serial, pending, listings, mirror and propagation gauges, and
  * observes the delistings that every active mirror acknowledged since the
- * last call. Loop thread, store lock held. sync may be NULL. */
+ * last call. up[0..nup) names the mirrors whose sync session for this feed
+ * is up now: they count as active and in contact whatever the store says.
+ * Loop thread, store lock held. sync may be NULL. */
 void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sync_t *sync,
-                         int64_t now_ms);
+                         const char (*up)[256], size_t nup, int64_t now_ms);
+
+/* A reload changed the window or the gone limit (loop thread, lock held). */
+void master_metrics_set_limits(master_metrics_t *m, int64_t window_ms, int64_t gone_ms);
+/* Counts a configuration reload: ok or error. */
+void master_metrics_reloaded(master_metrics_t *m, int ok);
 
 /* The policy word of a refusal message (bounded label values). */
 const char *master_refusal_word(const char *why);

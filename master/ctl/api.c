@@ -442,15 +442,124 @@ int ctl_lookup(int argc, char **argv)
                             *ma = master_json_get(d, "mirrors_acked"),
                             *mt = master_json_get(d, "mirrors_total"),
                             *pr = master_json_get(d, "propagated");
-        printf("  delisting: decided %s (%s), %s, mirrors %.0f/%.0f%s\n", da ? da->str : "?",
-               c ? c->str : "?",
-               pu && pu->type == MASTER_JSON_TRUE ? "published" : "not yet published",
-               ma ? ma->num : 0, mt ? mt->num : 0,
-               pr && pr->type == MASTER_JSON_TRUE ? ", propagated" : "");
+        int published = pu && pu->type == MASTER_JSON_TRUE;
+        int propagated = pr && pr->type == MASTER_JSON_TRUE;
+        double acked = ma && ma->type == MASTER_JSON_NUM ? ma->num : 0;
+        double total = mt && mt->type == MASTER_JSON_NUM ? mt->num : 0;
+        printf("  delisting: decided %s (%s)\n", da && da->str ? da->str : "?",
+               c && c->str ? c->str : "?");
+        if (propagated)
+            printf("  delisting propagated: %.0f of %.0f active mirrors have it\n", acked, total);
+        else if (!published)
+            printf("  delisting not yet published (0 of %.0f active mirrors have it)\n", total);
+        else
+            printf("  delisting propagating: %.0f of %.0f mirrors have it\n", acked, total);
     }
     v = master_json_get(r, "relisting_blocked_until");
     if (v && v->type == MASTER_JSON_STR)
         printf("  re-listing blocked until: %s\n", v->str);
+    master_json_free(&doc);
+    bl_buf_close(&resp);
+    return 0;
+}
+
+/* "3h25m" style, for ages in a terminal. */
+static const char *human_s(double s, char *buf, size_t n)
+{
+    long long t = (long long)(s + 0.5);
+    if (t < 60)
+        snprintf(buf, n, "%llds", t);
+    else if (t < 3600)
+        snprintf(buf, n, "%lldm%02llds", t / 60, t % 60);
+    else if (t < 172800)
+        snprintf(buf, n, "%lldh%02lldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, n, "%lldd%02lldh", t / 86400, t / 3600 % 24);
+    return buf;
+}
+
+static double num_of(const master_json_t *o, const char *k)
+{
+    const master_json_t *v = master_json_get(o, k);
+    return v && v->type == MASTER_JSON_NUM ? v->num : 0;
+}
+
+static const char *str_of(const master_json_t *o, const char *k)
+{
+    const master_json_t *v = master_json_get(o, k);
+    return v && v->type == MASTER_JSON_STR ? v->str : "-";
+}
+
+int ctl_status(int argc, char **argv)
+{
+    api_t a;
+    char *rest[64];
+    int nrest;
+    if (argc > 64 || api_opts(argc, argv, &a, rest, &nrest))
+        return 2;
+    int json = 0;
+    for (int i = 0; i < nrest; i++) {
+        if (!strcmp(rest[i], "--json")) {
+            json = 1;
+        } else {
+            fprintf(stderr, "usage: blsyncctl status [--json] [-c CONF | --url URL]\n");
+            return 2;
+        }
+    }
+    bl_buf_t resp;
+    bl_buf_init(&resp);
+    int st = api_call(&a, "GET", "/v1/status", NULL, &resp);
+    if (json || st != 200)
+        return finish(st, &resp);
+    /* One member per mirror: the default bound on members is for requests. */
+    const master_json_limits_t lim = {
+        .max_depth = 8, .max_members = 10000000, .max_values = 100000000, .max_str = 4096};
+    master_json_doc_t doc;
+    char why[128];
+    if (master_json_parse(resp.data, resp.len, &lim, &doc, why, sizeof why)) {
+        fprintf(stderr, "status: bad response: %s\n", why);
+        bl_buf_close(&resp);
+        return 1;
+    }
+    const master_json_t *r = doc.root;
+    char b1[32], b2[32], b3[32];
+    double window = num_of(r, "window_s"), gone = num_of(r, "mirror_active_s");
+    printf("feed %s: serial %.0f, %.0f entries, %.0f changes pending\n", str_of(r, "feed"),
+           num_of(r, "serial"), num_of(r, "entries"), num_of(r, "pending"));
+    printf("window %s; a mirror silent for %s is gone (reported, no longer counted)\n",
+           window > 0 ? human_s(window, b1, sizeof b1) : "?", human_s(gone, b2, sizeof b2));
+    const master_json_t *ms = master_json_get(r, "mirrors");
+    size_t n = ms && ms->type == MASTER_JSON_ARR ? ms->n : 0;
+    size_t nup = 0, nstale = 0, ngone = 0;
+    if (n) {
+        printf("\n%-24s %-6s %12s %8s %10s  %s\n", "MIRROR", "STATE", "ACKED", "LAG", "LAG_TIME",
+               "LAST CONTACT");
+        for (const master_json_t *x = ms->child; x; x = x->next) {
+            const char *state = str_of(x, "state");
+            nup += !strcmp(state, "up");
+            nstale += !strcmp(state, "stale");
+            ngone += !strcmp(state, "gone");
+            printf("%-24s %-6s %12.0f %8.0f %10s  %s (%s ago)\n", str_of(x, "name"), state,
+                   num_of(x, "acked_serial"), num_of(x, "lag_serials"),
+                   human_s(num_of(x, "lag_s"), b1, sizeof b1), str_of(x, "last_contact"),
+                   human_s(num_of(x, "contact_age_s"), b2, sizeof b2));
+        }
+        printf("\n");
+    }
+    printf("mirrors: %zu up, %zu stale, %zu gone\n", nup, nstale, ngone);
+    const master_json_t *o = master_json_get(r, "oldest_propagating");
+    double np = num_of(r, "delistings_propagating");
+    if (o && o->type == MASTER_JSON_OBJ) {
+        double age = num_of(o, "age_s");
+        printf("delistings propagating: %.0f; oldest decided %s, %s ago", np,
+               str_of(o, "decided_at"), human_s(age, b1, sizeof b1));
+        if (window > 0)
+            printf(" (%.1f%% of the %s window%s)", 100.0 * age / window,
+                   human_s(window, b3, sizeof b3), age > window ? ": BROKEN" : "");
+        printf("\n");
+    } else {
+        printf("delistings propagating: none\n");
+    }
     master_json_free(&doc);
     bl_buf_close(&resp);
     return 0;

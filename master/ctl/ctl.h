@@ -22,6 +22,7 @@ int ctl_certs(int argc, char **argv);
 int ctl_report(int argc, char **argv);
 int ctl_list(int argc, char **argv);
 int ctl_lookup(int argc, char **argv);
+int ctl_status(int argc, char **argv);
 int ctl_import_reports(int argc, char **argv);
 int ctl_import_rbldnsd(int argc, char **argv);
 

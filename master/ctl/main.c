@@ -6,11 +6,19 @@
 #include "ctl.h"
 
 static const ctl_cmd_t cmds[] = {
-    {"report", ctl_report, "report IP user|spamtrap [--time T] [--evidence ID] [-c CONF]   send a spam report to the master"},
-    {"list", ctl_list, "list add|remove|show PREFIX [--reason R] [-c CONF]   operator listings on the master"},
+    {"report", ctl_report,
+     "report IP user|spamtrap [--time T] [--evidence ID] [-c CONF]   send a spam report to the "
+     "master"},
+    {"list", ctl_list,
+     "list add|remove|show PREFIX [--reason R] [-c CONF]   operator listings on the master"},
     {"lookup", ctl_lookup, "lookup IP [--json] [-c CONF]   listed?, since when, time to delisting"},
-    {"import-reports", ctl_import_reports, "import-reports FILE (-c CONF | --db DB)   load JSON-lines reports into the store"},
-    {"import-rbldnsd", ctl_import_rbldnsd, "import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set] [--replace]   load an rbldnsd data file as listings"},
+    {"status", ctl_status,
+     "status [--json] [-c CONF]   mirrors (up/stale/gone, lag), the oldest delisting propagating"},
+    {"import-reports", ctl_import_reports,
+     "import-reports FILE (-c CONF | --db DB)   load JSON-lines reports into the store"},
+    {"import-rbldnsd", ctl_import_rbldnsd,
+     "import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set] [--replace]   load an rbldnsd data "
+     "file as listings"},
     {"certs", ctl_certs,
      "certs --dir DIR [--master-name NAME] [--mirror NAME...]   create a CA and TLS certificates"},
     {"keygen", ctl_keygen,

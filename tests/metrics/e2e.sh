@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# End to end on the controllable clock: a real master and three real mirrors over mutual TLS; one
+# delisting decided at T reaches m1 at once, m2 after 90 s and m3 after 1000 s (both paused with
+# SIGSTOP while the clock moves): each mirror's histogram puts it in its latency bucket, the
+# master's oldest-propagating gauge, per-mirror lag, blsyncctl status and lookup follow it, and
+# the master's histogram counts it when the last mirror acknowledges. promtool check metrics on
+# real scrapes of both daemons after DNS traffic.
+. "$(dirname "$0")/lib.sh"
+
+setclock $T0
+setup_pki m1 m2 m3
+METRICS_EXTRA="window = 1h" POLICY_EXTRA="mirror_active = 2h" write_master_conf
+start_master
+for n in m1 m2 m3; do start_mirror $n; done
+list 192.0.2.1
+list 192.0.2.2
+for n in m1 m2 m3; do
+    wait_until 10 synced $n || fail "$n did not reach serial $(master_serial)"
+    [ "$(answer $n 192.0.2.1)" = 127.0.0.2 ] || fail "$n does not answer the listing"
+done
+wait_until 5 is master 'blsync_master_mirrors_connected{feed="main"}' 3 || fail "master sees $(metric master 'blsync_master_mirrors_connected{feed="main"}') mirrors"
+pass "3 mirrors connected and serving serial $(master_serial)"
+
+prop() { # WHO BUCKET: a delisting propagation histogram bucket
+    if [ "$1" = master ]; then
+        metric master "blsync_master_delisting_propagation_seconds_bucket{feed=\"main\",le=\"$2\"}"
+    else
+        metric "$1" "blsync_mirror_delisting_propagation_seconds_bucket{feed=\"main\",le=\"$2\"}"
+    fi
+}
+for n in m1 m2 m3; do [ "$(prop $n +Inf)" = 0 ] || fail "$n counted a delisting before any"; done
+[ "$(prop master +Inf)" = 0 ] || fail "master counted a delisting before any"
+
+# ---- the delisting, decided at T, while m2 and m3 are paused -------------------
+TD=$((T0 + 60000))
+kill -STOP "${PID[m2]}" "${PID[m3]}"
+setclock $TD
+s0=$(master_serial)
+delist 192.0.2.1
+wait_until 5 sh -c "[ \$(curl -sf http://127.0.0.1:$HTTP/v1/status | jq -r .serial) -gt $s0 ]" || fail "not published"
+s1=$(master_serial)
+wait_until 5 synced m1 || fail "m1 did not apply serial $s1"
+[ "$(answer m1 192.0.2.1)" = nx ] || fail "m1 still answers the delisted address"
+wait_until 5 is m1 'blsync_mirror_delisting_propagation_seconds_count{feed="main"}' 1 || fail "m1 did not count it"
+[ "$(prop m1 0.1)" = 1 ] || fail "m1: applied on the same clock ms, want bucket 0.1, got $(scrape m1 | grep delisting_propagation_seconds_bucket)"
+wait_until 5 is master 'blsync_master_delistings_propagating{feed="main"}' 1 || fail "master: not propagating"
+pass "m1 applied the delisting at T: bucket le=0.1"
+
+# 90 s later m2 wakes up.
+setclock $((TD + 90000))
+wait_until 5 is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' 90 ||
+    fail "oldest propagating: $(metric master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}'), want 90"
+is master 'blsync_master_mirror_lag_serials{feed="main",mirror="m2"}' $((s1 - s0)) || fail "m2 lag serials"
+is master 'blsync_master_mirror_lag_seconds{feed="main",mirror="m2"}' 90 || fail "m2 lag seconds: $(metric master 'blsync_master_mirror_lag_seconds{feed="main",mirror="m2"}')"
+is master 'blsync_master_mirror_lag_seconds{feed="main",mirror="m1"}' 0 || fail "m1 lag seconds"
+"$CTL" status --url "http://127.0.0.1:$HTTP" >"$T/status.out" || fail "blsyncctl status"
+grep -qE '^m2 +up +[0-9]+ +1 +1m30s' "$T/status.out" || fail "status: m2 row: $(cat "$T/status.out")"
+grep -qE '^m1 +up +[0-9]+ +0 +0s' "$T/status.out" || fail "status: m1 row: $(cat "$T/status.out")"
+grep -q 'delistings propagating: 1; oldest decided .*, 1m30s ago (2.5% of the 1h00m window)' "$T/status.out" ||
+    fail "status: oldest: $(cat "$T/status.out")"
+grep -q 'mirrors: 3 up, 0 stale, 0 gone' "$T/status.out" || fail "status: counts: $(cat "$T/status.out")"
+"$CTL" lookup 192.0.2.1 --url "http://127.0.0.1:$HTTP" >"$T/lookup.out" || fail "blsyncctl lookup"
+grep -q 'delisting propagating: 1 of 3 mirrors have it' "$T/lookup.out" || fail "lookup: $(cat "$T/lookup.out")"
+kill -CONT "${PID[m2]}"
+wait_until 5 synced m2 || fail "m2 did not apply serial $s1"
+wait_until 5 is m2 'blsync_mirror_delisting_propagation_seconds_count{feed="main"}' 1 || fail "m2 did not count it"
+[ "$(prop m2 60)" = 0 ] && [ "$(prop m2 120)" = 1 ] ||
+    fail "m2: 90 s, want bucket 120 not 60: $(scrape m2 | grep delisting_propagation_seconds_bucket)"
+sum=$(metric m2 'blsync_mirror_delisting_propagation_seconds_sum{feed="main"}')
+[ "$sum" = 90 ] || fail "m2: latency sum $sum, want 90"
+wait_until 5 sh -c "'$CTL' lookup 192.0.2.1 --url http://127.0.0.1:$HTTP | grep -q '2 of 3 mirrors have it'" ||
+    fail "lookup after m2: $("$CTL" lookup 192.0.2.1 --url "http://127.0.0.1:$HTTP")"
+is master 'blsync_master_delistings_propagating{feed="main"}' 1 || fail "m3 has not acknowledged, yet nothing propagates"
+pass "m2 applied it 90 s after the decision: bucket le=120; lookup says 2 of 3"
+
+# 1000 s after the decision m3 wakes up: the last active mirror.
+setclock $((TD + 1000000))
+wait_until 5 is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' 1000 ||
+    fail "oldest propagating: $(metric master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}'), want 1000"
+[ "$(prop master +Inf)" = 0 ] || fail "master observed it before the last mirror acknowledged"
+kill -CONT "${PID[m3]}"
+wait_until 5 synced m3 || fail "m3 did not apply serial $s1"
+[ "$(answer m3 192.0.2.1)" = nx ] || fail "m3 still answers the delisted address"
+wait_until 5 is m3 'blsync_mirror_delisting_propagation_seconds_count{feed="main"}' 1 || fail "m3 did not count it"
+[ "$(prop m3 900)" = 0 ] && [ "$(prop m3 1800)" = 1 ] ||
+    fail "m3: 1000 s, want bucket 1800 not 900: $(scrape m3 | grep delisting_propagation_seconds_bucket)"
+wait_until 5 is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' 0 ||
+    fail "oldest propagating did not return to 0"
+is master 'blsync_master_delistings_propagating{feed="main"}' 0 || fail "still propagating"
+wait_until 5 is master 'blsync_master_delisting_propagation_seconds_count{feed="main"}' 1 ||
+    fail "master histogram: $(scrape master | grep delisting_propagation_seconds)"
+[ "$(prop master 900)" = 0 ] && [ "$(prop master 1800)" = 1 ] ||
+    fail "master: 1000 s, want bucket 1800: $(scrape master | grep delisting_propagation_seconds_bucket)"
+msum=$(metric master 'blsync_master_delisting_propagation_seconds_sum{feed="main"}')
+[ "$msum" = 1000 ] || fail "master: latency sum $msum, want 1000"
+is master 'blsync_master_delistings_window_broken_total{feed="main"}' 0 || fail "broken inside the window"
+"$CTL" lookup 192.0.2.1 --url "http://127.0.0.1:$HTTP" >"$T/lookup.out"
+grep -q 'delisting propagated: 3 of 3 active mirrors have it' "$T/lookup.out" || fail "lookup: $(cat "$T/lookup.out")"
+"$CTL" status --url "http://127.0.0.1:$HTTP" | grep -q 'delistings propagating: none' || fail "status still propagating"
+pass "m3 applied it after 1000 s: bucket le=1800 on m3 and on the master (sum $msum s); oldest back to 0"
+
+# ---- promtool check metrics on real scrapes, after DNS traffic -----------------
+for n in m1 m2 m3; do
+    for q in "$(rev 192.0.2.2).bl.test A" "$(rev 192.0.2.2).bl.test TXT" "$(rev 192.0.2.9).bl.test A" "bl.test SOA" "example.org A"; do
+        dig +time=1 +tries=1 +short @127.0.0.1 -p $((BASE + 10 + ${n#m})) $q >/dev/null || true
+    done
+    dig +tcp +time=1 +tries=1 +short @127.0.0.1 -p $((BASE + 10 + ${n#m})) "$(rev 192.0.2.2).bl.test" A >/dev/null || true
+done
+api POST /v1/reports '{"ip":"198.51.100.7","source":"user"}' >/dev/null
+curl -s -X POST -H "Authorization: Bearer $TOK" -d '{"ip":"example.com","source":"user"}' "http://127.0.0.1:$HTTP/v1/reports" >/dev/null || true
+for who in master m1 m2 m3; do
+    scrape $who >"$T/$who.prom" || fail "scrape $who"
+    promtool check metrics <"$T/$who.prom" >"$T/$who.lint" 2>&1 || fail "promtool check metrics $who: $(cat "$T/$who.lint")"
+done
+grep -q '^blsync_mirror_dns_queries_total{transport="tcp",qtype="A",rcode="NOERROR"} [1-9]' "$T/m1.prom" || fail "m1: no TCP A query counted"
+grep -q '^blsync_mirror_dns_listed_hits_total{zone="bl.test"} [1-9]' "$T/m1.prom" || fail "m1: no listed hit"
+grep -q '^blsync_master_reports_refused_total{reason="domain"} 1' "$T/master.prom" || fail "master: refused report not counted"
+grep -q '^blsync_master_publish_duration_seconds_count{feed="main"} [1-9]' "$T/master.prom" || fail "master: no publish observed"
+pass "promtool check metrics: master $(grep -c '^# TYPE' "$T/master.prom") families, m1 $(grep -c '^# TYPE' "$T/m1.prom") families, all clean"
+for n in m1 m2 m3; do kill -TERM "${PID[$n]}"; done
+kill -TERM "${PID[master]}"
+wait "${PID[master]}" || fail "master exit status $?"
+echo PASS
