@@ -628,3 +628,37 @@ void mirror_zone_close(mirror_zone_t *z)
     mirror_zdata_free(atomic_exchange(&z->data, NULL));
     memset(z, 0, sizeof *z);
 }
+
+int mirror_zone_reload(mirror_zone_t *z, const mirror_zone_conf_t *zc, char **old_txt,
+                       char ***old_reason, size_t *old_nreason)
+{
+    size_t on = atomic_load(&z->nreason);
+    size_t nn = zc->nreason > on ? zc->nreason : on; /* never shorter: see dns.h */
+    char **nr = NULL;
+    char *nt = zc->txt ? strdup(zc->txt) : NULL;
+    if (zc->txt && !nt)
+        return BL_ENOMEM;
+    if (nn) {
+        nr = calloc(nn, sizeof *nr);
+        if (!nr) {
+            free(nt);
+            return BL_ENOMEM;
+        }
+        for (size_t i = 0; i < zc->nreason; i++)
+            if (zc->reason_txt[i] && !(nr[i] = strdup(zc->reason_txt[i]))) {
+                for (size_t j = 0; j < i; j++)
+                    free(nr[j]);
+                free(nr);
+                free(nt);
+                return BL_ENOMEM;
+            }
+    }
+    atomic_store(&z->ttl, zc->ttl);
+    atomic_store(&z->soa_ttl, zc->soa_ttl);
+    atomic_store(&z->neg_ttl, zc->neg_ttl);
+    *old_txt = atomic_exchange(&z->default_txt, nt);
+    *old_reason = atomic_exchange(&z->reason_txt, nr);
+    atomic_store(&z->nreason, nn);
+    *old_nreason = on;
+    return 0;
+}

@@ -42,9 +42,12 @@ typedef struct mirror_zone {
     uint8_t wire[256]; /* lower-case wire format */
     unsigned wire_len;
     unsigned nlabels;
-    uint32_t ttl;     /* A and TXT answers */
-    uint32_t soa_ttl; /* SOA and NS records */
-    uint32_t neg_ttl; /* SOA minimum: negative caching */
+    /* TTLs and templates may change on SIGHUP while DNS threads read them:
+     * atomic. A reload stores a new reason_txt array (never shorter) before
+     * the new nreason and frees old templates after a grace period (qsbr). */
+    _Atomic uint32_t ttl;     /* A and TXT answers */
+    _Atomic uint32_t soa_ttl; /* SOA and NS records */
+    _Atomic uint32_t neg_ttl; /* SOA minimum: negative caching */
     uint32_t refresh, retry, expire;
     uint8_t mname[256], rname[256];
     unsigned mname_len, rname_len;
@@ -52,9 +55,9 @@ typedef struct mirror_zone {
     unsigned ns_len[MIRROR_NS_MAX];
     unsigned nns;
     uint8_t default_a;
-    char *default_txt; /* may be NULL: no TXT */
-    char **reason_txt; /* config templates per reason id (feed zones) */
-    size_t nreason;
+    char *_Atomic default_txt; /* may be NULL: no TXT */
+    char **_Atomic reason_txt; /* config templates per reason id (feed zones) */
+    _Atomic size_t nreason;
     _Atomic(mirror_zdata_t *) data;
     atomic_int no_positive; /* freeze: answer nothing as listed (test entries excepted) */
 } mirror_zone_t;

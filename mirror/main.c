@@ -70,7 +70,13 @@ typedef struct {
         bl_metrics_series_t *stale, *connected, *reconnects, *master_serial_g, *behind,
             *heartbeat_age, *delist_prop, *list_prop;
     } fm[MIRROR_CONF_MAX_ZONES]; /* per store */
+    /* The command line, re-applied on every reload. */
     const char *cfg_path;
+    const char *listens[MIRROR_CONF_MAX_LIST];
+    unsigned nlisten;
+    const char *sets[64];
+    unsigned nsets;
+    const char *threads, *loglevel;
 } app_t;
 
 static int store_of(app_t *app, const char *feed)
@@ -420,14 +426,147 @@ static int start_sync(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
     return 0;
 }
 
+static int apply_set(mirror_config_t *c, const char *arg, char *err, size_t errlen)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq) {
+        snprintf(err, errlen, "--set %s: expected SECTION:KEY=VALUE", arg);
+        return BL_ECONFIG;
+    }
+    char lhs[512];
+    snprintf(lhs, sizeof lhs, "%.*s", (int)(eq - arg), arg);
+    char *colon = strrchr(lhs, ':');
+    if (!colon) {
+        snprintf(err, errlen, "--set %s: expected SECTION:KEY=VALUE", arg);
+        return BL_ECONFIG;
+    }
+    *colon = 0;
+    char msg[512];
+    int rc = mirror_config_set(c, lhs, colon + 1, eq + 1, msg, sizeof msg);
+    if (rc)
+        snprintf(err, errlen, "--set %s: %s", arg, msg);
+    return rc;
+}
+
+/* Reads the configuration file and applies the command line over it. */
+static int load_config(app_t *app, mirror_config_t *c, char *err, size_t errlen)
+{
+    mirror_config_init(c);
+    int rc = mirror_config_load(c, app->cfg_path, err, errlen);
+    for (unsigned i = 0; !rc && i < app->nsets; i++)
+        rc = apply_set(c, app->sets[i], err, errlen);
+    if (!rc && app->nlisten) {
+        for (unsigned i = 0; i < c->nlisten; i++)
+            free(c->listen[i]);
+        c->nlisten = 0;
+        for (unsigned i = 0; !rc && i < app->nlisten; i++)
+            rc = mirror_config_set(c, "server", "listen", app->listens[i], err, errlen);
+    }
+    if (!rc && app->threads)
+        rc = mirror_config_set(c, "server", "threads", app->threads, err, errlen);
+    if (!rc && app->loglevel)
+        rc = mirror_config_set(c, "server", "log_level", app->loglevel, err, errlen);
+    if (!rc)
+        rc = mirror_config_check(c, err, errlen);
+    if (rc)
+        mirror_config_close(c);
+    return rc;
+}
+
+/* Swaps the string lists of two zone configurations (rbldnsd imports). */
+static void swap_rbldnsd(mirror_zone_conf_t *a, mirror_zone_conf_t *b)
+{
+    char *tmp[MIRROR_CONF_MAX_LIST];
+    unsigned n = a->nrbldnsd;
+    memcpy(tmp, a->rbldnsd, sizeof tmp);
+    memcpy(a->rbldnsd, b->rbldnsd, sizeof tmp);
+    memcpy(b->rbldnsd, tmp, sizeof tmp);
+    a->nrbldnsd = b->nrbldnsd;
+    b->nrbldnsd = n;
+    char *e = a->export_rbldnsd;
+    a->export_rbldnsd = b->export_rbldnsd;
+    b->export_rbldnsd = e;
+}
+
+/*
+ * SIGHUP: reads the file again (with the same command-line overrides) and
+ * applies what can change under load: log level and syslog, each zone's
+ * TTLs and TXT templates, rbldnsd imports and the export file. Listen
+ * addresses, threads, [sync], zones and feeds need a restart (logged). An
+ * invalid file changes nothing. DNS threads keep answering throughout:
+ * numbers are stored atomically, templates swapped and the old ones freed
+ * after a grace period.
+ */
+static void reload(app_t *app)
+{
+    static mirror_config_t nc;
+    char err[1024];
+    int rc = load_config(app, &nc, err, sizeof err);
+    for (unsigned i = 0; !rc && i < nc.nzones; i++)
+        if (i >= app->nzones || strcmp(nc.zones[i].name, app->zones[i].name) ||
+            strcmp(nc.zones[i].feed, app->conf.zones[i].feed) ||
+            !nc.zones[i].nrbldnsd != !app->conf.zones[i].nrbldnsd) {
+            snprintf(err, sizeof err, "zone %s: zones, feeds and sources need a restart",
+                     nc.zones[i].name);
+            rc = BL_ECONFIG;
+        }
+    if (!rc && nc.nzones != app->nzones) {
+        snprintf(err, sizeof err, "the set of zones changed: restart needed");
+        rc = BL_ECONFIG;
+    }
+    if (rc) {
+        BL_ERR("reload_failed", "msg=%s", bl_log_q(err));
+        mirror_config_close(&nc);
+        return;
+    }
+    int restart = nc.nlisten != app->conf.nlisten || nc.threads != app->conf.threads ||
+                  nc.sync.enabled != app->conf.sync.enabled ||
+                  (nc.sync.master && strcmp(nc.sync.master, app->conf.sync.master));
+    for (unsigned i = 0; !restart && i < nc.nlisten; i++)
+        restart = strcmp(nc.listen[i], app->conf.listen[i]) != 0;
+    bl_log_init("blsync-mirror", nc.log_level, nc.log_syslog);
+    app->conf.log_level = nc.log_level;
+    app->conf.log_syslog = nc.log_syslog;
+    char *old_txt[MIRROR_CONF_MAX_ZONES] = {0};
+    char **old_reason[MIRROR_CONF_MAX_ZONES] = {0};
+    size_t old_n[MIRROR_CONF_MAX_ZONES] = {0};
+    for (unsigned i = 0; i < app->nzones; i++) {
+        mirror_zone_t *z = &app->zones[i];
+        if (mirror_zone_reload(z, &nc.zones[i], &old_txt[i], &old_reason[i], &old_n[i]))
+            BL_ERR("reload_failed", "zone=%s msg=\"out of memory\"", z->name);
+        if (app->metrics)
+            bl_metrics_set(bl_metrics_with(app->metrics->fam.dns_ttl, z->name),
+                           atomic_load(&z->ttl));
+        swap_rbldnsd(&app->conf.zones[i], &nc.zones[i]);
+    }
+    mirror_qsbr_synchronize(&app->qsbr); /* no DNS thread holds an old template now */
+    for (unsigned i = 0; i < app->nzones; i++) {
+        free(old_txt[i]);
+        for (size_t k = 0; k < old_n[i]; k++)
+            free(old_reason[i][k]);
+        free(old_reason[i]);
+    }
+    int64_t now_ms = bl_now_ms();
+    for (unsigned i = 0; i < app->nzones; i++) {
+        if (app->conf.zones[i].nrbldnsd)
+            load_zone_data(app, i, now_ms); /* keeps the old data if the files are bad */
+        export_rbldnsd(app, i);
+        BL_INFO("zone_reloaded", "zone=%s ttl=%u neg_ttl=%u soa_ttl=%u", app->zones[i].name,
+                atomic_load(&app->zones[i].ttl), atomic_load(&app->zones[i].neg_ttl),
+                atomic_load(&app->zones[i].soa_ttl));
+    }
+    mirror_config_close(&nc);
+    if (restart)
+        BL_WARN("reload_partial", "msg=%s",
+                bl_log_q("listen addresses, threads and [sync] change only on restart"));
+    BL_INFO("reloaded", "file=%s", bl_log_q(app->cfg_path));
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     app_t *app = h->data;
     if (signum == SIGHUP) {
-        /* re-read rbldnsd imports (feeds change only through signed objects) */
-        for (unsigned i = 0; i < app->nzones; i++)
-            if (app->conf.zones[i].nrbldnsd)
-                load_zone_data(app, i, bl_now_ms());
+        reload(app);
         return;
     }
     BL_INFO("stopping", "signal=%d", signum);
@@ -511,38 +650,11 @@ static void teardown(app_t *app)
     app->metrics = NULL;
 }
 
-static int apply_set(mirror_config_t *c, const char *arg, char *err, size_t errlen)
-{
-    const char *eq = strchr(arg, '=');
-    if (!eq) {
-        snprintf(err, errlen, "--set %s: expected SECTION:KEY=VALUE", arg);
-        return BL_ECONFIG;
-    }
-    char lhs[512];
-    snprintf(lhs, sizeof lhs, "%.*s", (int)(eq - arg), arg);
-    char *colon = strrchr(lhs, ':');
-    if (!colon) {
-        snprintf(err, errlen, "--set %s: expected SECTION:KEY=VALUE", arg);
-        return BL_ECONFIG;
-    }
-    *colon = 0;
-    char msg[512];
-    int rc = mirror_config_set(c, lhs, colon + 1, eq + 1, msg, sizeof msg);
-    if (rc)
-        snprintf(err, errlen, "--set %s: %s", arg, msg);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     static app_t app;
     const char *cfg = NULL;
     int check = 0;
-    const char *listens[MIRROR_CONF_MAX_LIST];
-    unsigned nlisten = 0;
-    const char *sets[64];
-    unsigned nsets = 0;
-    const char *threads = NULL, *loglevel = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -557,14 +669,14 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--check-config")) {
             check = 1;
         } else if ((!strcmp(a, "-l") || !strcmp(a, "--listen")) && more &&
-                   nlisten < MIRROR_CONF_MAX_LIST) {
-            listens[nlisten++] = argv[++i];
+                   app.nlisten < MIRROR_CONF_MAX_LIST) {
+            app.listens[app.nlisten++] = argv[++i];
         } else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && more) {
-            threads = argv[++i];
-        } else if (!strcmp(a, "--set") && more && nsets < 64) {
-            sets[nsets++] = argv[++i];
+            app.threads = argv[++i];
+        } else if (!strcmp(a, "--set") && more && app.nsets < 64) {
+            app.sets[app.nsets++] = argv[++i];
         } else if (!strcmp(a, "--log-level") && more) {
-            loglevel = argv[++i];
+            app.loglevel = argv[++i];
         } else {
             fprintf(stderr, "blsync-mirror: unknown or incomplete argument '%s'\n", a);
             usage(stderr);
@@ -576,23 +688,8 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[1024];
-    mirror_config_init(&app.conf);
-    int rc = mirror_config_load(&app.conf, cfg, err, sizeof err);
-    for (unsigned i = 0; !rc && i < nsets; i++)
-        rc = apply_set(&app.conf, sets[i], err, sizeof err);
-    if (!rc && nlisten) {
-        for (unsigned i = 0; i < app.conf.nlisten; i++)
-            free(app.conf.listen[i]);
-        app.conf.nlisten = 0;
-        for (unsigned i = 0; !rc && i < nlisten; i++)
-            rc = mirror_config_set(&app.conf, "server", "listen", listens[i], err, sizeof err);
-    }
-    if (!rc && threads)
-        rc = mirror_config_set(&app.conf, "server", "threads", threads, err, sizeof err);
-    if (!rc && loglevel)
-        rc = mirror_config_set(&app.conf, "server", "log_level", loglevel, err, sizeof err);
-    if (!rc)
-        rc = mirror_config_check(&app.conf, err, sizeof err);
+    app.cfg_path = cfg;
+    int rc = load_config(&app, &app.conf, err, sizeof err);
     if (rc) {
         fprintf(stderr, "blsync-mirror: %s\n", err);
         mirror_config_close(&app.conf);
