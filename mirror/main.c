@@ -559,7 +559,13 @@ static void reload(app_t *app)
     if (restart)
         BL_WARN("reload_partial", "msg=%s",
                 bl_log_q("listen addresses, threads and [sync] change only on restart"));
-    BL_INFO("reloaded", "file=%s", bl_log_q(app->cfg_path));
+    int lv = app->conf.log_level;
+    BL_INFO("reloaded", "file=%s log_level=%s log_syslog=%s", bl_log_q(app->cfg_path),
+            lv == BL_LOG_ERR    ? "err"
+            : lv == BL_LOG_WARN ? "warn"
+            : lv == BL_LOG_INFO ? "info"
+                                : "debug",
+            app->conf.log_syslog ? "yes" : "no");
 }
 
 static void on_signal(uv_signal_t *h, int signum)

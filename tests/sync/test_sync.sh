@@ -419,4 +419,13 @@ wait_until 5 is_answer 1 192.0.2.1 127.0.0.2 || fail "m1 did not recover when th
 [ "$(metric 1 'blsync_mirror_stale{feed="main"}')" = 0 ] || fail "m1 metrics still say stale"
 pass "hung link: stale after 1.5 s, no positive answers after 3 s, recovered"
 
+# ---- no secret in any log: the private keys' material never appears -----
+for f in "$T"/pki/mirror-m*.key "$T/sign.key"; do
+    secret=$(grep -v -- '-----' "$f" | head -1)
+    [ -n "$secret" ] || secret=$(head -c 48 "$f")
+    grep -qF -- "$secret" "$T"/m*.log && fail "key material of $f logged"
+done
+grep -q "PRIVATE KEY" "$T"/m*.log && fail "a private key was logged"
+pass "no key material in the mirrors' logs"
+
 echo "all sync protocol checks passed"
