@@ -534,7 +534,7 @@ int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
         const mirror_zone_conf_t *z = &c->zones[i];
         uint8_t w[256];
         if (!mirror_dns_name_to_wire(z->name, w, NULL))
-            BAD("zone '%s' (line %u): not a valid domain name", z->name, z->line);
+            BAD("%s:%u: zone '%s': not a valid domain name", c->path, z->line, z->name);
         int synced = mirror_zone_conf_synced(c, z);
         nsynced += synced;
         int feed = z->snapshot || z->spool_dir || synced;

@@ -5,6 +5,8 @@
 
 "$MIRROR" --version | grep -q "^blsync-mirror [0-9]" || fail "--version"
 if "$MIRROR" > /dev/null 2>&1; then fail "no -c should be a usage error"; fi
+out=$("$MIRROR" -c /dev/null --frobnicate 2>&1) && fail "an unknown argument was accepted"
+echo "$out" | grep -q "unknown or incomplete argument '--frobnicate'" || fail "unknown argument message: $out"
 ok "--version and usage"
 
 echo "10.0.0.0/8" > "$T/data"
@@ -62,7 +64,55 @@ check_err "[server]
 listen = 127.0.0.1:53
 [zone bl.example.org]
 rbldnsd = ip4set:$T/missing" "missing: No such file"
+check_err "[server]
+listen = 127.0.0.1:53
+[zone bl.example.org]
+rbldnsd = ip4set:$T/data
+colour = blue" "bad.conf:5: unknown zone setting 'colour'"
+check_err "[server]
+listen = 127.0.0.1:53
+[mystery]
+x = 1" "bad.conf:4: unknown section \\[mystery\\]"
+check_err "[server]
+listen = 127.0.0.1:99999
+[zone bl.example.org]
+rbldnsd = ip4set:$T/data" "listen: '127.0.0.1:99999' is not an address"
+check_err "[server]
+listen = 300.1.1.1:53
+[zone bl.example.org]
+rbldnsd = ip4set:$T/data" "listen: '300.1.1.1:53' is not an address"
+check_err "[server]
+listen = 127.0.0.1:53
+[zone bl..example.org]
+rbldnsd = ip4set:$T/data" "bad.conf:4: zone 'bl..example.org': not a valid domain name"
 ok "errors name file:line:problem"
+
+# [sync]: addresses, files and limits are checked before anything starts.
+"$CTL" keygen --out "$T/keys" > /dev/null
+"$CTL" certs --dir "$T/pki" --master-name master.test --mirror m1 > /dev/null
+sync_conf() { # extra [sync] lines...
+    printf '[server]\nlisten = 127.0.0.1:53\n[sync]\nmaster = 127.0.0.1:7353\nserver_name = master.test\n'
+    printf 'state_dir = %s\n' "$T/state"
+    for l in "$@"; do printf '%s\n' "$l"; done
+    printf '[zone bl.example.org]\nfeed = main\ntrusted_key = %s\n' "$T/keys/signing.pub"
+}
+CERT="cert = $T/pki/mirror-m1.pem"
+KEY="key = $T/pki/mirror-m1.key"
+CA="ca = $T/pki/ca.pem"
+sync_conf "$CERT" "$KEY" "$CA" > "$T/sync.conf"
+"$MIRROR" -c "$T/sync.conf" --check-config | grep -q "configuration ok (1 zone)" ||
+    fail "a zone whose only source is [sync] refused"
+check_err "$(sync_conf "$CERT" "key = $T/pki/nope.key" "$CA")" "bad.conf:8: key $T/pki/nope.key: No such file"
+printf 'garbage\n' > "$T/pki/garbage.pem"
+check_err "$(sync_conf "cert = $T/pki/garbage.pem" "$KEY" "$CA")" "bad.conf:7: cert $T/pki/garbage.pem: not a PEM file"
+check_err "$(sync_conf "cert = $T/pki" "$KEY" "$CA")" "bad.conf:7: cert $T/pki: unreadable"
+check_err "$(sync_conf "cert = $T/pki/ca.pem" "$KEY" "$CA")" "\\[sync\\]: cert .* unusable"
+check_err "$(sync_conf "$CERT" "$KEY")" "\\[sync\\] needs ca = FILE"
+check_err "$(sync_conf "$CERT" "$KEY" "$CA" "master = 127.0.0.1:70000")" "bad.conf:10: master: '127.0.0.1:70000' is not a numeric address"
+check_err "$(sync_conf "$CERT" "$KEY" "$CA" "stale_after = 10m" "freeze_after = 1m")" "freeze_after must be longer than stale_after"
+check_err "$(sync_conf "$CERT" "$KEY" "$CA" "stale_after = soon")" "bad.conf:10: stale_after: 'soon' is not a positive duration"
+check_err "$(sync_conf "$CERT" "$KEY" "$CA" "colour = blue")" "bad.conf:10: unknown sync setting 'colour'"
+ok "[sync] errors: missing key file, unreadable or wrong certificate, bad master address, limits"
 
 # command-line overrides: --listen, --threads, --set
 cat > "$T/tmpl.conf" <<'CONF'
