@@ -7,12 +7,13 @@ CTL=$B/master/blsyncctl
 MASTER=$B/master/blsync-master
 MIR=$B/mirror/blsync-mirror
 T=$(mktemp -d /tmp/bl_metrics.XXXXXX)
-# 20 ports from 35000-39999 offset by our pid; skip blocks that others hold now.
-BASE=$((35000 + ($$ % 250) * 20))
+# 20 ports from 15000-19999 (below the ephemeral range, apart from the other tests) offset by
+# our pid; skip blocks that others hold now.
+BASE=$((15000 + ($$ % 250) * 20))
 for _ in $(seq 250); do
     ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE ":($(seq -s '|' "$BASE" $((BASE + 19))))\$" ||
         break
-    BASE=$((35000 + ((BASE - 35000) / 20 + 1) % 250 * 20))
+    BASE=$((15000 + ((BASE - 15000) / 20 + 1) % 250 * 20))
 done
 HTTP=$BASE
 SYNC=$((BASE + 1))
