@@ -14,6 +14,8 @@
  *   metrics_listen = 127.0.0.1:9154   Prometheus /metrics and /healthz
  *   log_level = info
  *   log_syslog = no                   yes: log to syslog (daemon facility)
+ *   window = 4h                       propagation window (warned at start and
+ *   expected_propagation = 30m        reload when ttl + expected exceed it)
  * [sync]                              follow the feeds from the master
  *   master = 127.0.0.1:7353           numeric address of the master's sync server
  *   server_name = master.example.org  name the master's certificate must carry
@@ -57,6 +59,8 @@ void mirror_config_init(mirror_config_t *c)
     c->udp_coalesce_us = 0;
     c->udp_gso = 1;
     c->log_level = BL_LOG_INFO;
+    c->window_ms = 4LL * 3600 * 1000;
+    c->expected_prop_ms = 30LL * 60 * 1000;
     c->sync.stale_after_ms = 30000;
     c->sync.freeze_after_ms = 300000;
     c->sync.backoff_min_ms = 500;
@@ -380,6 +384,12 @@ static int set_any(mirror_config_t *c, const char *section, const char *key, con
             if (l < 0)
                 BAD("log_level: '%s' is not err, warn, info or debug", val);
             c->log_level = l;
+        } else if (!strcmp(key, "window") || !strcmp(key, "expected_propagation")) {
+            int64_t ms;
+            const char *why = NULL;
+            if (bl_cfg_duration(val, &ms, &why) || ms < 1000)
+                BAD("%s: '%s' is not a duration of at least 1s", key, val);
+            *(!strcmp(key, "window") ? &c->window_ms : &c->expected_prop_ms) = ms;
         } else if (!strcmp(key, "log_syslog")) {
             if (strcmp(val, "yes") && strcmp(val, "no"))
                 BAD("log_syslog: '%s' is not yes or no", val);

@@ -13,6 +13,7 @@
 
 #include "codec.h"
 #include "config.h"
+#include "config_util.h"
 #include "err.h"
 #include "feed.h"
 #include "key.h"
@@ -448,6 +449,21 @@ static int apply_set(mirror_config_t *c, const char *arg, char *err, size_t errl
     return rc;
 }
 
+/* Warns (event=window_budget) for each zone whose TTL of positive answers
+ * plus the expected propagation does not fit the propagation window. */
+static void window_check(const app_t *app)
+{
+    char msg[256];
+    for (unsigned i = 0; i < app->nzones; i++)
+        if (bl_cfg_window_check(app->conf.window_ms,
+                                (int64_t)atomic_load(&app->zones[i].ttl) * 1000,
+                                app->conf.expected_prop_ms, msg, sizeof msg))
+            BL_WARN("window_budget", "zone=%s msg=%s", app->zones[i].name, bl_log_q(msg));
+    if (app->metrics)
+        bl_metrics_set(bl_metrics_with(app->metrics->fam.window, NULL),
+                       (double)app->conf.window_ms / 1000.0);
+}
+
 /* Reads the configuration file and applies the command line over it. */
 static int load_config(app_t *app, mirror_config_t *c, char *err, size_t errlen)
 {
@@ -555,6 +571,9 @@ static void reload(app_t *app)
                 atomic_load(&app->zones[i].ttl), atomic_load(&app->zones[i].neg_ttl),
                 atomic_load(&app->zones[i].soa_ttl));
     }
+    app->conf.window_ms = nc.window_ms;
+    app->conf.expected_prop_ms = nc.expected_prop_ms;
+    window_check(app);
     mirror_config_close(&nc);
     if (restart)
         BL_WARN("reload_partial", "msg=%s",
@@ -590,13 +609,18 @@ static void on_tick(uv_timer_t *t)
     sync_gauges(app, now_ms);
 }
 
-/* /healthz: healthy when every zone has data to serve. */
+/* /healthz: healthy when every zone has data to serve and none is frozen. */
 static int health(void *arg, char *msg, size_t n)
 {
     app_t *app = arg;
     for (unsigned i = 0; i < app->nzones; i++) {
         if (!atomic_load(&app->zones[i].data)) {
             snprintf(msg, n, "zone %s has no data", app->zones[i].name);
+            return 1;
+        }
+        if (atomic_load(&app->zones[i].no_positive)) {
+            snprintf(msg, n, "zone %s is frozen (no valid heartbeat from the master)",
+                     app->zones[i].name);
             return 1;
         }
     }
@@ -736,6 +760,7 @@ int main(int argc, char **argv)
         teardown(&app);
         return 0;
     }
+    window_check(&app);
     /* The persisted state of every followed feed, before any query is answered. */
     if (setup_sync(&app, err, sizeof err)) {
         fprintf(stderr, "blsync-mirror: %s\n", err);

@@ -66,14 +66,17 @@ grep -q "event=reload_failed msg=\".*mirror.conf:4: ttl: 'soon' is not a number"
 ok "an invalid file on SIGHUP is refused (file:line logged), answers unchanged"
 
 # log level: debug after a reload shows debug events, and no secret is logged.
-sed 's/log_level = info/log_level = debug/' "$T/good.conf" > "$T/mirror.conf"
+sed 's/log_level = info/log_level = debug\nwindow = 10m\nexpected_propagation = 8m/' "$T/good.conf" > "$T/mirror.conf"
 kill -HUP "$MPID"
 for _ in $(seq 100); do [ "$(grep -c 'event=reloaded' "$T/mirror.log")" -ge 2 ] && break; sleep 0.02; done
 [ "$(grep -c 'event=reloaded' "$T/mirror.log")" -ge 2 ] || fail "second reload not logged"
 grep -q "event=reloaded .* log_level=debug" "$T/mirror.log" || fail "log level not reloaded"
 grep -v '^ts=[^ ]* prog=blsync-mirror level=[a-z]* event=[a-z_]*\( [a-z_0-9]*=\("[^"]*"\|[^ "]*\)\)*$' \
     "$T/mirror.log" | head -3 | grep . && fail "log lines not one key=value event each"
-ok "log level reloaded; every log line is ts prog level event key=value"
+grep -q 'event=window_budget zone=bl.example.org msg=".*more than the 10m' "$T/mirror.log" ||
+    fail "no window budget warning for ttl 200 s + 8m in a 10m window"
+grep -q 'event=window_budget zone=rbl.example.net' "$T/mirror.log" && fail "window warning for ttl 70 s + 8m < 10m"
+ok "log level and window reloaded (budget warned); every log line is ts prog level event key=value"
 kill -TERM "$MPID"
 wait "$MPID" || fail "exit status after SIGTERM"
 grep -q "event=stopped" "$T/mirror.log" || fail "no stop logged"
