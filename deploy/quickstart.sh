@@ -33,7 +33,7 @@ for a in "$@"; do
     case $a in
     --ci | -n | --non-interactive) CI_MODE=1 ;;
     -h | --help)
-        sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+        sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -263,6 +263,8 @@ note "mirror m1 pid ${PID[m1]}: DNS 127.0.0.1:$DNS1 (UDP, TCP), connected to the
 note "mirror m2 pid ${PID[m2]}: DNS 127.0.0.1:$DNS2 (UDP, TCP), connected to the master"
 
 ctl() { "$CTL" "$@" -c "$RUN/master.conf"; }
+# blsyncctl as the printed commands name it (relative to the source tree when inside it).
+SHOWCTL=${CTL#"$SRC"/}
 
 # ---- dig commands, printed and (non-interactive) checked -------------------
 rev4() { echo "$1" | awk -F. '{print $4"."$3"."$2"."$1}'; }
@@ -338,11 +340,11 @@ both() {
 
 # ---- listing -----------------------------------------------------------------
 say "spam reports through the API (blsyncctl report; token from $RUN/api.token)"
-note "\$ blsyncctl report $LISTED_IP spamtrap -c $RUN/master.conf"
+note "\$ $SHOWCTL report $LISTED_IP spamtrap -c $RUN/master.conf"
 ctl report "$LISTED_IP" spamtrap | sed 's/^/     /' || fail "report refused"
-note "\$ blsyncctl report $QUIET_IP user -c $RUN/master.conf"
+note "\$ $SHOWCTL report $QUIET_IP user -c $RUN/master.conf"
 ctl report "$QUIET_IP" user | sed 's/^/     /' || fail "report refused"
-note "\$ blsyncctl report $LISTED_IP6 user -c ...   (twice)"
+note "\$ $SHOWCTL report $LISTED_IP6 user -c ...   (twice)"
 ctl report "$LISTED_IP6" user >/dev/null || fail "report refused"
 ctl report "$LISTED_IP6" user | sed 's/^/     /' || fail "report refused"
 note "a spamtrap hit weighs 2, a user report 1; the threshold is 2: $LISTED_IP and $LISTED_IP6 are listed, $QUIET_IP is not"
@@ -357,12 +359,12 @@ show listedA "$LISTED_IP" A
 show listedTXT "$LISTED_IP" TXT
 show listedA "$LISTED_IP6" A
 show nx "$QUIET_IP" A
-note "\$ blsyncctl lookup $LISTED_IP -c $RUN/master.conf"
+note "\$ $SHOWCTL lookup $LISTED_IP -c $RUN/master.conf"
 ctl lookup "$LISTED_IP" | sed 's/^/     /' || fail "lookup failed"
 
 # ---- delisting -----------------------------------------------------------------
 say "delisting: an operator removes $LISTED_IP after review (listings otherwise expire 24 h after the last report)"
-note "\$ blsyncctl list remove $LISTED_IP --reason user-error --comment 'quickstart demo' -c $RUN/master.conf"
+note "\$ $SHOWCTL list remove $LISTED_IP --reason user-error --comment 'quickstart demo' -c $RUN/master.conf"
 ctl list remove "$LISTED_IP" --reason user-error --comment 'quickstart demo' | sed 's/^/     /' ||
     fail "operator removal refused"
 t0=$(now_ms)
@@ -376,7 +378,7 @@ show listedA "$LISTED_IP6" A
 master_metric() { curl -sf "http://127.0.0.1:$MMET_PORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 acked() { [ "$(master_metric 'blsync_master_delisting_propagation_seconds_count{feed="main"}')" -ge 1 ] 2>/dev/null; }
 wait_until "$TIMEOUT" acked || FAILED+=("the master did not see the delisting acknowledged by both mirrors")
-note "\$ blsyncctl lookup $LISTED_IP -c $RUN/master.conf   (time to delisting, mirrors that acknowledged it)"
+note "\$ $SHOWCTL lookup $LISTED_IP -c $RUN/master.conf   (time to delisting, mirrors that acknowledged it)"
 ctl lookup "$LISTED_IP" | sed 's/^/     /' || fail "lookup failed"
 
 # ---- metrics -----------------------------------------------------------------
@@ -422,7 +424,7 @@ if [ $CI_MODE = 1 ]; then
     echo "quickstart: all checks passed"
     exit 0
 fi
-say "running: try the dig commands above, report more with blsyncctl -c $RUN/master.conf; Ctrl-C stops everything"
+say "running: try the dig commands above; more reports: $SHOWCTL report IP user|spamtrap -c $RUN/master.conf; Ctrl-C stops everything"
 while :; do
     for n in master m1 m2; do
         kill -0 "${PID[$n]}" 2>/dev/null || fail "$n exited unexpectedly (see $RUN/$n.log)"
