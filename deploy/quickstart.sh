@@ -18,7 +18,7 @@
 # Environment:
 #   BLSYNC_QUICKSTART_BUILD=DIR  use this already-built tree; skip installing and building
 #   BLSYNC_QUICKSTART_DIR=DIR    where keys, configs, the store and logs go (default ./quickstart-run)
-#   BLSYNC_QUICKSTART_PORT=N     first of 8 consecutive loopback ports (default: a free block from 20530)
+#   BLSYNC_QUICKSTART_PORT=N     first of 8 consecutive loopback ports (default: a free block from 12530)
 #   BLSYNC_QUICKSTART_TIMEOUT=S  seconds to wait for each propagation step (default 20)
 #
 # Every server binds 127.0.0.1 only. Every process started here is stopped by
@@ -88,10 +88,12 @@ if [ -n "${BLSYNC_QUICKSTART_PORT:-}" ]; then
     BASE=$BLSYNC_QUICKSTART_PORT
     block_free "$BASE" || { echo "quickstart: ports $BASE-$((BASE + 7)) are not all free" >&2; exit 1; }
 else
-    BASE=20530
+    # Below the kernel's ephemeral ports (no client socket takes one between
+    # the check and the bind) and outside the ranges the other tests pick.
+    BASE=12530
     until block_free "$BASE"; do
         BASE=$((BASE + 10))
-        [ "$BASE" -lt 29000 ] || { echo "quickstart: no 8 free ports between 20530 and 29000" >&2; exit 1; }
+        [ "$BASE" -lt 14990 ] || { echo "quickstart: no 8 free ports between 12530 and 14990" >&2; exit 1; }
     done
 fi
 HTTP_PORT=$BASE            # master API
@@ -269,15 +271,15 @@ SHOWCTL=${CTL#"$SRC"/}
 # ---- dig commands, printed and (non-interactive) checked -------------------
 rev4() { echo "$1" | awk -F. '{print $4"."$3"."$2"."$1}'; }
 rev6() { # the 32 nibbles of an IPv6 address, reversed, dot-separated (RFC 5782)
-    local a=$1 head tail g hex="" n
-    head=${a%%::*}
-    tail=${a#*::}
-    [ "$head" = "$a" ] && tail=""
-    n=$(($(echo "$head" | tr -cd ':' | wc -c) + 1 + $( [ -n "$tail" ] && echo "$tail" | tr -cd ':' | wc -c || echo -1) + 1))
-    for g in ${head//:/ }; do hex+=$(printf '%04x' "0x$g"); done
-    for _ in $(seq $((8 - n))); do hex+=0000; done
-    for g in ${tail//:/ }; do hex+=$(printf '%04x' "0x$g"); done
-    echo "$hex" | rev | sed 's/./&./g; s/\.$//'
+    local head=${1%%::*} tail="" g hex="" n out="" i
+    [ "$head" != "$1" ] && tail=${1#*::}
+    local -a hg=(${head//:/ }) tg=(${tail//:/ })
+    n=$((8 - ${#hg[@]} - ${#tg[@]}))
+    for g in "${hg[@]}"; do hex+=$(printf '%04x' "0x$g"); done
+    for ((i = 0; i < n; i++)); do hex+=0000; done
+    for g in "${tg[@]}"; do hex+=$(printf '%04x' "0x$g"); done
+    for ((i = 31; i >= 0; i--)); do out+=${hex:i:1}.; done
+    echo "${out%.}"
 }
 qname() { case $1 in *:*) echo "$(rev6 "$1").$ZONE" ;; *) echo "$(rev4 "$1").$ZONE" ;; esac; }
 
