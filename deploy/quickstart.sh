@@ -6,8 +6,8 @@
 # (SQLite store, HTTP API, sync server, metrics) and two mirrors (DNS,
 # metrics). It feeds sample spam reports until one address is listed, shows
 # the listing answered by both mirrors, removes it as an operator would after
-# review, shows the delisting (NXDOMAIN) on both mirrors, and prints the
-# metrics URLs.
+# review, shows the delisting (NXDOMAIN) on both mirrors, lets a short
+# operator listing expire (NXDOMAIN again), and prints the metrics URLs.
 #
 #   deploy/quickstart.sh         interactive: keeps everything running until Ctrl-C
 #   deploy/quickstart.sh --ci    non-interactive (also when stdin is not a terminal
@@ -76,6 +76,8 @@ ZONE=bl.quickstart.test
 LISTED_IP=192.0.2.99      # gets a spamtrap hit (weight 2 = threshold): listed
 LISTED_IP6=2001:db8::25   # two user reports (weight 1 each): listed
 QUIET_IP=198.51.100.23    # one user report (score 1 < 2): not listed
+EXPIRE_IP=203.0.113.7     # an operator listing that expires after EXPIRE_S seconds
+EXPIRE_S=4
 
 # ---- ports: 8 consecutive free ones on 127.0.0.1 ---------------------------
 port_busy() { ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE "[:.]$1\$"; }
@@ -258,6 +260,7 @@ done
 mirror_metric() { # PORT SERIES: its value
     curl -sf "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { print $2 }'
 }
+master_metric() { curl -sf "http://127.0.0.1:$MMET_PORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 connected() { [ "$(mirror_metric "$1" 'blsync_mirror_connected{feed="main"}')" = 1 ]; }
 wait_until "$TIMEOUT" connected "$MET1" || fail "mirror m1 did not connect to the master (m1.log)"
 wait_until "$TIMEOUT" connected "$MET2" || fail "mirror m2 did not connect to the master (m2.log)"
@@ -377,11 +380,40 @@ say "the delisting, answered by both mirrors (NXDOMAIN on both ${t_delist} ms af
 show nx "$LISTED_IP" A
 show nx "$LISTED_IP" TXT
 show listedA "$LISTED_IP6" A
-master_metric() { curl -sf "http://127.0.0.1:$MMET_PORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 acked() { [ "$(master_metric 'blsync_master_delisting_propagation_seconds_count{feed="main"}')" -ge 1 ] 2>/dev/null; }
 wait_until "$TIMEOUT" acked || FAILED+=("the master did not see the delisting acknowledged by both mirrors")
 note "\$ $SHOWCTL lookup $LISTED_IP -c $RUN/master.conf   (time to delisting, mirrors that acknowledged it)"
 ctl lookup "$LISTED_IP" | sed 's/^/     /' || fail "lookup failed"
+
+# ---- expiry ------------------------------------------------------------------
+say "expiry: listings end on their own (24 h after the last report; here an operator listing of ${EXPIRE_S} s)"
+note "\$ $SHOWCTL list add $EXPIRE_IP --duration ${EXPIRE_S}s --comment 'expires soon' -c $RUN/master.conf"
+ctl list add "$EXPIRE_IP" --duration "${EXPIRE_S}s" --comment 'expires soon' >/dev/null || fail "operator listing refused"
+t0=$(now_ms)
+wait_until "$TIMEOUT" both listedA "$EXPIRE_IP" A ||
+    [ $CI_MODE = 0 ] || fail "the listing of $EXPIRE_IP did not reach both mirrors within ${TIMEOUT}s"
+show listedA "$EXPIRE_IP" A
+wait_until $((TIMEOUT + EXPIRE_S)) both nx "$EXPIRE_IP" A ||
+    [ $CI_MODE = 0 ] || fail "the expiry of $EXPIRE_IP did not reach both mirrors"
+t_exp=$(($(now_ms) - t0))
+note "expired and NXDOMAIN on both mirrors ${t_exp} ms after it was listed:"
+show nx "$EXPIRE_IP" A
+note "(a mirror never answers an entry past its expiry time; the master's delisting delta follows)"
+expired() {
+    [ "$(master_metric 'blsync_master_delistings_decided_total{feed="main",reason="expired"}')" -ge 1 ] 2>/dev/null
+}
+mirrors_current() {
+    local s
+    s=$(master_metric 'blsync_master_serial{feed="main"}')
+    [ -n "$s" ] && [ "$(mirror_metric "$MET1" 'blsync_mirror_serial{feed="main"}')" = "$s" ] &&
+        [ "$(mirror_metric "$MET2" 'blsync_mirror_serial{feed="main"}')" = "$s" ]
+}
+if wait_until "$TIMEOUT" expired && wait_until "$TIMEOUT" mirrors_current; then
+    PASSED=$((PASSED + 1))
+    note "the master decided the expiry (blsync_master_delistings_decided_total{reason=\"expired\"}); both mirrors hold its serial $(master_metric 'blsync_master_serial{feed="main"}')"
+else
+    FAILED+=("the master's expiry delisting of $EXPIRE_IP was not decided or not applied by both mirrors")
+fi
 
 # ---- metrics -----------------------------------------------------------------
 say "metrics (Prometheus text format; names in docs/METRICS.md)"

@@ -41,8 +41,8 @@ BLSYNC_QUICKSTART_BUILD=$B BLSYNC_QUICKSTART_DIR=$T/run BLSYNC_QUICKSTART_TIMEOU
 grep -q '^quickstart: all checks passed$' "$T/out" || fail "no 'all checks passed' line"
 grep -q 'checks passed, 0 failed' "$T/out" || fail "the summary reports failed checks"
 n=$(grep -c '^     -> m[12]: ' "$T/out" || true)
-# 4 dig commands before the delisting and 3 after, each on 2 mirrors.
-[ "$n" = 14 ] || fail "expected 14 dig answers printed, found $n"
+# 4 dig commands before the removal, 3 after it, 2 around the expiry, each on 2 mirrors.
+[ "$n" = 18 ] || fail "expected 18 dig answers printed, found $n"
 for m in m1 m2; do
     # Both mirrors answered the listing (A and TXT naming the address), then NXDOMAIN.
     grep -q "^     -> $m: NOERROR, A 127\.0\.0\.[0-9]* (expected NOERROR, A" "$T/out" || fail "$m listing not shown"
