@@ -118,6 +118,7 @@ EOF
     "$MIR" -c "$T/m$i/mirror.conf" >>"$T/m$i.log" 2>&1 &
     PID[m$i]=$!
 }
+metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
 # metric N NAME-AND-LABELS: the value of one series of mirror N's /metrics.
 metric() {
     local port
@@ -203,6 +204,18 @@ for i in 1 2 3; do
         fail "m$i metric serial differs from the master's"
     [ "$(metric $i 'blsync_mirror_connected{feed="main"}')" = 1 ] || fail "m$i not connected by metrics"
 done
+# One delisting so far: each mirror observed exactly one, decided at the
+# master to applied here, which cannot exceed the API-call-to-dig time.
+for i in 1 2 3; do
+    [ "$(metric $i 'blsync_mirror_delisting_propagation_seconds_count{feed="main"}')" = 1 ] ||
+        fail "m$i counted other than one delisting"
+    awk -v s="$(metric $i 'blsync_mirror_delisting_propagation_seconds_sum{feed="main"}')" \
+        -v t="$t_delist" 'BEGIN { exit !(s > 0 && s * 1000 <= t + 50) }' ||
+        fail "m$i delisting propagation $(metric $i 'blsync_mirror_delisting_propagation_seconds_sum{feed="main"}') s, dig saw it in $t_delist ms"
+done
+wait_until 3 metric_is 1 'blsync_mirror_master_serial{feed="main"}' "$(master_serial)" ||
+    fail "m1 master_serial metric is not the master's serial"
+[ "$(metric 1 'blsync_mirror_behind_seconds{feed="main"}')" = 0 ] || fail "m1 behind while in sync"
 d_sum=$(metric 1 'blsync_mirror_delisting_propagation_seconds_sum{feed="main"}')
 pass "listing on all 3 mirrors in ${t_list} ms, delisting (NXDOMAIN on all 3) in ${t_delist} ms (API call to dig); m1 delisting propagation histogram sum ${d_sum} s"
 
