@@ -118,7 +118,11 @@ grep -q '^blsync_mirror_dns_listed_hits_total{zone="bl.test"} [1-9]' "$T/m1.prom
 grep -q '^blsync_master_reports_refused_total{reason="domain"} 1' "$T/master.prom" || fail "master: refused report not counted"
 grep -q '^blsync_master_publish_duration_seconds_count{feed="main"} [1-9]' "$T/master.prom" || fail "master: no publish observed"
 pass "promtool check metrics: master $(grep -c '^# TYPE' "$T/master.prom") families, m1 $(grep -c '^# TYPE' "$T/m1.prom") families, all clean"
-for n in m1 m2 m3; do kill -TERM "${PID[$n]}"; done
+for n in m1 m2 m3; do
+    kill -TERM "${PID[$n]}"
+    wait "${PID[$n]}" || fail "$n exit status $? on SIGTERM"
+    unset "PID[$n]"
+done
 kill -TERM "${PID[master]}"
 wait "${PID[master]}" || fail "master exit status $?"
 echo PASS
