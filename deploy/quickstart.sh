@@ -384,6 +384,8 @@ acked() { [ "$(master_metric 'blsync_master_delisting_propagation_seconds_count{
 wait_until "$TIMEOUT" acked || FAILED+=("the master did not see the delisting acknowledged by both mirrors")
 note "\$ $SHOWCTL lookup $LISTED_IP -c $RUN/master.conf   (time to delisting, mirrors that acknowledged it)"
 ctl lookup "$LISTED_IP" | sed 's/^/     /' || fail "lookup failed"
+note "\$ $SHOWCTL status -c $RUN/master.conf   (every mirror's acknowledged serial and lag)"
+ctl status | sed 's/^/     /' || FAILED+=("blsyncctl status failed")
 
 # ---- expiry ------------------------------------------------------------------
 say "expiry: listings end on their own (24 h after the last report; here an operator listing of ${EXPIRE_S} s)"
