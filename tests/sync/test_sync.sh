@@ -384,7 +384,13 @@ wait_until 5 in_sync 1 || fail "m1 not in sync after a restart"
 tail -n +"$mark" "$T/m1.log" | grep -q "event=sync_state_restored feed=main serial=$S " ||
     fail "m1 did not restore serial $S"
 tail -n +"$mark" "$T/m1.log" | grep -q "event=sync_applied" && fail "m1 needed an object after a clean restart"
-pass "SIGTERM: m1 exited cleanly, restarted at serial $S without a snapshot or delta"
+mark=$(($(wc -l <"$T/m1.log") + 1))
+kill -HUP "${PID[m1]}"
+wait_until 5 bash -c "tail -n +$mark $T/m1.log | grep -q 'event=reloaded'" || fail "m1 did not reload on SIGHUP"
+list 198.51.100.77
+wait_until 10 is_answer 1 198.51.100.77 127.0.0.2 || fail "m1 stopped following after SIGHUP"
+tail -n +"$mark" "$T/m1.log" | grep -q "event=sync_disconnected" && fail "SIGHUP dropped the sync session"
+pass "SIGHUP kept the sync session; SIGTERM: m1 exited cleanly, restarted at serial $S without a snapshot or delta"
 
 # ---- the master side restarted: reconnect, catch up, no duplicate apply --
 wait_until 10 in_sync 3 || true
