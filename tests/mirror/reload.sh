@@ -77,6 +77,19 @@ grep -q 'event=window_budget zone=bl.example.org msg=".*more than the 10m' "$T/m
     fail "no window budget warning for ttl 200 s + 8m in a 10m window"
 grep -q 'event=window_budget zone=rbl.example.net' "$T/mirror.log" && fail "window warning for ttl 70 s + 8m < 10m"
 ok "log level and window reloaded (budget warned); every log line is ts prog level event key=value"
+# log_syslog = yes: events go to syslog, none to stderr; back to stderr with no.
+cp "$T/mirror.conf" "$T/debug.conf"
+sed 's/^log_level = debug/log_level = debug\nlog_syslog = yes/' "$T/debug.conf" > "$T/mirror.conf"
+n0=$(grep -c 'event=reloaded' "$T/mirror.log")
+kill -HUP "$MPID"
+sleep 0.5
+[ "$(dq +short "$name" A)" != "" ] || fail "no answer with log_syslog = yes"
+[ "$(grep -c 'event=reloaded' "$T/mirror.log")" = "$n0" ] || fail "log_syslog = yes still logs to stderr"
+cp "$T/debug.conf" "$T/mirror.conf"
+kill -HUP "$MPID"
+for _ in $(seq 100); do grep -q "event=reloaded .* log_syslog=no" <(tail -n 2 "$T/mirror.log") && break; sleep 0.02; done
+grep -q "event=reloaded .* log_syslog=no" <(tail -n 2 "$T/mirror.log") || fail "not back on stderr after log_syslog = no"
+ok "log_syslog = yes sends events to syslog (none on stderr), no brings them back"
 kill -TERM "$MPID"
 wait "$MPID" || fail "exit status after SIGTERM"
 grep -q "event=stopped" "$T/mirror.log" || fail "no stop logged"
