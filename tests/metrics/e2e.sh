@@ -118,7 +118,38 @@ grep -q '^blsync_mirror_dns_listed_hits_total{zone="bl.test"} [1-9]' "$T/m1.prom
 grep -q '^blsync_master_reports_refused_total{reason="domain"} 1' "$T/master.prom" || fail "master: refused report not counted"
 grep -q '^blsync_master_publish_duration_seconds_count{feed="main"} [1-9]' "$T/master.prom" || fail "master: no publish observed"
 pass "promtool check metrics: master $(grep -c '^# TYPE' "$T/master.prom") families, m1 $(grep -c '^# TYPE' "$T/m1.prom") families, all clean"
-for n in m1 m2 m3; do
+# ---- the active-mirror rule: connected and idle stays active; disconnected goes gone ------
+# Three hours on with nothing published: connected mirrors have nothing to acknowledge, yet they
+# are in contact (mirror_active is 2h here).
+TL=$((TD + 1000000 + 3 * 3600000))
+setclock $TL
+wait_until 5 is master 'blsync_master_mirror_lag_seconds{feed="main",mirror="m1"}' 0 || fail "tick"
+wait_until 5 is master 'blsync_master_mirror_contact_age_seconds{feed="main",mirror="m1"}' 0 ||
+    fail "idle connected m1: contact age $(metric master 'blsync_master_mirror_contact_age_seconds{feed="main",mirror="m1"}')"
+is master 'blsync_master_mirrors_active{feed="main"}' 3 || fail "idle connected mirrors not active"
+is master 'blsync_master_mirrors_gone{feed="main"}' 0 || fail "idle connected mirrors gone"
+"$CTL" status --url "http://127.0.0.1:$HTTP" | grep -q 'mirrors: 3 up, 0 stale, 0 gone' || fail "status after 3 idle hours"
+kill -TERM "${PID[m3]}"
+wait "${PID[m3]}" || fail "m3 exit status $? on SIGTERM"
+unset "PID[m3]"
+wait_until 5 is master 'blsync_master_mirror_connected{feed="main",mirror="m3"}' 0 || fail "m3 still connected"
+"$CTL" status --url "http://127.0.0.1:$HTTP" | grep -qE '^m3 +stale ' || fail "m3 not stale: $("$CTL" status --url "http://127.0.0.1:$HTTP")"
+is master 'blsync_master_mirror_active{feed="main",mirror="m3"}' 1 || fail "m3 left the SLO at once"
+setclock $((TL + 2 * 3600000 + 60000))
+wait_until 5 is master 'blsync_master_mirror_active{feed="main",mirror="m3"}' 0 || fail "m3 not gone after 2h01m"
+is master 'blsync_master_mirrors_gone{feed="main"}' 1 || fail "gone count"
+is master 'blsync_master_mirrors_active{feed="main"}' 2 || fail "m1, m2 no longer active"
+"$CTL" status --url "http://127.0.0.1:$HTTP" >"$T/status.out"
+grep -qE '^m3 +gone ' "$T/status.out" && grep -q 'mirrors: 2 up, 0 stale, 1 gone' "$T/status.out" ||
+    fail "status with m3 gone: $(cat "$T/status.out")"
+delist 192.0.2.2
+wait_until 5 synced m1 && wait_until 5 synced m2 || fail "m1, m2 did not apply"
+wait_until 5 sh -c "'$CTL' lookup 192.0.2.2 --url http://127.0.0.1:$HTTP | grep -q 'delisting propagated: 2 of 2 active mirrors have it'" ||
+    fail "lookup with m3 gone: $("$CTL" lookup 192.0.2.2 --url "http://127.0.0.1:$HTTP")"
+wait_until 5 is master 'blsync_master_delisting_propagation_seconds_count{feed="main"}' 2 || fail "gone m3 holds the delisting back"
+is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' 0 || fail "oldest not 0 with m3 gone"
+pass "idle connected mirrors stay active for 3 h; m3 stopped is stale, then gone after 2h01m (reported, not counted)"
+for n in m1 m2; do
     kill -TERM "${PID[$n]}"
     wait "${PID[$n]}" || fail "$n exit status $? on SIGTERM"
     unset "PID[$n]"
