@@ -108,7 +108,6 @@ MET2=$((BASE + 6))         # mirror m2 /metrics
 
 # ---- processes: started here, stopped here by PID ------------------------
 declare -A PID=()
-STOPPING=0
 stop_all() {
     local n p rc=0
     for n in m1 m2 master; do
@@ -134,7 +133,6 @@ stop_all() {
 on_exit() {
     local rc=$?
     trap - EXIT INT TERM
-    STOPPING=1
     stop_all || rc=1
     [ $rc = 0 ] || echo "quickstart: logs are in $RUN/*.log" >&2
     exit $rc
@@ -276,7 +274,9 @@ rev4() { echo "$1" | awk -F. '{print $4"."$3"."$2"."$1}'; }
 rev6() { # the 32 nibbles of an IPv6 address, reversed, dot-separated (RFC 5782)
     local head=${1%%::*} tail="" g hex="" n out="" i
     [ "$head" != "$1" ] && tail=${1#*::}
-    local -a hg=(${head//:/ }) tg=(${tail//:/ })
+    local -a hg tg
+    IFS=: read -r -a hg <<<"$head"
+    IFS=: read -r -a tg <<<"$tail"
     n=$((8 - ${#hg[@]} - ${#tg[@]}))
     for g in "${hg[@]}"; do hex+=$(printf '%04x' "0x$g"); done
     for ((i = 0; i < n; i++)); do hex+=0000; done
