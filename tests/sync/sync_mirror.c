@@ -2,7 +2,10 @@
 /* A mirror built from the real mirror modules plus mirror/sync_client, for the sync tests. */
 
 /*
- * The same wiring blsync-mirror needs for [sync]: zones and DNS from the
+ * blsync-mirror itself now runs the sync client ([sync] section) and the
+ * sync tests here drive it; this command-line twin stays only for
+ * tests/master/sync.sh and tests/bench/sync/, which pass sync options as
+ * arguments. The same wiring as blsync-mirror's [sync]: zones and DNS from the
  * mirror's INI configuration, each feed restored from its state directory
  * and then followed over mutual TLS; freezing a feed stops positive answers
  * of its zone. Sync options come from the command line.
