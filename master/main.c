@@ -478,6 +478,23 @@ int main(int argc, char **argv)
             return 1;
         }
         bl_key_free(k);
+        /* The sync server's files must be readable (their content is checked at start). */
+        const char *files[][2] = {{"cert", m.c.sync.cert_file},
+                                  {"tls_key", m.c.sync.tls_key_file},
+                                  {"ca", m.c.sync.ca_file},
+                                  {"pinned", m.c.sync.pinned_file},
+                                  {"revoked", m.c.sync.revoked_file}};
+        for (size_t i = 0; m.c.sync_enabled && i < sizeof files / sizeof files[0]; i++) {
+            if (!files[i][1][0])
+                continue;
+            FILE *f = fopen(files[i][1], "r");
+            if (!f) {
+                fprintf(stderr, "blsync-master: %s: [sync] %s %s: %s\n", conf, files[i][0],
+                        files[i][1], strerror(errno));
+                return 1;
+            }
+            fclose(f);
+        }
         if (!m.c.token[0])
             fprintf(stderr,
                     "blsync-master: %s: warning: no API token: state changes through "

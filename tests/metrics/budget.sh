@@ -1,14 +1,22 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The window budget check of blsync-master: mirror TTL plus expected propagation that cannot fit the
-# window is warned about by --check-config, at start-up and on SIGHUP; a fitting one is not; a
-# reload applies the new window to /metrics, and a broken file keeps the running configuration.
+# blsync-master's configuration checks: an unreadable [sync] file fails --check-config; a window
+# budget (mirror TTL plus expected propagation) that cannot fit the window is warned about by
+# --check-config, at start-up and on SIGHUP, a fitting one is not; a reload applies the new window
+# to /metrics, and a broken file keeps the running configuration.
 . "$(dirname "$0")/lib.sh"
 setclock $T0
 setup_pki
 gauge() { metric master blsync_propagation_window_seconds; }
 warnings() { grep -c 'event=window_budget' "$T/master.log" || true; }
 reloads() { metric master "blsync_config_reloads_total{result=\"$1\"}"; }
+
+# --check-config names a [sync] file it cannot read (here, as root too: a missing one).
+write_master_conf
+sed -i "s#^cert = .*#cert = $T/pki/absent.pem#" "$T/master.conf"
+"$MASTER" --check-config -c "$T/master.conf" >"$T/check.out" 2>&1 && fail "--check-config accepted a missing certificate"
+grep -q "\[sync\] cert $T/pki/absent.pem: No such file or directory" "$T/check.out" || fail "--check-config: $(cat "$T/check.out")"
+pass "--check-config: $(cat "$T/check.out")"
 
 # 10 min window, TTL 5 min (the mirror's default), 6 min expected: 11 min do not fit.
 METRICS_EXTRA=$'window = 10m\nexpected_propagation = 6m' write_master_conf
