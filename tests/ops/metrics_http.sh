@@ -3,9 +3,10 @@
 # Scrapes a live /metrics endpoint with curl, lints it with promtool, and checks /healthz and errors.
 set -euo pipefail
 serve="$BL_BUILD/tests/ops/ops_metrics_http_serve"
-# A port in 35000-39999 chosen from our pid, skipping ones already in use.
+# A port in 10000-11999 (below the ephemeral range 32768+, where client sockets
+# could take it) chosen from our pid, skipping ones already in use.
 for i in $(seq 0 20); do
-    port=$((35000 + ($$ + i * 7) % 5000))
+    port=$((10000 + ($$ + i * 7) % 2000))
     ss -Htln "( sport = :$port )" 2>/dev/null | grep -q . || break
 done
 tmp=$(mktemp -d)
