@@ -14,6 +14,7 @@ int ctl_keygen(int argc, char **argv);
 int ctl_verify(int argc, char **argv);
 int ctl_dump(int argc, char **argv);
 int ctl_mkdelta(int argc, char **argv);
+int ctl_keycert(int argc, char **argv);
 
 /* TLS certificates for operators without a PKI (ctl/certs.c). */
 int ctl_certs(int argc, char **argv);

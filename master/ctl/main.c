@@ -25,6 +25,9 @@ static const ctl_cmd_t cmds[] = {
      "keygen [--out DIR] [--name NAME]   write NAME.key (private) and NAME.pub"},
     {"verify", ctl_verify,
      "verify FILE --key PUB [--key PUB2...]   check a delta/snapshot, print its header"},
+    {"keycert", ctl_keycert,
+     "keycert --old-key OLD.key --new-key NEW.pub --out FILE [--feed F] [--valid SECONDS]   "
+     "sign a new signing key with the current one (key rotation)"},
     {"dump", ctl_dump, "dump FILE [--key PUB]   print the entries of a delta/snapshot"},
     {"mkdelta", ctl_mkdelta,
      "mkdelta --key PRIV --out FILE [--feed F] [--serial N] [--snapshot] "

@@ -451,3 +451,64 @@ done:
     free(add);
     return status;
 }
+
+/* keycert: the new signing key's public half signed by the current key, for
+ * rotating keys without reconfiguring every mirror at once. */
+int ctl_keycert(int argc, char **argv)
+{
+    const char *old_path = NULL, *new_path = NULL, *out = NULL, *feed = "main";
+    int64_t valid_s = 30 * 86400;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--old-key") && i + 1 < argc)
+            old_path = argv[++i];
+        else if (!strcmp(argv[i], "--new-key") && i + 1 < argc)
+            new_path = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out = argv[++i];
+        else if (!strcmp(argv[i], "--feed") && i + 1 < argc)
+            feed = argv[++i];
+        else if (!strcmp(argv[i], "--valid") && i + 1 < argc)
+            valid_s = strtoll(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "keycert: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!old_path || !new_path || !out || valid_s <= 0) {
+        fprintf(stderr, "usage: blsyncctl keycert --old-key OLD.key --new-key NEW.pub|NEW.key "
+                        "--out FILE [--feed FEED] [--valid SECONDS]\n");
+        return 2;
+    }
+    bl_key_t *old = NULL, *nk = NULL;
+    int rc = bl_key_load(old_path, &old);
+    if (rc || !bl_key_is_private(old)) {
+        fprintf(stderr, "keycert: %s: %s\n", old_path,
+                rc == BL_EIO ? strerror(errno) : "not an Ed25519 private key");
+        bl_key_free(old);
+        return 1;
+    }
+    if ((rc = bl_key_load(new_path, &nk))) {
+        fprintf(stderr, "keycert: %s: %s\n", new_path,
+                rc == BL_EIO ? strerror(errno) : "not an Ed25519 key");
+        bl_key_free(old);
+        return 1;
+    }
+    bl_buf_t b;
+    bl_buf_init(&b);
+    rc = bl_keycert_write(feed, nk, bl_now_ms(), valid_s * 1000, old, &b);
+    if (!rc)
+        rc = bl_file_write_atomic(out, b.data, b.len, 0644);
+    char oid[17], nid[17];
+    bl_key_id_hex(old, oid);
+    bl_key_id_hex(nk, nid);
+    bl_buf_close(&b);
+    bl_key_free(old);
+    bl_key_free(nk);
+    if (rc) {
+        fprintf(stderr, "keycert: %s: %s\n", out, bl_strerror(rc));
+        return 1;
+    }
+    printf("key certificate %s: key %s signed by key %s, valid %lld s\n", out, nid, oid,
+           (long long)valid_s);
+    return 0;
+}

@@ -33,6 +33,13 @@ grep -q '^198.51.100.0/24 a=127.0.0.3 reason=1' "$T/snap.txt" || fail "dump entr
 grep -q '^192.0.2.1 ' "$T/snap.txt" && fail "removed entry still dumped"
 "$CTL" dump "$T/2.delta" 2>/dev/null | grep -q '^-192.0.2.1 decided_ms=' || fail "dump removal"
 
+# Key rotation: a key certificate for b signed by a verifies with a's key only.
+"$CTL" keycert --old-key "$T/k/a.key" --new-key "$T/k/b.pub" --out "$T/b.keycert" >/dev/null || fail keycert
+"$CTL" verify "$T/b.keycert" --key "$T/k/a.pub" >"$T/out" || fail "verify keycert"
+grep -q '^type: keycert$' "$T/out" || fail "keycert type"
+expect_err "unknown key" "$CTL" verify "$T/b.keycert" --key "$T/k/b.pub"
+expect_err "not an Ed25519 private key" "$CTL" keycert --old-key "$T/k/a.pub" --new-key "$T/k/b.pub" --out "$T/x"
+
 # Refusals, each with its own message.
 expect_err "unknown key" "$CTL" verify "$T/1.delta" --key "$T/k/b.pub"
 cp "$T/1.delta" "$T/bad"; printf '\x01' | dd of="$T/bad" bs=1 seek=300 conv=notrunc 2>/dev/null
