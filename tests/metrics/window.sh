@@ -63,6 +63,11 @@ for k in 0 6 12; do
     [ "$(val master $k 'blsync_master_mirror_lag_serials{feed="main",mirror="m2"}')" = $((s1 - s_before)) ] ||
         fail "master: m2 lag serials at minute $k"
     [ "$(val master $k 'blsync_master_mirror_active{feed="main",mirror="m2"}')" = 1 ] || fail "m2 not active at minute $k"
+    ca=$(val master $k 'blsync_master_mirror_contact_age_seconds{feed="main",mirror="m2"}')
+    awk -v c="$ca" -v k=$k 'BEGIN { exit !(c >= 60 * k + 60 && c < 60 * k + 120) }' ||
+        fail "master: m2 contact age at minute $k: $ca (disconnected near T0)"
+    [ "$(val master $k 'blsync_master_mirror_contact_age_seconds{feed="main",mirror="m1"}')" = 0 ] ||
+        fail "master: connected m1 has a contact age at minute $k"
 done
 pass "breach counted once at minute 10; m2 shows heartbeat age $(val m2 12 'blsync_mirror_heartbeat_age_seconds{feed="main"}') s, frozen, serial behind"
 
