@@ -404,6 +404,8 @@ for i in 1 3; do
         sort | uniq -d | head -1)
     [ -z "$dup" ] || fail "m$i applied $dup twice"
 done
+n=$(metric 3 'blsync_mirror_reconnects_total{feed="main"}')
+[ "${n:-0}" -ge 1 ] || fail "m3 counted ${n:-no} reconnects across a revocation and a master restart"
 pass "master restarted: mirrors reconnected and caught up, no serial applied twice"
 
 # ---- signing key rotation: the new key signed by the old one ------------
