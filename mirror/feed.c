@@ -136,38 +136,6 @@ static int apply_snapshot(mirror_feed_t *f, const bl_obj_t *obj, mirror_apply_in
 
 /* ---- delta ---- */
 
-typedef struct {
-    bl_change_t *rem, *add;
-    size_t nrem, nadd, caprem, capadd;
-} collect_t;
-
-static int append(bl_change_t **arr, size_t *n, size_t *cap, const bl_change_t *src, size_t m)
-{
-    if (!m)
-        return 0;
-    if (*n + m > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < *n + m)
-            nc *= 2;
-        bl_change_t *na = realloc(*arr, nc * sizeof *na);
-        if (!na)
-            return BL_ENOMEM;
-        *arr = na;
-        *cap = nc;
-    }
-    memcpy(*arr + *n, src, m * sizeof *src);
-    *n += m;
-    return 0;
-}
-
-static int collect_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_change_t *add,
-                         size_t nadd)
-{
-    collect_t *c = ctx;
-    int rc = append(&c->rem, &c->nrem, &c->caprem, rem, nrem);
-    return rc ? rc : append(&c->add, &c->nadd, &c->capadd, add, nadd);
-}
-
 static int in_sorted(const bl_change_t *a, size_t n, const bl_prefix_t *k)
 {
     size_t lo = 0, hi = n;
@@ -196,9 +164,11 @@ static int apply_delta(mirror_feed_t *f, const bl_obj_t *obj, mirror_apply_info_
         return BL_EBASESERIAL;
     if (memcmp(h->base_digest, cur, BL_DIGEST_SIZE))
         return BL_EBASEDIGEST;
-    collect_t c = {0};
-    bl_sink_t sink = {&c, collect_block};
-    int rc = bl_obj_decode(obj, &f->lim, &sink, NULL);
+    struct {
+        bl_change_t *rem, *add;
+        size_t nrem, nadd;
+    } c = {0};
+    int rc = bl_obj_collect(obj, &f->lim, &c.rem, &c.nrem, &c.add, &c.nadd);
     mirror_zdata_t *d = atomic_load(&f->zone->data);
     mirror_index_t *nx = NULL;
     bl_digest_t dg = f->digest;
