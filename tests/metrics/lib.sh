@@ -28,7 +28,11 @@ cleanup() {
     if [ -n "${KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
+# A command that fails outside a condition stops the test with its line, not silently.
+set -E
+trap 'fail "line $LINENO: \"$BASH_COMMAND\" exited with status $?"' ERR
 fail() {
+    trap - ERR
     echo "FAIL: $*" >&2
     for f in "$T"/*.log; do
         [ -f "$f" ] || continue
