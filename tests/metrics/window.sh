@@ -113,6 +113,7 @@ pass "promtool test rules on $(grep -c '"series"' "$T/rule_tests.json") scraped 
 kill -HUP "${PID[master]}"
 wait_until 10 synced m2 || fail "m2 did not catch up to $s1"
 [ "$(answer m2 192.0.2.10)" = nx ] || fail "m2 still answers the delisted address"
+wait_until 5 is m2 'blsync_mirror_delisting_propagation_seconds_count{feed="main"}' 1 || fail "m2 did not count the late delisting"
 b() { metric m2 "blsync_mirror_delisting_propagation_seconds_bucket{feed=\"main\",le=\"$1\"}"; }
 [ "$(b 600)" = 0 ] && [ "$(b 900)" = 1 ] || fail "m2: 720 s, want bucket 900: $(scrape m2 | grep delisting_propagation_seconds_bucket)"
 wait_until 5 is m2 'blsync_mirror_stale{feed="main"}' 0 || fail "m2 still stale"
