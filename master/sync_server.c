@@ -845,12 +845,18 @@ static void on_hello(sconn_t *c, const bl_frame_hello_t *h)
     feed_t *f = &s->feeds[fi];
     sub->sent_serial = h->serial;
     memcpy(sub->sent_digest, h->digest, BL_DIGEST_SIZE);
-    sub->acked_serial = h->serial;
+    /* A mirror ahead of the master (the master was restored from an older
+     * backup) holds changes this master never made: it must not count as
+     * having this master's delistings, or they would read "propagated"
+     * while no mirror applies them. It stays at 0 until it catches up, so
+     * lag and the propagation alerts show it (docs/OPERATIONS.md, restore). */
+    int ahead = h->serial > f->head_serial;
+    sub->acked_serial = ahead ? 0 : h->serial;
     sub->force_snapshot = (h->flags & BL_HELLO_WANT_SNAPSHOT) != 0;
     if (h->serial == f->head_serial && memcmp(h->digest, f->head_digest, BL_DIGEST_SIZE) && f->n) {
         conn_send_error(c, BL_EFORK, "same serial, different digest: sending a snapshot");
         sub->force_snapshot = 1;
-    } else if (h->serial > f->head_serial) {
+    } else if (ahead) {
         conn_send_error(c, BL_EROLLBACK, "mirror is ahead of the master");
         BL_WARN("sync_mirror_ahead", "mirror=%s feed=%s serial=%" PRIu64 " head=%" PRIu64,
                 bl_log_q(c->name), bl_log_q(f->name), h->serial, f->head_serial);
@@ -858,7 +864,7 @@ static void on_hello(sconn_t *c, const bl_frame_hello_t *h)
     BL_INFO("sync_hello", "mirror=%s feed=%s serial=%" PRIu64 " head=%" PRIu64 " snapshot=%d",
             bl_log_q(c->name), bl_log_q(f->name), h->serial, f->head_serial, sub->force_snapshot);
     if (s->h.on_ack)
-        s->h.on_ack(s->h.ctx, c->name, f->name, h->serial, c->last_contact_ms);
+        s->h.on_ack(s->h.ctx, c->name, f->name, sub->acked_serial, c->last_contact_ms);
     conn_pump(c);
 }
 
@@ -868,6 +874,13 @@ static void on_ack(sconn_t *c, const bl_frame_ack_t *a)
     sub_t *sub = sub_of(c, a->feed);
     if (!sub)
         return;
+    const feed_t *f = &s->feeds[sub->feed];
+    if (a->serial > f->head_serial) {
+        /* Only an ahead mirror can acknowledge what this master never sent. */
+        BL_WARN("sync_ack_ahead", "mirror=%s feed=%s serial=%" PRIu64 " head=%" PRIu64,
+                bl_log_q(c->name), bl_log_q(a->feed), a->serial, f->head_serial);
+        return;
+    }
     sub->acked_serial = a->serial;
     s->st.acks_total++;
     BL_DEBUG("sync_ack", "mirror=%s feed=%s serial=%" PRIu64, bl_log_q(c->name), bl_log_q(a->feed),
