@@ -12,7 +12,7 @@ static const unsigned char bl_fuzz_seed[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9
                                                12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
                                                23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
-/* Writes the fixed private key to a PEM file (for the seed generator) and returns its public key. */
+/* The public half of the fixed fuzzing key. */
 static inline bl_key_t *bl_fuzz_pubkey(void)
 {
     EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, bl_fuzz_seed, 32);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Writes the seed corpora of the proto fuzz targets (run by hand: gen_seeds SRC/tests/fuzz/corpus). */
+/* Writes the seed corpora of the proto fuzz targets (run by hand, output committed):
+ * gen_seeds SRC/tests/fuzz/corpus */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,7 +48,7 @@ int main(int argc, char **argv)
     snprintf(obj_dir, sizeof obj_dir, "%s/obj", argv[1]);
     snprintf(blk_dir, sizeof blk_dir, "%s/block", argv[1]);
     bl_key_t *k = priv_key();
-    const char *keys[] = {"10.0.0.0/8", "192.0.2.1", "192.0.2.2", "203.0.113.0/24",
+    const char *keys[] = {"10.0.0.0/8",    "192.0.2.1",     "192.0.2.2",  "203.0.113.0/24",
                           "::ffff:7f00:2", "2001:db8::/32", "2001:db8::1"};
     bl_change_t c[7];
     memset(c, 0, sizeof c);

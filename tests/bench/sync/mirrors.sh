@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Propagation benchmark (issue 5): blsync-master with its sync server and N
-# mirror processes (the real mirror modules + the sync client, default 100)
+# real blsync-mirror processes (default 100)
 # on loopback. K delistings; for each, the time from the master's decision
 # (decided_at_ms of the API answer) to each mirror applying it (its log),
 # then a dig sweep confirms NXDOMAIN on every mirror.
@@ -12,7 +12,7 @@ B=${BL_BENCH_BUILD:-$SRC/build-bench}
 N=${1:-100}
 K=${2:-10}
 cmake -S "$SRC" -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$B" -j"$(nproc)" --target blsync-master sync_mirror blsyncctl >/dev/null
+cmake --build "$B" -j"$(nproc)" --target blsync-master blsync-mirror blsyncctl >/dev/null
 T=$(mktemp -d /tmp/bl_bench_mirrors.XXXXXX)
 BASE=$((20000 + $$ % 5000))
 HTTP=$BASE
@@ -54,20 +54,24 @@ api() { curl -sf -X "$1" -H "Authorization: Bearer tok" ${3:+-d "$3"} "http://12
 api POST /v1/listings '{"prefix":"192.0.2.1","comment":"base"}' >/dev/null
 sleep 0.3
 for i in $(seq "$N"); do
-    mkdir -p "$T/m$i/spool"
+    mkdir -p "$T/m$i"
     cat >"$T/m$i/mirror.ini" <<EOT
 [server]
 listen = 127.0.0.1:$((BASE + 100 + i))
 threads = 1
+[sync]
+master = 127.0.0.1:$SYNC
+server_name = master.test
+cert = $T/pki/mirror-m$i.pem
+key = $T/pki/mirror-m$i.key
+ca = $T/pki/ca.pem
+state_dir = $T/m$i/state
 [zone bl.test]
 feed = main
 ttl = 1
 trusted_key = $T/sign.pub
-spool_dir = $T/m$i/spool
 EOT
-    "$B/tests/sync/sync_mirror" -c "$T/m$i/mirror.ini" --state-dir "$T/m$i/state" \
-        --master "127.0.0.1:$SYNC" --server-name master.test --cert "$T/pki/mirror-m$i.pem" \
-        --key "$T/pki/mirror-m$i.key" --ca "$T/pki/ca.pem" 2>"$T/m$i.log" &
+    "$B/mirror/blsync-mirror" -c "$T/m$i/mirror.ini" 2>"$T/m$i.log" &
     PIDS+=($!)
 done
 # dig batch: one query per mirror.
