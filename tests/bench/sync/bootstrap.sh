@@ -9,7 +9,7 @@ SRC=$(cd "$(dirname "$0")/../../.." && pwd)
 B=${BL_BENCH_BUILD:-$SRC/build-bench}
 E=${1:-10000000}
 cmake -S "$SRC" -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$B" -j"$(nproc)" --target sync_load sync_master sync_mirror blsyncctl >/dev/null
+cmake --build "$B" -j"$(nproc)" --target sync_load sync_master blsync-mirror blsyncctl >/dev/null
 T=$(mktemp -d /tmp/bl_bench_boot.XXXXXX)
 PORT=$((30000 + $$ % 4900))
 DNS=$((PORT + 1))
@@ -31,21 +31,25 @@ q=$(echo "$ip" | awk -F. '{print $4"."$3"."$2"."$1}').bl.test
     >"$T/acks" 2>"$T/sync.log" &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q listening "$T/acks" && break; sleep 0.05; done
-mkdir -p "$T/m1/spool"
+mkdir -p "$T/m1"
 cat >"$T/m1/mirror.ini" <<EOT
 [server]
 listen = 127.0.0.1:$DNS
 threads = 1
+[sync]
+master = 127.0.0.1:$PORT
+server_name = master.test
+cert = $T/pki/mirror-m1.pem
+key = $T/pki/mirror-m1.key
+ca = $T/pki/ca.pem
+state_dir = $T/m1/state
 [zone bl.test]
 feed = main
 trusted_key = $T/sign.pub
-spool_dir = $T/m1/spool
 EOT
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
 t0=$(date +%s%N)
-"$B/tests/sync/sync_mirror" -c "$T/m1/mirror.ini" --state-dir "$T/m1/state" \
-    --master "127.0.0.1:$PORT" --server-name master.test --cert "$T/pki/mirror-m1.pem" \
-    --key "$T/pki/mirror-m1.key" --ca "$T/pki/ca.pem" 2>"$T/m1.log" &
+"$B/mirror/blsync-mirror" -c "$T/m1/mirror.ini" 2>"$T/m1.log" &
 PIDS+=($!)
 until [ "$(dig +time=1 +tries=1 +short @127.0.0.1 -p "$DNS" "$q" A 2>/dev/null)" = 127.0.0.2 ]; do
     sleep 0.05
