@@ -3,8 +3,7 @@
 # blsync-master with its [sync] server on: a mirror gets the listing and the delisting, and the
 # master's lookup counts the mirror's acknowledgement ("propagated", mirrors 1/1).
 . "$(dirname "$0")/lib.sh"
-MIR=$B/tests/sync/sync_mirror
-[ -x "$MIR" ] || { echo "SKIP: no $MIR"; exit 77; }
+MIR=$B/mirror/blsync-mirror
 command -v dig >/dev/null || { echo "SKIP: no dig"; exit 77; }
 "$C" certs --dir "$W/pki" --master-name master.test --mirror m1 >/dev/null || fail certs
 SP=$((PORT + 1))
@@ -14,20 +13,26 @@ write_conf "sync|listen = 127.0.0.1:$SP" "sync|cert = $W/pki/master.pem" \
     "sync|tls_key = $W/pki/master.key" "sync|ca = $W/pki/ca.pem" "sync|heartbeat_interval = 500ms" \
     "metrics|listen = 127.0.0.1:$((PORT + 3))"
 start_master
-mkdir -p "$W/mir/spool"
+mkdir -p "$W/mir"
 cat >"$W/mir/mirror.ini" <<EOM
 [server]
 listen = 127.0.0.1:$DP
 threads = 1
+[sync]
+master = 127.0.0.1:$SP
+server_name = master.test
+cert = $W/pki/mirror-m1.pem
+key = $W/pki/mirror-m1.key
+ca = $W/pki/ca.pem
+state_dir = $W/mir/state
+backoff_min = 100ms
+backoff_max = 1s
 [zone bl.test]
 feed = main
 ttl = 1
 trusted_key = $W/m.pub
-spool_dir = $W/mir/spool
 EOM
-"$MIR" -c "$W/mir/mirror.ini" --state-dir "$W/mir/state" --master "127.0.0.1:$SP" \
-    --server-name master.test --cert "$W/pki/mirror-m1.pem" --key "$W/pki/mirror-m1.key" \
-    --ca "$W/pki/ca.pem" --backoff-min 100 --backoff-max 1000 2>"$W/mir.log" &
+"$MIR" -c "$W/mir/mirror.ini" 2>"$W/mir.log" &
 PIDS+=($!)
 answer() { dig +short +time=1 +tries=1 @127.0.0.1 -p "$DP" 77.2.0.192.bl.test A; }
 api POST /v1/reports '{"ip":"192.0.2.77","source":"spamtrap"}'

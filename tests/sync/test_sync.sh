@@ -410,7 +410,8 @@ pass "master restarted: mirrors reconnected and caught up, no serial applied twi
 
 # ---- signing key rotation: the new key signed by the old one ------------
 "$CTL" keygen --out "$T" --name sign2 >/dev/null
-"$B/tests/sync/mkkeycert" "$T/sign.key" "$T/sign2.key" main "$T/spool/main/key-2.keycert"
+"$B/master/blsyncctl" keycert --old-key "$T/sign.key" --new-key "$T/sign2.key" --feed main \
+    --out "$T/spool/main/key-2.keycert" >/dev/null
 kill -HUP "${PID[master]}" # the sync server rescans the spool and pushes the key certificate
 wait_until 5 grep -q "event=sync_new_key" "$T/m1.log" || fail "m1 did not learn the new key"
 cp "$T/sign2.key" "$T/sign.key.new" && mv "$T/sign.key.new" "$T/sign.key" # the publisher re-reads it
