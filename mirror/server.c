@@ -303,6 +303,32 @@ static int udp_socket(const struct sockaddr_storage *ss, char *err, size_t errle
     return fd;
 }
 
+/* SO_REUSEPORT lets a second process bind the same UDP port and take half
+ * of its queries without any error. A plain bind first makes sure nobody
+ * holds the port, so a clash is an error at start-up, not silent misrouting. */
+static int udp_port_free(const struct sockaddr_storage *ss, char *err, size_t errlen, const char *a)
+{
+    in_port_t port = ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                                               : ((const struct sockaddr_in *)ss)->sin_port;
+    if (!port)
+        return 0;
+    int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0; /* the real socket() reports the problem */
+    int one = 1;
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    int rc = bind(fd, (const struct sockaddr *)ss, ss_len(ss));
+    int e = errno;
+    close(fd);
+    if (rc && e == EADDRINUSE) {
+        snprintf(err, errlen, "%s: bind (udp): %s (another server holds this port)", a,
+                 strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- TCP ---- */
 
 static void conn_free_cb(uv_handle_t *h)
@@ -529,6 +555,8 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
                      conf->listen[i]);
             goto fail;
         }
+        if (udp_port_free(&ss, err, errlen, conf->listen[i]))
+            goto fail;
         for (unsigned t = 0; t < conf->threads; t++) {
             udp_thread_t *u = calloc(1, sizeof *u);
             if (!u) {

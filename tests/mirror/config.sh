@@ -146,6 +146,10 @@ dq +noall +answer 1.0.0.10.bl.example.org A | awk '{print $2}' | grep -qx 77 || 
 out=$("$MIRROR" -c "$T/ov.conf" --set "server:nope=1" --check-config 2>&1) && fail "--set server:nope accepted"
 echo "$out" | grep -q "unknown server setting 'nope'" || fail "--set error message: $out"
 ok "command-line overrides"
+# A second server on the same port is refused, not load-balanced by SO_REUSEPORT.
+out=$("$MIRROR" -c "$T/ov.conf" --listen 127.0.0.1:$PORT 2>&1) && fail "a second mirror bound port $PORT"
+echo "$out" | grep -q "another server holds this port" || fail "port clash message: $out"
+ok "a port held by another server is refused"
 kill -TERM "$MPID"
 wait "$MPID" || fail "exit status after SIGTERM"
 echo PASS
