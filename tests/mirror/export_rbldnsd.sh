@@ -34,6 +34,8 @@ n1=$(grep -vc '^#' "$T/export/bl")
 [ "$n1" -ge 25000 ] || fail "snapshot export has $n1 IPv4 lines"
 for f in "$T"/feed/delta-*.obj; do put "$f" "$(basename "$f" .obj).delta"; done
 wait_serial 6
+# The IPv6 file is written right after the IPv4 one: wait for it too.
+for _ in $(seq 100); do head -1 "$T/export/bl.ip6" 2>/dev/null | grep -q "serial 6 (ip6trie)" && break; sleep 0.05; done
 head -1 "$T/export/bl.ip6" | grep -q "serial 6 (ip6trie)" || fail "IPv6 export not at serial 6"
 ls "$T/export" | grep -q tmp && fail "temporary export files left behind"
 ok "state exported at serials 1 and 6 (atomically, $n1 IPv4 lines at serial 1)"
