@@ -194,6 +194,16 @@ static sqlite3_stmt *Q(master_store_t *s, int i)
     return st;
 }
 
+/* Steps a one-row lookup: 0 with st on its row (the caller reads it, then
+ * resets st), BL_ENOTFOUND when there is no row, or the store error. */
+static int step_row(master_store_t *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return BL_ENOTFOUND;
+    return rc == SQLITE_ROW ? 0 : sqerr(s, what);
+}
+
 static void bind_key(sqlite3_stmt *st, int i, const bl_prefix_t *p)
 {
     uint8_t k[18];
@@ -222,11 +232,9 @@ static int meta_get_blob(master_store_t *s, const char *k, void *out, size_t n)
 {
     sqlite3_stmt *st = Q(s, Q_META_GET);
     sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return BL_ENOTFOUND;
-    if (rc != SQLITE_ROW)
-        return sqerr(s, "meta_get");
+    int rc = step_row(s, st, "meta_get");
+    if (rc)
+        return rc;
     if ((size_t)sqlite3_column_bytes(st, 0) != n) {
         sqlite3_reset(st);
         return BL_EFIELD;
@@ -240,11 +248,9 @@ static int meta_get_int(master_store_t *s, const char *k, int64_t *v)
 {
     sqlite3_stmt *st = Q(s, Q_META_GET);
     sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return BL_ENOTFOUND;
-    if (rc != SQLITE_ROW)
-        return sqerr(s, "meta_get");
+    int rc = step_row(s, st, "meta_get");
+    if (rc)
+        return rc;
     *v = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return 0;
@@ -519,11 +525,9 @@ int master_store_listing_get(master_store_t *s, const bl_prefix_t *key, master_l
 {
     sqlite3_stmt *st = Q(s, Q_L_GET);
     bind_key(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return BL_ENOTFOUND;
-    if (rc != SQLITE_ROW)
-        return sqerr(s, "listing_get");
+    int rc = step_row(s, st, "listing_get");
+    if (rc)
+        return rc;
     memset(out, 0, sizeof *out);
     out->e.key = *key;
     row_to_listing(st, 0, out);
@@ -873,11 +877,9 @@ int master_store_removal_get(master_store_t *s, const bl_prefix_t *key, int64_t 
 {
     sqlite3_stmt *st = Q(s, Q_RM_GET);
     bind_key(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return BL_ENOTFOUND;
-    if (rc != SQLITE_ROW)
-        return sqerr(s, "removal_get");
+    int rc = step_row(s, st, "removal_get");
+    if (rc)
+        return rc;
     *removed_ms = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return 0;
@@ -894,11 +896,9 @@ int master_store_delisting_last(master_store_t *s, const bl_prefix_t *key, maste
 {
     sqlite3_stmt *st = Q(s, Q_DL_LAST);
     bind_key(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return BL_ENOTFOUND;
-    if (rc != SQLITE_ROW)
-        return sqerr(s, "delisting_last");
+    int rc = step_row(s, st, "delisting_last");
+    if (rc)
+        return rc;
     out->decided_ms = sqlite3_column_int64(st, 0);
     out->serial = (uint64_t)sqlite3_column_int64(st, 1);
     snprintf(out->cause, sizeof out->cause, "%s", (const char *)sqlite3_column_text(st, 2));
