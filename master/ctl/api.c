@@ -264,6 +264,19 @@ static void urlenc(bl_buf_t *b, const char *s)
     }
 }
 
+/* Closes a listing request body: optional comment, the acting user, NUL. */
+static void end_listing_body(bl_buf_t *body, const char *comment)
+{
+    if (comment) {
+        master_json_printf(body, ",\"comment\":");
+        master_json_put_str(body, comment);
+    }
+    master_json_printf(body, ",\"actor\":");
+    master_json_put_str(body, getenv("USER") ? getenv("USER") : "blsyncctl");
+    master_json_printf(body, "}");
+    bl_buf_u8(body, 0);
+}
+
 int ctl_list(int argc, char **argv)
 {
     api_t a;
@@ -329,14 +342,7 @@ int ctl_list(int argc, char **argv)
             }
             master_json_printf(&body, ",\"duration\":%lld", (long long)(ms / 1000));
         }
-        if (comment) {
-            master_json_printf(&body, ",\"comment\":");
-            master_json_put_str(&body, comment);
-        }
-        master_json_printf(&body, ",\"actor\":");
-        master_json_put_str(&body, getenv("USER") ? getenv("USER") : "blsyncctl");
-        master_json_printf(&body, "}");
-        bl_buf_u8(&body, 0);
+        end_listing_body(&body, comment);
         st = api_call(&a, "POST", "/v1/listings", (const char *)body.data, &resp);
     } else if (!strcmp(op, "remove") && prefix) {
         master_json_printf(&path, "/v1/listings/");
@@ -344,14 +350,7 @@ int ctl_list(int argc, char **argv)
         bl_buf_u8(&path, 0);
         master_json_printf(&body, "{\"reason\":");
         master_json_put_str(&body, reason ? reason : "");
-        if (comment) {
-            master_json_printf(&body, ",\"comment\":");
-            master_json_put_str(&body, comment);
-        }
-        master_json_printf(&body, ",\"actor\":");
-        master_json_put_str(&body, getenv("USER") ? getenv("USER") : "blsyncctl");
-        master_json_printf(&body, "}");
-        bl_buf_u8(&body, 0);
+        end_listing_body(&body, comment);
         st = api_call(&a, "DELETE", (const char *)path.data, (const char *)body.data, &resp);
     } else if (!strcmp(op, "show")) {
         master_json_printf(&path, "/v1/listings?limit=%s", limit ? limit : "1000");
