@@ -314,11 +314,38 @@ static void fmt_addr4(uint32_t a, char *out)
     snprintf(out, 16, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
 }
 
-static void fmt_addr6(const uint8_t a[16], char *out)
+/* RFC 5952, as rbldnsd writes it: lower-case hex without leading zeros, the
+ * longest run of two or more zero groups (the first on a tie) as "::", and
+ * no dotted IPv4 tail (::ffff:7f00:2). */
+void mirror_dns_fmt_addr6(const uint8_t a[16], char *out)
 {
+    unsigned g[8];
+    for (int i = 0; i < 8; i++)
+        g[i] = (unsigned)(a[2 * i] << 8 | a[2 * i + 1]);
+    int best = -1, blen = 1;
+    for (int i = 0; i < 8;) {
+        int j = i;
+        while (j < 8 && !g[j])
+            j++;
+        if (j - i > blen) {
+            best = i;
+            blen = j - i;
+        }
+        i = j > i ? j : i + 1;
+    }
     char *p = out;
-    for (int i = 0; i < 16; i += 2)
-        p += sprintf(p, i ? ":%x" : "%x", (unsigned)(a[i] << 8 | a[i + 1]));
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            *p++ = ':';
+            *p++ = ':';
+            i += blen - 1;
+            continue;
+        }
+        if (i > 0 && !(best >= 0 && i == best + blen))
+            *p++ = ':';
+        p += sprintf(p, "%x", g[i]);
+    }
+    *p = 0;
 }
 
 static void w_soa(w_t *w, const mirror_zone_t *z, uint16_t zoff, uint64_t serial, uint32_t ttl)
@@ -543,7 +570,7 @@ size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t 
                 if (k == N_V4)
                     fmt_addr4(a4, addr);
                 else
-                    fmt_addr6(a6, addr);
+                    mirror_dns_fmt_addr6(a6, addr);
                 size_t tl = mirror_dns_txt_expand(tmpl, addr, txt);
                 w_u16(&w, 0xc00c);
                 w_u16(&w, T_TXT);

@@ -108,4 +108,9 @@ unsigned mirror_dns_name_to_wire(const char *name, uint8_t wire[256], unsigned *
  * out (at most 254 bytes, truncated like rbldnsd); returns the length. */
 size_t mirror_dns_txt_expand(const char *tmpl, const char *addr, char *out);
 
+/* Writes an IPv6 address the way rbldnsd writes it in TXT '$' (RFC 5952:
+ * lower case, no leading zeros, the longest run of two or more zero groups
+ * as "::", the first on a tie, no dotted IPv4 tail); out holds 40 bytes. */
+void mirror_dns_fmt_addr6(const uint8_t a[16], char *out);
+
 #endif

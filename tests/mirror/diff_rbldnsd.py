@@ -123,6 +123,8 @@ def gen(d, seed):
         inside = int(net.network_address) | rnd.randrange(1 << 64)
         q(str(ipaddress.ip_address(inside)))
         q(str(ipaddress.ip_address(inside ^ (1 << 64))))
+        # runs of zero groups: the TXT '$' must print them as rbldnsd does (RFC 5952 "::")
+        q(str(ipaddress.ip_address(int(net.network_address) | rnd.choice((0, 1, 1 << 32 | 1, 1 << 48)))))
         if rnd.randrange(4) == 0:
             ex = int(net.network_address) | rnd.randrange(1 << 64)
             v6.append("!" + ipaddress.ip_address(ex).exploded)

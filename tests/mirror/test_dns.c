@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the DNS answer builder: sections, EDNS, truncation, zones, freeze, templates. */
+#include <arpa/inet.h>
+
 #include "test.h"
 
 #include "config.h"
@@ -155,7 +157,7 @@ static void test_listed_and_templates(void)
     snprintf(v6, sizeof v6, "%s.bl.example.org", nib);
     n = ask(v6, 16, 0, 0, out, sizeof out, 0, &rc);
     ASSERT_EQ(rc, 0);
-    ASSERT(memmem(out, n, "Listed 2001:db8:0:0:0:0:0:1", 27) != NULL);
+    ASSERT(memmem(out, n, "\x12Listed 2001:db8::1", 19) != NULL); /* RFC 5952, as rbldnsd */
 }
 
 static void test_zones(void)
@@ -236,6 +238,34 @@ static void test_txt_expand(void)
     ASSERT_EQ(n, 254);
 }
 
+static void test_fmt_addr6(void)
+{
+    /* each the way rbldnsd 1.0pre's ip6trie writes it (checked by hand) */
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"}, /* one zero group stays */
+        {"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},          /* the longest run */
+        {"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},    /* the first on a tie */
+        {"::ffff:127.0.0.5", "::ffff:7f00:5"},            /* no dotted tail */
+        {"::1", "::1"},
+        {"1::", "1::"},
+        {"::", "::"},
+        {"0:0:1::", "0:0:1::"},
+        {"fe80::abcd:0:0:1", "fe80::abcd:0:0:1"},
+        {"2001:DB8:00AB:CDEF:0123:4567:89AB:CDEF", "2001:db8:ab:cdef:123:4567:89ab:cdef"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t a[16];
+        char out[48];
+        ASSERT_EQ(inet_pton(AF_INET6, cases[i].in, a), 1);
+        mirror_dns_fmt_addr6(a, out);
+        if (strcmp(out, cases[i].want))
+            fprintf(stderr, "%s: got %s, want %s\n", cases[i].in, out, cases[i].want);
+        ASSERT(strcmp(out, cases[i].want) == 0);
+    }
+}
+
 int main(void)
 {
     setup();
@@ -243,6 +273,7 @@ int main(void)
     RUN(test_zones);
     RUN(test_edns_and_truncation);
     RUN(test_txt_expand);
+    RUN(test_fmt_addr6);
     mirror_index_free(da.ix);
     mirror_index_free(db.ix);
     atomic_store(&za.data, NULL);
