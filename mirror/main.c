@@ -830,9 +830,9 @@ int main(int argc, char **argv)
     mirror_server_stats_t st;
     mirror_server_stats(app.server, &st);
     BL_INFO("stopped",
-            "udp_queries=%" PRIu64 " udp_batches=%" PRIu64 " tcp_queries=%" PRIu64
-            " dropped=%" PRIu64,
-            st.udp_queries, st.udp_batches, st.tcp_queries, st.dropped);
+            "udp_queries=%" PRIu64 " udp_batches=%" PRIu64 " udp_pauses=%" PRIu64
+            " tcp_queries=%" PRIu64 " dropped=%" PRIu64,
+            st.udp_queries, st.udp_batches, st.udp_pauses, st.tcp_queries, st.dropped);
     mirror_server_stop(app.server);
     uv_close((uv_handle_t *)&app.sigterm, NULL);
     uv_close((uv_handle_t *)&app.sigint, NULL);

@@ -44,6 +44,8 @@ mirror_metrics_t *mirror_metrics_new(mirror_zone_t *const *zones, size_t nzones)
     bl_metrics_set_fn(m->tcp_open, tcp_open_fn, m);
     m->tcp_accepted = bl_metrics_series(m->fam.tcp_accepted, none);
     m->tcp_refused = bl_metrics_series(m->fam.tcp_refused, none);
+    m->udp_batches = bl_metrics_series(m->fam.udp_batches, none);
+    m->udp_pauses = bl_metrics_series(m->fam.udp_pauses, none);
     const char *ver[] = {"0.1.0", NULL};
     bl_metrics_set(bl_metrics_series(m->fam.build_info, ver), 1);
     return m;

@@ -19,6 +19,7 @@ typedef struct mirror_metrics {
     bl_metrics_series_t *dns[2][MIRROR_QT_N][6]; /* transport, qtype, rcode */
     bl_metrics_series_t *listed[MIRROR_METRICS_ZONES];
     bl_metrics_series_t *tcp_open, *tcp_accepted, *tcp_refused;
+    bl_metrics_series_t *udp_batches, *udp_pauses;
     atomic_long tcp_open_n;
 } mirror_metrics_t;
 

@@ -40,9 +40,19 @@
 #define TCP_OUT_MAX (256 * 1024)
 
 typedef struct {
-    _Atomic uint64_t q, a, drop, batches, rc[6];
+    _Atomic uint64_t q, a, drop, batches, pauses, rc[6];
     char pad[64];
 } counters_t;
+
+/* Coalescing state of one UDP thread (see coalesce()). */
+typedef struct {
+    double rate;              /* queries per microsecond, smoothed over batches */
+    int64_t cycle_us;         /* start of the current one-second cycle */
+    int64_t last_us;          /* the last receive counted in mode_q */
+    uint64_t probe_q, mode_q; /* queries received in its probe and in the rest */
+    unsigned paused;          /* pauses taken in this cycle */
+    int off;                  /* cycles left with pauses off (clients wait on us) */
+} coal_t;
 
 typedef struct {
     mirror_server_t *s;
@@ -60,6 +70,7 @@ typedef struct {
     uint8_t tpeer[BATCH];
     char cbuf[BATCH][CMSG_SPACE(sizeof(uint16_t))];
     int gso; /* UDP_SEGMENT works on this socket */
+    coal_t coal;
 } udp_thread_t;
 
 typedef struct tcp_conn {
@@ -201,6 +212,71 @@ static int group_replies(udp_thread_t *t, int out)
     return nmsg;
 }
 
+/* Coalescing. Every wake-up costs a context switch, and on loopback every
+ * answer sent also pays for waking its client; both are per batch, not per
+ * query. Under load, a short pause lets the next queries queue up so that one
+ * wake-up and two system calls serve many. The arrival rate is estimated from
+ * the batches themselves (queries received / time between two receives,
+ * smoothed); the thread pauses only when at least COALESCE_MIN queries are
+ * expected within udp_coalesce_us, and only for as long as it takes half a
+ * batch vector to arrive. A server at a low rate therefore never pauses and
+ * adds no latency; a loaded one adds at most udp_coalesce_us.
+ *
+ * A pause only saves CPU if the queries keep coming while the thread sleeps.
+ * A client that waits for its answers before it sends more (a resolver with
+ * a few queries in flight, dnsperf -q N) instead slows down by the pause. So
+ * each second starts with a 50 ms probe without pauses; when the probe's
+ * rate beats the paused rest of the second by more than 10% (judged only
+ * when traffic lasted the whole second and took at least 10 pauses), the
+ * clients are waiting on us and pausing stays off for the next COALESCE_OFF
+ * seconds. */
+#define COALESCE_MIN      4.0
+#define COALESCE_CYCLE_US 1000000
+#define COALESCE_PROBE_US 50000
+#define COALESCE_OFF      10
+
+static void coalesce(udp_thread_t *t, int n, int64_t now_us, int64_t gap_us)
+{
+    mirror_server_t *s = t->s;
+    coal_t *c = &t->coal;
+    double co = s->conf.udp_coalesce_us;
+    double inst = gap_us > 0 ? (double)n / (double)gap_us : 0;
+    c->rate = gap_us > 100000 ? inst : c->rate * 0.75 + inst * 0.25;
+    int64_t into = now_us - c->cycle_us;
+    if (into >= COALESCE_CYCLE_US || into < 0) {
+        if (c->off)
+            c->off--;
+        else if (c->paused >= 10 && c->last_us - c->cycle_us >= COALESCE_CYCLE_US * 9 / 10) {
+            double r_probe = (double)c->probe_q / COALESCE_PROBE_US;
+            double r_paused =
+                (double)c->mode_q / (double)(c->last_us - c->cycle_us - COALESCE_PROBE_US);
+            if (r_probe > 1.1 * r_paused)
+                c->off = COALESCE_OFF;
+        }
+        c->cycle_us = now_us;
+        c->probe_q = c->mode_q = 0;
+        c->paused = 0;
+        into = 0;
+    }
+    if (into < COALESCE_PROBE_US) {
+        c->probe_q += (uint64_t)n;
+        return;
+    }
+    c->mode_q += (uint64_t)n;
+    c->last_us = now_us;
+    if (c->off || n >= BATCH || c->rate * co < COALESCE_MIN)
+        return;
+    double us = (BATCH / 2) / c->rate;
+    if (us > co)
+        us = co;
+    struct timespec ts = {0, (long)(us * 1000)};
+    nanosleep(&ts, NULL);
+    c->paused++;
+    atomic_fetch_add_explicit(&t->ctr.pauses, 1, memory_order_relaxed);
+    if (s->conf.metrics)
+        bl_metrics_inc(s->conf.metrics->udp_pauses);
+}
+
 static void *udp_main(void *arg)
 {
     udp_thread_t *t = arg;
@@ -227,6 +303,10 @@ static void *udp_main(void *arg)
         if (n <= 0)
             continue; /* timeout (checks stop), EINTR */
         mirror_qsbr_online(s->conf.qsbr, t->qid);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t gap_us = (now.tv_sec - last.tv_sec) * 1000000 + (now.tv_nsec - last.tv_nsec) / 1000;
+        last = now;
         ctx.now = atomic_load_explicit(&s->now, memory_order_relaxed);
         int out = 0;
         for (int i = 0; i < n; i++) {
@@ -261,20 +341,10 @@ static void *udp_main(void *arg)
             sent += r;
         }
         atomic_fetch_add_explicit(&t->ctr.a, (uint64_t)out, memory_order_relaxed);
-        /* Coalescing: under load, a short pause lets the next queries queue up
-         * so that one wake-up and two syscalls serve a batch instead of a
-         * single query (the kernel's wake-up dominates the cost per query).
-         * An idle server never pauses: only a batch that arrived soon after
-         * the previous one does, and only when it did not fill the vector. */
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t gap_us = (now.tv_sec - last.tv_sec) * 1000000 + (now.tv_nsec - last.tv_nsec) / 1000;
-        last = now;
-        if (s->conf.udp_coalesce_us && n < BATCH && gap_us < 2000) {
-            struct timespec ts = {0, (long)s->conf.udp_coalesce_us * 1000};
-            nanosleep(&ts, NULL);
-            clock_gettime(CLOCK_MONOTONIC, &last);
-        }
+        if (s->conf.metrics)
+            bl_metrics_inc(s->conf.metrics->udp_batches);
+        if (s->conf.udp_coalesce_us)
+            coalesce(t, n, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, gap_us);
     }
     mirror_qsbr_offline(s->conf.qsbr, t->qid);
     return NULL;
@@ -622,6 +692,7 @@ void mirror_server_stats(mirror_server_t *s, mirror_server_stats_t *st)
         st->udp_answers += atomic_load_explicit(&c->a, memory_order_relaxed);
         st->dropped += atomic_load_explicit(&c->drop, memory_order_relaxed);
         st->udp_batches += atomic_load_explicit(&c->batches, memory_order_relaxed);
+        st->udp_pauses += atomic_load_explicit(&c->pauses, memory_order_relaxed);
         for (int r = 0; r < 6; r++)
             st->rcode[r] += atomic_load_explicit(&c->rc[r], memory_order_relaxed);
     }

@@ -33,6 +33,7 @@ typedef struct {
     uint64_t rcode[6];
     uint64_t dropped;
     uint64_t udp_batches; /* recvmmsg calls that returned queries */
+    uint64_t udp_pauses;  /* coalescing pauses taken */
 } mirror_server_stats_t;
 
 typedef struct mirror_server mirror_server_t;

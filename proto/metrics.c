@@ -802,6 +802,12 @@ static const catalog_t mirror_catalog[] = {
     {MI(tcp_refused), {"blsync_mirror_tcp_connections_refused_total",
         "DNS TCP connections closed at once because the limit was reached.",
         BL_METRICS_COUNTER, {NULL}, 0, NOBUCKETS}},
+    {MI(udp_batches), {"blsync_mirror_udp_batches_total",
+        "UDP receive calls that returned queries (queries / batches = mean batch).",
+        BL_METRICS_COUNTER, {NULL}, 0, NOBUCKETS}},
+    {MI(udp_pauses), {"blsync_mirror_udp_coalesce_pauses_total",
+        "Pauses taken under load to batch UDP queries (udp_coalesce_us).",
+        BL_METRICS_COUNTER, {NULL}, 0, NOBUCKETS}},
 };
 
 #define MA(field) offsetof(bl_metrics_master_t, field)

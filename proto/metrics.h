@@ -148,6 +148,8 @@ typedef struct {
     bl_metric_t *tcp_open;          /* gauge, open DNS TCP connections */
     bl_metric_t *tcp_accepted;      /* counter, accepted DNS TCP connections */
     bl_metric_t *tcp_refused;       /* counter, refused over the connection limit */
+    bl_metric_t *udp_batches;       /* counter, receive calls that returned queries */
+    bl_metric_t *udp_pauses;        /* counter, coalescing pauses (udp_coalesce_us) */
 } bl_metrics_mirror_t;
 
 typedef struct {

@@ -39,6 +39,11 @@ start_rbldnsd() { # FILE
     SPID=$!
     PIDS+=("$SPID")
 }
+start_floor() { # PAUSE_US
+    "$T/udp_floor" $PORT "$1" > "$T/floor.log" 2>&1 &
+    SPID=$!
+    PIDS+=("$SPID")
+}
 start_mirror() { # CONF
     "$MIRROR" -c "$1" > "$T/mirror.log" 2>&1 &
     SPID=$!
@@ -53,6 +58,7 @@ mirror_conf() { # DATA-LINES...
         echo "[server]"
         echo "listen = 127.0.0.1:$PORT"
         echo "threads = 1"
+        if [ -n "${COALESCE:-}" ]; then echo "udp_coalesce_us = $COALESCE"; fi
         echo "[zone bl.example.org]"
         echo "txt = Listed: \$"
         for l in "$@"; do echo "$l"; done
@@ -69,6 +75,7 @@ perf() { # label extra-args...: dnsperf over QUERIES; prints qps, lost, max late
     echo "$qps $lost $maxl"
 }
 
+cc -O2 -o "$T/udp_floor" "$SRC/tests/bench/mirror/udp_floor.c"
 echo "generating data (1M and 10M IPv4 /32 entries) in $T ..."
 "$CTL" keygen --out "$T/keys" > /dev/null
 "$MKFEED" --key "$T/keys/signing.key" --dir "$T/m1" --n 1000000 --queries 200000 > /dev/null
@@ -85,11 +92,20 @@ log "== query mix: $(wc -l < "$T/queries.txt") A queries, half listed, half rand
 declare -A R
 REPS=${REPS:-3}
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-# 1M: alternate the two servers REPS times (the machine may be shared), keep medians
+# 1M: alternate the servers REPS times (the machine may be shared), keep medians.
+# mirror = the default configuration (udp_coalesce_us = 300); mirror0 = with
+# udp_coalesce_us = 0; floor = tests/bench/mirror/udp_floor.c, a UDP echo with
+# no DNS work: what the kernel's socket path alone costs per query here.
+SERVERS="rbldnsd mirror mirror0 floor"
 for rep in $(seq "$REPS"); do
-    for srv in rbldnsd mirror; do
-        if [ $srv = rbldnsd ]; then start_rbldnsd set1m; else mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror "$T/m.conf"; fi
-        wait_up "$SPID" $PORT || { echo "$srv did not start"; exit 1; }
+    for srv in $SERVERS; do
+        case $srv in
+        rbldnsd) start_rbldnsd set1m ;;
+        mirror) mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror "$T/m.conf" ;;
+        mirror0) COALESCE=0 mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror "$T/m.conf" ;;
+        floor) start_floor 0 ;;
+        esac
+        if [ $srv = floor ]; then sleep 0.3; else wait_up "$SPID" $PORT || { echo "$srv did not start"; exit 1; }; fi
         R[$srv.rss1m]=$(rss_kb "$SPID")
         read -r q l m < <(perf "$srv" -l 10 -q 100)
         R[$srv.qps]="${R[$srv.qps]:-} $q"
@@ -104,7 +120,7 @@ for rep in $(seq "$REPS"); do
         log "run $rep $srv 1M: RSS ${R[$srv.rss1m]} kB; max-rate $q qps; at 50k qps: $us us CPU/query ($uu user; $answered answered, $l2 lost)"
     done
 done
-for srv in rbldnsd mirror; do
+for srv in $SERVERS; do
     R[$srv.qps]=$(echo "${R[$srv.qps]}" | median)
     R[$srv.us]=$(echo "${R[$srv.us]}" | median)
     log "$srv 1M medians: max-rate ${R[$srv.qps]} qps; ${R[$srv.us]} us CPU/query at 50k qps"
@@ -146,6 +162,7 @@ log ""
 log "== ratios (blsync-mirror / rbldnsd)"
 log "max-rate qps: $(awk -v a="${R[mirror.qps]}" -v b="${R[rbldnsd.qps]}" 'BEGIN {printf "%.2f", a / b}') (target >= 1.5, bounded by dnsperf's single thread)"
 log "CPU per query at 50k qps: $(awk -v a="${R[mirror.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}') (target <= 0.5)"
+log "  with udp_coalesce_us = 0: $(awk -v a="${R[mirror0.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}'); the no-DNS UDP echo (kernel path alone): $(awk -v a="${R[floor.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}')"
 log "RSS 1M: $(awk -v a="${R[mirror.rss1m]}" -v b="${R[rbldnsd.rss1m]}" 'BEGIN {printf "%.2f", a / b}'); RSS 10M: $(awk -v a="${R[mirror.rss10m]}" -v b="${R[rbldnsd.rss10m]}" 'BEGIN {printf "%.2f", a / b}') (target <= 1)"
 echo
 cat "$T/summary"
