@@ -51,6 +51,7 @@ typedef struct {
     int64_t last_us;          /* the last receive counted in mode_q */
     uint64_t probe_q, mode_q; /* queries received in its probe and in the rest */
     unsigned paused;          /* pauses taken in this cycle */
+    int slower;               /* cycles in a row where pausing cut the rate */
     int off;                  /* cycles left with pauses off (clients wait on us) */
 } coal_t;
 
@@ -226,10 +227,10 @@ static int group_replies(udp_thread_t *t, int out)
  * A client that waits for its answers before it sends more (a resolver with
  * a few queries in flight, dnsperf -q N) instead slows down by the pause. So
  * each second starts with a 50 ms probe without pauses; when the probe's
- * rate beats the paused rest of the second by more than 10% (judged only
- * when traffic lasted the whole second and took at least 10 pauses), the
- * clients are waiting on us and pausing stays off for the next COALESCE_OFF
- * seconds. */
+ * rate beats the paused rest of the second by more than 20% in two seconds
+ * in a row (judged only when traffic lasted the whole second and took at
+ * least 10 pauses), the clients are waiting on us and pausing stays off for
+ * the next COALESCE_OFF seconds. */
 #define COALESCE_MIN      4.0
 #define COALESCE_CYCLE_US 1000000
 #define COALESCE_PROBE_US 50000
@@ -250,8 +251,11 @@ static void coalesce(udp_thread_t *t, int n, int64_t now_us, int64_t gap_us)
             double r_probe = (double)c->probe_q / COALESCE_PROBE_US;
             double r_paused =
                 (double)c->mode_q / (double)(c->last_us - c->cycle_us - COALESCE_PROBE_US);
-            if (r_probe > 1.1 * r_paused)
+            c->slower = r_probe > 1.2 * r_paused ? c->slower + 1 : 0;
+            if (c->slower >= 2) { /* twice in a row: not a burst of noise */
                 c->off = COALESCE_OFF;
+                c->slower = 0;
+            }
         }
         c->cycle_us = now_us;
         c->probe_q = c->mode_q = 0;

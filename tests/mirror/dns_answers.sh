@@ -51,7 +51,7 @@ while read -r kind rev addr a; do
     [ "$got" = "127.0.0.$a" ] || fail "$name A: '$got', want 127.0.0.$a"
     txt=$(dq +short "$name" TXT)
     case "$addr" in
-    *:*) want=$($PY -c 'import ipaddress,sys; print(":".join("%x" % int(x,16) for x in ipaddress.ip_address(sys.argv[1]).exploded.split(":")))' "$addr") ;;
+    *:*) want=$($PY -c 'import ipaddress,sys; print(ipaddress.ip_address(sys.argv[1]))' "$addr") ;; # RFC 5952, as rbldnsd
     *) want=$addr ;;
     esac
     case "$txt" in

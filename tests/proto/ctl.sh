@@ -5,6 +5,11 @@ CTL="$BL_BUILD/master/blsyncctl"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+flip_byte() { # flip_byte FILE OFFSET: inverts one byte (writing a fixed value may change nothing)
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf '%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
 expect_err() { # expect_err PATTERN CMD...: non-zero exit and stderr matching PATTERN
     local pat="$1"; shift
     if "$@" >"$T/out" 2>"$T/err"; then fail "$* succeeded"; fi
@@ -42,9 +47,9 @@ expect_err "not an Ed25519 private key" "$CTL" keycert --old-key "$T/k/a.pub" --
 
 # Refusals, each with its own message.
 expect_err "unknown key" "$CTL" verify "$T/1.delta" --key "$T/k/b.pub"
-cp "$T/1.delta" "$T/bad"; printf '\x01' | dd of="$T/bad" bs=1 seek=300 conv=notrunc 2>/dev/null
+cp "$T/1.delta" "$T/bad"; flip_byte "$T/bad" 300
 expect_err "bad signature" "$CTL" verify "$T/bad" --key "$T/k/a.pub"
-cp "$T/1.delta" "$T/bad"; printf '\xff' | dd of="$T/bad" bs=1 seek=330 conv=notrunc 2>/dev/null
+cp "$T/1.delta" "$T/bad"; flip_byte "$T/bad" 330
 expect_err "payload does not match" "$CTL" verify "$T/bad" --key "$T/k/a.pub"
 head -c 100 "$T/1.delta" >"$T/trunc"
 expect_err "truncated at byte 100" "$CTL" verify "$T/trunc" --key "$T/k/a.pub"
