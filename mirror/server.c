@@ -47,6 +47,7 @@ typedef struct {
 /* Coalescing state of one UDP thread (see coalesce()). */
 typedef struct {
     double rate;              /* queries per microsecond, smoothed over batches */
+    int64_t prev_us;          /* the previous batch (monotonic microseconds) */
     int64_t cycle_us;         /* start of the current one-second cycle */
     int64_t last_us;          /* the last receive counted in mode_q */
     uint64_t probe_q, mode_q; /* queries received in its probe and in the rest */
@@ -236,10 +237,15 @@ static int group_replies(udp_thread_t *t, int out)
 #define COALESCE_PROBE_US 50000
 #define COALESCE_OFF      10
 
-static void coalesce(udp_thread_t *t, int n, int64_t now_us, int64_t gap_us)
+static void coalesce(udp_thread_t *t, int n)
 {
     mirror_server_t *s = t->s;
     coal_t *c = &t->coal;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int64_t gap_us = now_us - c->prev_us;
+    c->prev_us = now_us;
     double co = s->conf.udp_coalesce_us;
     double inst = gap_us > 0 ? (double)n / (double)gap_us : 0;
     c->rate = gap_us > 100000 ? inst : c->rate * 0.75 + inst * 0.25;
@@ -273,7 +279,7 @@ static void coalesce(udp_thread_t *t, int n, int64_t now_us, int64_t gap_us)
     double us = (BATCH / 2) / c->rate;
     if (us > co)
         us = co;
-    struct timespec ts = {0, (long)(us * 1000)};
+    ts = (struct timespec){0, (long)(us * 1000)};
     nanosleep(&ts, NULL);
     c->paused++;
     atomic_fetch_add_explicit(&t->ctr.pauses, 1, memory_order_relaxed);
@@ -290,7 +296,6 @@ static void *udp_main(void *arg)
         t->riov[i].iov_base = t->rx[i];
         t->riov[i].iov_len = RX_SIZE;
     }
-    struct timespec last = {0, 0};
     while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
         for (int i = 0; i < BATCH; i++) {
             struct msghdr *m = &t->rmsg[i].msg_hdr;
@@ -307,10 +312,6 @@ static void *udp_main(void *arg)
         if (n <= 0)
             continue; /* timeout (checks stop), EINTR */
         mirror_qsbr_online(s->conf.qsbr, t->qid);
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t gap_us = (now.tv_sec - last.tv_sec) * 1000000 + (now.tv_nsec - last.tv_nsec) / 1000;
-        last = now;
         ctx.now = atomic_load_explicit(&s->now, memory_order_relaxed);
         int out = 0;
         for (int i = 0; i < n; i++) {
@@ -348,7 +349,7 @@ static void *udp_main(void *arg)
         if (s->conf.metrics)
             bl_metrics_inc(s->conf.metrics->udp_batches);
         if (s->conf.udp_coalesce_us)
-            coalesce(t, n, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, gap_us);
+            coalesce(t, n);
     }
     mirror_qsbr_offline(s->conf.qsbr, t->qid);
     return NULL;
