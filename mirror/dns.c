@@ -399,6 +399,24 @@ size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qle
     return n;
 }
 
+int mirror_dns_prefetch(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen,
+                        const mirror_index_t **ix, uint32_t *addr)
+{
+    query_t x;
+    if (parse(q, qlen, &x) != 0)
+        return 0;
+    mirror_zone_t *z = find_zone(c, &x);
+    if (!z || x.nlab != z->nlabels + 4)
+        return 0;
+    mirror_zdata_t *d = atomic_load_explicit(&z->data, memory_order_acquire);
+    uint8_t a6[16];
+    if (!d || classify(&x, 4, addr, a6) != N_V4)
+        return 0;
+    *ix = d->ix;
+    mirror_index_prefetch4(d->ix, *addr, 0);
+    return 1;
+}
+
 size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
                             size_t cap, int tcp, mirror_dns_info_t *info)
 {

@@ -100,6 +100,13 @@ typedef struct {
 size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
                             size_t cap, int tcp, mirror_dns_info_t *info);
 
+/* Prefetch hint for a batch (see mirror_index_prefetch4): for a query that
+ * asks for an IPv4 address in a zone, issues stage 0 and fills *ix and
+ * *addr for stage 1, returning 1; 0 for any other packet. Answers do not
+ * depend on it. */
+int mirror_dns_prefetch(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen,
+                        const mirror_index_t **ix, uint32_t *addr);
+
 /* Converts "bl.example.org" (case-insensitive, optional trailing dot) to
  * lower-case wire format; returns its length or 0 if invalid. */
 unsigned mirror_dns_name_to_wire(const char *name, uint8_t wire[256], unsigned *nlabels);

@@ -53,6 +53,11 @@ int mirror_index_lookup4(const mirror_index_t *ix, uint32_t addr, int64_t now, m
 int mirror_index_lookup6(const mirror_index_t *ix, const uint8_t addr[16], int64_t now,
                          mirror_hit_t *hit);
 
+/* Optional cache hint for a batch of IPv4 lookups: call with stage 0 for
+ * every address of the batch, then stage 1 for every address, then look
+ * them up. Changes nothing; same rules as a lookup. */
+void mirror_index_prefetch4(const mirror_index_t *ix, uint32_t addr, int stage);
+
 /* Exact lookup of a key: fills *e (and *flags if not NULL) with the record
  * as it was added (times exact). Returns 0 or BL_ENOTFOUND. */
 int mirror_index_get(const mirror_index_t *ix, const bl_prefix_t *key, bl_entry_t *e,

@@ -6,14 +6,6 @@
 #include "err.h"
 #include "rd.h"
 
-void bl_rd_init(bl_rd_t *rd, const void *buf, size_t len)
-{
-    rd->start = rd->p = buf;
-    rd->end = rd->p + len;
-    rd->err = 0;
-    rd->err_off = 0;
-}
-
 void bl_rd_fail(bl_rd_t *rd, int err)
 {
     if (!rd->err) {
@@ -22,38 +14,12 @@ void bl_rd_fail(bl_rd_t *rd, int err)
     }
 }
 
-/* Returns the next n bytes or NULL, recording truncation at the end of input. */
-static const uint8_t *take(bl_rd_t *rd, size_t n)
+void bl_rd_trunc_(bl_rd_t *rd)
 {
-    if (rd->err)
-        return NULL;
-    if ((size_t)(rd->end - rd->p) < n) {
+    if (!rd->err) {
         rd->err = BL_ETRUNC;
         rd->err_off = (size_t)(rd->end - rd->start);
-        return NULL;
     }
-    const uint8_t *p = rd->p;
-    rd->p += n;
-    return p;
-}
-
-uint8_t bl_rd_u8(bl_rd_t *rd)
-{
-    const uint8_t *p = take(rd, 1);
-    return p ? p[0] : 0;
-}
-
-uint16_t bl_rd_u16(bl_rd_t *rd)
-{
-    const uint8_t *p = take(rd, 2);
-    return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
-}
-
-uint32_t bl_rd_u32(bl_rd_t *rd)
-{
-    const uint8_t *p = take(rd, 4);
-    return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
-             : 0;
 }
 
 uint64_t bl_rd_u64(bl_rd_t *rd)
@@ -63,23 +29,11 @@ uint64_t bl_rd_u64(bl_rd_t *rd)
     return lo | hi << 32;
 }
 
-uint16_t bl_rd_u16be(bl_rd_t *rd)
-{
-    const uint8_t *p = take(rd, 2);
-    return p ? (uint16_t)(p[0] << 8 | p[1]) : 0;
-}
-
-uint32_t bl_rd_u32be(bl_rd_t *rd)
-{
-    const uint8_t *p = take(rd, 4);
-    return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3] : 0;
-}
-
 uint64_t bl_rd_varint(bl_rd_t *rd)
 {
     uint64_t v = 0;
     for (unsigned shift = 0; shift < 70; shift += 7) {
-        const uint8_t *p = take(rd, 1);
+        const uint8_t *p = bl_rd_take_(rd, 1);
         if (!p)
             return 0;
         if (shift == 63 && (*p & 0x7e)) {
@@ -96,16 +50,11 @@ uint64_t bl_rd_varint(bl_rd_t *rd)
 
 void bl_rd_copy(bl_rd_t *rd, void *dst, size_t n)
 {
-    const uint8_t *p = take(rd, n);
+    const uint8_t *p = bl_rd_take_(rd, n);
     if (p)
         memcpy(dst, p, n);
     else
         memset(dst, 0, n);
-}
-
-const uint8_t *bl_rd_ptr(bl_rd_t *rd, size_t n)
-{
-    return take(rd, n);
 }
 
 void bl_rd_expect_end(bl_rd_t *rd)

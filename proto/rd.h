@@ -17,7 +17,14 @@ typedef struct {
     size_t err_off; /* offset of the first error */
 } bl_rd_t;
 
-void bl_rd_init(bl_rd_t *rd, const void *buf, size_t len);
+/* The readers are inline: the DNS path parses every query with them. */
+static inline void bl_rd_init(bl_rd_t *rd, const void *buf, size_t len)
+{
+    rd->start = rd->p = (const uint8_t *)buf;
+    rd->end = rd->p + len;
+    rd->err = 0;
+    rd->err_off = 0;
+}
 static inline size_t bl_rd_left(const bl_rd_t *rd)
 {
     return rd->err ? 0 : (size_t)(rd->end - rd->p);
@@ -32,18 +39,55 @@ static inline int bl_rd_err(const bl_rd_t *rd)
 }
 /* Records err at the current offset unless an error is already recorded. */
 void bl_rd_fail(bl_rd_t *rd, int err);
-uint8_t bl_rd_u8(bl_rd_t *rd);
-uint16_t bl_rd_u16(bl_rd_t *rd); /* little-endian */
-uint32_t bl_rd_u32(bl_rd_t *rd);
+/* Records truncation at the end of input (the slow path of bl_rd_take_). */
+void bl_rd_trunc_(bl_rd_t *rd);
+/* The next n bytes, skipped, or NULL (truncation recorded). */
+static inline const uint8_t *bl_rd_take_(bl_rd_t *rd, size_t n)
+{
+    if (rd->err || (size_t)(rd->end - rd->p) < n) {
+        bl_rd_trunc_(rd);
+        return NULL;
+    }
+    const uint8_t *p = rd->p;
+    rd->p += n;
+    return p;
+}
+static inline uint8_t bl_rd_u8(bl_rd_t *rd)
+{
+    const uint8_t *p = bl_rd_take_(rd, 1);
+    return p ? p[0] : 0;
+}
+static inline uint16_t bl_rd_u16(bl_rd_t *rd) /* little-endian */
+{
+    const uint8_t *p = bl_rd_take_(rd, 2);
+    return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
+}
+static inline uint32_t bl_rd_u32(bl_rd_t *rd)
+{
+    const uint8_t *p = bl_rd_take_(rd, 4);
+    return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+             : 0;
+}
 uint64_t bl_rd_u64(bl_rd_t *rd);
-uint16_t bl_rd_u16be(bl_rd_t *rd); /* network order (DNS) */
-uint32_t bl_rd_u32be(bl_rd_t *rd);
+static inline uint16_t bl_rd_u16be(bl_rd_t *rd) /* network order (DNS) */
+{
+    const uint8_t *p = bl_rd_take_(rd, 2);
+    return p ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+}
+static inline uint32_t bl_rd_u32be(bl_rd_t *rd)
+{
+    const uint8_t *p = bl_rd_take_(rd, 4);
+    return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3] : 0;
+}
 /* LEB128 unsigned varint, at most 10 bytes; an overlong one fails with BL_EFIELD. */
 uint64_t bl_rd_varint(bl_rd_t *rd);
 /* Copies n bytes into dst (zero-filled on error). */
 void bl_rd_copy(bl_rd_t *rd, void *dst, size_t n);
 /* Returns a pointer to the next n bytes and skips them, or NULL on error. */
-const uint8_t *bl_rd_ptr(bl_rd_t *rd, size_t n);
+static inline const uint8_t *bl_rd_ptr(bl_rd_t *rd, size_t n)
+{
+    return bl_rd_take_(rd, n);
+}
 /* Fails with BL_ETRAILING if bytes remain. */
 void bl_rd_expect_end(bl_rd_t *rd);
 

@@ -160,6 +160,37 @@ static void test_listed_and_templates(void)
     ASSERT(memmem(out, n, "\x12Listed 2001:db8::1", 19) != NULL); /* RFC 5952, as rbldnsd */
 }
 
+/* The batch prefetch hint names the zone's index and the address for IPv4
+ * questions in a zone, and nothing for anything else. */
+static void test_prefetch_hint(void)
+{
+    uint8_t q[600];
+    const mirror_index_t *ix = NULL;
+    uint32_t a = 0;
+    size_t ql = mkq(q, "5.2.0.192.BL.example.org", 1, 1, 1232, 0);
+    ASSERT_EQ(mirror_dns_prefetch(&ctx, q, ql, &ix, &a), 1);
+    ASSERT(ix == da.ix);
+    ASSERT_EQ(a, 0xc0000205u);
+    ql = mkq(q, "9.8.7.6.sub.bl.example.org", 16, 0, 0, 0);
+    ASSERT_EQ(mirror_dns_prefetch(&ctx, q, ql, &ix, &a), 1);
+    ASSERT(ix == db.ix);
+    ASSERT_EQ(a, 0x06070809u);
+    static const char *const none[] = {
+        "bl.example.org",            /* apex */
+        "2.0.192.bl.example.org",    /* empty non-terminal */
+        "5.2.0.192.example.net",     /* not ours */
+        "256.2.0.192.bl.example.org" /* not an address */
+    };
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        ql = mkq(q, none[i], 1, 0, 0, 0);
+        ASSERT_EQ(mirror_dns_prefetch(&ctx, q, ql, &ix, &a), 0);
+    }
+    ql = mkq(q, "5.2.0.192.bl.example.org", 1, 0, 0, 0);
+    ASSERT_EQ(mirror_dns_prefetch(&ctx, q, ql - 3, &ix, &a), 0); /* truncated */
+    q[2] |= 0x80;                                                /* a response */
+    ASSERT_EQ(mirror_dns_prefetch(&ctx, q, ql, &ix, &a), 0);
+}
+
 static void test_zones(void)
 {
     uint8_t out[4096];
@@ -270,6 +301,7 @@ int main(void)
 {
     setup();
     RUN(test_listed_and_templates);
+    RUN(test_prefetch_hint);
     RUN(test_zones);
     RUN(test_edns_and_truncation);
     RUN(test_txt_expand);

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * User-space cost of one DNS answer, without the kernel: loads an rbldnsd
+ * ip4set file the way the mirror does, turns a dnsperf query list into wire
+ * queries and answers them all in batches, the way a UDP thread does, with
+ * and without the batch prefetch (mirror_dns_prefetch). Prints nanoseconds
+ * per answer for both, alternating, and the median of each.
+ *
+ *   answer_bench ZONE FILE QUERIES [BATCH [ROUNDS]]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "dns.h"
+#include "feed.h"
+#include "qsbr.h"
+
+static double now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One query in wire format: id, RD, the name, type A/TXT/AAAA. */
+static size_t mkquery(const char *name, const char *type, uint16_t id, uint8_t *q)
+{
+    static const uint8_t hdr[12] = {0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    memcpy(q, hdr, 12);
+    q[0] = (uint8_t)(id >> 8);
+    q[1] = (uint8_t)id;
+    uint8_t w[256];
+    unsigned nl;
+    unsigned n = mirror_dns_name_to_wire(name, w, &nl);
+    if (!n)
+        return 0;
+    memcpy(q + 12, w, n);
+    uint16_t t = !strcmp(type, "TXT") ? 16 : !strcmp(type, "AAAA") ? 28 : 1;
+    q[12 + n] = (uint8_t)(t >> 8);
+    q[13 + n] = (uint8_t)t;
+    q[14 + n] = 0;
+    q[15 + n] = 1;
+    return 16 + n;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s ZONE IP4SET-FILE QUERIES [BATCH [ROUNDS]]\n", argv[0]);
+        return 2;
+    }
+    int batch = argc > 4 ? atoi(argv[4]) : 32, rounds = argc > 5 ? atoi(argv[5]) : 5;
+    if (batch < 1 || batch > 64 || rounds < 1) {
+        fprintf(stderr, "BATCH is 1..64, ROUNDS at least 1\n");
+        return 2;
+    }
+    static mirror_qsbr_t qs;
+    mirror_qsbr_init(&qs);
+    int qid = mirror_qsbr_register(&qs);
+    static mirror_zone_t z;
+    mirror_zone_conf_t zc;
+    memset(&zc, 0, sizeof zc);
+    snprintf(zc.name, sizeof zc.name, "%s", argv[1]);
+    zc.ttl = 300;
+    zc.soa_ttl = 3600;
+    zc.neg_ttl = 60;
+    zc.a = 2;
+    zc.txt = "Listed: $";
+    char err[512];
+    if (mirror_zone_init(&z, &zc, err, sizeof err)) {
+        fprintf(stderr, "zone: %s\n", err);
+        return 1;
+    }
+    char spec[4096];
+    snprintf(spec, sizeof spec, "ip4set:%s", argv[2]);
+    char *specs[1] = {spec};
+    double t0 = now_ns();
+    if (mirror_import_rbldnsd(&z, &qs, specs, 1, err, sizeof err)) {
+        fprintf(stderr, "import: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "loaded %s in %.2f s\n", argv[2], (now_ns() - t0) / 1e9);
+
+    FILE *f = fopen(argv[3], "r");
+    if (!f) {
+        perror(argv[3]);
+        return 1;
+    }
+    size_t cap = 1 << 16, nq = 0;
+    uint8_t(*q)[300] = malloc(cap * sizeof *q);
+    uint16_t *ql = malloc(cap * sizeof *ql);
+    char line[512], name[300], type[16];
+    while (q && ql && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%299s %15s", name, type) != 2)
+            continue;
+        if (nq == cap) {
+            cap *= 2;
+            q = realloc(q, cap * sizeof *q);
+            ql = realloc(ql, cap * sizeof *ql);
+            if (!q || !ql)
+                break;
+        }
+        size_t l = mkquery(name, type, (uint16_t)nq, q[nq]);
+        if (l)
+            ql[nq++] = (uint16_t)l;
+    }
+    fclose(f);
+    if (!q || !ql || !nq) {
+        fprintf(stderr, "no queries read from %s\n", argv[3]);
+        return 1;
+    }
+
+    mirror_zone_t *zones[1] = {&z};
+    mirror_dns_ctx_t ctx = {zones, 1, (int64_t)time(NULL), MIRROR_UDP_MAX_DEFAULT};
+    static uint8_t out[64][4096];
+    double *res[2] = {calloc((size_t)rounds, sizeof(double)),
+                      calloc((size_t)rounds, sizeof(double))};
+    unsigned long long sum = 0;
+    mirror_qsbr_online(&qs, qid);
+    for (int r = 0; r < rounds; r++) {
+        for (int pf = 0; pf < 2; pf++) {
+            double s = now_ns();
+            for (size_t b = 0; b < nq; b += (size_t)batch) {
+                size_t n = nq - b < (size_t)batch ? nq - b : (size_t)batch;
+                const mirror_index_t *pix[64];
+                uint32_t pa[64];
+                if (pf) {
+                    for (size_t i = 0; i < n; i++)
+                        if (!mirror_dns_prefetch(&ctx, q[b + i], ql[b + i], &pix[i], &pa[i]))
+                            pix[i] = NULL;
+                    for (size_t i = 0; i < 4 && i < n; i++)
+                        if (pix[i])
+                            mirror_index_prefetch4(pix[i], pa[i], 1);
+                }
+                for (size_t i = 0; i < n; i++) {
+                    if (pf && i + 4 < n && pix[i + 4])
+                        mirror_index_prefetch4(pix[i + 4], pa[i + 4], 1);
+                    mirror_dns_info_t info;
+                    sum += mirror_dns_answer_ex(&ctx, q[b + i], ql[b + i], out[i], sizeof out[i], 0,
+                                                &info);
+                    sum += (unsigned)info.listed;
+                }
+            }
+            res[pf][r] = (now_ns() - s) / (double)nq;
+            printf("round %d %s: %.1f ns/answer\n", r + 1, pf ? "prefetch" : "plain   ",
+                   res[pf][r]);
+        }
+    }
+    mirror_qsbr_offline(&qs, qid);
+    qsort(res[0], (size_t)rounds, sizeof(double), cmpd);
+    qsort(res[1], (size_t)rounds, sizeof(double), cmpd);
+    printf("median over %d rounds, %zu queries, batch %d: plain %.1f ns, prefetch %.1f ns (%.2fx)"
+           " [checksum %llu]\n",
+           rounds, nq, batch, res[0][rounds / 2], res[1][rounds / 2],
+           res[1][rounds / 2] / res[0][rounds / 2], sum);
+    return 0;
+}
