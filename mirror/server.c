@@ -49,12 +49,13 @@ typedef struct {
 typedef struct {
     double rate;              /* queries per microsecond, smoothed over batches */
     int64_t prev_us;          /* the previous batch (monotonic microseconds) */
-    int64_t cycle_us;         /* start of the current one-second cycle */
+    int64_t cycle_us;         /* start of the current cycle */
     int64_t last_us;          /* the last receive counted in mode_q */
     uint64_t probe_q, mode_q; /* queries received in its probe and in the rest */
     unsigned paused;          /* pauses taken in this cycle */
     int slower;               /* cycles in a row where pausing cut the rate */
     int off;                  /* cycles left with pauses off (clients wait on us) */
+    int off_len;              /* the next off period: doubles while clients keep waiting */
 } coal_t;
 
 typedef struct {
@@ -228,15 +229,19 @@ static int group_replies(udp_thread_t *t, int out)
  * A pause only saves CPU if the queries keep coming while the thread sleeps.
  * A client that waits for its answers before it sends more (a resolver with
  * a few queries in flight, dnsperf -q N) instead slows down by the pause. So
- * each second starts with a 50 ms probe without pauses; when the probe's
- * rate beats the paused rest of the second by more than 20% in two seconds
- * in a row (judged only when traffic lasted the whole second and took at
- * least 10 pauses), the clients are waiting on us and pausing stays off for
- * the next COALESCE_OFF seconds. */
+ * each half second starts with a 25 ms probe without pauses; when the
+ * probe's rate beats the paused rest of the cycle by more than 20% in two
+ * cycles in a row (judged only when traffic lasted the whole cycle and took
+ * at least 10 pauses), the clients are waiting on us and pausing stays off
+ * for COALESCE_OFF cycles (10 s), twice as long each time the next judgement
+ * agrees, up to COALESCE_OFF_MAX (160 s): such clients rarely change, and
+ * every re-test slows them for a second. A judgement that finds no waiting
+ * clients resets the period. */
 #define COALESCE_MIN      4.0
-#define COALESCE_CYCLE_US 1000000
-#define COALESCE_PROBE_US 50000
-#define COALESCE_OFF      10
+#define COALESCE_CYCLE_US 500000
+#define COALESCE_PROBE_US 25000
+#define COALESCE_OFF      20
+#define COALESCE_OFF_MAX  320
 
 static void coalesce(udp_thread_t *t, int n)
 {
@@ -259,8 +264,12 @@ static void coalesce(udp_thread_t *t, int n)
             double r_paused =
                 (double)c->mode_q / (double)(c->last_us - c->cycle_us - COALESCE_PROBE_US);
             c->slower = r_probe > 1.2 * r_paused ? c->slower + 1 : 0;
+            if (!c->slower)
+                c->off_len = COALESCE_OFF;
             if (c->slower >= 2) { /* twice in a row: not a burst of noise */
-                c->off = COALESCE_OFF;
+                int len = c->off_len ? c->off_len : COALESCE_OFF;
+                c->off = len;
+                c->off_len = len * 2 > COALESCE_OFF_MAX ? COALESCE_OFF_MAX : len * 2;
                 c->slower = 0;
             }
         }

@@ -87,7 +87,7 @@ ok "after the load: 40 queries one at a time, no pause"
 
 # A closed loop (dnsperf with 20 queries in flight and no rate limit), on a
 # fresh daemon: pausing would slow the client down; the probe sees it in two
-# seconds in a row and pausing stops.
+# half-second cycles in a row and pausing stops (for 10 s).
 kill -TERM "$MPID"
 wait "$MPID" || fail "exit status after SIGTERM"
 grep -q "event=stopped .*udp_pauses=$pz " "$T/mirror.log" || fail "stop line does not count the pauses"
