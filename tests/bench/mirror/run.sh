@@ -8,7 +8,8 @@ B=${1:-${BL_BUILD:-$SRC/build-mirror}}
 MIRROR=$B/mirror/blsync-mirror
 MKFEED=$B/tests/mirror/mirror_mkfeed
 CTL=$B/master/blsyncctl
-for t in "$MIRROR" "$MKFEED" "$CTL"; do [ -x "$t" ] || { echo "missing $t (build first)"; exit 1; }; done
+ANSWER=$B/tests/mirror/mirror_answer_bench
+for t in "$MIRROR" "$MKFEED" "$CTL" "$ANSWER"; do [ -x "$t" ] || { echo "missing $t (build first)"; exit 1; }; done
 for c in rbldnsd dnsperf dig; do command -v $c > /dev/null || { echo "missing $c"; exit 1; }; done
 T=$(mktemp -d /tmp/blmirror-bench.XXXXXX)
 chmod 755 "$T"
@@ -76,13 +77,14 @@ perf() { # label extra-args...: dnsperf over QUERIES; prints qps, lost, max late
 }
 
 cc -O2 -o "$T/udp_floor" "$SRC/tests/bench/mirror/udp_floor.c"
+cc -O2 -o "$T/udp_kernel_cost" "$SRC/tests/bench/mirror/udp_kernel_cost.c"
 echo "generating data (1M and 10M IPv4 /32 entries) in $T ..."
 "$CTL" keygen --out "$T/keys" > /dev/null
 "$MKFEED" --key "$T/keys/signing.key" --dir "$T/m1" --n 1000000 --queries 200000 > /dev/null
 # the classic DNSBL file: one address per line, default A and TXT
 { echo ":127.0.0.2:Listed: \$"; tail -n +2 "$T/m1/set.ip4set" | cut -d' ' -f1; } > "$T/set1m"
 cp "$T/m1/queries.txt" "$T/queries.txt"
-"$MKFEED" --key "$T/keys/signing.key" --dir "$T/m10" --n 10000000 --deltas 1 --changes 10000 > /dev/null
+"$MKFEED" --key "$T/keys/signing.key" --dir "$T/m10" --n 10000000 --deltas 1 --changes 10000 --queries 200000 > /dev/null
 { echo ":127.0.0.2:Listed: \$"; tail -n +2 "$T/m10/set.ip4set" | cut -d' ' -f1; } > "$T/set10m"
 rm -f "$T/m10/set.ip4set" "$T/m1/set.ip4set"
 chmod 644 "$T"/set1m "$T"/set10m
@@ -126,6 +128,11 @@ for srv in $SERVERS; do
     log "$srv 1M medians: max-rate ${R[$srv.qps]} qps; ${R[$srv.us]} us CPU/query at 50k qps"
 done
 
+# The kernel's part alone: one datagram sent and received on loopback in
+# batches of 64 by one thread (no wake-up, no DNS work), median of 5 rounds.
+R[kernel.us]=$("$T/udp_kernel_cost" 80 | awk '{print $3}' | median)
+log "kernel cost of one query's datagrams (udp_kernel_cost, batches of 64, no wake-ups): ${R[kernel.us]} us"
+
 # 10M: RSS of both, load times
 for srv in rbldnsd mirror; do
     t0=$(date +%s.%N)
@@ -136,6 +143,15 @@ for srv in rbldnsd mirror; do
     R[$srv.load10m]=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
     stop_server
     log "$srv 10M ip4set: RSS ${R[$srv.rss10m]} kB; start-to-answering ${R[$srv.load10m]} s"
+done
+
+# The answer path alone, in user space (no kernel, no scheduler): batches of
+# 32 as a loaded UDP thread sees them, with and without the batch prefetch.
+for n in 1m 10m; do
+    d=m1
+    [ $n = 10m ] && d=m10
+    r=$("$ANSWER" bl.example.org "$T/set$n" "$T/$d/queries.txt" 32 7 2> /dev/null | tail -1)
+    log "answer path ${n^^} (answer_bench, median of 7): ${r%% \[*}"
 done
 
 # 10M signed snapshot load, then a 10,000-change delta applied under 50k qps
@@ -163,6 +179,7 @@ log "== ratios (blsync-mirror / rbldnsd)"
 log "max-rate qps: $(awk -v a="${R[mirror.qps]}" -v b="${R[rbldnsd.qps]}" 'BEGIN {printf "%.2f", a / b}') (target >= 1.5, bounded by dnsperf's single thread)"
 log "CPU per query at 50k qps: $(awk -v a="${R[mirror.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}') (target <= 0.5)"
 log "  with udp_coalesce_us = 0: $(awk -v a="${R[mirror0.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}'); the no-DNS UDP echo (kernel path alone): $(awk -v a="${R[floor.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}')"
+log "  the kernel's cost of one query's datagrams alone (no wake-ups, no DNS): $(awk -v a="${R[kernel.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}')"
 log "RSS 1M: $(awk -v a="${R[mirror.rss1m]}" -v b="${R[rbldnsd.rss1m]}" 'BEGIN {printf "%.2f", a / b}'); RSS 10M: $(awk -v a="${R[mirror.rss10m]}" -v b="${R[rbldnsd.rss10m]}" 'BEGIN {printf "%.2f", a / b}') (target <= 1)"
 echo
 cat "$T/summary"
