@@ -249,18 +249,21 @@ static int group_replies(udp_thread_t *t, int out)
  * A client that waits for its answers before it sends more (a resolver with
  * a few queries in flight, dnsperf -q N) instead slows down by the pause. So
  * each half second starts with a 25 ms probe without pauses; when the
- * probe's rate beats the paused rest of the cycle by more than 20% in two
- * cycles in a row (judged only when traffic lasted the whole cycle and took
- * at least 10 pauses), the clients are waiting on us and pausing stays off
- * for COALESCE_OFF cycles (10 s), twice as long each time the next judgement
- * agrees, up to COALESCE_OFF_MAX (160 s): such clients rarely change, and
- * every re-test slows them for a second. A judgement that finds no waiting
- * clients resets the period. */
+ * probe's rate beats the paused rest of the cycle by more than 20% in
+ * COALESCE_SLOWER cycles in a row (judged only when traffic lasted the whole
+ * cycle and took at least 10 pauses), the clients are waiting on us and
+ * pausing stays off for COALESCE_OFF cycles (10 s), twice as long each time
+ * the next judgement agrees, up to COALESCE_OFF_MAX (40 s): such clients
+ * rarely change, and every re-test slows them for a second or two. A
+ * judgement that finds no waiting clients resets the period. Three in a row,
+ * because a rate-limited client that fell behind sends a burst to catch up,
+ * which a single short probe can mistake for waiting. */
 #define COALESCE_MIN      4.0
 #define COALESCE_CYCLE_US 500000
 #define COALESCE_PROBE_US 25000
+#define COALESCE_SLOWER   3
 #define COALESCE_OFF      20
-#define COALESCE_OFF_MAX  320
+#define COALESCE_OFF_MAX  80
 
 static void coalesce(udp_thread_t *t, int n)
 {
@@ -285,12 +288,15 @@ static void coalesce(udp_thread_t *t, int n)
             c->slower = r_probe > 1.2 * r_paused ? c->slower + 1 : 0;
             if (!c->slower)
                 c->off_len = COALESCE_OFF;
-            if (c->slower >= 2) { /* twice in a row: not a burst of noise */
+            if (c->slower >= COALESCE_SLOWER) {
                 int len = c->off_len ? c->off_len : COALESCE_OFF;
                 c->off = len;
                 c->off_len = len * 2 > COALESCE_OFF_MAX ? COALESCE_OFF_MAX : len * 2;
                 c->slower = 0;
             }
+            BL_DEBUG("udp_coalesce_judged",
+                     "probe_qps=%.0f paused_qps=%.0f pauses=%u slower=%d off_s=%.1f", r_probe * 1e6,
+                     r_paused * 1e6, c->paused, c->slower, c->off * (COALESCE_CYCLE_US / 1e6));
         }
         c->cycle_us = now_us;
         c->probe_q = c->mode_q = 0;
