@@ -255,13 +255,15 @@ static int group_replies(udp_thread_t *t, int out)
  * pausing stays off for COALESCE_OFF cycles (10 s), twice as long each time
  * the next judgement agrees, up to COALESCE_OFF_MAX (40 s): such clients
  * rarely change, and every re-test slows them for a second or two. A
- * judgement that finds no waiting clients resets the period. Three in a row,
+ * judgement that finds no waiting clients resets the period. Two in a row,
  * because a rate-limited client that fell behind sends a burst to catch up,
- * which a single short probe can mistake for waiting. */
+ * which a single short probe can mistake for waiting; not more, because
+ * pausing a waiting client slows it down, while not pausing an open-loop
+ * one only costs CPU. */
 #define COALESCE_MIN      4.0
 #define COALESCE_CYCLE_US 500000
 #define COALESCE_PROBE_US 25000
-#define COALESCE_SLOWER   3
+#define COALESCE_SLOWER   2
 #define COALESCE_OFF      20
 #define COALESCE_OFF_MAX  80
 
