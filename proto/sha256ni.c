@@ -3,6 +3,7 @@
  * The state digest hashes every entry of a snapshot on load; through
  * OpenSSL's generic entry points that costs ~180 ns per entry, here ~30 ns.
  * The result is checked against OpenSSL in tests/proto/test_digest.c. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "sha256ni.h"
@@ -23,16 +24,20 @@ static const uint32_t K[64] = {
 
 int bl_sha256ni_available(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
+    /* threads may ask at the same time (snapshot hashing): the answer is
+     * the same for all, stored once */
+    static atomic_int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
         unsigned a, b, c, d;
-        cached = 0;
+        v = 0;
         if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29))) {
             __get_cpuid(1, &a, &b, &c, &d);
-            cached = (c & (1u << 19)) && (c & (1u << 9)); /* SSE4.1, SSSE3 */
+            v = (c & (1u << 19)) && (c & (1u << 9)); /* SSE4.1, SSSE3 */
         }
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
     }
-    return cached;
+    return v;
 }
 
 __attribute__((target("sha,sse4.1,ssse3"))) static void compress(uint32_t st[8],
