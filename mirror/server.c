@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "coalesce.h"
 #include "log.h"
 
 /*
@@ -45,19 +46,6 @@ typedef struct {
     char pad[64];
 } counters_t;
 
-/* Coalescing state of one UDP thread (see coalesce()). */
-typedef struct {
-    double rate;              /* queries per microsecond, smoothed over batches */
-    int64_t prev_us;          /* the previous batch (monotonic microseconds) */
-    int64_t cycle_us;         /* start of the current cycle */
-    int64_t last_us;          /* the last receive counted in mode_q */
-    uint64_t probe_q, mode_q; /* queries received in its probe and in the rest */
-    unsigned paused;          /* pauses taken in this cycle */
-    int slower;               /* cycles in a row where pausing cut the rate */
-    int off;                  /* cycles left with pauses off (clients wait on us) */
-    int off_len;              /* the next off period: doubles while clients keep waiting */
-} coal_t;
-
 typedef struct {
     mirror_server_t *s;
     int fd;
@@ -74,7 +62,7 @@ typedef struct {
     uint8_t tpeer[BATCH];
     char cbuf[BATCH][CMSG_SPACE(sizeof(uint16_t))];
     int gso; /* UDP_SEGMENT works on this socket */
-    coal_t coal;
+    mirror_coal_t coal;
 } udp_thread_t;
 
 typedef struct tcp_conn {
@@ -235,90 +223,23 @@ static int group_replies(udp_thread_t *t, int out)
     return nmsg;
 }
 
-/* Coalescing. Every wake-up costs a context switch, and on loopback every
- * answer sent also pays for waking its client; both are per batch, not per
- * query. Under load, a short pause lets the next queries queue up so that one
- * wake-up and two system calls serve many. The arrival rate is estimated from
- * the batches themselves (queries received / time between two receives,
- * smoothed); the thread pauses only when at least COALESCE_MIN queries are
- * expected within udp_coalesce_us, and only for as long as it takes half a
- * batch vector to arrive. A server at a low rate therefore never pauses and
- * adds no latency; a loaded one adds at most udp_coalesce_us.
- *
- * A pause only saves CPU if the queries keep coming while the thread sleeps.
- * A client that waits for its answers before it sends more (a resolver with
- * a few queries in flight, dnsperf -q N) instead slows down by the pause. So
- * each half second starts with a 25 ms probe without pauses; when the
- * probe's rate beats the paused rest of the cycle by more than 20% in
- * COALESCE_SLOWER cycles in a row (judged only when traffic lasted the whole
- * cycle and took at least 10 pauses), the clients are waiting on us and
- * pausing stays off for COALESCE_OFF cycles (10 s), twice as long each time
- * the next judgement agrees, up to COALESCE_OFF_MAX (40 s): such clients
- * rarely change, and every re-test slows them for a second or two. A
- * judgement that finds no waiting clients resets the period. Two in a row,
- * because a rate-limited client that fell behind sends a burst to catch up,
- * which a single short probe can mistake for waiting; not more, because
- * pausing a waiting client slows it down, while not pausing an open-loop
- * one only costs CPU. */
-#define COALESCE_MIN      4.0
-#define COALESCE_CYCLE_US 500000
-#define COALESCE_PROBE_US 25000
-#define COALESCE_SLOWER   2
-#define COALESCE_OFF      20
-#define COALESCE_OFF_MAX  80
-
+/* Coalescing (coalesce.h): asks whether to pause after a batch, and does. */
 static void coalesce(udp_thread_t *t, int n)
 {
     mirror_server_t *s = t->s;
-    coal_t *c = &t->coal;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    int64_t gap_us = now_us - c->prev_us;
-    c->prev_us = now_us;
-    double co = s->conf.udp_coalesce_us;
-    double inst = gap_us > 0 ? (double)n / (double)gap_us : 0;
-    c->rate = gap_us > 100000 ? inst : c->rate * 0.75 + inst * 0.25;
-    int64_t into = now_us - c->cycle_us;
-    if (into >= COALESCE_CYCLE_US || into < 0) {
-        if (c->off)
-            c->off--;
-        else if (c->paused >= 10 && c->last_us - c->cycle_us >= COALESCE_CYCLE_US * 9 / 10) {
-            double r_probe = (double)c->probe_q / COALESCE_PROBE_US;
-            double r_paused =
-                (double)c->mode_q / (double)(c->last_us - c->cycle_us - COALESCE_PROBE_US);
-            c->slower = r_probe > 1.2 * r_paused ? c->slower + 1 : 0;
-            if (!c->slower)
-                c->off_len = COALESCE_OFF;
-            if (c->slower >= COALESCE_SLOWER) {
-                int len = c->off_len ? c->off_len : COALESCE_OFF;
-                c->off = len;
-                c->off_len = len * 2 > COALESCE_OFF_MAX ? COALESCE_OFF_MAX : len * 2;
-                c->slower = 0;
-            }
-            BL_DEBUG("udp_coalesce_judged",
-                     "probe_qps=%.0f paused_qps=%.0f pauses=%u slower=%d off_s=%.1f", r_probe * 1e6,
-                     r_paused * 1e6, c->paused, c->slower, c->off * (COALESCE_CYCLE_US / 1e6));
-        }
-        c->cycle_us = now_us;
-        c->probe_q = c->mode_q = 0;
-        c->paused = 0;
-        into = 0;
-    }
-    if (into < COALESCE_PROBE_US) {
-        c->probe_q += (uint64_t)n;
+    mirror_coal_judgement_t j;
+    double us = mirror_coal_step(&t->coal, now_us, n, BATCH, s->conf.udp_coalesce_us, &j);
+    if (j.judged)
+        BL_DEBUG("udp_coalesce_judged",
+                 "probe_qps=%.0f paused_qps=%.0f pauses=%u slower=%d off_s=%.1f", j.probe_qps,
+                 j.paused_qps, j.pauses, j.slower, j.off_s);
+    if (us <= 0)
         return;
-    }
-    c->mode_q += (uint64_t)n;
-    c->last_us = now_us;
-    if (c->off || n >= BATCH || c->rate * co < COALESCE_MIN)
-        return;
-    double us = (BATCH / 2) / c->rate;
-    if (us > co)
-        us = co;
     ts = (struct timespec){0, (long)(us * 1000)};
     nanosleep(&ts, NULL);
-    c->paused++;
     atomic_fetch_add_explicit(&t->ctr.pauses, 1, memory_order_relaxed);
     if (s->conf.metrics)
         bl_metrics_inc(s->conf.metrics->udp_pauses);

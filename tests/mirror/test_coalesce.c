@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the UDP coalescing decisions, driven by simulated clients on
+ * a simulated clock: when a thread pauses, how big its batches get, and when
+ * it stops pausing for clients that wait on it (and for how long). */
+#include "test.h"
+
+#include "coalesce.h"
+
+#define BATCH 64
+#define QMAX  4096
+
+/* One UDP thread and its clients. Open loop: queries arrive at a fixed rate
+ * whatever the thread does. Closed loop: the client keeps `window` queries in
+ * flight; each answer sent at t brings a new query at t + rtt, no faster than
+ * the client's own limit. */
+typedef struct {
+    mirror_coal_t c;
+    int64_t now;    /* microseconds */
+    double proc_us; /* the thread's work per query */
+    double co;      /* udp_coalesce_us */
+    /* open loop */
+    double rate, queued;
+    /* closed loop */
+    int closed;
+    double rtt, client_gap, client_free;
+    double arrive[QMAX]; /* arrival times of queued queries, ring */
+    size_t head, tail;
+    /* what happened */
+    uint64_t batches, queries, pauses;
+    int64_t last_pause;
+    double offs[16];
+    int noffs;
+    int64_t off_at[16];
+} sim_t;
+
+static void sim_init(sim_t *s, double co)
+{
+    memset(s, 0, sizeof *s);
+    s->now = 1000000;
+    s->proc_us = 2;
+    s->co = co;
+    s->last_pause = -1;
+}
+
+static void open_loop(sim_t *s, double qps)
+{
+    s->closed = 0;
+    s->rate = qps / 1e6;
+    s->queued = 0;
+}
+
+static void closed_loop(sim_t *s, int window, double rtt, double client_qps)
+{
+    s->closed = 1;
+    s->rtt = rtt;
+    s->client_gap = 1e6 / client_qps;
+    s->head = s->tail = 0;
+    s->client_free = (double)s->now;
+    for (int i = 0; i < window; i++) {
+        s->client_free += s->client_gap;
+        s->arrive[s->tail++ % QMAX] = s->client_free;
+    }
+}
+
+/* Runs the thread for us microseconds of simulated time. */
+static void sim_run(sim_t *s, double us)
+{
+    int64_t end = s->now + (int64_t)us;
+    while (s->now < end) {
+        int n;
+        if (!s->closed) {
+            if (s->queued < 1) { /* blocked in recvmmsg until the next query */
+                s->now += (int64_t)((1 - s->queued) / s->rate) + 1;
+                s->queued = 1;
+            }
+            n = s->queued >= BATCH ? BATCH : (int)s->queued;
+            s->queued -= n;
+        } else {
+            if (s->head == s->tail)
+                break;
+            if (s->arrive[s->head % QMAX] > (double)s->now)
+                s->now = (int64_t)s->arrive[s->head % QMAX] + 1;
+            n = 0;
+            while (n < BATCH && s->head != s->tail && s->arrive[s->head % QMAX] <= (double)s->now) {
+                s->head++;
+                n++;
+            }
+        }
+        mirror_coal_judgement_t j;
+        double p = mirror_coal_step(&s->c, s->now, n, BATCH, s->co, &j);
+        if (j.off_s > 0 && s->noffs < 16) {
+            s->off_at[s->noffs] = s->now;
+            s->offs[s->noffs++] = j.off_s;
+        }
+        s->batches++;
+        s->queries += (uint64_t)n;
+        double work = n * s->proc_us;
+        if (s->closed) { /* the answers go out after the work: new queries follow */
+            double sent = (double)s->now + work;
+            for (int i = 0; i < n; i++) {
+                double t = sent + s->rtt;
+                if (t < s->client_free + s->client_gap)
+                    t = s->client_free + s->client_gap;
+                s->client_free = t;
+                s->arrive[s->tail++ % QMAX] = t;
+            }
+        }
+        double step = work + p;
+        if (p > 0) {
+            s->pauses++;
+            s->last_pause = s->now;
+        }
+        if (!s->closed)
+            s->queued += step * s->rate;
+        s->now += (int64_t)step + 1;
+    }
+    if (s->now < end) /* a closed loop with nothing in flight: idle */
+        s->now = end;
+}
+
+/* A lightly loaded thread never pauses: no latency added. */
+static void test_low_rate(void)
+{
+    sim_t s;
+    sim_init(&s, 300);
+    open_loop(&s, 5000);
+    sim_run(&s, 5e6);
+    ASSERT(s.queries > 20000);
+    ASSERT_EQ(s.pauses, 0);
+}
+
+/* Under an open-loop load it pauses, batches grow, and it never mistakes
+ * the load for waiting clients; pauses never exceed udp_coalesce_us. */
+static void test_open_loop(void)
+{
+    sim_t s, plain;
+    sim_init(&s, 300);
+    open_loop(&s, 50000);
+    sim_run(&s, 30e6);
+    ASSERT(s.pauses > 1000);
+    ASSERT_EQ(s.noffs, 0);
+    double batch = (double)s.queries / (double)s.batches;
+    /* without pauses the same load comes one or two at a time */
+    sim_init(&plain, 300);
+    plain.c.off_until_us = INT64_MAX; /* never pause */
+    open_loop(&plain, 50000);
+    sim_run(&plain, 5e6);
+    double batch0 = (double)plain.queries / (double)plain.batches;
+    if (!(batch >= 8 && batch >= 5 * batch0)) /* the probes keep batches of one */
+        BL_FAIL("mean batch %.1f with pauses, %.1f without", batch, batch0);
+    /* each pause bounded by udp_coalesce_us, and by half a batch vector */
+    mirror_coal_t c;
+    memset(&c, 0, sizeof c);
+    int64_t t = 1000000;
+    double maxp = 0;
+    for (int i = 0; i < 20000; i++, t += 100) {
+        double p = mirror_coal_step(&c, t, 10, BATCH, 300, NULL); /* 100k qps */
+        maxp = p > maxp ? p : maxp;
+    }
+    if (!(maxp > 300 * 0.9 && maxp <= 300))
+        BL_FAIL("longest pause %.0f us at 100k qps with udp_coalesce_us = 300", maxp);
+    memset(&c, 0, sizeof c);
+    maxp = 0;
+    for (int i = 0; i < 20000; i++, t += 100) {
+        double p = mirror_coal_step(&c, t, 10, BATCH, 5000, NULL);
+        maxp = p > maxp ? p : maxp;
+    }
+    if (!(maxp >= 300 && maxp <= 340)) /* 32 queries at 100k qps: 320 us */
+        BL_FAIL("longest pause %.0f us at 100k qps with udp_coalesce_us = 5000", maxp);
+}
+
+/* A full receive vector means the thread is behind: never pause then. */
+static void test_overload(void)
+{
+    sim_t s;
+    sim_init(&s, 300);
+    open_loop(&s, 2e6);
+    sim_run(&s, 3e6);
+    ASSERT_EQ(s.pauses, 0);
+    if (s.queries + 4 * BATCH < s.batches * BATCH) /* all full but the first few */
+        BL_FAIL("%llu queries in %llu batches", (unsigned long long)s.queries,
+                (unsigned long long)s.batches);
+}
+
+/* Clients that wait for their answers: pausing stops within about a second,
+ * stays off 10 s, then re-tests; while they keep waiting the off period
+ * doubles up to 40 s. */
+static void test_closed_loop_backoff(void)
+{
+    sim_t s;
+    sim_init(&s, 300);
+    int64_t t0 = s.now;
+    closed_loop(&s, 20, 30, 150000);
+    sim_run(&s, 130e6);
+    if (s.noffs < 4)
+        BL_FAIL("pausing turned off %d times in 130 s of a closed loop", s.noffs);
+    if (s.off_at[0] - t0 > 1600000)
+        BL_FAIL("first turned off after %.2f s", (double)(s.off_at[0] - t0) / 1e6);
+    ASSERT_EQ((int)s.offs[0], 10);
+    ASSERT_EQ((int)s.offs[1], 20);
+    ASSERT_EQ((int)s.offs[2], 40);
+    ASSERT_EQ((int)s.offs[3], 40);
+    /* each re-test comes after the off period and takes about a second */
+    for (int i = 1; i < 4; i++) {
+        double gap = (double)(s.off_at[i] - s.off_at[i - 1]) / 1e6;
+        if (gap < s.offs[i - 1] || gap > s.offs[i - 1] + 1.6)
+            BL_FAIL("off #%d came %.2f s after the previous %.0f s period", i + 1, gap,
+                    s.offs[i - 1]);
+    }
+    /* the closed loop ran at the client's speed most of the time */
+    double qps = (double)s.queries / 130.0;
+    if (qps < 0.9 * 150000)
+        BL_FAIL("closed loop at %.0f qps, its own limit 150000", qps);
+}
+
+/* A judgement that finds no waiting clients resets the period; time off
+ * counts even with no traffic. */
+static void test_reset_and_idle(void)
+{
+    sim_t s;
+    sim_init(&s, 300);
+    closed_loop(&s, 20, 30, 150000);
+    sim_run(&s, 14e6); /* off 10 s, re-test, off 20 s */
+    ASSERT_EQ(s.noffs, 2);
+    ASSERT_EQ((int)s.offs[1], 20);
+    /* the clients change: an open-loop load once the 20 s are over */
+    s.now = s.off_at[1] + 20500000;
+    open_loop(&s, 50000);
+    uint64_t p0 = s.pauses;
+    sim_run(&s, 5e6);
+    ASSERT(s.pauses > p0); /* pausing again, judged not waiting: period reset */
+    int n0 = s.noffs;
+    closed_loop(&s, 20, 30, 150000);
+    sim_run(&s, 3e6);
+    ASSERT_EQ(s.noffs, n0 + 1);
+    ASSERT_EQ((int)s.offs[n0], 10);
+    /* idle for 15 s: the 10 s are over, the next load is paused again */
+    s.now += 15000000;
+    open_loop(&s, 50000);
+    p0 = s.pauses;
+    sim_run(&s, 1e6);
+    ASSERT(s.pauses > p0);
+}
+
+int main(void)
+{
+    RUN(test_low_rate);
+    RUN(test_open_loop);
+    RUN(test_overload);
+    RUN(test_closed_loop_backoff);
+    RUN(test_reset_and_idle);
+    return 0;
+}
