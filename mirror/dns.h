@@ -106,6 +106,8 @@ size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t 
  * depend on it. */
 int mirror_dns_prefetch(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen,
                         const mirror_index_t **ix, uint32_t *addr);
+/* How many queries ahead of the one being answered stage 1 is issued. */
+#define MIRROR_DNS_PREFETCH_AHEAD 4
 
 /* Converts "bl.example.org" (case-insensitive, optional trailing dot) to
  * lower-case wire format; returns its length or 0 if invalid. */

@@ -36,10 +36,9 @@
  * copy what the socket did not take.
  */
 
-#define BATCH          64
-#define PREFETCH_AHEAD 4
-#define RX_SIZE        4096
-#define TCP_OUT_MAX    (256 * 1024)
+#define BATCH       64
+#define RX_SIZE     4096
+#define TCP_OUT_MAX (256 * 1024)
 
 typedef struct {
     _Atomic uint64_t q, a, drop, batches, pauses, rc[6];
@@ -279,13 +278,14 @@ static void *udp_main(void *arg)
         for (int i = 0; i < n; i++)
             if (n == 1 || !mirror_dns_prefetch(&ctx, t->rx[i], t->rmsg[i].msg_len, &pix[i], &pa[i]))
                 pix[i] = NULL;
-        for (int i = 0; i < PREFETCH_AHEAD && i < n; i++)
+        for (int i = 0; i < MIRROR_DNS_PREFETCH_AHEAD && i < n; i++)
             if (pix[i])
                 mirror_index_prefetch4(pix[i], pa[i], 1);
         int out = 0;
         for (int i = 0; i < n; i++) {
-            if (i + PREFETCH_AHEAD < n && pix[i + PREFETCH_AHEAD])
-                mirror_index_prefetch4(pix[i + PREFETCH_AHEAD], pa[i + PREFETCH_AHEAD], 1);
+            if (i + MIRROR_DNS_PREFETCH_AHEAD < n && pix[i + MIRROR_DNS_PREFETCH_AHEAD])
+                mirror_index_prefetch4(pix[i + MIRROR_DNS_PREFETCH_AHEAD],
+                                       pa[i + MIRROR_DNS_PREFETCH_AHEAD], 1);
             mirror_dns_info_t info;
             size_t len = mirror_dns_answer_ex(&ctx, t->rx[i], t->rmsg[i].msg_len, t->tx[out],
                                               sizeof t->tx[out], 0, &info);

@@ -137,13 +137,15 @@ int main(int argc, char **argv)
                     for (size_t i = 0; i < n; i++)
                         if (!mirror_dns_prefetch(&ctx, q[b + i], ql[b + i], &pix[i], &pa[i]))
                             pix[i] = NULL;
-                    for (size_t i = 0; i < 4 && i < n; i++)
+                    for (size_t i = 0; i < MIRROR_DNS_PREFETCH_AHEAD && i < n; i++)
                         if (pix[i])
                             mirror_index_prefetch4(pix[i], pa[i], 1);
                 }
                 for (size_t i = 0; i < n; i++) {
-                    if (pf && i + 4 < n && pix[i + 4])
-                        mirror_index_prefetch4(pix[i + 4], pa[i + 4], 1);
+                    if (pf && i + MIRROR_DNS_PREFETCH_AHEAD < n &&
+                        pix[i + MIRROR_DNS_PREFETCH_AHEAD])
+                        mirror_index_prefetch4(pix[i + MIRROR_DNS_PREFETCH_AHEAD],
+                                               pa[i + MIRROR_DNS_PREFETCH_AHEAD], 1);
                     mirror_dns_info_t info;
                     sum += mirror_dns_answer_ex(&ctx, q[b + i], ql[b + i], out[i], sizeof out[i], 0,
                                                 &info);
