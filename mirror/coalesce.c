@@ -58,9 +58,22 @@ double mirror_coal_step(mirror_coal_t *c, int64_t now_us, int n, int batch_max, 
     c->last_us = now_us;
     if (now_us < c->off_until_us || n >= batch_max || c->rate * co_us < MIRROR_COAL_MIN)
         return 0;
-    double us = (batch_max / 2) / c->rate;
-    if (us > co_us)
-        us = co_us;
+    double target = (batch_max / 2) / c->rate;
+    if (target > co_us)
+        target = co_us;
+    double us = target - c->over_us;
+    if (us < target / 4)
+        us = target / 4;
     c->paused++;
     return us;
+}
+
+void mirror_coal_slept(mirror_coal_t *c, double requested_us, double actual_us)
+{
+    double over = actual_us - requested_us;
+    if (over < 0)
+        over = 0;
+    if (over > 2000) /* the thread was preempted, not a sleep's overshoot */
+        return;
+    c->over_us = c->over_us * 0.9 + over * 0.1;
 }

@@ -52,6 +52,7 @@ typedef struct {
     int slower;               /* judgements in a row where pausing cut the rate */
     int64_t off_until_us;     /* pausing is off until then (clients wait on us) */
     int64_t off_len_us;       /* the next off period (0: MIRROR_COAL_OFF_US) */
+    double over_us;           /* how much longer than asked a pause lasts, smoothed */
 } mirror_coal_t;
 
 /* What the last cycle's judgement found (for the debug log). */
@@ -69,5 +70,12 @@ typedef struct {
  * (0: do not). j may be NULL. */
 double mirror_coal_step(mirror_coal_t *c, int64_t now_us, int n, int batch_max, double co_us,
                         mirror_coal_judgement_t *j);
+
+/* Reports how long a pause asked for requested_us really lasted. Sleeps
+ * overshoot (timer slack, the wake-up itself: ~80-130 us on the VM the
+ * benchmarks ran on), so later pauses ask for that much less and the whole
+ * pause stays within udp_coalesce_us. A pause never asks for less than a
+ * quarter of its target, so the overshoot keeps being measured. */
+void mirror_coal_slept(mirror_coal_t *c, double requested_us, double actual_us);
 
 #endif

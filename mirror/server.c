@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -239,6 +240,10 @@ static void coalesce(udp_thread_t *t, int n)
         return;
     ts = (struct timespec){0, (long)(us * 1000)};
     nanosleep(&ts, NULL);
+    struct timespec te;
+    clock_gettime(CLOCK_MONOTONIC, &te);
+    int64_t end_us = (int64_t)te.tv_sec * 1000000 + te.tv_nsec / 1000;
+    mirror_coal_slept(&t->coal, us, (double)(end_us - now_us));
     atomic_fetch_add_explicit(&t->ctr.pauses, 1, memory_order_relaxed);
     if (s->conf.metrics)
         bl_metrics_inc(s->conf.metrics->udp_pauses);
@@ -249,6 +254,9 @@ static void *udp_main(void *arg)
     udp_thread_t *t = arg;
     mirror_server_t *s = t->s;
     mirror_dns_ctx_t ctx = s->ctx_tmpl;
+    /* coalescing pauses are short: the default 50 us timer slack would be a
+     * sixth of one (this thread only) */
+    prctl(PR_SET_TIMERSLACK, 1000UL);
     for (int i = 0; i < BATCH; i++) {
         t->riov[i].iov_base = t->rx[i];
         t->riov[i].iov_len = RX_SIZE;

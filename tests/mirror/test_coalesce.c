@@ -15,9 +15,11 @@
  * the client's own limit. */
 typedef struct {
     mirror_coal_t c;
-    int64_t now;    /* microseconds */
-    double proc_us; /* the thread's work per query */
-    double co;      /* udp_coalesce_us */
+    int64_t now;             /* microseconds */
+    double proc_us;          /* the thread's work per query */
+    double co;               /* udp_coalesce_us */
+    double over;             /* how much longer than asked every sleep lasts */
+    double slept, slept_max; /* total and longest real pause */
     /* open loop */
     double rate, queued;
     /* closed loop */
@@ -105,11 +107,15 @@ static void sim_run(sim_t *s, double us)
                 s->arrive[s->tail++ % QMAX] = t;
             }
         }
-        double step = work + p;
         if (p > 0) {
             s->pauses++;
             s->last_pause = s->now;
+            mirror_coal_slept(&s->c, p, p + s->over);
+            p += s->over;
+            s->slept += p;
+            s->slept_max = p > s->slept_max ? p : s->slept_max;
         }
+        double step = work + p;
         if (!s->closed)
             s->queued += step * s->rate;
         s->now += (int64_t)step + 1;
@@ -242,11 +248,42 @@ static void test_reset_and_idle(void)
     ASSERT(s.pauses > p0);
 }
 
+/* Sleeps that overshoot (timer slack, a slow wake-up): pauses ask for less,
+ * and what they really last stays within udp_coalesce_us. */
+static void test_overshoot(void)
+{
+    sim_t s;
+    sim_init(&s, 300);
+    s.over = 130;
+    open_loop(&s, 50000);
+    sim_run(&s, 1e6); /* learn */
+    s.slept = s.slept_max = 0;
+    uint64_t p0 = s.pauses;
+    sim_run(&s, 10e6);
+    double mean = s.slept / (double)(s.pauses - p0);
+    if (!(mean > 250 && mean <= 305 && s.slept_max <= 320))
+        BL_FAIL("pauses of %.0f us on average, %.0f at most, with udp_coalesce_us = 300 and "
+                "sleeps 130 us long",
+                mean, s.slept_max);
+    ASSERT_EQ(s.noffs, 0);
+    /* an overshoot bigger than the budget: pauses of a quarter plus it */
+    sim_init(&s, 100);
+    s.over = 130;
+    open_loop(&s, 100000);
+    sim_run(&s, 1e6); /* learn */
+    s.slept_max = 0;
+    p0 = s.pauses;
+    sim_run(&s, 3e6);
+    ASSERT(s.pauses > p0);
+    ASSERT(s.slept_max <= 100 / 4 + 130 + 1);
+}
+
 int main(void)
 {
     RUN(test_low_rate);
     RUN(test_open_loop);
     RUN(test_overload);
+    RUN(test_overshoot);
     RUN(test_closed_loop_backoff);
     RUN(test_reset_and_idle);
     return 0;
