@@ -80,6 +80,7 @@ perf() { # label extra-args...: dnsperf over QUERIES; prints qps, lost, max late
 
 cc -O2 -o "$T/udp_floor" "$SRC/tests/bench/mirror/udp_floor.c"
 cc -O2 -o "$T/udp_kernel_cost" "$SRC/tests/bench/mirror/udp_kernel_cost.c"
+cc -O2 -o "$T/wake_cost" "$SRC/tests/bench/mirror/wake_cost.c"
 echo "generating data (1M and 10M IPv4 /32 entries) in $T ..."
 "$CTL" keygen --out "$T/keys" > /dev/null
 "$MKFEED" --key "$T/keys/signing.key" --dir "$T/m1" --n 1000000 --queries 200000 > /dev/null
@@ -153,6 +154,7 @@ done
 # batches of 64 by one thread (no wake-up, no DNS work), median of 5 rounds.
 R[kernel.us]=$("$T/udp_kernel_cost" 80 | awk '{print $3}' | median)
 log "kernel cost of one query's datagrams (udp_kernel_cost, batches of 64, no wake-ups): ${R[kernel.us]} us"
+log "one sleep and wake-up (wake_cost): $("$T/wake_cost" 2000 | head -1)"
 
 # 10M: RSS of both, load times
 for srv in rbldnsd mirror; do
