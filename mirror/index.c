@@ -185,11 +185,17 @@ static const e4_t *e4_at(const tab_t *t, size_t i, e4_t *tmp)
     return tmp;
 }
 
+/* The jump-table bucket of a (masked) key. */
+static uint32_t jump_bucket(const tab_t *t, uint32_t k)
+{
+    return k >> (32 - t->jbits);
+}
+
 static const e4_t *find4(const tab_t *t, uint32_t k, e4_t *tmp)
 {
     size_t lo = 0, hi = t->n;
     if (t->jump) {
-        uint32_t b = k >> (32 - t->jbits);
+        uint32_t b = jump_bucket(t, k);
         lo = t->jump[b];
         hi = t->jump[b + 1];
     }
@@ -382,7 +388,7 @@ void mirror_index_prefetch4(const mirror_index_t *ix, uint32_t addr, int stage)
         if (!t->jump)
             continue;
         done++;
-        uint32_t bk = (addr & mask4(l)) >> (32 - t->jbits);
+        uint32_t bk = jump_bucket(t, addr & mask4(l));
         if (stage == 0) {
             __builtin_prefetch(&t->jump[bk]);
             continue;

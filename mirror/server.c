@@ -20,6 +20,7 @@
 
 #include "coalesce.h"
 #include "log.h"
+#include "util.h"
 
 /*
  * UDP: every listen address gets `threads` sockets bound with SO_REUSEPORT,
@@ -155,6 +156,25 @@ static void count_rc(counters_t *c, int rc)
  * (here one datagram alone costs ~4.5 us of kernel CPU, four in one
  * message ~2.3 us each: tests/bench/mirror/udp_kernel_cost.c).
  * Returns the number of messages. */
+/* Answers j and k go to the same peer. */
+static int same_peer(const udp_thread_t *t, int j, int k)
+{
+    const struct msghdr *rj = &t->rmsg[t->tpeer[j]].msg_hdr, *rk = &t->rmsg[t->tpeer[k]].msg_hdr;
+    return rk->msg_namelen == rj->msg_namelen &&
+           !memcmp(rk->msg_name, rj->msg_name, rj->msg_namelen);
+}
+
+/* Appends answer k to the message being built. */
+static void take_reply(udp_thread_t *t, int k, uint8_t *used, int *iovn, int *cnt, size_t *total)
+{
+    t->siov[*iovn].iov_base = t->tx[k];
+    t->siov[*iovn].iov_len = t->tlen[k];
+    (*iovn)++;
+    used[k] = 1;
+    (*cnt)++;
+    *total += t->tlen[k];
+}
+
 static int group_replies(udp_thread_t *t, int out)
 {
     uint8_t used[BATCH];
@@ -174,34 +194,20 @@ static int group_replies(udp_thread_t *t, int out)
         for (int k = j; k < out; k++) {
             if (used[k] || t->tlen[k] != t->tlen[j])
                 continue;
-            const struct msghdr *rk = &t->rmsg[t->tpeer[k]].msg_hdr;
-            if (k != j && (!t->gso || rk->msg_namelen != rj->msg_namelen ||
-                           memcmp(rk->msg_name, rj->msg_name, rj->msg_namelen)))
+            if (k != j && (!t->gso || !same_peer(t, j, k)))
                 continue;
             if (total + t->tlen[k] > 60000 || cnt >= 64)
                 break;
-            t->siov[iovn].iov_base = t->tx[k];
-            t->siov[iovn].iov_len = t->tlen[k];
-            iovn++;
-            used[k] = 1;
-            cnt++;
-            total += t->tlen[k];
+            take_reply(t, k, used, &iovn, &cnt, &total);
         }
         /* GSO's last segment may be shorter than the others: one smaller
          * answer to the same peer rides along (about 20% fewer messages
          * at 30 answers per batch, each one a pass through the IP stack). */
         for (int k = j + 1; t->gso && cnt < 64 && k < out; k++) {
-            if (used[k] || t->tlen[k] >= t->tlen[j] || total + t->tlen[k] > 60000)
+            if (used[k] || t->tlen[k] >= t->tlen[j] || total + t->tlen[k] > 60000 ||
+                !same_peer(t, j, k))
                 continue;
-            const struct msghdr *rk = &t->rmsg[t->tpeer[k]].msg_hdr;
-            if (rk->msg_namelen != rj->msg_namelen ||
-                memcmp(rk->msg_name, rj->msg_name, rj->msg_namelen))
-                continue;
-            t->siov[iovn].iov_base = t->tx[k];
-            t->siov[iovn].iov_len = t->tlen[k];
-            iovn++;
-            used[k] = 1;
-            cnt++;
+            take_reply(t, k, used, &iovn, &cnt, &total);
             break;
         }
         m->msg_iovlen = (size_t)cnt;
@@ -227,9 +233,7 @@ static int group_replies(udp_thread_t *t, int out)
 static void coalesce(udp_thread_t *t, int n)
 {
     mirror_server_t *s = t->s;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int64_t now_us = (int64_t)(bl_mono_ns() / 1000);
     mirror_coal_judgement_t j;
     double us = mirror_coal_step(&t->coal, now_us, n, BATCH, s->conf.udp_coalesce_us, &j);
     if (j.judged)
@@ -238,12 +242,9 @@ static void coalesce(udp_thread_t *t, int n)
                  j.paused_qps, j.pauses, j.slower, j.off_s);
     if (us <= 0)
         return;
-    ts = (struct timespec){0, (long)(us * 1000)};
+    struct timespec ts = {0, (long)(us * 1000)};
     nanosleep(&ts, NULL);
-    struct timespec te;
-    clock_gettime(CLOCK_MONOTONIC, &te);
-    int64_t end_us = (int64_t)te.tv_sec * 1000000 + te.tv_nsec / 1000;
-    mirror_coal_slept(&t->coal, us, (double)(end_us - now_us));
+    mirror_coal_slept(&t->coal, us, (double)((int64_t)(bl_mono_ns() / 1000) - now_us));
     atomic_fetch_add_explicit(&t->ctr.pauses, 1, memory_order_relaxed);
     if (s->conf.metrics)
         bl_metrics_inc(s->conf.metrics->udp_pauses);
