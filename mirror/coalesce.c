@@ -8,7 +8,8 @@
 static void end_cycle(mirror_coal_t *c, int64_t now_us, mirror_coal_judgement_t *j)
 {
     int64_t span = c->last_us - c->cycle_us;
-    if (now_us >= c->off_until_us && c->paused >= 10 && span >= MIRROR_COAL_CYCLE_US * 9 / 10) {
+    if (now_us >= c->off_until_us && c->paused >= 10 && span >= MIRROR_COAL_CYCLE_US * 9 / 10 &&
+        c->max_gap_us <= MIRROR_COAL_STALL_US) {
         double r_probe = (double)c->probe_q / MIRROR_COAL_PROBE_US;
         double r_paused = (double)c->mode_q / (double)(span - MIRROR_COAL_PROBE_US);
         c->slower = r_probe > 1.2 * r_paused ? c->slower + 1 : 0;
@@ -30,8 +31,11 @@ static void end_cycle(mirror_coal_t *c, int64_t now_us, mirror_coal_judgement_t 
             j->slower = c->slower;
             j->off_s = off_s;
         }
+    } else {
+        c->slower = 0; /* "in a row" means judged cycles back to back */
     }
     c->cycle_us = now_us;
+    c->max_gap_us = 0;
     c->probe_q = c->mode_q = 0;
     c->paused = 0;
 }
@@ -43,6 +47,8 @@ double mirror_coal_step(mirror_coal_t *c, int64_t now_us, int n, int batch_max, 
         memset(j, 0, sizeof *j);
     int64_t gap_us = now_us - c->prev_us;
     c->prev_us = now_us;
+    if (gap_us > c->max_gap_us)
+        c->max_gap_us = gap_us;
     double inst = gap_us > 0 ? (double)n / (double)gap_us : 0;
     c->rate = gap_us > 100000 ? inst : c->rate * 0.75 + inst * 0.25;
     int64_t into = now_us - c->cycle_us;

@@ -24,15 +24,20 @@
  * a few queries in flight, dnsperf -q N) instead slows down by the pause. So
  * each half-second cycle starts with a 25 ms probe without pauses; when the
  * probe's rate beats the paused rest of the cycle by more than 20% in two
- * cycles in a row (judged only when traffic lasted the whole cycle and took
- * at least 10 pauses), the clients are waiting on us and pausing stays off
- * for 10 s, twice as long each time the next judgement agrees, up to 40 s:
- * such clients rarely change, and every re-test slows them for a second or
- * two. A judgement that finds no waiting clients resets the period. Two in a
- * row, because a rate-limited client that fell behind sends a burst to catch
- * up, which a single short probe can mistake for waiting; not more, because
- * pausing a waiting client slows it down, while not pausing an open-loop one
- * only costs CPU.
+ * judged cycles back to back, the clients are waiting on us and pausing stays
+ * off for 10 s, twice as long each time the next judgement agrees, up to
+ * 40 s: such clients rarely change, and every re-test slows them for a second
+ * or two. A judgement that finds no waiting clients resets the period. Two in
+ * a row, because a rate-limited client that fell behind sends a burst to
+ * catch up, which a single short probe can mistake for waiting; not more,
+ * because pausing a waiting client slows it down, while not pausing an
+ * open-loop one only costs CPU. A cycle is judged only when traffic lasted
+ * all of it, took at least 10 pauses, and never stopped for
+ * MIRROR_COAL_STALL_US; any other cycle breaks the row. (A stall is the
+ * thread or its clients losing the CPU, on a busy host for tens of
+ * milliseconds; the catch-up burst that follows made open-loop loads look
+ * like waiting clients about once in ten 10 s runs when cycles that could
+ * not be judged did not break the row.)
  */
 #define MIRROR_COAL_MIN      4.0      /* queries expected within the pause */
 #define MIRROR_COAL_CYCLE_US 500000   /* one judgement per cycle */
@@ -40,6 +45,7 @@
 #define MIRROR_COAL_SLOWER   2        /* agreeing judgements before pausing stops */
 #define MIRROR_COAL_OFF_US   10000000 /* the first off period */
 #define MIRROR_COAL_OFF_MAX  40000000 /* the longest */
+#define MIRROR_COAL_STALL_US 20000    /* a longer gap between batches: not judged */
 
 /* The state of one UDP thread; all zero to start. */
 typedef struct {
@@ -53,6 +59,7 @@ typedef struct {
     int64_t off_until_us;     /* pausing is off until then (clients wait on us) */
     int64_t off_len_us;       /* the next off period (0: MIRROR_COAL_OFF_US) */
     double over_us;           /* how much longer than asked a pause lasts, smoothed */
+    int64_t max_gap_us;       /* the longest time between two batches in this cycle */
 } mirror_coal_t;
 
 /* What the last cycle's judgement found (for the debug log). */

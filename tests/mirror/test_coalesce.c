@@ -25,7 +25,9 @@ typedef struct {
     /* closed loop */
     int closed;
     double rtt, client_gap, client_free;
-    double arrive[QMAX]; /* arrival times of queued queries, ring */
+    double pace, sched; /* paced closed loop: the client's own schedule (0: none) */
+    double stall_every, stall_us, next_stall; /* the thread loses the CPU now and then */
+    double arrive[QMAX];                      /* arrival times of queued queries, ring */
     size_t head, tail;
     /* what happened */
     uint64_t batches, queries, pauses;
@@ -58,10 +60,27 @@ static void closed_loop(sim_t *s, int window, double rtt, double client_qps)
     s->client_gap = 1e6 / client_qps;
     s->head = s->tail = 0;
     s->client_free = (double)s->now;
+    s->pace = 0;
     for (int i = 0; i < window; i++) {
         s->client_free += s->client_gap;
         s->arrive[s->tail++ % QMAX] = s->client_free;
     }
+}
+
+/* dnsperf -Q qps -q window: queries go out on the client's schedule, but
+ * never more than window in flight; a client that fell behind its schedule
+ * catches up as fast as its answers let it. */
+static void paced_loop(sim_t *s, int window, double rtt, double client_qps, double qps)
+{
+    closed_loop(s, window, rtt, client_qps);
+    s->pace = 1e6 / qps;
+    s->head = s->tail = 0;
+    s->sched = (double)s->now;
+    for (int i = 0; i < window; i++) {
+        s->sched += s->pace;
+        s->arrive[s->tail++ % QMAX] = s->sched;
+    }
+    s->client_free = s->sched;
 }
 
 /* Runs the thread for us microseconds of simulated time. */
@@ -70,6 +89,10 @@ static void sim_run(sim_t *s, double us)
     int64_t end = s->now + (int64_t)us;
     while (s->now < end) {
         int n;
+        if (s->stall_every > 0 && (double)s->now >= s->next_stall) {
+            s->now += (int64_t)s->stall_us; /* nothing runs on the thread meanwhile */
+            s->next_stall = (double)s->now + s->stall_every;
+        }
         if (!s->closed) {
             if (s->queued < 1) { /* blocked in recvmmsg until the next query */
                 s->now += (int64_t)((1 - s->queued) / s->rate) + 1;
@@ -101,6 +124,11 @@ static void sim_run(sim_t *s, double us)
             double sent = (double)s->now + work;
             for (int i = 0; i < n; i++) {
                 double t = sent + s->rtt;
+                if (s->pace > 0) {
+                    s->sched += s->pace;
+                    if (t < s->sched)
+                        t = s->sched;
+                }
                 if (t < s->client_free + s->client_gap)
                     t = s->client_free + s->client_gap;
                 s->client_free = t;
@@ -173,6 +201,92 @@ static void test_open_loop(void)
     }
     if (!(maxp >= 300 && maxp <= 340)) /* 32 queries at 100k qps: 320 us */
         BL_FAIL("longest pause %.0f us at 100k qps with udp_coalesce_us = 5000", maxp);
+}
+
+/* A rate-limited client with a cap on queries in flight (dnsperf -Q 50000
+ * -q 100) on a busy host: the thread loses the CPU for 30 ms now and then,
+ * the client hits its cap, then catches up at full speed. A probe that sees
+ * such a burst must not turn pausing off for this open-loop load, however
+ * the stalls fall on the half-second cycles. */
+static void test_paced_with_stalls(void)
+{
+    static const double every[] = {0.5e6, 0.52e6, 0.75e6, 1.3e6};
+    for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
+        for (int phase = 0; phase < 5; phase++) {
+            sim_t s;
+            sim_init(&s, 500);
+            s.stall_every = every[i];
+            s.stall_us = 30000;
+            s.next_stall = (double)s.now + 0.5e6 + phase * 0.1e6;
+            paced_loop(&s, 100, 30, 150000, 50000);
+            sim_run(&s, 30e6);
+            double qps = (double)s.queries / 30.0;
+            if (qps < 49500 || qps > 50500)
+                BL_FAIL("the paced client ran at %.0f qps", qps);
+            if (s.noffs)
+                BL_FAIL("stalls every %.2f s (phase %d): pausing turned off %d times for an "
+                        "open-loop client",
+                        every[i] / 1e6, phase, s.noffs);
+            if (s.pauses < 40000) /* ~3,300 a second without stalls */
+                BL_FAIL("stalls every %.2f s (phase %d): %llu pauses in 30 s", every[i] / 1e6,
+                        phase, (unsigned long long)s.pauses);
+        }
+}
+
+/* Feeds one half-second cycle of batches every 100 us straight to the
+ * decisions: the probe's share at probe_qps, the rest at paused_qps, with
+ * no batch at all for gap_us in its middle. Returns the number of off
+ * periods that started. */
+static int feed_cycle(mirror_coal_t *c, int64_t *t, double probe_qps, double paused_qps,
+                      int64_t gap_us)
+{
+    int offs = 0;
+    int64_t start = *t, mid = start + MIRROR_COAL_CYCLE_US / 2;
+    double owed = 0;
+    for (; *t < start + MIRROR_COAL_CYCLE_US; *t += 100) {
+        if (gap_us && *t >= mid && *t < mid + gap_us)
+            continue;
+        owed += (*t - start < MIRROR_COAL_PROBE_US ? probe_qps : paused_qps) * 100e-6;
+        int n = (int)owed;
+        owed -= n;
+        mirror_coal_judgement_t j;
+        mirror_coal_step(c, *t, n, BATCH, 500, &j);
+        offs += j.off_s > 0;
+    }
+    return offs;
+}
+
+/* The rules of a judgement: two judged cycles back to back that found the
+ * probe faster turn pausing off; a cycle that cannot be judged (traffic
+ * stopped for a while: a stall) is not judged and breaks the row. */
+static void test_judgement_rules(void)
+{
+    mirror_coal_t c;
+    memset(&c, 0, sizeof c);
+    int64_t t = 1000000;
+    int offs = feed_cycle(&c, &t, 50000, 50000, 0);
+    offs += feed_cycle(&c, &t, 90000, 50000, 0); /* judged slower at the next batch */
+    offs += feed_cycle(&c, &t, 50000, 50000, 0);
+    ASSERT_EQ(offs, 0);
+    /* probe faster in three cycles in a row, but each with a 30 ms stall */
+    for (int i = 0; i < 3; i++)
+        offs += feed_cycle(&c, &t, 90000, 50000, 30000);
+    offs += feed_cycle(&c, &t, 50000, 50000, 0);
+    if (offs)
+        BL_FAIL("cycles with a stall were judged: pausing turned off");
+    /* slower, a cycle with a stall, slower: not in a row */
+    offs += feed_cycle(&c, &t, 50000, 50000, 0);
+    offs += feed_cycle(&c, &t, 90000, 50000, 0);
+    offs += feed_cycle(&c, &t, 90000, 50000, 30000);
+    offs += feed_cycle(&c, &t, 90000, 50000, 0);
+    offs += feed_cycle(&c, &t, 50000, 50000, 0);
+    if (offs)
+        BL_FAIL("a cycle that was not judged did not break the row");
+    /* two judged cycles back to back */
+    offs += feed_cycle(&c, &t, 90000, 50000, 0);
+    offs += feed_cycle(&c, &t, 90000, 50000, 0);
+    offs += feed_cycle(&c, &t, 50000, 50000, 0);
+    ASSERT_EQ(offs, 1);
 }
 
 /* A full receive vector means the thread is behind: never pause then. */
@@ -283,6 +397,8 @@ int main(void)
     RUN(test_low_rate);
     RUN(test_open_loop);
     RUN(test_overload);
+    RUN(test_judgement_rules);
+    RUN(test_paced_with_stalls);
     RUN(test_overshoot);
     RUN(test_closed_loop_backoff);
     RUN(test_reset_and_idle);
