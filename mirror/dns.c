@@ -45,6 +45,9 @@ typedef struct {
     uint16_t opt_payload;
     uint8_t opt_version;
     uint16_t opt_flags; /* DO bit */
+    int zone_known;     /* zone and zi already found (a batch's first pass) */
+    mirror_zone_t *zone;
+    int zi;
 } query_t;
 
 /* A bounded writer over the answer buffer. */
@@ -216,10 +219,12 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
     return 0;
 }
 
-/* Finds the zone the qname lies in (longest match); sets *zl to its label count. */
-static mirror_zone_t *find_zone(const mirror_dns_ctx_t *c, const query_t *x)
+/* Finds the zone the qname lies in (longest match), and its index in the
+ * context's zones in *zi (-1: none). */
+static mirror_zone_t *find_zone(const mirror_dns_ctx_t *c, const query_t *x, int *zi)
 {
     mirror_zone_t *best = NULL;
+    *zi = -1;
     for (size_t i = 0; i < c->nzones; i++) {
         mirror_zone_t *z = c->zones[i];
         if (z->nlabels > x->nlab || (best && z->nlabels <= best->nlabels))
@@ -232,8 +237,10 @@ static mirror_zone_t *find_zone(const mirror_dns_ctx_t *c, const query_t *x)
         unsigned j = 0;
         while (j < len && lc(p[j]) == z->wire[j])
             j++;
-        if (j == len)
+        if (j == len) {
             best = z;
+            *zi = (int)i;
+        }
     }
     return best;
 }
@@ -399,34 +406,84 @@ size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qle
     return n;
 }
 
-int mirror_dns_prefetch(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen,
-                        const mirror_index_t **ix, uint32_t *addr)
+/* A batch's first pass over a parsed query: finds its zone (kept for the
+ * answer) and, for an IPv4 address in it, issues stage 0 and returns 1 with
+ * the hint for stage 1. */
+static int prefetch_hint(const mirror_dns_ctx_t *c, query_t *x, const mirror_index_t **ix,
+                         uint32_t *addr)
 {
-    query_t x;
-    if (parse(q, qlen, &x) != 0)
-        return 0;
-    mirror_zone_t *z = find_zone(c, &x);
-    if (!z || x.nlab != z->nlabels + 4)
+    x->zone = find_zone(c, x, &x->zi);
+    x->zone_known = 1;
+    mirror_zone_t *z = x->zone;
+    if (!z || x->nlab != z->nlabels + 4)
         return 0;
     mirror_zdata_t *d = atomic_load_explicit(&z->data, memory_order_acquire);
     uint8_t a6[16];
-    if (!d || classify(&x, 4, addr, a6) != N_V4)
+    if (!d || classify(x, 4, addr, a6) != N_V4)
         return 0;
     *ix = d->ix;
     mirror_index_prefetch4(d->ix, *addr, 0);
     return 1;
 }
 
+int mirror_dns_prefetch(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen,
+                        const mirror_index_t **ix, uint32_t *addr)
+{
+    query_t x;
+    memset(&x, 0, sizeof x);
+    if (parse(q, qlen, &x) != 0)
+        return 0;
+    return prefetch_hint(c, &x, ix, addr);
+}
+
+static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_t *out, size_t cap,
+                     int tcp, mirror_dns_info_t *info);
+
 size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
                             size_t cap, int tcp, mirror_dns_info_t *info)
+{
+    query_t x;
+    memset(&x, 0, sizeof x);
+    int rc = parse(q, qlen, &x);
+    return answer(c, &x, rc, out, cap, tcp, info);
+}
+
+void mirror_dns_answer_batch(const mirror_dns_ctx_t *c, mirror_dns_job_t *jobs, size_t n,
+                             size_t cap)
+{
+    enum { CHUNK = 64, AHEAD = MIRROR_DNS_PREFETCH_AHEAD };
+    for (size_t b = 0; b < n; b += CHUNK) {
+        size_t m = n - b < CHUNK ? n - b : CHUNK;
+        mirror_dns_job_t *j = jobs + b;
+        query_t x[CHUNK];
+        int rc[CHUNK];
+        const mirror_index_t *pix[CHUNK];
+        uint32_t pa[CHUNK];
+        for (size_t i = 0; i < m; i++) {
+            memset(&x[i], 0, sizeof x[i]);
+            rc[i] = parse(j[i].q, j[i].qlen, &x[i]);
+            if (m == 1 || rc[i] != 0 || !prefetch_hint(c, &x[i], &pix[i], &pa[i]))
+                pix[i] = NULL;
+        }
+        for (size_t i = 0; i < AHEAD && i < m; i++)
+            if (pix[i])
+                mirror_index_prefetch4(pix[i], pa[i], 1);
+        for (size_t i = 0; i < m; i++) {
+            if (i + AHEAD < m && pix[i + AHEAD])
+                mirror_index_prefetch4(pix[i + AHEAD], pa[i + AHEAD], 1);
+            j[i].len = answer(c, &x[i], rc[i], j[i].out, cap, 0, &j[i].info);
+        }
+    }
+}
+
+/* Answers a parsed query (rc: what parse() returned). */
+static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_t *out, size_t cap,
+                     int tcp, mirror_dns_info_t *info)
 {
     info->rcode = 0;
     info->qtype = MIRROR_QT_OTHER;
     info->zone = -1;
     info->listed = 0;
-    query_t x;
-    memset(&x, 0, sizeof x);
-    int rc = parse(q, qlen, &x);
     if (rc < 0)
         return 0;
     if (cap > 65535)
@@ -434,17 +491,18 @@ size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t 
     size_t lim = cap;
     if (!tcp) {
         size_t udp = 512;
-        if (rc == 0 && x.has_opt)
-            udp = x.opt_payload < c->udp_max ? x.opt_payload : c->udp_max;
+        if (rc == 0 && x->has_opt)
+            udp = x->opt_payload < c->udp_max ? x->opt_payload : c->udp_max;
         if (udp < 512)
             udp = 512;
         if (udp < lim)
             lim = udp;
     }
     w_t w = {out, 0, lim, 0};
-    uint16_t flags = F_QR | (x.flags & (0x7800 | F_RD | F_CD));
+    uint16_t flags = F_QR | (x->flags & (0x7800 | F_RD | F_CD));
     int with_q = 0, with_opt = 0, ext_rc = 0;
     mirror_zone_t *z = NULL;
+    int zi = -1;
     int listed_answer = 0;
 
     if (rc == MIRROR_RC_NOTIMP || rc == MIRROR_RC_FORMERR) {
@@ -452,26 +510,28 @@ size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t 
         goto header_only;
     }
     with_q = 1;
-    with_opt = x.has_opt;
-    if (x.has_opt && x.opt_version != 0) {
+    with_opt = x->has_opt;
+    if (x->has_opt && x->opt_version != 0) {
         rc = MIRROR_RC_NOERROR;
         ext_rc = 1; /* BADVERS = 16: upper bits in OPT, header rcode 0 */
         goto header_only;
     }
-    if (x.qtype == T_OPT) {
+    if (x->qtype == T_OPT) {
         rc = MIRROR_RC_FORMERR;
         goto header_only;
     }
-    if (x.qclass != C_IN && x.qclass != C_ANY) {
+    if (x->qclass != C_IN && x->qclass != C_ANY) {
         rc = MIRROR_RC_REFUSED;
         goto header_only;
     }
-    z = find_zone(c, &x);
+    z = x->zone_known ? x->zone : find_zone(c, x, &zi);
+    if (x->zone_known)
+        zi = x->zi;
     if (!z) {
         rc = MIRROR_RC_REFUSED;
         goto header_only;
     }
-    if (x.qtype == T_AXFR || x.qtype == T_IXFR) {
+    if (x->qtype == T_AXFR || x->qtype == T_IXFR) {
         rc = MIRROR_RC_REFUSED;
         goto header_only;
     }
@@ -484,28 +544,28 @@ size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t 
 
     /* Header and question, then the sections. */
     size_t reserve = with_opt ? OPT_LEN : 0;
-    if (w.lim < 12 + x.qname_len + 4 + reserve)
+    if (w.lim < 12 + x->qname_len + 4 + reserve)
         return 0; /* cannot happen with lim >= 512 */
     w.lim -= reserve;
     w.n = 12;
-    w_bytes(&w, x.qname, x.qname_len);
-    w_u16(&w, x.qtype);
-    w_u16(&w, x.qclass);
+    w_bytes(&w, x->qname, x->qname_len);
+    w_u16(&w, x->qtype);
+    w_u16(&w, x->qclass);
     size_t qend = w.n;
-    unsigned sub = x.nlab - z->nlabels;
-    uint16_t zoff = (uint16_t)(12 + (sub < x.nlab ? x.lab_off[sub] : x.qname_len - 1));
+    unsigned sub = x->nlab - z->nlabels;
+    uint16_t zoff = (uint16_t)(12 + (sub < x->nlab ? x->lab_off[sub] : x->qname_len - 1));
     unsigned ancount = 0, nscount = 0;
     int want_soa_auth = 0;
     uint32_t a4 = 0;
     uint8_t a6[16];
-    nkind_t k = classify(&x, sub, &a4, a6);
+    nkind_t k = classify(x, sub, &a4, a6);
     rc = MIRROR_RC_NOERROR;
 
     if (k == N_APEX) {
-        if (x.qtype == T_SOA || x.qtype == T_ANY) {
+        if (x->qtype == T_SOA || x->qtype == T_ANY) {
             w_soa(&w, z, zoff, d->serial, z->soa_ttl);
             ancount++;
-        } else if (x.qtype == T_NS) {
+        } else if (x->qtype == T_NS) {
             for (unsigned i = 0; i < z->nns; i++) {
                 w_u16(&w, (uint16_t)(0xc000 | zoff));
                 w_u16(&w, T_NS);
@@ -553,7 +613,7 @@ size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t 
                 int allnib = 1;
                 for (unsigned i = 0; i < sub; i++) {
                     unsigned v;
-                    allnib &= label_nibble(x.qname + x.lab_off[i], &v);
+                    allnib &= label_nibble(x->qname + x->lab_off[i], &v);
                 }
                 if (allnib) {
                     want_soa_auth = 1;
@@ -573,7 +633,7 @@ size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t 
                 tmpl = z->reason_txt[hit.reason];
             else
                 tmpl = z->default_txt;
-            if (x.qtype == T_A || x.qtype == T_ANY) {
+            if (x->qtype == T_A || x->qtype == T_ANY) {
                 w_u16(&w, 0xc00c);
                 w_u16(&w, T_A);
                 w_u16(&w, C_IN);
@@ -583,7 +643,7 @@ size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t 
                 w_bytes(&w, ip, 4);
                 ancount++;
                 listed_answer = 1;
-            } else if (x.qtype == T_TXT && tmpl) {
+            } else if (x->qtype == T_TXT && tmpl) {
                 char txt[256];
                 if (k == N_V4)
                     fmt_addr4(a4, addr);
@@ -631,7 +691,7 @@ sections:
         }
     }
     w.lim += reserve;
-    put_u16(out, x.id);
+    put_u16(out, x->id);
     put_u16(out + 2, (uint16_t)(flags | rc));
     put_u16(out + 4, 1);
     put_u16(out + 6, (uint16_t)ancount);
@@ -642,11 +702,11 @@ sections:
 header_only:
     w.n = 12;
     if (with_q) {
-        w_bytes(&w, x.qname, x.qname_len);
-        w_u16(&w, x.qtype);
-        w_u16(&w, x.qclass);
+        w_bytes(&w, x->qname, x->qname_len);
+        w_u16(&w, x->qtype);
+        w_u16(&w, x->qclass);
     }
-    put_u16(out, x.id);
+    put_u16(out, x->id);
     put_u16(out + 2, (uint16_t)(flags | (rc & 0xf)));
     put_u16(out + 4, with_q ? 1 : 0);
     put_u16(out + 6, 0);
@@ -658,16 +718,14 @@ opt:
         w_bytes(&w, "", 1); /* root owner */
         w_u16(&w, T_OPT);
         w_u16(&w, c->udp_max);
-        uint8_t ttl[4] = {(uint8_t)ext_rc, 0, (uint8_t)(x.opt_flags >> 8), 0};
+        uint8_t ttl[4] = {(uint8_t)ext_rc, 0, (uint8_t)(x->opt_flags >> 8), 0};
         w_bytes(&w, ttl, 4);
         w_u16(&w, 0);
     }
     info->rcode = rc | (ext_rc << 4);
-    info->qtype = qtype_idx(x.qtype);
+    info->qtype = qtype_idx(x->qtype);
     if (z)
-        for (size_t i = 0; i < c->nzones; i++)
-            if (c->zones[i] == z)
-                info->zone = (int)i;
+        info->zone = zi;
     info->listed = ancount && listed_answer;
     return w.over ? 0 : w.n;
 }

@@ -100,13 +100,33 @@ typedef struct {
 size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
                             size_t cap, int tcp, mirror_dns_info_t *info);
 
+/* One query of a batch: q and qlen in, its answer in out (cap bytes), len
+ * (0: send nothing) and info out. */
+typedef struct {
+    const uint8_t *q;
+    size_t qlen;
+    uint8_t *out;
+    size_t len;
+    mirror_dns_info_t info;
+} mirror_dns_job_t;
+
+/* Answers n UDP queries, each exactly as mirror_dns_answer_ex would, but
+ * parses each once for two passes: the first finds every query's zone and
+ * asks for its index entries (mirror_index_prefetch4 stage 0), the second
+ * answers, asking for the elements (stage 1) of the query
+ * MIRROR_DNS_PREFETCH_AHEAD places on, so that the cache misses of a
+ * batch's lookups overlap instead of coming one after another. */
+void mirror_dns_answer_batch(const mirror_dns_ctx_t *c, mirror_dns_job_t *jobs, size_t n,
+                             size_t cap);
+
 /* Prefetch hint for a batch (see mirror_index_prefetch4): for a query that
  * asks for an IPv4 address in a zone, issues stage 0 and fills *ix and
  * *addr for stage 1, returning 1; 0 for any other packet. Answers do not
  * depend on it. */
 int mirror_dns_prefetch(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen,
                         const mirror_index_t **ix, uint32_t *addr);
-/* How many queries ahead of the one being answered stage 1 is issued. */
+/* How many queries ahead of the one being answered stage 1 is issued
+ * (mirror_dns_answer_batch). */
 #define MIRROR_DNS_PREFETCH_AHEAD 4
 
 /* Converts "bl.example.org" (case-insensitive, optional trailing dot) to

@@ -59,8 +59,9 @@ typedef struct {
     struct sockaddr_storage from[BATCH];
     struct mmsghdr rmsg[BATCH], smsg[BATCH];
     struct iovec riov[BATCH], siov[BATCH];
-    uint16_t tlen[BATCH];
-    uint8_t tpeer[BATCH];
+    mirror_dns_job_t jobs[BATCH];
+    uint16_t tlen[BATCH]; /* answers to send, in order: their lengths */
+    uint8_t tpeer[BATCH]; /* and the query each answers (rx, tx, from) */
     char cbuf[BATCH][CMSG_SPACE(sizeof(uint16_t))];
     int gso; /* UDP_SEGMENT works on this socket */
     mirror_coal_t coal;
@@ -167,7 +168,7 @@ static int same_peer(const udp_thread_t *t, int j, int k)
 /* Appends answer k to the message being built. */
 static void take_reply(udp_thread_t *t, int k, uint8_t *used, int *iovn, int *cnt, size_t *total)
 {
-    t->siov[*iovn].iov_base = t->tx[k];
+    t->siov[*iovn].iov_base = t->tx[t->tpeer[k]];
     t->siov[*iovn].iov_len = t->tlen[k];
     (*iovn)++;
     used[k] = 1;
@@ -279,32 +280,21 @@ static void *udp_main(void *arg)
             continue; /* timeout (checks stop), EINTR */
         mirror_qsbr_online(s->conf.qsbr, t->qid);
         ctx.now = atomic_load_explicit(&s->now, memory_order_relaxed);
-        /* Overlap the index's cache misses across the batch: the jump
-         * buckets of all queries first, then each query's elements a few
-         * queries before it is answered. */
-        const mirror_index_t *pix[BATCH];
-        uint32_t pa[BATCH];
-        for (int i = 0; i < n; i++)
-            if (n == 1 || !mirror_dns_prefetch(&ctx, t->rx[i], t->rmsg[i].msg_len, &pix[i], &pa[i]))
-                pix[i] = NULL;
-        for (int i = 0; i < MIRROR_DNS_PREFETCH_AHEAD && i < n; i++)
-            if (pix[i])
-                mirror_index_prefetch4(pix[i], pa[i], 1);
+        for (int i = 0; i < n; i++) {
+            t->jobs[i].q = t->rx[i];
+            t->jobs[i].qlen = t->rmsg[i].msg_len;
+            t->jobs[i].out = t->tx[i];
+        }
+        mirror_dns_answer_batch(&ctx, t->jobs, (size_t)n, sizeof t->tx[0]);
         int out = 0;
         for (int i = 0; i < n; i++) {
-            if (i + MIRROR_DNS_PREFETCH_AHEAD < n && pix[i + MIRROR_DNS_PREFETCH_AHEAD])
-                mirror_index_prefetch4(pix[i + MIRROR_DNS_PREFETCH_AHEAD],
-                                       pa[i + MIRROR_DNS_PREFETCH_AHEAD], 1);
-            mirror_dns_info_t info;
-            size_t len = mirror_dns_answer_ex(&ctx, t->rx[i], t->rmsg[i].msg_len, t->tx[out],
-                                              sizeof t->tx[out], 0, &info);
-            if (!len) {
+            if (!t->jobs[i].len) {
                 atomic_fetch_add_explicit(&t->ctr.drop, 1, memory_order_relaxed);
                 continue;
             }
-            count_rc(&t->ctr, info.rcode);
-            mirror_metrics_query(s->conf.metrics, 0, &info);
-            t->tlen[out] = (uint16_t)len;
+            count_rc(&t->ctr, t->jobs[i].info.rcode);
+            mirror_metrics_query(s->conf.metrics, 0, &t->jobs[i].info);
+            t->tlen[out] = (uint16_t)t->jobs[i].len;
             t->tpeer[out] = (uint8_t)i;
             out++;
         }

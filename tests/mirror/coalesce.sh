@@ -72,11 +72,13 @@ for _ in $(seq 30); do check_answers "one at a time"; done
 [ "$(metric blsync_mirror_udp_coalesce_pauses_total)" = 0 ] ||
     fail "paused at a low rate: $(metric blsync_mirror_udp_coalesce_pauses_total)"
 ok "udp_coalesce_us = 1000: 60 queries one at a time, every answer right, 0 pauses"
-# Under load: pauses, and batches at least twice the baseline's.
+# Under load: pauses, and batches of at least 6 queries and 1.5 times the
+# baseline's (15 at 15k qps with 1 ms pauses; the baseline is 1.5-3 queries,
+# up to 5.5 when the host is slow).
 read -r q1 b1 p1 < <(load 15000)
 [ "$p1" -gt 0 ] || fail "no pause under load ($q1 queries in $b1 batches)"
-awk -v q0="$q0" -v b0="$b0" -v q1="$q1" -v b1="$b1" 'BEGIN {exit !(b0 > 0 && b1 > 0 && q1 / b1 >= 2 * q0 / b0)}' ||
-    fail "coalesced batches $q1/$b1 not twice the baseline $q0/$b0"
+awk -v q0="$q0" -v b0="$b0" -v q1="$q1" -v b1="$b1" 'BEGIN {exit !(b0 > 0 && b1 > 0 && q1 / b1 >= 6 && q1 / b1 >= 1.5 * q0 / b0)}' ||
+    fail "coalesced batches $q1/$b1 not 6 queries and 1.5 times the baseline $q0/$b0"
 ok "under 15k qps: $p1 pauses, mean batch $(awk -v q="$q1" -v b="$b1" 'BEGIN {printf "%.1f", q / b}') queries vs $(awk -v q="$q0" -v b="$b0" 'BEGIN {printf "%.1f", q / b}') without, 0 lost"
 # Load gone: back to no pauses.
 sleep 0.5

@@ -191,6 +191,74 @@ static void test_prefetch_hint(void)
     ASSERT_EQ(mirror_dns_prefetch(&ctx, q, ql, &ix, &a), 0);
 }
 
+/* A batch answers every query exactly as one-by-one answers would: the
+ * same bytes, the same description, nothing for what gets no answer; with
+ * more queries than one pass takes, and with a single query. */
+static void test_batch(void)
+{
+    static const struct {
+        const char *name;
+        uint16_t type;
+        int edns;
+        uint16_t payload;
+        uint8_t version;
+    } qs[] = {
+        {"5.2.0.192.BL.example.org", 1, 1, 1232, 0}, /* listed */
+        {"5.2.0.192.bl.example.org", 16, 0, 0, 0},   /* TXT */
+        {"9.8.7.6.sub.bl.example.org", 1, 0, 0, 0},  /* the other zone */
+        {"2.0.0.127.bl.example.org", 255, 0, 0, 0},  /* RFC 5782 test entry, ANY */
+        {"1.0.0.127.bl.example.org", 1, 0, 0, 0},    /* never listed */
+        {"7.7.7.7.bl.example.org", 1, 1, 512, 0},    /* unlisted */
+        {"2.0.192.bl.example.org", 1, 0, 0, 0},      /* empty non-terminal */
+        {"bl.example.org", 6, 0, 0, 0},              /* apex SOA */
+        {"bl.example.org", 2, 1, 4096, 0},           /* apex NS */
+        {"5.2.0.192.example.net", 1, 0, 0, 0},       /* REFUSED */
+        {"5.2.0.192.bl.example.org", 1, 1, 1232, 1}, /* BADVERS */
+        {"256.2.0.192.bl.example.org", 1, 0, 0, 0},  /* not an address */
+        {"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example.org", 16, 0, 0,
+         0}, /* IPv6 */
+    };
+    enum { NQ = sizeof qs / sizeof qs[0], N = 150 };
+    static uint8_t q[N][600], out[N][4096], one[4096];
+    mirror_dns_job_t jobs[N];
+    for (size_t i = 0; i < N; i++) {
+        size_t k = (i * 7) % NQ;
+        size_t ql = mkq(q[i], qs[k].name, qs[k].type, qs[k].edns, qs[k].payload, qs[k].version);
+        q[i][1] = (uint8_t)i; /* the id */
+        if (i % 31 == 5)
+            ql -= 3; /* truncated: FORMERR */
+        if (i % 37 == 6)
+            q[i][2] |= 0x80; /* a response: no answer */
+        if (i % 41 == 7)
+            q[i][2] |= 0x28; /* opcode 5: NOTIMP */
+        jobs[i] = (mirror_dns_job_t){.q = q[i], .qlen = ql, .out = out[i]};
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = pass ? 1 : N;
+        memset(out, 0, sizeof out);
+        mirror_dns_answer_batch(&ctx, jobs, n, sizeof out[0]);
+        size_t listed = 0, silent = 0;
+        for (size_t i = 0; i < n; i++) {
+            mirror_dns_info_t info;
+            size_t len =
+                mirror_dns_answer_ex(&ctx, jobs[i].q, jobs[i].qlen, one, sizeof one, 0, &info);
+            if (jobs[i].len != len || memcmp(jobs[i].out, one, len))
+                BL_FAIL("query %zu: the batch answered %zu bytes, one by one %zu (or other bytes)",
+                        i, jobs[i].len, len);
+            ASSERT_EQ(jobs[i].info.rcode, info.rcode);
+            ASSERT_EQ(jobs[i].info.qtype, info.qtype);
+            ASSERT_EQ(jobs[i].info.zone, info.zone);
+            ASSERT_EQ(jobs[i].info.listed, info.listed);
+            listed += (size_t)info.listed;
+            silent += !len;
+        }
+        if (!pass) { /* the mix covers what it claims */
+            ASSERT(listed >= 20);
+            ASSERT(silent >= 3);
+        }
+    }
+}
+
 static void test_zones(void)
 {
     uint8_t out[4096];
@@ -302,6 +370,7 @@ int main(void)
     setup();
     RUN(test_listed_and_templates);
     RUN(test_prefetch_hint);
+    RUN(test_batch);
     RUN(test_zones);
     RUN(test_edns_and_truncation);
     RUN(test_txt_expand);
