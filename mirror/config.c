@@ -10,7 +10,7 @@
  *   tcp_max_connections = 512
  *   udp_max_payload = 1232            largest UDP answer (EDNS), 512..4096
  *   udp_gso = yes                     batch same-size answers with UDP GSO
- *   udp_coalesce_us = 500             pause under load to batch queries
+ *   udp_coalesce_us = 1000            pause under load to batch queries
  *   metrics_listen = 127.0.0.1:9154   Prometheus /metrics and /healthz
  *   log_level = info
  *   log_syslog = no                   yes: log to syslog (daemon facility)
@@ -56,7 +56,7 @@ void mirror_config_init(mirror_config_t *c)
     c->tcp_idle_ms = 10000;
     c->tcp_max_conns = 512;
     c->udp_max = MIRROR_UDP_MAX_DEFAULT;
-    c->udp_coalesce_us = 500;
+    c->udp_coalesce_us = 1000;
     c->udp_gso = 1;
     c->log_level = BL_LOG_INFO;
     c->window_ms = 4LL * 3600 * 1000;

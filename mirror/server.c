@@ -38,7 +38,8 @@
  * copy what the socket did not take.
  */
 
-#define BATCH       64
+#define BATCH       128 /* receive vector; a pause waits for half of it at most */
+#define GSO_SEGS    64  /* datagrams per GSO message (the kernel's limit before 6.x) */
 #define RX_SIZE     4096
 #define TCP_OUT_MAX (256 * 1024)
 
@@ -197,14 +198,14 @@ static int group_replies(udp_thread_t *t, int out)
                 continue;
             if (k != j && (!t->gso || !same_peer(t, j, k)))
                 continue;
-            if (total + t->tlen[k] > 60000 || cnt >= 64)
+            if (total + t->tlen[k] > 60000 || cnt >= GSO_SEGS)
                 break;
             take_reply(t, k, used, &iovn, &cnt, &total);
         }
         /* GSO's last segment may be shorter than the others: one smaller
          * answer to the same peer rides along (about 20% fewer messages
          * at 30 answers per batch, each one a pass through the IP stack). */
-        for (int k = j + 1; t->gso && cnt < 64 && k < out; k++) {
+        for (int k = j + 1; t->gso && cnt < GSO_SEGS && k < out; k++) {
             if (used[k] || t->tlen[k] >= t->tlen[j] || total + t->tlen[k] > 60000 ||
                 !same_peer(t, j, k))
                 continue;
