@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,21 +82,6 @@ typedef struct {
  * digests are added (the digest is a sum). */
 #define SNAP_PAR_MIN 4096 /* entries in a block worth a thread */
 
-typedef struct {
-    const bl_change_t *e;
-    size_t n;
-    bl_digest_t dg;
-} hash_job_t;
-
-static void *hash_job(void *arg)
-{
-    hash_job_t *j = arg;
-    bl_digest_zero(&j->dg);
-    for (size_t i = 0; i < j->n; i++)
-        bl_digest_add(&j->dg, &j->e[i].e);
-    return NULL;
-}
-
 static int snap_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_change_t *add,
                       size_t nadd)
 {
@@ -107,20 +91,17 @@ static int snap_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_c
         return BL_EFIELD;
     /* the helper hashes the first 3/4 (indexing costs about a third of
      * hashing), this thread indexes everything and hashes the rest */
-    hash_job_t job = {add, nadd >= SNAP_PAR_MIN ? nadd / 4 * 3 : 0, {{0}}};
-    pthread_t th;
-    int par = job.n && pthread_create(&th, NULL, hash_job, &job) == 0;
-    if (!par)
-        job.n = 0;
+    size_t nh = nadd >= SNAP_PAR_MIN ? nadd / 4 * 3 : 0;
+    bl_digest_job_t job;
+    if (nh)
+        bl_digest_job_start(&job, &add[0].e, sizeof add[0], nh);
     int rc = 0;
     for (size_t i = 0; i < nadd && !rc; i++)
         rc = mirror_builder_add(s->b, &add[i].e, 0);
-    for (size_t i = job.n; i < nadd && !rc; i++)
+    for (size_t i = nh; i < nadd && !rc; i++)
         bl_digest_add(&s->dg, &add[i].e);
-    if (par) {
-        pthread_join(th, NULL);
-        bl_digest_merge(&s->dg, &job.dg);
-    }
+    if (nh)
+        bl_digest_job_finish(&job, &s->dg);
     if (rc)
         return rc;
     s->n += nadd;

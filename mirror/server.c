@@ -152,12 +152,6 @@ static void count_rc(counters_t *c, int rc)
 
 /* ---- UDP ---- */
 
-/* Builds the send vector: answers to the same peer with the same size go
- * out as one UDP GSO message (UDP_SEGMENT), which the kernel splits into
- * datagrams after one pass through the output path instead of one each
- * (here one datagram alone costs ~4.5 us of kernel CPU, four in one
- * message ~2.3 us each: tests/bench/mirror/udp_kernel_cost.c).
- * Returns the number of messages. */
 /* Answers j and k go to the same peer. */
 static int same_peer(const udp_thread_t *t, int j, int k)
 {
@@ -177,6 +171,12 @@ static void take_reply(udp_thread_t *t, int k, uint8_t *used, int *iovn, int *cn
     *total += t->tlen[k];
 }
 
+/* Builds the send vector: answers to the same peer with the same size go
+ * out as one UDP GSO message (UDP_SEGMENT), which the kernel splits into
+ * datagrams after one pass through the output path instead of one each
+ * (here one datagram alone costs ~4.5 us of kernel CPU, four in one
+ * message ~2.3 us each: tests/bench/mirror/udp_kernel_cost.c).
+ * Returns the number of messages. */
 static int group_replies(udp_thread_t *t, int out)
 {
     uint8_t used[BATCH];

@@ -90,17 +90,31 @@ void bl_digest_merge(bl_digest_t *d, const bl_digest_t *x)
     }
 }
 
-typedef struct {
-    const bl_entry_t *e;
-    size_t n;
-    bl_digest_t d;
-} part_t;
-
-static void *part_run(void *arg)
+static void *job_run(void *arg)
 {
-    part_t *p = arg;
-    bl_digest_of(&p->d, p->e, p->n);
+    bl_digest_job_t *j = arg;
+    bl_digest_zero(&j->d);
+    for (size_t i = 0; i < j->n; i++)
+        bl_digest_add(&j->d, (const bl_entry_t *)(const void *)(j->first + i * j->stride));
     return NULL;
+}
+
+void bl_digest_job_start(bl_digest_job_t *j, const bl_entry_t *first, size_t stride, size_t n)
+{
+    j->first = (const unsigned char *)first;
+    j->stride = stride;
+    j->n = n;
+    j->running = pthread_create(&j->th, NULL, job_run, j) == 0;
+    if (!j->running)
+        job_run(j);
+}
+
+void bl_digest_job_finish(bl_digest_job_t *j, bl_digest_t *d)
+{
+    if (j->running)
+        pthread_join(j->th, NULL);
+    j->running = 0;
+    bl_digest_merge(d, &j->d);
 }
 
 void bl_digest_of_parallel(bl_digest_t *d, const bl_entry_t *e, size_t n, int threads)
@@ -112,26 +126,14 @@ void bl_digest_of_parallel(bl_digest_t *d, const bl_entry_t *e, size_t n, int th
         bl_digest_of(d, e, n);
         return;
     }
-    part_t parts[MAXT];
-    pthread_t tid[MAXT];
+    bl_digest_job_t jobs[MAXT];
     size_t per = n / (size_t)threads;
-    int started = 0;
-    for (int t = 0; t < threads; t++) {
-        parts[t].e = e + per * (size_t)t;
-        parts[t].n = t == threads - 1 ? n - per * (size_t)t : per;
-        /* the calling thread takes part 0; a failed start is done inline */
-        if (t > 0 && pthread_create(&tid[t], NULL, part_run, &parts[t]) == 0)
-            started |= 1 << t;
-        else if (t > 0)
-            part_run(&parts[t]);
-    }
-    part_run(&parts[0]);
-    bl_digest_zero(d);
-    for (int t = 0; t < threads; t++) {
-        if (started & (1 << t))
-            pthread_join(tid[t], NULL);
-        bl_digest_merge(d, &parts[t].d);
-    }
+    for (int t = 1; t < threads; t++) /* the calling thread takes part 0 */
+        bl_digest_job_start(&jobs[t], e + per * (size_t)t, sizeof *e,
+                            t == threads - 1 ? n - per * (size_t)t : per);
+    bl_digest_of(d, e, per);
+    for (int t = 1; t < threads; t++)
+        bl_digest_job_finish(&jobs[t], d);
 }
 
 void bl_digest_to_bytes(const bl_digest_t *d, uint8_t out[BL_DIGEST_SIZE])

@@ -3,6 +3,7 @@
 #ifndef BL_DIGEST_H
 #define BL_DIGEST_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,20 @@ void bl_digest_sub(bl_digest_t *d, const bl_entry_t *e);
 void bl_digest_of(bl_digest_t *d, const bl_entry_t *e, size_t n);
 /* The same, spread over up to `threads` threads for large n (snapshot loads). */
 void bl_digest_of_parallel(bl_digest_t *d, const bl_entry_t *e, size_t n, int threads);
+/* A digest computed by a helper thread while the caller does other work:
+ * n entries, the first at `first`, each `stride` bytes after the previous
+ * (so an array of structs that hold an entry needs no copy). When no
+ * thread can be started, bl_digest_job_start computes it before returning.
+ * bl_digest_job_finish waits for it and adds it to *d. */
+typedef struct {
+    const unsigned char *first;
+    size_t stride, n;
+    bl_digest_t d;
+    pthread_t th;
+    int running;
+} bl_digest_job_t;
+void bl_digest_job_start(bl_digest_job_t *j, const bl_entry_t *first, size_t stride, size_t n);
+void bl_digest_job_finish(bl_digest_job_t *j, bl_digest_t *d);
 /* d += x (mod 2^256): combines digests of disjoint sets. */
 void bl_digest_merge(bl_digest_t *d, const bl_digest_t *x);
 void bl_digest_to_bytes(const bl_digest_t *d, uint8_t out[BL_DIGEST_SIZE]);

@@ -126,10 +126,45 @@ static void test_matches_openssl(void)
     }
 }
 
+/* Spread over threads (a snapshot load), the digest is the same: every
+ * thread count, a count that does not divide n, and a helper job over
+ * entries held inside bigger structs (stride). */
+static void test_parallel_and_jobs(void)
+{
+    enum { N = 250001 };
+    bl_entry_t *e = malloc(N * sizeof *e);
+    struct wrap {
+        uint64_t before;
+        bl_entry_t e;
+        uint32_t after;
+    } *w = malloc(N * sizeof *w);
+    ASSERT(e && w);
+    uint64_t seed = 7;
+    for (size_t i = 0; i < N; i++) {
+        test_rand_entry(&seed, &e[i], 50, 50);
+        w[i].e = e[i];
+    }
+    bl_digest_t full, d;
+    bl_digest_of(&full, e, N);
+    for (int t = 1; t <= 5; t++) {
+        bl_digest_of_parallel(&d, e, N, t);
+        if (!bl_digest_eq(&d, &full))
+            BL_FAIL("bl_digest_of_parallel with %d threads differs", t);
+    }
+    bl_digest_job_t job;
+    bl_digest_job_start(&job, &w[0].e, sizeof w[0], N / 3);
+    bl_digest_of(&d, e + N / 3, N - N / 3);
+    bl_digest_job_finish(&job, &d);
+    ASSERT(bl_digest_eq(&d, &full));
+    free(e);
+    free(w);
+}
+
 int main(void)
 {
     RUN(test_matches_openssl);
     RUN(test_incremental_equals_full);
     RUN(test_commutative);
+    RUN(test_parallel_and_jobs);
     return 0;
 }
