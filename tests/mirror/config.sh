@@ -6,7 +6,7 @@
 "$MIRROR" --version | grep -q "^blsync-mirror [0-9]" || fail "--version"
 if "$MIRROR" > /dev/null 2>&1; then fail "no -c should be a usage error"; fi
 out=$("$MIRROR" -c /dev/null --frobnicate 2>&1) && fail "an unknown argument was accepted"
-echo "$out" | grep -q "unknown or incomplete argument '--frobnicate'" || fail "unknown argument message: $out"
+grep -q "unknown or incomplete argument '--frobnicate'" <<<"$out" || fail "unknown argument message: $out"
 ok "--version and usage"
 
 echo "10.0.0.0/8" > "$T/data"
@@ -29,7 +29,7 @@ check_err() { # FILE-CONTENT EXPECTED-MESSAGE-REGEX
     if out=$("$MIRROR" -c "$T/bad.conf" --check-config 2>&1); then
         fail "accepted: $1"
     fi
-    echo "$out" | grep -qE "$2" || fail "message '$out' does not match '$2'"
+    grep -qE "$2" <<<"$out" || fail "message '$out' does not match '$2'"
 }
 check_err "[server]
 listen = 127.0.0.1:53
@@ -144,11 +144,11 @@ done
 grep -q "addr=127.0.0.1:$PORT threads=2" "$T/mirror.log" || fail "--listen/--threads not applied"
 dq +noall +answer 1.0.0.10.bl.example.org A | awk '{print $2}' | grep -qx 77 || fail "--set ttl not applied"
 out=$("$MIRROR" -c "$T/ov.conf" --set "server:nope=1" --check-config 2>&1) && fail "--set server:nope accepted"
-echo "$out" | grep -q "unknown server setting 'nope'" || fail "--set error message: $out"
+grep -q "unknown server setting 'nope'" <<<"$out" || fail "--set error message: $out"
 ok "command-line overrides"
 # A second server on the same port is refused, not load-balanced by SO_REUSEPORT.
 out=$("$MIRROR" -c "$T/ov.conf" --listen 127.0.0.1:$PORT 2>&1) && fail "a second mirror bound port $PORT"
-echo "$out" | grep -q "another server holds this port" || fail "port clash message: $out"
+grep -q "another server holds this port" <<<"$out" || fail "port clash message: $out"
 ok "a port held by another server is refused"
 kill -TERM "$MPID"
 wait "$MPID" || fail "exit status after SIGTERM"

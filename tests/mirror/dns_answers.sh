@@ -71,10 +71,10 @@ ok "answer TTL"
 
 # unlisted: NXDOMAIN with the SOA in authority
 out=$(dq 4.3.2.203.$Z A)
-echo "$out" | grep -q "status: NXDOMAIN" || fail "unlisted: not NXDOMAIN"
-echo "$out" | grep -q "AUTHORITY: 1" || fail "unlisted: no authority record"
-echo "$out" | grep -A1 "AUTHORITY SECTION" | grep -q "SOA.*ns1.example.org. hostmaster.example.org. 1 " || fail "unlisted: SOA missing or wrong serial"
-echo "$out" | grep -A1 "AUTHORITY SECTION" | grep -qE "^$Z\.\s+60\s" || fail "negative SOA TTL is not min(soa_ttl, neg_ttl)"
+grep -q "status: NXDOMAIN" <<<"$out" || fail "unlisted: not NXDOMAIN"
+grep -q "AUTHORITY: 1" <<<"$out" || fail "unlisted: no authority record"
+grep -A1 "AUTHORITY SECTION" <<<"$out" | grep -q "SOA.*ns1.example.org. hostmaster.example.org. 1 " || fail "unlisted: SOA missing or wrong serial"
+grep -A1 "AUTHORITY SECTION" <<<"$out" | grep -qE "^$Z\.\s+60\s" || fail "negative SOA TTL is not min(soa_ttl, neg_ttl)"
 ok "NXDOMAIN + SOA"
 
 # RFC 5782 test entries
@@ -89,8 +89,8 @@ ok "RFC 5782 test entries"
 # empty non-terminals answer NOERROR/NODATA (qname minimisation)
 for ent in 0.0.127 0.127 127 0 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 "$(echo "$v6t" | cut -d. -f5-)"; do
     out=$(dq "$ent.$Z" A)
-    echo "$out" | grep -q "status: NOERROR" || fail "ENT $ent: not NOERROR"
-    echo "$out" | grep -q "ANSWER: 0, AUTHORITY: 1" || fail "ENT $ent: not NODATA with SOA"
+    grep -q "status: NOERROR" <<<"$out" || fail "ENT $ent: not NOERROR"
+    grep -q "ANSWER: 0, AUTHORITY: 1" <<<"$out" || fail "ENT $ent: not NODATA with SOA"
 done
 expect_status NXDOMAIN foo.$Z A
 expect_status NXDOMAIN 11.2.3.4.5.$Z A
@@ -101,16 +101,16 @@ ok "empty non-terminals NODATA, junk NXDOMAIN"
 # listed name, other types: NODATA; ANY: minimal (the A record only)
 name=2.0.0.127.$Z
 out=$(dq "$name" AAAA)
-echo "$out" | grep -q "status: NOERROR" && echo "$out" | grep -q "ANSWER: 0, AUTHORITY: 1" || fail "AAAA at listed name not NODATA"
+grep -q "status: NOERROR" <<<"$out" && grep -q "ANSWER: 0, AUTHORITY: 1" <<<"$out" || fail "AAAA at listed name not NODATA"
 out=$(dq +noall +answer "$name" ANY)
-[ "$(echo "$out" | grep -c .)" = 1 ] && echo "$out" | grep -q "IN A 127.0.0.2\|IN	A	127.0.0.2" || fail "ANY not minimal: $out"
+[ "$(echo "$out" | grep -c .)" = 1 ] && grep -q "IN A 127.0.0.2\|IN	A	127.0.0.2" <<<"$out" || fail "ANY not minimal: $out"
 ok "NODATA for other types, ANY minimal"
 
 # apex SOA and NS
 dq +short $Z SOA | grep -q "^ns1.example.org. hostmaster.example.org. 1 3600 600 604800 60$" || fail "apex SOA: $(dq +short $Z SOA)"
 [ "$(dq +short $Z NS | sort | tr '\n' ' ')" = "ns1.example.org. ns2.example.org. " ] || fail "apex NS"
 out=$(dq $Z A)
-echo "$out" | grep -q "status: NOERROR" && echo "$out" | grep -q "ANSWER: 0, AUTHORITY: 1" || fail "apex A not NODATA"
+grep -q "status: NOERROR" <<<"$out" && grep -q "ANSWER: 0, AUTHORITY: 1" <<<"$out" || fail "apex A not NODATA"
 ok "apex SOA and NS"
 
 # other zones refused, zone transfers refused
@@ -127,28 +127,28 @@ ok "NOTIMP and FORMERR"
 
 # case-insensitive match, case preserved in the answer
 out=$(dq +noall +answer 2.0.0.127.Bl.EXAMPLE.org A)
-echo "$out" | grep -q "^2.0.0.127.Bl.EXAMPLE.org." || fail "case not preserved: $out"
+grep -q "^2.0.0.127.Bl.EXAMPLE.org." <<<"$out" || fail "case not preserved: $out"
 out=$(dq +noall +authority 9.9.9.203.BL.example.ORG A)
-echo "$out" | grep -q "^BL.example.ORG." || fail "case not preserved in SOA owner: $out"
+grep -q "^BL.example.ORG." <<<"$out" || fail "case not preserved in SOA owner: $out"
 ok "case-insensitive, case preserved"
 
 # EDNS: OPT echoed with our payload size, BADVERS for version 1
 out=$(dq +bufsize=4096 2.0.0.127.$Z A)
-echo "$out" | grep -q "EDNS: version: 0, flags:; udp: 1232" || fail "OPT not echoed: $out"
+grep -q "EDNS: version: 0, flags:; udp: 1232" <<<"$out" || fail "OPT not echoed: $out"
 out=$(dq +edns=1 +noednsnegotiation 2.0.0.127.$Z A)
-echo "$out" | grep -q "status: BADVERS" || fail "no BADVERS for EDNS version 1"
+grep -q "status: BADVERS" <<<"$out" || fail "no BADVERS for EDNS version 1"
 out=$(dq +noedns 2.0.0.127.$Z A)
-echo "$out" | grep -q "OPT PSEUDOSECTION" && fail "OPT in answer to a query without EDNS"
+grep -q "OPT PSEUDOSECTION" <<<"$out" && fail "OPT in answer to a query without EDNS"
 out=$(kdig @127.0.0.1 -p "$PORT" +edns +bufsize=1400 2.0.0.127.$Z A)
-echo "$out" | grep -q "EDNS PSEUDOSECTION" || fail "kdig: no OPT in answer"
-echo "$out" | grep -q "NOERROR" || fail "kdig: not NOERROR"
+grep -q "EDNS PSEUDOSECTION" <<<"$out" || fail "kdig: no OPT in answer"
+grep -q "NOERROR" <<<"$out" || fail "kdig: not NOERROR"
 ok "EDNS OPT, BADVERS"
 
 # truncation: 8 long NS names do not fit 512 bytes; EDNS 1232 fits; TCP fits
 R=rbl.example.net
 out=$(dq +noedns +ignore $R NS)
-echo "$out" | grep -q "flags: qr aa tc" || fail "no TC on a 512-byte answer that does not fit"
-echo "$out" | grep -q "ANSWER: 0" || fail "TC answer should carry no partial RRset"
+grep -q "flags: qr aa tc" <<<"$out" || fail "no TC on a 512-byte answer that does not fit"
+grep -q "ANSWER: 0" <<<"$out" || fail "TC answer should carry no partial RRset"
 [ "$(dq +bufsize=1232 +short $R NS | grep -c .)" = 8 ] || fail "8 NS with EDNS 1232"
 [ "$(dq +noedns +short $R NS | grep -c .)" = 8 ] || fail "dig should retry over TCP and get 8 NS"
 [ "$(kdig @127.0.0.1 -p "$PORT" +tcp +short $R NS | grep -c .)" = 8 ] || fail "kdig TCP NS"
@@ -160,7 +160,7 @@ ok "TC and TCP fallback"
 expect_status NXDOMAIN 9.9.9.10.$R A
 [ "$(dq +short 3.2.1.10.$R A)" = 127.0.0.4 ] || fail "10.1.2.3 :4:"
 out=$(dq 3.2.1.10.$R TXT)
-echo "$out" | grep -q "ANSWER: 0" || fail "':4:' means no TXT"
+grep -q "ANSWER: 0" <<<"$out" || fail "':4:' means no TXT"
 ok "rbldnsd zone: exclusions, values"
 
 # IPv6 listener and TCP

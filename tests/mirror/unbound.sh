@@ -80,7 +80,7 @@ ok "listed names via unbound ($n4 IPv4, $n6 IPv6)"
 
 for name in 4.3.2.203.bl.example.org "$(revname 2001:db8:ffff:ffff::1).bl.example.org" 1.0.0.127.bl.example.org; do
     out=$(uq "$name" A)
-    echo "$out" | grep -q "status: NXDOMAIN" || fail "via unbound: $name not NXDOMAIN: $out"
+    grep -q "status: NXDOMAIN" <<<"$out" || fail "via unbound: $name not NXDOMAIN: $out"
 done
 [ "$(uq +short 2.0.0.127.bl.example.org A)" = 127.0.0.2 ] || fail "via unbound: test entry"
 [ "$(uq +short "$(revname ::ffff:7f00:2).bl.example.org" A)" = 127.0.0.2 ] || fail "via unbound: IPv6 test entry"

@@ -31,7 +31,7 @@ dpkg-query -W -f '${Status}\n' blsync | grep -q 'install ok installed' || fail "
 for b in /usr/sbin/blsync-master /usr/sbin/blsync-mirror /usr/bin/blsyncctl; do
     [ -x "$b" ] || fail "$b missing"
     out=$("$b" --version) || fail "$b --version failed"
-    echo "$out" | grep -q "^$(basename "$b") [0-9]" || fail "$b --version printed '$out'"
+    grep -q "^$(basename "$b") [0-9]" <<<"$out" || fail "$b --version printed '$out'"
     # The installed binary uses the installed library, not the build tree.
     lib=$(ldd "$b" | sed -n 's/^[[:space:]]*libblsync.so.0 => \([^ ]*\) .*/\1/p')
     [ -n "$lib" ] && [ "$(readlink -f "$lib")" = /usr/lib/libblsync.so.0.1.0 ] \

@@ -305,7 +305,7 @@ for e in "what=object serial=0 error=unknown_key" "what=object serial=0 error=pa
     "what=delta serial=$(basename "$old_delta" .delta | sed 's/^0*//') error=rollback" \
     "what=delta serial=$((S + 5)) error=base_serial" \
     "what=delta serial=$((S + 1)) error=digest_mismatch" "what=heartbeat serial=0 error=unknown_key"; do
-    echo "$log1" | grep -q "event=sync_refused feed=[a-z-]* $e" || fail "m1 log lacks refusal '$e'"
+    grep -q "event=sync_refused feed=[a-z-]* $e" <<<"$log1" || fail "m1 log lacks refusal '$e'"
 done
 grep -q "^ack" "$T/evil.out" && fail "m1 acknowledged a hostile object"
 wait_until 5 bash -c "tail -n +$mark $T/m1.log | grep -q 'event=sync_hello feed=main serial=$S snapshot=1'" ||

@@ -66,7 +66,7 @@ client() { # CERTDIR NAME SERVERNAME [args...]: trusts CA a, presents CERTDIR/mi
 connects() { grep -c "^connect $1\$" "$T/server.log" || true; }
 
 out=$(client "$A" m1 master.test --bytes 1000) || fail "m1 refused: $out"
-echo "$out" | grep -q "^ok peer=master.test bytes=1000" || fail "m1: $out"
+grep -q "^ok peer=master.test bytes=1000" <<<"$out" || fail "m1: $out"
 wait_for "$T/server.log" "^connect m1$"
 pass "mutual TLS echo ($out)"
 
@@ -76,7 +76,7 @@ pass "4 MiB echo ($out)"
 # Refused by the server: another CA.
 out=$(client "$T/b" m1 master.test --bytes 100) && fail "CA b accepted: $out"
 [ "$(connects m1)" = 1 ] || fail "server accepted a certificate from another CA"
-echo "$out" | grep -qi "alert" || fail "no alert for another CA: $out"
+grep -qi "alert" <<<"$out" || fail "no alert for another CA: $out"
 wait_for "$T/server.log" "close - reason=.*certificate verify failed"
 grep "close - reason=.*certificate verify failed" "$T/server.log" | tail -1
 pass "another CA refused by the server ($out)"
@@ -84,12 +84,12 @@ pass "another CA refused by the server ($out)"
 # Refused by the server: a revoked name.
 out=$(client "$A" m2 master.test --bytes 100) && fail "revoked m2 accepted: $out"
 [ "$(connects m2)" = 0 ] || fail "server accepted revoked m2"
-echo "$out" | grep -qi "revoked" || fail "no revocation alert: $out"
+grep -qi "revoked" <<<"$out" || fail "no revocation alert: $out"
 pass "revoked name refused ($out)"
 
 # Refused by the client: the wrong server name.
 out=$(client "$A" m1 other.test --bytes 100) && fail "wrong name accepted: $out"
-echo "$out" | grep -q "verify: hostname mismatch" || fail "wrong name: $out"
+grep -q "verify: hostname mismatch" <<<"$out" || fail "wrong name: $out"
 pass "wrong server name refused by the client ($out)"
 
 # Refused by the client: a server certificate from another CA.
@@ -99,7 +99,7 @@ PIDS+=($!)
 wait_for "$T/server_b.log" "listening"
 out=$("$ECHO" client --cert "$A/mirror-m1.pem" --key "$A/mirror-m1.key" --ca "$A/ca.pem" \
     --port $((PORT + 1)) --name master.test) && fail "server of CA b accepted: $out"
-echo "$out" | grep -q "certificate verify failed" || fail "server of CA b: $out"
+grep -q "certificate verify failed" <<<"$out" || fail "server of CA b: $out"
 grep -q "^connect" "$T/server_b.log" && fail "server b completed a handshake"
 pass "server certificate from another CA refused by the client ($out)"
 
