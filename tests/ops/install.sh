@@ -18,7 +18,8 @@ for f in usr/sbin/blsync-master usr/sbin/blsync-mirror usr/bin/blsyncctl \
          usr/share/doc/blsync/grafana/blsync.json; do
     [ -e "$r/$f" ] || { echo "missing /$f"; fail=1; }
 done
-[ -n "$(find "$r/usr" -name libblsync.so.0)" ] || { echo "missing libblsync.so.0"; fail=1; }
+# The blsync libraries are static: nothing of ours is installed as a shared library.
+[ -z "$(find "$r/usr" -name 'libblsync*')" ] || { echo "a libblsync library was installed"; fail=1; }
 # Installed binaries carry no RPATH into the build tree.
 for b in "$r"/usr/sbin/* "$r"/usr/bin/*; do
     if readelf -d "$b" | grep -E 'R(UN)?PATH' | grep -q "$BL_BUILD"; then

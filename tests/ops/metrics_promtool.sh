@@ -20,7 +20,7 @@ done
 cat "$tmp"/*.prom | sed -n 's/^# TYPE \([^ ]*\) .*/\1/p' | sort -u >"$tmp/code"
 sed -n 's/^| `\(blsync_[a-z0-9_]*\)`.*/\1/p' "$doc" | sort -u >"$tmp/doc"
 if ! diff -u "$tmp/doc" "$tmp/code"; then
-    echo "docs/METRICS.md (-) and the catalog in proto/metrics.c (+) disagree"
+    echo "docs/METRICS.md (-) and the catalog in runtime/metrics.c (+) disagree"
     fail=1
 fi
 # A sanity check of the check itself: a counter without _total must be refused.
