@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -45,11 +46,11 @@ int bl_cfg_uint(const char *s, uint64_t min, uint64_t max, uint64_t *v, const ch
     if (r == -1)
         return fail(why, "not a number");
     if (r == -2)
-        return fail(why, "number too large");
+        return fail(why, "too large");
     if (*p)
         return fail(why, "trailing characters after the number");
     if (x < min || x > max)
-        return fail(why, "number out of range");
+        return fail(why, "out of range");
     *v = x;
     return 0;
 }
@@ -64,7 +65,7 @@ int bl_cfg_duration(const char *s, int64_t *ms, const char **why)
     };
     const uint64_t limit = (uint64_t)INT64_MAX;
     if (!s || !*s)
-        return fail(why, "missing duration");
+        return fail(why, "empty");
     const char *p = s;
     uint64_t total = 0;
     int parts = 0;
@@ -72,25 +73,27 @@ int bl_cfg_duration(const char *s, int64_t *ms, const char **why)
         uint64_t n;
         int r = digits(&p, &n);
         if (r == -1)
-            return fail(why, "expected a number (as in 30s, 4h, 1h30m)");
+            return fail(why, "not a number");
         if (r == -2)
-            return fail(why, "duration too large");
+            return fail(why, "too large");
         size_t ulen = 0;
         while (p[ulen] >= 'a' && p[ulen] <= 'z')
             ulen++;
         uint64_t mul = 0;
         if (ulen == 0) {
-            if (parts > 0 || *p)
-                return fail(why, "a number without unit is only allowed alone (seconds)");
+            if (*p)
+                return fail(why, "unknown unit");
+            if (parts > 0)
+                return fail(why, "a number without a unit is only allowed alone");
             mul = 1000;
         }
         for (size_t i = 0; i < sizeof units / sizeof units[0] && ulen; i++)
             if (strlen(units[i].unit) == ulen && !strncmp(p, units[i].unit, ulen))
                 mul = units[i].ms;
         if (!mul)
-            return fail(why, "unknown duration unit (use ms, s, m, h, d, w)");
+            return fail(why, "unknown unit");
         if (n > limit / mul || total > limit - n * mul)
-            return fail(why, "duration too large");
+            return fail(why, "too large");
         total += n * mul;
         p += ulen;
         parts++;
@@ -121,23 +124,23 @@ int bl_cfg_size(const char *s, uint64_t *bytes, const char **why)
         {"tb", 1000000000000ULL},
     };
     if (!s || !*s)
-        return fail(why, "missing size");
+        return fail(why, "empty");
     const char *p = s;
     uint64_t n;
     int r = digits(&p, &n);
     if (r == -1)
-        return fail(why, "expected a number (as in 4096, 64k, 16M)");
+        return fail(why, "not a number");
     if (r == -2)
-        return fail(why, "size too large");
+        return fail(why, "too large");
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcasecmp(p, units[i].unit) != 0)
             continue;
         if (n > UINT64_MAX / units[i].mul)
-            return fail(why, "size too large");
+            return fail(why, "too large");
         *bytes = n * units[i].mul;
         return 0;
     }
-    return fail(why, "unknown size unit (use k, M, G, T, KiB, kB, ...)");
+    return fail(why, "unknown unit");
 }
 
 int bl_cfg_bool(const char *s, int *v, const char **why)
@@ -156,7 +159,54 @@ int bl_cfg_bool(const char *s, int *v, const char **why)
             return 0;
         }
     }
-    return fail(why, "expected yes or no");
+    return fail(why, "not a boolean");
+}
+
+int bl_cfg_number(const char *s, double *v, const char **why)
+{
+    /* DIGITS[.DIGITS], at most BL_CFG_NUMBER_DECIMALS after the point, so
+     * that bl_cfg_number_format always finds a text that reads back. */
+    const char *p = s;
+    size_t ip = 0, fp = 0;
+    if (!s || !*s)
+        return fail(why, "empty");
+    while (*p >= '0' && *p <= '9')
+        p++, ip++;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            fp++;
+    if (!ip || *p || (p[-1] == '.'))
+        return fail(why, "not a decimal number");
+    if (ip > 15)
+        return fail(why, "too large");
+    if (fp > BL_CFG_NUMBER_DECIMALS)
+        return fail(why, "too many decimals");
+    *v = strtod(s, NULL);
+    return 0;
+}
+
+char *bl_cfg_number_format(double v, char *buf, size_t n)
+{
+    for (int d = 0; d <= BL_CFG_NUMBER_DECIMALS; d++) {
+        snprintf(buf, n, "%.*f", d, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
+char *bl_cfg_size_format(uint64_t bytes, char *buf, size_t n)
+{
+    static const char units[] = "TGMK";
+    for (int i = 0; i < 4 && bytes; i++) {
+        uint64_t mul = 1ULL << (10 * (4 - i));
+        if (bytes % mul == 0) {
+            snprintf(buf, n, "%llu%c", (unsigned long long)(bytes / mul), units[i]);
+            return buf;
+        }
+    }
+    snprintf(buf, n, "%llu", (unsigned long long)bytes);
+    return buf;
 }
 
 int bl_cfg_listen(const char *s, int default_port, struct sockaddr_storage *ss, socklen_t *len,
@@ -283,8 +333,9 @@ int bl_cfg_window_check(int64_t window_ms, int64_t ttl_ms, int64_t expected_ms, 
 
 int bl_cfg_errorf(bl_cfg_err_t *e, const char *file, int line, const char *fmt, ...)
 {
-    int off = line > 0 ? snprintf(e->msg, sizeof e->msg, "%s:%d: ", file ? file : "-", line)
-                       : snprintf(e->msg, sizeof e->msg, "%s: ", file ? file : "-");
+    int off = !file      ? 0
+              : line > 0 ? snprintf(e->msg, sizeof e->msg, "%s:%d: ", file, line)
+                         : snprintf(e->msg, sizeof e->msg, "%s: ", file);
     if (off < 0 || (size_t)off >= sizeof e->msg)
         off = 0;
     va_list ap;

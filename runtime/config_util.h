@@ -16,7 +16,8 @@
  * bl_cfg_errorf.
  */
 
-/* Durations: "30s", "4h", "1h30m", "250ms", "2d", "1w"; a bare number is
+/* Durations: one or more NUMBER UNIT terms with units ms, s, m, h, d, w
+ * (lower case): "30s", "4h", "1h30m", "250ms", "2d", "1w"; a bare number is
  * seconds. Stored in milliseconds, at most about 292 years. */
 int bl_cfg_duration(const char *s, int64_t *ms, const char **why);
 /* Sizes: "4096", "64k", "64KiB", "16M", "1G" (k/M/G/T are powers of 1024;
@@ -24,8 +25,19 @@ int bl_cfg_duration(const char *s, int64_t *ms, const char **why);
 int bl_cfg_size(const char *s, uint64_t *bytes, const char **why);
 /* Booleans: yes/no, true/false, on/off, 1/0 (any case). */
 int bl_cfg_bool(const char *s, int *v, const char **why);
-/* An unsigned decimal within [min, max]. */
+/* An unsigned decimal within [min, max]; no sign, no suffix ("2s" is refused). */
 int bl_cfg_uint(const char *s, uint64_t min, uint64_t max, uint64_t *v, const char **why);
+/* A non-negative decimal number: "2", "0.5", "12.25" (no sign, no exponent,
+ * at most BL_CFG_NUMBER_DECIMALS digits after the point). */
+#define BL_CFG_NUMBER_DECIMALS 9
+int bl_cfg_number(const char *s, double *v, const char **why);
+/* Writes the shortest text bl_cfg_number reads back as v (v as parsed by it). */
+#define BL_CFG_NUMSTRLEN 40
+char *bl_cfg_number_format(double v, char *buf, size_t n);
+/* Writes a size the way bl_cfg_size reads it: "4M", "64K", "1000" (the
+ * largest power-of-1024 unit that divides it). */
+#define BL_CFG_SIZESTRLEN 24
+char *bl_cfg_size_format(uint64_t bytes, char *buf, size_t n);
 
 /* A listen address: "127.0.0.1:5353", "[::1]:53", "0.0.0.0:53", "[::]:53",
  * or an address alone ("127.0.0.1", "::1") which takes default_port (a
@@ -54,8 +66,9 @@ int bl_cfg_window_check(int64_t window_ms, int64_t ttl_ms, int64_t expected_ms, 
 typedef struct {
     char msg[512];
 } bl_cfg_err_t;
-/* Formats "file:line: " and fmt into e (line 0 omits the line number) and
- * returns BL_ECONFIG, so that a parser can `return bl_cfg_errorf(...)`. */
+/* Formats "file:line: " and fmt into e (line 0 omits the line number, file
+ * NULL the whole prefix: a command-line value) and returns BL_ECONFIG, so
+ * that a parser can `return bl_cfg_errorf(...)`. */
 int bl_cfg_errorf(bl_cfg_err_t *e, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

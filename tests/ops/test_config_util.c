@@ -74,6 +74,125 @@ static void test_size_bool_uint(void)
     ASSERT_EQ(bl_cfg_uint("5x", 0, 9, &b, &why), BL_ECONFIG);
 }
 
+/* One grammar per type (issue 15): the forms blsync.conf(5) documents, and
+ * what each type refuses with a reason. */
+static void test_grammar(void)
+{
+    uint64_t b;
+    int64_t ms;
+    int v;
+    const char *why;
+    /* Sizes: k/M/G/T and KiB/MiB/GiB/TiB are powers of 1024, kB/MB/... of 1000, any case. */
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } sizes[] = {{"4MiB", 4u << 20}, {"4mib", 4u << 20},       {"4M", 4u << 20},
+                 {"4m", 4u << 20},   {"1GiB", 1u << 30},       {"3KiB", 3072},
+                 {"3kb", 3000},      {"2TiB", 2ULL << 40},     {"0", 0},
+                 {"17b", 17},        {"1tb", 1000000000000ULL}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (bl_cfg_size(sizes[i].s, &b, &why))
+            BL_FAIL("size '%s' refused: %s", sizes[i].s, why);
+        ASSERT_EQ(b, sizes[i].v);
+    }
+    static const char *const badsize[] = {"4 M", "-4M", "4.5M", "M4", "4MiBs", " 4M", "4Mi"};
+    for (size_t i = 0; i < sizeof badsize / sizeof badsize[0]; i++)
+        if (bl_cfg_size(badsize[i], &b, &why) != BL_ECONFIG)
+            BL_FAIL("size '%s' accepted", badsize[i]);
+    /* Booleans in any case. */
+    static const char *const yes[] = {"Yes", "YES", "true", "True", "on", "ON", "1"};
+    static const char *const no[] = {"No", "NO", "false", "FALSE", "off", "Off", "0"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        ASSERT_EQ(bl_cfg_bool(yes[i], &v, &why), 0);
+        ASSERT_EQ(v, 1);
+        ASSERT_EQ(bl_cfg_bool(no[i], &v, &why), 0);
+        ASSERT_EQ(v, 0);
+    }
+    static const char *const badbool[] = {"y", "n", "yes ", "2", "", "enable"};
+    for (size_t i = 0; i < sizeof badbool / sizeof badbool[0]; i++) {
+        why = NULL;
+        ASSERT_EQ(bl_cfg_bool(badbool[i], &v, &why), BL_ECONFIG);
+        ASSERT_STREQ(why, "not a boolean");
+    }
+    /* Whole numbers take no unit: "2s" is not 2 (the mirror's a = 2s). */
+    why = NULL;
+    ASSERT_EQ(bl_cfg_uint("2s", 0, 255, &b, &why), BL_ECONFIG);
+    ASSERT_STREQ(why, "trailing characters after the number");
+    ASSERT_EQ(bl_cfg_uint("5m", 0, 1000, &b, &why), BL_ECONFIG);
+    ASSERT_EQ(bl_cfg_uint("+5", 0, 9, &b, &why), BL_ECONFIG);
+    ASSERT_EQ(bl_cfg_uint("18446744073709551616", 0, UINT64_MAX, &b, &why), BL_ECONFIG);
+    ASSERT_STREQ(why, "too large");
+    ASSERT_EQ(bl_cfg_uint("18446744073709551615", 0, UINT64_MAX, &b, &why), 0);
+    ASSERT(b == UINT64_MAX);
+    /* Durations: compound forms everywhere; the reasons name the problem. */
+    ASSERT_EQ(bl_cfg_duration("1h30m", &ms, &why), 0);
+    ASSERT_EQ(ms, 5400000);
+    ASSERT_EQ(bl_cfg_duration("1w", &ms, &why), 0);
+    ASSERT_EQ(ms, 604800000);
+    ASSERT_EQ(bl_cfg_duration("1w2d3h4m5s6ms", &ms, &why), 0);
+    ASSERT_EQ(ms, 604800000 + 2 * 86400000LL + 3 * 3600000 + 4 * 60000 + 5006);
+    static const struct {
+        const char *s, *why;
+    } baddur[] = {{"1x", "unknown unit"},
+                  {"1 week", "unknown unit"},
+                  {"4H", "unknown unit"},
+                  {"1h30", "a number without a unit is only allowed alone"},
+                  {"h", "not a number"},
+                  {"", "empty"},
+                  {"99999999999999999999s", "too large"}};
+    for (size_t i = 0; i < sizeof baddur / sizeof baddur[0]; i++) {
+        why = NULL;
+        if (bl_cfg_duration(baddur[i].s, &ms, &why) != BL_ECONFIG)
+            BL_FAIL("duration '%s' accepted", baddur[i].s);
+        ASSERT_STREQ(why, baddur[i].why);
+    }
+}
+
+static void test_number_and_formats(void)
+{
+    double d;
+    const char *why;
+    static const struct {
+        const char *s;
+        double v;
+    } ok[] = {{"2", 2}, {"0.5", 0.5},     {"12.25", 12.25},
+              {"0", 0}, {"007.100", 7.1}, {"1000000000", 1e9}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (bl_cfg_number(ok[i].s, &d, &why))
+            BL_FAIL("number '%s' refused: %s", ok[i].s, why);
+        ASSERT(d == ok[i].v);
+    }
+    static const char *const bad[] = {"",     "-1",  "+1",           ".5",
+                                      "5.",   "1e3", "nan",          "inf",
+                                      "0x10", "1,5", "1.0000000001", "1234567890123456"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why = NULL;
+        if (bl_cfg_number(bad[i], &d, &why) != BL_ECONFIG)
+            BL_FAIL("number '%s' accepted as %g", bad[i], d);
+        ASSERT(why && *why);
+    }
+    /* Written the way it is read: shortest form, no exponent. */
+    char buf[BL_CFG_NUMSTRLEN];
+    ASSERT_STREQ(bl_cfg_number_format(2, buf, sizeof buf), "2");
+    ASSERT_STREQ(bl_cfg_number_format(0.125, buf, sizeof buf), "0.125");
+    ASSERT_STREQ(bl_cfg_number_format(1e9, buf, sizeof buf), "1000000000");
+    ASSERT_EQ(bl_cfg_number("0.1", &d, &why), 0);
+    ASSERT_STREQ(bl_cfg_number_format(d, buf, sizeof buf), "0.1");
+    ASSERT_EQ(bl_cfg_number("123456789012345.123456789", &d, &why), 0);
+    double back;
+    ASSERT_EQ(bl_cfg_number(bl_cfg_number_format(d, buf, sizeof buf), &back, &why), 0);
+    ASSERT(back == d);
+
+    char sb[BL_CFG_SIZESTRLEN];
+    ASSERT_STREQ(bl_cfg_size_format(4u << 20, sb, sizeof sb), "4M");
+    ASSERT_STREQ(bl_cfg_size_format(1ULL << 30, sb, sizeof sb), "1G");
+    ASSERT_STREQ(bl_cfg_size_format(3ULL << 40, sb, sizeof sb), "3T");
+    ASSERT_STREQ(bl_cfg_size_format(65536, sb, sizeof sb), "64K");
+    ASSERT_STREQ(bl_cfg_size_format(100000000, sb, sizeof sb), "100000000");
+    ASSERT_STREQ(bl_cfg_size_format(0, sb, sizeof sb), "0");
+    ASSERT_STREQ(bl_cfg_size_format(UINT64_MAX, sb, sizeof sb), "18446744073709551615");
+}
+
 static void listen_ok(const char *s, int def, const char *want)
 {
     struct sockaddr_storage ss;
@@ -161,6 +280,8 @@ int main(void)
 {
     RUN(test_duration);
     RUN(test_size_bool_uint);
+    RUN(test_grammar);
+    RUN(test_number_and_formats);
     RUN(test_listen);
     RUN(test_duration_format_and_window);
     RUN(test_errorf);
