@@ -1,107 +1,212 @@
 /* SPDX-License-Identifier: MIT */
-/* blsync-master's INI configuration (inih): every problem names its file and line. */
-#include <ctype.h>
+/* blsync-master's configuration: the option table, the checks that span options, --print-config. */
+#include "config.h"
+
+#include <arpa/inet.h>
 #include <errno.h>
-#include <ini.h>
+#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "err.h"
 #include "log.h"
+
+static const bl_conf_name_t sync_modes[] = {{"normal", 0}, {"full", 1}, {NULL, 0}};
+static const bl_conf_section_t sections[] = {
+    {.name = "master"},
+    {.name = "http", .doc = "The admin and report API (docs/OPERATIONS.md)."},
+    {.name = "publisher",
+     .doc = "Signed deltas and snapshots of the feed, written into the spool the sync server "
+            "serves."},
+    {.name = "policy",
+     .doc = "An address is listed when the weighted reports within window reach threshold; the "
+            "listing expires duration after the last report."},
+    {.name = "kind.policy",
+     .doc = "Listings the policy makes: their A value 127.0.0.a and TXT "
+            "reason id."},
+    {.name = "kind.manual", .doc = "Listings an operator adds through the API or blsyncctl."},
+    {.name = "kind.import", .doc = "Listings blsyncctl import adds."},
+    {.name = "metrics",
+     .doc = "Prometheus /metrics and /healthz (docs/METRICS.md) on their own address, off when "
+            "listen is unset; keep it on loopback unless Prometheus runs elsewhere. The window "
+            "budget is checked at start-up, by --check-config and on SIGHUP: mirror_ttl plus "
+            "expected_propagation must fit in window, or a warning (event=window_budget) is "
+            "logged."},
+    {.name = "sync",
+     .doc = "The sync server mirrors subscribe to over mutual TLS 1.3 (blsyncctl certs creates a "
+            "CA and the certificates), off unless listen is set. It serves the [publisher] spool "
+            "and signs heartbeats with the [publisher] key."},
+};
+
+/*
+ * Every option of blsync-master, once. Adding one is one entry:
+ *
+ *     O("section", "key", BL_CONF_TYPE, field, .def = "TEXT", .help = "One line."),
+ *
+ * field is a member of master_config_t (config.h); the type is one of
+ * conf_schema.h's (DURATION, SIZE, UINT, BOOL, STR, PATH, ADDR, ...); .def is
+ * the default as written in the file. Optional: .min and .max (milliseconds
+ * for durations, bytes for sizes), .flags (BL_CONF_HOT when reload_config in
+ * main.c applies it on SIGHUP), .example, .doc (more for the manual). Checks
+ * that span options go in master_config_load. Then `bash
+ * tests/config/docs.sh --update` regenerates blsync.conf(5)'s list and
+ * deploy/blsync-master.conf (test config_docs fails until it has run).
+ */
+#define O(sec, k, t, field, ...)                                                                   \
+    {                                                                                              \
+        .section = sec, .key = k, .type = t, BL_CONF_AT(master_config_t, field), __VA_ARGS__       \
+    }
+#define KIND(sec, i, reason_def)                                                                   \
+    O(sec, "a", BL_CONF_UINT, policy.kind[i].a, .def = "2", .min = 2, .max = 255,                  \
+      .help = "A value of these listings: the answer is 127.0.0.a."),                              \
+        O(sec, "reason", BL_CONF_UINT, policy.kind[i].reason, .def = reason_def, .max = 65535,     \
+          .help = "TXT reason id of these listings (the mirrors' reason.N templates).")
+#define KIND_DURATION(sec, i)                                                                      \
+    O(sec, "duration", BL_CONF_DURATION, policy.kind[i].duration_ms, .def = "0",                   \
+      .help = "How long these listings last (0: until removed).")
+
+static const bl_conf_opt_t opts[] = {
+    O("master", "feed", BL_CONF_STR, feed, .def = "main", .flags = BL_CONF_NONEMPTY, .arg = "name",
+      .help = "Name of the feed this master publishes."),
+    O("master", "db", BL_CONF_PATH, db, .def = "/var/lib/blsync/master.db",
+      .help = "SQLite store (the systemd unit's StateDirectory is /var/lib/blsync)."),
+    O("master", "sync", BL_CONF_ENUM, sync_full, .def = "normal", .names = sync_modes,
+      .help = "SQLite synchronous mode (full: every commit survives a power loss)."),
+    O("master", "log_level", BL_CONF_ENUM, log_level, .def = "info", .names = bl_conf_log_levels,
+      .help = "Least severe event logged (one line per event, key=value)."),
+    O("master", "verify_digest_on_start", BL_CONF_BOOL, verify_digest, .def = "yes",
+      .help = "Recompute the state digest from the store at start-up."),
+
+    O("http", "listen", BL_CONF_ADDR, listen, .def = "127.0.0.1:8053",
+      .help = "Address of the API (loopback by default)."),
+    O("http", "token", BL_CONF_STR, token, .flags = BL_CONF_SECRET,
+      .help = "Bearer token required for changes; without one, changes are refused.",
+      .doc = "--print-config never shows it; prefer token_file."),
+    O("http", "token_file", BL_CONF_PATH, token_file, .example = "/etc/blsync/api.token",
+      .help = "Read the token from this file instead (keep it root:blsync 0640)."),
+    O("http", "max_body", BL_CONF_SIZE, max_body, .def = "4M", .min = 1024, .max = 1 << 30,
+      .help = "Largest request body."),
+    O("http", "threads", BL_CONF_UINT, http_threads, .def = "2", .min = 1, .max = 64,
+      .help = "HTTP threads."),
+
+    O("publisher", "spool", BL_CONF_PATH, pub.spool, .def = "/var/lib/blsync/spool",
+      .help = "Published objects, one directory per feed."),
+    O("publisher", "key", BL_CONF_PATH, pub.key_path, .def = "/etc/blsync/master.key",
+      .help = "Ed25519 signing key (blsyncctl keygen); root:blsync 0640."),
+    O("publisher", "delay", BL_CONF_DURATION, publish_delay_ms, .def = "100ms",
+      .help = "Quiet time that ends a batch of changes."),
+    O("publisher", "max_delay", BL_CONF_DURATION, publish_max_delay_ms, .def = "1s",
+      .help = "Longest a batch waits after its first change (not shorter than delay)."),
+    O("publisher", "retry_max", BL_CONF_DURATION, retry_max_ms, .def = "30s",
+      .help = "Backoff ceiling after a failed publish."),
+    O("publisher", "object_ttl", BL_CONF_DURATION, pub.object_ttl_ms, .def = "7d",
+      .help = "Signed expiry of each object, the mirrors' freeze protection."),
+    O("publisher", "snapshot_every", BL_CONF_UINT, pub.snapshot_every, .def = "64", .max = 1000000,
+      .help = "Publish a snapshot every n deltas (0: only when none exists)."),
+    O("publisher", "history_count", BL_CONF_UINT, pub.history_count, .def = "1024", .min = 2,
+      .max = 100000000, .help = "Objects the spool keeps at most for mirrors catching up.",
+      .doc = "The newest snapshot and delta always stay; a mirror behind the history gets a "
+             "snapshot."),
+    O("publisher", "history_bytes", BL_CONF_SIZE, pub.history_bytes, .def = "1G", .min = 4096,
+      .help = "Bytes of objects the spool keeps at most."),
+    O("publisher", "async_snapshot_entries", BL_CONF_UINT, pub.async_snapshot_entries,
+      .def = "100000", .max = 2000000000,
+      .help = "States this large are snapshotted off the store lock, so ingestion does not pause."),
+
+    O("policy", "threshold", BL_CONF_NUMBER, policy.threshold, .def = "2", .max = 1000000000,
+      .help = "Weighted reports within window that list an address (above 0)."),
+    O("policy", "weight_user", BL_CONF_NUMBER, policy.weight[MASTER_SRC_USER], .def = "1",
+      .max = 1000000000, .help = "Weight of a user report."),
+    O("policy", "weight_spamtrap", BL_CONF_NUMBER, policy.weight[MASTER_SRC_SPAMTRAP], .def = "2",
+      .max = 1000000000, .help = "Weight of a spamtrap hit."),
+    O("policy", "window", BL_CONF_DURATION, policy.window_ms, .def = "24h",
+      .help = "Reports count towards threshold for this long."),
+    O("policy", "duration", BL_CONF_DURATION, policy.duration_ms, .def = "24h",
+      .help = "A policy listing expires this long after the last report."),
+    O("policy", "relist_grace", BL_CONF_DURATION, policy.relist_grace_ms, .def = "24h",
+      .help = "No policy re-listing this long after an operator removed a listing."),
+    O("policy", "future_skew", BL_CONF_DURATION, policy.future_skew_ms, .def = "5m",
+      .help = "How far in the future a report time may be."),
+    O("policy", "max_report_age", BL_CONF_DURATION, policy.max_age_ms, .def = "7d",
+      .help = "Older reports are refused."),
+    O("policy", "mirror_active", BL_CONF_DURATION, policy.mirror_active_ms, .def = "4h",
+      .flags = BL_CONF_HOT,
+      .help = "A mirror silent for longer is reported gone and leaves the delisting SLO.",
+      .doc = "See blsync_master_mirror_active and the alert BlsyncMirrorGone."),
+    O("policy", "report_retention", BL_CONF_DURATION, report_retention_ms, .def = "30d",
+      .help = "Reports older than this are deleted."),
+    O("policy", "expire_interval", BL_CONF_DURATION, tick_ms, .def = "1s", .min = 10,
+      .help = "Expiry check interval."),
+    O("policy", "min_prefix4", BL_CONF_UINT, policy.min_len4, .def = "8", .max = 32,
+      .help = "Shortest IPv4 prefix that may be listed."),
+    O("policy", "min_prefix6", BL_CONF_UINT, policy.min_len6, .def = "32", .max = 128,
+      .help = "Shortest IPv6 prefix that may be listed."),
+
+    KIND("kind.policy", MASTER_KIND_POLICY, "1"),
+    KIND("kind.manual", MASTER_KIND_MANUAL, "2"),
+    KIND_DURATION("kind.manual", MASTER_KIND_MANUAL),
+    KIND("kind.import", MASTER_KIND_IMPORT, "3"),
+    KIND_DURATION("kind.import", MASTER_KIND_IMPORT),
+
+    O("metrics", "listen", BL_CONF_ADDR, metrics_listen, .example = "127.0.0.1:9153",
+      .help = "Address of /metrics and /healthz (unset: none)."),
+    O("metrics", "window", BL_CONF_DURATION, window_ms, .def = "4h", .min = 1000,
+      .flags = BL_CONF_HOT,
+      .help = "The delisting propagation window: every active mirror must have a delisting "
+              "within it.",
+      .doc = "Exported as blsync_propagation_window_seconds; "
+             "blsync_master_delistings_window_broken_total and the alert rules measure against "
+             "it."),
+    O("metrics", "mirror_ttl", BL_CONF_DURATION, mirror_ttl_ms, .def = "5m", .flags = BL_CONF_HOT,
+      .help = "The mirrors' TTL of positive answers (their [zone] ttl), spent from the window.",
+      .doc = "Resolvers may keep answering \"listed\" this long after a mirror applied a "
+             "delisting."),
+    O("metrics", "expected_propagation", BL_CONF_DURATION, expected_prop_ms, .def = "30m",
+      .flags = BL_CONF_HOT,
+      .help = "The propagation to the mirrors you expect (the window budget)."),
+
+    O("sync", "listen", BL_CONF_ADDR, sync_listen, .example = "0.0.0.0:7353",
+      .help = "Address of the sync server (unset: no sync server)."),
+    O("sync", "cert", BL_CONF_PATH, sync.cert_file, .example = "/etc/blsync/tls/master.pem",
+      .help = "This master's certificate (required with listen)."),
+    O("sync", "tls_key", BL_CONF_PATH, sync.tls_key_file, .example = "/etc/blsync/tls/master.key",
+      .help = "Its private key (required with listen)."),
+    O("sync", "ca", BL_CONF_PATH, sync.ca_file, .example = "/etc/blsync/tls/ca.pem",
+      .help = "CA of the mirrors' client certificates (a mirror's name is their CN)."),
+    O("sync", "pinned", BL_CONF_PATH, sync.pinned_file, .example = "/etc/blsync/tls/pinned",
+      .help = "Instead of (or with) ca: a file of pinned client certificate SHA-256 hashes."),
+    O("sync", "revoked", BL_CONF_PATH, sync.revoked_file, .example = "/etc/blsync/tls/revoked",
+      .help = "Mirror names refused, one per line.",
+      .doc = "The file is read again on SIGHUP, which closes the sessions of newly revoked "
+             "mirrors."),
+    O("sync", "heartbeat_interval", BL_CONF_DURATION, sync.heartbeat_interval_ms, .def = "5s",
+      .help = "A signed heartbeat per feed this often."),
+    O("sync", "heartbeat_ttl", BL_CONF_DURATION, sync.heartbeat_ttl_ms, .def = "0",
+      .help = "How long a heartbeat is valid (0: six intervals)."),
+    O("sync", "max_queue", BL_CONF_SIZE, sync.max_queue, .def = "8M", .min = 4096,
+      .help = "Write queue per mirror."),
+    O("sync", "stuck", BL_CONF_DURATION, sync.stuck_ms, .def = "60s",
+      .help = "A mirror whose queue stays over half full for this long is disconnected."),
+    O("sync", "max_mirrors", BL_CONF_UINT, sync.max_mirrors, .def = "10000", .min = 1,
+      .max = 1000000, .help = "Connected mirrors at most."),
+};
+
+const bl_conf_schema_t master_conf_schema =
+    BL_CONF_SCHEMA("blsync-master", master_config_t, sections, opts);
 
 void master_config_defaults(master_config_t *c)
 {
     memset(c, 0, sizeof *c);
-    snprintf(c->feed, sizeof c->feed, "main");
-    snprintf(c->db, sizeof c->db, "/var/lib/blsync/master.db");
-    c->log_level = BL_LOG_INFO;
-    c->verify_digest = 1;
-    snprintf(c->listen, sizeof c->listen, "127.0.0.1:8053");
-    c->max_body = 4u << 20;
-    c->http_threads = 2;
+    /* The modules' defaults cover their fields that are no option. */
     master_pub_conf_defaults(&c->pub);
-    c->publish_delay_ms = 100;
-    c->publish_max_delay_ms = 1000;
-    c->retry_max_ms = 30000;
-    c->tick_ms = 1000;
-    c->report_retention_ms = 30LL * 24 * 3600 * 1000;
     master_policy_defaults(&c->policy);
     master_sync_conf_defaults(&c->sync);
-    c->window_ms = 4LL * 3600 * 1000;
-    c->mirror_ttl_ms = 300 * 1000; /* blsync-mirror's default ttl */
-    c->expected_prop_ms = 30 * 60 * 1000;
+    bl_conf_defaults(&master_conf_schema, c);
 }
 
 int master_parse_duration(const char *s, int64_t *ms)
 {
-    /* One or more NUMBER[UNIT] terms: "90", "250ms", "1h30m", "1d12h". */
-    double total = 0;
-    int terms = 0;
-    while (*s) {
-        char *end;
-        if (!isdigit((unsigned char)*s))
-            return BL_EINVAL;
-        errno = 0;
-        double v = strtod(s, &end);
-        if (errno || v < 0)
-            return BL_EINVAL;
-        double mul;
-        if (!strncmp(end, "ms", 2)) {
-            mul = 1;
-            end += 2;
-        } else if (*end == 's') {
-            mul = 1000;
-            end++;
-        } else if (*end == 'm') {
-            mul = 60e3;
-            end++;
-        } else if (*end == 'h') {
-            mul = 3600e3;
-            end++;
-        } else if (*end == 'd') {
-            mul = 86400e3;
-            end++;
-        } else if (!*end && !terms) {
-            mul = 1000; /* a bare number is seconds */
-        } else {
-            return BL_EINVAL;
-        }
-        total += v * mul;
-        terms++;
-        s = end;
-    }
-    if (!terms || total > 1e15)
-        return BL_EINVAL;
-    *ms = (int64_t)(total + 0.5);
-    return 0;
-}
-
-int master_parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!isdigit((unsigned char)*s))
-        return BL_EINVAL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return BL_EINVAL;
-    unsigned shift = 0;
-    if (*end == 'K' || *end == 'k')
-        shift = 10;
-    else if (*end == 'M')
-        shift = 20;
-    else if (*end == 'G')
-        shift = 30;
-    else if (*end)
-        return BL_EINVAL;
-    if (shift && end[1])
-        return BL_EINVAL;
-    if (v > (UINT64_MAX >> shift))
-        return BL_EINVAL;
-    *out = (uint64_t)v << shift;
-    return 0;
+    return bl_cfg_duration(s, ms, NULL) ? BL_EINVAL : 0;
 }
 
 int master_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
@@ -125,319 +230,65 @@ int master_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *por
         return BL_EINVAL;
     memcpy(host, s, hl);
     host[hl] = 0;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 0 || p > 65535 || end == colon + 1)
+    uint64_t p;
+    if (bl_cfg_uint(colon + 1, 0, 65535, &p, NULL))
         return BL_EINVAL;
     *port = (uint16_t)p;
     return 0;
 }
 
-typedef struct {
-    master_config_t *c;
-    const char *path;
-    char *err;
-    size_t errlen;
-    char problem[256];
-    char token_file[PATH_MAX];
-} load_t;
-
-#define PROBLEM(...) (snprintf(L->problem, sizeof L->problem, __VA_ARGS__), 0)
-
-static int set_str(load_t *L, char *dst, size_t n, const char *v, const char *name)
+static int read_token(master_config_t *c, const char *path, char *err, size_t errlen)
 {
-    if (strlen(v) >= n)
-        return PROBLEM("%s: value too long (at most %zu bytes)", name, n - 1);
-    memcpy(dst, v, strlen(v) + 1);
-    return 1;
-}
-
-static int set_dur(load_t *L, int64_t *dst, const char *v, const char *name)
-{
-    if (master_parse_duration(v, dst))
-        return PROBLEM("%s: '%s' is not a duration (e.g. 250ms, 30s, 15m, 24h, 7d)", name, v);
-    return 1;
-}
-
-static int set_int(load_t *L, long *dst, const char *v, const char *name, long lo, long hi)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi)
-        return PROBLEM("%s: '%s' is not an integer in %ld..%ld", name, v, lo, hi);
-    *dst = x;
-    return 1;
-}
-
-static int set_num(load_t *L, double *dst, const char *v, const char *name)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || x < 0 || x > 1e9)
-        return PROBLEM("%s: '%s' is not a non-negative number", name, v);
-    *dst = x;
-    return 1;
-}
-
-static int set_bool(load_t *L, int *dst, const char *v, const char *name)
-{
-    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
-        *dst = 1;
-    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
-        *dst = 0;
-    else
-        return PROBLEM("%s: '%s' is not yes or no", name, v);
-    return 1;
-}
-
-static int handler(void *user, const char *sec, const char *name, const char *v)
-{
-    load_t *L = user;
-    master_config_t *c = L->c;
-    long x;
-    uint64_t u;
-    if (!strcmp(sec, "master")) {
-        if (!strcmp(name, "feed")) {
-            if (!*v)
-                return PROBLEM("feed: empty");
-            return set_str(L, c->feed, sizeof c->feed, v, name);
-        }
-        if (!strcmp(name, "db"))
-            return set_str(L, c->db, sizeof c->db, v, name);
-        if (!strcmp(name, "sync")) {
-            if (strcmp(v, "full") && strcmp(v, "normal"))
-                return PROBLEM("sync: '%s' is not full or normal", v);
-            c->sync_full = !strcmp(v, "full");
-            return 1;
-        }
-        if (!strcmp(name, "log_level")) {
-            int l = bl_log_level_parse(v);
-            if (l < 0)
-                return PROBLEM("log_level: '%s' is not err, warn, info or debug", v);
-            c->log_level = l;
-            return 1;
-        }
-        if (!strcmp(name, "verify_digest_on_start"))
-            return set_bool(L, &c->verify_digest, v, name);
-    } else if (!strcmp(sec, "http")) {
-        if (!strcmp(name, "listen")) {
-            char host[100];
-            uint16_t port;
-            if (master_parse_listen(v, host, sizeof host, &port))
-                return PROBLEM("listen: '%s' is not host:port or [v6]:port", v);
-            return set_str(L, c->listen, sizeof c->listen, v, name);
-        }
-        if (!strcmp(name, "token"))
-            return set_str(L, c->token, sizeof c->token, v, name);
-        if (!strcmp(name, "token_file"))
-            return set_str(L, L->token_file, sizeof L->token_file, v, name);
-        if (!strcmp(name, "max_body")) {
-            if (master_parse_size(v, &u) || u < 1024 || u > (1ULL << 30))
-                return PROBLEM("max_body: '%s' is not a size between 1K and 1G", v);
-            c->max_body = (size_t)u;
-            return 1;
-        }
-        if (!strcmp(name, "threads")) {
-            if (!set_int(L, &x, v, name, 1, 64))
-                return 0;
-            c->http_threads = (unsigned)x;
-            return 1;
-        }
-    } else if (!strcmp(sec, "publisher")) {
-        if (!strcmp(name, "spool"))
-            return set_str(L, c->pub.spool, sizeof c->pub.spool, v, name);
-        if (!strcmp(name, "key"))
-            return set_str(L, c->pub.key_path, sizeof c->pub.key_path, v, name);
-        if (!strcmp(name, "delay"))
-            return set_dur(L, &c->publish_delay_ms, v, name);
-        if (!strcmp(name, "max_delay"))
-            return set_dur(L, &c->publish_max_delay_ms, v, name);
-        if (!strcmp(name, "retry_max"))
-            return set_dur(L, &c->retry_max_ms, v, name);
-        if (!strcmp(name, "object_ttl"))
-            return set_dur(L, &c->pub.object_ttl_ms, v, name);
-        if (!strcmp(name, "snapshot_every")) {
-            if (!set_int(L, &x, v, name, 0, 1000000))
-                return 0;
-            c->pub.snapshot_every = (unsigned)x;
-            return 1;
-        }
-        if (!strcmp(name, "history_count")) {
-            if (!set_int(L, &x, v, name, 2, 100000000))
-                return 0;
-            c->pub.history_count = (uint64_t)x;
-            return 1;
-        }
-        if (!strcmp(name, "async_snapshot_entries")) {
-            if (!set_int(L, &x, v, name, 0, 2000000000))
-                return 0;
-            c->pub.async_snapshot_entries = (uint64_t)x;
-            return 1;
-        }
-        if (!strcmp(name, "history_bytes")) {
-            if (master_parse_size(v, &u) || u < 4096)
-                return PROBLEM("history_bytes: '%s' is not a size of at least 4K", v);
-            c->pub.history_bytes = u;
-            return 1;
-        }
-    } else if (!strcmp(sec, "metrics")) {
-        if (!strcmp(name, "listen")) {
-            char host[100];
-            uint16_t port;
-            if (master_parse_listen(v, host, sizeof host, &port))
-                return PROBLEM("listen: '%s' is not host:port or [v6]:port", v);
-            return set_str(L, c->metrics_listen, sizeof c->metrics_listen, v, name);
-        }
-        if (!strcmp(name, "window")) {
-            if (!set_dur(L, &c->window_ms, v, name))
-                return 0;
-            return c->window_ms >= 1000 ? 1 : PROBLEM("window: '%s' is shorter than 1s", v);
-        }
-        if (!strcmp(name, "mirror_ttl"))
-            return set_dur(L, &c->mirror_ttl_ms, v, name);
-        if (!strcmp(name, "expected_propagation"))
-            return set_dur(L, &c->expected_prop_ms, v, name);
-    } else if (!strcmp(sec, "sync")) {
-        master_sync_conf_t *y = &c->sync;
-        if (!strcmp(name, "listen")) {
-            uint16_t port;
-            if (master_parse_listen(v, y->host, sizeof y->host, &port))
-                return PROBLEM("listen: '%s' is not host:port or [v6]:port", v);
-            y->port = port;
-            c->sync_enabled = 1;
-            return 1;
-        }
-        if (!strcmp(name, "cert"))
-            return set_str(L, y->cert_file, sizeof y->cert_file, v, name);
-        if (!strcmp(name, "tls_key"))
-            return set_str(L, y->tls_key_file, sizeof y->tls_key_file, v, name);
-        if (!strcmp(name, "ca"))
-            return set_str(L, y->ca_file, sizeof y->ca_file, v, name);
-        if (!strcmp(name, "pinned"))
-            return set_str(L, y->pinned_file, sizeof y->pinned_file, v, name);
-        if (!strcmp(name, "revoked"))
-            return set_str(L, y->revoked_file, sizeof y->revoked_file, v, name);
-        if (!strcmp(name, "heartbeat_interval"))
-            return set_dur(L, &y->heartbeat_interval_ms, v, name);
-        if (!strcmp(name, "heartbeat_ttl"))
-            return set_dur(L, &y->heartbeat_ttl_ms, v, name);
-        if (!strcmp(name, "stuck"))
-            return set_dur(L, &y->stuck_ms, v, name);
-        if (!strcmp(name, "max_queue")) {
-            if (master_parse_size(v, &u) || u < 4096)
-                return PROBLEM("max_queue: '%s' is not a size of at least 4K", v);
-            y->max_queue = (size_t)u;
-            return 1;
-        }
-        if (!strcmp(name, "max_mirrors")) {
-            if (!set_int(L, &x, v, name, 1, 1000000))
-                return 0;
-            y->max_mirrors = (size_t)x;
-            return 1;
-        }
-    } else if (!strcmp(sec, "policy")) {
-        master_policy_t *p = &c->policy;
-        if (!strcmp(name, "threshold"))
-            return set_num(L, &p->threshold, v, name);
-        if (!strcmp(name, "weight_user"))
-            return set_num(L, &p->weight[MASTER_SRC_USER], v, name);
-        if (!strcmp(name, "weight_spamtrap"))
-            return set_num(L, &p->weight[MASTER_SRC_SPAMTRAP], v, name);
-        if (!strcmp(name, "window"))
-            return set_dur(L, &p->window_ms, v, name);
-        if (!strcmp(name, "duration"))
-            return set_dur(L, &p->duration_ms, v, name);
-        if (!strcmp(name, "relist_grace"))
-            return set_dur(L, &p->relist_grace_ms, v, name);
-        if (!strcmp(name, "future_skew"))
-            return set_dur(L, &p->future_skew_ms, v, name);
-        if (!strcmp(name, "max_report_age"))
-            return set_dur(L, &p->max_age_ms, v, name);
-        if (!strcmp(name, "mirror_active"))
-            return set_dur(L, &p->mirror_active_ms, v, name);
-        if (!strcmp(name, "report_retention"))
-            return set_dur(L, &c->report_retention_ms, v, name);
-        if (!strcmp(name, "expire_interval"))
-            return set_dur(L, &c->tick_ms, v, name);
-        if (!strcmp(name, "min_prefix4")) {
-            if (!set_int(L, &x, v, name, 0, 32))
-                return 0;
-            p->min_len4 = (int)x;
-            return 1;
-        }
-        if (!strcmp(name, "min_prefix6")) {
-            if (!set_int(L, &x, v, name, 0, 128))
-                return 0;
-            p->min_len6 = (int)x;
-            return 1;
-        }
-    } else if (!strncmp(sec, "kind.", 5)) {
-        int k = master_kind_parse(sec + 5);
-        if (k < 0)
-            return PROBLEM("[%s]: unknown listing kind (policy, manual, import)", sec);
-        master_kind_conf_t *kc = &c->policy.kind[k];
-        if (!strcmp(name, "a")) {
-            if (!set_int(L, &x, v, name, 2, 255))
-                return 0;
-            kc->a = (int)x;
-            return 1;
-        }
-        if (!strcmp(name, "reason")) {
-            if (!set_int(L, &x, v, name, 0, 65535))
-                return 0;
-            kc->reason = (int)x;
-            return 1;
-        }
-        if (!strcmp(name, "duration") && k != MASTER_KIND_POLICY)
-            return set_dur(L, &kc->duration_ms, v, name);
-    } else {
-        return PROBLEM("unknown section [%s]", sec);
-    }
-    return PROBLEM("unknown key '%s' in [%s]", name, sec);
-}
-
-static int read_token(load_t *L)
-{
-    FILE *f = fopen(L->token_file, "r");
+    FILE *f = fopen(c->token_file, "r");
     if (!f) {
-        snprintf(L->err, L->errlen, "%s: token_file %s: %s", L->path, L->token_file,
-                 strerror(errno));
+        snprintf(err, errlen, "%s: token_file %s: %s", path, c->token_file, strerror(errno));
         return BL_ECONFIG;
     }
-    char buf[sizeof L->c->token + 2];
+    char buf[sizeof c->token + 2];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = 0;
-    if (!n || n >= sizeof L->c->token) {
-        snprintf(L->err, L->errlen, "%s: token_file %s: empty or longer than %zu bytes", L->path,
-                 L->token_file, sizeof L->c->token - 1);
+    if (!n || n >= sizeof c->token) {
+        snprintf(err, errlen, "%s: token_file %s: empty or longer than %zu bytes", path,
+                 c->token_file, sizeof c->token - 1);
         return BL_ECONFIG;
     }
-    memcpy(L->c->token, buf, n + 1);
+    memcpy(c->token, buf, n + 1);
     return 0;
+}
+
+/* [sync] listen (checked by the table) into the sync server's host and port. */
+static void sync_address(master_config_t *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    c->sync_enabled = c->sync_listen[0] != 0;
+    if (!c->sync_enabled || bl_cfg_listen(c->sync_listen, -1, &ss, &len, NULL))
+        return;
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &v6->sin6_addr, c->sync.host, sizeof c->sync.host);
+        c->sync.port = ntohs(v6->sin6_port);
+    } else {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &v4->sin_addr, c->sync.host, sizeof c->sync.host);
+        c->sync.port = ntohs(v4->sin_port);
+    }
 }
 
 int master_config_load(const char *path, master_config_t *c, char *err, size_t errlen)
 {
-    load_t L = {.c = c, .path = path, .err = err, .errlen = errlen};
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return BL_EIO;
+    bl_cfg_err_t e;
+    int rc = bl_conf_load(&master_conf_schema, c, path, &e);
+    if (rc) {
+        snprintf(err, errlen, "%s", e.msg);
+        return rc;
     }
-    int line = ini_parse_file(f, handler, &L);
-    fclose(f);
-    if (line) {
-        snprintf(err, errlen, "%s:%d: %s", path, line,
-                 L.problem[0] ? L.problem : "syntax error (expected [section] or key = value)");
+    if (c->token_file[0] && read_token(c, path, err, errlen))
         return BL_ECONFIG;
-    }
-    if (L.token_file[0] && read_token(&L))
-        return BL_ECONFIG;
+    sync_address(c);
     if (c->sync_enabled && (!c->sync.cert_file[0] || !c->sync.tls_key_file[0] ||
                             (!c->sync.ca_file[0] && !c->sync.pinned_file[0]))) {
         snprintf(err, errlen, "%s: [sync] needs cert, tls_key and ca (or pinned)", path);
@@ -453,9 +304,12 @@ int master_config_load(const char *path, master_config_t *c, char *err, size_t e
         snprintf(err, errlen, "%s: policy threshold must be above 0", path);
         return BL_ECONFIG;
     }
-    if (c->tick_ms < 10) {
-        snprintf(err, errlen, "%s: policy expire_interval must be at least 10ms", path);
-        return BL_ECONFIG;
-    }
     return 0;
+}
+
+int master_config_print(const master_config_t *c, FILE *f)
+{
+    fprintf(f, "# blsync-master --print-config: the effective configuration.\n"
+               "# Commented-out lines hold defaults; the API token is never shown.\n");
+    return bl_conf_print(&master_conf_schema, c, f, 0);
 }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* blsync-master's INI configuration: defaults, parsing (inih) and checks. */
+/* blsync-master's INI configuration: the option table, loading, checks and --print-config. */
 #ifndef MASTER_CONFIG_H
 #define MASTER_CONFIG_H
 
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "conf_schema.h"
 #include "obj.h"
 #include "policy.h"
 #include "publisher.h"
@@ -19,8 +21,9 @@ typedef struct {
     int log_level;
     int verify_digest; /* recompute the state digest at start-up */
     /* [http] */
-    char listen[128]; /* host:port, [v6]:port */
-    char token[256];  /* bearer token for state changes ("" refuses them) */
+    char listen[128];          /* host:port, [v6]:port */
+    char token[256];           /* bearer token for state changes ("" refuses them) */
+    char token_file[PATH_MAX]; /* read into token by master_config_load */
     size_t max_body;
     unsigned http_threads;
     /* [publisher] */
@@ -33,6 +36,7 @@ typedef struct {
     int64_t report_retention_ms; /* reports older than this are deleted */
     /* [sync]: the TLS server mirrors subscribe to (sync_server.h); off
      * unless listen is set. spool and key come from [publisher]. */
+    char sync_listen[128]; /* sets sync.host, sync.port and sync_enabled */
     int sync_enabled;
     master_sync_conf_t sync;
     /* [metrics]: Prometheus /metrics on its own address; off unless set. */
@@ -44,15 +48,19 @@ typedef struct {
     master_policy_t policy;
 } master_config_t;
 
+/* Every option of blsync-master (config.c); the manual and sample are generated from it. */
+extern const bl_conf_schema_t master_conf_schema;
+
 void master_config_defaults(master_config_t *c);
-/* Loads path over the defaults. On error returns BL_ECONFIG (or BL_EIO) and
- * writes "FILE:LINE: problem" to err. */
+/* Loads path over the defaults and checks what spans options. On error
+ * returns BL_ECONFIG (or BL_EIO) and writes "FILE:LINE: problem" to err. */
 int master_config_load(const char *path, master_config_t *c, char *err, size_t errlen);
-/* Parses "250ms", "30s", "15m", "24h", "7d" (a bare number is seconds). */
+/* Writes c as an INI file that loads back to it (--print-config): defaults
+ * commented out, the API token never shown. */
+int master_config_print(const master_config_t *c, FILE *f);
+/* Parses a duration like every option does (bl_cfg_duration), for blsyncctl. */
 int master_parse_duration(const char *s, int64_t *ms);
-/* Parses "4096", "64K", "4M", "1G". */
-int master_parse_size(const char *s, uint64_t *out);
-/* Splits "host:port" / "[v6]:port". */
+/* Splits "host:port" / "[v6]:port" (host names too, for blsyncctl --url). */
 int master_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 #endif

@@ -365,8 +365,9 @@ static void on_signal(uv_signal_t *s, int signum)
 }
 
 /* SIGHUP: the [metrics] window budget and the gone limit take effect at
- * once; everything else in the file needs a restart. A file that does not
- * load keeps the running configuration. */
+ * once (the options marked BL_CONF_HOT in config.c); everything else in the
+ * file needs a restart, and a change to it is logged (reload_partial). A
+ * file that does not load keeps the running configuration. */
 static void reload_config(master_t *m)
 {
     static master_config_t nc; /* large (paths): not on the stack */
@@ -377,6 +378,9 @@ static void reload_config(master_t *m)
         master_metrics_reloaded(m->metrics, 0);
         return;
     }
+    char changed[512];
+    if (bl_conf_restart_changes(&master_conf_schema, &m->c, &nc, changed, sizeof changed))
+        BL_WARN("reload_partial", "restart_needed=%s", bl_log_q(changed));
     pthread_mutex_lock(&m->lock);
     m->c.window_ms = nc.window_ms;
     m->c.mirror_ttl_ms = nc.mirror_ttl_ms;
@@ -406,9 +410,10 @@ static void on_hup(uv_signal_t *s, int signum)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: blsync-master [-c FILE] [--check-config] [--version]\n"
+    fprintf(f, "usage: blsync-master [-c FILE] [--check-config] [--print-config] [--version]\n"
                "  -c FILE          configuration (default /etc/blsync/master.conf)\n"
                "  --check-config   load and check the configuration, then exit\n"
+               "  --print-config   print the effective configuration (defaults commented out)\n"
                "  --version        print the version\n");
 }
 
@@ -436,13 +441,15 @@ static int verify_digest(master_t *m)
 int main(int argc, char **argv)
 {
     const char *conf = "/etc/blsync/master.conf";
-    int check = 0;
+    int check = 0, print = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--version")) {
             printf("blsync-master " BLSYNC_VERSION "\n");
             return 0;
         } else if (!strcmp(argv[i], "--check-config")) {
             check = 1;
+        } else if (!strcmp(argv[i], "--print-config")) {
+            print = 1;
         } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
             conf = argv[++i];
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -461,6 +468,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "blsync-master: %s\n", err);
         return 1;
     }
+    if (print)
+        return master_config_print(&m.c, stdout) ? 1 : 0;
     char host[100];
     uint16_t port;
     master_parse_listen(m.c.listen, host, sizeof host, &port);
