@@ -1,179 +1,366 @@
 /* SPDX-License-Identifier: MIT */
-/* blsync-mirror configuration: an INI file (inih) plus command-line overrides. */
+/* blsync-mirror configuration: the option table, the checks that span options, --print-config. */
 #include "config.h"
 
-/*
- * [server]
- *   listen = 127.0.0.1:53 [::1]:53    repeatable; UDP and TCP on each
- *   threads = 2                       UDP threads per listen address
- *   tcp_idle_timeout = 10             seconds (or tcp_idle_timeout_ms)
- *   tcp_max_connections = 512
- *   udp_max_payload = 1232            largest UDP answer (EDNS), 512..4096
- *   udp_gso = yes                     batch same-size answers with UDP GSO
- *   udp_coalesce_us = 1000            pause under load to batch queries
- *   metrics_listen = 127.0.0.1:9154   Prometheus /metrics and /healthz
- *   log_level = info
- *   log_syslog = no                   yes: log to syslog (daemon facility)
- *   window = 4h                       propagation window (warned at start and
- *   expected_propagation = 30m        reload when ttl + expected exceed it)
- * [sync]                              follow the feeds from the master
- *   master = 127.0.0.1:7353           numeric address of the master's sync server
- *   server_name = master.example.org  name the master's certificate must carry
- *   cert, key, ca = FILE              this mirror's certificate and key, the CA
- *   state_dir = DIR                   persisted objects, resumed after restart
- *   stale_after = 30s, freeze_after = 5m, backoff_min = 500ms, backoff_max = 30s
- * [zone bl.example.org]               one per served zone (= one feed)
- *   feed = main                       feed name in signed objects
- *   ttl = 300, neg_ttl = 300, soa_ttl = 3600, soa_refresh/retry/expire
- *   soa_mname, soa_rname, ns = NAME...
- *   a = 2                             A for entries without one (127.0.0.a)
- *   txt = Listed: see https://example.org/?ip=$     default TXT template
- *   reason.N = TEMPLATE               TXT template of reason id N
- *   snapshot = FILE, trusted_key = PUB..., spool_dir = DIR   a signed feed
- *   rbldnsd = KIND:FILE...            or rbldnsd data files (ip4set, ...)
- *   export_rbldnsd = FILE             write the served state as an rbldnsd
- *                                     ip4trie file after each apply
- * With [sync], a zone without snapshot, spool_dir or rbldnsd gets its feed
- * from the master. Times accept s, m, h, d suffixes ([sync]: also ms).
- */
-
 #include <errno.h>
-#include <ini.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config_util.h"
+#include "dns.h"
 #include "err.h"
-#include "feed.h"
 #include "log.h"
 
-void mirror_config_init(mirror_config_t *c)
+/* Zone names compare in lower case, without the trailing dot. */
+static void zone_name(char *name)
 {
-    memset(c, 0, sizeof *c);
-    c->threads = 2;
-    c->tcp_idle_ms = 10000;
-    c->tcp_max_conns = 512;
-    c->udp_max = MIRROR_UDP_MAX_DEFAULT;
-    c->udp_coalesce_us = 1000;
-    c->udp_gso = 1;
-    c->log_level = BL_LOG_INFO;
-    c->window_ms = 4LL * 3600 * 1000;
-    c->expected_prop_ms = 30LL * 60 * 1000;
-    c->sync.stale_after_ms = 30000;
-    c->sync.freeze_after_ms = 300000;
-    c->sync.backoff_min_ms = 500;
-    c->sync.backoff_max_ms = 30000;
+    size_t l = strlen(name);
+    while (l && name[l - 1] == '.')
+        name[--l] = 0;
+    for (char *p = name; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
 }
 
-static void zone_conf_close(mirror_zone_conf_t *z)
-{
-    for (unsigned i = 0; i < z->nns; i++)
-        free(z->ns[i]);
-    free(z->txt);
-    for (size_t i = 0; i < z->nreason; i++)
-        free(z->reason_txt[i]);
-    free(z->reason_txt);
-    free(z->snapshot);
-    for (unsigned i = 0; i < z->nkeys; i++)
-        free(z->keys[i]);
-    free(z->spool_dir);
-    for (unsigned i = 0; i < z->nrbldnsd; i++)
-        free(z->rbldnsd[i]);
-    free(z->export_rbldnsd);
-}
+static const bl_conf_section_t sections[] = {
+    {.name = "server", .doc = "DNS service, logging and metrics."},
+    {.name = "sync",
+     .present_off = offsetof(mirror_config_t, sync.enabled) + 1,
+     .line_off = offsetof(mirror_config_t, sync.line) + 1,
+     .doc = "Follow the master over mutual TLS 1.3: every zone without snapshot, spool_dir or "
+            "rbldnsd gets its feed from the master (one zone per feed), its state restored from "
+            "state_dir before any query is answered. blsyncctl certs on the master makes the "
+            "certificates."},
+    {.name = "zone",
+     .arr_off = offsetof(mirror_config_t, zones),
+     .elem_size = sizeof(mirror_zone_conf_t),
+     .count_off = offsetof(mirror_config_t, nzones) + 1,
+     .cap = MIRROR_CONF_MAX_ZONES,
+     .name_off = offsetof(mirror_zone_conf_t, name),
+     .name_size = sizeof(((mirror_zone_conf_t *)0)->name),
+     .line_off = offsetof(mirror_zone_conf_t, line) + 1,
+     .normalize = zone_name,
+     .inst_arg = "name",
+     .doc = "One section per DNS zone, serving one feed (a spool_dir, a snapshot or [sync]) or "
+            "rbldnsd data files."},
+};
 
-void mirror_config_close(mirror_config_t *c)
+/* a = 127.0.0.N or N. */
+static int set_a(void *base, const char *key, const char *v, const char **why)
 {
-    for (unsigned i = 0; i < c->nlisten; i++)
-        free(c->listen[i]);
-    free(c->metrics_listen);
-    free(c->sync.master);
-    free(c->sync.server_name);
-    free(c->sync.cert);
-    free(c->sync.key);
-    free(c->sync.ca);
-    free(c->sync.state_dir);
-    for (unsigned i = 0; i < c->nzones; i++)
-        zone_conf_close(&c->zones[i]);
-    memset(c, 0, sizeof *c);
-}
-
-static int parse_uint(const char *v, unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    if (!*v || *v == '-')
-        return -1;
-    unsigned long x = strtoul(v, &end, 10);
-    /* optional time suffix: s, m, h, d */
-    unsigned long mul = 1;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        mul = 60, end++;
-    else if (*end == 'h')
-        mul = 3600, end++;
-    else if (*end == 'd')
-        mul = 86400, end++;
-    if (errno || *end || x > max / mul)
-        return -1;
-    *out = x * mul;
+    mirror_zone_conf_t *z = base;
+    uint64_t x;
+    (void)key;
+    if (bl_cfg_uint(!strncmp(v, "127.0.0.", 8) ? v + 8 : v, 1, 255, &x, why))
+        return BL_ECONFIG;
+    z->a = (unsigned)x;
     return 0;
 }
 
-static int add_list(char **list, unsigned *n, const char *v)
+static int get_a(const void *base, size_t i, char *key, size_t kn, char *val, size_t vn)
 {
-    /* whitespace-separated values; repeated keys append */
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", v);
-    for (char *save, *t = strtok_r(buf, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
-        if (*n >= MIRROR_CONF_MAX_LIST)
-            return -1;
-        list[(*n)++] = strdup(t);
+    if (i)
+        return -1;
+    snprintf(key, kn, "a");
+    snprintf(val, vn, "127.0.0.%u", ((const mirror_zone_conf_t *)base)->a);
+    return 0;
+}
+
+/* reason.N = TEMPLATE, N from 0 to 65535. */
+static int set_reason(void *base, const char *key, const char *v, const char **why)
+{
+    mirror_zone_conf_t *z = base;
+    uint64_t id;
+    if (bl_cfg_uint(key + strlen("reason."), 0, 65535, &id, NULL)) {
+        *why = "the reason id is not a number from 0 to 65535";
+        return BL_ECONFIG;
+    }
+    if (id >= z->nreason) {
+        char **nr = realloc(z->reason_txt, (id + 1) * sizeof *nr);
+        if (!nr) {
+            *why = "out of memory";
+            return BL_ECONFIG;
+        }
+        memset(nr + z->nreason, 0, (id + 1 - z->nreason) * sizeof *nr);
+        z->reason_txt = nr;
+        z->nreason = id + 1;
+    }
+    char *t = strdup(v);
+    if (!t) {
+        *why = "out of memory";
+        return BL_ECONFIG;
+    }
+    free(z->reason_txt[id]);
+    z->reason_txt[id] = t;
+    return 0;
+}
+
+static int get_reason(const void *base, size_t i, char *key, size_t kn, char *val, size_t vn)
+{
+    const mirror_zone_conf_t *z = base;
+    for (size_t id = 0; id < z->nreason; id++)
+        if (z->reason_txt[id] && i-- == 0) {
+            snprintf(key, kn, "reason.%zu", id);
+            snprintf(val, vn, "%s", z->reason_txt[id]);
+            return 0;
+        }
+    return -1;
+}
+
+static void release_reason(void *base)
+{
+    mirror_zone_conf_t *z = base;
+    for (size_t i = 0; i < z->nreason; i++)
+        free(z->reason_txt[i]);
+    free(z->reason_txt);
+    z->reason_txt = NULL;
+    z->nreason = 0;
+}
+
+static int nonzero_port(const char *v, const char **why)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (bl_cfg_listen(v, 7353, &ss, &len, why))
+        return BL_ECONFIG;
+    uint16_t port = ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port;
+    if (!port) {
+        *why = "port 0";
+        return BL_ECONFIG;
     }
     return 0;
 }
 
-static void zone_defaults(mirror_zone_conf_t *z, const char *name, unsigned line)
+static int host_name(const char *v, const char **why)
 {
-    memset(z, 0, sizeof *z);
-    snprintf(z->name, sizeof z->name, "%s", name);
-    snprintf(z->feed, sizeof z->feed, "main");
-    z->ttl = 300;
-    z->soa_ttl = 3600;
-    z->neg_ttl = 300;
-    z->refresh = 3600;
-    z->retry = 600;
-    z->expire = 604800;
-    z->a = 2;
-    z->line = line;
+    if (strlen(v) > 255 || strpbrk(v, " \t/")) {
+        *why = "not a host name";
+        return BL_ECONFIG;
+    }
+    return 0;
 }
 
-static mirror_zone_conf_t *zone_for(mirror_config_t *c, const char *section, unsigned line,
-                                    int create)
+static int kind_file(const char *v, const char **why)
 {
-    const char *name = section + 4;
-    while (*name == ' ' || *name == '\t')
-        name++;
-    size_t l = strlen(name);
-    while (l && name[l - 1] == '.')
-        l--;
-    char nb[256];
-    snprintf(nb, sizeof nb, "%.*s", (int)l, name);
-    for (char *p = nb; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p + 32);
-    if (!*nb)
-        return c->nzones ? &c->zones[0] : NULL;
-    for (unsigned i = 0; i < c->nzones; i++)
-        if (!strcmp(c->zones[i].name, nb))
-            return &c->zones[i];
-    if (!create || c->nzones >= MIRROR_CONF_MAX_ZONES)
-        return NULL;
-    zone_defaults(&c->zones[c->nzones], nb, line);
-    return &c->zones[c->nzones++];
+    if (!strchr(v, ':')) {
+        *why = "no KIND:";
+        return BL_ECONFIG;
+    }
+    return 0;
+}
+
+/*
+ * Every option of blsync-mirror, once. Adding one is one entry:
+ *
+ *     O("server", "key", BL_CONF_TYPE, field, .def = "TEXT", .help = "One line."),
+ *
+ * with field a member of mirror_config_t (Z(...) for one of
+ * mirror_zone_conf_t, OL/ZL for a repeatable char *[] and its count); the
+ * type is one of conf_schema.h's (DURATION, SIZE, UINT, BOOL, STR, PATH,
+ * ADDR, ...); .def is the default as written in the file. Optional: .min and
+ * .max (milliseconds for durations), .unit = 1000 for a duration kept in
+ * seconds, .flags (BL_CONF_HOT when reload() in main.c applies it on SIGHUP;
+ * BL_CONF_HEAP for a char * field), .example, .doc (more for the manual).
+ * Checks that span options go in mirror_config_check. Then `bash
+ * tests/config/docs.sh --update` regenerates blsync.conf(5)'s list and
+ * deploy/blsync-mirror.conf (test config_docs fails until it has run).
+ */
+#define O(sec, k, t, field, ...)                                                                   \
+    {                                                                                              \
+        .section = sec, .key = k, .type = t, BL_CONF_AT(mirror_config_t, field), __VA_ARGS__       \
+    }
+#define OL(sec, k, t, arr, n, ...)                                                                 \
+    {                                                                                              \
+        .section = sec, .key = k, .type = t, BL_CONF_LIST(mirror_config_t, arr, n), __VA_ARGS__    \
+    }
+#define Y(k, t, field, ...) O("sync", k, t, sync.field, __VA_ARGS__)
+#define Z(k, t, field, ...)                                                                        \
+    {                                                                                              \
+        .section = "zone", .key = k, .type = t, BL_CONF_AT(mirror_zone_conf_t, field), __VA_ARGS__ \
+    }
+#define ZL(k, t, arr, n, ...)                                                                      \
+    {                                                                                              \
+        .section = "zone", .key = k, .type = t, BL_CONF_LIST(mirror_zone_conf_t, arr, n),          \
+        __VA_ARGS__                                                                                \
+    }
+#define ZC(k, ...)                                                                                 \
+    {                                                                                              \
+        .section = "zone", .key = k, .type = BL_CONF_CUSTOM, __VA_ARGS__                           \
+    }
+#define SYNCED (BL_CONF_HEAP | BL_CONF_NONEMPTY | BL_CONF_REQUIRED)
+#define SECONDS(k, field, d, ...)                                                                  \
+    Z(k, BL_CONF_DURATION, field, .unit = 1000, .def = d, .max = 0x7fffffffLL * 1000, __VA_ARGS__)
+
+static const bl_conf_opt_t opts[] = {
+    OL("server", "listen", BL_CONF_ADDR, listen, nlisten, .flags = BL_CONF_MULTI | BL_CONF_REQUIRED,
+       .port = 53, .example = "127.0.0.1:53", .help = "DNS listen addresses, UDP and TCP on each.",
+       .doc = "Port 53 needs CAP_NET_BIND_SERVICE, which the systemd unit grants; --listen "
+              "replaces this list."),
+    O("server", "threads", BL_CONF_UINT, threads, .def = "2", .min = 1, .max = 64,
+      .help = "UDP threads per listen address."),
+    O("server", "tcp_idle_timeout", BL_CONF_DURATION, tcp_idle_ms, .def = "10s", .min = 1,
+      .max = 3600000, .help = "How long an idle DNS TCP connection is kept."),
+    O("server", "tcp_idle_timeout_ms", BL_CONF_UINT, tcp_idle_ms, .flags = BL_CONF_ALIAS, .min = 1,
+      .max = 3600000, .help = "tcp_idle_timeout in milliseconds (an older spelling)."),
+    O("server", "tcp_max_connections", BL_CONF_UINT, tcp_max_conns, .def = "512", .min = 1,
+      .max = 1000000, .help = "Open DNS TCP connections at most; more are closed at once."),
+    O("server", "udp_max_payload", BL_CONF_UINT, udp_max, .def = "1232", .min = 512, .max = 4096,
+      .arg = "bytes", .help = "Largest UDP answer with EDNS."),
+    O("server", "udp_gso", BL_CONF_BOOL, udp_gso, .def = "yes",
+      .help = "Batch same-size UDP answers to one peer with UDP GSO.",
+      .doc = "One smaller answer may be the last segment."),
+    O("server", "udp_coalesce_us", BL_CONF_UINT, udp_coalesce_us, .def = "1000", .max = 10000,
+      .arg = "microseconds",
+      .help = "Under load, the longest pause a UDP thread takes so that queries queue up and one "
+              "wake-up serves many (0: never).",
+      .doc = "The thread pauses only when its measured arrival rate makes at least 4 queries "
+             "likely within that time (about 4,000 queries/s per thread at 1000), and only until "
+             "about half of its 128-query receive vector has arrived, so a lightly loaded mirror "
+             "adds no latency and a loaded one adds at most this much (each pause is shortened by "
+             "the overshoot its sleeps showed) while spending less CPU per query. Clients that "
+             "wait for their answers before sending more are detected (each half second starts "
+             "with a 25 ms probe without pauses) and not paused for during the next 10 s, "
+             "doubling up to 40 s while they keep waiting. See "
+             "blsync_mirror_udp_coalesce_pauses_total."),
+    O("server", "metrics_listen", BL_CONF_ADDR, metrics_listen, .flags = BL_CONF_HEAP, .port = 9154,
+      .example = "127.0.0.1:9154",
+      .help = "Address of Prometheus /metrics and /healthz (docs/METRICS.md); unset: none."),
+    O("server", "log_level", BL_CONF_ENUM, log_level, .def = "info", .names = bl_conf_log_levels,
+      .flags = BL_CONF_HOT,
+      .help = "Least severe event logged; one line per event, key=value, no key material."),
+    O("server", "log_syslog", BL_CONF_BOOL, log_syslog, .def = "no", .flags = BL_CONF_HOT,
+      .help = "Log to syslog (facility daemon) instead of standard error."),
+    O("server", "window", BL_CONF_DURATION, window_ms, .def = "4h", .min = 1000,
+      .flags = BL_CONF_HOT,
+      .help = "The propagation window a delisting must fit in (exported as "
+              "blsync_propagation_window_seconds)."),
+    O("server", "expected_propagation", BL_CONF_DURATION, expected_prop_ms, .def = "30m",
+      .min = 1000, .flags = BL_CONF_HOT,
+      .help = "The propagation from the master to this mirror you expect.",
+      .doc = "At start-up and on SIGHUP, a zone whose ttl plus expected_propagation exceeds the "
+             "window is warned about (event=window_budget)."),
+
+    Y("master", BL_CONF_ADDR, master, .flags = SYNCED, .port = 7353, .check = nonzero_port,
+      BL_CONF_LINE(mirror_config_t, sync.master_line), .example = "192.0.2.10:7353",
+      .help = "Numeric address and port of the master's [sync] listener."),
+    Y("server_name", BL_CONF_STR, server_name, .flags = SYNCED, .check = host_name, .arg = "name",
+      .example = "master.example.net", .help = "The name the master's certificate must carry."),
+    Y("cert", BL_CONF_PATH, cert, .flags = SYNCED, BL_CONF_LINE(mirror_config_t, sync.cert_line),
+      .example = "/etc/blsync/mirror.pem", .help = "This mirror's client certificate (PEM)."),
+    Y("key", BL_CONF_PATH, key, .flags = SYNCED, BL_CONF_LINE(mirror_config_t, sync.key_line),
+      .example = "/etc/blsync/mirror.key", .help = "Its private key (readable by blsync only)."),
+    Y("ca", BL_CONF_PATH, ca, .flags = SYNCED, BL_CONF_LINE(mirror_config_t, sync.ca_line),
+      .example = "/etc/blsync/ca.pem", .help = "The CA that signed the master's certificate."),
+    Y("state_dir", BL_CONF_PATH, state_dir, .flags = SYNCED,
+      BL_CONF_LINE(mirror_config_t, sync.state_line), .example = "/var/lib/blsync-mirror/sync",
+      .help = "Applied objects, one directory per feed, persisted before they are acknowledged."),
+    Y("stale_after", BL_CONF_DURATION, stale_after_ms, .def = "30s", .min = 1,
+      .help = "No valid heartbeat for this long: stale (metric blsync_mirror_stale = 1)."),
+    Y("freeze_after", BL_CONF_DURATION, freeze_after_ms, .def = "5m", .min = 1,
+      .help = "No valid heartbeat for this long: frozen, no positive answers.",
+      .doc = "A stale list blocks innocent senders; longer than stale_after."),
+    Y("backoff_min", BL_CONF_DURATION, backoff_min_ms, .def = "500ms", .min = 1,
+      .help = "Shortest reconnect delay (exponential with jitter)."),
+    Y("backoff_max", BL_CONF_DURATION, backoff_max_ms, .def = "30s", .min = 1,
+      .help = "Longest reconnect delay."),
+
+    Z("feed", BL_CONF_STR, feed, .def = "main", .flags = BL_CONF_NONEMPTY, .arg = "name",
+      .help = "The master's feed this zone serves."),
+    Z("spool_dir", BL_CONF_PATH, spool_dir, .flags = BL_CONF_HEAP,
+      .example = "/var/lib/blsync-mirror/main",
+      .help = "Where verified deltas and snapshots are dropped for this zone (without [sync])."),
+    Z("snapshot", BL_CONF_PATH, snapshot, .flags = BL_CONF_HEAP,
+      .example = "/var/lib/blsync-mirror/main.snapshot",
+      .help = "A signed snapshot to load at start (without [sync])."),
+    ZL("trusted_key", BL_CONF_PATH, keys, nkeys, .flags = BL_CONF_MULTI,
+       .example = "/etc/blsync/master.pub",
+       .help = "Public signing keys trusted for the feed (a feed needs one).",
+       .doc = "blsyncctl keygen on the master writes master.pub; list several during a key "
+              "rotation."),
+    SECONDS("ttl", ttl, "300", .flags = BL_CONF_HOT,
+            .help = "TTL of positive answers; it counts against the propagation window."),
+    SECONDS("neg_ttl", neg_ttl, "300", .flags = BL_CONF_HOT,
+            .help = "Negative TTL and SOA minimum."),
+    SECONDS("soa_minimum", neg_ttl, NULL, .flags = BL_CONF_HOT | BL_CONF_ALIAS,
+            .help = "Another name for neg_ttl."),
+    SECONDS("soa_ttl", soa_ttl, "3600", .flags = BL_CONF_HOT,
+            .help = "TTL of the SOA and NS records."),
+    SECONDS("soa_refresh", refresh, "3600", .help = "SOA refresh timer."),
+    SECONDS("soa_retry", retry, "600", .help = "SOA retry timer."),
+    SECONDS("soa_expire", expire, "604800", .help = "SOA expire timer."),
+    Z("soa_mname", BL_CONF_STR, mname, .arg = "name", .example = "ns1.example.net",
+      .help = "SOA primary name server (unset: the first ns, or the zone)."),
+    Z("soa_rname", BL_CONF_STR, rname, .arg = "name", .example = "hostmaster.example.net",
+      .help = "SOA mailbox (unset: hostmaster.ZONE)."),
+    ZL("ns", BL_CONF_STR, ns, nns, .flags = BL_CONF_MULTI, .arg = "name",
+       .example = "ns1.example.net ns2.example.net", .help = "Name servers of the zone."),
+    ZC("a", .set = set_a, .get = get_a, .def = "127.0.0.2", .arg = "127.0.0.n",
+       .expect = "127.0.0.N or N, with N from 1 to 255",
+       .help = "A record answered for listed addresses that carry no A value of their own."),
+    Z("txt", BL_CONF_STR, txt, .flags = BL_CONF_HEAP | BL_CONF_HOT, .arg = "template",
+      .example = "Listed; see https://bl.example.net/lookup?ip=$",
+      .help = "TXT answer; $ is replaced by the address."),
+    ZC("reason.", .set = set_reason, .get = get_reason, .release = release_reason,
+       .flags = BL_CONF_PREFIX | BL_CONF_HOT, .arg = "template",
+       .example = "Listed for spam; see https://bl.example.net/lookup?ip=$",
+       .expect = "reason.N = TEMPLATE with N from 0 to 65535",
+       .help = "TXT answer for reason id N (the master's [kind.*] reason)."),
+    Z("export_rbldnsd", BL_CONF_PATH, export_rbldnsd, .flags = BL_CONF_HEAP | BL_CONF_HOT,
+      .example = "/var/lib/blsync-mirror/bl.example.net.rbldnsd",
+      .help = "Also write the served state as rbldnsd data after each apply, at start and on "
+              "SIGHUP.",
+      .doc = "The file (ip4trie) and file.ip6 (ip6trie) are each written whole and renamed into "
+             "place; serve them with rbldnsd ... ZONE:ip4trie:FILE ZONE:ip6trie:FILE.ip6."),
+    ZL("rbldnsd", BL_CONF_STR, rbldnsd, nrbldnsd,
+       .flags = BL_CONF_MULTI | BL_CONF_WHOLE | BL_CONF_NONEMPTY | BL_CONF_HOT, .check = kind_file,
+       .arg = "kind:file", .example = "ip4set:/var/lib/rbldnsd/list",
+       .expect = "KIND:FILE such as ip4set:/var/lib/rbldnsd/list",
+       .help = "Instead of a feed, serve rbldnsd data files (ip4set, ip4trie, ...)."),
+};
+
+const bl_conf_schema_t mirror_conf_schema =
+    BL_CONF_SCHEMA("blsync-mirror", mirror_config_t, sections, opts);
+
+void mirror_config_init(mirror_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    bl_conf_defaults(&mirror_conf_schema, c);
+}
+
+void mirror_config_close(mirror_config_t *c)
+{
+    bl_conf_free(&mirror_conf_schema, c);
+    memset(c, 0, sizeof *c);
+}
+
+int mirror_config_set(mirror_config_t *c, const char *section, const char *key, const char *val,
+                      char *err, size_t errlen)
+{
+    bl_cfg_err_t e;
+    int rc = bl_conf_set(&mirror_conf_schema, c, section, key, val, NULL, 0, &e);
+    if (rc)
+        snprintf(err, errlen, "%s", e.msg);
+    return rc;
+}
+
+int mirror_config_load(mirror_config_t *c, const char *path, char *err, size_t errlen)
+{
+    bl_cfg_err_t e;
+    snprintf(c->path, sizeof c->path, "%s", path);
+    int rc = bl_conf_load(&mirror_conf_schema, c, path, &e);
+    if (rc)
+        snprintf(err, errlen, "%s", e.msg);
+    return rc;
+}
+
+int mirror_config_print(const mirror_config_t *c, FILE *f)
+{
+    fprintf(f, "# blsync-mirror --print-config: the effective configuration.\n"
+               "# Commented-out lines hold defaults.\n");
+    return bl_conf_print(&mirror_conf_schema, c, f, 0);
 }
 
 #define BAD(...)                                                                                   \
@@ -181,293 +368,6 @@ static mirror_zone_conf_t *zone_for(mirror_config_t *c, const char *section, uns
         snprintf(err, errlen, __VA_ARGS__);                                                        \
         return BL_ECONFIG;                                                                         \
     } while (0)
-
-static int set_u32(const char *key, const char *val, unsigned long max, uint32_t *out, char *err,
-                   size_t errlen)
-{
-    unsigned long x;
-    if (parse_uint(val, max, &x))
-        BAD("%s: '%s' is not a number in 0..%lu", key, val, max);
-    *out = (uint32_t)x;
-    return 0;
-}
-
-static int set_zone(mirror_zone_conf_t *z, const char *key, const char *val, char *err,
-                    size_t errlen)
-{
-    if (!strcmp(key, "feed")) {
-        if (!*val || strlen(val) > BL_FEED_MAX)
-            BAD("feed: name must be 1..%d bytes", BL_FEED_MAX);
-        snprintf(z->feed, sizeof z->feed, "%s", val);
-    } else if (!strcmp(key, "ttl")) {
-        return set_u32(key, val, 0x7fffffff, &z->ttl, err, errlen);
-    } else if (!strcmp(key, "soa_ttl")) {
-        return set_u32(key, val, 0x7fffffff, &z->soa_ttl, err, errlen);
-    } else if (!strcmp(key, "neg_ttl") || !strcmp(key, "soa_minimum")) {
-        return set_u32(key, val, 0x7fffffff, &z->neg_ttl, err, errlen);
-    } else if (!strcmp(key, "soa_refresh")) {
-        return set_u32(key, val, 0x7fffffff, &z->refresh, err, errlen);
-    } else if (!strcmp(key, "soa_retry")) {
-        return set_u32(key, val, 0x7fffffff, &z->retry, err, errlen);
-    } else if (!strcmp(key, "soa_expire")) {
-        return set_u32(key, val, 0x7fffffff, &z->expire, err, errlen);
-    } else if (!strcmp(key, "soa_mname")) {
-        snprintf(z->mname, sizeof z->mname, "%s", val);
-    } else if (!strcmp(key, "soa_rname")) {
-        snprintf(z->rname, sizeof z->rname, "%s", val);
-    } else if (!strcmp(key, "ns")) {
-        char *tmp[MIRROR_CONF_MAX_LIST];
-        unsigned n = 0;
-        if (add_list(tmp, &n, val) || z->nns + n > MIRROR_NS_MAX) {
-            for (unsigned i = 0; i < n; i++)
-                free(tmp[i]);
-            BAD("ns: at most %d name servers", MIRROR_NS_MAX);
-        }
-        for (unsigned i = 0; i < n; i++)
-            z->ns[z->nns++] = tmp[i];
-    } else if (!strcmp(key, "a")) {
-        unsigned long x;
-        const char *v = !strncmp(val, "127.0.0.", 8) ? val + 8 : val;
-        if (parse_uint(v, 255, &x) || x == 0)
-            BAD("a: '%s' is not 127.0.0.x with x in 1..255", val);
-        z->a = (unsigned)x;
-    } else if (!strcmp(key, "txt")) {
-        free(z->txt);
-        z->txt = *val ? strdup(val) : NULL;
-    } else if (!strncmp(key, "reason.", 7)) {
-        unsigned long id;
-        if (parse_uint(key + 7, 65535, &id))
-            BAD("%s: reason id must be 0..65535", key);
-        if (id >= z->nreason) {
-            char **nr = realloc(z->reason_txt, (id + 1) * sizeof *nr);
-            if (!nr)
-                BAD("out of memory");
-            memset(nr + z->nreason, 0, (id + 1 - z->nreason) * sizeof *nr);
-            z->reason_txt = nr;
-            z->nreason = id + 1;
-        }
-        free(z->reason_txt[id]);
-        z->reason_txt[id] = strdup(val);
-    } else if (!strcmp(key, "snapshot")) {
-        free(z->snapshot);
-        z->snapshot = strdup(val);
-    } else if (!strcmp(key, "trusted_key")) {
-        if (add_list(z->keys, &z->nkeys, val))
-            BAD("trusted_key: at most %d keys", MIRROR_CONF_MAX_LIST);
-    } else if (!strcmp(key, "spool_dir")) {
-        free(z->spool_dir);
-        z->spool_dir = strdup(val);
-    } else if (!strcmp(key, "export_rbldnsd")) {
-        free(z->export_rbldnsd);
-        z->export_rbldnsd = *val ? strdup(val) : NULL;
-    } else if (!strcmp(key, "rbldnsd")) {
-        if (!strchr(val, ':'))
-            BAD("rbldnsd: expected KIND:FILE (e.g. ip4set:/var/lib/rbldnsd/list)");
-        if (z->nrbldnsd >= MIRROR_CONF_MAX_LIST)
-            BAD("rbldnsd: at most %d files", MIRROR_CONF_MAX_LIST);
-        z->rbldnsd[z->nrbldnsd++] = strdup(val);
-    } else {
-        BAD("unknown zone setting '%s'", key);
-    }
-    return 0;
-}
-
-static int set_str(char **dst, const char *key, const char *val, char *err, size_t errlen)
-{
-    if (!*val)
-        BAD("%s: empty value", key);
-    free(*dst);
-    *dst = strdup(val);
-    return 0;
-}
-
-static int set_sync(mirror_sync_file_conf_t *y, const char *key, const char *val, unsigned line,
-                    char *err, size_t errlen)
-{
-    const char *why = NULL;
-    int64_t *ms = NULL;
-    y->enabled = 1;
-    if (!y->line)
-        y->line = line;
-    if (!strcmp(key, "master")) {
-        struct sockaddr_storage ss;
-        socklen_t len;
-        if (bl_cfg_listen(val, 7353, &ss, &len, &why) ||
-            (ss.ss_family == AF_INET && ((struct sockaddr_in *)&ss)->sin_port == 0))
-            BAD("master: '%s' is not a numeric address[:port] (%s)", val, why ? why : "port 0");
-        y->master_line = line;
-        return set_str(&y->master, key, val, err, errlen);
-    } else if (!strcmp(key, "server_name")) {
-        if (!*val || strlen(val) > 255 || strpbrk(val, " \t/"))
-            BAD("server_name: '%s' is not a host name", val);
-        return set_str(&y->server_name, key, val, err, errlen);
-    } else if (!strcmp(key, "cert")) {
-        y->cert_line = line;
-        return set_str(&y->cert, key, val, err, errlen);
-    } else if (!strcmp(key, "key")) {
-        y->key_line = line;
-        return set_str(&y->key, key, val, err, errlen);
-    } else if (!strcmp(key, "ca")) {
-        y->ca_line = line;
-        return set_str(&y->ca, key, val, err, errlen);
-    } else if (!strcmp(key, "state_dir")) {
-        y->state_line = line;
-        return set_str(&y->state_dir, key, val, err, errlen);
-    } else if (!strcmp(key, "stale_after")) {
-        ms = &y->stale_after_ms;
-    } else if (!strcmp(key, "freeze_after")) {
-        ms = &y->freeze_after_ms;
-    } else if (!strcmp(key, "backoff_min")) {
-        ms = &y->backoff_min_ms;
-    } else if (!strcmp(key, "backoff_max")) {
-        ms = &y->backoff_max_ms;
-    } else {
-        BAD("unknown sync setting '%s'", key);
-    }
-    if (bl_cfg_duration(val, ms, &why) || *ms <= 0)
-        BAD("%s: '%s' is not a positive duration (%s)", key, val, why ? why : "zero");
-    return 0;
-}
-
-static int set_any(mirror_config_t *c, const char *section, const char *key, const char *val,
-                   unsigned line, char *err, size_t errlen);
-
-int mirror_config_set(mirror_config_t *c, const char *section, const char *key, const char *val,
-                      char *err, size_t errlen)
-{
-    return set_any(c, section, key, val, 0, err, errlen);
-}
-
-static int set_any(mirror_config_t *c, const char *section, const char *key, const char *val,
-                   unsigned line, char *err, size_t errlen)
-{
-    if (!strcmp(section, "sync"))
-        return set_sync(&c->sync, key, val, line, err, errlen);
-    if (!strcmp(section, "server")) {
-        unsigned long x;
-        if (!strcmp(key, "listen")) {
-            if (add_list(c->listen, &c->nlisten, val))
-                BAD("listen: at most %d addresses", MIRROR_CONF_MAX_LIST);
-        } else if (!strcmp(key, "threads")) {
-            if (parse_uint(val, 64, &x) || x == 0)
-                BAD("threads: '%s' is not in 1..64", val);
-            c->threads = (unsigned)x;
-        } else if (!strcmp(key, "tcp_idle_timeout")) {
-            if (parse_uint(val, 3600, &x) || x == 0)
-                BAD("tcp_idle_timeout: '%s' is not 1..3600 seconds", val);
-            c->tcp_idle_ms = (unsigned)x * 1000;
-        } else if (!strcmp(key, "tcp_idle_timeout_ms")) {
-            if (parse_uint(val, 3600000, &x) || x == 0)
-                BAD("tcp_idle_timeout_ms: '%s' is not 1..3600000", val);
-            c->tcp_idle_ms = (unsigned)x;
-        } else if (!strcmp(key, "tcp_max_connections")) {
-            if (parse_uint(val, 1000000, &x) || x == 0)
-                BAD("tcp_max_connections: '%s' is not 1..1000000", val);
-            c->tcp_max_conns = (unsigned)x;
-        } else if (!strcmp(key, "udp_max_payload")) {
-            if (parse_uint(val, 4096, &x) || x < 512)
-                BAD("udp_max_payload: '%s' is not 512..4096", val);
-            c->udp_max = (unsigned)x;
-        } else if (!strcmp(key, "udp_coalesce_us")) {
-            if (parse_uint(val, 10000, &x))
-                BAD("udp_coalesce_us: '%s' is not 0..10000", val);
-            c->udp_coalesce_us = (unsigned)x;
-        } else if (!strcmp(key, "metrics_listen")) {
-            free(c->metrics_listen);
-            c->metrics_listen = *val ? strdup(val) : NULL;
-        } else if (!strcmp(key, "udp_gso")) {
-            if (strcmp(val, "yes") && strcmp(val, "no"))
-                BAD("udp_gso: '%s' is not yes or no", val);
-            c->udp_gso = !strcmp(val, "yes");
-        } else if (!strcmp(key, "log_level")) {
-            int l = bl_log_level_parse(val);
-            if (l < 0)
-                BAD("log_level: '%s' is not err, warn, info or debug", val);
-            c->log_level = l;
-        } else if (!strcmp(key, "window") || !strcmp(key, "expected_propagation")) {
-            int64_t ms;
-            const char *why = NULL;
-            if (bl_cfg_duration(val, &ms, &why) || ms < 1000)
-                BAD("%s: '%s' is not a duration of at least 1s", key, val);
-            *(!strcmp(key, "window") ? &c->window_ms : &c->expected_prop_ms) = ms;
-        } else if (!strcmp(key, "log_syslog")) {
-            if (strcmp(val, "yes") && strcmp(val, "no"))
-                BAD("log_syslog: '%s' is not yes or no", val);
-            c->log_syslog = !strcmp(val, "yes");
-        } else {
-            BAD("unknown server setting '%s'", key);
-        }
-        return 0;
-    }
-    if (!strncmp(section, "zone", 4) && (section[4] == 0 || section[4] == ' ')) {
-        mirror_zone_conf_t *z = zone_for(c, section, 0, 1);
-        if (!z)
-            BAD("no such zone or too many zones (at most %d)", MIRROR_CONF_MAX_ZONES);
-        return set_zone(z, key, val, err, errlen);
-    }
-    BAD("unknown section [%s]", section);
-}
-
-/* inih plumbing: a line-counting reader so that every error names file:line. */
-typedef struct {
-    FILE *f;
-    unsigned line;
-    mirror_config_t *c;
-    char *err;
-    size_t errlen;
-    int rc;
-    const char *path;
-} ini_ctx_t;
-
-static char *ini_reader_fn(char *str, int num, void *stream)
-{
-    ini_ctx_t *x = stream;
-    char *r = fgets(str, num, x->f);
-    if (r)
-        x->line++;
-    return r;
-}
-
-static int ini_handler_fn(void *user, const char *section, const char *name, const char *value)
-{
-    ini_ctx_t *x = user;
-    if (x->rc)
-        return 0;
-    char msg[512];
-    if (!strncmp(section, "zone", 4) && (section[4] == 0 || section[4] == ' ') &&
-        !zone_for(x->c, section, x->line, 0))
-        zone_for(x->c, section, x->line, 1);
-    int rc = set_any(x->c, section, name, value, x->line, msg, sizeof msg);
-    if (rc) {
-        snprintf(x->err, x->errlen, "%s:%u: %s", x->path, x->line, msg);
-        x->rc = rc;
-        return 0;
-    }
-    return 1;
-}
-
-int mirror_config_load(mirror_config_t *c, const char *path, char *err, size_t errlen)
-{
-    ini_ctx_t x = {fopen(path, "r"), 0, c, err, errlen, 0, path};
-    snprintf(c->path, sizeof c->path, "%s", path);
-    if (!x.f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return BL_EIO;
-    }
-    int r = ini_parse_stream(ini_reader_fn, &x, ini_handler_fn, &x);
-    fclose(x.f);
-    if (x.rc)
-        return x.rc;
-    if (r > 0) {
-        snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, r);
-        return BL_ECONFIG;
-    }
-    if (r < 0) {
-        snprintf(err, errlen, "%s: cannot parse", path);
-        return BL_ECONFIG;
-    }
-    return 0;
-}
 
 /* Opens a file named by [sync] for reading, to say now (not at the first
  * connection) that it is missing or unreadable. */
@@ -525,20 +425,6 @@ int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
         BAD("no [zone NAME] section");
     if (!c->nlisten)
         BAD("no listen address ([server] listen = 127.0.0.1:53)");
-    for (unsigned i = 0; i < c->nlisten; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len;
-        const char *why = "";
-        if (bl_cfg_listen(c->listen[i], 53, &ss, &len, &why))
-            BAD("listen: '%s' is not an address[:port] (%s)", c->listen[i], why);
-    }
-    if (c->metrics_listen) {
-        struct sockaddr_storage ss;
-        socklen_t len;
-        const char *why = "";
-        if (bl_cfg_listen(c->metrics_listen, 9154, &ss, &len, &why))
-            BAD("metrics_listen: '%s' is not an address[:port] (%s)", c->metrics_listen, why);
-    }
     int nsynced = 0;
     for (unsigned i = 0; i < c->nzones; i++) {
         const mirror_zone_conf_t *z = &c->zones[i];
@@ -556,14 +442,11 @@ int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
                 z->name, z->line);
         if (feed && !z->nkeys)
             BAD("zone %s (line %u): a feed needs at least one trusted_key", z->name, z->line);
-        for (unsigned j = 0; j < i; j++) {
-            if (!strcmp(c->zones[j].name, z->name))
-                BAD("zone %s declared twice", z->name);
+        for (unsigned j = 0; j < i; j++)
             if (synced && mirror_zone_conf_synced(c, &c->zones[j]) &&
                 !strcmp(c->zones[j].feed, z->feed))
                 BAD("zone %s (line %u): feed %s is already followed by zone %s", z->name, z->line,
                     z->feed, c->zones[j].name);
-        }
     }
     if (c->sync.enabled) {
         int rc = check_sync(c, err, errlen);

@@ -5,9 +5,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include "zone.h"
+#include "conf_schema.h"
 #include "obj.h"
+#include "zone.h"
 
 #define MIRROR_CONF_MAX_LIST  16
 #define MIRROR_CONF_MAX_ZONES 16
@@ -66,8 +68,10 @@ typedef struct {
     char path[512]; /* the configuration file, for file:line in later checks */
     mirror_zone_conf_t zones[MIRROR_CONF_MAX_ZONES];
     unsigned nzones;
-    int listen_from_cli; /* a --listen replaces the file's list */
 } mirror_config_t;
+
+/* Every option of blsync-mirror (config.c); the manual and sample are generated from it. */
+extern const bl_conf_schema_t mirror_conf_schema;
 
 /* Sets defaults (no zones, no listeners). */
 void mirror_config_init(mirror_config_t *c);
@@ -76,12 +80,16 @@ void mirror_config_close(mirror_config_t *c);
  * "file:line: problem". */
 int mirror_config_load(mirror_config_t *c, const char *path, char *err, size_t errlen);
 /* Applies one setting as if read from a file: section "server", "sync" or
- * "zone NAME" ("zone" alone means the first zone). Used for --set. */
+ * "zone NAME" ("zone" alone means the first zone). Used for --set; err gets
+ * "KEY = VALUE: problem; expected ...". */
 int mirror_config_set(mirror_config_t *c, const char *section, const char *key, const char *val,
                       char *err, size_t errlen);
 /* Checks the whole configuration for consistency (zones, sources, listeners,
  * addresses, readable sync certificate, key and CA files). */
 int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen);
+/* Writes c as an INI file that loads back to it (--print-config), defaults
+ * commented out. */
+int mirror_config_print(const mirror_config_t *c, FILE *f);
 /* 1 if zone z of c gets its feed from the master over [sync]. */
 int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *z);
 

@@ -34,6 +34,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: blsync-mirror -c FILE [options]\n"
                "  -c, --config FILE      configuration file (INI)\n"
                "      --check-config     check the configuration and data sources, then exit\n"
+               "      --print-config     print the effective configuration (defaults commented\n"
+               "                         out), then exit\n"
                "  -l, --listen ADDR:PORT listen address (repeatable; replaces the file's list)\n"
                "  -t, --threads N        UDP threads per listen address\n"
                "      --set SECTION:KEY=VALUE  override one setting (SECTION: server, sync,\n"
@@ -618,7 +620,7 @@ int main(int argc, char **argv)
 {
     static app_t app;
     const char *cfg = NULL;
-    int check = 0;
+    int check = 0, print = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -632,6 +634,8 @@ int main(int argc, char **argv)
             cfg = argv[++i];
         } else if (!strcmp(a, "--check-config")) {
             check = 1;
+        } else if (!strcmp(a, "--print-config")) {
+            print = 1;
         } else if ((!strcmp(a, "-l") || !strcmp(a, "--listen")) && more &&
                    app.nlisten < MIRROR_CONF_MAX_LIST) {
             app.listens[app.nlisten++] = argv[++i];
@@ -658,6 +662,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "blsync-mirror: %s\n", err);
         mirror_config_close(&app.conf);
         return 1;
+    }
+    if (print) {
+        rc = mirror_config_print(&app.conf, stdout);
+        mirror_config_close(&app.conf);
+        return rc ? 1 : 0;
     }
     bl_log_init("blsync-mirror", app.conf.log_level, app.conf.log_syslog);
     mirror_qsbr_init(&app.qsbr);

@@ -60,7 +60,7 @@ cp "$T/mirror.conf" "$T/good.conf"
 printf '[server]\nlisten = 127.0.0.1:%s\n[zone bl.example.org]\nttl = soon\n' "$PORT" > "$T/mirror.conf"
 kill -HUP "$MPID"
 for _ in $(seq 100); do grep -q "event=reload_failed" "$T/mirror.log" && break; sleep 0.02; done
-grep -q "event=reload_failed msg=\".*mirror.conf:4: ttl: 'soon' is not a number" "$T/mirror.log" ||
+grep -q "event=reload_failed msg=\".*mirror.conf:4: ttl = soon: not a number" "$T/mirror.log" ||
     fail "bad reload not refused with file:line"
 [ "$(ttl_of "$name")" = 200 ] || fail "a refused reload changed the TTL"
 ok "an invalid file on SIGHUP is refused (file:line logged), answers unchanged"
