@@ -601,7 +601,7 @@ typedef struct {
 } load_t;
 
 /* inih's reader: counts lines, so that every message names its line, and
- * refuses a line longer than inih's buffer (which would split it in two). */
+ * refuses a line that fills inih's buffer (which would split it in two). */
 static char *reader(char *str, int num, void *stream)
 {
     load_t *L = stream;
@@ -618,13 +618,9 @@ static char *reader(char *str, int num, void *stream)
     }
     size_t n = strlen(str);
     if (n + 1 == (size_t)num && str[n - 1] != '\n') {
-        int c = getc(L->f);
-        if (c != EOF) {
-            L->rc =
-                bl_cfg_errorf(L->e, L->name, L->line, "line longer than %d characters", num - 2);
-            L->errline = L->line;
-            return NULL;
-        }
+        L->rc = bl_cfg_errorf(L->e, L->name, L->line, "line longer than %d characters", num - 2);
+        L->errline = L->line;
+        return NULL;
     }
     return str;
 }
