@@ -485,6 +485,9 @@ static void *instance(const bl_conf_schema_t *s, const bl_conf_section_t *S, voi
     snprintf(name, sizeof name, "%s", inst);
     if (S->normalize)
         S->normalize(name);
+    /* Trimmed again after normalize ("x ." is "x"): bracketed names are read trimmed. */
+    for (size_t l = strlen(name); l && (name[l - 1] == ' ' || name[l - 1] == '\t');)
+        name[--l] = 0;
     unsigned *cnt = inst_count(S, conf);
     if (!*name) {
         if (*cnt)
@@ -776,8 +779,10 @@ static void doc_key(const bl_conf_opt_t *o, char *buf, size_t n)
     snprintf(buf, n, "%s%s", o->key, (o->flags & BL_CONF_PREFIX) ? "N" : "");
 }
 
+/* off: the section is commented out; force: print the value even if it is
+ * the default (a section needs one key to exist when read back). */
 static void print_opt(FILE *f, const bl_conf_opt_t *o, const void *base, const void *ref, int off,
-                      unsigned how)
+                      int force, unsigned how)
 {
     char key[KEYLEN], val[VALLEN], dk[KEYLEN];
     if (o->flags & BL_CONF_ALIAS)
@@ -787,7 +792,7 @@ static void print_opt(FILE *f, const bl_conf_opt_t *o, const void *base, const v
         comment(f, o->doc);
     }
     doc_key(o, dk, sizeof dk);
-    int isdef = off || same_value(o, base, ref);
+    int isdef = !force && (off || same_value(o, base, ref));
     int scalar = !(o->flags & (BL_CONF_MULTI | BL_CONF_PREFIX));
     /* No value, or a text option's empty one. */
     int unset = get_pair(o, base, 0, key, sizeof key, val, sizeof val) ||
@@ -822,9 +827,23 @@ static void print_section(FILE *f, const bl_conf_schema_t *s, const bl_conf_sect
     if (how & BL_CONF_PRINT_SAMPLE)
         comment(f, S->doc);
     fprintf(f, "%s[%s%s%s]\n", off ? "#" : "", S->name, inst ? " " : "", inst ? inst : "");
+    /* An instance, or a section whose presence counts, that holds only
+     * defaults keeps one set option so that it exists when read back. */
+    int keep = (inst || S->present_off) && !off;
+    size_t forced = s->nopts;
+    char key[KEYLEN], val[VALLEN];
+    for (size_t i = 0; keep && i < s->nopts; i++) {
+        const bl_conf_opt_t *o = &s->opts[i];
+        if (!section_is(o, S) || (o->flags & BL_CONF_ALIAS))
+            continue;
+        keep = same_value(o, base, ref);
+        if (forced == s->nopts && !(o->flags & BL_CONF_SECRET) &&
+            !get_pair(o, base, 0, key, sizeof key, val, sizeof val) && val[0])
+            forced = i;
+    }
     for (size_t i = 0; i < s->nopts; i++)
         if (section_is(&s->opts[i], S))
-            print_opt(f, &s->opts[i], base, ref, off, how);
+            print_opt(f, &s->opts[i], base, ref, off, keep && i == forced, how);
 }
 
 int bl_conf_print(const bl_conf_schema_t *s, const void *conf, FILE *f, unsigned how)
