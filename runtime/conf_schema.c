@@ -578,7 +578,14 @@ int bl_conf_set(const bl_conf_schema_t *s, void *conf, const char *section, cons
     if (!S->cap && S->line_off && !*(unsigned *)FIELD(conf, S->line_off - 1))
         *(unsigned *)FIELD(conf, S->line_off - 1) = line;
     const char *why = NULL;
-    if (set_value(o, base, key, val, &why)) {
+    /* inih cuts a value at a ';' after a blank, except on a continuation
+     * line; such a value could not be written back (--print-config). */
+    int rc = BL_ECONFIG;
+    if (strstr(val, " ;") || strstr(val, "\t;"))
+        why = "a ';' after a blank starts a comment";
+    else
+        rc = set_value(o, base, key, val, &why);
+    if (rc) {
         char expect[256];
         expect_of(o, expect, sizeof expect);
         size_t vl = strlen(val);
