@@ -276,8 +276,10 @@ static int set_text(const bl_conf_opt_t *o, void *base, const char *v, const cha
     return 0;
 }
 
-/* Appends each value of v (split at spaces and commas unless WHOLE) to the
- * option's list; checks them all before adding any. */
+/* Appends each value of v (split at blanks and commas unless WHOLE) to the
+ * option's list; checks them all before adding any. Every character inih
+ * trims (isspace) separates, so that no value starts or ends with one. */
+#define SEPARATORS " \t\n\v\f\r,"
 static int set_multi(const bl_conf_opt_t *o, void *base, const char *v, const char **why)
 {
     char **arr = (char **)FIELD(base, o->off);
@@ -294,7 +296,7 @@ static int set_multi(const bl_conf_opt_t *o, void *base, const char *v, const ch
             tok[n++] = copy;
     } else {
         char *save;
-        for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
+        for (char *t = strtok_r(copy, SEPARATORS, &save); t; t = strtok_r(NULL, SEPARATORS, &save))
             if (n < 64)
                 tok[n++] = t;
             else
