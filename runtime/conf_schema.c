@@ -485,11 +485,16 @@ static void *instance(const bl_conf_schema_t *s, const bl_conf_section_t *S, voi
 {
     char name[256];
     snprintf(name, sizeof name, "%s", inst);
-    if (S->normalize)
-        S->normalize(name);
-    /* Trimmed again after normalize ("x ." is "x"): bracketed names are read trimmed. */
-    for (size_t l = strlen(name); l && (name[l - 1] == ' ' || name[l - 1] == '\t');)
-        name[--l] = 0;
+    /* Normalised and trimmed until it no longer changes ("x. ." is "x"), as a
+     * name written back between brackets would be read. */
+    char prev[sizeof name];
+    do {
+        memcpy(prev, name, sizeof name);
+        if (S->normalize)
+            S->normalize(name);
+        for (size_t l = strlen(name); l && (name[l - 1] == ' ' || name[l - 1] == '\t');)
+            name[--l] = 0;
+    } while (strcmp(prev, name));
     unsigned *cnt = inst_count(S, conf);
     if (!*name) {
         if (*cnt)
