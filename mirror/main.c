@@ -307,8 +307,11 @@ static void sync_current(app_t *app, int64_t now_ms)
             continue;
         if (app->metrics)
             bl_metrics_set(app->fm[i].current_age, age / 1000.0);
+        /* Often enough that a restart loses a tenth of the budget at most. */
+        int64_t every = mirror_config_freeze_after(&app->conf) / 10;
         if (app->stores[i].feed->loaded && !app->stores[i].write_error)
-            mirror_persist_save_current(&app->stores[i], now_ms - age);
+            mirror_persist_save_current(&app->stores[i], now_ms - age,
+                                        every < 30000 ? every : 30000);
     }
 }
 

@@ -301,9 +301,9 @@ int mirror_persist_apply(mirror_persist_t *st, const bl_obj_t *obj, const uint8_
     return 0;
 }
 
-int mirror_persist_save_current(mirror_persist_t *st, int64_t as_of_ms)
+int mirror_persist_save_current(mirror_persist_t *st, int64_t as_of_ms, int64_t every_ms)
 {
-    if (as_of_ms <= st->saved_current_ms + 30000 && st->saved_current_ms)
+    if (st->saved_current_ms && as_of_ms < st->saved_current_ms + every_ms)
         return 0;
     char path[PATH_MAX + 16], txt[32];
     snprintf(path, sizeof path, "%s/current", st->dir);
