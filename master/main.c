@@ -258,6 +258,16 @@ static void sync_contact(void *ctx, uint64_t sid, int64_t now_ms)
     master_acks_on_contact(m->acks, sid, now_ms);
 }
 
+static void sync_ahead(void *ctx, const char *feed, uint64_t serial)
+{
+    master_t *m = ctx;
+    if (strcmp(feed, m->c.feed) || serial == UINT64_MAX)
+        return;
+    pthread_mutex_lock(&m->lock);
+    PUB_CALL(m, master_publisher_advance(m->pub, serial + 1, bl_now_ms()));
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void sync_refused(void *ctx, const char *what, const char *reason)
 {
     master_t *m = ctx;
@@ -560,6 +570,7 @@ int main(int argc, char **argv)
                                      .merged = sync_merged,
                                      .damaged = sync_damaged,
                                      .head = sync_head,
+                                     .ahead = sync_ahead,
                                      .on_refused = sync_refused};
         m.c.sync.keys = master_publisher_keys(m.pub);
         if ((rc = master_sync_new(m.loop, &m.c.sync, &hooks, &m.sync))) {
