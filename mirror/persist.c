@@ -203,6 +203,7 @@ int mirror_persist_open(mirror_persist_t *st, struct mirror_feed *f, const char 
         }
         BL_WARN("sync_state_refused", "feed=%s file=%s error=%s", bl_log_q(f->name),
                 bl_log_q(v[i].name), bl_errname(rc));
+        st->refused_by[-rc > 0 && -rc < 64 ? -rc : 0]++;
         store_unlink(st, v[i].name);
     }
     for (size_t i = 0; i < n; i++) {
@@ -217,6 +218,7 @@ int mirror_persist_open(mirror_persist_t *st, struct mirror_feed *f, const char 
         if (rc) {
             BL_WARN("sync_state_refused", "feed=%s file=%s error=%s", bl_log_q(f->name),
                     bl_log_q(v[i].name), bl_errname(rc));
+            st->refused_by[-rc > 0 && -rc < 64 ? -rc : 0]++;
             store_unlink(st, v[i].name);
             continue;
         }
