@@ -39,7 +39,7 @@ metric() {
 nfds() { ls /proc/"$MPID"/fd 2> /dev/null | wc -l; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # tcp_ok / udp_ok: one legitimate query from 127.0.0.1 answered with 127.0.0.2
-tcp_ok() { [ "$(dig +tcp -b 127.0.0.1 @127.0.0.1 -p "$PORT" +time=3 +tries=1 +short 2.0.0.127.bl.example.org A 2> /dev/null)" = 127.0.0.2 ]; }
+tcp_ok() { [ "$(dig +tcp -b 127.0.0.1 @127.0.0.1 -p "$PORT" +time=5 +tries=1 +short 2.0.0.127.bl.example.org A 2> /dev/null)" = 127.0.0.2 ]; }
 udp_ok() { [ "$(dig +notcp -b 127.0.0.1 @127.0.0.1 -p "$PORT" +time=2 +tries=1 +short 2.0.0.127.bl.example.org A 2> /dev/null)" = 127.0.0.2 ]; }
 
 # watch KIND: while $T/watching exists, asks one legitimate query (KIND tcp

@@ -198,8 +198,9 @@ if not closed and closed_within(c, 3) is None:
 alive()
 print("ok: short lengths, huge lengths and slow clients are disconnected")
 
-# connection limit: the daemon closes what is over the limit (this client's
-# own, below the global one) and keeps serving
+# connection limit: the daemon closes what is over the limit (the lower of
+# this client's own and the global one; over the global one, a client under
+# its own limit evicts the longest idle) and keeps serving
 LIMIT = min(MAXC, PER_CLIENT)
 conns = []
 for i in range(MAXC + 5):
