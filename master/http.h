@@ -37,8 +37,9 @@ typedef struct {
     void (*changed)(void *arg);
     void *changed_arg;
     master_metrics_t *metrics; /* may be NULL */
-    /* Optional, called with lock held: 1 if mirror's sync session is up
-     * (a mirror with a session counts as active and in contact). */
+    /* Optional, called with lock held: how many sync sessions of mirror are
+     * up (a mirror with a session counts as active; more than one is one
+     * certificate on two hosts). */
     int (*mirror_up)(void *arg, const char *mirror);
     void *mirror_up_arg;
     int64_t window_ms; /* the propagation window, shown by status (0: not shown) */

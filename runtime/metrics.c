@@ -752,7 +752,7 @@ static const catalog_t mirror_catalog[] = {
         "Seconds since the last valid heartbeat.",
         BL_METRICS_GAUGE, {"feed"}, FEEDS, NOBUCKETS}},
     {MI(stale), {"blsync_mirror_stale",
-        "Freshness: 0 fresh, 1 stale (no valid heartbeat), 2 frozen (positive answers stopped).",
+        "Freshness: 0 fresh, 1 stale (not current for stale_after), 2 frozen (no positive answers).",
         BL_METRICS_GAUGE, {"feed"}, FEEDS, NOBUCKETS}},
     {MI(connected), {"blsync_mirror_connected",
         "1 while the sync session with the master is up.",
@@ -814,6 +814,18 @@ static const catalog_t mirror_catalog[] = {
     {MI(udp_pauses), {"blsync_mirror_udp_coalesce_pauses_total",
         "Pauses taken under load to batch UDP queries (udp_coalesce_us).",
         BL_METRICS_COUNTER, {NULL}, 0, NOBUCKETS}},
+    {MI(current_age), {"blsync_mirror_current_age_seconds",
+        "Seconds since this mirror last held everything its master had published (freshness).",
+        BL_METRICS_GAUGE, {"feed"}, FEEDS, NOBUCKETS}},
+    {MI(freeze_after), {"blsync_mirror_freeze_after_seconds",
+        "Freshness age past which positive answers stop (window - ttl - expected propagation).",
+        BL_METRICS_GAUGE, {"feed"}, FEEDS, NOBUCKETS}},
+    {MI(state_writable), {"blsync_mirror_state_writable",
+        "0 while the last write to the state directory failed (full disk, I/O error).",
+        BL_METRICS_GAUGE, {"feed"}, FEEDS, NOBUCKETS}},
+    {MI(state_write_errors), {"blsync_mirror_state_write_errors_total",
+        "Writes to the state directory that failed, by error (no_space, io).",
+        BL_METRICS_COUNTER, {"feed", "error"}, 4 * FEEDS, NOBUCKETS}},
 };
 
 #define MA(field) offsetof(bl_metrics_master_t, field)
@@ -902,6 +914,18 @@ static const catalog_t master_catalog[] = {
     {MA(listings), {"blsync_master_listings",
         "Current listings, by address family.",
         BL_METRICS_GAUGE, {"feed", "family"}, 2 * FEEDS, NOBUCKETS}},
+    {MA(mirror_sessions), {"blsync_master_mirror_sessions",
+        "Live sync sessions of this mirror's certificate; more than 1 is one identity on two hosts.",
+        BL_METRICS_GAUGE, {"feed", "mirror"}, MIRRORS, NOBUCKETS}},
+    {MA(sync_refused), {"blsync_master_sync_refused_total",
+        "Refused on the sync port, by stage (connection, protocol, mirror, spool) and reason.",
+        BL_METRICS_COUNTER, {"stage", "reason"}, 128, NOBUCKETS}},
+    {MA(sync_disconnects), {"blsync_master_sync_disconnects_total",
+        "Sync sessions the master closed, by reason (slow, silent).",
+        BL_METRICS_COUNTER, {"reason"}, 4, NOBUCKETS}},
+    {MA(spool_quarantined), {"blsync_master_spool_quarantined_total",
+        "Spool objects found damaged and moved to the quarantine, by what was wrong.",
+        BL_METRICS_COUNTER, {"feed", "reason"}, 32 * FEEDS, NOBUCKETS}},
 };
 // clang-format on
 
