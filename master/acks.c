@@ -406,3 +406,20 @@ int master_acks_sessions(const master_acks_t *a, const char *mirror)
             return a->id[i].sessions;
     return 0;
 }
+
+int master_acks_session_list(const master_acks_t *a, const char *mirror, master_ack_session_t *out,
+                             int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < a->nss; i++) {
+        if (strcmp(a->id[a->ss[i].ident].name, mirror))
+            continue;
+        if (n < max) {
+            out[n].sid = a->ss[i].sid;
+            snprintf(out[n].addr, sizeof out[n].addr, "%s", a->ss[i].addr);
+            out[n].acked = a->ss[i].has_ack ? a->ss[i].acked : 0;
+        }
+        n++;
+    }
+    return n;
+}

@@ -76,6 +76,15 @@ void master_acks_each(const master_acks_t *a, int64_t now_ms,
                       void (*fn)(void *ctx, const master_ack_view_t *v), void *ctx);
 /* Live sessions of mirror now (lock held). */
 int master_acks_sessions(const master_acks_t *a, const char *mirror);
+/* One live session of a mirror. */
+typedef struct {
+    uint64_t sid;
+    char addr[64];
+    uint64_t acked; /* what this session acknowledged (0 before its HELLO) */
+} master_ack_session_t;
+/* Fills up to max sessions of mirror (lock held); returns how many it has. */
+int master_acks_session_list(const master_acks_t *a, const char *mirror, master_ack_session_t *out,
+                             int max);
 /* The serial every active mirror holds (the last serial when none is active). */
 uint64_t master_acks_min(const master_acks_t *a, uint64_t last, int64_t now_ms);
 

@@ -686,7 +686,7 @@ static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t l
                        ",\"state\":\"%s\",\"connected\":%s,\"acked_serial\":%" PRIu64
                        ",\"lag_serials\":%" PRIu64 ",\"lag_s\":%.3f"
                        ",\"last_contact\":\"%s\",\"contact_age_s\":%.3f,\"active\":%s"
-                       ",\"sessions\":%d}",
+                       ",\"sessions\":%d",
                        up       ? "up"
                        : active ? "stale"
                                 : "gone",
@@ -694,6 +694,17 @@ static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t l
                        master_format_time(last_ms, tb, sizeof tb),
                        c->now > last_ms ? (c->now - last_ms) / 1000.0 : 0.0,
                        active ? "true" : "false", sessions);
+    /* Each session's own serial: one certificate on two hosts shows as two rows. */
+    master_http_session_t ss[8];
+    int ns =
+        c->ctx->mirror_sessions ? c->ctx->mirror_sessions(c->ctx->mirror_up_arg, name, ss, 8) : 0;
+    master_json_printf(c->out, ",\"session_list\":[");
+    for (int i = 0; i < ns && i < 8; i++) {
+        master_json_printf(c->out, "%s{\"sid\":%" PRIu64 ",\"addr\":", i ? "," : "", ss[i].sid);
+        master_json_put_str(c->out, ss[i].addr);
+        master_json_printf(c->out, ",\"acked_serial\":%" PRIu64 "}", ss[i].acked);
+    }
+    master_json_printf(c->out, "]}");
 }
 
 static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)

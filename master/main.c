@@ -156,6 +156,20 @@ static int mirror_up(void *arg, const char *mirror)
     return m->acks ? master_acks_sessions(m->acks, mirror) : 0;
 }
 
+/* With the lock held, for the API: the live sessions of mirror. */
+static int mirror_sessions(void *arg, const char *mirror, master_http_session_t *out, int max)
+{
+    master_t *m = arg;
+    master_ack_session_t s[8];
+    int n = m->acks ? master_acks_session_list(m->acks, mirror, s, 8) : 0;
+    for (int i = 0; i < n && i < max && i < 8; i++) {
+        out[i].sid = s[i].sid;
+        snprintf(out[i].addr, sizeof out[i].addr, "%s", s[i].addr);
+        out[i].acked = s[i].acked;
+    }
+    return n;
+}
+
 /* ---- the sync server's hooks (loop thread) ---- */
 
 /* Publisher calls that count: quarantines and snapshots show in the metrics. */
@@ -242,6 +256,16 @@ static void sync_contact(void *ctx, uint64_t sid, int64_t now_ms)
 {
     master_t *m = ctx;
     master_acks_on_contact(m->acks, sid, now_ms);
+}
+
+static void sync_ahead(void *ctx, const char *feed, uint64_t serial)
+{
+    master_t *m = ctx;
+    if (strcmp(feed, m->c.feed) || serial == UINT64_MAX)
+        return;
+    pthread_mutex_lock(&m->lock);
+    PUB_CALL(m, master_publisher_advance(m->pub, serial + 1, bl_now_ms()));
+    pthread_mutex_unlock(&m->lock);
 }
 
 static void sync_refused(void *ctx, const char *what, const char *reason)
@@ -508,6 +532,7 @@ int main(int argc, char **argv)
                                 .changed = api_changed,
                                 .changed_arg = &m,
                                 .mirror_up = mirror_up,
+                                .mirror_sessions = mirror_sessions,
                                 .mirror_up_arg = &m,
                                 .window_ms = m.c.window_ms};
     uv_async_init(m.loop, &m.wake, on_wake);
@@ -545,6 +570,7 @@ int main(int argc, char **argv)
                                      .merged = sync_merged,
                                      .damaged = sync_damaged,
                                      .head = sync_head,
+                                     .ahead = sync_ahead,
                                      .on_refused = sync_refused};
         m.c.sync.keys = master_publisher_keys(m.pub);
         if ((rc = master_sync_new(m.loop, &m.c.sync, &hooks, &m.sync))) {

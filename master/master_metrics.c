@@ -158,6 +158,11 @@ void master_metrics_published(master_metrics_t *m, int rc, const master_pub_stat
     }
     if (a->snapshots_total > b->snapshots_total)
         bl_metrics_observe(m->bytes_snap, (double)a->last_snapshot_bytes);
+    for (int i = 0; i < 64; i++)
+        if (a->quarantined_by[i] > b->quarantined_by[i])
+            bl_metrics_add(
+                bl_metrics_with(m->f.spool_quarantined, m->feed, bl_errname(i ? -i : BL_EIO)),
+                a->quarantined_by[i] - b->quarantined_by[i]);
 }
 
 static mirror_t *mirror_of(master_metrics_t *m, const char *name)

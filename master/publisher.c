@@ -21,6 +21,7 @@
 #define MERGED_KEEP     8                 /* merged catch-up deltas kept */
 #define MERGE_MAX       4096              /* deltas merged at most */
 #define OBJ_FILE_MAX    ((size_t)4 << 30) /* the largest spool file read back */
+#define ADVANCE_MAX     (1ull << 32)      /* serials a restored master may skip at once */
 
 typedef struct {
     uint64_t from, to;
@@ -725,6 +726,49 @@ int master_publisher_snapshot(master_publisher_t *p, int64_t now_ms)
         return 0;
     }
     return run(p, now_ms, 1, &serial);
+}
+
+/* ---- a restored master ------------------------------------------------------- */
+
+int master_publisher_advance(master_publisher_t *p, uint64_t past, int64_t now_ms)
+{
+    uint64_t serial, last;
+    uint8_t dg[BL_DIGEST_SIZE];
+    int rc = run(p, now_ms, 0, &serial); /* what is pending goes out first */
+    if (rc)
+        return rc;
+    if ((rc = master_store_begin(p->s)))
+        return fail_report(p, rc, "advance");
+    if ((rc = master_store_last_serial(p->s, &last, dg)) || past <= last) {
+        master_store_rollback(p->s);
+        return rc;
+    }
+    if (past - last > ADVANCE_MAX) {
+        master_store_rollback(p->s);
+        BL_ERR("serial_advance_refused", "from=%" PRIu64 " to=%" PRIu64 " reason=%s", last, past,
+               bl_log_q("a mirror claims a serial too far ahead of this master"));
+        return BL_EINVAL;
+    }
+    master_object_t os = {0};
+    char(*gone)[512] = NULL;
+    size_t ngone = 0;
+    if (!(rc = write_snapshot(p, p->s, p->key, past, NULL, now_ms, &os)) &&
+        !(rc = master_store_published(p->s, &os)) && !(rc = prune(p, &gone, &ngone)) &&
+        !(rc = master_store_commit(p->s))) {
+        unlink_gone(p, gone, ngone);
+        p->st.last_serial = p->head_serial = past;
+        memcpy(p->head_digest, os.digest, BL_DIGEST_SIZE);
+        BL_WARN("serial_advanced", "from=%" PRIu64 " to=%" PRIu64 " reason=%s", last, past,
+                bl_log_q("a mirror holds a later serial (a restored master): its state is "
+                         "replaced by a snapshot of this one"));
+        published_snapshot(p, &os, 0, 0);
+        return 0;
+    }
+    free(gone);
+    master_store_rollback(p->s);
+    if (os.path[0])
+        unlink(os.path);
+    return fail_report(p, rc, "advance");
 }
 
 /* ---- start-up ---------------------------------------------------------------- */

@@ -110,6 +110,14 @@ int master_publisher_quarantine(master_publisher_t *p, uint64_t serial, int type
 int master_publisher_head(const master_publisher_t *p, uint64_t *serial,
                           uint8_t digest[BL_DIGEST_SIZE]);
 
+/* A mirror holds serial past - 1, later than anything this master
+ * published (the master was restored from an older backup): publishes a
+ * snapshot of the current state as serial past, so that every mirror,
+ * ahead or behind, takes this master's state (a mirror accepts a snapshot
+ * of a higher serial whatever it held). Pending changes are published
+ * first. No-op when past is not ahead; BL_EINVAL past 2^32 serials ahead. */
+int master_publisher_advance(master_publisher_t *p, uint64_t past, int64_t now_ms);
+
 /* Signs a heartbeat of the feed announcing (serial, digest), valid ttl_ms. */
 int master_publisher_heartbeat(master_publisher_t *p, uint64_t serial,
                                const uint8_t digest[BL_DIGEST_SIZE], int64_t now_ms, int64_t ttl_ms,

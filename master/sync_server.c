@@ -964,6 +964,8 @@ static void on_hello(sconn_t *c, const bl_frame_hello_t *h)
         conn_send_error(c, BL_EROLLBACK, "mirror is ahead of the master");
         BL_WARN("sync_mirror_ahead", "mirror=%s feed=%s serial=%" PRIu64 " head=%" PRIu64,
                 bl_log_q(c->name), bl_log_q(f->name), h->serial, head);
+        if (s->h.ahead)
+            s->h.ahead(s->h.ctx, f->name, h->serial);
     }
     BL_INFO("sync_hello",
             "mirror=%s sid=%" PRIu64 " feed=%s serial=%" PRIu64 " head=%" PRIu64 " snapshot=%d",

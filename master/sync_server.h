@@ -99,6 +99,10 @@ typedef struct {
      * longer served; the owner repairs the spool. Optional. */
     void (*damaged)(void *ctx, const char *feed, uint64_t serial, int type, const char *path,
                     int err);
+    /* A mirror holds serial of feed, later than the head (the master was
+     * restored from an older backup): the owner may publish past it.
+     * Optional. */
+    void (*ahead)(void *ctx, const char *feed, uint64_t serial);
     /* The head of feed as its publisher knows it (serial, digest); 0, or
      * non-zero to use the newest object of the spool. Optional. */
     int (*head)(void *ctx, const char *feed, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE]);

@@ -307,8 +307,11 @@ static void sync_current(app_t *app, int64_t now_ms)
             continue;
         if (app->metrics)
             bl_metrics_set(app->fm[i].current_age, age / 1000.0);
+        /* Often enough that a restart loses a tenth of the budget at most. */
+        int64_t every = mirror_config_freeze_after(&app->conf) / 10;
         if (app->stores[i].feed->loaded && !app->stores[i].write_error)
-            mirror_persist_save_current(&app->stores[i], now_ms - age);
+            mirror_persist_save_current(&app->stores[i], now_ms - age,
+                                        every < 30000 ? every : 30000);
     }
 }
 
@@ -342,6 +345,12 @@ static int setup_sync(app_t *app, char *err, size_t errlen)
             app->fm[k].freeze_after = bl_metrics_series(app->metrics->fam.freeze_after, v);
             app->fm[k].writable = bl_metrics_series(app->metrics->fam.state_writable, v);
             bl_metrics_set(app->fm[k].writable, 1);
+            for (int e = 0; e < 64; e++)
+                if (app->stores[k].refused_by[e]) {
+                    const char *r[] = {app->feeds[i].name, bl_errname(e ? -e : BL_EIO), NULL};
+                    bl_metrics_add(bl_metrics_series(app->metrics->fam.state_refused, r),
+                                   app->stores[k].refused_by[e]);
+                }
             bl_metrics_set(app->fm[k].freeze_after,
                            (double)mirror_config_freeze_after(&app->conf) / 1000.0);
             atomic_store(&app->fm[k].hb_ms, bl_now_ms());

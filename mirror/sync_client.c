@@ -135,9 +135,8 @@ static void send_hello(mirror_sync_t *s, cfeed_t *f, uint16_t flags)
 
 /* Asks the master to start over from our state (or from a snapshot), at most
  * once per gap so that objects already in flight do not each trigger
- * another request. The gap grows while resyncs do not lead to an apply (a
- * refusal a resend cannot fix, a disk that stays full) and resets with the
- * next object applied. */
+ * another request. The gap grows with each snapshot request that does not
+ * lead to an apply and resets with the next object applied. */
 static void resync(mirror_sync_t *s, cfeed_t *f, int snapshot)
 {
     uint64_t now = bl_mono_ns();
@@ -152,8 +151,9 @@ static void resync(mirror_sync_t *s, cfeed_t *f, int snapshot)
     if (snapshot)
         s->st.snapshots_requested++;
     send_hello(s, f, snapshot ? BL_HELLO_WANT_SNAPSHOT : 0);
-    f->resync_gap_ms =
-        f->resync_gap_ms * 2 > RESYNC_MAX_GAP_MS ? RESYNC_MAX_GAP_MS : f->resync_gap_ms * 2;
+    if (snapshot) /* a snapshot costs the master: ask less often while they do not help */
+        f->resync_gap_ms =
+            f->resync_gap_ms * 2 > RESYNC_MAX_GAP_MS ? RESYNC_MAX_GAP_MS : f->resync_gap_ms * 2;
 }
 
 /* Tells the master what we refused, so that it checks the object it sent. */
@@ -251,8 +251,8 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
         if (rc == BL_EROLLBACK) {
             /* A replayed or duplicate older object: nothing to ask for. */
         } else if (local_error(rc)) {
-            /* Our disk or memory: the object was fine. Ask again later (the
-             * gap grows while the problem lasts); a snapshot would not help. */
+            /* Our disk or memory: the object was fine. Ask again after the
+             * gap; a snapshot would not help. */
             resync(s, f, 0);
         } else if ((rc == BL_EBASESERIAL || rc == BL_EBASEDIGEST) && f->base_refusals++ < 1) {
             /* Objects in flight for a state we left: start over from ours. */

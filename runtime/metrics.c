@@ -826,6 +826,9 @@ static const catalog_t mirror_catalog[] = {
     {MI(state_write_errors), {"blsync_mirror_state_write_errors_total",
         "Writes to the state directory that failed, by error (no_space, io).",
         BL_METRICS_COUNTER, {"feed", "error"}, 4 * FEEDS, NOBUCKETS}},
+    {MI(state_refused), {"blsync_mirror_state_files_refused_total",
+        "Persisted objects refused when the state was restored at start, by reason.",
+        BL_METRICS_COUNTER, {"feed", "reason"}, 16 * FEEDS, NOBUCKETS}},
 };
 
 #define MA(field) offsetof(bl_metrics_master_t, field)

@@ -157,6 +157,7 @@ typedef struct {
     bl_metric_t *freeze_after;       /* gauge {feed}, the freeze limit in effect */
     bl_metric_t *state_writable;     /* gauge {feed}: 0 while writes to state_dir fail */
     bl_metric_t *state_write_errors; /* counter {feed, error} */
+    bl_metric_t *state_refused;      /* counter {feed, reason}: persisted files refused at start */
 } bl_metrics_mirror_t;
 
 typedef struct {
