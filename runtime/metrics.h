@@ -122,7 +122,8 @@ int bl_metrics_render(bl_metrics_t *r, char **out, size_t *len);
  * certificate name; family = "ipv4" | "ipv6"; reason = bl_errname() or a
  * policy word; transport = "udp" | "tcp"; qtype = "A" "AAAA" "TXT" "SOA" "NS"
  * "ANY" "other"; rcode = "NOERROR" "NXDOMAIN" "REFUSED" "FORMERR" "NOTIMP"
- * "SERVFAIL"; kind = "delta" | "snapshot"; result = "ok" | "error". */
+ * "SERVFAIL"; kind = "delta" | "snapshot"; result = "ok" | "error"; DNS TCP
+ * reasons in mirror/mirror_metrics.c. */
 typedef struct {
     bl_metric_t *build_info;         /* gauge {version} = 1 */
     bl_metric_t *window;             /* gauge, configured propagation window */
@@ -147,7 +148,9 @@ typedef struct {
     bl_metric_t *dns_ttl;            /* gauge {zone}, TTL of positive answers */
     bl_metric_t *tcp_open;           /* gauge, open DNS TCP connections */
     bl_metric_t *tcp_accepted;       /* counter, accepted DNS TCP connections */
-    bl_metric_t *tcp_refused;        /* counter, refused over the connection limit */
+    bl_metric_t *tcp_refused;        /* counter {reason}, connections closed at accept */
+    bl_metric_t *tcp_closed;         /* counter {reason}, connections the server ended */
+    bl_metric_t *tcp_accept_pauses;  /* counter {reason}, accept paused: out of descriptors */
     bl_metric_t *udp_batches;        /* counter, receive calls that returned queries */
     bl_metric_t *udp_pauses;         /* counter, coalescing pauses (udp_coalesce_us) */
     bl_metric_t *current_age;        /* gauge {feed}, seconds since last known current */
