@@ -55,8 +55,10 @@
 #define RX_SIZE             4096
 #define TCP_OUT_MAX         (256 * 1024)
 #define TCP_BACKLOG         128
-#define TCP_ACCEPT_BURST    64  /* connections accepted per wake-up */
-#define TCP_ACCEPT_PAUSE_MS 100 /* how long accepting pauses when descriptors run out */
+#define TCP_ACCEPT_BURST    64    /* connections accepted per wake-up */
+#define TCP_ACCEPT_PAUSE_MS 100   /* how long accepting pauses when descriptors run out */
+#define TCP_TURN            32    /* queries answered for one connection before the others' turn */
+#define TCP_BATCH           16384 /* answers of one turn are written together up to this */
 
 typedef struct {
     _Atomic uint64_t q, a, drop, batches, pauses, rc[6];
@@ -99,8 +101,10 @@ struct tcp_conn {
     int state;      /* CONN_* */
     uint64_t since; /* uv_now when it entered that state */
     mirror_client_key_t client;
-    unsigned queued; /* answers in libuv's write queue */
+    unsigned queued; /* writes in libuv's write queue */
     int reading;
+    int backlog;            /* complete queries left for its next turn */
+    tcp_conn_t *ready_next; /* in s->ready while backlog */
     size_t len;
     int closing;
     int handles_open;
@@ -140,6 +144,9 @@ struct mirror_server {
     counters_t tcp_ctr;
     _Atomic uint64_t tcp_conns, tcp_refused, tcp_evicted, tcp_timeouts, tcp_accept_pauses;
     uint8_t tcp_out[2 + 65535];
+    uint8_t tcp_batch[TCP_BATCH]; /* answers of one turn, written together */
+    uv_idle_t ready_idle;         /* runs the turns of connections with a backlog */
+    tcp_conn_t *ready;            /* those connections, in turn order */
 };
 
 int mirror_parse_hostport(const char *s, struct sockaddr_storage *ss)
@@ -479,6 +486,11 @@ static void conn_close(tcp_conn_t *c, int reason)
         return;
     c->closing = 1;
     list_remove(c);
+    for (tcp_conn_t **p = &s->ready; *p; p = &(*p)->ready_next)
+        if (*p == c) {
+            *p = c->ready_next;
+            break;
+        }
     s->nconns--;
     mirror_clients_del(&s->clients, &c->client);
     if (s->conf.metrics) {
@@ -519,7 +531,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void conn_settle(tcp_conn_t *c, int answered)
 {
     mirror_server_t *s = c->s;
-    int want_read = c->queued < s->pipeline;
+    int want_read = c->queued < s->pipeline && !c->backlog;
     if (want_read != c->reading) {
         if (want_read)
             uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);
@@ -593,13 +605,36 @@ static int tcp_send(tcp_conn_t *c, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Answers the complete queries in c's buffer while fewer than tcp_pipeline
- * answers wait to be written, then settles c. */
+static void ready_cb(uv_idle_t *h);
+
+/* c has complete queries left after its turn: it gets another turn once
+ * every other connection with work had one, and reads nothing meanwhile
+ * (its client's TCP window closes: back-pressure instead of buffering). */
+static void ready_push(tcp_conn_t *c)
+{
+    mirror_server_t *s = c->s;
+    if (c->backlog)
+        return; /* already waiting for its turn */
+    c->backlog = 1;
+    c->ready_next = NULL;
+    tcp_conn_t **p = &s->ready;
+    while (*p)
+        p = &(*p)->ready_next;
+    *p = c;
+    if (!uv_is_active((uv_handle_t *)&s->ready_idle))
+        uv_idle_start(&s->ready_idle, ready_cb);
+}
+
+/* Answers up to TCP_TURN complete queries in c's buffer while fewer than
+ * tcp_pipeline writes wait, writing a turn's answers together, then
+ * settles c. One connection never holds the thread for more than a turn:
+ * a client pipelining thousands of queries is answered in turns with
+ * everybody else. */
 static void conn_serve(tcp_conn_t *c)
 {
     mirror_server_t *s = c->s;
-    size_t off = 0;
-    int answered = 0, close_reason = -2;
+    size_t off = 0, blen = 0;
+    int answered = 0, close_reason = -2, turn = 0;
     mirror_dns_ctx_t ctx = s->ctx_tmpl;
     ctx.now = atomic_load_explicit(&s->now, memory_order_relaxed);
     mirror_qsbr_online(s->conf.qsbr, s->tcp_qid);
@@ -612,6 +647,10 @@ static void conn_serve(tcp_conn_t *c)
         }
         if (c->len - off < 2 + ml)
             break;
+        if (turn++ == TCP_TURN) {
+            ready_push(c);
+            break;
+        }
         mirror_dns_info_t info;
         atomic_fetch_add_explicit(&s->tcp_ctr.q, 1, memory_order_relaxed);
         size_t n = mirror_dns_answer_ex(&ctx, c->buf + off + 2, ml, s->tcp_out + 2,
@@ -625,12 +664,26 @@ static void conn_serve(tcp_conn_t *c)
         atomic_fetch_add_explicit(&s->tcp_ctr.a, 1, memory_order_relaxed);
         s->tcp_out[0] = (uint8_t)(n >> 8);
         s->tcp_out[1] = (uint8_t)n;
-        if (tcp_send(c, s->tcp_out, n + 2)) {
-            close_reason = MIRROR_TCP_CLOSE_SLOW_READER;
-            break;
+        if (blen + n + 2 > sizeof s->tcp_batch && blen) {
+            if (tcp_send(c, s->tcp_batch, blen)) {
+                close_reason = MIRROR_TCP_CLOSE_SLOW_READER;
+                break;
+            }
+            blen = 0;
         }
+        if (n + 2 > sizeof s->tcp_batch) { /* a large answer goes on its own */
+            if (tcp_send(c, s->tcp_out, n + 2)) {
+                close_reason = MIRROR_TCP_CLOSE_SLOW_READER;
+                break;
+            }
+            continue;
+        }
+        memcpy(s->tcp_batch + blen, s->tcp_out, n + 2);
+        blen += n + 2;
     }
     mirror_qsbr_offline(s->conf.qsbr, s->tcp_qid);
+    if (close_reason == -2 && blen && tcp_send(c, s->tcp_batch, blen))
+        close_reason = MIRROR_TCP_CLOSE_SLOW_READER;
     if (close_reason != -2) {
         conn_close(c, close_reason);
         return;
@@ -640,6 +693,24 @@ static void conn_serve(tcp_conn_t *c)
         c->len -= off;
     }
     conn_settle(c, answered);
+}
+
+/* The next turn of every connection that had a backlog. */
+static void ready_cb(uv_idle_t *h)
+{
+    mirror_server_t *s = h->data;
+    tcp_conn_t *c = s->ready;
+    s->ready = NULL;
+    while (c) {
+        tcp_conn_t *next = c->ready_next;
+        c->ready_next = NULL;
+        c->backlog = 0;
+        if (!c->closing)
+            conn_serve(c); /* may queue c again, behind the others */
+        c = next;
+    }
+    if (!s->ready)
+        uv_idle_stop(&s->ready_idle);
 }
 
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -924,6 +995,8 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
     }
     s->loop_ok = 1;
     uv_async_init(&s->loop, &s->wake, wake_cb);
+    uv_idle_init(&s->loop, &s->ready_idle);
+    s->ready_idle.data = s;
     s->wake.data = s;
     uv_timer_init(&s->loop, &s->accept_retry);
     s->accept_retry.data = s;

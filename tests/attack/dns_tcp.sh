@@ -151,11 +151,11 @@ scenario "slowloris over the limit" slowloris 127.0.2.1-127.0.2.100 1000 8 $BOUN
 report "slowloris, 1000 connections from 100 clients" $BOUND
 
 # 4. Pipelining without reading: 4 connections send queries back to back and
-# never read an answer. The mirror stops reading each at 64 queued answers
+# never read an answer. The mirror stops reading each at 64 queued writes
 # and closes it when they stay unread for the idle timeout; its memory
 # stays flat.
 rss0=$(awk '/VmRSS/ {print $2}' /proc/"$MPID"/status)
-scenario "pipeline" pipeline 127.0.0.3 4 14 $((FD0 + 8)) \
+scenario "pipeline" pipeline 127.0.0.3 4 20 $((FD0 + 8)) \
     blsync_mirror_tcp_connections_closed_total slow_reader
 rss1=$(awk '/VmRSS/ {print $2}' /proc/"$MPID"/status)
 [ $((rss1 - rss0)) -lt 65536 ] || fail "pipeline: RSS grew from $rss0 kB to $rss1 kB"
