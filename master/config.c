@@ -183,6 +183,9 @@ static const bl_conf_opt_t opts[] = {
       .help = "A signed heartbeat per feed this often."),
     O("sync", "heartbeat_ttl", BL_CONF_DURATION, sync.heartbeat_ttl_ms, .def = "0",
       .help = "How long a heartbeat is valid (0: six intervals)."),
+    O("sync", "silent_after", BL_CONF_DURATION, sync.silent_ms, .def = "0",
+      .help = "A mirror that sends nothing for this long while heartbeats go out is closed as "
+              "gone or hung (0: four heartbeat intervals, at least 10s)."),
     O("sync", "max_queue", BL_CONF_SIZE, sync.max_queue, .def = "8M", .min = 4096,
       .help = "Write queue per mirror."),
     O("sync", "stuck", BL_CONF_DURATION, sync.stuck_ms, .def = "60s",
@@ -295,7 +298,6 @@ int master_config_load(const char *path, master_config_t *c, char *err, size_t e
         return BL_ECONFIG;
     }
     snprintf(c->sync.spool, sizeof c->sync.spool, "%s", c->pub.spool);
-    snprintf(c->sync.key_path, sizeof c->sync.key_path, "%s", c->pub.key_path);
     if (c->publish_max_delay_ms < c->publish_delay_ms) {
         snprintf(err, errlen, "%s: publisher max_delay is shorter than delay", path);
         return BL_ECONFIG;

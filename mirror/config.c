@@ -12,6 +12,7 @@
 #include "dns.h"
 #include "err.h"
 #include "log.h"
+#include "server.h"
 
 /* Zone names compare in lower case, without the trailing dot. */
 static void zone_name(char *name)
@@ -190,7 +191,9 @@ static int kind_file(const char *v, const char **why)
     {                                                                                              \
         .section = "zone", .key = k, .type = BL_CONF_CUSTOM, __VA_ARGS__                           \
     }
-#define SYNCED (BL_CONF_HEAP | BL_CONF_NONEMPTY | BL_CONF_REQUIRED)
+#define SYNCED  (BL_CONF_HEAP | BL_CONF_NONEMPTY | BL_CONF_REQUIRED)
+#define STR_(x) #x
+#define STR(x)  STR_(x) /* a default that is a numeric macro */
 #define SECONDS(k, field, d, ...)                                                                  \
     Z(k, BL_CONF_DURATION, field, .unit = 1000, .def = d, .max = 0x7fffffffLL * 1000, __VA_ARGS__)
 
@@ -202,11 +205,32 @@ static const bl_conf_opt_t opts[] = {
     O("server", "threads", BL_CONF_UINT, threads, .def = "2", .min = 1, .max = 64,
       .help = "UDP threads per listen address."),
     O("server", "tcp_idle_timeout", BL_CONF_DURATION, tcp_idle_ms, .def = "10s", .min = 1,
-      .max = 3600000, .help = "How long an idle DNS TCP connection is kept."),
+      .max = 3600000,
+      .help = "How long a DNS TCP connection may wait between queries, and answers may stay "
+              "unread, before the mirror closes it."),
     O("server", "tcp_idle_timeout_ms", BL_CONF_UINT, tcp_idle_ms, .flags = BL_CONF_ALIAS, .min = 1,
       .max = 3600000, .help = "tcp_idle_timeout in milliseconds (an older spelling)."),
     O("server", "tcp_max_connections", BL_CONF_UINT, tcp_max_conns, .def = "512", .min = 1,
-      .max = 1000000, .help = "Open DNS TCP connections at most; more are closed at once."),
+      .max = 1000000, .help = "Open DNS TCP connections at most.",
+      .doc = "When they are all open, a new connection from a client under its own limit evicts "
+             "the connection that has waited longest, between queries or in the middle of one; "
+             "it is refused only when every connection is busy writing answers. At start the "
+             "limit is lowered, with a tcp_connections_limited warning, to what the descriptor "
+             "limit (ulimit -n, LimitNOFILE) leaves room for: the descriptors open then and 64 "
+             "more for the rest of the daemon."),
+    O("server", "tcp_max_connections_per_client", BL_CONF_UINT, tcp_max_per_client,
+      .def = STR(MIRROR_TCP_PER_CLIENT_DEFAULT), .min = 1, .max = 65535,
+      .help = "Open DNS TCP connections one client (an IPv4 address, an IPv6 /64) may hold.",
+      .doc = "The one past it is closed at once; one host or site holds a whole /64."),
+    O("server", "tcp_query_timeout_ms", BL_CONF_UINT, tcp_query_ms,
+      .def = STR(MIRROR_TCP_QUERY_MS_DEFAULT), .min = 100, .max = 60000, .arg = "ms",
+      .help = "A query begun on a DNS TCP connection must be complete within this.",
+      .doc = "A byte of its length prefix or of the message begins it; else the connection is "
+             "closed. Never longer than tcp_idle_timeout."),
+    O("server", "tcp_max_pipelined", BL_CONF_UINT, tcp_pipeline,
+      .def = STR(MIRROR_TCP_PIPELINE_DEFAULT), .min = 1, .max = 1024,
+      .help = "Answers queued unread on one DNS TCP connection before the mirror stops reading "
+              "its further queries until the client reads."),
     O("server", "udp_max_payload", BL_CONF_UINT, udp_max, .def = "1232", .min = 512, .max = 4096,
       .arg = "bytes", .help = "Largest UDP answer with EDNS."),
     O("server", "udp_gso", BL_CONF_BOOL, udp_gso, .def = "yes",
@@ -258,10 +282,14 @@ static const bl_conf_opt_t opts[] = {
       BL_CONF_LINE(mirror_config_t, sync.state_line), .example = "/var/lib/blsync-mirror/sync",
       .help = "Applied objects, one directory per feed, persisted before they are acknowledged."),
     Y("stale_after", BL_CONF_DURATION, stale_after_ms, .def = "30s", .min = 1,
-      .help = "No valid heartbeat for this long: stale (metric blsync_mirror_stale = 1)."),
-    Y("freeze_after", BL_CONF_DURATION, freeze_after_ms, .def = "5m", .min = 1,
-      .help = "No valid heartbeat for this long: frozen, no positive answers.",
-      .doc = "A stale list blocks innocent senders; longer than stale_after."),
+      .help = "Not current with the master (not holding what a recent heartbeat announced) for "
+              "this long: stale."),
+    Y("freeze_after", BL_CONF_DURATION, freeze_after_ms, .min = 1,
+      .help = "Not current for this long: frozen, the zone gives no positive answer.",
+      .doc = "Unset, it is the window's budget: window minus the largest ttl of the zones "
+             "following the master minus expected_propagation (3h25m with the defaults); a "
+             "larger value is refused, as is a window that leaves no budget beyond "
+             "stale_after."),
     Y("backoff_min", BL_CONF_DURATION, backoff_min_ms, .def = "500ms", .min = 1,
       .help = "Shortest reconnect delay (exponential with jitter)."),
     Y("backoff_max", BL_CONF_DURATION, backoff_max_ms, .def = "30s", .min = 1,
@@ -406,7 +434,24 @@ static int check_sync(const mirror_config_t *c, char *err, size_t errlen)
         (rc = check_file(c, "key", y->key, y->key_line ? y->key_line : y->line, err, errlen)) ||
         (rc = check_file(c, "ca", y->ca, y->ca_line ? y->ca_line : y->line, err, errlen)))
         return rc;
-    if (y->freeze_after_ms <= y->stale_after_ms)
+    /* A mirror cut off from its master must stop positive answers in time
+     * for a delisting it missed to leave the resolvers' caches within the
+     * window. */
+    int64_t budget = mirror_config_freeze_budget(c);
+    char w[BL_CFG_DURSTRLEN], t[BL_CFG_DURSTRLEN], b[BL_CFG_DURSTRLEN];
+    if (budget <= y->stale_after_ms)
+        BAD("%s:%u: window %s leaves no time to stay current: it must exceed the largest zone "
+            "ttl plus expected_propagation plus stale_after (%s)",
+            c->path, y->line, bl_cfg_duration_format(c->window_ms, w, sizeof w),
+            bl_cfg_duration_format(c->window_ms - budget + y->stale_after_ms, t, sizeof t));
+    if (y->freeze_after_ms && y->freeze_after_ms > budget)
+        BAD("%s:%u: freeze_after %s cannot keep the %s window: a mirror cut off from its master "
+            "could answer a delisted address for longer; at most %s (window - ttl - "
+            "expected_propagation), or leave it unset",
+            c->path, y->line, bl_cfg_duration_format(y->freeze_after_ms, t, sizeof t),
+            bl_cfg_duration_format(c->window_ms, w, sizeof w),
+            bl_cfg_duration_format(budget, b, sizeof b));
+    if (y->freeze_after_ms && y->freeze_after_ms <= y->stale_after_ms)
         BAD("%s:%u: freeze_after must be longer than stale_after", c->path, y->line);
     if (y->backoff_max_ms < y->backoff_min_ms)
         BAD("%s:%u: backoff_max must not be shorter than backoff_min", c->path, y->line);
@@ -458,4 +503,18 @@ int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
                 c->path, c->sync.line);
     }
     return 0;
+}
+
+int64_t mirror_config_freeze_budget(const mirror_config_t *c)
+{
+    int64_t ttl = 0;
+    for (unsigned i = 0; i < c->nzones; i++)
+        if (mirror_zone_conf_synced(c, &c->zones[i]) && (int64_t)c->zones[i].ttl * 1000 > ttl)
+            ttl = (int64_t)c->zones[i].ttl * 1000;
+    return bl_cfg_freeze_budget(c->window_ms, ttl, c->expected_prop_ms);
+}
+
+int64_t mirror_config_freeze_after(const mirror_config_t *c)
+{
+    return c->sync.freeze_after_ms ? c->sync.freeze_after_ms : mirror_config_freeze_budget(c);
 }

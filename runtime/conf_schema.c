@@ -704,6 +704,11 @@ static int get_pair(const bl_conf_opt_t *o, const void *base, size_t i, char *ke
     }
     if (i)
         return -1;
+    /* 0 outside the range of an option with no default: not set (a daemon
+     * derives the value, as the mirror's freeze_after). */
+    if ((o->type == BL_CONF_DURATION || o->type == BL_CONF_SIZE || o->type == BL_CONF_UINT) &&
+        !o->def && o->min > 0 && !get_uint(p, o->size))
+        return -1;
     switch (o->type) {
     case BL_CONF_STR:
     case BL_CONF_PATH:

@@ -72,7 +72,8 @@ typedef struct bl_conf_opt {
     size_t off, size;            /* the field in the section's struct (BL_CONF_AT) */
     size_t count_off;            /* MULTI: offset + 1 of its unsigned count (BL_CONF_LIST) */
     size_t line_off;             /* offset + 1 of an unsigned that gets the line it was set on */
-    const char *def;             /* the default, as text; NULL: empty or zero */
+    const char *def;             /* the default, as text; NULL: empty or zero (a number 0
+                                    below .min prints as unset: the daemon derives it) */
     int64_t min, max;            /* DURATION (ms), SIZE, UINT, NUMBER; max 0: the field's limit */
     int port;                    /* ADDR: the port when none is given; 0: a port is required */
     unsigned unit;               /* DURATION: milliseconds per stored unit (0 or 1: ms) */

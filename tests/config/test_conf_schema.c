@@ -87,7 +87,7 @@ static void test_defaults(void)
     ASSERT_EQ(yc.udp_max, MIRROR_UDP_MAX_DEFAULT);
     ASSERT_EQ(yc.tcp_idle_ms, 10000);
     ASSERT_EQ(yc.udp_gso, 1);
-    ASSERT_EQ(yc.sync.freeze_after_ms, 300000);
+    ASSERT_EQ(yc.sync.freeze_after_ms, 0); /* unset: the window's budget */
     const mirror_zone_conf_t *z = &yc.zones[0];
     ASSERT_EQ(z->ttl, 300);
     ASSERT_EQ(z->neg_ttl, 300);
@@ -311,6 +311,7 @@ static void test_print(void)
     ASSERT(!mirror_load("[sync]\nstale_after = 30s\n[zone x]\nttl = 300\n"));
     p1 = print(&mirror_conf_schema, &yc, 0);
     ASSERT(strstr(p1, "\n[sync]\n#master =\n"));
+    ASSERT(strstr(p1, "\n#freeze_after =\n")); /* derived from the window when unset */
     ASSERT(strstr(p1, "\nstale_after = 30s\n"));
     ASSERT(strstr(p1, "\n[zone x]\nfeed = main\n"));
     memset(&yc2, 0, sizeof yc2);
