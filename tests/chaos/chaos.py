@@ -496,13 +496,19 @@ trusted_key = {d}/sign.pub
         log("fault %s%s" % (cls, " on " + target if target else ""))
         fn(rec)
         rec["heal"] = now()
-        ok = wait_until(heal_limit + 20, self.converged, step=0.2)
+        ok = wait_until(heal_limit + 5, self.converged, step=0.2)
         rec["healed_in"] = now() - rec["heal"] if ok else None
-        rec["end"] = now()
-        state = ("healed in %.1f s" % rec["healed_in"]) if ok else "NOT healed in %.0f s" % (heal_limit + 20)
+        state = ("healed in %.1f s" % rec["healed_in"]) if ok else "NOT healed in %.0f s" % (heal_limit + 5)
         log("  %s (limit %.0f s)%s" % (state, heal_limit, "; " + "; ".join(rec["notes"]) if rec["notes"] else ""))
         if not ok:
-            self.settle(30)
+            # What an operator would do, so that the next fault starts from a healthy system
+            # and its violations are its own.
+            if rec.get("repair"):
+                log("  repair: " + rec["repair"].__doc__)
+                rec["repair"]()
+            if not self.settle(20):
+                log("  still not converged 20 s after the repair")
+        rec["end"] = now()
         return rec
 
     def faults_table(self):
@@ -616,6 +622,13 @@ trusted_key = {d}/sign.pub
                 path = self.spool_file(base + 1)
                 try:
                     data = open(path, "rb").read()
+
+                    def repair(path=path, orig=data):
+                        """the damaged spool object written back as it was published"""
+                        with open(path, "wb") as f:
+                            f.write(orig)
+                        self.proxy_set(m, bump_reset=True)
+                    rec["repair"] = repair
                     if kind == "flip":
                         i = len(data) // 2 + self.rng.randrange(max(1, len(data) // 2))
                         data = data[:i] + bytes([data[i] ^ 0x40]) + data[i + 1:]
@@ -674,6 +687,7 @@ trusted_key = {d}/sign.pub
             self.exempt.append((tb, tk))
             self.start_master()
             self.reconcile_after_restore(rec)
+            rec["repair"] = self.restore_procedure
         T["restore"] = lambda: self.run_fault("restore", restore)
 
         def combined_a(rec):
@@ -698,9 +712,23 @@ trusted_key = {d}/sign.pub
             time.sleep(long_)
             self.nft_flush(self.ns_master)
             self.procs[m].signal(signal.SIGCONT)
-        T["combined_partition_master_stop_mirror"] = lambda: self.run_fault(
-            "combined_partition_master_stop_mirror", combined_b, target=pick(), cutoff=self.mirrors)
+        def go_b():
+            m = pick()
+            # The stopped mirror cannot be scraped: Frozen is expected of the others.
+            return self.run_fault("combined_partition_master_stop_mirror", combined_b, target=m,
+                                  cutoff=[x for x in self.mirrors if x != m])
+        T["combined_partition_master_stop_mirror"] = go_b
         return T
+
+    def restore_procedure(self):
+        """docs/OPERATIONS.md's restore: the master's serial moved past every mirror's"""
+        top = max([self.mirror_serial(m) or 0 for m in self.mirrors])
+        self.procs["master"].kill()
+        db = sqlite3.connect(self.dir + "/master.db")
+        db.execute("UPDATE meta SET v=? WHERE k='last_serial'", (int(top) + 1,))
+        db.commit()
+        db.close()
+        self.start_master()
 
     def reconcile_after_restore(self, rec):
         """The restored master forgot what it decided after the backup: a listing it no longer
@@ -823,62 +851,70 @@ trusted_key = {d}/sign.pub
             out.append({"inv": "c", "evidence": ev, "acked": t, "fault": self.fault_at(t)})
         return out, exempt
 
-    def promtool_expect(self, name, alert, family, who_labels, eval_t, expected):
-        """One promtool rule test: the scraped FAMILY on a 1 s grid from the run's start, ALERT
-        expected at EVAL_T with exactly EXPECTED (a list of (who, series key))."""
+    def promtool_expect(self, expectations):
+        """One promtool rule-test run over the scraped series (1 s steps from the run's start):
+        each expectation (key, ALERT, eval time, [(who, series key)]) says ALERT fires then with
+        exactly those label sets. Returns the keys whose test failed, with promtool's words."""
         sys.path.insert(0, os.path.join(self.a.src, "tests", "metrics"))
         import gen_rule_tests as g
-        rules = g.rules(os.path.join(self.a.src, "deploy", "prometheus", "rules.yml"))
-        n = int(eval_t - self.t0) + 2
-        series = {}
+        rules_file = os.path.join(self.a.src, "deploy", "prometheus", "rules.yml")
+        rules = g.rules(rules_file)
+        n = int(max(e[2] for e in expectations) - self.t0) + 2
+        families = ("blsync_mirror_stale", "blsync_master_delistings_window_broken_total")
+        # Per target and 1 s step: its samples, or None where the scrape failed (a staleness
+        # marker, as Prometheus writes when a target stops answering).
+        grid, series = {}, set()
         for ts, who, s in self.scrapes:
-            if s is None:
-                continue
             k = int(round(ts - self.t0))
-            if k >= n or k < 0:
-                continue
-            for key, v in s.items():
-                if key.startswith(family):
-                    series.setdefault((who, key), {})[k] = v
+            if 0 <= k < n:
+                got = None if s is None else {key: v for key, v in s.items() if key.startswith(families)}
+                grid[(who, k)] = got
+                series.update((who, key) for key in (got or ()))
         inputs = []
-        for (who, key), pts in sorted(series.items()):
-            vals, last = [], None
+        for who, key in sorted(series):
+            vals = []
             for k in range(n):
-                if k in pts:
-                    last = pts[k]
-                vals.append("_" if last is None else repr(pts.get(k, last)))
+                if (who, k) not in grid:
+                    vals.append("_")
+                elif grid[(who, k)] is None or key not in grid[(who, k)]:
+                    vals.append("stale")
+                else:
+                    vals.append(repr(grid[(who, k)][key]))
             inputs.append({"series": g.with_target(key, who), "values": " ".join(vals)})
-        exp = []
-        for who, key in expected:
-            labels = g.labels_of(key, who)
-            r = rules[alert]
-            labels.update(severity=r["severity"])
-            ann = {k: g.render(r[k], labels, 0) for k in ("summary", "description")}
-            exp.append({"exp_labels": labels, "exp_annotations": ann})
-        test = {"rule_files": [os.path.join(self.a.src, "deploy", "prometheus", "rules.yml")],
-                "evaluation_interval": "1s",
-                "tests": [{"interval": "1s", "input_series": inputs,
-                           "alert_rule_test": [{"eval_time": "%ds" % int(eval_t - self.t0), "alertname": alert,
-                                                "exp_alerts": exp}]}]}
-        path = os.path.join(self.dir, "promtool-%s.json" % name)
+        tests, by_time = [], {}
+        for key, alert, eval_t, expected in expectations:
+            exp = []
+            for who, skey in expected:
+                labels = g.labels_of(skey, who)
+                labels.update(severity=rules[alert]["severity"])
+                exp.append({"exp_labels": labels,
+                            "exp_annotations": {k: g.render(rules[alert][k], labels, 0)
+                                                for k in ("summary", "description")}})
+            at = "%ds" % int(eval_t - self.t0)
+            by_time.setdefault((alert, at), []).append(key)
+            tests.append({"eval_time": at, "alertname": alert, "exp_alerts": exp})
+        doc = {"rule_files": [rules_file], "evaluation_interval": "1s",
+               "tests": [{"interval": "1s", "input_series": inputs, "alert_rule_test": tests}]}
+        path = os.path.join(self.dir, "promtool-tests.json")
         with open(path, "w") as f:
-            json.dump(test, f)
+            json.dump(doc, f)
         p = subprocess.run(["promtool", "test", "rules", path], capture_output=True, text=True)
-        return p.returncode == 0, (p.stdout + p.stderr).strip()
+        out = p.stdout + p.stderr
+        failed = {}
+        for m in re.finditer(r"alertname: (\w+), time: (\w+),(.*?)(?=alertname:|\Z)", out, re.S):
+            for key in by_time.get((m.group(1), m.group(2)), []):
+                failed[key] = " ".join(m.group(3).split())
+        if p.returncode != 0 and not failed:
+            failed[None] = out.strip()[-1500:]
+        return failed
 
     def check_d(self):
-        out, checked = [], 0
+        exps = {}
         # Frozen: every mirror a fault cut off from heartbeats longer than freeze_after.
         for i, f in enumerate(self.faults):
-            if not f["cutoff"] or f["heal"] is None:
-                continue
-            checked += 1
-            exp = [(m, 'blsync_mirror_stale{feed="%s"}' % FEED) for m in f["cutoff"]]
-            ok, msg = self.promtool_expect("frozen-%d" % i, "BlsyncMirrorFrozen", "blsync_mirror_stale",
-                                           None, f["heal"] - 0.5, exp)
-            if not ok:
-                out.append({"inv": "d", "alert": "BlsyncMirrorFrozen", "fault": f, "mirrors": f["cutoff"],
-                            "detail": msg[-1500:]})
+            if f["cutoff"] and f["heal"] is not None:
+                exps[("frozen", i)] = ("BlsyncMirrorFrozen", f["heal"] - 0.5,
+                                       [(m, 'blsync_mirror_stale{feed="%s"}' % FEED) for m in f["cutoff"]], f, f["cutoff"])
         # Window broken: a delisting some mirror had not applied when the window ran out.
         key = 'blsync_mirror_serial{feed="%s"}' % FEED
         end = self.scrapes[-1][0] if self.scrapes else self.t0
@@ -897,16 +933,20 @@ trusted_key = {d}/sign.pub
                             last = s[key]
                     if last is not None and last < serial:
                         late.append(m)
-                if not late:
-                    continue
-                checked += 1
-                ok, msg = self.promtool_expect("broken-%s-%d" % (a, j), "BlsyncDelistingWindowBroken",
-                                               "blsync_master_delistings_window_broken_total", None, te + 4,
-                                               [("master", 'blsync_master_delistings_window_broken_total{feed="%s"}' % FEED)])
-                if not ok:
-                    out.append({"inv": "d", "alert": "BlsyncDelistingWindowBroken", "addr": a, "decided": d,
-                                "late": late, "fault": self.fault_at(te), "detail": msg[-1500:]})
-        return out, checked
+                if late:
+                    exps[("broken", a, j)] = ("BlsyncDelistingWindowBroken", te + 4,
+                                              [("master", 'blsync_master_delistings_window_broken_total{feed="%s"}' % FEED)],
+                                              self.fault_at(te), late)
+        if not exps:
+            return [], 0
+        failed = self.promtool_expect([(k, e[0], e[1], e[2]) for k, e in exps.items()])
+        out = []
+        for k, why in failed.items():
+            e = exps.get(k)
+            out.append({"inv": "d", "alert": e[0] if e else "promtool", "fault": e[3] if e else None,
+                        "mirrors": e[4] if e else [], "at": e[1] if e else None,
+                        "addr": k[1] if k and k[0] == "broken" else None, "detail": why})
+        return out, len(exps)
 
 
 KEEP_FAMILIES = ("blsync_mirror_serial", "blsync_mirror_stale", "blsync_mirror_connected",
@@ -1032,8 +1072,9 @@ def report(h):
             print("(c) %s: report %s acknowledged at %s is not in the store%s" %
                   (fc, v.get("evidence"), ts(h, v.get("acked")), v.get("error", "")))
         else:
-            print("(d) %s: %s did not fire as expected (%s): %s" %
-                  (fc, v["alert"], ", ".join(v.get("mirrors") or v.get("late") or []),
+            print("(d) %s: %s did not fire at %s as expected (%s%s): %s" %
+                  (fc, v["alert"], ts(h, v["at"]), ", ".join(v.get("mirrors") or []),
+                   "; delisting of " + v["addr"] if v.get("addr") else "",
                    v["detail"].replace("\n", " | ")[:600]))
     if not allv:
         print("none")
