@@ -549,7 +549,7 @@ trusted_key = {d}/sign.pub
 
         def bandwidth(rec):
             for m in self.mirrors:
-                self.proxy_set(m, bw_bps=2000, bump_reset=True)
+                self.proxy_set(m, bw_bps=500, bump_reset=True)
             time.sleep(hold)
             for m in self.mirrors:
                 self.proxy_set(m, bw_bps=0)
@@ -583,6 +583,9 @@ trusted_key = {d}/sign.pub
             return go
         T["partition_mirror_short"] = tgt("partition_mirror_short", part_mirror(short))
         T["partition_mirror_long"] = tgt("partition_mirror_long", part_mirror(long_), long_cut=True)
+        # Soak only (it takes W + 5 s): cut off past the window, the mirror must be frozen by
+        # then, and the master must count every delisting it missed as a broken window.
+        T["partition_mirror_past_window"] = tgt("partition_mirror_past_window", part_mirror(W + 5), long_cut=True)
         T["partition_master_short"] = lambda: self.run_fault("partition_master_short", part_master(short))
         T["partition_master_long"] = lambda: self.run_fault("partition_master_long", part_master(long_),
                                                             cutoff=self.mirrors)
@@ -778,6 +781,7 @@ trusted_key = {d}/sign.pub
             self.delisted(a, self.addrs[a], js["decided_at_ms"] / 1000.0, "operator")
         rec["selfcheck_addr"] = a
         time.sleep(self.W + 5)
+        rec["cut_end"] = now()
         self.nft_flush(self.ns[m])
         self.procs[m].kill()
         self.write_mirror_conf(m, i, self.freeze)
@@ -937,9 +941,17 @@ trusted_key = {d}/sign.pub
                     exps[("broken", a, j)] = ("BlsyncDelistingWindowBroken", te + 4,
                                               [("master", 'blsync_master_delistings_window_broken_total{feed="%s"}' % FEED)],
                                               self.fault_at(te), late)
+        # A claim the series contradict, so that (d) is seen to fail: the self-check's broken
+        # mirror never freezes, so BlsyncMirrorFrozen must not fire for it.
+        for f in self.faults:
+            if f["cls"] == "selfcheck" and f.get("cut_end"):
+                exps[("selfcheck_frozen",)] = ("BlsyncMirrorFrozen", f["cut_end"] - 1,
+                                              [(f["target"], 'blsync_mirror_stale{feed="%s"}' % FEED)], f, [f["target"]])
         if not exps:
             return [], 0
         failed = self.promtool_expect([(k, e[0], e[1], e[2]) for k, e in exps.items()])
+        self.d_selfcheck_failed = ("selfcheck_frozen",) in failed
+        failed.pop(("selfcheck_frozen",), None)
         out = []
         for k, why in failed.items():
             e = exps.get(k)
@@ -997,7 +1009,7 @@ def main():
     ap.add_argument("--known", default=os.path.join(os.path.dirname(__file__), "known_failures.txt"))
     a = ap.parse_args()
     a.seed = a.seed if a.seed is not None else int(time.time())
-    a.hold = max(4, a.window / 6)  # how long a non-partition fault stays
+    a.hold = max(4, a.window / 8)  # how long a non-partition fault stays
     a.listing_s = max(8, a.window // 3)  # policy listings expire this long after their report
     a.policy_every, a.op_every, a.op_hold = 2.0, 4.0, max(5, a.window / 5)
     h = Harness(a)
@@ -1016,7 +1028,11 @@ def main():
         raise SystemExit("FAIL: the mirrors never reached the master's serial at start-up")
     log("all %d mirrors at serial %s" % (h.n, h.master_serial()))
     table = h.faults_table()
-    order = [k for k in table if not a.only or k in a.only.split(",")]
+    soak_only = {"partition_mirror_past_window"}
+    if a.only:
+        order = [k for k in table if k in a.only.split(",")]
+    else:
+        order = [k for k in table if a.minutes or k not in soak_only]
     if a.minutes:
         end = now() + a.minutes * 60
         while now() < end:
@@ -1120,6 +1136,11 @@ def report(h):
         if h.samples[m][1] == 0 or h.samples[m][2] == 0:
             print("FAIL: harness: %s never answered both positive and NXDOMAIN: the checker saw nothing" % m)
             ok = False
+    if not getattr(h, "d_selfcheck_failed", False):
+        print("FAIL: selfcheck: promtool accepted BlsyncMirrorFrozen for the mirror that never froze: (d) cannot fail")
+        ok = False
+    else:
+        print("ok: selfcheck: promtool refused BlsyncMirrorFrozen for the mirror that never froze")
     if not caught:
         print("FAIL: selfcheck: the deliberately broken mirror was NOT caught under (a)")
         ok = False
