@@ -23,6 +23,7 @@ Invariants (W = the propagation window of both daemons):
       some mirror had not applied when the window ran out.
 """
 import argparse
+import bisect
 import concurrent.futures
 import json
 import os
@@ -495,7 +496,7 @@ trusted_key = {d}/sign.pub
         self.faults.append(rec)
         log("fault %s%s" % (cls, " on " + target if target else ""))
         fn(rec)
-        rec["heal"] = now()
+        rec["heal"] = rec.get("heal_at") or now()
         ok = wait_until(heal_limit + 5, self.converged, step=0.2)
         rec["healed_in"] = now() - rec["heal"] if ok else None
         state = ("healed in %.1f s" % rec["healed_in"]) if ok else "NOT healed in %.0f s" % (heal_limit + 5)
@@ -689,6 +690,7 @@ trusted_key = {d}/sign.pub
             shutil.copytree(bk + "/spool", self.dir + "/spool")
             self.exempt.append((tb, tk))
             self.start_master()
+            rec["heal_at"] = now()
             self.reconcile_after_restore(rec)
             rec["repair"] = self.restore_procedure
         T["restore"] = lambda: self.run_fault("restore", restore)
@@ -799,19 +801,25 @@ trusted_key = {d}/sign.pub
                 best = f
         return best
 
+    def timeline(self, m, key):
+        """(times, values) of one mirror's series KEY over the scrapes that had it."""
+        c = self._timelines = getattr(self, "_timelines", {})
+        if (m, key) not in c:
+            pts = [(ts, s[key]) for ts, w, s in self.scrapes if w == m and s is not None and key in s]
+            c[(m, key)] = ([p[0] for p in pts], [p[1] for p in pts])
+        return c[(m, key)]
+
+    def value_at(self, m, key, t):
+        """KEY's value on the last scrape of M at or before t (None if none)."""
+        times, vals = self.timeline(m, key)
+        i = bisect.bisect_right(times, t)
+        return vals[i - 1] if i else None
+
     def stale_at(self, m, t):
         """blsync_mirror_stale from the scrapes just before and just after t."""
-        before = after = None
-        key = 'blsync_mirror_stale{feed="%s"}' % FEED
-        for ts, w, s in self.scrapes:
-            if w != m or s is None or key not in s:
-                continue
-            if ts <= t:
-                before = s[key]
-            else:
-                after = s[key]
-                break
-        return before, after
+        times, vals = self.timeline(m, 'blsync_mirror_stale{feed="%s"}' % FEED)
+        i = bisect.bisect_right(times, t)
+        return (vals[i - 1] if i else None), (vals[i] if i < len(vals) else None)
 
     def check_a(self):
         out = []
@@ -906,7 +914,8 @@ trusted_key = {d}/sign.pub
         out = p.stdout + p.stderr
         failed = {}
         for m in re.finditer(r"alertname: (\w+), time: (\w+),(.*?)(?=alertname:|\Z)", out, re.S):
-            for key in by_time.get((m.group(1), m.group(2)), []):
+            t = sum(int(v) * {"h": 3600, "m": 60, "s": 1}[u] for v, u in re.findall(r"(\d+)([hms])", m.group(2)))
+            for key in by_time.get((m.group(1), "%ds" % t), []):
                 failed[key] = " ".join(m.group(3).split())
         if p.returncode != 0 and not failed:
             failed[None] = out.strip()[-1500:]
@@ -927,16 +936,7 @@ trusted_key = {d}/sign.pub
                 te = d + self.W
                 if serial is None or cause == "restore" or te + 5 > end or until < te:
                     continue
-                late = []
-                for m in self.mirrors:
-                    last = None
-                    for ts, w, s in self.scrapes:
-                        if ts > te:
-                            break
-                        if w == m and s is not None and key in s:
-                            last = s[key]
-                    if last is not None and last < serial:
-                        late.append(m)
+                late = [m for m in self.mirrors if (self.value_at(m, key, te) or 0) < serial]
                 if late:
                     exps[("broken", a, j)] = ("BlsyncDelistingWindowBroken", te + 4,
                                               [("master", 'blsync_master_delistings_window_broken_total{feed="%s"}' % FEED)],
