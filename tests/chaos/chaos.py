@@ -495,7 +495,11 @@ trusted_key = {d}/sign.pub
                "limit": heal_limit, "cutoff": list(cutoff), "notes": []}
         self.faults.append(rec)
         log("fault %s%s" % (cls, " on " + target if target else ""))
-        fn(rec)
+        try:
+            fn(rec)
+        except Exception as e:  # the harness's own failure: reported, the run goes on
+            rec["harness_error"] = "%s: %s" % (type(e).__name__, e)
+            log("  HARNESS ERROR: " + rec["harness_error"])
         rec["heal"] = rec.get("heal_at") or now()
         ok = wait_until(heal_limit + 5, self.converged, step=0.2)
         rec["healed_in"] = now() - rec["heal"] if ok else None
@@ -675,7 +679,7 @@ trusted_key = {d}/sign.pub
             src.backup(dst)
             src.close()
             dst.close()
-            shutil.copytree(self.dir + "/spool", bk + "/spool")
+            copy_spool(self.dir + "/spool", bk + "/spool")
             tb = now()
             time.sleep(hold)
             self.procs["master"].kill()
@@ -687,7 +691,7 @@ trusted_key = {d}/sign.pub
                     pass
             shutil.copyfile(bk + "/master.db", self.dir + "/master.db")
             shutil.rmtree(self.dir + "/spool")
-            shutil.copytree(bk + "/spool", self.dir + "/spool")
+            copy_spool(bk + "/spool", self.dir + "/spool")
             self.exempt.append((tb, tk))
             self.start_master()
             rec["heal_at"] = now()
@@ -969,6 +973,19 @@ KEEP_FAMILIES = ("blsync_mirror_serial", "blsync_mirror_stale", "blsync_mirror_c
                  "blsync_mirror_snapshots_refused_total")
 
 
+def copy_spool(src, dst):
+    """A file copy of a spool while the master runs (as tar would make it): an object the
+    publisher prunes meanwhile is left out."""
+    for root, _, files in os.walk(src):
+        out = os.path.join(dst, os.path.relpath(root, src))
+        os.makedirs(out, exist_ok=True)
+        for f in files:
+            try:
+                shutil.copy2(os.path.join(root, f), os.path.join(out, f))
+            except FileNotFoundError:
+                pass
+
+
 def wait_until(limit, cond, step=0.1):
     end = now() + limit
     while True:
@@ -1141,6 +1158,10 @@ def report(h):
         ok = False
     else:
         print("ok: selfcheck: promtool refused BlsyncMirrorFrozen for the mirror that never froze")
+    for f in h.faults:
+        if f.get("harness_error"):
+            print("FAIL: harness error in %s: %s" % (f["cls"], f["harness_error"]))
+            ok = False
     if not caught:
         print("FAIL: selfcheck: the deliberately broken mirror was NOT caught under (a)")
         ok = False
@@ -1160,7 +1181,8 @@ def report(h):
         print("known failures seen (expected with the current code): %s" %
               ", ".join("%s (%s)" % k for k in known_seen))
     with open(os.path.join(h.dir, "results.json"), "w") as f:
-        json.dump({"faults": [{k: v for k, v in f.items() if k != "cutoff"} for f in h.faults]}, f, default=str)
+        json.dump({"t0": h.t0, "faults": [{k: v for k, v in f.items() if k != "repair"} for f in h.faults],
+                   "decisions": h.addrs, "reports_acked": h.acked_reports}, f, default=str)
     print("PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
 
