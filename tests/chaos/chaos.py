@@ -656,19 +656,24 @@ trusted_key = {d}/sign.pub
         for k in ("flip", "truncate", "delete", "replay"):
             T["spool_" + k] = tgt("spool_" + k, spool(k))
 
-        def disk_full(rec):
-            m = rec["target"]
-            filler = os.path.join(self.dir, m, "state", "filler")
-            with open(filler, "wb") as f:
-                try:
-                    while True:
-                        f.write(b"\0" * 65536)
-                        f.flush()
-                except OSError:
-                    pass
-            time.sleep(hold)
-            os.unlink(filler)
-        T["disk_full"] = tgt("disk_full", disk_full)
+        def disk_full_for(dur):
+            def f(rec):
+                m = rec["target"]
+                filler = os.path.join(self.dir, m, "state", "filler")
+                with open(filler, "wb") as out:
+                    try:
+                        while True:
+                            out.write(b"\0" * 65536)
+                            out.flush()
+                    except OSError:
+                        pass
+                time.sleep(dur)
+                os.unlink(filler)
+            return f
+        T["disk_full"] = tgt("disk_full", disk_full_for(hold))
+        # Soak only: a disk that stays full past the window.
+        T["disk_full_past_window"] = tgt("disk_full_past_window", disk_full_for(W + 5))
+
 
         def restore(rec):
             bk = os.path.join(self.dir, "backup")
@@ -1045,7 +1050,7 @@ def main():
         raise SystemExit("FAIL: the mirrors never reached the master's serial at start-up")
     log("all %d mirrors at serial %s" % (h.n, h.master_serial()))
     table = h.faults_table()
-    soak_only = {"partition_mirror_past_window"}
+    soak_only = {"partition_mirror_past_window", "disk_full_past_window"}
     if a.only:
         order = [k for k in table if k in a.only.split(",")]
     else:
