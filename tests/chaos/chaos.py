@@ -484,6 +484,23 @@ trusted_key = {d}/sign.pub
     def spool_file(self, serial):
         return os.path.join(self.dir, "spool", FEED, "%020d.delta" % serial)
 
+    def undo_all(self):
+        """Every fault undone: nft tables flushed, proxy faults cleared, processes continued or
+        started again, fillers removed."""
+        for ns in [self.ns_master] + [self.ns[m] for m in self.mirrors]:
+            self.nft_flush(ns)
+        for m in self.mirrors:
+            self.proxy_set(m, delay_ms=0, jitter_ms=0, bw_bps=0)
+            try:
+                os.unlink(os.path.join(self.dir, m, "state", "filler"))
+            except FileNotFoundError:
+                pass
+        for name in ["master"] + self.mirrors:
+            p = self.procs[name]
+            p.signal(signal.SIGCONT)
+            if not p.alive():
+                self.start_master() if name == "master" else self.start_mirror(name)
+
     # ---- the pass
     def settle(self, limit=30):
         return wait_until(limit, self.converged, step=0.2)
@@ -500,6 +517,7 @@ trusted_key = {d}/sign.pub
         except Exception as e:  # the harness's own failure: reported, the run goes on
             rec["harness_error"] = "%s: %s" % (type(e).__name__, e)
             log("  HARNESS ERROR: " + rec["harness_error"])
+            self.undo_all()
         rec["heal"] = rec.get("heal_at") or now()
         ok = wait_until(heal_limit + 5, self.converged, step=0.2)
         rec["healed_in"] = now() - rec["heal"] if ok else None
@@ -660,15 +678,18 @@ trusted_key = {d}/sign.pub
             def f(rec):
                 m = rec["target"]
                 filler = os.path.join(self.dir, m, "state", "filler")
-                with open(filler, "wb") as out:
-                    try:
-                        while True:
-                            out.write(b"\0" * 65536)
-                            out.flush()
-                    except OSError:
+                fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                try:
+                    while os.write(fd, b"\0" * 65536) > 0:
                         pass
-                time.sleep(dur)
-                os.unlink(filler)
+                except OSError:
+                    pass  # ENOSPC: full
+                finally:
+                    os.close(fd)
+                try:
+                    time.sleep(dur)
+                finally:
+                    os.unlink(filler)
             return f
         T["disk_full"] = tgt("disk_full", disk_full_for(hold))
         # Soak only: a disk that stays full past the window.
@@ -679,13 +700,13 @@ trusted_key = {d}/sign.pub
             bk = os.path.join(self.dir, "backup")
             shutil.rmtree(bk, ignore_errors=True)
             os.makedirs(bk)
+            tb = now()  # reports acknowledged from here on may be missing from the backup
             src = sqlite3.connect(self.dir + "/master.db")
             dst = sqlite3.connect(bk + "/master.db")
             src.backup(dst)
             src.close()
             dst.close()
             copy_spool(self.dir + "/spool", bk + "/spool")
-            tb = now()
             time.sleep(hold)
             self.procs["master"].kill()
             tk = now()
@@ -724,14 +745,12 @@ trusted_key = {d}/sign.pub
             self.nft(self.ns_master, "input ip saddr 198.18.1.0/24 drop", "output ip daddr 198.18.1.0/24 drop")
             self.procs[m].signal(signal.SIGSTOP)
             time.sleep(long_)
-            self.nft_flush(self.ns_master)
+            # Continued while still cut off: it must come back frozen, like the others.
             self.procs[m].signal(signal.SIGCONT)
-        def go_b():
-            m = pick()
-            # The stopped mirror cannot be scraped: Frozen is expected of the others.
-            return self.run_fault("combined_partition_master_stop_mirror", combined_b, target=m,
-                                  cutoff=[x for x in self.mirrors if x != m])
-        T["combined_partition_master_stop_mirror"] = go_b
+            time.sleep(2.5)
+            self.nft_flush(self.ns_master)
+        T["combined_partition_master_stop_mirror"] = lambda: self.run_fault(
+            "combined_partition_master_stop_mirror", combined_b, target=pick(), cutoff=self.mirrors)
         return T
 
     def restore_procedure(self):
