@@ -89,15 +89,15 @@ chaos_net_up() {
     for i in $(seq "$1"); do node "$i" "198.18.1.$i"; done
 }
 
-# chaos_dirs N: the run directory, PKI and a 2 MiB tmpfs as each mirror's state directory
-# (the full-disk fault fills it).
+# chaos_dirs N: the run directory, PKI and an 8 MiB tmpfs as each mirror's state directory
+# (the full-disk fault fills it; a mirror keeps up to 512 applied objects there, 4 KiB each on tmpfs).
 chaos_dirs() {
     T=$(mktemp -d /tmp/bl_chaos.XXXXXX)
     : >"$T/pids"
     local i args=()
     for i in $(seq "$1"); do
         mkdir -p "$T/m$i/state"
-        mount -t tmpfs -o size=2m tmpfs "$T/m$i/state"
+        mount -t tmpfs -o size=8m tmpfs "$T/m$i/state"
         MOUNTS+=("$T/m$i/state")
         args+=(--mirror "m$i")
     done
