@@ -237,15 +237,16 @@ heartbeat_interval = 1s
         for i, m in enumerate(self.mirrors, 1):
             self.write_mirror_conf(m, i, self.freeze)
 
-    def write_mirror_conf(self, m, i, freeze):
+    def write_mirror_conf(self, m, i, freeze, window=None):
         d = self.dir
         fz = "" if freeze is None else "freeze_after = %s\n" % fmt_dur(freeze)
+        window = self.W if window is None else window
         with open(os.path.join(d, m, "mirror.conf"), "w") as f:
             f.write(f"""[server]
 listen = {mirror_ip(i)}:53
 threads = 1
 metrics_listen = {mirror_ip(i)}:9154
-window = {self.W}s
+window = {window}s
 expected_propagation = 5s
 [sync]
 master = {MASTER_IP}:{PROXY_BASE + i}
@@ -786,18 +787,20 @@ trusted_key = {d}/sign.pub
         rec["notes"].append("restored master forgot %d listings, revived %d" % (forgot, revived))
 
     def selfcheck(self):
-        """A deliberately broken mirror: freeze_after far past the window. Cut off, it keeps
-        answering an address the master delisted; the checker must report it under (a), and
-        the master's window-broken alert must fire (d)."""
+        """A deliberately misconfigured mirror: its own window ten times the master's, so its
+        freeze budget (window - ttl - expected propagation) runs far past the real window (the
+        daemon refuses a freeze_after longer than its own budget, so the window is what lies).
+        Cut off, it keeps answering an address the master delisted; the checker must report it
+        under (a), and the master's window-broken alert must fire (d)."""
         m = self.mirrors[-1]
         i = int(m[1:])
         self.procs[m].kill()
-        self.write_mirror_conf(m, i, 10 * self.W)
+        self.write_mirror_conf(m, i, None, window=10 * self.W)
         self.start_mirror(m)
         rec = {"cls": "selfcheck", "target": m, "start": now(), "heal": None, "healed_in": None, "limit": 10.0,
-               "cutoff": [], "notes": ["freeze_after %ds" % (10 * self.W)]}
+               "cutoff": [], "notes": ["window %ds on the mirror" % (10 * self.W)]}
         self.faults.append(rec)
-        log("selfcheck: %s with freeze_after = %ds, cut off past the window" % (m, 10 * self.W))
+        log("selfcheck: %s with its window = %ds, cut off past the real window" % (m, 10 * self.W))
         a = self.fresh_addr()
         st, _ = self.api("POST", "/v1/listings", {"prefix": a, "comment": "selfcheck"})
         with self.lock:
@@ -1190,7 +1193,7 @@ def report(h):
         print("FAIL: selfcheck: the deliberately broken mirror was NOT caught under (a)")
         ok = False
     else:
-        print("ok: selfcheck: the broken mirror (freeze_after 10 W) was caught under (a)")
+        print("ok: selfcheck: the misconfigured mirror (its window 10 W) was caught under (a)")
     for k in known:
         c, inv = k
         if not any(v.get("fault") and v["fault"]["cls"] == c and v["inv"] == inv for v in allv):
