@@ -21,8 +21,7 @@
 #include "store.h"
 #include "sync_server.h"
 #include "util.h"
-
-#define VERSION "0.1.0"
+#include "version.h"
 
 typedef struct {
     master_config_t c;
@@ -440,7 +439,7 @@ int main(int argc, char **argv)
     int check = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--version")) {
-            printf("blsync-master " VERSION "\n");
+            printf("blsync-master " BLSYNC_VERSION "\n");
             return 0;
         } else if (!strcmp(argv[i], "--check-config")) {
             check = 1;
@@ -585,8 +584,9 @@ int main(int argc, char **argv)
     }
     m.last_prune_ms = bl_now_ms();
     uv_timer_start(&m.tick, on_tick, 0, (uint64_t)m.c.tick_ms);
-    BL_INFO("started", "version=%s feed=%s db=%s spool=%s listen=%s", VERSION, bl_log_q(m.c.feed),
-            bl_log_q(m.c.db), bl_log_q(master_publisher_dir(m.pub)), bl_log_q(m.c.listen));
+    BL_INFO("started", "version=%s feed=%s db=%s spool=%s listen=%s", BLSYNC_VERSION,
+            bl_log_q(m.c.feed), bl_log_q(m.c.db), bl_log_q(master_publisher_dir(m.pub)),
+            bl_log_q(m.c.listen));
     uv_run(m.loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&m.tick, NULL);
     uv_close((uv_handle_t *)&m.pub_timer, NULL);

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "log.h"
 #include "master_metrics.h"
+#include "version.h"
 #include "obj.h"
 
 #define MAX_MIRRORS 4096
@@ -63,7 +64,7 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     m->window_ms = window_ms;
     m->gone_ms = gone_ms;
     const char *f = m->feed;
-    bl_metrics_set(bl_metrics_with(m->f.build_info, "0.1.0"), 1);
+    bl_metrics_set(bl_metrics_with(m->f.build_info, BLSYNC_VERSION), 1);
     bl_metrics_set(bl_metrics_series(m->f.window, NULL), window_ms / 1000.0);
     bl_metrics_set(bl_metrics_series(m->f.active_after, NULL), gone_ms / 1000.0);
     bl_metrics_with(m->f.config_reloads, "ok"); /* both results exist from the start, at 0 */

@@ -6,14 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns.h"
+#include "zone.h"
 #include "obj.h"
 
 #define MIRROR_CONF_MAX_LIST  16
 #define MIRROR_CONF_MAX_ZONES 16
 
 /* One [zone NAME] section: the zone's DNS settings and its data sources. */
-typedef struct {
+typedef struct mirror_zone_conf {
     char name[256];
     char feed[BL_FEED_MAX + 1];
     uint32_t ttl, soa_ttl, neg_ttl, refresh, retry, expire;
@@ -84,15 +84,5 @@ int mirror_config_set(mirror_config_t *c, const char *section, const char *key, 
 int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen);
 /* 1 if zone z of c gets its feed from the master over [sync]. */
 int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *z);
-/* Fills a zone's fixed DNS settings from its configuration. */
-int mirror_zone_init(mirror_zone_t *z, const mirror_zone_conf_t *zc, char *err, size_t errlen);
-/* Re-applies what a SIGHUP may change (TTLs, TXT templates) from zc to the
- * running zone z: integers are stored atomically-enough for readers (aligned
- * 32-bit), templates are swapped and the old ones returned in *old_txt /
- * *old_reason (*old_nreason) for the caller to free once no reader holds them. */
-int mirror_zone_reload(mirror_zone_t *z, const mirror_zone_conf_t *zc, char **old_txt,
-                       char ***old_reason, size_t *old_nreason);
-/* Frees what mirror_zone_init allocated and the zone's current data. */
-void mirror_zone_close(mirror_zone_t *z);
 
 #endif

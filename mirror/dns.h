@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 #include "index.h"
+#include "zone.h"
 
-#define MIRROR_NS_MAX          8
 #define MIRROR_UDP_MAX_DEFAULT 1232 /* EDNS payload we advertise and honour at most */
 
 enum {
@@ -21,46 +21,6 @@ enum {
     MIRROR_RC_REFUSED = 5,
     MIRROR_RC_BADVERS = 16,
 };
-
-/* One published data version of a zone: swapped whole with one atomic store
- * and freed when no DNS thread can hold it (see zone.h). */
-typedef struct mirror_zdata {
-    mirror_index_t *ix;
-    uint64_t serial;
-    /* reason id -> TXT template. With txt_exact (rbldnsd imports) a NULL or
-     * missing template means no TXT; otherwise the zone's default applies. */
-    char **txt;
-    size_t ntxt;
-    int txt_exact;
-    int own_txt; /* txt (and its strings) freed with this version */
-} mirror_zdata_t;
-
-/* A served zone: its fixed settings (from the configuration) and its
- * current data. One zone serves one feed. */
-typedef struct mirror_zone {
-    char name[256];    /* lower case, no trailing dot */
-    uint8_t wire[256]; /* lower-case wire format */
-    unsigned wire_len;
-    unsigned nlabels;
-    /* TTLs and templates may change on SIGHUP while DNS threads read them:
-     * atomic. A reload stores a new reason_txt array (never shorter) before
-     * the new nreason and frees old templates after a grace period (qsbr). */
-    _Atomic uint32_t ttl;     /* A and TXT answers */
-    _Atomic uint32_t soa_ttl; /* SOA and NS records */
-    _Atomic uint32_t neg_ttl; /* SOA minimum: negative caching */
-    uint32_t refresh, retry, expire;
-    uint8_t mname[256], rname[256];
-    unsigned mname_len, rname_len;
-    uint8_t ns[MIRROR_NS_MAX][256];
-    unsigned ns_len[MIRROR_NS_MAX];
-    unsigned nns;
-    uint8_t default_a;
-    char *_Atomic default_txt; /* may be NULL: no TXT */
-    char **_Atomic reason_txt; /* config templates per reason id (feed zones) */
-    _Atomic size_t nreason;
-    _Atomic(mirror_zdata_t *) data;
-    atomic_int no_positive; /* freeze: answer nothing as listed (test entries excepted) */
-} mirror_zone_t;
 
 /* What the server passes for one packet. zones are read-only here; the
  * caller is inside its read-side critical section (qsbr.h). */

@@ -14,33 +14,11 @@
 #include "codec.h"
 #include "err.h"
 #include "log.h"
-#include "rbldnsd.h"
+#include "rbldnsd_data.h"
 #include "state.h"
 #include "util.h"
 
 #define OBJ_FILE_MAX ((size_t)4 << 30)
-
-void mirror_zdata_free(mirror_zdata_t *d)
-{
-    if (!d)
-        return;
-    mirror_index_free(d->ix);
-    if (d->own_txt) {
-        for (size_t i = 0; i < d->ntxt; i++)
-            free(d->txt[i]);
-        free(d->txt);
-    }
-    free(d);
-}
-
-void mirror_zone_publish(mirror_zone_t *z, mirror_qsbr_t *q, mirror_zdata_t *d)
-{
-    mirror_zdata_t *old = atomic_exchange(&z->data, d);
-    if (old) {
-        mirror_qsbr_synchronize(q);
-        mirror_zdata_free(old);
-    }
-}
 
 void mirror_feed_init(mirror_feed_t *f, mirror_zone_t *z, mirror_qsbr_t *q, const char *name,
                       bl_keyring_t *keys)

@@ -12,13 +12,6 @@
 #include "obj.h"
 #include "qsbr.h"
 
-/* Publishes d as z's data with one atomic store, waits until no DNS thread
- * can hold the previous version and frees it. Takes ownership of d. Writer
- * thread only. */
-void mirror_zone_publish(mirror_zone_t *z, mirror_qsbr_t *q, mirror_zdata_t *d);
-/* Frees a data version (index and owned TXT table). NULL is a no-op. */
-void mirror_zdata_free(mirror_zdata_t *d);
-
 /* Information about one apply, for logs, metrics and the sync client. */
 typedef struct {
     int type; /* BL_OBJ_SNAPSHOT or BL_OBJ_DELTA */

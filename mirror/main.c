@@ -15,6 +15,7 @@
 #include "config.h"
 #include "config_util.h"
 #include "err.h"
+#include "export.h"
 #include "feed.h"
 #include "key.h"
 #include "log.h"
@@ -22,11 +23,11 @@
 #include "metrics_http.h"
 #include "qsbr.h"
 #include "server.h"
+#include "persist.h"
 #include "sync_client.h"
 #include "tls.h"
 #include "util.h"
-
-#define VERSION "0.1.0"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -58,9 +59,9 @@ typedef struct {
     /* [sync]: one keyring for every followed feed (key certificates reach
      * all), a store per followed feed, the client. */
     bl_keyring_t *sync_ring;
-    mirror_sync_store_t stores[MIRROR_CONF_MAX_ZONES];
+    mirror_persist_t stores[MIRROR_CONF_MAX_ZONES];
     unsigned store_zone[MIRROR_CONF_MAX_ZONES];
-    mirror_sync_store_set_t set;
+    unsigned nstores;
     mirror_sync_t *sync;
     int in_apply; /* refusals of our own apply are counted by the feed's on_apply */
     struct {
@@ -82,7 +83,7 @@ typedef struct {
 
 static int store_of(app_t *app, const char *feed)
 {
-    for (unsigned i = 0; i < app->set.n; i++)
+    for (unsigned i = 0; i < app->nstores; i++)
         if (!strcmp(app->feeds[app->store_zone[i]].name, feed))
             return (int)i;
     return -1;
@@ -119,75 +120,9 @@ static int load_zone_data(app_t *app, unsigned i, int64_t now_ms)
     return 0;
 }
 
-/* Writes the served state of zone i as rbldnsd data: IPv4 entries in an
- * ip4trie file (export_rbldnsd) and IPv6 entries in an ip6trie file
- * (export_rbldnsd.ip6), each written whole under a temporary name, fsynced
- * and renamed over the old one, so rbldnsd never reads half a file. */
-typedef struct {
-    FILE *f;
-    const mirror_zone_t *z;
-    int af;
-    int64_t now;
-} export_t;
-
-static int export_entry(void *ctx, const bl_entry_t *e, uint8_t flags)
-{
-    export_t *x = ctx;
-    if (e->key.af != x->af || (e->expires_at && e->expires_at <= x->now))
-        return 0;
-    char pfx[64];
-    bl_prefix_format(&e->key, pfx, sizeof pfx);
-    if (flags & MIRROR_EXCLUDED) {
-        fprintf(x->f, "!%s\n", pfx);
-        return 0;
-    }
-    const char *t = NULL;
-    if (e->reason < x->z->nreason && x->z->reason_txt[e->reason])
-        t = x->z->reason_txt[e->reason];
-    else
-        t = x->z->default_txt;
-    fprintf(x->f, "%s :127.0.0.%u:%s\n", pfx, e->a ? e->a : x->z->default_a, t ? t : "");
-    return 0;
-}
-
-static int export_file(const mirror_zone_t *z, const mirror_zdata_t *d, const char *path, int af)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "# blsync-mirror: zone %s serial %" PRIu64 " (%s)\n", z->name, d->serial,
-            af == BL_AF4 ? "ip4trie" : "ip6trie");
-    export_t x = {f, z, af, bl_now_ms() / 1000};
-    mirror_index_foreach(d->ix, export_entry, &x);
-    int bad = fflush(f) || fsync(fileno(f)) || ferror(f);
-    if (fclose(f) || bad || rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
-
 static int export_rbldnsd(app_t *app, unsigned i)
 {
-    const char *path = app->conf.zones[i].export_rbldnsd;
-    mirror_zone_t *z = &app->zones[i];
-    mirror_zdata_t *d = atomic_load(&z->data);
-    if (!path || !d)
-        return 0;
-    char p6[PATH_MAX];
-    snprintf(p6, sizeof p6, "%s.ip6", path);
-    if (export_file(z, d, path, BL_AF4) || export_file(z, d, p6, BL_AF6)) {
-        BL_ERR("rbldnsd_export_failed", "zone=%s file=%s errno=%d msg=%s", z->name, bl_log_q(path),
-               errno, bl_log_q(strerror(errno)));
-        return BL_EIO;
-    }
-    BL_DEBUG("rbldnsd_exported", "zone=%s file=%s serial=%" PRIu64, z->name, bl_log_q(path),
-             d->serial);
-    return 0;
+    return mirror_export_rbldnsd(&app->zones[i], app->conf.zones[i].export_rbldnsd);
 }
 
 static void on_apply(void *arg, mirror_feed_t *f, int rc, const mirror_apply_info_t *info)
@@ -230,7 +165,11 @@ static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t
     if (st < 0)
         return BL_EFEED;
     app->in_apply = 1;
-    int rc = mirror_sync_store_apply(&app->stores[st], obj, buf, len);
+    int rc = mirror_persist_apply(&app->stores[st], obj, buf, len);
+    if (app->stores[st].want_snapshot) {
+        app->stores[st].want_snapshot = 0;
+        mirror_sync_want_snapshot(app->sync, obj->hdr.feed);
+    }
     if (!rc && obj->hdr.type == BL_OBJ_DELTA && app->metrics) {
         /* Served and persisted now: each change's decision at the master to here. */
         prop_t p = {app, st, bl_now_ms()};
@@ -267,7 +206,7 @@ static void sync_new_key(void *ctx, const char *feed, const bl_key_t *k, const u
     app_t *app = ctx;
     int st = store_of(app, feed);
     if (st >= 0)
-        mirror_sync_store_keycert(&app->stores[st], k, buf, len);
+        mirror_persist_keycert(&app->stores[st], k, buf, len);
 }
 
 static void sync_freshness(void *ctx, const char *feed, int level)
@@ -291,7 +230,7 @@ static void sync_refused(void *ctx, const char *feed, const char *what, int err)
     if (counted || !app->metrics)
         return;
     const char *fname =
-        *feed ? feed : (app->set.n == 1 ? app->feeds[app->store_zone[0]].name : "unknown");
+        *feed ? feed : (app->nstores == 1 ? app->feeds[app->store_zone[0]].name : "unknown");
     if (!strcmp(what, "heartbeat"))
         return; /* logged by the client; heartbeats_refused has no family of its own */
     const char *v[] = {fname, bl_errname(err), NULL};
@@ -325,7 +264,7 @@ static void sync_gauges(app_t *app, int64_t now_ms)
     if (!app->sync || !app->metrics)
         return;
     const mirror_sync_stats_t *ss = mirror_sync_stats(app->sync);
-    for (unsigned i = 0; i < app->set.n; i++) {
+    for (unsigned i = 0; i < app->nstores; i++) {
         bl_metrics_set(app->fm[i].connected, ss->connected);
         if (ss->connects > app->fm[i].connects) {
             if (ss->connects > 1)
@@ -346,10 +285,10 @@ static int setup_sync(app_t *app, char *err, size_t errlen)
     for (unsigned i = 0; i < app->nzones; i++) {
         if (!mirror_zone_conf_synced(&app->conf, &app->conf.zones[i]))
             continue;
-        unsigned k = (unsigned)app->set.n++;
+        unsigned k = (unsigned)app->nstores++;
         app->store_zone[k] = i;
         uint64_t serial = 0;
-        if (mirror_sync_store_open(&app->stores[k], &app->feeds[i], y->state_dir, &serial)) {
+        if (mirror_persist_open(&app->stores[k], &app->feeds[i], y->state_dir, &serial)) {
             snprintf(err, errlen, "%s:%u: state_dir %s: unusable (%s)", app->conf.path,
                      y->state_line ? y->state_line : y->line, y->state_dir, strerror(errno));
             return BL_EIO;
@@ -371,14 +310,13 @@ static int setup_sync(app_t *app, char *err, size_t errlen)
                            (double)app->feeds[i].serial);
         }
     }
-    app->set.v = app->stores;
     return 0;
 }
 
 static int start_sync(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
 {
     mirror_sync_file_conf_t *y = &app->conf.sync;
-    if (!app->set.n)
+    if (!app->nstores)
         return 0;
     mirror_sync_conf_t sc;
     mirror_sync_conf_defaults(&sc);
@@ -403,11 +341,9 @@ static int start_sync(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
     sc.freeze_after_ms = y->freeze_after_ms;
     sc.backoff_min_ms = y->backoff_min_ms;
     sc.backoff_max_ms = y->backoff_max_ms;
-    for (unsigned i = 0; i < app->set.n; i++)
+    for (unsigned i = 0; i < app->nstores; i++)
         sc.feeds[sc.nfeeds++] = app->feeds[app->store_zone[i]].name;
-    mirror_sync_hooks_t h = {0};
-    mirror_sync_store_hooks(&h, &app->set);
-    h.ctx = app;
+    mirror_sync_hooks_t h = {.ctx = app};
     h.get_state = sync_get_state;
     h.apply = sync_apply;
     h.on_new_key = sync_new_key;
@@ -420,8 +356,6 @@ static int start_sync(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
                  bl_strerror(rc), y->cert, y->key, y->ca);
         return rc;
     }
-    for (unsigned i = 0; i < app->set.n; i++)
-        app->stores[i].sync = app->sync;
     BL_INFO("sync_started", "master=%s server_name=%s feeds=%zu", bl_log_q(y->master),
             bl_log_q(y->server_name), sc.nfeeds);
     return 0;
@@ -689,7 +623,7 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         int more = i + 1 < argc;
         if (!strcmp(a, "--version")) {
-            printf("blsync-mirror " VERSION "\n");
+            printf("blsync-mirror " BLSYNC_VERSION "\n");
             return 0;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);

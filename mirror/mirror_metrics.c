@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The mirror's metrics (docs/METRICS.md): DNS counters fed by the server threads, feed gauges. */
 #include "mirror_metrics.h"
+#include "version.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ mirror_metrics_t *mirror_metrics_new(mirror_zone_t *const *zones, size_t nzones)
     m->tcp_refused = bl_metrics_series(m->fam.tcp_refused, none);
     m->udp_batches = bl_metrics_series(m->fam.udp_batches, none);
     m->udp_pauses = bl_metrics_series(m->fam.udp_pauses, none);
-    const char *ver[] = {"0.1.0", NULL};
+    const char *ver[] = {BLSYNC_VERSION, NULL};
     bl_metrics_set(bl_metrics_series(m->fam.build_info, ver), 1);
     return m;
 }

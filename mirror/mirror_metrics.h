@@ -7,7 +7,7 @@
 
 #include "dns.h"
 #include "feed.h"
-#include "metrics.h" /* proto/metrics.h: the registry */
+#include "metrics.h" /* runtime/metrics.h: the registry */
 
 #define MIRROR_METRICS_ZONES 16
 

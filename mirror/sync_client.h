@@ -56,11 +56,11 @@ typedef struct {
     void *ctx;
     /* The persisted serial and digest of feed (0 and zeros when it has none). */
     int (*get_state)(void *ctx, const char *feed, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE]);
-    /* Applies a verified delta or snapshot with every rule of DESIGN.md and
-     * persists the new state atomically before returning 0. On error the
-     * mirror must still serve its last good state; the BL_E* code decides
-     * what the client asks for next. buf[0..len) is the whole object, obj
-     * its opened header (already verified against the keyring). */
+    /* Applies a verified delta or snapshot with every mirror rule (base serial and digest,
+     * rollback, fork, digest after apply) and persists the new state atomically before returning 0.
+     * On error the mirror must still serve its last good state; the BL_E* code decides what the
+     * client asks for next. buf[0..len) is the whole object, obj its opened header (already
+     * verified against the keyring). */
     int (*apply)(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t len);
     /* Freshness of feed changed (MIRROR_FRESH, MIRROR_STALE, MIRROR_FROZEN). */
     void (*on_freshness)(void *ctx, const char *feed, int level);
@@ -99,48 +99,5 @@ typedef struct {
     char last_error[160];  /* why the last connection ended or the last refusal */
 } mirror_sync_stats_t;
 const mirror_sync_stats_t *mirror_sync_stats(const mirror_sync_t *s);
-
-/*
- * Persistence of a mirror feed's applied objects, for the apply hook: the
- * newest snapshot and the deltas after it, under state_dir/FEED/. An object
- * is written atomically (write, fsync, rename) before it is applied and
- * removed if the apply refuses it, so what is on disk after a crash at any
- * point is a state the mirror has applied or was about to apply, and the
- * restore at start-up re-checks every rule while replaying it. A snapshot
- * makes the older files obsolete; past MIRROR_STORE_MAX_DELTAS deltas (or
- * four times the snapshot's bytes plus 1 MiB of deltas) the store asks for a
- * fresh snapshot.
- */
-struct mirror_feed;
-typedef struct {
-    struct mirror_feed *feed; /* not owned */
-    char dir[PATH_MAX];
-    uint64_t ndeltas, delta_bytes, snap_bytes;
-    mirror_sync_t *sync; /* for snapshot requests; set after mirror_sync_new */
-    int snapshot_asked;
-} mirror_sync_store_t;
-
-#define MIRROR_STORE_MAX_DELTAS 512
-
-/* Creates state_dir/FEED and restores the feed from it (snapshot, then the
- * deltas that follow, every rule checked; files that no longer apply are
- * removed). *restored (may be NULL) receives the serial reached. */
-int mirror_sync_store_open(mirror_sync_store_t *st, struct mirror_feed *f, const char *state_dir,
-                           uint64_t *restored);
-/* Persists a key certificate of the store's feed; mirror_sync_store_open
- * loads persisted ones (verified against the keyring) before any object. */
-int mirror_sync_store_keycert(mirror_sync_store_t *st, const bl_key_t *k, const uint8_t *buf,
-                              size_t len);
-/* The apply hook for a store (ctx is an array of stores, see mirror_sync_store_hooks). */
-int mirror_sync_store_apply(mirror_sync_store_t *st, const bl_obj_t *obj, const uint8_t *buf,
-                            size_t len);
-/* The stores of every followed feed. */
-typedef struct {
-    mirror_sync_store_t *v;
-    size_t n;
-} mirror_sync_store_set_t;
-/* Fills h with the get_state, apply and on_new_key hooks over set (ctx =
- * set); the caller adds the other optional hooks. set must outlive the client. */
-void mirror_sync_store_hooks(mirror_sync_hooks_t *h, mirror_sync_store_set_t *set);
 
 #endif

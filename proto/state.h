@@ -39,7 +39,4 @@ int bl_state_load_snapshot(bl_state_t *s, const bl_obj_t *obj, const bl_limits_t
 int bl_state_apply_changes(bl_state_t *s, const bl_change_t *rem, size_t nrem,
                            const bl_change_t *add, size_t nadd);
 
-/* Reads a whole file into memory (at most max bytes: BL_ETOOBIG beyond). */
-int bl_file_read(const char *path, size_t max, uint8_t **data, size_t *len);
-
 #endif

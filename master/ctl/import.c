@@ -10,7 +10,7 @@
 #include "err.h"
 #include "http.h"
 #include "policy.h"
-#include "rbldnsd.h"
+#include "rbldnsd_data.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "version.h"
 
 static const ctl_cmd_t cmds[] = {
     {"report", ctl_report,
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("blsyncctl 0.1.0\n");
+        printf("blsyncctl " BLSYNC_VERSION "\n");
         return 0;
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

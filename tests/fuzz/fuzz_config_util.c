@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/config_util.h"
+#include "runtime/config_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "proto/entry.h"
-#include "proto/rbldnsd.h"
+#include "proto/rbldnsd_data.h"
 
 static int rec(void *ctx, const bl_rbldnsd_rec_t *r)
 {

@@ -13,6 +13,7 @@
 #include "obj.h"
 #include "state.h"
 #include "store.h"
+#include "util.h"
 
 /* Usage: master_chaincheck DB SPOOLDIR PUBKEY [ACKED_IDS_FILE]
  * - every file in SPOOLDIR verifies with PUBKEY and is recorded in the store;

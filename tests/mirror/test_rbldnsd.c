@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the rbldnsd data file parser (proto/rbldnsd.c). */
+/* Unit tests of the rbldnsd data file parser (proto/rbldnsd_data.c). */
 #include "test.h"
 
 #include "err.h"
-#include "rbldnsd.h"
+#include "rbldnsd_data.h"
 
 typedef struct {
     char out[8192];

@@ -14,7 +14,8 @@ for f in usr/sbin/blsync-master usr/sbin/blsync-mirror usr/bin/blsyncctl \
          usr/share/doc/blsync/grafana/blsync.json; do
     [ -e "$r/$f" ] || problem "missing /$f"
 done
-[ -n "$(find "$r/usr" -name libblsync.so.0)" ] || problem "missing libblsync.so.0"
+# The blsync libraries are static: nothing of ours is installed as a shared library.
+[ -z "$(find "$r/usr" -name 'libblsync*')" ] || problem "a libblsync library was installed"
 # Installed binaries carry no RPATH into the build tree.
 for b in "$r"/usr/sbin/* "$r"/usr/bin/*; do
     if grep -E 'R(UN)?PATH' <<<"$(readelf -d "$b")" | grep -q "$B"; then

@@ -16,7 +16,7 @@ done
 cat "$T"/*.prom | sed -n 's/^# TYPE \([^ ]*\) .*/\1/p' | sort -u >"$T/code"
 sed -n 's/^| `\(blsync_[a-z0-9_]*\)`.*/\1/p' "$doc" | sort -u >"$T/doc"
 if ! diff -u "$T/doc" "$T/code"; then
-    problem "docs/METRICS.md (-) and the catalog in proto/metrics.c (+) disagree"
+    problem "docs/METRICS.md (-) and the catalog in runtime/metrics.c (+) disagree"
 fi
 # A sanity check of the check itself: a counter without _total must be refused.
 printf '# HELP x_bad x\n# TYPE x_bad counter\nx_bad 1\n' >"$T/bad.prom"

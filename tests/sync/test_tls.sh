@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Mutual TLS 1.3 transport (proto/tls) with certificates from `blsyncctl certs`
+# Mutual TLS 1.3 transport (runtime/tls) with certificates from `blsyncctl certs`
 # and the openssl CLI: who is accepted, who is refused and why, s_client as a
 # real peer, revocation (also of a live connection), pinning, backpressure.
 . "$(dirname "$0")/../lib.sh"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* A mutual-TLS echo server and client over proto/tls, driven by tests/sync/test_tls.sh. */
+/* A mutual-TLS echo server and client over runtime/tls, driven by tests/sync/test_tls.sh. */
 
 /*
  * server: echoes every byte back; prints one line per event on stdout

@@ -124,3 +124,42 @@ int bl_mkdir_p(const char *path, int mode)
         return BL_EIO;
     return 0;
 }
+
+int bl_file_read(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return BL_EIO;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return BL_EIO;
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return BL_ETOOBIG;
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) {
+        close(fd);
+        return BL_ENOMEM;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
+        free(buf);
+        return BL_EIO;
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}

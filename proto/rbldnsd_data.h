@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Parser for rbldnsd data files (ip4set, ip4tset, ip6tset, ip4trie, ip6trie). */
-#ifndef BL_RBLDNSD_H
-#define BL_RBLDNSD_H
+#ifndef BL_RBLDNSD_DATA_H
+#define BL_RBLDNSD_DATA_H
 
 #include <stddef.h>
 #include <stdint.h>

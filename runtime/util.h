@@ -13,6 +13,9 @@ int64_t bl_now_ms(void);
 /* Monotonic clock in nanoseconds (never affected by the test clock). */
 uint64_t bl_mono_ns(void);
 
+/* Reads a whole file into memory (at most max bytes: BL_ETOOBIG beyond). */
+int bl_file_read(const char *path, size_t max, uint8_t **data, size_t *len);
+
 /* Writes data to path atomically: temp file in the same directory, write,
  * fsync, rename, fsync of the directory. Returns 0, BL_ENOSPC or BL_EIO
  * (errno preserved); on error path is untouched and the temp file removed. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Parser for rbldnsd data files (ip4set, ip4tset, ip6tset, ip4trie, ip6trie). */
-#include "rbldnsd.h"
+#include "rbldnsd_data.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/* A mirror feed's persisted state: the newest snapshot and the deltas after it, on disk. */
+#include "persist.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "feed.h"
+#include "log.h"
+#include "util.h"
+
+typedef struct {
+    uint64_t serial;
+    int type;
+    char name[64];
+} sfile_t;
+
+static int sfile_cmp(const void *a, const void *b)
+{
+    const sfile_t *x = a, *y = b;
+    if (x->serial != y->serial)
+        return x->serial < y->serial ? -1 : 1;
+    return x->type - y->type;
+}
+
+static void store_path(const mirror_persist_t *st, uint64_t serial, int type, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%020" PRIu64 ".%s", st->dir, serial,
+             type == BL_OBJ_SNAPSHOT ? "snap" : "delta");
+}
+
+/* Lists the store's object files sorted by serial (snapshots after deltas). */
+static int store_list(const mirror_persist_t *st, sfile_t **out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    DIR *d = opendir(st->dir);
+    if (!d)
+        return BL_EIO;
+    sfile_t *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || strlen(de->d_name) >= 64)
+            continue;
+        uint64_t serial = strtoull(de->d_name, &end, 10);
+        int type = !strcmp(end, ".snap")    ? BL_OBJ_SNAPSHOT
+                   : !strcmp(end, ".delta") ? BL_OBJ_DELTA
+                                            : 0;
+        if (!type)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            sfile_t *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                free(v);
+                closedir(d);
+                return BL_ENOMEM;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n].serial = serial;
+        v[n].type = type;
+        snprintf(v[n].name, sizeof v[n].name, "%s", de->d_name);
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(v, n, sizeof *v, sfile_cmp);
+    *out = v;
+    *nout = n;
+    return 0;
+}
+
+static void store_unlink(const mirror_persist_t *st, const char *name)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", st->dir, name);
+    unlink(path);
+}
+
+/* Applies a persisted file as of its own creation time: it was fresh when
+ * received, and a restart must not make the mirror forget a state it acked. */
+static int store_replay(mirror_persist_t *st, const char *name, uint64_t *bytes)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", st->dir, name);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = bl_file_read(path, (size_t)st->feed->lim.max_payload + BL_OBJ_PREFIX, &data, &len);
+    if (rc)
+        return rc;
+    bl_rd_t rd;
+    bl_hdr_t h;
+    bl_rd_init(&rd, data, len);
+    rc = bl_hdr_decode(&rd, &h);
+    if (!rc)
+        rc = mirror_apply_object(st->feed, data, len, h.created_ms, NULL);
+    free(data);
+    *bytes = len;
+    return rc;
+}
+
+int mirror_persist_keycert(mirror_persist_t *st, const bl_key_t *k, const uint8_t *buf, size_t len)
+{
+    char hex[17], path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/key-%s.keycert", st->dir, bl_key_id_hex(k, hex));
+    int rc = bl_file_write_atomic(path, buf, len, 0640);
+    if (rc)
+        BL_ERR("sync_state_write", "path=%s error=%s errno=%d", bl_log_q(path), bl_errname(rc),
+               errno);
+    return rc;
+}
+
+/* Trusts the keys of persisted key certificates, each verified by a key
+ * already trusted (repeated, so that a chain of rotations resolves). */
+static void store_load_keycerts(mirror_persist_t *st)
+{
+    for (int progress = 1; progress;) {
+        progress = 0;
+        DIR *d = opendir(st->dir);
+        if (!d)
+            return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t nl = strlen(de->d_name);
+            if (nl < 8 || strcmp(de->d_name + nl - 8, ".keycert"))
+                continue;
+            char path[PATH_MAX + 64];
+            snprintf(path, sizeof path, "%s/%s", st->dir, de->d_name);
+            uint8_t *data;
+            size_t len;
+            if (bl_file_read(path, 4096, &data, &len))
+                continue;
+            bl_obj_t obj;
+            bl_key_t *k = NULL;
+            if (bl_obj_open(data, len, st->feed->keys, &st->feed->lim, &obj, NULL) == 0 &&
+                obj.hdr.type == BL_OBJ_KEYCERT && bl_keycert_read(&obj, &k) == 0) {
+                if (!bl_keyring_find(st->feed->keys, bl_key_id(k))) {
+                    progress = 1;
+                    char hex[17];
+                    BL_INFO("sync_state_key", "feed=%s key_id=%s", bl_log_q(st->feed->name),
+                            bl_key_id_hex(k, hex));
+                }
+                bl_keyring_add(st->feed->keys, k);
+            }
+            free(data);
+        }
+        closedir(d);
+    }
+}
+
+int mirror_persist_open(mirror_persist_t *st, struct mirror_feed *f, const char *state_dir,
+                        uint64_t *restored)
+{
+    memset(st, 0, sizeof *st);
+    st->feed = f;
+    if (snprintf(st->dir, sizeof st->dir, "%s/%s", state_dir, f->name) >= (int)sizeof st->dir)
+        return BL_EINVAL;
+    if (bl_mkdir_p(st->dir, 0750)) {
+        BL_ERR("sync_state_dir", "path=%s errno=%d", bl_log_q(st->dir), errno);
+        return BL_EIO;
+    }
+    store_load_keycerts(st);
+    sfile_t *v;
+    size_t n;
+    int rc = store_list(st, &v, &n);
+    if (rc)
+        return rc;
+    /* The newest snapshot that loads, then every delta after it that applies. */
+    size_t start = n;
+    for (size_t i = n; i-- > 0;) {
+        if (v[i].type != BL_OBJ_SNAPSHOT)
+            continue;
+        uint64_t bytes = 0;
+        rc = store_replay(st, v[i].name, &bytes);
+        if (rc == 0) {
+            st->snap_bytes = bytes;
+            start = i;
+            break;
+        }
+        BL_WARN("sync_state_refused", "feed=%s file=%s error=%s", bl_log_q(f->name),
+                bl_log_q(v[i].name), bl_errname(rc));
+        store_unlink(st, v[i].name);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i == start)
+            continue;
+        if (start == n || i < start || v[i].type != BL_OBJ_DELTA) {
+            store_unlink(st, v[i].name); /* before the snapshot, or no snapshot at all */
+            continue;
+        }
+        uint64_t bytes = 0;
+        rc = store_replay(st, v[i].name, &bytes);
+        if (rc) {
+            BL_WARN("sync_state_refused", "feed=%s file=%s error=%s", bl_log_q(f->name),
+                    bl_log_q(v[i].name), bl_errname(rc));
+            store_unlink(st, v[i].name);
+            continue;
+        }
+        st->ndeltas++;
+        st->delta_bytes += bytes;
+    }
+    free(v);
+    if (restored)
+        *restored = f->serial;
+    BL_INFO("sync_state_restored", "feed=%s serial=%" PRIu64 " deltas=%" PRIu64, bl_log_q(f->name),
+            f->serial, st->ndeltas);
+    return 0;
+}
+
+int mirror_persist_apply(mirror_persist_t *st, const bl_obj_t *obj, const uint8_t *buf, size_t len)
+{
+    mirror_feed_t *f = st->feed;
+    const bl_hdr_t *h = &obj->hdr;
+    int64_t now = bl_now_ms();
+    /* Only what can apply is written first; the rest is refused by the apply itself. */
+    uint8_t cur[BL_DIGEST_SIZE];
+    bl_digest_to_bytes(&f->digest, cur);
+    /* Never over a file of the current state: a refused apply unlinks what it wrote. */
+    int persist = h->type == BL_OBJ_SNAPSHOT
+                      ? (h->serial > f->serial || !f->loaded)
+                      : (h->base_serial == f->serial && !memcmp(h->base_digest, cur, sizeof cur));
+    char path[PATH_MAX + 64];
+    store_path(st, h->serial, h->type, path, sizeof path);
+    if (persist) {
+        int rc = bl_file_write_atomic(path, buf, len, 0640);
+        if (rc) {
+            BL_ERR("sync_state_write", "path=%s error=%s errno=%d", bl_log_q(path), bl_errname(rc),
+                   errno);
+            return rc;
+        }
+    }
+    mirror_apply_info_t info;
+    int rc = mirror_apply_object(f, buf, len, now, &info);
+    if (rc) {
+        if (persist)
+            unlink(path);
+        return rc;
+    }
+    if (!persist && (rc = bl_file_write_atomic(path, buf, len, 0640)) != 0) {
+        /* Applied, but not on disk: do not acknowledge; the restart resumes from the file state. */
+        BL_ERR("sync_state_write", "path=%s error=%s errno=%d", bl_log_q(path), bl_errname(rc),
+               errno);
+        return rc;
+    }
+    BL_INFO("sync_applied",
+            "feed=%s type=%s serial=%" PRIu64 " from=%" PRIu64 " removed=%zu added=%zu "
+            "entries=%zu us=%" PRIu64,
+            bl_log_q(f->name), bl_obj_type_name(h->type), h->serial, info.from_serial,
+            info.n_removed, info.n_added, info.n_entries, info.elapsed_us);
+    if (h->type == BL_OBJ_SNAPSHOT) {
+        /* Everything older is obsolete now. */
+        sfile_t *v;
+        size_t n;
+        if (store_list(st, &v, &n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                if (v[i].serial < h->serial || (v[i].serial == h->serial && v[i].type != h->type))
+                    store_unlink(st, v[i].name);
+            free(v);
+        }
+        st->ndeltas = st->delta_bytes = 0;
+        st->snap_bytes = len;
+        st->snapshot_asked = 0;
+    } else {
+        st->ndeltas++;
+        st->delta_bytes += len;
+        if (!st->snapshot_asked &&
+            (st->ndeltas > MIRROR_PERSIST_MAX_DELTAS ||
+             (st->snap_bytes && st->delta_bytes > 4 * st->snap_bytes + (1u << 20))))
+            st->snapshot_asked = st->want_snapshot = 1;
+    }
+    return 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* A served zone: its fixed DNS settings and its current data version, swapped whole. */
+#ifndef MIRROR_ZONE_H
+#define MIRROR_ZONE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index.h"
+#include "qsbr.h"
+
+#define MIRROR_NS_MAX 8
+
+/* One published data version of a zone: swapped whole with one atomic store
+ * and freed when no DNS thread can hold it (mirror_zone_publish). */
+typedef struct mirror_zdata {
+    mirror_index_t *ix;
+    uint64_t serial;
+    /* reason id -> TXT template. With txt_exact (rbldnsd imports) a NULL or
+     * missing template means no TXT; otherwise the zone's default applies. */
+    char **txt;
+    size_t ntxt;
+    int txt_exact;
+    int own_txt; /* txt (and its strings) freed with this version */
+} mirror_zdata_t;
+
+/* A served zone: its fixed settings (from the configuration) and its
+ * current data. One zone serves one feed. */
+typedef struct mirror_zone {
+    char name[256];    /* lower case, no trailing dot */
+    uint8_t wire[256]; /* lower-case wire format */
+    unsigned wire_len;
+    unsigned nlabels;
+    /* TTLs and templates may change on SIGHUP while DNS threads read them:
+     * atomic. A reload stores a new reason_txt array (never shorter) before
+     * the new nreason and frees old templates after a grace period (qsbr, mirror_zone_reload). */
+    _Atomic uint32_t ttl;     /* A and TXT answers */
+    _Atomic uint32_t soa_ttl; /* SOA and NS records */
+    _Atomic uint32_t neg_ttl; /* SOA minimum: negative caching */
+    uint32_t refresh, retry, expire;
+    uint8_t mname[256], rname[256];
+    unsigned mname_len, rname_len;
+    uint8_t ns[MIRROR_NS_MAX][256];
+    unsigned ns_len[MIRROR_NS_MAX];
+    unsigned nns;
+    uint8_t default_a;
+    char *_Atomic default_txt; /* may be NULL: no TXT */
+    char **_Atomic reason_txt; /* config templates per reason id (feed zones) */
+    _Atomic size_t nreason;
+    _Atomic(mirror_zdata_t *) data;
+    atomic_int no_positive; /* freeze: answer nothing as listed (test entries excepted) */
+} mirror_zone_t;
+
+struct mirror_zone_conf; /* config.h */
+
+/* Fills a zone's fixed DNS settings from its configuration. */
+int mirror_zone_init(mirror_zone_t *z, const struct mirror_zone_conf *zc, char *err, size_t errlen);
+/* Re-applies what a SIGHUP may change (TTLs, TXT templates) from zc to the
+ * running zone z: integers are stored atomically-enough for readers (aligned
+ * 32-bit), templates are swapped and the old ones returned in *old_txt /
+ * *old_reason (*old_nreason) for the caller to free once no reader holds them. */
+int mirror_zone_reload(mirror_zone_t *z, const struct mirror_zone_conf *zc, char **old_txt,
+                       char ***old_reason, size_t *old_nreason);
+/* Frees what mirror_zone_init allocated and the zone's current data. */
+void mirror_zone_close(mirror_zone_t *z);
+
+/* Publishes d as z's data with one atomic store, waits until no DNS thread
+ * can hold the previous version and frees it. Takes ownership of d. Writer
+ * thread only. */
+void mirror_zone_publish(mirror_zone_t *z, mirror_qsbr_t *q, mirror_zdata_t *d);
+/* Frees a data version (index and owned TXT table). NULL is a no-op. */
+void mirror_zdata_free(mirror_zdata_t *d);
+
+#endif
