@@ -13,6 +13,8 @@
 #                   (`ip netns exec NAME ...`); NETNS[who]=NAME sets one daemon's
 #   BL_ADDR         the address daemons listen on (default 127.0.0.1);
 #                   LISTEN_ADDR[who]=ADDR sets one daemon's
+#   WRAP[who]="CMD ARGS"  a command that spawn puts before WHO's program
+#                   (nice -n -10, taskset -c 1, strace -f -o FILE, ...)
 #
 # Variables it sets
 #   T               the work dir (mktemp under /tmp); daemon logs are $T/WHO.log
@@ -44,7 +46,8 @@
 #   wait_until TIMEOUT CMD...   polls CMD (quietly, every 10-100 ms) until it
 #                   succeeds; returns 1 at the timeout. Tests wait on events
 #                   with it, never with a fixed sleep.
-#   scaled SECONDS  prints SECONDS times BL_TIME_SCALE (an integer when whole)
+#   scaled SECONDS  prints SECONDS times BL_TIME_SCALE (an integer when whole);
+#                   scaled_int rounds it up to whole seconds
 #   now_ms          the wall clock in Unix ms
 #   setclock MS     sets the controllable clock ($T/clock) and exports
 #                   BLSYNC_TEST_CLOCK, so that every process started afterwards
@@ -170,7 +173,7 @@ _BL_SCALE_M=$(awk -v k="$BL_TIME_SCALE" 'BEGIN { printf "%d", k * 1000 }')
 BL_PID=$BASHPID
 exec {_BL_STDERR}>&2 # stderr, also where a caller has silenced it
 BL_PROBLEMS=0
-declare -A PID=() NETNS=() LISTEN_ADDR=() DNS_PORT=() MET_PORT=() _BL_MARK=()
+declare -A PID=() NETNS=() LISTEN_ADDR=() WRAP=() DNS_PORT=() MET_PORT=() _BL_MARK=()
 declare -a _BL_ON_EXIT=() _BL_PORTS=()
 T=$(mktemp -d "/tmp/bl-$(basename "$0" .sh).XXXXXX")
 chmod 755 "$T" # daemons that drop privileges (rbldnsd as nobody) read their files here
@@ -244,6 +247,10 @@ scaled() {
 _bl_secs() {
     _bl_ms "$1"
     REPLY=$(((REPLY + 999) / 1000))
+}
+scaled_int() {
+    _bl_secs "$1"
+    echo "$REPLY"
 }
 _bl_secs 10
 _BL_CURL_TIME=$REPLY
@@ -360,13 +367,15 @@ since() { tail -n +$((${_BL_MARK[$1]:-0} + 1)) "$T/$1.log" 2>/dev/null; }
 # A pipe into grep -q could end the writer with SIGPIPE (a failure under pipefail).
 logged() { grep -q -- "$2" < <(since "$1"); }
 spawn() {
-    local who=$1
+    local who=$1 wrap=()
     shift
     touch "$T/$who.log"
     mark "$who"
     _bl_pre "$who"
-    # A simple command, so that $! is the program itself, not a subshell.
-    "${_BL_PRE[@]}" "$@" >>"$T/$who.log" 2>&1 &
+    [ -z "${WRAP[$who]:-}" ] || read -ra wrap <<<"${WRAP[$who]}"
+    # A simple command, so that $! is the program itself, not a subshell
+    # (ip netns exec and the usual wrappers exec what they run).
+    "${_BL_PRE[@]}" "${wrap[@]}" "$@" >>"$T/$who.log" 2>&1 &
     PID[$who]=$!
 }
 track() { PID[$1]=$2; }
