@@ -26,8 +26,11 @@ pids_gone() {
 # ---- the real thing --------------------------------------------------------
 t0=$(date +%s)
 rc=0
-BLSYNC_QUICKSTART_BUILD=$B BLSYNC_QUICKSTART_DIR=$T/run BLSYNC_QUICKSTART_TIMEOUT=$(scaled 15) BLSYNC_QUICKSTART_PORT=$QS_PORT \
-    timeout "$(scaled 50)" bash "$S/deploy/quickstart.sh" --ci </dev/null >"$OUT" 2>&1 || rc=$?
+# Each propagation step waits 30 s at most, the listing that expires lives 10 s
+# (its dig checks on a loaded machine take seconds); the timeout only stops a hung run.
+BLSYNC_QUICKSTART_BUILD=$B BLSYNC_QUICKSTART_DIR=$T/run BLSYNC_QUICKSTART_TIMEOUT=$(scaled_int 30) \
+    BLSYNC_QUICKSTART_EXPIRE=$(scaled_int 10) BLSYNC_QUICKSTART_PORT=$QS_PORT \
+    timeout "$(scaled 300)" bash "$S/deploy/quickstart.sh" --ci </dev/null >"$OUT" 2>&1 || rc=$?
 [ $rc = 0 ] || fail "deploy/quickstart.sh --ci exited $rc: $(grep -m 1 'FAILED' "$OUT" || true)"
 grep -q '^quickstart: all checks passed$' "$OUT" || fail "no 'all checks passed' line"
 grep -q 'checks passed, 0 failed' "$OUT" || fail "the summary reports failed checks"
@@ -73,7 +76,7 @@ EOF
 chmod +x "$T/bad/mirror/blsync-mirror"
 rc=0
 BLSYNC_QUICKSTART_BUILD=$T/bad BLSYNC_QUICKSTART_DIR=$T/run-bad BLSYNC_QUICKSTART_TIMEOUT=3 BLSYNC_QUICKSTART_PORT=$QS_PORT_BAD \
-    timeout "$(scaled 40)" bash "$S/deploy/quickstart.sh" --ci </dev/null >"$OUT" 2>&1 || rc=$?
+    timeout "$(scaled 300)" bash "$S/deploy/quickstart.sh" --ci </dev/null >"$OUT" 2>&1 || rc=$?
 [ $rc = 1 ] || fail "with mirrors that trust another key the quickstart exited $rc, expected 1"
 grep -q 'FAILED: the listing of 192.0.2.99 did not reach both mirrors' "$OUT" ||
     fail "the failure does not name the missing listing"
