@@ -8,6 +8,10 @@
 command -v dnsperf >/dev/null || fail "dnsperf is not installed (tests/deps.txt)"
 command -v curl >/dev/null || fail "curl is not installed (tests/deps.txt)"
 
+# The mirror and dnsperf run at nice -10: the closed-loop probe judges only
+# cycles in which neither lost the CPU, and the batch sizes compare runs at one
+# rate; the other processes of a busy host must not decide either.
+WRAP[m1]="nice -n -10"
 keygen
 "$MKFEED" --key "$T/sign.key" --dir "$T/feed" --n 2000 --lifetime 86400 --queries 20000 >/dev/null
 listed=$(awk '$1 == "L" {print $2; exit}' "$T/feed/final.txt")
@@ -33,7 +37,7 @@ check_answers() { # WHEN
     expect_status m1 NXDOMAIN "$uname" A
 }
 perf() { # DNSPERF-ARGS...: dnsperf against m1 in the background, output in $T/perf.out
-    dnsperf -s "$(addr_of m1)" -p "${DNS_PORT[m1]}" -d "$T/feed/queries.txt" -c 1 -T 1 -t 2 "$@" \
+    nice -n -10 dnsperf -s "$(addr_of m1)" -p "${DNS_PORT[m1]}" -d "$T/feed/queries.txt" -c 1 -T 1 -t 2 "$@" \
         >"$T/perf.out" 2>&1 &
     track perf $!
 }
@@ -92,7 +96,7 @@ stop_clean m1
 logged m1 "event=stopped .*udp_pauses=$pz " || fail "stop line does not count the pauses"
 conf 1000 "server|log_level = debug"
 start_mirror m1
-perf -q 20 -l 10
+perf -q 20 -l $(($(scaled_int 7) + 3)) # the wait below, then 3 s
 wait_until 7 logged m1 'event=udp_coalesce_judged .* off_s=[1-9]' ||
     fail "pausing did not stop for the closed-loop client: $(since m1 | grep udp_coalesce_judged | tail -n 3)"
 pa=$(pauses)
