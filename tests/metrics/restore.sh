@@ -52,7 +52,7 @@ list 192.0.2.50
 wait_until 10 synced m1 || fail "m1 did not catch up after the serial was moved past it"
 [ "$(answer m1 192.0.2.1)" = nx ] || fail "m1 still lists 192.0.2.1"
 [ "$(answer m1 192.0.2.50)" = 127.0.0.2 ] || fail "m1 lacks the new listing"
-grep -q "event=sync_applied feed=main type=snapshot" "$T/m1.log" || fail "m1 did not get a snapshot"
+wait_until 5 grep -q "event=sync_applied feed=main type=snapshot" "$T/m1.log" || fail "m1 did not get a snapshot"
 lookup 192.0.2.1
 expect 200 .delisting.propagated true # after the catch-up
 pass "after the documented restore m1 follows the restored master (snapshot), the delisting propagated"

@@ -31,6 +31,7 @@ all_in_sync() {
     for m in m1 m2 m3; do in_sync $m || return 1; done
 }
 entries_are() { [ "$(master_status .entries)" = "$1" ]; }
+counted() { [ "$(metric m1 "$1")" -ge 1 ] 2>/dev/null; } # SERIES: m1 counted one at least
 
 # ---- bootstrap: a base of 1000 listings, then three mirrors -------------
 start_master
@@ -50,8 +51,9 @@ wait_until 10 published_all || fail "base listings not published"
 for i in 1 2 3; do mirror $i; done
 wait_until 20 all_answer 192.0.2.1 127.0.0.2 m1 m2 m3 || fail "listing not on every mirror after bootstrap"
 wait_until 10 all_in_sync || fail "mirror serials differ from the master's"
+# A mirror answers with the new state a moment before it logs the apply.
 for i in 1 2 3; do
-    grep -q "event=sync_applied feed=main type=snapshot" "$T/m$i.log" ||
+    wait_until 5 grep -q "event=sync_applied feed=main type=snapshot" "$T/m$i.log" ||
         fail "m$i did not bootstrap from a snapshot"
 done
 is_answer m1 "$(awk -v seed=$$ 'BEGIN { srand(seed); printf "10.%d.%d.%d", int(rand() * 256),
@@ -104,6 +106,7 @@ for ip in 203.0.113.1 203.0.113.2 203.0.113.3; do
 done
 mirror 3
 wait_until 10 in_sync m3 || fail "m3 did not catch up after a restart"
+wait_until 5 logged m3 "event=sync_applied feed=main type=delta serial=$S " || fail "m3 did not log the apply of $S"
 logged m3 "event=sync_state_restored feed=main serial=$((S - 3))" ||
     fail "m3 did not resume from its persisted serial $((S - 3))"
 n_delta=$(since m3 | grep -c "event=sync_applied feed=main type=delta" || true)
@@ -123,9 +126,9 @@ delist 203.0.113.3 && S=$(wait_published "$S")  # m3 had it: a removal
 list 203.0.113.52 && S=$(wait_published "$S")
 mirror 3
 wait_until 10 in_sync m3 || fail "m3 did not catch up with a merged delta"
-applied=$(since m3 | grep -c "event=sync_applied" || true)
-logged m3 "event=sync_applied feed=main type=delta serial=$S from=$S0 " ||
+wait_until 5 logged m3 "event=sync_applied feed=main type=delta serial=$S from=$S0 " ||
     fail "m3 did not apply one delta from $S0 to $S"
+applied=$(since m3 | grep -c "event=sync_applied" || true)
 [ "$applied" = 1 ] || fail "m3 applied $applied objects, expected 1 merged delta"
 grep -q "event=sync_merged feed=main from=$S0 to=$S deltas=5" "$T/master.log" ||
     fail "the master did not log the merge"
@@ -146,7 +149,7 @@ done
 [ ! -e "$T/spool/main/$(printf %020d $((S0 + 1))).delta" ] || fail "history not pruned"
 mirror 2
 wait_until 10 in_sync m2 || fail "m2 did not catch up once history was gone"
-logged m2 "event=sync_applied feed=main type=snapshot" || fail "m2 did not receive a snapshot"
+wait_until 5 logged m2 "event=sync_applied feed=main type=snapshot" || fail "m2 did not receive a snapshot"
 is_answer m2 203.0.113.22 127.0.0.2 || fail "m2 lacks a listing after the snapshot"
 pass "m2 offline past the history: resynchronised from a snapshot"
 
@@ -185,7 +188,7 @@ for r in 'deltas_refused_total{feed="main",reason="unknown_key"}' \
     'deltas_refused_total{feed="main",reason="rollback"}' \
     'deltas_refused_total{feed="main",reason="base_serial"}' \
     'deltas_refused_total{feed="main",reason="digest_mismatch"}'; do
-    [ "$(metric m1 "blsync_mirror_$r")" -ge 1 ] 2>/dev/null || fail "m1 metrics lack $r"
+    wait_until 5 counted "blsync_mirror_$r" || fail "m1 metrics lack $r"
 done
 is_answer m1 192.0.2.1 127.0.0.2 || fail "m1 stopped serving its last good state"
 stop m1
@@ -301,12 +304,14 @@ start_mirror m1
 wait_until 10 in_sync m1 || fail "m1 did not resume with short freshness limits"
 kill -STOP "${PID[master]}"
 wait_until 10 logged m1 "event=sync_freshness feed=main level=stale" || fail "m1 did not turn stale"
-wait_until 10 logged m1 "event=sync_freshness feed=main level=frozen" || fail "m1 did not log frozen"
+wait_until 10 is_answer m1 192.0.2.1 nx || fail "m1 still answers positively while frozen"
+logged m1 "event=sync_freshness feed=main level=frozen" || fail "m1 did not log frozen"
+# The metric follows the answers' switch: it may take a moment.
+wait_until 5 metric_is m1 'blsync_mirror_stale{feed="main"}' 2 || fail "m1 metrics do not say frozen"
 is_answer m1 192.0.2.1 nx || fail "m1 answers positively while frozen"
-[ "$(metric m1 'blsync_mirror_stale{feed="main"}')" = 2 ] || fail "m1 metrics do not say frozen"
 kill -CONT "${PID[master]}"
 wait_until 10 is_answer m1 192.0.2.1 127.0.0.2 || fail "m1 did not recover when the link returned"
-[ "$(metric m1 'blsync_mirror_stale{feed="main"}')" = 0 ] || fail "m1 metrics still say stale"
+wait_until 5 metric_is m1 'blsync_mirror_stale{feed="main"}' 0 || fail "m1 metrics still say stale"
 pass "hung link: stale after 1.5 s, no positive answers after 3 s, recovered"
 
 # ---- no secret in any log: the private keys' material never appears -----
