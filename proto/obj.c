@@ -30,6 +30,13 @@ const bl_limits_t bl_limits_default = {
     .max_block_raw = 64ull << 20, /* 64 MiB per block */
 };
 
+const bl_limits_t bl_limits_spool = {
+    .max_payload = 4ull << 30,
+    .max_raw = 16ull << 30,
+    .max_entries = 1ull << 32,
+    .max_block_raw = 64ull << 20,
+};
+
 const char *bl_obj_domain(int type)
 {
     switch (type) {

@@ -204,7 +204,7 @@ grep -q "blsync-master" <<<"$("$MASTER" --version)" || fail "--version"
 echo "== the spool verifies and the chain rebuilds the store"
 wait_until 10 published_all || fail "not published"
 stop_master
-for f in "$T"/spool/main/*; do
+for f in "$T"/spool/main/*.delta "$T"/spool/main/*.snap; do
     "$CTL" verify "$f" --key "$T/sign.pub" >/dev/null || fail "$f does not verify"
 done
 "$CHK" "$T/master.db" "$T/spool/main" "$T/sign.pub" || fail "chain check"

@@ -63,7 +63,7 @@ start_master
 wait_until 5 published_all || fail "pending changes not published after restart"
 stop_master
 n=0
-for f in "$T"/spool/main/*; do
+for f in "$T"/spool/main/*.delta "$T"/spool/main/*.snap; do
     "$CTL" verify "$f" --key "$T/sign.pub" >/dev/null || fail "$f does not verify"
     n=$((n + 1))
 done
