@@ -50,6 +50,15 @@ wait_until 10 metric_is master 'blsync_master_mirror_connected{feed="main",mirro
 pass "a hung mirror ages in contact_age, is closed after silent_after and shows stale; it reconnects"
 
 # ---- one certificate on two hosts --------------------------------------------------------------
+# Here the hung session must outlive the checks, however slow the machine: the master restarts
+# with silent_after 10m, and the mirrors reconnect.
+ini_set "$T/master.conf" "sync|silent_after = 10m"
+stop_master
+start_master
+for m in m1 m2; do
+    wait_until 10 metric_is master "blsync_master_mirror_connected{feed=\"main\",mirror=\"$m\"}" 1 ||
+        fail "$m did not reconnect to the restarted master"
+done
 write_mirror_conf m9 "sync|cert = $T/pki/mirror-m2.pem" "sync|key = $T/pki/mirror-m2.key"
 start_mirror m9
 wait_until 5 metric_is master 'blsync_master_mirror_sessions{feed="main",mirror="m2"}' 2 ||
