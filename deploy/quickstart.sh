@@ -20,6 +20,8 @@
 #   BLSYNC_QUICKSTART_DIR=DIR    where keys, configs, the store and logs go (default ./quickstart-run)
 #   BLSYNC_QUICKSTART_PORT=N     first of 8 consecutive loopback ports (default: a free block from 12530)
 #   BLSYNC_QUICKSTART_TIMEOUT=S  seconds to wait for each propagation step (default 20)
+#   BLSYNC_QUICKSTART_EXPIRE=S   lifetime of the listing that expires (default 4); its dig
+#                                checks must run within it, so a slow machine needs more
 #
 # Every server binds 127.0.0.1 only. Every process started here is stopped by
 # its PID on exit, Ctrl-C or failure; nothing is left running.
@@ -77,7 +79,7 @@ LISTED_IP=192.0.2.99      # gets a spamtrap hit (weight 2 = threshold): listed
 LISTED_IP6=2001:db8::25   # two user reports (weight 1 each): listed
 QUIET_IP=198.51.100.23    # one user report (score 1 < 2): not listed
 EXPIRE_IP=203.0.113.7     # an operator listing that expires after EXPIRE_S seconds
-EXPIRE_S=4
+EXPIRE_S=${BLSYNC_QUICKSTART_EXPIRE:-4}
 
 # ---- ports: 8 consecutive free ones on 127.0.0.1 ---------------------------
 port_busy() { ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE "[:.]$1\$"; }

@@ -9,35 +9,30 @@
 # under the running daemon (prlimit) during a connection flood, where UDP
 # goes on and TCP recovers by itself.
 #
-# Setup lives in the functions up to "attacks"; the mirror helpers come from
-# tests/mirror/lib.sh.
-. "$BL_SRC/tests/mirror/lib.sh"
-ATTACK=$BL_SRC/tests/attack/dns_tcp_attack.py
+# Setup lives in the functions up to "attacks"; the daemon helpers come from
+# tests/lib.sh.
+. "$(dirname "$0")/../lib.sh"
+ATTACK=$S/tests/attack/dns_tcp_attack.py
 IDLE_MS=10000 # tcp_idle_timeout_ms (the default); a query begun has 2 s
 PER_CLIENT=10
 MAX_CONNS=512
 
-cat > "$T/data" <<'DATA'
-10.0.0.0/8
-DATA
-cat > "$T/tmpl.conf" <<CONF
-[server]
-listen = 127.0.0.1:@PORT@
-threads = 1
-tcp_idle_timeout_ms = $IDLE_MS
-metrics_listen = 127.0.0.1:@MPORT@
-[zone bl.example.org]
-rbldnsd = ip4set:@T@/data
-CONF
+echo 10.0.0.0/8 >"$T/data"
+write_mirror_conf m1 --files "server|tcp_idle_timeout_ms = $IDLE_MS" \
+    "zone bl.example.org|rbldnsd = ip4set:$T/data"
+# up: starts the mirror and sets PORT, MPORT and MPID
+up() {
+    start_mirror m1
+    PORT=${DNS_PORT[m1]} MPORT=${MET_PORT[m1]} MPID=${PID[m1]}
+}
 
-# metric NAME [LABELS]: the value of a series (0 when absent)
-metric() {
+# tcp_metric NAME [LABELS]: the value of a series (0 when absent)
+tcp_metric() {
     local k=$1
     [ -z "${2:-}" ] || k="$1{$2}"
     curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v k="$k" '$1 == k {print $2; f = 1} END {if (!f) print 0}'
 }
 nfds() { ls /proc/"$MPID"/fd 2> /dev/null | wc -l; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # tcp_ok / udp_ok: one legitimate query from 127.0.0.1 answered with 127.0.0.2
 tcp_ok() { [ "$(dig +tcp -b 127.0.0.1 @127.0.0.1 -p "$PORT" +time=5 +tries=1 +short 2.0.0.127.bl.example.org A 2> /dev/null)" = 127.0.0.2 ]; }
 udp_ok() { [ "$(dig +notcp -b 127.0.0.1 @127.0.0.1 -p "$PORT" +time=2 +tries=1 +short 2.0.0.127.bl.example.org A 2> /dev/null)" = 127.0.0.2 ]; }
@@ -97,7 +92,7 @@ expect_fds_below() { # LABEL BOUND
 }
 expect_moved() { # LABEL METRIC LABELS BEFORE
     local now
-    now=$(metric "$2" "$3")
+    now=$(tcp_metric "$2" "$3")
     awk -v a="$now" -v b="$4" 'BEGIN {exit !(a > b)}' || fail "$1: $2{$3} did not move ($4 -> $now)"
 }
 # scenario LABEL MODE SRC N HOLD BOUND FAMILY REASON: one attack under
@@ -105,7 +100,7 @@ expect_moved() { # LABEL METRIC LABELS BEFORE
 # within BOUND and FAMILY{reason="REASON"} moved.
 scenario() {
     local label=$1 before
-    before=$(metric "$7" "reason=\"$8\"")
+    before=$(tcp_metric "$7" "reason=\"$8\"")
     attack "$2" "$3" "$4" "$5"
     expect_all_answered "$label"
     expect_fds_below "$label" "$6"
@@ -114,9 +109,8 @@ scenario() {
 report() { ok "$1: legit $LEGIT_OK/$((LEGIT_OK + LEGIT_FAIL)) answered; descriptors at most $FD_MAX (bound $2); after it, answered in ${RECOVER_MS} ms (try $TRIES); attacker: $SEEN"; }
 
 # ---- attacks ----
-start_mirror "$T/tmpl.conf"
-for _ in $(seq 100); do tcp_ok && break; sleep 0.1; done
-tcp_ok || fail "no TCP answer before the attacks"
+up
+wait_until 10 tcp_ok || fail "no TCP answer before the attacks"
 FD0=$(nfds)
 t0=$(now_ms)
 tcp_ok || fail "no TCP answer before the attacks"
@@ -165,15 +159,17 @@ report "4 connections pipelining without reading (RSS $rss0 -> $rss1 kB)" "$((FD
 # cleanly within 10 s.
 $PY "$ATTACK" idle 127.0.0.1 "$PORT" --src 127.0.3.1-127.0.3.100 --n 1000 --hold 30 > "$T/attack.out" 2>&1 &
 APID=$!
-PIDS+=("$APID")
-for _ in $(seq 100); do [ "$(nfds)" -gt $((FD0 + 400)) ] && break; sleep 0.1; done
+track attacker "$APID"
+filled() { [ "$(nfds)" -gt $((FD0 + 400)) ]; }
+wait_until 10 filled || true
 held=$(nfds)
 [ "$held" -gt $((FD0 + 400)) ] || fail "SIGTERM: the attack did not fill the mirror ($held descriptors)"
 t0=$(now_ms)
 kill -TERM "$MPID"
-for _ in $(seq 100); do kill -0 "$MPID" 2> /dev/null || break; sleep 0.1; done
-kill -0 "$MPID" 2> /dev/null && fail "SIGTERM: the mirror still runs 10 s later"
-wait "$MPID" || fail "SIGTERM under attack: bad exit status"
+stopped() { ! running m1; }
+wait_until 10 stopped || fail "SIGTERM: the mirror still runs 10 s later"
+stop m1
+[ "$RC" = 0 ] || fail "SIGTERM under attack: exit status $RC"
 ok "SIGTERM with $held descriptors held by 100 clients: exited cleanly in $(($(now_ms) - t0)) ms"
 kill "$APID" 2> /dev/null || true
 wait "$APID" 2> /dev/null || true
@@ -181,23 +177,19 @@ wait "$APID" 2> /dev/null || true
 # 6. Descriptor exhaustion. (a) Started under ulimit -n 256: the connection
 # limit is lowered to what the descriptors leave room for, and a flood of
 # 1,000 connections from 100 clients neither stops UDP nor legitimate TCP.
-REAL_MIRROR=$MIRROR
-MIRROR=$T/mirror-ulimit.sh
-printf '#!/bin/bash\nulimit -n 256\nexec %q "$@"\n' "$REAL_MIRROR" > "$MIRROR"
-chmod +x "$MIRROR"
-start_mirror "$T/tmpl.conf"
-MIRROR=$REAL_MIRROR
-grep -q "event=tcp_connections_limited" "$T/mirror.log" || fail "ulimit 256: no tcp_connections_limited warning"
-limit=$(sed -n 's/.*event=tcp_connections_limited.* effective=\([0-9]*\).*/\1/p' "$T/mirror.log")
-for _ in $(seq 100); do tcp_ok && break; sleep 0.1; done
+WRAP[m1]="prlimit --nofile=256:256"
+up
+unset 'WRAP[m1]'
+logged m1 "event=tcp_connections_limited" || fail "ulimit 256: no tcp_connections_limited warning"
+limit=$(since m1 | sed -n 's/.*event=tcp_connections_limited.* effective=\([0-9]*\).*/\1/p')
+wait_until 10 tcp_ok || fail "ulimit 256: no TCP answer before the flood"
 watch_start udp
 $PY "$ATTACK" flood 127.0.0.1 "$PORT" --src 127.0.4.1-127.0.4.100 --n 1000 --hold 8 > "$T/attack.out" 2>&1 || fail "flood attacker failed"
 watch_stop
 [ "$LEGIT_FAIL" = 0 ] && [ "$LEGIT_OK" -ge 5 ] || fail "ulimit 256: $LEGIT_FAIL of $((LEGIT_OK + LEGIT_FAIL)) UDP queries failed during the flood"
 [ "$FD_MAX" -le 256 ] || fail "ulimit 256: $FD_MAX descriptors"
 t0=$(now_ms)
-for _ in $(seq 100); do tcp_ok && break; sleep 0.05; done
-tcp_ok || fail "ulimit 256: no TCP answer after the flood"
+wait_until 5 tcp_ok || fail "ulimit 256: no TCP answer after the flood"
 ok "ulimit -n 256, flood of 1000 connections: tcp limit lowered to $limit; UDP $LEGIT_OK/$LEGIT_OK answered; descriptors at most $FD_MAX (bound 256); TCP recovered in $(($(now_ms) - t0)) ms; attacker: $(tail -1 "$T/attack.out")"
 
 # (b) The limit lowered under the running daemon (prlimit) to 100: accept
@@ -206,18 +198,16 @@ ok "ulimit -n 256, flood of 1000 connections: tcp limit lowered to $limit; UDP $
 prlimit --pid "$MPID" --nofile=100:100 || fail "prlimit"
 # descriptors the daemon inherited numbered 100 or more stay open past the limit
 above=$(ls /proc/"$MPID"/fd | awk '$1 >= 100' | wc -l)
-before=$(metric blsync_mirror_tcp_accept_pauses_total 'reason="emfile"')
+before=$(tcp_metric blsync_mirror_tcp_accept_pauses_total 'reason="emfile"')
 watch_start udp
 $PY "$ATTACK" flood 127.0.0.1 "$PORT" --src 127.0.5.1-127.0.5.100 --n 1000 --hold 8 > "$T/attack.out" 2>&1 || fail "flood attacker failed"
 watch_stop
 [ "$LEGIT_FAIL" = 0 ] && [ "$LEGIT_OK" -ge 5 ] || fail "EMFILE: $LEGIT_FAIL of $((LEGIT_OK + LEGIT_FAIL)) UDP queries failed during the flood"
 [ "$FD_MAX" -le $((100 + above)) ] || fail "EMFILE: $FD_MAX descriptors, limit 100 (+$above inherited above it)"
 expect_moved "EMFILE" blsync_mirror_tcp_accept_pauses_total 'reason="emfile"' "$before"
-grep -q "event=tcp_accept_paused" "$T/mirror.log" || fail "EMFILE: no tcp_accept_paused warning"
+logged m1 "event=tcp_accept_paused" || fail "EMFILE: no tcp_accept_paused warning"
 t0=$(now_ms)
-for _ in $(seq 100); do tcp_ok && break; sleep 0.05; done
-tcp_ok || fail "EMFILE: no TCP answer after the flood"
-ok "EMFILE (prlimit 100), flood of 1000 connections: UDP $LEGIT_OK/$LEGIT_OK answered; descriptors at most $FD_MAX (bound 100 + $above inherited); accept paused $(metric blsync_mirror_tcp_accept_pauses_total 'reason="emfile"') times; TCP recovered in $(($(now_ms) - t0)) ms; attacker: $(tail -1 "$T/attack.out")"
-kill -TERM "$MPID"
-wait "$MPID" || fail "bad exit status after SIGTERM"
+wait_until 5 tcp_ok || fail "EMFILE: no TCP answer after the flood"
+ok "EMFILE (prlimit 100), flood of 1000 connections: UDP $LEGIT_OK/$LEGIT_OK answered; descriptors at most $FD_MAX (bound 100 + $above inherited); accept paused $(tcp_metric blsync_mirror_tcp_accept_pauses_total 'reason="emfile"') times; TCP recovered in $(($(now_ms) - t0)) ms; attacker: $(tail -1 "$T/attack.out")"
+stop_clean m1
 echo PASS

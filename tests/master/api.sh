@@ -1,14 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The listing policy end to end through the HTTP API on a controllable clock, and every refused input.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 H=3600000
 setclock $T0
-write_conf "policy|threshold = 3" "policy|weight_user = 1" "policy|weight_spamtrap = 2" \
-    "policy|relist_grace = 6h"
+write_master_conf "http|max_body = 64K" "policy|threshold = 3" "policy|weight_user = 1" \
+    "policy|weight_spamtrap = 2" "policy|relist_grace = 6h"
 start_master
 rep() { # rep IP SOURCE [TIME_SECONDS]
-    local t=${3:-$(($(now) / 1000))}
+    local t=${3:-$(($(clock_ms) / 1000))}
     api POST /v1/reports "{\"ip\":\"$1\",\"source\":\"$2\",\"time\":$t}"
 }
 
@@ -29,8 +29,8 @@ rep 2001:db8::2 spamtrap; rep 2001:db8::2 spamtrap; expect 200 .listed 1
 lookup 2001:db8::2; expect 200 .listed true
 
 echo "== publishing: the listing reaches the spool within a second"
-wait_for 2 published_all || fail "not published"
-s1=$(serial)
+wait_until 2 published_all || fail "not published"
+s1=$(master_serial)
 [ "$s1" -ge 1 ] || fail "serial $s1"
 
 echo "== time to delisting counts down on the clock; a new report extends it"
@@ -39,34 +39,35 @@ lookup 192.0.2.1; expect 200 .seconds_to_delisting $((14 * 3600))
 rep 192.0.2.1 user; expect 200 .extended 1
 lookup 192.0.2.1
 expect 200 .seconds_to_delisting 86400 .last_report "$(date -u -d @$(((T0 + 10 * H) / 1000)) +%FT%TZ)"
-"$C" lookup 192.0.2.1 --url "http://127.0.0.1:$PORT" | grep -q "time to delisting: 86400 s" ||
+grep -q "time to delisting: 86400 s" <<<"$("$CTL" lookup 192.0.2.1 --url "$MASTER_URL")" ||
     fail "blsyncctl lookup"
 
 echo "== expiry 24 h after the last report: not a second before"
 setclock $((T0 + 34 * H - 1000))
-sleep 0.4
+# 192.0.2.2 (reported at T0) expires now: the expiry pass that delists it has
+# seen this clock, and must have left 192.0.2.1 listed.
+wait_until 10 grep -q "event=expired delisted=[0-9]* decided_ms=$((T0 + 34 * H - 1000)) " "$T/master.log" ||
+    fail "no expiry pass at $((T0 + 34 * H - 1000))"
 lookup 192.0.2.1; expect 200 .listed true .seconds_to_delisting 1
 setclock $((T0 + 34 * H))
-wait_for 3 bash -c "curl -s http://127.0.0.1:$PORT/v1/lookup/192.0.2.1 | jq -e '.listed == false' >/dev/null" ||
-    fail "not delisted at expiry"
+wait_until 3 lookup_is 192.0.2.1 .listed false || fail "not delisted at expiry"
 lookup 192.0.2.1
 expect 200 .delisting.cause expired .delisting.decided_at_ms $((T0 + 34 * H))
 # "0" while the delisting propagates; once published (no mirrors here) it is done.
-wait_for 3 bash -c "curl -s http://127.0.0.1:$PORT/v1/lookup/192.0.2.1 | jq -e '.delisting.published' >/dev/null" ||
-    fail "delisting not published"
+wait_until 10 lookup_is 192.0.2.1 .delisting.published true || fail "delisting not published"
 lookup 192.0.2.1; expect 200 .delisting.mirrors_total 0 .delisting.propagated true
-[ "$(jq -r .delisting.serial "$W/out")" -gt "$s1" ] || fail "delisting serial"
+[ "$(jq -r .delisting.serial "$T/out")" -gt "$s1" ] || fail "delisting serial"
 # 192.0.2.2 (reported at T0) expired with it.
 lookup 192.0.2.2; expect 200 .listed false .delisting.cause expired
 
 echo "== a propagating delisting answers 0 while a mirror has not acknowledged"
-sqlite3 "$W/m.db" "INSERT INTO mirrors VALUES('m1',0,$(now),$(now))"
+sqlite3 "$T/master.db" "INSERT INTO mirrors VALUES('m1',0,$(clock_ms),$(clock_ms))"
 rep 192.0.2.3 spamtrap; rep 192.0.2.3 spamtrap; expect 200 .listed 1
-wait_for 3 published_all || fail "not published" # (unpublished listings need no propagation)
+wait_until 10 published_all || fail "not published" # (unpublished listings need no propagation)
 api DELETE /v1/listings/192.0.2.3 '{"reason":"technical-error"}'; expect 200
 lookup 192.0.2.3; expect 200 .listed false .seconds_to_delisting 0 .delisting.mirrors_total 1 \
     .delisting.mirrors_acked 0
-sqlite3 "$W/m.db" "DELETE FROM mirrors"
+sqlite3 "$T/master.db" "DELETE FROM mirrors"
 
 echo "== operator removal: token, reason, audit, grace"
 rep 192.0.2.4 spamtrap; rep 192.0.2.4 user; expect 200 .listed 1
@@ -82,12 +83,12 @@ api DELETE "/v1/listings/192.0.2.4?reason=user-error&comment=double%20opt-in" ""
 expect_msg 401 "bearer"
 api DELETE "/v1/listings/192.0.2.4?reason=user-error&comment=double%20opt-in"
 expect 200 .removed true .reason user-error
-tr=$(now)
+tr=$(clock_ms)
 api DELETE /v1/listings/192.0.2.4 '{"reason":"user-error"}'; expect_msg 404 "not listed"
 lookup 192.0.2.4
 expect 200 .listed false .delisting.cause operator:user-error .reports_counted 0 \
     .relisting_blocked_until "$(date -u -d @$(((tr + 6 * H) / 1000)) +%FT%TZ)"
-audit=$(sqlite3 "$W/m.db" "SELECT action||' '||target||' '||reason||' '||detail FROM audit WHERE action='remove' AND target='192.0.2.4'")
+audit=$(sqlite3 "$T/master.db" "SELECT action||' '||target||' '||reason||' '||detail FROM audit WHERE action='remove' AND target='192.0.2.4'")
 [ "$audit" = "remove 192.0.2.4 user-error double opt-in" ] || fail "audit: '$audit'"
 echo "== re-listing: not within the grace period; afterwards only new reports count"
 rep 192.0.2.4 spamtrap; rep 192.0.2.4 spamtrap; expect 200 .in_grace 1 .listed 0
@@ -106,12 +107,12 @@ lookup 198.51.100.77
 expect 200 .listed true .listing.prefix 198.51.100.0/24 .listing.a 4 .seconds_to_delisting never
 api POST /v1/listings '{"prefix":"203.0.113.0/24","duration":3600}'
 expect 201 .listed.kind manual
-"$C" list add 2001:db8:1::/48 --url "http://127.0.0.1:$PORT" --token-file <(echo $TOK) >/dev/null ||
+"$CTL" list add 2001:db8:1::/48 --url "$MASTER_URL" --token-file "$T/token" >/dev/null ||
     fail "blsyncctl list add"
-"$C" list remove 2001:db8:1::/48 --reason technical-error --url "http://127.0.0.1:$PORT" \
-    --token-file <(echo $TOK) >/dev/null || fail "blsyncctl list remove"
+"$CTL" list remove 2001:db8:1::/48 --reason technical-error --url "$MASTER_URL" \
+    --token-file "$T/token" >/dev/null || fail "blsyncctl list remove"
 api GET "/v1/listings?limit=2"; expect 200 '.listings|length' 2
-next=$(jq -r .next "$W/out")
+next=$(jq -r .next "$T/out")
 api GET "/v1/listings?limit=100&after=$next"; expect 200 .next null
 
 echo "== refused inputs, each with its reason"
@@ -133,9 +134,9 @@ api POST /v1/listings '{"prefix":"192.0.2.128/25","a":1}'; expect_msg 422 "betwe
 api POST /v1/listings '{"prefix":"192.0.2.128/25","kind":"other"}'; expect_msg 422 "unknown kind"
 api POST /v1/reports '{"ip":"192.0.2.9","source":"robot"}'; expect_msg 422 "unknown source"
 api POST /v1/reports '{"ip":"192.0.2.9"}'; expect_msg 422 "missing field: source"
-api POST /v1/reports "{\"ip\":\"192.0.2.9\",\"source\":\"user\",\"time\":$(($(now) / 1000 + 3600))}"
+api POST /v1/reports "{\"ip\":\"192.0.2.9\",\"source\":\"user\",\"time\":$(($(clock_ms) / 1000 + 3600))}"
 expect_msg 422 "in the future"
-api POST /v1/reports "{\"ip\":\"192.0.2.9\",\"source\":\"user\",\"time\":$(($(now) / 1000 - 8 * 86400))}"
+api POST /v1/reports "{\"ip\":\"192.0.2.9\",\"source\":\"user\",\"time\":$(($(clock_ms) / 1000 - 8 * 86400))}"
 expect_msg 422 "older than"
 # A batch is all or nothing: one bad item refuses the request and names its index.
 api POST /v1/reports '[{"ip":"192.0.2.10","source":"user"},{"ip":"example.com","source":"user"}]'
@@ -154,7 +155,7 @@ lookup 127.0.0.1; expect_msg 400 "loopback"
 lookup 127.0.0.2; expect 200 .listed false
 
 echo "== offline imports into the running master's store: rbldnsd ip4set, reports file"
-cat >"$W/data.ip4set" <<'DATA'
+cat >"$T/data.ip4set" <<'DATA'
 :2:Listed, see http://example.org/$
 # a comment
 203.0.113.5
@@ -163,50 +164,49 @@ cat >"$W/data.ip4set" <<'DATA'
 !203.0.113.70
 127.0.0.1
 DATA
-out=$("$C" import-rbldnsd "$W/data.ip4set" -c "$W/m.conf" 2>&1) && fail "a refused line must fail the import"
+out=$("$CTL" import-rbldnsd "$T/data.ip4set" -c "$T/master.conf" 2>&1) && fail "a refused line must fail the import"
 [[ "$out" == *"data.ip4set:7: 127.0.0.1: 127.0.0.0/8 is loopback"* ]] || fail "import: $out"
 [[ "$out" == *"exclusion"* ]] || fail "import: $out"
 [[ "$out" == *"imported 3 entries (3 new, 0 removed), refused 1, exclusions skipped 1"* ]] ||
     fail "import: $out"
-wait_for 3 published_all || fail "imported listings not published"
+wait_until 10 published_all || fail "imported listings not published"
 lookup 203.0.113.77; expect 200 .listed true .listing.prefix 203.0.113.64/26 .listing.a 3 \
     .listing.kind import
 lookup 10.1.1.9; expect 200 .listed true .listing.prefix 10.1.0.0/23
-printf '203.0.113.5\n' >"$W/data2.ip4set"
-"$C" import-rbldnsd "$W/data2.ip4set" -c "$W/m.conf" --replace | grep -q "2 removed" ||
+printf '203.0.113.5\n' >"$T/data2.ip4set"
+grep -q "2 removed" <<<"$("$CTL" import-rbldnsd "$T/data2.ip4set" -c "$T/master.conf" --replace)" ||
     fail "import --replace"
 lookup 10.1.1.9; expect 200 .listed false .delisting.cause import:removed
 printf '%s\n' '{"ip":"192.0.2.150","source":"spamtrap"}' '# comment' '' \
     '{"ip":"192.0.2.150","source":"spamtrap","evidence":"imp-1"}' '{"ip":"bad.example","source":"user"}' \
-    >"$W/reports.jsonl"
-out=$(BLSYNC_TEST_CLOCK=$W/clock "$C" import-reports "$W/reports.jsonl" -c "$W/m.conf" 2>&1) &&
+    >"$T/reports.jsonl"
+out=$("$CTL" import-reports "$T/reports.jsonl" -c "$T/master.conf" 2>&1) &&
     fail "a refused report must fail the import"
 [[ "$out" == *"reports.jsonl:5:"*"domain name"* && "$out" == *"imported 2 reports (1 new listings), refused 1"* ]] ||
     fail "import-reports: $out"
 lookup 192.0.2.150; expect 200 .listed true .reports_total 2
 
 echo "== configuration errors name file and line"
-printf '[master]\nfeed = main\n[policy]\nthreshold = many\n' >"$W/bad.conf"
-out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"
-[[ "$out" == *"bad.conf:4: threshold = many: not a decimal number"* ]] || fail "config: $out"
-printf '[master]\nfeed = main\n[nonsense]\nx = 1\n' >"$W/bad.conf"
-out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"
-[[ "$out" == *"bad.conf:4: unknown section [nonsense]"* ]] || fail "config: $out"
-printf '[publisher]\nkey = /nonexistent/k.key\n' >"$W/bad.conf"
-out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"
-[[ "$out" == *"key /nonexistent/k.key: No such file or directory"* ]] || fail "config: $out"
-printf '[publisher]\ndelay = soon\n' >"$W/bad.conf"
-out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"
-[[ "$out" == *"bad.conf:2: delay = soon: not a number; expected a duration"* ]] || fail "config: $out"
-"$M" -c "$W/m.conf" --check-config >/dev/null || fail "good config refused"
-"$M" --version | grep -q "blsync-master" || fail "--version"
+conf_error() { # LINES MESSAGE: --check-config refuses a file of LINES (printf %b), saying MESSAGE
+    local out
+    printf '%b' "$1" >"$T/bad.conf"
+    out=$("$MASTER" -c "$T/bad.conf" --check-config 2>&1) && fail "bad config accepted: $1"
+    [[ "$out" == *"$2"* ]] || fail "config: $out"
+}
+conf_error '[master]\nfeed = main\n[policy]\nthreshold = many\n' \
+    "bad.conf:4: threshold = many: not a decimal number"
+conf_error '[master]\nfeed = main\n[nonsense]\nx = 1\n' "bad.conf:4: unknown section [nonsense]"
+conf_error '[publisher]\nkey = /nonexistent/k.key\n' "key /nonexistent/k.key: No such file or directory"
+conf_error '[publisher]\ndelay = soon\n' "bad.conf:2: delay = soon: not a number; expected a duration"
+"$MASTER" -c "$T/master.conf" --check-config >/dev/null || fail "good config refused"
+grep -q "blsync-master" <<<"$("$MASTER" --version)" || fail "--version"
 
 echo "== the spool verifies and the chain rebuilds the store"
-wait_for 3 published_all || fail "not published"
+wait_until 10 published_all || fail "not published"
 stop_master
-for f in "$W"/spool/main/*.delta "$W"/spool/main/*.snap; do
-    "$C" verify "$f" --key "$W/m.pub" >/dev/null || fail "$f does not verify"
+for f in "$T"/spool/main/*.delta "$T"/spool/main/*.snap; do
+    "$CTL" verify "$f" --key "$T/sign.pub" >/dev/null || fail "$f does not verify"
 done
-"$CHK" "$W/m.db" "$W/spool/main" "$W/m.pub" || fail "chain check"
-grep -q "event=stopped" "$W/log" || fail "no graceful stop"
+"$CHK" "$T/master.db" "$T/spool/main" "$T/sign.pub" || fail "chain check"
+grep -q "event=stopped" "$T/master.log" || fail "no graceful stop"
 echo "PASS"

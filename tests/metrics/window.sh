@@ -4,14 +4,15 @@
 # clock: the master counts the breach once, its own and the mirror's scraped series, fed to
 # promtool test rules, fire the at-risk, critical, broken, stale and disconnected alerts when the
 # scenario says; the offline mirror's metrics show it behind; reconnected, it catches up.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 setclock $T0
-setup_pki m1 m2
-METRICS_EXTRA=$'window = 10m\nmirror_ttl = 1s\nexpected_propagation = 1m' \
-    POLICY_EXTRA="mirror_active = 1h" write_master_conf
+pki m1 m2
+write_master_conf "metrics|window = 10m" "metrics|mirror_ttl = 1s" "metrics|expected_propagation = 1m" \
+    "policy|mirror_active = 1h"
 start_master
 start_mirror m1
-start_mirror m2 500ms 1s
+write_mirror_conf m2 "sync|stale_after = 500ms" "sync|freeze_after = 1s"
+start_mirror m2
 list 192.0.2.10
 for n in m1 m2; do wait_until 10 synced $n || fail "$n did not reach serial $(master_serial)"; done
 [ "$(answer m2 192.0.2.10)" = 127.0.0.2 ] || fail "m2 does not answer the listing"
@@ -19,30 +20,37 @@ for n in m1 m2; do wait_until 10 synced $n || fail "$n did not reach serial $(ma
 # Hold m2 offline: revoked at the master, it is refused at every reconnection.
 echo m2 >"$T/revoked"
 kill -HUP "${PID[master]}"
-wait_until 5 is master 'blsync_master_mirror_connected{feed="main",mirror="m2"}' 0 || fail "m2 still connected"
-wait_until 5 is m2 'blsync_mirror_connected{feed="main"}' 0 || fail "m2 does not see itself disconnected"
-wait_until 5 is m2 'blsync_mirror_stale{feed="main"}' 2 || fail "m2 not frozen after 1 s without heartbeats"
+wait_until 5 metric_is master 'blsync_master_mirror_connected{feed="main",mirror="m2"}' 0 || fail "m2 still connected"
+wait_until 5 metric_is m2 'blsync_mirror_connected{feed="main"}' 0 || fail "m2 does not see itself disconnected"
+wait_until 5 metric_is m2 'blsync_mirror_stale{feed="main"}' 2 || fail "m2 not frozen after 1 s without heartbeats"
 pass "m2 held offline (revoked): disconnected, frozen"
 
 TD=$((T0 + 60000))
 setclock $TD
 s_before=$(master_serial)
 delist 192.0.2.10
-wait_until 5 sh -c "[ \$(curl -sf http://127.0.0.1:$HTTP/v1/status | jq -r .serial) -gt $s_before ]" || fail "not published"
-s1=$(master_serial)
+s1=$(wait_published "$s_before")
 wait_until 5 synced m1 || fail "m1 did not apply $s1"
 
 # One scrape of each daemon per test-clock minute, 0..12 after the decision.
 mkdir -p "$T/scr"
 N=13
+# clock_at S: sets the clock to S seconds after the decision and waits for the master's tick to
+# see it: the tick sets m2's lag from the clock (before its window-broken check).
+clock_at() {
+    setclock $((TD + $1 * 1000))
+    wait_until 5 metric_is master 'blsync_master_mirror_lag_seconds{feed="main",mirror="m2"}' "$1" ||
+        fail "at $1 s: m2 lag $(metric master 'blsync_master_mirror_lag_seconds{feed="main",mirror="m2"}')"
+}
 for k in $(seq 0 $((N - 1))); do
-    setclock $((TD + k * 60000))
-    # The master's tick has seen the new minute once m2's lag (set by the tick) says so; the
-    # rest of that tick (the window-broken check) takes microseconds: give it three ticks.
-    wait_until 5 is master 'blsync_master_mirror_lag_seconds{feed="main",mirror="m2"}' $((k * 60)) ||
-        fail "minute $k: m2 lag $(metric master 'blsync_master_mirror_lag_seconds{feed="main",mirror="m2"}')"
-    sleep 0.15
-    is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' $((k * 60)) ||
+    clock_at $((k * 60))
+    # A tick one second earlier starts after the one at the minute has run all of its checks;
+    # then the clock returns to the minute for the scrapes.
+    if [ "$k" -gt 0 ]; then
+        clock_at $((k * 60 - 1))
+        clock_at $((k * 60))
+    fi
+    metric_is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' $((k * 60)) ||
         fail "minute $k: oldest propagating $(metric master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}')"
     scrape master >"$T/scr/master-$k.prom"
     scrape m2 >"$T/scr/m2-$k.prom"
@@ -71,7 +79,7 @@ for k in 0 6 12; do
 done
 pass "breach counted once at minute 10; m2 shows heartbeat age $(val m2 12 'blsync_mirror_heartbeat_age_seconds{feed="main"}') s, frozen, serial behind"
 
-"$CTL" status --url "http://127.0.0.1:$HTTP" >"$T/status.out" || fail "blsyncctl status"
+"$CTL" status --url "$MASTER_URL" >"$T/status.out" || fail "blsyncctl status"
 grep -qE '^m2 +stale +[0-9]+ +1 +12m00s' "$T/status.out" || fail "status: m2 row: $(cat "$T/status.out")"
 grep -q '12m00s ago (120.0% of the 10m00s window: BROKEN)' "$T/status.out" || fail "status: $(cat "$T/status.out")"
 grep -q 'mirrors: 1 up, 1 stale, 0 gone' "$T/status.out" || fail "status counts: $(cat "$T/status.out")"
@@ -113,20 +121,15 @@ pass "promtool test rules on $(grep -c '"series"' "$T/rule_tests.json") scraped 
 kill -HUP "${PID[master]}"
 wait_until 10 synced m2 || fail "m2 did not catch up to $s1"
 [ "$(answer m2 192.0.2.10)" = nx ] || fail "m2 still answers the delisted address"
-wait_until 5 is m2 'blsync_mirror_delisting_propagation_seconds_count{feed="main"}' 1 || fail "m2 did not count the late delisting"
+wait_until 5 metric_is m2 'blsync_mirror_delisting_propagation_seconds_count{feed="main"}' 1 || fail "m2 did not count the late delisting"
 b() { metric m2 "blsync_mirror_delisting_propagation_seconds_bucket{feed=\"main\",le=\"$1\"}"; }
 [ "$(b 600)" = 0 ] && [ "$(b 900)" = 1 ] || fail "m2: 720 s, want bucket 900: $(scrape m2 | grep delisting_propagation_seconds_bucket)"
-wait_until 5 is m2 'blsync_mirror_stale{feed="main"}' 0 || fail "m2 still stale"
-wait_until 5 is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' 0 || fail "oldest not back to 0"
-wait_until 5 is master 'blsync_master_delisting_propagation_seconds_count{feed="main"}' 1 || fail "master did not observe it"
-is master 'blsync_master_delisting_propagation_seconds_sum{feed="main"}' 720 || fail "master latency $(metric master 'blsync_master_delisting_propagation_seconds_sum{feed="main"}')"
-is master "$broken" 1 || fail "breach counted again at the late acknowledgement"
+wait_until 5 metric_is m2 'blsync_mirror_stale{feed="main"}' 0 || fail "m2 still stale"
+wait_until 5 metric_is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' 0 || fail "oldest not back to 0"
+wait_until 5 metric_is master 'blsync_master_delisting_propagation_seconds_count{feed="main"}' 1 || fail "master did not observe it"
+metric_is master 'blsync_master_delisting_propagation_seconds_sum{feed="main"}' 720 || fail "master latency $(metric master 'blsync_master_delisting_propagation_seconds_sum{feed="main"}')"
+metric_is master "$broken" 1 || fail "breach counted again at the late acknowledgement"
 pass "m2 reconnected: applied after 720 s (bucket le=900), master observed 720 s, breach still counted once"
-for n in m1 m2; do
-    kill -TERM "${PID[$n]}"
-    wait "${PID[$n]}" || fail "$n exit status $? on SIGTERM"
-    unset "PID[$n]"
-done
-kill -TERM "${PID[master]}"
-wait "${PID[master]}" || fail "master exit status $?"
+for n in m1 m2; do stop_clean $n; done
+stop_master
 echo PASS

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Configuration: --version, --check-config, errors that name file:line, command-line overrides.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
-"$MIRROR" --version | grep -q "^blsync-mirror [0-9]" || fail "--version"
+grep -q "^blsync-mirror [0-9]" <<<"$("$MIRROR" --version)" || fail "--version"
 if "$MIRROR" > /dev/null 2>&1; then fail "no -c should be a usage error"; fi
 out=$("$MIRROR" -c /dev/null --frobnicate 2>&1) && fail "an unknown argument was accepted"
 grep -q "unknown or incomplete argument '--frobnicate'" <<<"$out" || fail "unknown argument message: $out"
@@ -23,7 +23,7 @@ tcp_max_pipelined = 16
 rbldnsd = ip4set:$T/data
 ttl = 5m
 CONF
-"$MIRROR" -c "$T/good.conf" --check-config | grep -q "configuration ok (1 zone)" || fail "good config refused"
+grep -q "configuration ok (1 zone)" <<<"$("$MIRROR" -c "$T/good.conf" --check-config)" || fail "good config refused"
 ok "--check-config accepts a good file"
 
 check_err() { # FILE-CONTENT EXPECTED-MESSAGE-REGEX
@@ -97,19 +97,18 @@ rbldnsd = ip4set:$T/data" "bad.conf:4: zone 'bl..example.org': not a valid domai
 ok "errors name file:line:problem"
 
 # [sync]: addresses, files and limits are checked before anything starts.
-"$CTL" keygen --out "$T/keys" > /dev/null
-"$CTL" certs --dir "$T/pki" --master-name master.test --mirror m1 > /dev/null
+pki m1
 sync_conf() { # extra [sync] lines...
     printf '[server]\nlisten = 127.0.0.1:53\n[sync]\nmaster = 127.0.0.1:7353\nserver_name = master.test\n'
     printf 'state_dir = %s\n' "$T/state"
     for l in "$@"; do printf '%s\n' "$l"; done
-    printf '[zone bl.example.org]\nfeed = main\ntrusted_key = %s\n' "$T/keys/signing.pub"
+    printf '[zone bl.example.org]\nfeed = main\ntrusted_key = %s\n' "$T/sign.pub"
 }
 CERT="cert = $T/pki/mirror-m1.pem"
 KEY="key = $T/pki/mirror-m1.key"
 CA="ca = $T/pki/ca.pem"
 sync_conf "$CERT" "$KEY" "$CA" > "$T/sync.conf"
-"$MIRROR" -c "$T/sync.conf" --check-config | grep -q "configuration ok (1 zone)" ||
+grep -q "configuration ok (1 zone)" <<<"$("$MIRROR" -c "$T/sync.conf" --check-config)" ||
     fail "a zone whose only source is [sync] refused"
 check_err "$(sync_conf "$CERT" "key = $T/pki/nope.key" "$CA")" "bad.conf:8: key $T/pki/nope.key: No such file"
 printf 'garbage\n' > "$T/pki/garbage.pem"
@@ -125,40 +124,29 @@ check_err "$(sync_conf "$CERT" "$KEY" "$CA" "colour = blue")" "bad.conf:10: unkn
 sed -e '/^#\[sync\]/,/^\[zone / s/^#\(\[sync\]\|[a-z_]* = \)/\1/' \
     -e '/^spool_dir/d' -e "s#/etc/blsync/mirror.pem#$T/pki/mirror-m1.pem#" \
     -e "s#/etc/blsync/mirror.key#$T/pki/mirror-m1.key#" -e "s#/etc/blsync/ca.pem#$T/pki/ca.pem#" \
-    -e "s#/etc/blsync/master.pub#$T/keys/signing.pub#" -e "s#/var/lib/blsync-mirror/sync#$T/state#" \
+    -e "s#/etc/blsync/master.pub#$T/sign.pub#" -e "s#/var/lib/blsync-mirror/sync#$T/state#" \
     "$BL_SRC/deploy/blsync-mirror.conf" > "$T/sample-sync.conf"
 grep -q '^master = ' "$T/sample-sync.conf" || fail "sample's [sync] block not uncommented"
 out=$("$MIRROR" -c "$T/sample-sync.conf" --check-config 2>&1) || fail "sample with [sync]: $out"
 ok "[sync] errors: missing key file, unreadable or wrong certificate, bad master address, limits"
 
 # command-line overrides: --listen, --threads, --set
-cat > "$T/tmpl.conf" <<'CONF'
-[server]
-listen = 127.0.0.1:1
-threads = 1
+write_mirror_conf m1 --files "server|listen = 127.0.0.1:1"
+cat >>"$T/m1/mirror.conf" <<CONF
 [zone bl.example.org]
-rbldnsd = ip4set:@T@/data
+rbldnsd = ip4set:$T/data
 ttl = 100
 CONF
-sed "s#@T@#$T#g" "$T/tmpl.conf" > "$T/ov.conf"
-for try in 1 2 3 4 5; do
-    PORT=$(pick_port)
-    "$MIRROR" -c "$T/ov.conf" --listen 127.0.0.1:$PORT --threads 2 --set "zone bl.example.org:ttl=77" \
-        --set "zone:txt=Over \$" > "$T/mirror.log" 2>&1 &
-    MPID=$!
-    PIDS+=("$MPID")
-    for _ in $(seq 100); do grep -q "event=listening" "$T/mirror.log" && break; kill -0 $MPID 2>/dev/null || break; sleep 0.05; done
-    grep -q "event=listening" "$T/mirror.log" && break
-done
-grep -q "addr=127.0.0.1:$PORT threads=2" "$T/mirror.log" || fail "--listen/--threads not applied"
-dq +noall +answer 1.0.0.10.bl.example.org A | awk '{print $2}' | grep -qx 77 || fail "--set ttl not applied"
-out=$("$MIRROR" -c "$T/ov.conf" --set "server:nope=1" --check-config 2>&1) && fail "--set server:nope accepted"
+PORT=${DNS_PORT[m1]}
+start_mirror m1 --listen 127.0.0.1:$PORT --threads 2 --set "zone bl.example.org:ttl=77" --set "zone:txt=Over \$"
+logged m1 "addr=127.0.0.1:$PORT threads=2" || fail "--listen/--threads not applied"
+grep -qx 77 <<<"$(dq m1 +noall +answer 1.0.0.10.bl.example.org A | awk '{print $2}')" || fail "--set ttl not applied"
+out=$("$MIRROR" -c "$T/m1/mirror.conf" --set "server:nope=1" --check-config 2>&1) && fail "--set server:nope accepted"
 grep -qF -- "--set server:nope=1: unknown key 'nope' in [server]" <<<"$out" || fail "--set error message: $out"
 ok "command-line overrides"
 # A second server on the same port is refused, not load-balanced by SO_REUSEPORT.
-out=$("$MIRROR" -c "$T/ov.conf" --listen 127.0.0.1:$PORT 2>&1) && fail "a second mirror bound port $PORT"
+out=$("$MIRROR" -c "$T/m1/mirror.conf" --listen 127.0.0.1:$PORT 2>&1) && fail "a second mirror bound port $PORT"
 grep -q "another server holds this port" <<<"$out" || fail "port clash message: $out"
 ok "a port held by another server is refused"
-kill -TERM "$MPID"
-wait "$MPID" || fail "exit status after SIGTERM"
+stop_clean m1
 echo PASS

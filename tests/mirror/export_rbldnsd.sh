@@ -1,33 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # export_rbldnsd: the mirror writes its state as rbldnsd data after each apply; rbldnsd serving those files answers like the mirror.
-. "$(dirname "$0")/lib.sh"
-command -v rbldnsd > /dev/null || fail "rbldnsd is not installed (tests/deps.txt)"
+. "$(dirname "$0")/../lib.sh"
+command -v rbldnsd >/dev/null || fail "rbldnsd is not installed (tests/deps.txt)"
 
 keygen
-"$MKFEED" --key "$T/keys/signing.key" --dir "$T/feed" --n 30000 --v6 1000 --deltas 5 --changes 40 \
-    --lifetime 86400 > /dev/null
+"$MKFEED" --key "$T/sign.key" --dir "$T/feed" --n 30000 --v6 1000 --deltas 5 --changes 40 \
+    --lifetime 86400 >/dev/null
 mkdir -p "$T/spool" "$T/export"
-cat > "$T/tmpl.conf" <<'CONF'
-[server]
-listen = 127.0.0.1:@PORT@
-threads = 1
+write_mirror_conf m1 --files
+cat >>"$T/m1/mirror.conf" <<CONF
 [zone bl.example.org]
-spool_dir = @T@/spool
-trusted_key = @T@/keys/signing.pub
-txt = Listed $ here
-reason.1 = Reason one $
-reason.2 = Reason two $
-export_rbldnsd = @T@/export/bl
+spool_dir = $T/spool
+trusted_key = $T/sign.pub
+txt = Listed \$ here
+reason.1 = Reason one \$
+reason.2 = Reason two \$
+export_rbldnsd = $T/export/bl
 CONF
-start_mirror "$T/tmpl.conf"
+start_mirror m1
 # feed it through the spool (written under a dot name, then renamed)
 put() { cp "$1" "$T/spool/.$2" && mv "$T/spool/.$2" "$T/spool/$2"; }
 exported_serial() { sed -n '1s/.* serial \([0-9]*\) .*/\1/p' "$T/export/bl" 2>/dev/null; }
-wait_serial() {
-    for _ in $(seq 100); do [ "$(exported_serial)" = "$1" ] && return 0; sleep 0.05; done
-    fail "export did not reach serial $1 (has '$(exported_serial)')"
-}
+exported_at() { [ "$(exported_serial)" = "$1" ]; }
+wait_serial() { wait_until 5 exported_at "$1" || fail "export did not reach serial $1 (has '$(exported_serial)')"; }
 put "$T/feed/snapshot.obj" 00000001.snapshot
 wait_serial 1
 n1=$(grep -vc '^#' "$T/export/bl")
@@ -35,30 +31,15 @@ n1=$(grep -vc '^#' "$T/export/bl")
 for f in "$T"/feed/delta-*.obj; do put "$f" "$(basename "$f" .obj).delta"; done
 wait_serial 6
 # The IPv6 file is written right after the IPv4 one: wait for it too.
-for _ in $(seq 100); do head -1 "$T/export/bl.ip6" 2>/dev/null | grep -q "serial 6 (ip6trie)" && break; sleep 0.05; done
-head -1 "$T/export/bl.ip6" | grep -q "serial 6 (ip6trie)" || fail "IPv6 export not at serial 6"
+ip6_at_6() { head -1 "$T/export/bl.ip6" 2>/dev/null | grep -q "serial 6 (ip6trie)"; }
+wait_until 5 ip6_at_6 || fail "IPv6 export not at serial 6"
 ls "$T/export" | grep -q tmp && fail "temporary export files left behind"
 ok "state exported at serials 1 and 6 (atomically, $n1 IPv4 lines at serial 1)"
 
-for try in 1 2 3 4 5; do
-    RPORT=$(pick_port)
-    [ "$RPORT" = "$PORT" ] && continue
-    rbldnsd -n -u nobody -w "$T/export" -b 127.0.0.1/"$RPORT" \
-        bl.example.org:ip4trie:bl bl.example.org:ip6trie:bl.ip6 > "$T/rbldnsd.log" 2>&1 &
-    RPID=$!
-    PIDS+=("$RPID")
-    up=0
-    for _ in $(seq 100); do
-        kill -0 "$RPID" 2>/dev/null || break
-        if dig @127.0.0.1 -p "$RPORT" +time=1 +tries=1 2.0.0.127.bl.example.org A 2>/dev/null | grep -q status; then
-            up=1
-            break
-        fi
-        sleep 0.1
-    done
-    [ $up = 1 ] && break
-done
-[ "${up:-0}" = 1 ] || { cat "$T/rbldnsd.log" >&2; fail "rbldnsd did not start"; }
+alloc_port 'DNS_PORT[rbldnsd]'
+spawn rbldnsd rbldnsd -n -u nobody -w "$T/export" -b "127.0.0.1/${DNS_PORT[rbldnsd]}" \
+    bl.example.org:ip4trie:bl bl.example.org:ip6trie:bl.ip6
+wait_up rbldnsd 10 dns_up rbldnsd
 grep -q "error\|invalid" "$T/rbldnsd.log" && { cat "$T/rbldnsd.log" >&2; fail "rbldnsd complained about the export"; }
 
 # Queries: every exported prefix's first address, the last state's samples
@@ -78,7 +59,7 @@ for line in sys.stdin:
             print(x, "A")
             print(x, "TXT")' > "$T/queries.txt"
 nq=$(wc -l < "$T/queries.txt")
-timeout 120 $PY "$BL_SRC/tests/mirror/diff_rbldnsd.py" run "$T" "$PORT" "$RPORT" bl.example.org ||
+timeout 120 $PY "$S/tests/mirror/diff_rbldnsd.py" run "$T" "${DNS_PORT[m1]}" "${DNS_PORT[rbldnsd]}" bl.example.org ||
     fail "rbldnsd on the exported files answers differently"
 ok "rbldnsd on the exported ip4trie/ip6trie files answers like the mirror ($nq queries)"
 echo PASS

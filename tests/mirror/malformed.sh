@@ -2,23 +2,13 @@
 # SPDX-License-Identifier: MIT
 # Malformed packets (short, bad labels, compression pointers, QDCOUNT, huge TCP lengths,
 # slow TCP clients, connection floods) never crash or hang blsync-mirror.
-. "$(dirname "$0")/lib.sh"
-cat > "$T/data" <<'DATA'
-10.0.0.0/8
-DATA
-cat > "$T/tmpl.conf" <<'CONF'
-[server]
-listen = 127.0.0.1:@PORT@
-threads = 2
-tcp_idle_timeout_ms = 1000
-tcp_max_connections = 20
-tcp_max_connections_per_client = 30
-[zone bl.example.org]
-rbldnsd = ip4set:@T@/data
-CONF
-start_mirror "$T/tmpl.conf"
-timeout 120 $PY "$BL_SRC/tests/mirror/malformed.py" "$PORT" bl.example.org 1000 20 30 || fail "malformed traffic"
-kill -0 "$MPID" || fail "daemon died"
-kill -TERM "$MPID"
-wait "$MPID" || fail "bad exit status after SIGTERM"
+. "$(dirname "$0")/../lib.sh"
+echo "10.0.0.0/8" >"$T/data"
+write_mirror_conf m1 --files "server|threads = 2" "server|tcp_idle_timeout_ms = 1000" \
+    "server|tcp_max_connections = 20" "server|tcp_max_connections_per_client = 30" \
+    "zone bl.example.org|rbldnsd = ip4set:$T/data"
+start_mirror m1
+timeout 120 $PY "$S/tests/mirror/malformed.py" "${DNS_PORT[m1]}" bl.example.org 1000 20 30 || fail "malformed traffic"
+running m1 || fail "daemon died"
+stop_clean m1
 echo PASS

@@ -2,38 +2,33 @@
 # SPDX-License-Identifier: MIT
 # unbound as a real resolver (stub-zone to the mirror, strict QNAME minimisation):
 # listed and unlisted IPv4 and IPv6 names resolve correctly through it.
-. "$(dirname "$0")/lib.sh"
-command -v unbound > /dev/null || fail "unbound is not installed (tests/deps.txt)"
+. "$(dirname "$0")/../lib.sh"
+command -v unbound >/dev/null || fail "unbound is not installed (tests/deps.txt)"
 
 keygen
-"$MKFEED" --key "$T/keys/signing.key" --dir "$T/feed" --n 200 --v6 40 > /dev/null
-cat > "$T/tmpl.conf" <<'CONF'
-[server]
-listen = 127.0.0.1:@PORT@
-threads = 1
-metrics_listen = 127.0.0.1:@MPORT@
+"$MKFEED" --key "$T/sign.key" --dir "$T/feed" --n 200 --v6 40 >/dev/null
+write_mirror_conf m1 --files
+cat >>"$T/m1/mirror.conf" <<CONF
 [zone bl.example.org]
-snapshot = @T@/feed/snapshot.obj
-trusted_key = @T@/keys/signing.pub
+snapshot = $T/feed/snapshot.obj
+trusted_key = $T/sign.pub
 ns = ns1.example.org
-txt = Listed $
+txt = Listed \$
 CONF
-start_mirror "$T/tmpl.conf"
+start_mirror m1
 
-for try in 1 2 3 4 5; do
-    UPORT=$(pick_port)
-    [ "$UPORT" = "$PORT" ] && continue
-    cat > "$T/unbound.conf" <<CONF
+alloc_port 'DNS_PORT[unbound]'
+cat >"$T/unbound.conf" <<CONF
 server:
     interface: 127.0.0.1
-    port: $UPORT
+    port: ${DNS_PORT[unbound]}
     do-daemonize: no
     username: ""
     chroot: ""
     directory: "$T"
     pidfile: ""
     use-syslog: no
-    logfile: "$T/unbound.log"
+    logfile: ""
     verbosity: 1
     do-ip6: no
     do-not-query-localhost: no
@@ -46,35 +41,23 @@ remote-control:
     control-enable: no
 stub-zone:
     name: "bl.example.org"
-    stub-addr: 127.0.0.1@$PORT
+    stub-addr: 127.0.0.1@${DNS_PORT[m1]}
 CONF
-    unbound -d -c "$T/unbound.conf" > "$T/unbound.out" 2>&1 &
-    UPID=$!
-    PIDS+=("$UPID")
-    up=0
-    for _ in $(seq 50); do
-        kill -0 "$UPID" 2>/dev/null || break
-        if dig @127.0.0.1 -p "$UPORT" +time=1 +tries=1 bl.example.org SOA 2>/dev/null | grep -q "status: NOERROR"; then
-            up=1
-            break
-        fi
-        sleep 0.1
-    done
-    [ $up = 1 ] && break
-done
-[ "${up:-0}" = 1 ] || { cat "$T/unbound.out" "$T/unbound.log" >&2 2>/dev/null; fail "unbound did not start"; }
+spawn unbound unbound -d -c "$T/unbound.conf"
+resolves_soa() { [ "$(dig_status unbound bl.example.org SOA)" = NOERROR ]; }
+wait_up unbound 10 resolves_soa
 
-uq() { dig @127.0.0.1 -p "$UPORT" +time=3 +tries=1 "$@"; }
+uq() { DIG_TIME=3 dq unbound "$@"; }
 n4=0 n6=0
 while read -r kind rev addr a; do
     [ "$kind" = L ] || continue
     name=$rev.bl.example.org
     got=$(uq +short "$name" A)
     [ "$got" = "127.0.0.$a" ] || fail "via unbound: $name A '$got', want 127.0.0.$a"
-    uq +short "$name" TXT | grep -q "Listed" || fail "via unbound: $name TXT"
+    grep -q "Listed" <<<"$(uq +short "$name" TXT)" || fail "via unbound: $name TXT"
     case $addr in *:*) n6=$((n6 + 1)) ;; *) n4=$((n4 + 1)) ;; esac
     [ $((n4 + n6)) -ge 40 ] && break
-done < <(revlines < "$T/feed/final.txt")
+done < <(revlines <"$T/feed/final.txt")
 [ $n6 -ge 1 ] && [ $n4 -ge 1 ] || fail "need IPv4 and IPv6 samples ($n4/$n6)"
 ok "listed names via unbound ($n4 IPv4, $n6 IPv6)"
 
@@ -89,8 +72,8 @@ ok "unlisted names and test entries via unbound"
 addr=$(awk '$1=="L" && $2 !~ /:/ {print $2; exit}' "$T/feed/final.txt")
 [ -n "$(uq +short "$(revname "$addr").bl.example.org" A)" ] || fail "listed name after NXDOMAINs"
 # unbound did minimise: the mirror answered NODATA for empty non-terminals
-M=$(curl -sf "http://127.0.0.1:$MPORT/metrics") || fail "no /metrics"
-m() { echo "$M" | awk -v k="$1" '$1 == k {s += $2} END {print s + 0}'; }
+M=$(scrape m1) || fail "no /metrics"
+m() { awk -v k="$1" '$1 == k {s += $2} END {print s + 0}' <<<"$M"; }
 noerr=$(($(m 'blsync_mirror_dns_queries_total{transport="udp",qtype="A",rcode="NOERROR"}') +
     $(m 'blsync_mirror_dns_queries_total{transport="udp",qtype="TXT",rcode="NOERROR"}') +
     $(m 'blsync_mirror_dns_queries_total{transport="udp",qtype="AAAA",rcode="NOERROR"}')))

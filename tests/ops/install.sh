@@ -1,13 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # `cmake --install` into a DESTDIR puts binaries, library, units, man pages and samples in place.
-set -euo pipefail
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-DESTDIR="$tmp/root" cmake --install "$BL_BUILD" --prefix /usr >"$tmp/log" 2>&1 \
-    || { cat "$tmp/log"; exit 1; }
-r="$tmp/root"
-fail=0
+. "$(dirname "$0")/../lib.sh"
+DESTDIR="$T/root" cmake --install "$B" --prefix /usr >"$T/install.log" 2>&1 || fail "cmake --install"
+r="$T/root"
 for f in usr/sbin/blsync-master usr/sbin/blsync-mirror usr/bin/blsyncctl \
          usr/lib/systemd/system/blsync-master.service usr/lib/systemd/system/blsync-mirror.service \
          usr/lib/sysusers.d/blsync.conf \
@@ -16,15 +12,14 @@ for f in usr/sbin/blsync-master usr/sbin/blsync-mirror usr/bin/blsyncctl \
          etc/blsync/master.conf etc/blsync/mirror.conf \
          usr/share/doc/blsync/METRICS.md usr/share/doc/blsync/prometheus/rules.yml \
          usr/share/doc/blsync/grafana/blsync.json; do
-    [ -e "$r/$f" ] || { echo "missing /$f"; fail=1; }
+    [ -e "$r/$f" ] || problem "missing /$f"
 done
 # The blsync libraries are static: nothing of ours is installed as a shared library.
-[ -z "$(find "$r/usr" -name 'libblsync*')" ] || { echo "a libblsync library was installed"; fail=1; }
+[ -z "$(find "$r/usr" -name 'libblsync*')" ] || problem "a libblsync library was installed"
 # Installed binaries carry no RPATH into the build tree.
 for b in "$r"/usr/sbin/* "$r"/usr/bin/*; do
-    if readelf -d "$b" | grep -E 'R(UN)?PATH' | grep -q "$BL_BUILD"; then
-        echo "$b: RPATH points into the build tree"
-        fail=1
+    if grep -E 'R(UN)?PATH' <<<"$(readelf -d "$b")" | grep -q "$B"; then
+        problem "$b: RPATH points into the build tree"
     fi
 done
-exit $fail
+finish

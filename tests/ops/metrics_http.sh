@@ -1,62 +1,53 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Scrapes a live /metrics endpoint with curl, lints it with promtool, and checks /healthz and errors.
-set -euo pipefail
-serve="$BL_BUILD/tests/ops/ops_metrics_http_serve"
-# A port in 10000-11999 (below the ephemeral range 32768+, where client sockets
-# could take it) chosen from our pid, skipping ones already in use.
-for i in $(seq 0 20); do
-    port=$((10000 + ($$ + i * 7) % 2000))
-    ss -Htln "( sport = :$port )" 2>/dev/null | grep -q . || break
-done
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    exec 3>&- 2>/dev/null || true
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
+. "$(dirname "$0")/../lib.sh"
+serve="$B/tests/ops/ops_metrics_http_serve"
+alloc_port port
+# serve NAME LISTEN: the server on LISTEN, its stdin a fifo held open on fd 3 (closing fd 3
+# stops it), stdout in $T/NAME.out, stderr in $T/NAME.log.
+serve() {
+    mkfifo "$T/$1.in"
+    "$serve" "$2" <"$T/$1.in" >"$T/$1.out" 2>"$T/$1.log" &
+    track "$1" $!
+    exec 3>"$T/$1.in"
 }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+has_port() { grep -q '^port' "$T/$1.out" 2>/dev/null; }
 
 # A non-loopback-looking garbage address is refused before anything listens.
-if "$serve" "localhost:$port" </dev/null >/dev/null 2>"$tmp/err"; then
+if "$serve" "localhost:$port" </dev/null >/dev/null 2>"$T/bad.err"; then
     fail "a host name was accepted as listen address"
 fi
-grep -q 'problem=' "$tmp/err" || fail "no problem logged for a bad address: $(cat "$tmp/err")"
+grep -q 'problem=' "$T/bad.err" || fail "no problem logged for a bad address: $(cat "$T/bad.err")"
 
-mkfifo "$tmp/in"
-"$serve" "127.0.0.1:$port" <"$tmp/in" >"$tmp/out" &
-pid=$!
-exec 3>"$tmp/in"
-for _ in $(seq 50); do grep -q '^port' "$tmp/out" 2>/dev/null && break; sleep 0.1; done
-grep -qx "port $port" "$tmp/out" || fail "server did not report port $port: $(cat "$tmp/out")"
+serve s1 "127.0.0.1:$port"
+wait_until 5 has_port s1 || fail "server did not report a port: $(cat "$T/s1.out")"
+grep -qx "port $port" "$T/s1.out" || fail "server did not report port $port: $(cat "$T/s1.out")"
 url="http://127.0.0.1:$port"
 
-curl -fsS --max-time 5 -D "$tmp/headers" "$url/metrics" >"$tmp/m1"
-grep -qi '^content-type: text/plain; version=0.0.4' "$tmp/headers" || fail "content type"
-promtool check metrics <"$tmp/m1" || fail "promtool check metrics"
-grep -qx 'blsync_mirror_dns_queries_total{transport="udp",qtype="A",rcode="NOERROR"} 3' "$tmp/m1" \
-    || fail "query counter missing"
-grep -qx 'blsync_mirror_delisting_propagation_seconds_bucket{feed="main",le="30"} 1' "$tmp/m1" \
-    || fail "propagation bucket missing"
-grep -qx 'blsync_propagation_window_seconds 14400' "$tmp/m1" || fail "window gauge missing"
+curl -fsS --max-time 5 -D "$T/headers" "$url/metrics" >"$T/m1"
+grep -qi '^content-type: text/plain; version=0.0.4' "$T/headers" || fail "content type"
+promtool check metrics <"$T/m1" || fail "promtool check metrics"
+grep -qx 'blsync_mirror_dns_queries_total{transport="udp",qtype="A",rcode="NOERROR"} 3' "$T/m1" ||
+    fail "query counter missing"
+grep -qx 'blsync_mirror_delisting_propagation_seconds_bucket{feed="main",le="30"} 1' "$T/m1" ||
+    fail "propagation bucket missing"
+grep -qx 'blsync_propagation_window_seconds 14400' "$T/m1" || fail "window gauge missing"
 
 # A second server on the same port fails cleanly and says why.
-if "$serve" "127.0.0.1:$port" </dev/null >/dev/null 2>"$tmp/err3"; then
+if "$serve" "127.0.0.1:$port" </dev/null >/dev/null 2>"$T/second.err"; then
     fail "a second server bound the same port"
 fi
-grep -q 'event=metrics_listen' "$tmp/err3" || fail "bind failure not logged: $(cat "$tmp/err3")"
+grep -q 'event=metrics_listen' "$T/second.err" || fail "bind failure not logged: $(cat "$T/second.err")"
 
 # Live updates show on the next scrape.
 echo x >&3
 echo x >&3
-for _ in $(seq 50); do
-    curl -fsS --max-time 5 "$url/metrics" >"$tmp/m2"
-    grep -q 'rcode="NOERROR"} 5$' "$tmp/m2" && break
-    sleep 0.1
-done
-grep -q 'rcode="NOERROR"} 5$' "$tmp/m2" || fail "counter did not move to 5"
+counted_5() {
+    curl -fsS --max-time 5 "$url/metrics" >"$T/m2"
+    grep -q 'rcode="NOERROR"} 5$' "$T/m2"
+}
+wait_until 5 counted_5 || fail "counter did not move to 5"
 
 [ "$(curl -sS --max-time 5 "$url/healthz")" = ok ] || fail "healthz"
 code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$url/nope")
@@ -68,24 +59,21 @@ code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -I "$url/metrics")
 
 # Stop: closing stdin ends the server cleanly, and the port is free again.
 exec 3>&-
-wait "$pid" || fail "server exit status $?"
-pid=
+await s1 10
+[ "$RC" = 0 ] || fail "server exit status $RC"
 if curl -s --max-time 2 "$url/metrics" >/dev/null; then fail "still listening after stop"; fi
 
 # An unhealthy daemon answers 503 with its reason; IPv6 loopback works where available.
-mkfifo "$tmp/in2"
-BL_TEST_UNHEALTHY="stale feed=main" "$serve" "[::1]:$port" <"$tmp/in2" >"$tmp/out2" 2>"$tmp/err2" &
-pid=$!
-exec 3>"$tmp/in2"
-for _ in $(seq 50); do grep -q '^port' "$tmp/out2" 2>/dev/null && break; sleep 0.1; done
-if grep -q '^port' "$tmp/out2"; then
+BL_TEST_UNHEALTHY="stale feed=main" serve s2 "[::1]:$port"
+settled() { has_port s2 || ! running s2; }
+wait_until 5 settled || fail "the [::1] server neither listens nor ends"
+if has_port s2; then
     body=$(curl -sS --max-time 5 -w ' %{http_code}' "http://[::1]:$port/healthz")
     [ "$body" = "stale feed=main
  503" ] || fail "unhealthy healthz gave '$body'"
 else
-    echo "note: no IPv6 loopback here ($(cat "$tmp/err2")); skipped the [::1] part"
+    echo "note: no IPv6 loopback here ($(cat "$T/s2.log")); skipped the [::1] part"
 fi
 exec 3>&-
-wait "$pid" 2>/dev/null || true
-pid=
+await s2 10
 echo "metrics_http ok on port $port"

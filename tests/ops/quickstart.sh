@@ -5,20 +5,11 @@
 # dig check it prints passed and that it left no process running; then runs
 # it again with a mirror that trusts another signing key, and checks that the
 # quickstart fails and names the missing listing (its checks can fail).
-set -euo pipefail
-
-B=${BL_BUILD:?BL_BUILD must name the build directory}
-S=${BL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-T=$(mktemp -d /tmp/bl_quickstart.XXXXXX)
-cleanup() {
-    if [ -n "${KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    [ -f "$T/out" ] && { echo "--- quickstart output (tail)" >&2; tail -n 40 "$T/out" >&2; }
-    exit 1
-}
+. "$(dirname "$0")/../lib.sh"
+# The 8 consecutive ports each quickstart run takes, reserved like every test's.
+alloc_ports 8 QS_PORT QS_PORT_BAD
+OUT=$T/quickstart.out # fail shows its tail
+FAIL_TAIL=40
 # pids_gone OUTPUT: every daemon pid the quickstart printed has exited.
 pids_gone() {
     local p n=0
@@ -35,19 +26,22 @@ pids_gone() {
 # ---- the real thing --------------------------------------------------------
 t0=$(date +%s)
 rc=0
-BLSYNC_QUICKSTART_BUILD=$B BLSYNC_QUICKSTART_DIR=$T/run BLSYNC_QUICKSTART_TIMEOUT=15 \
-    timeout 50 bash "$S/deploy/quickstart.sh" --ci </dev/null >"$T/out" 2>&1 || rc=$?
-[ $rc = 0 ] || fail "deploy/quickstart.sh --ci exited $rc"
-grep -q '^quickstart: all checks passed$' "$T/out" || fail "no 'all checks passed' line"
-grep -q 'checks passed, 0 failed' "$T/out" || fail "the summary reports failed checks"
-n=$(grep -c '^     -> m[12]: ' "$T/out" || true)
+# Each propagation step waits 30 s at most, the listing that expires lives 10 s
+# (its dig checks on a loaded machine take seconds); the timeout only stops a hung run.
+BLSYNC_QUICKSTART_BUILD=$B BLSYNC_QUICKSTART_DIR=$T/run BLSYNC_QUICKSTART_TIMEOUT=$(scaled_int 30) \
+    BLSYNC_QUICKSTART_EXPIRE=$(scaled_int 10) BLSYNC_QUICKSTART_PORT=$QS_PORT \
+    timeout "$(scaled 300)" bash "$S/deploy/quickstart.sh" --ci </dev/null >"$OUT" 2>&1 || rc=$?
+[ $rc = 0 ] || fail "deploy/quickstart.sh --ci exited $rc: $(grep -m 1 'FAILED' "$OUT" || true)"
+grep -q '^quickstart: all checks passed$' "$OUT" || fail "no 'all checks passed' line"
+grep -q 'checks passed, 0 failed' "$OUT" || fail "the summary reports failed checks"
+n=$(grep -c '^     -> m[12]: ' "$OUT" || true)
 # 4 dig commands before the removal, 3 after it, 2 around the expiry, each on 2 mirrors.
 [ "$n" = 18 ] || fail "expected 18 dig answers printed, found $n"
 for m in m1 m2; do
     # Both mirrors answered the listing (A and TXT naming the address), then NXDOMAIN.
-    grep -q "^     -> $m: NOERROR, A 127\.0\.0\.[0-9]* (expected NOERROR, A" "$T/out" || fail "$m listing not shown"
-    grep -q "^     -> $m: NOERROR, TXT \".*192\.0\.2\.99\"" "$T/out" || fail "$m TXT not shown"
-    grep -q "^     -> $m: NXDOMAIN (expected NXDOMAIN" "$T/out" || fail "$m NXDOMAIN not shown"
+    grep -q "^     -> $m: NOERROR, A 127\.0\.0\.[0-9]* (expected NOERROR, A" "$OUT" || fail "$m listing not shown"
+    grep -q "^     -> $m: NOERROR, TXT \".*192\.0\.2\.99\"" "$OUT" || fail "$m TXT not shown"
+    grep -q "^     -> $m: NXDOMAIN (expected NXDOMAIN" "$OUT" || fail "$m NXDOMAIN not shown"
 done
 # Each printed answer equals what it said it expected.
 awk '/^     -> m[12]: / { got = $0; sub(/^     -> m[12]: /, "", got); sub(/ \(expected .*/, "", got);
@@ -55,12 +49,12 @@ awk '/^     -> m[12]: / { got = $0; sub(/^     -> m[12]: /, "", got); sub(/ \(ex
     if (want ~ /^NOERROR, A / && got !~ /^NOERROR, A 127\.0\.0\.[0-9]+$/) bad++
     else if (want ~ /^NOERROR, TXT/ && got !~ /^NOERROR, TXT /) bad++
     else if (want ~ /^NXDOMAIN/ && got != "NXDOMAIN") bad++ }
-    END { exit bad > 0 }' "$T/out" || fail "a printed dig answer differs from what it says it expects"
+    END { exit bad > 0 }' "$OUT" || fail "a printed dig answer differs from what it says it expects"
 # The printed commands are real: run one again by hand now that everything is stopped: no answer.
-cmd=$(grep -m1 '^   \$ dig @127\.0\.0\.1 ' "$T/out" | sed 's/^   \$ //')
+cmd=$(grep -m1 '^   \$ dig @127\.0\.0\.1 ' "$OUT" | sed 's/^   \$ //')
 [ -n "$cmd" ] || fail "no dig command printed"
-grep -q 'curl -s http://127\.0\.0\.1:[0-9]*/metrics' "$T/out" || fail "no metrics URL printed"
-pids_gone "$T/out"
+grep -q 'curl -s http://127\.0\.0\.1:[0-9]*/metrics' "$OUT" || fail "no metrics URL printed"
+pids_gone "$OUT"
 if out=$(eval "$cmd +time=1 +tries=1" 2>&1) && grep -q 'status:' <<<"$out"; then
     fail "a mirror still answers after the quickstart exited: $cmd"
 fi
@@ -70,22 +64,22 @@ echo "ok: quickstart --ci passed its checks in $(($(date +%s) - t0)) s and left 
 
 # ---- a broken mirror makes it fail, naming what failed ----------------------
 mkdir -p "$T/bad/master" "$T/bad/mirror"
-ln -s "$B/master/blsyncctl" "$T/bad/master/blsyncctl"
-ln -s "$B/master/blsync-master" "$T/bad/master/blsync-master"
-"$B/master/blsyncctl" keygen --out "$T/bad" --name other >/dev/null
+ln -s "$CTL" "$T/bad/master/blsyncctl"
+ln -s "$MASTER" "$T/bad/master/blsync-master"
+"$CTL" keygen --out "$T/bad" --name other >/dev/null
 cat >"$T/bad/mirror/blsync-mirror" <<EOF
 #!/bin/bash
 # A mirror that trusts another signing key (only): it refuses every object.
 [ "\$1" = -c ] && sed -i "s|^trusted_key = .*|trusted_key = $T/bad/other.pub|" "\$2"
-exec "$B/mirror/blsync-mirror" "\$@"
+exec "$MIRROR" "\$@"
 EOF
 chmod +x "$T/bad/mirror/blsync-mirror"
 rc=0
-BLSYNC_QUICKSTART_BUILD=$T/bad BLSYNC_QUICKSTART_DIR=$T/run-bad BLSYNC_QUICKSTART_TIMEOUT=3 \
-    timeout 40 bash "$S/deploy/quickstart.sh" --ci </dev/null >"$T/out" 2>&1 || rc=$?
+BLSYNC_QUICKSTART_BUILD=$T/bad BLSYNC_QUICKSTART_DIR=$T/run-bad BLSYNC_QUICKSTART_TIMEOUT=3 BLSYNC_QUICKSTART_PORT=$QS_PORT_BAD \
+    timeout "$(scaled 300)" bash "$S/deploy/quickstart.sh" --ci </dev/null >"$OUT" 2>&1 || rc=$?
 [ $rc = 1 ] || fail "with mirrors that trust another key the quickstart exited $rc, expected 1"
-grep -q 'FAILED: the listing of 192.0.2.99 did not reach both mirrors' "$T/out" ||
+grep -q 'FAILED: the listing of 192.0.2.99 did not reach both mirrors' "$OUT" ||
     fail "the failure does not name the missing listing"
-grep -q 'all checks passed' "$T/out" && fail "a failing run claims all checks passed"
-pids_gone "$T/out"
+grep -q 'all checks passed' "$OUT" && fail "a failing run claims all checks passed"
+pids_gone "$OUT"
 echo "ok: with mirrors that refuse the master's key it fails, names the missing listing, leaves nothing running"

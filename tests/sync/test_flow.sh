@@ -3,27 +3,8 @@
 # Flow control: stuck mirrors (they ask for a large snapshot, then never read)
 # must not stall the other mirrors nor grow the server's memory: their queue
 # stops at its limit and they are disconnected after --stuck-ms.
-set -euo pipefail
-B=$BL_BUILD
-T=$(mktemp -d /tmp/bl_sync_flow.XXXXXX)
-# 4 free ports below the ephemeral range (ports.sh).
-. "$(dirname "$0")/ports.sh"
-pick_ports 4
-PORT=$BASE
-SPID=
-cleanup() {
-    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    tail -n 20 "$T"/*.log "$T"/*.out >&2 || true
-    exit 1
-}
-"$B/master/blsyncctl" keygen --out "$T" --name sign >/dev/null
-"$B/master/blsyncctl" certs --dir "$T/pki" --master-name master.test --mirror load >/dev/null
+. "$(dirname "$0")/../lib.sh"
+pki load
 "$B/tests/sync/sync_flow_load" prepare --spool "$T/spool" --key "$T/sign.key" --entries 4000000 \
     >"$T/prepare.out"
 snap=$(stat -c %s "$T"/spool/main/*.snap)
@@ -31,11 +12,11 @@ snap=$(stat -c %s "$T"/spool/main/*.snap)
 # A 64 KiB queue and a 128 KiB kernel send buffer per mirror, against a
 # snapshot of several MiB.
 "$B/tests/sync/sync_master" --spool "$T/spool" --key "$T/sign.key" --cert "$T/pki/master.pem" \
-    --tls-key "$T/pki/master.key" --ca "$T/pki/ca.pem" --port "$PORT" --poll-ms 10 \
+    --tls-key "$T/pki/master.key" --ca "$T/pki/ca.pem" --port 0 --poll-ms 10 \
     --max-queue 65536 --sndbuf 131072 --stuck-ms 2000 --hb-ms 1000 >"$T/acks.out" 2>"$T/sync.log" &
-SPID=$!
-for _ in $(seq 100); do grep -q listening "$T/acks.out" && break; sleep 0.05; done
-rss0=$(awk '/VmRSS/ {print $2}' /proc/$SPID/status)
+track sync $!
+PORT=$(port_from "$T/acks.out")
+rss0=$(awk '/VmRSS/ {print $2}' "/proc/${PID[sync]}/status")
 "$B/tests/sync/sync_flow_load" run --spool "$T/spool" --key "$T/sign.key" \
     --cert "$T/pki/mirror-load.pem" --tls-key "$T/pki/mirror-load.key" --ca "$T/pki/ca.pem" \
     --port "$PORT" --conns 40 --stuck 10 --publishes 20 --interval-ms 300 --hold-ms 9000 \
@@ -45,10 +26,10 @@ p99=$(awk '/^overall/ { for (i = 1; i <= NF; i++) if ($i ~ /^p99_ms=/) { sub("p9
 awk -v p="$p99" 'BEGIN { exit !(p < 1000) }' || fail "healthy mirrors slowed down: p99 ${p99} ms"
 n_stuck=$(grep -c "event=sync_mirror_stuck" "$T/sync.log" || true)
 [ "$n_stuck" = 10 ] || fail "$n_stuck stuck mirrors disconnected, expected 10"
-hwm=$(awk '/VmHWM/ {print $2}' /proc/$SPID/status)
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/${PID[sync]}/status")
 # 10 stuck queues of 64 KiB plus TLS buffers: far below 10 copies of the snapshot.
 grow=$(((hwm - rss0) * 1024))
-if ldd "$B/tests/sync/sync_master" | grep -q libasan; then
+if grep -q libasan <<<"$(ldd "$B/tests/sync/sync_master")"; then
     echo "memory bound not checked under AddressSanitizer (quarantine and redzones): grew $grow bytes"
 else
     [ "$grow" -lt $((10 * snap / 2)) ] || fail "server memory grew by $grow bytes (snapshot $snap bytes)"

@@ -2,75 +2,45 @@
 # SPDX-License-Identifier: MIT
 # Benchmark: blsync-mirror vs rbldnsd on the same data, same machine, same dnsperf commands.
 # Usage: tests/bench/mirror/run.sh [BUILD_DIR]   (not a ctest: takes a few minutes)
-set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../../.." && pwd)
-B=${1:-${BL_BUILD:-$SRC/build-mirror}}
-MIRROR=$B/mirror/blsync-mirror
-MKFEED=$B/tests/mirror/mirror_mkfeed
-CTL=$B/master/blsyncctl
+BL_BUILD=${1:-${BL_BUILD:-$SRC/build-mirror}}
+. "$SRC/tests/lib.sh"
 ANSWER=$B/tests/mirror/mirror_answer_bench
-for t in "$MIRROR" "$MKFEED" "$CTL" "$ANSWER"; do [ -x "$t" ] || { echo "missing $t (build first)"; exit 1; }; done
-PY=/usr/bin/python3
+for t in "$MIRROR" "$MKFEED" "$CTL" "$ANSWER"; do [ -x "$t" ] || fail "missing $t (build first)"; done
 [ -x $PY ] || PY=python3
-for c in rbldnsd dnsperf dig; do command -v $c > /dev/null || { echo "missing $c"; exit 1; }; done
-T=$(mktemp -d /tmp/blmirror-bench.XXXXXX)
-chmod 755 "$T"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.5
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-PORT=$((20000 + $$ % 4000))
+for c in rbldnsd dnsperf dig; do command -v $c >/dev/null || fail "missing $c"; done
+# One server at a time, always named srv, on one port; a big snapshot takes a while to load.
+alloc_port 'DNS_PORT[srv]'
+PORT=${DNS_PORT[srv]}
 HZ=$(getconf CLK_TCK)
 log() { echo "$*" | tee -a "$T/summary"; }
 
-rss_kb() { awk '/VmRSS/ {print $2}' /proc/"$1"/status; }
-cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
-wait_up() { # PID PORT: until the server answers (bounded)
-    for _ in $(seq 1200); do
-        kill -0 "$1" 2>/dev/null || return 1
-        dig @127.0.0.1 -p "$2" +time=1 +tries=1 2.0.0.127.bl.example.org A 2>/dev/null | grep -q "status:" && return 0
-        sleep 0.05
-    done
-    return 1
-}
+rss_kb() { awk '/VmRSS/ {print $2}' /proc/"${PID[srv]}"/status; }
 start_rbldnsd() { # FILE
-    rbldnsd -n -u nobody -w "$T" -b 127.0.0.1/$PORT bl.example.org:ip4set:"$1" > "$T/rbldnsd.log" 2>&1 &
-    SPID=$!
-    PIDS+=("$SPID")
+    spawn srv rbldnsd -n -u nobody -w "$T" -b 127.0.0.1/$PORT bl.example.org:ip4set:"$1"
 }
 start_floor() { # PAUSE_US
-    "$T/udp_floor" $PORT "$1" > "$T/floor.log" 2>&1 &
-    SPID=$!
-    PIDS+=("$SPID")
+    spawn srv "$T/udp_floor" $PORT "$1"
 }
-start_mirror() { # CONF
-    "$MIRROR" -c "$1" > "$T/mirror.log" 2>&1 &
-    SPID=$!
-    PIDS+=("$SPID")
-}
-stop_server() {
-    kill "$SPID"
-    wait "$SPID" 2>/dev/null || true
-}
-mirror_conf() { # DATA-LINES...
+# mirror_conf DATA-LINES...: srv's config, as the mirror runs without metrics (COALESCE:
+# udp_coalesce_us).
+mirror_conf() {
+    write_mirror_conf srv --files "server|-metrics_listen" ${COALESCE:+"server|udp_coalesce_us = $COALESCE"}
     {
-        echo "[server]"
-        echo "listen = 127.0.0.1:$PORT"
-        echo "threads = 1"
-        if [ -n "${COALESCE:-}" ]; then echo "udp_coalesce_us = $COALESCE"; fi
         echo "[zone bl.example.org]"
         echo "txt = Listed: \$"
         for l in "$@"; do echo "$l"; done
-    } > "$T/m.conf"
+    } >>"$T/srv/mirror.conf"
 }
+start_mirror_srv() {
+    spawn srv "$MIRROR" -c "$T/srv/mirror.conf"
+}
+answering() { wait_up srv 120 dns_up srv; }
+stop_server() { stop srv; }
 perf() { # label extra-args...: dnsperf over QUERIES; prints qps, lost, max latency
     local label=$1
     shift
-    dnsperf -s 127.0.0.1 -p $PORT -d "$T/queries.txt" -c 1 -T 1 "$@" > "$T/perf.out" 2>&1 || true
+    dnsperf -s 127.0.0.1 -p $PORT -d "$T/queries.txt" -c 1 -T 1 "$@" >"$T/perf.out" 2>&1 || true
     local qps lost maxl
     qps=$(awk '/Queries per second/ {print $4}' "$T/perf.out")
     lost=$(awk '/Queries lost/ {print $3}' "$T/perf.out")
@@ -82,12 +52,12 @@ cc -O2 -o "$T/udp_floor" "$SRC/tests/bench/mirror/udp_floor.c"
 cc -O2 -o "$T/udp_kernel_cost" "$SRC/tests/bench/mirror/udp_kernel_cost.c"
 cc -O2 -o "$T/wake_cost" "$SRC/tests/bench/mirror/wake_cost.c"
 echo "generating data (1M and 10M IPv4 /32 entries) in $T ..."
-"$CTL" keygen --out "$T/keys" > /dev/null
-"$MKFEED" --key "$T/keys/signing.key" --dir "$T/m1" --n 1000000 --queries 200000 > /dev/null
+keygen
+"$MKFEED" --key "$T/sign.key" --dir "$T/m1" --n 1000000 --queries 200000 > /dev/null
 # the classic DNSBL file: one address per line, default A and TXT
 { echo ":127.0.0.2:Listed: \$"; tail -n +2 "$T/m1/set.ip4set" | cut -d' ' -f1; } > "$T/set1m"
 cp "$T/m1/queries.txt" "$T/queries.txt"
-"$MKFEED" --key "$T/keys/signing.key" --dir "$T/m10" --n 10000000 --deltas 1 --changes 10000 --queries 200000 > /dev/null
+"$MKFEED" --key "$T/sign.key" --dir "$T/m10" --n 10000000 --deltas 1 --changes 10000 --queries 200000 > /dev/null
 { echo ":127.0.0.2:Listed: \$"; tail -n +2 "$T/m10/set.ip4set" | cut -d' ' -f1; } > "$T/set10m"
 rm -f "$T/m10/set.ip4set" "$T/m1/set.ip4set"
 chmod 644 "$T"/set1m "$T"/set10m
@@ -109,29 +79,30 @@ SERVERS="rbldnsd mirror mirror0 mirror500 floor"
 start_srv() { # SERVER: starts it and waits until it answers
     case $1 in
     rbldnsd) start_rbldnsd set1m ;;
-    mirror) mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror "$T/m.conf" ;;
-    mirror0) COALESCE=0 mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror "$T/m.conf" ;;
-    mirror500) COALESCE=500 mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror "$T/m.conf" ;;
+    mirror) mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror_srv ;;
+    mirror0) COALESCE=0 mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror_srv ;;
+    mirror500) COALESCE=500 mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror_srv ;;
     floor) start_floor 0 ;;
     esac
-    if [ "$1" = floor ]; then sleep 0.3; else wait_up "$SPID" $PORT || { echo "$1 did not start"; exit 1; }; fi
+    answering
 }
 for rep in $(seq "$REPS"); do
     for srv in $SERVERS; do
         start_srv $srv
-        R[$srv.rss1m]=$(rss_kb "$SPID")
+        R[$srv.rss1m]=$(rss_kb)
         read -r q l m < <(perf "$srv" -l 10 -q 100)
         R[$srv.qps]="${R[$srv.qps]:-} $q"
         # a fresh server for the fixed-rate run: the same state for every
         # server (the mirror would otherwise still remember the closed loop)
         stop_server
         start_srv $srv
-        read -r u0 s0 < <(awk '{print $14, $15}' /proc/"$SPID"/stat)
+        read -r u0 s0 < <(awk '{print $14, $15}' /proc/"${PID[srv]}"/stat)
+        # The probe starts a second into the 10 s dnsperf run, on purpose.
         (sleep 1 && "$PY" "$SRC/tests/bench/mirror/latency_probe.py" $PORT 2000 > "$T/probe.out" 2>&1) &
-        probe=$!
+        track probe $!
         read -r q2 l2 m2 < <(perf "$srv" -l 10 -q 100 -Q 50000)
-        read -r u1 s1 < <(awk '{print $14, $15}' /proc/"$SPID"/stat)
-        wait $probe || true
+        read -r u1 s1 < <(awk '{print $14, $15}' /proc/"${PID[srv]}"/stat)
+        await probe
         R[$srv.lat]="${R[$srv.lat]:-} $(sed -n 's/p50 \([0-9]*\) us, p90 \([0-9]*\) us.*/\1/p' "$T/probe.out")"
         R[$srv.lat90]="${R[$srv.lat90]:-} $(sed -n 's/p50 \([0-9]*\) us, p90 \([0-9]*\) us.*/\2/p' "$T/probe.out")"
         answered=$(awk '/Queries completed/ {print $3}' "$T/perf.out")
@@ -159,10 +130,10 @@ log "one sleep and wake-up (wake_cost): $("$T/wake_cost" 2000 | head -1)"
 # 10M: RSS of both, load times
 for srv in rbldnsd mirror; do
     t0=$(date +%s.%N)
-    if [ $srv = rbldnsd ]; then start_rbldnsd set10m; else mirror_conf "rbldnsd = ip4set:$T/set10m"; start_mirror "$T/m.conf"; fi
-    wait_up "$SPID" $PORT || { echo "$srv did not start"; exit 1; }
+    if [ $srv = rbldnsd ]; then start_rbldnsd set10m; else mirror_conf "rbldnsd = ip4set:$T/set10m"; start_mirror_srv; fi
+    answering
     t1=$(date +%s.%N)
-    R[$srv.rss10m]=$(rss_kb "$SPID")
+    R[$srv.rss10m]=$(rss_kb)
     R[$srv.load10m]=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
     stop_server
     log "$srv 10M ip4set: RSS ${R[$srv.rss10m]} kB; start-to-answering ${R[$srv.load10m]} s"
@@ -180,21 +151,22 @@ done
 
 # 10M signed snapshot load, then a 10,000-change delta applied under 50k qps
 mkdir "$T/spool"
-mirror_conf "snapshot = $T/m10/snapshot.obj" "trusted_key = $T/keys/signing.pub" "spool_dir = $T/spool"
+mirror_conf "snapshot = $T/m10/snapshot.obj" "trusted_key = $T/sign.pub" "spool_dir = $T/spool"
 t0=$(date +%s.%N)
-start_mirror "$T/m.conf"
-wait_up "$SPID" $PORT || { echo "mirror did not start"; exit 1; }
+start_mirror_srv
+answering
 t1=$(date +%s.%N)
-snap_us=$(sed -n 's/.*event=snapshot_loaded.* us=\([0-9]*\).*/\1/p' "$T/mirror.log")
-log "mirror 10M signed snapshot: verify+decode+index ${snap_us} us; start-to-answering $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s; RSS $(rss_kb "$SPID") kB"
+snap_us=$(since srv | sed -n 's/.*event=snapshot_loaded.* us=\([0-9]*\).*/\1/p')
+log "mirror 10M signed snapshot: verify+decode+index ${snap_us} us; start-to-answering $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s; RSS $(rss_kb) kB"
 perf mirror -l 10 -q 100 -Q 50000 > "$T/perf.during" &
 PP=$!
+# The delta lands 3 s into the 10 s run, on purpose: applied under load.
 sleep 3
 cp "$T/m10/delta-000001.obj" "$T/spool/.d"
 mv "$T/spool/.d" "$T/spool/delta-000001.obj"
 wait $PP
 read -r q l m < "$T/perf.during"
-apply=$(sed -n 's/.*event=apply .* removed=\([0-9]*\) added=\([0-9]*\) .* us=\([0-9]*\).*/\1 removed, \2 added in \3 us/p' "$T/mirror.log")
+apply=$(since srv | sed -n 's/.*event=apply .* removed=\([0-9]*\) added=\([0-9]*\) .* us=\([0-9]*\).*/\1 removed, \2 added in \3 us/p')
 log "mirror 10M + 10k-change delta: $apply; dnsperf at 50k qps during the apply: $q qps, lost $l, max latency ${m}s"
 stop_server
 
