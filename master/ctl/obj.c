@@ -174,15 +174,23 @@ static int count_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_
  * with every mirror rule, digests included. */
 int ctl_verify(int argc, char **argv)
 {
-    const char *files[256];
+    const char **files = calloc((size_t)argc, sizeof *files);
     int nfiles = 0, nkeys = 0, status = 0;
     bl_keyring_t *ring = bl_keyring_new();
-    if (argc > 258 || parse_files_keys(argc, argv, ring, files, &nfiles, &nkeys)) {
+    if (!files || !ring) {
+        fprintf(stderr, "verify: out of memory\n");
+        free(files);
+        bl_keyring_free(ring);
+        return 1;
+    }
+    if (parse_files_keys(argc, argv, ring, files, &nfiles, &nkeys)) {
+        free(files);
         bl_keyring_free(ring);
         return 2;
     }
     if (!nfiles || !nkeys) {
         fprintf(stderr, "usage: blsyncctl verify FILE [FILE...] --key PUB [--key PUB...]\n");
+        free(files);
         bl_keyring_free(ring);
         return 2;
     }
@@ -219,6 +227,7 @@ int ctl_verify(int argc, char **argv)
         printf("ok: %s verified\n", nfiles > 1 ? "chain" : files[0]);
     bl_state_close(&st);
     bl_keyring_free(ring);
+    free(files);
     return status;
 }
 
@@ -248,24 +257,14 @@ static int dump_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_c
     return 0;
 }
 
-/* dump FILE: the object's records; dump --key PUB A B C...: the state after the chain. */
-int ctl_dump(int argc, char **argv)
+/* dump's work on files[0..nfiles), once they are parsed. */
+static int dump_files(const char **files, int nfiles, int nkeys, bl_keyring_t *ring)
 {
-    const char *files[256];
-    int nfiles = 0, nkeys = 0;
-    bl_keyring_t *ring = bl_keyring_new();
-    if (argc > 258 || parse_files_keys(argc, argv, ring, files, &nfiles, &nkeys) || !nfiles) {
-        if (!nfiles)
-            fprintf(stderr, "usage: blsyncctl dump FILE [FILE...] [--key PUB]\n");
-        bl_keyring_free(ring);
-        return 2;
-    }
     int status = 0;
     if (nfiles == 1) {
         uint8_t *buf;
         bl_obj_t obj;
         if (open_obj(files[0], nkeys ? ring : NULL, &buf, &obj)) {
-            bl_keyring_free(ring);
             return 1;
         }
         int delta = obj.hdr.type == BL_OBJ_DELTA;
@@ -277,12 +276,10 @@ int ctl_dump(int argc, char **argv)
             status = 1;
         }
         free(buf);
-        bl_keyring_free(ring);
         return status;
     }
     if (!nkeys) {
         fprintf(stderr, "dump: a chain of objects needs --key\n");
-        bl_keyring_free(ring);
         return 2;
     }
     bl_state_t st;
@@ -309,6 +306,30 @@ int ctl_dump(int argc, char **argv)
             print_entry(0, &st.e[i], 0, 0);
     }
     bl_state_close(&st);
+    return status;
+}
+
+/* dump FILE: the object's records; dump --key PUB A B C...: the state after the chain. */
+int ctl_dump(int argc, char **argv)
+{
+    const char **files = calloc((size_t)argc, sizeof *files);
+    int nfiles = 0, nkeys = 0;
+    bl_keyring_t *ring = bl_keyring_new();
+    if (!files || !ring) {
+        fprintf(stderr, "dump: out of memory\n");
+        free(files);
+        bl_keyring_free(ring);
+        return 1;
+    }
+    if (parse_files_keys(argc, argv, ring, files, &nfiles, &nkeys) || !nfiles) {
+        if (!nfiles)
+            fprintf(stderr, "usage: blsyncctl dump FILE [FILE...] [--key PUB]\n");
+        free(files);
+        bl_keyring_free(ring);
+        return 2;
+    }
+    int status = dump_files(files, nfiles, nkeys, ring);
+    free(files);
     bl_keyring_free(ring);
     return status;
 }
@@ -323,7 +344,7 @@ static int cmp_change(const void *a, const void *b)
 int ctl_mkdelta(int argc, char **argv)
 {
     const char *keypath = NULL, *out = NULL, *feed = "main";
-    const char *from[256];
+    const char **from = calloc((size_t)argc, sizeof *from);
     int nfrom = 0, snapshot = 0, status = 1;
     int64_t now_ms = bl_now_ms(), life_s = 86400, valid_s = 7 * 86400;
     uint64_t serial = 0;
@@ -345,7 +366,7 @@ int ctl_mkdelta(int argc, char **argv)
             feed = argv[++i];
         else if (!strcmp(a, "--serial") && i + 1 < argc)
             serial = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--from") && i + 1 < argc && nfrom < 256)
+        else if (!strcmp(a, "--from") && i + 1 < argc && from)
             from[nfrom++] = argv[++i];
         else if (!strcmp(a, "--now") && i + 1 < argc)
             now_ms = strtoll(argv[++i], NULL, 10);
@@ -449,6 +470,7 @@ done:
     bl_key_free(key);
     free(rem);
     free(add);
+    free(from);
     return status;
 }
 
