@@ -159,6 +159,16 @@ static int set_dur(load_t *L, int64_t *dst, const char *v, const char *name)
     return 1;
 }
 
+/* A duration of at least min_ms. */
+static int set_dur_min(load_t *L, int64_t *dst, const char *v, const char *name, int64_t min_ms)
+{
+    if (!set_dur(L, dst, v, name))
+        return 0;
+    if (*dst < min_ms)
+        return PROBLEM("%s: '%s' is shorter than %lldms", name, v, (long long)min_ms);
+    return 1;
+}
+
 static int set_int(load_t *L, long *dst, const char *v, const char *name, long lo, long hi)
 {
     char *end;
@@ -245,6 +255,22 @@ static int handler(void *user, const char *sec, const char *name, const char *v)
             c->http_threads = (unsigned)x;
             return 1;
         }
+        if (!strcmp(name, "max_connections")) {
+            if (!set_int(L, &x, v, name, 1, 100000))
+                return 0;
+            c->http_max_conns = (unsigned)x;
+            return 1;
+        }
+        if (!strcmp(name, "max_connections_per_address")) {
+            if (!set_int(L, &x, v, name, 1, 100000))
+                return 0;
+            c->http_max_conns_per_addr = (unsigned)x;
+            return 1;
+        }
+        if (!strcmp(name, "idle_timeout"))
+            return set_dur_min(L, &c->http_idle_timeout_ms, v, name, 1000);
+        if (!strcmp(name, "request_timeout"))
+            return set_dur_min(L, &c->http_request_timeout_ms, v, name, 100);
     } else if (!strcmp(sec, "publisher")) {
         if (!strcmp(name, "spool"))
             return set_str(L, c->pub.spool, sizeof c->pub.spool, v, name);
@@ -335,6 +361,20 @@ static int handler(void *user, const char *sec, const char *name, const char *v)
             if (!set_int(L, &x, v, name, 1, 1000000))
                 return 0;
             y->max_mirrors = (size_t)x;
+            return 1;
+        }
+        if (!strcmp(name, "handshake_timeout"))
+            return set_dur_min(L, &y->handshake_timeout_ms, v, name, 100);
+        if (!strcmp(name, "max_handshakes")) {
+            if (!set_int(L, &x, v, name, 1, 1000000))
+                return 0;
+            y->max_handshakes = (size_t)x;
+            return 1;
+        }
+        if (!strcmp(name, "max_handshakes_per_address")) {
+            if (!set_int(L, &x, v, name, 1, 1000000))
+                return 0;
+            y->max_handshakes_per_addr = (size_t)x;
             return 1;
         }
     } else if (!strcmp(sec, "policy")) {

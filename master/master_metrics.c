@@ -29,6 +29,8 @@ struct master_metrics {
         *bytes_snap, *heartbeats, *connected, *active, *gone, *prop, *oldest, *propagating, *broken,
         *fam4, *fam6, *dl_expired, *dl_operator;
     bl_metrics_series_t *ingested[MASTER_SRC_N];
+    bl_metrics_series_t *sync_refused[BL_TLS_REFUSED_N], *sync_handshakes;
+    uint64_t sync_refused_seen[BL_TLS_REFUSED_N];
     _Atomic int64_t last_publish_ms;
     _Atomic int64_t oldest_ms;
     uint64_t min_acked; /* serial every active mirror had at the last tick */
@@ -93,6 +95,9 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     m->dl_operator = bl_metrics_with(m->f.delistings_decided, f, "operator");
     for (int s = 0; s < MASTER_SRC_N; s++)
         m->ingested[s] = bl_metrics_with(m->f.reports_ingested, master_source_name(s));
+    for (int r = 0; r < BL_TLS_REFUSED_N; r++)
+        m->sync_refused[r] = bl_metrics_with(m->f.sync_refused, bl_tls_refusal_name(r));
+    m->sync_handshakes = bl_metrics_series(m->f.sync_handshakes, NULL);
     *out = m;
     return 0;
 }
@@ -122,11 +127,29 @@ const char *master_refusal_word(const char *why)
     static const struct {
         const char *needle, *word;
     } map[] = {
-        {"domain", "domain"},       {"e-mail", "email"},        {"loopback", "loopback"},
-        {"host bits", "host_bits"}, {"malformed", "malformed"}, {"not a prefix", "prefix"},
-        {"wider", "too_wide"},      {"source", "source"},       {"future", "time"},
-        {"older", "time"},          {"time must", "time"},      {"larger than", "too_large"},
-        {"bearer", "auth"},         {"at byte", "json"},        {"field", "field"},
+        {"domain", "domain"},
+        {"e-mail", "email"},
+        {"loopback", "loopback"},
+        {"unspecified", "unspecified"},
+        {"this network", "this_network"},
+        {"broadcast", "broadcast"},
+        {"multicast", "multicast"},
+        {"reserved", "reserved"},
+        {"IPv4-compatible", "ipv4_compatible"},
+        {"IPv4-mapped", "ipv4_mapped"},
+        {"whole", "too_wide"},
+        {"host bits", "host_bits"},
+        {"malformed", "malformed"},
+        {"not a prefix", "prefix"},
+        {"wider", "too_wide"},
+        {"source", "source"},
+        {"future", "time"},
+        {"older", "time"},
+        {"time must", "time"},
+        {"larger than", "too_large"},
+        {"bearer", "auth"},
+        {"at byte", "json"},
+        {"field", "field"},
     };
     for (size_t i = 0; why && i < sizeof map / sizeof *map; i++)
         if (strstr(why, map[i].needle))
@@ -264,6 +287,17 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
         if (st->heartbeats_sent > m->heartbeats_seen)
             bl_metrics_add(m->heartbeats, st->heartbeats_sent - m->heartbeats_seen);
         m->heartbeats_seen = st->heartbeats_sent;
+        const bl_tls_server_t *l = master_sync_listener(sync);
+        if (l) {
+            uint64_t now[BL_TLS_REFUSED_N];
+            bl_tls_server_refusals(l, now);
+            for (int r = 0; r < BL_TLS_REFUSED_N; r++) {
+                if (now[r] > m->sync_refused_seen[r])
+                    bl_metrics_add(m->sync_refused[r], now[r] - m->sync_refused_seen[r]);
+                m->sync_refused_seen[r] = now[r];
+            }
+            bl_metrics_set(m->sync_handshakes, (double)bl_tls_server_nhandshakes(l));
+        }
     }
     /* Delistings every active mirror now has: decided -> acknowledged. */
     if (m->have_min && m->tick_min > m->min_acked)

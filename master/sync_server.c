@@ -1198,6 +1198,9 @@ int master_sync_new(uv_loop_t *loop, const master_sync_conf_t *c, const master_s
         .revoked_file = c->revoked_file[0] ? c->revoked_file : NULL,
         .max_queue = c->max_queue,
         .sndbuf = c->sndbuf,
+        .handshake_timeout_ms = c->handshake_timeout_ms > 0 ? (uint64_t)c->handshake_timeout_ms : 0,
+        .max_handshakes = c->max_handshakes,
+        .max_handshakes_per_addr = c->max_handshakes_per_addr,
     };
     int rc = bl_tls_ctx_new_server(&tc, &s->tls);
     if (!rc)
@@ -1292,4 +1295,9 @@ size_t master_sync_peers(const master_sync_t *s, master_sync_peer_t *out, size_t
 const master_sync_stats_t *master_sync_stats(const master_sync_t *s)
 {
     return &s->st;
+}
+
+const bl_tls_server_t *master_sync_listener(const master_sync_t *s)
+{
+    return s->srv;
 }
