@@ -351,6 +351,8 @@ static int handler(void *user, const char *sec, const char *name, const char *v)
             return set_dur(L, &y->heartbeat_ttl_ms, v, name);
         if (!strcmp(name, "stuck"))
             return set_dur(L, &y->stuck_ms, v, name);
+        if (!strcmp(name, "silent_after"))
+            return set_dur(L, &y->silent_ms, v, name);
         if (!strcmp(name, "max_queue")) {
             if (master_parse_size(v, &u) || u < 4096)
                 return PROBLEM("max_queue: '%s' is not a size of at least 4K", v);
@@ -484,7 +486,6 @@ int master_config_load(const char *path, master_config_t *c, char *err, size_t e
         return BL_ECONFIG;
     }
     snprintf(c->sync.spool, sizeof c->sync.spool, "%s", c->pub.spool);
-    snprintf(c->sync.key_path, sizeof c->sync.key_path, "%s", c->pub.key_path);
     if (c->publish_max_delay_ms < c->publish_delay_ms) {
         snprintf(err, errlen, "%s: publisher max_delay is shorter than delay", path);
         return BL_ECONFIG;

@@ -709,9 +709,8 @@ typedef struct {
 static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t last_ms)
 {
     status_ctx_t *c = arg;
-    int up = c->ctx->mirror_up && c->ctx->mirror_up(c->ctx->mirror_up_arg, name);
-    if (up)
-        last_ms = c->now;
+    int sessions = c->ctx->mirror_up ? c->ctx->mirror_up(c->ctx->mirror_up_arg, name) : 0;
+    int up = sessions > 0;
     int active = up || last_ms >= c->now - c->active_ms;
     if (active && acked < c->min)
         c->min = acked;
@@ -725,14 +724,26 @@ static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t l
     master_json_printf(c->out,
                        ",\"state\":\"%s\",\"connected\":%s,\"acked_serial\":%" PRIu64
                        ",\"lag_serials\":%" PRIu64 ",\"lag_s\":%.3f"
-                       ",\"last_contact\":\"%s\",\"contact_age_s\":%.3f,\"active\":%s}",
+                       ",\"last_contact\":\"%s\",\"contact_age_s\":%.3f,\"active\":%s"
+                       ",\"sessions\":%d",
                        up       ? "up"
                        : active ? "stale"
                                 : "gone",
                        up ? "true" : "false", acked, acked < c->last ? c->last - acked : 0, lag_s,
                        master_format_time(last_ms, tb, sizeof tb),
                        c->now > last_ms ? (c->now - last_ms) / 1000.0 : 0.0,
-                       active ? "true" : "false");
+                       active ? "true" : "false", sessions);
+    /* Each session's own serial: one certificate on two hosts shows as two rows. */
+    master_http_session_t ss[8];
+    int ns =
+        c->ctx->mirror_sessions ? c->ctx->mirror_sessions(c->ctx->mirror_up_arg, name, ss, 8) : 0;
+    master_json_printf(c->out, ",\"session_list\":[");
+    for (int i = 0; i < ns && i < 8; i++) {
+        master_json_printf(c->out, "%s{\"sid\":%" PRIu64 ",\"addr\":", i ? "," : "", ss[i].sid);
+        master_json_put_str(c->out, ss[i].addr);
+        master_json_printf(c->out, ",\"acked_serial\":%" PRIu64 "}", ss[i].acked);
+    }
+    master_json_printf(c->out, "]}");
 }
 
 static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)

@@ -27,6 +27,13 @@ typedef struct {
 /* What the API works on. Every handler takes lock around store access;
  * changed(arg) is called (lock held) after a committed change so the
  * caller can schedule a publish. */
+/* One live sync session of a mirror, for /v1/status. */
+typedef struct {
+    uint64_t sid;
+    char addr[64];
+    uint64_t acked;
+} master_http_session_t;
+
 typedef struct {
     pthread_mutex_t *lock;
     master_store_t *store;
@@ -37,10 +44,14 @@ typedef struct {
     void (*changed)(void *arg);
     void *changed_arg;
     master_metrics_t *metrics; /* may be NULL */
-    /* Optional, called with lock held: 1 if mirror's sync session is up
-     * (a mirror with a session counts as active and in contact). */
+    /* Optional, called with lock held: how many sync sessions of mirror are
+     * up (a mirror with a session counts as active; more than one is one
+     * certificate on two hosts). */
     int (*mirror_up)(void *arg, const char *mirror);
     void *mirror_up_arg;
+    /* Optional, lock held: up to max live sessions of mirror as
+     * {sid, addr, acked}; returns how many there are. */
+    int (*mirror_sessions)(void *arg, const char *mirror, master_http_session_t *out, int max);
     int64_t window_ms; /* the propagation window, shown by status (0: not shown) */
     /* Bounds before any handler (runtime/http_guard.h; 0: its defaults). */
     unsigned max_conns, max_conns_per_addr, idle_timeout_s;

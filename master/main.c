@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "acks.h"
 #include "config_util.h"
 #include "err.h"
 #include "http.h"
@@ -40,21 +41,7 @@ typedef struct {
     master_store_t *reader; /* second connection: snapshots off the lock */
     uv_work_t snap_req;
     master_snap_job_t *snap_job;
-    /* Mirror acknowledgements, kept here and written to the store once per
-     * tick, so a thousand mirrors acking a serial cost one transaction. */
-    struct ack {
-        char name[256];
-        uint64_t serial;
-        int64_t at_ms;
-        int dirty;
-    } * acks;
-    size_t nacks, capacks;
-    /* Mirrors with a sync session up for our feed, as of the last tick
-     * (under lock: the API's status reads it). */
-    char (*up)[256];
-    size_t nup, capup;
-    master_sync_peer_t *peers;
-    size_t cappeers;
+    master_acks_t *acks;
     const char *conf_path;
     uint64_t batch_start; /* loop time of the first change of the batch, 0 if none */
     uint64_t backoff_ms;  /* after a failed publish */
@@ -154,108 +141,6 @@ static void api_changed(void *arg)
     uv_async_send(&m->wake);
 }
 
-/* The acknowledgement record of mirror, added if new (NULL without memory). */
-static struct ack *ack_of(master_t *m, const char *mirror, int add)
-{
-    size_t i;
-    for (i = 0; i < m->nacks; i++)
-        if (!strcmp(m->acks[i].name, mirror))
-            return &m->acks[i];
-    if (!add)
-        return NULL;
-    if (m->nacks == m->capacks) {
-        size_t nc = m->capacks ? m->capacks * 2 : 64;
-        struct ack *a = realloc(m->acks, nc * sizeof *a);
-        if (!a)
-            return NULL;
-        m->acks = a;
-        m->capacks = nc;
-    }
-    memset(&m->acks[i], 0, sizeof m->acks[i]);
-    snprintf(m->acks[i].name, sizeof m->acks[i].name, "%s", mirror);
-    m->nacks++;
-    return &m->acks[i];
-}
-
-static void on_ack(void *ctx, const char *mirror, const char *feed, uint64_t serial, int64_t now_ms)
-{
-    master_t *m = ctx;
-    if (strcmp(feed, m->c.feed))
-        return;
-    struct ack *a = ack_of(m, mirror, 1);
-    if (!a)
-        return;
-    if (serial > a->serial)
-        a->serial = serial;
-    a->at_ms = now_ms;
-    a->dirty = 1;
-}
-
-static void on_mirror(void *ctx, const char *mirror, int up, const char *reason)
-{
-    master_t *m = ctx;
-    BL_INFO("mirror", "name=%s state=%s reason=%s", bl_log_q(mirror), up ? "up" : "down",
-            bl_log_q(reason ? reason : "-"));
-    /* Gone is measured from the end of the session, not from the last ack. */
-    struct ack *a = up ? NULL : ack_of(m, mirror, 0);
-    if (a) {
-        a->at_ms = bl_now_ms();
-        a->dirty = 1;
-    }
-}
-
-/* With the lock held, for the API: is mirror's sync session up? */
-static int mirror_up(void *arg, const char *mirror)
-{
-    master_t *m = arg;
-    for (size_t i = 0; i < m->nup; i++)
-        if (!strcmp(m->up[i], mirror))
-            return 1;
-    return 0;
-}
-
-/* Loop thread, lock held: the mirrors with a session up now. A connected
- * mirror is in contact even when nothing new was published for hours (it
- * has nothing to acknowledge), so its stored last contact is refreshed, at
- * most every 10 s (or a tenth of the gone limit) to keep the writes few. */
-static void refresh_up(master_t *m, int64_t now)
-{
-    m->nup = 0;
-    if (!m->sync)
-        return;
-    size_t n = master_sync_peers(m->sync, m->peers, m->cappeers);
-    if (n > m->cappeers) {
-        master_sync_peer_t *p = realloc(m->peers, n * 2 * sizeof *p);
-        if (!p)
-            return;
-        m->peers = p;
-        m->cappeers = n * 2;
-        n = master_sync_peers(m->sync, m->peers, m->cappeers);
-        if (n > m->cappeers)
-            n = m->cappeers;
-    }
-    if (n > m->capup) {
-        char(*u)[256] = realloc(m->up, n * sizeof *u);
-        if (!u)
-            return;
-        m->up = u;
-        m->capup = n;
-    }
-    int64_t every = m->c.policy.mirror_active_ms / 10;
-    if (every > 10000)
-        every = 10000;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(m->peers[i].feed, m->c.feed))
-            continue;
-        snprintf(m->up[m->nup++], sizeof m->up[0], "%s", m->peers[i].mirror);
-        struct ack *a = ack_of(m, m->peers[i].mirror, 1);
-        if (a && now - a->at_ms >= every) {
-            a->at_ms = now;
-            a->dirty = 1;
-        }
-    }
-}
-
 /* The start-up and reload check of the window budget (docs/METRICS.md). */
 static void window_check(const master_config_t *c)
 {
@@ -264,41 +149,129 @@ static void window_check(const master_config_t *c)
         BL_WARN("window_budget", "problem=%s", bl_log_q(msg));
 }
 
+/* With the lock held, for the API: sync sessions of mirror up now. */
+static int mirror_up(void *arg, const char *mirror)
+{
+    master_t *m = arg;
+    return m->acks ? master_acks_sessions(m->acks, mirror) : 0;
+}
+
+/* With the lock held, for the API: the live sessions of mirror. */
+static int mirror_sessions(void *arg, const char *mirror, master_http_session_t *out, int max)
+{
+    master_t *m = arg;
+    master_ack_session_t s[8];
+    int n = m->acks ? master_acks_session_list(m->acks, mirror, s, 8) : 0;
+    for (int i = 0; i < n && i < max && i < 8; i++) {
+        out[i].sid = s[i].sid;
+        snprintf(out[i].addr, sizeof out[i].addr, "%s", s[i].addr);
+        out[i].acked = s[i].acked;
+    }
+    return n;
+}
+
+/* ---- the sync server's hooks (loop thread) ---- */
+
+/* Publisher calls that count: quarantines and snapshots show in the metrics. */
+#define PUB_CALL(m, expr)                                                                          \
+    do {                                                                                           \
+        master_pub_stats_t before_ = *master_publisher_stats((m)->pub);                            \
+        int rc_ = (expr);                                                                          \
+        master_metrics_published((m)->metrics, rc_, &before_, master_publisher_stats((m)->pub));   \
+        if (rc_)                                                                                   \
+            BL_WARN("publisher_call_failed", "call=%s error=%s", #expr, bl_errname(rc_));          \
+    } while (0)
+
 static void want_snapshot(void *ctx, const char *feed)
 {
     master_t *m = ctx;
     if (strcmp(feed, m->c.feed))
         return;
     pthread_mutex_lock(&m->lock);
-    int rc = master_publisher_snapshot(m->pub, bl_now_ms());
-    if (!rc && !master_store_pending_count(m->store))
+    PUB_CALL(m, master_publisher_snapshot(m->pub, bl_now_ms()));
+    if (!master_store_pending_count(m->store))
         maybe_snapshot(m);
     pthread_mutex_unlock(&m->lock);
-    if (rc)
-        BL_WARN("snapshot_on_demand_failed", "error=%s", bl_errname(rc));
 }
 
-/* Writes the acknowledgements gathered since the last tick (lock held). */
-static void flush_acks(master_t *m)
+static int sync_heartbeat(void *ctx, const char *feed, uint64_t serial,
+                          const uint8_t digest[BL_DIGEST_SIZE], int64_t now_ms, int64_t ttl_ms,
+                          uint8_t out[BL_OBJ_PREFIX])
 {
-    int any = 0, rc = 0;
-    for (size_t i = 0; i < m->nacks && !rc; i++) {
-        if (!m->acks[i].dirty)
-            continue;
-        if (!any && (rc = master_store_begin(m->store)))
-            break;
-        any = 1;
-        rc =
-            master_store_mirror_ack(m->store, m->acks[i].name, m->acks[i].serial, m->acks[i].at_ms);
-    }
-    if (any)
-        rc = rc ? (master_store_rollback(m->store), rc) : master_store_commit(m->store);
-    if (rc) {
-        BL_WARN("mirror_acks_not_stored", "error=%s", bl_errname(rc));
+    master_t *m = ctx;
+    if (strcmp(feed, m->c.feed))
+        return BL_EFEED;
+    return master_publisher_heartbeat(m->pub, serial, digest, now_ms, ttl_ms, out);
+}
+
+static int sync_head(void *ctx, const char *feed, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE])
+{
+    master_t *m = ctx;
+    if (strcmp(feed, m->c.feed))
+        return BL_EFEED;
+    return master_publisher_head(m->pub, serial, digest);
+}
+
+static int sync_merged(void *ctx, const char *feed, uint64_t serial,
+                       const uint8_t digest[BL_DIGEST_SIZE], size_t min_deltas, char *path,
+                       size_t pathlen)
+{
+    master_t *m = ctx;
+    if (strcmp(feed, m->c.feed))
+        return BL_EFEED;
+    pthread_mutex_lock(&m->lock);
+    int rc =
+        master_publisher_merged(m->pub, serial, digest, min_deltas, bl_now_ms(), path, pathlen);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static void sync_damaged(void *ctx, const char *feed, uint64_t serial, int type, const char *path,
+                         int err)
+{
+    master_t *m = ctx;
+    if (strcmp(feed, m->c.feed))
         return;
-    }
-    for (size_t i = 0; i < m->nacks; i++)
-        m->acks[i].dirty = 0;
+    pthread_mutex_lock(&m->lock);
+    PUB_CALL(m, master_publisher_quarantine(m->pub, serial, type, path, err, bl_now_ms()));
+    if (!master_store_pending_count(m->store))
+        maybe_snapshot(m);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void sync_session(void *ctx, uint64_t sid, const char *mirror, const char *addr, int up,
+                         const char *reason)
+{
+    master_t *m = ctx;
+    master_acks_on_session(m->acks, sid, mirror, addr, up, reason);
+}
+
+static void sync_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial, int64_t now_ms)
+{
+    master_t *m = ctx;
+    master_acks_on_ack(m->acks, sid, feed, serial, now_ms);
+}
+
+static void sync_contact(void *ctx, uint64_t sid, int64_t now_ms)
+{
+    master_t *m = ctx;
+    master_acks_on_contact(m->acks, sid, now_ms);
+}
+
+static void sync_ahead(void *ctx, const char *feed, uint64_t serial)
+{
+    master_t *m = ctx;
+    if (strcmp(feed, m->c.feed) || serial == UINT64_MAX)
+        return;
+    pthread_mutex_lock(&m->lock);
+    PUB_CALL(m, master_publisher_advance(m->pub, serial + 1, bl_now_ms()));
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void sync_refused(void *ctx, const char *what, const char *reason)
+{
+    master_t *m = ctx;
+    master_metrics_sync_refused(m->metrics, what, reason);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -307,6 +280,8 @@ static void on_tick(uv_timer_t *t)
     int64_t now = bl_now_ms();
     size_t n = 0, pruned = 0;
     uint64_t t0 = bl_mono_ns();
+    if (m->acks)
+        master_acks_tick(m->acks, now); /* mirrors that went gone stop holding delistings back */
     pthread_mutex_lock(&m->lock);
     int rc = master_store_begin(m->store);
     if (!rc) {
@@ -320,10 +295,8 @@ static void on_tick(uv_timer_t *t)
     uint64_t pending = rc ? 0 : master_store_pending_count(m->store);
     if (!rc && !pending)
         maybe_snapshot(m);
-    refresh_up(m, now);
-    flush_acks(m);
     master_metrics_delisted(m->metrics, "expired", n);
-    master_metrics_tick(m->metrics, m->store, m->sync, (const char(*)[256])m->up, m->nup, now);
+    master_metrics_tick(m->metrics, m->store, m->sync, m->acks, now);
     pthread_mutex_unlock(&m->lock);
     if (rc)
         BL_ERR("expire_failed", "error=%s", bl_errname(rc));
@@ -349,12 +322,11 @@ static void on_signal(uv_signal_t *s, int signum)
     pthread_mutex_unlock(&m->lock);
     if (rc)
         BL_WARN("final_publish_failed", "error=%s", bl_errname(rc));
-    pthread_mutex_lock(&m->lock);
-    flush_acks(m);
-    pthread_mutex_unlock(&m->lock);
     master_publisher_set_hook(m->pub, NULL, NULL); /* a snapshot may still finish */
     master_sync_free(m->sync);
     m->sync = NULL;
+    master_acks_free(m->acks); /* writes what is pending */
+    m->acks = NULL;
     uv_timer_stop(&m->tick);
     uv_timer_stop(&m->pub_timer);
     uv_close((uv_handle_t *)&m->wake, NULL);
@@ -384,6 +356,8 @@ static void reload_config(master_t *m)
     m->c.policy.mirror_active_ms = nc.policy.mirror_active_ms;
     m->api.window_ms = nc.window_ms;
     master_metrics_set_limits(m->metrics, m->c.window_ms, m->c.policy.mirror_active_ms);
+    if (m->acks)
+        master_acks_set_gone(m->acks, m->c.policy.mirror_active_ms);
     pthread_mutex_unlock(&m->lock);
     master_metrics_reloaded(m->metrics, 1);
     char w[BL_CFG_DURSTRLEN], g[BL_CFG_DURSTRLEN];
@@ -398,6 +372,10 @@ static void on_hup(uv_signal_t *s, int signum)
     master_t *m = s->data;
     (void)signum;
     reload_config(m);
+    pthread_mutex_lock(&m->lock);
+    int rk = master_publisher_reload_key(m->pub);
+    pthread_mutex_unlock(&m->lock);
+    BL_INFO("reloaded", "what=key result=%s", rk ? bl_errname(rk) : "ok");
     if (m->sync) {
         int rc = master_sync_reload(m->sync);
         BL_INFO("reloaded", "what=sync result=%s", rc ? bl_errname(rc) : "ok");
@@ -519,8 +497,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "blsync-master: store %s: %s\n", m.c.db, bl_strerror(rc));
         return 1;
     }
-    if ((rc = master_publisher_new(&m.c.pub, m.store, &m.pub)) ||
-        (rc = master_publisher_recover(m.pub))) {
+    if (m.c.metrics_listen[0] &&
+        (rc = master_metrics_new(m.c.feed, m.c.window_ms, m.c.policy.mirror_active_ms,
+                                 &m.metrics))) {
+        fprintf(stderr, "blsync-master: metrics: %s\n", bl_strerror(rc));
+        return 1;
+    }
+    if ((rc = master_publisher_new(&m.c.pub, m.store, &m.pub))) {
+        fprintf(stderr, "blsync-master: %s: %s\n",
+                rc == BL_EKEY || rc == BL_EIO ? m.c.pub.key_path : m.c.pub.spool,
+                rc == BL_EKEY ? "not a private signing key" : bl_strerror(rc));
+        return 1;
+    }
+    /* Verifies the spool, quarantines and repairs; a new feed gets its first snapshot. */
+    master_pub_stats_t zero = {0};
+    rc = master_publisher_recover(m.pub, bl_now_ms());
+    master_metrics_published(m.metrics, rc, &zero, master_publisher_stats(m.pub));
+    if (rc) {
         fprintf(stderr, "blsync-master: spool %s: %s\n", m.c.pub.spool, bl_strerror(rc));
         return 1;
     }
@@ -539,6 +532,7 @@ int main(int argc, char **argv)
                                 .changed = api_changed,
                                 .changed_arg = &m,
                                 .mirror_up = mirror_up,
+                                .mirror_sessions = mirror_sessions,
                                 .mirror_up_arg = &m,
                                 .window_ms = m.c.window_ms,
                                 .max_conns = m.c.http_max_conns,
@@ -561,9 +555,28 @@ int main(int argc, char **argv)
     m.sighup.data = &m;
     uv_signal_start(&m.sighup, on_hup, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
+    master_acks_conf_t ac = {.feed = m.c.feed,
+                             .store = m.store,
+                             .lock = &m.lock,
+                             .metrics = m.metrics,
+                             .gone_ms = m.c.policy.mirror_active_ms};
+    if ((rc = master_acks_new(m.loop, &ac, &m.acks))) {
+        fprintf(stderr, "blsync-master: store %s: %s\n", m.c.db, bl_strerror(rc));
+        return 1;
+    }
     if (m.c.sync_enabled) {
-        master_sync_hooks_t hooks = {
-            .ctx = &m, .on_ack = on_ack, .on_mirror = on_mirror, .want_snapshot = want_snapshot};
+        master_sync_hooks_t hooks = {.ctx = &m,
+                                     .on_session = sync_session,
+                                     .on_ack = sync_ack,
+                                     .on_contact = sync_contact,
+                                     .want_snapshot = want_snapshot,
+                                     .heartbeat = sync_heartbeat,
+                                     .merged = sync_merged,
+                                     .damaged = sync_damaged,
+                                     .head = sync_head,
+                                     .ahead = sync_ahead,
+                                     .on_refused = sync_refused};
+        m.c.sync.keys = master_publisher_keys(m.pub);
         if ((rc = master_sync_new(m.loop, &m.c.sync, &hooks, &m.sync))) {
             fprintf(stderr, "blsync-master: sync server on %s:%d: %s\n", m.c.sync.host,
                     m.c.sync.port, bl_strerror(rc));
@@ -571,10 +584,8 @@ int main(int argc, char **argv)
         }
         master_publisher_set_hook(m.pub, master_sync_pub_hook, m.sync);
     }
-    if (m.c.metrics_listen[0]) {
-        if ((rc = master_metrics_new(m.c.feed, m.c.window_ms, m.c.policy.mirror_active_ms,
-                                     &m.metrics)) ||
-            (rc = bl_metrics_http_start(master_metrics_registry(m.metrics), m.c.metrics_listen,
+    if (m.metrics) {
+        if ((rc = bl_metrics_http_start(master_metrics_registry(m.metrics), m.c.metrics_listen,
                                         NULL, NULL, &m.metrics_http))) {
             fprintf(stderr, "blsync-master: metrics on %s: %s\n", m.c.metrics_listen,
                     bl_strerror(rc));
@@ -598,9 +609,6 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&m.sigint, NULL);
     uv_close((uv_handle_t *)&m.sighup, NULL);
     uv_run(m.loop, UV_RUN_DEFAULT);
-    free(m.acks);
-    free(m.up);
-    free(m.peers);
     uv_loop_close(m.loop);
     bl_metrics_http_stop(m.metrics_http);
     master_metrics_free(m.metrics);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The master's Prometheus metrics: series handles, and the tick that derives propagation from
- * acknowledgements. */
+/* The master's Prometheus metrics: series handles, and the tick that refreshes the gauges. */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "acks.h"
 #include "err.h"
 #include "log.h"
 #include "master_metrics.h"
@@ -17,7 +17,7 @@
 
 typedef struct {
     char name[BL_METRICS_LABEL_MAX];
-    bl_metrics_series_t *active, *acked, *lag_serials, *lag, *contact_age, *connected;
+    bl_metrics_series_t *active, *acked, *lag_serials, *lag, *contact_age, *connected, *sessions;
 } mirror_t;
 
 struct master_metrics {
@@ -33,19 +33,15 @@ struct master_metrics {
     uint64_t sync_refused_seen[BL_TLS_REFUSED_N];
     _Atomic int64_t last_publish_ms;
     _Atomic int64_t oldest_ms;
-    uint64_t min_acked; /* serial every active mirror had at the last tick */
-    int have_min;
     int64_t broken_id; /* last delisting id counted as window-broken */
-    uint64_t heartbeats_seen;
+    uint64_t heartbeats_seen, silent_seen, slow_seen;
     mirror_t *mirrors;
     size_t nmirrors;
     /* scratch for the tick */
-    uint64_t tick_min, tick_last;
+    uint64_t tick_last;
     size_t tick_active, tick_gone;
     int64_t tick_now;
     master_store_t *tick_store;
-    const char (*tick_up)[256];
-    size_t tick_nup;
 };
 
 int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, master_metrics_t **out)
@@ -96,7 +92,8 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     for (int s = 0; s < MASTER_SRC_N; s++)
         m->ingested[s] = bl_metrics_with(m->f.reports_ingested, master_source_name(s));
     for (int r = 0; r < BL_TLS_REFUSED_N; r++)
-        m->sync_refused[r] = bl_metrics_with(m->f.sync_refused, bl_tls_refusal_name(r));
+        m->sync_refused[r] =
+            bl_metrics_with(m->f.sync_refused, "connection", bl_tls_refusal_name(r));
     m->sync_handshakes = bl_metrics_series(m->f.sync_handshakes, NULL);
     *out = m;
     return 0;
@@ -185,6 +182,11 @@ void master_metrics_published(master_metrics_t *m, int rc, const master_pub_stat
     }
     if (a->snapshots_total > b->snapshots_total)
         bl_metrics_observe(m->bytes_snap, (double)a->last_snapshot_bytes);
+    for (int i = 0; i < 64; i++)
+        if (a->quarantined_by[i] > b->quarantined_by[i])
+            bl_metrics_add(
+                bl_metrics_with(m->f.spool_quarantined, m->feed, bl_errname(i ? -i : BL_EIO)),
+                a->quarantined_by[i] - b->quarantined_by[i]);
 }
 
 static mirror_t *mirror_of(master_metrics_t *m, const char *name)
@@ -203,43 +205,48 @@ static mirror_t *mirror_of(master_metrics_t *m, const char *name)
     x->lag = bl_metrics_with(m->f.mirror_lag, f, x->name);
     x->contact_age = bl_metrics_with(m->f.mirror_contact_age, f, x->name);
     x->connected = bl_metrics_with(m->f.mirror_connected, f, x->name);
+    x->sessions = bl_metrics_with(m->f.mirror_sessions, f, x->name);
     return x;
 }
 
-static void one_mirror(void *ctx, const char *name, uint64_t acked, int64_t last_ms)
+static void one_mirror(void *ctx, const master_ack_view_t *v)
 {
     master_metrics_t *m = ctx;
-    int up = 0;
-    for (size_t i = 0; i < m->tick_nup && !up; i++)
-        up = !strcmp(m->tick_up[i], name);
-    if (up)
-        last_ms = m->tick_now; /* a session is up: in contact now */
-    int active = up || last_ms >= m->tick_now - m->gone_ms;
-    mirror_t *x = mirror_of(m, name);
-    if (active) {
+    mirror_t *x = mirror_of(m, v->name);
+    if (v->active)
         m->tick_active++;
-        if (acked < m->tick_min)
-            m->tick_min = acked;
-    } else {
+    else
         m->tick_gone++;
-    }
     if (!x)
         return;
     uint64_t last = m->tick_last;
-    bl_metrics_set(x->active, active);
-    bl_metrics_set(x->acked, (double)acked);
-    bl_metrics_set(x->lag_serials, acked < last ? (double)(last - acked) : 0);
-    int64_t t = acked < last ? master_store_serial_time(m->tick_store, acked + 1) : 0;
+    bl_metrics_set(x->active, v->active);
+    bl_metrics_set(x->acked, (double)v->acked);
+    bl_metrics_set(x->lag_serials, v->acked < last ? (double)(last - v->acked) : 0);
+    int64_t t = v->acked < last ? master_store_serial_time(m->tick_store, v->acked + 1) : 0;
     bl_metrics_set(x->lag, t && m->tick_now > t ? (m->tick_now - t) / 1000.0 : 0);
-    bl_metrics_set(x->contact_age, m->tick_now > last_ms ? (m->tick_now - last_ms) / 1000.0 : 0);
-    bl_metrics_set(x->connected, up);
+    bl_metrics_set(x->contact_age,
+                   m->tick_now > v->contact_ms ? (m->tick_now - v->contact_ms) / 1000.0 : 0);
+    bl_metrics_set(x->connected, v->sessions > 0);
+    bl_metrics_set(x->sessions, v->sessions);
 }
 
-static void observe(void *ctx, int64_t decided_ms)
+void master_metrics_propagated(master_metrics_t *m, int64_t age_ms)
 {
-    master_metrics_t *m = ctx;
-    double v = (m->tick_now - decided_ms) / 1000.0;
-    bl_metrics_observe(m->prop, v < 0 ? 0 : v);
+    if (m)
+        bl_metrics_observe(m->prop, age_ms > 0 ? age_ms / 1000.0 : 0.0);
+}
+
+void master_metrics_sync_refused(master_metrics_t *m, const char *stage, const char *reason)
+{
+    if (m)
+        bl_metrics_inc(bl_metrics_with(m->f.sync_refused, stage, reason));
+}
+
+void master_metrics_quarantined(master_metrics_t *m, const char *reason)
+{
+    if (m)
+        bl_metrics_inc(bl_metrics_with(m->f.spool_quarantined, m->feed, reason));
 }
 
 void master_metrics_set_limits(master_metrics_t *m, int64_t window_ms, int64_t gone_ms)
@@ -259,7 +266,7 @@ void master_metrics_reloaded(master_metrics_t *m, int ok)
 }
 
 void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sync_t *sync,
-                         const char (*up)[256], size_t nup, int64_t now_ms)
+                         const master_acks_t *acks, int64_t now_ms)
 {
     if (!m)
         return;
@@ -273,12 +280,13 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
     bl_metrics_set(m->fam6, (double)master_store_count_af(s, BL_AF6));
     m->tick_now = now_ms;
     m->tick_last = last;
-    m->tick_min = last; /* no active mirror: nothing is waiting for one */
     m->tick_active = m->tick_gone = 0;
     m->tick_store = s;
-    m->tick_up = up;
-    m->tick_nup = nup;
-    master_store_mirrors(s, one_mirror, m);
+    uint64_t min = last;
+    if (acks) {
+        master_acks_each(acks, now_ms, one_mirror, m);
+        min = master_acks_min(acks, last, now_ms);
+    }
     bl_metrics_set(m->active, (double)m->tick_active);
     bl_metrics_set(m->gone, (double)m->tick_gone);
     if (sync) {
@@ -287,32 +295,33 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
         if (st->heartbeats_sent > m->heartbeats_seen)
             bl_metrics_add(m->heartbeats, st->heartbeats_sent - m->heartbeats_seen);
         m->heartbeats_seen = st->heartbeats_sent;
+        if (st->disconnects_silent > m->silent_seen)
+            bl_metrics_add(bl_metrics_with(m->f.sync_disconnects, "silent"),
+                           st->disconnects_silent - m->silent_seen);
+        m->silent_seen = st->disconnects_silent;
+        if (st->disconnects_slow > m->slow_seen)
+            bl_metrics_add(bl_metrics_with(m->f.sync_disconnects, "slow"),
+                           st->disconnects_slow - m->slow_seen);
+        m->slow_seen = st->disconnects_slow;
         const bl_tls_server_t *l = master_sync_listener(sync);
         if (l) {
-            uint64_t now[BL_TLS_REFUSED_N];
-            bl_tls_server_refusals(l, now);
+            uint64_t counts[BL_TLS_REFUSED_N];
+            bl_tls_server_refusals(l, counts);
             for (int r = 0; r < BL_TLS_REFUSED_N; r++) {
-                if (now[r] > m->sync_refused_seen[r])
-                    bl_metrics_add(m->sync_refused[r], now[r] - m->sync_refused_seen[r]);
-                m->sync_refused_seen[r] = now[r];
+                if (counts[r] > m->sync_refused_seen[r])
+                    bl_metrics_add(m->sync_refused[r], counts[r] - m->sync_refused_seen[r]);
+                m->sync_refused_seen[r] = counts[r];
             }
             bl_metrics_set(m->sync_handshakes, (double)bl_tls_server_nhandshakes(l));
         }
     }
-    /* Delistings every active mirror now has: decided -> acknowledged. */
-    if (m->have_min && m->tick_min > m->min_acked)
-        master_store_delistings_between(s, m->min_acked, m->tick_min, observe, m);
-    if (!m->have_min || m->tick_min > m->min_acked)
-        m->min_acked = m->tick_min;
-    m->have_min = 1;
     uint64_t n = 0, broken = 0;
     int64_t oldest = 0;
-    if (!master_store_delistings_after(s, m->min_acked, &n, &oldest)) {
+    if (!master_store_delistings_after(s, min, &n, &oldest)) {
         bl_metrics_set(m->propagating, (double)n);
         atomic_store(&m->oldest_ms, n ? oldest : 0);
     }
-    if (!master_store_delistings_overdue(s, m->min_acked, now_ms - m->window_ms, &m->broken_id,
-                                         &broken) &&
+    if (!master_store_delistings_overdue(s, min, now_ms - m->window_ms, &m->broken_id, &broken) &&
         broken) {
         bl_metrics_add(m->broken, broken);
         BL_WARN("delisting_window_broken", "count=%" PRIu64 " window_s=%lld", broken,

@@ -27,13 +27,18 @@ void master_metrics_delisted(master_metrics_t *m, const char *reason, uint64_t n
 void master_metrics_published(master_metrics_t *m, int rc, const master_pub_stats_t *before,
                               const master_pub_stats_t *after);
 
-/* Refreshes serial, pending, listings, mirror and propagation gauges, and
- * observes the delistings that every active mirror acknowledged since the
- * last call. up[0..nup) names the mirrors whose sync session for this feed
- * is up now: they count as active and in contact whatever the store says.
- * Loop thread, store lock held. sync may be NULL. */
+struct master_acks;
+/* Refreshes serial, pending, listings, mirror and propagation gauges from
+ * the store and the acknowledgements (acks may be NULL: no mirrors). Loop
+ * thread, store lock held. sync may be NULL. */
 void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sync_t *sync,
-                         const char (*up)[256], size_t nup, int64_t now_ms);
+                         const struct master_acks *acks, int64_t now_ms);
+/* A delisting reached the last active mirror age_ms after it was decided. */
+void master_metrics_propagated(master_metrics_t *m, int64_t age_ms);
+/* The sync server refused something (master_sync_hooks_t.on_refused). */
+void master_metrics_sync_refused(master_metrics_t *m, const char *stage, const char *reason);
+/* A spool object was quarantined (reason: bl_errname of what was wrong). */
+void master_metrics_quarantined(master_metrics_t *m, const char *reason);
 
 /* A reload changed the window or the gone limit (loop thread, lock held). */
 void master_metrics_set_limits(master_metrics_t *m, int64_t window_ms, int64_t gone_ms);

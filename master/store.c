@@ -69,7 +69,7 @@ static const char *const sql[Q_N] = {
     [Q_EXP_DEL] = "DELETE FROM listings WHERE expires_at<=?1",
     [Q_MIRROR_ACK] = "INSERT INTO mirrors(name,acked_serial,last_contact_ms,first_seen_ms) "
                      "VALUES(?1,?2,?3,?3) ON CONFLICT(name) DO UPDATE SET "
-                     "acked_serial=max(acked_serial,?2),last_contact_ms=?3",
+                     "acked_serial=?2,last_contact_ms=?3",
     [Q_MIRROR_COUNT] = "SELECT count(*),coalesce(sum(acked_serial>=?2),0) FROM mirrors "
                        "WHERE last_contact_ms>=?1",
 };
@@ -103,7 +103,11 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, t_ms INT NOT NULL, actor TEXT, "
     "action TEXT NOT NULL, target TEXT, reason TEXT, detail TEXT);"
     "CREATE TABLE IF NOT EXISTS mirrors(name TEXT PRIMARY KEY, acked_serial INT NOT NULL, "
-    "last_contact_ms INT NOT NULL, first_seen_ms INT NOT NULL);";
+    "last_contact_ms INT NOT NULL, first_seen_ms INT NOT NULL);"
+    /* Every public key this master has signed with: spool objects signed by
+     * an earlier key still verify after a rotation and a restart. */
+    "CREATE TABLE IF NOT EXISTS keys(id BLOB PRIMARY KEY, raw BLOB NOT NULL, added_ms INT NOT "
+    "NULL) WITHOUT ROWID;";
 
 struct master_store {
     sqlite3 *db;
@@ -1238,6 +1242,57 @@ int master_store_mirrors(master_store_t *s,
         fn(ctx, (const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
            sqlite3_column_int64(st, 2));
     int rc = step == SQLITE_DONE ? 0 : sqerr(s, "mirrors");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int master_store_serial_info(master_store_t *s, uint64_t serial, uint8_t digest[BL_DIGEST_SIZE],
+                             uint64_t *n_entries)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT digest,n_entries FROM serials WHERE serial=?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return sqerr(s, "serial_info");
+    sqlite3_bind_int64(st, 1, (int64_t)serial);
+    int rc = BL_ENOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == BL_DIGEST_SIZE) {
+        if (digest)
+            memcpy(digest, sqlite3_column_blob(st, 0), BL_DIGEST_SIZE);
+        if (n_entries)
+            *n_entries = (uint64_t)sqlite3_column_int64(st, 1);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int master_store_key_add(master_store_t *s, const uint8_t id[8], const uint8_t raw[32],
+                         int64_t now_ms)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO keys(id,raw,added_ms) VALUES(?1,?2,?3)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "key_add");
+    sqlite3_bind_blob(st, 1, id, 8, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, raw, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_ms);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "key_add");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int master_store_keys(master_store_t *s, int (*fn)(void *ctx, const uint8_t raw[32]), void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT raw FROM keys ORDER BY added_ms", -1, &st, NULL) !=
+        SQLITE_OK)
+        return sqerr(s, "keys");
+    int step, rc = 0;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(st, 0) == 32)
+            rc = fn(ctx, sqlite3_column_blob(st, 0));
+    if (!rc && step != SQLITE_DONE)
+        rc = sqerr(s, "keys");
     sqlite3_finalize(st);
     return rc;
 }

@@ -158,6 +158,18 @@ int master_store_object_del(master_store_t *s, uint64_t serial, int type);
 /* All recorded objects in serial order (caller frees *out). */
 int master_store_objects(master_store_t *s, master_object_t **out, size_t *n);
 
+/* Digest and entry count of a published serial (BL_ENOTFOUND if unknown);
+ * either output may be NULL. */
+int master_store_serial_info(master_store_t *s, uint64_t serial, uint8_t digest[BL_DIGEST_SIZE],
+                             uint64_t *n_entries);
+
+/* Public signing keys this master has used (id: first 8 bytes of the key's
+ * SHA-256, raw: the 32-byte public key). add ignores a known key. */
+int master_store_key_add(master_store_t *s, const uint8_t id[8], const uint8_t raw[32],
+                         int64_t now_ms);
+/* Calls fn with every recorded key, oldest first; fn returning non-zero stops. */
+int master_store_keys(master_store_t *s, int (*fn)(void *ctx, const uint8_t raw[32]), void *ctx);
+
 /* Listings of one family (BL_AF4 or BL_AF6); valid like master_store_count. */
 uint64_t master_store_count_af(const master_store_t *s, int af);
 
@@ -180,7 +192,9 @@ int master_store_mirrors(master_store_t *s,
                          void (*fn)(void *ctx, const char *name, uint64_t acked, int64_t last_ms),
                          void *ctx);
 
-/* Mirrors (filled by the sync server): acknowledged serial, last contact. */
+/* Mirrors (filled by master/acks): the serial the mirror holds now (set,
+ * not raised: a mirror that lost its state holds less than before), and
+ * the last contact. */
 int master_store_mirror_ack(master_store_t *s, const char *name, uint64_t serial, int64_t now_ms);
 /* Mirrors seen since active_since_ms: how many, and how many acked >= serial. */
 int master_store_mirror_count(master_store_t *s, int64_t active_since_ms, uint64_t serial,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The master's sync server: serves the spool's signed objects to mirrors over mutual TLS. */
+/* The master's sync server: serves verified, already-signed spool objects to mirrors over mTLS. */
 #ifndef MASTER_SYNC_SERVER_H
 #define MASTER_SYNC_SERVER_H
 
@@ -9,6 +9,8 @@
 
 #include <uv.h>
 
+#include "key.h"
+#include "obj.h"
 #include "tls.h"
 
 /*
@@ -16,13 +18,29 @@
  * mirror's name) and send one HELLO per feed with the serial and digest they
  * hold. The server answers from the spool (spool/FEED/SERIAL.delta,
  * SERIAL.snap, and any *.keycert sent first): the chain of deltas from the
- * mirror's state, or the newest snapshot when the chain is broken or larger
- * than the snapshot, then every new object as soon as the publisher reports
- * it. Each connection keeps only a cursor per feed (the last serial sent), so
- * a slow mirror costs the master a bounded queue and nothing more: it gets the
- * next object when its queue drains, and a snapshot once it has fallen past
- * the history. A signed heartbeat of every feed goes out every interval.
- * Everything runs on one libuv loop; only master_sync_pub_hook is thread-safe.
+ * mirror's state, one merged delta when the chain is long (the merged hook),
+ * or the newest snapshot when the chain is broken or larger than the
+ * snapshot, then every new object as soon as the publisher reports it. Each
+ * connection keeps only a cursor per feed (the last serial sent), so a slow
+ * mirror costs the master a bounded queue and nothing more. A signed
+ * heartbeat of every feed (the heartbeat hook) goes out every interval.
+ *
+ * The server holds no signing key and serves nothing it has not verified:
+ * every object is verified against the trusted keys when it enters the
+ * index (signature, payload hash, and a name that matches its header), and
+ * again while it is sent (its header bytes against the indexed ones, its
+ * payload hash computed over the bytes read, the last chunk held back until
+ * the hash matches). An object that fails is dropped from the index and
+ * reported (the damaged hook), and a connection that was being sent it is
+ * closed before the frame completes, so no mirror ever receives it whole.
+ *
+ * Every session has its own id: acknowledgements are reported per session,
+ * so two sessions presenting the same certificate are never confused. A
+ * mirror that answers heartbeats (HELLO flag BL_HELLO_HB_ACK) and sends
+ * nothing for silent_ms is closed as gone or hung.
+ *
+ * Everything runs on one libuv loop; only master_sync_pub_hook is
+ * thread-safe.
  */
 typedef struct master_sync master_sync_t;
 
@@ -30,7 +48,7 @@ typedef struct {
     char host[64];                 /* listen address (numeric) */
     int port;                      /* 0 picks a free port (see master_sync_port) */
     char spool[PATH_MAX];          /* spool root: one directory per feed */
-    char key_path[PATH_MAX];       /* Ed25519 private key signing heartbeats */
+    const bl_keyring_t *keys;      /* verifies every served object (not owned; required) */
     char cert_file[PATH_MAX];      /* TLS server certificate */
     char tls_key_file[PATH_MAX];   /* its private key */
     char ca_file[PATH_MAX];        /* CA of mirror client certificates */
@@ -38,12 +56,15 @@ typedef struct {
     char revoked_file[PATH_MAX];   /* optional revoked mirror names */
     int64_t heartbeat_interval_ms; /* 0: 5000 */
     int64_t heartbeat_ttl_ms;      /* signed expiry of a heartbeat; 0: 6 intervals */
+    int64_t silent_ms;             /* no frame for this long from a mirror that answers
+                                      heartbeats: closed; 0: 4 intervals, 10 s at least */
     size_t max_queue;              /* per-connection write queue; 0: 8 MiB */
     int sndbuf;                    /* per-connection kernel send buffer; 0: kernel default */
     size_t max_mirrors;            /* connections at most; 0: 10000 */
     int64_t stuck_ms;              /* queue over half full this long: disconnect; 0: 60000 */
     int64_t poll_ms;               /* rescan the spool this often (another process
                                       publishes into it); 0: only the hook */
+    size_t merge_min;              /* chains of this many deltas go out merged; 0: 4 */
     /* Before a mirror has authenticated (runtime/tls.h; 0: its defaults). */
     int64_t handshake_timeout_ms;   /* the whole TLS handshake */
     size_t max_handshakes;          /* connections in their handshake at once */
@@ -52,22 +73,52 @@ typedef struct {
 
 void master_sync_conf_defaults(master_sync_conf_t *c);
 
-/* Callbacks into the rest of the master; run on the loop thread. */
+/* Callbacks into the rest of the master; all run on the loop thread. */
 typedef struct {
     void *ctx;
-    /* A mirror acknowledged serial of feed (also called with the serial of its HELLO). */
-    void (*on_ack)(void *ctx, const char *mirror, const char *feed, uint64_t serial,
-                   int64_t now_ms);
-    /* A mirror connected (up = 1) or went away (up = 0, reason says why). */
-    void (*on_mirror)(void *ctx, const char *mirror, int up, const char *reason);
+    /* A session of mirror (its certificate name) from addr came up (up = 1)
+     * or ended (up = 0, reason says why). sid is unique for the process. */
+    void (*on_session)(void *ctx, uint64_t sid, const char *mirror, const char *addr, int up,
+                       const char *reason);
+    /* Session sid holds serial of feed (an ACK, or the serial of its HELLO;
+     * 0 for a mirror ahead of the master). now_ms: when the frame arrived. */
+    void (*on_ack)(void *ctx, uint64_t sid, const char *feed, uint64_t serial, int64_t now_ms);
+    /* A frame arrived from session sid (liveness). Optional. */
+    void (*on_contact)(void *ctx, uint64_t sid, int64_t now_ms);
     /* A mirror needs a snapshot newer than any in the spool (its history is
-     * gone, or its state diverged): publish one (master_publisher_snapshot).
-     * Optional; called once until a new snapshot appears. */
+     * gone, or its state diverged): publish one of the head. Optional; called
+     * again after 30 s if none has appeared. */
     void (*want_snapshot)(void *ctx, const char *feed);
+    /* Signs a heartbeat of feed announcing (serial, digest) into out. Required. */
+    int (*heartbeat)(void *ctx, const char *feed, uint64_t serial,
+                     const uint8_t digest[BL_DIGEST_SIZE], int64_t now_ms, int64_t ttl_ms,
+                     uint8_t out[BL_OBJ_PREFIX]);
+    /* The path of a signed delta from (serial, digest) to the head of feed
+     * made of at least min_deltas deltas; non-zero when there is none (the
+     * chain goes out instead). Optional. */
+    int (*merged)(void *ctx, const char *feed, uint64_t serial,
+                  const uint8_t digest[BL_DIGEST_SIZE], size_t min_deltas, char *path,
+                  size_t pathlen);
+    /* The object of serial/type at path failed verification (err): it is no
+     * longer served; the owner repairs the spool. Optional. */
+    void (*damaged)(void *ctx, const char *feed, uint64_t serial, int type, const char *path,
+                    int err);
+    /* A mirror holds serial of feed, later than the head (the master was
+     * restored from an older backup): the owner may publish past it.
+     * Optional. */
+    void (*ahead)(void *ctx, const char *feed, uint64_t serial);
+    /* The head of feed as its publisher knows it (serial, digest); 0, or
+     * non-zero to use the newest object of the spool. Optional. */
+    int (*head)(void *ctx, const char *feed, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE]);
+    /* Something was refused, for the metrics: a connection before its
+     * session (reason from the TLS layer), a protocol error, or an object a
+     * mirror reported refusing (what = "mirror", reason = the error name).
+     * Optional. */
+    void (*on_refused)(void *ctx, const char *what, const char *reason);
 } master_sync_hooks_t;
 
-/* Loads the TLS context and the signing key, scans the spool, listens.
- * Errors: BL_ECONFIG, BL_EKEY, BL_EIO (logged). */
+/* Loads the TLS context, scans and verifies the spool, listens.
+ * Errors: BL_ECONFIG, BL_EINVAL (no keys or heartbeat hook), BL_EIO (logged). */
 int master_sync_new(uv_loop_t *loop, const master_sync_conf_t *c, const master_sync_hooks_t *h,
                     master_sync_t **out);
 /* Closes every connection and the listener; the server memory is released
@@ -81,27 +132,31 @@ void master_sync_pub_hook(void *ctx, int type, uint64_t serial, const char *path
 /* Rescans the spool (e.g. after pruning or an external copy) and pushes. Loop thread. */
 int master_sync_rescan(master_sync_t *s);
 /* Re-reads the revoked list (closing revoked mirrors), rescans the spool
- * (pushing new key certificates), then re-reads the signing key. Loop thread. */
+ * (pushing new key certificates) and signs the next heartbeats afresh (a
+ * new signing key). Loop thread. */
 int master_sync_reload(master_sync_t *s);
 
-/* What the server knows of one connected mirror and feed. */
+/* What the server knows of one session and feed. */
 typedef struct {
+    uint64_t sid;
     char mirror[256];
     char feed[40];
     char addr[64];
     uint64_t sent_serial;
     uint64_t acked_serial;
-    int64_t last_contact_ms;
+    int64_t last_contact_ms; /* arrival of the last frame from the mirror */
+    int answers_heartbeats;  /* its silence means it is gone (BL_HELLO_HB_ACK) */
     size_t queued;
 } master_sync_peer_t;
 
-/* Fills up to max entries; returns how many connected (mirror, feed) pairs exist. */
+/* Fills up to max entries; returns how many (session, feed) pairs exist. */
 size_t master_sync_peers(const master_sync_t *s, master_sync_peer_t *out, size_t max);
 
 /* Totals for /metrics. */
 typedef struct {
     uint64_t connections_total, refused_total, objects_sent, bytes_sent, snapshots_sent,
-        heartbeats_sent, acks_total, errors_received, disconnects_slow;
+        heartbeats_sent, acks_total, errors_received, disconnects_slow, disconnects_silent,
+        objects_damaged;
     size_t connected;
 } master_sync_stats_t;
 const master_sync_stats_t *master_sync_stats(const master_sync_t *s);

@@ -21,7 +21,8 @@
  *   server_name = master.example.org  name the master's certificate must carry
  *   cert, key, ca = FILE              this mirror's certificate and key, the CA
  *   state_dir = DIR                   persisted objects, resumed after restart
- *   stale_after = 30s, freeze_after = 5m, backoff_min = 500ms, backoff_max = 30s
+ *   stale_after = 30s, backoff_min = 500ms, backoff_max = 30s
+ *   freeze_after = window - ttl - expected_propagation (at most that)
  * [zone bl.example.org]               one per served zone (= one feed)
  *   feed = main                       feed name in signed objects
  *   ttl = 300, neg_ttl = 300, soa_ttl = 3600, soa_refresh/retry/expire
@@ -62,7 +63,7 @@ void mirror_config_init(mirror_config_t *c)
     c->window_ms = 4LL * 3600 * 1000;
     c->expected_prop_ms = 30LL * 60 * 1000;
     c->sync.stale_after_ms = 30000;
-    c->sync.freeze_after_ms = 300000;
+    c->sync.freeze_after_ms = 0; /* derived from the window (mirror_config_freeze_after) */
     c->sync.backoff_min_ms = 500;
     c->sync.backoff_max_ms = 30000;
 }
@@ -506,7 +507,24 @@ static int check_sync(const mirror_config_t *c, char *err, size_t errlen)
         (rc = check_file(c, "key", y->key, y->key_line ? y->key_line : y->line, err, errlen)) ||
         (rc = check_file(c, "ca", y->ca, y->ca_line ? y->ca_line : y->line, err, errlen)))
         return rc;
-    if (y->freeze_after_ms <= y->stale_after_ms)
+    /* A mirror cut off from its master must stop positive answers in time
+     * for a delisting it missed to leave the resolvers' caches within the
+     * window. */
+    int64_t budget = mirror_config_freeze_budget(c);
+    char w[BL_CFG_DURSTRLEN], t[BL_CFG_DURSTRLEN], b[BL_CFG_DURSTRLEN];
+    if (budget <= y->stale_after_ms)
+        BAD("%s:%u: window %s leaves no time to stay current: it must exceed the largest zone "
+            "ttl plus expected_propagation plus stale_after (%s)",
+            c->path, y->line, bl_cfg_duration_format(c->window_ms, w, sizeof w),
+            bl_cfg_duration_format(c->window_ms - budget + y->stale_after_ms, t, sizeof t));
+    if (y->freeze_after_ms && y->freeze_after_ms > budget)
+        BAD("%s:%u: freeze_after %s cannot keep the %s window: a mirror cut off from its master "
+            "could answer a delisted address for longer; at most %s (window - ttl - "
+            "expected_propagation), or leave it unset",
+            c->path, y->line, bl_cfg_duration_format(y->freeze_after_ms, t, sizeof t),
+            bl_cfg_duration_format(c->window_ms, w, sizeof w),
+            bl_cfg_duration_format(budget, b, sizeof b));
+    if (y->freeze_after_ms && y->freeze_after_ms <= y->stale_after_ms)
         BAD("%s:%u: freeze_after must be longer than stale_after", c->path, y->line);
     if (y->backoff_max_ms < y->backoff_min_ms)
         BAD("%s:%u: backoff_max must not be shorter than backoff_min", c->path, y->line);
@@ -575,4 +593,18 @@ int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
                 c->path, c->sync.line);
     }
     return 0;
+}
+
+int64_t mirror_config_freeze_budget(const mirror_config_t *c)
+{
+    int64_t ttl = 0;
+    for (unsigned i = 0; i < c->nzones; i++)
+        if (mirror_zone_conf_synced(c, &c->zones[i]) && (int64_t)c->zones[i].ttl * 1000 > ttl)
+            ttl = (int64_t)c->zones[i].ttl * 1000;
+    return bl_cfg_freeze_budget(c->window_ms, ttl, c->expected_prop_ms);
+}
+
+int64_t mirror_config_freeze_after(const mirror_config_t *c)
+{
+    return c->sync.freeze_after_ms ? c->sync.freeze_after_ms : mirror_config_freeze_budget(c);
 }

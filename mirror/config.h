@@ -42,7 +42,7 @@ typedef struct {
     char *cert, *key, *ca;                  /* this mirror's certificate and key, the master's CA */
     char *state_dir;                        /* persisted objects, one directory per feed */
     int64_t stale_after_ms;                 /* no valid heartbeat for this long: stale */
-    int64_t freeze_after_ms;                /* ... this long: frozen (no positive answers) */
+    int64_t freeze_after_ms;                /* ... this long: frozen (0: the window's budget) */
     int64_t backoff_min_ms, backoff_max_ms; /* reconnect delays */
     unsigned line, master_line, cert_line, key_line, ca_line, state_line;
 } mirror_sync_file_conf_t;
@@ -82,6 +82,11 @@ int mirror_config_set(mirror_config_t *c, const char *section, const char *key, 
 /* Checks the whole configuration for consistency (zones, sources, listeners,
  * addresses, readable sync certificate, key and CA files). */
 int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen);
+/* The freeze budget of c's synced zones (bl_cfg_freeze_budget with the
+ * largest ttl among them), and the freeze_after in effect: the configured
+ * one, or the whole budget when unset. */
+int64_t mirror_config_freeze_budget(const mirror_config_t *c);
+int64_t mirror_config_freeze_after(const mirror_config_t *c);
 /* 1 if zone z of c gets its feed from the master over [sync]. */
 int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *z);
 

@@ -70,7 +70,8 @@ typedef struct {
         int64_t behind_since_ms;
         uint64_t connects;
         bl_metrics_series_t *stale, *connected, *reconnects, *master_serial_g, *behind,
-            *heartbeat_age, *delist_prop, *list_prop;
+            *heartbeat_age, *delist_prop, *list_prop, *current_age, *freeze_after, *writable;
+        uint64_t write_errors_seen;
     } fm[MIRROR_CONF_MAX_ZONES]; /* per store */
     /* The command line, re-applied on every reload. */
     const char *cfg_path;
@@ -158,6 +159,23 @@ static int prop_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_c
     return 0;
 }
 
+/* The state directory's health: a failed write is not a refusal of the
+ * object, it is this mirror's disk (logged by the store, counted here). */
+static void state_write_gauges(app_t *app, unsigned st)
+{
+    mirror_persist_t *p = &app->stores[st];
+    if (!app->metrics)
+        return;
+    bl_metrics_set(app->fm[st].writable, p->write_error == 0);
+    if (p->write_errors > app->fm[st].write_errors_seen) {
+        const char *v[] = {p->feed->name, bl_errname(p->write_error ? p->write_error : BL_EIO),
+                           NULL};
+        bl_metrics_add(bl_metrics_series(app->metrics->fam.state_write_errors, v),
+                       p->write_errors - app->fm[st].write_errors_seen);
+        app->fm[st].write_errors_seen = p->write_errors;
+    }
+}
+
 static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t len)
 {
     app_t *app = ctx;
@@ -166,6 +184,7 @@ static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t
         return BL_EFEED;
     app->in_apply = 1;
     int rc = mirror_persist_apply(&app->stores[st], obj, buf, len);
+    state_write_gauges(app, (unsigned)st);
     if (app->stores[st].want_snapshot) {
         app->stores[st].want_snapshot = 0;
         mirror_sync_want_snapshot(app->sync, obj->hdr.feed);
@@ -227,8 +246,8 @@ static void sync_refused(void *ctx, const char *feed, const char *what, int err)
     app_t *app = ctx;
     int counted = app->in_apply;
     app->in_apply = 0;
-    if (counted || !app->metrics)
-        return;
+    if (counted || !app->metrics || err == BL_ENOSPC || err == BL_EIO)
+        return; /* the object was fine: a write to state_dir failed (state_write_errors) */
     const char *fname =
         *feed ? feed : (app->nstores == 1 ? app->feeds[app->store_zone[0]].name : "unknown");
     if (!strcmp(what, "heartbeat"))
@@ -277,6 +296,25 @@ static void sync_gauges(app_t *app, int64_t now_ms)
     }
 }
 
+/* Loop thread, every tick: how current each feed is, kept in its state
+ * directory so that a restart without the master does not look fresh. */
+static void sync_current(app_t *app, int64_t now_ms)
+{
+    for (unsigned i = 0; app->sync && i < app->nstores; i++) {
+        const char *feed = app->feeds[app->store_zone[i]].name;
+        int64_t age = mirror_sync_current_age_ms(app->sync, feed);
+        if (age < 0)
+            continue;
+        if (app->metrics)
+            bl_metrics_set(app->fm[i].current_age, age / 1000.0);
+        /* Often enough that a restart loses a tenth of the budget at most. */
+        int64_t every = mirror_config_freeze_after(&app->conf) / 10;
+        if (app->stores[i].feed->loaded && !app->stores[i].write_error)
+            mirror_persist_save_current(&app->stores[i], now_ms - age,
+                                        every < 30000 ? every : 30000);
+    }
+}
+
 static int setup_sync(app_t *app, char *err, size_t errlen)
 {
     mirror_sync_file_conf_t *y = &app->conf.sync;
@@ -303,6 +341,12 @@ static int setup_sync(app_t *app, char *err, size_t errlen)
             app->fm[k].heartbeat_age = bl_metrics_series(app->metrics->fam.heartbeat_age, v);
             app->fm[k].delist_prop = bl_metrics_series(app->metrics->fam.delisting_prop, v);
             app->fm[k].list_prop = bl_metrics_series(app->metrics->fam.listing_prop, v);
+            app->fm[k].current_age = bl_metrics_series(app->metrics->fam.current_age, v);
+            app->fm[k].freeze_after = bl_metrics_series(app->metrics->fam.freeze_after, v);
+            app->fm[k].writable = bl_metrics_series(app->metrics->fam.state_writable, v);
+            bl_metrics_set(app->fm[k].writable, 1);
+            bl_metrics_set(app->fm[k].freeze_after,
+                           (double)mirror_config_freeze_after(&app->conf) / 1000.0);
             atomic_store(&app->fm[k].hb_ms, bl_now_ms());
             bl_metrics_set_age(app->fm[k].heartbeat_age, &app->fm[k].hb_ms);
             bl_metrics_set(app->fm[k].stale, 0);
@@ -338,11 +382,18 @@ static int start_sync(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
     snprintf(sc.key_file, sizeof sc.key_file, "%s", y->key);
     snprintf(sc.ca_file, sizeof sc.ca_file, "%s", y->ca);
     sc.stale_after_ms = y->stale_after_ms;
-    sc.freeze_after_ms = y->freeze_after_ms;
+    sc.freeze_after_ms = mirror_config_freeze_after(&app->conf);
     sc.backoff_min_ms = y->backoff_min_ms;
     sc.backoff_max_ms = y->backoff_max_ms;
-    for (unsigned i = 0; i < app->nstores; i++)
+    for (unsigned i = 0; i < app->nstores; i++) {
+        sc.current_as_of_ms[sc.nfeeds] = app->stores[i].current_ms;
         sc.feeds[sc.nfeeds++] = app->feeds[app->store_zone[i]].name;
+    }
+    char st[BL_CFG_DURSTRLEN], fz[BL_CFG_DURSTRLEN], w[BL_CFG_DURSTRLEN];
+    BL_INFO("freshness", "stale_after=%s freeze_after=%s window=%s",
+            bl_cfg_duration_format(sc.stale_after_ms, st, sizeof st),
+            bl_cfg_duration_format(sc.freeze_after_ms, fz, sizeof fz),
+            bl_cfg_duration_format(app->conf.window_ms, w, sizeof w));
     mirror_sync_hooks_t h = {.ctx = app};
     h.get_state = sync_get_state;
     h.apply = sync_apply;
@@ -541,6 +592,7 @@ static void on_tick(uv_timer_t *t)
         if (app->conf.zones[i].spool_dir)
             mirror_spool_scan(&app->feeds[i], app->conf.zones[i].spool_dir, now_ms);
     sync_gauges(app, now_ms);
+    sync_current(app, now_ms);
 }
 
 /* /healthz: healthy when every zone has data to serve and none is frozen. */
@@ -553,11 +605,19 @@ static int health(void *arg, char *msg, size_t n)
             return 1;
         }
         if (atomic_load(&app->zones[i].no_positive)) {
-            snprintf(msg, n, "zone %s is frozen (no valid heartbeat from the master)",
+            snprintf(msg, n,
+                     "zone %s is frozen: not current with the master for longer than "
+                     "freeze_after, no positive answers",
                      app->zones[i].name);
             return 1;
         }
     }
+    for (unsigned i = 0; i < app->nstores; i++)
+        if (app->stores[i].write_error) {
+            snprintf(msg, n, "feed %s: state_dir %s not writable: %s", app->stores[i].feed->name,
+                     app->stores[i].dir, bl_strerror(app->stores[i].write_error));
+            return 1;
+        }
     return 0;
 }
 

@@ -104,6 +104,8 @@ static int store_replay(mirror_persist_t *st, const char *name, uint64_t *bytes)
     rc = bl_hdr_decode(&rd, &h);
     if (!rc)
         rc = mirror_apply_object(st->feed, data, len, h.created_ms, NULL);
+    if (!rc && h.created_ms > st->current_ms)
+        st->current_ms = h.created_ms; /* the master's head when it signed this */
     free(data);
     *bytes = len;
     return rc;
@@ -170,6 +172,18 @@ int mirror_persist_open(mirror_persist_t *st, struct mirror_feed *f, const char 
         return BL_EIO;
     }
     store_load_keycerts(st);
+    /* As of when this state was known current (written by
+     * mirror_persist_save_current), or the newest object's creation. */
+    char cpath[PATH_MAX + 16];
+    snprintf(cpath, sizeof cpath, "%s/current", st->dir);
+    uint8_t *cur = NULL;
+    size_t curlen = 0;
+    if (bl_file_read(cpath, 64, &cur, &curlen) == 0) {
+        char txt[65];
+        snprintf(txt, sizeof txt, "%.*s", (int)curlen, (const char *)cur);
+        st->saved_current_ms = st->current_ms = strtoll(txt, NULL, 10);
+        free(cur);
+    }
     sfile_t *v;
     size_t n;
     int rc = store_list(st, &v, &n);
@@ -234,6 +248,8 @@ int mirror_persist_apply(mirror_persist_t *st, const bl_obj_t *obj, const uint8_
     if (persist) {
         int rc = bl_file_write_atomic(path, buf, len, 0640);
         if (rc) {
+            st->write_error = rc;
+            st->write_errors++;
             BL_ERR("sync_state_write", "path=%s error=%s errno=%d", bl_log_q(path), bl_errname(rc),
                    errno);
             return rc;
@@ -241,6 +257,8 @@ int mirror_persist_apply(mirror_persist_t *st, const bl_obj_t *obj, const uint8_
     }
     mirror_apply_info_t info;
     int rc = mirror_apply_object(f, buf, len, now, &info);
+    if (!rc)
+        st->write_error = 0;
     if (rc) {
         if (persist)
             unlink(path);
@@ -248,6 +266,8 @@ int mirror_persist_apply(mirror_persist_t *st, const bl_obj_t *obj, const uint8_
     }
     if (!persist && (rc = bl_file_write_atomic(path, buf, len, 0640)) != 0) {
         /* Applied, but not on disk: do not acknowledge; the restart resumes from the file state. */
+        st->write_error = rc;
+        st->write_errors++;
         BL_ERR("sync_state_write", "path=%s error=%s errno=%d", bl_log_q(path), bl_errname(rc),
                errno);
         return rc;
@@ -279,4 +299,17 @@ int mirror_persist_apply(mirror_persist_t *st, const bl_obj_t *obj, const uint8_
             st->snapshot_asked = st->want_snapshot = 1;
     }
     return 0;
+}
+
+int mirror_persist_save_current(mirror_persist_t *st, int64_t as_of_ms, int64_t every_ms)
+{
+    if (st->saved_current_ms && as_of_ms < st->saved_current_ms + every_ms)
+        return 0;
+    char path[PATH_MAX + 16], txt[32];
+    snprintf(path, sizeof path, "%s/current", st->dir);
+    int n = snprintf(txt, sizeof txt, "%lld\n", (long long)as_of_ms);
+    int rc = bl_file_write_atomic(path, txt, (size_t)n, 0640);
+    if (!rc)
+        st->saved_current_ms = as_of_ms;
+    return rc;
 }

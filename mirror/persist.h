@@ -27,6 +27,10 @@ typedef struct {
     uint64_t ndeltas, delta_bytes, snap_bytes;
     int snapshot_asked; /* want_snapshot was set since the last snapshot */
     int want_snapshot;  /* set by mirror_persist_apply; the caller clears it */
+    int write_error;    /* BL_E* of the last write that failed, 0 once one succeeds */
+    uint64_t write_errors;
+    int64_t current_ms;       /* wall time the restored state was known current as of */
+    int64_t saved_current_ms; /* what state_dir/FEED/current holds */
 } mirror_persist_t;
 
 #define MIRROR_PERSIST_MAX_DELTAS 512
@@ -39,6 +43,10 @@ int mirror_persist_open(mirror_persist_t *st, struct mirror_feed *f, const char 
 /* Persists a key certificate of the store's feed; mirror_persist_open loads
  * persisted ones (verified against the keyring) before any object. */
 int mirror_persist_keycert(mirror_persist_t *st, const bl_key_t *k, const uint8_t *buf, size_t len);
+/* Records (in state_dir/FEED/current, when as_of_ms moved by every_ms or
+ * more) the wall time as of which the served state was known current, so
+ * that a restart without a master does not count as fresh contact. */
+int mirror_persist_save_current(mirror_persist_t *st, int64_t as_of_ms, int64_t every_ms);
 /* Persists and applies one verified object (mirror_apply_object with every
  * rule); on any error the feed keeps its last good state and nothing new
  * stays on disk. */

@@ -15,17 +15,29 @@
 #include "tls.h"
 #include "util.h"
 
-#define RESYNC_MIN_GAP_MS 2000  /* at most one resync HELLO per feed this often */
-#define STABLE_MS         10000 /* a connection this old resets the backoff */
+#define RESYNC_MIN_GAP_MS 2000   /* at most one resync HELLO per feed this often ... */
+#define RESYNC_MAX_GAP_MS 300000 /* ... growing to this while resyncs do not help */
+#define STABLE_MS         10000  /* a connection this old resets the backoff */
+#define BEHIND_RESYNC     2      /* heartbeats announcing a serial we lack: ask again */
+#define BEHIND_SNAPSHOT   6      /* ... still lacking it: ask for a snapshot */
 
 typedef struct {
     char name[BL_FEED_MAX + 1];
     int level;
-    uint64_t last_hb_ns;     /* monotonic time of the last valid heartbeat (or start) */
+    /* Monotonic time as of which this mirror held everything the master had
+     * published: a heartbeat announcing a serial it holds, moved back by how
+     * old the heartbeat already was when it arrived. Freshness is measured
+     * from here, so a mirror that is connected but stuck behind ages too. */
+    uint64_t current_ns;
+    uint64_t hb_serial;      /* serial announced by the last valid heartbeat */
+    uint64_t hb_as_of_ns;    /* monotonic time that heartbeat describes */
     int64_t last_hb_created; /* signed creation time of that heartbeat */
+    uint64_t last_hb_rx_ns;  /* when it arrived */
     uint64_t last_resync_ns; /* monotonic time of the last resync HELLO */
+    int64_t resync_gap_ms;   /* current minimum gap between resyncs */
     int pending_resync;      /* 1: a HELLO, 2: a snapshot request, held back by the gap */
     int behind;              /* heartbeats in a row announcing a serial we lack */
+    int base_refusals;       /* wrong-base refusals since the last apply */
 } cfeed_t;
 
 struct mirror_sync {
@@ -61,6 +73,28 @@ void mirror_sync_conf_defaults(mirror_sync_conf_t *c)
     c->freeze_after_ms = 300000;
 }
 
+static uint64_t ms_to_ns(int64_t ms)
+{
+    return ms > 0 ? (uint64_t)ms * 1000000u : 0;
+}
+
+/* The monotonic time a wall-clock time of the master describes: a time in
+ * the future (clock skew) counts as now. */
+static uint64_t as_of_ns(int64_t wall_ms)
+{
+    uint64_t now = bl_mono_ns();
+    uint64_t age = ms_to_ns(bl_now_ms() - wall_ms);
+    return age < now ? now - age : 0;
+}
+
+/* The mirror holds serial now: it is current as of the last heartbeat that
+ * announced no more than that. */
+static void note_current(cfeed_t *f, uint64_t serial)
+{
+    if (f->hb_as_of_ns && serial >= f->hb_serial && f->hb_as_of_ns > f->current_ns)
+        f->current_ns = f->hb_as_of_ns;
+}
+
 static cfeed_t *feed_of(mirror_sync_t *s, const char *name)
 {
     for (size_t i = 0; i < s->nfeeds; i++)
@@ -83,7 +117,7 @@ static void send_frame(mirror_sync_t *s, bl_buf_t *b)
 
 static void send_hello(mirror_sync_t *s, cfeed_t *f, uint16_t flags)
 {
-    bl_frame_hello_t h = {.version = BL_PROTO_VERSION, .flags = flags};
+    bl_frame_hello_t h = {.version = BL_PROTO_VERSION, .flags = flags | BL_HELLO_HB_ACK};
     snprintf(h.feed, sizeof h.feed, "%s", f->name);
     if (s->h.get_state && s->h.get_state(s->h.ctx, f->name, &h.serial, h.digest) != 0) {
         h.serial = 0;
@@ -100,12 +134,13 @@ static void send_hello(mirror_sync_t *s, cfeed_t *f, uint16_t flags)
 }
 
 /* Asks the master to start over from our state (or from a snapshot), at most
- * once per RESYNC_MIN_GAP_MS so that objects already in flight do not each
- * trigger another request. */
+ * once per gap so that objects already in flight do not each trigger
+ * another request. The gap grows with each snapshot request that does not
+ * lead to an apply and resets with the next object applied. */
 static void resync(mirror_sync_t *s, cfeed_t *f, int snapshot)
 {
     uint64_t now = bl_mono_ns();
-    if (f->last_resync_ns && now - f->last_resync_ns < RESYNC_MIN_GAP_MS * 1000000ull) {
+    if (f->last_resync_ns && now - f->last_resync_ns < ms_to_ns(f->resync_gap_ms)) {
         /* Not lost: the freshness timer sends it once the gap has passed. */
         if (f->pending_resync < 1 + snapshot)
             f->pending_resync = 1 + snapshot;
@@ -116,6 +151,27 @@ static void resync(mirror_sync_t *s, cfeed_t *f, int snapshot)
     if (snapshot)
         s->st.snapshots_requested++;
     send_hello(s, f, snapshot ? BL_HELLO_WANT_SNAPSHOT : 0);
+    if (snapshot) /* a snapshot costs the master: ask less often while they do not help */
+        f->resync_gap_ms =
+            f->resync_gap_ms * 2 > RESYNC_MAX_GAP_MS ? RESYNC_MAX_GAP_MS : f->resync_gap_ms * 2;
+}
+
+/* Tells the master what we refused, so that it checks the object it sent. */
+static void report(mirror_sync_t *s, const char *what, uint64_t serial, int err)
+{
+    char text[BL_FRAME_TEXT_MAX];
+    snprintf(text, sizeof text, "refused %s serial=%" PRIu64 ": %s", what, serial,
+             bl_strerror(err));
+    bl_buf_t b;
+    bl_buf_init(&b);
+    bl_frame_put_error(&b, -err, text);
+    send_frame(s, &b);
+}
+
+/* Errors of this mirror (its disk, its memory), not of what it received. */
+static int local_error(int err)
+{
+    return err == BL_ENOSPC || err == BL_EIO || err == BL_ENOMEM;
 }
 
 static void refused(mirror_sync_t *s, const char *feed, const char *what, int err, uint64_t serial)
@@ -132,9 +188,20 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
 {
     bl_obj_t obj;
     size_t off = 0;
+    memset(&obj, 0, sizeof obj);
     int rc = bl_obj_open(p, n, s->keys, &s->lim, &obj, &off);
     if (rc) {
-        refused(s, NULL, "object", rc, 0);
+        /* Damaged, truncated, foreign: a resend of the same object cannot
+         * help, so the master hears what was wrong (it checks its copy) and
+         * we ask for a snapshot (with a growing gap while that does not help). */
+        cfeed_t *f = obj.hdr.feed[0] ? feed_of(s, obj.hdr.feed) : NULL;
+        refused(s, f ? f->name : NULL, "object", rc, obj.hdr.serial);
+        if (local_error(rc))
+            return;
+        report(s, bl_obj_type_name(obj.hdr.type), obj.hdr.serial, rc);
+        for (size_t i = 0; i < s->nfeeds; i++)
+            if (!f || f == &s->feeds[i])
+                resync(s, &s->feeds[i], 1);
         return;
     }
     const bl_hdr_t *hd = &obj.hdr;
@@ -145,6 +212,10 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
     }
     if ((rc = bl_obj_check_fresh(hd, bl_now_ms())) != 0) {
         refused(s, f->name, bl_obj_type_name(hd->type), rc, hd->serial);
+        if (hd->type != BL_OBJ_KEYCERT) {
+            report(s, bl_obj_type_name(hd->type), hd->serial, rc);
+            resync(s, f, 1); /* only a fresh snapshot replaces an expired chain */
+        }
         return;
     }
     if (hd->type == BL_OBJ_KEYCERT) {
@@ -177,25 +248,29 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
     rc = s->h.apply(s->h.ctx, &obj, p, n);
     if (rc) {
         refused(s, f->name, bl_obj_type_name(hd->type), rc, hd->serial);
-        switch (rc) {
-        case BL_EROLLBACK:
+        if (rc == BL_EROLLBACK) {
             /* A replayed or duplicate older object: nothing to ask for. */
-            break;
-        case BL_EBASESERIAL:
-        case BL_EBASEDIGEST:
+        } else if (local_error(rc)) {
+            /* Our disk or memory: the object was fine. Ask again after the
+             * gap; a snapshot would not help. */
             resync(s, f, 0);
-            break;
-        default:
-            /* Fork, digest mismatch, absent key, undecodable payload: our
-             * state and the master's disagree; start from a snapshot. */
+        } else if ((rc == BL_EBASESERIAL || rc == BL_EBASEDIGEST) && f->base_refusals++ < 1) {
+            /* Objects in flight for a state we left: start over from ours. */
+            resync(s, f, 0);
+        } else {
+            /* Fork, digest mismatch, absent key, undecodable payload, or a
+             * wrong base again: our state and the master's disagree. */
+            report(s, bl_obj_type_name(hd->type), hd->serial, rc);
             resync(s, f, 1);
-            break;
         }
         return;
     }
     s->st.objects_applied++;
     s->attempts = 0;
     f->behind = 0;
+    f->base_refusals = 0;
+    f->resync_gap_ms = RESYNC_MIN_GAP_MS;
+    note_current(f, hd->serial);
     if (f->pending_resync == 1)
         f->pending_resync = 0; /* moving again: a plain resync is moot */
     bl_frame_ack_t a = {.serial = hd->serial};
@@ -209,7 +284,7 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
 
 static int level_of(const mirror_sync_t *s, const cfeed_t *f, uint64_t now_ns)
 {
-    int64_t age = (int64_t)((now_ns - f->last_hb_ns) / 1000000u);
+    int64_t age = now_ns > f->current_ns ? (int64_t)((now_ns - f->current_ns) / 1000000u) : 0;
     if (age > s->c.freeze_after_ms)
         return MIRROR_FROZEN;
     if (age > s->c.stale_after_ms)
@@ -256,20 +331,38 @@ static void handle_heartbeat(mirror_sync_t *s, const uint8_t *p, size_t n)
         return;
     }
     s->st.heartbeats++;
-    f->last_hb_ns = bl_mono_ns();
+    f->last_hb_rx_ns = bl_mono_ns();
     f->last_hb_created = obj.hdr.created_ms;
+    f->hb_serial = obj.hdr.serial;
+    f->hb_as_of_ns = as_of_ns(obj.hdr.created_ms);
+    uint64_t mine = 0;
+    uint8_t d[BL_DIGEST_SIZE];
+    int have = s->h.get_state && s->h.get_state(s->h.ctx, f->name, &mine, d) == 0;
+    if (have)
+        note_current(f, mine);
     update_level(s, f);
     if (s->h.on_heartbeat)
         s->h.on_heartbeat(s->h.ctx, f->name, obj.hdr.serial, obj.hdr.created_ms);
-    /* The master is past us and nothing came for two heartbeats: ask again
-     * (covers a push that was refused or lost). */
-    uint64_t mine = 0;
-    uint8_t d[BL_DIGEST_SIZE];
-    if (s->h.get_state && s->h.get_state(s->h.ctx, f->name, &mine, d) == 0 &&
-        obj.hdr.serial > mine) {
-        if (++f->behind >= 2) {
-            f->behind = 0;
+    /* Every heartbeat is answered with what we hold: the master tells a
+     * live mirror from a hung one by these answers. */
+    if (have) {
+        bl_frame_ack_t a = {.serial = mine};
+        snprintf(a.feed, sizeof a.feed, "%s", f->name);
+        memcpy(a.digest, d, BL_DIGEST_SIZE);
+        bl_buf_t b;
+        bl_buf_init(&b);
+        bl_frame_put_ack(&b, &a);
+        send_frame(s, &b);
+    }
+    /* The master is past us and nothing came for a few heartbeats: ask
+     * again (covers a push that was refused or lost), then for a snapshot. */
+    if (have && obj.hdr.serial > mine) {
+        f->behind++;
+        if (f->behind == BEHIND_RESYNC)
             resync(s, f, 0);
+        else if (f->behind >= BEHIND_SNAPSHOT) {
+            f->behind = BEHIND_RESYNC;
+            resync(s, f, 1);
         }
     } else {
         f->behind = 0;
@@ -437,7 +530,10 @@ int mirror_sync_new(uv_loop_t *loop, const mirror_sync_conf_t *c, const mirror_s
             return BL_EINVAL;
         }
         snprintf(s->feeds[i].name, sizeof s->feeds[i].name, "%s", c->feeds[i]);
-        s->feeds[i].last_hb_ns = now; /* a fresh start counts as contact */
+        /* Current as of what the persisted state says; a mirror with no
+         * state has nothing to answer positively from anyway. */
+        s->feeds[i].current_ns = c->current_as_of_ms[i] ? as_of_ns(c->current_as_of_ms[i]) : now;
+        s->feeds[i].resync_gap_ms = RESYNC_MIN_GAP_MS;
         s->c.feeds[i] = s->feeds[i].name;
     }
     s->nfeeds = c->nfeeds;
@@ -511,7 +607,19 @@ int64_t mirror_sync_heartbeat_age_ms(const mirror_sync_t *s, const char *feed)
 {
     for (size_t i = 0; i < s->nfeeds; i++)
         if (!strcmp(s->feeds[i].name, feed))
-            return (int64_t)((bl_mono_ns() - s->feeds[i].last_hb_ns) / 1000000u);
+            return s->feeds[i].last_hb_rx_ns
+                       ? (int64_t)((bl_mono_ns() - s->feeds[i].last_hb_rx_ns) / 1000000u)
+                       : -1;
+    return -1;
+}
+
+int64_t mirror_sync_current_age_ms(const mirror_sync_t *s, const char *feed)
+{
+    for (size_t i = 0; i < s->nfeeds; i++)
+        if (!strcmp(s->feeds[i].name, feed)) {
+            uint64_t now = bl_mono_ns(), c = s->feeds[i].current_ns;
+            return now > c ? (int64_t)((now - c) / 1000000u) : 0;
+        }
     return -1;
 }
 

@@ -21,11 +21,23 @@
  * refused past its signed expiry, and handed to the mirror's apply hook,
  * which enforces the state rules (base serial and digest, rollback, fork,
  * digest after apply) and persists atomically; only then is the serial
- * acknowledged. A delta for another base makes the client ask again from its
- * state (HELLO), a digest mismatch or fork asks for a snapshot, a replayed
- * older object is refused and counted. Heartbeats are verified like objects;
- * their absence turns a feed stale, then frozen. Reconnects back off
- * exponentially with jitter. Everything runs on one libuv loop.
+ * acknowledged.
+ *
+ * A refusal never loops: a delta for another base makes the client ask
+ * again from its state (HELLO) once, and a second one asks for a snapshot;
+ * an object that does not open (damaged, truncated, foreign key), a digest
+ * mismatch, a fork or an expired object ask for a snapshot at once and tell
+ * the master what was refused (an ERROR frame), so that it checks its copy;
+ * an error of the mirror itself (full disk) only retries later. Resyncs are
+ * spaced by a gap that grows while they do not lead to an apply.
+ *
+ * Heartbeats are verified like objects and answered with an ACK of what the
+ * mirror holds (the master's liveness signal). A feed is fresh while the
+ * mirror is current: it holds the serial of a recent heartbeat. Not current
+ * for stale_after, it turns stale; for freeze_after, frozen (the caller
+ * stops positive answers). A connected mirror stuck behind ages like a cut
+ * off one. Reconnects back off exponentially with jitter. Everything runs
+ * on one libuv loop.
  */
 typedef struct mirror_sync mirror_sync_t;
 
@@ -42,11 +54,16 @@ typedef struct {
     char ca_file[PATH_MAX];   /* CA of the master's certificate */
     const char *feeds[MIRROR_SYNC_MAX_FEEDS];
     size_t nfeeds;
-    int64_t backoff_min_ms;  /* 0: 500 */
-    int64_t backoff_max_ms;  /* 0: 30000 */
-    int64_t stale_after_ms;  /* no valid heartbeat for this long: stale; 0: 30000 */
-    int64_t freeze_after_ms; /* ... and for this long: frozen (no positive answers); 0: 300000 */
+    int64_t backoff_min_ms; /* 0: 500 */
+    int64_t backoff_max_ms; /* 0: 30000 */
+    /* Freshness: the time since this mirror last held everything the master
+     * had published (a valid heartbeat announcing no more than its serial). */
+    int64_t stale_after_ms;  /* not current for this long: stale; 0: 30000 */
+    int64_t freeze_after_ms; /* ... for this long: frozen (no positive answers); 0: 10 x stale */
     size_t max_object;       /* largest object accepted; 0: from limits */
+    /* Wall-clock time as of which each feed's persisted state was known
+     * current (0: now), e.g. from the state directory after a restart. */
+    int64_t current_as_of_ms[MIRROR_SYNC_MAX_FEEDS];
 } mirror_sync_conf_t;
 
 void mirror_sync_conf_defaults(mirror_sync_conf_t *c);
@@ -88,8 +105,10 @@ void mirror_sync_want_snapshot(mirror_sync_t *s, const char *feed);
 
 /* Freshness of a feed now (MIRROR_*), or -1 if the feed is not followed. */
 int mirror_sync_freshness(const mirror_sync_t *s, const char *feed);
-/* Milliseconds since the last valid heartbeat of feed (since start if none). */
+/* Milliseconds since the last valid heartbeat of feed arrived (-1 if none yet). */
 int64_t mirror_sync_heartbeat_age_ms(const mirror_sync_t *s, const char *feed);
+/* Milliseconds since feed was last known current (the freshness age). */
+int64_t mirror_sync_current_age_ms(const mirror_sync_t *s, const char *feed);
 
 typedef struct {
     uint64_t connects, disconnects, objects_applied, objects_refused, heartbeats,

@@ -42,6 +42,9 @@ enum bl_frame_type {
 
 /* HELLO flags. */
 #define BL_HELLO_WANT_SNAPSHOT 0x0001 /* the mirror's state is unusable: send a snapshot */
+#define BL_HELLO_HB_ACK                                                                            \
+    0x0002 /* the mirror answers every heartbeat with an ACK, so its                               \
+              silence means it is gone or hung */
 
 typedef struct {
     uint16_t version;

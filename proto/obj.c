@@ -30,6 +30,13 @@ const bl_limits_t bl_limits_default = {
     .max_block_raw = 64ull << 20, /* 64 MiB per block */
 };
 
+const bl_limits_t bl_limits_spool = {
+    .max_payload = 4ull << 30,
+    .max_raw = 16ull << 30,
+    .max_entries = 1ull << 32,
+    .max_block_raw = 64ull << 20,
+};
+
 const char *bl_obj_domain(int type)
 {
     switch (type) {
@@ -202,7 +209,24 @@ int bl_obj_open(const void *buf, size_t len, const bl_keyring_t *keys, const bl_
         *err_off = rd.err_off;
         return rc;
     }
-    /* Bound every declared length before anything else uses it. */
+    /* The signature first: it covers every header field, so a damaged
+     * header is reported as what it is (a bad signature), never as the
+     * value a flipped bit happens to produce. */
+    const uint8_t *sig = bl_rd_ptr(&rd, BL_SIG_SIZE);
+    if (!sig) {
+        *err_off = len;
+        return BL_ETRUNC;
+    }
+    const bl_key_t *k = keys ? bl_keyring_find(keys, h->key_id) : NULL;
+    if (!k) {
+        *err_off = OFF_KEYID;
+        return BL_EUNKNOWNKEY;
+    }
+    if (bl_key_verify(k, buf, BL_HDR_SIZE, sig)) {
+        *err_off = BL_HDR_SIZE;
+        return BL_ESIG;
+    }
+    /* Bound every declared length before anything uses it. */
     if (h->payload_len > lim->max_payload) {
         *err_off = OFF_PAYLEN;
         return BL_ETOOBIG;
@@ -216,24 +240,14 @@ int bl_obj_open(const void *buf, size_t len, const bl_keyring_t *keys, const bl_
         *err_off = OFF_COUNTS;
         return BL_ETOOBIG;
     }
-    const uint8_t *sig = bl_rd_ptr(&rd, BL_SIG_SIZE);
     const uint8_t *payload = bl_rd_ptr(&rd, (size_t)h->payload_len);
-    if (!sig || !payload) {
+    if (!payload) {
         *err_off = len;
         return BL_ETRUNC;
     }
     if (bl_rd_left(&rd)) {
         *err_off = bl_rd_off(&rd);
         return BL_ETRAILING;
-    }
-    const bl_key_t *k = keys ? bl_keyring_find(keys, h->key_id) : NULL;
-    if (!k) {
-        *err_off = OFF_KEYID;
-        return BL_EUNKNOWNKEY;
-    }
-    if (bl_key_verify(k, buf, BL_HDR_SIZE, sig)) {
-        *err_off = BL_HDR_SIZE;
-        return BL_ESIG;
     }
     uint8_t md[32];
     SHA256(payload, (size_t)h->payload_len, md);

@@ -51,6 +51,8 @@ typedef struct {
     uint64_t max_block_raw; /* decompressed bytes of one block */
 } bl_limits_t;
 extern const bl_limits_t bl_limits_default;
+/* What a master accepts reading back its own spool: four times the default. */
+extern const bl_limits_t bl_limits_spool;
 
 /* Domain separation string of a type (16 bytes, NUL-padded in the header). */
 const char *bl_obj_domain(int type);
@@ -68,11 +70,13 @@ typedef struct {
     size_t payload_len;
 } bl_obj_t;
 
-/* Opens an untrusted object in buf: decodes the header, checks declared
- * lengths against lim and against len, finds the signing key in keys
- * (BL_EUNKNOWNKEY), checks the signature (BL_ESIG) and the payload hash
- * (BL_EPAYLOAD). Allocates nothing. *err_off (may be NULL) receives the byte
- * offset an error refers to. Does not check expiry: see bl_obj_check_fresh. */
+/* Opens an untrusted object in buf: decodes the header, finds the signing
+ * key in keys (BL_EUNKNOWNKEY), checks the signature over the header
+ * (BL_ESIG), then the declared lengths against lim (BL_ETOOBIG) and against
+ * len (BL_ETRUNC, BL_ETRAILING), then the payload hash (BL_EPAYLOAD): the
+ * payload is neither hashed nor trusted before the header is known
+ * authentic, and a damaged header is always BL_ESIG. Allocates nothing. *err_off (may be NULL)
+ * receives the byte offset an error refers to. Does not check expiry: see bl_obj_check_fresh. */
 int bl_obj_open(const void *buf, size_t len, const bl_keyring_t *keys, const bl_limits_t *lim,
                 bl_obj_t *out, size_t *err_off);
 /* BL_EEXPIRED if now_ms is past the header's expiry. */

@@ -281,6 +281,13 @@ int bl_cfg_window_check(int64_t window_ms, int64_t ttl_ms, int64_t expected_ms, 
     return 1;
 }
 
+int64_t bl_cfg_freeze_budget(int64_t window_ms, int64_t ttl_ms, int64_t expected_ms)
+{
+    if (ttl_ms < 0 || expected_ms < 0 || ttl_ms > INT64_MAX - expected_ms)
+        return 0;
+    return window_ms - ttl_ms - expected_ms;
+}
+
 int bl_cfg_errorf(bl_cfg_err_t *e, const char *file, int line, const char *fmt, ...)
 {
     int off = line > 0 ? snprintf(e->msg, sizeof e->msg, "%s:%d: ", file ? file : "-", line)

@@ -50,6 +50,16 @@ char *bl_cfg_duration_format(int64_t ms, char *buf, size_t n);
 int bl_cfg_window_check(int64_t window_ms, int64_t ttl_ms, int64_t expected_ms, char *msg,
                         size_t n);
 
+/* How long a mirror may go without being current (without holding what a
+ * recent heartbeat of its master announced) and still answer positively
+ * while keeping the window: window - ttl - expected propagation. A
+ * delisting decided just after the mirror was last current must leave the
+ * mirror's answers (frozen, if nothing else) and the resolvers' caches
+ * (ttl) within the window; expected propagation is the margin for
+ * publishing, transit and clock skew. 0 or less when the settings leave no
+ * budget at all. */
+int64_t bl_cfg_freeze_budget(int64_t window_ms, int64_t ttl_ms, int64_t expected_ms);
+
 /* A configuration error message: "FILE:LINE: PROBLEM". */
 typedef struct {
     char msg[512];

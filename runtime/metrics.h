@@ -128,36 +128,40 @@ int bl_metrics_render(bl_metrics_t *r, char **out, size_t *len);
  * "SERVFAIL"; kind = "delta" | "snapshot"; result = "ok" | "error"; event =
  * a log event name; listener = "api" | "metrics". */
 typedef struct {
-    bl_metric_t *build_info;        /* gauge {version} = 1 */
-    bl_metric_t *window;            /* gauge, configured propagation window */
-    bl_metric_t *config_reloads;    /* counter {result} */
-    bl_metric_t *serial;            /* gauge {feed} */
-    bl_metric_t *master_serial;     /* gauge {feed}, from the last valid heartbeat */
-    bl_metric_t *behind;            /* gauge {feed}, seconds behind the master */
-    bl_metric_t *heartbeat_age;     /* gauge {feed}, seconds since the last valid heartbeat */
-    bl_metric_t *stale;             /* gauge {feed}: 0 fresh, 1 stale, 2 frozen */
-    bl_metric_t *connected;         /* gauge {feed}: 1 while the sync session is up */
-    bl_metric_t *reconnects;        /* counter {feed} */
-    bl_metric_t *delisting_prop;    /* histogram {feed}, decided at master -> applied here */
-    bl_metric_t *listing_prop;      /* histogram {feed} */
-    bl_metric_t *deltas_applied;    /* counter {feed} */
-    bl_metric_t *snapshots_applied; /* counter {feed} */
-    bl_metric_t *deltas_refused;    /* counter {feed, reason} */
-    bl_metric_t *snapshots_refused; /* counter {feed, reason} */
-    bl_metric_t *apply_duration;    /* histogram {feed, kind} */
-    bl_metric_t *entries;           /* gauge {feed, family} */
-    bl_metric_t *dns_queries;       /* counter {transport, qtype, rcode} */
-    bl_metric_t *dns_listed;        /* counter {zone}: answers that said "listed" */
-    bl_metric_t *dns_ttl;           /* gauge {zone}, TTL of positive answers */
-    bl_metric_t *tcp_open;          /* gauge, open DNS TCP connections */
-    bl_metric_t *tcp_accepted;      /* counter, accepted DNS TCP connections */
-    bl_metric_t *tcp_refused;       /* counter, refused over the connection limit */
-    bl_metric_t *udp_batches;       /* counter, receive calls that returned queries */
-    bl_metric_t *udp_pauses;        /* counter, coalescing pauses (udp_coalesce_us) */
-    bl_metric_t *log_events;        /* counter {event}: log lines at or above the level */
-    bl_metric_t *log_suppressed;    /* counter {event}: lines the flood limit did not write */
-    bl_metric_t *http_refused;      /* counter {listener, reason} */
-    bl_metric_t *http_connections;  /* gauge {listener} */
+    bl_metric_t *build_info;         /* gauge {version} = 1 */
+    bl_metric_t *window;             /* gauge, configured propagation window */
+    bl_metric_t *config_reloads;     /* counter {result} */
+    bl_metric_t *serial;             /* gauge {feed} */
+    bl_metric_t *master_serial;      /* gauge {feed}, from the last valid heartbeat */
+    bl_metric_t *behind;             /* gauge {feed}, seconds behind the master */
+    bl_metric_t *heartbeat_age;      /* gauge {feed}, seconds since the last valid heartbeat */
+    bl_metric_t *stale;              /* gauge {feed}: 0 fresh, 1 stale, 2 frozen */
+    bl_metric_t *connected;          /* gauge {feed}: 1 while the sync session is up */
+    bl_metric_t *reconnects;         /* counter {feed} */
+    bl_metric_t *delisting_prop;     /* histogram {feed}, decided at master -> applied here */
+    bl_metric_t *listing_prop;       /* histogram {feed} */
+    bl_metric_t *deltas_applied;     /* counter {feed} */
+    bl_metric_t *snapshots_applied;  /* counter {feed} */
+    bl_metric_t *deltas_refused;     /* counter {feed, reason} */
+    bl_metric_t *snapshots_refused;  /* counter {feed, reason} */
+    bl_metric_t *apply_duration;     /* histogram {feed, kind} */
+    bl_metric_t *entries;            /* gauge {feed, family} */
+    bl_metric_t *dns_queries;        /* counter {transport, qtype, rcode} */
+    bl_metric_t *dns_listed;         /* counter {zone}: answers that said "listed" */
+    bl_metric_t *dns_ttl;            /* gauge {zone}, TTL of positive answers */
+    bl_metric_t *tcp_open;           /* gauge, open DNS TCP connections */
+    bl_metric_t *tcp_accepted;       /* counter, accepted DNS TCP connections */
+    bl_metric_t *tcp_refused;        /* counter, refused over the connection limit */
+    bl_metric_t *udp_batches;        /* counter, receive calls that returned queries */
+    bl_metric_t *udp_pauses;         /* counter, coalescing pauses (udp_coalesce_us) */
+    bl_metric_t *current_age;        /* gauge {feed}, seconds since last known current */
+    bl_metric_t *freeze_after;       /* gauge {feed}, the freeze limit in effect */
+    bl_metric_t *state_writable;     /* gauge {feed}: 0 while writes to state_dir fail */
+    bl_metric_t *state_write_errors; /* counter {feed, error} */
+    bl_metric_t *log_events;         /* counter {event}: log lines at or above the level */
+    bl_metric_t *log_suppressed;     /* counter {event}: lines the flood limit did not write */
+    bl_metric_t *http_refused;       /* counter {listener, reason} */
+    bl_metric_t *http_connections;   /* gauge {listener} */
 } bl_metrics_mirror_t;
 
 typedef struct {
@@ -189,12 +193,15 @@ typedef struct {
     bl_metric_t *reports_ingested;   /* counter {source} */
     bl_metric_t *reports_refused;    /* counter {reason} */
     bl_metric_t *listings;           /* gauge {feed, family} */
+    bl_metric_t *mirror_sessions;    /* gauge {feed, mirror}, live sync sessions */
+    bl_metric_t *sync_refused;       /* counter {stage, reason} */
+    bl_metric_t *sync_disconnects;   /* counter {reason}: slow, silent */
+    bl_metric_t *spool_quarantined;  /* counter {feed, reason} */
     bl_metric_t *log_events;         /* counter {event}: log lines at or above the level */
     bl_metric_t *log_suppressed;     /* counter {event}: lines the flood limit did not write */
     bl_metric_t *http_refused;       /* counter {listener, reason} */
     bl_metric_t *http_connections;   /* gauge {listener} */
-    bl_metric_t *sync_refused;    /* counter {reason}: sync connections refused before a session */
-    bl_metric_t *sync_handshakes; /* gauge, sync connections in their TLS handshake */
+    bl_metric_t *sync_handshakes;    /* gauge, sync connections in their TLS handshake */
 } bl_metrics_master_t;
 
 /* Registers the mirror's (or master's) families in r and fills *m. Call

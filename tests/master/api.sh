@@ -204,7 +204,7 @@ out=$("$M" -c "$W/bad.conf" --check-config 2>&1) && fail "bad config accepted"
 echo "== the spool verifies and the chain rebuilds the store"
 wait_for 3 published_all || fail "not published"
 stop_master
-for f in "$W"/spool/main/*; do
+for f in "$W"/spool/main/*.delta "$W"/spool/main/*.snap; do
     "$C" verify "$f" --key "$W/m.pub" >/dev/null || fail "$f does not verify"
 done
 "$CHK" "$W/m.db" "$W/spool/main" "$W/m.pub" || fail "chain check"

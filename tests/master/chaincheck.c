@@ -16,9 +16,9 @@
 #include "util.h"
 
 /* Usage: master_chaincheck DB SPOOLDIR PUBKEY [ACKED_IDS_FILE]
- * - every file in SPOOLDIR verifies with PUBKEY and is recorded in the store;
+ * - every delta and snapshot file in SPOOLDIR verifies with PUBKEY and is recorded in the store;
  * - delta serials are contiguous (no gap, no repeat) up to the last serial;
- * - from the first snapshot (or the empty state when serial 1 is kept) the
+ * - from the first snapshot (or the empty state when delta 1 is kept) the
  *   deltas rebuild a state equal, entry for entry, to the store's listings,
  *   and every snapshot equals the rebuilt state at its serial;
  * - every evidence id in ACKED_IDS_FILE is a stored report. */
@@ -36,6 +36,7 @@ static int fails;
 static int open_file(const char *path, const bl_keyring_t *ring, uint8_t **buf, bl_obj_t *obj)
 {
     size_t len;
+    *buf = NULL;
     int rc = bl_file_read(path, 1u << 30, buf, &len);
     if (rc)
         return rc;
@@ -106,8 +107,10 @@ int main(int argc, char **argv)
     struct dirent *de;
     size_t files = 0;
     while (d && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
+        size_t nl = strlen(de->d_name);
+        if (de->d_name[0] == '.' || !((nl > 6 && !strcmp(de->d_name + nl - 6, ".delta")) ||
+                                      (nl > 5 && !strcmp(de->d_name + nl - 5, ".snap"))))
+            continue; /* the quarantine and merged directories, key certificates */
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", argv[2], de->d_name);
         files++;
@@ -140,8 +143,13 @@ int main(int argc, char **argv)
         prev = o[i].serial;
         ndelta++;
     }
+    /* A feed's first serial is its empty snapshot: no delta ends there. */
+    int snap_at_last = 0;
+    for (size_t i = 0; i < n; i++)
+        snap_at_last |= o[i].type == BL_OBJ_SNAPSHOT && o[i].serial == last;
     if (last)
-        CHECK(ndelta && prev == last, "last delta %" PRIu64 " != last serial %" PRIu64, prev, last);
+        CHECK((ndelta && prev == last) || (!ndelta && snap_at_last),
+              "last delta %" PRIu64 " != last serial %" PRIu64, prev, last);
 
     /* Rebuild. */
     bl_state_t st;
@@ -150,7 +158,7 @@ int main(int argc, char **argv)
     int started = first_delta == 1 || last == 0;
     if (!started) {
         for (size_t i = 0; i < n && !started; i++) {
-            if (o[i].type != BL_OBJ_SNAPSHOT || o[i].serial + 1 < first_delta)
+            if (o[i].type != BL_OBJ_SNAPSHOT || (ndelta && o[i].serial + 1 < first_delta))
                 continue;
             uint8_t *buf;
             bl_obj_t obj;

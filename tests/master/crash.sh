@@ -64,7 +64,7 @@ start_master
 wait_for 5 published_all || fail "pending changes not published after restart"
 stop_master
 n=0
-for f in "$W"/spool/main/*; do
+for f in "$W"/spool/main/*.delta "$W"/spool/main/*.snap; do
     "$C" verify "$f" --key "$W/m.pub" >/dev/null || fail "$f does not verify"
     n=$((n + 1))
 done

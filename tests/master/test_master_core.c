@@ -391,7 +391,7 @@ static int count_files(const char *d)
     int n = 0;
     struct dirent *de;
     while (dd && (de = readdir(dd)))
-        n += de->d_name[0] != '.';
+        n += de->d_name[0] != '.' && de->d_type == DT_REG;
     if (dd)
         closedir(dd);
     return n;
@@ -418,11 +418,25 @@ static void test_publisher_chain(void)
     c.history_count = 8;
     master_publisher_t *pub;
     ASSERT_EQ(master_publisher_new(&c, s, &pub), 0);
-    ASSERT_EQ(master_publisher_recover(pub), 0);
+    /* A new feed starts with its empty snapshot as serial 1. */
+    ASSERT_EQ(master_publisher_recover(pub, T0), 0);
     bl_keyring_t *ring = bl_keyring_new();
     bl_keyring_add_file(ring, pubp);
     bl_state_t st;
     bl_state_init(&st, "main");
+    {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/main/%020d.snap", c.spool, 1);
+        uint8_t *buf;
+        size_t len;
+        ASSERT_EQ(bl_file_read(path, 1 << 26, &buf, &len), 0);
+        bl_obj_t obj;
+        ASSERT_EQ(bl_obj_open(buf, len, ring, NULL, &obj, NULL), 0);
+        ASSERT_EQ(obj.hdr.serial, 1);
+        ASSERT_EQ(obj.hdr.n_entries, 0);
+        ASSERT_EQ(bl_state_load_snapshot(&st, &obj, NULL), 0);
+        free(buf);
+    }
     uint64_t seed = 42, serial;
     int64_t now = T0;
     for (int round = 1; round <= 20; round++) {
@@ -442,7 +456,7 @@ static void test_publisher_chain(void)
         ASSERT_EQ(master_policy_expire(s, now, &n), 0);
         ASSERT_EQ(master_store_commit(s), 0);
         ASSERT_EQ(master_publisher_run(pub, now, &serial), 0);
-        ASSERT_EQ(serial, (uint64_t)round);
+        ASSERT_EQ(serial, (uint64_t)round + 1);
         /* Apply what was published, as a mirror would. */
         char path[4200];
         snprintf(path, sizeof path, "%s/main/%020llu.delta", c.spool, (unsigned long long)serial);
@@ -474,22 +488,32 @@ static void test_publisher_chain(void)
     char snap[4300];
     snprintf(snap, sizeof snap, "%s/%020d.snap", sd, 20);
     ASSERT_EQ(access(snap, R_OK), 0);
-    /* An unreadable key: the publish fails, nothing changes, the retry works. */
+    /* The key is read once: losing the file later changes nothing. */
+    char moved[600];
+    snprintf(moved, sizeof moved, "%s/k.moved", dir);
+    ASSERT_EQ(rename(keyp, moved), 0);
+    ASSERT(master_publisher_reload_key(pub) < 0); /* a reload that fails keeps the key */
+    /* A spool that cannot be written: the publish fails, nothing changes, the retry works. */
     ASSERT_EQ(master_store_begin(s), 0);
     master_report_t r = rep("10.9.9.9", MASTER_SRC_USER, now);
     ASSERT_EQ(master_policy_report(s, &p, &r, now, NULL), 0);
     ASSERT_EQ(master_store_commit(s), 0);
-    char moved[600];
-    snprintf(moved, sizeof moved, "%s/k.moved", dir);
-    ASSERT_EQ(rename(keyp, moved), 0);
+    char sd_moved[4300];
+    snprintf(sd_moved, sizeof sd_moved, "%s.moved", sd);
     int before = count_files(sd);
+    ASSERT_EQ(rename(sd, sd_moved), 0);
+    FILE *blocker = fopen(sd, "w"); /* a file where the spool directory was */
+    ASSERT(blocker != NULL);
+    fclose(blocker);
     ASSERT(master_publisher_run(pub, now, &serial) < 0);
     ASSERT_EQ(master_publisher_stats(pub)->failures_total, 1);
+    ASSERT_EQ(unlink(sd), 0);
+    ASSERT_EQ(rename(sd_moved, sd), 0);
     ASSERT_EQ(count_files(sd), before);
     ASSERT(master_store_pending_count(s) == 1);
-    rename(moved, keyp);
     ASSERT_EQ(master_publisher_run(pub, now, &serial), 0);
-    ASSERT_EQ(serial, 21);
+    ASSERT_EQ(serial, 22);
+    rename(moved, keyp);
     bl_state_close(&st);
     bl_keyring_free(ring);
     bl_key_free(key);

@@ -148,8 +148,7 @@ static void test_bitflips(void)
             else if (byte < 64)
                 ok = rc == BL_EUNKNOWNKEY;
             else if (byte >= 160 && byte < 200)
-                ok = rc == BL_ETOOBIG || rc == BL_ESIG || rc == BL_ETRUNC || rc == BL_ETRAILING ||
-                     rc == BL_EFIELD;
+                ok = rc == BL_ESIG; /* lengths: the signature is checked before they are used */
             else if (byte < 232)
                 ok = rc == BL_ESIG || rc == BL_EFIELD;
             else if (byte < BL_HDR_SIZE)
@@ -296,7 +295,9 @@ static void test_lengths_over_limit(void)
     bl_buf_init(&buf);
     uint8_t payload[8] = {0};
     seal_raw(&h, payload, sizeof payload, 8, key1, &buf);
-    /* Re-sign with absurd declared sizes: refused before anything is read or allocated. */
+    /* Re-sign with absurd declared sizes: refused before the payload is read
+     * and before anything sized by them is allocated (the signature check's
+     * own few small allocations inside OpenSSL are the only ones). */
     bl_obj_t obj;
     uint64_t *fields[] = {&h.payload_len, &h.raw_len, &h.n_entries, &h.n_added, &h.n_removed};
     for (unsigned i = 0; i < 5; i++) {
@@ -308,10 +309,7 @@ static void test_lengths_over_limit(void)
         memcpy(buf.data, pre, sizeof pre);
         watch();
         int rc = bl_obj_open(buf.data, buf.len, ring, NULL, &obj, NULL);
-        watched_max(0);
-#if COUNT_ALLOCS
-        ASSERT_EQ(alloc_count, 0);
-#endif
+        watched_max(8192);
         ASSERT_EQ(rc, BL_ETOOBIG);
     }
     /* A block declaring more records than its bytes could hold: no big allocation. */

@@ -6,8 +6,8 @@
  * blsync-master publishes into its spool; this process serves that spool to
  * mirrors, noticing new objects by polling the directory. On stdout it
  * prints one line per mirror event and acknowledgement ("ack MIRROR FEED
- * SERIAL MS") so that scripts can measure propagation. SIGHUP reloads the
- * revoked list and the signing key.
+ * SERIAL MS") so that scripts can measure propagation. It signs the
+ * heartbeats itself with --key; SIGHUP reloads the revoked list and the key.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -17,31 +17,87 @@
 #include <uv.h>
 
 #include "err.h"
+#include "key.h"
+#include "obj.h"
 #include "log.h"
 #include "sync_server.h"
 #include "util.h"
 
 static master_sync_t *g_sync;
+static bl_key_t *g_key;
+static bl_keyring_t *g_ring;
+static const char *g_key_path;
+static struct {
+    uint64_t sid;
+    char name[256];
+} g_sess[4096];
 
-static void on_ack(void *ctx, const char *mirror, const char *feed, uint64_t serial, int64_t now_ms)
+/* The signing key: read at start and on SIGHUP (its public half verifies the spool). */
+static int load_key(void)
+{
+    bl_key_t *k = NULL, *pub = NULL;
+    int rc = bl_key_load(g_key_path, &k);
+    if (!rc && !bl_key_is_private(k))
+        rc = BL_EKEY;
+    if (!rc && !(rc = bl_key_from_raw(bl_key_raw(k), &pub)) &&
+        !bl_keyring_find(g_ring, bl_key_id(k)))
+        rc = bl_keyring_add(g_ring, pub), pub = NULL;
+    bl_key_free(pub);
+    if (rc) {
+        bl_key_free(k);
+        return rc;
+    }
+    bl_key_free(g_key);
+    g_key = k;
+    return 0;
+}
+
+static const char *name_of(uint64_t sid)
+{
+    for (size_t i = 0; i < sizeof g_sess / sizeof g_sess[0]; i++)
+        if (g_sess[i].sid == sid)
+            return g_sess[i].name;
+    return "?";
+}
+
+static void on_session(void *ctx, uint64_t sid, const char *mirror, const char *addr, int up,
+                       const char *reason)
 {
     (void)ctx;
-    printf("ack %s %s %llu %lld\n", mirror, feed, (unsigned long long)serial, (long long)now_ms);
+    (void)addr;
+    size_t slot = sid % (sizeof g_sess / sizeof g_sess[0]);
+    if (up) {
+        g_sess[slot].sid = sid;
+        snprintf(g_sess[slot].name, sizeof g_sess[slot].name, "%s", mirror);
+    } else if (g_sess[slot].sid == sid) {
+        g_sess[slot].sid = 0;
+    }
+    printf("%s %s %s\n", up ? "up" : "down", mirror, reason);
     fflush(stdout);
 }
 
-static void on_mirror(void *ctx, const char *mirror, int up, const char *reason)
+static void on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial, int64_t now_ms)
 {
     (void)ctx;
-    printf("%s %s %s\n", up ? "up" : "down", mirror, reason);
+    printf("ack %s %s %llu %lld\n", name_of(sid), feed, (unsigned long long)serial,
+           (long long)now_ms);
     fflush(stdout);
+}
+
+static int heartbeat(void *ctx, const char *feed, uint64_t serial,
+                     const uint8_t digest[BL_DIGEST_SIZE], int64_t now_ms, int64_t ttl_ms,
+                     uint8_t out[BL_OBJ_PREFIX])
+{
+    (void)ctx;
+    return bl_heartbeat_write(feed, serial, digest, now_ms, ttl_ms, g_key, out);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     if (signum == SIGHUP) {
         master_sync_reload(g_sync);
-        printf("reloaded\n");
+        int rc = load_key();
+        printf("reloaded%s\n", rc ? " (key unchanged)" : "");
         fflush(stdout);
         return;
     }
@@ -66,7 +122,7 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--spool"))
             bad = copy(c.spool, sizeof c.spool, v);
         else if (!strcmp(a, "--key"))
-            bad = copy(c.key_path, sizeof c.key_path, v);
+            g_key_path = v;
         else if (!strcmp(a, "--cert"))
             bad = copy(c.cert_file, sizeof c.cert_file, v);
         else if (!strcmp(a, "--tls-key"))
@@ -102,7 +158,12 @@ int main(int argc, char **argv)
     }
     bl_log_init("sync_master", bl_log_level_parse(level), 0);
     uv_loop_t *loop = uv_default_loop();
-    master_sync_hooks_t h = {.on_ack = on_ack, .on_mirror = on_mirror};
+    if (!g_key_path || !(g_ring = bl_keyring_new()) || load_key()) {
+        fprintf(stderr, "sync_master: --key: no usable private signing key\n");
+        return 2;
+    }
+    c.keys = g_ring;
+    master_sync_hooks_t h = {.on_session = on_session, .on_ack = on_ack, .heartbeat = heartbeat};
     int rc = master_sync_new(loop, &c, &h, &g_sync);
     if (rc) {
         fprintf(stderr, "sync_master: %s\n", bl_strerror(rc));
@@ -124,5 +185,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&si, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
+    bl_key_free(g_key);
+    bl_keyring_free(g_ring);
     return 0;
 }
