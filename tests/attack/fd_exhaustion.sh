@@ -63,7 +63,7 @@ for target in sync api metrics; do
         pass "$target flood: fds <= $MAX_FD of $NOFILE, handshakes <= $MAX_HS, API connections <= $MAX_API, /v1/health every time (<= $SLOW ms), a report listed; delisting on both mirrors $ms ms after"
 done
 for r in too_many_handshakes handshake_timeout; do
-    [ "$(metric "blsync_master_sync_connections_refused_total{reason=\"$r\"}")" -ge 1 ] ||
+    [ "$(metric "blsync_master_sync_refused_total{stage=\"connection\",reason=\"$r\"}")" -ge 1 ] ||
         problem "sync refusal $r not counted"
 done
 for l in api metrics; do
@@ -71,12 +71,12 @@ for l in api metrics; do
         problem "no $l connection counted as evicted"
 done
 
-# flood_all / flood_all_wait: 400 connections on each listener at once, for 4 s.
+# flood_all / flood_all_wait: 500 connections on each listener at once, for 5 s.
 flood_all() {
     local port
     for port in "$SYNC_PORT" "$HTTP_PORT" "$MMET_PORT"; do
-        "$PY" "$FLOOD" hold --port "$port" --conns 400 --sources 127.0.0.2-127.0.0.101 \
-            --seconds 4 --reopen >>"$T/flood-all.json" 2>&1 &
+        "$PY" "$FLOOD" hold --port "$port" --conns 500 --sources 127.0.0.2-127.0.0.101 \
+            --seconds 5 --reopen >>"$T/flood-all.json" 2>&1 &
         PID[flood$port]=$!
     done
 }
@@ -90,7 +90,7 @@ flood_all_wait() {
 
 echo "== all three listeners at once: more connections than descriptors"
 flood_all
-watch 3
+watch 4
 flood_all_wait
 t_end=$(now_ms)
 echo "during: fds <= $MAX_FD of $NOFILE, /v1/health unanswered $FAILED times, slowest $SLOW ms"
@@ -106,7 +106,7 @@ ms=$(delist_within 192.0.2.50 2) &&
 cpu=$(idle_cpu 2)
 [ "$cpu" -le 20 ] || problem "the master used $cpu% CPU for 2 s after the attack: a busy loop"
 echo "CPU after the attack: $cpu% over 2 s"
-exhausted=$(metric 'blsync_master_sync_connections_refused_total{reason="fd_exhausted"}')
+exhausted=$(metric 'blsync_master_sync_refused_total{stage="connection",reason="fd_exhausted"}')
 [ "${exhausted:-0}" -ge 1 ] || problem "the sync listener never counted fd_exhausted"
 echo "the sync listener paused for want of descriptors $(grep -c 'event=tls_accept_paused' "$T/master.log") times (fd_exhausted=$exhausted)"
 

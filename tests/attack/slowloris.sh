@@ -23,8 +23,9 @@ health_during() {
     done
 }
 lived() { sed -n 's/.*"lifetime_max_s": \([0-9.]*\).*/\1/p' "$T/flood.json"; }
-within_deadline() { # the slowest connection lived at most the deadline plus the sweep and slack
-    awk -v l="$(lived)" -v d="$DEADLINE" -v k="$SCALE" 'BEGIN { exit !(l <= d + 0.5 * k) }'
+within_deadline() { # the slowest connection lived at most the deadline, plus 1 s for the sweep
+    # (every 100 ms) and for the attack client itself on a loaded machine
+    awk -v l="$(lived)" -v d="$DEADLINE" -v k="$SCALE" 'BEGIN { exit !(l <= d + 1 * k) }'
 }
 
 echo "== slowloris headers, one address"

@@ -14,7 +14,7 @@ setup
 "$CTL" certs --dir "$T/pki" --mirror m3 >/dev/null || fail "certs m3"
 "$CTL" certs --dir "$T/other" --master-name other.test --mirror m1 >/dev/null || fail "other CA"
 fd0=$(fds) rss0=$(rss_kb) log0=$(log_bytes)
-refused() { metric "blsync_master_sync_connections_refused_total{reason=\"$1\"}"; }
+refused() { metric "blsync_master_sync_refused_total{stage=\"connection\",reason=\"$1\"}"; }
 
 flood hold --port "$SYNC_PORT" --conns 2000 --sources 127.0.0.2-127.0.0.201 --seconds 6 --reopen
 max_hs=0 max_fd=0 slow=0
@@ -70,9 +70,9 @@ moved() { [ "$(refused not_tls)" -ge $((${before[not_tls]} + 2)) ] &&
         [ "$(refused $r)" -gt "${before[$r]}" ] || return 1
     done; }
 wait_until 3 moved || problem "refusals not counted by reason: $(scrape | grep sync_connections_refused)"
-pass "$(scrape | grep -c '^blsync_master_sync_connections_refused_total') refusal reasons exported; garbage and TLS 1.2 as not_tls, no_certificate, bad_certificate, revoked each counted"
+pass "$(scrape | grep -c '^blsync_master_sync_refused_total{stage="connection"') connection refusal reasons exported; garbage and TLS 1.2 as not_tls, no_certificate, bad_certificate, revoked each counted"
 
-echo "refusals: $(scrape | sed -n 's/^blsync_master_sync_connections_refused_total{reason="\(.*\)"} \(.*\)/\1=\2/p' | tr '\n' ' ')"
+echo "refusals: $(scrape | sed -n 's/^blsync_master_sync_refused_total{stage="connection",reason="\(.*\)"} \(.*\)/\1=\2/p' | tr '\n' ' ')"
 rss1=$(rss_kb) log1=$(log_bytes)
 [ $((rss1 - rss0)) -le $((64 * 1024 * SCALE)) ] || problem "RSS grew by $((rss1 - rss0)) kB"
 [ $((log1 - log0)) -le 200000 ] || problem "the log grew by $((log1 - log0)) bytes"
