@@ -14,7 +14,20 @@ FLOOD=$S/tests/attack/flood.py
 T=$(mktemp -d "/tmp/bl-attack-$(basename "$0" .sh).XXXXXX")
 chmod 755 "$T"
 TOK=tok$$
-BASE=$((30000 + ($$ * 13) % 9000))
+# Five free ports in 15000-19999: below the kernel's ephemeral range (the attack client opens
+# tens of thousands of client sockets) and clear of the mirror (20000-24999) and sync and master
+# (25000-32767) tests' ports.
+pick_base() {
+    local used k n
+    used=$(ss -Htanu 2>/dev/null | awk '{print $5}' | sed 's/.*://' | sort -u)
+    for ((k = ($$ * 13 + RANDOM) % 1000, n = 0; n < 1000; k = (k + 1) % 1000, n++)); do
+        BASE=$((15000 + k * 5))
+        echo "$used" | awk -v a="$BASE" -v b=$((BASE + 4)) '$1 >= a && $1 <= b {f=1} END {exit !f}' ||
+            return 0
+    done
+    return 1
+}
+pick_base || { echo "no free ports" >&2; exit 1; }
 HTTP_PORT=$BASE SYNC_PORT=$((BASE + 1)) MMET_PORT=$((BASE + 2))
 declare -A PID=() DNS_PORT=([m1]=$((BASE + 3)) [m2]=$((BASE + 4)))
 # Sanitizer builds run several times slower: every timeout here is scaled.
@@ -23,11 +36,12 @@ grep -q '^BLSYNC_SANITIZE:BOOL=ON' "$B/CMakeCache.txt" 2>/dev/null && SCALE=3
 PROBLEMS=0
 
 cleanup() {
-    local p i
+    local p i alive
     for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
     for ((i = 0; i < 100; i++)); do
-        for p in "${PID[@]}"; do kill -0 "$p" 2>/dev/null && break; done
-        kill -0 "$p" 2>/dev/null || break
+        alive=0
+        for p in "${PID[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
         sleep 0.05
     done
     for p in "${PID[@]}"; do kill -KILL "$p" 2>/dev/null; done
