@@ -667,6 +667,12 @@ void bl_tls_close(bl_tls_conn_t *c, const char *reason)
 
 static void handshake_done(bl_tls_conn_t *c)
 {
+    /* What is left unread in rbio came after the client's Finished. */
+    if (c->server && c->hs_bytes - BIO_ctrl_pending(c->rbio) > c->ctx->max_hs_bytes) {
+        c->refusal = BL_TLS_REFUSED_TOO_LARGE;
+        bl_tls_close(c, "tls handshake: more bytes than a handshake needs");
+        return;
+    }
     X509 *peer = SSL_get1_peer_certificate(c->ssl);
     if (!peer) {
         c->refusal = BL_TLS_REFUSED_NO_CERT;
@@ -800,17 +806,20 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
-    if (c->state == ST_HANDSHAKE && c->server &&
-        (c->hs_bytes += (size_t)nread) > c->ctx->max_hs_bytes) {
-        c->refusal = BL_TLS_REFUSED_TOO_LARGE;
-        bl_tls_close(c, "tls handshake: more bytes than a handshake needs");
-        return;
-    }
+    if (c->state == ST_HANDSHAKE)
+        c->hs_bytes += (size_t)nread;
     if (BIO_write(c->rbio, buf->base, (int)nread) != (int)nread) {
         bl_tls_close(c, "read: out of memory");
         return;
     }
     process(c);
+    /* Judged after the read was processed: the read that completes a
+     * handshake may carry the peer's first data behind its Finished (the
+     * handshake's own bytes are judged in handshake_done). */
+    if (c->state == ST_HANDSHAKE && c->server && c->hs_bytes > c->ctx->max_hs_bytes) {
+        c->refusal = BL_TLS_REFUSED_TOO_LARGE;
+        bl_tls_close(c, "tls handshake: more bytes than a handshake needs");
+    }
 }
 
 static void on_hs_timer(uv_timer_t *t)

@@ -32,7 +32,7 @@ typedef struct {
      * handshake, i.e. on what a client without a certificate can hold. */
     size_t max_handshakes;          /* at once (0: 256, at most a quarter of RLIMIT_NOFILE) */
     size_t max_handshakes_per_addr; /* at once from one address (0: 8) */
-    size_t max_handshake_bytes;     /* read from a client before its handshake ends (0: 64 KiB) */
+    size_t max_handshake_bytes;     /* a client's side of the handshake (0: 64 KiB) */
 } bl_tls_config_t;
 
 /* Creates a server or client context from cfg (paths are read now; cfg is not

@@ -3,8 +3,8 @@
 # 2,000 idle TLS handshakes on the sync port from 200 addresses, reopened as soon as the master
 # closes them, for 6 s: the handshakes in progress stay at the bound, the API answers, a report
 # lists, a restarting mirror gets back in. Then 100 from one address (8 at most in progress), and
-# every kind of refused connection (garbage, TLS 1.2, no certificate, unknown CA, revoked) is
-# counted by reason.
+# every kind of refused connection (garbage, TLS 1.2, no certificate, unknown CA, revoked, a
+# certificate past the handshake's 64 KiB) is counted by reason.
 . "$(dirname "$0")/common.sh"
 MAXHS=64
 write_master_conf "[sync] handshake_timeout = 2s" "[sync] max_handshakes = $MAXHS" \
@@ -13,6 +13,17 @@ echo m3 >"$T/revoked"
 setup
 "$CTL" certs --dir "$T/pki" --mirror m3 >/dev/null || fail "certs m3"
 "$CTL" certs --dir "$T/other" --master-name other.test --mirror m1 >/dev/null || fail "other CA"
+# A client certificate of the right CA, padded past the 64 KiB a handshake may take.
+{
+    printf '[req]\ndistinguished_name=dn\n[dn]\n[ext]\nsubjectAltName=@alt\n'
+    printf 'extendedKeyUsage=clientAuth\n[alt]\n'
+    for i in $(seq 1 3000); do echo "DNS.$i = padding-$i.bulk.example.net"; done
+} >"$T/big.cnf"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/big.key" \
+    -subj /CN=big -config "$T/big.cnf" -out "$T/big.csr" 2>/dev/null &&
+    openssl x509 -req -in "$T/big.csr" -CA "$T/pki/ca.pem" -CAkey "$T/pki/ca.key" \
+        -CAcreateserial -days 1 -extfile "$T/big.cnf" -extensions ext -out "$T/big.pem" \
+        2>/dev/null || fail "big certificate"
 fd0=$(fds) rss0=$(rss_kb) log0=$(log_bytes)
 refused() { metric "blsync_master_sync_refused_total{stage=\"connection\",reason=\"$1\"}"; }
 
@@ -57,7 +68,9 @@ wait_until 4 bash -c "[ \"\$(curl -s http://127.0.0.1:$MMET_PORT/metrics | awk '
 echo "== one refused connection of each kind, counted by reason"
 probe() { "$PY" "$S/tests/attack/tls_probe.py" "$SYNC_PORT" "$T/pki/ca.pem" "$@"; }
 declare -A before
-for r in not_tls no_certificate bad_certificate revoked; do before[$r]=$(refused $r); done
+for r in not_tls no_certificate bad_certificate revoked handshake_too_large; do
+    before[$r]=$(refused $r)
+done
 [ "$(probe garbage)" = refused ] || problem "garbage was not refused"
 [ "$(probe tls12)" = refused ] || problem "TLS 1.2 was not refused"
 [ "$(probe nocert)" = refused ] || problem "a client without certificate was not refused"
@@ -65,12 +78,14 @@ for r in not_tls no_certificate bad_certificate revoked; do before[$r]=$(refused
     problem "a certificate of another CA was not refused"
 [ "$(probe cert "$T/pki/mirror-m3.pem" "$T/pki/mirror-m3.key")" = refused ] ||
     problem "a revoked certificate was not refused"
+[ "$(probe cert "$T/big.pem" "$T/big.key")" = refused ] ||
+    problem "a 90 KB client certificate was not refused"
 moved() { [ "$(refused not_tls)" -ge $((${before[not_tls]} + 2)) ] &&
-    for r in no_certificate bad_certificate revoked; do
+    for r in no_certificate bad_certificate revoked handshake_too_large; do
         [ "$(refused $r)" -gt "${before[$r]}" ] || return 1
     done; }
 wait_until 3 moved || problem "refusals not counted by reason: $(scrape | grep sync_connections_refused)"
-pass "$(scrape | grep -c '^blsync_master_sync_refused_total{stage="connection"') connection refusal reasons exported; garbage and TLS 1.2 as not_tls, no_certificate, bad_certificate, revoked each counted"
+pass "$(scrape | grep -c '^blsync_master_sync_refused_total{stage="connection"') connection refusal reasons exported; garbage and TLS 1.2 as not_tls, no_certificate, bad_certificate, revoked, handshake_too_large (a 90 KB certificate) each counted"
 
 echo "refusals: $(scrape | sed -n 's/^blsync_master_sync_refused_total{stage="connection",reason="\(.*\)"} \(.*\)/\1=\2/p' | tr '\n' ' ')"
 rss1=$(rss_kb) log1=$(log_bytes)
