@@ -37,7 +37,7 @@
 #define TLS_READ_BUF         65536
 #define TLS_NAME_MAX         256
 #define TLS_DEFAULT_MAX_HS   256
-#define TLS_DEFAULT_HS_ADDR  8
+#define TLS_MIN_HS_ADDR      8
 #define TLS_DEFAULT_HS_BYTES (64u << 10)
 #define TLS_ACCEPT_BATCH     64 /* accepts per wake-up, so one listener cannot starve the loop */
 #define TLS_BACKLOG          1024
@@ -337,8 +337,7 @@ static int ctx_new(const bl_tls_config_t *cfg, int server, bl_tls_ctx_t **out)
     ctx->hs_timeout_ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : TLS_DEFAULT_HS_MS;
     ctx->sndbuf = cfg->sndbuf;
     ctx->max_hs = cfg->max_handshakes;
-    ctx->max_hs_addr =
-        cfg->max_handshakes_per_addr ? cfg->max_handshakes_per_addr : TLS_DEFAULT_HS_ADDR;
+    ctx->max_hs_addr = cfg->max_handshakes_per_addr;
     ctx->max_hs_bytes = cfg->max_handshake_bytes ? cfg->max_handshake_bytes : TLS_DEFAULT_HS_BYTES;
     int rc = BL_ECONFIG;
     ERR_clear_error();
@@ -1147,7 +1146,12 @@ int bl_tls_listen(uv_loop_t *loop, bl_tls_ctx_t *ctx, const char *host, int port
     s->data = data;
     s->fd = fd;
     s->max_hs = max_hs;
-    s->max_hs_addr = ctx->max_hs_addr;
+    /* A quarter by default: mirrors behind one address (or a test's
+     * loopback) reconnecting together get in; one address alone cannot
+     * take the rest. */
+    s->max_hs_addr = ctx->max_hs_addr               ? ctx->max_hs_addr
+                     : max_hs / 4 > TLS_MIN_HS_ADDR ? max_hs / 4
+                                                    : TLS_MIN_HS_ADDR;
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     uv_poll_init_socket(loop, &s->poll, fd);
     uv_timer_init(loop, &s->resume);
