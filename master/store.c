@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "grow.h"
 #include "log.h"
 #include "obj.h"
 #include "store.h"
@@ -946,14 +947,10 @@ int master_store_audit(master_store_t *s, int64_t t_ms, const char *actor, const
 
 static int grow(bl_change_t **a, size_t *cap, size_t n)
 {
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 256;
-    bl_change_t *p = realloc(*a, nc * sizeof *p);
+    bl_change_t *p = bl_grow(*a, cap, n + 1, sizeof **a);
     if (!p)
         return BL_ENOMEM;
     *a = p;
-    *cap = nc;
     return 0;
 }
 
@@ -1092,16 +1089,12 @@ int master_store_objects(master_store_t *s, master_object_t **out, size_t *n)
     size_t cnt = 0, cap = 0;
     int rc = 0, step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            master_object_t *p = realloc(v, nc * sizeof *p);
-            if (!p) {
-                rc = BL_ENOMEM;
-                break;
-            }
-            v = p;
-            cap = nc;
+        master_object_t *p = bl_grow(v, &cap, cnt + 1, sizeof *v);
+        if (!p) {
+            rc = BL_ENOMEM;
+            break;
         }
+        v = p;
         master_object_t *o = &v[cnt++];
         memset(o, 0, sizeof *o);
         o->serial = (uint64_t)sqlite3_column_int64(st, 0);

@@ -8,6 +8,9 @@
  *   threads = 2                       UDP threads per listen address
  *   tcp_idle_timeout = 10             seconds (or tcp_idle_timeout_ms)
  *   tcp_max_connections = 512
+ *   tcp_max_connections_per_client = 10   per IPv4 address / IPv6 /64
+ *   tcp_query_timeout_ms = 2000       a query begun must arrive whole within
+ *   tcp_max_pipelined = 64            answers queued unread before reading stops
  *   udp_max_payload = 1232            largest UDP answer (EDNS), 512..4096
  *   udp_gso = yes                     batch same-size answers with UDP GSO
  *   udp_coalesce_us = 1000            pause under load to batch queries
@@ -48,6 +51,7 @@
 #include "config_util.h"
 #include "err.h"
 #include "feed.h"
+#include "server.h"
 #include "log.h"
 
 void mirror_config_init(mirror_config_t *c)
@@ -56,6 +60,9 @@ void mirror_config_init(mirror_config_t *c)
     c->threads = 2;
     c->tcp_idle_ms = 10000;
     c->tcp_max_conns = 512;
+    c->tcp_max_per_client = MIRROR_TCP_PER_CLIENT_DEFAULT;
+    c->tcp_query_ms = MIRROR_TCP_QUERY_MS_DEFAULT;
+    c->tcp_pipeline = MIRROR_TCP_PIPELINE_DEFAULT;
     c->udp_max = MIRROR_UDP_MAX_DEFAULT;
     c->udp_coalesce_us = 1000;
     c->udp_gso = 1;
@@ -365,6 +372,18 @@ static int set_any(mirror_config_t *c, const char *section, const char *key, con
             if (parse_uint(val, 1000000, &x) || x == 0)
                 BAD("tcp_max_connections: '%s' is not 1..1000000", val);
             c->tcp_max_conns = (unsigned)x;
+        } else if (!strcmp(key, "tcp_max_connections_per_client")) {
+            if (parse_uint(val, 65535, &x) || x == 0)
+                BAD("tcp_max_connections_per_client: '%s' is not 1..65535", val);
+            c->tcp_max_per_client = (unsigned)x;
+        } else if (!strcmp(key, "tcp_query_timeout_ms")) {
+            if (parse_uint(val, 60000, &x) || x < 100)
+                BAD("tcp_query_timeout_ms: '%s' is not 100..60000", val);
+            c->tcp_query_ms = (unsigned)x;
+        } else if (!strcmp(key, "tcp_max_pipelined")) {
+            if (parse_uint(val, 1024, &x) || x == 0)
+                BAD("tcp_max_pipelined: '%s' is not 1..1024", val);
+            c->tcp_pipeline = (unsigned)x;
         } else if (!strcmp(key, "udp_max_payload")) {
             if (parse_uint(val, 4096, &x) || x < 512)
                 BAD("udp_max_payload: '%s' is not 512..4096", val);

@@ -54,6 +54,9 @@ typedef struct {
     unsigned threads;
     unsigned tcp_idle_ms;
     unsigned tcp_max_conns;
+    unsigned tcp_max_per_client; /* per IPv4 address / IPv6 /64 */
+    unsigned tcp_query_ms;       /* a query begun must arrive whole within this */
+    unsigned tcp_pipeline;       /* answers queued unread before reading stops */
     unsigned udp_max;
     unsigned udp_coalesce_us;
     int udp_gso;

@@ -57,25 +57,6 @@ typedef struct {
     int over;
 } w_t;
 
-static void w_bytes(w_t *w, const void *p, size_t n)
-{
-    if (w->over || w->n + n > w->lim) {
-        w->over = 1;
-        return;
-    }
-    memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-static void w_u16(w_t *w, uint16_t v)
-{
-    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-    w_bytes(w, b, 2);
-}
-static void w_u32(w_t *w, uint32_t v)
-{
-    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    w_bytes(w, b, 4);
-}
 static void put_u16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);
@@ -355,27 +336,6 @@ void mirror_dns_fmt_addr6(const uint8_t a[16], char *out)
     *p = 0;
 }
 
-static void w_soa(w_t *w, const mirror_zone_t *z, uint16_t zoff, uint64_t serial, uint32_t ttl)
-{
-    w_u16(w, (uint16_t)(0xc000 | zoff));
-    w_u16(w, T_SOA);
-    w_u16(w, C_IN);
-    w_u32(w, ttl);
-    w_u16(w, (uint16_t)(z->mname_len + z->rname_len + 20));
-    w_bytes(w, z->mname, z->mname_len);
-    w_bytes(w, z->rname, z->rname_len);
-    w_u32(w, (uint32_t)serial);
-    w_u32(w, z->refresh);
-    w_u32(w, z->retry);
-    w_u32(w, z->expire);
-    w_u32(w, z->neg_ttl);
-}
-
-static uint32_t min32(uint32_t a, uint32_t b)
-{
-    return a < b ? a : b;
-}
-
 static int qtype_idx(uint16_t t)
 {
     switch (t) {
@@ -476,16 +436,114 @@ void mirror_dns_answer_batch(const mirror_dns_ctx_t *c, mirror_dns_job_t *jobs, 
     }
 }
 
-/* Answers a parsed query (rc: what parse() returned). */
-static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_t *out, size_t cap,
-                     int tcp, mirror_dns_info_t *info)
+/* ---- Building the answer ---- */
+
+static void put_u32(uint8_t *p, uint32_t v)
 {
-    info->rcode = 0;
-    info->qtype = MIRROR_QT_OTHER;
-    info->zone = -1;
-    info->listed = 0;
-    if (rc < 0)
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Reserves n bytes at the writer's end: returns where they go, or NULL
+ * (and marks the writer over) when they do not fit. */
+static uint8_t *w_take(w_t *w, size_t n)
+{
+    if (w->over || w->n + n > w->lim) {
+        w->over = 1;
+        return NULL;
+    }
+    uint8_t *p = w->b + w->n;
+    w->n += n;
+    return p;
+}
+
+/* Writes one resource record of class IN, all or nothing: its owner (a
+ * compression pointer), type, class, TTL and data length, and reserves rdlen
+ * bytes for the data. Returns where the data goes, or NULL when the record
+ * does not fit. */
+static uint8_t *w_rr(w_t *w, uint16_t owner, uint16_t type, uint32_t ttl, size_t rdlen)
+{
+    uint8_t *p = w_take(w, 12 + rdlen);
+    if (!p)
+        return NULL;
+    put_u16(p, owner);
+    put_u16(p + 2, type);
+    put_u16(p + 4, C_IN);
+    put_u32(p + 6, ttl);
+    put_u16(p + 10, (uint16_t)rdlen);
+    return p + 12;
+}
+
+/* The zone's SOA record, owned by the zone's name at offset zoff; returns 0
+ * when it does not fit. */
+static int w_soa(w_t *w, const mirror_zone_t *z, uint16_t zoff, uint64_t serial, uint32_t ttl)
+{
+    uint8_t *p = w_rr(w, (uint16_t)(0xc000 | zoff), T_SOA, ttl, z->mname_len + z->rname_len + 20);
+    if (!p)
         return 0;
+    memcpy(p, z->mname, z->mname_len);
+    p += z->mname_len;
+    memcpy(p, z->rname, z->rname_len);
+    p += z->rname_len;
+    put_u32(p, (uint32_t)serial);
+    put_u32(p + 4, z->refresh);
+    put_u32(p + 8, z->retry);
+    put_u32(p + 12, z->expire);
+    put_u32(p + 16, z->neg_ttl);
+    return 1;
+}
+
+static void w_question(w_t *w, const query_t *x)
+{
+    uint8_t *p = w_take(w, x->qname_len + 4);
+    if (!p)
+        return;
+    memcpy(p, x->qname, x->qname_len);
+    put_u16(p + x->qname_len, x->qtype);
+    put_u16(p + x->qname_len + 2, x->qclass);
+}
+
+/* The OPT record (RFC 6891): our payload size, the upper rcode bits and
+ * the query's DO bit. */
+static void w_opt(w_t *w, uint16_t payload, unsigned ext_rc, uint16_t do_bit)
+{
+    uint8_t *p = w_take(w, OPT_LEN);
+    if (!p)
+        return;
+    p[0] = 0; /* root owner */
+    put_u16(p + 1, T_OPT);
+    put_u16(p + 3, payload);
+    p[5] = (uint8_t)ext_rc;
+    p[6] = 0;
+    put_u16(p + 7, do_bit);
+    put_u16(p + 9, 0);
+}
+
+static uint32_t min32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+/* A response being built: the writer over the caller's buffer and what
+ * goes into the header. */
+typedef struct {
+    w_t w;
+    uint16_t flags;
+    int rc;          /* header rcode */
+    unsigned ext_rc; /* upper rcode bits, in OPT (BADVERS) */
+    unsigned qd, an, ns;
+    int opt;    /* an OPT record ends the response */
+    int listed; /* an answer record says "listed" */
+    int zi;     /* the query's zone in the context's zones, -1 if none */
+} resp_t;
+
+/* Starts the response to a query parse() returned rc for: how much it may
+ * take (TCP: cap and 65535; UDP: 512, or the EDNS payload up to udp_max). */
+static void resp_init(resp_t *r, const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_t *out,
+                      size_t cap, int tcp)
+{
     if (cap > 65535)
         cap = 65535;
     size_t lim = cap;
@@ -498,234 +556,250 @@ static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_
         if (udp < lim)
             lim = udp;
     }
-    w_t w = {out, 0, lim, 0};
-    uint16_t flags = F_QR | (x->flags & (0x7800 | F_RD | F_CD));
-    int with_q = 0, with_opt = 0, ext_rc = 0;
-    mirror_zone_t *z = NULL;
-    int zi = -1;
-    int listed_answer = 0;
+    r->w = (w_t){out, 12, lim, 0};
+    r->flags = F_QR | (x->flags & (0x7800 | F_RD | F_CD));
+    r->rc = rc;
+    r->ext_rc = 0;
+    /* NOTIMP and FORMERR from parse(): header only, the question may be
+     * what was malformed */
+    r->qd = rc == 0;
+    r->an = r->ns = 0;
+    r->opt = rc == 0 && x->has_opt;
+    r->listed = 0;
+    r->zi = -1;
+}
 
-    if (rc == MIRROR_RC_NOTIMP || rc == MIRROR_RC_FORMERR) {
-        /* header only: the question may be what was malformed */
-        goto header_only;
-    }
-    with_q = 1;
-    with_opt = x->has_opt;
+/* Whether a well-formed query can be answered from a zone: returns the
+ * zone's data (*zp the zone), or NULL with the rcode of a header and
+ * question response set in r. */
+static const mirror_zdata_t *admit(const mirror_dns_ctx_t *c, const query_t *x, resp_t *r,
+                                   const mirror_zone_t **zp)
+{
     if (x->has_opt && x->opt_version != 0) {
-        rc = MIRROR_RC_NOERROR;
-        ext_rc = 1; /* BADVERS = 16: upper bits in OPT, header rcode 0 */
-        goto header_only;
+        r->ext_rc = 1; /* BADVERS = 16: upper bits in OPT, header rcode 0 */
+        return NULL;
     }
     if (x->qtype == T_OPT) {
-        rc = MIRROR_RC_FORMERR;
-        goto header_only;
+        r->rc = MIRROR_RC_FORMERR;
+        return NULL;
     }
     if (x->qclass != C_IN && x->qclass != C_ANY) {
-        rc = MIRROR_RC_REFUSED;
-        goto header_only;
+        r->rc = MIRROR_RC_REFUSED;
+        return NULL;
     }
-    z = x->zone_known ? x->zone : find_zone(c, x, &zi);
+    const mirror_zone_t *z = x->zone_known ? x->zone : find_zone(c, x, &r->zi);
     if (x->zone_known)
-        zi = x->zi;
-    if (!z) {
-        rc = MIRROR_RC_REFUSED;
-        goto header_only;
+        r->zi = x->zi;
+    if (!z || x->qtype == T_AXFR || x->qtype == T_IXFR) {
+        r->rc = MIRROR_RC_REFUSED;
+        return NULL;
     }
-    if (x->qtype == T_AXFR || x->qtype == T_IXFR) {
-        rc = MIRROR_RC_REFUSED;
-        goto header_only;
-    }
-    mirror_zdata_t *d = atomic_load_explicit(&z->data, memory_order_acquire);
-    if (!d) {
-        rc = MIRROR_RC_SERVFAIL;
-        goto header_only;
-    }
-    flags |= F_AA;
+    *zp = z;
+    const mirror_zdata_t *d = atomic_load_explicit(&z->data, memory_order_acquire);
+    if (!d)
+        r->rc = MIRROR_RC_SERVFAIL;
+    return d;
+}
 
-    /* Header and question, then the sections. */
-    size_t reserve = with_opt ? OPT_LEN : 0;
-    if (w.lim < 12 + x->qname_len + 4 + reserve)
-        return 0; /* cannot happen with lim >= 512 */
-    w.lim -= reserve;
-    w.n = 12;
-    w_bytes(&w, x->qname, x->qname_len);
-    w_u16(&w, x->qtype);
-    w_u16(&w, x->qclass);
-    size_t qend = w.n;
+/* The zone's apex: its SOA (SOA, ANY) or NS records. Returns 1 when there
+ * is no such record (NODATA: the SOA goes into the authority section). */
+static int answer_apex(resp_t *r, const query_t *x, const mirror_zone_t *z, const mirror_zdata_t *d,
+                       uint16_t zoff)
+{
+    if (x->qtype == T_SOA || x->qtype == T_ANY) {
+        w_soa(&r->w, z, zoff, d->serial, z->soa_ttl);
+        r->an++;
+        return 0;
+    }
+    if (x->qtype != T_NS || !z->nns)
+        return 1;
+    for (unsigned i = 0; i < z->nns; i++) {
+        uint8_t *p = w_rr(&r->w, (uint16_t)(0xc000 | zoff), T_NS, z->soa_ttl, z->ns_len[i]);
+        if (p)
+            memcpy(p, z->ns[i], z->ns_len[i]);
+        r->an++;
+    }
+    return 0;
+}
+
+/* RFC 5782's test addresses, answered whatever the data holds: 2 for
+ * 127.0.0.2 and ::ffff:127.0.0.2 (listed), 1 for ...1 (not listed), else 0. */
+static int test_addr(nkind_t k, uint32_t a4, const uint8_t a6[16])
+{
+    if (k == N_V4)
+        return a4 == 0x7f000002u ? 2 : a4 == 0x7f000001u ? 1 : 0;
+    static const uint8_t t6[15] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0x7f, 0, 0};
+    if (!memcmp(a6, t6, 15) && (a6[15] == 2 || a6[15] == 1))
+        return a6[15];
+    return 0;
+}
+
+/* The TXT template of a listed address (NULL: no TXT record). */
+static const char *txt_template(const mirror_zone_t *z, const mirror_zdata_t *d,
+                                const mirror_hit_t *hit, int test)
+{
+    if (test)
+        return z->default_txt;
+    if (d->txt_exact)
+        return hit->reason < d->ntxt ? d->txt[hit->reason] : NULL;
+    if (hit->reason < z->nreason && z->reason_txt[hit->reason])
+        return z->reason_txt[hit->reason];
+    return z->default_txt;
+}
+
+/* The sub labels below the zone are all one hex digit. */
+static int all_nibbles(const query_t *x, unsigned sub)
+{
+    int all = 1;
+    for (unsigned i = 0; i < sub; i++) {
+        unsigned v;
+        all &= label_nibble(x->qname + x->lab_off[i], &v);
+    }
+    return all;
+}
+
+/* An address in the zone (k: N_V4 or N_V6): its A or TXT record when
+ * listed, NXDOMAIN when not. Returns 1 when the SOA goes into the
+ * authority section. */
+static int answer_addr(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x,
+                       const mirror_zone_t *z, const mirror_zdata_t *d, nkind_t k, uint32_t a4,
+                       const uint8_t a6[16], unsigned sub)
+{
+    mirror_hit_t hit;
+    int listed, test = test_addr(k, a4, a6);
+    if (test) {
+        listed = test == 2;
+        memset(&hit, 0, sizeof hit);
+        hit.a = 2;
+    } else if (atomic_load_explicit(&z->no_positive, memory_order_relaxed)) {
+        listed = 0;
+    } else {
+        listed = k == N_V4 ? mirror_index_lookup4(d->ix, a4, c->now, &hit)
+                           : mirror_index_lookup6(d->ix, a6, c->now, &hit);
+    }
+    if (!listed) {
+        /* four one-digit labels are also an IPv6 empty non-terminal
+         * (resolvers minimising QNAMEs walk through them): NODATA */
+        if (k != N_V4 || !all_nibbles(x, sub))
+            r->rc = MIRROR_RC_NXDOMAIN;
+        return 1;
+    }
+    if (x->qtype == T_A || x->qtype == T_ANY) {
+        uint8_t *p = w_rr(&r->w, 0xc00c, T_A, z->ttl, 4);
+        if (p) {
+            p[0] = 127;
+            p[1] = 0;
+            p[2] = 0;
+            p[3] = hit.a ? hit.a : z->default_a;
+        }
+        r->an++;
+        r->listed = 1;
+        return 0;
+    }
+    const char *tmpl = x->qtype == T_TXT ? txt_template(z, d, &hit, test) : NULL;
+    if (!tmpl)
+        return 1;
+    char addr[48], txt[256];
+    if (k == N_V4)
+        fmt_addr4(a4, addr);
+    else
+        mirror_dns_fmt_addr6(a6, addr);
+    size_t tl = mirror_dns_txt_expand(tmpl, addr, txt);
+    uint8_t *p = w_rr(&r->w, 0xc00c, T_TXT, z->ttl, tl + 1);
+    if (p) {
+        p[0] = (uint8_t)tl;
+        memcpy(p + 1, txt, tl);
+    }
+    r->an++;
+    r->listed = 1;
+    return 0;
+}
+
+/* The question, answer and authority sections of an answer from zone z's
+ * data d; returns -1 when not even the question fits. */
+static int answer_sections(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x,
+                           const mirror_zone_t *z, const mirror_zdata_t *d)
+{
+    size_t reserve = r->opt ? OPT_LEN : 0;
+    if (r->w.lim < 12 + x->qname_len + 4 + reserve)
+        return -1; /* cannot happen with lim >= 512 */
+    r->flags |= F_AA;
+    r->w.lim -= reserve;
+    w_question(&r->w, x);
+    size_t qend = r->w.n;
     unsigned sub = x->nlab - z->nlabels;
     uint16_t zoff = (uint16_t)(12 + (sub < x->nlab ? x->lab_off[sub] : x->qname_len - 1));
-    unsigned ancount = 0, nscount = 0;
-    int want_soa_auth = 0;
     uint32_t a4 = 0;
     uint8_t a6[16];
+    int soa_auth; /* the zone's SOA goes into the authority section */
     nkind_t k = classify(x, sub, &a4, a6);
-    rc = MIRROR_RC_NOERROR;
-
-    if (k == N_APEX) {
-        if (x->qtype == T_SOA || x->qtype == T_ANY) {
-            w_soa(&w, z, zoff, d->serial, z->soa_ttl);
-            ancount++;
-        } else if (x->qtype == T_NS) {
-            for (unsigned i = 0; i < z->nns; i++) {
-                w_u16(&w, (uint16_t)(0xc000 | zoff));
-                w_u16(&w, T_NS);
-                w_u16(&w, C_IN);
-                w_u32(&w, z->soa_ttl);
-                w_u16(&w, (uint16_t)z->ns_len[i]);
-                w_bytes(&w, z->ns[i], z->ns_len[i]);
-                ancount++;
-            }
-            if (!z->nns)
-                want_soa_auth = 1;
-        } else {
-            want_soa_auth = 1;
-        }
-    } else if (k == N_V4 || k == N_V6) {
-        mirror_hit_t hit;
-        int listed;
-        char addr[48];
-        int test = 0;
-        if (k == N_V4) {
-            if (a4 == 0x7f000002u)
-                test = 2;
-            else if (a4 == 0x7f000001u)
-                test = 1;
-        } else {
-            static const uint8_t t6[15] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0x7f, 0, 0};
-            if (!memcmp(a6, t6, 15) && (a6[15] == 2 || a6[15] == 1))
-                test = a6[15];
-        }
-        if (test) {
-            listed = test == 2;
-            memset(&hit, 0, sizeof hit);
-            hit.a = 2;
-            hit.reason = 0;
-        } else if (atomic_load_explicit(&z->no_positive, memory_order_relaxed)) {
-            listed = 0;
-        } else {
-            listed = k == N_V4 ? mirror_index_lookup4(d->ix, a4, c->now, &hit)
-                               : mirror_index_lookup6(d->ix, a6, c->now, &hit);
-        }
-        if (!listed) {
-            if (k == N_V4) {
-                /* four one-digit labels are also an IPv6 empty non-terminal
-                 * (resolvers minimising QNAMEs walk through them) */
-                int allnib = 1;
-                for (unsigned i = 0; i < sub; i++) {
-                    unsigned v;
-                    allnib &= label_nibble(x->qname + x->lab_off[i], &v);
-                }
-                if (allnib) {
-                    want_soa_auth = 1;
-                    goto sections;
-                }
-            }
-            rc = MIRROR_RC_NXDOMAIN;
-            want_soa_auth = 1;
-        } else {
-            uint8_t a = hit.a ? hit.a : z->default_a;
-            const char *tmpl = NULL;
-            if (test)
-                tmpl = z->default_txt;
-            else if (d->txt_exact)
-                tmpl = hit.reason < d->ntxt ? d->txt[hit.reason] : NULL;
-            else if (hit.reason < z->nreason && z->reason_txt[hit.reason])
-                tmpl = z->reason_txt[hit.reason];
-            else
-                tmpl = z->default_txt;
-            if (x->qtype == T_A || x->qtype == T_ANY) {
-                w_u16(&w, 0xc00c);
-                w_u16(&w, T_A);
-                w_u16(&w, C_IN);
-                w_u32(&w, z->ttl);
-                w_u16(&w, 4);
-                uint8_t ip[4] = {127, 0, 0, a};
-                w_bytes(&w, ip, 4);
-                ancount++;
-                listed_answer = 1;
-            } else if (x->qtype == T_TXT && tmpl) {
-                char txt[256];
-                if (k == N_V4)
-                    fmt_addr4(a4, addr);
-                else
-                    mirror_dns_fmt_addr6(a6, addr);
-                size_t tl = mirror_dns_txt_expand(tmpl, addr, txt);
-                w_u16(&w, 0xc00c);
-                w_u16(&w, T_TXT);
-                w_u16(&w, C_IN);
-                w_u32(&w, z->ttl);
-                w_u16(&w, (uint16_t)(tl + 1));
-                uint8_t tlen = (uint8_t)tl;
-                w_bytes(&w, &tlen, 1);
-                w_bytes(&w, txt, tl);
-                ancount++;
-                listed_answer = 1;
-            } else {
-                want_soa_auth = 1;
-            }
-        }
-    } else if (k == N_ENT) {
-        want_soa_auth = 1;
-    } else {
-        rc = MIRROR_RC_NXDOMAIN;
-        want_soa_auth = 1;
+    switch (k) {
+    case N_APEX:
+        soa_auth = answer_apex(r, x, z, d, zoff);
+        break;
+    case N_V4:
+    case N_V6:
+        soa_auth = answer_addr(c, r, x, z, d, k, a4, a6, sub);
+        break;
+    case N_ENT:
+        soa_auth = 1;
+        break;
+    default:
+        r->rc = MIRROR_RC_NXDOMAIN;
+        soa_auth = 1;
+        break;
     }
-
-sections:
-    if (w.over) {
+    if (r->w.over) {
         /* the answer does not fit: truncate to the question */
-        w.over = 0;
-        w.n = qend;
-        ancount = 0;
-        flags |= F_TC;
-        want_soa_auth = 0;
+        r->w.over = 0;
+        r->w.n = qend;
+        r->an = 0;
+        r->flags |= F_TC;
+        soa_auth = 0;
     }
-    if (want_soa_auth) {
-        size_t mark = w.n;
-        w_soa(&w, z, zoff, d->serial, min32(z->soa_ttl, z->neg_ttl));
-        if (w.over) {
-            w.over = 0;
-            w.n = mark;
-        } else {
-            nscount = 1;
-        }
+    if (soa_auth) {
+        if (w_soa(&r->w, z, zoff, d->serial, min32(z->soa_ttl, z->neg_ttl)))
+            r->ns = 1;
+        else
+            r->w.over = 0; /* it is optional: left out when it does not fit */
     }
-    w.lim += reserve;
-    put_u16(out, x->id);
-    put_u16(out + 2, (uint16_t)(flags | rc));
-    put_u16(out + 4, 1);
-    put_u16(out + 6, (uint16_t)ancount);
-    put_u16(out + 8, (uint16_t)nscount);
-    put_u16(out + 10, with_opt ? 1 : 0);
-    goto opt;
+    r->w.lim += reserve;
+    return 0;
+}
 
-header_only:
-    w.n = 12;
-    if (with_q) {
-        w_bytes(&w, x->qname, x->qname_len);
-        w_u16(&w, x->qtype);
-        w_u16(&w, x->qclass);
+/* Answers a parsed query (rc: what parse() returned): the header, then
+ * either the question alone (an error) or the sections from the zone's
+ * data, then OPT when the query had one. */
+static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_t *out, size_t cap,
+                     int tcp, mirror_dns_info_t *info)
+{
+    info->rcode = 0;
+    info->qtype = MIRROR_QT_OTHER;
+    info->zone = -1;
+    info->listed = 0;
+    if (rc < 0)
+        return 0;
+    resp_t r;
+    resp_init(&r, c, x, rc, out, cap, tcp);
+    const mirror_zone_t *z = NULL;
+    const mirror_zdata_t *d = rc == 0 ? admit(c, x, &r, &z) : NULL;
+    if (d) {
+        if (answer_sections(c, &r, x, z, d))
+            return 0;
+    } else if (r.qd) {
+        w_question(&r.w, x);
     }
     put_u16(out, x->id);
-    put_u16(out + 2, (uint16_t)(flags | (rc & 0xf)));
-    put_u16(out + 4, with_q ? 1 : 0);
-    put_u16(out + 6, 0);
-    put_u16(out + 8, 0);
-    put_u16(out + 10, with_opt ? 1 : 0);
-
-opt:
-    if (with_opt) {
-        w_bytes(&w, "", 1); /* root owner */
-        w_u16(&w, T_OPT);
-        w_u16(&w, c->udp_max);
-        uint8_t ttl[4] = {(uint8_t)ext_rc, 0, (uint8_t)(x->opt_flags >> 8), 0};
-        w_bytes(&w, ttl, 4);
-        w_u16(&w, 0);
-    }
-    info->rcode = rc | (ext_rc << 4);
+    put_u16(out + 2, (uint16_t)(r.flags | (r.rc & 0xf)));
+    put_u16(out + 4, (uint16_t)r.qd);
+    put_u16(out + 6, (uint16_t)r.an);
+    put_u16(out + 8, (uint16_t)r.ns);
+    put_u16(out + 10, r.opt ? 1 : 0);
+    if (r.opt)
+        w_opt(&r.w, c->udp_max, r.ext_rc, x->opt_flags);
+    info->rcode = r.rc | (int)(r.ext_rc << 4);
     info->qtype = qtype_idx(x->qtype);
-    if (z)
-        info->zone = zi;
-    info->listed = ancount && listed_answer;
-    return w.over ? 0 : w.n;
+    info->zone = r.zi;
+    info->listed = r.an && r.listed;
+    return r.w.over ? 0 : r.w.n;
 }

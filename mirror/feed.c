@@ -13,6 +13,7 @@
 
 #include "codec.h"
 #include "err.h"
+#include "grow.h"
 #include "log.h"
 #include "rbldnsd_data.h"
 #include "state.h"
@@ -313,14 +314,10 @@ int mirror_spool_scan(mirror_feed_t *f, const char *dir, int64_t now_ms)
         uint64_t serial = 0;
         if (read_serial(path, &serial))
             serial = UINT64_MAX; /* unreadable header: tried last, rejected */
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            spool_ent_t *ne = realloc(ents, nc * sizeof *ne);
-            if (!ne)
-                break;
-            ents = ne;
-            cap = nc;
-        }
+        spool_ent_t *ne = bl_grow(ents, &cap, n + 1, sizeof *ents);
+        if (!ne)
+            break;
+        ents = ne;
         snprintf(ents[n].name, sizeof ents[n].name, "%s", de->d_name);
         ents[n++].serial = serial;
     }
@@ -406,14 +403,10 @@ static int intern(intern_t *t, const char *s, uint16_t *id)
     }
     if (t->n >= 65535)
         return BL_ETOOBIG;
-    if (t->n == t->cap) {
-        size_t nc = t->cap * 2;
-        char **ns = realloc(t->str, nc * sizeof *ns);
-        if (!ns)
-            return BL_ENOMEM;
-        t->str = ns;
-        t->cap = nc;
-    }
+    char **nstr = bl_grow(t->str, &t->cap, t->n + 1, sizeof *t->str);
+    if (!nstr)
+        return BL_ENOMEM;
+    t->str = nstr;
     t->str[t->n] = strdup(s);
     if (!t->str[t->n])
         return BL_ENOMEM;

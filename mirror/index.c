@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "grow.h"
 
 /*
  * Layout. Every (family, prefix length) pair has its own array sorted by the
@@ -522,14 +523,10 @@ typedef struct {
 
 static void *vec_push(vec_t *v)
 {
-    if (v->n == v->cap) {
-        size_t nc = v->cap ? v->cap * 2 : 16;
-        char *np = realloc(v->p, nc * v->sz);
-        if (!np)
-            return NULL;
-        v->p = np;
-        v->cap = nc;
-    }
+    char *np = bl_grow(v->p, &v->cap, v->n + 1, v->sz);
+    if (!np)
+        return NULL;
+    v->p = np;
     return v->p + v->sz * v->n++;
 }
 

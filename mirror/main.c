@@ -345,6 +345,12 @@ static int setup_sync(app_t *app, char *err, size_t errlen)
             app->fm[k].freeze_after = bl_metrics_series(app->metrics->fam.freeze_after, v);
             app->fm[k].writable = bl_metrics_series(app->metrics->fam.state_writable, v);
             bl_metrics_set(app->fm[k].writable, 1);
+            for (int e = 0; e < 64; e++)
+                if (app->stores[k].refused_by[e]) {
+                    const char *r[] = {app->feeds[i].name, bl_errname(e ? -e : BL_EIO), NULL};
+                    bl_metrics_add(bl_metrics_series(app->metrics->fam.state_refused, r),
+                                   app->stores[k].refused_by[e]);
+                }
             bl_metrics_set(app->fm[k].freeze_after,
                            (double)mirror_config_freeze_after(&app->conf) / 1000.0);
             atomic_store(&app->fm[k].hb_ms, bl_now_ms());
@@ -769,6 +775,9 @@ int main(int argc, char **argv)
         .threads = app.conf.threads,
         .tcp_idle_ms = app.conf.tcp_idle_ms,
         .tcp_max_conns = app.conf.tcp_max_conns,
+        .tcp_max_per_client = app.conf.tcp_max_per_client,
+        .tcp_query_ms = app.conf.tcp_query_ms,
+        .tcp_pipeline = app.conf.tcp_pipeline,
         .udp_max = app.conf.udp_max,
         .udp_coalesce_us = app.conf.udp_coalesce_us,
         .udp_gso = app.conf.udp_gso,

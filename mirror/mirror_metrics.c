@@ -13,6 +13,12 @@ static const char *const qtypes[MIRROR_QT_N] = {"A", "AAAA", "TXT", "SOA", "NS",
 static const char *const rcodes[6] = {"NOERROR",  "FORMERR", "SERVFAIL",
                                       "NXDOMAIN", "NOTIMP",  "REFUSED"};
 
+static const char *const tcp_refuse_reasons[MIRROR_TCP_REFUSE_N] = {"client_limit", "full",
+                                                                    "fd_limit"};
+static const char *const tcp_close_reasons[MIRROR_TCP_CLOSE_N] = {
+    "evicted", "idle", "query_timeout", "slow_reader", "not_dns"};
+static const char *const tcp_pause_reasons[MIRROR_TCP_PAUSE_N] = {"emfile", "enfile", "enomem"};
+
 static double tcp_open_fn(void *arg)
 {
     mirror_metrics_t *m = arg;
@@ -44,7 +50,18 @@ mirror_metrics_t *mirror_metrics_new(mirror_zone_t *const *zones, size_t nzones)
     m->tcp_open = bl_metrics_series(m->fam.tcp_open, none);
     bl_metrics_set_fn(m->tcp_open, tcp_open_fn, m);
     m->tcp_accepted = bl_metrics_series(m->fam.tcp_accepted, none);
-    m->tcp_refused = bl_metrics_series(m->fam.tcp_refused, none);
+    for (int i = 0; i < MIRROR_TCP_REFUSE_N; i++) {
+        const char *v[] = {tcp_refuse_reasons[i], NULL};
+        m->tcp_refused[i] = bl_metrics_series(m->fam.tcp_refused, v);
+    }
+    for (int i = 0; i < MIRROR_TCP_CLOSE_N; i++) {
+        const char *v[] = {tcp_close_reasons[i], NULL};
+        m->tcp_closed[i] = bl_metrics_series(m->fam.tcp_closed, v);
+    }
+    for (int i = 0; i < MIRROR_TCP_PAUSE_N; i++) {
+        const char *v[] = {tcp_pause_reasons[i], NULL};
+        m->tcp_accept_pauses[i] = bl_metrics_series(m->fam.tcp_accept_pauses, v);
+    }
     m->udp_batches = bl_metrics_series(m->fam.udp_batches, none);
     m->udp_pauses = bl_metrics_series(m->fam.udp_pauses, none);
     const char *ver[] = {BLSYNC_VERSION, NULL};

@@ -11,6 +11,29 @@
 
 #define MIRROR_METRICS_ZONES 16
 
+/* Why a DNS TCP connection was refused at accept, closed by the server, or
+ * why accepting paused (the reason label of the three tcp families). */
+enum {
+    MIRROR_TCP_REFUSE_CLIENT,
+    MIRROR_TCP_REFUSE_FULL,
+    MIRROR_TCP_REFUSE_FD,
+    MIRROR_TCP_REFUSE_N
+};
+enum {
+    MIRROR_TCP_CLOSE_EVICTED,
+    MIRROR_TCP_CLOSE_IDLE,
+    MIRROR_TCP_CLOSE_QUERY_TIMEOUT,
+    MIRROR_TCP_CLOSE_SLOW_READER,
+    MIRROR_TCP_CLOSE_NOT_DNS,
+    MIRROR_TCP_CLOSE_N
+};
+enum {
+    MIRROR_TCP_PAUSE_EMFILE,
+    MIRROR_TCP_PAUSE_ENFILE,
+    MIRROR_TCP_PAUSE_ENOMEM,
+    MIRROR_TCP_PAUSE_N
+};
+
 /* Every series the hot path touches is created up front, so counting a
  * query is one lock-free increment of a per-thread shard. */
 typedef struct mirror_metrics {
@@ -18,7 +41,10 @@ typedef struct mirror_metrics {
     bl_metrics_mirror_t fam;
     bl_metrics_series_t *dns[2][MIRROR_QT_N][6]; /* transport, qtype, rcode */
     bl_metrics_series_t *listed[MIRROR_METRICS_ZONES];
-    bl_metrics_series_t *tcp_open, *tcp_accepted, *tcp_refused;
+    bl_metrics_series_t *tcp_open, *tcp_accepted;
+    bl_metrics_series_t *tcp_refused[MIRROR_TCP_REFUSE_N];
+    bl_metrics_series_t *tcp_closed[MIRROR_TCP_CLOSE_N];
+    bl_metrics_series_t *tcp_accept_pauses[MIRROR_TCP_PAUSE_N];
     bl_metrics_series_t *udp_batches, *udp_pauses;
     atomic_long tcp_open_n;
 } mirror_metrics_t;

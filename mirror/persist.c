@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "grow.h"
 #include "feed.h"
 #include "log.h"
 #include "util.h"
@@ -56,17 +57,13 @@ static int store_list(const mirror_persist_t *st, sfile_t **out, size_t *nout)
                                             : 0;
         if (!type)
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            sfile_t *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                free(v);
-                closedir(d);
-                return BL_ENOMEM;
-            }
-            v = nv;
-            cap = nc;
+        sfile_t *nv = bl_grow(v, &cap, n + 1, sizeof *v);
+        if (!nv) {
+            free(v);
+            closedir(d);
+            return BL_ENOMEM;
         }
+        v = nv;
         v[n].serial = serial;
         v[n].type = type;
         snprintf(v[n].name, sizeof v[n].name, "%s", de->d_name);
@@ -203,6 +200,7 @@ int mirror_persist_open(mirror_persist_t *st, struct mirror_feed *f, const char 
         }
         BL_WARN("sync_state_refused", "feed=%s file=%s error=%s", bl_log_q(f->name),
                 bl_log_q(v[i].name), bl_errname(rc));
+        st->refused_by[-rc > 0 && -rc < 64 ? -rc : 0]++;
         store_unlink(st, v[i].name);
     }
     for (size_t i = 0; i < n; i++) {
@@ -217,6 +215,7 @@ int mirror_persist_open(mirror_persist_t *st, struct mirror_feed *f, const char 
         if (rc) {
             BL_WARN("sync_state_refused", "feed=%s file=%s error=%s", bl_log_q(f->name),
                     bl_log_q(v[i].name), bl_errname(rc));
+            st->refused_by[-rc > 0 && -rc < 64 ? -rc : 0]++;
             store_unlink(st, v[i].name);
             continue;
         }

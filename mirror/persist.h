@@ -31,6 +31,7 @@ typedef struct {
     uint64_t write_errors;
     int64_t current_ms;       /* wall time the restored state was known current as of */
     int64_t saved_current_ms; /* what state_dir/FEED/current holds */
+    uint64_t refused_by[64];  /* persisted files refused at restore, by -error (BL_E*) */
 } mirror_persist_t;
 
 #define MIRROR_PERSIST_MAX_DELTAS 512

@@ -4,7 +4,11 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <pthread.h>
@@ -12,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -20,6 +26,7 @@
 
 #include "coalesce.h"
 #include "log.h"
+#include "tcp_clients.h"
 #include "util.h"
 
 /*
@@ -31,17 +38,27 @@
  * the event loop's bookkeeping; the batched loop is what meets the CPU
  * budget.) The thread is "online" for QSBR only while it handles a batch.
  *
- * TCP: one libuv loop thread accepts on every address, with a connection
- * limit, pipelined queries, an idle timeout that only a complete query
- * resets (so a client trickling bytes is dropped), and a bound on queued
- * output per connection. TCP answers try a direct write first and only
- * copy what the socket did not take.
+ * TCP: one libuv loop thread accepts on every address and answers
+ * pipelined queries. No client can take every connection: each client (an
+ * IPv4 address, an IPv6 /64) may hold tcp_max_per_client; when
+ * tcp_max_conns are open a new client's connection evicts the longest idle
+ * one; a query begun must be complete within tcp_query_ms (a client
+ * trickling bytes is dropped) and tcp_idle_ms runs between queries; a client
+ * that does not read its answers has at most tcp_pipeline of them queued
+ * before its further queries wait; and when descriptors run out, accepting
+ * pauses and resumes by itself. TCP answers try a direct write first and
+ * only copy what the socket did not take.
  */
 
-#define BATCH       128 /* receive vector; a pause waits for half of it at most */
-#define GSO_SEGS    64  /* datagrams per GSO message (the kernel's limit before 6.x) */
-#define RX_SIZE     4096
-#define TCP_OUT_MAX (256 * 1024)
+#define BATCH               128 /* receive vector; a pause waits for half of it at most */
+#define GSO_SEGS            64  /* datagrams per GSO message (the kernel's limit before 6.x) */
+#define RX_SIZE             4096
+#define TCP_OUT_MAX         (256 * 1024)
+#define TCP_BACKLOG         128
+#define TCP_ACCEPT_BURST    64    /* connections accepted per wake-up */
+#define TCP_ACCEPT_PAUSE_MS 100   /* how long accepting pauses when descriptors run out */
+#define TCP_TURN            32    /* queries answered for one connection before the others' turn */
+#define TCP_BATCH           16384 /* answers of one turn are written together up to this */
 
 typedef struct {
     _Atomic uint64_t q, a, drop, batches, pauses, rc[6];
@@ -68,15 +85,37 @@ typedef struct {
     mirror_coal_t coal;
 } udp_thread_t;
 
-typedef struct tcp_conn {
+enum { CONN_IDLE, CONN_PARTIAL, CONN_BUSY }; /* what a connection waits for */
+
+typedef struct tcp_conn tcp_conn_t;
+typedef struct {
+    tcp_conn_t *head, *tail; /* oldest first */
+} conn_list_t;
+
+struct tcp_conn {
     uv_tcp_t h;
     uv_timer_t timer;
     mirror_server_t *s;
+    conn_list_t *list; /* s->idle or s->partial, by state; NULL when busy */
+    tcp_conn_t *prev, *next;
+    int state;      /* CONN_* */
+    uint64_t since; /* uv_now when it entered that state */
+    mirror_client_key_t client;
+    unsigned queued; /* writes in libuv's write queue */
+    int reading;
+    int backlog;            /* complete queries left for its next turn */
+    tcp_conn_t *ready_next; /* in s->ready while backlog */
     size_t len;
     int closing;
     int handles_open;
     uint8_t buf[2 + 65535];
-} tcp_conn_t;
+};
+
+typedef struct {
+    uv_poll_t poll;
+    int fd;
+    mirror_server_t *s;
+} tcp_listener_t;
 
 struct mirror_server {
     mirror_server_conf_t conf;
@@ -87,16 +126,27 @@ struct mirror_server {
     size_t nudp;
     /* TCP */
     uv_loop_t loop;
+    int loop_ok; /* loop initialised: mirror_server_stop closes its handles */
     uv_async_t wake;
-    uv_tcp_t *listeners;
+    tcp_listener_t *listeners;
     size_t nlisteners;
     pthread_t tcp_th;
     int tcp_started;
     int tcp_qid;
-    unsigned nconns;
+    unsigned nconns; /* open, not closing */
+    unsigned max_conns, per_client, query_ms, pipeline;
+    mirror_clients_t clients;
+    conn_list_t idle, partial;
+    uv_timer_t accept_retry;
+    int reserve_fd;       /* freed for a moment to turn away a client when out of descriptors */
+    int64_t pause_start;  /* ms (bl_mono_ns) when accepting first paused; 0: it runs */
+    unsigned pause_count; /* pauses since then */
     counters_t tcp_ctr;
-    _Atomic uint64_t tcp_conns, tcp_refused;
+    _Atomic uint64_t tcp_conns, tcp_refused, tcp_evicted, tcp_timeouts, tcp_accept_pauses;
     uint8_t tcp_out[2 + 65535];
+    uint8_t tcp_batch[TCP_BATCH]; /* answers of one turn, written together */
+    uv_idle_t ready_idle;         /* runs the turns of connections with a backlog */
+    tcp_conn_t *ready;            /* those connections, in turn order */
 };
 
 int mirror_parse_hostport(const char *s, struct sockaddr_storage *ss)
@@ -377,29 +427,91 @@ static int udp_port_free(const struct sockaddr_storage *ss, char *err, size_t er
 
 /* ---- TCP ---- */
 
+/*
+ * What each connection waits for decides how long it may wait and whether it
+ * may be evicted:
+ *   idle     between queries: tcp_idle_ms; in s->idle, oldest first.
+ *   partial  the rest of a query begun: tcp_query_ms from its first byte
+ *            (a client trickling a query is closed, slowloris); in
+ *            s->partial, oldest first.
+ *   busy     answers queued that the client has not read: tcp_idle_ms from
+ *            the last answer; never evicted.
+ * The server accepts on its own descriptors (uv_poll) rather than with
+ * uv_listen, so that it can stop accepting when descriptors run out and
+ * start again by itself.
+ */
+
 static void conn_free_cb(uv_handle_t *h)
 {
     tcp_conn_t *c = h->data;
-    if (--c->handles_open == 0) {
-        c->s->nconns--;
-        if (c->s->conf.metrics)
-            atomic_fetch_sub(&c->s->conf.metrics->tcp_open_n, 1);
+    if (--c->handles_open == 0)
         free(c);
-    }
 }
 
-static void conn_close(tcp_conn_t *c)
+static void list_append(conn_list_t *l, tcp_conn_t *c)
 {
+    c->list = l;
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+static void list_remove(tcp_conn_t *c)
+{
+    conn_list_t *l = c->list;
+    if (!l)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->list = NULL;
+    c->prev = c->next = NULL;
+}
+
+/* Closes c; reason is a MIRROR_TCP_CLOSE_* to count, or -1 (the client
+ * closed, or the server stops). */
+static void conn_close(tcp_conn_t *c, int reason)
+{
+    mirror_server_t *s = c->s;
     if (c->closing)
         return;
     c->closing = 1;
+    list_remove(c);
+    for (tcp_conn_t **p = &s->ready; *p; p = &(*p)->ready_next)
+        if (*p == c) {
+            *p = c->ready_next;
+            break;
+        }
+    s->nconns--;
+    mirror_clients_del(&s->clients, &c->client);
+    if (s->conf.metrics) {
+        atomic_fetch_sub(&s->conf.metrics->tcp_open_n, 1);
+        if (reason >= 0)
+            bl_metrics_inc(s->conf.metrics->tcp_closed[reason]);
+    }
+    if (reason == MIRROR_TCP_CLOSE_EVICTED)
+        atomic_fetch_add_explicit(&s->tcp_evicted, 1, memory_order_relaxed);
+    else if (reason >= 0 && reason != MIRROR_TCP_CLOSE_NOT_DNS)
+        atomic_fetch_add_explicit(&s->tcp_timeouts, 1, memory_order_relaxed);
     uv_close((uv_handle_t *)&c->timer, conn_free_cb);
     uv_close((uv_handle_t *)&c->h, conn_free_cb);
 }
 
-static void idle_cb(uv_timer_t *t)
+static void timer_cb(uv_timer_t *t)
 {
-    conn_close(t->data);
+    tcp_conn_t *c = t->data;
+    conn_close(c, c->state == CONN_IDLE      ? MIRROR_TCP_CLOSE_IDLE
+                  : c->state == CONN_PARTIAL ? MIRROR_TCP_CLOSE_QUERY_TIMEOUT
+                                             : MIRROR_TCP_CLOSE_SLOW_READER);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t sug, uv_buf_t *buf)
@@ -410,23 +522,64 @@ static void alloc_cb(uv_handle_t *h, size_t sug, uv_buf_t *buf)
     buf->len = sizeof c->buf - c->len;
 }
 
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+/* Sets what c waits for next (after bytes arrived, answers were sent or
+ * written out; answered: a query was answered since the last call): reads
+ * only while fewer than tcp_pipeline answers are queued, and starts the
+ * timer of the new wait unless it goes on waiting for the same thing. */
+static void conn_settle(tcp_conn_t *c, int answered)
+{
+    mirror_server_t *s = c->s;
+    int want_read = c->queued < s->pipeline && !c->backlog;
+    if (want_read != c->reading) {
+        if (want_read)
+            uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);
+        else
+            uv_read_stop((uv_stream_t *)&c->h);
+        c->reading = want_read;
+    }
+    int state = c->queued ? CONN_BUSY : c->len ? CONN_PARTIAL : CONN_IDLE;
+    if (state == c->state && !answered)
+        return;
+    list_remove(c);
+    c->state = state;
+    c->since = uv_now(&s->loop);
+    if (state == CONN_IDLE)
+        list_append(&s->idle, c);
+    else if (state == CONN_PARTIAL)
+        list_append(&s->partial, c);
+    uv_timer_start(&c->timer, timer_cb, state == CONN_PARTIAL ? s->query_ms : s->conf.tcp_idle_ms,
+                   0);
+}
+
 typedef struct {
     uv_write_t req;
     size_t len;
     uint8_t data[];
 } wreq_t;
 
+static void conn_serve(tcp_conn_t *c);
+
 static void write_cb(uv_write_t *req, int status)
 {
-    (void)status;
+    tcp_conn_t *c = req->handle->data;
     free(req->data);
+    c->queued--;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c, -1);
+        return;
+    }
+    conn_serve(c); /* queries left buffered while the pipeline was full */
 }
 
 static int tcp_send(tcp_conn_t *c, const uint8_t *p, size_t n)
 {
     uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
     size_t done = 0;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->h) == 0) {
+    if (!c->queued) {
         int r = uv_try_write((uv_stream_t *)&c->h, &b, 1);
         if (r > 0)
             done = (size_t)r;
@@ -448,34 +601,56 @@ static int tcp_send(tcp_conn_t *c, const uint8_t *p, size_t n)
         free(w);
         return -1;
     }
+    c->queued++;
     return 0;
 }
 
-static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+static void ready_cb(uv_idle_t *h);
+
+/* c has complete queries left after its turn: it gets another turn once
+ * every other connection with work had one, and reads nothing meanwhile
+ * (its client's TCP window closes: back-pressure instead of buffering). */
+static void ready_push(tcp_conn_t *c)
 {
-    tcp_conn_t *c = st->data;
     mirror_server_t *s = c->s;
-    (void)buf;
-    if (nread < 0) {
-        conn_close(c);
-        return;
-    }
-    c->len += (size_t)nread;
-    size_t off = 0;
-    int answered = 0;
+    if (c->backlog)
+        return; /* already waiting for its turn */
+    c->backlog = 1;
+    c->ready_next = NULL;
+    tcp_conn_t **p = &s->ready;
+    while (*p)
+        p = &(*p)->ready_next;
+    *p = c;
+    if (!uv_is_active((uv_handle_t *)&s->ready_idle))
+        uv_idle_start(&s->ready_idle, ready_cb);
+}
+
+/* Answers up to TCP_TURN complete queries in c's buffer while fewer than
+ * tcp_pipeline writes wait, writing a turn's answers together, then
+ * settles c. One connection never holds the thread for more than a turn:
+ * a client pipelining thousands of queries is answered in turns with
+ * everybody else. */
+static void conn_serve(tcp_conn_t *c)
+{
+    mirror_server_t *s = c->s;
+    size_t off = 0, blen = 0;
+    int answered = 0, close_reason = -2, turn = 0;
     mirror_dns_ctx_t ctx = s->ctx_tmpl;
     ctx.now = atomic_load_explicit(&s->now, memory_order_relaxed);
     mirror_qsbr_online(s->conf.qsbr, s->tcp_qid);
-    while (c->len - off >= 2) {
+    while (c->len - off >= 2 && c->queued < s->pipeline) {
         size_t ml = (size_t)c->buf[off] << 8 | c->buf[off + 1];
         if (ml < 12) {
             /* no DNS message is that short: the peer is not speaking DNS */
-            mirror_qsbr_offline(s->conf.qsbr, s->tcp_qid);
-            conn_close(c);
-            return;
+            close_reason = MIRROR_TCP_CLOSE_NOT_DNS;
+            break;
         }
         if (c->len - off < 2 + ml)
             break;
+        if (turn++ == TCP_TURN) {
+            ready_push(c);
+            break;
+        }
         mirror_dns_info_t info;
         atomic_fetch_add_explicit(&s->tcp_ctr.q, 1, memory_order_relaxed);
         size_t n = mirror_dns_answer_ex(&ctx, c->buf + off + 2, ml, s->tcp_out + 2,
@@ -489,63 +664,272 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         atomic_fetch_add_explicit(&s->tcp_ctr.a, 1, memory_order_relaxed);
         s->tcp_out[0] = (uint8_t)(n >> 8);
         s->tcp_out[1] = (uint8_t)n;
-        if (tcp_send(c, s->tcp_out, n + 2)) {
-            mirror_qsbr_offline(s->conf.qsbr, s->tcp_qid);
-            conn_close(c);
-            return;
+        if (blen + n + 2 > sizeof s->tcp_batch && blen) {
+            if (tcp_send(c, s->tcp_batch, blen)) {
+                close_reason = MIRROR_TCP_CLOSE_SLOW_READER;
+                break;
+            }
+            blen = 0;
         }
+        if (n + 2 > sizeof s->tcp_batch) { /* a large answer goes on its own */
+            if (tcp_send(c, s->tcp_out, n + 2)) {
+                close_reason = MIRROR_TCP_CLOSE_SLOW_READER;
+                break;
+            }
+            continue;
+        }
+        memcpy(s->tcp_batch + blen, s->tcp_out, n + 2);
+        blen += n + 2;
     }
     mirror_qsbr_offline(s->conf.qsbr, s->tcp_qid);
+    if (close_reason == -2 && blen && tcp_send(c, s->tcp_batch, blen))
+        close_reason = MIRROR_TCP_CLOSE_SLOW_READER;
+    if (close_reason != -2) {
+        conn_close(c, close_reason);
+        return;
+    }
     if (off) {
         memmove(c->buf, c->buf + off, c->len - off);
         c->len -= off;
     }
-    if (answered)
-        uv_timer_again(&c->timer);
+    conn_settle(c, answered);
 }
 
-static void accept_cb(uv_stream_t *server, int status)
+/* The next turn of every connection that had a backlog. */
+static void ready_cb(uv_idle_t *h)
 {
-    mirror_server_t *s = server->data;
-    if (status < 0)
+    mirror_server_t *s = h->data;
+    tcp_conn_t *c = s->ready;
+    s->ready = NULL;
+    while (c) {
+        tcp_conn_t *next = c->ready_next;
+        c->ready_next = NULL;
+        c->backlog = 0;
+        if (!c->closing)
+            conn_serve(c); /* may queue c again, behind the others */
+        c = next;
+    }
+    if (!s->ready)
+        uv_idle_stop(&s->ready_idle);
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    tcp_conn_t *c = st->data;
+    (void)buf;
+    if (nread < 0) {
+        conn_close(c, -1); /* the client closed (or reset) */
         return;
-    if (s->nconns >= s->conf.tcp_max_conns) {
-        /* over the limit: accept and close at once so the backlog drains */
-        uv_tcp_t *tmp = malloc(sizeof *tmp);
-        if (!tmp)
-            return;
-        uv_tcp_init(&s->loop, tmp);
-        if (uv_accept(server, (uv_stream_t *)tmp) == 0) {
-            atomic_fetch_add_explicit(&s->tcp_refused, 1, memory_order_relaxed);
-            if (s->conf.metrics)
-                bl_metrics_inc(s->conf.metrics->tcp_refused);
-        }
-        uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
+    }
+    if (nread == 0)
+        return;
+    c->len += (size_t)nread;
+    conn_serve(c);
+}
+
+static void count_refused(mirror_server_t *s, int reason)
+{
+    atomic_fetch_add_explicit(&s->tcp_refused, 1, memory_order_relaxed);
+    if (s->conf.metrics)
+        bl_metrics_inc(s->conf.metrics->tcp_refused[reason]);
+}
+
+/* Makes room for one connection: closes the one that has waited longest,
+ * for its next query (idle) or for the rest of one (partial). So a client
+ * that just connected is not the first to go when attackers hold stalled
+ * queries, and neither is one between queries when they hold idle
+ * connections. Returns 0 when every connection is busy writing. */
+static int evict_one(mirror_server_t *s)
+{
+    tcp_conn_t *i = s->idle.head, *p = s->partial.head;
+    tcp_conn_t *v = !p || (i && i->since <= p->since) ? i : p;
+    if (!v)
+        return 0;
+    conn_close(v, MIRROR_TCP_CLOSE_EVICTED);
+    return 1;
+}
+
+/* Takes an accepted descriptor: refuses it (closes it at once) when its
+ * client is at its limit, or when every slot is taken and none can be
+ * evicted; otherwise serves it. */
+static void conn_open(mirror_server_t *s, int fd, const struct sockaddr_storage *ss)
+{
+    mirror_client_key_t k;
+    if (mirror_client_key((const struct sockaddr *)ss, &k)) {
+        close(fd);
+        return;
+    }
+    if (mirror_clients_count(&s->clients, &k) >= s->per_client) {
+        close(fd);
+        count_refused(s, MIRROR_TCP_REFUSE_CLIENT);
+        return;
+    }
+    if (s->nconns >= s->max_conns && !evict_one(s)) {
+        close(fd);
+        count_refused(s, MIRROR_TCP_REFUSE_FULL);
         return;
     }
     tcp_conn_t *c = malloc(sizeof *c);
-    if (!c)
+    if (!c) {
+        close(fd);
         return;
+    }
     memset(c, 0, offsetof(tcp_conn_t, buf));
     c->s = s;
+    c->client = k;
+    c->state = -1;
     uv_tcp_init(&s->loop, &c->h);
     uv_timer_init(&s->loop, &c->timer);
     c->h.data = c;
     c->timer.data = c;
     c->handles_open = 2;
     s->nconns++;
+    mirror_clients_add(&s->clients, &k);
     if (s->conf.metrics)
         atomic_fetch_add(&s->conf.metrics->tcp_open_n, 1);
-    if (uv_accept(server, (uv_stream_t *)&c->h)) {
-        conn_close(c);
+    if (uv_tcp_open(&c->h, fd)) {
+        close(fd);
+        conn_close(c, -1);
         return;
     }
     atomic_fetch_add_explicit(&s->tcp_conns, 1, memory_order_relaxed);
     if (s->conf.metrics)
         bl_metrics_inc(s->conf.metrics->tcp_accepted);
     uv_tcp_nodelay(&c->h, 1);
-    uv_timer_start(&c->timer, idle_cb, s->conf.tcp_idle_ms, s->conf.tcp_idle_ms);
-    uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);
+    conn_settle(c, 0);
+}
+
+static void listen_cb(uv_poll_t *p, int status, int events);
+
+static void accept_resume_cb(uv_timer_t *t)
+{
+    mirror_server_t *s = t->data;
+    for (size_t i = 0; i < s->nlisteners; i++)
+        uv_poll_start(&s->listeners[i].poll, UV_READABLE, listen_cb);
+}
+
+/* accept() failed for want of descriptors (err EMFILE, ENFILE) or kernel
+ * memory: stops polling the listeners for TCP_ACCEPT_PAUSE_MS, so the loop
+ * does not spin on a connection it cannot take while it serves the open
+ * ones (UDP needs no new descriptors). With the reserve descriptor freed for
+ * a moment, the oldest waiting connection is accepted and closed, so that
+ * its client learns at once instead of waiting in the backlog. */
+static void accept_pause(mirror_server_t *s, tcp_listener_t *l, int err)
+{
+    int why = err == EMFILE   ? MIRROR_TCP_PAUSE_EMFILE
+              : err == ENFILE ? MIRROR_TCP_PAUSE_ENFILE
+                              : MIRROR_TCP_PAUSE_ENOMEM;
+    if (s->reserve_fd >= 0 && (err == EMFILE || err == ENFILE)) {
+        close(s->reserve_fd);
+        int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            count_refused(s, MIRROR_TCP_REFUSE_FD);
+        }
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    for (size_t i = 0; i < s->nlisteners; i++)
+        uv_poll_stop(&s->listeners[i].poll);
+    uv_timer_start(&s->accept_retry, accept_resume_cb, TCP_ACCEPT_PAUSE_MS, 0);
+    atomic_fetch_add_explicit(&s->tcp_accept_pauses, 1, memory_order_relaxed);
+    if (s->conf.metrics)
+        bl_metrics_inc(s->conf.metrics->tcp_accept_pauses[why]);
+    /* one warning per episode, however many pauses it takes */
+    if (!s->pause_start) {
+        s->pause_start = (int64_t)(bl_mono_ns() / 1000000) | 1;
+        BL_WARN("tcp_accept_paused", "err=%s open=%u pause_ms=%d", strerror(err), s->nconns,
+                TCP_ACCEPT_PAUSE_MS);
+    }
+    s->pause_count++;
+}
+
+static void listen_cb(uv_poll_t *p, int status, int events)
+{
+    tcp_listener_t *l = p->data;
+    mirror_server_t *s = l->s;
+    (void)events;
+    if (status < 0)
+        return;
+    /* a bounded burst per wake-up: open connections get their turn */
+    for (int i = 0; i < TCP_ACCEPT_BURST; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            if (s->pause_start) {
+                BL_INFO("tcp_accept_resumed", "paused_ms=%" PRId64 " pauses=%u open=%u",
+                        (int64_t)(bl_mono_ns() / 1000000) - s->pause_start, s->pause_count,
+                        s->nconns);
+                s->pause_start = 0;
+                s->pause_count = 0;
+            }
+            conn_open(s, fd, &ss);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            accept_pause(s, l, errno);
+            return;
+        }
+        /* ECONNABORTED, EINTR, a network error on the new socket: next */
+    }
+}
+
+/* A listening TCP socket; 0 or -1 with err set. */
+static int tcp_listen(mirror_server_t *s, const struct sockaddr_storage *ss, const char *a,
+                      char *err, size_t errlen)
+{
+    tcp_listener_t *l = &s->listeners[s->nlisteners];
+    int one = 1;
+    l->s = s;
+    l->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (l->fd < 0) {
+        snprintf(err, errlen, "%s: socket (tcp): %s", a, strerror(errno));
+        return -1;
+    }
+    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss->ss_family == AF_INET6)
+        setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(l->fd, (const struct sockaddr *)ss, ss_len(ss)) || listen(l->fd, TCP_BACKLOG)) {
+        snprintf(err, errlen, "%s: listen (tcp): %s", a, strerror(errno));
+        close(l->fd);
+        return -1;
+    }
+    uv_poll_init_socket(&s->loop, &l->poll, l->fd);
+    l->poll.data = l;
+    s->nlisteners++;
+    uv_poll_start(&l->poll, UV_READABLE, listen_cb);
+    return 0;
+}
+
+/* How many connections the descriptor limit leaves room for: RLIMIT_NOFILE
+ * less the descriptors open now and MIRROR_TCP_FD_RESERVE for the rest of
+ * the daemon (sync, metrics, persistence, the reserve descriptor). */
+static unsigned tcp_fd_room(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+        return UINT_MAX;
+    long open_now = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        while (readdir(d))
+            open_now++;
+        closedir(d);
+        open_now -= 3; /* ".", ".." and the directory's own descriptor */
+    }
+    long room = (long)rl.rlim_cur - open_now - MIRROR_TCP_FD_RESERVE;
+    return room < 1 ? 1 : room > (long)UINT_MAX ? UINT_MAX : (unsigned)room;
+}
+
+/* A seed for the client table's hash, unknown outside the process. */
+static uint64_t seed64(void)
+{
+    uint64_t v;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+        v = bl_mono_ns() ^ (uint64_t)getpid() << 32;
+    return v;
 }
 
 static void wake_cb(uv_async_t *a)
@@ -565,10 +949,10 @@ static void walk_close_all(uv_handle_t *h, void *arg)
 {
     if (uv_is_closing(h))
         return;
-    if (h->data == arg)
-        uv_close(h, NULL); /* listeners and the wake-up handle */
+    if (h->data == arg || h->type == UV_POLL)
+        uv_close(h, NULL); /* listeners, the wake-up handle and the accept timer */
     else
-        conn_close(h->data); /* connection sockets and their timers */
+        conn_close(h->data, -1); /* connection sockets and their timers */
 }
 
 int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out, char *err,
@@ -581,18 +965,42 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
         return -1;
     }
     s->conf = *conf;
+    s->reserve_fd = -1;
+    if (!s->conf.tcp_idle_ms)
+        s->conf.tcp_idle_ms = 10000;
+    s->per_client =
+        conf->tcp_max_per_client ? conf->tcp_max_per_client : MIRROR_TCP_PER_CLIENT_DEFAULT;
+    s->query_ms = conf->tcp_query_ms ? conf->tcp_query_ms : MIRROR_TCP_QUERY_MS_DEFAULT;
+    if (s->query_ms > s->conf.tcp_idle_ms)
+        s->query_ms = s->conf.tcp_idle_ms; /* a query begun never has longer than an idle wait */
+    s->pipeline = conf->tcp_pipeline ? conf->tcp_pipeline : MIRROR_TCP_PIPELINE_DEFAULT;
+    s->max_conns = conf->tcp_max_conns ? conf->tcp_max_conns : 1;
+    unsigned room = tcp_fd_room();
+    if (s->max_conns > room) {
+        BL_WARN("tcp_connections_limited", "tcp_max_connections=%u effective=%u reason=%s",
+                s->max_conns, room,
+                bl_log_q("the descriptor limit (ulimit -n) leaves no room for more"));
+        s->max_conns = room;
+    }
     s->ctx_tmpl.zones = conf->zones;
     s->ctx_tmpl.nzones = conf->nzones;
     s->ctx_tmpl.udp_max = (uint16_t)(conf->udp_max < 512 ? 512 : conf->udp_max);
     atomic_store(&s->now, (int64_t)time(NULL));
     s->udp = calloc((size_t)conf->nlisten * conf->threads, sizeof *s->udp);
     s->listeners = calloc(conf->nlisten, sizeof *s->listeners);
-    if (!s->udp || !s->listeners || uv_loop_init(&s->loop)) {
+    if (!s->udp || !s->listeners || mirror_clients_init(&s->clients, s->max_conns, seed64()) ||
+        uv_loop_init(&s->loop)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    s->loop_ok = 1;
     uv_async_init(&s->loop, &s->wake, wake_cb);
+    uv_idle_init(&s->loop, &s->ready_idle);
+    s->ready_idle.data = s;
     s->wake.data = s;
+    uv_timer_init(&s->loop, &s->accept_retry);
+    s->accept_retry.data = s;
+    s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->tcp_qid = mirror_qsbr_register(conf->qsbr);
     for (unsigned i = 0; i < conf->nlisten; i++) {
         struct sockaddr_storage ss;
@@ -623,17 +1031,8 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
                 goto fail;
             }
         }
-        uv_tcp_t *l = &s->listeners[s->nlisteners++];
-        uv_tcp_init(&s->loop, l);
-        l->data = s;
-        int r = uv_tcp_bind(l, (const struct sockaddr *)&ss,
-                            ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
-        if (!r)
-            r = uv_listen((uv_stream_t *)l, 128, accept_cb);
-        if (r) {
-            snprintf(err, errlen, "%s: listen (tcp): %s", conf->listen[i], uv_strerror(r));
+        if (tcp_listen(s, &ss, conf->listen[i], err, errlen))
             goto fail;
-        }
     }
     for (size_t i = 0; i < s->nudp; i++) {
         if (pthread_create(&s->udp[i]->th, NULL, udp_main, s->udp[i])) {
@@ -678,6 +1077,10 @@ void mirror_server_stats(mirror_server_t *s, mirror_server_stats_t *st)
         st->rcode[r] += atomic_load(&s->tcp_ctr.rc[r]);
     st->tcp_conns = atomic_load(&s->tcp_conns);
     st->tcp_refused_conns = atomic_load(&s->tcp_refused);
+    st->tcp_evicted = atomic_load(&s->tcp_evicted);
+    st->tcp_timeouts = atomic_load(&s->tcp_timeouts);
+    st->tcp_accept_pauses = atomic_load(&s->tcp_accept_pauses);
+    st->tcp_max_conns = s->max_conns;
 }
 
 void mirror_server_stop(mirror_server_t *s)
@@ -702,12 +1105,17 @@ void mirror_server_stop(mirror_server_t *s)
         uv_async_send(&s->wake);
         pthread_join(s->tcp_th, NULL);
     }
-    if (s->listeners) {
+    if (s->loop_ok) {
         /* close everything left on the loop, then run it until the closes complete */
         uv_walk(&s->loop, walk_close_all, s);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
     }
+    for (size_t i = 0; i < s->nlisteners; i++)
+        close(s->listeners[i].fd);
+    if (s->reserve_fd >= 0)
+        close(s->reserve_fd);
+    mirror_clients_free(&s->clients);
     free(s->udp);
     free(s->listeners);
     free(s);

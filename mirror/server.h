@@ -12,12 +12,33 @@
 #include "mirror_metrics.h"
 #include "qsbr.h"
 
+#define MIRROR_TCP_PER_CLIENT_DEFAULT 10
+#define MIRROR_TCP_QUERY_MS_DEFAULT   2000
+#define MIRROR_TCP_PIPELINE_DEFAULT   64
+#define MIRROR_TCP_FD_RESERVE         64
+
 typedef struct {
     char *const *listen; /* "127.0.0.1:5353", "[::1]:5353" */
     unsigned nlisten;
     unsigned threads; /* UDP threads per listen address */
     unsigned tcp_idle_ms;
+    /* Open TCP connections at most; lowered at start to what RLIMIT_NOFILE
+     * leaves room for (the descriptors open then and MIRROR_TCP_FD_RESERVE
+     * more for everything else). When they are all open, a new connection
+     * from a client under its own limit evicts the longest idle one (or else
+     * the one stalled longest in a partial query) instead of being refused. */
     unsigned tcp_max_conns;
+    /* Open TCP connections per client (an IPv4 address, an IPv6 /64): the
+     * connection past it is closed at once. 0: MIRROR_TCP_PER_CLIENT_DEFAULT. */
+    unsigned tcp_max_per_client;
+    /* A query begun (a byte of its length prefix or of the message) must be
+     * complete within this, else the connection is closed; the idle timeout
+     * runs between queries (and bounds this too). 0: MIRROR_TCP_QUERY_MS_DEFAULT. */
+    unsigned tcp_query_ms;
+    /* Answers queued unsent per connection (the client is not reading them)
+     * before the server stops reading its further queries until it does.
+     * 0: MIRROR_TCP_PIPELINE_DEFAULT. */
+    unsigned tcp_pipeline;
     unsigned udp_max;
     unsigned udp_coalesce_us; /* pause under load to batch queries (0: never) */
     int udp_gso;              /* send same-size answers to one peer with UDP GSO */
@@ -30,6 +51,10 @@ typedef struct {
 /* Counters summed over threads (relaxed reads). */
 typedef struct {
     uint64_t udp_queries, udp_answers, tcp_queries, tcp_answers, tcp_conns, tcp_refused_conns;
+    uint64_t tcp_evicted;       /* connections closed to make room for another client */
+    uint64_t tcp_timeouts;      /* closed: idle, query not complete in time, answers unread */
+    uint64_t tcp_accept_pauses; /* accept paused for want of descriptors */
+    unsigned tcp_max_conns;     /* the limit in force (after the descriptor limit) */
     uint64_t rcode[6];
     uint64_t dropped;
     uint64_t udp_batches; /* recvmmsg calls that returned queries */

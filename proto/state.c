@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "grow.h"
 #include "state.h"
 
 void bl_state_init(bl_state_t *s, const char *feed)
@@ -158,16 +159,10 @@ static int snap_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_c
     if (nrem)
         return BL_EFIELD;
     bl_state_t *s = l->s;
-    if (s->n + nadd > s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 65536;
-        while (nc < s->n + nadd)
-            nc *= 2;
-        bl_entry_t *ne = realloc(s->e, nc * sizeof *ne);
-        if (!ne)
-            return BL_ENOMEM;
-        s->e = ne;
-        s->cap = nc;
-    }
+    bl_entry_t *ne = bl_grow(s->e, &s->cap, s->n + nadd, sizeof *s->e);
+    if (!ne)
+        return BL_ENOMEM;
+    s->e = ne;
     for (size_t i = 0; i < nadd; i++)
         s->e[s->n++] = add[i].e;
     return 0;

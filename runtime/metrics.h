@@ -125,8 +125,9 @@ int bl_metrics_render(bl_metrics_t *r, char **out, size_t *len);
  * certificate name; family = "ipv4" | "ipv6"; reason = bl_errname() or a
  * policy word; transport = "udp" | "tcp"; qtype = "A" "AAAA" "TXT" "SOA" "NS"
  * "ANY" "other"; rcode = "NOERROR" "NXDOMAIN" "REFUSED" "FORMERR" "NOTIMP"
- * "SERVFAIL"; kind = "delta" | "snapshot"; result = "ok" | "error"; event =
- * a log event name; listener = "api" | "metrics". */
+ * "SERVFAIL"; kind = "delta" | "snapshot"; result = "ok" | "error"; DNS TCP
+ * reasons in mirror/mirror_metrics.c; event = a log event name; listener =
+ * "api" | "metrics". */
 typedef struct {
     bl_metric_t *build_info;         /* gauge {version} = 1 */
     bl_metric_t *window;             /* gauge, configured propagation window */
@@ -151,13 +152,16 @@ typedef struct {
     bl_metric_t *dns_ttl;            /* gauge {zone}, TTL of positive answers */
     bl_metric_t *tcp_open;           /* gauge, open DNS TCP connections */
     bl_metric_t *tcp_accepted;       /* counter, accepted DNS TCP connections */
-    bl_metric_t *tcp_refused;        /* counter, refused over the connection limit */
+    bl_metric_t *tcp_refused;        /* counter {reason}, connections closed at accept */
+    bl_metric_t *tcp_closed;         /* counter {reason}, connections the server ended */
+    bl_metric_t *tcp_accept_pauses;  /* counter {reason}, accept paused: out of descriptors */
     bl_metric_t *udp_batches;        /* counter, receive calls that returned queries */
     bl_metric_t *udp_pauses;         /* counter, coalescing pauses (udp_coalesce_us) */
     bl_metric_t *current_age;        /* gauge {feed}, seconds since last known current */
     bl_metric_t *freeze_after;       /* gauge {feed}, the freeze limit in effect */
     bl_metric_t *state_writable;     /* gauge {feed}: 0 while writes to state_dir fail */
     bl_metric_t *state_write_errors; /* counter {feed, error} */
+    bl_metric_t *state_refused;      /* counter {feed, reason}: persisted files refused at start */
     bl_metric_t *log_events;         /* counter {event}: log lines at or above the level */
     bl_metric_t *log_suppressed;     /* counter {event}: lines the flood limit did not write */
     bl_metric_t *http_refused;       /* counter {listener, reason} */

@@ -15,6 +15,9 @@ cat > "$T/good.conf" <<CONF
 [server]
 listen = 127.0.0.1:5353
 threads = 3
+tcp_max_connections_per_client = 4
+tcp_query_timeout_ms = 500
+tcp_max_pipelined = 16
 
 [zone bl.example.org]
 rbldnsd = ip4set:$T/data
@@ -36,6 +39,12 @@ listen = 127.0.0.1:53
 threads = lots" "bad.conf:3: threads: 'lots' is not in 1..64"
 check_err "[server]
 bogus = 1" "bad.conf:2: unknown server setting 'bogus'"
+check_err "[server]
+tcp_max_connections_per_client = 0" "bad.conf:2: tcp_max_connections_per_client: '0' is not 1..65535"
+check_err "[server]
+tcp_query_timeout_ms = 50" "bad.conf:2: tcp_query_timeout_ms: '50' is not 100..60000"
+check_err "[server]
+tcp_max_pipelined = 5000" "bad.conf:2: tcp_max_pipelined: '5000' is not 1..1024"
 check_err "[zone bl.example.org]
 ttl = -5" "bad.conf:2: ttl: '-5' is not a number"
 check_err "[server]

@@ -9,6 +9,8 @@ import sys
 import time
 
 PORT, ZONE, IDLE_MS, MAXC = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+# connections one client may hold (tcp_max_connections_per_client)
+PER_CLIENT = int(sys.argv[5]) if len(sys.argv) > 5 else 10
 ADDR = ("127.0.0.1", PORT)
 
 
@@ -196,7 +198,10 @@ if not closed and closed_within(c, 3) is None:
 alive()
 print("ok: short lengths, huge lengths and slow clients are disconnected")
 
-# connection limit: the daemon closes what is over the limit and keeps serving
+# connection limit: the daemon closes what is over the limit (the lower of
+# this client's own and the global one; over the global one, a client under
+# its own limit evicts the longest idle) and keeps serving
+LIMIT = min(MAXC, PER_CLIENT)
 conns = []
 for i in range(MAXC + 5):
     try:
@@ -214,7 +219,7 @@ for c in conns:
         pass
     except ConnectionResetError:
         refused += 1
-if refused < len(conns) - MAXC or refused > len(conns) - MAXC + 1:
+if refused < len(conns) - LIMIT or refused > len(conns) - LIMIT + 1:
     fail("connection limit not enforced (%d closed of %d)" % (refused, len(conns)))
 for c in conns:
     c.close()

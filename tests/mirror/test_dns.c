@@ -321,6 +321,44 @@ static void test_edns_and_truncation(void)
     ASSERT_EQ(mirror_dns_answer(&ctx, q, 11, out, sizeof out, 0, &rc), 0);
 }
 
+/* The SOA of a negative answer is optional: when it does not fit, the
+ * answer goes without it (and without TC); over TCP it is there. */
+static void test_soa_left_out(void)
+{
+    static mirror_zone_t zl;
+    static mirror_zdata_t dl;
+    mirror_zone_conf_t zc = zc_b;
+    char label[64], qname[300];
+    memset(label, 'm', 60);
+    label[60] = 0;
+    snprintf(zc.name, sizeof zc.name, "%s.%s.example.org", label, label);
+    snprintf(qname, sizeof qname, "40.3.2.1.%s", zc.name);
+    snprintf(zc.mname, sizeof zc.mname, "%s.%s.%s.example.org", label, label, label);
+    snprintf(zc.rname, sizeof zc.rname, "%s.%s.%s.example.net", label, label, label);
+    char err[256];
+    ASSERT_EQ(mirror_zone_init(&zl, &zc, err, sizeof err), 0);
+    dl.ix = mirror_index_new();
+    dl.serial = 9;
+    atomic_store(&zl.data, &dl);
+    mirror_zone_t *zs[1] = {&zl};
+    mirror_dns_ctx_t c = {zs, 1, 1000, 1232};
+    uint8_t q[600], out[4096];
+    int rc;
+    size_t ql = mkq(q, qname, 1, 0, 0, 0);
+    size_t n = mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NXDOMAIN);
+    ASSERT_EQ(n, ql); /* header and question */
+    ASSERT_EQ(out[2] & 0x02, 0);
+    ASSERT_EQ(u16(out + 8), 0);
+    n = mirror_dns_answer(&c, q, ql, out, sizeof out, 1, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NXDOMAIN);
+    ASSERT_EQ(u16(out + 8), 1);
+    ASSERT(n > 512);
+    atomic_store(&zl.data, NULL);
+    mirror_index_free(dl.ix);
+    mirror_zone_close(&zl);
+}
+
 static void test_txt_expand(void)
 {
     char out[300];
@@ -373,6 +411,7 @@ int main(void)
     RUN(test_batch);
     RUN(test_zones);
     RUN(test_edns_and_truncation);
+    RUN(test_soa_left_out);
     RUN(test_txt_expand);
     RUN(test_fmt_addr6);
     mirror_index_free(da.ix);

@@ -101,6 +101,17 @@ for m in m1 m2; do
 done
 pass "every damaged delta was quarantined and counted; no mirror was ever sent one"
 
+# ---- a damaged file in a mirror's own state --------------------------------------------------
+kill -TERM "${PID[m2]}" && wait "${PID[m2]}" || fail "m2 did not stop"
+f=$(ls "$T/m2/state/main/"*.snap | sort | tail -1)
+printf '\x7f' | dd of="$f" bs=1 seek=192 count=1 conv=notrunc status=none # its payload_len
+start_mirror m2
+grep -q "event=sync_state_refused feed=main file=$(basename "$f") error=bad_signature" "$T/m2.log" ||
+    fail "the damaged state file is not reported as a bad signature: $(grep sync_state_refused "$T/m2.log")"
+is m2 'blsync_mirror_state_files_refused_total{feed="main",reason="bad_signature"}' 1 || fail "not counted"
+wait_until 10 synced m2 || fail "m2 did not resynchronise after refusing its state file"
+pass "a bit flipped in a mirror's state file: refused as a bad signature, counted, resynchronised"
+
 # ---- an operator delisting after all of it reaches both mirrors ---------------------------------
 t=$(ms)
 delist 192.0.2.11
