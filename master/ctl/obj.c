@@ -86,25 +86,45 @@ static void print_header(const bl_hdr_t *h)
     printf("payload_bytes: %" PRIu64 "\nraw_bytes: %" PRIu64 "\n", h->payload_len, h->raw_len);
 }
 
-/* Parses "--key PUB" options into a ring; other arguments are returned as files. */
-static int parse_files_keys(int argc, char **argv, bl_keyring_t *ring, const char **files,
-                            int *nfiles, int *nkeys)
+/* FILE arguments and --key PUB options of verify and dump. */
+typedef struct {
+    const char **files; /* as many slots as arguments: never too few */
+    int nfiles, nkeys;
+    bl_keyring_t *ring;
+} obj_args_t;
+
+static void obj_args_free(obj_args_t *a)
 {
+    free(a->files);
+    bl_keyring_free(a->ring);
+}
+
+/* Parses "--key PUB" options into a ring; other arguments are files.
+ * Returns 0, or the exit status after printing why. */
+static int obj_args_parse(int argc, char **argv, const char *cmd, obj_args_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->files = calloc((size_t)argc, sizeof *a->files);
+    a->ring = bl_keyring_new();
+    if (!a->files || !a->ring) {
+        fprintf(stderr, "%s: out of memory\n", cmd);
+        return 1;
+    }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--key") && i + 1 < argc) {
             const char *path = argv[++i];
-            int rc = bl_keyring_add_file(ring, path);
+            int rc = bl_keyring_add_file(a->ring, path);
             if (rc) {
                 fprintf(stderr, "%s: %s\n", path,
                         rc == BL_EIO ? strerror(errno) : "not an Ed25519 key (PEM)");
-                return -1;
+                return 2;
             }
-            (*nkeys)++;
+            a->nkeys++;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "unknown option '%s'\n", argv[i]);
-            return -1;
+            return 2;
         } else {
-            files[(*nfiles)++] = argv[i];
+            a->files[a->nfiles++] = argv[i];
         }
     }
     return 0;
@@ -174,26 +194,19 @@ static int count_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_
  * with every mirror rule, digests included. */
 int ctl_verify(int argc, char **argv)
 {
-    const char **files = calloc((size_t)argc, sizeof *files);
-    int nfiles = 0, nkeys = 0, status = 0;
-    bl_keyring_t *ring = bl_keyring_new();
-    if (!files || !ring) {
-        fprintf(stderr, "verify: out of memory\n");
-        free(files);
-        bl_keyring_free(ring);
-        return 1;
-    }
-    if (parse_files_keys(argc, argv, ring, files, &nfiles, &nkeys)) {
-        free(files);
-        bl_keyring_free(ring);
-        return 2;
-    }
-    if (!nfiles || !nkeys) {
+    obj_args_t a;
+    int status = obj_args_parse(argc, argv, "verify", &a);
+    if (!status && (!a.nfiles || !a.nkeys)) {
         fprintf(stderr, "usage: blsyncctl verify FILE [FILE...] --key PUB [--key PUB...]\n");
-        free(files);
-        bl_keyring_free(ring);
-        return 2;
+        status = 2;
     }
+    if (status) {
+        obj_args_free(&a);
+        return status;
+    }
+    const char **files = a.files;
+    int nfiles = a.nfiles;
+    bl_keyring_t *ring = a.ring;
     bl_state_t st;
     bl_state_init(&st, NULL);
     for (int f = 0; f < nfiles && !status; f++) {
@@ -226,8 +239,7 @@ int ctl_verify(int argc, char **argv)
     if (!status)
         printf("ok: %s verified\n", nfiles > 1 ? "chain" : files[0]);
     bl_state_close(&st);
-    bl_keyring_free(ring);
-    free(files);
+    obj_args_free(&a);
     return status;
 }
 
@@ -312,25 +324,15 @@ static int dump_files(const char **files, int nfiles, int nkeys, bl_keyring_t *r
 /* dump FILE: the object's records; dump --key PUB A B C...: the state after the chain. */
 int ctl_dump(int argc, char **argv)
 {
-    const char **files = calloc((size_t)argc, sizeof *files);
-    int nfiles = 0, nkeys = 0;
-    bl_keyring_t *ring = bl_keyring_new();
-    if (!files || !ring) {
-        fprintf(stderr, "dump: out of memory\n");
-        free(files);
-        bl_keyring_free(ring);
-        return 1;
+    obj_args_t a;
+    int status = obj_args_parse(argc, argv, "dump", &a);
+    if (!status && !a.nfiles) {
+        fprintf(stderr, "usage: blsyncctl dump FILE [FILE...] [--key PUB]\n");
+        status = 2;
     }
-    if (parse_files_keys(argc, argv, ring, files, &nfiles, &nkeys) || !nfiles) {
-        if (!nfiles)
-            fprintf(stderr, "usage: blsyncctl dump FILE [FILE...] [--key PUB]\n");
-        free(files);
-        bl_keyring_free(ring);
-        return 2;
-    }
-    int status = dump_files(files, nfiles, nkeys, ring);
-    free(files);
-    bl_keyring_free(ring);
+    if (!status)
+        status = dump_files(a.files, a.nfiles, a.nkeys, a.ring);
+    obj_args_free(&a);
     return status;
 }
 
