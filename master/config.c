@@ -14,7 +14,11 @@
 static const bl_conf_name_t sync_modes[] = {{"normal", 0}, {"full", 1}, {NULL, 0}};
 static const bl_conf_section_t sections[] = {
     {.name = "master"},
-    {.name = "http", .doc = "The admin and report API (docs/OPERATIONS.md)."},
+    {.name = "http",
+     .doc = "The admin and report API (docs/OPERATIONS.md). A request that needs the token and "
+            "lacks it is answered 401 (403 without a configured token), and one declaring a "
+            "body larger than max_body 413, from its header alone: no byte of its body is read. "
+            "blsync_http_refused_total counts what the bounds below refuse, by reason."},
     {.name = "publisher",
      .doc = "Signed deltas and snapshots of the feed, written into the spool the sync server "
             "serves."},
@@ -88,6 +92,20 @@ static const bl_conf_opt_t opts[] = {
       .help = "Largest request body."),
     O("http", "threads", BL_CONF_UINT, http_threads, .def = "2", .min = 1, .max = 64,
       .help = "HTTP threads."),
+    O("http", "max_connections", BL_CONF_UINT, http_max_conns, .def = "256", .min = 1,
+      .max = 100000,
+      .help = "Connections at once before any request is checked (at most a quarter of the "
+              "descriptor limit).",
+      .doc = "At the limit a newcomer takes the place of the oldest idle or slow connection of "
+             "the busiest client address."),
+    O("http", "max_connections_per_address", BL_CONF_UINT, http_max_conns_per_addr, .def = "16",
+      .min = 1, .max = 100000, .help = "Connections at once from one client address."),
+    O("http", "request_timeout", BL_CONF_DURATION, http_request_timeout_ms, .def = "30s",
+      .min = 100, .help = "Time a whole request (header and body) may take.",
+      .doc = "Counted from the connection's opening or the previous answer; a slower client is "
+             "disconnected, however steadily it sends."),
+    O("http", "idle_timeout", BL_CONF_DURATION, http_idle_timeout_ms, .def = "10s", .min = 1000,
+      .help = "An idle connection is closed after this long."),
 
     O("publisher", "spool", BL_CONF_PATH, pub.spool, .def = "/var/lib/blsync/spool",
       .help = "Published objects, one directory per feed."),
@@ -192,6 +210,22 @@ static const bl_conf_opt_t opts[] = {
       .help = "A mirror whose queue stays over half full for this long is disconnected."),
     O("sync", "max_mirrors", BL_CONF_UINT, sync.max_mirrors, .def = "10000", .min = 1,
       .max = 1000000, .help = "Connected mirrors at most."),
+    O("sync", "handshake_timeout", BL_CONF_DURATION, sync.handshake_timeout_ms, .def = "10s",
+      .min = 100, .help = "Deadline of a whole TLS handshake, before a mirror has authenticated."),
+    O("sync", "max_handshakes", BL_CONF_UINT, sync.max_handshakes, .def = "256", .min = 1,
+      .max = 1000000,
+      .help = "TLS handshakes in progress at once (at most a quarter of the descriptor limit).",
+      .doc = "At the limit a newcomer takes the place of the oldest handshake of the address "
+             "holding most of them, or, coming from an address a mirror authenticated from "
+             "before, of the oldest handshake from an address no mirror ever did; otherwise it "
+             "is closed at once. blsync_master_sync_refused_total{stage=\"connection\"} counts "
+             "the refusals. When the process runs out of file descriptors the sync listener "
+             "accepts and closes what waits, pauses (100 ms, doubling to 2 s) and resumes by "
+             "itself."),
+    O("sync", "max_handshakes_per_address", BL_CONF_UINT, sync.max_handshakes_per_addr,
+      .def = "0", .max = 1000000,
+      .help = "TLS handshakes in progress at once from one address (0: a quarter of "
+              "max_handshakes, at least 8)."),
 };
 
 const bl_conf_schema_t master_conf_schema =

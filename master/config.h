@@ -26,6 +26,9 @@ typedef struct {
     char token_file[PATH_MAX]; /* read into token by master_config_load */
     size_t max_body;
     unsigned http_threads;
+    /* Bounds before any handler (runtime/http_guard.h; 0: its defaults). */
+    unsigned http_max_conns, http_max_conns_per_addr;
+    int64_t http_idle_timeout_ms, http_request_timeout_ms;
     /* [publisher] */
     master_pub_conf_t pub;
     int64_t publish_delay_ms; /* quiet time that ends a batch of changes */

@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include "addr.h"
 #include "err.h"
 #include "http.h"
+#include "http_guard.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -90,16 +93,18 @@ static const char *report_from_json(const master_policy_t *p, const master_json_
     memset(r, 0, sizeof *r);
     if (o->type != MASTER_JSON_OBJ)
         return "a report must be a JSON object";
+    /* The ip goes into every refusal of the report, whatever else is wrong. */
+    const master_json_t *ip = master_json_get(o, "ip");
+    if (ip && ip->type == MASTER_JSON_STR)
+        *ipstr = ip->str;
     for (const master_json_t *m = o->child; m; m = m->next)
         if (strcmp(m->key, "ip") && strcmp(m->key, "source") && strcmp(m->key, "time") &&
             strcmp(m->key, "evidence"))
             return "unknown field (allowed: ip, source, time, evidence)";
-    const master_json_t *ip = master_json_get(o, "ip");
     if (!ip)
         return "missing field: ip";
     if (ip->type != MASTER_JSON_STR)
         return "ip must be a string";
-    *ipstr = ip->str;
     if (master_policy_target(p, ip->str, 0, &r->key, &why))
         return why;
     const master_json_t *src = master_json_get(o, "source");
@@ -209,12 +214,15 @@ static int error_json(bl_buf_t *out, int status, const char *why)
     return status;
 }
 
-/* Constant-time comparison of the presented bearer token. */
+/* Constant-time comparison of the presented bearer token. The scheme is
+ * case-insensitive and followed by one or more spaces (RFC 7235 2.1). */
 static int token_ok(const char *token, const char *auth)
 {
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
         return 0;
     const char *t = auth + 7;
+    while (*t == ' ')
+        t++;
     size_t a = strlen(t), b = strlen(token);
     unsigned char d = a != b;
     for (size_t i = 0; i < b; i++)
@@ -222,13 +230,29 @@ static int token_ok(const char *token, const char *auth)
     return d == 0;
 }
 
-static int check_auth(master_http_ctx_t *ctx, const char *auth, bl_buf_t *out)
+/* The requests that change state: they need the bearer token. */
+static int state_changing(const char *method, const char *path)
 {
+    if (!strcmp(method, "POST"))
+        return !strcmp(path, "/v1/reports") || !strcmp(path, "/v1/listings");
+    return !strcmp(method, "DELETE") && !strncmp(path, "/v1/listings/", 13);
+}
+
+/* 0 when the request needs no token or carries the right one; otherwise
+ * the status (401, or 403 without a configured token) with out set. */
+static int request_auth(master_http_ctx_t *ctx, const char *method, const char *path,
+                        const char *auth, bl_buf_t *out)
+{
+    if (!state_changing(method, path))
+        return 0;
+    int st = 0;
     if (!ctx->token || !*ctx->token)
-        return error_json(out, 403, "no API token configured: state changes are disabled");
-    if (!token_ok(ctx->token, auth))
-        return error_json(out, 401, "missing or wrong bearer token");
-    return 0;
+        st = error_json(out, 403, "no API token configured: state changes are disabled");
+    else if (!token_ok(ctx->token, auth))
+        st = error_json(out, 401, "missing or wrong bearer token");
+    if (st && !strcmp(path, "/v1/reports"))
+        master_metrics_refused(ctx->metrics, "bearer", 1);
+    return st;
 }
 
 static int hexval(int c)
@@ -568,16 +592,31 @@ static int h_list_del(master_http_ctx_t *ctx, const char *prefix, const char *qu
         st = error_json(out, 422, "unknown removal reason: use technical-error or user-error");
         goto out;
     }
-    if (master_policy_target(ctx->policy, prefix, 1, &key, &why)) {
-        st = error_json(out, 400, why);
+    /* Any well-formed prefix may be removed, listable or not: a listing
+     * made before a rule existed (0.0.0.0, an IPv4-mapped key) must go too.
+     * The key as written is tried first, then the key the rules map it to. */
+    bl_prefix_t mapped;
+    int prc = bl_prefix_parse(prefix, &key);
+    if (prc) {
+        st = error_json(out, 400,
+                        prc == BL_EHOSTBITS ? "prefix has host bits set beyond its length (use "
+                                              "the network address)"
+                                            : "malformed IP address or CIDR prefix");
         goto out;
     }
+    int has_mapped = bl_addr_check(prefix, BL_ADDR_PREFIX, 0, 0, &mapped, &why) == 0 &&
+                     !bl_prefix_eq(&mapped, &key);
     int64_t now = bl_now_ms();
     pthread_mutex_lock(ctx->lock);
     int rc = master_store_begin(ctx->store);
     if (!rc) {
         rc = master_policy_remove(ctx->store, ctx->policy, &key, reason, actor ? actor : "api",
                                   comment, now);
+        if (rc == BL_ENOTFOUND && has_mapped) {
+            key = mapped;
+            rc = master_policy_remove(ctx->store, ctx->policy, &key, reason, actor ? actor : "api",
+                                      comment, now);
+        }
         rc = rc ? (master_store_rollback(ctx->store), rc) : master_store_commit(ctx->store);
     }
     if (rc == BL_ENOTFOUND) {
@@ -785,14 +824,12 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
     const char *query = q ? q + 1 : "";
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     int post = !strcmp(method, "POST"), del = !strcmp(method, "DELETE");
-    int st;
+    int st = request_auth(ctx, method, path, auth, out);
+    if (st)
+        return st;
     if (!strcmp(path, "/v1/reports")) {
         if (!post)
             return error_json(out, 405, "use POST");
-        if ((st = check_auth(ctx, auth, out))) {
-            master_metrics_refused(ctx->metrics, "bearer", 1);
-            return st;
-        }
         return h_reports(ctx, body, len, out);
     }
     if (!strncmp(path, "/v1/lookup/", 11)) {
@@ -805,15 +842,11 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
             return h_list_get(ctx, query, out);
         if (!post)
             return error_json(out, 405, "use GET or POST");
-        if ((st = check_auth(ctx, auth, out)))
-            return st;
         return h_list_add(ctx, body, len, out);
     }
     if (!strncmp(path, "/v1/listings/", 13)) {
         if (!del)
             return error_json(out, 405, "use DELETE");
-        if ((st = check_auth(ctx, auth, out)))
-            return st;
         return h_list_del(ctx, path + 13, query, body, len, out);
     }
     if (!strcmp(path, "/v1/status")) {
@@ -832,13 +865,14 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
 /* ---- libmicrohttpd glue ---- */
 
 struct master_http {
-    struct MHD_Daemon *d;
+    bl_http_guard_t *g;
     master_http_ctx_t *ctx;
 };
 
 typedef struct {
     bl_buf_t body;
-    int too_big;
+    int answered;    /* a refusal went out before the body: ignore what follows */
+    int ignore_body; /* GET and HEAD take no body */
 } req_t;
 
 static int append_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -875,6 +909,61 @@ static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, bl_buf_
     return ret;
 }
 
+static void count_request(master_http_ctx_t *ctx, int status)
+{
+    pthread_mutex_lock(ctx->lock);
+    ctx->stats.requests_total++;
+    if (status >= 400 && status < 500)
+        ctx->stats.requests_rejected_total++;
+    pthread_mutex_unlock(ctx->lock);
+}
+
+static int too_large(master_http_t *h, const char *url, bl_buf_t *out)
+{
+    char why[96];
+    snprintf(why, sizeof why, "request body larger than %zu bytes", h->ctx->max_body);
+    if (!strcmp(url, "/v1/reports"))
+        master_metrics_refused(h->ctx->metrics, why, 1);
+    return error_json(out, 413, why);
+}
+
+/* The first call, with the headers only: a request that needs a token and
+ * has none, that declares a body over max_body, or that no endpoint takes
+ * a body for, is answered now, before a byte of its body is read
+ * (libmicrohttpd then closes the connection). Only a request with the
+ * token ever has its body read. */
+static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn, const char *url,
+                                  const char *method, req_t *rq)
+{
+    rq->ignore_body = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    bl_buf_t out;
+    bl_buf_init(&out);
+    const char *auth =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    int status = request_auth(h->ctx, method, url, auth, &out);
+    uint64_t declared;
+    if (status) {
+        bl_http_guard_refused(h->g, BL_HTTP_REFUSED_AUTH, "");
+    } else if (!rq->ignore_body && !state_changing(method, url)) {
+        /* Only state changes take a body: any other method gets its 404 or 405 now. */
+        status = master_http_handle(h->ctx, method, url, auth, NULL, 0, &out);
+    } else if (!rq->ignore_body && bl_http_content_length(conn, &declared) == 0 &&
+               declared > h->ctx->max_body) {
+        status = too_large(h, url, &out);
+        char detail[64];
+        snprintf(detail, sizeof detail, "declared=%llu", (unsigned long long)declared);
+        bl_http_guard_refused(h->g, BL_HTTP_REFUSED_TOO_LARGE, detail);
+    }
+    enum MHD_Result ret = MHD_YES;
+    if (status) {
+        rq->answered = 1;
+        count_request(h->ctx, status);
+        ret = send_buf(conn, status, &out);
+    }
+    bl_buf_close(&out);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -888,29 +977,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         bl_buf_init(&rq->body);
         *con_cls = rq;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > h->ctx->max_body)
-            rq->too_big = 1;
-        return MHD_YES;
+        return on_headers(h, conn, url, method, rq);
     }
     if (*upload_size) {
-        if (!rq->too_big && rq->body.len + *upload_size > h->ctx->max_body)
-            rq->too_big = 1;
-        if (!rq->too_big)
-            bl_buf_put(&rq->body, upload_data, *upload_size);
+        size_t n = *upload_size;
         *upload_size = 0;
+        if (rq->answered || rq->ignore_body)
+            return MHD_YES;
+        if (rq->body.len + n > h->ctx->max_body) {
+            /* A body without a declared length (chunked) that grows past
+             * the limit: the connection ends here, nothing more is read. */
+            rq->answered = 1;
+            bl_http_guard_refused(h->g, BL_HTTP_REFUSED_TOO_LARGE, "declared=none");
+            bl_buf_t out;
+            bl_buf_init(&out);
+            int status = too_large(h, url, &out);
+            count_request(h->ctx, status);
+            bl_buf_close(&out);
+            return MHD_NO;
+        }
+        bl_buf_put(&rq->body, upload_data, n);
         return MHD_YES;
     }
+    if (rq->answered)
+        return MHD_YES;
     bl_buf_t out;
     bl_buf_init(&out);
     int status;
-    if (rq->too_big) {
-        char why[96];
-        snprintf(why, sizeof why, "request body larger than %zu bytes", h->ctx->max_body);
-        if (!strcmp(url, "/v1/reports"))
-            master_metrics_refused(h->ctx->metrics, why, 1);
-        status = error_json(&out, 413, why);
-    } else if (rq->body.err) {
+    if (rq->body.err) {
         status = error_json(&out, 503, "out of memory");
     } else {
         bl_buf_t full;
@@ -933,11 +1027,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                                rq->body.data, rq->body.len, &out);
         bl_buf_close(&full);
     }
-    pthread_mutex_lock(h->ctx->lock);
-    h->ctx->stats.requests_total++;
-    if (status >= 400 && status < 500)
-        h->ctx->stats.requests_rejected_total++;
-    pthread_mutex_unlock(h->ctx->lock);
+    count_request(h->ctx, status);
     enum MHD_Result ret = send_buf(conn, status, &out);
     bl_buf_close(&out);
     return ret;
@@ -963,7 +1053,7 @@ int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, u
     *out = NULL;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
@@ -984,18 +1074,31 @@ int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, u
     h->ctx = ctx;
     if (threads > 1)
         flags |= MHD_USE_EPOLL_LINUX_ONLY;
-    h->d =
-        MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
-                         MHD_OPTION_NOTIFY_COMPLETED, on_done, h, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
-    if (!h->d) {
+    bl_metrics_t *reg = master_metrics_registry(ctx->metrics);
+    bl_http_guard_conf_t gc = {
+        .listener = "api",
+        .max_conns = ctx->max_conns,
+        .max_per_addr = ctx->max_conns_per_addr,
+        .idle_timeout_s = ctx->idle_timeout_s,
+        .request_timeout_ms = ctx->request_timeout_ms > 0 ? (uint64_t)ctx->request_timeout_ms : 0,
+        .refused = reg ? bl_metrics_find(reg, "blsync_http_refused_total") : NULL,
+        .connections = reg ? bl_metrics_find(reg, "blsync_http_connections") : NULL,
+        .completed = on_done,
+        .completed_cls = h,
+    };
+    const struct MHD_OptionItem extra[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    int rc = bl_http_guard_start(&gc, flags, (struct sockaddr *)&ss, on_request, h, extra, &h->g);
+    if (rc) {
         BL_ERR("http_listen", "host=%s port=%u error=%s", bl_log_q(host), port,
-               bl_log_q("cannot start HTTP server (address in use?)"));
+               bl_log_q(errno ? strerror(errno) : "cannot start HTTP server"));
         free(h);
-        return BL_EIO;
+        return rc;
     }
-    BL_INFO("http_listening", "host=%s port=%u threads=%u", bl_log_q(host), port, threads);
+    BL_INFO("http_listening", "host=%s port=%u threads=%u max_connections=%u", bl_log_q(host), port,
+            threads, bl_http_guard_max_conns(h->g));
     *out = h;
     return 0;
 }
@@ -1004,6 +1107,6 @@ void master_http_stop(master_http_t *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->d);
+    bl_http_guard_stop(h->g);
     free(h);
 }

@@ -53,6 +53,9 @@ typedef struct {
      * {sid, addr, acked}; returns how many there are. */
     int (*mirror_sessions)(void *arg, const char *mirror, master_http_session_t *out, int max);
     int64_t window_ms; /* the propagation window, shown by status (0: not shown) */
+    /* Bounds before any handler (runtime/http_guard.h; 0: its defaults). */
+    unsigned max_conns, max_conns_per_addr, idle_timeout_s;
+    int64_t request_timeout_ms;
     master_http_stats_t stats;
 } master_http_ctx_t;
 

@@ -543,7 +543,11 @@ int main(int argc, char **argv)
                                 .mirror_up = mirror_up,
                                 .mirror_sessions = mirror_sessions,
                                 .mirror_up_arg = &m,
-                                .window_ms = m.c.window_ms};
+                                .window_ms = m.c.window_ms,
+                                .max_conns = m.c.http_max_conns,
+                                .max_conns_per_addr = m.c.http_max_conns_per_addr,
+                                .idle_timeout_s = (unsigned)(m.c.http_idle_timeout_ms / 1000),
+                                .request_timeout_ms = m.c.http_request_timeout_ms};
     uv_async_init(m.loop, &m.wake, on_wake);
     m.wake.data = &m;
     uv_timer_init(m.loop, &m.tick);

@@ -29,6 +29,8 @@ struct master_metrics {
         *bytes_snap, *heartbeats, *connected, *active, *gone, *prop, *oldest, *propagating, *broken,
         *fam4, *fam6, *dl_expired, *dl_operator;
     bl_metrics_series_t *ingested[MASTER_SRC_N];
+    bl_metrics_series_t *sync_refused[BL_TLS_REFUSED_N], *sync_handshakes;
+    uint64_t sync_refused_seen[BL_TLS_REFUSED_N];
     _Atomic int64_t last_publish_ms;
     _Atomic int64_t oldest_ms;
     int64_t broken_id; /* last delisting id counted as window-broken */
@@ -89,6 +91,10 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     m->dl_operator = bl_metrics_with(m->f.delistings_decided, f, "operator");
     for (int s = 0; s < MASTER_SRC_N; s++)
         m->ingested[s] = bl_metrics_with(m->f.reports_ingested, master_source_name(s));
+    for (int r = 0; r < BL_TLS_REFUSED_N; r++)
+        m->sync_refused[r] =
+            bl_metrics_with(m->f.sync_refused, "connection", bl_tls_refusal_name(r));
+    m->sync_handshakes = bl_metrics_series(m->f.sync_handshakes, NULL);
     *out = m;
     return 0;
 }
@@ -118,11 +124,29 @@ const char *master_refusal_word(const char *why)
     static const struct {
         const char *needle, *word;
     } map[] = {
-        {"domain", "domain"},       {"e-mail", "email"},        {"loopback", "loopback"},
-        {"host bits", "host_bits"}, {"malformed", "malformed"}, {"not a prefix", "prefix"},
-        {"wider", "too_wide"},      {"source", "source"},       {"future", "time"},
-        {"older", "time"},          {"time must", "time"},      {"larger than", "too_large"},
-        {"bearer", "auth"},         {"at byte", "json"},        {"field", "field"},
+        {"domain", "domain"},
+        {"e-mail", "email"},
+        {"loopback", "loopback"},
+        {"unspecified", "unspecified"},
+        {"this network", "this_network"},
+        {"broadcast", "broadcast"},
+        {"multicast", "multicast"},
+        {"reserved", "reserved"},
+        {"IPv4-compatible", "ipv4_compatible"},
+        {"IPv4-mapped", "ipv4_mapped"},
+        {"whole", "too_wide"},
+        {"host bits", "host_bits"},
+        {"malformed", "malformed"},
+        {"not a prefix", "prefix"},
+        {"wider", "too_wide"},
+        {"source", "source"},
+        {"future", "time"},
+        {"older", "time"},
+        {"time must", "time"},
+        {"larger than", "too_large"},
+        {"bearer", "auth"},
+        {"at byte", "json"},
+        {"field", "field"},
     };
     for (size_t i = 0; why && i < sizeof map / sizeof *map; i++)
         if (strstr(why, map[i].needle))
@@ -279,6 +303,17 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
             bl_metrics_add(bl_metrics_with(m->f.sync_disconnects, "slow"),
                            st->disconnects_slow - m->slow_seen);
         m->slow_seen = st->disconnects_slow;
+        const bl_tls_server_t *l = master_sync_listener(sync);
+        if (l) {
+            uint64_t counts[BL_TLS_REFUSED_N];
+            bl_tls_server_refusals(l, counts);
+            for (int r = 0; r < BL_TLS_REFUSED_N; r++) {
+                if (counts[r] > m->sync_refused_seen[r])
+                    bl_metrics_add(m->sync_refused[r], counts[r] - m->sync_refused_seen[r]);
+                m->sync_refused_seen[r] = counts[r];
+            }
+            bl_metrics_set(m->sync_handshakes, (double)bl_tls_server_nhandshakes(l));
+        }
     }
     uint64_t n = 0, broken = 0;
     int64_t oldest = 0;

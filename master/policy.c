@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The listing policy: what may be listed, when reports list an address, and when it ends. */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "addr.h"
 #include "err.h"
 #include "log.h"
 #include "policy.h"
@@ -27,94 +27,10 @@ void master_policy_defaults(master_policy_t *p)
     p->kind[MASTER_KIND_IMPORT] = (master_kind_conf_t){.a = 2, .reason = 3, .duration_ms = 0};
 }
 
-/* Whether the first n bits of a and b agree. */
-static int same_bits(const uint8_t *a, const uint8_t *b, int n)
-{
-    for (int i = 0; i < n / 8; i++)
-        if (a[i] != b[i])
-            return 0;
-    if (n % 8) {
-        uint8_t m = (uint8_t)(0xff << (8 - n % 8));
-        if ((a[n / 8] & m) != (b[n / 8] & m))
-            return 0;
-    }
-    return 1;
-}
-
-/* Whether k overlaps loopback: 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104. */
-static int is_loopback_overlap(const bl_prefix_t *k)
-{
-    static const uint8_t v4[4] = {127, 0, 0, 0};
-    static const uint8_t one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 0};
-    if (k->af == BL_AF4)
-        return same_bits(k->addr, v4, k->len < 8 ? k->len : 8);
-    return same_bits(k->addr, one, k->len) ||
-           same_bits(k->addr, mapped, k->len < 104 ? k->len : 104);
-}
-
-static int is_test_entry(const bl_prefix_t *k)
-{
-    static const uint8_t v6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0x7f, 0, 0, 2};
-    if (k->af == BL_AF4)
-        return k->len == 32 && k->addr[0] == 127 && !k->addr[1] && !k->addr[2] && k->addr[3] == 2;
-    return k->len == 128 && !memcmp(k->addr, v6, 16);
-}
-
 int master_policy_target(const master_policy_t *p, const char *s, int allow_prefix,
                          bl_prefix_t *out, const char **why)
 {
-    *why = NULL;
-    if (!s || !*s) {
-        *why = "empty address";
-        return BL_EINVAL;
-    }
-    if (strchr(s, '@')) {
-        *why = "looks like an e-mail address: only IP addresses and CIDR prefixes are listed";
-        return BL_EINVAL;
-    }
-    int letters = 0, colon = 0, dot = 0, bad = 0;
-    for (const char *c = s; *c; c++) {
-        if (*c == ':')
-            colon = 1;
-        else if (*c == '.')
-            dot = 1;
-        else if (isalpha((unsigned char)*c))
-            letters |= isxdigit((unsigned char)*c) ? 1 : 2;
-        else if (!isdigit((unsigned char)*c) && *c != '/')
-            bad = 1;
-    }
-    if (!colon && !bad && (letters & 2 || (letters && dot))) {
-        *why = "looks like a domain name: only IP addresses and CIDR prefixes are listed";
-        return BL_EINVAL;
-    }
-    int rc = bl_prefix_parse(s, out);
-    if (rc == BL_EHOSTBITS) {
-        *why = "prefix has host bits set beyond its length (use the network address)";
-        return rc;
-    }
-    if (rc) {
-        *why = "malformed IP address or CIDR prefix";
-        return BL_EPREFIX;
-    }
-    if (!allow_prefix && out->len != bl_prefix_maxlen(out)) {
-        *why = "a report names one IP address, not a prefix";
-        return BL_EINVAL;
-    }
-    if (is_test_entry(out))
-        return 0;
-    if (is_loopback_overlap(out)) {
-        *why = out->af == BL_AF4 ? "127.0.0.0/8 is loopback: only the RFC 5782 test entry "
-                                   "127.0.0.2 may be listed"
-                                 : "loopback address: only the RFC 5782 test entry "
-                                   "::ffff:127.0.0.2 may be listed";
-        return BL_EINVAL;
-    }
-    if (out->len < (out->af == BL_AF4 ? p->min_len4 : p->min_len6)) {
-        *why = "prefix is wider than the configured limit (min_prefix4/min_prefix6)";
-        return BL_EINVAL;
-    }
-    return 0;
+    return bl_addr_check(s, allow_prefix ? BL_ADDR_PREFIX : 0, p->min_len4, p->min_len6, out, why);
 }
 
 int master_policy_check_report(const master_policy_t *p, const master_report_t *r, int64_t now_ms,

@@ -31,7 +31,8 @@ typedef struct {
 /* Fills p with the defaults documented in docs/ARCHITECTURE.md. */
 void master_policy_defaults(master_policy_t *p);
 
-/* Parses and checks a listable address (allow_prefix 0) or prefix (1).
+/* Parses and checks a listable address (allow_prefix 0) or prefix (1) by
+ * the address rules of proto/addr.h, with the policy's min_prefix4/6.
  * Returns 0, or BL_EPREFIX / BL_EHOSTBITS / BL_EINVAL with *why set to a
  * static human sentence saying why the input is refused. */
 int master_policy_target(const master_policy_t *p, const char *s, int allow_prefix,

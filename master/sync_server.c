@@ -1102,22 +1102,6 @@ static void srv_close(bl_tls_conn_t *t, const char *reason)
     free(c);
 }
 
-/* The words a refused connection is counted under (bounded label values). */
-static const char *refusal_word(const char *reason)
-{
-    static const struct {
-        const char *needle, *word;
-    } map[] = {
-        {"revoked", "revoked"},       {"too many", "too_many"},       {"timeout", "timeout"},
-        {"timed out", "timeout"},     {"certificate", "certificate"}, {"peer closed", "closed"},
-        {"wrong version", "not_tls"}, {"http request", "not_tls"},    {"tls", "tls"},
-    };
-    for (size_t i = 0; reason && i < sizeof map / sizeof *map; i++)
-        if (strstr(reason, map[i].needle))
-            return map[i].word;
-    return "other";
-}
-
 /* Accepted connections carry the server as user data until the handshake
  * completes; then they get their own sconn_t and session id. */
 static void srv_connect0(bl_tls_conn_t *t, const char *peer)
@@ -1160,10 +1144,12 @@ static void srv_close0(bl_tls_conn_t *t, const char *reason)
 {
     int *kind = bl_tls_conn_data(t);
     if (*kind == KIND_SERVER) {
-        /* Closed before the handshake completed: refused, or gone early. */
+        /* Closed before a session began. The TLS listener counts its own
+         * refusals by reason (master_sync_listener); one is left here. */
         master_sync_t *s = (master_sync_t *)kind;
         s->st.refused_total++;
-        refused(s, "connection", refusal_word(reason));
+        if (!strcmp(reason, "too many mirrors"))
+            refused(s, "connection", "too_many_mirrors");
         BL_WARN("sync_refused", "addr=%s reason=%s", bl_log_q(bl_tls_peer_addr(t)),
                 bl_log_q(reason));
         return;
@@ -1355,6 +1341,9 @@ int master_sync_new(uv_loop_t *loop, const master_sync_conf_t *c, const master_s
         .revoked_file = c->revoked_file[0] ? c->revoked_file : NULL,
         .max_queue = c->max_queue,
         .sndbuf = c->sndbuf,
+        .handshake_timeout_ms = c->handshake_timeout_ms > 0 ? (uint64_t)c->handshake_timeout_ms : 0,
+        .max_handshakes = c->max_handshakes,
+        .max_handshakes_per_addr = c->max_handshakes_per_addr,
     };
     int rc = bl_tls_ctx_new_server(&tc, &s->tls);
     if (!rc)
@@ -1438,4 +1427,9 @@ size_t master_sync_peers(const master_sync_t *s, master_sync_peer_t *out, size_t
 const master_sync_stats_t *master_sync_stats(const master_sync_t *s)
 {
     return &s->st;
+}
+
+const bl_tls_server_t *master_sync_listener(const master_sync_t *s)
+{
+    return s->srv;
 }

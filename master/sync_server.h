@@ -65,6 +65,10 @@ typedef struct {
     int64_t poll_ms;               /* rescan the spool this often (another process
                                       publishes into it); 0: only the hook */
     size_t merge_min;              /* chains of this many deltas go out merged; 0: 4 */
+    /* Before a mirror has authenticated (runtime/tls.h; 0: its defaults). */
+    int64_t handshake_timeout_ms;   /* the whole TLS handshake */
+    size_t max_handshakes;          /* connections in their handshake at once */
+    size_t max_handshakes_per_addr; /* ... from one client address */
 } master_sync_conf_t;
 
 void master_sync_conf_defaults(master_sync_conf_t *c);
@@ -156,5 +160,7 @@ typedef struct {
     size_t connected;
 } master_sync_stats_t;
 const master_sync_stats_t *master_sync_stats(const master_sync_t *s);
+/* The TLS listener, for its refusals before a session (bl_tls_server_refusals). */
+const bl_tls_server_t *master_sync_listener(const master_sync_t *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "log.h"
 #include "util.h"
 
 /*
@@ -80,6 +81,9 @@ struct bl_metrics {
     bl_metric_t **fams;
     size_t nfams;
     bl_metrics_series_t *dropped; /* blsync_metrics_series_dropped_total */
+    /* The logger's per-event counts, copied in at each render (catalogs set them). */
+    bl_metric_t *log_events, *log_suppressed;
+    pthread_mutex_t collect_lock; /* one copy at a time: each adds what the last did not */
 };
 
 static atomic_uint next_shard;
@@ -154,6 +158,7 @@ bl_metrics_t *bl_metrics_new(void)
     if (!r)
         return NULL;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->collect_lock, NULL);
     static const bl_metrics_desc_t dropped = {
         .name = "blsync_metrics_series_dropped_total",
         .help = "Label sets refused because a metric family reached its series limit.",
@@ -200,6 +205,7 @@ void bl_metrics_free(bl_metrics_t *r)
         family_free(r->fams[i]);
     free(r->fams);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->collect_lock);
     free(r);
 }
 
@@ -671,9 +677,70 @@ static void render_series(sb_t *b, const bl_metrics_series_t *s)
     }
 }
 
+bl_metric_t *bl_metrics_find(bl_metrics_t *r, const char *name)
+{
+    bl_metric_t *m = NULL;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->nfams && !m; i++)
+        if (!strcmp(r->fams[i]->name, name))
+            m = r->fams[i];
+    pthread_mutex_unlock(&r->lock);
+    return m;
+}
+
+typedef struct {
+    char name[48];
+    uint64_t logged, suppressed;
+} log_kind_t;
+
+typedef struct {
+    log_kind_t *v;
+    size_t n;
+} log_copy_t;
+
+static void log_kind_copy(void *arg, const char *event, uint64_t logged, uint64_t suppressed)
+{
+    log_copy_t *c = arg;
+    if (c->n == BL_LOG_KINDS)
+        return;
+    log_kind_t *k = &c->v[c->n++];
+    snprintf(k->name, sizeof k->name, "%s", event);
+    k->logged = logged;
+    k->suppressed = suppressed;
+}
+
+/* Brings a counter series up to total (counters only move forward). */
+static void counter_catch_up(bl_metrics_series_t *s, uint64_t total)
+{
+    uint64_t cur = s ? counter_sum(s) : 0;
+    if (total > cur)
+        bl_metrics_add(s, total - cur);
+}
+
+/* Copies the logger's counts into the log families, outside the registry
+ * lock (the logger's lock is never held while the registry's is taken). */
+static void collect_log(bl_metrics_t *r)
+{
+    if (!r->log_events && !r->log_suppressed)
+        return;
+    log_copy_t c = {.v = malloc(BL_LOG_KINDS * sizeof *c.v)};
+    if (!c.v)
+        return;
+    bl_log_each_kind(log_kind_copy, &c);
+    pthread_mutex_lock(&r->collect_lock);
+    for (size_t i = 0; i < c.n; i++) {
+        counter_catch_up(bl_metrics_with(r->log_events, c.v[i].name), c.v[i].logged);
+        if (c.v[i].suppressed)
+            counter_catch_up(bl_metrics_with(r->log_suppressed, c.v[i].name), c.v[i].suppressed);
+    }
+    pthread_mutex_unlock(&r->collect_lock);
+    free(c.v);
+}
+
 int bl_metrics_render(bl_metrics_t *r, char **out, size_t *len)
 {
     static const char *const types[] = {"", "counter", "gauge", "histogram"};
+    collect_log(r);
     sb_t b = {0};
     sb_grow(&b, 0);
     pthread_mutex_lock(&r->lock);
@@ -728,6 +795,21 @@ typedef struct {
 
 // clang-format off
 /* One family per entry reads better than one field per line. */
+/* Families both daemons have, under the same names. */
+#define LOG_FAMILIES(F) \
+    {F(log_events), {"blsync_log_events_total", \
+        "Log events at or above the configured level, written or suppressed, by event name.", \
+        BL_METRICS_COUNTER, {"event"}, BL_LOG_KINDS, NOBUCKETS}}, \
+    {F(log_suppressed), {"blsync_log_suppressed_total", \
+        "Err, warn and debug log lines not written by the flood limit, by event name.", \
+        BL_METRICS_COUNTER, {"event"}, BL_LOG_KINDS, NOBUCKETS}}
+#define HTTP_FAMILIES(F) \
+    {F(http_refused), {"blsync_http_refused_total", \
+        "HTTP connections and requests refused before a handler answered, by listener and reason.", \
+        BL_METRICS_COUNTER, {"listener", "reason"}, 32, NOBUCKETS}}, \
+    {F(http_connections), {"blsync_http_connections", \
+        "Open HTTP connections, by listener.", \
+        BL_METRICS_GAUGE, {"listener"}, 4, NOBUCKETS}}
 #define MI(field) offsetof(bl_metrics_mirror_t, field)
 static const catalog_t mirror_catalog[] = {
     {MI(build_info), {"blsync_build_info",
@@ -829,6 +911,8 @@ static const catalog_t mirror_catalog[] = {
     {MI(state_refused), {"blsync_mirror_state_files_refused_total",
         "Persisted objects refused when the state was restored at start, by reason.",
         BL_METRICS_COUNTER, {"feed", "reason"}, 16 * FEEDS, NOBUCKETS}},
+    LOG_FAMILIES(MI),
+    HTTP_FAMILIES(MI),
 };
 
 #define MA(field) offsetof(bl_metrics_master_t, field)
@@ -929,6 +1013,11 @@ static const catalog_t master_catalog[] = {
     {MA(spool_quarantined), {"blsync_master_spool_quarantined_total",
         "Spool objects found damaged and moved to the quarantine, by what was wrong.",
         BL_METRICS_COUNTER, {"feed", "reason"}, 32 * FEEDS, NOBUCKETS}},
+    LOG_FAMILIES(MA),
+    HTTP_FAMILIES(MA),
+    {MA(sync_handshakes), {"blsync_master_sync_handshakes",
+        "Sync connections in their TLS handshake now.",
+        BL_METRICS_GAUGE, {NULL}, 0, NOBUCKETS}},
 };
 // clang-format on
 
@@ -946,11 +1035,17 @@ static int register_catalog(bl_metrics_t *r, const catalog_t *c, size_t n, void 
 int bl_metrics_mirror_register(bl_metrics_t *r, bl_metrics_mirror_t *m)
 {
     memset(m, 0, sizeof *m);
-    return register_catalog(r, mirror_catalog, sizeof mirror_catalog / sizeof mirror_catalog[0], m);
+    int rc = register_catalog(r, mirror_catalog, NELEM(mirror_catalog), m);
+    r->log_events = m->log_events;
+    r->log_suppressed = m->log_suppressed;
+    return rc;
 }
 
 int bl_metrics_master_register(bl_metrics_t *r, bl_metrics_master_t *m)
 {
     memset(m, 0, sizeof *m);
-    return register_catalog(r, master_catalog, sizeof master_catalog / sizeof master_catalog[0], m);
+    int rc = register_catalog(r, master_catalog, NELEM(master_catalog), m);
+    r->log_events = m->log_events;
+    r->log_suppressed = m->log_suppressed;
+    return rc;
 }

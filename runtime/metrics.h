@@ -111,6 +111,9 @@ double bl_metrics_get(bl_metrics_series_t *s);
  * buckets written, or BL_EINVAL if s is not a histogram. */
 int bl_metrics_hist_read(bl_metrics_series_t *s, uint64_t *cum, size_t n, double *sum);
 
+/* The family registered under name, or NULL. Locks: look up once, keep the handle. */
+bl_metric_t *bl_metrics_find(bl_metrics_t *r, const char *name);
+
 /* Renders every exported series in the Prometheus text format 0.0.4 into a
  * new NUL-terminated string (*out, its length in *len; the caller frees it
  * with free()). Returns 0 or BL_ENOMEM. */
@@ -123,7 +126,8 @@ int bl_metrics_render(bl_metrics_t *r, char **out, size_t *len);
  * policy word; transport = "udp" | "tcp"; qtype = "A" "AAAA" "TXT" "SOA" "NS"
  * "ANY" "other"; rcode = "NOERROR" "NXDOMAIN" "REFUSED" "FORMERR" "NOTIMP"
  * "SERVFAIL"; kind = "delta" | "snapshot"; result = "ok" | "error"; DNS TCP
- * reasons in mirror/mirror_metrics.c. */
+ * reasons in mirror/mirror_metrics.c; event = a log event name; listener =
+ * "api" | "metrics". */
 typedef struct {
     bl_metric_t *build_info;         /* gauge {version} = 1 */
     bl_metric_t *window;             /* gauge, configured propagation window */
@@ -158,6 +162,10 @@ typedef struct {
     bl_metric_t *state_writable;     /* gauge {feed}: 0 while writes to state_dir fail */
     bl_metric_t *state_write_errors; /* counter {feed, error} */
     bl_metric_t *state_refused;      /* counter {feed, reason}: persisted files refused at start */
+    bl_metric_t *log_events;         /* counter {event}: log lines at or above the level */
+    bl_metric_t *log_suppressed;     /* counter {event}: lines the flood limit did not write */
+    bl_metric_t *http_refused;       /* counter {listener, reason} */
+    bl_metric_t *http_connections;   /* gauge {listener} */
 } bl_metrics_mirror_t;
 
 typedef struct {
@@ -193,10 +201,17 @@ typedef struct {
     bl_metric_t *sync_refused;       /* counter {stage, reason} */
     bl_metric_t *sync_disconnects;   /* counter {reason}: slow, silent */
     bl_metric_t *spool_quarantined;  /* counter {feed, reason} */
+    bl_metric_t *log_events;         /* counter {event}: log lines at or above the level */
+    bl_metric_t *log_suppressed;     /* counter {event}: lines the flood limit did not write */
+    bl_metric_t *http_refused;       /* counter {listener, reason} */
+    bl_metric_t *http_connections;   /* gauge {listener} */
+    bl_metric_t *sync_handshakes;    /* gauge, sync connections in their TLS handshake */
 } bl_metrics_master_t;
 
 /* Registers the mirror's (or master's) families in r and fills *m. Call
- * once per registry. Returns 0 or the first bl_metrics_register error. */
+ * once per registry. Returns 0 or the first bl_metrics_register error.
+ * From then on every render also copies the logger's per-event counts
+ * (bl_log_each_kind) into the log families. */
 int bl_metrics_mirror_register(bl_metrics_t *r, bl_metrics_mirror_t *m);
 int bl_metrics_master_register(bl_metrics_t *r, bl_metrics_master_t *m);
 

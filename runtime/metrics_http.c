@@ -9,10 +9,11 @@
 
 #include "config_util.h"
 #include "err.h"
+#include "http_guard.h"
 #include "log.h"
 
 struct bl_metrics_http {
-    struct MHD_Daemon *d;
+    bl_http_guard_t *g;
     bl_metrics_t *reg;
     bl_metrics_health_fn health;
     void *arg;
@@ -48,16 +49,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     bl_metrics_http_t *h = cls;
     (void)version;
     (void)upload;
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!*state) { /* first call: headers only; answer on the second */
         *state = h;
+        if (!get) /* before a byte of any body is read */
+            return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+        uint64_t declared;
+        if (bl_http_content_length(c, &declared) == 0 && declared > 0) {
+            /* No endpoint here takes a body: refused before a byte of it is read. */
+            bl_http_guard_refused(h->g, BL_HTTP_REFUSED_TOO_LARGE, "");
+            return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "no request body is accepted\n");
+        }
         return MHD_YES;
     }
-    if (*upload_size) { /* a body we never asked for: drop it */
-        *upload_size = 0;
-        return MHD_YES;
+    if (*upload_size) { /* a body without a declared length: the connection ends */
+        bl_http_guard_refused(h->g, BL_HTTP_REFUSED_TOO_LARGE, "declared=none");
+        return MHD_NO;
     }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
     if (!strcmp(url, "/metrics")) {
         char *text;
         size_t len;
@@ -105,12 +113,18 @@ int bl_metrics_http_start(bl_metrics_t *r, const char *listen, bl_metrics_health
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* A scraper or two and an operator's curl: small bounds, short deadlines. */
+    bl_http_guard_conf_t gc = {
+        .listener = "metrics",
+        .max_conns = 32,
+        .max_per_addr = 8,
+        .idle_timeout_s = 10,
+        .request_timeout_ms = 10000,
+        .refused = bl_metrics_find(r, "blsync_http_refused_total"),
+        .connections = bl_metrics_find(r, "blsync_http_connections"),
+    };
     errno = 0;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-    if (!h->d) {
+    if (bl_http_guard_start(&gc, flags, (struct sockaddr *)&ss, handle, h, NULL, &h->g)) {
         int e = errno;
         char a[BL_CFG_ADDRSTRLEN];
         BL_ERR("metrics_listen", "addr=%s problem=%s",
@@ -120,7 +134,8 @@ int bl_metrics_http_start(bl_metrics_t *r, const char *listen, bl_metrics_health
         errno = e;
         return BL_EIO;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(bl_http_guard_daemon(h->g), MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : 0;
     *out = h;
     return 0;
@@ -135,6 +150,6 @@ void bl_metrics_http_stop(bl_metrics_http_t *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->d);
+    bl_http_guard_stop(h->g);
     free(h);
 }

@@ -14,23 +14,36 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "conn_limit.h"
 #include "err.h"
 #include "log.h"
 
-#define TLS_DEFAULT_QUEUE  (8u << 20)
-#define TLS_DEFAULT_HS_MS  10000
-#define TLS_CLOSE_GRACE_MS 2000
-#define TLS_READ_BUF       65536
-#define TLS_NAME_MAX       256
+#define TLS_DEFAULT_QUEUE    (8u << 20)
+#define TLS_DEFAULT_HS_MS    10000
+#define TLS_CLOSE_GRACE_MS   2000
+#define TLS_READ_BUF         65536
+#define TLS_NAME_MAX         256
+#define TLS_DEFAULT_MAX_HS   256
+#define TLS_MIN_HS_ADDR      8
+#define TLS_DEFAULT_HS_BYTES (64u << 10)
+#define TLS_ACCEPT_BATCH     64 /* accepts per wake-up, so one listener cannot starve the loop */
+#define TLS_BACKLOG          1024
+#define TLS_PAUSE_MIN_MS     100
+#define TLS_PAUSE_MAX_MS     2000
+#define TLS_KNOWN            1024 /* mirror addresses remembered for admission under a flood */
 
 struct bl_tls_ctx {
     SSL_CTX *ssl;
@@ -44,6 +57,7 @@ struct bl_tls_ctx {
     size_t max_queue;
     uint64_t hs_timeout_ms;
     int sndbuf;
+    size_t max_hs, max_hs_addr, max_hs_bytes;
 };
 
 enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSING };
@@ -69,6 +83,12 @@ struct bl_tls_conn {
     size_t npending, cpending;
     int want_drain;
     int paused; /* reading stopped by bl_tls_set_reading */
+    /* Server side, until the handshake completes. */
+    bl_tls_conn_t *hs_prev, *hs_next; /* the server's handshakes, oldest first */
+    int in_hs, hs_counted;
+    bl_peer_t peer;
+    size_t hs_bytes; /* read so far */
+    int refusal;     /* BL_TLS_REFUSED_* when closed for a counted reason, else -1 */
     char peer_name[TLS_NAME_MAX];
     char peer_addr[64];
     char server_name[TLS_NAME_MAX];
@@ -76,13 +96,23 @@ struct bl_tls_conn {
 };
 
 struct bl_tls_server {
-    uv_tcp_t tcp;
+    uv_poll_t poll;    /* the listening socket is readable */
+    uv_timer_t resume; /* accepting paused for want of descriptors */
+    int handles;       /* not yet closed */
+    int fd;            /* listening socket */
+    int reserve_fd;    /* spare descriptor, given up to accept and close when out of them */
+    unsigned pause_ms; /* the current pause; doubles while descriptors stay short */
     uv_loop_t *loop;
     bl_tls_ctx_t *ctx;
     bl_tls_cb_t cb;
     void *data;
     bl_tls_conn_t *conns;
     size_t nconn;
+    bl_tls_conn_t *hs_head, *hs_tail; /* connections in their handshake, oldest first */
+    size_t nhs, max_hs, max_hs_addr;
+    bl_peer_counts_t hs_per_addr;
+    bl_peer_counts_t known; /* addresses that completed a handshake (the first TLS_KNOWN) */
+    uint64_t refused[BL_TLS_REFUSED_N];
     int port;
 };
 
@@ -306,6 +336,9 @@ static int ctx_new(const bl_tls_config_t *cfg, int server, bl_tls_ctx_t **out)
     ctx->max_queue = cfg->max_queue ? cfg->max_queue : TLS_DEFAULT_QUEUE;
     ctx->hs_timeout_ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : TLS_DEFAULT_HS_MS;
     ctx->sndbuf = cfg->sndbuf;
+    ctx->max_hs = cfg->max_handshakes;
+    ctx->max_hs_addr = cfg->max_handshakes_per_addr;
+    ctx->max_hs_bytes = cfg->max_handshake_bytes ? cfg->max_handshake_bytes : TLS_DEFAULT_HS_BYTES;
     int rc = BL_ECONFIG;
     ERR_clear_error();
     ctx->ssl = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
@@ -432,6 +465,8 @@ int bl_tls_ctx_is_revoked(const bl_tls_ctx_t *ctx, const char *name)
 }
 
 /* ---- connections ------------------------------------------------------ */
+
+static void hs_list_del(bl_tls_server_t *s, bl_tls_conn_t *c);
 
 static void conn_free(bl_tls_conn_t *c)
 {
@@ -593,6 +628,9 @@ void bl_tls_close(bl_tls_conn_t *c, const char *reason)
     int was = c->state;
     c->state = ST_CLOSING;
     if (c->server) {
+        hs_list_del(c->server, c);
+        if (was == ST_HANDSHAKE && c->refusal >= 0)
+            c->server->refused[c->refusal]++;
         if (c->prev)
             c->prev->next = c->next;
         else
@@ -628,8 +666,15 @@ void bl_tls_close(bl_tls_conn_t *c, const char *reason)
 
 static void handshake_done(bl_tls_conn_t *c)
 {
+    /* What is left unread in rbio came after the client's Finished. */
+    if (c->server && c->hs_bytes - BIO_ctrl_pending(c->rbio) > c->ctx->max_hs_bytes) {
+        c->refusal = BL_TLS_REFUSED_TOO_LARGE;
+        bl_tls_close(c, "tls handshake: more bytes than a handshake needs");
+        return;
+    }
     X509 *peer = SSL_get1_peer_certificate(c->ssl);
     if (!peer) {
+        c->refusal = BL_TLS_REFUSED_NO_CERT;
         bl_tls_close(c, "tls: peer presented no certificate");
         return;
     }
@@ -637,8 +682,14 @@ static void handshake_done(bl_tls_conn_t *c)
     int revoked = c->ctx->server && cert_revoked(c->ctx, peer);
     X509_free(peer);
     if (revoked) {
+        c->refusal = BL_TLS_REFUSED_REVOKED;
         bl_tls_close(c, "tls: certificate revoked");
         return;
+    }
+    if (c->server) {
+        hs_list_del(c->server, c);
+        if (!bl_peer_counts_get(&c->server->known, &c->peer))
+            bl_peer_counts_inc(&c->server->known, &c->peer);
     }
     c->state = ST_OPEN;
     uv_timer_stop(&c->timer);
@@ -658,6 +709,23 @@ static void handshake_done(bl_tls_conn_t *c)
     }
 }
 
+/* Why a handshake failed, from the verify result and OpenSSL's error
+ * (read before ssl_reason clears it). */
+static int hs_refusal(bl_tls_conn_t *c)
+{
+    long vr = SSL_get_verify_result(c->ssl);
+    if (vr == X509_V_ERR_CERT_REVOKED)
+        return BL_TLS_REFUSED_REVOKED;
+    if (vr != X509_V_OK)
+        return BL_TLS_REFUSED_BAD_CERT;
+    int r = ERR_GET_REASON(ERR_peek_last_error());
+    if (r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+        return BL_TLS_REFUSED_NO_CERT;
+    if (r == SSL_R_CERTIFICATE_VERIFY_FAILED)
+        return BL_TLS_REFUSED_BAD_CERT;
+    return BL_TLS_REFUSED_NOT_TLS;
+}
+
 /* Runs OpenSSL over whatever ciphertext rbio holds. */
 static void process(bl_tls_conn_t *c)
 {
@@ -668,6 +736,7 @@ static void process(bl_tls_conn_t *c)
         int r = SSL_do_handshake(c->ssl);
         int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
         if (err != SSL_ERROR_NONE && err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            c->refusal = hs_refusal(c);
             ssl_reason(c, "tls handshake", reason, sizeof reason);
             flush(c); /* the alert, so the peer learns why */
             bl_tls_close(c, reason);
@@ -725,6 +794,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         char reason[128];
+        c->refusal = BL_TLS_REFUSED_PEER;
         if (nread == UV_EOF)
             snprintf(reason, sizeof reason, "%s",
                      c->state == ST_OPEN ? "eof" : "eof during tls handshake");
@@ -735,16 +805,26 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
+    if (c->state == ST_HANDSHAKE)
+        c->hs_bytes += (size_t)nread;
     if (BIO_write(c->rbio, buf->base, (int)nread) != (int)nread) {
         bl_tls_close(c, "read: out of memory");
         return;
     }
     process(c);
+    /* Judged after the read was processed: the read that completes a
+     * handshake may carry the peer's first data behind its Finished (the
+     * handshake's own bytes are judged in handshake_done). */
+    if (c->state == ST_HANDSHAKE && c->server && c->hs_bytes > c->ctx->max_hs_bytes) {
+        c->refusal = BL_TLS_REFUSED_TOO_LARGE;
+        bl_tls_close(c, "tls handshake: more bytes than a handshake needs");
+    }
 }
 
 static void on_hs_timer(uv_timer_t *t)
 {
     bl_tls_conn_t *c = t->data;
+    c->refusal = BL_TLS_REFUSED_TIMEOUT;
     if (c->state != ST_OPEN)
         bl_tls_close(c, c->state == ST_CONNECTING ? "connect timeout" : "tls handshake timeout");
 }
@@ -758,6 +838,7 @@ static bl_tls_conn_t *conn_new(uv_loop_t *loop, bl_tls_ctx_t *ctx, const bl_tls_
     c->ctx = ctx;
     c->cb = *cb;
     c->data = data;
+    c->refusal = -1;
     c->ssl = SSL_new(ctx->ssl);
     c->rbio = BIO_new(BIO_s_mem());
     c->wbio = BIO_new(BIO_s_mem());
@@ -806,50 +887,230 @@ static int make_addr(const char *host, int port, struct sockaddr_storage *ss)
 
 /* ---- server ----------------------------------------------------------- */
 
-static void on_server_closed(uv_handle_t *h)
+static const char *const refusal_names[BL_TLS_REFUSED_N] = {
+    "handshake_timeout", "no_certificate",      "bad_certificate",     "revoked",
+    "not_tls",           "handshake_too_large", "too_many_handshakes", "evicted",
+    "per_address_limit", "fd_exhausted",        "closed_by_peer",
+};
+
+const char *bl_tls_refusal_name(int r)
 {
-    free(h->data);
+    return r >= 0 && r < BL_TLS_REFUSED_N ? refusal_names[r] : "other";
 }
 
-static void on_connection(uv_stream_t *ls, int status)
+/* Counts and logs a connection closed at accept, before it had a bl_tls_conn_t. */
+static void refuse_at_accept(bl_tls_server_t *s, int why, const bl_peer_t *p)
 {
-    bl_tls_server_t *s = ls->data;
-    if (status < 0) {
-        BL_WARN("tls_accept", "error=%s", bl_log_q(uv_strerror(status)));
+    s->refused[why]++;
+    char a[64];
+    BL_WARN("tls_refused", "reason=%s addr=%s handshakes=%zu", refusal_names[why],
+            p ? bl_peer_format(p, a, sizeof a) : "-", s->nhs);
+}
+
+static void hs_list_add(bl_tls_server_t *s, bl_tls_conn_t *c)
+{
+    c->hs_prev = s->hs_tail;
+    c->hs_next = NULL;
+    if (s->hs_tail)
+        s->hs_tail->hs_next = c;
+    else
+        s->hs_head = c;
+    s->hs_tail = c;
+    s->nhs++;
+    c->in_hs = 1;
+    c->hs_counted = bl_peer_counts_inc(&s->hs_per_addr, &c->peer) == 0;
+}
+
+static void hs_list_del(bl_tls_server_t *s, bl_tls_conn_t *c)
+{
+    if (!c->in_hs)
+        return;
+    if (c->hs_prev)
+        c->hs_prev->hs_next = c->hs_next;
+    else
+        s->hs_head = c->hs_next;
+    if (c->hs_next)
+        c->hs_next->hs_prev = c->hs_prev;
+    else
+        s->hs_tail = c->hs_prev;
+    s->nhs--;
+    c->in_hs = 0;
+    if (c->hs_counted)
+        bl_peer_counts_dec(&s->hs_per_addr, &c->peer);
+}
+
+/* Room for one more handshake from peer, whose address holds mine of
+ * them: 1 if there is, 0 if the newcomer must go. At the bound, the
+ * newcomer takes the place of the oldest handshake of an address that
+ * holds more than mine + 1 (a fair share), or, coming from an address
+ * that completed a handshake before (a mirror), of the oldest handshake
+ * from an address that never did: a flood from many addresses fills the
+ * bound but cannot keep the mirrors out. */
+static int make_room(bl_tls_server_t *s, const bl_peer_t *peer, unsigned mine)
+{
+    if (s->nhs < s->max_hs)
+        return 1;
+    bl_tls_conn_t *victim = NULL;
+    for (bl_tls_conn_t *c = s->hs_head; c && !victim; c = c->hs_next)
+        if (bl_peer_counts_get(&s->hs_per_addr, &c->peer) > mine + 1)
+            victim = c;
+    if (!victim && bl_peer_counts_get(&s->known, peer))
+        for (bl_tls_conn_t *c = s->hs_head; c && !victim; c = c->hs_next)
+            if (!bl_peer_counts_get(&s->known, &c->peer))
+                victim = c;
+    if (!victim)
+        return 0;
+    victim->refusal = BL_TLS_REFUSED_EVICTED;
+    bl_tls_close(victim, "evicted: too many handshakes");
+    return 1;
+}
+
+static void admit(bl_tls_server_t *s, int fd, const struct sockaddr *sa)
+{
+    bl_peer_t peer;
+    bl_peer_from_sockaddr(&peer, sa);
+    unsigned mine = bl_peer_counts_get(&s->hs_per_addr, &peer);
+    int why = -1;
+    if (mine >= s->max_hs_addr)
+        why = BL_TLS_REFUSED_PER_ADDR;
+    else if (!make_room(s, &peer, mine))
+        why = BL_TLS_REFUSED_FULL;
+    bl_tls_conn_t *c = why < 0 ? conn_new(s->loop, s->ctx, &s->cb, s->data) : NULL;
+    if (!c) {
+        close(fd);
+        refuse_at_accept(s, why < 0 ? BL_TLS_REFUSED_FULL : why, &peer);
         return;
     }
-    bl_tls_conn_t *c = conn_new(s->loop, s->ctx, &s->cb, s->data);
-    if (!c) {
-        /* Accept and drop, so the backlog does not fill with a connection we cannot serve. */
-        uv_tcp_t *tmp = malloc(sizeof *tmp);
-        if (tmp) {
-            uv_tcp_init(s->loop, tmp);
-            uv_accept(ls, (uv_stream_t *)tmp);
-            uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
-        }
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        close(fd);
+        force_close(c);
+        refuse_at_accept(s, BL_TLS_REFUSED_FD, &peer);
         return;
     }
     c->state = ST_HANDSHAKE;
     c->server = s;
+    c->peer = peer;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
     s->nconn++;
-    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
-        bl_tls_close(c, "accept failed");
-        return;
-    }
+    hs_list_add(s, c);
     uv_tcp_nodelay(&c->tcp, 1);
     if (c->ctx->sndbuf > 0) {
         int v = c->ctx->sndbuf;
         uv_send_buffer_size((uv_handle_t *)&c->tcp, &v);
     }
-    note_peer_addr(c);
+    char ip[64];
+    int port = sa->sa_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
+                                         : ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    snprintf(c->peer_addr, sizeof c->peer_addr, peer.af == 6 ? "[%s]:%d" : "%s:%d",
+             bl_peer_format(&peer, ip, sizeof ip), port);
     SSL_set_accept_state(c->ssl);
     uv_timer_start(&c->timer, on_hs_timer, c->ctx->hs_timeout_ms, 0);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         bl_tls_close(c, "read start failed");
+}
+
+static void on_listen_ready(uv_poll_t *p, int status, int events);
+
+static void on_resume(uv_timer_t *t)
+{
+    bl_tls_server_t *s = t->data;
+    if (s->reserve_fd < 0)
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    uv_poll_start(&s->poll, UV_READABLE, on_listen_ready);
+}
+
+/* Out of descriptors: give up the spare one to accept and close what
+ * waits (so those clients learn at once instead of timing out), then stop
+ * accepting for a while. The loop runs on meanwhile: handshake deadlines
+ * close connections, signals are handled, other listeners are served. */
+static void out_of_fds(bl_tls_server_t *s, int err)
+{
+    if (s->reserve_fd >= 0) {
+        close(s->reserve_fd);
+        s->reserve_fd = -1;
+        for (int i = 0; i < TLS_ACCEPT_BATCH; i++) {
+            int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0)
+                break;
+            close(fd);
+            s->refused[BL_TLS_REFUSED_FD]++;
+        }
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    s->refused[BL_TLS_REFUSED_FD]++;
+    s->pause_ms = s->pause_ms ? s->pause_ms * 2 : TLS_PAUSE_MIN_MS;
+    if (s->pause_ms > TLS_PAUSE_MAX_MS)
+        s->pause_ms = TLS_PAUSE_MAX_MS;
+    BL_WARN("tls_accept_paused", "error=%s pause_ms=%u handshakes=%zu connections=%zu",
+            bl_log_q(strerror(err)), s->pause_ms, s->nhs, s->nconn);
+    uv_poll_stop(&s->poll);
+    uv_timer_start(&s->resume, on_resume, s->pause_ms, 0);
+}
+
+/* The listening socket is readable: accept a batch (then let the loop run). */
+static void on_listen_ready(uv_poll_t *p, int status, int events)
+{
+    bl_tls_server_t *s = p->data;
+    (void)events;
+    if (status < 0) {
+        BL_WARN("tls_accept", "error=%s", bl_log_q(uv_strerror(status)));
+        return;
+    }
+    for (int i = 0; i < TLS_ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            s->pause_ms = 0;
+            admit(s, fd, (struct sockaddr *)&ss);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            out_of_fds(s, errno);
+        else if (errno != EAGAIN && errno != EWOULDBLOCK)
+            BL_WARN("tls_accept", "error=%s", bl_log_q(strerror(errno)));
+        return;
+    }
+}
+
+static void on_server_handle_closed(uv_handle_t *h)
+{
+    bl_tls_server_t *s = h->data;
+    if (--s->handles)
+        return;
+    close(s->fd);
+    if (s->reserve_fd >= 0)
+        close(s->reserve_fd);
+    bl_peer_counts_free(&s->hs_per_addr);
+    bl_peer_counts_free(&s->known);
+    free(s);
+}
+
+/* A bound, non-blocking, close-on-exec listening socket for host:port. */
+static int listen_socket(const char *host, int port, int *out)
+{
+    struct sockaddr_storage ss;
+    if (make_addr(host, port, &ss))
+        return BL_EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    socklen_t len =
+        ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, TLS_BACKLOG) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *out = fd;
+    return 0;
 }
 
 int bl_tls_listen(uv_loop_t *loop, bl_tls_ctx_t *ctx, const char *host, int port,
@@ -858,31 +1119,50 @@ int bl_tls_listen(uv_loop_t *loop, bl_tls_ctx_t *ctx, const char *host, int port
     *out = NULL;
     if (!ctx->server)
         return BL_EINVAL;
-    struct sockaddr_storage ss;
-    if (make_addr(host, port, &ss))
+    int fd = -1;
+    int r = listen_socket(host, port, &fd);
+    if (r == BL_EINVAL)
         return BL_EINVAL;
+    if (r) {
+        BL_ERR("tls_listen", "host=%s port=%d error=%s", bl_log_q(host), port,
+               bl_log_q(strerror(-r)));
+        return BL_EIO;
+    }
     bl_tls_server_t *s = calloc(1, sizeof *s);
-    if (!s)
+    /* The descriptors the sync listener may hold before any certificate. */
+    size_t max_hs = bl_fd_budget((unsigned)ctx->max_hs, TLS_DEFAULT_MAX_HS, 4);
+    if (!s || bl_peer_counts_init(&s->hs_per_addr, max_hs) ||
+        bl_peer_counts_init(&s->known, TLS_KNOWN)) {
+        if (s) {
+            bl_peer_counts_free(&s->hs_per_addr);
+            free(s);
+        }
+        close(fd);
         return BL_ENOMEM;
+    }
     s->loop = loop;
     s->ctx = ctx;
     s->cb = *cb;
     s->data = data;
-    uv_tcp_init(loop, &s->tcp);
-    s->tcp.data = s;
-    int r = uv_tcp_bind(&s->tcp, (struct sockaddr *)&ss, 0);
-    if (!r)
-        r = uv_listen((uv_stream_t *)&s->tcp, 1024, on_connection);
-    if (r) {
-        BL_ERR("tls_listen", "host=%s port=%d error=%s", bl_log_q(host), port,
-               bl_log_q(uv_strerror(r)));
-        uv_close((uv_handle_t *)&s->tcp, on_server_closed);
-        return BL_EIO;
-    }
+    s->fd = fd;
+    s->max_hs = max_hs;
+    /* A quarter by default: mirrors behind one address (or a test's
+     * loopback) reconnecting together get in; one address alone cannot
+     * take the rest. */
+    s->max_hs_addr = ctx->max_hs_addr               ? ctx->max_hs_addr
+                     : max_hs / 4 > TLS_MIN_HS_ADDR ? max_hs / 4
+                                                    : TLS_MIN_HS_ADDR;
+    s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    uv_poll_init_socket(loop, &s->poll, fd);
+    uv_timer_init(loop, &s->resume);
+    s->poll.data = s;
+    s->resume.data = s;
+    s->handles = 2;
+    uv_poll_start(&s->poll, UV_READABLE, on_listen_ready);
     struct sockaddr_storage bound;
-    int len = sizeof bound;
+    socklen_t len = sizeof bound;
     s->port = port;
-    if (uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&bound, &len) == 0)
+    if (getsockname(fd, (struct sockaddr *)&bound, &len) == 0)
         s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                     : ((struct sockaddr_in *)&bound)->sin_port);
     *out = s;
@@ -897,6 +1177,21 @@ int bl_tls_server_port(const bl_tls_server_t *s)
 size_t bl_tls_server_nconn(const bl_tls_server_t *s)
 {
     return s->nconn;
+}
+
+size_t bl_tls_server_nhandshakes(const bl_tls_server_t *s)
+{
+    return s->nhs;
+}
+
+size_t bl_tls_server_max_handshakes(const bl_tls_server_t *s)
+{
+    return s->max_hs;
+}
+
+void bl_tls_server_refusals(const bl_tls_server_t *s, uint64_t *out)
+{
+    memcpy(out, s->refused, sizeof s->refused);
 }
 
 void bl_tls_server_kick_revoked(bl_tls_server_t *s)
@@ -921,7 +1216,10 @@ void bl_tls_server_close(bl_tls_server_t *s)
         return;
     while (s->conns)
         bl_tls_close(s->conns, "server shutting down");
-    uv_close((uv_handle_t *)&s->tcp, on_server_closed);
+    uv_poll_stop(&s->poll);
+    uv_timer_stop(&s->resume);
+    uv_close((uv_handle_t *)&s->poll, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->resume, on_server_handle_closed);
 }
 
 /* ---- client ----------------------------------------------------------- */

@@ -28,6 +28,11 @@ typedef struct {
     uint64_t handshake_timeout_ms; /* 0: 10 s */
     int sndbuf; /* server only, optional: SO_SNDBUF of accepted sockets, bounding what
                    the kernel holds for a peer that does not read (0: kernel default) */
+    /* Server only: bounds on connections that have not completed the
+     * handshake, i.e. on what a client without a certificate can hold. */
+    size_t max_handshakes;          /* at once (0: 256, at most a quarter of RLIMIT_NOFILE) */
+    size_t max_handshakes_per_addr; /* at once from one address (0: 8) */
+    size_t max_handshake_bytes;     /* a client's side of the handshake (0: 64 KiB) */
 } bl_tls_config_t;
 
 /* Creates a server or client context from cfg (paths are read now; cfg is not
@@ -58,13 +63,51 @@ typedef struct {
 } bl_tls_cb_t;
 
 /* Listens on host:port (numeric IPv4 or IPv6). Each accepted connection gets
- * cb and data as its user data. Errors: BL_EIO (bind/listen, logged). */
+ * cb and data as its user data. Errors: BL_EIO (bind/listen, logged).
+ *
+ * Before the handshake completes a connection is bounded: the whole
+ * handshake must end within handshake_timeout_ms of the accept and within
+ * max_handshake_bytes; at most max_handshakes_per_addr are in their
+ * handshake from one client address (more are closed at once); when
+ * max_handshakes are, a newcomer takes the place of the oldest handshake
+ * of an address holding more of them than the newcomer's would, or, when
+ * its address completed a handshake before (a mirror's), of the oldest
+ * handshake from an address that never did; otherwise it is closed at
+ * once. When the process runs out of descriptors
+ * (EMFILE, ENFILE) the listener gives up a spare descriptor to accept and
+ * close the waiting connections, then pauses accepting (100 ms, doubling
+ * to 2 s) while the loop runs on, and resumes by itself. Every connection
+ * closed before its handshake completes is counted by reason
+ * (bl_tls_server_refusals); refusals at accept are logged as tls_refused. */
 int bl_tls_listen(uv_loop_t *loop, bl_tls_ctx_t *ctx, const char *host, int port,
                   const bl_tls_cb_t *cb, void *data, bl_tls_server_t **out);
 /* Port actually bound (useful with port 0). */
 int bl_tls_server_port(const bl_tls_server_t *s);
 /* Number of live connections. */
 size_t bl_tls_server_nconn(const bl_tls_server_t *s);
+/* Why connections were closed before their handshake completed. */
+typedef enum {
+    BL_TLS_REFUSED_TIMEOUT,   /* "handshake_timeout" */
+    BL_TLS_REFUSED_NO_CERT,   /* "no_certificate" */
+    BL_TLS_REFUSED_BAD_CERT,  /* "bad_certificate": unknown CA, expired, not pinned */
+    BL_TLS_REFUSED_REVOKED,   /* "revoked" */
+    BL_TLS_REFUSED_NOT_TLS,   /* "not_tls": not TLS, TLS below 1.3, nothing in common */
+    BL_TLS_REFUSED_TOO_LARGE, /* "handshake_too_large" */
+    BL_TLS_REFUSED_FULL,      /* "too_many_handshakes": closed at accept */
+    BL_TLS_REFUSED_EVICTED,   /* "evicted": made room for a newcomer from another address */
+    BL_TLS_REFUSED_PER_ADDR,  /* "per_address_limit" */
+    BL_TLS_REFUSED_FD,        /* "fd_exhausted": out of descriptors, accepted and closed */
+    BL_TLS_REFUSED_PEER,      /* "closed_by_peer": EOF or reset during the handshake */
+    BL_TLS_REFUSED_N
+} bl_tls_refusal_t;
+const char *bl_tls_refusal_name(int r);
+/* Copies the counts since the listener started into out[0..BL_TLS_REFUSED_N). */
+void bl_tls_server_refusals(const bl_tls_server_t *s, uint64_t *out);
+/* Connections in their handshake now. */
+size_t bl_tls_server_nhandshakes(const bl_tls_server_t *s);
+/* The bound on handshakes in force (after the descriptor budget). */
+size_t bl_tls_server_max_handshakes(const bl_tls_server_t *s);
+
 /* Closes every live connection whose peer name is revoked in the context. */
 void bl_tls_server_kick_revoked(bl_tls_server_t *s);
 /* Stops listening and closes every connection (their on_close runs); frees the

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "config.h"
 #include "ctl.h"
 #include "err.h"
@@ -22,6 +23,7 @@ typedef struct {
     char host[128];
     char port[8];
     char token[256];
+    int min_len4, min_len6; /* the master's min_prefix4/6 with -c CONF; else 0 (its call) */
 } api_t;
 
 /* Common options: --url http://HOST:PORT, --token-file F (or BLSYNC_TOKEN),
@@ -34,6 +36,7 @@ static int api_opts(int argc, char **argv, api_t *a, char **rest, int *nrest)
     snprintf(a->host, sizeof a->host, "127.0.0.1");
     snprintf(a->port, sizeof a->port, "8053");
     a->token[0] = 0;
+    a->min_len4 = a->min_len6 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--url") && i + 1 < argc)
             url = argv[++i];
@@ -56,6 +59,8 @@ static int api_opts(int argc, char **argv, api_t *a, char **rest, int *nrest)
         master_parse_listen(c.listen, a->host, sizeof a->host, &port);
         snprintf(a->port, sizeof a->port, "%u", port);
         snprintf(a->token, sizeof a->token, "%s", c.token);
+        a->min_len4 = c.policy.min_len4;
+        a->min_len6 = c.policy.min_len6;
     }
     if (url) {
         if (strncmp(url, "http://", 7)) {
@@ -90,6 +95,18 @@ static int api_opts(int argc, char **argv, api_t *a, char **rest, int *nrest)
             a->token[--n] = 0;
     }
     return 0;
+}
+
+/* The address rules (proto/addr.h) before anything is sent, so that a
+ * refused address says why at once, in the master's words. */
+static int addr_refused(const api_t *a, const char *cmd, const char *s, int flags)
+{
+    bl_prefix_t k;
+    const char *why;
+    if (!bl_addr_check(s, flags, a->min_len4, a->min_len6, &k, &why))
+        return 0;
+    fprintf(stderr, "%s: %s: %s\n", cmd, s, why);
+    return 1;
 }
 
 /* One HTTP/1.1 request with Connection: close; returns the status or -1. */
@@ -220,6 +237,8 @@ int ctl_report(int argc, char **argv)
                         "[--evidence ID] [-c CONF | --url URL --token-file F]\n");
         return 2;
     }
+    if (addr_refused(&a, "report", ip, 0))
+        return 1;
     bl_buf_t body;
     bl_buf_init(&body);
     master_json_printf(&body, "{\"ip\":");
@@ -323,6 +342,11 @@ int ctl_list(int argc, char **argv)
     bl_buf_init(&path);
     bl_buf_init(&resp);
     int st;
+    if (!strcmp(op, "add") && prefix && addr_refused(&a, "list add", prefix, BL_ADDR_PREFIX)) {
+        bl_buf_close(&body);
+        bl_buf_close(&path);
+        return 1;
+    }
     if (!strcmp(op, "add") && prefix) {
         master_json_printf(&body, "{\"prefix\":");
         master_json_put_str(&body, prefix);
@@ -394,6 +418,8 @@ int ctl_lookup(int argc, char **argv)
         fprintf(stderr, "usage: blsyncctl lookup IP [--json] [-c CONF | --url URL]\n");
         return 2;
     }
+    if (addr_refused(&a, "lookup", ip, 0))
+        return 1;
     bl_buf_t path, resp;
     bl_buf_init(&path);
     bl_buf_init(&resp);

@@ -86,25 +86,45 @@ static void print_header(const bl_hdr_t *h)
     printf("payload_bytes: %" PRIu64 "\nraw_bytes: %" PRIu64 "\n", h->payload_len, h->raw_len);
 }
 
-/* Parses "--key PUB" options into a ring; other arguments are returned as files. */
-static int parse_files_keys(int argc, char **argv, bl_keyring_t *ring, const char **files,
-                            int *nfiles, int *nkeys)
+/* FILE arguments and --key PUB options of verify and dump. */
+typedef struct {
+    const char **files; /* as many slots as arguments: never too few */
+    int nfiles, nkeys;
+    bl_keyring_t *ring;
+} obj_args_t;
+
+static void obj_args_free(obj_args_t *a)
 {
+    free(a->files);
+    bl_keyring_free(a->ring);
+}
+
+/* Parses "--key PUB" options into a ring; other arguments are files.
+ * Returns 0, or the exit status after printing why. */
+static int obj_args_parse(int argc, char **argv, const char *cmd, obj_args_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->files = calloc((size_t)argc, sizeof *a->files);
+    a->ring = bl_keyring_new();
+    if (!a->files || !a->ring) {
+        fprintf(stderr, "%s: out of memory\n", cmd);
+        return 1;
+    }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--key") && i + 1 < argc) {
             const char *path = argv[++i];
-            int rc = bl_keyring_add_file(ring, path);
+            int rc = bl_keyring_add_file(a->ring, path);
             if (rc) {
                 fprintf(stderr, "%s: %s\n", path,
                         rc == BL_EIO ? strerror(errno) : "not an Ed25519 key (PEM)");
-                return -1;
+                return 2;
             }
-            (*nkeys)++;
+            a->nkeys++;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "unknown option '%s'\n", argv[i]);
-            return -1;
+            return 2;
         } else {
-            files[(*nfiles)++] = argv[i];
+            a->files[a->nfiles++] = argv[i];
         }
     }
     return 0;
@@ -174,18 +194,19 @@ static int count_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_
  * with every mirror rule, digests included. */
 int ctl_verify(int argc, char **argv)
 {
-    const char *files[256];
-    int nfiles = 0, nkeys = 0, status = 0;
-    bl_keyring_t *ring = bl_keyring_new();
-    if (argc > 258 || parse_files_keys(argc, argv, ring, files, &nfiles, &nkeys)) {
-        bl_keyring_free(ring);
-        return 2;
-    }
-    if (!nfiles || !nkeys) {
+    obj_args_t a;
+    int status = obj_args_parse(argc, argv, "verify", &a);
+    if (!status && (!a.nfiles || !a.nkeys)) {
         fprintf(stderr, "usage: blsyncctl verify FILE [FILE...] --key PUB [--key PUB...]\n");
-        bl_keyring_free(ring);
-        return 2;
+        status = 2;
     }
+    if (status) {
+        obj_args_free(&a);
+        return status;
+    }
+    const char **files = a.files;
+    int nfiles = a.nfiles;
+    bl_keyring_t *ring = a.ring;
     bl_state_t st;
     bl_state_init(&st, NULL);
     for (int f = 0; f < nfiles && !status; f++) {
@@ -218,7 +239,7 @@ int ctl_verify(int argc, char **argv)
     if (!status)
         printf("ok: %s verified\n", nfiles > 1 ? "chain" : files[0]);
     bl_state_close(&st);
-    bl_keyring_free(ring);
+    obj_args_free(&a);
     return status;
 }
 
@@ -248,24 +269,14 @@ static int dump_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_c
     return 0;
 }
 
-/* dump FILE: the object's records; dump --key PUB A B C...: the state after the chain. */
-int ctl_dump(int argc, char **argv)
+/* dump's work on files[0..nfiles), once they are parsed. */
+static int dump_files(const char **files, int nfiles, int nkeys, bl_keyring_t *ring)
 {
-    const char *files[256];
-    int nfiles = 0, nkeys = 0;
-    bl_keyring_t *ring = bl_keyring_new();
-    if (argc > 258 || parse_files_keys(argc, argv, ring, files, &nfiles, &nkeys) || !nfiles) {
-        if (!nfiles)
-            fprintf(stderr, "usage: blsyncctl dump FILE [FILE...] [--key PUB]\n");
-        bl_keyring_free(ring);
-        return 2;
-    }
     int status = 0;
     if (nfiles == 1) {
         uint8_t *buf;
         bl_obj_t obj;
         if (open_obj(files[0], nkeys ? ring : NULL, &buf, &obj)) {
-            bl_keyring_free(ring);
             return 1;
         }
         int delta = obj.hdr.type == BL_OBJ_DELTA;
@@ -277,12 +288,10 @@ int ctl_dump(int argc, char **argv)
             status = 1;
         }
         free(buf);
-        bl_keyring_free(ring);
         return status;
     }
     if (!nkeys) {
         fprintf(stderr, "dump: a chain of objects needs --key\n");
-        bl_keyring_free(ring);
         return 2;
     }
     bl_state_t st;
@@ -309,7 +318,21 @@ int ctl_dump(int argc, char **argv)
             print_entry(0, &st.e[i], 0, 0);
     }
     bl_state_close(&st);
-    bl_keyring_free(ring);
+    return status;
+}
+
+/* dump FILE: the object's records; dump --key PUB A B C...: the state after the chain. */
+int ctl_dump(int argc, char **argv)
+{
+    obj_args_t a;
+    int status = obj_args_parse(argc, argv, "dump", &a);
+    if (!status && !a.nfiles) {
+        fprintf(stderr, "usage: blsyncctl dump FILE [FILE...] [--key PUB]\n");
+        status = 2;
+    }
+    if (!status)
+        status = dump_files(a.files, a.nfiles, a.nkeys, a.ring);
+    obj_args_free(&a);
     return status;
 }
 
@@ -323,7 +346,7 @@ static int cmp_change(const void *a, const void *b)
 int ctl_mkdelta(int argc, char **argv)
 {
     const char *keypath = NULL, *out = NULL, *feed = "main";
-    const char *from[256];
+    const char **from = calloc((size_t)argc, sizeof *from);
     int nfrom = 0, snapshot = 0, status = 1;
     int64_t now_ms = bl_now_ms(), life_s = 86400, valid_s = 7 * 86400;
     uint64_t serial = 0;
@@ -345,7 +368,7 @@ int ctl_mkdelta(int argc, char **argv)
             feed = argv[++i];
         else if (!strcmp(a, "--serial") && i + 1 < argc)
             serial = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--from") && i + 1 < argc && nfrom < 256)
+        else if (!strcmp(a, "--from") && i + 1 < argc && from)
             from[nfrom++] = argv[++i];
         else if (!strcmp(a, "--now") && i + 1 < argc)
             now_ms = strtoll(argv[++i], NULL, 10);
@@ -449,6 +472,7 @@ done:
     bl_key_free(key);
     free(rem);
     free(add);
+    free(from);
     return status;
 }
 

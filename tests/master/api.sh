@@ -125,7 +125,7 @@ for c in "example.com|domain name" "mail.example.org|domain name" \
     api POST /v1/reports "{\"ip\":\"$ip\",\"source\":\"user\"}"
     expect_msg 422 "$msg"
 done
-for c in "10.0.0.1/8|host bits" "127.0.0.0/8|loopback" "0.0.0.0/0|loopback" "10.0.0.0/7|wider" \
+for c in "10.0.0.1/8|host bits" "127.0.0.0/8|loopback" "0.0.0.0/0|whole IPv4 address space" "10.0.0.0/7|wider" \
     "example.net|domain" "x@y.example|e-mail" "10.0.0.0/33|malformed"; do
     api POST /v1/listings "{\"prefix\":\"${c%%|*}\"}"
     expect_msg 422 "${c#*|}"

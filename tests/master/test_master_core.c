@@ -137,7 +137,7 @@ static void test_refused_targets(void)
         {"127.0.0.1", 0, "127.0.0.0/8 is loopback"},
         {"127.1.2.3", 0, "127.0.0.0/8 is loopback"},
         {"127.0.0.0/8", 1, "127.0.0.0/8 is loopback"},
-        {"0.0.0.0/0", 1, "127.0.0.0/8 is loopback"},
+        {"0.0.0.0/0", 1, "the whole IPv4 address space"},
         {"::1", 0, "loopback"},
         {"::ffff:127.0.0.1", 0, "loopback"},
         {"1.2.3.4/24", 1, "host bits"},

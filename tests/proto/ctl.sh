@@ -67,6 +67,15 @@ expect_err "bad prefix\|malformed" "$CTL" mkdelta --key "$T/k/a.key" --out "$T/x
 expect_err "bits set beyond" "$CTL" mkdelta --key "$T/k/a.key" --out "$T/x" +10.1.0.0/8
 # A delta replayed on the state it produced.
 expect_err "rollback" "$CTL" verify "$T/1.delta" "$T/2.delta" "$T/2.delta" --key "$T/k/a.pub"
+# 300 files (more than verify and dump once took): the same snapshot again and again, each
+# one replacing the state the one before it loaded.
+files=()
+for i in $(seq 1 300); do files+=("$T/2.snap"); done
+"$CTL" verify "${files[@]}" --key "$T/k/a.pub" >"$T/out" || fail "verify of 300 files: $(tail -3 "$T/out")"
+[ "$(grep -c '^== ' "$T/out")" = 300 ] && grep -q 'ok: chain verified' "$T/out" ||
+    fail "verify of 300 files: $(tail -3 "$T/out")"
+"$CTL" dump "${files[@]}" --key "$T/k/a.pub" | grep -q '^# feed=main serial=2 entries=3 ' ||
+    fail "dump of 300 files"
 # Never crash on random garbage (refusing it is fine: a status below 128).
 for i in $(seq 1 50); do
     head -c $((RANDOM % 2000)) /dev/urandom >"$T/rnd"

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/* libmicrohttpd under bounds: connection limits with eviction, a whole-request deadline,
+ * logged and counted refusals. */
+#include "http_guard.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "conn_limit.h"
+#include "err.h"
+#include "log.h"
+#include "util.h"
+
+#define SWEEP_MS       100
+#define MAX_OPTS       24
+#define ENTRY(o, v, p) ((struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
+
+/* One open connection (its socket context). */
+typedef struct track {
+    struct track *prev, *next; /* oldest first */
+    int fd;
+    bl_peer_t peer;
+    uint64_t deadline_ms; /* monotonic */
+    int busy;             /* a request reached the handler and is not answered yet */
+    int cut;              /* shut down (deadline, eviction): no longer counted */
+} track_t;
+
+struct bl_http_guard {
+    bl_http_guard_conf_t c;
+    struct MHD_Daemon *d;
+    MHD_AccessHandlerCallback h;
+    void *h_cls;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t sweeper;
+    int sweeping, stop;
+    track_t *head, *tail;
+    unsigned live;             /* tracked and not cut */
+    bl_peer_counts_t per_addr; /* of the live ones */
+    _Atomic uint64_t refused[BL_HTTP_REFUSED_N];
+    bl_metrics_series_t *refused_s[BL_HTTP_REFUSED_N];
+    bl_metrics_series_t *open_s;
+    struct MHD_OptionItem opts[MAX_OPTS];
+};
+
+static const char *const refusal_names[BL_HTTP_REFUSED_N] = {
+    "address_limit", "too_many", "evicted", "deadline", "too_large", "unauthorized"};
+
+const char *bl_http_refusal_name(bl_http_refusal_t r)
+{
+    return r < BL_HTTP_REFUSED_N ? refusal_names[r] : "other";
+}
+
+static uint64_t mono_ms(void)
+{
+    return bl_mono_ns() / 1000000;
+}
+
+static void count(bl_http_guard_t *g, bl_http_refusal_t why)
+{
+    atomic_fetch_add(&g->refused[why], 1);
+    bl_metrics_inc(g->refused_s[why]);
+}
+
+void bl_http_guard_refused(bl_http_guard_t *g, bl_http_refusal_t why, const char *detail)
+{
+    if (!g || why >= BL_HTTP_REFUSED_N)
+        return;
+    count(g, why);
+    BL_WARN("http_refused", "listener=%s reason=%s%s%s", g->c.listener, refusal_names[why],
+            detail && *detail ? " " : "", detail ? detail : "");
+}
+
+uint64_t bl_http_guard_count(const bl_http_guard_t *g, bl_http_refusal_t why)
+{
+    return g && why < BL_HTTP_REFUSED_N ? atomic_load(&g->refused[why]) : 0;
+}
+
+/* Shuts t down (lock held): libmicrohttpd sees the end of the stream and
+ * closes the connection. It no longer counts against any limit. */
+static void cut(bl_http_guard_t *g, track_t *t, bl_http_refusal_t why)
+{
+    t->cut = 1;
+    g->live--;
+    bl_peer_counts_dec(&g->per_addr, &t->peer);
+    shutdown(t->fd, SHUT_RDWR);
+    count(g, why);
+    char a[64];
+    BL_WARN("http_refused", "listener=%s reason=%s addr=%s", g->c.listener, refusal_names[why],
+            bl_peer_format(&t->peer, a, sizeof a));
+}
+
+/* At the limit: the oldest connection from the address that holds the
+ * most connections, among those without a request in their handler (idle,
+ * or still sending the header) if there are any, else among all (a body
+ * still arriving, or an answer going out). Lock held; NULL if none. */
+static track_t *victim(bl_http_guard_t *g)
+{
+    track_t *v = NULL;
+    unsigned most = 0;
+    for (int busy = 0; busy < 2 && !v; busy++) {
+        for (track_t *t = g->head; t; t = t->next) {
+            if (t->cut || t->busy > busy || t->fd < 0)
+                continue;
+            unsigned n = bl_peer_counts_get(&g->per_addr, &t->peer);
+            if (n > most) {
+                most = n;
+                v = t;
+            }
+        }
+    }
+    return v;
+}
+
+/* Accept policy: at most max_per_addr connections from one address; at
+ * max_conns a newcomer takes the place of the connection victim() picks.
+ * Counts are of connections already started, so two threads accepting at
+ * the same moment can overshoot by one each; the bound stays a bound. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    bl_http_guard_t *g = cls;
+    (void)addrlen;
+    bl_peer_t p;
+    bl_peer_from_sockaddr(&p, addr);
+    int why = -1;
+    pthread_mutex_lock(&g->mu);
+    unsigned n = bl_peer_counts_get(&g->per_addr, &p);
+    if (n >= g->c.max_per_addr) {
+        why = BL_HTTP_REFUSED_ADDR;
+    } else if (g->live >= g->c.max_conns) {
+        track_t *v = victim(g);
+        if (v)
+            cut(g, v, BL_HTTP_REFUSED_EVICTED);
+        else
+            why = BL_HTTP_REFUSED_FULL;
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (why < 0)
+        return MHD_YES;
+    char a[64], detail[128];
+    snprintf(detail, sizeof detail, "addr=%s open=%u", bl_peer_format(&p, a, sizeof a), n);
+    bl_http_guard_refused(g, why, detail);
+    return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    bl_http_guard_t *g = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        track_t *t = calloc(1, sizeof *t);
+        if (!t)
+            return; /* untracked: no deadline, and it does not count for its address */
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ad =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        t->fd = fd ? fd->connect_fd : -1;
+        bl_peer_from_sockaddr(&t->peer, ad ? ad->client_addr : NULL);
+        t->deadline_ms = mono_ms() + g->c.request_timeout_ms;
+        pthread_mutex_lock(&g->mu);
+        t->prev = g->tail;
+        if (g->tail)
+            g->tail->next = t;
+        else
+            g->head = t;
+        g->tail = t;
+        g->live++;
+        if (bl_peer_counts_inc(&g->per_addr, &t->peer))
+            t->fd = -1; /* no room to count it (cannot happen within the slack): never cut */
+        pthread_mutex_unlock(&g->mu);
+        *socket_context = t;
+        bl_metrics_gauge_add(g->open_s, 1);
+        return;
+    }
+    track_t *t = *socket_context;
+    if (!t)
+        return;
+    /* libmicrohttpd closes the socket after this returns: the sweeper and
+     * the eviction, which shut sockets down under the same lock, never
+     * touch a descriptor number that was reused. */
+    pthread_mutex_lock(&g->mu);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        g->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        g->tail = t->prev;
+    if (!t->cut) {
+        g->live--;
+        if (t->fd >= 0)
+            bl_peer_counts_dec(&g->per_addr, &t->peer);
+    }
+    pthread_mutex_unlock(&g->mu);
+    *socket_context = NULL;
+    free(t);
+    bl_metrics_gauge_add(g->open_s, -1);
+}
+
+static track_t *track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The server's handler, behind a note that the connection has a request in hand. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    bl_http_guard_t *g = cls;
+    track_t *t = track_of(conn);
+    if (t && !t->busy) {
+        pthread_mutex_lock(&g->mu);
+        t->busy = 1;
+        pthread_mutex_unlock(&g->mu);
+    }
+    return g->h(g->h_cls, conn, url, method, version, upload, upload_size, con_cls);
+}
+
+/* An answer went out: the next request on this connection gets a fresh deadline. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    bl_http_guard_t *g = cls;
+    track_t *t = track_of(conn);
+    if (t) {
+        pthread_mutex_lock(&g->mu);
+        t->deadline_ms = mono_ms() + g->c.request_timeout_ms;
+        t->busy = 0;
+        pthread_mutex_unlock(&g->mu);
+    }
+    if (g->c.completed)
+        g->c.completed(g->c.completed_cls, conn, con_cls, toe);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    bl_http_guard_t *g = cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = 0;
+    BL_WARN("http_server", "listener=%s msg=%s", g->c.listener, bl_log_q(msg));
+}
+
+/* Shuts down every connection past its deadline, ten times a second. */
+static void *sweeper(void *arg)
+{
+    bl_http_guard_t *g = arg;
+    pthread_mutex_lock(&g->mu);
+    while (!g->stop) {
+        uint64_t now = mono_ms();
+        for (track_t *t = g->head; t; t = t->next)
+            if (!t->cut && t->fd >= 0 && now >= t->deadline_ms)
+                cut(g, t, BL_HTTP_REFUSED_DEADLINE);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += SWEEP_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+static void guard_free(bl_http_guard_t *g)
+{
+    bl_peer_counts_free(&g->per_addr);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g);
+}
+
+int bl_http_guard_start(const bl_http_guard_conf_t *c, unsigned flags, const struct sockaddr *sa,
+                        MHD_AccessHandlerCallback h, void *cls, const struct MHD_OptionItem *extra,
+                        bl_http_guard_t **out)
+{
+    *out = NULL;
+    bl_http_guard_t *g = calloc(1, sizeof *g);
+    if (!g)
+        return BL_ENOMEM;
+    g->c = *c;
+    g->h = h;
+    g->h_cls = cls;
+    if (!g->c.listener)
+        g->c.listener = "http";
+    /* Three listeners share the process's descriptors: none may take more than a quarter. */
+    g->c.max_conns = bl_fd_budget(c->max_conns, BL_HTTP_MAX_CONNS, 4);
+    if (!g->c.max_per_addr)
+        g->c.max_per_addr = BL_HTTP_MAX_PER_ADDR;
+    if (!g->c.idle_timeout_s)
+        g->c.idle_timeout_s = BL_HTTP_IDLE_TIMEOUT_S;
+    if (!g->c.request_timeout_ms)
+        g->c.request_timeout_ms = BL_HTTP_REQUEST_TIMEOUT;
+    if (!g->c.memory_limit)
+        g->c.memory_limit = BL_HTTP_MEMORY_LIMIT;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    /* Room in libmicrohttpd's own limit for connections shut down and not yet closed. */
+    unsigned slack = g->c.max_conns / 8 > 2 ? g->c.max_conns / 8 : 2;
+    /* Each worker thread may overshoot by one accept; cut ones are not counted. */
+    if (bl_peer_counts_init(&g->per_addr, g->c.max_conns + slack + 64)) {
+        guard_free(g);
+        return BL_ENOMEM;
+    }
+    for (int i = 0; i < BL_HTTP_REFUSED_N; i++)
+        g->refused_s[i] = bl_metrics_with(c->refused, g->c.listener, refusal_names[i]);
+    g->open_s = bl_metrics_with(c->connections, g->c.listener);
+    size_t n = 0;
+    /* libmicrohttpd wants its logger first, or it logs the options before it to stderr. */
+    g->opts[n++] = ENTRY(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, g);
+    g->opts[n++] = ENTRY(MHD_OPTION_SOCK_ADDR, 0, (void *)sa);
+    /* Ours is max_conns (on_accept); libmicrohttpd's leaves room for
+     * connections shut down and not yet closed. */
+    g->opts[n++] = ENTRY(MHD_OPTION_CONNECTION_LIMIT, g->c.max_conns + slack, NULL);
+    g->opts[n++] = ENTRY(MHD_OPTION_CONNECTION_TIMEOUT, g->c.idle_timeout_s, NULL);
+    g->opts[n++] = ENTRY(MHD_OPTION_CONNECTION_MEMORY_LIMIT, g->c.memory_limit, NULL);
+    g->opts[n++] = ENTRY(MHD_OPTION_NOTIFY_CONNECTION, on_connection, g);
+    g->opts[n++] = ENTRY(MHD_OPTION_NOTIFY_COMPLETED, on_completed, g);
+    for (size_t i = 0; extra && extra[i].option != MHD_OPTION_END && n < MAX_OPTS - 1; i++)
+        g->opts[n++] = extra[i];
+    g->opts[n] = ENTRY(MHD_OPTION_END, 0, NULL);
+    errno = 0;
+    g->d = MHD_start_daemon(flags | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, on_accept, g, on_request, g,
+                            MHD_OPTION_ARRAY, g->opts, MHD_OPTION_END);
+    if (!g->d) {
+        int e = errno;
+        guard_free(g);
+        errno = e;
+        return BL_EIO;
+    }
+    if (pthread_create(&g->sweeper, NULL, sweeper, g) == 0)
+        g->sweeping = 1;
+    else
+        BL_ERR("http_guard", "listener=%s error=%s", g->c.listener,
+               bl_log_q("cannot start the deadline thread: requests have no deadline"));
+    *out = g;
+    return 0;
+}
+
+struct MHD_Daemon *bl_http_guard_daemon(const bl_http_guard_t *g)
+{
+    return g->d;
+}
+
+unsigned bl_http_guard_max_conns(const bl_http_guard_t *g)
+{
+    return g->c.max_conns;
+}
+
+void bl_http_guard_stop(bl_http_guard_t *g)
+{
+    if (!g)
+        return;
+    if (g->sweeping) {
+        pthread_mutex_lock(&g->mu);
+        g->stop = 1;
+        pthread_cond_signal(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->sweeper, NULL);
+    }
+    MHD_stop_daemon(g->d);
+    guard_free(g);
+}
+
+int bl_http_content_length(struct MHD_Connection *c, uint64_t *len)
+{
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return -1;
+    uint64_t v = 0;
+    for (const char *p = cl; *p >= '0' && *p <= '9'; p++)
+        v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX : v * 10 + (uint64_t)(*p - '0');
+    *len = v;
+    return 0;
+}

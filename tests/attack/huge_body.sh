@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Huge declared bodies: Content-Length 10 MB, 1 GB and 2^62 with no body behind them, with and
+# without a token, on the API and /metrics; a chunked body that never ends; 200 connections at
+# once declaring 1 GB each. Every one is answered (401 without the token, then 413) before a byte
+# of body is read, the memory does not grow, and the refusals are counted.
+. "$(dirname "$0")/common.sh"
+setup
+rss0=$(rss_kb)
+refused() { metric "blsync_http_refused_total{listener=\"$1\",reason=\"$2\"}"; }
+MB10=10485760 GB1=1073741824 E62=4611686018427387904
+# declare_all PORT METHOD PATH WANT [HEADER...]: each huge length answered WANT within 1 s.
+declare_all() {
+    local port=$1 method=$2 path=$3 want=$4 h=()
+    shift 4
+    for x in "$@"; do h+=(--header "$x"); done
+    "$PY" "$FLOOD" declare --port "$port" --method "$method" --path "$path" --seconds 5 \
+        --length $MB10 --length $GB1 --length $E62 "${h[@]}" >"$T/declare.json" ||
+        fail "attack client failed"
+    jq -e --argjson w "$want" --argjson s "$(scaled 1)" \
+        'all(.declare[]; .status == $w and .seconds <= $s)' "$T/declare.json" >/dev/null ||
+        problem "$method $path ${*:-(no token)}: want $want at once, got $(cat "$T/declare.json")"
+    echo "  $method :$port$path ${*:+with token}: $(jq -c '[.declare[] | [.status, .seconds]]' "$T/declare.json")"
+}
+auth="Authorization: Bearer $TOK"
+a0=$(refused api unauthorized) l0=$(refused api too_large)
+declare_all "$HTTP_PORT" POST /v1/reports 401
+declare_all "$HTTP_PORT" POST /v1/listings 401
+declare_all "$HTTP_PORT" DELETE /v1/listings/192.0.2.1 401
+declare_all "$HTTP_PORT" POST /v1/reports 413 "$auth"
+declare_all "$HTTP_PORT" POST /v1/listings 413 "$auth"
+declare_all "$HTTP_PORT" POST /v1/nothing 404
+declare_all "$HTTP_PORT" PUT /v1/reports 405 "$auth"
+declare_all "$MMET_PORT" GET /metrics 413
+declare_all "$MMET_PORT" POST /metrics 405
+[ "$(refused api unauthorized)" -ge $((a0 + 9)) ] || problem "401s not counted"
+[ "$(refused api too_large)" -ge $((l0 + 6)) ] || problem "413s not counted"
+[ "$(refused metrics too_large)" -ge 3 ] || problem "413s of /metrics not counted"
+pass "every huge declared body answered at once (401 before 413), counted: api unauthorized=$(refused api unauthorized) too_large=$(refused api too_large), metrics too_large=$(refused metrics too_large)"
+
+echo "== Expect: 100-continue"
+code=$(head -c $MB10 /dev/zero | curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+    -H "$auth" -H 'Expect: 100-continue' --data-binary @- "http://127.0.0.1:$HTTP_PORT/v1/reports")
+[ "$code" = 413 ] || problem "Expect: 100-continue with 10 MB: HTTP $code"
+
+echo "== a chunked body that grows past max_body"
+l0=$(refused api too_large)
+"$PY" - "$HTTP_PORT" "$TOK" <<'EOF' || problem "the chunked flood was not cut"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + sys.argv[2].encode() +
+          b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+chunk = b"10000\r\n" + b"x" * 65536 + b"\r\n"
+t0, sent = time.monotonic(), 0
+try:
+    while time.monotonic() - t0 < 5:
+        s.sendall(chunk)
+        sent += 65536
+except OSError:
+    print(f"  cut after {sent} bytes, {time.monotonic() - t0:.3f} s")
+    sys.exit(0)
+sys.exit(1)
+EOF
+wait_until 2 bash -c "[ \"\$(curl -s http://127.0.0.1:$MMET_PORT/metrics | awk '\$1 == \"blsync_http_refused_total{listener=\\\"api\\\",reason=\\\"too_large\\\"}\" {print \$2}')\" -gt $l0 ]" ||
+    problem "the chunked body was not counted as too_large"
+
+echo "== 200 connections at once, each declaring 1 GB"
+flood body --port "$HTTP_PORT" --conns 200 --sources 127.0.0.2-127.0.0.21 --seconds 3 \
+    --interval 0.01 --header "$auth" --length $GB1
+legit_report 192.0.2.30 || true
+flood_wait
+awk -v l="$(sed -n 's/.*"lifetime_max_s": \([0-9.]*\).*/\1/p' "$T/flood.json")" -v k="$SCALE" \
+    'BEGIN { exit !(l <= 1 * k) }' || problem "a 1 GB declaration was held: $(cat "$T/flood.json")"
+rss1=$(rss_kb)
+[ $((rss1 - rss0)) -le $((32 * 1024 * SCALE)) ] || problem "RSS grew by $((rss1 - rss0)) kB"
+pass "200 x 1 GB refused within $(sed -n 's/.*"lifetime_max_s": \([0-9.]*\).*/\1/p' "$T/flood.json") s each; RSS $rss0 -> $rss1 kB; a report listed"
+ms=$(delist_within 192.0.2.30 2) && pass "operator delisting on both mirrors $ms ms after"
+stop_clean master
+finish
