@@ -222,8 +222,8 @@ static const bl_conf_opt_t opts[] = {
              "the refusals. When the process runs out of file descriptors the sync listener "
              "accepts and closes what waits, pauses (100 ms, doubling to 2 s) and resumes by "
              "itself."),
-    O("sync", "max_handshakes_per_address", BL_CONF_UINT, sync.max_handshakes_per_addr,
-      .def = "0", .max = 1000000,
+    O("sync", "max_handshakes_per_address", BL_CONF_UINT, sync.max_handshakes_per_addr, .def = "0",
+      .max = 1000000,
       .help = "TLS handshakes in progress at once from one address (0: a quarter of "
               "max_handshakes, at least 8)."),
 };
