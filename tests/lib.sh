@@ -6,7 +6,9 @@
 # Environment
 #   BL_BUILD        the build directory (required; ctest sets it)
 #   BL_SRC          the source directory (default: the one holding this file)
-#   BL_TIME_SCALE   multiplies every timeout here (default 1; 3 in sanitizer runs)
+#   BL_TIME_SCALE   multiplies every timeout here (default 1; 3 in sanitizer
+#                   builds: tests/run.sh --sanitize sets it, and a BL_BUILD
+#                   configured with BLSYNC_SANITIZE=ON defaults to it)
 #   KEEP=1          keep the work dir (its path is printed)
 #   BL_TRACE=1      trace every command on stderr, with the time, file and line
 #   BL_NETNS        a network namespace that daemons run in and are probed in
@@ -22,6 +24,8 @@
 #   MASTER MIRROR CTL MKFEED CHK PY   the daemons, blsyncctl, mirror_mkfeed,
 #                   master_chaincheck, the Debian python3 (python3-dnspython)
 #   T0              a fixed test-clock origin (Unix ms, 2027-01-15)
+#   BL_SANITIZED    1 when BL_BUILD is an ASan+UBSan build, else empty (memory
+#                   bounds of a test may allow for the sanitizer's shadow)
 #   TOK             the master's API token (also in $T/token)
 #   ZONE            the DNS zone of the sync tests (bl.test)
 #   PID[who]        the PID of every process started by spawn or track
@@ -73,6 +77,8 @@
 #   addr_of WHO     WHO's listen address; hostport ADDR PORT: ADDR:PORT, or
 #                   [ADDR]:PORT for IPv6
 #   running WHO     whether WHO runs (a zombie does not)
+#   fds WHO         the number of WHO's open file descriptors; rss_kb WHO its
+#                   resident memory in kB (empty when it does not run)
 #   stop WHO [SIG]  sends SIG (TERM) and SIGCONT, waits (bounded), RC = status
 #   stop_clean WHO  stop with SIGTERM; fails unless the exit status is 0
 #   await WHO [TIMEOUT]     waits (60 s) for WHO to end by itself, RC = status
@@ -159,6 +165,9 @@ CHK=$B/tests/master/master_chaincheck
 PY=/usr/bin/python3
 T0=1800000000000
 ZONE=bl.test
+BL_SANITIZED=
+! grep -q '^BLSYNC_SANITIZE:BOOL=ON' "$B/CMakeCache.txt" 2>/dev/null || BL_SANITIZED=1
+BL_TIME_SCALE=${BL_TIME_SCALE:-${BL_SANITIZED:+3}}
 BL_TIME_SCALE=${BL_TIME_SCALE:-1}
 BL_ADDR=${BL_ADDR:-127.0.0.1}
 BL_NETNS=${BL_NETNS:-}
@@ -386,6 +395,14 @@ _bl_running() { # PID: running or stopped, not a zombie (read, not cat: no fork)
     [ "${st:0:1}" != Z ]
 }
 running() { [ -n "${PID[$1]:-}" ] && _bl_running "${PID[$1]}"; }
+fds() {
+    local f n=0
+    for f in /proc/"${PID[$1]:?fds $1: not started here}"/fd/*; do
+        [ -L "$f" ] && n=$((n + 1)) # no match (it ended) leaves the pattern
+    done
+    echo "$n"
+}
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/${PID[$1]:?rss_kb $1: not started here}/status" 2>/dev/null; }
 _bl_ended() { ! _bl_running "$1"; }
 # _bl_reap PID...: waits (10 s, scaled) for the processes to end, then SIGKILL.
 _bl_reap() {

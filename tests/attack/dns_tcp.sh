@@ -32,7 +32,7 @@ tcp_metric() {
     [ -z "${2:-}" ] || k="$1{$2}"
     curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v k="$k" '$1 == k {print $2; f = 1} END {if (!f) print 0}'
 }
-nfds() { ls /proc/"$MPID"/fd 2> /dev/null | wc -l; }
+nfds() { fds m1; }
 # tcp_ok / udp_ok: one legitimate query from 127.0.0.1 answered with 127.0.0.2
 tcp_ok() { [ "$(dig +tcp -b 127.0.0.1 @127.0.0.1 -p "$PORT" +time=5 +tries=1 +short 2.0.0.127.bl.example.org A 2> /dev/null)" = 127.0.0.2 ]; }
 udp_ok() { [ "$(dig +notcp -b 127.0.0.1 @127.0.0.1 -p "$PORT" +time=2 +tries=1 +short 2.0.0.127.bl.example.org A 2> /dev/null)" = 127.0.0.2 ]; }
