@@ -21,9 +21,10 @@
 #                   (fails if it failed) and prints its JSON summary, kept in
 #                   $T/flood.json
 #   health          one /v1/health answered within 2 s (scaled); HEALTH_MS is
-#                   the time it took
+#                   the time it took, HEALTH_RC curl's exit status
 #   watch SECONDS   samples the master for SECONDS: /v1/health every 100 ms
-#                   (FAILED counts the unanswered, SLOW is the slowest in ms),
+#                   (FAILED counts the unanswered, FAIL_RUN the most in a row,
+#                   FAIL_HOW says how each failed; SLOW is the slowest in ms),
 #                   the most descriptors (MAX_FD, every 20 ms), sync handshakes
 #                   in progress (MAX_HS) and API connections (MAX_API)
 #   refused LISTENER REASON     blsync_http_refused_total of the listener;
@@ -104,25 +105,34 @@ flood_wait() {
 
 _BL_HEALTH_TIME=$(scaled 2)
 health() {
-    local t0
+    local t0 rc=0
     t0=$(now_ms)
-    curl -sf --max-time "$_BL_HEALTH_TIME" -o /dev/null "$MASTER_URL/v1/health" || return 1
+    curl -sf --max-time "$_BL_HEALTH_TIME" -o /dev/null "$MASTER_URL/v1/health" || rc=$?
     HEALTH_MS=$(($(now_ms) - t0))
+    HEALTH_RC=$rc
+    return $rc
 }
 _max() { # VAR VALUE: VAR becomes VALUE when it is larger
     [ "${2:-0}" -le "${!1}" ] || printf -v "$1" '%s' "$2"
 }
 watch() {
-    local end sampler v
+    local end sampler v run=0
     end=$(($(now_ms) + $1 * 1000))
-    MAX_FD=0 MAX_HS=0 MAX_API=0 SLOW=0 FAILED=0
+    MAX_FD=0 MAX_HS=0 MAX_API=0 SLOW=0 FAILED=0 FAIL_RUN=0 FAIL_HOW=
     (while [ "$(now_ms)" -lt "$end" ]; do
         fds master
         sleep 0.02
     done) >"$T/fds" &
     sampler=$!
     while [ "$(now_ms)" -lt "$end" ]; do
-        if health; then _max SLOW "$HEALTH_MS"; else FAILED=$((FAILED + 1)); fi
+        if health; then
+            _max SLOW "$HEALTH_MS"
+            run=0
+        else
+            FAILED=$((FAILED + 1)) run=$((run + 1))
+            FAIL_HOW+=" curl exit $HEALTH_RC after $HEALTH_MS ms;"
+            _max FAIL_RUN $run
+        fi
         # At most 1 s: the metrics listener may be what is flooded.
         curl -s --max-time "$(scaled 1)" "http://127.0.0.1:$MMET_PORT/metrics" >"$T/scrape" || true
         v=$(awk '$1 == "blsync_master_sync_handshakes" { print $2 }' "$T/scrape")

@@ -38,12 +38,12 @@ flood headers --port "$HTTP_PORT" --conns 1000 --sources 127.0.0.2-127.0.0.101 -
     --interval 1 --reopen
 health_during 3
 legit_report 192.0.2.21 || true
-open=$(metric master 'blsync_http_connections{listener="api"}')
 flood_wait
 within_deadline || problem "a slow header lived $(lived) s, deadline $DEADLINE s"
-[ "${open:-999}" -le $((128 + 16)) ] || problem "$open API connections, bound 128"
+# Connections being shut down stay open until libmicrohttpd closes them: 1/8 more at most.
+[ "$MAX_API" -le $((128 + 16)) ] || problem "$MAX_API API connections, bound 128"
 for r in evicted deadline; do wait_until 3 refused_at_least api $r 1 || problem "api $r not counted"; done
-pass "100 addresses: $open connections open (bound 128), evicted=$(refused api evicted) deadline=$(refused api deadline); /v1/health <= $SLOW ms; no connection lived past $(lived) s"
+pass "100 addresses: at most $MAX_API connections open (bound 128), evicted=$(refused api evicted) deadline=$(refused api deadline); /v1/health <= $SLOW ms; no connection lived past $(lived) s"
 
 echo "== slow bodies with a valid token"
 d0=$(refused api deadline)
