@@ -38,7 +38,7 @@ flood_wait
 t_end=$(now_ms)
 check_single "sync (ulimit 1024, 1100 connections)" 256 1024 9
 wait_until 5 health || problem "/v1/health unanswered after the attack"
-echo "after: /v1/health in $HEALTH_MS ms, $(($(now_ms) - t_end)) ms after the attack; descriptors $fd0 before, $(fds master) now; CPU $(idle_cpu 2)% over 2 s; log +$(($(log_lines) - log0)) lines"
+echo "after: /v1/health in $HEALTH_MS ms, $(($(now_ms) - t_end)) ms after the attack; descriptors $fd0 before, $(fds master) now; CPU $(idle_cpu 1)% over 1 s; log +$(($(log_lines) - log0)) lines"
 stop_master
 
 NOFILE=96

@@ -81,6 +81,6 @@ pass "descriptors back to $(fds master) (from $fd0) $(($(now_ms) - t_end)) ms af
 rss1=$(rss_kb master) log1=$(log_bytes)
 [ $((rss1 - rss0)) -le "$RSS_SLACK_KB" ] || problem "RSS grew by $((rss1 - rss0)) kB"
 [ $((log1 - log0)) -le 200000 ] || problem "the log grew by $((log1 - log0)) bytes"
-pass "RSS $rss0 -> $rss1 kB, log +$((log1 - log0)) bytes, $(($(log_lines) - lines0)) lines; CPU $(idle_cpu 2)% over 2 s after"
+pass "RSS $rss0 -> $rss1 kB, log +$((log1 - log0)) bytes, $(($(log_lines) - lines0)) lines; CPU $(idle_cpu 1)% over 1 s after"
 stop_master
 finish
