@@ -328,6 +328,11 @@ _bl_alloc() {
     shift
     # 30000 up to the ephemeral ports: no client socket takes one, and the
     # other schemes of picking ports (the quickstart's 12530 block) are below.
+    # The attack clients of tests/attack (tens of thousands of connections,
+    # up to ~2,000 at once) bind port 0 or connect unbound, so the kernel
+    # gives them ephemeral ports too; the TIME-WAIT sockets their floods
+    # leave on a listener's port (tens of thousands) show in ss: a port is
+    # not reused while they last.
     hi=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
     _BL_LO=30000
     [ "$hi" -gt $((_BL_LO + 1000)) ] || _BL_LO=15000
