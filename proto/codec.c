@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "err.h"
+#include "grow.h"
 
 #define ZSTD_LEVEL 3
 #define RICE_ESC   24 /* unary quotients this long escape to a raw 32-bit gap */
@@ -605,16 +606,10 @@ static int append(bl_change_t **arr, size_t *n, size_t *cap, const bl_change_t *
 {
     if (!m)
         return 0;
-    if (*n + m > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < *n + m)
-            nc *= 2;
-        bl_change_t *na = realloc(*arr, nc * sizeof *na);
-        if (!na)
-            return BL_ENOMEM;
-        *arr = na;
-        *cap = nc;
-    }
+    bl_change_t *na = bl_grow_from(*arr, cap, *n + m, sizeof *na, 1024);
+    if (!na)
+        return BL_ENOMEM;
+    *arr = na;
     memcpy(*arr + *n, src, m * sizeof *src);
     *n += m;
     return 0;

@@ -30,6 +30,7 @@
 #include "conn_limit.h"
 #include "err.h"
 #include "log.h"
+#include "grow.h"
 
 #define TLS_DEFAULT_QUEUE    (8u << 20)
 #define TLS_DEFAULT_HS_MS    10000
@@ -165,16 +166,12 @@ static int read_lines(const char *path, char ***out, size_t *nout)
         char *s = trim(line);
         if (!*s)
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            char **nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = BL_ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = nc;
+        char **nv = bl_grow(v, &cap, n + 1, sizeof *nv);
+        if (!nv) {
+            rc = BL_ENOMEM;
+            break;
         }
+        v = nv;
         if (!(v[n] = strdup(s))) {
             rc = BL_ENOMEM;
             break;
@@ -593,16 +590,10 @@ int bl_tls_write(bl_tls_conn_t *c, const void *p, size_t n)
         return BL_ETOOBIG;
     }
     if (c->state != ST_OPEN) {
-        if (c->npending + n > c->cpending) {
-            size_t nc = c->cpending ? c->cpending : 4096;
-            while (nc < c->npending + n)
-                nc *= 2;
-            uint8_t *np = realloc(c->pending, nc);
-            if (!np)
-                return BL_ENOMEM;
-            c->pending = np;
-            c->cpending = nc;
-        }
+        uint8_t *np = bl_grow_from(c->pending, &c->cpending, c->npending + n, 1, 4096);
+        if (!np)
+            return BL_ENOMEM;
+        c->pending = np;
         memcpy(c->pending + c->npending, p, n);
         c->npending += n;
         return 0;
