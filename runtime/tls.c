@@ -581,6 +581,20 @@ static int ssl_write_all(bl_tls_conn_t *c, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Encrypts and sends p now; on failure closes c with the TLS layer's reason. */
+static int write_now(bl_tls_conn_t *c, const uint8_t *p, size_t n)
+{
+    int rc = ssl_write_all(c, p, n);
+    if (!rc)
+        rc = flush(c);
+    if (rc) {
+        char reason[160];
+        ssl_reason(c, "write", reason, sizeof reason);
+        bl_tls_close(c, reason);
+    }
+    return rc;
+}
+
 int bl_tls_write(bl_tls_conn_t *c, const void *p, size_t n)
 {
     if (c->state == ST_CLOSING)
@@ -598,15 +612,9 @@ int bl_tls_write(bl_tls_conn_t *c, const void *p, size_t n)
         c->npending += n;
         return 0;
     }
-    int rc = ssl_write_all(c, p, n);
-    if (!rc)
-        rc = flush(c);
-    if (rc) {
-        char reason[160];
-        ssl_reason(c, "write", reason, sizeof reason);
-        bl_tls_close(c, reason);
+    int rc = write_now(c, p, n);
+    if (rc)
         return rc;
-    }
     if (bl_tls_queued(c) > c->ctx->max_queue / 2)
         c->want_drain = 1;
     return 0;
@@ -689,15 +697,9 @@ static void handshake_done(bl_tls_conn_t *c)
         c->cb.on_connect(c, c->peer_name);
     if (c->state != ST_OPEN || !c->npending)
         return;
-    int rc = ssl_write_all(c, c->pending, c->npending);
+    size_t n = c->npending;
     c->npending = 0;
-    if (!rc)
-        rc = flush(c);
-    if (rc) {
-        char reason[160];
-        ssl_reason(c, "write", reason, sizeof reason);
-        bl_tls_close(c, reason);
-    }
+    write_now(c, c->pending, n);
 }
 
 /* Why a handshake failed, from the verify result and OpenSSL's error
