@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* blsync-master: parses arguments, loads the config, wires store, policy, publisher and API, runs
+/* blsync-master: parses arguments, loads the configuration, creates and joins the modules, runs
  * the loop. */
 #include <pthread.h>
 #include <stdio.h>

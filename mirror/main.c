@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* blsync-mirror: parses arguments, loads the configuration, wires zones, feeds and the DNS server.
- */
+/* blsync-mirror: parses arguments, loads the configuration, creates and joins the modules, runs
+ * the loop. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
