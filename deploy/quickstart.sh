@@ -337,7 +337,7 @@ show() {
         fi
     done
 }
-# both KIND IP TYPE: whether both mirrors give that answer now (used to wait).
+# both KIND IP TYPE: whether both mirrors give that answer now (the condition wait_until polls).
 both() {
     local m port
     for port in "$DNS1" "$DNS2"; do

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "key.h"
 #include "log.h"
 
 static const bl_conf_name_t sync_modes[] = {{"normal", 0}, {"full", 1}, {NULL, 0}};
@@ -348,4 +349,53 @@ int master_config_print(const master_config_t *c, FILE *f)
     fprintf(f, "# blsync-master --print-config: the effective configuration.\n"
                "# Commented-out lines hold defaults; the API token is never shown.\n");
     return bl_conf_print(&master_conf_schema, c, f, 0);
+}
+
+int master_config_check(const master_config_t *c, const char *path, FILE *out)
+{
+    bl_key_t *k = NULL;
+    errno = 0;
+    int rc = bl_key_load(c->pub.key_path, &k);
+    if (rc || !bl_key_is_private(k)) {
+        fprintf(out, "blsync-master: %s: key %s: %s\n", path, c->pub.key_path,
+                rc == BL_EIO && errno ? strerror(errno)
+                : rc                  ? bl_strerror(rc)
+                                      : "not a private key (the public half?)");
+        bl_key_free(k);
+        return BL_EKEY;
+    }
+    bl_key_free(k);
+    /* The sync server's files must be readable (their content is checked at start). */
+    const char *files[][2] = {{"cert", c->sync.cert_file},
+                              {"tls_key", c->sync.tls_key_file},
+                              {"ca", c->sync.ca_file},
+                              {"pinned", c->sync.pinned_file},
+                              {"revoked", c->sync.revoked_file}};
+    for (size_t i = 0; c->sync_enabled && i < sizeof files / sizeof files[0]; i++) {
+        if (!files[i][1][0])
+            continue;
+        FILE *f = fopen(files[i][1], "r");
+        if (!f) {
+            fprintf(out, "blsync-master: %s: [sync] %s %s: %s\n", path, files[i][0], files[i][1],
+                    strerror(errno));
+            return BL_EIO;
+        }
+        fclose(f);
+    }
+    if (!c->token[0])
+        fprintf(out,
+                "blsync-master: %s: warning: no API token: state changes through "
+                "the API are disabled\n",
+                path);
+    char msg[256];
+    if (bl_cfg_window_check(c->window_ms, c->mirror_ttl_ms, c->expected_prop_ms, msg, sizeof msg))
+        fprintf(out, "blsync-master: %s: warning: %s\n", path, msg);
+    return 0;
+}
+
+void master_config_window_warn(const master_config_t *c)
+{
+    char msg[256];
+    if (bl_cfg_window_check(c->window_ms, c->mirror_ttl_ms, c->expected_prop_ms, msg, sizeof msg))
+        BL_WARN("window_budget", "problem=%s", bl_log_q(msg));
 }

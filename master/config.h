@@ -61,6 +61,13 @@ int master_config_load(const char *path, master_config_t *c, char *err, size_t e
 /* Writes c as an INI file that loads back to it (--print-config): defaults
  * commented out, the API token never shown. */
 int master_config_print(const master_config_t *c, FILE *f);
+/* --check-config beyond the syntax: the signing key loads and is private,
+ * the [sync] files are readable; writes the problem (and warnings: no API
+ * token, the window budget) to out, prefixed with path. 0 when it may start. */
+int master_config_check(const master_config_t *c, const char *path, FILE *out);
+/* Logs event=window_budget when mirror_ttl plus expected_propagation does
+ * not fit in window (at start-up and on reload). */
+void master_config_window_warn(const master_config_t *c);
 /* Parses a duration like every option does (bl_cfg_duration), for blsyncctl. */
 int master_parse_duration(const char *s, int64_t *ms);
 /* Splits "host:port" / "[v6]:port" (host names too, for blsyncctl --url). */

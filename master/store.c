@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The master's SQLite store: schema, prepared statements and the change bookkeeping. */
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "log.h"
 #include "obj.h"
 #include "store.h"
+#include "util.h"
 
 enum {
     Q_META_GET,
@@ -801,6 +803,27 @@ int master_store_digest_full(master_store_t *s, bl_digest_t *d, uint64_t *count)
     *d = c.d;
     *count = c.n;
     return rc;
+}
+
+int master_store_verify_digest(master_store_t *s)
+{
+    bl_digest_t full;
+    uint64_t n;
+    uint64_t t0 = bl_mono_ns();
+    int rc = master_store_digest_full(s, &full, &n);
+    if (rc)
+        return rc;
+    char a[65], b[65];
+    if (!bl_digest_eq(&full, master_store_digest(s)) || n != master_store_count(s)) {
+        BL_ERR("digest_mismatch",
+               "stored=%s computed=%s stored_count=%" PRIu64 " computed_count=%" PRIu64,
+               bl_digest_hex(master_store_digest(s), a), bl_digest_hex(&full, b),
+               master_store_count(s), n);
+        return BL_EDIGEST;
+    }
+    BL_INFO("digest_verified", "entries=%" PRIu64 " digest=%s duration_ms=%.1f", n,
+            bl_digest_hex(&full, a), (bl_mono_ns() - t0) / 1e6);
+    return 0;
 }
 
 int master_store_report_add(master_store_t *s, const master_report_t *r)

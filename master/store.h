@@ -87,6 +87,10 @@ int master_store_listing_each(master_store_t *s, const bl_prefix_t *after,
                               int (*fn)(void *ctx, const master_listing_t *l), void *ctx);
 /* Recomputes the digest over all listings (bl_digest_of semantics). */
 int master_store_digest_full(master_store_t *s, bl_digest_t *d, uint64_t *count);
+/* Recomputes the digest and compares it and the count with the stored ones
+ * (verify_digest_on_start): BL_EDIGEST on a mismatch (logged), 0 when they
+ * agree (logged with the time it took). */
+int master_store_verify_digest(master_store_t *s);
 
 /* Reports. */
 typedef struct {

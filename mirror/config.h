@@ -65,7 +65,8 @@ typedef struct {
     char *metrics_listen; /* "127.0.0.1:9154", NULL: no metrics endpoint */
     int log_level;
     int log_syslog;           /* log to syslog instead of stderr */
-    int64_t window_ms;        /* propagation window (issue 6), default 4h */
+    int64_t window_ms;        /* a delisting reaches every mirror and outlives
+                                 positive TTLs within this, default 4h */
     int64_t expected_prop_ms; /* expected master-to-mirror propagation, default 30m */
     mirror_sync_file_conf_t sync;
     char path[512]; /* the configuration file, for file:line in later checks */

@@ -477,6 +477,19 @@ static void elem_to_entry(const mirror_index_t *ix, const bl_prefix_t *key, uint
     }
 }
 
+/* mirror_index_get's answer from the element found in the newest layer. */
+static int got(const mirror_index_t *ix, const bl_prefix_t *key, uint32_t listed, uint32_t expires,
+               uint8_t a, uint8_t fl, uint16_t reason, bl_entry_t *out, uint8_t *flags)
+{
+    if (fl & FL_DEL)
+        return BL_ENOTFOUND;
+    if (out)
+        elem_to_entry(ix, key, listed, expires, a, fl, reason, out);
+    if (flags)
+        *flags = fl & FL_USER;
+    return 0;
+}
+
 int mirror_index_get(const mirror_index_t *ix, const bl_prefix_t *key, bl_entry_t *out,
                      uint8_t *flags)
 {
@@ -486,28 +499,14 @@ int mirror_index_get(const mirror_index_t *ix, const bl_prefix_t *key, bl_entry_
         e4_t tmp;
         for (int i = 0; i < 2; i++) {
             const e4_t *e;
-            if (!layers[i] || !(e = find4_tab(&layers[i]->t4[key->len], k, &tmp)))
-                continue;
-            if (e->fl & FL_DEL)
-                return BL_ENOTFOUND;
-            if (out)
-                elem_to_entry(ix, key, e->listed, e->expires, e->a, e->fl, e->reason, out);
-            if (flags)
-                *flags = e->fl & FL_USER;
-            return 0;
+            if (layers[i] && (e = find4_tab(&layers[i]->t4[key->len], k, &tmp)))
+                return got(ix, key, e->listed, e->expires, e->a, e->fl, e->reason, out, flags);
         }
     } else if (key->af == BL_AF6 && key->len <= 128) {
         for (int i = 0; i < 2; i++) {
             const e6_t *e;
-            if (!layers[i] || !(e = find_any(&K6, &layers[i]->t6[key->len], key->addr, NULL)))
-                continue;
-            if (e->fl & FL_DEL)
-                return BL_ENOTFOUND;
-            if (out)
-                elem_to_entry(ix, key, e->listed, e->expires, e->a, e->fl, e->reason, out);
-            if (flags)
-                *flags = e->fl & FL_USER;
-            return 0;
+            if (layers[i] && (e = find_any(&K6, &layers[i]->t6[key->len], key->addr, NULL)))
+                return got(ix, key, e->listed, e->expires, e->a, e->fl, e->reason, out, flags);
         }
     }
     return BL_ENOTFOUND;

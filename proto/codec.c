@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "err.h"
+#include "grow.h"
 
 #define ZSTD_LEVEL 3
 #define RICE_ESC   24 /* unary quotients this long escape to a raw 32-bit gap */
@@ -150,6 +151,22 @@ static void enc_keys(bl_buf_t *out, const bl_change_t *c, size_t n)
     }
 }
 
+/* Keys valid and strictly increasing (BL_EDUP, BL_EORDER). */
+static int check_sorted(const bl_change_t *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = bl_prefix_check(&c[i].e.key);
+        if (rc)
+            return rc;
+        if (i) {
+            int cmp = bl_prefix_cmp(&c[i - 1].e.key, &c[i].e.key);
+            if (cmp >= 0)
+                return cmp == 0 ? BL_EDUP : BL_EORDER;
+        }
+    }
+    return 0;
+}
+
 /* Decodes n keys into c[].e.key, checking strict order and prefix validity. */
 static int dec_keys(bl_rd_t *rd, bl_change_t *c, size_t n)
 {
@@ -210,34 +227,7 @@ static int dec_keys(bl_rd_t *rd, bl_change_t *c, size_t n)
     }
     if (bl_rd_err(rd))
         return bl_rd_err(rd);
-    for (size_t i = 0; i < n; i++) {
-        int rc = bl_prefix_check(&c[i].e.key);
-        if (rc)
-            return rc;
-        if (i) {
-            int cmp = bl_prefix_cmp(&c[i - 1].e.key, &c[i].e.key);
-            if (cmp == 0)
-                return BL_EDUP;
-            if (cmp > 0)
-                return BL_EORDER;
-        }
-    }
-    return 0;
-}
-
-static int check_sorted(const bl_change_t *c, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int rc = bl_prefix_check(&c[i].e.key);
-        if (rc)
-            return rc;
-        if (i) {
-            int cmp = bl_prefix_cmp(&c[i - 1].e.key, &c[i].e.key);
-            if (cmp >= 0)
-                return cmp == 0 ? BL_EDUP : BL_EORDER;
-        }
-    }
-    return 0;
+    return check_sorted(c, n);
 }
 
 /* ---- blocks ---- */
@@ -605,16 +595,10 @@ static int append(bl_change_t **arr, size_t *n, size_t *cap, const bl_change_t *
 {
     if (!m)
         return 0;
-    if (*n + m > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < *n + m)
-            nc *= 2;
-        bl_change_t *na = realloc(*arr, nc * sizeof *na);
-        if (!na)
-            return BL_ENOMEM;
-        *arr = na;
-        *cap = nc;
-    }
+    bl_change_t *na = bl_grow_from(*arr, cap, *n + m, sizeof *na, 1024);
+    if (!na)
+        return BL_ENOMEM;
+    *arr = na;
     memcpy(*arr + *n, src, m * sizeof *src);
     *n += m;
     return 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "grow.h"
 
 const char *bl_frame_type_name(int type)
 {
@@ -264,17 +265,10 @@ int bl_frame_reader_feed(bl_frame_reader_t *r, const void *p, size_t n)
     }
     /* Keep at most the rest of the current frame plus what follows it in
      * this call; the frames that follow are checked by bl_frame_next. */
-    if (r->len + n > r->cap) {
-        size_t need = r->len + n;
-        size_t nc = r->cap ? r->cap : 4096;
-        while (nc < need)
-            nc = nc > SIZE_MAX / 2 ? need : nc * 2;
-        uint8_t *nb = realloc(r->buf, nc);
-        if (!nb)
-            return r->err = BL_ENOMEM;
-        r->buf = nb;
-        r->cap = nc;
-    }
+    uint8_t *nb = bl_grow_from(r->buf, &r->cap, r->len + n, 1, 4096);
+    if (!nb)
+        return r->err = BL_ENOMEM;
+    r->buf = nb;
     memcpy(r->buf + r->len, p, n);
     r->len += n;
     return 0;

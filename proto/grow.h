@@ -8,7 +8,7 @@
 
 /*
  * Returns v grown to hold at least need elements of elem bytes (capacity
- * doubled, 16 at least), v itself when it already does, or NULL when memory
+ * doubled, first elements at least), v itself when it already does, or NULL when memory
  * or size_t runs out (v is then untouched and still owned by the caller).
  * *cap is updated when v grows.
  *
@@ -17,12 +17,15 @@
  *         return BL_ENOMEM;
  *     v = nv;
  *     v[n++] = e;
+ *
+ * A buffer whose first use is known to be large starts there:
+ * bl_grow_from(buf, &cap, len + n, 1, 4096).
  */
-static inline void *bl_grow(void *v, size_t *cap, size_t need, size_t elem)
+static inline void *bl_grow_from(void *v, size_t *cap, size_t need, size_t elem, size_t first)
 {
     if (need <= *cap && v)
         return v;
-    size_t nc = *cap ? *cap : 16;
+    size_t nc = *cap ? *cap : first ? first : 1;
     while (nc < need) {
         if (nc > SIZE_MAX / 2)
             return NULL;
@@ -35,6 +38,12 @@ static inline void *bl_grow(void *v, size_t *cap, size_t need, size_t elem)
         return NULL;
     *cap = nc;
     return nv;
+}
+
+/* bl_grow_from with a first capacity of 16 elements. */
+static inline void *bl_grow(void *v, size_t *cap, size_t need, size_t elem)
+{
+    return bl_grow_from(v, cap, need, elem, 16);
 }
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "rd.h"
+#include "grow.h"
 
 void bl_rd_fail(bl_rd_t *rd, int err)
 {
@@ -78,23 +79,12 @@ uint8_t *bl_buf_reserve(bl_buf_t *b, size_t n)
 {
     if (b->err)
         return NULL;
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < n) {
-            if (cap > SIZE_MAX / 2) {
-                b->err = BL_ENOMEM;
-                return NULL;
-            }
-            cap *= 2;
-        }
-        uint8_t *d = realloc(b->data, cap);
-        if (!d) {
-            b->err = BL_ENOMEM;
-            return NULL;
-        }
-        b->data = d;
-        b->cap = cap;
+    uint8_t *d = n <= SIZE_MAX - b->len ? bl_grow_from(b->data, &b->cap, b->len + n, 1, 256) : NULL;
+    if (!d) {
+        b->err = BL_ENOMEM;
+        return NULL;
     }
+    b->data = d;
     return b->data + b->len;
 }
 

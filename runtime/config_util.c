@@ -19,16 +19,17 @@ static int fail(const char **why, const char *msg)
     return BL_ECONFIG;
 }
 
-/* Reads decimal digits at *p into *v; 0 digits or overflow fail. */
-static int digits(const char **p, uint64_t *v)
+/* Reads decimal digits at *p into *v; no digits ("not a number") or
+ * overflow ("too large") fail. */
+static int digits(const char **p, uint64_t *v, const char **why)
 {
     const char *s = *p;
     uint64_t x = 0;
     if (*s < '0' || *s > '9')
-        return -1;
+        return fail(why, "not a number");
     for (; *s >= '0' && *s <= '9'; s++) {
         if (x > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-            return -2;
+            return fail(why, "too large");
         x = x * 10 + (uint64_t)(*s - '0');
     }
     *p = s;
@@ -42,11 +43,8 @@ int bl_cfg_uint(const char *s, uint64_t min, uint64_t max, uint64_t *v, const ch
     const char *p = s;
     if (!s)
         return fail(why, "missing value");
-    int r = digits(&p, &x);
-    if (r == -1)
-        return fail(why, "not a number");
-    if (r == -2)
-        return fail(why, "too large");
+    if (digits(&p, &x, why))
+        return BL_ECONFIG;
     if (*p)
         return fail(why, "trailing characters after the number");
     if (x < min || x > max)
@@ -71,11 +69,8 @@ int bl_cfg_duration(const char *s, int64_t *ms, const char **why)
     int parts = 0;
     while (*p) {
         uint64_t n;
-        int r = digits(&p, &n);
-        if (r == -1)
-            return fail(why, "not a number");
-        if (r == -2)
-            return fail(why, "too large");
+        if (digits(&p, &n, why))
+            return BL_ECONFIG;
         size_t ulen = 0;
         while (p[ulen] >= 'a' && p[ulen] <= 'z')
             ulen++;
@@ -127,11 +122,8 @@ int bl_cfg_size(const char *s, uint64_t *bytes, const char **why)
         return fail(why, "empty");
     const char *p = s;
     uint64_t n;
-    int r = digits(&p, &n);
-    if (r == -1)
-        return fail(why, "not a number");
-    if (r == -2)
-        return fail(why, "too large");
+    if (digits(&p, &n, why))
+        return BL_ECONFIG;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcasecmp(p, units[i].unit) != 0)
             continue;

@@ -54,8 +54,9 @@ char *bl_cfg_addr_format(const struct sockaddr *sa, char *buf, size_t n);
 #define BL_CFG_DURSTRLEN 48
 char *bl_cfg_duration_format(int64_t ms, char *buf, size_t n);
 
-/* The start-up and reload check of issue 6: a delisting must reach every
- * mirror and then outlive the TTL of positive answers within the window.
+/* The start-up and reload check of the propagation window: a delisting
+ * must reach every mirror and then outlive the TTL of positive answers
+ * within the window.
  * Returns 0 when ttl + expected propagation fit window, or 1 and a message
  * for a warning ("ttl 3h plus expected propagation 2h is 5h, more than the
  * 4h propagation window") into msg. */

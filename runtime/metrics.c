@@ -14,6 +14,7 @@
 #include "err.h"
 #include "log.h"
 #include "util.h"
+#include "grow.h"
 
 /*
  * Layout. A counter series owns BL_METRICS_SHARDS cache lines, one atomic
@@ -540,18 +541,14 @@ typedef struct {
 
 static void sb_grow(sb_t *b, size_t more)
 {
-    if (b->err || b->len + more + 1 <= b->cap)
+    if (b->err)
         return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
+    char *p = bl_grow_from(b->p, &b->cap, b->len + more + 1, 1, 4096);
     if (!p) {
         b->err = BL_ENOMEM;
         return;
     }
     b->p = p;
-    b->cap = cap;
 }
 
 static void sb_put(sb_t *b, const char *s, size_t n)

@@ -30,6 +30,7 @@
 #include "conn_limit.h"
 #include "err.h"
 #include "log.h"
+#include "grow.h"
 
 #define TLS_DEFAULT_QUEUE    (8u << 20)
 #define TLS_DEFAULT_HS_MS    10000
@@ -165,16 +166,12 @@ static int read_lines(const char *path, char ***out, size_t *nout)
         char *s = trim(line);
         if (!*s)
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            char **nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = BL_ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = nc;
+        char **nv = bl_grow(v, &cap, n + 1, sizeof *nv);
+        if (!nv) {
+            rc = BL_ENOMEM;
+            break;
         }
+        v = nv;
         if (!(v[n] = strdup(s))) {
             rc = BL_ENOMEM;
             break;
@@ -584,6 +581,20 @@ static int ssl_write_all(bl_tls_conn_t *c, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Encrypts and sends p now; on failure closes c with the TLS layer's reason. */
+static int write_now(bl_tls_conn_t *c, const uint8_t *p, size_t n)
+{
+    int rc = ssl_write_all(c, p, n);
+    if (!rc)
+        rc = flush(c);
+    if (rc) {
+        char reason[160];
+        ssl_reason(c, "write", reason, sizeof reason);
+        bl_tls_close(c, reason);
+    }
+    return rc;
+}
+
 int bl_tls_write(bl_tls_conn_t *c, const void *p, size_t n)
 {
     if (c->state == ST_CLOSING)
@@ -593,29 +604,17 @@ int bl_tls_write(bl_tls_conn_t *c, const void *p, size_t n)
         return BL_ETOOBIG;
     }
     if (c->state != ST_OPEN) {
-        if (c->npending + n > c->cpending) {
-            size_t nc = c->cpending ? c->cpending : 4096;
-            while (nc < c->npending + n)
-                nc *= 2;
-            uint8_t *np = realloc(c->pending, nc);
-            if (!np)
-                return BL_ENOMEM;
-            c->pending = np;
-            c->cpending = nc;
-        }
+        uint8_t *np = bl_grow_from(c->pending, &c->cpending, c->npending + n, 1, 4096);
+        if (!np)
+            return BL_ENOMEM;
+        c->pending = np;
         memcpy(c->pending + c->npending, p, n);
         c->npending += n;
         return 0;
     }
-    int rc = ssl_write_all(c, p, n);
-    if (!rc)
-        rc = flush(c);
-    if (rc) {
-        char reason[160];
-        ssl_reason(c, "write", reason, sizeof reason);
-        bl_tls_close(c, reason);
+    int rc = write_now(c, p, n);
+    if (rc)
         return rc;
-    }
     if (bl_tls_queued(c) > c->ctx->max_queue / 2)
         c->want_drain = 1;
     return 0;
@@ -698,15 +697,9 @@ static void handshake_done(bl_tls_conn_t *c)
         c->cb.on_connect(c, c->peer_name);
     if (c->state != ST_OPEN || !c->npending)
         return;
-    int rc = ssl_write_all(c, c->pending, c->npending);
+    size_t n = c->npending;
     c->npending = 0;
-    if (!rc)
-        rc = flush(c);
-    if (rc) {
-        char reason[160];
-        ssl_reason(c, "write", reason, sizeof reason);
-        bl_tls_close(c, reason);
-    }
+    write_now(c, c->pending, n);
 }
 
 /* Why a handshake failed, from the verify result and OpenSSL's error

@@ -14,6 +14,7 @@
 #include "state.h"
 #include "store.h"
 #include "util.h"
+#include "grow.h"
 
 #define MAX_IMPORT (4ull << 30)
 #define BATCH      20000
@@ -175,14 +176,10 @@ static int rb_rec(void *arg, const bl_rbldnsd_rec_t *r)
         c->refused++;
         return 0;
     }
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 4096;
-        bl_entry_t *e = realloc(c->e, nc * sizeof *e);
-        if (!e)
-            return BL_ENOMEM;
-        c->e = e;
-        c->cap = nc;
-    }
+    bl_entry_t *grown = bl_grow_from(c->e, &c->cap, c->n + 1, sizeof *c->e, 4096);
+    if (!grown)
+        return BL_ENOMEM;
+    c->e = grown;
     bl_entry_t *e = &c->e[c->n++];
     memset(e, 0, sizeof *e);
     e->key = k;
@@ -212,14 +209,10 @@ static int find_stale(void *arg, const master_listing_t *l)
     bl_entry_t key = {.key = l->e.key};
     if (bsearch(&key, s->e, s->n, sizeof *s->e, cmp_entry))
         return 0;
-    if (s->ngone == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 1024;
-        bl_prefix_t *g = realloc(s->gone, nc * sizeof *g);
-        if (!g)
-            return BL_ENOMEM;
-        s->gone = g;
-        s->cap = nc;
-    }
+    bl_prefix_t *g = bl_grow_from(s->gone, &s->cap, s->ngone + 1, sizeof *g, 1024);
+    if (!g)
+        return BL_ENOMEM;
+    s->gone = g;
     s->gone[s->ngone++] = l->e.key;
     return 0;
 }

@@ -10,7 +10,7 @@ for unit in blsync-master blsync-mirror; do
     grep -qx "ExecStart=/usr/sbin/$unit -c /etc/blsync/${unit#blsync-}.conf" "$src" ||
         problem "$unit: ExecStart is not /usr/sbin/$unit -c /etc/blsync/${unit#blsync-}.conf"
     sed "s|=/usr/sbin/$unit |=${bin[$unit]} |" "$src" >"$T/$unit.service"
-    # The hardening the operators were promised (issue 7) stays in the units.
+    # The units keep their hardening, the state and runtime directories, restart and reload.
     state=$unit
     if [ $unit = blsync-master ]; then state=blsync; fi # master's default db and spool: /var/lib/blsync
     for want in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes User=blsync \

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Proto benchmarks (issue 2): build in Release and run bench_proto.
+# Proto benchmarks: build in Release and run bench_proto.
 # usage: tests/bench/proto/run.sh [ENTRIES_IN_SNAPSHOT]   (default 10,000,000)
 set -eu
 SRC=$(cd "$(dirname "$0")/../../.." && pwd)

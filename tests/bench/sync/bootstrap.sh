@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Bootstrap benchmark (issue 5): a new mirror fetches a snapshot of N entries
+# Bootstrap benchmark: a new mirror fetches a snapshot of N entries
 # (default 10,000,000) over loopback TLS from the sync server; measured from
 # the mirror's start to its first positive DNS answer (dig).
 # usage: tests/bench/sync/bootstrap.sh [ENTRIES]

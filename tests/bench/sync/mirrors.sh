@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Propagation benchmark (issue 5): blsync-master with its sync server and N
+# Propagation benchmark: blsync-master with its sync server and N
 # real blsync-mirror processes (default 100)
 # on loopback. K delistings; for each, the time from the master's decision
 # (decided_at_ms of the API answer) to each mirror applying it (its log),

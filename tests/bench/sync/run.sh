@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Sync benchmark (issue 5): N simulated mirrors (real TLS 1.3, real protocol,
+# Sync benchmark: N simulated mirrors (real TLS 1.3, real protocol,
 # every object verified) on one sync server; per publish, the latency from
 # the delta landing in the spool to each mirror holding it verified, and to
 # the server receiving the last acknowledgement; the server's peak RSS.

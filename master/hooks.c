@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* The callbacks that join modules which do not know each other: sync server and API to the rest. */
+#include "hooks.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "util.h"
+
+/* Publisher calls that count: quarantines and snapshots show in the metrics. */
+#define PUB_CALL(h, expr)                                                                          \
+    do {                                                                                           \
+        master_pub_stats_t before_ = *master_publisher_stats((h)->pub);                            \
+        int rc_ = (expr);                                                                          \
+        master_metrics_published((h)->metrics, rc_, &before_, master_publisher_stats((h)->pub));   \
+        if (rc_)                                                                                   \
+            BL_WARN("publisher_call_failed", "call=%s error=%s", #expr, bl_errname(rc_));          \
+    } while (0)
+
+static void want_snapshot(void *ctx, const char *feed)
+{
+    master_hooks_t *h = ctx;
+    if (strcmp(feed, h->feed))
+        return;
+    pthread_mutex_lock(h->lock);
+    PUB_CALL(h, master_publisher_snapshot(h->pub, bl_now_ms()));
+    master_sched_snapshot_if_idle(h->sched);
+    pthread_mutex_unlock(h->lock);
+}
+
+static int heartbeat(void *ctx, const char *feed, uint64_t serial,
+                     const uint8_t digest[BL_DIGEST_SIZE], int64_t now_ms, int64_t ttl_ms,
+                     uint8_t out[BL_OBJ_PREFIX])
+{
+    master_hooks_t *h = ctx;
+    if (strcmp(feed, h->feed))
+        return BL_EFEED;
+    return master_publisher_heartbeat(h->pub, serial, digest, now_ms, ttl_ms, out);
+}
+
+static int head(void *ctx, const char *feed, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE])
+{
+    master_hooks_t *h = ctx;
+    if (strcmp(feed, h->feed))
+        return BL_EFEED;
+    return master_publisher_head(h->pub, serial, digest);
+}
+
+static int merged(void *ctx, const char *feed, uint64_t serial,
+                  const uint8_t digest[BL_DIGEST_SIZE], size_t min_deltas, char *path,
+                  size_t pathlen)
+{
+    master_hooks_t *h = ctx;
+    if (strcmp(feed, h->feed))
+        return BL_EFEED;
+    pthread_mutex_lock(h->lock);
+    int rc =
+        master_publisher_merged(h->pub, serial, digest, min_deltas, bl_now_ms(), path, pathlen);
+    pthread_mutex_unlock(h->lock);
+    return rc;
+}
+
+static void damaged(void *ctx, const char *feed, uint64_t serial, int type, const char *path,
+                    int err)
+{
+    master_hooks_t *h = ctx;
+    if (strcmp(feed, h->feed))
+        return;
+    pthread_mutex_lock(h->lock);
+    PUB_CALL(h, master_publisher_quarantine(h->pub, serial, type, path, err, bl_now_ms()));
+    master_sched_snapshot_if_idle(h->sched);
+    pthread_mutex_unlock(h->lock);
+}
+
+static void ahead(void *ctx, const char *feed, uint64_t serial)
+{
+    master_hooks_t *h = ctx;
+    if (strcmp(feed, h->feed) || serial == UINT64_MAX)
+        return;
+    pthread_mutex_lock(h->lock);
+    PUB_CALL(h, master_publisher_advance(h->pub, serial + 1, bl_now_ms()));
+    pthread_mutex_unlock(h->lock);
+}
+
+static void on_session(void *ctx, uint64_t sid, const char *mirror, const char *addr, int up,
+                       const char *reason)
+{
+    master_acks_on_session(((master_hooks_t *)ctx)->acks, sid, mirror, addr, up, reason);
+}
+
+static void on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial, int64_t now_ms)
+{
+    master_acks_on_ack(((master_hooks_t *)ctx)->acks, sid, feed, serial, now_ms);
+}
+
+static void on_contact(void *ctx, uint64_t sid, int64_t now_ms)
+{
+    master_acks_on_contact(((master_hooks_t *)ctx)->acks, sid, now_ms);
+}
+
+static void on_refused(void *ctx, const char *what, const char *reason)
+{
+    master_metrics_sync_refused(((master_hooks_t *)ctx)->metrics, what, reason);
+}
+
+master_sync_hooks_t master_hooks_sync(master_hooks_t *h)
+{
+    return (master_sync_hooks_t){.ctx = h,
+                                 .on_session = on_session,
+                                 .on_ack = on_ack,
+                                 .on_contact = on_contact,
+                                 .want_snapshot = want_snapshot,
+                                 .heartbeat = heartbeat,
+                                 .merged = merged,
+                                 .damaged = damaged,
+                                 .head = head,
+                                 .ahead = ahead,
+                                 .on_refused = on_refused};
+}
+
+static void api_changed(void *ctx)
+{
+    master_sched_changed(((master_hooks_t *)ctx)->sched);
+}
+
+/* With the lock held, for the API: sync sessions of mirror up now. */
+static int mirror_up(void *ctx, const char *mirror)
+{
+    master_hooks_t *h = ctx;
+    return h->acks ? master_acks_sessions(h->acks, mirror) : 0;
+}
+
+/* With the lock held, for the API: the live sessions of mirror. */
+static int mirror_sessions(void *ctx, const char *mirror, master_http_session_t *out, int max)
+{
+    master_hooks_t *h = ctx;
+    master_ack_session_t s[8];
+    int n = h->acks ? master_acks_session_list(h->acks, mirror, s, 8) : 0;
+    for (int i = 0; i < n && i < max && i < 8; i++) {
+        out[i].sid = s[i].sid;
+        snprintf(out[i].addr, sizeof out[i].addr, "%s", s[i].addr);
+        out[i].acked = s[i].acked;
+    }
+    return n;
+}
+
+void master_hooks_http(master_hooks_t *h, master_http_ctx_t *api)
+{
+    api->changed = api_changed;
+    api->changed_arg = h;
+    api->mirror_up = mirror_up;
+    api->mirror_sessions = mirror_sessions;
+    api->mirror_up_arg = h;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* The zones a mirror serves, each with its feed and keyring: loading, export, health, reload. */
+#ifndef MIRROR_ZONES_H
+#define MIRROR_ZONES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "feed.h"
+#include "key.h"
+#include "mirror_metrics.h"
+#include "qsbr.h"
+#include "zone.h"
+
+/*
+ * Zone i of the configuration is zones[i], fed by feeds[i]. The zones that
+ * follow the master ([sync]) share one keyring, so that a key certificate
+ * reaches every followed feed; every other zone has its own, from its
+ * trusted_key files. After every successful apply a zone's export file is
+ * written again and the apply is counted in the metrics.
+ */
+typedef struct {
+    mirror_config_t *conf; /* the running configuration (not owned) */
+    mirror_qsbr_t *qsbr;
+    mirror_metrics_t *metrics; /* may be NULL; set before the first apply */
+    mirror_zone_t zones[MIRROR_CONF_MAX_ZONES];
+    mirror_zone_t *zone_ptrs[MIRROR_CONF_MAX_ZONES];
+    mirror_feed_t feeds[MIRROR_CONF_MAX_ZONES];
+    bl_keyring_t *rings[MIRROR_CONF_MAX_ZONES]; /* zones not followed over [sync] */
+    bl_keyring_t *sync_ring;                    /* every followed zone */
+    unsigned nzones;
+} mirror_zones_t;
+
+/* Sets up every zone of conf with its feed and keyring (no data yet). On
+ * error err says which zone or key file; mirror_zones_close releases what
+ * was set up. */
+int mirror_zones_init(mirror_zones_t *zs, mirror_config_t *conf, mirror_qsbr_t *qsbr, char *err,
+                      size_t errlen);
+void mirror_zones_close(mirror_zones_t *zs);
+/* Loads zone i's local data: its rbldnsd files, or its snapshot file and
+ * spool directory. A failure is logged; the zone keeps what it had. */
+int mirror_zones_load(mirror_zones_t *zs, unsigned i, int64_t now_ms);
+/* Writes zone i's export_rbldnsd file, if it has one. */
+int mirror_zones_export(mirror_zones_t *zs, unsigned i);
+/* Applies what is ready in each zone's spool directory (every tick). */
+void mirror_zones_scan(mirror_zones_t *zs, int64_t now_ms);
+/* /healthz: 1 and a message when a zone has no data or is frozen. */
+int mirror_zones_health(const mirror_zones_t *zs, char *msg, size_t n);
+/* Warns (event=window_budget) for each zone whose TTL of positive answers
+ * plus the expected propagation does not fit the propagation window, and
+ * sets the window gauge. */
+void mirror_zones_window_check(const mirror_zones_t *zs);
+
+/* A reload may change zone settings but not the zones, their feeds or the
+ * kind of their source: 0, or BL_ECONFIG and why in err. */
+int mirror_zones_reloadable(const mirror_zones_t *zs, const mirror_config_t *nc, char *err,
+                            size_t errlen);
+/* Takes each zone's TTLs, TXT templates, rbldnsd files and export file from
+ * nc (which receives the old lists), while DNS threads keep answering: the
+ * old templates are freed after a grace period. Then reloads the rbldnsd
+ * data and writes the export files. */
+void mirror_zones_reload(mirror_zones_t *zs, mirror_config_t *nc);
+
+#endif
