@@ -459,6 +459,129 @@ int mirror_index_lookup6(const mirror_index_t *ix, const uint8_t addr[16], int64
     return 0;
 }
 
+/* ---- overlap (empty non-terminals) ---- */
+
+/* Element i's key (masked address) and flags, whatever the table's form. */
+static void elem_key(const tab_t *t, int v6, size_t i, uint8_t key[16], uint8_t *fl)
+{
+    if (v6) {
+        const e6_t *e = &((const e6_t *)t->e)[i];
+        memcpy(key, e->key, 16);
+        *fl = e->fl;
+        return;
+    }
+    e4_t tmp;
+    const e4_t *e = e4_at(t, i, &tmp);
+    memset(key, 0, 16);
+    key[0] = (uint8_t)(e->key >> 24);
+    key[1] = (uint8_t)(e->key >> 16);
+    key[2] = (uint8_t)(e->key >> 8);
+    key[3] = (uint8_t)e->key;
+    *fl = e->fl;
+}
+
+/* The first element of t whose key is >= k (keys as 16 bytes, IPv4 in the first 4). */
+static size_t lower_bound(const tab_t *t, int v6, const uint8_t k[16])
+{
+    size_t lo = 0, hi = t->n;
+    uint8_t key[16], fl;
+    while (lo < hi) {
+        size_t m = (lo + hi) >> 1;
+        elem_key(t, v6, m, key, &fl);
+        if (memcmp(key, k, v6 ? 16 : 4) < 0)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo;
+}
+
+/* Whether table t (base b, or overlay o) holds a listed key equal to k. */
+static int present(const tab_t *o, const tab_t *b, int v6, const uint8_t k[16])
+{
+    uint8_t key[16], fl;
+    size_t sz = v6 ? 16 : 4;
+    if (o && o->n) {
+        size_t i = lower_bound(o, v6, k);
+        if (i < o->n) {
+            elem_key(o, v6, i, key, &fl);
+            if (!memcmp(key, k, sz))
+                return !(fl & (FL_DEL | MIRROR_EXCLUDED));
+        }
+    }
+    if (!b->n)
+        return 0;
+    size_t i = lower_bound(b, v6, k);
+    if (i >= b->n)
+        return 0;
+    elem_key(b, v6, i, key, &fl);
+    return !memcmp(key, k, sz) && !(fl & MIRROR_EXCLUDED);
+}
+
+/* Whether t holds a listed key in [lo, hi] that the overlay o does not delete. */
+static int any_in(const tab_t *t, const tab_t *o, int v6, const uint8_t lo[16],
+                  const uint8_t hi[16])
+{
+    size_t sz = v6 ? 16 : 4;
+    uint8_t key[16], fl;
+    for (size_t i = lower_bound(t, v6, lo); i < t->n; i++) {
+        elem_key(t, v6, i, key, &fl);
+        if (memcmp(key, hi, sz) > 0)
+            return 0;
+        if (fl & (FL_DEL | MIRROR_EXCLUDED))
+            continue;
+        if (o && o->n) {
+            size_t j = lower_bound(o, v6, key);
+            uint8_t ok[16], ofl;
+            if (j < o->n) {
+                elem_key(o, v6, j, ok, &ofl);
+                if (!memcmp(ok, key, sz))
+                    continue; /* replaced or deleted: the overlay's copy decides */
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int mirror_index_overlaps(const mirror_index_t *ix, const bl_prefix_t *p)
+{
+    int v6 = p->af == BL_AF6;
+    unsigned plen = p->len;
+    uint8_t lo[16] = {0}, hi[16], k[16];
+    if (v6) {
+        mask6(lo, p->addr, plen);
+    } else {
+        uint32_t a = bl_prefix_v4addr(p) & mask4(plen);
+        lo[0] = (uint8_t)(a >> 24);
+        lo[1] = (uint8_t)(a >> 16);
+        lo[2] = (uint8_t)(a >> 8);
+        lo[3] = (uint8_t)a;
+    }
+    unsigned bytes = v6 ? 16 : 4;
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned bits = plen > i * 8 ? plen - i * 8 : 0;
+        uint8_t m = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
+        hi[i] = i < bytes ? (uint8_t)(lo[i] | (uint8_t)~m) : 0;
+    }
+    int nl = v6 ? ix->nl6 : ix->nl4;
+    for (int i = 0; i < nl; i++) {
+        unsigned l = v6 ? ix->lens6[i] : ix->lens4[i];
+        const tab_t *b = v6 ? &ix->base->t6[l] : &ix->base->t4[l];
+        const tab_t *o = ix->ovl ? (v6 ? &ix->ovl->t6[l] : &ix->ovl->t4[l]) : NULL;
+        if (l <= plen) {
+            /* a prefix covering p: every name below p exists */
+            memset(k, 0, 16);
+            mask6(k, lo, l);
+            if (present(o, b, v6, k))
+                return 1;
+        } else if (any_in(b, o, v6, lo, hi) || (o && any_in(o, NULL, v6, lo, hi))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void elem_to_entry(const mirror_index_t *ix, const bl_prefix_t *key, uint32_t listed,
                           uint32_t expires, uint8_t a, uint8_t fl, uint16_t reason, bl_entry_t *e)
 {

@@ -53,6 +53,13 @@ int mirror_index_lookup4(const mirror_index_t *ix, uint32_t addr, int64_t now, m
 int mirror_index_lookup6(const mirror_index_t *ix, const uint8_t addr[16], int64_t now,
                          mirror_hit_t *hit);
 
+/* Whether a listed (not excluded) entry covers prefix p or lies inside it:
+ * the names below p's reverse name then exist (an empty non-terminal).
+ * Deleted and replaced entries count as the overlay says; times are not
+ * checked. For the rare negative paths only: a few binary searches per
+ * prefix length present. */
+int mirror_index_overlaps(const mirror_index_t *ix, const bl_prefix_t *p);
+
 /* Optional cache hint for a batch of IPv4 lookups: call with stage 0 for
  * every address of the batch, then stage 1 for every address, then look
  * them up. Changes nothing; same rules as a lookup. */

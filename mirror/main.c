@@ -98,7 +98,7 @@ static int load_zone_data(app_t *app, unsigned i, int64_t now_ms)
     mirror_zone_t *z = &app->zones[i];
     char err[600];
     if (zc->nrbldnsd) {
-        int rc = mirror_import_rbldnsd(z, &app->qsbr, zc->rbldnsd, zc->nrbldnsd, err, sizeof err);
+        int rc = mirror_import_rbldnsd(z, &app->qsbr, zc, err, sizeof err);
         if (rc) {
             BL_ERR("import_failed", "zone=%s msg=%s", z->name, bl_log_q(err));
             return rc;

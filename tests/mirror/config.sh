@@ -64,11 +64,13 @@ listen = 127.0.0.1:53
 [zone bl.example.org]
 a = 300
 rbldnsd = ip4set:$T/data" "bad.conf:4: a = 300: out of range; expected 127.0.0.N or N, with N from 1 to 255"
-printf '10.0.0.0/8\n10.300.0.0/16\n' > "$T/baddata"
-check_err "[server]
-listen = 127.0.0.1:53
-[zone bl.example.org]
-rbldnsd = ip4set:$T/baddata" "baddata:2: invalid address"
+# a bad data line is skipped, as rbldnsd skips it, and named with its file and line
+printf '10.0.0.0/8\n10.300.0.0/16\n203.0.113.129/25\n' > "$T/baddata"
+printf '[server]\nlisten = 127.0.0.1:53\n[zone bl.example.org]\nrbldnsd = ip4set:%s\n' "$T/baddata" > "$T/bad.conf"
+out=$("$MIRROR" -c "$T/bad.conf" --check-config 2>&1) || fail "bad data lines refused the whole file: $out"
+grep -q "event=rbldnsd_bad_line .*file=$T/baddata line=2 msg=\"invalid address\"" <<<"$out" || fail "bad line 2 not named: $out"
+grep -q "line=3 msg=\"invalid range (non-zero host part)\"" <<<"$out" || fail "host bits not refused: $out"
+grep -q "records=1 .*bad_lines=2" <<<"$out" || fail "bad lines not counted: $out"
 check_err "[server]
 listen = 127.0.0.1:53
 [zone bl.example.org]

@@ -90,7 +90,12 @@ for ent in 0.0.127 0.127 127 0 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 "$(echo "$v6t" | 
 done
 expect_status m1 NXDOMAIN foo.$Z A
 expect_status m1 NXDOMAIN 11.2.3.4.5.$Z A
-expect_status m1 NOERROR 1.2.3.4.5.$Z A # five nibbles: an IPv6 empty non-terminal
+# only names with data below them are empty non-terminals: five nibbles
+# with nothing below, and unlisted IPv4 addresses of one-digit labels, are
+# NXDOMAIN; the way to ::ffff:127.0.0.2 is an empty non-terminal
+expect_status m1 NXDOMAIN 1.2.3.4.5.$Z A
+for a in 9.9.9.9 1.1.1.1 4.3.2.1; do expect_status m1 NXDOMAIN $a.$Z A; done
+expect_status m1 NOERROR 0.0.0.0.0.$Z A
 expect_status m1 NXDOMAIN 256.0.0.127.$Z A
 ok "empty non-terminals NODATA, junk NXDOMAIN"
 
