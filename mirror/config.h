@@ -47,7 +47,7 @@ typedef struct mirror_zone_conf {
     char *spool_dir;
     char *rbldnsd[MIRROR_CONF_MAX_LIST];
     unsigned nrbldnsd;
-    char *export_rbldnsd; /* write the served state here as an rbldnsd ip4trie file */
+    char *export_rbldnsd;             /* write the served state here as an rbldnsd ip4trie file */
     unsigned set_line[MIRROR_ZSET_N]; /* the line that set it; 0: the default */
     unsigned line;
 } mirror_zone_conf_t;

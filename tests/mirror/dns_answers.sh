@@ -124,6 +124,13 @@ ok "REFUSED for other zones and AXFR"
 expect_status m1 NOTIMP +opcode=2 2.0.0.127.$Z A
 expect_status m1 NOTIMP +opcode=4 2.0.0.127.$Z A
 expect_status m1 FORMERR +header-only 2.0.0.127.$Z A
+# RD and CD are defined for QUERY only: a NOTIMP for opcode 15 or NOTIFY does
+# not copy them (genreport's opcodeflg); a QUERY keeps them
+for op in 15 4; do
+    flags=$(dq m1 +opcode=$op +rec +cdflag 2.0.0.127.$Z A | sed -n 's/^;; flags: \([a-z ]*\);.*/\1/p')
+    [ "$flags" = qr ] || fail "opcode $op: NOTIMP flags '$flags', want 'qr'"
+done
+dq m1 +rec +cdflag 2.0.0.127.$Z A | grep -q "^;; flags: qr aa rd cd;" || fail "QUERY lost RD or CD"
 ok "NOTIMP and FORMERR"
 
 # case-insensitive match, case preserved in the answer
