@@ -734,11 +734,17 @@ static int is_ent(const mirror_zdata_t *d, const query_t *x, unsigned sub)
 static int lookup_all(const mirror_dns_ctx_t *c, const mirror_zdata_t *d, nkind_t k, uint32_t a4,
                       const uint8_t a6[16], mirror_hit_t *hits)
 {
-    int n = 0;
+    int n = 0, len = -1; /* len: the prefix length the last file's first index matched */
     for (size_t i = 0; i <= d->nmore; i++) {
         const mirror_index_t *ix = i ? d->more[i - 1] : d->ix;
-        n += k == N_V4 ? mirror_index_lookup4(ix, a4, c->now, &hits[n])
-                       : mirror_index_lookup6(ix, a6, c->now, &hits[n]);
+        int dup = i && d->more_dup[i - 1];
+        if (dup && len < 0)
+            continue;
+        int h = k == N_V4 ? mirror_index_lookup4(ix, a4, c->now, &hits[n])
+                          : mirror_index_lookup6(ix, a6, c->now, &hits[n]);
+        if (!dup)
+            len = h ? hits[n].len : -1;
+        n += h && (!dup || hits[n].len == len);
     }
     return n;
 }

@@ -483,6 +483,45 @@ static int import_bad(void *ctx, unsigned line, const char *msg)
     return 0;
 }
 
+/* The second (third, ...) listings of a key in an ip4set file go to the
+ * next layer's builder: rbldnsd answers them all. */
+static int dup_to_next(void *ctx, const bl_entry_t *e, uint8_t flags)
+{
+    return mirror_builder_add(ctx, e, flags);
+}
+
+/* Builds the indexes of one file into ixs[*nix...]: one, or for an ip4set
+ * with keys listed more than once, a layer for each further listing
+ * (marked in dup), as many as fit. *dups counts what no index holds. */
+static int finish_file(import_t *im, mirror_index_t **ixs, uint8_t *dup, size_t *nix, size_t *dups)
+{
+    int layered = im->kind == BL_RBLDNSD_IP4SET;
+    for (int layer = 0; im->b; layer++) {
+        mirror_builder_t *next = NULL;
+        size_t nd = 0;
+        if (*nix >= MIRROR_SOURCES_MAX)
+            return BL_ETOOBIG;
+        if (layered && *nix + 1 < MIRROR_SOURCES_MAX && !(next = mirror_builder_new()))
+            return BL_ENOMEM;
+        int rc = next ? mirror_builder_finish_dups(im->b, &ixs[*nix], &nd, dup_to_next, next)
+                      : mirror_builder_finish(im->b, &ixs[*nix], &nd);
+        im->b = NULL;
+        if (rc) {
+            mirror_builder_free(next);
+            return rc;
+        }
+        dup[(*nix)++] = layer > 0;
+        if (next && mirror_builder_count(next)) {
+            *dups += nd - mirror_builder_count(next); /* hidden by an exclusion */
+            im->b = next;
+            continue;
+        }
+        mirror_builder_free(next);
+        *dups += nd;
+    }
+    return 0;
+}
+
 /* A name of a $SOA or $NS line in wire format; 0 if not valid. */
 static unsigned wire_name(const char *name, uint8_t out[256])
 {
@@ -567,6 +606,8 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
     size_t n = zc->nrbldnsd;
     char *const *specs = zc->rbldnsd;
     mirror_index_t *ixs[MIRROR_SOURCES_MAX] = {0};
+    uint8_t dup[MIRROR_SOURCES_MAX] = {0};
+    size_t nix = 0;
     bl_rbldnsd_meta_t *meta = calloc(n ? n : 1, sizeof *meta);
     import_t im = {.zone = z->name};
     mirror_zdata_t *d = NULL;
@@ -636,20 +677,19 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
         }
         if (meta[i].expires && (!expires || meta[i].expires < expires))
             expires = meta[i].expires;
-        size_t nd = 0;
-        rc = mirror_builder_finish(im.b, &ixs[i], &nd);
-        im.b = NULL;
-        if (rc) {
+        size_t nd = 0, first = nix;
+        if ((rc = finish_file(&im, ixs, dup, &nix, &nd))) {
             snprintf(err, errlen, "%s: building the index: %s", path, bl_strerror(rc));
             goto fail;
         }
-        if (im.loopback_line && mirror_index_lookup4(ixs[i], 0x7f000001u, now, NULL))
+        if (im.loopback_line && mirror_index_lookup4(ixs[first], 0x7f000001u, now, NULL))
             BL_WARN("rbldnsd_lists_loopback",
                     "zone=%s file=%s line=%u msg=\"the data lists 127.0.0.1, which a DNSBL must "
                     "not list (RFC 5782): it is answered as not listed\"",
                     z->name, bl_log_q(path), im.loopback_line);
         records += im.n;
-        entries += mirror_index_count(ixs[i]);
+        for (size_t k = first; k < nix; k++)
+            entries += mirror_index_count(ixs[k]);
         dups += nd;
         bad += meta[i].bad;
     }
@@ -659,8 +699,10 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
         goto fail;
     }
     d->ix = ixs[0];
-    for (size_t i = 1; i < n; i++)
+    for (size_t i = 1; i < nix; i++) {
+        d->more_dup[d->nmore] = dup[i];
         d->more[d->nmore++] = ixs[i];
+    }
     memset(ixs, 0, sizeof ixs);
     merge_apex(d->apex, z, zc, meta, n);
     d->expires_at = expires;

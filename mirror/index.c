@@ -1143,6 +1143,16 @@ struct mirror_builder {
     int err;
 };
 
+size_t mirror_builder_count(const mirror_builder_t *b)
+{
+    size_t n = 0;
+    for (int i = 0; i <= 32; i++)
+        n += b->v4[i].n;
+    for (int i = 0; i <= 128; i++)
+        n += b->v6[i].n;
+    return n;
+}
+
 mirror_builder_t *mirror_builder_new(void)
 {
     mirror_builder_t *b = calloc(1, sizeof *b);
@@ -1272,8 +1282,39 @@ static int msort(char *p, size_t n, size_t sz, int (*cmp)(const void *, const vo
     return 0;
 }
 
-/* Removes duplicate keys from a sorted vector: an exclusion wins, else the first. */
-static size_t dedup(vec_t *v, const kind_t *k)
+/* Hands a dropped duplicate (element el of a length-len table) to cb. */
+static int dup_out(const kind_t *k, const char *el, unsigned len, mirror_dup_cb cb, void *ctx)
+{
+    bl_entry_t e;
+    memset(&e, 0, sizeof e);
+    uint8_t fl;
+    if (k == &K4) {
+        const e4_t *x = (const e4_t *)el;
+        bl_prefix_v4(&e.key, x->key, (uint8_t)len);
+        e.a = x->a;
+        e.reason = x->reason;
+        e.listed_at = x->listed;
+        e.expires_at = x->expires;
+        fl = x->fl;
+    } else {
+        const e6_t *x = (const e6_t *)el;
+        e.key.af = BL_AF6;
+        e.key.len = (uint8_t)len;
+        memcpy(e.key.addr, x->key, 16);
+        e.a = x->a;
+        e.reason = x->reason;
+        e.listed_at = x->listed;
+        e.expires_at = x->expires;
+        fl = x->fl;
+    }
+    return cb(ctx, &e, fl & FL_USER);
+}
+
+/* Removes duplicate keys from a sorted (stable) vector: an exclusion wins,
+ * else the first. With cb, every dropped listing of a key whose first is
+ * kept goes to cb, in the order added. */
+static int dedup(vec_t *v, const kind_t *k, unsigned len, mirror_dup_cb cb, void *ctx,
+                 size_t *ndups)
 {
     size_t w = 0, dups = 0;
     for (size_t r = 0; r < v->n;) {
@@ -1285,15 +1326,29 @@ static size_t dedup(vec_t *v, const kind_t *k)
             r++;
         }
         dups += r - s - 1;
+        if (cb && keep == s && !(v->p[s * k->sz + k->sz - 3] & MIRROR_EXCLUDED))
+            for (size_t i = s + 1; i < r; i++)
+                if (!(v->p[i * k->sz + k->sz - 3] & MIRROR_EXCLUDED)) {
+                    int rc = dup_out(k, v->p + i * k->sz, len, cb, ctx);
+                    if (rc)
+                        return rc;
+                }
         if (w != keep)
             memcpy(v->p + w * k->sz, v->p + keep * k->sz, k->sz);
         w++;
     }
     v->n = w;
-    return dups;
+    *ndups += dups;
+    return 0;
 }
 
 int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dups)
+{
+    return mirror_builder_finish_dups(b, out, dups, NULL, NULL);
+}
+
+int mirror_builder_finish_dups(mirror_builder_t *b, mirror_index_t **out, size_t *dups,
+                               mirror_dup_cb cb, void *ctx)
 {
     int err = b->err;
     size_t nd = 0;
@@ -1311,7 +1366,8 @@ int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dup
             continue;
         if ((err = radix4((e4_t *)v->p, v->n)))
             goto fail;
-        nd += dedup(v, &K4);
+        if ((err = dedup(v, &K4, (unsigned)l, cb, ctx, &nd)))
+            goto fail;
         vec_to_tab(v, &ix->base->t4[l]);
         ix->base->n += ix->base->t4[l].n;
         if ((err = try_compact(&ix->base->t4[l])) || (err = build_jump(&ix->base->t4[l])))
@@ -1323,7 +1379,8 @@ int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dup
             continue;
         if ((err = msort(v->p, v->n, v->sz, cmp6)))
             goto fail;
-        nd += dedup(v, &K6);
+        if ((err = dedup(v, &K6, (unsigned)l, cb, ctx, &nd)))
+            goto fail;
         vec_to_tab(v, &ix->base->t6[l]);
         ix->base->n += ix->base->t6[l].n;
     }

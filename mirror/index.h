@@ -94,7 +94,16 @@ typedef struct mirror_builder mirror_builder_t;
 mirror_builder_t *mirror_builder_new(void);
 void mirror_builder_free(mirror_builder_t *b);
 int mirror_builder_add(mirror_builder_t *b, const bl_entry_t *e, uint8_t flags);
+/* Entries added so far. */
+size_t mirror_builder_count(const mirror_builder_t *b);
 /* Consumes the builder (freed in every case) and returns the index in *out. */
 int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dups);
+/* Like mirror_builder_finish, and hands every dropped duplicate listing of a
+ * key whose first listing is kept (not an exclusion) to cb, in the order
+ * added, with its times as the index holds them (32-bit); a non-zero return
+ * stops and fails the build. */
+typedef int (*mirror_dup_cb)(void *ctx, const bl_entry_t *e, uint8_t flags);
+int mirror_builder_finish_dups(mirror_builder_t *b, mirror_index_t **out, size_t *dups,
+                               mirror_dup_cb cb, void *ctx);
 
 #endif

@@ -34,6 +34,10 @@ typedef struct mirror_zdata {
      * rbldnsd has one dataset per file: ix is the first, more[] the others.
      * An address gets an answer record from every index that lists it. */
     mirror_index_t *more[MIRROR_SOURCES_MAX - 1];
+    /* 1: more[i] holds the second (third, ...) listings of keys listed
+     * twice in one ip4set file, which rbldnsd answers all: they count only
+     * where the index before them matched at the same prefix length */
+    uint8_t more_dup[MIRROR_SOURCES_MAX - 1];
     size_t nmore;
     mirror_apex_t *apex; /* NULL: the zone's own settings (feeds) */
     int64_t expires_at;  /* $TIMESTAMP expiry (Unix s): no positive answer after it; 0: none */

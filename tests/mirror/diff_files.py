@@ -94,6 +94,13 @@ def gen(d, seed):
         f1.append("%s-%s%s" % (ipaddress.IPv4Address(lo), ipaddress.IPv4Address(hi), val(rnd.randrange(2, 12))))
         for x in (lo, hi, lo - 1, hi + 1):
             q4(x)
+    # keys listed twice or three times in one ip4set file: rbldnsd answers every listing
+    for x in rnd.sample(singles, 100):
+        for n in range(rnd.randrange(1, 3)):
+            f1.append("%s :%d:Again %d $" % (ipaddress.IPv4Address(x), 20 + n, n))
+    for net in rnd.sample(cidrs, 20):
+        f1.append("%s :30:CIDR again" % net)
+        q4(int(net.broadcast_address) - 1)
     # file 2: another A value, overlapping file 1 (every source answers)
     f2 = ["$TTL 1200", ":127.0.0.3:Source two says $"]
     for x in rnd.sample(singles, 300):
