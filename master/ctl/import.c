@@ -153,9 +153,18 @@ typedef struct {
     const char *file;
     bl_entry_t *e;
     size_t n, cap;
-    size_t refused, excluded;
-    int a_override;
+    size_t refused, excluded, bad;
+    int a_override, strict;
 } rb_ctx_t;
+
+/* A line rbldnsd would skip: named and counted, or (--strict) the end. */
+static int rb_bad(void *arg, unsigned line, const char *msg)
+{
+    rb_ctx_t *c = arg;
+    fprintf(stderr, "%s:%u: %s%s\n", c->file, line, msg, c->strict ? "" : " (line skipped)");
+    c->bad++;
+    return c->strict ? BL_EFIELD : 0;
+}
 
 static int rb_rec(void *arg, const bl_rbldnsd_rec_t *r)
 {
@@ -234,12 +243,14 @@ int ctl_import_rbldnsd(int argc, char **argv)
         return 2;
     }
     const char *file = NULL, *type = "ip4set";
-    int replace = 0, a_override = 0;
+    int replace = 0, a_override = 0, strict = 0;
     for (int i = 0; i < nrest; i++) {
         if (!strcmp(rest[i], "--type") && i + 1 < nrest)
             type = rest[++i];
         else if (!strcmp(rest[i], "--replace"))
             replace = 1;
+        else if (!strcmp(rest[i], "--strict"))
+            strict = 1;
         else if (!strcmp(rest[i], "--a") && i + 1 < nrest)
             a_override = atoi(rest[++i]);
         else if (!file)
@@ -252,8 +263,10 @@ int ctl_import_rbldnsd(int argc, char **argv)
     if (!file || kind < 0 || (a_override && (a_override < 2 || a_override > 255))) {
         fprintf(stderr,
                 "usage: blsyncctl import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set|ip4tset|"
-                "ip6tset|ip4trie|ip6trie] [--a N] [--replace]\n"
-                "  --replace also removes earlier imported listings that FILE no longer holds\n");
+                "ip6tset|ip4trie|ip6trie] [--a N] [--replace] [--strict]\n"
+                "  --replace also removes earlier imported listings that FILE no longer holds\n"
+                "  --strict  imports nothing when a line is bad (by default bad lines are\n"
+                "            skipped, named and counted, as rbldnsd skips them)\n");
         master_store_close(o.s);
         return 2;
     }
@@ -264,15 +277,17 @@ int ctl_import_rbldnsd(int argc, char **argv)
         master_store_close(o.s);
         return 1;
     }
-    rb_ctx_t c = {.o = &o, .file = file, .a_override = a_override};
-    bl_rbldnsd_sink_t sink = {.ctx = &c, .rec = rb_rec};
+    rb_ctx_t c = {.o = &o, .file = file, .a_override = a_override, .strict = strict};
+    bl_rbldnsd_sink_t sink = {.ctx = &c, .rec = rb_rec, .bad = rb_bad};
     unsigned eline = 0;
     const char *emsg = NULL;
     rc = bl_rbldnsd_parse((const char *)data, len, kind, &sink, &eline, &emsg);
     free(data);
     if (rc) {
-        fprintf(stderr, "%s:%u: %s\n", file, eline, emsg ? emsg : bl_strerror(rc));
-        fprintf(stderr, "import-rbldnsd: nothing imported\n");
+        if (!c.bad) /* a bad line was named already */
+            fprintf(stderr, "%s:%u: %s\n", file, eline, emsg ? emsg : bl_strerror(rc));
+        fprintf(stderr, "import-rbldnsd: nothing imported%s\n",
+                c.bad ? " (--strict: a bad line)" : "");
         free(c.e);
         master_store_close(o.s);
         return 1;
@@ -325,7 +340,8 @@ out:
         fprintf(stderr, "import-rbldnsd: store error: %s: nothing imported\n", bl_strerror(rc));
         return 1;
     }
-    printf("imported %zu entries (%zu new, %zu removed), refused %zu, exclusions skipped %zu\n",
-           c.n, added, removed, c.refused, c.excluded);
-    return c.refused ? 1 : 0;
+    printf("imported %zu entries (%zu new, %zu removed), refused %zu, exclusions skipped %zu, "
+           "bad lines skipped %zu\n",
+           c.n, added, removed, c.refused, c.excluded, c.bad);
+    return c.refused || c.bad ? 1 : 0;
 }
