@@ -153,6 +153,18 @@ static int kind_file(const char *v, const char **why)
     return 0;
 }
 
+/* A file mode in octal, at most 0777, readable by its owner. */
+static int octal_mode(const char *v, const char **why)
+{
+    char *end;
+    unsigned long m = strtoul(v, &end, 8);
+    if (!*v || *end || m > 0777 || !(m & 0400)) {
+        *why = "not an octal mode from 0400 to 0777";
+        return BL_ECONFIG;
+    }
+    return 0;
+}
+
 /*
  * Every option of blsync-mirror, once. Adding one is one entry:
  *
@@ -356,6 +368,15 @@ static const bl_conf_opt_t opts[] = {
               "SIGHUP.",
       .doc = "The file (ip4trie) and file.ip6 (ip6trie) are each written whole and renamed into "
              "place; serve them with rbldnsd ... ZONE:ip4trie:FILE ZONE:ip6trie:FILE.ip6."),
+    Z("export_rbldnsd_mode", BL_CONF_STR, export_mode, .def = "0644", .check = octal_mode,
+      .flags = BL_CONF_HOT, .arg = "mode", .expect = "an octal file mode such as 0640",
+      .help = "Mode of the export_rbldnsd files, whatever the umask (rbldnsd runs as another "
+              "user)."),
+    Z("export_rbldnsd_group", BL_CONF_STR, export_group, .flags = BL_CONF_HOT, .arg = "group",
+      .example = "rbldns",
+      .help = "Group of the export_rbldnsd files (unset: the mirror's own group).",
+      .doc = "The mirror must be a member of the group (SupplementaryGroups= in the unit) "
+             "or run as root; a group that cannot be set fails the export, logged."),
     ZL("rbldnsd", BL_CONF_STR, rbldnsd, nrbldnsd,
        .flags = BL_CONF_MULTI | BL_CONF_WHOLE | BL_CONF_NONEMPTY | BL_CONF_HOT, .check = kind_file,
        .arg = "kind:file", .example = "ip4set:/var/lib/rbldnsd/list",

@@ -48,6 +48,8 @@ typedef struct mirror_zone_conf {
     char *rbldnsd[MIRROR_CONF_MAX_LIST];
     unsigned nrbldnsd;
     char *export_rbldnsd;             /* write the served state here as an rbldnsd ip4trie file */
+    char export_mode[8];              /* export file mode, octal ("0644") */
+    char export_group[64];            /* export file group; "": the process's */
     unsigned set_line[MIRROR_ZSET_N]; /* the line that set it; 0: the default */
     unsigned line;
 } mirror_zone_conf_t;

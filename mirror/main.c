@@ -125,7 +125,9 @@ static int load_zone_data(app_t *app, unsigned i, int64_t now_ms)
 
 static int export_rbldnsd(app_t *app, unsigned i)
 {
-    return mirror_export_rbldnsd(&app->zones[i], app->conf.zones[i].export_rbldnsd);
+    const mirror_zone_conf_t *zc = &app->conf.zones[i];
+    return mirror_export_rbldnsd(&app->zones[i], zc->export_rbldnsd,
+                                 (unsigned)strtoul(zc->export_mode, NULL, 8), zc->export_group);
 }
 
 static void on_apply(void *arg, mirror_feed_t *f, int rc, const mirror_apply_info_t *info)
@@ -495,6 +497,8 @@ static void swap_rbldnsd(mirror_zone_conf_t *a, mirror_zone_conf_t *b)
     char *e = a->export_rbldnsd;
     a->export_rbldnsd = b->export_rbldnsd;
     b->export_rbldnsd = e;
+    memcpy(a->export_mode, b->export_mode, sizeof a->export_mode);
+    memcpy(a->export_group, b->export_group, sizeof a->export_group);
 }
 
 /*
