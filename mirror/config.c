@@ -368,6 +368,11 @@ static const bl_conf_opt_t opts[] = {
               "SIGHUP.",
       .doc = "The file (ip4trie) and file.ip6 (ip6trie) are each written whole and renamed into "
              "place; serve them with rbldnsd ... ZONE:ip4trie:FILE ZONE:ip6trie:FILE.ip6."),
+    Z("rbldnsd_check", BL_CONF_DURATION, rbldnsd_check_ms, .def = "1s", .flags = BL_CONF_HOT,
+      .max = 86400000, .help = "How often to look for changed rbldnsd files (0: only on SIGHUP).",
+      .doc = "A change (a file renamed over, written in place, removed) is loaded once the "
+             "files stayed the same for one interval, all at once; a file that cannot be "
+             "loaded leaves the zone serving its data (logged rbldnsd_reload_failed)."),
     Z("export_rbldnsd_mode", BL_CONF_STR, export_mode, .def = "0644", .check = octal_mode,
       .flags = BL_CONF_HOT, .arg = "mode", .expect = "an octal file mode such as 0640",
       .help = "Mode of the export_rbldnsd files, whatever the umask (rbldnsd runs as another "

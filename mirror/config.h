@@ -47,6 +47,7 @@ typedef struct mirror_zone_conf {
     char *spool_dir;
     char *rbldnsd[MIRROR_CONF_MAX_LIST];
     unsigned nrbldnsd;
+    int64_t rbldnsd_check_ms;         /* look for changed files this often; 0: only on SIGHUP */
     char *export_rbldnsd;             /* write the served state here as an rbldnsd ip4trie file */
     char export_mode[8];              /* export file mode, octal ("0644") */
     char export_group[64];            /* export file group; "": the process's */

@@ -598,9 +598,73 @@ static void merge_apex(mirror_apex_t *ap, const mirror_zone_t *z, const mirror_z
     }
 }
 
+/* Mixes what stat() says of a file into a digest of a zone's files: the
+ * file (device, inode), its size and its modification time in ns, so that a
+ * rename over it and a write in place both change the digest. */
+static uint64_t stat_mix(uint64_t h, int rc, const struct stat *st)
+{
+    uint64_t v[5] = {(uint64_t)rc, 0, 0, 0, 0};
+    if (!rc) {
+        v[1] = (uint64_t)st->st_dev;
+        v[2] = (uint64_t)st->st_ino;
+        v[3] = (uint64_t)st->st_size;
+        v[4] = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+    }
+    for (int i = 0; i < 5; i++)
+        h = (h ^ v[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static const char *spec_path(const char *spec)
+{
+    const char *c = strchr(spec, ':');
+    return c ? c + 1 : spec;
+}
+
+int mirror_rbldnsd_poll(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_conf_t *zc,
+                        int64_t now_ms)
+{
+    mirror_zdata_t *d = atomic_load(&z->data);
+    if (d && d->expires_at && now_ms / 1000 > d->expires_at && !z->files.expired_logged) {
+        z->files.expired_logged = 1;
+        BL_WARN("rbldnsd_expired",
+                "zone=%s msg=\"zone data expired ($TIMESTAMP): no positive answers\"", z->name);
+    }
+    if (!zc->nrbldnsd || !zc->rbldnsd_check_ms || now_ms < z->files.next_ms)
+        return 0;
+    z->files.next_ms = now_ms + zc->rbldnsd_check_ms;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned i = 0; i < zc->nrbldnsd; i++) {
+        struct stat st;
+        h = stat_mix(h, stat(spec_path(zc->rbldnsd[i]), &st) ? errno : 0, &st);
+    }
+    if (h == z->files.loaded) {
+        z->files.pending = 0;
+        return 0;
+    }
+    if (h != z->files.pending) {
+        z->files.pending = h; /* changed: load it once it stays the same for one interval */
+        return 0;
+    }
+    z->files.pending = 0;
+    char err[600];
+    int rc = mirror_import_rbldnsd(z, q, zc, err, sizeof err);
+    if (rc) {
+        z->files.loaded = h; /* not again until the files change again */
+        BL_ERR("rbldnsd_reload_failed", "zone=%s msg=%s (the zone keeps serving its data)", z->name,
+               bl_log_q(err));
+        return rc;
+    }
+    d = atomic_load(&z->data);
+    BL_INFO("rbldnsd_reloaded", "zone=%s files=%u serial=%" PRIu64, z->name, zc->nrbldnsd,
+            d->serial);
+    return 0;
+}
+
 int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_conf_t *zc,
                           char *err, size_t errlen)
 {
+    uint64_t sig = 0xcbf29ce484222325ull;
     intern_t txt = {0};
     int rc = 0;
     size_t n = zc->nrbldnsd;
@@ -643,7 +707,11 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
         struct stat st;
         uint8_t *data;
         size_t len;
-        if (stat(path, &st) || (rc = bl_file_read(path, OBJ_FILE_MAX, &data, &len))) {
+        int src = stat(path, &st) ? errno : 0;
+        sig = stat_mix(sig, src, &st);
+        if (src || (rc = bl_file_read(path, OBJ_FILE_MAX, &data, &len))) {
+            if (src)
+                errno = src;
             if (!rc)
                 rc = BL_EIO;
             snprintf(err, errlen, "%s: %s", path, rc == BL_EIO ? strerror(errno) : bl_strerror(rc));
@@ -734,6 +802,8 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
     if (expires && now > expires)
         BL_WARN("rbldnsd_expired",
                 "zone=%s msg=\"zone data expired ($TIMESTAMP): no positive answers\"", z->name);
+    z->files.loaded = sig; /* the files as stat() saw them before reading */
+    z->files.expired_logged = expires && now > expires;
     mirror_zone_publish(z, q, d);
     return 0;
 fail:

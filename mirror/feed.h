@@ -71,5 +71,14 @@ struct mirror_zone_conf;
  * nothing: err receives "file: problem". */
 int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const struct mirror_zone_conf *zc,
                           char *err, size_t errlen);
+/* Watches a zone's rbldnsd files (every zc->rbldnsd_check_ms): when what
+ * stat() says of them changed and then stayed the same for one interval
+ * (a file written in place is read once it is whole), loads them again with
+ * mirror_import_rbldnsd and logs rbldnsd_reloaded; a load that fails keeps
+ * the old data, is logged once (rbldnsd_reload_failed) and is tried again
+ * when the files change again. Also logs once when the data's $TIMESTAMP
+ * expiry passes. Returns the load's error, else 0. Writer thread only. */
+int mirror_rbldnsd_poll(mirror_zone_t *z, mirror_qsbr_t *q, const struct mirror_zone_conf *zc,
+                        int64_t now_ms);
 
 #endif

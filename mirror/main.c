@@ -494,6 +494,9 @@ static void swap_rbldnsd(mirror_zone_conf_t *a, mirror_zone_conf_t *b)
     memcpy(b->rbldnsd, tmp, sizeof tmp);
     a->nrbldnsd = b->nrbldnsd;
     b->nrbldnsd = n;
+    int64_t ck = a->rbldnsd_check_ms;
+    a->rbldnsd_check_ms = b->rbldnsd_check_ms;
+    b->rbldnsd_check_ms = ck;
     char *e = a->export_rbldnsd;
     a->export_rbldnsd = b->export_rbldnsd;
     b->export_rbldnsd = e;
@@ -600,9 +603,11 @@ static void on_tick(uv_timer_t *t)
     app_t *app = t->data;
     int64_t now_ms = bl_now_ms();
     mirror_server_set_now(app->server, now_ms / 1000);
-    for (unsigned i = 0; i < app->nzones; i++)
+    for (unsigned i = 0; i < app->nzones; i++) {
         if (app->conf.zones[i].spool_dir)
             mirror_spool_scan(&app->feeds[i], app->conf.zones[i].spool_dir, now_ms);
+        mirror_rbldnsd_poll(&app->zones[i], &app->qsbr, &app->conf.zones[i], now_ms);
+    }
     sync_gauges(app, now_ms);
     sync_current(app, now_ms);
 }
@@ -614,6 +619,12 @@ static int health(void *arg, char *msg, size_t n)
     for (unsigned i = 0; i < app->nzones; i++) {
         if (!atomic_load(&app->zones[i].data)) {
             snprintf(msg, n, "zone %s has no data", app->zones[i].name);
+            return 1;
+        }
+        const mirror_zdata_t *d = atomic_load(&app->zones[i].data);
+        if (d->expires_at && bl_now_ms() / 1000 > d->expires_at) {
+            snprintf(msg, n, "zone %s: its rbldnsd data expired ($TIMESTAMP), no positive answers",
+                     app->zones[i].name);
             return 1;
         }
         if (atomic_load(&app->zones[i].no_positive)) {

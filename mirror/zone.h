@@ -76,6 +76,14 @@ typedef struct mirror_zone {
     _Atomic size_t nreason;
     _Atomic(mirror_zdata_t *) data;
     atomic_int no_positive; /* freeze: answer nothing as listed (test entries excepted) */
+    /* rbldnsd files (writer thread only): a digest of the stat() of the
+     * files the data was read from, the new one waiting to settle, when to
+     * look next, and whether the expiry was logged */
+    struct {
+        uint64_t loaded, pending;
+        int64_t next_ms;
+        int expired_logged;
+    } files;
 } mirror_zone_t;
 
 struct mirror_zone_conf; /* config.h */
