@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* blsyncctl import-reports, import-rbldnsd: offline bulk loads straight into the master's store. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -22,6 +25,43 @@ typedef struct {
     master_config_t c;
     master_store_t *s;
 } offline_t;
+
+/* Closes the store. Run as root (MIGRATING step 1 before the master ever
+ * ran), the store and its WAL files would stay root's and the master (its
+ * own user) could not write them ("attempt to write a readonly database"):
+ * a store file root owns in a directory another user owns is given to that
+ * user, the one the master runs as, and said so. */
+static void offline_close(offline_t *o)
+{
+    master_store_close(o->s);
+    o->s = NULL;
+    if (geteuid() != 0)
+        return;
+    char dir[sizeof o->c.db];
+    snprintf(dir, sizeof dir, "%s", o->c.db);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    struct stat ds;
+    if (stat(dir, &ds) || ds.st_uid == 0)
+        return;
+    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+        char f[sizeof o->c.db + 16];
+        snprintf(f, sizeof f, "%s%s", o->c.db, sfx[i]);
+        struct stat fs;
+        if (lstat(f, &fs) || !S_ISREG(fs.st_mode) || fs.st_uid != 0)
+            continue;
+        if (chown(f, ds.st_uid, ds.st_gid))
+            fprintf(stderr, "blsyncctl: %s: cannot give it to uid %u, the owner of %s: %s\n", f,
+                    (unsigned)ds.st_uid, dir, strerror(errno));
+        else
+            fprintf(stderr, "blsyncctl: %s: owner set to uid %u gid %u, the owner of %s\n", f,
+                    (unsigned)ds.st_uid, (unsigned)ds.st_gid, dir);
+    }
+}
 
 /* -c CONF or --db DB [--feed F]; other arguments go to rest. */
 static int offline_open(int argc, char **argv, offline_t *o, char **rest, int *nrest)
@@ -74,7 +114,7 @@ int ctl_import_reports(int argc, char **argv)
                 "usage: blsyncctl import-reports FILE (-c CONF | --db DB)\n"
                 "  FILE holds one JSON report per line: "
                 "{\"ip\":..,\"source\":\"user\"|\"spamtrap\",\"time\":..,\"evidence\":..}\n");
-        master_store_close(o.s);
+        offline_close(&o);
         free(rest);
         return 2;
     }
@@ -84,7 +124,7 @@ int ctl_import_reports(int argc, char **argv)
     size_t len;
     if ((rc = bl_file_read(file, MAX_IMPORT, &data, &len))) {
         fprintf(stderr, "import-reports: %s: %s\n", file, bl_strerror(rc));
-        master_store_close(o.s);
+        offline_close(&o);
         return 1;
     }
     int64_t now = bl_now_ms();
@@ -136,7 +176,7 @@ int ctl_import_reports(int argc, char **argv)
     else if (rc && in_tx)
         master_store_rollback(o.s);
     free(data);
-    master_store_close(o.s);
+    offline_close(&o);
     if (rc) {
         fprintf(stderr,
                 "import-reports: store error: %s (reports after the last %d-report "
@@ -267,14 +307,14 @@ int ctl_import_rbldnsd(int argc, char **argv)
                 "  --replace also removes earlier imported listings that FILE no longer holds\n"
                 "  --strict  imports nothing when a line is bad (by default bad lines are\n"
                 "            skipped, named and counted, as rbldnsd skips them)\n");
-        master_store_close(o.s);
+        offline_close(&o);
         return 2;
     }
     uint8_t *data;
     size_t len;
     if ((rc = bl_file_read(file, MAX_IMPORT, &data, &len))) {
         fprintf(stderr, "import-rbldnsd: %s: %s\n", file, bl_strerror(rc));
-        master_store_close(o.s);
+        offline_close(&o);
         return 1;
     }
     rb_ctx_t c = {.o = &o, .file = file, .a_override = a_override, .strict = strict};
@@ -289,7 +329,7 @@ int ctl_import_rbldnsd(int argc, char **argv)
         fprintf(stderr, "import-rbldnsd: nothing imported%s\n",
                 c.bad ? " (--strict: a bad line)" : "");
         free(c.e);
-        master_store_close(o.s);
+        offline_close(&o);
         return 1;
     }
     qsort(c.e, c.n, sizeof *c.e, cmp_entry);
@@ -335,7 +375,7 @@ int ctl_import_rbldnsd(int argc, char **argv)
 out:
     free(st.gone);
     free(c.e);
-    master_store_close(o.s);
+    offline_close(&o);
     if (rc) {
         fprintf(stderr, "import-rbldnsd: store error: %s: nothing imported\n", bl_strerror(rc));
         return 1;
