@@ -153,6 +153,18 @@ static int kind_file(const char *v, const char **why)
     return 0;
 }
 
+/* A file mode in octal, at most 0777, readable by its owner. */
+static int octal_mode(const char *v, const char **why)
+{
+    char *end;
+    unsigned long m = strtoul(v, &end, 8);
+    if (!*v || *end || m > 0777 || !(m & 0400)) {
+        *why = "not an octal mode from 0400 to 0777";
+        return BL_ECONFIG;
+    }
+    return 0;
+}
+
 /*
  * Every option of blsync-mirror, once. Adding one is one entry:
  *
@@ -309,21 +321,35 @@ static const bl_conf_opt_t opts[] = {
        .doc = "blsyncctl keygen on the master writes master.pub; list several during a key "
               "rotation."),
     SECONDS("ttl", ttl, "300", .flags = BL_CONF_HOT,
+            BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_TTL]),
             .help = "TTL of positive answers; it counts against the propagation window."),
     SECONDS("neg_ttl", neg_ttl, "300", .flags = BL_CONF_HOT,
+            BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_NEG_TTL]),
             .help = "Negative TTL and SOA minimum."),
     SECONDS("soa_minimum", neg_ttl, NULL, .flags = BL_CONF_HOT | BL_CONF_ALIAS,
+            BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_NEG_TTL]),
             .help = "Another name for neg_ttl."),
     SECONDS("soa_ttl", soa_ttl, "3600", .flags = BL_CONF_HOT,
+            BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_SOA_TTL]),
             .help = "TTL of the SOA and NS records."),
-    SECONDS("soa_refresh", refresh, "3600", .help = "SOA refresh timer."),
-    SECONDS("soa_retry", retry, "600", .help = "SOA retry timer."),
-    SECONDS("soa_expire", expire, "604800", .help = "SOA expire timer."),
-    Z("soa_mname", BL_CONF_STR, mname, .arg = "name", .example = "ns1.example.net",
+    SECONDS("soa_refresh", refresh, "3600",
+            BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_REFRESH]),
+            .help = "SOA refresh timer."),
+    SECONDS("soa_retry", retry, "600",
+            BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_RETRY]),
+            .help = "SOA retry timer."),
+    SECONDS("soa_expire", expire, "604800",
+            BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_EXPIRE]),
+            .help = "SOA expire timer."),
+    Z("soa_mname", BL_CONF_STR, mname,
+      BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_MNAME]), .arg = "name",
+      .example = "ns1.example.net",
       .help = "SOA primary name server (unset: the first ns, or the zone)."),
-    Z("soa_rname", BL_CONF_STR, rname, .arg = "name", .example = "hostmaster.example.net",
-      .help = "SOA mailbox (unset: hostmaster.ZONE)."),
+    Z("soa_rname", BL_CONF_STR, rname,
+      BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_RNAME]), .arg = "name",
+      .example = "hostmaster.example.net", .help = "SOA mailbox (unset: hostmaster.ZONE)."),
     ZL("ns", BL_CONF_STR, ns, nns, .flags = BL_CONF_MULTI, .arg = "name",
+       BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_NS]),
        .example = "ns1.example.net ns2.example.net", .help = "Name servers of the zone."),
     ZC("a", .set = set_a, .get = get_a, .def = "127.0.0.2", .arg = "127.0.0.n",
        .expect = "127.0.0.N or N, with N from 1 to 255",
@@ -342,6 +368,20 @@ static const bl_conf_opt_t opts[] = {
               "SIGHUP.",
       .doc = "The file (ip4trie) and file.ip6 (ip6trie) are each written whole and renamed into "
              "place; serve them with rbldnsd ... ZONE:ip4trie:FILE ZONE:ip6trie:FILE.ip6."),
+    Z("rbldnsd_check", BL_CONF_DURATION, rbldnsd_check_ms, .def = "1s", .flags = BL_CONF_HOT,
+      .max = 86400000, .help = "How often to look for changed rbldnsd files (0: only on SIGHUP).",
+      .doc = "A change (a file renamed over, written in place, removed) is loaded once the "
+             "files stayed the same for one interval, all at once; a file that cannot be "
+             "loaded leaves the zone serving its data (logged rbldnsd_reload_failed)."),
+    Z("export_rbldnsd_mode", BL_CONF_STR, export_mode, .def = "0644", .check = octal_mode,
+      .flags = BL_CONF_HOT, .arg = "mode", .expect = "an octal file mode such as 0640",
+      .help = "Mode of the export_rbldnsd files, whatever the umask (rbldnsd runs as another "
+              "user)."),
+    Z("export_rbldnsd_group", BL_CONF_STR, export_group, .flags = BL_CONF_HOT, .arg = "group",
+      .example = "rbldns",
+      .help = "Group of the export_rbldnsd files (unset: the mirror's own group).",
+      .doc = "The mirror must be a member of the group (SupplementaryGroups= in the unit) "
+             "or run as root; a group that cannot be set fails the export, logged."),
     ZL("rbldnsd", BL_CONF_STR, rbldnsd, nrbldnsd,
        .flags = BL_CONF_MULTI | BL_CONF_WHOLE | BL_CONF_NONEMPTY | BL_CONF_HOT, .check = kind_file,
        .arg = "kind:file", .example = "ip4set:/var/lib/rbldnsd/list",

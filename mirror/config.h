@@ -14,6 +14,21 @@
 #define MIRROR_CONF_MAX_LIST  16
 #define MIRROR_CONF_MAX_ZONES 16
 
+/* Zone settings an rbldnsd file's $TTL, $SOA and $NS may give when the
+ * [zone] section does not set them (mirror_zone_conf_t.set_line). */
+enum {
+    MIRROR_ZSET_TTL,
+    MIRROR_ZSET_SOA_TTL,
+    MIRROR_ZSET_NEG_TTL,
+    MIRROR_ZSET_REFRESH,
+    MIRROR_ZSET_RETRY,
+    MIRROR_ZSET_EXPIRE,
+    MIRROR_ZSET_MNAME,
+    MIRROR_ZSET_RNAME,
+    MIRROR_ZSET_NS,
+    MIRROR_ZSET_N
+};
+
 /* One [zone NAME] section: the zone's DNS settings and its data sources. */
 typedef struct mirror_zone_conf {
     char name[256];
@@ -32,7 +47,11 @@ typedef struct mirror_zone_conf {
     char *spool_dir;
     char *rbldnsd[MIRROR_CONF_MAX_LIST];
     unsigned nrbldnsd;
-    char *export_rbldnsd; /* write the served state here as an rbldnsd ip4trie file */
+    int64_t rbldnsd_check_ms;         /* look for changed files this often; 0: only on SIGHUP */
+    char *export_rbldnsd;             /* write the served state here as an rbldnsd ip4trie file */
+    char export_mode[8];              /* export file mode, octal ("0644") */
+    char export_group[64];            /* export file group; "": the process's */
+    unsigned set_line[MIRROR_ZSET_N]; /* the line that set it; 0: the default */
     unsigned line;
 } mirror_zone_conf_t;
 

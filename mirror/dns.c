@@ -476,23 +476,42 @@ static uint8_t *w_rr(w_t *w, uint16_t owner, uint16_t type, uint32_t ttl, size_t
     return p + 12;
 }
 
-/* The zone's SOA record, owned by the zone's name at offset zoff; returns 0
- * when it does not fit. */
-static int w_soa(w_t *w, const mirror_zone_t *z, uint16_t zoff, uint64_t serial, uint32_t ttl)
+/* The zone's SOA record, owned by the zone's name at offset zoff, from the
+ * data's settings (ap, rbldnsd files) or else the zone's; returns 0 when it
+ * does not fit. */
+static int w_soa(w_t *w, const mirror_zone_t *z, const mirror_apex_t *ap, uint16_t zoff,
+                 uint64_t serial, uint32_t ttl)
 {
-    uint8_t *p = w_rr(w, (uint16_t)(0xc000 | zoff), T_SOA, ttl, z->mname_len + z->rname_len + 20);
+    const uint8_t *mn = ap ? ap->mname : z->mname, *rn = ap ? ap->rname : z->rname;
+    unsigned ml = ap ? ap->mname_len : z->mname_len, rl = ap ? ap->rname_len : z->rname_len;
+    uint8_t *p = w_rr(w, (uint16_t)(0xc000 | zoff), T_SOA, ttl, ml + rl + 20);
     if (!p)
         return 0;
-    memcpy(p, z->mname, z->mname_len);
-    p += z->mname_len;
-    memcpy(p, z->rname, z->rname_len);
-    p += z->rname_len;
+    memcpy(p, mn, ml);
+    p += ml;
+    memcpy(p, rn, rl);
+    p += rl;
     put_u32(p, (uint32_t)serial);
-    put_u32(p + 4, z->refresh);
-    put_u32(p + 8, z->retry);
-    put_u32(p + 12, z->expire);
-    put_u32(p + 16, z->neg_ttl);
+    put_u32(p + 4, ap ? ap->refresh : z->refresh);
+    put_u32(p + 8, ap ? ap->retry : z->retry);
+    put_u32(p + 12, ap ? ap->expire : z->expire);
+    put_u32(p + 16, ap ? ap->neg_ttl : z->neg_ttl);
     return 1;
+}
+
+/* TTLs of answers, SOA/NS records and negative answers: the data's
+ * (rbldnsd files) or else the zone's. */
+static uint32_t ttl_of(const mirror_zone_t *z, const mirror_zdata_t *d)
+{
+    return d->apex ? d->apex->ttl : z->ttl;
+}
+static uint32_t soa_ttl_of(const mirror_zone_t *z, const mirror_zdata_t *d)
+{
+    return d->apex ? d->apex->soa_ttl : z->soa_ttl;
+}
+static uint32_t neg_ttl_of(const mirror_zone_t *z, const mirror_zdata_t *d)
+{
+    return d->apex ? d->apex->neg_ttl : z->neg_ttl;
 }
 
 static void w_question(w_t *w, const query_t *x)
@@ -557,7 +576,8 @@ static void resp_init(resp_t *r, const mirror_dns_ctx_t *c, const query_t *x, in
             lim = udp;
     }
     r->w = (w_t){out, 12, lim, 0};
-    r->flags = F_QR | (x->flags & (0x7800 | F_RD | F_CD));
+    /* RD and CD are defined for QUERY only: other opcodes get them clear */
+    r->flags = F_QR | (x->flags & ((x->flags & 0x7800) ? 0x7800 : (0x7800 | F_RD | F_CD)));
     r->rc = rc;
     r->ext_rc = 0;
     /* NOTIMP and FORMERR from parse(): header only, the question may be
@@ -607,16 +627,19 @@ static int answer_apex(resp_t *r, const query_t *x, const mirror_zone_t *z, cons
                        uint16_t zoff)
 {
     if (x->qtype == T_SOA || x->qtype == T_ANY) {
-        w_soa(&r->w, z, zoff, d->serial, z->soa_ttl);
+        w_soa(&r->w, z, d->apex, zoff, d->serial, soa_ttl_of(z, d));
         r->an++;
         return 0;
     }
-    if (x->qtype != T_NS || !z->nns)
+    const mirror_apex_t *ap = d->apex;
+    unsigned nns = ap ? ap->nns : z->nns;
+    if (x->qtype != T_NS || !nns)
         return 1;
-    for (unsigned i = 0; i < z->nns; i++) {
-        uint8_t *p = w_rr(&r->w, (uint16_t)(0xc000 | zoff), T_NS, z->soa_ttl, z->ns_len[i]);
+    for (unsigned i = 0; i < nns; i++) {
+        unsigned l = ap ? ap->ns_len[i] : z->ns_len[i];
+        uint8_t *p = w_rr(&r->w, (uint16_t)(0xc000 | zoff), T_NS, soa_ttl_of(z, d), l);
         if (p)
-            memcpy(p, z->ns[i], z->ns_len[i]);
+            memcpy(p, ap ? ap->ns[i] : z->ns[i], l);
         r->an++;
     }
     return 0;
@@ -634,17 +657,25 @@ static int test_addr(nkind_t k, uint32_t a4, const uint8_t a6[16])
     return 0;
 }
 
-/* The TXT template of a listed address (NULL: no TXT record). */
+/* 127.0.0.2's TXT when the data gives it none (RFC 5782 wants one). */
+#define TEST_TXT "Test entry (RFC 5782): $ is always listed"
+
+/* The TXT template of a listed address (NULL: no TXT record); test: the
+ * address is 127.0.0.2, which always gets one. */
 static const char *txt_template(const mirror_zone_t *z, const mirror_zdata_t *d,
                                 const mirror_hit_t *hit, int test)
 {
-    if (test)
-        return z->default_txt;
+    const char *t;
     if (d->txt_exact)
-        return hit->reason < d->ntxt ? d->txt[hit->reason] : NULL;
-    if (hit->reason < z->nreason && z->reason_txt[hit->reason])
-        return z->reason_txt[hit->reason];
-    return z->default_txt;
+        t = hit->reason < d->ntxt ? d->txt[hit->reason] : NULL;
+    else if (hit->reason < z->nreason && z->reason_txt[hit->reason])
+        t = z->reason_txt[hit->reason];
+    else
+        t = z->default_txt;
+    if (t || !test)
+        return t;
+    t = d->test_txt ? d->test_txt : z->default_txt;
+    return t ? t : TEST_TXT;
 }
 
 /* The sub labels below the zone are all one hex digit. */
@@ -658,59 +689,145 @@ static int all_nibbles(const query_t *x, unsigned sub)
     return all;
 }
 
-/* An address in the zone (k: N_V4 or N_V6): its A or TXT record when
- * listed, NXDOMAIN when not. Returns 1 when the SOA goes into the
+/* Whether the sub labels below the zone are the reverse name of an IPv4
+ * prefix (up to 3 labels) or an IPv6 nibble prefix (up to 31) that covers
+ * or holds a listed entry of the data: an empty non-terminal (resolvers
+ * minimising QNAMEs walk through them) rather than a name that does not
+ * exist. Only on negative answers. */
+static int is_ent(const mirror_zdata_t *d, const query_t *x, unsigned sub)
+{
+    bl_prefix_t p4, p6;
+    memset(&p6, 0, sizeof p6);
+    int v4 = sub < 4, v6 = sub < 32;
+    uint32_t a = 0;
+    for (unsigned i = 0; i < sub && (v4 || v6); i++) {
+        const uint8_t *l = x->qname + x->lab_off[i];
+        unsigned v, k = sub - 1 - i; /* place from the most significant */
+        if (v4 && label_num(l, &v))
+            a |= v << (8 * (3 - k));
+        else
+            v4 = 0;
+        if (v6 && label_nibble(l, &v))
+            p6.addr[k / 2] |= (uint8_t)(k % 2 ? v : v << 4);
+        else
+            v6 = 0;
+    }
+    bl_prefix_v4(&p4, a, (uint8_t)(8 * sub));
+    p6.af = BL_AF6;
+    p6.len = (uint8_t)(4 * sub);
+    /* the RFC 5782 test entries are always there */
+    static const bl_prefix_t t4 = {.af = BL_AF4, .len = 32, .addr = {127, 0, 0, 2}};
+    static const bl_prefix_t t6 = {
+        .af = BL_AF6, .len = 128, .addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 2}};
+    if ((v4 && bl_prefix_contains(&p4, &t4)) || (v6 && bl_prefix_contains(&p6, &t6)))
+        return 1;
+    for (size_t i = 0; i <= d->nmore; i++) {
+        const mirror_index_t *ix = i ? d->more[i - 1] : d->ix;
+        if ((v4 && mirror_index_overlaps(ix, &p4)) || (v6 && mirror_index_overlaps(ix, &p6)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Looks an address up in every index of the data: fills hits[] with the
+ * ones that list it and returns how many. */
+static int lookup_all(const mirror_dns_ctx_t *c, const mirror_zdata_t *d, nkind_t k, uint32_t a4,
+                      const uint8_t a6[16], mirror_hit_t *hits)
+{
+    int n = 0, len = -1; /* len: the prefix length the last file's first index matched */
+    for (size_t i = 0; i <= d->nmore; i++) {
+        const mirror_index_t *ix = i ? d->more[i - 1] : d->ix;
+        int dup = i && d->more_dup[i - 1];
+        if (dup && len < 0)
+            continue;
+        int h = k == N_V4 ? mirror_index_lookup4(ix, a4, c->now, &hits[n])
+                          : mirror_index_lookup6(ix, a6, c->now, &hits[n]);
+        if (!dup)
+            len = h ? hits[n].len : -1;
+        n += h && (!dup || hits[n].len == len);
+    }
+    return n;
+}
+
+/* An address in the zone (k: N_V4 or N_V6): an A or TXT record from every
+ * source that lists it (the same record once), NXDOMAIN when none does (or
+ * NODATA for an empty non-terminal). Returns 1 when the SOA goes into the
  * authority section. */
 static int answer_addr(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x,
                        const mirror_zone_t *z, const mirror_zdata_t *d, nkind_t k, uint32_t a4,
                        const uint8_t a6[16], unsigned sub)
 {
-    mirror_hit_t hit;
-    int listed, test = test_addr(k, a4, a6);
-    if (test) {
-        listed = test == 2;
-        memset(&hit, 0, sizeof hit);
-        hit.a = 2;
-    } else if (atomic_load_explicit(&z->no_positive, memory_order_relaxed)) {
-        listed = 0;
+    mirror_hit_t hits[MIRROR_SOURCES_MAX];
+    int n = 0, test = test_addr(k, a4, a6);
+    int frozen = atomic_load_explicit(&z->no_positive, memory_order_relaxed) ||
+                 (d->expires_at && c->now > d->expires_at);
+    if (test == 1 || (frozen && !test)) {
+        n = 0; /* 127.0.0.1 is never listed (RFC 5782) */
+    } else if (!d->nmore) {
+        n = k == N_V4 ? mirror_index_lookup4(d->ix, a4, c->now, &hits[0])
+                      : mirror_index_lookup6(d->ix, a6, c->now, &hits[0]);
     } else {
-        listed = k == N_V4 ? mirror_index_lookup4(d->ix, a4, c->now, &hit)
-                           : mirror_index_lookup6(d->ix, a6, c->now, &hit);
+        n = lookup_all(c, d, k, a4, a6, hits);
     }
-    if (!listed) {
-        /* four one-digit labels are also an IPv6 empty non-terminal
-         * (resolvers minimising QNAMEs walk through them): NODATA */
-        if (k != N_V4 || !all_nibbles(x, sub))
+    if (!n && test == 2) {
+        memset(&hits[0], 0, sizeof hits[0]);
+        hits[0].a = 2;
+        hits[0].reason = UINT16_MAX; /* no template of its own: the test entry's */
+        n = 1;
+    }
+    if (!n) {
+        if (k != N_V4 || !all_nibbles(x, sub) || !is_ent(d, x, sub))
             r->rc = MIRROR_RC_NXDOMAIN;
         return 1;
     }
+    uint32_t ttl = ttl_of(z, d);
     if (x->qtype == T_A || x->qtype == T_ANY) {
-        uint8_t *p = w_rr(&r->w, 0xc00c, T_A, z->ttl, 4);
-        if (p) {
-            p[0] = 127;
-            p[1] = 0;
-            p[2] = 0;
-            p[3] = hit.a ? hit.a : z->default_a;
+        for (int i = 0; i < n; i++) {
+            uint8_t a = hits[i].a ? hits[i].a : z->default_a;
+            int dup = 0;
+            for (int j = 0; j < i; j++)
+                dup |= (hits[j].a ? hits[j].a : z->default_a) == a;
+            if (dup)
+                continue;
+            uint8_t *p = w_rr(&r->w, 0xc00c, T_A, ttl, 4);
+            if (p) {
+                p[0] = 127;
+                p[1] = 0;
+                p[2] = 0;
+                p[3] = a;
+            }
+            r->an++;
         }
-        r->an++;
         r->listed = 1;
         return 0;
     }
-    const char *tmpl = x->qtype == T_TXT ? txt_template(z, d, &hit, test) : NULL;
-    if (!tmpl)
+    if (x->qtype != T_TXT)
         return 1;
     char addr[48], txt[256];
     if (k == N_V4)
         fmt_addr4(a4, addr);
     else
         mirror_dns_fmt_addr6(a6, addr);
-    size_t tl = mirror_dns_txt_expand(tmpl, addr, txt);
-    uint8_t *p = w_rr(&r->w, 0xc00c, T_TXT, z->ttl, tl + 1);
-    if (p) {
-        p[0] = (uint8_t)tl;
-        memcpy(p + 1, txt, tl);
+    const char *done[MIRROR_SOURCES_MAX];
+    int nd = 0;
+    for (int i = 0; i < n; i++) {
+        const char *tmpl = txt_template(z, d, &hits[i], test);
+        int dup = !tmpl;
+        for (int j = 0; j < nd && !dup; j++)
+            dup = !strcmp(done[j], tmpl);
+        if (dup)
+            continue;
+        done[nd++] = tmpl;
+        size_t tl = mirror_dns_txt_expand(tmpl, addr, txt);
+        uint8_t *p = w_rr(&r->w, 0xc00c, T_TXT, ttl, tl + 1);
+        if (p) {
+            p[0] = (uint8_t)tl;
+            memcpy(p + 1, txt, tl);
+        }
+        r->an++;
     }
-    r->an++;
+    if (!nd)
+        return 1;
     r->listed = 1;
     return 0;
 }
@@ -742,6 +859,8 @@ static int answer_sections(const mirror_dns_ctx_t *c, resp_t *r, const query_t *
         soa_auth = answer_addr(c, r, x, z, d, k, a4, a6, sub);
         break;
     case N_ENT:
+        if (!is_ent(d, x, sub))
+            r->rc = MIRROR_RC_NXDOMAIN;
         soa_auth = 1;
         break;
     default:
@@ -758,7 +877,7 @@ static int answer_sections(const mirror_dns_ctx_t *c, resp_t *r, const query_t *
         soa_auth = 0;
     }
     if (soa_auth) {
-        if (w_soa(&r->w, z, zoff, d->serial, min32(z->soa_ttl, z->neg_ttl)))
+        if (w_soa(&r->w, z, d->apex, zoff, d->serial, min32(soa_ttl_of(z, d), neg_ttl_of(z, d))))
             r->ns = 1;
         else
             r->w.over = 0; /* it is optional: left out when it does not fit */

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "codec.h"
+#include "config.h"
 #include "err.h"
 #include "grow.h"
 #include "log.h"
@@ -435,6 +437,8 @@ typedef struct {
     intern_t *txt;
     int kind;
     size_t n;
+    const char *zone, *path;
+    unsigned loopback_line; /* first line listing 127.0.0.1 */
 } import_t;
 
 static int import_rec(void *ctx, const bl_rbldnsd_rec_t *r)
@@ -450,6 +454,9 @@ static int import_rec(void *ctx, const bl_rbldnsd_rec_t *r)
         return rc;
     uint8_t fl = r->excluded ? MIRROR_EXCLUDED : 0;
     e.key = r->key;
+    if (!r->excluded && !im->loopback_line && r->key.af == BL_AF4 &&
+        ((0x7f000001u ^ bl_prefix_v4addr(&r->key)) >> (32 - r->key.len) == 0 || !r->key.len))
+        im->loopback_line = r->line;
     if (im->kind == BL_RBLDNSD_IP4SET && e.key.af == BL_AF4 && e.key.len % 8) {
         /* rbldnsd's ip4set answers from /8, /16, /24 and /32 tables only:
          * expand to octet boundaries so that overlaps resolve the same way */
@@ -467,19 +474,219 @@ static int import_rec(void *ctx, const bl_rbldnsd_rec_t *r)
     return mirror_builder_add(im->b, &e, fl);
 }
 
-int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, char *const *specs, size_t n,
+/* A bad line is skipped, as rbldnsd skips it, and logged with its file and line. */
+static int import_bad(void *ctx, unsigned line, const char *msg)
+{
+    import_t *im = ctx;
+    BL_WARN("rbldnsd_bad_line", "zone=%s file=%s line=%u msg=%s", im->zone, bl_log_q(im->path),
+            line, bl_log_q(msg));
+    return 0;
+}
+
+/* The second (third, ...) listings of a key in an ip4set file go to the
+ * next layer's builder: rbldnsd answers them all. */
+static int dup_to_next(void *ctx, const bl_entry_t *e, uint8_t flags)
+{
+    return mirror_builder_add(ctx, e, flags);
+}
+
+/* Builds the indexes of one file into ixs[*nix...]: one, or for an ip4set
+ * with keys listed more than once, a layer for each further listing
+ * (marked in dup), as many as fit. *dups counts what no index holds. */
+static int finish_file(import_t *im, mirror_index_t **ixs, uint8_t *dup, size_t *nix, size_t *dups)
+{
+    int layered = im->kind == BL_RBLDNSD_IP4SET;
+    for (int layer = 0; im->b; layer++) {
+        mirror_builder_t *next = NULL;
+        size_t nd = 0;
+        if (*nix >= MIRROR_SOURCES_MAX)
+            return BL_ETOOBIG;
+        if (layered && *nix + 1 < MIRROR_SOURCES_MAX && !(next = mirror_builder_new()))
+            return BL_ENOMEM;
+        int rc = next ? mirror_builder_finish_dups(im->b, &ixs[*nix], &nd, dup_to_next, next)
+                      : mirror_builder_finish(im->b, &ixs[*nix], &nd);
+        im->b = NULL;
+        if (rc) {
+            mirror_builder_free(next);
+            return rc;
+        }
+        dup[(*nix)++] = layer > 0;
+        if (next && mirror_builder_count(next)) {
+            *dups += nd - mirror_builder_count(next); /* hidden by an exclusion */
+            im->b = next;
+            continue;
+        }
+        mirror_builder_free(next);
+        *dups += nd;
+    }
+    return 0;
+}
+
+/* A name of a $SOA or $NS line in wire format; 0 if not valid. */
+static unsigned wire_name(const char *name, uint8_t out[256])
+{
+    return mirror_dns_name_to_wire(name, out, NULL);
+}
+
+/* The zone's settings where its section sets them, else the first file's
+ * $TTL, $SOA and $NS (rbldnsd takes each from the first dataset that has it). */
+static void merge_apex(mirror_apex_t *ap, const mirror_zone_t *z, const mirror_zone_conf_t *zc,
+                       const bl_rbldnsd_meta_t *m, size_t n)
+{
+    const unsigned *set = zc->set_line;
+    ap->ttl = z->ttl;
+    ap->soa_ttl = z->soa_ttl;
+    ap->neg_ttl = z->neg_ttl;
+    ap->refresh = z->refresh;
+    ap->retry = z->retry;
+    ap->expire = z->expire;
+    memcpy(ap->mname, z->mname, sizeof ap->mname);
+    ap->mname_len = z->mname_len;
+    memcpy(ap->rname, z->rname, sizeof ap->rname);
+    ap->rname_len = z->rname_len;
+    memcpy(ap->ns, z->ns, sizeof ap->ns);
+    memcpy(ap->ns_len, z->ns_len, sizeof ap->ns_len);
+    ap->nns = z->nns;
+    const bl_rbldnsd_meta_t *ttl = NULL, *soa = NULL, *ns = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!ttl && m[i].has_ttl)
+            ttl = &m[i];
+        if (!soa && m[i].has_soa)
+            soa = &m[i];
+        if (!ns && m[i].has_ns && m[i].nns)
+            ns = &m[i];
+    }
+    if (ttl && !set[MIRROR_ZSET_TTL])
+        ap->ttl = ttl->ttl;
+    uint8_t w[256];
+    unsigned wl;
+    if (ns && !set[MIRROR_ZSET_NS]) {
+        unsigned k = 0;
+        for (unsigned i = 0; i < ns->nns; i++)
+            if ((wl = wire_name(ns->ns[i], w))) {
+                memcpy(ap->ns[k], w, wl);
+                ap->ns_len[k++] = wl;
+            }
+        if (k)
+            ap->nns = k;
+        if (k && !set[MIRROR_ZSET_SOA_TTL])
+            ap->soa_ttl = ns->ns_ttl ? ns->ns_ttl : ap->ttl;
+        if (k && !soa && !set[MIRROR_ZSET_MNAME]) {
+            memcpy(ap->mname, ap->ns[0], ap->ns_len[0]);
+            ap->mname_len = ap->ns_len[0];
+        }
+    }
+    if (!soa)
+        return;
+    if (!set[MIRROR_ZSET_SOA_TTL])
+        ap->soa_ttl = soa->soa_ttl ? soa->soa_ttl : ap->ttl;
+    if (!set[MIRROR_ZSET_NEG_TTL])
+        ap->neg_ttl = soa->minttl;
+    if (!set[MIRROR_ZSET_REFRESH])
+        ap->refresh = soa->refresh;
+    if (!set[MIRROR_ZSET_RETRY])
+        ap->retry = soa->retry;
+    if (!set[MIRROR_ZSET_EXPIRE])
+        ap->expire = soa->expire;
+    if (!set[MIRROR_ZSET_MNAME] && (wl = wire_name(soa->mname, w))) {
+        memcpy(ap->mname, w, wl);
+        ap->mname_len = wl;
+    }
+    if (!set[MIRROR_ZSET_RNAME] && (wl = wire_name(soa->rname, w))) {
+        memcpy(ap->rname, w, wl);
+        ap->rname_len = wl;
+    }
+}
+
+/* Mixes what stat() says of a file into a digest of a zone's files: the
+ * file (device, inode), its size and its modification time in ns, so that a
+ * rename over it and a write in place both change the digest. */
+static uint64_t stat_mix(uint64_t h, int rc, const struct stat *st)
+{
+    uint64_t v[5] = {(uint64_t)rc, 0, 0, 0, 0};
+    if (!rc) {
+        v[1] = (uint64_t)st->st_dev;
+        v[2] = (uint64_t)st->st_ino;
+        v[3] = (uint64_t)st->st_size;
+        v[4] = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+    }
+    for (int i = 0; i < 5; i++)
+        h = (h ^ v[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static const char *spec_path(const char *spec)
+{
+    const char *c = strchr(spec, ':');
+    return c ? c + 1 : spec;
+}
+
+int mirror_rbldnsd_poll(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_conf_t *zc,
+                        int64_t now_ms)
+{
+    mirror_zdata_t *d = atomic_load(&z->data);
+    if (d && d->expires_at && now_ms / 1000 > d->expires_at && !z->files.expired_logged) {
+        z->files.expired_logged = 1;
+        BL_WARN("rbldnsd_expired",
+                "zone=%s msg=\"zone data expired ($TIMESTAMP): no positive answers\"", z->name);
+    }
+    if (!zc->nrbldnsd || !zc->rbldnsd_check_ms || now_ms < z->files.next_ms)
+        return 0;
+    z->files.next_ms = now_ms + zc->rbldnsd_check_ms;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned i = 0; i < zc->nrbldnsd; i++) {
+        struct stat st;
+        h = stat_mix(h, stat(spec_path(zc->rbldnsd[i]), &st) ? errno : 0, &st);
+    }
+    if (h == z->files.loaded) {
+        z->files.pending = 0;
+        return 0;
+    }
+    if (h != z->files.pending) {
+        z->files.pending = h; /* changed: load it once it stays the same for one interval */
+        return 0;
+    }
+    z->files.pending = 0;
+    char err[600];
+    int rc = mirror_import_rbldnsd(z, q, zc, err, sizeof err);
+    if (rc) {
+        z->files.loaded = h; /* not again until the files change again */
+        BL_ERR("rbldnsd_reload_failed", "zone=%s msg=%s (the zone keeps serving its data)", z->name,
+               bl_log_q(err));
+        return rc;
+    }
+    d = atomic_load(&z->data);
+    BL_INFO("rbldnsd_reloaded", "zone=%s files=%u serial=%" PRIu64, z->name, zc->nrbldnsd,
+            d->serial);
+    return 0;
+}
+
+int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_conf_t *zc,
                           char *err, size_t errlen)
 {
+    uint64_t sig = 0xcbf29ce484222325ull;
     intern_t txt = {0};
     int rc = 0;
-    import_t im = {mirror_builder_new(), &txt, 0, 0};
+    size_t n = zc->nrbldnsd;
+    char *const *specs = zc->rbldnsd;
+    mirror_index_t *ixs[MIRROR_SOURCES_MAX] = {0};
+    uint8_t dup[MIRROR_SOURCES_MAX] = {0};
+    size_t nix = 0;
+    bl_rbldnsd_meta_t *meta = calloc(n ? n : 1, sizeof *meta);
+    import_t im = {.zone = z->name};
     mirror_zdata_t *d = NULL;
-    if (!im.b) {
+    size_t records = 0, entries = 0, dups = 0, bad = 0;
+    int64_t now = bl_now_ms() / 1000, newest = 0, expires = 0;
+    if (!meta || (rc = intern_init(&txt))) {
         rc = BL_ENOMEM;
         goto fail;
     }
-    if ((rc = intern_init(&txt)))
+    if (n > MIRROR_SOURCES_MAX) {
+        snprintf(err, errlen, "more than %d rbldnsd files", MIRROR_SOURCES_MAX);
+        rc = BL_ECONFIG;
         goto fail;
+    }
+    im.txt = &txt;
     for (size_t i = 0; i < n; i++) {
         const char *colon = strchr(specs[i], ':');
         char kindname[32];
@@ -497,51 +704,121 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, char *const *specs
             goto fail;
         }
         const char *path = colon + 1;
+        struct stat st;
         uint8_t *data;
         size_t len;
-        if ((rc = bl_file_read(path, OBJ_FILE_MAX, &data, &len))) {
+        int src = stat(path, &st) ? errno : 0;
+        sig = stat_mix(sig, src, &st);
+        if (src || (rc = bl_file_read(path, OBJ_FILE_MAX, &data, &len))) {
+            if (src)
+                errno = src;
+            if (!rc)
+                rc = BL_EIO;
             snprintf(err, errlen, "%s: %s", path, rc == BL_EIO ? strerror(errno) : bl_strerror(rc));
             goto fail;
         }
+        if (st.st_mtime > newest)
+            newest = st.st_mtime;
         unsigned line = 0;
         const char *msg = NULL;
-        bl_rbldnsd_sink_t sink = {&im, import_rec};
+        im.path = path;
+        im.loopback_line = 0;
+        im.n = 0;
+        im.b = mirror_builder_new();
+        if (!im.b) {
+            free(data);
+            rc = BL_ENOMEM;
+            goto fail;
+        }
+        bl_rbldnsd_sink_t sink = {&im, import_rec, import_bad, &meta[i]};
         rc = bl_rbldnsd_parse((const char *)data, len, im.kind, &sink, &line, &msg);
         free(data);
         if (rc) {
             snprintf(err, errlen, "%s:%u: %s", path, line, msg ? msg : bl_strerror(rc));
             goto fail;
         }
-    }
-    mirror_index_t *ix;
-    size_t dups = 0;
-    rc = mirror_builder_finish(im.b, &ix, &dups);
-    im.b = NULL;
-    if (rc) {
-        snprintf(err, errlen, "building the index: %s", bl_strerror(rc));
-        goto fail;
+        if (meta[i].stamp > now + 60) {
+            /* rbldnsd refuses data stamped in the future */
+            snprintf(err, errlen, "%s: $TIMESTAMP is in the future", path);
+            rc = BL_ECONFIG;
+            goto fail;
+        }
+        if (meta[i].expires && (!expires || meta[i].expires < expires))
+            expires = meta[i].expires;
+        size_t nd = 0, first = nix;
+        if ((rc = finish_file(&im, ixs, dup, &nix, &nd))) {
+            snprintf(err, errlen, "%s: building the index: %s", path, bl_strerror(rc));
+            goto fail;
+        }
+        if (im.loopback_line && mirror_index_lookup4(ixs[first], 0x7f000001u, now, NULL))
+            BL_WARN("rbldnsd_lists_loopback",
+                    "zone=%s file=%s line=%u msg=\"the data lists 127.0.0.1, which a DNSBL must "
+                    "not list (RFC 5782): it is answered as not listed\"",
+                    z->name, bl_log_q(path), im.loopback_line);
+        records += im.n;
+        for (size_t k = first; k < nix; k++)
+            entries += mirror_index_count(ixs[k]);
+        dups += nd;
+        bad += meta[i].bad;
     }
     d = calloc(1, sizeof *d);
-    if (!d) {
-        mirror_index_free(ix);
+    if (!d || !(d->apex = calloc(1, sizeof *d->apex))) {
         rc = BL_ENOMEM;
         goto fail;
     }
-    d->ix = ix;
+    d->ix = ixs[0];
+    for (size_t i = 1; i < nix; i++) {
+        d->more_dup[d->nmore] = dup[i];
+        d->more[d->nmore++] = ixs[i];
+    }
+    memset(ixs, 0, sizeof ixs);
+    merge_apex(d->apex, z, zc, meta, n);
+    d->expires_at = expires;
+    for (size_t i = 0; i < n && !zc->txt && !d->test_txt; i++)
+        if (meta[i].has_def_txt && !(d->test_txt = strdup(meta[i].def_txt))) {
+            rc = BL_ENOMEM;
+            goto fail;
+        }
+    /* the serial: the first $SOA's when not 0, else the newest file's time
+     * (as rbldnsd), and always a new one when the data is loaded again */
+    const bl_rbldnsd_meta_t *soa = NULL;
+    for (size_t i = 0; i < n && !soa; i++)
+        if (meta[i].has_soa)
+            soa = &meta[i];
+    d->serial = soa && soa->serial ? soa->serial : (uint64_t)newest;
+    mirror_zdata_t *old = atomic_load(&z->data);
+    if (!(soa && soa->serial) && old && d->serial <= old->serial)
+        d->serial = old->serial + 1;
     d->txt = txt.str;
     d->ntxt = txt.n;
     d->txt_exact = 1;
     d->own_txt = 1;
     free(txt.slots);
-    BL_INFO("import", "zone=%s records=%zu entries=%zu duplicates=%zu templates=%zu", z->name, im.n,
-            mirror_index_count(ix), dups, txt.n - 1);
+    free(meta);
+    BL_INFO("import",
+            "zone=%s files=%zu records=%zu entries=%zu duplicates=%zu bad_lines=%zu templates=%zu "
+            "serial=%" PRIu64,
+            z->name, n, records, entries, dups, bad, txt.n - 1, d->serial);
+    if (expires && now > expires)
+        BL_WARN("rbldnsd_expired",
+                "zone=%s msg=\"zone data expired ($TIMESTAMP): no positive answers\"", z->name);
+    z->files.loaded = sig; /* the files as stat() saw them before reading */
+    z->files.expired_logged = expires && now > expires;
     mirror_zone_publish(z, q, d);
     return 0;
 fail:
     mirror_builder_free(im.b);
+    for (size_t i = 0; i < MIRROR_SOURCES_MAX; i++)
+        mirror_index_free(ixs[i]);
+    if (d) {
+        d->txt = NULL;
+        d->own_txt = 0;
+        mirror_zdata_free(d);
+    }
     for (size_t i = 0; i < txt.n; i++)
         free(txt.str[i]);
     free(txt.str);
     free(txt.slots);
+    free(meta);
     return rc;
 }

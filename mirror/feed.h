@@ -60,9 +60,25 @@ int mirror_apply_file(mirror_feed_t *f, const char *path, int64_t now_ms,
  * (write them under a dot name, then rename). Returns how many applied. */
 int mirror_spool_scan(mirror_feed_t *f, const char *dir, int64_t now_ms);
 
-/* Loads rbldnsd data files ("KIND:FILE") into a new data version of z and
- * publishes it. err receives "file:line: problem" on failure. */
-int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, char *const *specs, size_t n,
+struct mirror_zone_conf;
+/* Loads the zone's rbldnsd data files (zc->rbldnsd, "KIND:FILE"), one
+ * index per file as rbldnsd has one dataset per file, into a new data
+ * version of z and publishes it. Bad lines are skipped and logged with file
+ * and line, as rbldnsd skips them. The zone's section wins over the files'
+ * $TTL, $SOA and $NS; the serial is the first $SOA's, else the newest
+ * file's time, and grows on every load; a $TIMESTAMP expiry stops positive
+ * answers. A file that cannot be read or is stamped in the future changes
+ * nothing: err receives "file: problem". */
+int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const struct mirror_zone_conf *zc,
                           char *err, size_t errlen);
+/* Watches a zone's rbldnsd files (every zc->rbldnsd_check_ms): when what
+ * stat() says of them changed and then stayed the same for one interval
+ * (a file written in place is read once it is whole), loads them again with
+ * mirror_import_rbldnsd and logs rbldnsd_reloaded; a load that fails keeps
+ * the old data, is logged once (rbldnsd_reload_failed) and is tried again
+ * when the files change again. Also logs once when the data's $TIMESTAMP
+ * expiry passes. Returns the load's error, else 0. Writer thread only. */
+int mirror_rbldnsd_poll(mirror_zone_t *z, mirror_qsbr_t *q, const struct mirror_zone_conf *zc,
+                        int64_t now_ms);
 
 #endif

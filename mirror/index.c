@@ -459,6 +459,129 @@ int mirror_index_lookup6(const mirror_index_t *ix, const uint8_t addr[16], int64
     return 0;
 }
 
+/* ---- overlap (empty non-terminals) ---- */
+
+/* Element i's key (masked address) and flags, whatever the table's form. */
+static void elem_key(const tab_t *t, int v6, size_t i, uint8_t key[16], uint8_t *fl)
+{
+    if (v6) {
+        const e6_t *e = &((const e6_t *)t->e)[i];
+        memcpy(key, e->key, 16);
+        *fl = e->fl;
+        return;
+    }
+    e4_t tmp;
+    const e4_t *e = e4_at(t, i, &tmp);
+    memset(key, 0, 16);
+    key[0] = (uint8_t)(e->key >> 24);
+    key[1] = (uint8_t)(e->key >> 16);
+    key[2] = (uint8_t)(e->key >> 8);
+    key[3] = (uint8_t)e->key;
+    *fl = e->fl;
+}
+
+/* The first element of t whose key is >= k (keys as 16 bytes, IPv4 in the first 4). */
+static size_t lower_bound(const tab_t *t, int v6, const uint8_t k[16])
+{
+    size_t lo = 0, hi = t->n;
+    uint8_t key[16], fl;
+    while (lo < hi) {
+        size_t m = (lo + hi) >> 1;
+        elem_key(t, v6, m, key, &fl);
+        if (memcmp(key, k, v6 ? 16 : 4) < 0)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo;
+}
+
+/* Whether table t (base b, or overlay o) holds a listed key equal to k. */
+static int present(const tab_t *o, const tab_t *b, int v6, const uint8_t k[16])
+{
+    uint8_t key[16], fl;
+    size_t sz = v6 ? 16 : 4;
+    if (o && o->n) {
+        size_t i = lower_bound(o, v6, k);
+        if (i < o->n) {
+            elem_key(o, v6, i, key, &fl);
+            if (!memcmp(key, k, sz))
+                return !(fl & (FL_DEL | MIRROR_EXCLUDED));
+        }
+    }
+    if (!b->n)
+        return 0;
+    size_t i = lower_bound(b, v6, k);
+    if (i >= b->n)
+        return 0;
+    elem_key(b, v6, i, key, &fl);
+    return !memcmp(key, k, sz) && !(fl & MIRROR_EXCLUDED);
+}
+
+/* Whether t holds a listed key in [lo, hi] that the overlay o does not delete. */
+static int any_in(const tab_t *t, const tab_t *o, int v6, const uint8_t lo[16],
+                  const uint8_t hi[16])
+{
+    size_t sz = v6 ? 16 : 4;
+    uint8_t key[16], fl;
+    for (size_t i = lower_bound(t, v6, lo); i < t->n; i++) {
+        elem_key(t, v6, i, key, &fl);
+        if (memcmp(key, hi, sz) > 0)
+            return 0;
+        if (fl & (FL_DEL | MIRROR_EXCLUDED))
+            continue;
+        if (o && o->n) {
+            size_t j = lower_bound(o, v6, key);
+            uint8_t ok[16], ofl;
+            if (j < o->n) {
+                elem_key(o, v6, j, ok, &ofl);
+                if (!memcmp(ok, key, sz))
+                    continue; /* replaced or deleted: the overlay's copy decides */
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int mirror_index_overlaps(const mirror_index_t *ix, const bl_prefix_t *p)
+{
+    int v6 = p->af == BL_AF6;
+    unsigned plen = p->len;
+    uint8_t lo[16] = {0}, hi[16], k[16];
+    if (v6) {
+        mask6(lo, p->addr, plen);
+    } else {
+        uint32_t a = bl_prefix_v4addr(p) & mask4(plen);
+        lo[0] = (uint8_t)(a >> 24);
+        lo[1] = (uint8_t)(a >> 16);
+        lo[2] = (uint8_t)(a >> 8);
+        lo[3] = (uint8_t)a;
+    }
+    unsigned bytes = v6 ? 16 : 4;
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned bits = plen > i * 8 ? plen - i * 8 : 0;
+        uint8_t m = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
+        hi[i] = i < bytes ? (uint8_t)(lo[i] | (uint8_t)~m) : 0;
+    }
+    int nl = v6 ? ix->nl6 : ix->nl4;
+    for (int i = 0; i < nl; i++) {
+        unsigned l = v6 ? ix->lens6[i] : ix->lens4[i];
+        const tab_t *b = v6 ? &ix->base->t6[l] : &ix->base->t4[l];
+        const tab_t *o = ix->ovl ? (v6 ? &ix->ovl->t6[l] : &ix->ovl->t4[l]) : NULL;
+        if (l <= plen) {
+            /* a prefix covering p: every name below p exists */
+            memset(k, 0, 16);
+            mask6(k, lo, l);
+            if (present(o, b, v6, k))
+                return 1;
+        } else if (any_in(b, o, v6, lo, hi) || (o && any_in(o, NULL, v6, lo, hi))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void elem_to_entry(const mirror_index_t *ix, const bl_prefix_t *key, uint32_t listed,
                           uint32_t expires, uint8_t a, uint8_t fl, uint16_t reason, bl_entry_t *e)
 {
@@ -1019,6 +1142,16 @@ struct mirror_builder {
     int err;
 };
 
+size_t mirror_builder_count(const mirror_builder_t *b)
+{
+    size_t n = 0;
+    for (int i = 0; i <= 32; i++)
+        n += b->v4[i].n;
+    for (int i = 0; i <= 128; i++)
+        n += b->v6[i].n;
+    return n;
+}
+
 mirror_builder_t *mirror_builder_new(void)
 {
     mirror_builder_t *b = calloc(1, sizeof *b);
@@ -1148,8 +1281,39 @@ static int msort(char *p, size_t n, size_t sz, int (*cmp)(const void *, const vo
     return 0;
 }
 
-/* Removes duplicate keys from a sorted vector: an exclusion wins, else the first. */
-static size_t dedup(vec_t *v, const kind_t *k)
+/* Hands a dropped duplicate (element el of a length-len table) to cb. */
+static int dup_out(const kind_t *k, const char *el, unsigned len, mirror_dup_cb cb, void *ctx)
+{
+    bl_entry_t e;
+    memset(&e, 0, sizeof e);
+    uint8_t fl;
+    if (k == &K4) {
+        const e4_t *x = (const e4_t *)el;
+        bl_prefix_v4(&e.key, x->key, (uint8_t)len);
+        e.a = x->a;
+        e.reason = x->reason;
+        e.listed_at = x->listed;
+        e.expires_at = x->expires;
+        fl = x->fl;
+    } else {
+        const e6_t *x = (const e6_t *)el;
+        e.key.af = BL_AF6;
+        e.key.len = (uint8_t)len;
+        memcpy(e.key.addr, x->key, 16);
+        e.a = x->a;
+        e.reason = x->reason;
+        e.listed_at = x->listed;
+        e.expires_at = x->expires;
+        fl = x->fl;
+    }
+    return cb(ctx, &e, fl & FL_USER);
+}
+
+/* Removes duplicate keys from a sorted (stable) vector: an exclusion wins,
+ * else the first. With cb, every dropped listing of a key whose first is
+ * kept goes to cb, in the order added. */
+static int dedup(vec_t *v, const kind_t *k, unsigned len, mirror_dup_cb cb, void *ctx,
+                 size_t *ndups)
 {
     size_t w = 0, dups = 0;
     for (size_t r = 0; r < v->n;) {
@@ -1161,15 +1325,29 @@ static size_t dedup(vec_t *v, const kind_t *k)
             r++;
         }
         dups += r - s - 1;
+        if (cb && keep == s && !(v->p[s * k->sz + k->sz - 3] & MIRROR_EXCLUDED))
+            for (size_t i = s + 1; i < r; i++)
+                if (!(v->p[i * k->sz + k->sz - 3] & MIRROR_EXCLUDED)) {
+                    int rc = dup_out(k, v->p + i * k->sz, len, cb, ctx);
+                    if (rc)
+                        return rc;
+                }
         if (w != keep)
             memcpy(v->p + w * k->sz, v->p + keep * k->sz, k->sz);
         w++;
     }
     v->n = w;
-    return dups;
+    *ndups += dups;
+    return 0;
 }
 
 int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dups)
+{
+    return mirror_builder_finish_dups(b, out, dups, NULL, NULL);
+}
+
+int mirror_builder_finish_dups(mirror_builder_t *b, mirror_index_t **out, size_t *dups,
+                               mirror_dup_cb cb, void *ctx)
 {
     int err = b->err;
     size_t nd = 0;
@@ -1187,7 +1365,8 @@ int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dup
             continue;
         if ((err = radix4((e4_t *)v->p, v->n)))
             goto fail;
-        nd += dedup(v, &K4);
+        if ((err = dedup(v, &K4, (unsigned)l, cb, ctx, &nd)))
+            goto fail;
         vec_to_tab(v, &ix->base->t4[l]);
         ix->base->n += ix->base->t4[l].n;
         if ((err = try_compact(&ix->base->t4[l])) || (err = build_jump(&ix->base->t4[l])))
@@ -1199,7 +1378,8 @@ int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dup
             continue;
         if ((err = msort(v->p, v->n, v->sz, cmp6)))
             goto fail;
-        nd += dedup(v, &K6);
+        if ((err = dedup(v, &K6, (unsigned)l, cb, ctx, &nd)))
+            goto fail;
         vec_to_tab(v, &ix->base->t6[l]);
         ix->base->n += ix->base->t6[l].n;
     }

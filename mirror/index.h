@@ -53,6 +53,13 @@ int mirror_index_lookup4(const mirror_index_t *ix, uint32_t addr, int64_t now, m
 int mirror_index_lookup6(const mirror_index_t *ix, const uint8_t addr[16], int64_t now,
                          mirror_hit_t *hit);
 
+/* Whether a listed (not excluded) entry covers prefix p or lies inside it:
+ * the names below p's reverse name then exist (an empty non-terminal).
+ * Deleted and replaced entries count as the overlay says; times are not
+ * checked. For the rare negative paths only: a few binary searches per
+ * prefix length present. */
+int mirror_index_overlaps(const mirror_index_t *ix, const bl_prefix_t *p);
+
 /* Optional cache hint for a batch of IPv4 lookups: call with stage 0 for
  * every address of the batch, then stage 1 for every address, then look
  * them up. Changes nothing; same rules as a lookup. */
@@ -87,7 +94,16 @@ typedef struct mirror_builder mirror_builder_t;
 mirror_builder_t *mirror_builder_new(void);
 void mirror_builder_free(mirror_builder_t *b);
 int mirror_builder_add(mirror_builder_t *b, const bl_entry_t *e, uint8_t flags);
+/* Entries added so far. */
+size_t mirror_builder_count(const mirror_builder_t *b);
 /* Consumes the builder (freed in every case) and returns the index in *out. */
 int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dups);
+/* Like mirror_builder_finish, and hands every dropped duplicate listing of a
+ * key whose first listing is kept (not an exclusion) to cb, in the order
+ * added, with its times as the index holds them (32-bit); a non-zero return
+ * stops and fails the build. */
+typedef int (*mirror_dup_cb)(void *ctx, const bl_entry_t *e, uint8_t flags);
+int mirror_builder_finish_dups(mirror_builder_t *b, mirror_index_t **out, size_t *dups,
+                               mirror_dup_cb cb, void *ctx);
 
 #endif

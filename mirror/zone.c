@@ -117,6 +117,10 @@ void mirror_zdata_free(mirror_zdata_t *d)
     if (!d)
         return;
     mirror_index_free(d->ix);
+    for (size_t i = 0; i < d->nmore; i++)
+        mirror_index_free(d->more[i]);
+    free(d->apex);
+    free(d->test_txt);
     if (d->own_txt) {
         for (size_t i = 0; i < d->ntxt; i++)
             free(d->txt[i]);

@@ -12,10 +12,36 @@
 
 #define MIRROR_NS_MAX 8
 
+/* The SOA and NS settings and answer TTL of a zone served from rbldnsd
+ * files: the zone's configuration where it sets them, else the files'
+ * $SOA, $NS and $TTL (mirror_import_rbldnsd). Names in wire format. */
+typedef struct {
+    uint32_t ttl, soa_ttl, neg_ttl, refresh, retry, expire;
+    uint8_t mname[256], rname[256];
+    unsigned mname_len, rname_len;
+    uint8_t ns[MIRROR_NS_MAX][256];
+    unsigned ns_len[MIRROR_NS_MAX];
+    unsigned nns;
+} mirror_apex_t;
+
+#define MIRROR_SOURCES_MAX 16
+
 /* One published data version of a zone: swapped whole with one atomic store
  * and freed when no DNS thread can hold it (mirror_zone_publish). */
 typedef struct mirror_zdata {
     mirror_index_t *ix;
+    /* A zone served from several rbldnsd files has one index per file, as
+     * rbldnsd has one dataset per file: ix is the first, more[] the others.
+     * An address gets an answer record from every index that lists it. */
+    mirror_index_t *more[MIRROR_SOURCES_MAX - 1];
+    /* 1: more[i] holds the second (third, ...) listings of keys listed
+     * twice in one ip4set file, which rbldnsd answers all: they count only
+     * where the index before them matched at the same prefix length */
+    uint8_t more_dup[MIRROR_SOURCES_MAX - 1];
+    size_t nmore;
+    mirror_apex_t *apex; /* NULL: the zone's own settings (feeds) */
+    int64_t expires_at;  /* $TIMESTAMP expiry (Unix s): no positive answer after it; 0: none */
+    char *test_txt;      /* 127.0.0.2's TXT when the data does not list it; NULL: the zone's */
     uint64_t serial;
     /* reason id -> TXT template. With txt_exact (rbldnsd imports) a NULL or
      * missing template means no TXT; otherwise the zone's default applies. */
@@ -50,6 +76,14 @@ typedef struct mirror_zone {
     _Atomic size_t nreason;
     _Atomic(mirror_zdata_t *) data;
     atomic_int no_positive; /* freeze: answer nothing as listed (test entries excepted) */
+    /* rbldnsd files (writer thread only): a digest of the stat() of the
+     * files the data was read from, the new one waiting to settle, when to
+     * look next, and whether the expiry was logged */
+    struct {
+        uint64_t loaded, pending;
+        int64_t next_ms;
+        int expired_logged;
+    } files;
 } mirror_zone_t;
 
 struct mirror_zone_conf; /* config.h */

@@ -75,7 +75,7 @@ int mirror_zones_load(mirror_zones_t *zs, unsigned i, int64_t now_ms)
     mirror_zone_t *z = &zs->zones[i];
     char err[600];
     if (zc->nrbldnsd) {
-        int rc = mirror_import_rbldnsd(z, zs->qsbr, zc->rbldnsd, zc->nrbldnsd, err, sizeof err);
+        int rc = mirror_import_rbldnsd(z, zs->qsbr, zc, err, sizeof err);
         if (rc) {
             BL_ERR("import_failed", "zone=%s msg=%s", z->name, bl_log_q(err));
             return rc;
@@ -102,14 +102,18 @@ int mirror_zones_load(mirror_zones_t *zs, unsigned i, int64_t now_ms)
 
 int mirror_zones_export(mirror_zones_t *zs, unsigned i)
 {
-    return mirror_export_rbldnsd(&zs->zones[i], zs->conf->zones[i].export_rbldnsd);
+    const mirror_zone_conf_t *zc = &zs->conf->zones[i];
+    return mirror_export_rbldnsd(&zs->zones[i], zc->export_rbldnsd,
+                                 (unsigned)strtoul(zc->export_mode, NULL, 8), zc->export_group);
 }
 
 void mirror_zones_scan(mirror_zones_t *zs, int64_t now_ms)
 {
-    for (unsigned i = 0; i < zs->nzones; i++)
+    for (unsigned i = 0; i < zs->nzones; i++) {
         if (zs->conf->zones[i].spool_dir)
             mirror_spool_scan(&zs->feeds[i], zs->conf->zones[i].spool_dir, now_ms);
+        mirror_rbldnsd_poll(&zs->zones[i], zs->qsbr, &zs->conf->zones[i], now_ms);
+    }
 }
 
 int mirror_zones_health(const mirror_zones_t *zs, char *msg, size_t n)
@@ -117,6 +121,12 @@ int mirror_zones_health(const mirror_zones_t *zs, char *msg, size_t n)
     for (unsigned i = 0; i < zs->nzones; i++) {
         if (!atomic_load(&zs->zones[i].data)) {
             snprintf(msg, n, "zone %s has no data", zs->zones[i].name);
+            return 1;
+        }
+        const mirror_zdata_t *d = atomic_load(&zs->zones[i].data);
+        if (d->expires_at && bl_now_ms() / 1000 > d->expires_at) {
+            snprintf(msg, n, "zone %s: its rbldnsd data expired ($TIMESTAMP), no positive answers",
+                     zs->zones[i].name);
             return 1;
         }
         if (atomic_load(&zs->zones[i].no_positive)) {
@@ -171,9 +181,14 @@ static void swap_rbldnsd(mirror_zone_conf_t *a, mirror_zone_conf_t *b)
     memcpy(b->rbldnsd, tmp, sizeof tmp);
     a->nrbldnsd = b->nrbldnsd;
     b->nrbldnsd = n;
+    int64_t ck = a->rbldnsd_check_ms;
+    a->rbldnsd_check_ms = b->rbldnsd_check_ms;
+    b->rbldnsd_check_ms = ck;
     char *e = a->export_rbldnsd;
     a->export_rbldnsd = b->export_rbldnsd;
     b->export_rbldnsd = e;
+    memcpy(a->export_mode, b->export_mode, sizeof a->export_mode);
+    memcpy(a->export_group, b->export_group, sizeof a->export_group);
 }
 
 void mirror_zones_reload(mirror_zones_t *zs, mirror_config_t *nc)

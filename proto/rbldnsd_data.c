@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -18,7 +19,7 @@
  */
 
 #define LINE_MAX_LEN 4096
-#define TXT_MAX      1024
+#define TXT_MAX      BL_RBLDNSD_TXT_MAX
 
 typedef struct {
     int kind;
@@ -32,7 +33,10 @@ typedef struct {
     int has_base;
     char out[TXT_MAX];
     const char *msg;
+    bl_rbldnsd_meta_t *meta;
 } pstate_t;
+
+#define HOST_BITS (-1) /* a CIDR with host bits set */
 
 static int is_space(char c)
 {
@@ -108,6 +112,8 @@ static int ip4_range(const char **sp, int allow_range, uint32_t *lo, uint32_t *h
         if (!parse_bits(&s, 32, &bits))
             return 0;
         uint32_t m = bits ? ~0u << (32 - bits) : 0;
+        if (a & ~m)
+            return HOST_BITS;
         *lo = a & m;
         *hi = *lo | ~m;
     } else if (*s == '-' && allow_range) {
@@ -208,7 +214,8 @@ static int ip6_prefix(const char **sp, uint8_t addr[16], unsigned *bits)
             return 0;
     }
     for (unsigned i = b; i < 128; i++)
-        addr[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
+        if (addr[i / 8] & (0x80 >> (i % 8)))
+            return HOST_BITS;
     *bits = b;
     *sp = s;
     return 1;
@@ -280,8 +287,10 @@ static int parse_value(pstate_t *st, const char *s, uint8_t *a, const char **txt
     }
     if (al) {
         char ab[32];
-        if (al >= sizeof ab)
+        if (al >= sizeof ab) {
+            st->msg = "A value must be 127.0.0.x or x";
             return BL_EFIELD;
+        }
         memcpy(ab, s, al);
         ab[al] = 0;
         const char *p = ab;
@@ -332,6 +341,176 @@ static int emit4(const bl_rbldnsd_sink_t *sink, bl_rbldnsd_rec_t *r, uint32_t lo
     return 0;
 }
 
+/* A time field: digits with an optional unit (s, m, h, d, w), as rbldnsd's. */
+static int parse_time(const char **sp, uint32_t *out)
+{
+    const char *s = *sp;
+    uint64_t v = 0;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9') {
+        v = v * 10 + (uint64_t)(*s++ - '0');
+        if (++digits > 10)
+            return 0;
+    }
+    if (!digits)
+        return 0;
+    static const char units[] = "smhdw";
+    static const uint32_t mult[] = {1, 60, 3600, 86400, 604800};
+    const char *u = *s ? strchr(units, *s | 0x20) : NULL;
+    if (u) {
+        v *= mult[u - units];
+        s++;
+    }
+    if (v > 0xffffffffu || (*s && !is_space(*s)))
+        return 0;
+    *out = (uint32_t)v;
+    *sp = s;
+    return 1;
+}
+
+/* Copies the next blank-separated word into out (cap bytes); 0 if none or too long. */
+static int word(const char **sp, char *out, size_t cap)
+{
+    const char *s = *sp;
+    while (is_space(*s))
+        s++;
+    size_t n = 0;
+    while (s[n] && !is_space(s[n]))
+        n++;
+    if (!n || n >= cap)
+        return 0;
+    memcpy(out, s, n);
+    out[n] = 0;
+    *sp = s + n;
+    return 1;
+}
+
+static int next_time(const char **sp, uint32_t *out)
+{
+    while (is_space(**sp))
+        (*sp)++;
+    return parse_time(sp, out);
+}
+
+/* A $TIMESTAMP value: yyyy[:-]mm[:-]dd[[:-]hh[[:-]mi[[:-]ss]]] in UTC, or
+ * "0" / "-" for none (*t = 0). */
+static int parse_stamp(const char *w, int64_t *t)
+{
+    if (!strcmp(w, "0") || !strcmp(w, "-")) {
+        *t = 0;
+        return 1;
+    }
+    int f[6] = {0, 0, 0, 0, 0, 0};
+    static const int width[6] = {4, 2, 2, 2, 2, 2};
+    int nf = 0;
+    const char *p = w;
+    while (*p && nf < 6) {
+        if (nf && (*p == ':' || *p == '-'))
+            p++;
+        for (int i = 0; i < width[nf]; i++, p++) {
+            if (*p < '0' || *p > '9')
+                return 0;
+            f[nf] = f[nf] * 10 + (*p - '0');
+        }
+        nf++;
+    }
+    if (*p || nf < 3 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 ||
+        f[5] > 59)
+        return 0;
+    struct tm tm = {.tm_year = f[0] - 1900,
+                    .tm_mon = f[1] - 1,
+                    .tm_mday = f[2],
+                    .tm_hour = f[3],
+                    .tm_min = f[4],
+                    .tm_sec = f[5]};
+    *t = (int64_t)timegm(&tm);
+    return 1;
+}
+
+static int directive(pstate_t *st, const char *s)
+{
+    bl_rbldnsd_meta_t *m = st->meta;
+    bl_rbldnsd_meta_t tmp;
+    if (!m)
+        m = &tmp; /* still checked, so that a bad line is reported either way */
+    if (!strncmp(s, "SOA", 3) && is_space(s[3])) {
+        s += 3;
+        uint32_t ttl, v[5];
+        char mn[256], rn[256];
+        if (!next_time(&s, &ttl) || !word(&s, mn, sizeof mn) || !word(&s, rn, sizeof rn))
+            goto bad;
+        for (int i = 0; i < 5; i++)
+            if (!next_time(&s, &v[i]))
+                goto bad;
+        if (m->has_soa)
+            return 0; /* only the first $SOA counts */
+        m->has_soa = 1;
+        m->soa_ttl = ttl;
+        snprintf(m->mname, sizeof m->mname, "%s", mn);
+        snprintf(m->rname, sizeof m->rname, "%s", rn);
+        m->serial = v[0];
+        m->refresh = v[1];
+        m->retry = v[2];
+        m->expire = v[3];
+        m->minttl = v[4];
+        return 0;
+    }
+    if (!strncmp(s, "NS", 2) && is_space(s[2])) {
+        s += 2;
+        uint32_t ttl;
+        char n[256];
+        if (!next_time(&s, &ttl))
+            goto bad;
+        int first = !m->has_ns;
+        if (first) {
+            m->has_ns = 1;
+            m->ns_ttl = ttl;
+            m->nns = 0;
+        }
+        while (word(&s, n, sizeof n))
+            if (first && n[0] != '-' && m->nns < BL_RBLDNSD_NS_MAX)
+                snprintf(m->ns[m->nns++], sizeof m->ns[0], "%s", n);
+        while (is_space(*s))
+            s++;
+        if (*s)
+            goto bad; /* a name too long */
+        return 0;
+    }
+    if (!strncmp(s, "TTL", 3) && is_space(s[3])) {
+        s += 3;
+        if (!next_time(&s, &m->ttl))
+            goto bad;
+        m->has_ttl = 1;
+        return 0;
+    }
+    if (!strncmp(s, "TIMESTAMP", 9) && is_space(s[9])) {
+        s += 9;
+        char a[64], b[64];
+        int64_t stamp, exp = 0;
+        if (!word(&s, a, sizeof a) || !parse_stamp(a, &stamp))
+            goto bad;
+        if (word(&s, b, sizeof b)) {
+            if (b[0] == '+') {
+                const char *r = b + 1;
+                uint32_t rel;
+                if (!parse_time(&r, &rel) || *r || !stamp)
+                    goto bad;
+                exp = stamp + rel;
+            } else if (!parse_stamp(b, &exp)) {
+                goto bad;
+            }
+        }
+        m->stamp = stamp;
+        m->expires = exp;
+        return 0;
+    }
+    /* $MAXRANGE4, $DATASET and others: not applied */
+    return 0;
+bad:
+    st->msg = "invalid directive";
+    return BL_EFIELD;
+}
+
 static int special(pstate_t *st, const char *s)
 {
     /* s points after '$' */
@@ -348,8 +527,9 @@ static int special(pstate_t *st, const char *s)
             s++;
         snprintf(st->base, TXT_MAX, "%s", s);
         st->has_base = 1;
+    } else {
+        return directive(st, s);
     }
-    /* $SOA, $NS, $TTL, $TIMESTAMP, $MAXRANGE4, $DATASET: not ours to apply */
     return 0;
 }
 
@@ -381,6 +561,10 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
         st->def_has_txt = txt != NULL;
         if (txt)
             snprintf(st->def_txt, TXT_MAX, "%s", txt);
+        if (txt && st->meta && !st->meta->has_def_txt) {
+            st->meta->has_def_txt = 1;
+            snprintf(st->meta->def_txt, TXT_MAX, "%s", expand(st, txt));
+        }
         st->have_def = 1;
         return 0;
     }
@@ -400,6 +584,10 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
     int ok = v6 ? ip6_prefix(&p, a6, &bits)
                 : ip4_range(&p, st->kind == BL_RBLDNSD_IP4SET || st->kind == BL_RBLDNSD_IP4TSET,
                             &lo, &hi);
+    if (ok == HOST_BITS) {
+        st->msg = "invalid range (non-zero host part)";
+        return BL_EPREFIX;
+    }
     if (!ok || (*p && !is_space(*p) && !is_comment(*p) && *p != ':')) {
         st->msg = "invalid address";
         return BL_EPREFIX;
@@ -437,6 +625,7 @@ int bl_rbldnsd_parse(const char *text, size_t len, int kind, const bl_rbldnsd_si
     *st = zero;
     st->kind = kind;
     st->def_a = 2;
+    st->meta = sink->meta;
     int rc = 0;
     unsigned lineno = 0;
     if (kind < BL_RBLDNSD_IP4SET || kind > BL_RBLDNSD_IP6TRIE) {
@@ -451,23 +640,34 @@ int bl_rbldnsd_parse(const char *text, size_t len, int kind, const bl_rbldnsd_si
         while (j < len && text[j] != '\n')
             j++;
         size_t l = j - i;
+        st->msg = NULL;
         if (l >= sizeof line) {
             st->msg = "line too long";
             rc = BL_EFIELD;
-            goto done;
+        } else {
+            memcpy(line, text + i, l);
+            line[l] = 0;
+            if (memchr(line, 0, l)) {
+                st->msg = "NUL byte in line";
+                rc = BL_EFIELD;
+            }
         }
-        memcpy(line, text + i, l);
-        line[l] = 0;
-        if (memchr(line, 0, l)) {
-            st->msg = "NUL byte in line";
-            rc = BL_EFIELD;
-            goto done;
-        }
-        while (l && (line[l - 1] == '\r' || is_space(line[l - 1])))
-            line[--l] = 0;
         i = j + 1;
-        st->msg = NULL;
-        rc = parse_line(st, line, lineno, sink);
+        int is_bad = rc != 0;
+        if (!rc) {
+            while (l && (line[l - 1] == '\r' || is_space(line[l - 1])))
+                line[--l] = 0;
+            rc = parse_line(st, line, lineno, sink);
+            is_bad = rc && st->msg; /* the sink's own errors carry no message */
+        }
+        if (is_bad && sink->bad) {
+            if (st->meta)
+                st->meta->bad++;
+            rc = sink->bad(sink->ctx, lineno, st->msg);
+            if (rc)
+                goto done;
+            continue;
+        }
         if (rc) {
             if (!st->msg)
                 st->msg = "stopped by the sink";

@@ -16,9 +16,16 @@
 #define CFIELD(base, off) ((const char *)(base) + (off))
 
 enum { KEYLEN = 128, VALLEN = 1024, PAIRSLEN = 16384, WRAP = 78 };
-/* inih's limits: a line is read into INI_MAX_LINE bytes (with its newline
- * and NUL), a section name into 50 (ini.c's MAX_SECTION). */
-#define INI_LINE_MAX    (INI_MAX_LINE - 2)
+/* inih's limits: a line is read into a buffer of INI_BUF bytes (with its
+ * newline and NUL), a section name into 50 (ini.c's MAX_SECTION). An inih
+ * that takes its line limit at run time (Debian's) gets 4096 bytes, enough
+ * for any value; another keeps its compiled-in INI_MAX_LINE. */
+#ifdef BL_INIH_RUNTIME_LINE
+#define INI_BUF 4096
+#else
+#define INI_BUF INI_MAX_LINE
+#endif
+#define INI_LINE_MAX    (INI_BUF - 2)
 #define INI_SECTION_MAX 50
 
 static int fail(const char **why, const char *msg)
@@ -660,6 +667,12 @@ int bl_conf_load_file(const bl_conf_schema_t *s, void *conf, FILE *f, const char
                       bl_cfg_err_t *e)
 {
     load_t L = {.s = s, .conf = conf, .f = f, .name = name, .e = e};
+#ifdef BL_INIH_RUNTIME_LINE
+    ini_use_stack = 0; /* one heap buffer of INI_BUF bytes */
+    ini_allow_realloc = 0;
+    ini_max_line = INI_BUF;
+    ini_initial_alloc = INI_BUF;
+#endif
     int r = ini_parse_stream(reader, &L, handler, &L);
     if (r > 0 && (!L.rc || (unsigned)r < L.errline))
         return bl_cfg_errorf(e, name, (unsigned)r,

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* blsyncctl import-reports, import-rbldnsd: offline bulk loads straight into the master's store. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -23,6 +26,43 @@ typedef struct {
     master_config_t c;
     master_store_t *s;
 } offline_t;
+
+/* Closes the store. Run as root (MIGRATING step 1 before the master ever
+ * ran), the store and its WAL files would stay root's and the master (its
+ * own user) could not write them ("attempt to write a readonly database"):
+ * a store file root owns in a directory another user owns is given to that
+ * user, the one the master runs as, and said so. */
+static void offline_close(offline_t *o)
+{
+    master_store_close(o->s);
+    o->s = NULL;
+    if (geteuid() != 0)
+        return;
+    char dir[sizeof o->c.db];
+    snprintf(dir, sizeof dir, "%s", o->c.db);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    struct stat ds;
+    if (stat(dir, &ds) || ds.st_uid == 0)
+        return;
+    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+        char f[sizeof o->c.db + 16];
+        snprintf(f, sizeof f, "%s%s", o->c.db, sfx[i]);
+        struct stat fs;
+        if (lstat(f, &fs) || !S_ISREG(fs.st_mode) || fs.st_uid != 0)
+            continue;
+        if (chown(f, ds.st_uid, ds.st_gid))
+            fprintf(stderr, "blsyncctl: %s: cannot give it to uid %u, the owner of %s: %s\n", f,
+                    (unsigned)ds.st_uid, dir, strerror(errno));
+        else
+            fprintf(stderr, "blsyncctl: %s: owner set to uid %u gid %u, the owner of %s\n", f,
+                    (unsigned)ds.st_uid, (unsigned)ds.st_gid, dir);
+    }
+}
 
 /* -c CONF or --db DB [--feed F]; other arguments go to rest. */
 static int offline_open(int argc, char **argv, offline_t *o, char **rest, int *nrest)
@@ -75,7 +115,7 @@ int ctl_import_reports(int argc, char **argv)
                 "usage: blsyncctl import-reports FILE (-c CONF | --db DB)\n"
                 "  FILE holds one JSON report per line: "
                 "{\"ip\":..,\"source\":\"user\"|\"spamtrap\",\"time\":..,\"evidence\":..}\n");
-        master_store_close(o.s);
+        offline_close(&o);
         free(rest);
         return 2;
     }
@@ -85,7 +125,7 @@ int ctl_import_reports(int argc, char **argv)
     size_t len;
     if ((rc = bl_file_read(file, MAX_IMPORT, &data, &len))) {
         fprintf(stderr, "import-reports: %s: %s\n", file, bl_strerror(rc));
-        master_store_close(o.s);
+        offline_close(&o);
         return 1;
     }
     int64_t now = bl_now_ms();
@@ -137,7 +177,7 @@ int ctl_import_reports(int argc, char **argv)
     else if (rc && in_tx)
         master_store_rollback(o.s);
     free(data);
-    master_store_close(o.s);
+    offline_close(&o);
     if (rc) {
         fprintf(stderr,
                 "import-reports: store error: %s (reports after the last %d-report "
@@ -154,9 +194,18 @@ typedef struct {
     const char *file;
     bl_entry_t *e;
     size_t n, cap;
-    size_t refused, excluded;
-    int a_override;
+    size_t refused, excluded, bad;
+    int a_override, strict;
 } rb_ctx_t;
+
+/* A line rbldnsd would skip: named and counted, or (--strict) the end. */
+static int rb_bad(void *arg, unsigned line, const char *msg)
+{
+    rb_ctx_t *c = arg;
+    fprintf(stderr, "%s:%u: %s%s\n", c->file, line, msg, c->strict ? "" : " (line skipped)");
+    c->bad++;
+    return c->strict ? BL_EFIELD : 0;
+}
 
 static int rb_rec(void *arg, const bl_rbldnsd_rec_t *r)
 {
@@ -227,12 +276,14 @@ int ctl_import_rbldnsd(int argc, char **argv)
         return 2;
     }
     const char *file = NULL, *type = "ip4set";
-    int replace = 0, a_override = 0;
+    int replace = 0, a_override = 0, strict = 0;
     for (int i = 0; i < nrest; i++) {
         if (!strcmp(rest[i], "--type") && i + 1 < nrest)
             type = rest[++i];
         else if (!strcmp(rest[i], "--replace"))
             replace = 1;
+        else if (!strcmp(rest[i], "--strict"))
+            strict = 1;
         else if (!strcmp(rest[i], "--a") && i + 1 < nrest)
             a_override = atoi(rest[++i]);
         else if (!file)
@@ -245,29 +296,33 @@ int ctl_import_rbldnsd(int argc, char **argv)
     if (!file || kind < 0 || (a_override && (a_override < 2 || a_override > 255))) {
         fprintf(stderr,
                 "usage: blsyncctl import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set|ip4tset|"
-                "ip6tset|ip4trie|ip6trie] [--a N] [--replace]\n"
-                "  --replace also removes earlier imported listings that FILE no longer holds\n");
-        master_store_close(o.s);
+                "ip6tset|ip4trie|ip6trie] [--a N] [--replace] [--strict]\n"
+                "  --replace also removes earlier imported listings that FILE no longer holds\n"
+                "  --strict  imports nothing when a line is bad (by default bad lines are\n"
+                "            skipped, named and counted, as rbldnsd skips them)\n");
+        offline_close(&o);
         return 2;
     }
     uint8_t *data;
     size_t len;
     if ((rc = bl_file_read(file, MAX_IMPORT, &data, &len))) {
         fprintf(stderr, "import-rbldnsd: %s: %s\n", file, bl_strerror(rc));
-        master_store_close(o.s);
+        offline_close(&o);
         return 1;
     }
-    rb_ctx_t c = {.o = &o, .file = file, .a_override = a_override};
-    bl_rbldnsd_sink_t sink = {.ctx = &c, .rec = rb_rec};
+    rb_ctx_t c = {.o = &o, .file = file, .a_override = a_override, .strict = strict};
+    bl_rbldnsd_sink_t sink = {.ctx = &c, .rec = rb_rec, .bad = rb_bad};
     unsigned eline = 0;
     const char *emsg = NULL;
     rc = bl_rbldnsd_parse((const char *)data, len, kind, &sink, &eline, &emsg);
     free(data);
     if (rc) {
-        fprintf(stderr, "%s:%u: %s\n", file, eline, emsg ? emsg : bl_strerror(rc));
-        fprintf(stderr, "import-rbldnsd: nothing imported\n");
+        if (!c.bad) /* a bad line was named already */
+            fprintf(stderr, "%s:%u: %s\n", file, eline, emsg ? emsg : bl_strerror(rc));
+        fprintf(stderr, "import-rbldnsd: nothing imported%s\n",
+                c.bad ? " (--strict: a bad line)" : "");
         free(c.e);
-        master_store_close(o.s);
+        offline_close(&o);
         return 1;
     }
     qsort(c.e, c.n, sizeof *c.e, cmp_entry);
@@ -313,12 +368,13 @@ int ctl_import_rbldnsd(int argc, char **argv)
 out:
     free(st.gone);
     free(c.e);
-    master_store_close(o.s);
+    offline_close(&o);
     if (rc) {
         fprintf(stderr, "import-rbldnsd: store error: %s: nothing imported\n", bl_strerror(rc));
         return 1;
     }
-    printf("imported %zu entries (%zu new, %zu removed), refused %zu, exclusions skipped %zu\n",
-           c.n, added, removed, c.refused, c.excluded);
-    return c.refused ? 1 : 0;
+    printf("imported %zu entries (%zu new, %zu removed), refused %zu, exclusions skipped %zu, "
+           "bad lines skipped %zu\n",
+           c.n, added, removed, c.refused, c.excluded, c.bad);
+    return c.refused || c.bad ? 1 : 0;
 }

@@ -200,9 +200,16 @@ static void test_errors(void)
                "t.conf:2: syntax error (expected [section] or key = value)");
     expect_err(mirror_load("[zone]\nttl = 5\n"),
                "t.conf:2: [zone] needs a name: no [zone name] section yet");
-    char longline[400];
+    /* lines up to 4094 characters load (a 300-byte value is fine); a longer one is refused on
+     * its own line */
+    static char longline[5200];
     snprintf(longline, sizeof longline, "[zone x]\ntxt = %0300d\nttl = 5\n", 0);
-    expect_err(mirror_load(longline), "t.conf:2: line longer than 198 characters");
+    const char *lerr = mirror_load(longline);
+    if (lerr)
+        BL_FAIL("a 300-byte value refused: %s", lerr);
+    ASSERT_EQ(strlen(yc.zones[0].txt), 300);
+    snprintf(longline, sizeof longline, "[zone x]\nttl = 5\ntxt = %05000d\n", 0);
+    expect_err(mirror_load(longline), "t.conf:3: line longer than 4094 characters");
     expect_err(mirror_load("[zone x]\nreason.70000 = x\n"),
                "t.conf:2: reason.70000 = x: the reason id is not a number from 0 to 65535; "
                "expected reason.N = TEMPLATE with N from 0 to 65535");

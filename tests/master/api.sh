@@ -167,7 +167,7 @@ DATA
 out=$("$CTL" import-rbldnsd "$T/data.ip4set" -c "$T/master.conf" 2>&1) && fail "a refused line must fail the import"
 [[ "$out" == *"data.ip4set:7: 127.0.0.1: 127.0.0.0/8 is loopback"* ]] || fail "import: $out"
 [[ "$out" == *"exclusion"* ]] || fail "import: $out"
-[[ "$out" == *"imported 3 entries (3 new, 0 removed), refused 1, exclusions skipped 1"* ]] ||
+[[ "$out" == *"imported 3 entries (3 new, 0 removed), refused 1, exclusions skipped 1, bad lines skipped 0"* ]] ||
     fail "import: $out"
 wait_until 10 published_all || fail "imported listings not published"
 lookup 203.0.113.77; expect 200 .listed true .listing.prefix 203.0.113.64/26 .listing.a 3 \
@@ -177,6 +177,19 @@ printf '203.0.113.5\n' >"$T/data2.ip4set"
 grep -q "2 removed" <<<"$("$CTL" import-rbldnsd "$T/data2.ip4set" -c "$T/master.conf" --replace)" ||
     fail "import --replace"
 lookup 10.1.1.9; expect 200 .listed false .delisting.cause import:removed
+# bad lines: skipped, named and counted by default (as rbldnsd loads the rest); --strict refuses
+printf '10.9.0.1\n10.9.0.300\n10.9.0.129/25\n10.9.0.2 :4:\n' >"$T/bad.ip4set"
+out=$("$CTL" import-rbldnsd "$T/bad.ip4set" -c "$T/master.conf" --strict 2>&1) && fail "--strict took a bad line: $out"
+[[ "$out" == *"bad.ip4set:2: invalid address"* && "$out" == *"nothing imported"* ]] || fail "--strict: $out"
+lookup 10.9.0.1; expect 200 .listed false
+out=$("$CTL" import-rbldnsd "$T/bad.ip4set" -c "$T/master.conf" 2>&1) && fail "skipped lines must show in the exit code"
+[[ "$out" == *"bad.ip4set:2: invalid address (line skipped)"* ]] || fail "bad line 2 not named: $out"
+[[ "$out" == *"bad.ip4set:3: invalid range (non-zero host part) (line skipped)"* ]] || fail "host bits: $out"
+[[ "$out" == *"imported 2 entries (2 new, 0 removed), refused 0, exclusions skipped 0, bad lines skipped 2"* ]] ||
+    fail "import with bad lines: $out"
+wait_until 10 published_all || fail "imported listings not published"
+lookup 10.9.0.2; expect 200 .listed true .listing.a 4
+lookup 10.9.0.130; expect 200 .listed false
 printf '%s\n' '{"ip":"192.0.2.150","source":"spamtrap"}' '# comment' '' \
     '{"ip":"192.0.2.150","source":"spamtrap","evidence":"imp-1"}' '{"ip":"bad.example","source":"user"}' \
     >"$T/reports.jsonl"

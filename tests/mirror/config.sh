@@ -64,11 +64,13 @@ listen = 127.0.0.1:53
 [zone bl.example.org]
 a = 300
 rbldnsd = ip4set:$T/data" "bad.conf:4: a = 300: out of range; expected 127.0.0.N or N, with N from 1 to 255"
-printf '10.0.0.0/8\n10.300.0.0/16\n' > "$T/baddata"
-check_err "[server]
-listen = 127.0.0.1:53
-[zone bl.example.org]
-rbldnsd = ip4set:$T/baddata" "baddata:2: invalid address"
+# a bad data line is skipped, as rbldnsd skips it, and named with its file and line
+printf '10.0.0.0/8\n10.300.0.0/16\n203.0.113.129/25\n' > "$T/baddata"
+printf '[server]\nlisten = 127.0.0.1:53\n[zone bl.example.org]\nrbldnsd = ip4set:%s\n' "$T/baddata" > "$T/bad.conf"
+out=$("$MIRROR" -c "$T/bad.conf" --check-config 2>&1) || fail "bad data lines refused the whole file: $out"
+grep -q "event=rbldnsd_bad_line .*file=$T/baddata line=2 msg=\"invalid address\"" <<<"$out" || fail "bad line 2 not named: $out"
+grep -q "line=3 msg=\"invalid range (non-zero host part)\"" <<<"$out" || fail "host bits not refused: $out"
+grep -q "records=1 .*bad_lines=2" <<<"$out" || fail "bad lines not counted: $out"
 check_err "[server]
 listen = 127.0.0.1:53
 [zone bl.example.org]
@@ -94,6 +96,13 @@ check_err "[server]
 listen = 127.0.0.1:53
 [zone bl..example.org]
 rbldnsd = ip4set:$T/data" "bad.conf:4: zone 'bl..example.org': not a valid domain name"
+# a line longer than the limit names its own line and says so
+long=$(printf 'x%.0s' $(seq 5000))
+check_err "[server]
+listen = 127.0.0.1:53
+[zone bl.example.org]
+txt = $long
+rbldnsd = ip4set:$T/data" "bad.conf:4: line longer than 4094 characters"
 ok "errors name file:line:problem"
 
 # [sync]: addresses, files and limits are checked before anything starts.
@@ -138,7 +147,16 @@ rbldnsd = ip4set:$T/data
 ttl = 100
 CONF
 PORT=${DNS_PORT[m1]}
+# a TXT template as long as rbldnsd allows (255 bytes) fits on its line
+tmpl="$(printf 'T%.0s' $(seq 250)) \$"
+cat >>"$T/m1/mirror.conf" <<CONF
+[zone long.example.org]
+rbldnsd = ip4set:$T/data
+txt = $tmpl
+CONF
 start_mirror m1 --listen 127.0.0.1:$PORT --threads 2 --set "zone bl.example.org:ttl=77" --set "zone:txt=Over \$"
+txt=$(dq m1 +short 2.0.0.127.long.example.org TXT | tr -d '"')
+[ "$txt" = "$(printf 'T%.0s' $(seq 250)) 127" ] || fail "the long TXT template is not answered whole (254 bytes): $txt"
 logged m1 "addr=127.0.0.1:$PORT threads=2" || fail "--listen/--threads not applied"
 grep -qx 77 <<<"$(dq m1 +noall +answer 1.0.0.10.bl.example.org A | awk '{print $2}')" || fail "--set ttl not applied"
 out=$("$MIRROR" -c "$T/m1/mirror.conf" --set "server:nope=1" --check-config 2>&1) && fail "--set server:nope accepted"

@@ -90,7 +90,12 @@ for ent in 0.0.127 0.127 127 0 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 "$(echo "$v6t" | 
 done
 expect_status m1 NXDOMAIN foo.$Z A
 expect_status m1 NXDOMAIN 11.2.3.4.5.$Z A
-expect_status m1 NOERROR 1.2.3.4.5.$Z A # five nibbles: an IPv6 empty non-terminal
+# only names with data below them are empty non-terminals: five nibbles
+# with nothing below, and unlisted IPv4 addresses of one-digit labels, are
+# NXDOMAIN; the way to ::ffff:127.0.0.2 is an empty non-terminal
+expect_status m1 NXDOMAIN 1.2.3.4.5.$Z A
+for a in 9.9.9.9 1.1.1.1 4.3.2.1; do expect_status m1 NXDOMAIN $a.$Z A; done
+expect_status m1 NOERROR 0.0.0.0.0.$Z A
 expect_status m1 NXDOMAIN 256.0.0.127.$Z A
 ok "empty non-terminals NODATA, junk NXDOMAIN"
 
@@ -119,6 +124,13 @@ ok "REFUSED for other zones and AXFR"
 expect_status m1 NOTIMP +opcode=2 2.0.0.127.$Z A
 expect_status m1 NOTIMP +opcode=4 2.0.0.127.$Z A
 expect_status m1 FORMERR +header-only 2.0.0.127.$Z A
+# RD and CD are defined for QUERY only: a NOTIMP for opcode 15 or NOTIFY does
+# not copy them (genreport's opcodeflg); a QUERY keeps them
+for op in 15 4; do
+    flags=$(dq m1 +opcode=$op +rec +cdflag 2.0.0.127.$Z A | sed -n 's/^;; flags: \([a-z ]*\);.*/\1/p')
+    [ "$flags" = qr ] || fail "opcode $op: NOTIMP flags '$flags', want 'qr'"
+done
+dq m1 +rec +cdflag 2.0.0.127.$Z A | grep -q "^;; flags: qr aa rd cd;" || fail "QUERY lost RD or CD"
 ok "NOTIMP and FORMERR"
 
 # case-insensitive match, case preserved in the answer

@@ -24,7 +24,7 @@ static const char *parse(int kind, const char *text)
 {
     static acc_t a;
     memset(&a, 0, sizeof a);
-    bl_rbldnsd_sink_t s = {&a, rec};
+    bl_rbldnsd_sink_t s = {&a, rec, NULL, NULL};
     unsigned line = 0;
     const char *msg = NULL;
     int rc = bl_rbldnsd_parse(text, strlen(text), kind, &s, &line, &msg);
@@ -46,8 +46,11 @@ static void test_ip4set_forms(void)
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "127.16-31\n127.16.0.0-127.31.255.255\n"),
                  "127.16.0.0/12 a=2 txt=(none)|127.16.0.0/12 a=2 txt=(none)|");
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "10\n"), "10.0.0.0/8 a=2 txt=(none)|");
-    /* host bits are cleared, like rbldnsd */
-    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "10.1.2.3/16\n"), "10.1.0.0/16 a=2 txt=(none)|");
+    /* host bits are refused, like rbldnsd: "invalid range (non-zero host part)" */
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "10.1.2.3/16\n"),
+                 "ERR -25 line 1 invalid range (non-zero host part)");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP6TRIE, "2001:db8::1/32\n"),
+                 "ERR -25 line 1 invalid range (non-zero host part)");
 }
 
 static void test_values(void)
@@ -112,8 +115,64 @@ static void test_errors(void)
     ASSERT_EQ(bl_rbldnsd_kind_parse("dnset"), -1);
 }
 
+static int skip(void *ctx, unsigned line, const char *msg)
+{
+    acc_t *a = ctx;
+    a->n += (size_t)snprintf(a->out + a->n, sizeof a->out - a->n, "bad %u %s|", line, msg);
+    return 0;
+}
+
+/* $SOA, $NS, $TTL, $TIMESTAMP and the default line's text go into the meta;
+ * bad lines are skipped and counted when the sink says so. */
+static void test_directives_and_skips(void)
+{
+    static acc_t a;
+    memset(&a, 0, sizeof a);
+    bl_rbldnsd_meta_t m;
+    memset(&m, 0, sizeof m);
+    bl_rbldnsd_sink_t s = {&a, rec, skip, &m};
+    const char *text = "$SOA 1h ns1.example.org. admin.example.org. 0 600 300 1d 5m\n"
+                       "$SOA 9 ignored. ignored. 9 9 9 9 9\n"
+                       "$NS 3600 ns1.example.org. -off.example.org ns2.example.org.\n"
+                       "$TTL 20m\n"
+                       "$TIMESTAMP 2020:01:01:00:00 2021-01-01\n"
+                       ":127.0.0.3:Listed: $\n"
+                       "203.0.113.129/25\n"
+                       "1.2.3.4\n"
+                       "10.300.0.0/16\n"
+                       "$SOA broken\n"
+                       "5.6.7.8 :4:four\n";
+    unsigned line = 0;
+    ASSERT_EQ(bl_rbldnsd_parse(text, strlen(text), BL_RBLDNSD_IP4SET, &s, &line, NULL), 0);
+    ASSERT_STREQ(a.out, "bad 7 invalid range (non-zero host part)|1.2.3.4 a=3 txt=Listed: $|"
+                        "bad 9 invalid address|bad 10 invalid directive|5.6.7.8 a=4 txt=four|");
+    ASSERT_EQ(m.bad, 3);
+    ASSERT(m.has_soa);
+    ASSERT_EQ(m.soa_ttl, 3600);
+    ASSERT_STREQ(m.mname, "ns1.example.org.");
+    ASSERT_STREQ(m.rname, "admin.example.org.");
+    ASSERT_EQ(m.serial, 0);
+    ASSERT_EQ(m.refresh, 600);
+    ASSERT_EQ(m.expire, 86400);
+    ASSERT_EQ(m.minttl, 300);
+    ASSERT_EQ(m.nns, 2);
+    ASSERT_STREQ(m.ns[1], "ns2.example.org.");
+    ASSERT(m.has_ttl);
+    ASSERT_EQ(m.ttl, 1200);
+    ASSERT_EQ(m.stamp, 1577836800);
+    ASSERT_EQ(m.expires, 1609459200);
+    ASSERT(m.has_def_txt);
+    ASSERT_STREQ(m.def_txt, "Listed: $");
+    /* "+rel" expiry */
+    memset(&m, 0, sizeof m);
+    const char *t2 = "$TIMESTAMP 20200101 +2d\n";
+    ASSERT_EQ(bl_rbldnsd_parse(t2, strlen(t2), BL_RBLDNSD_IP4SET, &s, &line, NULL), 0);
+    ASSERT_EQ(m.expires, 1577836800 + 2 * 86400);
+}
+
 int main(void)
 {
+    RUN(test_directives_and_skips);
     RUN(test_ip4set_forms);
     RUN(test_values);
     RUN(test_ip6);

@@ -83,9 +83,10 @@ int main(int argc, char **argv)
     }
     char spec[4096];
     snprintf(spec, sizeof spec, "ip4set:%s", argv[2]);
-    char *specs[1] = {spec};
+    zc.rbldnsd[0] = spec;
+    zc.nrbldnsd = 1;
     double t0 = now_ns();
-    if (mirror_import_rbldnsd(&z, &qs, specs, 1, err, sizeof err)) {
+    if (mirror_import_rbldnsd(&z, &qs, &zc, err, sizeof err)) {
         fprintf(stderr, "import: %s\n", err);
         return 1;
     }
