@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "config_util.h"
 #include "dns.h"
 #include "err.h"
@@ -153,6 +154,48 @@ static int kind_file(const char *v, const char **why)
     return 0;
 }
 
+/* acl = ACTION PREFIX */
+static int acl_line(const char *v, const char **why)
+{
+    mirror_acl_t a = {0};
+    int rc = mirror_acl_add_line(&a, v, MIRROR_ACL_REFUSE, why);
+    free(a.rules);
+    return rc ? BL_ECONFIG : 0;
+}
+
+/* rrl_whitelist = PREFIX */
+static int prefix(const char *v, const char **why)
+{
+    mirror_ip_t net;
+    unsigned len;
+    return mirror_acl_parse_prefix(v, &net, &len, why) ? BL_ECONFIG : 0;
+}
+
+static int short_text(const char *v, const char **why)
+{
+    if (strlen(v) > 128) {
+        *why = "longer than 128 bytes";
+        return BL_ECONFIG;
+    }
+    return 0;
+}
+
+static const bl_conf_name_t acl_actions[] = {
+    {"refuse", MIRROR_ACL_REFUSE}, {"drop", MIRROR_ACL_DROP}, {NULL, 0}};
+
+#define ACL_DOC                                                                                    \
+    "ACTION is allow, deny (what acl_action says), refuse (answer REFUSED) or drop (answer "       \
+    "nothing); PREFIX an IPv4 or IPv6 address with an optional /LEN, or any (every address). The " \
+    "longest prefix that covers a client decides; a client no rule covers is answered, so an "     \
+    "allow list is acl = deny any plus allow lines. The server's list and the zone's are both "    \
+    "consulted and the stricter verdict wins (drop, then refuse). SIGHUP reloads both."
+#define ACL_FILE_DOC                                                                               \
+    "Lines PREFIX [:ACTION] as rbldnsd's acl dataset reads them: ignore or blackhole (drop), "     \
+    "refuse, pass (allow); a line :ACTION sets the action of the lines after it (at first "        \
+    "ignore). Lines with :empty or an A:TXT template, and bad lines, are skipped and logged "      \
+    "(acl_line_skipped with file and line). The file's rules come before the acl lines, which "    \
+    "replace them for the same prefix."
+
 /*
  * Every option of blsync-mirror, once. Adding one is one entry:
  *
@@ -236,11 +279,15 @@ static const bl_conf_opt_t opts[] = {
     O("server", "udp_gso", BL_CONF_BOOL, udp_gso, .def = "yes",
       .help = "Batch same-size UDP answers to one peer with UDP GSO.",
       .doc = "One smaller answer may be the last segment."),
-    O("server", "udp_coalesce_us", BL_CONF_UINT, udp_coalesce_us, .def = "1000", .max = 10000,
+    O("server", "udp_coalesce_us", BL_CONF_UINT, udp_coalesce_us, .def = "0", .max = 10000,
       .arg = "microseconds",
       .help = "Under load, the longest pause a UDP thread takes so that queries queue up and one "
               "wake-up serves many (0: never).",
-      .doc = "The thread pauses only when its measured arrival rate makes at least 4 queries "
+      .doc = "Off by default: a pause saves CPU only by making queries wait, and without it the "
+             "mirror already answers a loaded 50k queries/s at well under half of rbldnsd's CPU "
+             "per query with a client latency at most rbldnsd's "
+             "(tests/bench/mirror/latency.sh). When set, the thread pauses only when its measured "
+             "arrival rate makes at least 4 queries "
              "likely within that time (about 4,000 queries/s per thread at 1000), and only until "
              "about half of its 128-query receive vector has arrived, so a lightly loaded mirror "
              "adds no latency and a loaded one adds at most this much (each pause is shortened by "
@@ -249,6 +296,55 @@ static const bl_conf_opt_t opts[] = {
              "with a 25 ms probe without pauses) and not paused for during the next 10 s, "
              "doubling up to 40 s while they keep waiting. See "
              "blsync_mirror_udp_coalesce_pauses_total."),
+    OL("server", "acl", BL_CONF_STR, acl.acl, acl.nacl,
+       .flags = BL_CONF_MULTI | BL_CONF_WHOLE | BL_CONF_HOT, .check = acl_line,
+       .arg = "action prefix", .example = "deny 192.0.2.0/24", .expect = "ACTION PREFIX",
+       .help = "Access control for every zone: one rule per line.", .doc = ACL_DOC),
+    O("server", "acl_file", BL_CONF_PATH, acl.acl_file, .flags = BL_CONF_HEAP | BL_CONF_HOT,
+      .example = "/etc/rbldnsd/acl",
+      .help = "An rbldnsd acl dataset imported into the server's access control.",
+      .doc = ACL_FILE_DOC),
+    O("server", "acl_action", BL_CONF_ENUM, acl.acl_action, .def = "refuse", .names = acl_actions,
+      .flags = BL_CONF_HOT,
+      .help = "What a deny rule of the server's acl does: refuse (REFUSED) or drop (no answer)."),
+    O("server", "rrl_rate", BL_CONF_UINT, rrl_rate, .def = "0", .max = 1000000, .arg = "answers/s",
+      .help = "Response-rate limit: UDP answers per second per client prefix (0: off).",
+      .doc = "Each client prefix (rrl_ipv4_prefix, rrl_ipv6_prefix) has a bucket of this many "
+             "answers per second holding at most one second's worth; an answer that finds it "
+             "empty is dropped, or every rrl_slip-th one sent truncated (TC) so that a real "
+             "client retries over TCP, which is never limited. Buckets are a fixed table "
+             "(rrl_table_size) indexed by a keyed hash: prefixes that collide share one. See "
+             "blsync_mirror_rrl_limited_total. Restart to change any rrl option."),
+    O("server", "rrl_slip", BL_CONF_UINT, rrl_slip, .def = "2", .max = 100,
+      .help = "Every this many limited answers one goes out truncated (0: all are dropped; 1: "
+              "none are)."),
+    O("server", "rrl_ipv4_prefix", BL_CONF_UINT, rrl_ipv4_prefix, .def = "24", .min = 8, .max = 32,
+      .help = "IPv4 clients share a rate-limit bucket per this prefix length."),
+    O("server", "rrl_ipv6_prefix", BL_CONF_UINT, rrl_ipv6_prefix, .def = "56", .min = 32,
+      .max = 128, .help = "IPv6 clients share a rate-limit bucket per this prefix length."),
+    O("server", "rrl_table_size", BL_CONF_UINT, rrl_table_size, .def = "262144", .min = 1024,
+      .max = 67108864, .help = "Rate-limit buckets (8 bytes each), rounded up to a power of two."),
+    OL("server", "rrl_whitelist", BL_CONF_STR, rrl_whitelist, nrrl_whitelist,
+       .flags = BL_CONF_MULTI, .check = prefix, .arg = "prefix", .example = "192.0.2.0/24",
+       .help = "Client prefixes never rate-limited (your own resolvers)."),
+    O("server", "nsid", BL_CONF_STR, nsid, .flags = BL_CONF_HEAP, .check = short_text,
+      .arg = "text", .example = "mirror-fra-1",
+      .help = "Sent as EDNS NSID (RFC 5001) to queries that ask for it (unset: none).",
+      .doc = "dig +nsid shows it; up to 128 bytes. Restart to change it."),
+    O("server", "identity", BL_CONF_STR, identity, .flags = BL_CONF_HEAP, .check = short_text,
+      .arg = "text", .example = "mirror-fra-1",
+      .help = "The TXT answer to id.server and hostname.bind in class CH (unset: REFUSED).",
+      .doc = "dig CH TXT id.server shows it; up to 128 bytes. Restart to change it."),
+    O("server", "query_log_sample", BL_CONF_UINT, query_log_sample, .def = "0", .max = 100000000,
+      .arg = "n",
+      .help = "Log one query in this many (event=query: client, proto, qname, qtype, rcode; 0: "
+              "off).",
+      .doc = "Each UDP thread and the TCP thread count their own queries. Lines go to the "
+             "daemon's log (journald or syslog, which rotate it), at most "
+             "query_log_max_per_second of them; the rest are counted in one "
+             "query_log_suppressed line. Restart to change it."),
+    O("server", "query_log_max_per_second", BL_CONF_UINT, query_log_max_per_s, .def = "100",
+      .min = 1, .max = 100000, .help = "Query log lines per second at most."),
     O("server", "metrics_listen", BL_CONF_ADDR, metrics_listen, .flags = BL_CONF_HEAP, .port = 9154,
       .example = "127.0.0.1:9154",
       .help = "Address of Prometheus /metrics and /healthz (docs/METRICS.md); unset: none."),
@@ -342,6 +438,16 @@ static const bl_conf_opt_t opts[] = {
               "SIGHUP.",
       .doc = "The file (ip4trie) and file.ip6 (ip6trie) are each written whole and renamed into "
              "place; serve them with rbldnsd ... ZONE:ip4trie:FILE ZONE:ip6trie:FILE.ip6."),
+    ZL("acl", BL_CONF_STR, acl.acl, acl.nacl, .flags = BL_CONF_MULTI | BL_CONF_WHOLE | BL_CONF_HOT,
+       .check = acl_line, .arg = "action prefix", .example = "allow 198.51.100.0/24",
+       .expect = "ACTION PREFIX", .help = "Access control for this zone: one rule per line.",
+       .doc = "As [server] acl; queries for other zones are not affected."),
+    Z("acl_file", BL_CONF_PATH, acl.acl_file, .flags = BL_CONF_HEAP | BL_CONF_HOT,
+      .example = "/etc/rbldnsd/bl.acl",
+      .help = "An rbldnsd acl dataset imported into this zone's access control."),
+    Z("acl_action", BL_CONF_ENUM, acl.acl_action, .def = "refuse", .names = acl_actions,
+      .flags = BL_CONF_HOT,
+      .help = "What a deny rule of this zone's acl does: refuse (REFUSED) or drop (no answer)."),
     ZL("rbldnsd", BL_CONF_STR, rbldnsd, nrbldnsd,
        .flags = BL_CONF_MULTI | BL_CONF_WHOLE | BL_CONF_NONEMPTY | BL_CONF_HOT, .check = kind_file,
        .arg = "kind:file", .example = "ip4set:/var/lib/rbldnsd/list",

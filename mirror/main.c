@@ -53,6 +53,7 @@ typedef struct {
     bl_keyring_t *rings[MIRROR_CONF_MAX_ZONES];
     unsigned nzones;
     mirror_server_t *server;
+    mirror_defences_t def;
     mirror_metrics_t *metrics;
     bl_metrics_http_t *http;
     uv_loop_t *loop;
@@ -500,7 +501,8 @@ static void swap_rbldnsd(mirror_zone_conf_t *a, mirror_zone_conf_t *b)
 /*
  * SIGHUP: reads the file again (with the same command-line overrides) and
  * applies what can change under load: log level and syslog, each zone's
- * TTLs and TXT templates, rbldnsd imports and the export file. Listen
+ * TTLs and TXT templates, rbldnsd imports and the export file, the
+ * server's and the zones' ACLs. Listen
  * addresses, threads, [sync], zones and feeds need a restart (logged). An
  * invalid file changes nothing. DNS threads keep answering throughout:
  * numbers are stored atomically, templates swapped and the old ones freed
@@ -549,6 +551,9 @@ static void reload(app_t *app)
         swap_rbldnsd(&app->conf.zones[i], &nc.zones[i]);
     }
     mirror_qsbr_synchronize(&app->qsbr); /* no DNS thread holds an old template now */
+    if (mirror_defences_reload(&app->def, &nc, app->zones, app->nzones, &app->qsbr, err,
+                               sizeof err))
+        BL_ERR("reload_failed", "msg=%s", bl_log_q(err)); /* the old ACLs stay */
     for (unsigned i = 0; i < app->nzones; i++) {
         free(old_txt[i]);
         for (size_t k = 0; k < old_n[i]; k++)
@@ -671,6 +676,7 @@ static void teardown(app_t *app)
 {
     bl_metrics_http_stop(app->http);
     app->http = NULL;
+    mirror_defences_close(&app->def, app->zones, app->nzones);
     for (unsigned i = 0; i < app->nzones; i++) {
         mirror_zone_close(&app->zones[i]);
         bl_keyring_free(app->rings[i]);
@@ -748,6 +754,11 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (mirror_defences_init(&app.def, &app.conf, app.zones, app.nzones, err, sizeof err)) {
+        fprintf(stderr, "blsync-mirror: %s\n", err);
+        teardown(&app);
+        return 1;
+    }
     if (check && app.conf.sync.enabled) {
         /* The TLS files must load as a client context (key matches certificate). */
         bl_tls_config_t tc = {.cert_file = app.conf.sync.cert,
@@ -794,6 +805,7 @@ int main(int argc, char **argv)
         .nzones = app.nzones,
         .qsbr = &app.qsbr,
         .metrics = app.metrics,
+        .defences = &app.def,
     };
     signal(SIGPIPE, SIG_IGN);
     if (mirror_server_start(&sc, &app.server, err, sizeof err)) {

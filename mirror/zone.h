@@ -49,7 +49,8 @@ typedef struct mirror_zone {
     char **_Atomic reason_txt; /* config templates per reason id (feed zones) */
     _Atomic size_t nreason;
     _Atomic(mirror_zdata_t *) data;
-    atomic_int no_positive; /* freeze: answer nothing as listed (test entries excepted) */
+    atomic_int no_positive;           /* freeze: answer nothing as listed (test entries excepted) */
+    _Atomic(struct mirror_acl *) acl; /* who may query the zone (acl.h), swapped on SIGHUP */
 } mirror_zone_t;
 
 struct mirror_zone_conf; /* config.h */
