@@ -71,7 +71,8 @@ static const char *rcode_name(int rc)
 }
 
 void mirror_qlog_write(mirror_qlog_t *l, const mirror_ip_t *client, int tcp, const uint8_t *q,
-                       size_t qlen, const mirror_dns_info_t *info, uint64_t now_ms)
+                       size_t qlen, const mirror_dns_info_t *info, const char *action,
+                       uint64_t now_ms)
 {
     uint64_t sec = now_ms / 1000, old = atomic_load_explicit(&l->window, memory_order_relaxed);
     uint64_t nw;
@@ -95,6 +96,9 @@ void mirror_qlog_write(mirror_qlog_t *l, const mirror_ip_t *client, int tcp, con
     unsigned qtype;
     mirror_ip_format(client, addr);
     qname_text(q, qlen, name, sizeof name, &qtype);
-    BL_INFO("query", "client=%s proto=%s qname=%s qtype=%u rcode=%s", addr, tcp ? "tcp" : "udp",
-            bl_log_q(name), qtype, rcode_name(info->rcode));
+    if (info->denied == MIRROR_ACL_DROP)
+        action = "acl_dropped";
+    BL_INFO("query", "client=%s proto=%s qname=%s qtype=%u rcode=%s%s%s", addr, tcp ? "tcp" : "udp",
+            bl_log_q(name), qtype, rcode_name(info->rcode), action ? " action=" : "",
+            action ? action : "");
 }

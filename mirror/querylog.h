@@ -15,6 +15,8 @@
  * One query in `sample` is logged (each server thread counts its own
  * queries, so the hot path touches no shared line), as one info line
  *   event=query client=ADDR proto=udp|tcp qname=NAME qtype=N rcode=NAME
+ * with action=acl_dropped, rrl_dropped or rrl_slipped when no full answer
+ * went out (acl_dropped and rrl_dropped: none at all)
  * through the daemon's log (standard error for journald, or syslog, which
  * rotate it). However many queries arrive, at most max_per_s lines are
  * written in any second; the lines left out are counted and reported by
@@ -39,9 +41,11 @@ static inline int mirror_qlog_sampled(const mirror_qlog_t *l, unsigned *ctr)
 }
 
 /* Logs one sampled query q (qlen bytes, untrusted) from client, answered as
- * info says, unless this second's lines are used up (now_ms: monotonic). */
+ * info says (action: NULL, or what a defence did instead), unless this
+ * second's lines are used up (now_ms: monotonic). */
 void mirror_qlog_write(mirror_qlog_t *l, const mirror_ip_t *client, int tcp, const uint8_t *q,
-                       size_t qlen, const mirror_dns_info_t *info, uint64_t now_ms);
+                       size_t qlen, const mirror_dns_info_t *info, const char *action,
+                       uint64_t now_ms);
 
 /* The text of a client address (IPv4-mapped ones as IPv4), into out[48]. */
 void mirror_ip_format(const mirror_ip_t *ip, char *out);

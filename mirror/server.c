@@ -323,16 +323,19 @@ static void defend_udp(udp_thread_t *t, mirror_defences_t *def, mirror_dns_job_t
                        uint64_t now_ms)
 {
     mirror_server_t *s = t->s;
+    const char *action = NULL;
     count_denied(s, &t->ctr, &j->info);
     if (def->rrl && j->len && !j->info.denied) {
         int v = mirror_rrl_check(def->rrl, &j->peer, now_ms);
         if (v == MIRROR_RRL_SLIP)
             j->len = mirror_rrl_truncate(j->out, j->len);
         if (v == MIRROR_RRL_SLIP && j->len) {
+            action = "rrl_slipped";
             atomic_fetch_add_explicit(&t->ctr.rrl_slipped, 1, memory_order_relaxed);
             if (s->conf.metrics)
                 bl_metrics_inc(s->conf.metrics->rrl_limited[1]);
         } else if (v != MIRROR_RRL_PASS) {
+            action = "rrl_dropped";
             j->len = 0;
             atomic_fetch_add_explicit(&t->ctr.rrl_dropped, 1, memory_order_relaxed);
             if (s->conf.metrics)
@@ -340,7 +343,7 @@ static void defend_udp(udp_thread_t *t, mirror_defences_t *def, mirror_dns_job_t
         }
     }
     if (def->qlog.sample && mirror_qlog_sampled(&def->qlog, &t->qlog_n))
-        mirror_qlog_write(&def->qlog, &j->peer, 0, j->q, j->qlen, &j->info, now_ms);
+        mirror_qlog_write(&def->qlog, &j->peer, 0, j->q, j->qlen, &j->info, action, now_ms);
 }
 
 static void *udp_main(void *arg)
@@ -706,7 +709,7 @@ static void conn_serve(tcp_conn_t *c)
         if (def) {
             count_denied(s, &s->tcp_ctr, &info);
             if (def->qlog.sample && mirror_qlog_sampled(&def->qlog, &s->tcp_qlog_n))
-                mirror_qlog_write(&def->qlog, &c->peer, 1, c->buf + off + 2, ml, &info,
+                mirror_qlog_write(&def->qlog, &c->peer, 1, c->buf + off + 2, ml, &info, NULL,
                                   bl_mono_ns() / 1000000);
         }
         off += 2 + ml;

@@ -367,10 +367,10 @@ static void test_query_log_bound(void)
     for (int i = 0; i < 60; i++) /* 60 queries in second 7: 20 sampled, 4 written */
         if (mirror_qlog_sampled(&l, &ctr)) {
             sampled++;
-            mirror_qlog_write(&l, &c, 0, q, sizeof q, &info, 7000 + (uint64_t)i);
+            mirror_qlog_write(&l, &c, 0, q, sizeof q, &info, NULL, 7000 + (uint64_t)i);
         }
     ASSERT_EQ(sampled, 20);
-    mirror_qlog_write(&l, &c, 1, q, sizeof q, &info, 8000); /* the next second */
+    mirror_qlog_write(&l, &c, 1, q, sizeof q, &info, NULL, 8000); /* the next second */
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
