@@ -131,5 +131,4 @@ for rate in $RATES; do
         log "defences on / off at $rate qps, CPU per query: $r (target <= 1.10): $(verdict "$ok")"
     fi
 done
-echo
-cat "$T/summary"
+echo "(summary in $T/summary with KEEP=1)"
