@@ -42,7 +42,8 @@ static inline int mirror_qlog_sampled(const mirror_qlog_t *l, unsigned *ctr)
 
 /* Logs one sampled query q (qlen bytes, untrusted) from client, answered as
  * info says (action: NULL, or what a defence did instead), unless this
- * second's lines are used up (now_ms: monotonic). */
+ * second's lines are used up (now_ms: the wall clock, whose seconds the
+ * log's timestamps show). */
 void mirror_qlog_write(mirror_qlog_t *l, const mirror_ip_t *client, int tcp, const uint8_t *q,
                        size_t qlen, const mirror_dns_info_t *info, const char *action,
                        uint64_t now_ms);

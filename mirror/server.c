@@ -306,6 +306,16 @@ static void coalesce(udp_thread_t *t, int n)
         bl_metrics_inc(s->conf.metrics->udp_pauses);
 }
 
+/* The wall clock in ms for the query log: its seconds are the log
+ * timestamps' seconds, so "lines per second" holds for what an operator
+ * reads. */
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Counts what an ACL did to a query (info->denied). */
 static void count_denied(mirror_server_t *s, counters_t *c, const mirror_dns_info_t *info)
 {
@@ -343,7 +353,7 @@ static void defend_udp(udp_thread_t *t, mirror_defences_t *def, mirror_dns_job_t
         }
     }
     if (def->qlog.sample && mirror_qlog_sampled(&def->qlog, &t->qlog_n))
-        mirror_qlog_write(&def->qlog, &j->peer, 0, j->q, j->qlen, &j->info, action, now_ms);
+        mirror_qlog_write(&def->qlog, &j->peer, 0, j->q, j->qlen, &j->info, action, wall_ms());
 }
 
 static void *udp_main(void *arg)
@@ -383,7 +393,7 @@ static void *udp_main(void *arg)
             mirror_ip_from_sockaddr((const struct sockaddr *)&t->from[i], &t->jobs[i].peer);
         }
         mirror_dns_answer_batch(&ctx, t->jobs, (size_t)n, sizeof t->tx[0]);
-        uint64_t now_ms = def && (def->rrl || def->qlog.sample) ? bl_mono_ns() / 1000000 : 0;
+        uint64_t now_ms = def && def->rrl ? bl_mono_ns() / 1000000 : 0;
         int out = 0;
         for (int i = 0; i < n; i++) {
             if (def)
@@ -710,7 +720,7 @@ static void conn_serve(tcp_conn_t *c)
             count_denied(s, &s->tcp_ctr, &info);
             if (def->qlog.sample && mirror_qlog_sampled(&def->qlog, &s->tcp_qlog_n))
                 mirror_qlog_write(&def->qlog, &c->peer, 1, c->buf + off + 2, ml, &info, NULL,
-                                  bl_mono_ns() / 1000000);
+                                  wall_ms());
         }
         off += 2 + ml;
         answered = 1;
