@@ -2,7 +2,8 @@
 /* Unit tests of the defences' decisions: ACL parsing and longest-prefix
  * matching, the rbldnsd acl import, RRL token buckets on a made-up clock
  * (rate, burst, refill, prefixes, slip, whitelist, a clock read out of
- * order), the truncated answer, and the query log's bound per second. */
+ * order), the truncated answer, the query log's bound per second, and the
+ * query entry of dns.c (ACL verdicts, CH identity, NSID). */
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "dns.h"
 #include "log.h"
 #include "querylog.h"
 #include "rrl.h"
@@ -394,6 +396,108 @@ static void test_query_log_bound(void)
     ASSERT_EQ(summaries, 1);
 }
 
+/* A query for name (dotted) of type and class; nsid: with an OPT record
+ * asking for the NSID (and a cookie option before it). Returns its length. */
+static size_t mkq(uint8_t *q, const char *name, uint16_t type, uint16_t cls, int opt, int nsid)
+{
+    uint8_t h[12] = {0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, opt ? 1 : 0};
+    memcpy(q, h, 12);
+    size_t n = 12;
+    n += mirror_dns_name_to_wire(name, q + n, NULL);
+    q[n++] = (uint8_t)(type >> 8);
+    q[n++] = (uint8_t)type;
+    q[n++] = (uint8_t)(cls >> 8);
+    q[n++] = (uint8_t)cls;
+    if (opt) {
+        uint8_t o[] = {0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0};
+        memcpy(q + n, o, sizeof o);
+        n += sizeof o;
+        size_t rdl = n - 2, len = 0;
+        uint8_t cookie[] = {0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+        memcpy(q + n, cookie, sizeof cookie);
+        n += sizeof cookie;
+        len += sizeof cookie;
+        if (nsid) {
+            uint8_t ns[] = {0, 3, 0, 0};
+            memcpy(q + n, ns, sizeof ns);
+            n += sizeof ns;
+            len += sizeof ns;
+        }
+        q[rdl] = (uint8_t)(len >> 8);
+        q[rdl + 1] = (uint8_t)len;
+    }
+    return n;
+}
+
+/* The query entry of dns.c: the server's ACL, the CH identity, NSID. */
+static void test_dns_entry(void)
+{
+    const char *lines[] = {"refuse 192.0.2.0/24", "drop 198.51.100.0/24", NULL};
+    _Atomic(mirror_acl_t *) acl = acl_of(lines, MIRROR_ACL_REFUSE);
+    static const uint8_t nsid[] = "mirror-7";
+    mirror_ip_t peer = ip("203.0.113.9");
+    mirror_dns_ctx_t c = {.udp_max = 1232,
+                          .peer = &peer,
+                          .acl = &acl,
+                          .identity = "m7.example",
+                          .identity_len = 10,
+                          .nsid = nsid,
+                          .nsid_len = 8};
+    uint8_t q[512], out[1232];
+    mirror_dns_info_t info;
+    /* CH TXT id.server, any case: the identity, class CH, authoritative */
+    size_t ql = mkq(q, "ID.Server", 16, 3, 0, 0);
+    size_t n = mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info);
+    ASSERT_EQ(info.rcode, MIRROR_RC_NOERROR);
+    ASSERT_EQ(out[7], 1);           /* one answer */
+    ASSERT(out[2] & 0x04);          /* AA */
+    ASSERT_EQ(n, ql + 12 + 1 + 10); /* the question, then the TXT record */
+    ASSERT_EQ(out[ql + 4] << 8 | out[ql + 5], 3);
+    ASSERT_MEMEQ(out + ql + 13, "m7.example", 10);
+    ql = mkq(q, "hostname.bind", 255, 3, 0, 0);
+    mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info);
+    ASSERT_EQ(out[7], 1);
+    ql = mkq(q, "hostname.bind", 1, 3, 0, 0); /* another type: NODATA */
+    mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info);
+    ASSERT_EQ(info.rcode, MIRROR_RC_NOERROR);
+    ASSERT_EQ(out[7], 0);
+    ql = mkq(q, "version.bind", 16, 3, 0, 0);
+    mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info);
+    ASSERT_EQ(info.rcode, MIRROR_RC_REFUSED);
+    ql = mkq(q, "id.server.x", 16, 3, 0, 0);
+    mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info);
+    ASSERT_EQ(info.rcode, MIRROR_RC_REFUSED);
+    /* NSID: only when the OPT record asks, after other options */
+    ql = mkq(q, "id.server", 16, 3, 1, 1);
+    n = mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info);
+    ASSERT_EQ(out[11], 1);
+    ASSERT_EQ(out[n - 14] << 8 | out[n - 13], 12); /* OPT rdlength: one option */
+    ASSERT_EQ(out[n - 12] << 8 | out[n - 11], 3);
+    ASSERT_EQ(out[n - 10] << 8 | out[n - 9], 8);
+    ASSERT_MEMEQ(out + n - 8, "mirror-7", 8);
+    ql = mkq(q, "id.server", 16, 3, 1, 0);
+    n = mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info);
+    ASSERT_EQ(out[n - 2] << 8 | out[n - 1], 0); /* OPT without options */
+    /* the server's ACL: refused with the question, or nothing at all */
+    peer = ip("192.0.2.77");
+    ql = mkq(q, "id.server", 16, 3, 1, 1);
+    n = mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info);
+    ASSERT_EQ(info.rcode, MIRROR_RC_REFUSED);
+    ASSERT_EQ(info.denied, MIRROR_ACL_REFUSE);
+    ASSERT_EQ(out[7], 0);
+    ASSERT(n > 12);
+    peer = ip("198.51.100.1");
+    ASSERT_EQ(mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info), 0);
+    ASSERT_EQ(info.denied, MIRROR_ACL_DROP);
+    /* no peer (not known): no ACL applies; no identity: CH is REFUSED */
+    c.peer = NULL;
+    c.identity = NULL;
+    mirror_dns_answer_ex(&c, q, ql, out, sizeof out, 0, &info);
+    ASSERT_EQ(info.denied, 0);
+    ASSERT_EQ(info.rcode, MIRROR_RC_REFUSED);
+    mirror_acl_free(acl);
+}
+
 int main(void)
 {
     RUN(test_parse);
@@ -404,5 +508,6 @@ int main(void)
     RUN(test_rrl_slip_whitelist);
     RUN(test_truncate);
     RUN(test_query_log_bound);
+    RUN(test_dns_entry);
     return 0;
 }
