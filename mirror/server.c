@@ -335,7 +335,7 @@ static void defend_udp(udp_thread_t *t, mirror_defences_t *def, mirror_dns_job_t
     mirror_server_t *s = t->s;
     const char *action = NULL;
     count_denied(s, &t->ctr, &j->info);
-    if (def->rrl && j->len && !j->info.denied) {
+    if (def->rrl && j->len) { /* REFUSED answers too: they reflect as well */
         int v = mirror_rrl_check(def->rrl, &j->peer, now_ms);
         if (v == MIRROR_RRL_SLIP)
             j->len = mirror_rrl_truncate(j->out, j->len);
