@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "config_util.h"
 #include "dns.h"
 #include "err.h"
@@ -165,6 +166,48 @@ static int octal_mode(const char *v, const char **why)
     return 0;
 }
 
+/* acl = ACTION PREFIX */
+static int acl_line(const char *v, const char **why)
+{
+    mirror_acl_t a = {0};
+    int rc = mirror_acl_add_line(&a, v, MIRROR_ACL_REFUSE, why);
+    free(a.rules);
+    return rc ? BL_ECONFIG : 0;
+}
+
+/* rrl_whitelist = PREFIX */
+static int prefix(const char *v, const char **why)
+{
+    mirror_ip_t net;
+    unsigned len;
+    return mirror_acl_parse_prefix(v, &net, &len, why) ? BL_ECONFIG : 0;
+}
+
+static int short_text(const char *v, const char **why)
+{
+    if (strlen(v) > 128) {
+        *why = "longer than 128 bytes";
+        return BL_ECONFIG;
+    }
+    return 0;
+}
+
+static const bl_conf_name_t acl_actions[] = {
+    {"refuse", MIRROR_ACL_REFUSE}, {"drop", MIRROR_ACL_DROP}, {NULL, 0}};
+
+#define ACL_DOC                                                                                    \
+    "ACTION is allow, deny (what acl_action says), refuse (answer REFUSED) or drop (answer "       \
+    "nothing); PREFIX an IPv4 or IPv6 address with an optional /LEN, or any (every address). The " \
+    "longest prefix that covers a client decides; a client no rule covers is answered, so an "     \
+    "allow list is acl = deny any plus allow lines. The server's list and the zone's are both "    \
+    "consulted and the stricter verdict wins (drop, then refuse). SIGHUP reloads both."
+#define ACL_FILE_DOC                                                                               \
+    "Lines PREFIX [:ACTION] as rbldnsd's acl dataset reads them: ignore or blackhole (drop), "     \
+    "refuse, pass (allow); a line :ACTION sets the action of the lines after it (at first "        \
+    "ignore). Lines with :empty or an A:TXT template, and bad lines, are skipped and logged "      \
+    "(acl_line_skipped with file and line). The file's rules come before the acl lines, which "    \
+    "replace them for the same prefix."
+
 /*
  * Every option of blsync-mirror, once. Adding one is one entry:
  *
@@ -224,11 +267,15 @@ static const bl_conf_opt_t opts[] = {
       .max = 3600000, .help = "tcp_idle_timeout in milliseconds (an older spelling)."),
     O("server", "tcp_max_connections", BL_CONF_UINT, tcp_max_conns, .def = "512", .min = 1,
       .max = 1000000, .help = "Open DNS TCP connections at most.",
-      .doc = "When they are all open, a new connection from a client under its own limit evicts "
-             "the connection that has waited longest, between queries or in the middle of one; "
+      .doc = "When they are all open, a new connection from a client under its own limit "
+             "evicts "
+             "the connection that has waited longest, between queries or in the middle of "
+             "one; "
              "it is refused only when every connection is busy writing answers. At start the "
-             "limit is lowered, with a tcp_connections_limited warning, to what the descriptor "
-             "limit (ulimit -n, LimitNOFILE) leaves room for: the descriptors open then and 64 "
+             "limit is lowered, with a tcp_connections_limited warning, to what the "
+             "descriptor "
+             "limit (ulimit -n, LimitNOFILE) leaves room for: the descriptors open then and "
+             "64 "
              "more for the rest of the daemon."),
     O("server", "tcp_max_connections_per_client", BL_CONF_UINT, tcp_max_per_client,
       .def = STR(MIRROR_TCP_PER_CLIENT_DEFAULT), .min = 1, .max = 65535,
@@ -248,19 +295,82 @@ static const bl_conf_opt_t opts[] = {
     O("server", "udp_gso", BL_CONF_BOOL, udp_gso, .def = "yes",
       .help = "Batch same-size UDP answers to one peer with UDP GSO.",
       .doc = "One smaller answer may be the last segment."),
-    O("server", "udp_coalesce_us", BL_CONF_UINT, udp_coalesce_us, .def = "1000", .max = 10000,
+    O("server", "udp_coalesce_us", BL_CONF_UINT, udp_coalesce_us, .def = "0", .max = 10000,
       .arg = "microseconds",
-      .help = "Under load, the longest pause a UDP thread takes so that queries queue up and one "
+      .help = "Under load, the longest pause a UDP thread takes so that queries queue up "
+              "and one "
               "wake-up serves many (0: never).",
-      .doc = "The thread pauses only when its measured arrival rate makes at least 4 queries "
-             "likely within that time (about 4,000 queries/s per thread at 1000), and only until "
-             "about half of its 128-query receive vector has arrived, so a lightly loaded mirror "
-             "adds no latency and a loaded one adds at most this much (each pause is shortened by "
-             "the overshoot its sleeps showed) while spending less CPU per query. Clients that "
-             "wait for their answers before sending more are detected (each half second starts "
+      .doc = "Off by default: a pause saves CPU only by making queries wait, and without "
+             "it the "
+             "mirror already answers a loaded 50k queries/s at well under half of "
+             "rbldnsd's CPU "
+             "per query with a client latency at most rbldnsd's "
+             "(tests/bench/mirror/latency.sh). When set, the thread pauses only when its "
+             "measured "
+             "arrival rate makes at least 4 queries "
+             "likely within that time (about 4,000 queries/s per thread at 1000), and only "
+             "until "
+             "about half of its 128-query receive vector has arrived, so a lightly loaded "
+             "mirror "
+             "adds no latency and a loaded one adds at most this much (each pause is "
+             "shortened by "
+             "the overshoot its sleeps showed) while spending less CPU per query. Clients "
+             "that "
+             "wait for their answers before sending more are detected (each half second "
+             "starts "
              "with a 25 ms probe without pauses) and not paused for during the next 10 s, "
              "doubling up to 40 s while they keep waiting. See "
              "blsync_mirror_udp_coalesce_pauses_total."),
+    OL("server", "acl", BL_CONF_STR, acl.acl, acl.nacl,
+       .flags = BL_CONF_MULTI | BL_CONF_WHOLE | BL_CONF_HOT, .check = acl_line,
+       .arg = "action prefix", .example = "deny 192.0.2.0/24", .expect = "ACTION PREFIX",
+       .help = "Access control for every zone: one rule per line.", .doc = ACL_DOC),
+    O("server", "acl_file", BL_CONF_PATH, acl.acl_file, .flags = BL_CONF_HEAP | BL_CONF_HOT,
+      .example = "/etc/rbldnsd/acl",
+      .help = "An rbldnsd acl dataset imported into the server's access control.",
+      .doc = ACL_FILE_DOC),
+    O("server", "acl_action", BL_CONF_ENUM, acl.acl_action, .def = "refuse", .names = acl_actions,
+      .flags = BL_CONF_HOT,
+      .help = "What a deny rule of the server's acl does: refuse (REFUSED) or drop (no "
+              "answer)."),
+    O("server", "rrl_rate", BL_CONF_UINT, rrl_rate, .def = "0", .max = 1000000, .arg = "answers/s",
+      .help = "Response-rate limit: UDP answers per second per client prefix (0: off).",
+      .doc = "Each client prefix (rrl_ipv4_prefix, rrl_ipv6_prefix) has a bucket of this many "
+             "answers per second holding at most one second's worth; an answer that finds it "
+             "empty is dropped, or every rrl_slip-th one sent truncated (TC) so that a real "
+             "client retries over TCP, which is never limited. Buckets are a fixed table "
+             "(rrl_table_size) indexed by a keyed hash: prefixes that collide share one. See "
+             "blsync_mirror_rrl_limited_total. Restart to change any rrl option."),
+    O("server", "rrl_slip", BL_CONF_UINT, rrl_slip, .def = "2", .max = 100,
+      .help = "Every this many limited answers one goes out truncated (0: all are dropped; 1: "
+              "none are)."),
+    O("server", "rrl_ipv4_prefix", BL_CONF_UINT, rrl_ipv4_prefix, .def = "24", .min = 8, .max = 32,
+      .help = "IPv4 clients share a rate-limit bucket per this prefix length."),
+    O("server", "rrl_ipv6_prefix", BL_CONF_UINT, rrl_ipv6_prefix, .def = "56", .min = 32,
+      .max = 128, .help = "IPv6 clients share a rate-limit bucket per this prefix length."),
+    O("server", "rrl_table_size", BL_CONF_UINT, rrl_table_size, .def = "262144", .min = 1024,
+      .max = 67108864, .help = "Rate-limit buckets (8 bytes each), rounded up to a power of two."),
+    OL("server", "rrl_whitelist", BL_CONF_STR, rrl_whitelist, nrrl_whitelist,
+       .flags = BL_CONF_MULTI, .check = prefix, .arg = "prefix", .example = "192.0.2.0/24",
+       .help = "Client prefixes never rate-limited (your own resolvers)."),
+    O("server", "nsid", BL_CONF_STR, nsid, .flags = BL_CONF_HEAP, .check = short_text,
+      .arg = "text", .example = "mirror-fra-1",
+      .help = "Sent as EDNS NSID (RFC 5001) to queries that ask for it (unset: none).",
+      .doc = "dig +nsid shows it; up to 128 bytes. Restart to change it."),
+    O("server", "identity", BL_CONF_STR, identity, .flags = BL_CONF_HEAP, .check = short_text,
+      .arg = "text", .example = "mirror-fra-1",
+      .help = "The TXT answer to id.server and hostname.bind in class CH (unset: REFUSED).",
+      .doc = "dig CH TXT id.server shows it; up to 128 bytes. Restart to change it."),
+    O("server", "query_log_sample", BL_CONF_UINT, query_log_sample, .def = "0", .max = 100000000,
+      .arg = "n",
+      .help = "Log one query in this many (event=query: client, proto, qname, qtype, rcode; 0: "
+              "off).",
+      .doc = "Each UDP thread and the TCP thread count their own queries. Lines go to the "
+             "daemon's log (journald or syslog, which rotate it), at most "
+             "query_log_max_per_second of them; the rest are counted in one "
+             "query_log_suppressed line. Restart to change it."),
+    O("server", "query_log_max_per_second", BL_CONF_UINT, query_log_max_per_s, .def = "100",
+      .min = 1, .max = 100000, .help = "Query log lines per second at most."),
     O("server", "metrics_listen", BL_CONF_ADDR, metrics_listen, .flags = BL_CONF_HEAP, .port = 9154,
       .example = "127.0.0.1:9154",
       .help = "Address of Prometheus /metrics and /healthz (docs/METRICS.md); unset: none."),
@@ -276,7 +386,8 @@ static const bl_conf_opt_t opts[] = {
     O("server", "expected_propagation", BL_CONF_DURATION, expected_prop_ms, .def = "30m",
       .min = 1000, .flags = BL_CONF_HOT,
       .help = "The propagation from the master to this mirror you expect.",
-      .doc = "At start-up and on SIGHUP, a zone whose ttl plus expected_propagation exceeds the "
+      .doc = "At start-up and on SIGHUP, a zone whose ttl plus expected_propagation "
+             "exceeds the "
              "window is warned about (event=window_budget)."),
 
     Y("master", BL_CONF_ADDR, master, .flags = SYNCED, .port = 7353, .check = nonzero_port,
@@ -292,7 +403,8 @@ static const bl_conf_opt_t opts[] = {
       .example = "/etc/blsync/ca.pem", .help = "The CA that signed the master's certificate."),
     Y("state_dir", BL_CONF_PATH, state_dir, .flags = SYNCED,
       BL_CONF_LINE(mirror_config_t, sync.state_line), .example = "/var/lib/blsync-mirror/sync",
-      .help = "Applied objects, one directory per feed, persisted before they are acknowledged."),
+      .help = "Applied objects, one directory per feed, persisted before they are "
+              "acknowledged."),
     Y("stale_after", BL_CONF_DURATION, stale_after_ms, .def = "30s", .min = 1,
       .help = "Not current with the master (not holding what a recent heartbeat announced) for "
               "this long: stale."),
@@ -311,7 +423,8 @@ static const bl_conf_opt_t opts[] = {
       .help = "The master's feed this zone serves."),
     Z("spool_dir", BL_CONF_PATH, spool_dir, .flags = BL_CONF_HEAP,
       .example = "/var/lib/blsync-mirror/main",
-      .help = "Where verified deltas and snapshots are dropped for this zone (without [sync])."),
+      .help = "Where verified deltas and snapshots are dropped for this zone (without "
+              "[sync])."),
     Z("snapshot", BL_CONF_PATH, snapshot, .flags = BL_CONF_HEAP,
       .example = "/var/lib/blsync-mirror/main.snapshot",
       .help = "A signed snapshot to load at start (without [sync])."),
@@ -366,7 +479,8 @@ static const bl_conf_opt_t opts[] = {
       .example = "/var/lib/blsync-mirror/bl.example.net.rbldnsd",
       .help = "Also write the served state as rbldnsd data after each apply, at start and on "
               "SIGHUP.",
-      .doc = "The file (ip4trie) and file.ip6 (ip6trie) are each written whole and renamed into "
+      .doc = "The file (ip4trie) and file.ip6 (ip6trie) are each written whole and renamed "
+             "into "
              "place; serve them with rbldnsd ... ZONE:ip4trie:FILE ZONE:ip6trie:FILE.ip6."),
     Z("rbldnsd_check", BL_CONF_DURATION, rbldnsd_check_ms, .def = "1s", .flags = BL_CONF_HOT,
       .max = 86400000, .help = "How often to look for changed rbldnsd files (0: only on SIGHUP).",
@@ -382,6 +496,17 @@ static const bl_conf_opt_t opts[] = {
       .help = "Group of the export_rbldnsd files (unset: the mirror's own group).",
       .doc = "The mirror must be a member of the group (SupplementaryGroups= in the unit) "
              "or run as root; a group that cannot be set fails the export, logged."),
+    ZL("acl", BL_CONF_STR, acl.acl, acl.nacl, .flags = BL_CONF_MULTI | BL_CONF_WHOLE | BL_CONF_HOT,
+       .check = acl_line, .arg = "action prefix", .example = "allow 198.51.100.0/24",
+       .expect = "ACTION PREFIX", .help = "Access control for this zone: one rule per line.",
+       .doc = "As [server] acl; queries for other zones are not affected."),
+    Z("acl_file", BL_CONF_PATH, acl.acl_file, .flags = BL_CONF_HEAP | BL_CONF_HOT,
+      .example = "/etc/rbldnsd/bl.acl",
+      .help = "An rbldnsd acl dataset imported into this zone's access control."),
+    Z("acl_action", BL_CONF_ENUM, acl.acl_action, .def = "refuse", .names = acl_actions,
+      .flags = BL_CONF_HOT,
+      .help = "What a deny rule of this zone's acl does: refuse (REFUSED) or drop (no "
+              "answer)."),
     ZL("rbldnsd", BL_CONF_STR, rbldnsd, nrbldnsd,
        .flags = BL_CONF_MULTI | BL_CONF_WHOLE | BL_CONF_NONEMPTY | BL_CONF_HOT, .check = kind_file,
        .arg = "kind:file", .example = "ip4set:/var/lib/rbldnsd/list",
@@ -480,12 +605,14 @@ static int check_sync(const mirror_config_t *c, char *err, size_t errlen)
     int64_t budget = mirror_config_freeze_budget(c);
     char w[BL_CFG_DURSTRLEN], t[BL_CFG_DURSTRLEN], b[BL_CFG_DURSTRLEN];
     if (budget <= y->stale_after_ms)
-        BAD("%s:%u: window %s leaves no time to stay current: it must exceed the largest zone "
+        BAD("%s:%u: window %s leaves no time to stay current: it must exceed the largest "
+            "zone "
             "ttl plus expected_propagation plus stale_after (%s)",
             c->path, y->line, bl_cfg_duration_format(c->window_ms, w, sizeof w),
             bl_cfg_duration_format(c->window_ms - budget + y->stale_after_ms, t, sizeof t));
     if (y->freeze_after_ms && y->freeze_after_ms > budget)
-        BAD("%s:%u: freeze_after %s cannot keep the %s window: a mirror cut off from its master "
+        BAD("%s:%u: freeze_after %s cannot keep the %s window: a mirror cut off from its "
+            "master "
             "could answer a delisted address for longer; at most %s (window - ttl - "
             "expected_propagation), or leave it unset",
             c->path, y->line, bl_cfg_duration_format(y->freeze_after_ms, t, sizeof t),
@@ -520,7 +647,8 @@ int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
         nsynced += synced;
         int feed = z->snapshot || z->spool_dir || synced;
         if (!feed && !z->nrbldnsd)
-            BAD("zone %s (line %u): no data source (snapshot, spool_dir, rbldnsd or [sync])",
+            BAD("zone %s (line %u): no data source (snapshot, spool_dir, rbldnsd or "
+                "[sync])",
                 z->name, z->line);
         if (feed && z->nrbldnsd)
             BAD("zone %s (line %u): a zone serves either a feed or rbldnsd files, not both",
@@ -538,7 +666,8 @@ int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
         if (rc)
             return rc;
         if (!nsynced)
-            BAD("%s:%u: [sync] but no zone to follow (every zone has snapshot, spool_dir or "
+            BAD("%s:%u: [sync] but no zone to follow (every zone has snapshot, spool_dir "
+                "or "
                 "rbldnsd)",
                 c->path, c->sync.line);
     }

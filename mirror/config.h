@@ -13,6 +13,16 @@
 
 #define MIRROR_CONF_MAX_LIST  16
 #define MIRROR_CONF_MAX_ZONES 16
+#define MIRROR_CONF_MAX_ACL   256 /* acl lines per section (acl_file for more) */
+
+/* Who a server or a zone answers (acl.h): "ACTION PREFIX" lines, an rbldnsd
+ * acl dataset, and what a plain deny does. */
+typedef struct {
+    char *acl[MIRROR_CONF_MAX_ACL];
+    unsigned nacl;
+    char *acl_file;
+    int acl_action; /* MIRROR_ACL_REFUSE or MIRROR_ACL_DROP */
+} mirror_acl_conf_t;
 
 /* Zone settings an rbldnsd file's $TTL, $SOA and $NS may give when the
  * [zone] section does not set them (mirror_zone_conf_t.set_line). */
@@ -52,6 +62,7 @@ typedef struct mirror_zone_conf {
     char export_mode[8];              /* export file mode, octal ("0644") */
     char export_group[64];            /* export file group; "": the process's */
     unsigned set_line[MIRROR_ZSET_N]; /* the line that set it; 0: the default */
+    mirror_acl_conf_t acl;
     unsigned line;
 } mirror_zone_conf_t;
 
@@ -81,6 +92,13 @@ typedef struct {
     unsigned udp_max;
     unsigned udp_coalesce_us;
     int udp_gso;
+    mirror_acl_conf_t acl;
+    unsigned rrl_rate, rrl_slip, rrl_ipv4_prefix, rrl_ipv6_prefix, rrl_table_size;
+    char *rrl_whitelist[MIRROR_CONF_MAX_ACL];
+    unsigned nrrl_whitelist;
+    char *nsid;     /* EDNS NSID payload (text), NULL: none */
+    char *identity; /* id.server / hostname.bind CH TXT, NULL: refused */
+    unsigned query_log_sample, query_log_max_per_s;
     char *metrics_listen; /* "127.0.0.1:9154", NULL: no metrics endpoint */
     int log_level;
     int log_syslog;           /* log to syslog instead of stderr */

@@ -25,6 +25,7 @@
 #define T_AXFR 252
 #define T_ANY  255
 #define C_IN   1
+#define C_CH   3
 #define C_ANY  255
 
 #define F_QR 0x8000
@@ -33,7 +34,8 @@
 #define F_RD 0x0100
 #define F_CD 0x0010
 
-#define OPT_LEN 11
+#define OPT_LEN  11
+#define OPT_NSID 3 /* RFC 5001 */
 
 typedef struct {
     uint16_t id, flags, qtype, qclass;
@@ -45,6 +47,7 @@ typedef struct {
     uint16_t opt_payload;
     uint8_t opt_version;
     uint16_t opt_flags; /* DO bit */
+    int nsid;           /* the OPT record asks for the NSID */
     int zone_known;     /* zone and zi already found (a batch's first pass) */
     mirror_zone_t *zone;
     int zi;
@@ -187,8 +190,10 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
         bl_rd_t o;
         bl_rd_init(&o, rdata, rdlen);
         while (bl_rd_left(&o) > 0) {
-            bl_rd_u16be(&o);
+            uint16_t code = bl_rd_u16be(&o);
             bl_rd_ptr(&o, bl_rd_u16be(&o));
+            if (code == OPT_NSID && !bl_rd_err(&o))
+                x->nsid = 1;
         }
         if (bl_rd_err(&o))
             return MIRROR_RC_FORMERR;
@@ -397,7 +402,7 @@ int mirror_dns_prefetch(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen
 }
 
 static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_t *out, size_t cap,
-                     int tcp, mirror_dns_info_t *info);
+                     int tcp, const mirror_ip_t *peer, mirror_dns_info_t *info);
 
 size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen, uint8_t *out,
                             size_t cap, int tcp, mirror_dns_info_t *info)
@@ -405,7 +410,7 @@ size_t mirror_dns_answer_ex(const mirror_dns_ctx_t *c, const uint8_t *q, size_t 
     query_t x;
     memset(&x, 0, sizeof x);
     int rc = parse(q, qlen, &x);
-    return answer(c, &x, rc, out, cap, tcp, info);
+    return answer(c, &x, rc, out, cap, tcp, c->peer, info);
 }
 
 void mirror_dns_answer_batch(const mirror_dns_ctx_t *c, mirror_dns_job_t *jobs, size_t n,
@@ -431,7 +436,7 @@ void mirror_dns_answer_batch(const mirror_dns_ctx_t *c, mirror_dns_job_t *jobs, 
         for (size_t i = 0; i < m; i++) {
             if (i + AHEAD < m && pix[i + AHEAD])
                 mirror_index_prefetch4(pix[i + AHEAD], pa[i + AHEAD], 1);
-            j[i].len = answer(c, &x[i], rc[i], j[i].out, cap, 0, &j[i].info);
+            j[i].len = answer(c, &x[i], rc[i], j[i].out, cap, 0, &j[i].peer, &j[i].info);
         }
     }
 }
@@ -524,20 +529,34 @@ static void w_question(w_t *w, const query_t *x)
     put_u16(p + x->qname_len + 2, x->qclass);
 }
 
-/* The OPT record (RFC 6891): our payload size, the upper rcode bits and
- * the query's DO bit. */
-static void w_opt(w_t *w, uint16_t payload, unsigned ext_rc, uint16_t do_bit)
+/* The size of the OPT record that answers x: with the NSID option when x
+ * asks for it and one is configured (RFC 5001). */
+static size_t opt_size(const mirror_dns_ctx_t *c, const query_t *x)
 {
-    uint8_t *p = w_take(w, OPT_LEN);
+    return OPT_LEN + (x->nsid && c->nsid ? 4u + c->nsid_len : 0u);
+}
+
+/* The OPT record (RFC 6891): our payload size, the upper rcode bits, the
+ * query's DO bit and the NSID when asked for. */
+static void w_opt(w_t *w, const mirror_dns_ctx_t *c, const query_t *x, unsigned ext_rc)
+{
+    uint16_t payload = c->udp_max, do_bit = x->opt_flags;
+    size_t n = opt_size(c, x);
+    uint8_t *p = w_take(w, n);
     if (!p)
         return;
+    if (n > OPT_LEN) {
+        put_u16(p + OPT_LEN, OPT_NSID);
+        put_u16(p + OPT_LEN + 2, c->nsid_len);
+        memcpy(p + OPT_LEN + 4, c->nsid, c->nsid_len);
+    }
     p[0] = 0; /* root owner */
     put_u16(p + 1, T_OPT);
     put_u16(p + 3, payload);
     p[5] = (uint8_t)ext_rc;
     p[6] = 0;
     put_u16(p + 7, do_bit);
-    put_u16(p + 9, 0);
+    put_u16(p + 9, (uint16_t)(n - OPT_LEN));
 }
 
 static uint32_t min32(uint32_t a, uint32_t b)
@@ -553,9 +572,11 @@ typedef struct {
     int rc;          /* header rcode */
     unsigned ext_rc; /* upper rcode bits, in OPT (BADVERS) */
     unsigned qd, an, ns;
-    int opt;    /* an OPT record ends the response */
-    int listed; /* an answer record says "listed" */
-    int zi;     /* the query's zone in the context's zones, -1 if none */
+    int opt;                 /* an OPT record ends the response */
+    int listed;              /* an answer record says "listed" */
+    int zi;                  /* the query's zone in the context's zones, -1 if none */
+    const mirror_ip_t *peer; /* the client, for the ACLs (NULL: none apply) */
+    int denied;              /* an ACL's verdict (MIRROR_ACL_REFUSE, _DROP) or 0 */
 } resp_t;
 
 /* Starts the response to a query parse() returned rc for: how much it may
@@ -587,6 +608,8 @@ static void resp_init(resp_t *r, const mirror_dns_ctx_t *c, const query_t *x, in
     r->opt = rc == 0 && x->has_opt;
     r->listed = 0;
     r->zi = -1;
+    r->peer = NULL;
+    r->denied = 0;
 }
 
 /* Whether a well-formed query can be answered from a zone: returns the
@@ -613,6 +636,14 @@ static const mirror_zdata_t *admit(const mirror_dns_ctx_t *c, const query_t *x, 
     if (!z || x->qtype == T_AXFR || x->qtype == T_IXFR) {
         r->rc = MIRROR_RC_REFUSED;
         return NULL;
+    }
+    if (r->peer) {
+        int v = mirror_acl_check(atomic_load_explicit(&z->acl, memory_order_acquire), r->peer);
+        if (v != MIRROR_ACL_ALLOW) {
+            r->denied = v;
+            r->rc = MIRROR_RC_REFUSED;
+            return NULL;
+        }
     }
     *zp = z;
     const mirror_zdata_t *d = atomic_load_explicit(&z->data, memory_order_acquire);
@@ -837,7 +868,7 @@ static int answer_addr(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x,
 static int answer_sections(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x,
                            const mirror_zone_t *z, const mirror_zdata_t *d)
 {
-    size_t reserve = r->opt ? OPT_LEN : 0;
+    size_t reserve = r->opt ? opt_size(c, x) : 0;
     if (r->w.lim < 12 + x->qname_len + 4 + reserve)
         return -1; /* cannot happen with lim >= 512 */
     r->flags |= F_AA;
@@ -886,26 +917,85 @@ static int answer_sections(const mirror_dns_ctx_t *c, resp_t *r, const query_t *
     return 0;
 }
 
+/* x is a class CH query and an identity is configured: the identity as
+ * the TXT record of id.server and hostname.bind (RFC 4892), NODATA for
+ * their other types, REFUSED for any other name. */
+static void answer_chaos(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x)
+{
+    static const uint8_t id_server[] = "\2id\6server", hostname_bind[] = "\10hostname\4bind";
+    int known = 0;
+    const uint8_t *names[] = {id_server, hostname_bind};
+    for (int i = 0; i < 2 && !known; i++) {
+        unsigned n = (unsigned)strlen((const char *)names[i]) + 1;
+        unsigned j = 0;
+        while (j < n && j < x->qname_len && lc(x->qname[j]) == names[i][j])
+            j++;
+        known = j == n && x->qname_len == n;
+    }
+    w_question(&r->w, x);
+    if (!known) {
+        r->rc = MIRROR_RC_REFUSED;
+        return;
+    }
+    r->flags |= F_AA;
+    if (x->qtype != T_TXT && x->qtype != T_ANY)
+        return;
+    size_t reserve = r->opt ? opt_size(c, x) : 0;
+    uint8_t *p = r->w.n + 12 + 1u + c->identity_len + reserve <= r->w.lim
+                     ? w_take(&r->w, 12 + 1u + c->identity_len)
+                     : NULL;
+    if (!p)
+        return;
+    put_u16(p, 0xc00c);
+    put_u16(p + 2, T_TXT);
+    put_u16(p + 4, C_CH);
+    put_u32(p + 6, 0);
+    put_u16(p + 10, (uint16_t)(1 + c->identity_len));
+    p[12] = c->identity_len;
+    memcpy(p + 13, c->identity, c->identity_len);
+    r->an = 1;
+}
+
 /* Answers a parsed query (rc: what parse() returned): the header, then
  * either the question alone (an error) or the sections from the zone's
  * data, then OPT when the query had one. */
 static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_t *out, size_t cap,
-                     int tcp, mirror_dns_info_t *info)
+                     int tcp, const mirror_ip_t *peer, mirror_dns_info_t *info)
 {
     info->rcode = 0;
     info->qtype = MIRROR_QT_OTHER;
     info->zone = -1;
     info->listed = 0;
+    info->denied = 0;
     if (rc < 0)
         return 0;
     resp_t r;
     resp_init(&r, c, x, rc, out, cap, tcp);
+    r.peer = peer;
+    /* the server's ACL first: a dropped client costs no zone lookup */
+    if (peer && c->acl) {
+        int v = mirror_acl_check(atomic_load_explicit(c->acl, memory_order_acquire), peer);
+        if (v != MIRROR_ACL_ALLOW) {
+            r.denied = v;
+            if (rc == 0)
+                r.rc = MIRROR_RC_REFUSED;
+            rc = -2; /* no zone is consulted */
+        }
+    }
     const mirror_zone_t *z = NULL;
-    const mirror_zdata_t *d = rc == 0 ? admit(c, x, &r, &z) : NULL;
+    const mirror_zdata_t *d = NULL;
+    int chaos = rc == 0 && x->qclass == C_CH && c->identity;
+    if (chaos)
+        answer_chaos(c, &r, x);
+    else if (rc == 0)
+        d = admit(c, x, &r, &z);
+    info->denied = r.denied;
+    if (r.denied == MIRROR_ACL_DROP)
+        return 0;
     if (d) {
         if (answer_sections(c, &r, x, z, d))
             return 0;
-    } else if (r.qd) {
+    } else if (r.qd && !chaos) {
         w_question(&r.w, x);
     }
     put_u16(out, x->id);
@@ -915,7 +1005,7 @@ static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_
     put_u16(out + 8, (uint16_t)r.ns);
     put_u16(out + 10, r.opt ? 1 : 0);
     if (r.opt)
-        w_opt(&r.w, c->udp_max, r.ext_rc, x->opt_flags);
+        w_opt(&r.w, c, x, r.ext_rc);
     info->rcode = r.rc | (int)(r.ext_rc << 4);
     info->qtype = qtype_idx(x->qtype);
     info->zone = r.zi;

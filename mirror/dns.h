@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "index.h"
 #include "zone.h"
 
@@ -29,6 +30,15 @@ typedef struct {
     size_t nzones;
     int64_t now;      /* Unix seconds, cached per loop tick */
     uint16_t udp_max; /* largest UDP answer we send (>= 512) */
+    /* The defences at the query entry. peer is the client of
+     * mirror_dns_answer(_ex) (a batch's jobs carry their own); NULL: not
+     * known, no ACL applies. acl points at the server's list, swapped on
+     * SIGHUP (NULL: none); each zone has its own (mirror_zone_t.acl). */
+    const mirror_ip_t *peer;
+    _Atomic(mirror_acl_t *) const *acl;
+    const char *identity; /* CH TXT of id.server and hostname.bind (NULL: REFUSED) */
+    const uint8_t *nsid;  /* EDNS NSID sent to queries asking for it (NULL: none) */
+    uint8_t nsid_len, identity_len;
 } mirror_dns_ctx_t;
 
 /* Answers one query held in q (untrusted). Writes the response into out
@@ -54,6 +64,7 @@ typedef struct {
     int qtype;  /* MIRROR_QT_* */
     int zone;   /* index in the context's zones, -1 if none */
     int listed; /* the answer said "listed" (A or TXT data) */
+    int denied; /* an ACL refused (MIRROR_ACL_REFUSE) or dropped (MIRROR_ACL_DROP) it, else 0 */
 } mirror_dns_info_t;
 
 /* Like mirror_dns_answer, and describes the answer in *info (not NULL). */
@@ -68,6 +79,7 @@ typedef struct {
     uint8_t *out;
     size_t len;
     mirror_dns_info_t info;
+    mirror_ip_t peer; /* the client (ACLs) */
 } mirror_dns_job_t;
 
 /* Answers n UDP queries, each exactly as mirror_dns_answer_ex would, but

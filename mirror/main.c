@@ -83,6 +83,7 @@ static void teardown(app_t *app)
     app->http = NULL;
     mirror_follow_free(app->follow);
     app->follow = NULL;
+    mirror_defences_close(&app->zs.def, app->zs.zones, app->zs.nzones);
     mirror_zones_close(&app->zs);
     mirror_config_close(&app->conf);
     mirror_metrics_free(app->metrics);
@@ -159,6 +160,12 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (mirror_defences_init(&app.zs.def, &app.conf, app.zs.zones, app.zs.nzones, err,
+                             sizeof err)) {
+        fprintf(stderr, "blsync-mirror: %s\n", err);
+        teardown(&app);
+        return 1;
+    }
     if (check) {
         rc = mirror_follow_check(&app.conf, err, sizeof err);
         if (rc)
@@ -194,6 +201,7 @@ int main(int argc, char **argv)
         .nzones = app.zs.nzones,
         .qsbr = &app.qsbr,
         .metrics = app.metrics,
+        .defences = &app.zs.def,
     };
     signal(SIGPIPE, SIG_IGN);
     if (mirror_server_start(&sc, &app.server, err, sizeof err)) {

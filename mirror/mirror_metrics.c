@@ -64,6 +64,12 @@ mirror_metrics_t *mirror_metrics_new(mirror_zone_t *const *zones, size_t nzones)
     }
     m->udp_batches = bl_metrics_series(m->fam.udp_batches, none);
     m->udp_pauses = bl_metrics_series(m->fam.udp_pauses, none);
+    const char *refused[] = {"refused", NULL}, *dropped[] = {"dropped", NULL},
+               *slipped[] = {"slipped", NULL};
+    m->acl_denied[0] = bl_metrics_series(m->fam.acl_denied, refused);
+    m->acl_denied[1] = bl_metrics_series(m->fam.acl_denied, dropped);
+    m->rrl_limited[0] = bl_metrics_series(m->fam.rrl_limited, dropped);
+    m->rrl_limited[1] = bl_metrics_series(m->fam.rrl_limited, slipped);
     const char *ver[] = {BLSYNC_VERSION, NULL};
     bl_metrics_set(bl_metrics_series(m->fam.build_info, ver), 1);
     return m;

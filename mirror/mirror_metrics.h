@@ -46,6 +46,8 @@ typedef struct mirror_metrics {
     bl_metrics_series_t *tcp_closed[MIRROR_TCP_CLOSE_N];
     bl_metrics_series_t *tcp_accept_pauses[MIRROR_TCP_PAUSE_N];
     bl_metrics_series_t *udp_batches, *udp_pauses;
+    bl_metrics_series_t *acl_denied[2];  /* refused, dropped */
+    bl_metrics_series_t *rrl_limited[2]; /* dropped, slipped */
     atomic_long tcp_open_n;
 } mirror_metrics_t;
 

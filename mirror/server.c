@@ -62,6 +62,7 @@
 
 typedef struct {
     _Atomic uint64_t q, a, drop, batches, pauses, rc[6];
+    _Atomic uint64_t acl_refused, acl_dropped, rrl_dropped, rrl_slipped;
     char pad[64];
 } counters_t;
 
@@ -83,6 +84,7 @@ typedef struct {
     char cbuf[BATCH][CMSG_SPACE(sizeof(uint16_t))];
     int gso; /* UDP_SEGMENT works on this socket */
     mirror_coal_t coal;
+    unsigned qlog_n; /* queries since the last one logged (query_log_sample) */
 } udp_thread_t;
 
 enum { CONN_IDLE, CONN_PARTIAL, CONN_BUSY }; /* what a connection waits for */
@@ -101,7 +103,8 @@ struct tcp_conn {
     int state;      /* CONN_* */
     uint64_t since; /* uv_now when it entered that state */
     mirror_client_key_t client;
-    unsigned queued; /* writes in libuv's write queue */
+    mirror_ip_t peer; /* the client's address, for the ACLs and the query log */
+    unsigned queued;  /* writes in libuv's write queue */
     int reading;
     int backlog;            /* complete queries left for its next turn */
     tcp_conn_t *ready_next; /* in s->ready while backlog */
@@ -147,6 +150,7 @@ struct mirror_server {
     uint8_t tcp_batch[TCP_BATCH]; /* answers of one turn, written together */
     uv_idle_t ready_idle;         /* runs the turns of connections with a backlog */
     tcp_conn_t *ready;            /* those connections, in turn order */
+    unsigned tcp_qlog_n;          /* TCP queries since the last one logged */
 };
 
 int mirror_parse_hostport(const char *s, struct sockaddr_storage *ss)
@@ -302,10 +306,61 @@ static void coalesce(udp_thread_t *t, int n)
         bl_metrics_inc(s->conf.metrics->udp_pauses);
 }
 
+/* The wall clock in ms for the query log: its seconds are the log
+ * timestamps' seconds, so "lines per second" holds for what an operator
+ * reads. */
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Counts what an ACL did to a query (info->denied). */
+static void count_denied(mirror_server_t *s, counters_t *c, const mirror_dns_info_t *info)
+{
+    if (!info->denied)
+        return;
+    int drop = info->denied == MIRROR_ACL_DROP;
+    atomic_fetch_add_explicit(drop ? &c->acl_dropped : &c->acl_refused, 1, memory_order_relaxed);
+    if (s->conf.metrics)
+        bl_metrics_inc(s->conf.metrics->acl_denied[drop]);
+}
+
+/* The defences after a UDP query was answered (or not): ACL counters, the
+ * rate limit (which may drop the answer or truncate it), the query log. */
+static void defend_udp(udp_thread_t *t, mirror_defences_t *def, mirror_dns_job_t *j,
+                       uint64_t now_ms)
+{
+    mirror_server_t *s = t->s;
+    const char *action = NULL;
+    count_denied(s, &t->ctr, &j->info);
+    if (def->rrl && j->len) { /* REFUSED answers too: they reflect as well */
+        int v = mirror_rrl_check(def->rrl, &j->peer, now_ms);
+        if (v == MIRROR_RRL_SLIP)
+            j->len = mirror_rrl_truncate(j->out, j->len);
+        if (v == MIRROR_RRL_SLIP && j->len) {
+            action = "rrl_slipped";
+            atomic_fetch_add_explicit(&t->ctr.rrl_slipped, 1, memory_order_relaxed);
+            if (s->conf.metrics)
+                bl_metrics_inc(s->conf.metrics->rrl_limited[1]);
+        } else if (v != MIRROR_RRL_PASS) {
+            action = "rrl_dropped";
+            j->len = 0;
+            atomic_fetch_add_explicit(&t->ctr.rrl_dropped, 1, memory_order_relaxed);
+            if (s->conf.metrics)
+                bl_metrics_inc(s->conf.metrics->rrl_limited[0]);
+        }
+    }
+    if (def->qlog.sample && mirror_qlog_sampled(&def->qlog, &t->qlog_n))
+        mirror_qlog_write(&def->qlog, &j->peer, 0, j->q, j->qlen, &j->info, action, wall_ms());
+}
+
 static void *udp_main(void *arg)
 {
     udp_thread_t *t = arg;
     mirror_server_t *s = t->s;
+    mirror_defences_t *def = s->conf.defences;
     mirror_dns_ctx_t ctx = s->ctx_tmpl;
     /* coalescing pauses are short: the default 50 us timer slack would be a
      * sixth of one (this thread only) */
@@ -335,10 +390,14 @@ static void *udp_main(void *arg)
             t->jobs[i].q = t->rx[i];
             t->jobs[i].qlen = t->rmsg[i].msg_len;
             t->jobs[i].out = t->tx[i];
+            mirror_ip_from_sockaddr((const struct sockaddr *)&t->from[i], &t->jobs[i].peer);
         }
         mirror_dns_answer_batch(&ctx, t->jobs, (size_t)n, sizeof t->tx[0]);
+        uint64_t now_ms = def && def->rrl ? bl_mono_ns() / 1000000 : 0;
         int out = 0;
         for (int i = 0; i < n; i++) {
+            if (def)
+                defend_udp(t, def, &t->jobs[i], now_ms);
             if (!t->jobs[i].len) {
                 atomic_fetch_add_explicit(&t->ctr.drop, 1, memory_order_relaxed);
                 continue;
@@ -637,6 +696,8 @@ static void conn_serve(tcp_conn_t *c)
     int answered = 0, close_reason = -2, turn = 0;
     mirror_dns_ctx_t ctx = s->ctx_tmpl;
     ctx.now = atomic_load_explicit(&s->now, memory_order_relaxed);
+    ctx.peer = &c->peer;
+    mirror_defences_t *def = s->conf.defences;
     mirror_qsbr_online(s->conf.qsbr, s->tcp_qid);
     while (c->len - off >= 2 && c->queued < s->pipeline) {
         size_t ml = (size_t)c->buf[off] << 8 | c->buf[off + 1];
@@ -655,6 +716,12 @@ static void conn_serve(tcp_conn_t *c)
         atomic_fetch_add_explicit(&s->tcp_ctr.q, 1, memory_order_relaxed);
         size_t n = mirror_dns_answer_ex(&ctx, c->buf + off + 2, ml, s->tcp_out + 2,
                                         sizeof s->tcp_out - 2, 1, &info);
+        if (def) {
+            count_denied(s, &s->tcp_ctr, &info);
+            if (def->qlog.sample && mirror_qlog_sampled(&def->qlog, &s->tcp_qlog_n))
+                mirror_qlog_write(&def->qlog, &c->peer, 1, c->buf + off + 2, ml, &info, NULL,
+                                  wall_ms());
+        }
         off += 2 + ml;
         answered = 1;
         if (!n)
@@ -777,6 +844,7 @@ static void conn_open(mirror_server_t *s, int fd, const struct sockaddr_storage 
     memset(c, 0, offsetof(tcp_conn_t, buf));
     c->s = s;
     c->client = k;
+    mirror_ip_from_sockaddr((const struct sockaddr *)ss, &c->peer);
     c->state = -1;
     uv_tcp_init(&s->loop, &c->h);
     uv_timer_init(&s->loop, &c->timer);
@@ -985,6 +1053,18 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
     s->ctx_tmpl.zones = conf->zones;
     s->ctx_tmpl.nzones = conf->nzones;
     s->ctx_tmpl.udp_max = (uint16_t)(conf->udp_max < 512 ? 512 : conf->udp_max);
+    mirror_defences_t *def = conf->defences;
+    if (def) {
+        s->ctx_tmpl.acl = &def->acl;
+        if (def->nsid_len) {
+            s->ctx_tmpl.nsid = def->nsid;
+            s->ctx_tmpl.nsid_len = def->nsid_len;
+        }
+        if (def->has_identity) {
+            s->ctx_tmpl.identity = def->identity;
+            s->ctx_tmpl.identity_len = def->identity_len;
+        }
+    }
     atomic_store(&s->now, (int64_t)time(NULL));
     s->udp = calloc((size_t)conf->nlisten * conf->threads, sizeof *s->udp);
     s->listeners = calloc(conf->nlisten, sizeof *s->listeners);
@@ -1068,8 +1148,15 @@ void mirror_server_stats(mirror_server_t *s, mirror_server_stats_t *st)
         st->dropped += atomic_load_explicit(&c->drop, memory_order_relaxed);
         st->udp_batches += atomic_load_explicit(&c->batches, memory_order_relaxed);
         st->udp_pauses += atomic_load_explicit(&c->pauses, memory_order_relaxed);
+        st->rrl_dropped += atomic_load_explicit(&c->rrl_dropped, memory_order_relaxed);
+        st->rrl_slipped += atomic_load_explicit(&c->rrl_slipped, memory_order_relaxed);
         for (int r = 0; r < 6; r++)
             st->rcode[r] += atomic_load_explicit(&c->rc[r], memory_order_relaxed);
+    }
+    for (size_t i = 0; i <= s->nudp; i++) {
+        counters_t *c = i < s->nudp ? &s->udp[i]->ctr : &s->tcp_ctr;
+        st->acl_refused += atomic_load_explicit(&c->acl_refused, memory_order_relaxed);
+        st->acl_dropped += atomic_load_explicit(&c->acl_dropped, memory_order_relaxed);
     }
     st->tcp_queries = atomic_load(&s->tcp_ctr.q);
     st->tcp_answers = atomic_load(&s->tcp_ctr.a);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "defences.h"
 #include "dns.h"
 #include "mirror_metrics.h"
 #include "qsbr.h"
@@ -45,7 +46,8 @@ typedef struct {
     mirror_zone_t *const *zones;
     size_t nzones;
     mirror_qsbr_t *qsbr;
-    mirror_metrics_t *metrics; /* may be NULL */
+    mirror_metrics_t *metrics;   /* may be NULL */
+    mirror_defences_t *defences; /* ACL, RRL, NSID, identity, query log; may be NULL */
 } mirror_server_conf_t;
 
 /* Counters summed over threads (relaxed reads). */
@@ -57,8 +59,10 @@ typedef struct {
     unsigned tcp_max_conns;     /* the limit in force (after the descriptor limit) */
     uint64_t rcode[6];
     uint64_t dropped;
-    uint64_t udp_batches; /* recvmmsg calls that returned queries */
-    uint64_t udp_pauses;  /* coalescing pauses taken */
+    uint64_t udp_batches;              /* recvmmsg calls that returned queries */
+    uint64_t udp_pauses;               /* coalescing pauses taken */
+    uint64_t acl_refused, acl_dropped; /* queries an ACL turned away */
+    uint64_t rrl_dropped, rrl_slipped; /* UDP answers over the rate limit */
 } mirror_server_stats_t;
 
 typedef struct mirror_server mirror_server_t;

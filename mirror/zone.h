@@ -84,6 +84,7 @@ typedef struct mirror_zone {
         int64_t next_ms;
         int expired_logged;
     } files;
+    _Atomic(struct mirror_acl *) acl; /* who may query the zone (acl.h), swapped on SIGHUP */
 } mirror_zone_t;
 
 struct mirror_zone_conf; /* config.h */

@@ -206,6 +206,9 @@ void mirror_zones_reload(mirror_zones_t *zs, mirror_config_t *nc)
         swap_rbldnsd(&zs->conf->zones[i], &nc->zones[i]);
     }
     mirror_qsbr_synchronize(zs->qsbr); /* no DNS thread holds an old template now */
+    char err[1024];
+    if (mirror_defences_reload(&zs->def, nc, zs->zones, zs->nzones, zs->qsbr, err, sizeof err))
+        BL_ERR("reload_failed", "msg=%s", bl_log_q(err)); /* the old ACLs stay */
     for (unsigned i = 0; i < zs->nzones; i++) {
         free(old_txt[i]);
         for (size_t k = 0; k < old_n[i]; k++)

@@ -11,6 +11,7 @@
 #include "key.h"
 #include "mirror_metrics.h"
 #include "qsbr.h"
+#include "defences.h"
 #include "zone.h"
 
 /*
@@ -30,6 +31,7 @@ typedef struct {
     bl_keyring_t *rings[MIRROR_CONF_MAX_ZONES]; /* zones not followed over [sync] */
     bl_keyring_t *sync_ring;                    /* every followed zone */
     unsigned nzones;
+    mirror_defences_t def; /* the server's and the zones' ACLs, RRL, NSID, query log */
 } mirror_zones_t;
 
 /* Sets up every zone of conf with its feed and keyring (no data yet). On

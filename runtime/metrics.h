@@ -157,6 +157,8 @@ typedef struct {
     bl_metric_t *tcp_accept_pauses;  /* counter {reason}, accept paused: out of descriptors */
     bl_metric_t *udp_batches;        /* counter, receive calls that returned queries */
     bl_metric_t *udp_pauses;         /* counter, coalescing pauses (udp_coalesce_us) */
+    bl_metric_t *acl_denied;         /* counter {action}, queries an ACL refused or dropped */
+    bl_metric_t *rrl_limited;        /* counter {action}, UDP answers over the rate limit */
     bl_metric_t *current_age;        /* gauge {feed}, seconds since last known current */
     bl_metric_t *freeze_after;       /* gauge {feed}, the freeze limit in effect */
     bl_metric_t *state_writable;     /* gauge {feed}: 0 while writes to state_dir fail */

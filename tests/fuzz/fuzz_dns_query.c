@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
     static uint8_t out[65536];
     setup();
-    mirror_dns_ctx_t ctx = {zones, 1, 1000, 1232};
+    mirror_dns_ctx_t ctx = {.zones = zones, .nzones = 1, .now = 1000, .udp_max = 1232};
     for (int tcp = 0; tcp < 2; tcp++) {
         int rc = -1;
         size_t n = mirror_dns_answer(&ctx, buf, len, out, tcp ? sizeof out : 4096, tcp, &rc);

@@ -114,7 +114,7 @@ static void setup(void)
 }
 
 static mirror_zone_t *zones[2] = {&za, &zb};
-static mirror_dns_ctx_t ctx = {zones, 2, 1000, 1232};
+static mirror_dns_ctx_t ctx = {.zones = zones, .nzones = 2, .now = 1000, .udp_max = 1232};
 
 static size_t ask(const char *name, uint16_t qtype, int edns, uint16_t payload, uint8_t *out,
                   size_t cap, int tcp, int *rc)
@@ -341,7 +341,7 @@ static void test_soa_left_out(void)
     dl.serial = 9;
     atomic_store(&zl.data, &dl);
     mirror_zone_t *zs[1] = {&zl};
-    mirror_dns_ctx_t c = {zs, 1, 1000, 1232};
+    mirror_dns_ctx_t c = {.zones = zs, .nzones = 1, .now = 1000, .udp_max = 1232};
     uint8_t q[600], out[4096];
     int rc;
     size_t ql = mkq(q, qname, 1, 0, 0, 0);

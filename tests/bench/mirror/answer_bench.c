@@ -122,7 +122,8 @@ int main(int argc, char **argv)
     }
 
     mirror_zone_t *zones[1] = {&z};
-    mirror_dns_ctx_t ctx = {zones, 1, (int64_t)time(NULL), MIRROR_UDP_MAX_DEFAULT};
+    mirror_dns_ctx_t ctx = {
+        .zones = zones, .nzones = 1, .now = (int64_t)time(NULL), .udp_max = MIRROR_UDP_MAX_DEFAULT};
     static uint8_t out[64][4096];
     double *res[2] = {calloc((size_t)rounds, sizeof(double)),
                       calloc((size_t)rounds, sizeof(double))};

@@ -68,19 +68,20 @@ declare -A R
 REPS=${REPS:-3}
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 # 1M: alternate the servers REPS times (the machine may be shared), keep medians.
-# mirror = the default configuration (udp_coalesce_us = 1000); mirror0 = with
-# udp_coalesce_us = 0; mirror500 = udp_coalesce_us = 500 (the default until
+# mirror = the default configuration (udp_coalesce_us = 0 since 2026-12-02);
+# mirror1000 = with udp_coalesce_us = 1000 (the default until 2026-12-02);
+# mirror500 = udp_coalesce_us = 500 (the default until
 # 2026-11-27: smaller batches under load, less latency); floor = tests/bench/mirror/udp_floor.c, a UDP echo with
 # no DNS work: what the kernel's socket path alone costs per query here.
 # During the 50k qps run, latency_probe.py asks one query at a time beside
 # dnsperf and reports what a client sees (its ~2,000 queries are not counted
 # in the answered total: CPU per query is overstated by ~0.4% for all).
-SERVERS="rbldnsd mirror mirror0 mirror500 floor"
+SERVERS="rbldnsd mirror mirror1000 mirror500 floor"
 start_srv() { # SERVER: starts it and waits until it answers
     case $1 in
     rbldnsd) start_rbldnsd set1m ;;
     mirror) mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror_srv ;;
-    mirror0) COALESCE=0 mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror_srv ;;
+    mirror1000) COALESCE=1000 mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror_srv ;;
     mirror500) COALESCE=500 mirror_conf "rbldnsd = ip4set:$T/set1m"; start_mirror_srv ;;
     floor) start_floor 0 ;;
     esac
@@ -174,7 +175,7 @@ log ""
 log "== ratios (blsync-mirror / rbldnsd)"
 log "max-rate qps: $(awk -v a="${R[mirror.qps]}" -v b="${R[rbldnsd.qps]}" 'BEGIN {printf "%.2f", a / b}') (target >= 1.5, bounded by dnsperf's single thread)"
 log "CPU per query at 50k qps: $(awk -v a="${R[mirror.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}') (target <= 0.5)"
-log "  with udp_coalesce_us = 0: $(awk -v a="${R[mirror0.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}'); with udp_coalesce_us = 500: $(awk -v a="${R[mirror500.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}'); the no-DNS UDP echo (kernel path alone): $(awk -v a="${R[floor.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}')"
+log "  with udp_coalesce_us = 1000: $(awk -v a="${R[mirror1000.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}'); with udp_coalesce_us = 500: $(awk -v a="${R[mirror500.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}'); the no-DNS UDP echo (kernel path alone): $(awk -v a="${R[floor.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}')"
 log "  the kernel's cost of one query's datagrams alone (no wake-ups, no DNS): $(awk -v a="${R[kernel.us]}" -v b="${R[rbldnsd.us]}" 'BEGIN {printf "%.2f", a / b}')"
 log "RSS 1M: $(awk -v a="${R[mirror.rss1m]}" -v b="${R[rbldnsd.rss1m]}" 'BEGIN {printf "%.2f", a / b}'); RSS 10M: $(awk -v a="${R[mirror.rss10m]}" -v b="${R[rbldnsd.rss10m]}" 'BEGIN {printf "%.2f", a / b}') (target <= 1)"
 echo
