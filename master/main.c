@@ -18,6 +18,7 @@
 #include "master_metrics.h"
 #include "metrics_http.h"
 #include "policy.h"
+#include "public.h"
 #include "publisher.h"
 #include "store.h"
 #include "sync_server.h"
@@ -31,6 +32,8 @@ typedef struct {
     master_publisher_t *pub;
     master_http_ctx_t api;
     master_http_t *http;
+    master_public_conf_t pubc;
+    master_public_t *public_;
     uv_loop_t *loop;
     uv_timer_t tick, pub_timer;
     uv_async_t wake;
@@ -316,6 +319,8 @@ static void on_signal(uv_signal_t *s, int signum)
     m->stopping = 1;
     master_http_stop(m->http); /* waits for requests in flight */
     m->http = NULL;
+    master_public_stop(m->public_);
+    m->public_ = NULL;
     uint64_t serial;
     pthread_mutex_lock(&m->lock);
     int rc = master_publisher_run(m->pub, bl_now_ms(), &serial);
@@ -359,6 +364,8 @@ static void reload_config(master_t *m)
     m->c.expected_prop_ms = nc.expected_prop_ms;
     m->c.policy.mirror_active_ms = nc.policy.mirror_active_ms;
     m->api.window_ms = nc.window_ms;
+    m->pubc.window_ms = nc.window_ms;
+    master_metrics_set_review_limit(m->metrics, m->c.review_response_ms = nc.review_response_ms);
     master_metrics_set_limits(m->metrics, m->c.window_ms, m->c.policy.mirror_active_ms);
     if (m->acks)
         master_acks_set_gone(m->acks, m->c.policy.mirror_active_ms);
@@ -537,6 +544,7 @@ int main(int argc, char **argv)
                                 .policy = &m.c.policy,
                                 .pub = m.pub,
                                 .token = m.c.token,
+                                .read_token = m.c.read_token,
                                 .max_body = m.c.max_body,
                                 .changed = api_changed,
                                 .changed_arg = &m,
@@ -604,6 +612,13 @@ int main(int argc, char **argv)
     }
     if ((rc = master_http_start(&m.api, host, port, m.c.http_threads, &m.http))) {
         fprintf(stderr, "blsync-master: cannot listen on %s\n", m.c.listen);
+        return 1;
+    }
+    master_metrics_set_review_limit(m.metrics, m.c.review_response_ms);
+    if (m.c.public_listen[0] &&
+        master_public_start(master_public_conf(&m.c, &m.pubc, &m.lock, m.store, m.metrics),
+                            m.c.public_listen, &m.public_)) {
+        fprintf(stderr, "blsync-master: cannot serve the public page on %s\n", m.c.public_listen);
         return 1;
     }
     m.last_prune_ms = bl_now_ms();

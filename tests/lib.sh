@@ -636,7 +636,8 @@ ctl_says() {
     grep -qE -- "$pat" <<<"$(in_ns master "$CTL" "$@" --url "$MASTER_URL")"
 }
 master_status() {
-    in_ns master curl -sf --max-time "$_BL_CURL_TIME" "$MASTER_URL/v1/status" | jq -r "${@:-.}"
+    in_ns master curl -sf --max-time "$_BL_CURL_TIME" -H "Authorization: Bearer $TOK" \
+        "$MASTER_URL/v1/status" | jq -r "${@:-.}"
 }
 master_serial() { master_status .serial; }
 pending() { master_status .pending; }
@@ -645,6 +646,32 @@ _bl_published_past() { [ "$(master_serial)" -gt "$1" ]; }
 wait_published() {
     wait_until 10 _bl_published_past "$1" || fail "master did not publish past $1"
     master_serial
+}
+
+# ---- the public page ([public] listen = PUB_URL's address) -------------------
+# pub METHOD PATH [CURL-ARGS...]   a request to the public listener with the
+#                 cookie jar $T/jar; body in $T/pub.out, headers in $T/pub.hdr,
+#                 status in STATUS
+# pub_csrf PATH   fetches the form at PATH and prints its CSRF field
+# pub_form PATH FIELD=VALUE...   sends the form on the page at PATH (with its
+#                 CSRF token) as x-www-form-urlencoded to the form's action
+pub() {
+    local m=$1 p=$2
+    shift 2
+    STATUS=$(in_ns master curl -s --max-time "$_BL_CURL_TIME" -b "$T/jar" -c "$T/jar" \
+        -o "$T/pub.out" -D "$T/pub.hdr" -w '%{http_code}' -X "$m" "$@" "$PUB_URL$p") || true
+}
+pub_csrf() {
+    pub GET "$1"
+    sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$T/pub.out" | head -n 1
+}
+pub_form() {
+    local csrf action a=()
+    csrf=$(pub_csrf "$1")
+    action=$(sed -n 's/.*<form class="review" method="post" action="\([^"]*\)".*/\1/p' "$T/pub.out")
+    shift
+    for f in "$@"; do a+=(--data-urlencode "$f"); done
+    pub POST "${action:-/review}" --data-urlencode "csrf=$csrf" "${a[@]}"
 }
 
 # ---- metrics ----------------------------------------------------------------
