@@ -22,12 +22,13 @@ static const bl_conf_section_t sections[] = {
             "body larger than max_body 413, from its header alone: no byte of its body is read. "
             "blsync_http_refused_total counts what the bounds below refuse, by reason."},
     {.name = "public",
-     .doc = "The public lookup and review page (docs/OPERATIONS.md): one address at a time, as "
-            "HTML at / and JSON at /api/lookup/IP, and the review request form; off unless "
-            "listen is set. It never lists the blocklist, names mirrors or shows reporters. Point "
-            "the mirrors' TXT template at it (txt = Listed; see https://HOST/?ip=$). Its "
-            "connection bounds are those of [http]; lookups and requests have per-client rate "
-            "limits (a client is an IPv4 address or an IPv6 /64), answered 429 past them."},
+     .doc =
+         "The public lookup and review page (docs/OPERATIONS.md): one address at a time, as "
+         "HTML at / and JSON at /api/lookup/IP, and the review request form; off unless "
+         "listen is set. It never lists the blocklist, names mirrors or shows reporters. Point "
+         "the mirrors' TXT template at it (txt = Listed; see https://HOST/?ip=$). Its "
+         "idle and request timeouts are those of [http]; lookups and requests have per-client rate "
+         "limits (a client is an IPv4 address or an IPv6 /64), answered 429 past them."},
     {.name = "publisher",
      .doc = "Signed deltas and snapshots of the feed, written into the spool the sync server "
             "serves."},
