@@ -248,6 +248,16 @@ static const char *window_words(int64_t ms, char *buf, size_t n)
     return buf;
 }
 
+/* "24 hours", "90 minutes": the policy's listing duration. */
+static const char *hours_words(int64_t ms, char *buf, size_t n)
+{
+    if (ms % 3600000 == 0)
+        snprintf(buf, n, "%" PRId64 " hour%s", ms / 3600000, ms == 3600000 ? "" : "s");
+    else
+        snprintf(buf, n, "%" PRId64 " minutes", (ms + 59999) / 60000);
+    return buf;
+}
+
 static const char *page_css =
     "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2430}"
     "main{max-width:46rem;margin:2rem auto;padding:0 1rem}"
@@ -534,10 +544,14 @@ static int page_lookup(master_public_t *p, const char *ip, resp_t *r)
     if (v.ttd[0])
         dl(&r->b, "Time to delisting", v.ttd, "ttd");
     put(&r->b, "</dl>");
-    if (v.listed && lk.l.kind == MASTER_KIND_POLICY)
-        put(&r->b, "<p class=\"hint\">Listings end automatically when no new report arrives for "
-                   "24 hours: fixing the source of the spam is the way to delisting. Please do "
-                   "not ask for an early delisting.</p>");
+    if (v.listed && lk.l.kind == MASTER_KIND_POLICY) {
+        char d[32];
+        fmt(&r->b,
+            "<p class=\"hint\">Listings end automatically when no new report arrives for %s: "
+            "fixing the source of the spam is the way to delisting. Please do not ask for an "
+            "early delisting.</p>",
+            hours_words(p->c->policy->duration_ms, d, sizeof d));
+    }
     if (v.listed || v.recent) {
         put(&r->b, "<p>If you administer this address and believe the listing is an error, or "
                    "you challenge a report you received: <a id=\"review-link\" "
@@ -729,12 +743,17 @@ static void review_form(master_public_t *p, struct MHD_Connection *conn, resp_t 
     char tok[65];
     csrf_of(p, csrf_cookie(conn, r), tok);
     bl_buf_t *b = &r->b;
+    char d[32];
     page_start(b, "Request a review");
-    put(b, "<section><h2>Request a review</h2><p>Ask for the review of a listing made in error "
-           "(a technical error, or a user who reported mail that was not spam), or challenge one "
-           "report you received. Write from a role account of the network (postmaster@, abuse@, "
-           "...). Requests are answered within one day. Asking for an early delisting after a "
-           "fix is not a review: listings end by themselves 24 hours after the last report.</p>");
+    fmt(b, "%s",
+        "<section><h2>Request a review</h2><p>Ask for the review of a listing made in "
+        "error (a technical error, or a user who reported mail that was not spam), or "
+        "challenge one report you received. Write from a role account of the network "
+        "(postmaster@, abuse@, ...). Requests are answered within one day. ");
+    fmt(b,
+        "Asking for an early delisting after a fix is not a review: listings end by "
+        "themselves %s after the last report.</p>",
+        hours_words(p->c->policy->duration_ms, d, sizeof d));
     if (why) {
         put(b, "<p class=\"error\" id=\"form-error\"><strong>");
         esc(b, field ? field : "request");
@@ -1078,6 +1097,11 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
         r->html = 2;
         put(&r->b, page_css);
         return 200;
+    }
+    if (!strcmp(url, "/favicon.ico")) {
+        r->status = 204; /* none: browsers ask for it on every page */
+        r->html = 2;
+        return 204;
     }
     if (!strcmp(url, "/")) {
         if (!get)
