@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "addr.h"
@@ -30,8 +32,9 @@
 
 /* ---- per-client token buckets ---- */
 
-#define BUCKETS 65536 /* slots per limiter (power of two), 4-way probed */
-#define PROBES  4
+#define PUBLIC_NICE 10    /* scheduling priority of the public threads (nice) */
+#define BUCKETS     65536 /* slots per limiter (power of two), 4-way probed */
+#define PROBES      4
 
 typedef struct {
     uint8_t key[17]; /* family, then the IPv4 address or the IPv6 /64 */
@@ -1210,6 +1213,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     master_public_t *p = cls;
     preq_t *rq = *con_cls;
     resp_t r = {0};
+    /* The public threads yield the CPU to report ingestion and publishing:
+     * a flood of lookups slows lookups, not the list. */
+    static __thread int niced;
+    if (!niced) {
+        niced = 1;
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), PUBLIC_NICE);
+    }
     bl_buf_init(&r.b);
     if (!rq) {
         if (!(rq = calloc(1, sizeof *rq)))
