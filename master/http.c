@@ -1026,11 +1026,7 @@ struct master_http {
     master_http_ctx_t *ctx;
 };
 
-typedef struct {
-    bl_buf_t body;
-    int answered;    /* a refusal went out before the body: ignore what follows */
-    int ignore_body; /* GET and HEAD take no body */
-} req_t;
+typedef bl_http_req_t req_t;
 
 static int append_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -1190,20 +1186,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
-static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                    enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    req_t *rq = *con_cls;
-    if (rq) {
-        bl_buf_close(&rq->body);
-        free(rq);
-        *con_cls = NULL;
-    }
-}
-
 int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, unsigned threads,
                       master_http_t **out)
 {
@@ -1240,8 +1222,7 @@ int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, u
         .request_timeout_ms = ctx->request_timeout_ms > 0 ? (uint64_t)ctx->request_timeout_ms : 0,
         .refused = reg ? bl_metrics_find(reg, "blsync_http_refused_total") : NULL,
         .connections = reg ? bl_metrics_find(reg, "blsync_http_connections") : NULL,
-        .completed = on_done,
-        .completed_cls = h,
+        .completed = bl_http_req_completed,
     };
     const struct MHD_OptionItem extra[] = {
         {MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL},

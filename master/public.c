@@ -138,10 +138,7 @@ struct master_public {
     char *cert_pem, *key_pem;
 };
 
-typedef struct {
-    bl_buf_t body;
-    int answered, ignore_body;
-} preq_t;
+typedef bl_http_req_t preq_t;
 
 /* One answer. */
 typedef struct {
@@ -163,25 +160,16 @@ static void put(bl_buf_t *b, const char *s)
 static void esc(bl_buf_t *b, const char *s)
 {
     for (const char *p = s ? s : ""; *p; p++) {
-        switch (*p) {
-        case '&':
-            put(b, "&amp;");
-            break;
-        case '<':
-            put(b, "&lt;");
-            break;
-        case '>':
-            put(b, "&gt;");
-            break;
-        case '"':
-            put(b, "&quot;");
-            break;
-        case '\'':
-            put(b, "&#39;");
-            break;
-        default:
+        const char *e = *p == '&'    ? "&amp;"
+                        : *p == '<'  ? "&lt;"
+                        : *p == '>'  ? "&gt;"
+                        : *p == '"'  ? "&quot;"
+                        : *p == '\'' ? "&#39;"
+                                     : NULL;
+        if (e)
+            put(b, e);
+        else
             bl_buf_u8(b, (uint8_t)*p);
-        }
     }
 }
 
@@ -707,34 +695,33 @@ static const char *json_get_str(const void *src, const char *k)
     return "\x01"; /* not a string: refused by the check as an invalid character */
 }
 
-static void text_input(bl_buf_t *b, const char *name, const char *label, const char *hint,
-                       const char *value, int max, int required)
+/* A form field's label and its hint. */
+static void label(bl_buf_t *b, const char *name, const char *text, const char *hint)
 {
     fmt(b, "<label for=\"%s\">", name);
-    esc(b, label);
+    esc(b, text);
     put(b, "</label>");
     if (hint) {
         put(b, "<span class=\"hint\">");
         esc(b, hint);
         put(b, "</span>");
     }
+}
+
+static void text_input(bl_buf_t *b, const char *name, const char *text, const char *hint,
+                       const char *value, int max, int required)
+{
+    label(b, name, text, hint);
     fmt(b, "<input id=\"%s\" name=\"%s\" maxlength=\"%d\"%s value=\"", name, name, max,
         required ? " required" : "");
     esc(b, value);
     put(b, "\">");
 }
 
-static void textarea(bl_buf_t *b, const char *name, const char *label, const char *hint,
+static void textarea(bl_buf_t *b, const char *name, const char *text, const char *hint,
                      const char *value, int max)
 {
-    fmt(b, "<label for=\"%s\">", name);
-    esc(b, label);
-    put(b, "</label>");
-    if (hint) {
-        put(b, "<span class=\"hint\">");
-        esc(b, hint);
-        put(b, "</span>");
-    }
+    label(b, name, text, hint);
     fmt(b, "<textarea id=\"%s\" name=\"%s\" maxlength=\"%d\">", name, name, max);
     esc(b, value);
     put(b, "</textarea>");
@@ -1265,20 +1252,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
-static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                    enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    preq_t *rq = *con_cls;
-    if (rq) {
-        bl_buf_close(&rq->body);
-        free(rq);
-        *con_cls = NULL;
-    }
-}
-
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -1409,8 +1382,7 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
         .request_timeout_ms = c->request_timeout_ms > 0 ? (uint64_t)c->request_timeout_ms : 0,
         .refused = reg ? bl_metrics_find(reg, "blsync_http_refused_total") : NULL,
         .connections = reg ? bl_metrics_find(reg, "blsync_http_connections") : NULL,
-        .completed = on_done,
-        .completed_cls = p,
+        .completed = bl_http_req_completed,
     };
     rc = bl_http_guard_start(&gc, flags, (struct sockaddr *)&ss, on_request, p, extra, &p->g);
     if (rc) {

@@ -265,6 +265,17 @@ static void hash_token(const char *token, uint8_t out[SHA256_DIGEST_LENGTH])
     SHA256((const unsigned char *)token, strlen(token), out);
 }
 
+/* Steps a one-row query: 0 on its row, else finalizes st and returns
+ * BL_ENOTFOUND (no row) or the store error. */
+static int step_one(master_store_t *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? BL_ENOTFOUND : sq_fail(s, what, NULL);
+}
+
 static uint64_t open_count(master_store_t *s)
 {
     sqlite3_stmt *st;
@@ -289,11 +300,8 @@ static int report_of(master_store_t *s, int64_t id, const bl_prefix_t *addr)
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return rc == SQLITE_DONE ? BL_ENOTFOUND : sq_fail(s, "report_of", NULL);
-    }
+    if ((rc = step_one(s, st, "report_of")))
+        return rc;
     bl_prefix_t k;
     rc = master_key_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &k);
     sqlite3_finalize(st);
@@ -425,11 +433,8 @@ int master_review_get(master_store_t *s, int64_t id, const char *token, master_r
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return rc == SQLITE_DONE ? BL_ENOTFOUND : sq_fail(s, "review_get", NULL);
-    }
+    if ((rc = step_one(s, st, "review_get")))
+        return rc;
     if (token) {
         uint8_t h[SHA256_DIGEST_LENGTH];
         hash_token(token, h);
