@@ -118,6 +118,12 @@
 #   ctl_says ERE CTL-ARGS...        blsyncctl CTL-ARGS --url MASTER_URL prints a
 #                   line matching ERE
 #   master_status [JQ-ARGS]         /v1/status (through jq -r JQ-ARGS, default .)
+#
+# The public page (set PUB_URL to http://ADDR:PORT of [public] listen)
+#   pub METHOD PATH [CURL-ARGS...]  curl with the cookie jar $T/jar: body in
+#                   $T/pub.out, headers in $T/pub.hdr, status in STATUS
+#   pub_csrf PATH   the CSRF field of the form on the page at PATH
+#   pub_form PATH FIELD=VALUE...    fills and sends that form (its action)
 #   master_serial, pending          /v1/status .serial and .pending
 #   published_all   nothing pending
 #   wait_published SERIAL           waits for a serial past SERIAL, prints it
