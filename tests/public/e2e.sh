@@ -163,4 +163,18 @@ ok "early-delisting request $EID: answered with the policy, closed, the listing 
 wait_until 5 metric_is master 'blsync_master_review_requests{state="accepted"}' 2 || fail "review gauge: $(scrape master | grep review_requests)"
 [ "$(metric master 'blsync_master_review_requests_filed_total{category="challenge"}')" = 1 ] || fail "filed counter"
 [ "$(metric master 'blsync_master_public_lookups_total{result="listed"}')" -ge 3 ] || fail "lookup counter"
+ok "metrics: requests by state and category, lookups by result"
+
+# ---- TLS by certificate in the configuration ----------------------------------------------
+stop_master
+ini_set "$T/master.conf" "public|tls_cert = $T/pki/master.pem" "public|tls_key = $T/pki/master.key"
+start_master
+tls() { in_ns master curl -s --cacert "$T/pki/ca.pem" --resolve "master.test:$PUB_PORT:127.0.0.1" "$@"; }
+tls -D "$T/tls.hdr" -o "$T/tls.out" "https://master.test:$PUB_PORT/review?ip=192.0.2.30"
+grep -q 'name="csrf"' "$T/tls.out" || fail "no review form over TLS"
+grep -qi '^Strict-Transport-Security: max-age=' "$T/tls.hdr" || fail "no HSTS over TLS"
+grep -qi '^Set-Cookie: blsync_csrf=.*; Secure' "$T/tls.hdr" || fail "the CSRF cookie is not Secure over TLS"
+tls "https://master.test:$PUB_PORT/api/lookup/192.0.2.30" | jq -e .listed >/dev/null || fail "lookup over TLS"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$PUB_URL/" || true)" = 000 ] || fail "plain HTTP answered on the TLS listener"
+ok "TLS: the page verifies with the configured certificate, HSTS and Secure cookie; no plain HTTP"
 finish
