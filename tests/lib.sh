@@ -22,7 +22,8 @@
 #   MASTER MIRROR CTL MKFEED CHK PY   the daemons, blsyncctl, mirror_mkfeed,
 #                   master_chaincheck, the Debian python3 (python3-dnspython)
 #   T0              a fixed test-clock origin (Unix ms, 2027-01-15)
-#   TOK             the master's API token (also in $T/token)
+#   TOK             the master's API token (also in $T/token, and exported as
+#                   BLSYNC_TOKEN: blsyncctl --url sends it)
 #   ZONE            the DNS zone of the sync tests (bl.test)
 #   PID[who]        the PID of every process started by spawn or track
 #   HTTP_PORT SYNC_PORT MMET_PORT     the master's API, sync and metrics ports
@@ -184,6 +185,7 @@ declare -a _BL_ON_EXIT=() _BL_PORTS=()
 T=$(mktemp -d "/tmp/bl-$(basename "$0" .sh).XXXXXX")
 chmod 755 "$T" # daemons that drop privileges (rbldnsd as nobody) read their files here
 TOK=tok$$
+export BLSYNC_TOKEN=$TOK # what blsyncctl sends without -c or --token-file
 STATUS=
 RC=
 
