@@ -107,6 +107,7 @@ DNS1=$((BASE + 3))         # mirror m1 DNS (UDP and TCP)
 DNS2=$((BASE + 4))         # mirror m2 DNS
 MET1=$((BASE + 5))         # mirror m1 /metrics
 MET2=$((BASE + 6))         # mirror m2 /metrics
+PUB_PORT=$((BASE + 7))     # master public lookup and review page
 
 # ---- processes: started here, stopped here by PID ------------------------
 declare -A PID=()
@@ -183,6 +184,8 @@ db = $RUN/master.db
 [http]
 listen = 127.0.0.1:$HTTP_PORT
 token_file = $RUN/api.token
+[public]
+listen = 127.0.0.1:$PUB_PORT
 [publisher]
 spool = $RUN/spool
 key = $RUN/keys/master.key
@@ -231,7 +234,7 @@ neg_ttl = 60
 soa_mname = ns1.$ZONE
 soa_rname = hostmaster.$ZONE
 ns = ns1.$ZONE
-txt = Listed in the quickstart list; see http://127.0.0.1:$HTTP_PORT/v1/lookup/\$
+txt = Listed in the quickstart list; see http://127.0.0.1:$PUB_PORT/?ip=\$
 EOF
 }
 write_mirror_conf m1 "$DNS1" "$MET1"
@@ -446,7 +449,8 @@ note "delisting propagation as the master saw it (decided -> acknowledged by the
 body=$(curl -sf "http://127.0.0.1:$MMET_PORT/metrics" || true)
 grep -E '^blsync_master_(delisting_propagation_seconds_(sum|count)|mirror_acked_serial|serial)\{' <<<"$body" |
     sed 's/^/     /' || true
-note "the API: curl -s http://127.0.0.1:$HTTP_PORT/v1/status | jq ."
+note "the API: curl -s -H \"Authorization: Bearer \$(cat $RUN/api.token)\" http://127.0.0.1:$HTTP_PORT/v1/status | jq ."
+note "the public page: http://127.0.0.1:$PUB_PORT/ (lookups and review requests)"
 
 # ---- summary -----------------------------------------------------------------
 say "summary"

@@ -16,10 +16,20 @@ static const bl_conf_name_t sync_modes[] = {{"normal", 0}, {"full", 1}, {NULL, 0
 static const bl_conf_section_t sections[] = {
     {.name = "master"},
     {.name = "http",
-     .doc = "The admin and report API (docs/OPERATIONS.md). A request that needs the token and "
-            "lacks it is answered 401 (403 without a configured token), and one declaring a "
+     .doc = "The admin and report API (docs/OPERATIONS.md); keep it on loopback or a private "
+            "network, the public page is [public]. Every request but /v1/health needs a token "
+            "(reads may use read_token). A request that lacks it is answered 401 (403 without a "
+            "configured token), and one declaring a "
             "body larger than max_body 413, from its header alone: no byte of its body is read. "
             "blsync_http_refused_total counts what the bounds below refuse, by reason."},
+    {.name = "public",
+     .doc =
+         "The public lookup and review page (docs/OPERATIONS.md): one address at a time, as "
+         "HTML at / and JSON at /api/lookup/IP, and the review request form; off unless "
+         "listen is set. It never lists the blocklist, names mirrors or shows reporters. Point "
+         "the mirrors' TXT template at it (txt = Listed; see https://HOST/?ip=$). Its "
+         "idle and request timeouts are those of [http]; lookups and requests have per-client rate "
+         "limits (a client is an IPv4 address or an IPv6 /64), answered 429 past them."},
     {.name = "publisher",
      .doc = "Signed deltas and snapshots of the feed, written into the spool the sync server "
             "serves."},
@@ -85,10 +95,16 @@ static const bl_conf_opt_t opts[] = {
     O("http", "listen", BL_CONF_ADDR, listen, .def = "127.0.0.1:8053",
       .help = "Address of the API (loopback by default)."),
     O("http", "token", BL_CONF_STR, token, .flags = BL_CONF_SECRET,
-      .help = "Bearer token required for changes; without one, changes are refused.",
+      .help = "Bearer token required for every request but /v1/health, reads included.",
       .doc = "--print-config never shows it; prefer token_file."),
     O("http", "token_file", BL_CONF_PATH, token_file, .example = "/etc/blsync/api.token",
       .help = "Read the token from this file instead (keep it root:blsync 0640)."),
+    O("http", "read_token", BL_CONF_STR, read_token, .flags = BL_CONF_SECRET,
+      .help = "Bearer token that may only read (lookups, listings, status, reviews).",
+      .doc = "For dashboards and scripts that must not change anything; token also reads. "
+             "Without a token of either kind every request but /v1/health is refused."),
+    O("http", "read_token_file", BL_CONF_PATH, read_token_file,
+      .example = "/etc/blsync/api-read.token", .help = "Read read_token from this file instead."),
     O("http", "max_body", BL_CONF_SIZE, max_body, .def = "4M", .min = 1024, .max = 1 << 30,
       .help = "Largest request body."),
     O("http", "threads", BL_CONF_UINT, http_threads, .def = "2", .min = 1, .max = 64,
@@ -107,6 +123,38 @@ static const bl_conf_opt_t opts[] = {
              "disconnected, however steadily it sends."),
     O("http", "idle_timeout", BL_CONF_DURATION, http_idle_timeout_ms, .def = "10s", .min = 1000,
       .help = "An idle connection is closed after this long."),
+
+    O("public", "listen", BL_CONF_ADDR, public_listen, .example = "0.0.0.0:8080",
+      .help = "Address of the public lookup and review page (unset: none)."),
+    O("public", "tls_cert", BL_CONF_PATH, public_cert, .example = "/etc/blsync/tls/public.pem",
+      .help = "Certificate chain (PEM) for HTTPS; with tls_key the page is served over TLS only."),
+    O("public", "tls_key", BL_CONF_PATH, public_key, .example = "/etc/blsync/tls/public.key",
+      .help = "Private key (PEM) of tls_cert."),
+    O("public", "threads", BL_CONF_UINT, public_threads, .def = "2", .min = 1, .max = 64,
+      .help = "HTTP threads of the public listener (each with its own store reader)."),
+    O("public", "max_connections", BL_CONF_UINT, public_max_conns, .def = "256", .min = 1,
+      .max = 100000, .help = "Connections at once on the public listener."),
+    O("public", "max_connections_per_address", BL_CONF_UINT, public_max_conns_per_addr, .def = "8",
+      .min = 1, .max = 100000, .help = "Connections at once from one client address."),
+    O("public", "max_body", BL_CONF_SIZE, public_max_body, .def = "64K", .min = 4096,
+      .max = 1 << 20, .help = "Largest request body (a review request with every field full)."),
+    O("public", "lookup_rate", BL_CONF_NUMBER, lookup_rate, .def = "60", .min = 0, .max = 100000000,
+      .help = "Lookups per minute one client may make (0: no limit)."),
+    O("public", "lookup_burst", BL_CONF_NUMBER, lookup_burst, .def = "30", .min = 1,
+      .max = 100000000, .help = "Lookups one client may make at once before lookup_rate applies."),
+    O("public", "request_rate", BL_CONF_NUMBER, request_rate, .def = "6", .min = 0,
+      .max = 100000000, .help = "Review requests per hour one client may file (0: no limit)."),
+    O("public", "request_burst", BL_CONF_NUMBER, request_burst, .def = "3", .min = 1,
+      .max = 100000000, .help = "Review requests one client may file at once."),
+    O("public", "max_open_requests", BL_CONF_UINT, max_open_reviews, .def = "1000", .min = 1,
+      .max = 100000000, .help = "Open review requests at most; past it new ones are refused (503).",
+      .doc = "The oldest are kept: operators answer them, then requests are taken again."),
+    O("public", "recent_delisting", BL_CONF_DURATION, recent_delisting_ms, .def = "7d",
+      .help = "A delisting this recent is shown and may still be reviewed."),
+    O("public", "response_limit", BL_CONF_DURATION, review_response_ms, .def = "24h",
+      .flags = BL_CONF_HOT,
+      .help = "Operators answer a request within this (the alert BlsyncReviewUnanswered).",
+      .doc = "Exported as blsync_master_review_response_limit_seconds."),
 
     O("publisher", "spool", BL_CONF_PATH, pub.spool, .def = "/var/lib/blsync/spool",
       .help = "Published objects, one directory per feed."),
@@ -275,25 +323,26 @@ int master_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *por
     return 0;
 }
 
-static int read_token(master_config_t *c, const char *path, char *err, size_t errlen)
+static int read_token(const char *file, char *token, size_t size, const char *path, char *err,
+                      size_t errlen)
 {
-    FILE *f = fopen(c->token_file, "r");
+    FILE *f = fopen(file, "r");
     if (!f) {
-        snprintf(err, errlen, "%s: token_file %s: %s", path, c->token_file, strerror(errno));
+        snprintf(err, errlen, "%s: token file %s: %s", path, file, strerror(errno));
         return BL_ECONFIG;
     }
-    char buf[sizeof c->token + 2];
+    char buf[258];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = 0;
-    if (!n || n >= sizeof c->token) {
-        snprintf(err, errlen, "%s: token_file %s: empty or longer than %zu bytes", path,
-                 c->token_file, sizeof c->token - 1);
+    if (!n || n >= size) {
+        snprintf(err, errlen, "%s: token file %s: empty or longer than %zu bytes", path, file,
+                 size - 1);
         return BL_ECONFIG;
     }
-    memcpy(c->token, buf, n + 1);
+    memcpy(token, buf, n + 1);
     return 0;
 }
 
@@ -324,8 +373,15 @@ int master_config_load(const char *path, master_config_t *c, char *err, size_t e
         snprintf(err, errlen, "%s", e.msg);
         return rc;
     }
-    if (c->token_file[0] && read_token(c, path, err, errlen))
+    if (c->token_file[0] && read_token(c->token_file, c->token, sizeof c->token, path, err, errlen))
         return BL_ECONFIG;
+    if (c->read_token_file[0] &&
+        read_token(c->read_token_file, c->read_token, sizeof c->read_token, path, err, errlen))
+        return BL_ECONFIG;
+    if (!c->public_cert[0] != !c->public_key[0]) {
+        snprintf(err, errlen, "%s: [public] needs both tls_cert and tls_key, or neither", path);
+        return BL_ECONFIG;
+    }
     sync_address(c);
     if (c->sync_enabled && (!c->sync.cert_file[0] || !c->sync.tls_key_file[0] ||
                             (!c->sync.ca_file[0] && !c->sync.pinned_file[0]))) {

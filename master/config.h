@@ -24,6 +24,8 @@ typedef struct {
     char listen[128];          /* host:port, [v6]:port */
     char token[256];           /* bearer token for state changes ("" refuses them) */
     char token_file[PATH_MAX]; /* read into token by master_config_load */
+    char read_token[256];      /* bearer token for reads only ("": the token alone) */
+    char read_token_file[PATH_MAX];
     size_t max_body;
     unsigned http_threads;
     /* Bounds before any handler (runtime/http_guard.h; 0: its defaults). */
@@ -47,6 +49,14 @@ typedef struct {
     int64_t window_ms;        /* the delisting propagation window */
     int64_t mirror_ttl_ms;    /* the mirrors' positive TTL, spent from the window */
     int64_t expected_prop_ms; /* propagation the operator expects (the window check) */
+    /* [public]: the public lookup and review listener (master/public.h); off unless set. */
+    char public_listen[128];
+    char public_cert[PATH_MAX], public_key[PATH_MAX];
+    unsigned public_threads, public_max_conns, public_max_conns_per_addr;
+    size_t public_max_body;
+    double lookup_rate, lookup_burst, request_rate, request_burst;
+    uint64_t max_open_reviews;
+    int64_t recent_delisting_ms, review_response_ms;
     /* [policy], [kind.*] */
     master_policy_t policy;
 } master_config_t;

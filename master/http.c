@@ -19,6 +19,7 @@
 #include "http_guard.h"
 #include "json.h"
 #include "log.h"
+#include "reviews.h"
 #include "util.h"
 
 #define MAX_LIST 10000
@@ -230,25 +231,33 @@ static int token_ok(const char *token, const char *auth)
     return d == 0;
 }
 
-/* The requests that change state: they need the bearer token. */
+/* The requests that change state (and take a body): they need the full token. */
 static int state_changing(const char *method, const char *path)
 {
     if (!strcmp(method, "POST"))
-        return !strcmp(path, "/v1/reports") || !strcmp(path, "/v1/listings");
+        return !strcmp(path, "/v1/reports") || !strcmp(path, "/v1/listings") ||
+               !strncmp(path, "/v1/reviews/", 12);
     return !strcmp(method, "DELETE") && !strncmp(path, "/v1/listings/", 13);
 }
 
-/* 0 when the request needs no token or carries the right one; otherwise
- * the status (401, or 403 without a configured token) with out set. */
+/* 0 when the request carries a token that allows it; otherwise the status
+ * (401, or 403 without a configured token) with out set. Every request but
+ * /v1/health needs a token: reads show the whole list, its mirrors and the
+ * review requests. Reads take the read-only token too. */
 static int request_auth(master_http_ctx_t *ctx, const char *method, const char *path,
                         const char *auth, bl_buf_t *out)
 {
-    if (!state_changing(method, path))
+    if (!strcmp(path, "/v1/health"))
         return 0;
-    int st = 0;
-    if (!ctx->token || !*ctx->token)
-        st = error_json(out, 403, "no API token configured: state changes are disabled");
-    else if (!token_ok(ctx->token, auth))
+    int change = state_changing(method, path), st = 0;
+    int has_token = ctx->token && *ctx->token;
+    int has_read = !change && ctx->read_token && *ctx->read_token;
+    if (!has_token && !has_read)
+        st = error_json(out, 403,
+                        change ? "no API token configured: state changes are disabled"
+                               : "no API token configured: the API is disabled");
+    else if (!(has_token && token_ok(ctx->token, auth)) &&
+             !(has_read && token_ok(ctx->read_token, auth)))
         st = error_json(out, 401, "missing or wrong bearer token");
     if (st && !strcmp(path, "/v1/reports"))
         master_metrics_refused(ctx->metrics, "bearer", 1);
@@ -369,8 +378,14 @@ static int h_reports(master_http_ctx_t *ctx, const uint8_t *body, size_t len, bl
         changed(ctx);
     pthread_mutex_unlock(ctx->lock);
     out->len = 0;
-    master_json_printf(out, "{\"accepted\":%zu,\"listed\":%zu,\"extended\":%zu,\"in_grace\":%zu}\n",
+    master_json_printf(out,
+                       "{\"accepted\":%zu,\"listed\":%zu,\"extended\":%zu,\"in_grace\":%zu,"
+                       "\"ids\":[",
                        rs.n, listed, extended, grace);
+    /* The ids a challenged report is named by (the review form asks for it). */
+    for (size_t i = 0; i < rs.n; i++)
+        master_json_printf(out, "%s%lld", i ? "," : "", (long long)rs.r[i].id);
+    master_json_printf(out, "]}\n");
     master_reports_free(&rs);
     return 200;
 }
@@ -811,6 +826,136 @@ static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
     return 200;
 }
 
+/* ---- review requests (blsyncctl reviews) ---- */
+
+static int review_one(void *arg, const master_review_t *r)
+{
+    bl_buf_t *out = arg;
+    if (out->data[out->len - 1] != '[')
+        bl_buf_u8(out, ',');
+    master_review_json(out, r, 1);
+    return 0;
+}
+
+static int h_reviews_list(master_http_ctx_t *ctx, const char *query, bl_buf_t *out)
+{
+    char sbuf[40], lbuf[16];
+    const char *state = query_get(query, "state", sbuf, sizeof sbuf);
+    const char *lim = query_get(query, "limit", lbuf, sizeof lbuf);
+    int want = -1;
+    if (state && !strcmp(state, "all"))
+        want = -2;
+    else if (state && strcmp(state, "open")) {
+        for (want = 0; want < MASTER_REVIEW_STATES; want++)
+            if (!strcmp(state, master_review_state_name(want)))
+                break;
+        if (want == MASTER_REVIEW_STATES)
+            return error_json(out, 400,
+                              "state: use open, all, new, waiting-for-information, accepted, "
+                              "rejected or answered-with-policy");
+    }
+    long limit = lim ? strtol(lim, NULL, 10) : 1000;
+    if (limit < 1 || limit > MAX_LIST)
+        return error_json(out, 400, "limit must be between 1 and 10000");
+    out->len = 0;
+    master_json_printf(out, "{\"reviews\":[");
+    pthread_mutex_lock(ctx->lock);
+    int rc = master_review_each(ctx->store, want, (size_t)limit, review_one, out);
+    pthread_mutex_unlock(ctx->lock);
+    if (rc)
+        return store_fail(ctx, out, rc);
+    master_json_printf(out, "]}\n");
+    return 200;
+}
+
+static int review_id(const char *s, int64_t *id)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    *id = v;
+    return *s && !*end && v > 0;
+}
+
+static int h_review_get(master_http_ctx_t *ctx, const char *ids, bl_buf_t *out)
+{
+    int64_t id;
+    if (!review_id(ids, &id))
+        return error_json(out, 400, "a review id is a positive number");
+    master_review_t r;
+    pthread_mutex_lock(ctx->lock);
+    int rc = master_review_get(ctx->store, id, NULL, &r);
+    pthread_mutex_unlock(ctx->lock);
+    if (rc == BL_ENOTFOUND)
+        return error_json(out, 404, "no such review request");
+    if (rc)
+        return store_fail(ctx, out, rc);
+    out->len = 0;
+    master_json_printf(out, "{\"review\":");
+    master_review_json(out, &r, 1);
+    master_json_printf(out, "}\n");
+    master_review_clear(&r);
+    return 200;
+}
+
+static int h_review_act(master_http_ctx_t *ctx, const char *ids, const uint8_t *body, size_t len,
+                        bl_buf_t *out)
+{
+    int64_t id;
+    if (!review_id(ids, &id))
+        return error_json(out, 400, "a review id is a positive number");
+    master_json_doc_t doc;
+    char jwhy[160];
+    if (master_json_parse(body, len, NULL, &doc, jwhy, sizeof jwhy))
+        return error_json(out, 400, jwhy);
+    if (doc.root->type != MASTER_JSON_OBJ) {
+        master_json_free(&doc);
+        return error_json(out, 400, "body must be a JSON object");
+    }
+    const char *action = json_str(doc.root, "action"), *note = json_str(doc.root, "note");
+    const char *actor = json_str(doc.root, "actor");
+    if (!actor || !*actor || strlen(actor) > 64)
+        actor = "api";
+    const char *why = NULL, *effect = NULL;
+    int changed_ = 0;
+    int64_t now = bl_now_ms();
+    pthread_mutex_lock(ctx->lock);
+    int rc = master_store_begin(ctx->store);
+    if (!rc) {
+        rc = master_review_act(ctx->store, ctx->policy, id, action ? action : "", actor, note, now,
+                               &effect, &changed_, &why);
+        rc = rc ? (master_store_rollback(ctx->store), rc) : master_store_commit(ctx->store);
+    }
+    if (!rc) {
+        ctx->stats.operator_actions_total++;
+        if (changed_) {
+            if (action && !strcmp(action, "accept"))
+                master_metrics_delisted(ctx->metrics, "operator", 1);
+            changed(ctx);
+        }
+    }
+    pthread_mutex_unlock(ctx->lock);
+    int st;
+    if (rc == BL_ENOTFOUND)
+        st = error_json(out, 404, why ? why : "no such review request");
+    else if (rc == BL_ESTATE)
+        st = error_json(out, 409, why);
+    else if (rc && why)
+        st = error_json(out, 422, why);
+    else if (rc)
+        st = store_fail(ctx, out, rc);
+    else {
+        st = h_review_get(ctx, ids, out);
+        if (st == 200) {
+            out->len -= 2; /* "}\n" */
+            master_json_printf(out, ",\"effect\":");
+            master_json_put_str(out, effect);
+            master_json_printf(out, "}\n");
+        }
+    }
+    master_json_free(&doc);
+    return st;
+}
+
 int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *url,
                        const char *auth, const uint8_t *body, size_t len, bl_buf_t *out)
 {
@@ -854,6 +999,18 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
             return error_json(out, 405, "use GET");
         return h_status(ctx, out);
     }
+    if (!strcmp(path, "/v1/reviews")) {
+        if (!get)
+            return error_json(out, 405, "use GET");
+        return h_reviews_list(ctx, query, out);
+    }
+    if (!strncmp(path, "/v1/reviews/", 12)) {
+        if (get)
+            return h_review_get(ctx, path + 12, out);
+        if (!post)
+            return error_json(out, 405, "use GET or POST");
+        return h_review_act(ctx, path + 12, body, len, out);
+    }
     if (!strcmp(path, "/v1/health")) {
         out->len = 0;
         master_json_printf(out, "{\"ok\":true}\n");
@@ -869,11 +1026,7 @@ struct master_http {
     master_http_ctx_t *ctx;
 };
 
-typedef struct {
-    bl_buf_t body;
-    int answered;    /* a refusal went out before the body: ignore what follows */
-    int ignore_body; /* GET and HEAD take no body */
-} req_t;
+typedef bl_http_req_t req_t;
 
 static int append_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -1033,20 +1186,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
-static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                    enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    req_t *rq = *con_cls;
-    if (rq) {
-        bl_buf_close(&rq->body);
-        free(rq);
-        *con_cls = NULL;
-    }
-}
-
 int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, unsigned threads,
                       master_http_t **out)
 {
@@ -1083,8 +1222,7 @@ int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, u
         .request_timeout_ms = ctx->request_timeout_ms > 0 ? (uint64_t)ctx->request_timeout_ms : 0,
         .refused = reg ? bl_metrics_find(reg, "blsync_http_refused_total") : NULL,
         .connections = reg ? bl_metrics_find(reg, "blsync_http_connections") : NULL,
-        .completed = on_done,
-        .completed_cls = h,
+        .completed = bl_http_req_completed,
     };
     const struct MHD_OptionItem extra[] = {
         {MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL},

@@ -40,6 +40,7 @@ typedef struct {
     const master_policy_t *policy;
     master_publisher_t *pub; /* may be NULL: status omits publisher data */
     const char *token;       /* "" or NULL: state changes are refused */
+    const char *read_token;  /* "" or NULL: reads need token */
     size_t max_body;
     void (*changed)(void *arg);
     void *changed_arg;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "master_metrics.h"
 #include "metrics_http.h"
+#include "public.h"
 #include "publisher.h"
 #include "reload.h"
 #include "schedule.h"
@@ -32,6 +33,8 @@ typedef struct {
     master_publisher_t *pub;
     master_http_ctx_t api;
     master_http_t *http;
+    master_public_conf_t pubc;
+    master_public_t *public_;
     uv_loop_t *loop;
     uv_signal_t sigterm, sigint, sighup;
     master_sched_t *sched;
@@ -49,6 +52,8 @@ static void on_signal(uv_signal_t *s, int signum)
     BL_INFO("stopping", "signal=%d", signum);
     master_http_stop(m->http); /* waits for requests in flight */
     m->http = NULL;
+    master_public_stop(m->public_);
+    m->public_ = NULL;
     master_sched_stop(m->sched);
     master_publisher_set_hook(m->pub, NULL, NULL); /* a snapshot may still finish */
     master_sched_set_sync(m->sched, NULL);
@@ -69,6 +74,7 @@ static void on_hup(uv_signal_t *s, int signum)
     master_reload(&(master_reload_t){.conf_path = m->conf_path,
                                      .c = &m->c,
                                      .api = &m->api,
+                                     .public_window_ms = &m->pubc.window_ms,
                                      .lock = &m->lock,
                                      .metrics = m->metrics,
                                      .acks = m->acks,
@@ -225,6 +231,7 @@ int main(int argc, char **argv)
                                 .policy = &m.c.policy,
                                 .pub = m.pub,
                                 .token = m.c.token,
+                                .read_token = m.c.read_token,
                                 .max_body = m.c.max_body,
                                 .metrics = m.metrics,
                                 .window_ms = m.c.window_ms,
@@ -235,6 +242,13 @@ int main(int argc, char **argv)
     master_hooks_http(&m.hooks, &m.api);
     if ((rc = master_http_start(&m.api, host, port, m.c.http_threads, &m.http))) {
         fprintf(stderr, "blsync-master: cannot listen on %s\n", m.c.listen);
+        return 1;
+    }
+    master_metrics_set_review_limit(m.metrics, m.c.review_response_ms);
+    if (m.c.public_listen[0] &&
+        master_public_start(master_public_conf(&m.c, &m.pubc, &m.lock, m.store, m.metrics),
+                            m.c.public_listen, &m.public_)) {
+        fprintf(stderr, "blsync-master: cannot serve the public page on %s\n", m.c.public_listen);
         return 1;
     }
     BL_INFO("started", "version=%s feed=%s db=%s spool=%s listen=%s", BLSYNC_VERSION,

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "log.h"
 #include "master_metrics.h"
+#include "reviews.h"
 #include "version.h"
 #include "obj.h"
 
@@ -29,6 +30,8 @@ struct master_metrics {
         *bytes_snap, *heartbeats, *connected, *active, *gone, *prop, *oldest, *propagating, *broken,
         *fam4, *fam6, *dl_expired, *dl_operator;
     bl_metrics_series_t *ingested[MASTER_SRC_N];
+    bl_metrics_series_t *reviews[MASTER_REVIEW_STATES], *review_oldest, *review_limit;
+    _Atomic int64_t review_oldest_ms;
     bl_metrics_series_t *sync_refused[BL_TLS_REFUSED_N], *sync_handshakes;
     uint64_t sync_refused_seen[BL_TLS_REFUSED_N];
     _Atomic int64_t last_publish_ms;
@@ -95,6 +98,14 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
         m->sync_refused[r] =
             bl_metrics_with(m->f.sync_refused, "connection", bl_tls_refusal_name(r));
     m->sync_handshakes = bl_metrics_series(m->f.sync_handshakes, NULL);
+    for (int i = 0; i < MASTER_REVIEW_STATES; i++)
+        m->reviews[i] = bl_metrics_with(m->f.reviews, master_review_state_name(i));
+    for (int i = 0; i < MASTER_REVIEW_CATEGORIES; i++)
+        bl_metrics_with(m->f.reviews_filed, master_review_category_name(i));
+    m->review_oldest = bl_metrics_series(m->f.review_oldest, NULL);
+    bl_metrics_set_age(m->review_oldest, &m->review_oldest_ms);
+    m->review_limit = bl_metrics_series(m->f.review_limit, NULL);
+    bl_metrics_set(m->review_limit, 86400);
     *out = m;
     return 0;
 }
@@ -315,6 +326,13 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
             bl_metrics_set(m->sync_handshakes, (double)bl_tls_server_nhandshakes(l));
         }
     }
+    uint64_t rv[MASTER_REVIEW_STATES];
+    int64_t rv_oldest;
+    if (!master_review_stats(s, rv, &rv_oldest)) {
+        for (int i = 0; i < MASTER_REVIEW_STATES; i++)
+            bl_metrics_set(m->reviews[i], (double)rv[i]);
+        atomic_store(&m->review_oldest_ms, rv_oldest);
+    }
     uint64_t n = 0, broken = 0;
     int64_t oldest = 0;
     if (!master_store_delistings_after(s, min, &n, &oldest)) {
@@ -327,4 +345,29 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
         BL_WARN("delisting_window_broken", "count=%" PRIu64 " window_s=%lld", broken,
                 (long long)(m->window_ms / 1000));
     }
+}
+
+/* The public listener's events: label values are the fixed words of public.c. */
+void master_metrics_public_lookup(master_metrics_t *m, const char *result)
+{
+    if (m)
+        bl_metrics_inc(bl_metrics_with(m->f.public_lookups, result));
+}
+
+void master_metrics_public_refused(master_metrics_t *m, const char *reason)
+{
+    if (m)
+        bl_metrics_inc(bl_metrics_with(m->f.public_refused, reason));
+}
+
+void master_metrics_review_filed(master_metrics_t *m, const char *category)
+{
+    if (m)
+        bl_metrics_inc(bl_metrics_with(m->f.reviews_filed, category));
+}
+
+void master_metrics_set_review_limit(master_metrics_t *m, int64_t limit_ms)
+{
+    if (m)
+        bl_metrics_set(m->review_limit, limit_ms / 1000.0);
 }

@@ -45,6 +45,14 @@ void master_metrics_set_limits(master_metrics_t *m, int64_t window_ms, int64_t g
 /* Counts a configuration reload: ok or error. */
 void master_metrics_reloaded(master_metrics_t *m, int ok);
 
+/* The public listener (master/public.c): a lookup by result, a refusal by
+ * reason, a review request filed by category (fixed words, any thread). */
+void master_metrics_public_lookup(master_metrics_t *m, const char *result);
+void master_metrics_public_refused(master_metrics_t *m, const char *reason);
+void master_metrics_review_filed(master_metrics_t *m, const char *category);
+/* [public] response_limit, exported for the alert on unanswered requests. */
+void master_metrics_set_review_limit(master_metrics_t *m, int64_t limit_ms);
+
 /* The policy word of a refusal message (bounded label values). */
 const char *master_refusal_word(const char *why);
 

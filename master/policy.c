@@ -72,7 +72,7 @@ static double score_of(const master_policy_t *p, const uint64_t count[MASTER_SRC
     return sc;
 }
 
-int master_policy_report(master_store_t *s, const master_policy_t *p, const master_report_t *r,
+int master_policy_report(master_store_t *s, const master_policy_t *p, master_report_t *r,
                          int64_t now_ms, int *outcome)
 {
     int rc, dummy;
@@ -217,6 +217,42 @@ int master_policy_remove(master_store_t *s, const master_policy_t *p, const bl_p
         (rc = master_store_audit(s, now_ms, actor, "remove", target, reason, comment)))
         return rc;
     return 0;
+}
+
+int master_policy_reevaluate(master_store_t *s, const master_policy_t *p, const bl_prefix_t *key,
+                             const char *cause, int64_t now_ms, int *delisted)
+{
+    int dummy;
+    if (!delisted)
+        delisted = &dummy;
+    *delisted = 0;
+    master_listing_t l;
+    int rc = master_store_listing_get(s, key, &l);
+    if (rc == BL_ENOTFOUND)
+        return 0;
+    if (rc || l.kind != MASTER_KIND_POLICY)
+        return rc;
+    int64_t from = now_ms - p->window_ms, removed;
+    rc = master_store_removal_get(s, key, &removed);
+    if (rc == 0)
+        from = max64(from, removed);
+    else if (rc != BL_ENOTFOUND)
+        return rc;
+    uint64_t count[MASTER_SRC_N], total;
+    int64_t last;
+    if ((rc = master_store_report_count(s, key, from, now_ms + p->future_skew_ms, count, &last)))
+        return rc;
+    int64_t exp = (last + p->duration_ms) / 1000;
+    if (score_of(p, count, &total) + 1e-9 < p->threshold || exp <= now_ms / 1000) {
+        *delisted = 1;
+        return master_store_listing_del(s, key, now_ms, cause, NULL);
+    }
+    if (exp == l.e.expires_at && last == l.last_report_ms)
+        return 0;
+    l.e.expires_at = exp;
+    l.last_report_ms = last;
+    l.decided_ms = now_ms;
+    return master_store_listing_put(s, &l);
 }
 
 int master_policy_lookup(master_store_t *s, const master_policy_t *p, const bl_prefix_t *addr,

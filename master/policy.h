@@ -48,8 +48,8 @@ enum { MASTER_R_STORED, MASTER_R_LISTED, MASTER_R_EXTENDED, MASTER_R_GRACE };
 /* Stores a (checked) report and applies the policy at now_ms: lists the
  * address when the weighted reports in the window reach the threshold,
  * extends a policy listing to last report + duration. Inside a transaction.
- * *outcome (may be NULL) receives MASTER_R_*. */
-int master_policy_report(master_store_t *s, const master_policy_t *p, const master_report_t *r,
+ * *outcome (may be NULL) receives MASTER_R_*; r->id the stored report's id. */
+int master_policy_report(master_store_t *s, const master_policy_t *p, master_report_t *r,
                          int64_t now_ms, int *outcome);
 
 /* Delists what has expired at now_ms (inside a transaction). */
@@ -71,6 +71,14 @@ int master_policy_add(master_store_t *s, const master_policy_t *p, const bl_pref
 int master_policy_remove(master_store_t *s, const master_policy_t *p, const bl_prefix_t *key,
                          const char *reason, const char *actor, const char *comment,
                          int64_t now_ms);
+
+/* Re-applies the policy to the listing of key after a report stopped
+ * counting (a review discounted it), inside a transaction: a policy
+ * listing whose remaining reports in the window fall under the threshold
+ * is delisted (cause), else it expires duration after its latest remaining
+ * report. Other kinds are kept. *delisted (may be NULL) says which. */
+int master_policy_reevaluate(master_store_t *s, const master_policy_t *p, const bl_prefix_t *key,
+                             const char *cause, int64_t now_ms, int *delisted);
 
 /* The answer to "is it listed, and how long until it is not". */
 typedef struct {

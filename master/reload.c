@@ -27,6 +27,9 @@ static void reload_config(const master_reload_t *r)
     c->expected_prop_ms = nc.expected_prop_ms;
     c->policy.mirror_active_ms = nc.policy.mirror_active_ms;
     r->api->window_ms = nc.window_ms;
+    if (r->public_window_ms)
+        *r->public_window_ms = nc.window_ms;
+    master_metrics_set_review_limit(r->metrics, c->review_response_ms = nc.review_response_ms);
     master_metrics_set_limits(r->metrics, c->window_ms, c->policy.mirror_active_ms);
     if (r->acks)
         master_acks_set_gone(r->acks, c->policy.mirror_active_ms);

@@ -25,6 +25,7 @@ typedef struct {
     const char *conf_path;
     master_config_t *c;        /* the running configuration: its hot options change */
     master_http_ctx_t *api;    /* the API's copy of the window */
+    int64_t *public_window_ms; /* the public page's copy of the window (may be NULL) */
     pthread_mutex_t *lock;     /* guards c's hot options, the API and the publisher */
     master_metrics_t *metrics; /* may be NULL */
     master_acks_t *acks;       /* may be NULL */

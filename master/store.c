@@ -55,8 +55,9 @@ static const char *const sql[Q_N] = {
     [Q_DL_ADD] = "INSERT INTO delistings(key,decided_ms,cause,noop) VALUES(?1,?2,?3,?4)",
     [Q_R_ADD] = "INSERT INTO reports(key,source,t_ms,received_ms,evidence) VALUES(?1,?2,?3,?4,?5)",
     [Q_R_COUNT] = "SELECT source,count(*),max(t_ms) FROM reports WHERE key=?1 AND t_ms>?2 AND "
-                  "t_ms<=?3 GROUP BY source",
-    [Q_R_LAST] = "SELECT max(t_ms),count(*) FROM reports WHERE key=?1",
+                  "t_ms<=?3 AND id NOT IN (SELECT report_id FROM discounted) GROUP BY source",
+    [Q_R_LAST] = "SELECT max(t_ms),count(*) FROM reports WHERE key=?1 AND id NOT IN (SELECT "
+                 "report_id FROM discounted)",
     [Q_RM_PUT] = "INSERT OR REPLACE INTO removals(key,removed_ms,reason) VALUES(?1,?2,?3)",
     [Q_RM_GET] = "SELECT removed_ms FROM removals WHERE key=?1",
     [Q_RM_DEL] = "DELETE FROM removals WHERE key=?1",
@@ -110,7 +111,18 @@ static const char schema[] =
     /* Every public key this master has signed with: spool objects signed by
      * an earlier key still verify after a rotation and a restart. */
     "CREATE TABLE IF NOT EXISTS keys(id BLOB PRIMARY KEY, raw BLOB NOT NULL, added_ms INT NOT "
-    "NULL) WITHOUT ROWID;";
+    "NULL) WITHOUT ROWID;"
+    /* Reports a review found made in error: they no longer count (master/reviews.c). */
+    "CREATE TABLE IF NOT EXISTS discounted(report_id INTEGER PRIMARY KEY, t_ms INT NOT NULL, "
+    "review_id INT NOT NULL);"
+    /* Review requests from the public listener, worked by the operators (master/reviews.c). */
+    "CREATE TABLE IF NOT EXISTS reviews(id INTEGER PRIMARY KEY, created_ms INT NOT NULL, "
+    "updated_ms INT NOT NULL, state TEXT NOT NULL, category TEXT NOT NULL, ip TEXT NOT NULL, "
+    "prefix TEXT NOT NULL, report_id INT NOT NULL, token_hash BLOB NOT NULL, email TEXT NOT "
+    "NULL, name TEXT NOT NULL, title TEXT NOT NULL, relationship TEXT NOT NULL, subject TEXT NOT "
+    "NULL, reason TEXT NOT NULL, documentation TEXT NOT NULL, url TEXT NOT NULL, answer TEXT NOT "
+    "NULL, operator TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS reviews_state ON reviews(state, updated_ms);";
 
 struct master_store {
     sqlite3 *db;
@@ -826,7 +838,7 @@ int master_store_verify_digest(master_store_t *s)
     return 0;
 }
 
-int master_store_report_add(master_store_t *s, const master_report_t *r)
+int master_store_report_add(master_store_t *s, master_report_t *r)
 {
     sqlite3_stmt *st = Q(s, Q_R_ADD);
     bind_key(st, 1, &r->key);
@@ -835,7 +847,15 @@ int master_store_report_add(master_store_t *s, const master_report_t *r)
     sqlite3_bind_int64(st, 4, r->received_ms);
     if (r->evidence)
         sqlite3_bind_text(st, 5, r->evidence, -1, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "report_add");
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return sqerr(s, "report_add");
+    r->id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+void *master_store_db(master_store_t *s)
+{
+    return s->db;
 }
 
 int master_store_report_count(master_store_t *s, const bl_prefix_t *key, int64_t from_ms,

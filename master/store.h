@@ -99,8 +99,10 @@ typedef struct {
     int64_t t_ms;         /* when the spam was seen */
     int64_t received_ms;  /* when the master accepted the report */
     const char *evidence; /* may be NULL */
+    int64_t id;           /* set by master_store_report_add: the report id a review names */
 } master_report_t;
-int master_store_report_add(master_store_t *s, const master_report_t *r);
+int master_store_report_add(master_store_t *s, master_report_t *r);
+/* Counts and times of reports leave out the ones a review discounted. */
 /* Reports for key with from_ms < t_ms <= to_ms: count per source and the
  * latest t_ms (0 if none). */
 int master_store_report_count(master_store_t *s, const bl_prefix_t *key, int64_t from_ms,
@@ -128,6 +130,11 @@ typedef struct {
 int master_store_delisting_last(master_store_t *s, const bl_prefix_t *key, master_delisting_t *out);
 /* Oldest decided_ms of delistings carried by serials above acked (0 if none). */
 int master_store_delisting_oldest_after(master_store_t *s, uint64_t acked, int64_t *decided_ms);
+
+/* The SQLite handle, for modules with their own tables (master/reviews.c);
+ * the caller's statements must be reset or finalized before the store's
+ * next transaction. */
+void *master_store_db(master_store_t *s);
 
 /* Audit log of operator actions. */
 int master_store_audit(master_store_t *s, int64_t t_ms, const char *actor, const char *action,

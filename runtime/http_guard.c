@@ -390,3 +390,17 @@ int bl_http_content_length(struct MHD_Connection *c, uint64_t *len)
     *len = v;
     return 0;
 }
+
+void bl_http_req_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    bl_http_req_t *rq = *con_cls;
+    if (rq) {
+        bl_buf_close(&rq->body);
+        free(rq);
+        *con_cls = NULL;
+    }
+}

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "metrics.h"
+#include "rd.h"
 
 /*
  * What a client without credentials can hold, and for how long:
@@ -87,6 +88,17 @@ uint64_t bl_http_guard_count(const bl_http_guard_t *g, bl_http_refusal_t why);
 /* Stops the deadline thread and the daemon (waiting for handlers running
  * now), then frees g. NULL is a no-op. */
 void bl_http_guard_stop(bl_http_guard_t *g);
+
+/* A request's body as it arrives, for handlers that take one (the master's
+ * API, the public page): allocated at the first call of the handler,
+ * freed by bl_http_req_completed (set it as bl_http_guard_conf_t.completed). */
+typedef struct {
+    bl_buf_t body;
+    int answered;    /* a refusal went out before the body: ignore what follows */
+    int ignore_body; /* a method that takes no body */
+} bl_http_req_t;
+void bl_http_req_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode toe);
 
 /* The declared Content-Length of the request being handled: 0 and *len, or
  * -1 when there is none (chunked or no body). A value too large for 64 bits

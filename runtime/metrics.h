@@ -208,6 +208,12 @@ typedef struct {
     bl_metric_t *http_refused;       /* counter {listener, reason} */
     bl_metric_t *http_connections;   /* gauge {listener} */
     bl_metric_t *sync_handshakes;    /* gauge, sync connections in their TLS handshake */
+    bl_metric_t *public_lookups;     /* counter {result}: lookups on the public listener */
+    bl_metric_t *public_refused;     /* counter {reason}: public requests refused */
+    bl_metric_t *reviews_filed;      /* counter {category} */
+    bl_metric_t *reviews;            /* gauge {state} */
+    bl_metric_t *review_oldest;      /* gauge: age of the oldest unanswered request */
+    bl_metric_t *review_limit;       /* gauge: the configured response limit */
 } bl_metrics_master_t;
 
 /* Registers the mirror's (or master's) families in r and fills *m. Call

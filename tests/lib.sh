@@ -26,7 +26,8 @@
 #   T0              a fixed test-clock origin (Unix ms, 2027-01-15)
 #   BL_SANITIZED    1 when BL_BUILD is an ASan+UBSan build, else empty (memory
 #                   bounds of a test may allow for the sanitizer's shadow)
-#   TOK             the master's API token (also in $T/token)
+#   TOK             the master's API token (also in $T/token, and exported as
+#                   BLSYNC_TOKEN: blsyncctl --url sends it)
 #   ZONE            the DNS zone of the sync tests (bl.test)
 #   PID[who]        the PID of every process started by spawn or track
 #   HTTP_PORT SYNC_PORT MMET_PORT     the master's API, sync and metrics ports
@@ -124,6 +125,12 @@
 #   ctl_says ERE CTL-ARGS...        blsyncctl CTL-ARGS --url MASTER_URL prints a
 #                   line matching ERE
 #   master_status [JQ-ARGS]         /v1/status (through jq -r JQ-ARGS, default .)
+#
+# The public page (set PUB_URL to http://ADDR:PORT of [public] listen)
+#   pub METHOD PATH [CURL-ARGS...]  curl with the cookie jar $T/jar: body in
+#                   $T/pub.out, headers in $T/pub.hdr, status in STATUS
+#   pub_csrf PATH   the CSRF field of the form on the page at PATH
+#   pub_form PATH FIELD=VALUE...    fills and sends that form (its action)
 #   master_serial, pending          /v1/status .serial and .pending
 #   published_all   nothing pending
 #   wait_published SERIAL           waits for a serial past SERIAL, prints it
@@ -187,6 +194,7 @@ declare -a _BL_ON_EXIT=() _BL_PORTS=()
 T=$(mktemp -d "/tmp/bl-$(basename "$0" .sh).XXXXXX")
 chmod 755 "$T" # daemons that drop privileges (rbldnsd as nobody) read their files here
 TOK=tok$$
+export BLSYNC_TOKEN=$TOK # what blsyncctl sends without -c or --token-file
 STATUS=
 RC=
 
@@ -658,7 +666,8 @@ ctl_says() {
     grep -qE -- "$pat" <<<"$(in_ns master "$CTL" "$@" --url "$MASTER_URL")"
 }
 master_status() {
-    in_ns master curl -sf --max-time "$_BL_CURL_TIME" "$MASTER_URL/v1/status" | jq -r "${@:-.}"
+    in_ns master curl -sf --max-time "$_BL_CURL_TIME" -H "Authorization: Bearer $TOK" \
+        "$MASTER_URL/v1/status" | jq -r "${@:-.}"
 }
 master_serial() { master_status .serial; }
 pending() { master_status .pending; }
@@ -667,6 +676,32 @@ _bl_published_past() { [ "$(master_serial)" -gt "$1" ]; }
 wait_published() {
     wait_until 10 _bl_published_past "$1" || fail "master did not publish past $1"
     master_serial
+}
+
+# ---- the public page ([public] listen = PUB_URL's address) -------------------
+# pub METHOD PATH [CURL-ARGS...]   a request to the public listener with the
+#                 cookie jar $T/jar; body in $T/pub.out, headers in $T/pub.hdr,
+#                 status in STATUS
+# pub_csrf PATH   fetches the form at PATH and prints its CSRF field
+# pub_form PATH FIELD=VALUE...   sends the form on the page at PATH (with its
+#                 CSRF token) as x-www-form-urlencoded to the form's action
+pub() {
+    local m=$1 p=$2
+    shift 2
+    STATUS=$(in_ns master curl -s --max-time "$_BL_CURL_TIME" -b "$T/jar" -c "$T/jar" \
+        -o "$T/pub.out" -D "$T/pub.hdr" -w '%{http_code}' -X "$m" "$@" "$PUB_URL$p") || true
+}
+pub_csrf() {
+    pub GET "$1"
+    sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$T/pub.out" | head -n 1
+}
+pub_form() {
+    local csrf action a=()
+    csrf=$(pub_csrf "$1")
+    action=$(sed -n 's/.*<form class="review" method="post" action="\([^"]*\)".*/\1/p' "$T/pub.out")
+    shift
+    for f in "$@"; do a+=(--data-urlencode "$f"); done
+    pub POST "${action:-/review}" --data-urlencode "csrf=$csrf" "${a[@]}"
 }
 
 # ---- metrics ----------------------------------------------------------------

@@ -589,3 +589,29 @@ int ctl_status(int argc, char **argv)
     bl_buf_close(&resp);
     return 0;
 }
+
+/* The common options and requests for subcommands in other files (ctl/reviews.c). */
+struct ctl_api {
+    api_t a;
+};
+
+ctl_api_t *ctl_api_open(int argc, char **argv, char **rest, int *nrest)
+{
+    ctl_api_t *c = calloc(1, sizeof *c);
+    if (!c || argc > 64 || api_opts(argc, argv, &c->a, rest, nrest)) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int ctl_api_call(const ctl_api_t *c, const char *method, const char *path, const char *body,
+                 bl_buf_t *resp)
+{
+    return api_call(&c->a, method, path, body, resp);
+}
+
+int ctl_api_finish(int status, bl_buf_t *resp)
+{
+    return finish(status, resp);
+}

@@ -27,4 +27,19 @@ int ctl_status(int argc, char **argv);
 int ctl_import_reports(int argc, char **argv);
 int ctl_import_rbldnsd(int argc, char **argv);
 
+/* Review requests from the public page (ctl/reviews.c). */
+int ctl_reviews(int argc, char **argv);
+
+/* The master API for subcommands outside ctl/api.c: open parses the common
+ * options (-c CONF, --url, --token-file; NULL and a message on error, at
+ * most 64 arguments), leaving the others in rest; call sends one request
+ * and returns the HTTP status (-1: no answer); finish prints the answer
+ * and maps the status to an exit code. */
+#include "rd.h"
+typedef struct ctl_api ctl_api_t;
+ctl_api_t *ctl_api_open(int argc, char **argv, char **rest, int *nrest);
+int ctl_api_call(const ctl_api_t *c, const char *method, const char *path, const char *body,
+                 bl_buf_t *resp);
+int ctl_api_finish(int status, bl_buf_t *resp);
+
 #endif

@@ -15,6 +15,8 @@ static const ctl_cmd_t cmds[] = {
     {"lookup", ctl_lookup, "lookup IP [--json] [-c CONF]   listed?, since when, time to delisting"},
     {"status", ctl_status,
      "status [--json] [-c CONF]   mirrors (up/stale/gone, lag), the oldest delisting propagating"},
+    {"reviews", ctl_reviews,
+     "reviews list|show|accept|reject|ask [ID] [--note TEXT]   review requests"},
     {"import-reports", ctl_import_reports,
      "import-reports FILE (-c CONF | --db DB)   load JSON-lines reports into the store"},
     {"import-rbldnsd", ctl_import_rbldnsd,

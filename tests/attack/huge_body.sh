@@ -29,7 +29,8 @@ declare_all "$HTTP_PORT" POST /v1/listings 401
 declare_all "$HTTP_PORT" DELETE /v1/listings/192.0.2.1 401
 declare_all "$HTTP_PORT" POST /v1/reports 413 "$auth"
 declare_all "$HTTP_PORT" POST /v1/listings 413 "$auth"
-declare_all "$HTTP_PORT" POST /v1/nothing 404
+declare_all "$HTTP_PORT" POST /v1/nothing 401
+declare_all "$HTTP_PORT" POST /v1/nothing 404 "$auth"
 declare_all "$HTTP_PORT" PUT /v1/reports 405 "$auth"
 declare_all "$MMET_PORT" GET /metrics 413
 declare_all "$MMET_PORT" POST /metrics 405

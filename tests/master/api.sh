@@ -39,7 +39,7 @@ lookup 192.0.2.1; expect 200 .seconds_to_delisting $((14 * 3600))
 rep 192.0.2.1 user; expect 200 .extended 1
 lookup 192.0.2.1
 expect 200 .seconds_to_delisting 86400 .last_report "$(date -u -d @$(((T0 + 10 * H) / 1000)) +%FT%TZ)"
-grep -q "time to delisting: 86400 s" <<<"$("$CTL" lookup 192.0.2.1 --url "$MASTER_URL")" ||
+grep -q "time to delisting: 86400 s" <<<"$("$CTL" lookup 192.0.2.1 --url "$MASTER_URL" --token-file "$T/token")" ||
     fail "blsyncctl lookup"
 
 echo "== expiry 24 h after the last report: not a second before"

@@ -616,12 +616,25 @@ static void test_http_handle(void)
     bl_buf_t out;
     bl_buf_init(&out);
     const char *body = "{\"ip\":\"192.0.2.1\",\"source\":\"user\"}";
-    /* No token configured: state changes are refused, reads work. */
+    /* No token configured: everything but /v1/health is refused, reads too. */
     ASSERT_EQ(master_http_handle(&ctx, "POST", "/v1/reports", "Bearer x", (const uint8_t *)body,
                                  strlen(body), &out),
               403);
-    ASSERT_EQ(master_http_handle(&ctx, "GET", "/v1/lookup/192.0.2.1", NULL, NULL, 0, &out), 200);
+    ASSERT_EQ(master_http_handle(&ctx, "GET", "/v1/lookup/192.0.2.1", NULL, NULL, 0, &out), 403);
+    ASSERT_EQ(master_http_handle(&ctx, "GET", "/v1/health", NULL, NULL, 0, &out), 200);
+    /* A read-only token reads and changes nothing. */
+    ctx.read_token = "peek";
+    ASSERT_EQ(master_http_handle(&ctx, "GET", "/v1/lookup/192.0.2.1", "Bearer peek", NULL, 0, &out),
+              200);
+    ASSERT_EQ(master_http_handle(&ctx, "GET", "/v1/status", NULL, NULL, 0, &out), 401);
+    ASSERT_EQ(master_http_handle(&ctx, "POST", "/v1/reports", "Bearer peek", (const uint8_t *)body,
+                                 strlen(body), &out),
+              403);
     ctx.token = "sesame";
+    ASSERT_EQ(master_http_handle(&ctx, "POST", "/v1/reports", "Bearer peek", (const uint8_t *)body,
+                                 strlen(body), &out),
+              401);
+    ASSERT_EQ(master_http_handle(&ctx, "GET", "/v1/listings", "Bearer sesame", NULL, 0, &out), 200);
     ASSERT_EQ(master_http_handle(&ctx, "POST", "/v1/reports", "Bearer sesam", (const uint8_t *)body,
                                  strlen(body), &out),
               401);

@@ -1,0 +1,1398 @@
+/* SPDX-License-Identifier: MIT */
+/* The public listener: lookup page and JSON, review request forms, rate limits, CSRF, headers. */
+#include "public.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "addr.h"
+#include "config_util.h"
+#include "err.h"
+#include "http.h"
+#include "http_guard.h"
+#include "json.h"
+#include "log.h"
+#include "reviews.h"
+#include "util.h"
+
+/* ---- per-client token buckets ---- */
+
+#define PUBLIC_NICE 10    /* scheduling priority of the public threads (nice) */
+#define BUCKETS     65536 /* slots per limiter (power of two), 4-way probed */
+#define PROBES      4
+
+typedef struct {
+    uint8_t key[17]; /* family, then the IPv4 address or the IPv6 /64 */
+    double tokens;
+    int64_t t_ms;
+} bucket_t;
+
+typedef struct {
+    pthread_mutex_t mu;
+    bucket_t *b;
+    double per_ms, burst;
+} limiter_t;
+
+static int limiter_init(limiter_t *l, double per_ms, double burst)
+{
+    pthread_mutex_init(&l->mu, NULL);
+    l->per_ms = per_ms;
+    l->burst = burst < 1 ? 1 : burst;
+    l->b = per_ms > 0 ? calloc(BUCKETS, sizeof *l->b) : NULL;
+    return per_ms > 0 && !l->b ? BL_ENOMEM : 0;
+}
+
+static void limiter_free(limiter_t *l)
+{
+    free(l->b);
+    pthread_mutex_destroy(&l->mu);
+}
+
+/* A client: the address, or for IPv6 its /64 (one host holds a /64). */
+static void client_key(const struct sockaddr *sa, uint8_t key[17])
+{
+    memset(key, 0, 17);
+    if (sa && sa->sa_family == AF_INET) {
+        key[0] = 4;
+        memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (!memcmp(a, mapped, 12)) {
+            key[0] = 4;
+            memcpy(key + 1, a + 12, 4);
+        } else {
+            key[0] = 6;
+            memcpy(key + 1, a, 8);
+        }
+    }
+}
+
+/* Takes one token of the client's bucket: 1 if allowed. A full table
+ * hands the least recently used slot of the probe set to the newcomer. */
+static int limiter_take(limiter_t *l, const uint8_t key[17])
+{
+    if (l->per_ms <= 0)
+        return 1;
+    int64_t now = (int64_t)(bl_mono_ns() / 1000000);
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < 17; i++)
+        h = (h ^ key[i]) * 16777619u;
+    pthread_mutex_lock(&l->mu);
+    bucket_t *hit = NULL, *old = NULL;
+    for (int j = 0; j < PROBES && !hit; j++) {
+        bucket_t *b = &l->b[(h + (uint32_t)j) & (BUCKETS - 1)];
+        if (!memcmp(b->key, key, 17) && b->t_ms)
+            hit = b;
+        else if (!old || b->t_ms < old->t_ms)
+            old = b;
+    }
+    if (!hit) {
+        hit = old;
+        memcpy(hit->key, key, 17);
+        hit->tokens = l->burst;
+        hit->t_ms = now;
+    }
+    hit->tokens += (double)(now - hit->t_ms) * l->per_ms;
+    if (hit->tokens > l->burst)
+        hit->tokens = l->burst;
+    hit->t_ms = now ? now : 1;
+    int ok = hit->tokens >= 1.0;
+    if (ok)
+        hit->tokens -= 1.0;
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
+/* ---- the server ---- */
+
+typedef struct {
+    pthread_mutex_t mu;
+    master_store_t *s;
+} reader_t;
+
+struct master_public {
+    const master_public_conf_t *c;
+    bl_http_guard_t *g;
+    limiter_t lookups, requests;
+    reader_t *readers;
+    unsigned nreaders;
+    _Atomic unsigned next_reader;
+    uint8_t secret[32]; /* CSRF: the hidden field is HMAC(secret, cookie) */
+    int tls;
+    char *cert_pem, *key_pem;
+};
+
+typedef bl_http_req_t preq_t;
+
+/* One answer. */
+typedef struct {
+    int status;
+    int html;
+    bl_buf_t b;
+    char cookie[96]; /* a new CSRF cookie value to set, or "" */
+    int retry_after; /* seconds, 0: no header */
+} resp_t;
+
+/* ---- output helpers ---- */
+
+static void put(bl_buf_t *b, const char *s)
+{
+    bl_buf_put(b, s, strlen(s));
+}
+
+/* HTML text and attribute values: every markup character escaped. */
+static void esc(bl_buf_t *b, const char *s)
+{
+    for (const char *p = s ? s : ""; *p; p++) {
+        const char *e = *p == '&'    ? "&amp;"
+                        : *p == '<'  ? "&lt;"
+                        : *p == '>'  ? "&gt;"
+                        : *p == '"'  ? "&quot;"
+                        : *p == '\'' ? "&#39;"
+                                     : NULL;
+        if (e)
+            put(b, e);
+        else
+            bl_buf_u8(b, (uint8_t)*p);
+    }
+}
+
+/* JSON strings that stay inert even if a browser sniffs them as HTML. */
+static void jstr(bl_buf_t *b, const char *s)
+{
+    bl_buf_u8(b, '"');
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            bl_buf_u8(b, '\\');
+            bl_buf_u8(b, *p);
+        } else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
+            char e[8];
+            snprintf(e, sizeof e, "\\u%04x", *p);
+            bl_buf_put(b, e, 6);
+        } else {
+            bl_buf_u8(b, *p);
+        }
+    }
+    bl_buf_u8(b, '"');
+}
+
+static void fmt(bl_buf_t *b, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static void fmt(bl_buf_t *b, const char *f, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf(tmp, sizeof tmp, f, ap);
+    va_end(ap);
+    if (n > 0)
+        bl_buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static const char *when(int64_t ms, char *buf, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M UTC", &tm);
+    return buf;
+}
+
+const char *master_public_words(int64_t s, char *buf, size_t n)
+{
+    if (s < 60) {
+        snprintf(buf, n, "in less than a minute");
+    } else if (s < 3600) {
+        int64_t m = (s + 30) / 60;
+        snprintf(buf, n, "in about %" PRId64 " minute%s", m, m == 1 ? "" : "s");
+    } else if (s < 48 * 3600) {
+        int64_t h = (s + 1800) / 3600;
+        snprintf(buf, n, "in about %" PRId64 " hour%s", h, h == 1 ? "" : "s");
+    } else {
+        snprintf(buf, n, "in about %" PRId64 " days", (s + 43200) / 86400);
+    }
+    return buf;
+}
+
+/* "4 h", "90 min": the propagation window in the page's words. */
+static const char *window_words(int64_t ms, char *buf, size_t n)
+{
+    if (ms % 3600000 == 0)
+        snprintf(buf, n, "%" PRId64 " h", ms / 3600000);
+    else
+        snprintf(buf, n, "%" PRId64 " min", (ms + 59999) / 60000);
+    return buf;
+}
+
+/* "24 hours", "90 minutes": the policy's listing duration. */
+static const char *hours_words(int64_t ms, char *buf, size_t n)
+{
+    if (ms % 3600000 == 0)
+        snprintf(buf, n, "%" PRId64 " hour%s", ms / 3600000, ms == 3600000 ? "" : "s");
+    else
+        snprintf(buf, n, "%" PRId64 " minutes", (ms + 59999) / 60000);
+    return buf;
+}
+
+static const char *page_css =
+    "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2430}"
+    "main{max-width:46rem;margin:2rem auto;padding:0 1rem}"
+    "h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:0}"
+    "form.lookup{display:flex;gap:.5rem;margin:1rem 0}"
+    "input,select,textarea{font:inherit;padding:.4rem;border:1px solid #aab;border-radius:4px}"
+    "form.lookup input{flex:1}textarea{width:100%;min-height:5rem;box-sizing:border-box}"
+    "form.review label{display:block;margin-top:.8rem;font-weight:600}"
+    "form.review input,form.review select{width:100%;box-sizing:border-box}"
+    "button{font:inherit;padding:.4rem 1rem;border:0;border-radius:4px;background:#2456a6;"
+    "color:#fff;cursor:pointer}"
+    "section{background:#fff;border-radius:6px;padding:1rem 1.2rem;margin:1rem 0;"
+    "box-shadow:0 1px 3px rgba(0,0,0,.12)}"
+    ".listed{border-left:6px solid #c0392b}.clear{border-left:6px solid #27ae60}"
+    ".progress{border-left:6px solid #e6a700}.error{border-left:6px solid #c0392b}"
+    "dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dt{font-weight:600}"
+    "dd{margin:0}.hint{color:#556;font-size:.9rem}.token{font-family:monospace}"
+    "footer{color:#667;font-size:.85rem;margin:2rem 0}";
+
+static void page_start(bl_buf_t *b, const char *title)
+{
+    put(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
+    esc(b, title);
+    put(b, "</title><link rel=\"stylesheet\" href=\"/style.css\"></head><body><main>\n"
+           "<h1>Blocklist lookup</h1>\n");
+}
+
+static void lookup_form(bl_buf_t *b, const char *ip)
+{
+    put(b, "<form class=\"lookup\" method=\"get\" action=\"/\">"
+           "<label for=\"ip\" hidden>IP address</label><input id=\"ip\" name=\"ip\" "
+           "maxlength=\"45\" placeholder=\"IPv4 or IPv6 address\" required value=\"");
+    esc(b, ip);
+    put(b, "\"><button type=\"submit\">Look up</button></form>\n");
+}
+
+static void page_end(bl_buf_t *b)
+{
+    put(b, "<footer>Addresses are listed when reports of spam from them meet the listing "
+           "criteria, and delisted automatically when the reports stop. This page shows one "
+           "address at a time.</footer></main></body></html>\n");
+}
+
+static int html_error(resp_t *r, int status, const char *title, const char *msg)
+{
+    r->status = status;
+    r->html = 1;
+    r->b.len = 0;
+    page_start(&r->b, title);
+    put(&r->b, "<section class=\"error\" id=\"error\"><h2>");
+    esc(&r->b, title);
+    put(&r->b, "</h2><p>");
+    esc(&r->b, msg);
+    put(&r->b, "</p><p><a href=\"/\">Back to the lookup</a></p></section>");
+    page_end(&r->b);
+    return status;
+}
+
+static int json_error(resp_t *r, int status, const char *field, const char *msg)
+{
+    r->status = status;
+    r->html = 0;
+    r->b.len = 0;
+    put(&r->b, "{\"error\":");
+    jstr(&r->b, msg);
+    if (field) {
+        put(&r->b, ",\"field\":");
+        jstr(&r->b, field);
+    }
+    put(&r->b, "}\n");
+    return status;
+}
+
+static void count_lookup(master_public_t *p, const char *result)
+{
+    master_metrics_public_lookup(p->c->metrics, result);
+}
+
+static void count_refused(master_public_t *p, const char *reason)
+{
+    master_metrics_public_refused(p->c->metrics, reason);
+}
+
+/* ---- lookups ---- */
+
+static int reader_lookup(master_public_t *p, const bl_prefix_t *a, master_lookup_t *lk)
+{
+    unsigned i = p->next_reader++ % p->nreaders;
+    reader_t *r = &p->readers[i];
+    pthread_mutex_lock(&r->mu);
+    int rc = master_policy_lookup(r->s, p->c->policy, a, bl_now_ms(), lk);
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+/* What the public sees of a lookup. */
+typedef struct {
+    int listed, in_progress, recent;
+    char ttd[160], reason[96], kind[16];
+} view_t;
+
+static void view_of(const master_public_t *p, const master_lookup_t *lk, int64_t now, view_t *v)
+{
+    memset(v, 0, sizeof *v);
+    v->listed = lk->listed;
+    char w[32];
+    window_words(p->c->window_ms, w, sizeof w);
+    int propagating = (lk->listed && lk->seconds_to_delist == 0) ||
+                      (!lk->listed && lk->has_delisting && !lk->propagated);
+    v->recent = !lk->listed && lk->has_delisting && lk->d.decided_ms >= now - p->c->recent_ms;
+    if (propagating) {
+        v->in_progress = 1;
+        int n = snprintf(v->ttd, sizeof v->ttd,
+                         "0 \xe2\x80\x94 delisting in progress: it may take up to %s to reach "
+                         "every mirror and user",
+                         w);
+        if (!lk->listed && lk->mirrors_total && n > 0 && (size_t)n < sizeof v->ttd)
+            snprintf(v->ttd + n, sizeof v->ttd - (size_t)n,
+                     " (%" PRIu64 " of %" PRIu64 " active mirrors already have it)",
+                     lk->mirrors_acked, lk->mirrors_total);
+    } else if (lk->listed && lk->seconds_to_delist == -1) {
+        snprintf(v->ttd, sizeof v->ttd,
+                 "no automatic delisting: listed until the operators "
+                 "remove it");
+    } else if (lk->listed) {
+        master_public_words(lk->seconds_to_delist, v->ttd, sizeof v->ttd);
+    }
+    if (lk->listed) {
+        int k = lk->l.kind;
+        snprintf(v->kind, sizeof v->kind, "%s",
+                 k == MASTER_KIND_POLICY   ? "policy"
+                 : k == MASTER_KIND_MANUAL ? "operator"
+                                           : "import");
+        snprintf(v->reason, sizeof v->reason, "%s",
+                 k == MASTER_KIND_POLICY   ? "spam reports met the listing criteria"
+                 : k == MASTER_KIND_MANUAL ? "listed by the blocklist's operators"
+                                           : "carried over from an earlier list");
+    }
+}
+
+static int parse_ip(master_public_t *p, const char *ip, bl_prefix_t *a, const char **why)
+{
+    if (!ip || !*ip) {
+        *why = "enter an IPv4 or IPv6 address";
+        return BL_EINVAL;
+    }
+    if (strlen(ip) > 45) {
+        *why = "not an IP address (too long)";
+        return BL_EINVAL;
+    }
+    return master_policy_target(p->c->policy, ip, 0, a, why);
+}
+
+static void json_time(bl_buf_t *b, const char *k, int64_t ms)
+{
+    char t[40];
+    fmt(b, ",\"%s\":", k);
+    if (ms)
+        fmt(b, "\"%s\"", master_format_time(ms, t, sizeof t));
+    else
+        put(b, "null");
+}
+
+static int api_lookup(master_public_t *p, const char *ip, resp_t *r)
+{
+    bl_prefix_t a;
+    const char *why = NULL;
+    if (parse_ip(p, ip, &a, &why)) {
+        count_lookup(p, "invalid");
+        return json_error(r, 400, "ip", why);
+    }
+    master_lookup_t lk;
+    int64_t now = bl_now_ms();
+    if (reader_lookup(p, &a, &lk)) {
+        count_lookup(p, "error");
+        return json_error(r, 503, NULL, "the list cannot be read now; try again later");
+    }
+    view_t v;
+    view_of(p, &lk, now, &v);
+    count_lookup(p, v.listed ? "listed" : v.in_progress ? "delisting" : "not_listed");
+    char s[BL_PREFIX_STRLEN];
+    bl_prefix_format(&a, s, sizeof s);
+    r->status = 200;
+    r->html = 0;
+    fmt(&r->b, "{\"ip\":\"%s\",\"listed\":%s,\"state\":\"%s\"", s, v.listed ? "true" : "false",
+        v.in_progress ? "delisting"
+        : v.listed    ? "listed"
+                      : "not-listed");
+    if (v.listed) {
+        bl_prefix_format(&lk.l.e.key, s, sizeof s);
+        fmt(&r->b, ",\"matched_prefix\":\"%s\"", s);
+        json_time(&r->b, "listed_since", lk.l.e.listed_at * 1000);
+        json_time(&r->b, "last_report", lk.last_report_ms);
+        if (lk.seconds_to_delist >= 0)
+            fmt(&r->b, ",\"seconds_to_delisting\":%lld", (long long)lk.seconds_to_delist);
+        else
+            put(&r->b, ",\"seconds_to_delisting\":null");
+        fmt(&r->b, ",\"reason\":\"%s\",\"reason_text\":", v.kind);
+        jstr(&r->b, v.reason);
+    } else {
+        json_time(&r->b, "last_report", lk.last_report_ms);
+        put(&r->b, ",\"seconds_to_delisting\":");
+        put(&r->b, v.in_progress ? "0" : "null");
+        json_time(&r->b, "delisted_at", v.recent || v.in_progress ? lk.d.decided_ms : 0);
+    }
+    put(&r->b, ",\"time_to_delisting\":");
+    if (v.ttd[0])
+        jstr(&r->b, v.ttd);
+    else
+        put(&r->b, "null");
+    if (v.in_progress && !v.listed && lk.mirrors_total)
+        fmt(&r->b, ",\"mirrors_active\":%" PRIu64 ",\"mirrors_with_delisting\":%" PRIu64,
+            lk.mirrors_total, lk.mirrors_acked);
+    fmt(&r->b, ",\"review_possible\":%s}\n", v.listed || v.recent ? "true" : "false");
+    return 200;
+}
+
+static void dl(bl_buf_t *b, const char *k, const char *v, const char *id)
+{
+    put(b, "<dt>");
+    esc(b, k);
+    put(b, "</dt><dd");
+    if (id)
+        fmt(b, " id=\"%s\"", id);
+    put(b, ">");
+    esc(b, v);
+    put(b, "</dd>");
+}
+
+static int page_lookup(master_public_t *p, const char *ip, resp_t *r)
+{
+    r->html = 1;
+    r->status = 200;
+    page_start(&r->b, ip && *ip ? "Blocklist lookup result" : "Blocklist lookup");
+    lookup_form(&r->b, ip);
+    if (!ip || !*ip) {
+        put(&r->b, "<p class=\"hint\">Enter the address named in the refusal of your mail to see "
+                   "whether it is listed and when it will be delisted.</p>");
+        page_end(&r->b);
+        return 200;
+    }
+    bl_prefix_t a;
+    const char *why = NULL;
+    if (parse_ip(p, ip, &a, &why)) {
+        count_lookup(p, "invalid");
+        r->status = 400;
+        put(&r->b, "<section class=\"error\" id=\"result\"><h2>Not a listable address</h2><p>");
+        esc(&r->b, why);
+        put(&r->b, "</p></section>");
+        page_end(&r->b);
+        return 400;
+    }
+    master_lookup_t lk;
+    int64_t now = bl_now_ms();
+    if (reader_lookup(p, &a, &lk)) {
+        count_lookup(p, "error");
+        return html_error(r, 503, "Try again later", "The list cannot be read now.");
+    }
+    view_t v;
+    view_of(p, &lk, now, &v);
+    count_lookup(p, v.listed ? "listed" : v.in_progress ? "delisting" : "not_listed");
+    char s[BL_PREFIX_STRLEN], t[40];
+    bl_prefix_format(&a, s, sizeof s);
+    fmt(&r->b, "<section id=\"result\" class=\"%s\"><h2 id=\"status\">",
+        v.in_progress ? "progress"
+        : v.listed    ? "listed"
+                      : "clear");
+    esc(&r->b, s);
+    put(&r->b, v.in_progress ? " is being delisted" : v.listed ? " is listed" : " is not listed");
+    put(&r->b, "</h2><dl>");
+    if (v.listed) {
+        char m[BL_PREFIX_STRLEN];
+        bl_prefix_format(&lk.l.e.key, m, sizeof m);
+        if (strcmp(m, s))
+            dl(&r->b, "Matched prefix", m, "prefix");
+        dl(&r->b, "Listed since", when(lk.l.e.listed_at * 1000, t, sizeof t), "since");
+        dl(&r->b, "Last report", lk.last_report_ms ? when(lk.last_report_ms, t, sizeof t) : "none",
+           "last");
+        dl(&r->b, "Reason", v.reason, "reason");
+    } else if (v.recent || v.in_progress) {
+        dl(&r->b, "Delisted", when(lk.d.decided_ms, t, sizeof t), "delisted");
+    }
+    if (v.ttd[0])
+        dl(&r->b, "Time to delisting", v.ttd, "ttd");
+    put(&r->b, "</dl>");
+    if (v.listed && lk.l.kind == MASTER_KIND_POLICY) {
+        char d[32];
+        fmt(&r->b,
+            "<p class=\"hint\">Listings end automatically when no new report arrives for %s: "
+            "fixing the source of the spam is the way to delisting. Please do not ask for an "
+            "early delisting.</p>",
+            hours_words(p->c->policy->duration_ms, d, sizeof d));
+    }
+    if (v.listed || v.recent) {
+        put(&r->b, "<p>If you administer this address and believe the listing is an error, or "
+                   "you challenge a report you received: <a id=\"review-link\" "
+                   "href=\"/review?ip=");
+        esc(&r->b, s);
+        put(&r->b, "\">request a review</a>.</p>");
+    }
+    put(&r->b, "</section>");
+    page_end(&r->b);
+    return 200;
+}
+
+/* ---- CSRF: a cookie nonce and the form's HMAC of it ---- */
+
+static void csrf_of(const master_public_t *p, const char *cookie, char out[65])
+{
+    uint8_t mac[32];
+    unsigned n = 0;
+    HMAC(EVP_sha256(), p->secret, sizeof p->secret, (const unsigned char *)cookie, strlen(cookie),
+         mac, &n);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+static int hex_token(const char *s, size_t len)
+{
+    if (!s || strlen(s) != len)
+        return 0;
+    for (const char *q = s; *q; q++)
+        if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* The cookie of this visitor, or a new one set in r. */
+static const char *csrf_cookie(struct MHD_Connection *conn, resp_t *r)
+{
+    const char *c = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "blsync_csrf");
+    if (hex_token(c, 32))
+        return c;
+    uint8_t raw[16];
+    RAND_bytes(raw, sizeof raw);
+    for (int i = 0; i < 16; i++)
+        snprintf(r->cookie + 2 * i, 3, "%02x", raw[i]);
+    return r->cookie;
+}
+
+static int csrf_ok(const master_public_t *p, struct MHD_Connection *conn, const char *field)
+{
+    const char *c = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "blsync_csrf");
+    if (!hex_token(c, 32) || !field || strlen(field) != 64)
+        return 0;
+    char want[65];
+    csrf_of(p, c, want);
+    unsigned char d = 0;
+    for (int i = 0; i < 64; i++)
+        d |= (unsigned char)(want[i] ^ field[i]);
+    return d == 0;
+}
+
+/* ---- forms ---- */
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* An application/x-www-form-urlencoded body decoded in place: names and
+ * values point into buf. Returns the number of pairs (at most max). */
+typedef struct {
+    const char *k, *v;
+} kv_t;
+
+static size_t form_parse(char *buf, kv_t *kv, size_t max)
+{
+    size_t n = 0;
+    char *p = buf;
+    while (p && *p && n < max) {
+        char *amp = strchr(p, '&');
+        if (amp)
+            *amp = 0;
+        char *eq = strchr(p, '=');
+        if (eq) {
+            *eq = 0;
+            char *o = eq + 1;
+            for (char *i = eq + 1; *i; i++) {
+                if (*i == '+')
+                    *o++ = ' ';
+                else if (*i == '%' && hexval(i[1]) >= 0 && hexval(i[2]) >= 0) {
+                    *o++ = (char)(hexval(i[1]) * 16 + hexval(i[2]));
+                    i += 2;
+                } else
+                    *o++ = *i;
+            }
+            *o = 0;
+            kv[n].k = p;
+            kv[n].v = eq + 1;
+            n++;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return n;
+}
+
+static const char *form_get(const kv_t *kv, size_t n, const char *k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(kv[i].k, k))
+            return kv[i].v;
+    return NULL;
+}
+
+static void fill_form(master_review_form_t *f, const char *(*get)(const void *, const char *),
+                      const void *src)
+{
+    f->ip = get(src, "ip");
+    f->category = get(src, "category");
+    f->report_id = get(src, "report_id");
+    f->email = get(src, "email");
+    f->name = get(src, "name");
+    f->title = get(src, "title");
+    f->relationship = get(src, "relationship");
+    f->subject = get(src, "subject");
+    f->reason = get(src, "reason");
+    f->documentation = get(src, "documentation");
+    f->url = get(src, "url");
+}
+
+typedef struct {
+    const kv_t *kv;
+    size_t n;
+} kvs_t;
+
+static const char *kv_get(const void *src, const char *k)
+{
+    const kvs_t *s = src;
+    return form_get(s->kv, s->n, k);
+}
+
+static const char *json_get_str(const void *src, const char *k)
+{
+    const master_json_t *v = master_json_get(src, k);
+    if (!v)
+        return NULL;
+    if (v->type == MASTER_JSON_STR)
+        return v->str;
+    return "\x01"; /* not a string: refused by the check as an invalid character */
+}
+
+/* A form field's label and its hint. */
+static void label(bl_buf_t *b, const char *name, const char *text, const char *hint)
+{
+    fmt(b, "<label for=\"%s\">", name);
+    esc(b, text);
+    put(b, "</label>");
+    if (hint) {
+        put(b, "<span class=\"hint\">");
+        esc(b, hint);
+        put(b, "</span>");
+    }
+}
+
+static void text_input(bl_buf_t *b, const char *name, const char *text, const char *hint,
+                       const char *value, int max, int required)
+{
+    label(b, name, text, hint);
+    fmt(b, "<input id=\"%s\" name=\"%s\" maxlength=\"%d\"%s value=\"", name, name, max,
+        required ? " required" : "");
+    esc(b, value);
+    put(b, "\">");
+}
+
+static void textarea(bl_buf_t *b, const char *name, const char *text, const char *hint,
+                     const char *value, int max)
+{
+    label(b, name, text, hint);
+    fmt(b, "<textarea id=\"%s\" name=\"%s\" maxlength=\"%d\">", name, name, max);
+    esc(b, value);
+    put(b, "</textarea>");
+}
+
+static void review_form(master_public_t *p, struct MHD_Connection *conn, resp_t *r,
+                        const master_review_form_t *f, const char *field, const char *why)
+{
+    char tok[65];
+    csrf_of(p, csrf_cookie(conn, r), tok);
+    bl_buf_t *b = &r->b;
+    char d[32];
+    page_start(b, "Request a review");
+    fmt(b, "%s",
+        "<section><h2>Request a review</h2><p>Ask for the review of a listing made in "
+        "error (a technical error, or a user who reported mail that was not spam), or "
+        "challenge one report you received. Write from a role account of the network "
+        "(postmaster@, abuse@, ...). Requests are answered within one day. ");
+    fmt(b,
+        "Asking for an early delisting after a fix is not a review: listings end by "
+        "themselves %s after the last report.</p>",
+        hours_words(p->c->policy->duration_ms, d, sizeof d));
+    if (why) {
+        put(b, "<p class=\"error\" id=\"form-error\"><strong>");
+        esc(b, field ? field : "request");
+        put(b, ":</strong> ");
+        esc(b, why);
+        put(b, "</p>");
+    }
+    put(b, "<form class=\"review\" method=\"post\" action=\"/review\">");
+    fmt(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", tok);
+    text_input(b, "ip", "IP address", NULL, f->ip, 45, 1);
+    put(b, "<label for=\"category\">What do you ask for?</label><select id=\"category\" "
+           "name=\"category\">");
+    static const char *const labels[MASTER_REVIEW_CATEGORIES] = {
+        "Review: a technical error listed the address",
+        "Review: a user reported mail that was not spam",
+        "Challenge one report I received",
+        "Early delisting: I fixed the problem",
+    };
+    for (int i = 0; i < MASTER_REVIEW_CATEGORIES; i++) {
+        const char *n = master_review_category_name(i);
+        fmt(b, "<option value=\"%s\"%s>", n,
+            f->category && !strcmp(f->category, n) ? " selected" : "");
+        esc(b, labels[i]);
+        put(b, "</option>");
+    }
+    put(b, "</select>");
+    text_input(b, "email", "Your role address", "postmaster@, abuse@ or another role account",
+               f->email, MASTER_REVIEW_EMAIL_MAX, 1);
+    text_input(b, "name", "Your name", NULL, f->name, MASTER_REVIEW_NAME_MAX, 1);
+    text_input(b, "title", "Your title", NULL, f->title, MASTER_REVIEW_TITLE_MAX, 1);
+    textarea(b, "relationship", "Your relationship to the address",
+             "For a review: who you are for this network", f->relationship, MASTER_REVIEW_REL_MAX);
+    text_input(b, "report_id", "Report id", "For a challenge: the id given in the report",
+               f->report_id, 20, 0);
+    text_input(b, "subject", "Subject line of the report",
+               "For a challenge: the complete subject line", f->subject, MASTER_REVIEW_SUBJ_MAX, 0);
+    textarea(b, "reason", "Why the listing or report is wrong",
+             "Concisely; for a user error include the record of the closed-loop (double opt-in) "
+             "confirmation",
+             f->reason, MASTER_REVIEW_TEXT_MAX);
+    textarea(b, "documentation", "Supporting documentation", NULL, f->documentation,
+             MASTER_REVIEW_DOC_MAX);
+    text_input(b, "url", "Link to a large file", "Put large evidence on a web server", f->url,
+               MASTER_REVIEW_URL_MAX, 0);
+    put(b, "<p><button type=\"submit\" id=\"send\">Send the request</button></p></form>"
+           "</section>");
+    page_end(b);
+}
+
+static int page_review_form(master_public_t *p, struct MHD_Connection *conn, const char *ip,
+                            resp_t *r)
+{
+    master_review_form_t f = {.ip = ip && strlen(ip) <= 45 ? ip : ""};
+    r->status = 200;
+    r->html = 1;
+    review_form(p, conn, r, &f, NULL, NULL);
+    return 200;
+}
+
+/* Files a checked form under the master's lock; status and texts out. */
+static int file_review(master_public_t *p, const master_review_form_t *f, int64_t *id, char *token,
+                       int *state, const char **field, const char **why)
+{
+    pthread_mutex_lock(p->c->lock);
+    int rc = master_store_begin(p->c->store);
+    if (!rc) {
+        rc = master_review_file(p->c->store, p->c->policy, f, p->c->recent_ms, p->c->max_open,
+                                bl_now_ms(), id, token, state, field, why);
+        rc = rc ? (master_store_rollback(p->c->store), rc) : master_store_commit(p->c->store);
+    }
+    pthread_mutex_unlock(p->c->lock);
+    if (rc == BL_EINVAL) {
+        count_refused(p, *field && !strcmp(*field, "ip") ? "not_eligible" : "invalid");
+        return 422;
+    }
+    if (rc == MASTER_REVIEW_EFULL) {
+        count_refused(p, "queue_full");
+        *field = NULL;
+        *why = "the review queue is full: operators are answering the requests already filed. "
+               "Please try again tomorrow; your listing still ends by itself 24 hours after the "
+               "last report.";
+        return 503;
+    }
+    if (rc) {
+        *field = NULL;
+        *why = "the request could not be stored; try again later";
+        return 503;
+    }
+    master_metrics_review_filed(
+        p->c->metrics, master_review_category_name(master_review_category_parse(f->category)));
+    return 201;
+}
+
+static void status_link(bl_buf_t *b, int64_t id, const char *token)
+{
+    fmt(b, "/review/status?id=%lld&amp;token=%s", (long long)id, token);
+}
+
+static int post_review_form(master_public_t *p, struct MHD_Connection *conn, char *body, resp_t *r)
+{
+    kv_t kv[32];
+    size_t n = form_parse(body, kv, 32);
+    r->html = 1;
+    if (!csrf_ok(p, conn, form_get(kv, n, "csrf"))) {
+        count_refused(p, "csrf");
+        return html_error(r, 403, "The form expired",
+                          "The form could not be verified (it is too old, or your browser "
+                          "refused its cookie). Open the review form again and send it anew.");
+    }
+    master_review_form_t f;
+    kvs_t src = {kv, n};
+    fill_form(&f, kv_get, &src);
+    int64_t id = 0;
+    char token[MASTER_REVIEW_TOKEN_LEN + 1];
+    int state = 0;
+    const char *field = NULL, *why = NULL;
+    int st = file_review(p, &f, &id, token, &state, &field, &why);
+    if (st == 422 || st == 503) {
+        r->status = st;
+        review_form(p, conn, r, &f, field, why);
+        return st;
+    }
+    r->status = 201;
+    bl_buf_t *b = &r->b;
+    page_start(b, "Request filed");
+    fmt(b, "<section id=\"filed\"><h2>Request %lld: ", (long long)id);
+    esc(b, master_review_state_name(state));
+    put(b, "</h2>");
+    if (state == MASTER_REVIEW_POLICY) {
+        put(b, "<p id=\"answer\">");
+        esc(b, master_review_policy_text());
+        put(b, "</p><p>Nothing was changed; the request is closed.</p>");
+    } else {
+        put(b, "<p>Your request is in the queue. Keep this link: it is the only way to see its "
+               "state and our answer.</p>");
+    }
+    put(b, "<p><a id=\"status-link\" href=\"");
+    status_link(b, id, token);
+    fmt(b, "\">Request %lld, token <span class=\"token\">%s</span></a></p></section>",
+        (long long)id, token);
+    page_end(b);
+    return 201;
+}
+
+static int post_review_json(master_public_t *p, const uint8_t *body, size_t len, resp_t *r)
+{
+    master_json_doc_t doc;
+    char why_[160];
+    const master_json_limits_t lim = {
+        .max_depth = 2, .max_members = 32, .max_values = 64, .max_str = 16384};
+    if (master_json_parse(body, len, &lim, &doc, why_, sizeof why_)) {
+        count_refused(p, "invalid");
+        return json_error(r, 400, NULL, why_);
+    }
+    if (doc.root->type != MASTER_JSON_OBJ) {
+        master_json_free(&doc);
+        count_refused(p, "invalid");
+        return json_error(r, 400, NULL, "body must be a JSON object");
+    }
+    master_review_form_t f;
+    char rid[24] = "";
+    fill_form(&f, json_get_str, doc.root);
+    const master_json_t *v = master_json_get(doc.root, "report_id");
+    if (v && v->type == MASTER_JSON_NUM && v->num > 0 && v->num < 1e15) {
+        snprintf(rid, sizeof rid, "%.0f", v->num);
+        f.report_id = rid;
+    }
+    int64_t id = 0;
+    char token[MASTER_REVIEW_TOKEN_LEN + 1];
+    int state = 0;
+    const char *field = NULL, *why = NULL;
+    int st = file_review(p, &f, &id, token, &state, &field, &why);
+    if (st != 201) {
+        master_json_free(&doc);
+        return json_error(r, st, field, why);
+    }
+    r->status = 201;
+    r->html = 0;
+    fmt(&r->b, "{\"id\":%lld,\"token\":\"%s\",\"state\":\"%s\",\"answer\":", (long long)id, token,
+        master_review_state_name(state));
+    if (state == MASTER_REVIEW_POLICY)
+        jstr(&r->b, master_review_policy_text());
+    else
+        put(&r->b, "null");
+    fmt(&r->b, ",\"status_url\":\"/review/status?id=%lld&token=%s\"}\n", (long long)id, token);
+    master_json_free(&doc);
+    return 201;
+}
+
+/* A request as its requester may see it (id and secret token). */
+static int get_review(master_public_t *p, const char *ids, const char *token, master_review_t *rv)
+{
+    char *end;
+    long long id = ids ? strtoll(ids, &end, 10) : 0;
+    if (!ids || *end || id <= 0 || !hex_token(token, MASTER_REVIEW_TOKEN_LEN))
+        return BL_ENOTFOUND;
+    pthread_mutex_lock(p->c->lock);
+    int rc = master_review_get(p->c->store, id, token, rv);
+    pthread_mutex_unlock(p->c->lock);
+    return rc;
+}
+
+static int api_review_status(master_public_t *p, const char *ids, const char *token, resp_t *r)
+{
+    master_review_t rv;
+    int rc = get_review(p, ids, token, &rv);
+    if (rc)
+        return json_error(r, rc == BL_ENOTFOUND ? 404 : 503, NULL,
+                          rc == BL_ENOTFOUND ? "no request with this id and token"
+                                             : "try again later");
+    r->status = 200;
+    r->html = 0;
+    char t1[40], t2[40];
+    fmt(&r->b, "{\"id\":%lld,\"state\":\"%s\",\"category\":\"%s\",\"ip\":", (long long)rv.id,
+        master_review_state_name(rv.state), master_review_category_name(rv.category));
+    jstr(&r->b, rv.ip);
+    fmt(&r->b, ",\"filed_at\":\"%s\",\"updated_at\":\"%s\",\"answer\":",
+        master_format_time(rv.created_ms, t1, sizeof t1),
+        master_format_time(rv.updated_ms, t2, sizeof t2));
+    jstr(&r->b, rv.answer);
+    put(&r->b, "}\n");
+    master_review_clear(&rv);
+    return 200;
+}
+
+static int page_review_status(master_public_t *p, struct MHD_Connection *conn, const char *ids,
+                              const char *token, resp_t *r, const char *notice)
+{
+    master_review_t rv;
+    int rc = get_review(p, ids, token, &rv);
+    if (rc)
+        return html_error(r, rc == BL_ENOTFOUND ? 404 : 503, "No such request",
+                          "No request has this id and token. Use the link given when you filed "
+                          "it.");
+    r->status = 200;
+    r->html = 1;
+    bl_buf_t *b = &r->b;
+    char t[40];
+    page_start(b, "Review request");
+    fmt(b, "<section id=\"request\"><h2>Request %lld</h2><dl>", (long long)rv.id);
+    dl(b, "State", master_review_state_name(rv.state), "state");
+    dl(b, "Address", rv.ip, "req-ip");
+    dl(b, "Kind", master_review_category_name(rv.category), "category");
+    dl(b, "Filed", when(rv.created_ms, t, sizeof t), "filed");
+    dl(b, "Last change", when(rv.updated_ms, t, sizeof t), "updated");
+    if (*rv.answer)
+        dl(b, rv.state == MASTER_REVIEW_WAITING ? "Question" : "Answer", rv.answer, "answer");
+    put(b, "</dl>");
+    if (notice) {
+        put(b, "<p id=\"notice\">");
+        esc(b, notice);
+        put(b, "</p>");
+    }
+    if (rv.state == MASTER_REVIEW_WAITING) {
+        char tok[65];
+        csrf_of(p, csrf_cookie(conn, r), tok);
+        put(b, "<form class=\"review\" method=\"post\" action=\"/review/reply\">");
+        fmt(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", tok);
+        fmt(b, "<input type=\"hidden\" name=\"id\" value=\"%lld\">", (long long)rv.id);
+        put(b, "<input type=\"hidden\" name=\"token\" value=\"");
+        esc(b, token);
+        put(b, "\">");
+        textarea(b, "text", "Your answer", NULL, "", MASTER_REVIEW_TEXT_MAX);
+        put(b, "<p><button type=\"submit\">Send</button></p></form>");
+    }
+    put(b, "</section>");
+    page_end(b);
+    master_review_clear(&rv);
+    return 200;
+}
+
+static int post_reply(master_public_t *p, struct MHD_Connection *conn, char *body, resp_t *r)
+{
+    kv_t kv[8];
+    size_t n = form_parse(body, kv, 8);
+    if (!csrf_ok(p, conn, form_get(kv, n, "csrf"))) {
+        count_refused(p, "csrf");
+        return html_error(r, 403, "The form expired",
+                          "The form could not be verified. Open the request's page again.");
+    }
+    const char *ids = form_get(kv, n, "id"), *token = form_get(kv, n, "token");
+    master_review_t rv;
+    int rc = get_review(p, ids, token, &rv);
+    if (rc)
+        return html_error(r, 404, "No such request", "No request has this id and token.");
+    master_review_clear(&rv);
+    const char *why = NULL;
+    pthread_mutex_lock(p->c->lock);
+    rc = master_store_begin(p->c->store);
+    if (!rc) {
+        rc = master_review_reply(p->c->store, rv.id, token, form_get(kv, n, "text"), bl_now_ms(),
+                                 &why);
+        rc = rc ? (master_store_rollback(p->c->store), rc) : master_store_commit(p->c->store);
+    }
+    pthread_mutex_unlock(p->c->lock);
+    if (rc && why) {
+        count_refused(p, "invalid");
+        page_review_status(p, conn, ids, token, r, why);
+        r->status = 422;
+        return 422;
+    }
+    if (rc)
+        return html_error(r, 503, "Try again later", "The reply could not be stored.");
+    return page_review_status(p, conn, ids, token, r, "Thank you: your answer was added.");
+}
+
+/* ---- routing ---- */
+
+static const char *arg(struct MHD_Connection *c, const char *k)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
+}
+
+static int rate_limited(master_public_t *p, limiter_t *l, struct MHD_Connection *conn, int json,
+                        const char *what, resp_t *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    uint8_t key[17];
+    client_key(ci ? ci->client_addr : NULL, key);
+    if (limiter_take(l, key))
+        return 0;
+    count_refused(p, l == &p->lookups ? "rate_limited_lookup" : "rate_limited_request");
+    r->retry_after = l == &p->lookups ? 60 : 3600;
+    char msg[160];
+    snprintf(msg, sizeof msg, "too many %s from your address: wait a while and try again", what);
+    if (json)
+        return json_error(r, 429, NULL, msg);
+    return html_error(r, 429, "Too many requests", msg);
+}
+
+static int route(master_public_t *p, struct MHD_Connection *conn, const char *method,
+                 const char *url, preq_t *rq, resp_t *r)
+{
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    int post = !strcmp(method, "POST");
+    if (!strcmp(url, "/style.css")) {
+        if (!get)
+            return html_error(r, 405, "Method not allowed", "Use GET.");
+        r->status = 200;
+        r->html = 2;
+        put(&r->b, page_css);
+        return 200;
+    }
+    if (!strcmp(url, "/favicon.ico")) {
+        r->status = 204; /* none: browsers ask for it on every page */
+        r->html = 2;
+        return 204;
+    }
+    if (!strcmp(url, "/")) {
+        if (!get)
+            return html_error(r, 405, "Method not allowed", "Use GET.");
+        const char *ip = arg(conn, "ip");
+        if (ip && *ip && rate_limited(p, &p->lookups, conn, 0, "lookups", r))
+            return r->status;
+        return page_lookup(p, ip, r);
+    }
+    if (!strncmp(url, "/api/lookup/", 12)) {
+        if (!get)
+            return json_error(r, 405, NULL, "use GET");
+        if (rate_limited(p, &p->lookups, conn, 1, "lookups", r))
+            return r->status;
+        return api_lookup(p, url + 12, r);
+    }
+    if (!strcmp(url, "/review")) {
+        if (get)
+            return page_review_form(p, conn, arg(conn, "ip"), r);
+        if (!post)
+            return html_error(r, 405, "Method not allowed", "Use GET or POST.");
+        if (rate_limited(p, &p->requests, conn, 0, "requests", r))
+            return r->status;
+        bl_buf_u8(&rq->body, 0);
+        return post_review_form(p, conn, (char *)rq->body.data, r);
+    }
+    if (!strcmp(url, "/api/review")) {
+        if (!post)
+            return json_error(r, 405, NULL, "use POST");
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+        if (!ct || strncasecmp(ct, "application/json", 16))
+            return json_error(r, 415, NULL, "send Content-Type: application/json");
+        if (rate_limited(p, &p->requests, conn, 1, "requests", r))
+            return r->status;
+        return post_review_json(p, rq->body.data, rq->body.len, r);
+    }
+    if (!strcmp(url, "/review/status")) {
+        if (!get)
+            return html_error(r, 405, "Method not allowed", "Use GET.");
+        if (rate_limited(p, &p->lookups, conn, 0, "lookups", r))
+            return r->status;
+        return page_review_status(p, conn, arg(conn, "id"), arg(conn, "token"), r, NULL);
+    }
+    if (!strncmp(url, "/api/review/", 12)) {
+        if (!get)
+            return json_error(r, 405, NULL, "use GET");
+        if (rate_limited(p, &p->lookups, conn, 1, "lookups", r))
+            return r->status;
+        return api_review_status(p, url + 12, arg(conn, "token"), r);
+    }
+    if (!strcmp(url, "/review/reply")) {
+        if (!post)
+            return html_error(r, 405, "Method not allowed", "Use POST.");
+        if (rate_limited(p, &p->requests, conn, 0, "requests", r))
+            return r->status;
+        bl_buf_u8(&rq->body, 0);
+        return post_reply(p, conn, (char *)rq->body.data, r);
+    }
+    if (!strncmp(url, "/api/", 5))
+        return json_error(r, 404, NULL, "no such endpoint");
+    return html_error(r, 404, "Not found", "There is no such page here.");
+}
+
+static enum MHD_Result send_resp(master_public_t *p, struct MHD_Connection *conn, resp_t *r)
+{
+    struct MHD_Response *m =
+        MHD_create_response_from_buffer(r->b.len, r->b.data, MHD_RESPMEM_MUST_COPY);
+    if (!m)
+        return MHD_NO;
+    MHD_add_response_header(m, "Content-Type",
+                            r->html == 2   ? "text/css; charset=utf-8"
+                            : r->html == 1 ? "text/html; charset=utf-8"
+                                           : "application/json");
+    /* No script anywhere: the policy allows none, nor framing or foreign forms. */
+    MHD_add_response_header(m, "Content-Security-Policy",
+                            "default-src 'none'; style-src 'self'; img-src 'self'; "
+                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(m, "X-Frame-Options", "DENY");
+    MHD_add_response_header(m, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(m, "Cross-Origin-Opener-Policy", "same-origin");
+    MHD_add_response_header(m, "Cache-Control", r->html == 2 ? "max-age=3600" : "no-store");
+    if (p->tls)
+        MHD_add_response_header(m, "Strict-Transport-Security", "max-age=31536000");
+    if (r->cookie[0]) {
+        char c[160];
+        snprintf(c, sizeof c, "blsync_csrf=%s; Path=/; HttpOnly; SameSite=Strict%s", r->cookie,
+                 p->tls ? "; Secure" : "");
+        MHD_add_response_header(m, "Set-Cookie", c);
+    }
+    if (r->retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        MHD_add_response_header(m, "Retry-After", ra);
+    }
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, m);
+    MHD_destroy_response(m);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    master_public_t *p = cls;
+    preq_t *rq = *con_cls;
+    resp_t r = {0};
+    /* The public threads yield the CPU to report ingestion and publishing:
+     * a flood of lookups slows lookups, not the list. */
+    static __thread int niced;
+    if (!niced) {
+        niced = 1;
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), PUBLIC_NICE);
+    }
+    bl_buf_init(&r.b);
+    if (!rq) {
+        if (!(rq = calloc(1, sizeof *rq)))
+            return MHD_NO;
+        bl_buf_init(&rq->body);
+        *con_cls = rq;
+        rq->ignore_body = strcmp(method, "POST") != 0;
+        uint64_t declared;
+        if (!rq->ignore_body && bl_http_content_length(conn, &declared) == 0 &&
+            declared > p->c->max_body) {
+            rq->answered = 1;
+            bl_http_guard_refused(p->g, BL_HTTP_REFUSED_TOO_LARGE, "declared");
+            count_refused(p, "too_large");
+            html_error(&r, 413, "Request too large", "The request is larger than allowed.");
+            enum MHD_Result ret = send_resp(p, conn, &r);
+            bl_buf_close(&r.b);
+            return ret;
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (rq->answered || rq->ignore_body)
+            return MHD_YES;
+        if (rq->body.len + n > p->c->max_body) {
+            rq->answered = 1;
+            bl_http_guard_refused(p->g, BL_HTTP_REFUSED_TOO_LARGE, "chunked");
+            count_refused(p, "too_large");
+            return MHD_NO;
+        }
+        bl_buf_put(&rq->body, upload, n);
+        return MHD_YES;
+    }
+    if (rq->answered)
+        return MHD_YES;
+    if (rq->body.err)
+        html_error(&r, 503, "Try again later", "Out of memory.");
+    else
+        route(p, conn, method, url, rq, &r);
+    enum MHD_Result ret = r.b.err ? MHD_NO : send_resp(p, conn, &r);
+    bl_buf_close(&r.b);
+    return ret;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    bl_buf_t b;
+    bl_buf_init(&b);
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.len < (1u << 20))
+        bl_buf_put(&b, tmp, n);
+    fclose(f);
+    bl_buf_u8(&b, 0);
+    if (b.err) {
+        bl_buf_close(&b);
+        return NULL;
+    }
+    return (char *)b.data;
+}
+
+master_public_conf_t *master_public_conf(const master_config_t *mc, master_public_conf_t *c,
+                                         pthread_mutex_t *lock, master_store_t *store,
+                                         master_metrics_t *metrics)
+{
+    *c = (master_public_conf_t){.lock = lock,
+                                .store = store,
+                                .db_path = mc->db,
+                                .feed = mc->feed,
+                                .policy = &mc->policy,
+                                .metrics = metrics,
+                                .window_ms = mc->window_ms,
+                                .recent_ms = mc->recent_delisting_ms,
+                                .lookup_per_min = mc->lookup_rate,
+                                .lookup_burst = mc->lookup_burst,
+                                .request_per_hour = mc->request_rate,
+                                .request_burst = mc->request_burst,
+                                .max_open = mc->max_open_reviews,
+                                .max_body = mc->public_max_body,
+                                .threads = mc->public_threads,
+                                .max_conns = mc->public_max_conns,
+                                .max_conns_per_addr = mc->public_max_conns_per_addr,
+                                .idle_timeout_s = (unsigned)(mc->http_idle_timeout_ms / 1000),
+                                .request_timeout_ms = mc->http_request_timeout_ms,
+                                .tls_cert = mc->public_cert,
+                                .tls_key = mc->public_key};
+    return c;
+}
+
+void master_public_stop(master_public_t *p)
+{
+    if (!p)
+        return;
+    bl_http_guard_stop(p->g);
+    for (unsigned i = 0; i < p->nreaders; i++) {
+        master_store_close(p->readers[i].s);
+        pthread_mutex_destroy(&p->readers[i].mu);
+    }
+    free(p->readers);
+    limiter_free(&p->lookups);
+    limiter_free(&p->requests);
+    free(p->cert_pem);
+    free(p->key_pem);
+    free(p);
+}
+
+int master_public_start(const master_public_conf_t *c, const char *listen, master_public_t **out)
+{
+    *out = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    const char *err = NULL;
+    if (bl_cfg_listen(listen, -1, &ss, &sl, &err)) {
+        BL_ERR("public_listen", "listen=%s error=%s", bl_log_q(listen),
+               bl_log_q(err ? err : "bad address"));
+        return BL_EINVAL;
+    }
+    master_public_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return BL_ENOMEM;
+    p->c = c;
+    int rc = 0;
+    if (limiter_init(&p->lookups, c->lookup_per_min / 60000.0, c->lookup_burst) ||
+        limiter_init(&p->requests, c->request_per_hour / 3600000.0, c->request_burst) ||
+        RAND_bytes(p->secret, sizeof p->secret) != 1) {
+        master_public_stop(p);
+        return BL_ENOMEM;
+    }
+    p->nreaders = c->threads ? c->threads : 1;
+    p->readers = calloc(p->nreaders, sizeof *p->readers);
+    for (unsigned i = 0; p->readers && i < p->nreaders && !rc; i++) {
+        pthread_mutex_init(&p->readers[i].mu, NULL);
+        rc = master_store_open(c->db_path, c->feed, 0, &p->readers[i].s);
+        if (rc)
+            p->nreaders = i;
+    }
+    if (!p->readers || rc) {
+        master_public_stop(p);
+        return rc ? rc : BL_ENOMEM;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (p->nreaders > 1)
+        flags |= MHD_USE_EPOLL_LINUX_ONLY;
+    struct MHD_OptionItem extra[4];
+    size_t n = 0;
+    extra[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                         p->nreaders > 1 ? p->nreaders : 0, NULL};
+    if (c->tls_cert && *c->tls_cert) {
+        if (!(p->cert_pem = slurp(c->tls_cert)) || !(p->key_pem = slurp(c->tls_key))) {
+            BL_ERR("public_tls", "cert=%s key=%s error=%s", bl_log_q(c->tls_cert),
+                   bl_log_q(c->tls_key), bl_log_q(strerror(errno)));
+            master_public_stop(p);
+            return BL_EIO;
+        }
+        flags |= MHD_USE_TLS;
+        p->tls = 1;
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, p->cert_pem};
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, p->key_pem};
+    }
+    extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    bl_metrics_t *reg = master_metrics_registry(c->metrics);
+    bl_http_guard_conf_t gc = {
+        .listener = "public",
+        .max_conns = c->max_conns,
+        .max_per_addr = c->max_conns_per_addr,
+        .idle_timeout_s = c->idle_timeout_s,
+        .request_timeout_ms = c->request_timeout_ms > 0 ? (uint64_t)c->request_timeout_ms : 0,
+        .refused = reg ? bl_metrics_find(reg, "blsync_http_refused_total") : NULL,
+        .connections = reg ? bl_metrics_find(reg, "blsync_http_connections") : NULL,
+        .completed = bl_http_req_completed,
+    };
+    rc = bl_http_guard_start(&gc, flags, (struct sockaddr *)&ss, on_request, p, extra, &p->g);
+    if (rc) {
+        BL_ERR("public_listen", "listen=%s error=%s", bl_log_q(listen),
+               bl_log_q(errno ? strerror(errno) : "cannot start HTTP server"));
+        master_public_stop(p);
+        return rc;
+    }
+    BL_INFO("public_listening", "listen=%s tls=%s threads=%u", bl_log_q(listen),
+            p->tls ? "yes" : "no", p->nreaders);
+    *out = p;
+    return 0;
+}

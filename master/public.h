@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* The public listener: one address's listing status (HTML and JSON) and review requests. */
+#ifndef MASTER_PUBLIC_H
+#define MASTER_PUBLIC_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "master_metrics.h"
+#include "policy.h"
+#include "store.h"
+
+/*
+ * Served apart from the admin API, for people whose mail is refused:
+ *   GET  /?ip=IP                  the page: a lookup form and the result
+ *   GET  /api/lookup/IP           the same as JSON
+ *   GET  /review?ip=IP            the review request form
+ *   POST /review                  the form sent (CSRF token and cookie)
+ *   POST /api/review              the same as JSON
+ *   GET  /review/status?id=N&token=T   a request's state (HTML), and
+ *   GET  /api/review/N?token=T         as JSON
+ *   POST /review/reply            information an operator asked for
+ * Lookups read through their own store connections (one per thread), never
+ * under the master's lock: a flood of lookups does not stall ingestion.
+ * Filing a request takes the lock (a write). Per-client token buckets
+ * bound lookups and requests (429); the queue is bounded (503).
+ */
+typedef struct {
+    pthread_mutex_t *lock; /* the master's store lock (filing, operator state) */
+    master_store_t *store;
+    const char *db_path, *feed; /* for the lookup readers */
+    const master_policy_t *policy;
+    master_metrics_t *metrics; /* may be NULL */
+    int64_t window_ms;         /* the propagation window ("up to 4 h") */
+    int64_t recent_ms;         /* a delisting this recent is shown and reviewable */
+    double lookup_per_min, lookup_burst, request_per_hour, request_burst; /* 0 rate: no limit */
+    uint64_t max_open;
+    size_t max_body;
+    unsigned threads, max_conns, max_conns_per_addr, idle_timeout_s;
+    int64_t request_timeout_ms;
+    const char *tls_cert, *tls_key; /* PEM files; both empty: plain HTTP */
+} master_public_conf_t;
+
+typedef struct master_public master_public_t;
+
+/* Fills c from the master's [public] options and returns it. */
+master_public_conf_t *master_public_conf(const master_config_t *mc, master_public_conf_t *c,
+                                         pthread_mutex_t *lock, master_store_t *store,
+                                         master_metrics_t *metrics);
+
+/* Starts the listener on listen ("host:port"); c must outlive it. */
+int master_public_start(const master_public_conf_t *c, const char *listen, master_public_t **out);
+void master_public_stop(master_public_t *p);
+
+/* Human words for a time to delisting ("in about 23 hours"); n >= 48. */
+const char *master_public_words(int64_t seconds, char *buf, size_t n);
+
+#endif
