@@ -297,6 +297,7 @@ static void on_tick(uv_timer_t *t)
         maybe_snapshot(m);
     master_metrics_delisted(m->metrics, "expired", n);
     master_metrics_tick(m->metrics, m->store, m->sync, m->acks, now);
+    master_publisher_http_tick(m->pub, now); /* the head's heartbeat, and retries */
     pthread_mutex_unlock(&m->lock);
     if (rc)
         BL_ERR("expire_failed", "error=%s", bl_errname(rc));
