@@ -24,6 +24,7 @@
 #include "qsbr.h"
 #include "server.h"
 #include "persist.h"
+#include "pull.h"
 #include "sync_client.h"
 #include "tls.h"
 #include "util.h"
@@ -65,7 +66,8 @@ typedef struct {
     unsigned store_zone[MIRROR_CONF_MAX_ZONES];
     unsigned nstores;
     mirror_sync_t *sync;
-    int in_apply; /* refusals of our own apply are counted by the feed's on_apply */
+    mirror_pull_t *pull; /* [sync] upstream URLs, or NULL */
+    int in_apply;        /* refusals of our own apply are counted by the feed's on_apply */
     struct {
         _Atomic int64_t hb_ms;
         uint64_t master_serial;
@@ -74,6 +76,7 @@ typedef struct {
         bl_metrics_series_t *stale, *connected, *reconnects, *master_serial_g, *behind,
             *heartbeat_age, *delist_prop, *list_prop, *current_age, *freeze_after, *writable;
         uint64_t write_errors_seen;
+        int level[2];            /* freshness by the push client and by the pull client */
     } fm[MIRROR_CONF_MAX_ZONES]; /* per store */
     /* The command line, re-applied on every reload. */
     const char *cfg_path;
@@ -189,7 +192,9 @@ static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t
     state_write_gauges(app, (unsigned)st);
     if (app->stores[st].want_snapshot) {
         app->stores[st].want_snapshot = 0;
-        mirror_sync_want_snapshot(app->sync, obj->hdr.feed);
+        if (app->sync)
+            mirror_sync_want_snapshot(app->sync, obj->hdr.feed);
+        mirror_pull_want_snapshot(app->pull, obj->hdr.feed);
     }
     if (!rc && obj->hdr.type == BL_OBJ_DELTA && app->metrics) {
         /* Served and persisted now: each change's decision at the master to here. */
@@ -230,17 +235,40 @@ static void sync_new_key(void *ctx, const char *feed, const bl_key_t *k, const u
         mirror_persist_keycert(&app->stores[st], k, buf, len);
 }
 
-static void sync_freshness(void *ctx, const char *feed, int level)
+/* The freshest of the clients that follow the feed decides. */
+static void set_freshness(app_t *app, const char *feed, int src, int level)
 {
-    app_t *app = ctx;
     int st = store_of(app, feed);
     if (st < 0)
         return;
+    app->fm[st].level[src] = level;
+    if (app->sync && app->pull) {
+        int other = app->fm[st].level[!src];
+        level = other < level ? other : level;
+    }
     mirror_zone_t *z = &app->zones[app->store_zone[st]];
     /* Frozen: the master has been silent too long to vouch for any listing. */
     atomic_store(&z->no_positive, level == MIRROR_FROZEN);
     if (app->fm[st].stale)
         bl_metrics_set(app->fm[st].stale, level);
+}
+
+static void sync_freshness(void *ctx, const char *feed, int level)
+{
+    set_freshness(ctx, feed, 0, level);
+}
+
+static void pull_freshness(void *ctx, const char *feed, int level)
+{
+    set_freshness(ctx, feed, 1, level);
+}
+
+/* The master's push connection holds feed current: URL upstreams wait. */
+static int push_current(void *ctx, const char *feed)
+{
+    app_t *app = ctx;
+    return app->sync && mirror_sync_stats(app->sync)->connected &&
+           mirror_sync_freshness(app->sync, feed) == MIRROR_FRESH;
 }
 
 static void sync_refused(void *ctx, const char *feed, const char *what, int err)
@@ -302,9 +330,12 @@ static void sync_gauges(app_t *app, int64_t now_ms)
  * directory so that a restart without the master does not look fresh. */
 static void sync_current(app_t *app, int64_t now_ms)
 {
-    for (unsigned i = 0; app->sync && i < app->nstores; i++) {
+    for (unsigned i = 0; (app->sync || app->pull) && i < app->nstores; i++) {
         const char *feed = app->feeds[app->store_zone[i]].name;
-        int64_t age = mirror_sync_current_age_ms(app->sync, feed);
+        int64_t age = app->sync ? mirror_sync_current_age_ms(app->sync, feed) : -1;
+        int64_t pulled = app->pull ? mirror_pull_current_age_ms(app->pull, feed) : -1;
+        if (pulled >= 0 && (age < 0 || pulled < age))
+            age = pulled;
         if (age < 0)
             continue;
         if (app->metrics)
@@ -365,11 +396,57 @@ static int setup_sync(app_t *app, char *err, size_t errlen)
     return 0;
 }
 
+/* The URL upstreams of [sync], if any: the pull client, with the push client's hooks. */
+static int start_pull(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
+{
+    mirror_sync_file_conf_t *y = &app->conf.sync;
+    mirror_pull_conf_t pc = {0};
+    int push_first = 0;
+    for (unsigned i = 0; i < y->nupstream && pc.nurls < MIRROR_PULL_MAX_URLS; i++) {
+        if (strcmp(y->upstream[i], "push"))
+            pc.urls[pc.nurls++] = y->upstream[i];
+        else if (!pc.nurls)
+            push_first = 1;
+    }
+    if (!pc.nurls)
+        return 0;
+    for (unsigned i = 0; i < app->nstores; i++) {
+        pc.current_as_of_ms[pc.nfeeds] = app->stores[i].current_ms;
+        pc.feeds[pc.nfeeds++] = app->feeds[app->store_zone[i]].name;
+    }
+    pc.interval_ms = y->poll_interval_ms;
+    pc.jitter_ms = y->poll_jitter_ms;
+    pc.timeout_ms = y->pull_timeout_ms;
+    pc.stale_after_ms = y->stale_after_ms;
+    pc.freeze_after_ms = mirror_config_freeze_after(&app->conf);
+    pc.ca_file = y->pull_ca;
+    pc.preferred_current = push_first ? push_current : NULL;
+    mirror_sync_hooks_t h = {.ctx = app,
+                             .get_state = sync_get_state,
+                             .apply = sync_apply,
+                             .on_new_key = sync_new_key,
+                             .on_freshness = pull_freshness,
+                             .on_refused = sync_refused,
+                             .on_heartbeat = sync_heartbeat};
+    int rc = mirror_pull_new(loop, &pc, &h, app->sync_ring, NULL, &app->pull);
+    if (rc) {
+        snprintf(err, errlen, "%s:%u: [sync] upstream: %s", app->conf.path, y->line,
+                 bl_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < pc.nurls; i++)
+        BL_INFO("pull_started", "upstream=%s preference=%zu feeds=%zu", bl_log_q(pc.urls[i]),
+                i + (size_t)push_first, pc.nfeeds);
+    return 0;
+}
+
 static int start_sync(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
 {
     mirror_sync_file_conf_t *y = &app->conf.sync;
     if (!app->nstores)
         return 0;
+    if (!mirror_config_push(&app->conf))
+        return start_pull(app, loop, err, errlen);
     mirror_sync_conf_t sc;
     mirror_sync_conf_defaults(&sc);
     const char *m = y->master, *colon = strrchr(m, ':');
@@ -417,7 +494,7 @@ static int start_sync(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
     }
     BL_INFO("sync_started", "master=%s server_name=%s feeds=%zu", bl_log_q(y->master),
             bl_log_q(y->server_name), sc.nfeeds);
-    return 0;
+    return start_pull(app, loop, err, errlen);
 }
 
 static int apply_set(mirror_config_t *c, const char *arg, char *err, size_t errlen)
@@ -530,7 +607,8 @@ static void reload(app_t *app)
     }
     int restart = nc.nlisten != app->conf.nlisten || nc.threads != app->conf.threads ||
                   nc.sync.enabled != app->conf.sync.enabled ||
-                  (nc.sync.master && strcmp(nc.sync.master, app->conf.sync.master));
+                  (nc.sync.master &&
+                   (!app->conf.sync.master || strcmp(nc.sync.master, app->conf.sync.master)));
     for (unsigned i = 0; !restart && i < nc.nlisten; i++)
         restart = strcmp(nc.listen[i], app->conf.listen[i]) != 0;
     bl_log_init("blsync-mirror", nc.log_level, nc.log_syslog);
@@ -748,7 +826,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (check && app.conf.sync.enabled) {
+    if (check && app.conf.sync.enabled && mirror_config_push(&app.conf)) {
         /* The TLS files must load as a client context (key matches certificate). */
         bl_tls_config_t tc = {.cert_file = app.conf.sync.cert,
                               .key_file = app.conf.sync.key,
@@ -838,6 +916,8 @@ int main(int argc, char **argv)
         uv_run(app.loop, UV_RUN_DEFAULT);
     mirror_sync_free(app.sync);
     app.sync = NULL;
+    mirror_pull_free(app.pull);
+    app.pull = NULL;
 
     mirror_server_stats_t st;
     mirror_server_stats(app.server, &st);
