@@ -396,6 +396,24 @@ static int setup_sync(app_t *app, char *err, size_t errlen)
     return 0;
 }
 
+static void pull_event(void *ctx, const char *upstream, const char *feed, const char *what,
+                       int result, int err, uint64_t bytes)
+{
+    app_t *app = ctx;
+    if (!app->metrics)
+        return;
+    bl_metrics_mirror_t *m = &app->metrics->fam;
+    const char *u[] = {upstream, NULL};
+    bl_metrics_add(bl_metrics_series(m->pull_bytes, u), bytes);
+    if (result == MIRROR_PULL_REFUSED) {
+        const char *v[] = {feed, upstream, what, bl_errname(err), NULL};
+        bl_metrics_inc(bl_metrics_series(m->pull_refused, v));
+        return;
+    }
+    const char *v[] = {upstream, what, mirror_pull_result_name(result), NULL};
+    bl_metrics_inc(bl_metrics_series(m->pull_requests, v));
+}
+
 /* The URL upstreams of [sync], if any: the pull client, with the push client's hooks. */
 static int start_pull(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
 {
@@ -421,6 +439,7 @@ static int start_pull(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
     pc.freeze_after_ms = mirror_config_freeze_after(&app->conf);
     pc.ca_file = y->pull_ca;
     pc.preferred_current = push_first ? push_current : NULL;
+    pc.on_event = pull_event;
     mirror_sync_hooks_t h = {.ctx = app,
                              .get_state = sync_get_state,
                              .apply = sync_apply,

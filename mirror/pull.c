@@ -132,13 +132,22 @@ static void note_current(mirror_pull_t *p, pfeed_t *f, int64_t created)
 
 /* ---- the poll, one feed and one upstream at a time -------------------------- */
 
+static void event(mirror_pull_t *p, const char *what, int result, int err, uint64_t bytes)
+{
+    p->st[p->ui].requests[p->step == STEP_HEAD ? 0 : 1][result]++;
+    p->st[p->ui].bytes += bytes;
+    if (p->c.on_event)
+        p->c.on_event(p->h.ctx, p->urls[p->ui], p->feeds[p->fi].name, what, result, err, bytes);
+}
+
 static void refused(mirror_pull_t *p, const char *what, int err, uint64_t serial)
 {
-    p->st[p->ui].requests[p->step == STEP_HEAD ? 0 : 1][MIRROR_PULL_REFUSED]++;
+    event(p, what, MIRROR_PULL_REFUSED, err, 0);
     BL_WARN("pull_refused", "upstream=%s feed=%s what=%s serial=%" PRIu64 " error=%s reason=%s",
             bl_log_q(p->urls[p->ui]), bl_log_q(p->feeds[p->fi].name), what, serial, bl_errname(err),
             bl_log_q(bl_strerror(err)));
-    if (p->h.on_refused && err != BL_ENOSPC && err != BL_EIO && err != BL_ENOMEM)
+    /* A head is no delta or snapshot: only the pull family counts it. */
+    if (p->h.on_refused && strcmp(what, "head"))
         p->h.on_refused(p->h.ctx, p->feeds[p->fi].name, what, err);
 }
 
@@ -278,9 +287,9 @@ static void got_head(mirror_pull_t *p, long status)
     ucache_t *u = &p->cache[p->ui][p->fi];
     pfeed_t *f = &p->feeds[p->fi];
     if (status == 304 && u->head) {
-        p->st[p->ui].requests[0][MIRROR_PULL_NOT_MODIFIED]++;
+        event(p, "head", MIRROR_PULL_NOT_MODIFIED, 0, p->body.len);
     } else {
-        p->st[p->ui].requests[0][MIRROR_PULL_OK]++;
+        event(p, "head", MIRROR_PULL_OK, 0, p->body.len);
         uint8_t *copy = malloc(p->body.len ? p->body.len : 1);
         if (!copy) {
             next_upstream(p);
@@ -339,6 +348,7 @@ static void got_object(mirror_pull_t *p)
     const uint8_t *data = p->body.data;
     size_t len = p->body.len;
     const char *what = bl_obj_type_name(p->want.type);
+    event(p, "object", MIRROR_PULL_OK, 0, len);
     uint8_t md[32];
     SHA256(data, len, md);
     int rc = 0;
@@ -353,10 +363,8 @@ static void got_object(mirror_pull_t *p)
         rc = bl_obj_check_fresh(&obj.hdr, bl_now_ms());
     if (!rc && obj.hdr.type != BL_OBJ_DELTA && obj.hdr.type != BL_OBJ_SNAPSHOT)
         rc = BL_ETYPE;
-    if (!rc) {
-        p->st[p->ui].requests[1][MIRROR_PULL_OK]++;
+    if (!rc)
         rc = p->h.apply(p->h.ctx, &obj, data, len);
-    }
     if (rc) {
         refused(p, what, rc, p->want.serial);
         if (rc == BL_EDIGEST || rc == BL_EFORK || rc == BL_EABSENT || rc == BL_EBASEDIGEST)
@@ -384,13 +392,13 @@ static void transfer_done(mirror_pull_t *p, CURLcode res)
     curl_easy_getinfo(p->easy, CURLINFO_SIZE_DOWNLOAD_T, &dl);
     curl_multi_remove_handle(p->multi, p->easy);
     p->busy = 0;
-    p->st[p->ui].bytes += (uint64_t)dl;
     int kind = p->step == STEP_HEAD ? 0 : 1;
     if (p->closing)
         return;
     if (res != CURLE_OK || p->body.err || (status != 200 && !(kind == 0 && status == 304))) {
         int http = res == CURLE_OK && !p->body.err;
-        p->st[p->ui].requests[kind][http ? MIRROR_PULL_HTTP_ERROR : MIRROR_PULL_FAILED]++;
+        event(p, kind ? "object" : "head", http ? MIRROR_PULL_HTTP_ERROR : MIRROR_PULL_FAILED, 0,
+              (uint64_t)dl);
         BL_WARN("pull_failed", "upstream=%s feed=%s what=%s status=%ld error=%s",
                 bl_log_q(p->urls[p->ui]), bl_log_q(p->feeds[p->fi].name), kind ? "object" : "head",
                 status, bl_log_q(p->body.err ? "too large" : curl_easy_strerror(res)));

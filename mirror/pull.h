@@ -53,6 +53,11 @@ typedef struct {
      * only (the freshness they give), and objects only once the mirror has
      * stayed behind a head for a whole poll interval. May be NULL. */
     int (*preferred_current)(void *ctx, const char *feed);
+    /* Every transfer (kind "head" or "object", result MIRROR_PULL_*, bytes
+     * received) and every refusal (result MIRROR_PULL_REFUSED, what "head",
+     * "delta" or "snapshot", err), for metrics. May be NULL. */
+    void (*on_event)(void *ctx, const char *upstream, const char *feed, const char *what,
+                     int result, int err, uint64_t bytes);
 } mirror_pull_conf_t;
 
 /* Starts polling on loop (the first poll at once). The hooks are the push
