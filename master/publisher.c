@@ -133,6 +133,7 @@ static int load_key(master_publisher_t *p)
 
 int master_publisher_reload_key(master_publisher_t *p)
 {
+    p->http_dirty = 1; /* the head is signed with the new key, key certificates listed */
     return load_key(p);
 }
 

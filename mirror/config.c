@@ -30,10 +30,10 @@ static const bl_conf_section_t sections[] = {
     {.name = "sync",
      .present_off = offsetof(mirror_config_t, sync.enabled) + 1,
      .line_off = offsetof(mirror_config_t, sync.line) + 1,
-     .doc = "Follow the master over mutual TLS 1.3: every zone without snapshot, spool_dir or "
-            "rbldnsd gets its feed from the master (one zone per feed), its state restored from "
-            "state_dir before any query is answered. blsyncctl certs on the master makes the "
-            "certificates."},
+     .doc = "Follow the master over mutual TLS 1.3 (push) and/or pull its spool's HTTP layout "
+            "from URLs (upstream): every zone without snapshot, spool_dir or rbldnsd gets its "
+            "feed this way (one zone per feed), its state restored from state_dir before any "
+            "query is answered. blsyncctl certs on the master makes the certificates."},
     {.name = "zone",
      .arr_off = offsetof(mirror_config_t, zones),
      .elem_size = sizeof(mirror_zone_conf_t),
@@ -309,7 +309,7 @@ static const bl_conf_opt_t opts[] = {
     Y("backoff_max", BL_CONF_DURATION, backoff_max_ms, .def = "30s", .min = 1,
       .help = "Longest reconnect delay."),
     OL("sync", "upstream", BL_CONF_STR, sync.upstream, sync.nupstream,
-       .flags = BL_CONF_MULTI | BL_CONF_HEAP, .check = upstream_ok, .arg = "push|url",
+       .flags = BL_CONF_MULTI, .check = upstream_ok, .arg = "push|url",
        .example = "push https://cache.example.net/blsync",
        .help = "Where feeds come from, in order of preference: push (the master's listener) and "
                "HTTP(S) URLs of the spool's HTTP layout (unset: push).",
@@ -476,21 +476,23 @@ static int check_sync(const mirror_config_t *c, char *err, size_t errlen)
         BAD("%s:%u: [sync] upstream lists push twice", c->path, y->line);
     if (y->nupstream > 1 + 8 || y->nupstream - npush > 8)
         BAD("%s:%u: [sync] upstream: at most 8 URLs", c->path, y->line);
-    if (!y->state_dir)
-        BAD("%s:%u: [sync] needs state_dir = DIR", c->path, y->line);
+    int rc;
     if (mirror_config_push(c)) {
         if (!y->master)
             BAD("%s:%u: [sync] needs master = ADDRESS:PORT", c->path, y->line);
         if (!y->server_name)
             BAD("%s:%u: [sync] needs server_name = NAME (in the master's certificate)", c->path,
                 y->line);
-        int rc;
         if ((rc = check_file(c, "cert", y->cert, y->cert_line ? y->cert_line : y->line, err,
                              errlen)) ||
             (rc = check_file(c, "key", y->key, y->key_line ? y->key_line : y->line, err, errlen)) ||
             (rc = check_file(c, "ca", y->ca, y->ca_line ? y->ca_line : y->line, err, errlen)))
             return rc;
     }
+    if (!y->state_dir)
+        BAD("%s:%u: [sync] needs state_dir = DIR", c->path, y->line);
+    if (y->pull_ca && (rc = check_file(c, "pull_ca", y->pull_ca, y->line, err, errlen)))
+        return rc;
     /* A mirror cut off from its master must stop positive answers in time
      * for a delisting it missed to leave the resolvers' caches within the
      * window. */

@@ -35,13 +35,14 @@ typedef struct {
 } pfeed_t;
 
 /* A socket curl watches, and its uv_poll. */
-typedef struct {
+typedef struct psock {
     uv_poll_t poll;
     curl_socket_t fd;
     mirror_pull_t *p;
+    struct psock *next; /* the open ones, closed at the latest by mirror_pull_free */
 } psock_t;
 
-enum { STEP_HEAD, STEP_OBJECT };
+enum { STEP_HEAD, STEP_OBJECT, STEP_KEYCERT };
 
 struct mirror_pull {
     mirror_pull_conf_t c;
@@ -54,6 +55,7 @@ struct mirror_pull {
     uv_timer_t poll_timer, curl_timer;
     int handles;
     int closing;
+    psock_t *socks;
     CURLM *multi;
     CURL *easy;
     struct curl_slist *hdrs;
@@ -72,6 +74,7 @@ struct mirror_pull {
     bl_head_t hd;
     size_t route[ROUTE_MAX], nroute, ri;
     bl_head_rec_t want; /* the object in flight */
+    int keycerts_tried; /* key certificates fetched for this head (a bound, not a set) */
 };
 
 static void start_feed(mirror_pull_t *p);
@@ -156,6 +159,7 @@ static void next_upstream(mirror_pull_t *p)
 {
     p->st[p->ui].ok = 0;
     p->ui++;
+    p->keycerts_tried = 0;
     fetch_head(p);
 }
 
@@ -212,15 +216,82 @@ static void fetch_head(mirror_pull_t *p)
         next_upstream(p);
 }
 
-static void fetch_object(mirror_pull_t *p)
+/* Fetches p->want (a record of the head) with the step it belongs to. */
+static void fetch_rec(mirror_pull_t *p, int step)
 {
-    bl_head_rec(&p->hd, p->route[p->ri], &p->want);
     char name[BL_HEAD_NAME], url[URL_MAX];
     bl_head_rec_name(&p->want, name);
     snprintf(url, sizeof url, "%s/%s/%s", p->urls[p->ui], p->feeds[p->fi].name, name);
-    p->step = STEP_OBJECT;
+    p->step = step;
     if (start_transfer(p, url, NULL))
         next_upstream(p);
+}
+
+static void fetch_object(mirror_pull_t *p)
+{
+    bl_head_rec(&p->hd, p->route[p->ri], &p->want);
+    fetch_rec(p, STEP_OBJECT);
+}
+
+/* A head signed by a key not trusted yet: the key certificates it lists
+ * (read before the signature is known good: they must verify on their own,
+ * signed by a trusted key) may bring that key. 1 if one is being fetched. */
+static int fetch_keycert(mirror_pull_t *p)
+{
+    bl_rd_t rd;
+    bl_head_t h;
+    bl_rd_init(&rd, p->head, p->head_len);
+    if (bl_hdr_decode(&rd, &h.hdr) || h.hdr.type != BL_OBJ_HEAD || p->head_len < BL_OBJ_PREFIX)
+        return 0;
+    h.recs = p->head + BL_OBJ_PREFIX;
+    h.n = (p->head_len - BL_OBJ_PREFIX) / BL_HEAD_REC;
+    int seen = 0;
+    for (size_t i = 0; i < h.n; i++) {
+        bl_head_rec(&h, i, &p->want);
+        if (p->want.type == BL_OBJ_KEYCERT && p->want.bytes <= 4096 &&
+            seen++ == p->keycerts_tried) {
+            p->keycerts_tried++;
+            fetch_rec(p, STEP_KEYCERT);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void got_keycert(mirror_pull_t *p)
+{
+    pfeed_t *f = &p->feeds[p->fi];
+    uint8_t md[32];
+    SHA256(p->body.data, p->body.len, md);
+    bl_obj_t obj;
+    bl_key_t *k = NULL;
+    int rc = p->body.len != p->want.bytes || memcmp(md, p->want.sha256, 32) ? BL_EPAYLOAD : 0;
+    if (!rc)
+        rc = bl_obj_open(p->body.data, p->body.len, p->keys, &p->lim, &obj, NULL);
+    if (!rc && strcmp(obj.hdr.feed, f->name))
+        rc = BL_EFEED;
+    if (!rc)
+        rc = bl_obj_check_fresh(&obj.hdr, bl_now_ms());
+    if (!rc)
+        rc = bl_keycert_read(&obj, &k);
+    uint8_t id[BL_KEYID_SIZE];
+    if (!rc) {
+        memcpy(id, bl_key_id(k), sizeof id);
+        rc = bl_keyring_add(p->keys, k);
+    }
+    if (rc) {
+        refused(p, "keycert", rc, 0);
+        if (!fetch_keycert(p))
+            next_upstream(p);
+        return;
+    }
+    const bl_key_t *nk = bl_keyring_find(p->keys, id);
+    char hex[17] = "";
+    BL_INFO("pull_new_key", "feed=%s key_id=%s", bl_log_q(f->name),
+            nk ? bl_key_id_hex(nk, hex) : "?");
+    if (nk && p->h.on_new_key)
+        p->h.on_new_key(p->h.ctx, f->name, nk, p->body.data, p->body.len);
+    fetch_head(p); /* the same upstream again: its head verifies now */
 }
 
 static void start_feed(mirror_pull_t *p)
@@ -310,6 +381,9 @@ static void got_head(mirror_pull_t *p, long status)
     memcpy(p->head, u->head, u->head_len);
     p->head_len = u->head_len;
     int rc = judge_head(p, f);
+    if (rc == BL_EUNKNOWNKEY && fetch_keycert(p))
+        return;
+    p->keycerts_tried = 0;
     if (rc) {
         refused(p, "head", rc, p->hd.hdr.serial);
         u->etag[0] = 0; /* ask again in full next time */
@@ -317,6 +391,8 @@ static void got_head(mirror_pull_t *p, long status)
         return;
     }
     p->st[p->ui].ok = 1;
+    if (p->h.on_heartbeat) /* the master's serial as of the head, for lag metrics */
+        p->h.on_heartbeat(p->h.ctx, f->name, p->hd.hdr.serial, p->hd.hdr.created_ms);
     if (!p->nroute) {
         uint64_t serial = 0;
         uint8_t dg[BL_DIGEST_SIZE];
@@ -405,8 +481,10 @@ static void transfer_done(mirror_pull_t *p, CURLcode res)
         next_upstream(p);
         return;
     }
-    if (kind == 0)
+    if (p->step == STEP_HEAD)
         got_head(p, status);
+    else if (p->step == STEP_KEYCERT)
+        got_keycert(p);
     else
         got_object(p);
 }
@@ -463,6 +541,18 @@ static void on_handle_closed(uv_handle_t *h)
         free(p);
 }
 
+static void sock_close(psock_t *s)
+{
+    mirror_pull_t *p = s->p;
+    for (psock_t **pp = &p->socks; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+}
+
 static int socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void *socketp)
 {
     mirror_pull_t *p = userp;
@@ -470,9 +560,8 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void
     (void)easy;
     if (action == CURL_POLL_REMOVE) {
         if (s) {
-            uv_poll_stop(&s->poll);
             curl_multi_assign(p->multi, fd, NULL);
-            uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+            sock_close(s);
         }
         return 0;
     }
@@ -487,6 +576,8 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void
         }
         s->poll.data = s;
         p->handles++;
+        s->next = p->socks;
+        p->socks = s;
         curl_multi_assign(p->multi, fd, s);
     }
     int ev = 0;
@@ -633,6 +724,8 @@ void mirror_pull_free(mirror_pull_t *p)
         curl_multi_remove_handle(p->multi, p->easy); /* closes its sockets: socket_cb REMOVE */
     curl_easy_cleanup(p->easy);
     curl_multi_cleanup(p->multi);
+    while (p->socks) /* sockets curl did not say it removed */
+        sock_close(p->socks);
     curl_slist_free_all(p->hdrs);
     bl_buf_close(&p->body);
     free(p->head);

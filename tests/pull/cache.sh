@@ -86,4 +86,19 @@ heads=$(awk '$2 ~ /head$/' "$T/tier2/access.log" | wc -l)
 [ "$heads" -gt 3 ] || fail "tier 2 saw only $heads head requests"
 refused=$(scrape t2 | grep -c '^blsync_mirror_pull_refused_total' || true)
 [ "$refused" = 0 ] || fail "the tier-2 mirror refused something: $(scrape t2 | grep pull_refused)"
+pass "$heads head requests at tier 2, nothing refused"
+
+# Signing key rotation: the key certificate in the spool reaches pulling
+# mirrors through the caches; heads and objects signed by the new key apply.
+"$CTL" keygen --out "$T" --name sign2 >/dev/null
+"$CTL" keycert --old-key "$T/sign.key" --new-key "$T/sign2.key" --feed main \
+    --out "$T/spool/main/key-2.keycert" >/dev/null
+cp "$T/sign2.key" "$T/sign.key.new" && mv "$T/sign.key.new" "$T/sign.key"
+kill -HUP "${PID[master]}"
+list 203.0.113.9
+wait_until 20 all_answer 203.0.113.9 127.0.0.2 "${ALL[@]}" || fail "a listing signed by the new key did not reach every mirror"
+for w in static t1 t2; do
+    logged "$w" event=pull_new_key || grep -q event=pull_new_key "$T/$w.log" || fail "$w did not learn the new key"
+done
+pass "signing key rotated: every pulling mirror learned the new key from the key certificate"
 finish
