@@ -101,4 +101,5 @@ for w in static t1 t2; do
     logged "$w" event=pull_new_key || grep -q event=pull_new_key "$T/$w.log" || fail "$w did not learn the new key"
 done
 pass "signing key rotated: every pulling mirror learned the new key from the key certificate"
+stop_clean t2 # the pull client closes its sockets and timers: a clean exit
 finish

@@ -13,7 +13,7 @@ SRC=$(cd "$(dirname "$0")/../../.." && pwd)
 BL_BUILD=${BL_BENCH_BUILD:-$SRC/build}
 N=${1:-5000} INTERVAL=${2:-10} EDGES=${3:-2} P=${4:-4} JITTER=2
 . "$SRC/tests/lib.sh"
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" # one socket per simulated mirror at each tier
 write_master_conf 'publisher|http_head_refresh = 1s' 'publisher|http_head_ttl = 60s' 'master|log_level = warn'
 start_master
 alloc_port ORIGIN TIER1
@@ -78,8 +78,8 @@ done
 echo "master CPU during the publishes: $(((m1 - m0) * 10)) ms, peak RSS ${rss_m} MiB; origin nginx CPU: $(((n1 - n0) * 10)) ms"
 echo "publish  kind      mirrors  p50_ms  p99_ms  max_ms   (decided at the master -> the head's serial held by the mirror)"
 while read -r s d l; do
-    awk -v s="$s" '$1 >= s' "$T/arrivals" | sort -n -k1,1 | awk -v s="$s" '$1 == s || 1 { print $2 }' >/dev/null
-    awk -v s="$s" -v d="$d" -v kind="$([ "$l" = 1 ] && echo listing || echo delisting)" '
-        $1 == s { v[n++] = $2 - d }
-        END { asort(v); printf "%7d  %-9s %7d  %6d  %6d  %6d\n", s, kind, n, v[int(n * 0.5) + 1], v[int(n * 0.99) + 1], v[n] }' "$T/arrivals"
+    awk -v s="$s" -v d="$d" '$1 == s { print $2 - d }' "$T/arrivals" | sort -n |
+        awk -v s="$s" -v kind="$([ "$l" = 1 ] && echo listing || echo delisting)" '
+            { v[NR] = $1 }
+            END { printf "%7d  %-9s %7d  %6d  %6d  %6d\n", s, kind, NR, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1], v[NR] }'
 done <"$T/decided"
