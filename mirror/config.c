@@ -329,7 +329,7 @@ static const bl_conf_opt_t opts[] = {
              "master's http_head_refresh below stale_after."),
     Y("pull_timeout", BL_CONF_DURATION, pull_timeout_ms, .def = "10s", .min = 100, .max = 600000,
       .help = "One HTTP transfer (head or object) at most, connection included."),
-    Y("pull_ca", BL_CONF_PATH, pull_ca, .flags = BL_CONF_HEAP, .example = "/etc/ssl/certs/cdn.pem",
+    Y("pull_ca", BL_CONF_PATH, pull_ca, .flags = BL_CONF_HEAP, .example = "/etc/ssl/certs/ca-certificates.crt",
       .help = "CA file for HTTPS upstreams (unset: the system store)."),
 
     Z("feed", BL_CONF_STR, feed, .def = "main", .flags = BL_CONF_NONEMPTY, .arg = "name",
