@@ -308,9 +308,8 @@ static const bl_conf_opt_t opts[] = {
       .help = "Shortest reconnect delay (exponential with jitter)."),
     Y("backoff_max", BL_CONF_DURATION, backoff_max_ms, .def = "30s", .min = 1,
       .help = "Longest reconnect delay."),
-    OL("sync", "upstream", BL_CONF_STR, sync.upstream, sync.nupstream,
-       .flags = BL_CONF_MULTI, .check = upstream_ok, .arg = "push|url",
-       .example = "push https://cache.example.net/blsync",
+    OL("sync", "upstream", BL_CONF_STR, sync.upstream, sync.nupstream, .flags = BL_CONF_MULTI,
+       .check = upstream_ok, .arg = "push|url", .example = "push https://cache.example.net/blsync",
        .help = "Where feeds come from, in order of preference: push (the master's listener) and "
                "HTTP(S) URLs of the spool's HTTP layout (unset: push).",
        .doc = "A URL names the directory that holds FEED/head, e.g. a static web server or an HTTP "
@@ -329,7 +328,8 @@ static const bl_conf_opt_t opts[] = {
              "master's http_head_refresh below stale_after."),
     Y("pull_timeout", BL_CONF_DURATION, pull_timeout_ms, .def = "10s", .min = 100, .max = 600000,
       .help = "One HTTP transfer (head or object) at most, connection included."),
-    Y("pull_ca", BL_CONF_PATH, pull_ca, .flags = BL_CONF_HEAP, .example = "/etc/ssl/certs/ca-certificates.crt",
+    Y("pull_ca", BL_CONF_PATH, pull_ca, .flags = BL_CONF_HEAP,
+      .example = "/etc/ssl/certs/ca-certificates.crt",
       .help = "CA file for HTTPS upstreams (unset: the system store)."),
 
     Z("feed", BL_CONF_STR, feed, .def = "main", .flags = BL_CONF_NONEMPTY, .arg = "name",
