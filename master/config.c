@@ -179,6 +179,23 @@ static const bl_conf_opt_t opts[] = {
     O("publisher", "async_snapshot_entries", BL_CONF_UINT, pub.async_snapshot_entries,
       .def = "100000", .max = 2000000000,
       .help = "States this large are snapshotted off the store lock, so ingestion does not pause."),
+    O("publisher", "http", BL_CONF_BOOL, pub.http, .def = "yes",
+      .help = "Write the spool's HTTP layout (FEED/head, FEED/by-hash/) for pulling mirrors.",
+      .doc = "Point any static web server or HTTP cache at the spool directory; mirrors pull "
+             "with [sync] upstream = URL. The layout and its Cache-Control guidance are in "
+             "docs/ARCHITECTURE.md."),
+    O("publisher", "http_head_ttl", BL_CONF_DURATION, pub.http_head_ttl_ms, .def = "60s",
+      .min = 1000, .max = 86400000,
+      .help = "Signed expiry of the head: a mirror refuses a head older than this.",
+      .doc = "It bounds how long a cache can serve an old head unnoticed; keep it above the "
+             "mirrors' poll interval plus the caches' max-age plus http_head_refresh."),
+    O("publisher", "http_head_refresh", BL_CONF_DURATION, pub.http_head_refresh_ms, .def = "5s",
+      .min = 100, .max = 3600000,
+      .help = "The head is signed again this often, the pull path's heartbeat."),
+    O("publisher", "http_merge_points", BL_CONF_UINT, pub.http_merge_points, .def = "8", .max = 16,
+      .help = "Merged catch-up deltas to the head from head-2, head-4, ... head-2^N.",
+      .doc = "A mirror n serials behind fetches at most n/2 deltas and one merged delta; each "
+             "publish rebuilds them from up to 2^(N+1) deltas."),
 
     O("policy", "threshold", BL_CONF_NUMBER, policy.threshold, .def = "2", .max = 1000000000,
       .help = "Weighted reports within window that list an address (above 0)."),

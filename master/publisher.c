@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <openssl/sha.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "codec.h"
 #include "err.h"
 #include "grow.h"
+#include "head.h"
 #include "log.h"
 #include "util.h"
 
@@ -48,7 +50,13 @@ struct master_publisher {
     size_t nmerged;
     uint64_t head_serial; /* the last published serial and its digest, as committed */
     uint8_t head_digest[BL_DIGEST_SIZE];
+    struct http_layout *http; /* NULL until the first HTTP layout */
+    int http_dirty;           /* the spool changed since the last layout */
 };
+
+struct http_layout;
+static void http_free(struct http_layout *h);
+static void http_forget(struct http_layout *h, uint64_t serial, int type);
 
 struct master_snap_job {
     master_publisher_t *p;
@@ -71,6 +79,10 @@ void master_pub_conf_defaults(master_pub_conf_t *c)
     c->history_bytes = 1ULL << 30;
     c->object_ttl_ms = 7LL * 24 * 3600 * 1000;
     c->async_snapshot_entries = 100000;
+    c->http = 1;
+    c->http_head_ttl_ms = 60000;
+    c->http_head_refresh_ms = 5000;
+    c->http_merge_points = 8;
 }
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -121,6 +133,7 @@ static int load_key(master_publisher_t *p)
 
 int master_publisher_reload_key(master_publisher_t *p)
 {
+    p->http_dirty = 1; /* the head is signed with the new key, key certificates listed */
     return load_key(p);
 }
 
@@ -170,6 +183,7 @@ void master_publisher_free(master_publisher_t *p)
     bl_key_free(p->key);
     bl_key_free(p->retired);
     bl_keyring_free(p->ring);
+    http_free(p->http);
     free(p);
 }
 
@@ -307,6 +321,8 @@ static int quarantine_one(master_publisher_t *p, const master_object_t *o, int e
         rc = master_store_object_del(p->s, o->serial, o->type);
         rc = rc ? (master_store_rollback(p->s), rc) : master_store_commit(p->s);
     }
+    http_forget(p->http, o->serial, o->type); /* its by-hash link holds the same damaged bytes */
+    p->http_dirty = 1;
     p->st.quarantined_total++;
     p->st.quarantined_by[-err > 0 && -err < 64 ? -err : 0]++;
     p->st.last_quarantine_error = err;
@@ -696,6 +712,8 @@ static int run(master_publisher_t *p, int64_t now_ms, int force_snap, uint64_t *
     if (have_snap)
         published_snapshot(p, &os, dt, 0);
     *serial_out = have_delta ? serial : 0;
+    p->http_dirty = 1;
+    master_publisher_http_tick(p, now_ms);
     return 0;
 
 fail:
@@ -762,6 +780,8 @@ int master_publisher_advance(master_publisher_t *p, uint64_t past, int64_t now_m
                 bl_log_q("a mirror holds a later serial (a restored master): its state is "
                          "replaced by a snapshot of this one"));
         published_snapshot(p, &os, 0, 0);
+        p->http_dirty = 1;
+        master_publisher_http_tick(p, now_ms);
         return 0;
     }
     free(gone);
@@ -1194,6 +1214,339 @@ int master_publisher_snap_finish(master_publisher_t *p, master_snap_job_t *j)
     unlink_gone(p, gone, ngone);
     p->snap_wanted = 0;
     published_snapshot(p, &j->o, bl_mono_ns() - j->t0, 1);
+    p->http_dirty = 1;
+    master_publisher_http_tick(p, j->now_ms);
     free(j);
+    return 0;
+}
+
+/* ---- HTTP layout -------------------------------------------------------------- */
+
+/* A spool object's record, kept so that its file is hashed once. */
+typedef struct {
+    uint64_t serial;
+    int type;
+    uint64_t bytes;
+    int64_t created_ms;
+    bl_head_rec_t r;
+} hcache_t;
+
+typedef struct {
+    char name[BL_HEAD_NAME];
+    int64_t since_ms;
+} retired_t;
+
+struct http_layout {
+    char dir[PATH_MAX]; /* spool/FEED/by-hash */
+    hcache_t *cache;
+    size_t ncache, capcache;
+    bl_head_rec_t *recs; /* what the current head lists */
+    size_t nrecs, caprecs;
+    retired_t *retired; /* by-hash names no head lists any more, and since when */
+    size_t nretired, capretired;
+    uint64_t serial, snap_serial, n_entries;
+    uint8_t digest[BL_DIGEST_SIZE], snap_digest[BL_DIGEST_SIZE];
+    int64_t signed_ms; /* when the head was last signed (0: never) */
+};
+
+static void http_free(struct http_layout *h)
+{
+    if (!h)
+        return;
+    free(h->cache);
+    free(h->recs);
+    free(h->retired);
+    free(h);
+}
+
+static void http_forget(struct http_layout *h, uint64_t serial, int type)
+{
+    for (size_t i = 0; h && i < h->ncache; i++) {
+        if (h->cache[i].serial != serial || h->cache[i].type != type)
+            continue;
+        char name[BL_HEAD_NAME], path[PATH_MAX + BL_HEAD_NAME];
+        bl_head_rec_name(&h->cache[i].r, name);
+        snprintf(path, sizeof path, "%s/%s", h->dir, name + strlen("by-hash/"));
+        unlink(path);
+        h->cache[i] = h->cache[--h->ncache];
+        return;
+    }
+}
+
+static int http_push(struct http_layout *h, const bl_head_rec_t *r)
+{
+    bl_head_rec_t *v = bl_grow(h->recs, &h->caprecs, h->nrecs + 1, sizeof *v);
+    if (!v)
+        return BL_ENOMEM;
+    h->recs = v;
+    h->recs[h->nrecs++] = *r;
+    return 0;
+}
+
+/* Puts data (already named by r) under by-hash/ unless it is there. */
+static int http_store(struct http_layout *h, const bl_head_rec_t *r, const char *src,
+                      const void *data, size_t len)
+{
+    char name[BL_HEAD_NAME], path[PATH_MAX + BL_HEAD_NAME];
+    bl_head_rec_name(r, name);
+    snprintf(path, sizeof path, "%s/%s", h->dir, name + strlen("by-hash/"));
+    if (access(path, R_OK) == 0)
+        return 0;
+    /* A spool object is linked (no copy); anything else is written whole and renamed. */
+    if (src && link(src, path) == 0)
+        return 0;
+    return bl_file_replace(path, data, len, 0644);
+}
+
+/* The record of a file's bytes: its hash, and for a delta its base. */
+static int http_rec_of(struct http_layout *h, const char *src, const uint8_t *data, size_t len,
+                       bl_head_rec_t *r)
+{
+    bl_rd_t rd;
+    bl_hdr_t hd;
+    bl_rd_init(&rd, data, len);
+    int rc = bl_hdr_decode(&rd, &hd);
+    if (rc)
+        return rc;
+    memset(r, 0, sizeof *r);
+    r->type = hd.type;
+    r->bytes = len;
+    if (hd.type == BL_OBJ_DELTA) {
+        r->base_serial = hd.base_serial;
+        memcpy(r->base_digest, hd.base_digest, BL_DIGEST_SIZE);
+    }
+    r->serial = hd.type == BL_OBJ_KEYCERT ? 0 : hd.serial;
+    SHA256(data, len, r->sha256);
+    return http_store(h, r, src, data, len);
+}
+
+static int http_spool_rec(master_publisher_t *p, struct http_layout *h, const master_object_t *o,
+                          hcache_t *out)
+{
+    for (size_t i = 0; i < h->ncache; i++) {
+        hcache_t *c = &h->cache[i];
+        if (c->serial == o->serial && c->type == o->type && c->bytes == o->bytes &&
+            c->created_ms == o->created_ms) {
+            *out = *c;
+            return http_store(h, &c->r, o->path, NULL, 0) == 0 ? 0 : BL_EIO;
+        }
+    }
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = bl_file_read(o->path, OBJ_FILE_MAX, &data, &len);
+    if (!rc && len != o->bytes)
+        rc = BL_ETRUNC;
+    *out = (hcache_t){
+        .serial = o->serial, .type = o->type, .bytes = o->bytes, .created_ms = o->created_ms};
+    if (!rc)
+        rc = http_rec_of(h, o->path, data, len, &out->r);
+    free(data);
+    (void)p;
+    return rc;
+}
+
+/* Key certificates the operator dropped into spool/FEED/. */
+static int http_keycerts(master_publisher_t *p, struct http_layout *h)
+{
+    DIR *d = opendir(p->dir);
+    if (!d)
+        return BL_EIO;
+    struct dirent *de;
+    int rc = 0;
+    while (!rc && (de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.' || l < 9 || strcmp(de->d_name + l - 8, ".keycert"))
+            continue;
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", p->dir, de->d_name);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        bl_head_rec_t r;
+        if (bl_file_read(path, 1 << 20, &data, &len) == 0 &&
+            http_rec_of(h, path, data, len, &r) == 0 && r.type == BL_OBJ_KEYCERT)
+            rc = http_push(h, &r);
+        free(data);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Merged deltas from head - 2^k to the head, where the spool has the chain. */
+static int http_merged(master_publisher_t *p, struct http_layout *h, int64_t now_ms)
+{
+    uint64_t last = h->serial;
+    for (unsigned k = 1; k <= p->c.http_merge_points && k < 63; k++) {
+        uint64_t span = 1ull << k;
+        if (span >= last)
+            break;
+        uint64_t from = last - span;
+        uint8_t dg[BL_DIGEST_SIZE];
+        master_object_t *chain = NULL;
+        size_t n = 0;
+        if (master_store_serial_info(p->s, from, dg, NULL) ||
+            merge_chain_of(p, from, last, &chain, &n))
+            break; /* older serials have no chain either */
+        bl_buf_t buf;
+        bl_buf_init(&buf);
+        int rc = merge_build(p, from, dg, chain, n, now_ms, &buf);
+        free(chain);
+        bl_head_rec_t r;
+        if (!rc)
+            rc = http_rec_of(h, NULL, buf.data, buf.len, &r);
+        bl_buf_close(&buf);
+        if (rc == BL_ENOTFOUND)
+            continue; /* this span cannot be merged: the chain serves it */
+        if (rc || (rc = http_push(h, &r)))
+            return rc;
+        p->st.merged_total++;
+    }
+    return 0;
+}
+
+/* Removes by-hash files that no head has listed for the grace period. */
+static void http_prune(master_publisher_t *p, struct http_layout *h, int64_t now_ms)
+{
+    int64_t keep = 2 * p->c.http_head_ttl_ms > 600000 ? 2 * p->c.http_head_ttl_ms : 600000;
+    DIR *d = opendir(h->dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char name[BL_HEAD_NAME];
+        int listed = 0;
+        for (size_t i = 0; i < h->nrecs && !listed; i++) {
+            bl_head_rec_name(&h->recs[i], name);
+            listed = !strcmp(name + strlen("by-hash/"), de->d_name);
+        }
+        snprintf(name, sizeof name, "by-hash/%.70s", de->d_name);
+        size_t j = 0;
+        while (j < h->nretired && strcmp(h->retired[j].name, name))
+            j++;
+        if (listed) {
+            if (j < h->nretired)
+                h->retired[j] = h->retired[--h->nretired];
+            continue;
+        }
+        if (j == h->nretired) {
+            retired_t *v = bl_grow(h->retired, &h->capretired, h->nretired + 1, sizeof *v);
+            if (!v)
+                continue;
+            h->retired = v;
+            snprintf(v[h->nretired].name, sizeof v->name, "%s", name);
+            v[h->nretired++].since_ms = now_ms;
+        } else if (now_ms - h->retired[j].since_ms >= keep) {
+            char path[PATH_MAX + BL_HEAD_NAME];
+            snprintf(path, sizeof path, "%s/%.80s", h->dir, de->d_name);
+            unlink(path);
+            h->retired[j] = h->retired[--h->nretired];
+        }
+    }
+    closedir(d);
+}
+
+/* Signs the head over the current records and writes spool/FEED/head. */
+static int http_sign(master_publisher_t *p, struct http_layout *h, int64_t now_ms)
+{
+    bl_buf_t buf;
+    bl_buf_init(&buf);
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%.4000s/head", p->dir);
+    int rc = bl_head_write(master_store_feed(p->s), h->serial, h->digest, h->n_entries,
+                           h->snap_serial, h->snap_digest, h->recs, h->nrecs, now_ms,
+                           p->c.http_head_ttl_ms, p->key, &buf);
+    if (!rc)
+        rc = bl_file_replace(path, buf.data, buf.len, 0644);
+    bl_buf_close(&buf);
+    if (!rc) {
+        h->signed_ms = now_ms;
+        p->st.heads_total++;
+    }
+    return rc;
+}
+
+/* Lists the spool, key certificates and merged deltas, stores what by-hash/ lacks. */
+static int http_build(master_publisher_t *p, struct http_layout *h, int64_t now_ms)
+{
+    master_object_t *o;
+    size_t n;
+    int rc = master_store_objects(p->s, &o, &n);
+    if (rc)
+        return rc;
+    hcache_t *nc = calloc(n ? n : 1, sizeof *nc);
+    if (!nc) {
+        free(o);
+        return BL_ENOMEM;
+    }
+    h->nrecs = 0;
+    h->serial = p->head_serial;
+    memcpy(h->digest, p->head_digest, BL_DIGEST_SIZE);
+    h->snap_serial = 0;
+    memset(h->snap_digest, 0, BL_DIGEST_SIZE);
+    size_t k = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (o[i].serial > h->serial)
+            continue; /* not yet the head's (an async snapshot's record lands first) */
+        if ((rc = http_spool_rec(p, h, &o[i], &nc[k])) || (rc = http_push(h, &nc[k].r)))
+            break;
+        k++;
+        if (o[i].serial == h->serial)
+            h->n_entries = o[i].n_entries;
+        if (o[i].type == BL_OBJ_SNAPSHOT && o[i].serial >= h->snap_serial) {
+            h->snap_serial = o[i].serial;
+            memcpy(h->snap_digest, o[i].digest, BL_DIGEST_SIZE);
+        }
+    }
+    free(o);
+    free(h->cache);
+    h->cache = nc;
+    h->ncache = k;
+    h->capcache = n ? n : 1;
+    if (!rc)
+        rc = http_keycerts(p, h);
+    if (!rc)
+        rc = http_merged(p, h, now_ms);
+    return rc;
+}
+
+int master_publisher_http_tick(master_publisher_t *p, int64_t now_ms)
+{
+    if (!p->c.http || !p->head_serial)
+        return 0;
+    struct http_layout *h = p->http;
+    if (!h) {
+        if (!(h = calloc(1, sizeof *h)))
+            return BL_ENOMEM;
+        snprintf(h->dir, sizeof h->dir, "%.4000s/by-hash", p->dir);
+        int rc = bl_mkdir_p(h->dir, 0755);
+        if (rc) {
+            free(h);
+            return rc;
+        }
+        p->http = h;
+        p->http_dirty = 1;
+    }
+    int rebuild = p->http_dirty || h->serial != p->head_serial;
+    if (!rebuild && now_ms - h->signed_ms < p->c.http_head_refresh_ms)
+        return 0;
+    uint64_t t0 = bl_mono_ns();
+    int rc = rebuild ? http_build(p, h, now_ms) : 0;
+    if (!rc)
+        rc = http_sign(p, h, now_ms);
+    if (rc) {
+        p->st.head_failures_total++;
+        BL_ERR("http_layout_failed", "feed=%s serial=%" PRIu64 " error=%s", master_store_feed(p->s),
+               p->head_serial, bl_errname(rc));
+        return rc;
+    }
+    if (rebuild) {
+        p->http_dirty = 0;
+        http_prune(p, h, now_ms);
+        BL_INFO("http_layout",
+                "feed=%s serial=%" PRIu64 " snapshot=%" PRIu64 " objects=%zu duration_ms=%.1f",
+                master_store_feed(p->s), h->serial, h->snap_serial, h->nrecs,
+                (bl_mono_ns() - t0) / 1e6);
+    }
     return 0;
 }

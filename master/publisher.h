@@ -37,6 +37,10 @@ typedef struct {
     uint64_t history_bytes;  /* bytes kept in the spool at most */
     int64_t object_ttl_ms;   /* signed expiry of objects (freeze protection) */
     uint64_t async_snapshot_entries; /* in async mode, states this large snapshot off the lock */
+    int http;                        /* write the HTTP layout (head, by-hash/) */
+    int64_t http_head_ttl_ms;        /* signed expiry of the head */
+    int64_t http_head_refresh_ms;    /* the head is signed again this often */
+    unsigned http_merge_points;      /* merged deltas from head - 2, - 4, ... - 2^N */
 } master_pub_conf_t;
 
 void master_pub_conf_defaults(master_pub_conf_t *c);
@@ -53,9 +57,11 @@ typedef struct {
     uint64_t quarantined_total;  /* spool objects found damaged and moved aside */
     uint64_t quarantined_by[64]; /* the same by -error code (BL_E*; 0 for other codes) */
     uint64_t merged_total;       /* merged catch-up deltas written */
-    int last_error;              /* 0 after a success */
-    int last_quarantine_error;   /* why the last object was quarantined */
-    uint64_t last_duration_ns;   /* of the last successful publish */
+    uint64_t heads_total;        /* HTTP heads signed */
+    uint64_t head_failures_total;
+    int last_error;            /* 0 after a success */
+    int last_quarantine_error; /* why the last object was quarantined */
+    uint64_t last_duration_ns; /* of the last successful publish */
     uint64_t last_bytes;
     uint64_t last_snapshot_bytes;
     uint64_t last_changes;
@@ -131,6 +137,18 @@ int master_publisher_heartbeat(master_publisher_t *p, uint64_t serial,
 int master_publisher_merged(master_publisher_t *p, uint64_t serial,
                             const uint8_t digest[BL_DIGEST_SIZE], size_t min_deltas, int64_t now_ms,
                             char *path, size_t pathlen);
+
+/* The HTTP layout of the feed (docs/ARCHITECTURE.md): spool/FEED/head, a
+ * signed head (proto/head.h) listing every object under
+ * spool/FEED/by-hash/SHA256.EXT (hard links of the spool's objects, key
+ * certificates, and merged catch-up deltas to the head from head - 2^k,
+ * k = 1..http_merge_points). Written again after every publish, snapshot,
+ * quarantine or serial advance; master_publisher_http_tick re-signs the
+ * head every http_head_refresh (so its expiry keeps moving) and rebuilds
+ * what a failure left undone. Objects a head no longer lists stay for
+ * max(10 minutes, 2 x http_head_ttl): caches and mirrors that read the
+ * previous head still find them. Loop thread, lock held. */
+int master_publisher_http_tick(master_publisher_t *p, int64_t now_ms);
 
 /* Async snapshots keep a large snapshot off the caller's lock. run() then
  * only marks a snapshot due; the caller calls _snap_begin with the lock held

@@ -31,10 +31,10 @@ static const bl_conf_section_t sections[] = {
     {.name = "sync",
      .present_off = offsetof(mirror_config_t, sync.enabled) + 1,
      .line_off = offsetof(mirror_config_t, sync.line) + 1,
-     .doc = "Follow the master over mutual TLS 1.3: every zone without snapshot, spool_dir or "
-            "rbldnsd gets its feed from the master (one zone per feed), its state restored from "
-            "state_dir before any query is answered. blsyncctl certs on the master makes the "
-            "certificates."},
+     .doc = "Follow the master over mutual TLS 1.3 (push) and/or pull its spool's HTTP layout "
+            "from URLs (upstream): every zone without snapshot, spool_dir or rbldnsd gets its "
+            "feed this way (one zone per feed), its state restored from state_dir before any "
+            "query is answered. blsyncctl certs on the master makes the certificates."},
     {.name = "zone",
      .arr_off = offsetof(mirror_config_t, zones),
      .elem_size = sizeof(mirror_zone_conf_t),
@@ -145,6 +145,19 @@ static int host_name(const char *v, const char **why)
     return 0;
 }
 
+static int upstream_ok(const char *v, const char **why)
+{
+    if (strcmp(v, "push") && strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+        *why = "neither push nor an http:// or https:// URL";
+        return BL_ECONFIG;
+    }
+    if (strlen(v) > 1024) {
+        *why = "URL longer than 1024 bytes";
+        return BL_ECONFIG;
+    }
+    return 0;
+}
+
 static int kind_file(const char *v, const char **why)
 {
     if (!strchr(v, ':')) {
@@ -247,6 +260,7 @@ static const bl_conf_name_t acl_actions[] = {
         .section = "zone", .key = k, .type = BL_CONF_CUSTOM, __VA_ARGS__                           \
     }
 #define SYNCED  (BL_CONF_HEAP | BL_CONF_NONEMPTY | BL_CONF_REQUIRED)
+#define PUSH    (BL_CONF_HEAP | BL_CONF_NONEMPTY) /* required when upstream lists push */
 #define STR_(x) #x
 #define STR(x)  STR_(x) /* a default that is a numeric macro */
 #define SECONDS(k, field, d, ...)                                                                  \
@@ -390,16 +404,16 @@ static const bl_conf_opt_t opts[] = {
              "exceeds the "
              "window is warned about (event=window_budget)."),
 
-    Y("master", BL_CONF_ADDR, master, .flags = SYNCED, .port = 7353, .check = nonzero_port,
+    Y("master", BL_CONF_ADDR, master, .flags = PUSH, .port = 7353, .check = nonzero_port,
       BL_CONF_LINE(mirror_config_t, sync.master_line), .example = "192.0.2.10:7353",
       .help = "Numeric address and port of the master's [sync] listener."),
-    Y("server_name", BL_CONF_STR, server_name, .flags = SYNCED, .check = host_name, .arg = "name",
+    Y("server_name", BL_CONF_STR, server_name, .flags = PUSH, .check = host_name, .arg = "name",
       .example = "master.example.net", .help = "The name the master's certificate must carry."),
-    Y("cert", BL_CONF_PATH, cert, .flags = SYNCED, BL_CONF_LINE(mirror_config_t, sync.cert_line),
+    Y("cert", BL_CONF_PATH, cert, .flags = PUSH, BL_CONF_LINE(mirror_config_t, sync.cert_line),
       .example = "/etc/blsync/mirror.pem", .help = "This mirror's client certificate (PEM)."),
-    Y("key", BL_CONF_PATH, key, .flags = SYNCED, BL_CONF_LINE(mirror_config_t, sync.key_line),
+    Y("key", BL_CONF_PATH, key, .flags = PUSH, BL_CONF_LINE(mirror_config_t, sync.key_line),
       .example = "/etc/blsync/mirror.key", .help = "Its private key (readable by blsync only)."),
-    Y("ca", BL_CONF_PATH, ca, .flags = SYNCED, BL_CONF_LINE(mirror_config_t, sync.ca_line),
+    Y("ca", BL_CONF_PATH, ca, .flags = PUSH, BL_CONF_LINE(mirror_config_t, sync.ca_line),
       .example = "/etc/blsync/ca.pem", .help = "The CA that signed the master's certificate."),
     Y("state_dir", BL_CONF_PATH, state_dir, .flags = SYNCED,
       BL_CONF_LINE(mirror_config_t, sync.state_line), .example = "/var/lib/blsync-mirror/sync",
@@ -418,6 +432,29 @@ static const bl_conf_opt_t opts[] = {
       .help = "Shortest reconnect delay (exponential with jitter)."),
     Y("backoff_max", BL_CONF_DURATION, backoff_max_ms, .def = "30s", .min = 1,
       .help = "Longest reconnect delay."),
+    OL("sync", "upstream", BL_CONF_STR, sync.upstream, sync.nupstream, .flags = BL_CONF_MULTI,
+       .check = upstream_ok, .arg = "push|url", .example = "push https://cache.example.net/blsync",
+       .help = "Where feeds come from, in order of preference: push (the master's listener) and "
+               "HTTP(S) URLs of the spool's HTTP layout (unset: push).",
+       .doc = "A URL names the directory that holds FEED/head, e.g. a static web server or an HTTP "
+              "cache in front of the master's spool; the objects are signed, so plain HTTP "
+              "is as safe as HTTPS. Each poll asks the URLs in this order and takes the first "
+              "valid head and chain; a refused head or object, an HTTP error or a timeout moves "
+              "to the next one. With push listed first, the URLs are polled for their heads "
+              "(freshness) and objects are fetched from them only when the master has not "
+              "brought a newer head's serial within a poll interval. master, server_name, "
+              "cert, key and ca are needed only with push."),
+    Y("poll_interval", BL_CONF_DURATION, poll_interval_ms, .def = "10s", .min = 100, .max = 3600000,
+      .help = "Time between two polls of the URL upstreams."),
+    Y("poll_jitter", BL_CONF_DURATION, poll_jitter_ms, .def = "2s", .max = 3600000,
+      .help = "A random 0 to poll_jitter added to each poll interval, so that mirrors spread.",
+      .doc = "With stale_after, keep poll_interval + poll_jitter + the caches' max-age + the "
+             "master's http_head_refresh below stale_after."),
+    Y("pull_timeout", BL_CONF_DURATION, pull_timeout_ms, .def = "10s", .min = 100, .max = 600000,
+      .help = "One HTTP transfer (head or object) at most, connection included."),
+    Y("pull_ca", BL_CONF_PATH, pull_ca, .flags = BL_CONF_HEAP,
+      .example = "/etc/ssl/certs/ca-certificates.crt",
+      .help = "CA file for HTTPS upstreams (unset: the system store)."),
 
     Z("feed", BL_CONF_STR, feed, .def = "main", .flags = BL_CONF_NONEMPTY, .arg = "name",
       .help = "The master's feed this zone serves."),
@@ -584,20 +621,42 @@ static int check_file(const mirror_config_t *c, const char *what, const char *pa
     return 0;
 }
 
+int mirror_config_push(const mirror_config_t *c)
+{
+    if (!c->sync.nupstream)
+        return 1;
+    for (unsigned i = 0; i < c->sync.nupstream; i++)
+        if (!strcmp(c->sync.upstream[i], "push"))
+            return 1;
+    return 0;
+}
+
 static int check_sync(const mirror_config_t *c, char *err, size_t errlen)
 {
     const mirror_sync_file_conf_t *y = &c->sync;
-    if (!y->master)
-        BAD("%s:%u: [sync] needs master = ADDRESS:PORT", c->path, y->line);
-    if (!y->server_name)
-        BAD("%s:%u: [sync] needs server_name = NAME (in the master's certificate)", c->path,
-            y->line);
+    unsigned npush = 0;
+    for (unsigned i = 0; i < y->nupstream; i++)
+        npush += !strcmp(y->upstream[i], "push");
+    if (npush > 1)
+        BAD("%s:%u: [sync] upstream lists push twice", c->path, y->line);
+    if (y->nupstream > 1 + 8 || y->nupstream - npush > 8)
+        BAD("%s:%u: [sync] upstream: at most 8 URLs", c->path, y->line);
+    int rc;
+    if (mirror_config_push(c)) {
+        if (!y->master)
+            BAD("%s:%u: [sync] needs master = ADDRESS:PORT", c->path, y->line);
+        if (!y->server_name)
+            BAD("%s:%u: [sync] needs server_name = NAME (in the master's certificate)", c->path,
+                y->line);
+        if ((rc = check_file(c, "cert", y->cert, y->cert_line ? y->cert_line : y->line, err,
+                             errlen)) ||
+            (rc = check_file(c, "key", y->key, y->key_line ? y->key_line : y->line, err, errlen)) ||
+            (rc = check_file(c, "ca", y->ca, y->ca_line ? y->ca_line : y->line, err, errlen)))
+            return rc;
+    }
     if (!y->state_dir)
         BAD("%s:%u: [sync] needs state_dir = DIR", c->path, y->line);
-    int rc;
-    if ((rc = check_file(c, "cert", y->cert, y->cert_line ? y->cert_line : y->line, err, errlen)) ||
-        (rc = check_file(c, "key", y->key, y->key_line ? y->key_line : y->line, err, errlen)) ||
-        (rc = check_file(c, "ca", y->ca, y->ca_line ? y->ca_line : y->line, err, errlen)))
+    if (y->pull_ca && (rc = check_file(c, "pull_ca", y->pull_ca, y->line, err, errlen)))
         return rc;
     /* A mirror cut off from its master must stop positive answers in time
      * for a delisting it missed to leave the resolvers' caches within the

@@ -76,6 +76,10 @@ typedef struct {
     int64_t stale_after_ms;                 /* no valid heartbeat for this long: stale */
     int64_t freeze_after_ms;                /* ... this long: frozen (0: the window's budget) */
     int64_t backoff_min_ms, backoff_max_ms; /* reconnect delays */
+    char *upstream[MIRROR_CONF_MAX_LIST];   /* "push" or http(s) URLs, in order of preference */
+    unsigned nupstream;
+    int64_t poll_interval_ms, poll_jitter_ms, pull_timeout_ms; /* the pull client's */
+    char *pull_ca;                                             /* NULL: the system store */
     unsigned line, master_line, cert_line, key_line, ca_line, state_line;
 } mirror_sync_file_conf_t;
 
@@ -138,5 +142,7 @@ int64_t mirror_config_freeze_budget(const mirror_config_t *c);
 int64_t mirror_config_freeze_after(const mirror_config_t *c);
 /* 1 if zone z of c gets its feed from the master over [sync]. */
 int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *z);
+/* 1 if [sync] follows the master's push listener (upstream unset, or listing "push"). */
+int mirror_config_push(const mirror_config_t *c);
 
 #endif

@@ -13,6 +13,7 @@
 #include "err.h"
 #include "log.h"
 #include "persist.h"
+#include "pull.h"
 #include "tls.h"
 #include "util.h"
 
@@ -24,7 +25,8 @@ struct mirror_follow {
     unsigned store_zone[MIRROR_CONF_MAX_ZONES]; /* the zone of each store */
     unsigned nstores;
     mirror_sync_t *sync;
-    int in_apply; /* refusals of our own apply are counted by the feed's on_apply */
+    mirror_pull_t *pull; /* [sync] upstream URLs, or NULL */
+    int in_apply;        /* refusals of our own apply are counted by the feed's on_apply */
     struct {
         _Atomic int64_t hb_ms;
         uint64_t master_serial;
@@ -33,6 +35,7 @@ struct mirror_follow {
         bl_metrics_series_t *stale, *connected, *reconnects, *master_serial_g, *behind,
             *heartbeat_age, *delist_prop, *list_prop, *current_age, *freeze_after, *writable;
         uint64_t write_errors_seen;
+        int level[2];            /* freshness by the push client and by the pull client */
     } fm[MIRROR_CONF_MAX_ZONES]; /* per store */
 };
 
@@ -95,7 +98,9 @@ static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t
     state_write_gauges(f, (unsigned)st);
     if (f->stores[st].want_snapshot) {
         f->stores[st].want_snapshot = 0;
-        mirror_sync_want_snapshot(f->sync, obj->hdr.feed);
+        if (f->sync)
+            mirror_sync_want_snapshot(f->sync, obj->hdr.feed);
+        mirror_pull_want_snapshot(f->pull, obj->hdr.feed);
     }
     if (!rc && obj->hdr.type == BL_OBJ_DELTA && f->metrics) {
         /* Served and persisted now: each change's decision at the master to here. */
@@ -136,17 +141,40 @@ static void sync_new_key(void *ctx, const char *feed, const bl_key_t *k, const u
         mirror_persist_keycert(&f->stores[st], k, buf, len);
 }
 
-static void sync_freshness(void *ctx, const char *feed, int level)
+/* The freshest of the clients that follow the feed decides. */
+static void set_freshness(mirror_follow_t *f, const char *feed, int src, int level)
 {
-    mirror_follow_t *f = ctx;
     int st = store_of(f, feed);
     if (st < 0)
         return;
+    f->fm[st].level[src] = level;
+    if (f->sync && f->pull) {
+        int other = f->fm[st].level[!src];
+        level = other < level ? other : level;
+    }
     mirror_zone_t *z = &f->zs->zones[f->store_zone[st]];
     /* Frozen: the master has been silent too long to vouch for any listing. */
     atomic_store(&z->no_positive, level == MIRROR_FROZEN);
     if (f->fm[st].stale)
         bl_metrics_set(f->fm[st].stale, level);
+}
+
+static void sync_freshness(void *ctx, const char *feed, int level)
+{
+    set_freshness(ctx, feed, 0, level);
+}
+
+static void pull_freshness(void *ctx, const char *feed, int level)
+{
+    set_freshness(ctx, feed, 1, level);
+}
+
+/* The master's push connection holds feed current: URL upstreams wait. */
+static int push_current(void *ctx, const char *feed)
+{
+    mirror_follow_t *f = ctx;
+    return f->sync && mirror_sync_stats(f->sync)->connected &&
+           mirror_sync_freshness(f->sync, feed) == MIRROR_FRESH;
 }
 
 static void sync_refused(void *ctx, const char *feed, const char *what, int err)
@@ -208,9 +236,12 @@ static void sync_gauges(mirror_follow_t *f, int64_t now_ms)
  * directory so that a restart without the master does not look fresh. */
 static void sync_current(mirror_follow_t *f, int64_t now_ms)
 {
-    for (unsigned i = 0; f->sync && i < f->nstores; i++) {
+    for (unsigned i = 0; (f->sync || f->pull) && i < f->nstores; i++) {
         const char *feed = f->zs->feeds[f->store_zone[i]].name;
-        int64_t age = mirror_sync_current_age_ms(f->sync, feed);
+        int64_t age = f->sync ? mirror_sync_current_age_ms(f->sync, feed) : -1;
+        int64_t pulled = f->pull ? mirror_pull_current_age_ms(f->pull, feed) : -1;
+        if (pulled >= 0 && (age < 0 || pulled < age))
+            age = pulled;
         if (age < 0)
             continue;
         if (f->metrics)
@@ -278,11 +309,76 @@ int mirror_follow_open(mirror_zones_t *zs, mirror_follow_t **out, char *err, siz
     return 0;
 }
 
+static void pull_event(void *ctx, const char *upstream, const char *feed, const char *what,
+                       int result, int err, uint64_t bytes)
+{
+    mirror_follow_t *f = ctx;
+    if (!f->metrics)
+        return;
+    bl_metrics_mirror_t *m = &f->metrics->fam;
+    const char *u[] = {upstream, NULL};
+    bl_metrics_add(bl_metrics_series(m->pull_bytes, u), bytes);
+    if (result == MIRROR_PULL_REFUSED) {
+        const char *v[] = {feed, upstream, what, bl_errname(err), NULL};
+        bl_metrics_inc(bl_metrics_series(m->pull_refused, v));
+        return;
+    }
+    const char *v[] = {upstream, what, mirror_pull_result_name(result), NULL};
+    bl_metrics_inc(bl_metrics_series(m->pull_requests, v));
+}
+
+/* The URL upstreams of [sync], if any: the pull client, with the push client's hooks. */
+static int start_pull(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t errlen)
+{
+    const mirror_sync_file_conf_t *y = &f->conf->sync;
+    mirror_pull_conf_t pc = {0};
+    int push_first = 0;
+    for (unsigned i = 0; i < y->nupstream && pc.nurls < MIRROR_PULL_MAX_URLS; i++) {
+        if (strcmp(y->upstream[i], "push"))
+            pc.urls[pc.nurls++] = y->upstream[i];
+        else if (!pc.nurls)
+            push_first = 1;
+    }
+    if (!pc.nurls)
+        return 0;
+    for (unsigned i = 0; i < f->nstores; i++) {
+        pc.current_as_of_ms[pc.nfeeds] = f->stores[i].current_ms;
+        pc.feeds[pc.nfeeds++] = f->zs->feeds[f->store_zone[i]].name;
+    }
+    pc.interval_ms = y->poll_interval_ms;
+    pc.jitter_ms = y->poll_jitter_ms;
+    pc.timeout_ms = y->pull_timeout_ms;
+    pc.stale_after_ms = y->stale_after_ms;
+    pc.freeze_after_ms = mirror_config_freeze_after(f->conf);
+    pc.ca_file = y->pull_ca;
+    pc.preferred_current = push_first ? push_current : NULL;
+    pc.on_event = pull_event;
+    mirror_sync_hooks_t h = {.ctx = f,
+                             .get_state = sync_get_state,
+                             .apply = sync_apply,
+                             .on_new_key = sync_new_key,
+                             .on_freshness = pull_freshness,
+                             .on_refused = sync_refused,
+                             .on_heartbeat = sync_heartbeat};
+    int rc = mirror_pull_new(loop, &pc, &h, f->zs->sync_ring, NULL, &f->pull);
+    if (rc) {
+        snprintf(err, errlen, "%s:%u: [sync] upstream: %s", f->conf->path, y->line,
+                 bl_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < pc.nurls; i++)
+        BL_INFO("pull_started", "upstream=%s preference=%zu feeds=%zu", bl_log_q(pc.urls[i]),
+                i + (size_t)push_first, pc.nfeeds);
+    return 0;
+}
+
 int mirror_follow_start(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t errlen)
 {
     const mirror_sync_file_conf_t *y = &f->conf->sync;
     if (!f->nstores)
         return 0;
+    if (!mirror_config_push(f->conf))
+        return start_pull(f, loop, err, errlen);
     mirror_sync_conf_t sc;
     mirror_sync_conf_defaults(&sc);
     const char *m = y->master, *colon = strrchr(m, ':');
@@ -330,7 +426,7 @@ int mirror_follow_start(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t e
     }
     BL_INFO("sync_started", "master=%s server_name=%s feeds=%zu", bl_log_q(y->master),
             bl_log_q(y->server_name), sc.nfeeds);
-    return 0;
+    return start_pull(f, loop, err, errlen);
 }
 
 void mirror_follow_tick(mirror_follow_t *f, int64_t now_ms)
@@ -356,6 +452,8 @@ void mirror_follow_stop(mirror_follow_t *f)
         return;
     mirror_sync_free(f->sync);
     f->sync = NULL;
+    mirror_pull_free(f->pull);
+    f->pull = NULL;
 }
 
 void mirror_follow_free(mirror_follow_t *f)
@@ -366,7 +464,7 @@ void mirror_follow_free(mirror_follow_t *f)
 
 int mirror_follow_check(const mirror_config_t *c, char *err, size_t errlen)
 {
-    if (!c->sync.enabled)
+    if (!c->sync.enabled || !mirror_config_push(c))
         return 0;
     bl_tls_config_t tc = {
         .cert_file = c->sync.cert, .key_file = c->sync.key, .ca_file = c->sync.ca};

@@ -67,9 +67,10 @@ void mirror_reload(const mirror_cli_t *cli, mirror_zones_t *zs)
         BL_ERR("reload_failed", "msg=%s", bl_log_q(err));
         return;
     }
-    int restart = nc.nlisten != conf->nlisten || nc.threads != conf->threads ||
-                  nc.sync.enabled != conf->sync.enabled ||
-                  (nc.sync.master && strcmp(nc.sync.master, conf->sync.master));
+    int restart =
+        nc.nlisten != conf->nlisten || nc.threads != conf->threads ||
+        nc.sync.enabled != conf->sync.enabled ||
+        (nc.sync.master && (!conf->sync.master || strcmp(nc.sync.master, conf->sync.master)));
     for (unsigned i = 0; !restart && i < nc.nlisten; i++)
         restart = strcmp(nc.listen[i], conf->listen[i]) != 0;
     bl_log_init("blsync-mirror", nc.log_level, nc.log_syslog);

@@ -48,6 +48,8 @@ const char *bl_obj_domain(int type)
         return "blsync-hbeat-v1";
     case BL_OBJ_KEYCERT:
         return "blsync-keycrt-v1";
+    case BL_OBJ_HEAD:
+        return "blsync-head-v1";
     default:
         return NULL;
     }
@@ -64,6 +66,8 @@ const char *bl_obj_type_name(int type)
         return "heartbeat";
     case BL_OBJ_KEYCERT:
         return "keycert";
+    case BL_OBJ_HEAD:
+        return "head";
     default:
         return "unknown";
     }
@@ -188,6 +192,8 @@ int bl_hdr_decode(bl_rd_t *rd, bl_hdr_t *h)
         FAIL_AT(OFF_RAWLEN, BL_EFIELD);
     if (h->type == BL_OBJ_KEYCERT &&
         (h->payload_len != BL_PUBKEY_SIZE || h->raw_len != h->payload_len))
+        FAIL_AT(OFF_RAWLEN, BL_EFIELD);
+    if (h->type == BL_OBJ_HEAD && (h->raw_len != h->payload_len || h->base_serial > h->serial))
         FAIL_AT(OFF_RAWLEN, BL_EFIELD);
 #undef FAIL_AT
     return 0;

@@ -20,6 +20,7 @@ enum bl_obj_type {
     BL_OBJ_SNAPSHOT = 2,
     BL_OBJ_HEARTBEAT = 3,
     BL_OBJ_KEYCERT = 4, /* payload: a new public key, signed by a trusted one */
+    BL_OBJ_HEAD = 5,    /* payload: the objects a pull mirror may fetch (head.h) */
 };
 
 /* The decoded header. Every field is covered by the signature. */

@@ -164,6 +164,9 @@ typedef struct {
     bl_metric_t *state_writable;     /* gauge {feed}: 0 while writes to state_dir fail */
     bl_metric_t *state_write_errors; /* counter {feed, error} */
     bl_metric_t *state_refused;      /* counter {feed, reason}: persisted files refused at start */
+    bl_metric_t *pull_requests;      /* counter {upstream, kind, result}: HTTP transfers */
+    bl_metric_t *pull_refused;       /* counter {feed, upstream, what, reason} */
+    bl_metric_t *pull_bytes;         /* counter {upstream} */
     bl_metric_t *log_events;         /* counter {event}: log lines at or above the level */
     bl_metric_t *log_suppressed;     /* counter {event}: lines the flood limit did not write */
     bl_metric_t *http_refused;       /* counter {listener, reason} */

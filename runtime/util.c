@@ -53,7 +53,7 @@ static int errno_to_bl(int e)
     return e == ENOSPC || e == EDQUOT ? BL_ENOSPC : BL_EIO;
 }
 
-int bl_file_write_atomic(const char *path, const void *data, size_t len, int mode)
+static int write_atomic(const char *path, const void *data, size_t len, int mode, int durable)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
@@ -73,7 +73,7 @@ int bl_file_write_atomic(const char *path, const void *data, size_t len, int mod
         p += n;
         left -= (size_t)n;
     }
-    if (fsync(fd) < 0)
+    if (durable && fsync(fd) < 0)
         goto fail;
     if (close(fd) < 0) {
         fd = -1;
@@ -82,6 +82,8 @@ int bl_file_write_atomic(const char *path, const void *data, size_t len, int mod
     fd = -1;
     if (rename(tmp, path) < 0)
         goto fail;
+    if (!durable)
+        return 0;
     /* Make the rename itself durable. */
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
@@ -105,6 +107,16 @@ fail:;
     unlink(tmp);
     errno = e;
     return errno_to_bl(e);
+}
+
+int bl_file_write_atomic(const char *path, const void *data, size_t len, int mode)
+{
+    return write_atomic(path, data, len, mode, 1);
+}
+
+int bl_file_replace(const char *path, const void *data, size_t len, int mode)
+{
+    return write_atomic(path, data, len, mode, 0);
 }
 
 int bl_mkdir_p(const char *path, int mode)

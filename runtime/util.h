@@ -20,6 +20,9 @@ int bl_file_read(const char *path, size_t max, uint8_t **data, size_t *len);
  * fsync, rename, fsync of the directory. Returns 0, BL_ENOSPC or BL_EIO
  * (errno preserved); on error path is untouched and the temp file removed. */
 int bl_file_write_atomic(const char *path, const void *data, size_t len, int mode);
+/* The same without fsync: readers never see a partial file, a crash may
+ * lose it (for files rebuilt from others, such as the HTTP layout's). */
+int bl_file_replace(const char *path, const void *data, size_t len, int mode);
 /* Creates a directory and its parents (like mkdir -p). */
 int bl_mkdir_p(const char *path, int mode);
 

@@ -110,8 +110,19 @@
 #                   [sync] to the master (generous stale_after, freeze_after)
 #                   and [zone bl.test] fed by it; then the edits. A test that
 #                   serves files appends its [zone ...] sections itself.
+#   write_pull_conf WHO UPSTREAM...   like write_mirror_conf, with [sync]
+#                   upstream = UPSTREAM... (push and URLs), polls every 300 ms
+#                   (jitter 100 ms, timeout 2 s); the push settings only when
+#                   push is listed
 #   start_mirror WHO [ARGS...]  starts blsync-mirror with $T/WHO/mirror.conf
 #                   (the default sync one if missing), waits until it listens
+#   start_nginx WHO PORT HTTP-BLOCK   nginx (Debian package) as WHO, in the
+#                   foreground with its own prefix $T/WHO (temp and cache
+#                   directories, access log $T/WHO/access.log with the cache
+#                   status last), HTTP-BLOCK inside http { }; waits until
+#                   PORT answers. Stopped by PID like every process.
+#   spool_locations     the nginx locations that serve a master's spool with
+#                   the Cache-Control guidance of docs/ARCHITECTURE.md
 #
 # Master API and state
 #   api METHOD PATH [BODY [AUTH]]   curl with the token (AUTH "" sends none,
@@ -581,6 +592,18 @@ start_master() {
     fi
 }
 stop_master() { stop_clean master; }
+# The end of a mirror's [sync] (state, freshness) and its synced zone.
+_bl_sync_rest() {
+    cat <<CONF
+state_dir = $T/$1/state
+stale_after = 10m
+freeze_after = 20m
+[zone $ZONE]
+feed = main
+ttl = 1
+trusted_key = $T/sign.pub
+CONF
+}
 write_mirror_conf() {
     local who=$1 files= a f
     shift
@@ -608,17 +631,35 @@ server_name = master.test
 cert = $T/pki/mirror-$who.pem
 key = $T/pki/mirror-$who.key
 ca = $T/pki/ca.pem
-state_dir = $T/$who/state
 backoff_min = 50ms
 backoff_max = 300ms
-stale_after = 10m
-freeze_after = 20m
-[zone $ZONE]
-feed = main
-ttl = 1
-trusted_key = $T/sign.pub
 CONF
+    [ -n "$files" ] || _bl_sync_rest "$who" >>"$f"
     ini_set "$f" "$@"
+}
+write_pull_conf() {
+    local who=$1 f=$T/$1/mirror.conf
+    shift
+    write_mirror_conf "$who" --files
+    {
+        echo "[sync]"
+        if [[ " $* " == *" push "* ]]; then
+            echo "master = $(hostport "$(addr_of master)" "${SYNC_PORT:?write_master_conf first}")"
+            echo "server_name = master.test"
+            echo "cert = $T/pki/mirror-$who.pem"
+            echo "key = $T/pki/mirror-$who.key"
+            echo "ca = $T/pki/ca.pem"
+            echo "backoff_min = 50ms"
+            echo "backoff_max = 300ms"
+        fi
+        cat <<CONF
+upstream = $*
+poll_interval = 300ms
+poll_jitter = 100ms
+pull_timeout = 2s
+CONF
+        _bl_sync_rest "$who"
+    } >>"$f"
 }
 start_mirror() {
     local who=$1
@@ -627,6 +668,39 @@ start_mirror() {
     spawn "$who" "$MIRROR" -c "$T/$who/mirror.conf" "$@"
     wait_up "$who" 20 logged "$who" event=listening
     MET_PORT[$who]=$(since "$who" | sed -n 's/.*event=metrics addr=[^ ]* port=\([0-9]*\).*/\1/p' | tail -n 1)
+}
+
+start_nginx() {
+    local who=$1 port=$2 d=$T/$1
+    mkdir -p "$d/tmp" "$d/cache"
+    cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+user root root;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 1024; }
+http {
+    log_format bl '\$request_method \$uri \$status \$body_bytes_sent \$upstream_cache_status';
+    access_log $d/access.log bl;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    default_type application/octet-stream;
+    keepalive_requests 100000;
+$3
+}
+CONF
+    spawn "$who" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;'
+    wait_up "$who" 10 curl -s -o /dev/null --max-time 2 "http://$(hostport "$(addr_of "$who")" "$port")/"
+}
+spool_locations() {
+    cat <<'CONF'
+        location ~ /head$ { add_header Cache-Control "max-age=1"; }
+        location ~ /by-hash/ { add_header Cache-Control "public, max-age=31536000, immutable"; }
+        location / { return 404; }
+CONF
 }
 
 # ---- master API and state ---------------------------------------------------

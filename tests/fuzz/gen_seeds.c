@@ -8,6 +8,7 @@
 
 #include "fuzz_key.h"
 #include "proto/codec.h"
+#include "proto/head.h"
 #include "proto/obj.h"
 #include "proto/state.h"
 
@@ -96,6 +97,22 @@ int main(int argc, char **argv)
     b.len = 0;
     bl_keycert_write("main", k, h.created_ms, 1000, k, &b);
     put(obj_dir, "keycert", b.data, b.len);
+    /* Heads: one with every kind of record, one with none. */
+    char head_dir[4096];
+    snprintf(head_dir, sizeof head_dir, "%s/head", argv[1]);
+    bl_head_rec_t r[4];
+    memset(r, 0, sizeof r);
+    r[0].type = BL_OBJ_SNAPSHOT, r[0].serial = 1, r[0].sha256[0] = 1;
+    r[1].type = BL_OBJ_DELTA, r[1].base_serial = 1, r[1].serial = 2, r[1].sha256[0] = 2;
+    r[2].type = BL_OBJ_DELTA, r[2].base_serial = 2, r[2].serial = 3, r[2].sha256[0] = 3;
+    r[3].type = BL_OBJ_KEYCERT, r[3].sha256[0] = 4;
+    uint8_t d[BL_DIGEST_SIZE] = {7};
+    b.len = 0;
+    bl_head_write("main", 3, d, 5, 1, d, r, 4, h.created_ms, 1000, k, &b);
+    put(head_dir, "head4", b.data, b.len);
+    b.len = 0;
+    bl_head_write("main", 3, d, 5, 0, d, NULL, 0, h.created_ms, 1000, k, &b);
+    put(head_dir, "head0", b.data, b.len);
     b.len = 0;
     bl_block_encode(c + 1, 2, c, 7, 1795000000000LL, &b);
     put(blk_dir, "mixed", b.data, b.len);

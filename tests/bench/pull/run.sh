@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Pull benchmark (issue 18): N simulated pulling mirrors (pull_sim.py, one
+# keep-alive connection each) behind two nginx cache tiers (EDGES tier-2
+# nodes in front of one tier-1 node in front of a static origin over the
+# master's spool). After a warm-up, P publishes (alternately a listing and a
+# delisting of one address), each followed by a whole poll interval. Reports
+# origin requests per publish, the tiers' hit ratios for objects, decided ->
+# held by the last mirror (p50/p99/max per publish), and the master's and
+# origin's CPU and RSS.
+# usage: tests/bench/pull/run.sh [N=5000] [INTERVAL=10] [EDGES=2] [P=4]
+SRC=$(cd "$(dirname "$0")/../../.." && pwd)
+BL_BUILD=${BL_BENCH_BUILD:-$SRC/build}
+N=${1:-5000} INTERVAL=${2:-10} EDGES=${3:-2} P=${4:-4} JITTER=2
+. "$SRC/tests/lib.sh"
+ulimit -n "$(ulimit -Hn)" # one socket per simulated mirror at each tier
+write_master_conf 'publisher|http_head_refresh = 1s' 'publisher|http_head_ttl = 60s' 'master|log_level = warn'
+start_master
+alloc_port ORIGIN TIER1
+start_nginx origin "$ORIGIN" "
+    server { listen 127.0.0.1:$ORIGIN; root $T/spool; etag on;
+$(spool_locations)
+    }"
+tier() { # NAME PORT UPSTREAM
+    echo "
+    proxy_cache_path $T/$1/cache levels=1:2 keys_zone=$1:10m max_size=1g inactive=1h;
+    server {
+        listen 127.0.0.1:$2 backlog=8192;
+        location / {
+            proxy_pass http://127.0.0.1:$3;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_cache $1;
+            proxy_cache_lock on;
+            proxy_cache_revalidate on;
+            proxy_cache_use_stale updating;
+        }
+    }"
+}
+start_nginx tier1 "$TIER1" "$(tier tier1 "$TIER1" "$ORIGIN")"
+sed -i 's/worker_connections 1024/worker_connections 30000/' "$T/tier1/nginx.conf"
+urls=()
+for ((e = 1; e <= EDGES; e++)); do
+    alloc_port "EP$e"
+    p=$(eval echo "\$EP$e")
+    start_nginx "edge$e" "$p" "$(tier "edge$e" "$p" "$TIER1")"
+    sed -i 's/worker_connections 1024/worker_connections 30000/' "$T/edge$e/nginx.conf"
+    kill -HUP "${PID[edge$e]}"
+    urls+=("http://127.0.0.1:$p")
+done
+echo "# machine: $(nproc) cores, $(date -u +%F); N=$N mirrors, poll ${INTERVAL}s+0..${JITTER}s, $EDGES tier-2 nodes, 1 tier-1 node"
+spawn sim "$PY" "$S/tests/bench/pull/pull_sim.py" "$N" "$INTERVAL" "$JITTER" "$T/arrivals" "${urls[@]}"
+wait_up sim 30 logged sim '^ready'
+sleep $((INTERVAL + JITTER + 5)) # warm-up: every mirror holds the initial snapshot
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+lines() { wc -l <"$T/$1/access.log"; }
+o0=$(lines origin) t0=$(lines tier1) m0=$(cpu "${PID[master]}") n0=$(cpu "${PID[origin]}")
+: >"$T/decided"
+for ((k = 1; k <= P; k++)); do
+    s=$(master_serial)
+    d=$(now_ms)
+    if ((k % 2)); then list 192.0.2.77; else delist 192.0.2.77; fi
+    s=$(wait_published "$s")
+    echo "$s $d $((k % 2 ? 1 : 0))" >>"$T/decided"
+    sleep $((INTERVAL + JITTER + 2))
+done
+m1=$(cpu "${PID[master]}") n1=$(cpu "${PID[origin]}")
+rss_m=$(awk '/VmHWM/ { print $2 / 1024 }' "/proc/${PID[master]}/status")
+stop sim
+cat "$T/sim.log" | grep -v '^ready'
+echo "publishes: $P; origin requests per publish: $(tail -n +$((o0 + 1)) "$T/origin/access.log" |
+    awk -v p="$P" '{ if ($2 ~ /by-hash/) o++; else h++ } END { printf "%.1f (heads %.1f, objects %.1f)", (o + h) / p, h / p, o / p }')"
+echo "tier-1 requests per publish: $(tail -n +$((t0 + 1)) "$T/tier1/access.log" | awk -v p="$P" 'END { printf "%.1f", NR / p }')"
+for t in tier1 $(for ((e = 1; e <= EDGES; e++)); do echo "edge$e"; done); do
+    awk -v t="$t" '$2 ~ /by-hash/ { n++; if ($5 == "HIT") h++ } $2 ~ /head$/ { hn++; if ($5 == "HIT" || $3 == 304) hh++ }
+        END { printf "%s: object requests %d, hit ratio %.2f%%; head requests %d, hit or 304 %.1f%%\n", t, n, n ? 100 * h / n : 0, hn, hn ? 100 * hh / hn : 0 }' "$T/$t/access.log"
+done
+echo "master CPU during the publishes: $(((m1 - m0) * 10)) ms, peak RSS ${rss_m} MiB; origin nginx CPU: $(((n1 - n0) * 10)) ms"
+echo "publish  kind      mirrors  p50_ms  p99_ms  max_ms   (decided at the master -> the head's serial held by the mirror)"
+while read -r s d l; do
+    awk -v s="$s" -v d="$d" '$1 == s { print $2 - d }' "$T/arrivals" | sort -n |
+        awk -v s="$s" -v kind="$([ "$l" = 1 ] && echo listing || echo delisting)" '
+            { v[NR] = $1 }
+            END { printf "%7d  %-9s %7d  %6d  %6d  %6d\n", s, kind, NR, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1], v[NR] }'
+done <"$T/decided"
