@@ -147,6 +147,7 @@ static void on_tick(uv_timer_t *t)
     master_metrics_delisted(s->c.metrics, "expired", n);
     master_metrics_tick(s->c.metrics, s->c.store, s->sync, s->c.acks, now);
     master_publisher_http_tick(s->c.pub, now); /* the head's heartbeat, and retries */
+    bl_log_flush_suppressed(); /* a flood's summary is written when its window ends */
     pthread_mutex_unlock(s->c.lock);
     if (rc)
         BL_ERR("expire_failed", "error=%s", bl_errname(rc));

@@ -67,6 +67,7 @@ static void on_tick(uv_timer_t *t)
     mirror_server_set_now(app->server, now_ms / 1000);
     mirror_zones_scan(&app->zs, now_ms);
     mirror_follow_tick(app->follow, now_ms);
+    bl_log_flush_suppressed(); /* a flood's summary is written when its window ends */
 }
 
 /* /healthz: healthy when every zone has data to serve, none is frozen and
