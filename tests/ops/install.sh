@@ -7,8 +7,9 @@ r="$T/root"
 for f in usr/sbin/blsync-master usr/sbin/blsync-mirror usr/bin/blsyncctl \
          usr/lib/systemd/system/blsync-master.service usr/lib/systemd/system/blsync-mirror.service \
          usr/lib/sysusers.d/blsync.conf \
-         usr/share/man/man1/blsyncctl.1 usr/share/man/man5/blsync.conf.5 \
-         usr/share/man/man8/blsync-master.8 usr/share/man/man8/blsync-mirror.8 \
+         usr/share/man/man1/blsyncctl.1.gz usr/share/man/man5/blsync.conf.5.gz \
+         usr/share/man/man8/blsync-master.8.gz usr/share/man/man8/blsync-mirror.8.gz \
+         usr/share/doc/blsync/copyright usr/share/doc/blsync/changelog.gz \
          etc/blsync/master.conf etc/blsync/mirror.conf \
          usr/share/doc/blsync/METRICS.md usr/share/doc/blsync/prometheus/rules.yml \
          usr/share/doc/blsync/grafana/blsync.json; do
