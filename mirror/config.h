@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "conf_schema.h"
+#include "runas.h"
 #include "obj.h"
 #include "zone.h"
 
@@ -100,5 +101,8 @@ int64_t mirror_config_freeze_budget(const mirror_config_t *c);
 int64_t mirror_config_freeze_after(const mirror_config_t *c);
 /* 1 if zone z of c gets its feed from the master over [sync]. */
 int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *z);
+/* What --check-config run as root checks the daemons' user can use: the files
+ * c names and the directories the mirror writes in; the count written. */
+size_t mirror_config_access(const mirror_config_t *c, bl_access_t *out, size_t cap);
 
 #endif

@@ -33,7 +33,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: blsync-mirror -c FILE [options]\n"
                "  -c, --config FILE      configuration file (INI)\n"
-               "      --check-config     check the configuration and data sources, then exit\n"
+               "      --check-config     check the configuration and data sources, then exit;\n"
+               "                         run as root on a file in a directory of group blsync,\n"
+               "                         also as user blsync\n"
+               "      --user NAME        with --check-config as root: check as NAME too\n"
                "      --print-config     print the effective configuration (defaults commented\n"
                "                         out), then exit\n"
                "  -l, --listen ADDR:PORT listen address (repeatable; replaces the file's list)\n"
@@ -685,7 +688,7 @@ static void teardown(app_t *app)
 int main(int argc, char **argv)
 {
     static app_t app;
-    const char *cfg = NULL;
+    const char *cfg = NULL, *check_user = NULL;
     int check = 0, print = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -700,6 +703,8 @@ int main(int argc, char **argv)
             cfg = argv[++i];
         } else if (!strcmp(a, "--check-config")) {
             check = 1;
+        } else if (!strcmp(a, "--user") && more) {
+            check_user = argv[++i];
         } else if (!strcmp(a, "--print-config")) {
             print = 1;
         } else if ((!strcmp(a, "-l") || !strcmp(a, "--listen")) && more &&
@@ -764,6 +769,15 @@ int main(int argc, char **argv)
         bl_tls_ctx_free(ctx);
     }
     if (check) {
+        /* Run as root, the check is also the daemons' user's: the unit runs it as blsync. */
+        bl_access_t acc[64] = {{"configuration", cfg, 0}};
+        char who[PATH_MAX + 32];
+        snprintf(who, sizeof who, "blsync-mirror: %s", cfg);
+        size_t nacc = 1 + mirror_config_access(&app.conf, acc + 1, 63);
+        if (bl_access_check_as(bl_access_user(cfg, check_user), acc, nacc, who)) {
+            teardown(&app);
+            return 1;
+        }
         printf("blsync-mirror: configuration ok (%u zone%s)\n", app.nzones,
                app.nzones == 1 ? "" : "s");
         teardown(&app);
