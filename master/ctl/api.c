@@ -194,20 +194,54 @@ static int api_call(const api_t *a, const char *method, const char *path, const 
     return status;
 }
 
-/* Prints the response and maps the status to an exit code. */
+/* What to do about a refused request, by HTTP status. */
+static const char *hint(int status)
+{
+    switch (status) {
+    case 401:
+        return "the master wants its API token: run as root with -c /etc/blsync/master.conf, "
+               "or pass --token-file FILE";
+    case 403:
+        return "the master refuses changes: it has no API token ([http] token_file)";
+    case 404:
+        return "not found";
+    case 413:
+        return "the request is larger than the master's [http] max_body";
+    default:
+        return status >= 500 ? "the master failed: see its log (journalctl -u blsync-master)"
+                             : NULL;
+    }
+}
+
+/* Prints the response and maps the status to an exit code: a refusal is one
+ * line on stderr, the master's reason and what to do. */
 static int finish(int status, bl_buf_t *resp)
 {
     if (status < 0) {
         bl_buf_close(resp);
         return 1;
     }
-    FILE *f = status >= 200 && status < 300 ? stdout : stderr;
-    if (resp->len)
-        fputs((const char *)resp->data, f);
-    if (status >= 300)
-        fprintf(stderr, "blsyncctl: HTTP %d\n", status);
+    if (status >= 200 && status < 300) {
+        if (resp->len)
+            fputs((const char *)resp->data, stdout);
+        bl_buf_close(resp);
+        return 0;
+    }
+    master_json_doc_t doc = {0};
+    char why[128];
+    const master_json_t *e = NULL;
+    if (resp->len && !master_json_parse(resp->data, resp->len, NULL, &doc, why, sizeof why))
+        e = master_json_get(doc.root, "error");
+    const char *h = hint(status);
+    if (e && e->type == MASTER_JSON_STR)
+        fprintf(stderr, "blsyncctl: %.*s%s%s (HTTP %d)\n", (int)e->len, e->str, h ? "; " : "",
+                h ? h : "", status);
+    else
+        fprintf(stderr, "blsyncctl: %s (HTTP %d)\n", h ? h : "the master refused the request",
+                status);
+    master_json_free(&doc);
     bl_buf_close(resp);
-    return status >= 200 && status < 300 ? 0 : 1;
+    return 1;
 }
 
 int ctl_report(int argc, char **argv)
@@ -368,6 +402,13 @@ int ctl_list(int argc, char **argv)
         }
         end_listing_body(&body, comment);
         st = api_call(&a, "POST", "/v1/listings", (const char *)body.data, &resp);
+    } else if (!strcmp(op, "remove") && prefix && !reason) {
+        fprintf(stderr,
+                "blsyncctl list remove: --reason is missing: technical-error (the listing was "
+                "wrong) or user-error (the host was cleaned up)\n");
+        bl_buf_close(&body);
+        bl_buf_close(&path);
+        return 2;
     } else if (!strcmp(op, "remove") && prefix) {
         master_json_printf(&path, "/v1/listings/");
         urlenc(&path, prefix);

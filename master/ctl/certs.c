@@ -312,11 +312,11 @@ static int issue(const certs_opts_t *o, const char *base, const char *cn, int ki
     return rc;
 }
 
-static void certs_usage(void)
+static void certs_usage(FILE *f)
 {
-    fprintf(stderr, "usage: blsyncctl certs --dir DIR [--master-name NAME] [--mirror NAME ...]\n"
-                    "                       [--key-type p256|ed25519] [--days N] [--force]\n"
-                    "                       [--group GROUP]\n");
+    fprintf(f, "usage: blsyncctl certs --dir DIR [--master-name NAME] [--mirror NAME ...]\n"
+               "                       [--key-type p256|ed25519] [--days N] [--force]\n"
+               "                       [--group GROUP]\n");
 }
 
 int ctl_certs(int argc, char **argv)
@@ -332,11 +332,11 @@ int ctl_certs(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            certs_usage();
+            certs_usage(stdout);
             return 0;
         }
         if (!v) {
-            certs_usage();
+            certs_usage(stderr);
             return 2;
         }
         i++;
@@ -368,12 +368,12 @@ int ctl_certs(int argc, char **argv)
             }
             o.days = (int)d;
         } else {
-            certs_usage();
+            certs_usage(stderr);
             return 2;
         }
     }
     if (!o.dir || (!o.master && !o.nmirrors)) {
-        certs_usage();
+        certs_usage(stderr);
         return 2;
     }
     if (o.master && !name_ok(o.master)) {

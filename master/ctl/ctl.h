@@ -9,6 +9,9 @@ typedef struct {
     const char *usage;                 /* one line: arguments and purpose */
 } ctl_cmd_t;
 
+/* Whether -h or --help is among argv[1..argc-1]. */
+int ctl_wants_help(int argc, char **argv);
+
 /* Objects and keys (ctl/obj.c). */
 int ctl_keygen(int argc, char **argv);
 int ctl_verify(int argc, char **argv);
