@@ -469,18 +469,25 @@ int ctl_lookup(int argc, char **argv)
     bl_buf_u8(&path, 0);
     int st = api_call(&a, "GET", (const char *)path.data, NULL, &resp);
     bl_buf_close(&path);
-    if (json || st != 200)
-        return finish(st, &resp);
+    if (st != 200)
+        return finish(st, &resp) ? CTL_EXIT_ERROR : 0;
     master_json_doc_t doc;
     char why[128];
     if (master_json_parse(resp.data, resp.len, NULL, &doc, why, sizeof why)) {
-        fprintf(stderr, "lookup: bad response: %s\n", why);
+        fprintf(stderr, "blsyncctl lookup: the master's answer is not JSON: %s\n", why);
         bl_buf_close(&resp);
-        return 1;
+        return CTL_EXIT_ERROR;
     }
     const master_json_t *r = doc.root, *v;
     const master_json_t *listing = master_json_get(r, "listing");
     int listed = (v = master_json_get(r, "listed")) && v->type == MASTER_JSON_TRUE;
+    if (json) {
+        /* The exit code says it for scripts, as grep's does. */
+        fputs((const char *)resp.data, stdout);
+        master_json_free(&doc);
+        bl_buf_close(&resp);
+        return listed ? 0 : 1;
+    }
     printf("%s: %s\n", ip, listed ? "LISTED" : "not listed");
     if (listed && listing) {
         const master_json_t *p = master_json_get(listing, "prefix"),
@@ -526,7 +533,7 @@ int ctl_lookup(int argc, char **argv)
         printf("  re-listing blocked until: %s\n", v->str);
     master_json_free(&doc);
     bl_buf_close(&resp);
-    return 0;
+    return listed ? 0 : 1;
 }
 
 /* "3h25m" style, for ages in a terminal. */
@@ -575,26 +582,38 @@ int ctl_status(int argc, char **argv)
     bl_buf_t resp;
     bl_buf_init(&resp);
     int st = api_call(&a, "GET", "/v1/status", NULL, &resp);
-    if (json || st != 200)
-        return finish(st, &resp);
+    if (st != 200)
+        return finish(st, &resp) ? CTL_EXIT_ERROR : 0;
     /* One member per mirror: the default bound on members is for requests. */
     const master_json_limits_t lim = {
         .max_depth = 8, .max_members = 10000000, .max_values = 100000000, .max_str = 4096};
     master_json_doc_t doc;
     char why[128];
     if (master_json_parse(resp.data, resp.len, &lim, &doc, why, sizeof why)) {
-        fprintf(stderr, "status: bad response: %s\n", why);
+        fprintf(stderr, "blsyncctl status: the master's answer is not JSON: %s\n", why);
         bl_buf_close(&resp);
-        return 1;
+        return CTL_EXIT_ERROR;
     }
     const master_json_t *r = doc.root;
     char b1[32], b2[32], b3[32];
     double window = num_of(r, "window_s"), gone = num_of(r, "mirror_active_s");
+    const master_json_t *ms = master_json_get(r, "mirrors");
+    const master_json_t *o = master_json_get(r, "oldest_propagating");
+    /* 1 when a mirror is not up or a delisting is older than the window. */
+    int behind = o && o->type == MASTER_JSON_OBJ && window > 0 && num_of(o, "age_s") > window;
+    for (const master_json_t *x = ms && ms->type == MASTER_JSON_ARR ? ms->child : NULL; x;
+         x = x->next)
+        behind |= strcmp(str_of(x, "state"), "up") != 0;
+    if (json) {
+        fputs((const char *)resp.data, stdout);
+        master_json_free(&doc);
+        bl_buf_close(&resp);
+        return behind;
+    }
     printf("feed %s: serial %.0f, %.0f entries, %.0f changes pending\n", str_of(r, "feed"),
            num_of(r, "serial"), num_of(r, "entries"), num_of(r, "pending"));
     printf("window %s; a mirror silent for %s is gone (reported, no longer counted)\n",
            window > 0 ? human_s(window, b1, sizeof b1) : "?", human_s(gone, b2, sizeof b2));
-    const master_json_t *ms = master_json_get(r, "mirrors");
     size_t n = ms && ms->type == MASTER_JSON_ARR ? ms->n : 0;
     size_t nup = 0, nstale = 0, ngone = 0;
     if (n) {
@@ -613,7 +632,6 @@ int ctl_status(int argc, char **argv)
         printf("\n");
     }
     printf("mirrors: %zu up, %zu stale, %zu gone\n", nup, nstale, ngone);
-    const master_json_t *o = master_json_get(r, "oldest_propagating");
     double np = num_of(r, "delistings_propagating");
     if (o && o->type == MASTER_JSON_OBJ) {
         double age = num_of(o, "age_s");
@@ -628,5 +646,5 @@ int ctl_status(int argc, char **argv)
     }
     master_json_free(&doc);
     bl_buf_close(&resp);
-    return 0;
+    return behind;
 }

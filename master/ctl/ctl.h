@@ -9,6 +9,11 @@ typedef struct {
     const char *usage;                 /* one line: arguments and purpose */
 } ctl_cmd_t;
 
+/* lookup and status: no answer from the master (unreachable, refused, bad
+ * reply); 0 and 1 are their answers (listed / not listed, all current / some
+ * behind), 2 a usage error. */
+#define CTL_EXIT_ERROR 3
+
 /* Whether -h or --help is among argv[1..argc-1]. */
 int ctl_wants_help(int argc, char **argv);
 

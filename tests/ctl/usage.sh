@@ -4,7 +4,7 @@
 # without connecting; usage errors exit 2; a refusal is one line that says what to do.
 . "$(dirname "$0")/../lib.sh"
 # A listener that counts connections: help must not reach it.
-alloc_port PORT
+alloc_port PORT PORT2
 spawn counter "$PY" -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -56,4 +56,26 @@ rc=0
 grep -q 'HTTP 40[13]' "$T/err" && grep -q 'token' "$T/err" || problem "refusal said: $(cat "$T/err")"
 ! grep -q '{' "$T/err" || problem "refusal prints JSON: $(cat "$T/err")"
 ok "refusal: $(cat "$T/err")"
+
+# Exit codes a check script uses: lookup 0 listed, 1 not listed; status 0 all
+# current; 3 when the master gives no answer (the same with --json).
+code() {
+    local rc=0
+    "$CTL" "$@" >"$T/code.out" 2>"$T/code.err" || rc=$?
+    echo $rc
+}
+auth=(--url "$MASTER_URL" --token-file "$T/token")
+[ "$(code list add 192.0.2.7 --comment t "${auth[@]}")" = 0 ] || fail "list add: $(cat "$T/code.err")"
+for j in "" --json; do
+    [ "$(code lookup 192.0.2.7 $j "${auth[@]}")" = 0 ] || problem "lookup $j of a listed address: not 0"
+    [ "$(code lookup 192.0.2.8 $j "${auth[@]}")" = 1 ] || problem "lookup $j of an unlisted address: not 1"
+    [ "$(code status $j "${auth[@]}")" = 0 ] || problem "status $j without mirrors: not 0"
+    [ "$(code lookup 192.0.2.7 $j --url "http://127.0.0.1:$PORT2")" = 3 ] ||
+        problem "lookup $j without a master: not 3"
+    [ "$(code status $j --url "http://127.0.0.1:$PORT2")" = 3 ] || problem "status $j without a master: not 3"
+done
+jq -e '.mirrors | type == "array"' "$T/code.out" >/dev/null 2>&1 ||
+    "$CTL" status --json "${auth[@]}" | jq -e '.mirrors | type == "array"' >/dev/null ||
+    problem "status --json is not the status object"
+ok "lookup and status exit codes"
 finish
