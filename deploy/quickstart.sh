@@ -28,6 +28,8 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+# Where the operator runs it from: the printed commands are relative to it.
+CALLER_PWD=$PWD
 cd "$SRC"
 
 CI_MODE=0
@@ -268,8 +270,12 @@ note "mirror m1 pid ${PID[m1]}: DNS 127.0.0.1:$DNS1 (UDP, TCP), connected to the
 note "mirror m2 pid ${PID[m2]}: DNS 127.0.0.1:$DNS2 (UDP, TCP), connected to the master"
 
 ctl() { "$CTL" "$@" -c "$RUN/master.conf"; }
-# blsyncctl as the printed commands name it (relative to the source tree when inside it).
-SHOWCTL=${CTL#"$SRC"/}
+# blsyncctl as the printed commands name it: relative to the current directory
+# when inside it, else its absolute path (a copy-paste runs from where you are).
+case $CTL in
+"$CALLER_PWD"/*) SHOWCTL=${CTL#"$CALLER_PWD"/} ;;
+*) SHOWCTL=$CTL ;;
+esac
 
 # ---- dig commands, printed and (non-interactive) checked -------------------
 rev4() { echo "$1" | awk -F. '{print $4"."$3"."$2"."$1}'; }
