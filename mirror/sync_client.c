@@ -17,9 +17,12 @@
 
 #define RESYNC_MIN_GAP_MS 2000   /* at most one resync HELLO per feed this often ... */
 #define RESYNC_MAX_GAP_MS 300000 /* ... growing to this while resyncs do not help */
-#define STABLE_MS         10000  /* a connection this old resets the backoff */
-#define BEHIND_RESYNC     2      /* heartbeats announcing a serial we lack: ask again */
-#define BEHIND_SNAPSHOT   6      /* ... still lacking it: ask for a snapshot */
+/* Wrong-base refusals this soon after a local failure are objects built on the
+ * state we could not store: no sign of a disagreement with the master. */
+#define LOCAL_FAIL_SPAN_MS (3 * RESYNC_MIN_GAP_MS)
+#define STABLE_MS          10000 /* a connection this old resets the backoff */
+#define BEHIND_RESYNC      2     /* heartbeats announcing a serial we lack: ask again */
+#define BEHIND_SNAPSHOT    6     /* ... still lacking it: ask for a snapshot */
 
 typedef struct {
     char name[BL_FEED_MAX + 1];
@@ -38,6 +41,8 @@ typedef struct {
     int pending_resync;      /* 1: a HELLO, 2: a snapshot request, held back by the gap */
     int behind;              /* heartbeats in a row announcing a serial we lack */
     int base_refusals;       /* wrong-base refusals since the last apply */
+    uint64_t local_fail_ns;  /* when an apply last failed on our disk or memory (0: not since
+                                the last apply) */
 } cfeed_t;
 
 struct mirror_sync {
@@ -252,10 +257,18 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
             /* A replayed or duplicate older object: nothing to ask for. */
         } else if (local_error(rc)) {
             /* Our disk or memory: the object was fine. Ask again after the
-             * gap; a snapshot would not help. */
+             * shortest gap, for as long as it lasts, so that the first
+             * retry after the disk is freed heals; a snapshot would not help. */
+            f->local_fail_ns = bl_mono_ns();
+            f->base_refusals = 0;
+            f->resync_gap_ms = RESYNC_MIN_GAP_MS;
             resync(s, f, 0);
-        } else if ((rc == BL_EBASESERIAL || rc == BL_EBASEDIGEST) && f->base_refusals++ < 1) {
-            /* Objects in flight for a state we left: start over from ours. */
+        } else if ((rc == BL_EBASESERIAL || rc == BL_EBASEDIGEST) &&
+                   ((f->local_fail_ns &&
+                     bl_mono_ns() - f->local_fail_ns < ms_to_ns(LOCAL_FAIL_SPAN_MS)) ||
+                    f->base_refusals++ < 1)) {
+            /* Objects in flight for a state we left (or could not store):
+             * start over from ours. */
             resync(s, f, 0);
         } else {
             /* Fork, digest mismatch, absent key, undecodable payload, or a
@@ -269,6 +282,7 @@ static void handle_object(mirror_sync_t *s, const uint8_t *p, size_t n)
     s->attempts = 0;
     f->behind = 0;
     f->base_refusals = 0;
+    f->local_fail_ns = 0;
     f->resync_gap_ms = RESYNC_MIN_GAP_MS;
     note_current(f, hd->serial);
     if (f->pending_resync == 1)
