@@ -472,3 +472,22 @@ void master_config_window_warn(const master_config_t *c)
     if (bl_cfg_window_check(c->window_ms, c->mirror_ttl_ms, c->expected_prop_ms, msg, sizeof msg))
         BL_WARN("window_budget", "problem=%s", bl_log_q(msg));
 }
+
+size_t master_config_access(const master_config_t *c, bl_access_t *out, size_t cap)
+{
+    const bl_access_t all[] = {
+        {"[publisher] key", c->pub.key_path, 0},
+        {"[http] token_file", c->token_file, 0},
+        {"[master] db", c->db, 2},
+        {"[publisher] spool", c->pub.spool, 1},
+        {"[sync] cert", c->sync_enabled ? c->sync.cert_file : NULL, 0},
+        {"[sync] tls_key", c->sync_enabled ? c->sync.tls_key_file : NULL, 0},
+        {"[sync] ca", c->sync_enabled ? c->sync.ca_file : NULL, 0},
+        {"[sync] pinned", c->sync_enabled ? c->sync.pinned_file : NULL, 0},
+        {"[sync] revoked", c->sync_enabled ? c->sync.revoked_file : NULL, 0},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0] && n < cap; i++)
+        out[n++] = all[i];
+    return n;
+}

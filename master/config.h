@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "conf_schema.h"
+#include "runas.h"
 #include "obj.h"
 #include "policy.h"
 #include "publisher.h"
@@ -82,5 +83,8 @@ void master_config_window_warn(const master_config_t *c);
 int master_parse_duration(const char *s, int64_t *ms);
 /* Splits "host:port" / "[v6]:port" (host names too, for blsyncctl --url). */
 int master_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port);
+/* What --check-config run as root checks the daemons' user can use: the files
+ * c names and the directories the master writes in; the count written. */
+size_t master_config_access(const master_config_t *c, bl_access_t *out, size_t cap);
 
 #endif

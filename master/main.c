@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* blsync-master: parses arguments, loads the configuration, creates and joins the modules, runs
  * the loop. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "public.h"
 #include "publisher.h"
 #include "reload.h"
+#include "runas.h"
 #include "schedule.h"
 #include "store.h"
 #include "sync_server.h"
@@ -84,9 +86,12 @@ static void on_hup(uv_signal_t *s, int signum)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: blsync-master [-c FILE] [--check-config] [--print-config] [--version]\n"
+    fprintf(f, "usage: blsync-master [-c FILE] [--check-config [--user NAME]] [--print-config]\n"
+               "                     [--version]\n"
                "  -c FILE          configuration (default /etc/blsync/master.conf)\n"
-               "  --check-config   load and check the configuration, then exit\n"
+               "  --check-config   load and check the configuration, then exit; run as root on\n"
+               "                   a file in a directory of group blsync, also as user blsync\n"
+               "  --user NAME      with --check-config as root: check as NAME too\n"
                "  --print-config   print the effective configuration (defaults commented out)\n"
                "  --version        print the version\n");
 }
@@ -94,6 +99,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *conf = "/etc/blsync/master.conf";
+    const char *check_user = NULL;
     int check = 0, print = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--version")) {
@@ -101,6 +107,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--check-config")) {
             check = 1;
+        } else if (!strcmp(argv[i], "--user") && i + 1 < argc) {
+            check_user = argv[++i];
         } else if (!strcmp(argv[i], "--print-config")) {
             print = 1;
         } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
@@ -128,6 +136,13 @@ int main(int argc, char **argv)
     master_parse_listen(m.c.listen, host, sizeof host, &port);
     if (check) {
         if (master_config_check(&m.c, conf, stderr))
+            return 1;
+        /* Run as root, the check is also the daemons' user's: the unit runs it as blsync. */
+        bl_access_t acc[16] = {{"configuration", conf, 0}};
+        char who[PATH_MAX + 32];
+        snprintf(who, sizeof who, "blsync-master: %s", conf);
+        size_t nacc = 1 + master_config_access(&m.c, acc + 1, 15);
+        if (bl_access_check_as(bl_access_user(conf, check_user), acc, nacc, who))
             return 1;
         printf("%s: ok\n", conf);
         return 0;

@@ -410,11 +410,11 @@ static const bl_conf_opt_t opts[] = {
     Y("server_name", BL_CONF_STR, server_name, .flags = PUSH, .check = host_name, .arg = "name",
       .example = "master.example.net", .help = "The name the master's certificate must carry."),
     Y("cert", BL_CONF_PATH, cert, .flags = PUSH, BL_CONF_LINE(mirror_config_t, sync.cert_line),
-      .example = "/etc/blsync/mirror.pem", .help = "This mirror's client certificate (PEM)."),
+      .example = "/etc/blsync/tls/mirror.pem", .help = "This mirror's client certificate (PEM)."),
     Y("key", BL_CONF_PATH, key, .flags = PUSH, BL_CONF_LINE(mirror_config_t, sync.key_line),
-      .example = "/etc/blsync/mirror.key", .help = "Its private key (readable by blsync only)."),
+      .example = "/etc/blsync/tls/mirror.key", .help = "Its private key (root:blsync 0640)."),
     Y("ca", BL_CONF_PATH, ca, .flags = PUSH, BL_CONF_LINE(mirror_config_t, sync.ca_line),
-      .example = "/etc/blsync/ca.pem", .help = "The CA that signed the master's certificate."),
+      .example = "/etc/blsync/tls/ca.pem", .help = "The CA that signed the master's certificate."),
     Y("state_dir", BL_CONF_PATH, state_dir, .flags = SYNCED,
       BL_CONF_LINE(mirror_config_t, sync.state_line), .example = "/var/lib/blsync-mirror/sync",
       .help = "Applied objects, one directory per feed, persisted before they are "
@@ -745,4 +745,34 @@ int64_t mirror_config_freeze_budget(const mirror_config_t *c)
 int64_t mirror_config_freeze_after(const mirror_config_t *c)
 {
     return c->sync.freeze_after_ms ? c->sync.freeze_after_ms : mirror_config_freeze_budget(c);
+}
+
+size_t mirror_config_access(const mirror_config_t *c, bl_access_t *out, size_t cap)
+{
+    size_t n = 0;
+#define ADD(w, p, d)                                                                               \
+    do {                                                                                           \
+        if (n < cap)                                                                               \
+            out[n++] = (bl_access_t){(w), (p), (d)};                                               \
+    } while (0)
+    if (c->sync.enabled) {
+        ADD("[sync] cert", c->sync.cert, 0);
+        ADD("[sync] key", c->sync.key, 0);
+        ADD("[sync] ca", c->sync.ca, 0);
+        ADD("[sync] state_dir", c->sync.state_dir, 1);
+    }
+    for (unsigned i = 0; i < c->nzones; i++) {
+        const mirror_zone_conf_t *z = &c->zones[i];
+        for (unsigned k = 0; k < z->nkeys; k++)
+            ADD("[zone] trusted_key", z->keys[k], 0);
+        ADD("[zone] snapshot", z->snapshot, 0);
+        ADD("[zone] spool_dir", z->spool_dir, 1);
+        ADD("[zone] export_rbldnsd", z->export_rbldnsd, 2);
+        for (unsigned k = 0; k < z->nrbldnsd; k++) {
+            const char *colon = strchr(z->rbldnsd[k], ':');
+            ADD("[zone] rbldnsd", colon ? colon + 1 : z->rbldnsd[k], 0);
+        }
+    }
+#undef ADD
+    return n;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "conf_schema.h"
+#include "runas.h"
 #include "obj.h"
 #include "zone.h"
 
@@ -144,5 +145,8 @@ int64_t mirror_config_freeze_after(const mirror_config_t *c);
 int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *z);
 /* 1 if [sync] follows the master's push listener (upstream unset, or listing "push"). */
 int mirror_config_push(const mirror_config_t *c);
+/* What --check-config run as root checks the daemons' user can use: the files
+ * c names and the directories the mirror writes in; the count written. */
+size_t mirror_config_access(const mirror_config_t *c, bl_access_t *out, size_t cap);
 
 #endif

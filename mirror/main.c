@@ -2,6 +2,7 @@
 /* blsync-mirror: parses arguments, loads the configuration, creates and joins the modules, runs
  * the loop. */
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "mirror_metrics.h"
 #include "qsbr.h"
 #include "reload.h"
+#include "runas.h"
 #include "server.h"
 #include "util.h"
 #include "version.h"
@@ -24,7 +26,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: blsync-mirror -c FILE [options]\n"
                "  -c, --config FILE      configuration file (INI)\n"
-               "      --check-config     check the configuration and data sources, then exit\n"
+               "      --check-config     check the configuration and data sources, then exit;\n"
+               "                         run as root on a file in a directory of group blsync,\n"
+               "                         also as user blsync\n"
+               "      --user NAME        with --check-config as root: check as NAME too\n"
                "      --print-config     print the effective configuration (defaults commented\n"
                "                         out), then exit\n"
                "  -l, --listen ADDR:PORT listen address (repeatable; replaces the file's list)\n"
@@ -95,6 +100,7 @@ int main(int argc, char **argv)
 {
     static app_t app;
     mirror_cli_t *cli = &app.cli;
+    const char *check_user = NULL;
     int check = 0, print = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -109,6 +115,8 @@ int main(int argc, char **argv)
             cli->path = argv[++i];
         } else if (!strcmp(a, "--check-config")) {
             check = 1;
+        } else if (!strcmp(a, "--user") && more) {
+            check_user = argv[++i];
         } else if (!strcmp(a, "--print-config")) {
             print = 1;
         } else if ((!strcmp(a, "-l") || !strcmp(a, "--listen")) && more &&
@@ -169,9 +177,17 @@ int main(int argc, char **argv)
     }
     if (check) {
         rc = mirror_follow_check(&app.conf, err, sizeof err);
-        if (rc)
+        if (rc) {
             fprintf(stderr, "blsync-mirror: %s\n", err);
-        else
+        } else {
+            /* Run as root, the check is also the daemons' user's: the unit runs it as blsync. */
+            bl_access_t acc[64] = {{"configuration", cli->path, 0}};
+            char who[PATH_MAX + 32];
+            snprintf(who, sizeof who, "blsync-mirror: %s", cli->path);
+            size_t nacc = 1 + mirror_config_access(&app.conf, acc + 1, 63);
+            rc = bl_access_check_as(bl_access_user(cli->path, check_user), acc, nacc, who);
+        }
+        if (!rc)
             printf("blsync-mirror: configuration ok (%u zone%s)\n", app.zs.nzones,
                    app.zs.nzones == 1 ? "" : "s");
         teardown(&app);

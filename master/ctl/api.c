@@ -194,20 +194,54 @@ static int api_call(const api_t *a, const char *method, const char *path, const 
     return status;
 }
 
-/* Prints the response and maps the status to an exit code. */
+/* What to do about a refused request, by HTTP status. */
+static const char *hint(int status)
+{
+    switch (status) {
+    case 401:
+        return "the master wants its API token: run as root with -c /etc/blsync/master.conf, "
+               "or pass --token-file FILE";
+    case 403:
+        return "the master refuses changes: it has no API token ([http] token_file)";
+    case 404:
+        return "not found";
+    case 413:
+        return "the request is larger than the master's [http] max_body";
+    default:
+        return status >= 500 ? "the master failed: see its log (journalctl -u blsync-master)"
+                             : NULL;
+    }
+}
+
+/* Prints the response and maps the status to an exit code: a refusal is one
+ * line on stderr, the master's reason and what to do. */
 static int finish(int status, bl_buf_t *resp)
 {
     if (status < 0) {
         bl_buf_close(resp);
         return 1;
     }
-    FILE *f = status >= 200 && status < 300 ? stdout : stderr;
-    if (resp->len)
-        fputs((const char *)resp->data, f);
-    if (status >= 300)
-        fprintf(stderr, "blsyncctl: HTTP %d\n", status);
+    if (status >= 200 && status < 300) {
+        if (resp->len)
+            fputs((const char *)resp->data, stdout);
+        bl_buf_close(resp);
+        return 0;
+    }
+    master_json_doc_t doc = {0};
+    char why[128];
+    const master_json_t *e = NULL;
+    if (resp->len && !master_json_parse(resp->data, resp->len, NULL, &doc, why, sizeof why))
+        e = master_json_get(doc.root, "error");
+    const char *h = hint(status);
+    if (e && e->type == MASTER_JSON_STR)
+        fprintf(stderr, "blsyncctl: %.*s%s%s (HTTP %d)\n", (int)e->len, e->str, h ? "; " : "",
+                h ? h : "", status);
+    else
+        fprintf(stderr, "blsyncctl: %s (HTTP %d)\n", h ? h : "the master refused the request",
+                status);
+    master_json_free(&doc);
     bl_buf_close(resp);
-    return status >= 200 && status < 300 ? 0 : 1;
+    return 1;
 }
 
 int ctl_report(int argc, char **argv)
@@ -368,6 +402,13 @@ int ctl_list(int argc, char **argv)
         }
         end_listing_body(&body, comment);
         st = api_call(&a, "POST", "/v1/listings", (const char *)body.data, &resp);
+    } else if (!strcmp(op, "remove") && prefix && !reason) {
+        fprintf(stderr,
+                "blsyncctl list remove: --reason is missing: technical-error (the listing was "
+                "wrong) or user-error (the host was cleaned up)\n");
+        bl_buf_close(&body);
+        bl_buf_close(&path);
+        return 2;
     } else if (!strcmp(op, "remove") && prefix) {
         master_json_printf(&path, "/v1/listings/");
         urlenc(&path, prefix);
@@ -428,18 +469,25 @@ int ctl_lookup(int argc, char **argv)
     bl_buf_u8(&path, 0);
     int st = api_call(&a, "GET", (const char *)path.data, NULL, &resp);
     bl_buf_close(&path);
-    if (json || st != 200)
-        return finish(st, &resp);
+    if (st != 200)
+        return finish(st, &resp) ? CTL_EXIT_ERROR : 0;
     master_json_doc_t doc;
     char why[128];
     if (master_json_parse(resp.data, resp.len, NULL, &doc, why, sizeof why)) {
-        fprintf(stderr, "lookup: bad response: %s\n", why);
+        fprintf(stderr, "blsyncctl lookup: the master's answer is not JSON: %s\n", why);
         bl_buf_close(&resp);
-        return 1;
+        return CTL_EXIT_ERROR;
     }
     const master_json_t *r = doc.root, *v;
     const master_json_t *listing = master_json_get(r, "listing");
     int listed = (v = master_json_get(r, "listed")) && v->type == MASTER_JSON_TRUE;
+    if (json) {
+        /* The exit code says it for scripts, as grep's does. */
+        fputs((const char *)resp.data, stdout);
+        master_json_free(&doc);
+        bl_buf_close(&resp);
+        return listed ? 0 : 1;
+    }
     printf("%s: %s\n", ip, listed ? "LISTED" : "not listed");
     if (listed && listing) {
         const master_json_t *p = master_json_get(listing, "prefix"),
@@ -485,7 +533,7 @@ int ctl_lookup(int argc, char **argv)
         printf("  re-listing blocked until: %s\n", v->str);
     master_json_free(&doc);
     bl_buf_close(&resp);
-    return 0;
+    return listed ? 0 : 1;
 }
 
 /* "3h25m" style, for ages in a terminal. */
@@ -534,26 +582,38 @@ int ctl_status(int argc, char **argv)
     bl_buf_t resp;
     bl_buf_init(&resp);
     int st = api_call(&a, "GET", "/v1/status", NULL, &resp);
-    if (json || st != 200)
-        return finish(st, &resp);
+    if (st != 200)
+        return finish(st, &resp) ? CTL_EXIT_ERROR : 0;
     /* One member per mirror: the default bound on members is for requests. */
     const master_json_limits_t lim = {
         .max_depth = 8, .max_members = 10000000, .max_values = 100000000, .max_str = 4096};
     master_json_doc_t doc;
     char why[128];
     if (master_json_parse(resp.data, resp.len, &lim, &doc, why, sizeof why)) {
-        fprintf(stderr, "status: bad response: %s\n", why);
+        fprintf(stderr, "blsyncctl status: the master's answer is not JSON: %s\n", why);
         bl_buf_close(&resp);
-        return 1;
+        return CTL_EXIT_ERROR;
     }
     const master_json_t *r = doc.root;
     char b1[32], b2[32], b3[32];
     double window = num_of(r, "window_s"), gone = num_of(r, "mirror_active_s");
+    const master_json_t *ms = master_json_get(r, "mirrors");
+    const master_json_t *o = master_json_get(r, "oldest_propagating");
+    /* 1 when a mirror is not up or a delisting is older than the window. */
+    int behind = o && o->type == MASTER_JSON_OBJ && window > 0 && num_of(o, "age_s") > window;
+    for (const master_json_t *x = ms && ms->type == MASTER_JSON_ARR ? ms->child : NULL; x;
+         x = x->next)
+        behind |= strcmp(str_of(x, "state"), "up") != 0;
+    if (json) {
+        fputs((const char *)resp.data, stdout);
+        master_json_free(&doc);
+        bl_buf_close(&resp);
+        return behind;
+    }
     printf("feed %s: serial %.0f, %.0f entries, %.0f changes pending\n", str_of(r, "feed"),
            num_of(r, "serial"), num_of(r, "entries"), num_of(r, "pending"));
     printf("window %s; a mirror silent for %s is gone (reported, no longer counted)\n",
            window > 0 ? human_s(window, b1, sizeof b1) : "?", human_s(gone, b2, sizeof b2));
-    const master_json_t *ms = master_json_get(r, "mirrors");
     size_t n = ms && ms->type == MASTER_JSON_ARR ? ms->n : 0;
     size_t nup = 0, nstale = 0, ngone = 0;
     if (n) {
@@ -572,7 +632,6 @@ int ctl_status(int argc, char **argv)
         printf("\n");
     }
     printf("mirrors: %zu up, %zu stale, %zu gone\n", nup, nstale, ngone);
-    const master_json_t *o = master_json_get(r, "oldest_propagating");
     double np = num_of(r, "delistings_propagating");
     if (o && o->type == MASTER_JSON_OBJ) {
         double age = num_of(o, "age_s");
@@ -587,7 +646,7 @@ int ctl_status(int argc, char **argv)
     }
     master_json_free(&doc);
     bl_buf_close(&resp);
-    return 0;
+    return behind;
 }
 
 /* The common options and requests for subcommands in other files (ctl/reviews.c). */

@@ -8,10 +8,14 @@
  * --mirror NAME. Leaf certificates carry the name as CN and as a dNSName SAN
  * (plus an iPAddress SAN when the name is a numeric address); the master's is
  * for serverAuth, the mirrors' for clientAuth. Private keys are written with
- * mode 0600 through an atomic rename; nothing secret is printed.
+ * mode 0600 through an atomic rename; the leaf keys a daemon reads then
+ * become root:blsync 0640 (ctl_daemon_file); ca.key stays 0600. Nothing
+ * secret is printed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +43,58 @@ typedef struct {
     int ed25519;
     int days;
     int force;
+    const char *group;
 } certs_opts_t;
+
+/* The group of path's directory in gid; 0 or -1. */
+static int dir_gid(const char *path, gid_t *gid)
+{
+    char d[4096];
+    snprintf(d, sizeof d, "%s", path);
+    char *slash = strrchr(d, '/');
+    if (slash)
+        *slash = 0;
+    struct stat st;
+    if (stat(slash ? (d[0] ? d : "/") : ".", &st) != 0)
+        return -1;
+    *gid = st.st_gid;
+    return 0;
+}
+
+int ctl_daemon_file(const char *path, const char *group)
+{
+    const char *name = group ? group : CTL_DAEMON_GROUP;
+    struct group *g = getgrnam(name);
+    gid_t dg;
+    if (!group && (!g || dir_gid(path, &dg) || dg != g->gr_gid))
+        return 0; /* not in the daemons' directory: the caller's own file */
+    if (!g) {
+        fprintf(stderr, "blsyncctl: group '%s' does not exist; create the daemons' user first\n",
+                name);
+        return -1;
+    }
+    if (chown(path, geteuid() == 0 ? 0 : (uid_t)-1, g->gr_gid) || chmod(path, 0640)) {
+        fprintf(stderr, "blsyncctl: cannot make %s group %s 0640: %s (run as root)\n", path, name,
+                strerror(errno));
+        return -1;
+    }
+    return 1;
+}
+
+/* A new --dir inside the daemons' directory joins their group (0750), so that
+ * they reach the files in it. */
+static int make_dir(const char *dir)
+{
+    struct stat st;
+    int existed = stat(dir, &st) == 0;
+    if (bl_mkdir_p(dir, 0755))
+        return -1;
+    struct group *g = getgrnam(CTL_DAEMON_GROUP);
+    gid_t pg;
+    if (existed || !g || dir_gid(dir, &pg) || pg != g->gr_gid)
+        return 0;
+    return chown(dir, (uid_t)-1, g->gr_gid) || chmod(dir, 0750) ? -1 : 0;
+}
 
 static int name_ok(const char *s)
 {
@@ -246,6 +301,8 @@ static int issue(const certs_opts_t *o, const char *base, const char *cn, int ki
     int rc = x ? 0 : BL_EINVAL;
     if (!rc)
         rc = save_key(k, key_path);
+    if (!rc && ctl_daemon_file(key_path, o->group) < 0)
+        rc = BL_EIO;
     if (!rc)
         rc = save_cert(x, cert_path);
     if (!rc)
@@ -255,10 +312,11 @@ static int issue(const certs_opts_t *o, const char *base, const char *cn, int ki
     return rc;
 }
 
-static void certs_usage(void)
+static void certs_usage(FILE *f)
 {
-    fprintf(stderr, "usage: blsyncctl certs --dir DIR [--master-name NAME] [--mirror NAME ...]\n"
-                    "                       [--key-type p256|ed25519] [--days N] [--force]\n");
+    fprintf(f, "usage: blsyncctl certs --dir DIR [--master-name NAME] [--mirror NAME ...]\n"
+               "                       [--key-type p256|ed25519] [--days N] [--force]\n"
+               "                       [--group GROUP]\n");
 }
 
 int ctl_certs(int argc, char **argv)
@@ -274,11 +332,11 @@ int ctl_certs(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            certs_usage();
+            certs_usage(stdout);
             return 0;
         }
         if (!v) {
-            certs_usage();
+            certs_usage(stderr);
             return 2;
         }
         i++;
@@ -286,6 +344,8 @@ int ctl_certs(int argc, char **argv)
             o.dir = v;
         else if (!strcmp(a, "--master-name"))
             o.master = v;
+        else if (!strcmp(a, "--group"))
+            o.group = v;
         else if (!strcmp(a, "--mirror")) {
             if (o.nmirrors == MAX_MIRRORS) {
                 fprintf(stderr, "blsyncctl certs: at most %d mirrors per run\n", MAX_MIRRORS);
@@ -308,12 +368,12 @@ int ctl_certs(int argc, char **argv)
             }
             o.days = (int)d;
         } else {
-            certs_usage();
+            certs_usage(stderr);
             return 2;
         }
     }
     if (!o.dir || (!o.master && !o.nmirrors)) {
-        certs_usage();
+        certs_usage(stderr);
         return 2;
     }
     if (o.master && !name_ok(o.master)) {
@@ -327,7 +387,7 @@ int ctl_certs(int argc, char **argv)
             return 2;
         }
     }
-    if (bl_mkdir_p(o.dir, 0755)) {
+    if (make_dir(o.dir)) {
         fprintf(stderr, "blsyncctl certs: cannot create %s: %s\n", o.dir, strerror(errno));
         return 1;
     }

@@ -9,15 +9,33 @@ typedef struct {
     const char *usage;                 /* one line: arguments and purpose */
 } ctl_cmd_t;
 
+/* lookup and status: no answer from the master (unreachable, refused, bad
+ * reply); 0 and 1 are their answers (listed / not listed, all current / some
+ * behind), 2 a usage error. */
+#define CTL_EXIT_ERROR 3
+
+/* Whether -h or --help is among argv[1..argc-1]. */
+int ctl_wants_help(int argc, char **argv);
+
 /* Objects and keys (ctl/obj.c). */
 int ctl_keygen(int argc, char **argv);
 int ctl_verify(int argc, char **argv);
 int ctl_dump(int argc, char **argv);
 int ctl_mkdelta(int argc, char **argv);
 int ctl_keycert(int argc, char **argv);
+int ctl_token(int argc, char **argv);
 
 /* TLS certificates for operators without a PKI (ctl/certs.c). */
 int ctl_certs(int argc, char **argv);
+
+/* The group of the daemons' user (deploy/systemd/blsync.sysusers). */
+#define CTL_DAEMON_GROUP "blsync"
+/* Makes a secret file a daemon reads root:GROUP 0640 (the owner stays when
+ * not run as root). GROUP NULL: CTL_DAEMON_GROUP when the file's directory
+ * belongs to it (the package's /etc/blsync, root:blsync 0750), else the file
+ * stays as written (0600) and 0 is returned. 1 when changed, -1 (said on
+ * stderr) when it cannot be. */
+int ctl_daemon_file(const char *path, const char *group);
 
 /* Master API and offline imports (ctl/api.c, ctl/import.c). */
 int ctl_report(int argc, char **argv);

@@ -25,7 +25,8 @@ static const ctl_cmd_t cmds[] = {
     {"certs", ctl_certs,
      "certs --dir DIR [--master-name NAME] [--mirror NAME...]   create a CA and TLS certificates"},
     {"keygen", ctl_keygen,
-     "keygen [--out DIR] [--name NAME]   write NAME.key (private) and NAME.pub"},
+     "keygen [--out DIR] [--name NAME]   write NAME.key (private) and NAME.pub (NAME: master)"},
+    {"token", ctl_token, "token --out FILE   write a random API token ([http] token_file)"},
     {"verify", ctl_verify,
      "verify FILE --key PUB [--key PUB2...]   check a delta/snapshot, print its header"},
     {"keycert", ctl_keycert,
@@ -45,6 +46,20 @@ static void usage(FILE *f)
         fprintf(f, "  %s\n", cmds[i].usage);
 }
 
+/* The commands that print a longer --help of their own. */
+static int own_help(const char *name)
+{
+    return !strcmp(name, "keygen") || !strcmp(name, "token") || !strcmp(name, "certs");
+}
+
+int ctl_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -60,8 +75,18 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (!strcmp(argv[1], cmds[i].name))
+        if (!strcmp(argv[1], cmds[i].name)) {
+            if (ctl_wants_help(argc - 1, argv + 1)) {
+                /* Help is printed here, before the command connects anywhere. */
+                char *help[] = {argv[1], "--help", NULL};
+                if (own_help(cmds[i].name))
+                    return cmds[i].run(2, help);
+                printf("usage: blsyncctl %s\n(exit codes and --json output: blsyncctl(1))\n",
+                       cmds[i].usage);
+                return 0;
+            }
             return cmds[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "blsyncctl: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "codec.h"
 #include "ctl.h"
@@ -17,16 +21,33 @@
 
 #define MAX_FILE (4ull << 30)
 
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static const char keygen_usage[] =
+    "usage: blsyncctl keygen [--out DIR] [--name NAME] [--group GROUP]\n"
+    "  writes DIR/NAME.key (private: root:blsync 0640 in a directory of group\n"
+    "  blsync such as /etc/blsync, or with --group; else 0600) and DIR/NAME.pub;\n"
+    "  DIR defaults to ., NAME to master (the sample master.conf's [publisher] key)\n";
+
 int ctl_keygen(int argc, char **argv)
 {
-    const char *dir = ".", *name = "signing";
+    const char *dir = ".", *name = "master", *group = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--out") && i + 1 < argc)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(keygen_usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             dir = argv[++i];
         else if (!strcmp(argv[i], "--name") && i + 1 < argc)
             name = argv[++i];
+        else if (!strcmp(argv[i], "--group") && i + 1 < argc)
+            group = argv[++i];
         else {
-            fprintf(stderr, "keygen: unknown argument '%s'\n", argv[i]);
+            fprintf(stderr, "blsyncctl keygen: unknown argument '%s'\n%s", argv[i], keygen_usage);
             return 2;
         }
     }
@@ -38,7 +59,7 @@ int ctl_keygen(int argc, char **argv)
     if (!rc)
         rc = bl_key_generate(&k);
     if (rc) {
-        fprintf(stderr, "keygen: %s\n", bl_strerror(rc));
+        fprintf(stderr, "blsyncctl keygen: %s: %s\n", dir, bl_strerror(rc));
         return 1;
     }
     rc = bl_key_save(k, priv, pub);
@@ -46,17 +67,69 @@ int ctl_keygen(int argc, char **argv)
     bl_key_id_hex(k, id);
     bl_key_free(k);
     if (rc) {
-        fprintf(stderr, "keygen: cannot write %s or %s: %s\n", priv, pub, strerror(errno));
+        fprintf(stderr, "blsyncctl keygen: cannot write %s or %s: %s\n", priv, pub,
+                strerror(errno));
         return 1;
     }
-    printf("private key: %s\npublic key: %s\nkey id: %s\n", priv, pub, id);
+    int shared = ctl_daemon_file(priv, group);
+    if (shared < 0)
+        return 1;
+    printf("private key: %s (%s)\npublic key: %s\nkey id: %s\n", priv,
+           shared ? "group-readable: 0640" : "0600", pub, id);
     return 0;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
+/* A random API token for [http] token_file, readable by the master's user. */
+int ctl_token(int argc, char **argv)
 {
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", p[i]);
+    static const char usage[] =
+        "usage: blsyncctl token --out FILE [--group GROUP] [--force]\n"
+        "  writes a random API token (64 hex digits) to FILE (root:blsync 0640 in a\n"
+        "  directory of group blsync such as /etc/blsync, or with --group; else 0600);\n"
+        "  name FILE in [http] token_file (the sample: /etc/blsync/api.token)\n";
+    const char *out = NULL, *group = NULL;
+    int force = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out = argv[++i];
+        else if (!strcmp(argv[i], "--group") && i + 1 < argc)
+            group = argv[++i];
+        else if (!strcmp(argv[i], "--force"))
+            force = 1;
+        else {
+            fprintf(stderr, "blsyncctl token: unknown argument '%s'\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    if (!out) {
+        fprintf(stderr, "blsyncctl token: --out FILE is missing\n%s", usage);
+        return 2;
+    }
+    if (!force && access(out, F_OK) == 0) {
+        fprintf(stderr, "blsyncctl token: %s exists (--force replaces it)\n", out);
+        return 1;
+    }
+    uint8_t r[32];
+    char text[2 * sizeof r + 2];
+    if (RAND_bytes(r, sizeof r) != 1) {
+        fprintf(stderr, "blsyncctl token: no random bytes\n");
+        return 1;
+    }
+    hex(r, sizeof r, text);
+    strcat(text, "\n");
+    int rc = bl_file_write_atomic(out, text, strlen(text), 0600);
+    OPENSSL_cleanse(text, sizeof text);
+    if (rc) {
+        fprintf(stderr, "blsyncctl token: cannot write %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    if (ctl_daemon_file(out, group) < 0)
+        return 1;
+    printf("token: %s\n", out);
+    return 0;
 }
 
 static void fmt_ms(int64_t ms, char *buf, size_t n)

@@ -156,7 +156,7 @@ txt = Listed; see https://example.org/?ip=\$
 reason.3 = Spam from \$
 [zone feed.example.org]
 spool_dir = $T/spool
-trusted_key = $T/keys/signing.pub
+trusted_key = $T/keys/master.pub
 feed = second
 CONF
 "$MIRROR" -c "$T/y.conf" --print-config >"$T/p1.conf" || fail "mirror --print-config"

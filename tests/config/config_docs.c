@@ -21,7 +21,9 @@
 
 static const char master_head[] =
     "# SPDX-License-Identifier: MIT\n"
-    "# Sample /etc/blsync/master.conf: every option with its default, commented out.\n"
+    "# Sample /etc/blsync/master.conf: the set-up of docs/OPERATIONS.md (a signing key,\n"
+    "# an API token, TLS files from blsyncctl certs --dir /etc/blsync/tls); every other\n"
+    "# option with its default, commented out.\n"
     "# Generated from the option table in master/config.c (tests/config/docs.sh --update).\n"
     "#\n"
     "# See blsync.conf(5) and blsync-master(8). Values: durations \"30s\", \"4h\", \"1h30m\";\n"
@@ -30,26 +32,41 @@ static const char master_head[] =
     "# `blsync-master --check-config -c FILE` checks a file and\n"
     "# `blsync-master --print-config -c FILE` prints the configuration it makes.\n";
 /* The settings the master's sample makes (the rest stays at its defaults). */
-static const char master_seed[] = "[metrics]\n"
-                                  "listen = 127.0.0.1:9153\n";
+static const char master_seed[] = "[http]\n"
+                                  "token_file = /etc/blsync/api.token\n"
+                                  "[metrics]\n"
+                                  "listen = 127.0.0.1:9153\n"
+                                  "[sync]\n"
+                                  "listen = 0.0.0.0:7353\n"
+                                  "cert = /etc/blsync/tls/master.pem\n"
+                                  "tls_key = /etc/blsync/tls/master.key\n"
+                                  "ca = /etc/blsync/tls/ca.pem\n";
 
 static const char mirror_head[] =
     "# SPDX-License-Identifier: MIT\n"
-    "# Sample /etc/blsync/mirror.conf: one zone served from the master's feed; every option\n"
-    "# with its default, commented out.\n"
+    "# Sample /etc/blsync/mirror.conf: one zone served from the master's feed over [sync]\n"
+    "# (docs/OPERATIONS.md: set [sync] master and server_name to your master's); every\n"
+    "# other option with its default, commented out.\n"
     "# Generated from the option table in mirror/config.c (tests/config/docs.sh --update).\n"
     "#\n"
     "# See blsync.conf(5) and blsync-mirror(8). Values: durations \"30s\", \"4h\", \"1h30m\";\n"
     "# booleans yes/no; addresses \"127.0.0.1:53\" or \"[::1]:53\". Problems are reported as\n"
     "# FILE:LINE: problem; `blsync-mirror --check-config -c FILE` checks a file and\n"
     "# `blsync-mirror --print-config -c FILE` prints the configuration it makes.\n"
-    "# To follow the master over [sync], make the certificates with `blsyncctl certs` on\n"
-    "# the master, copy this mirror's pair and the CA here, uncomment the [sync] section\n"
-    "# and drop spool_dir below.\n";
+    "# The TLS files in /etc/blsync/tls/ are this mirror's pair and the CA that\n"
+    "# `blsyncctl certs` made on the master; /etc/blsync/master.pub is the master's\n"
+    "# public signing key.\n";
 static const char mirror_seed[] = "[server]\n"
                                   "listen = 127.0.0.1:53\n"
+                                  "metrics_listen = 127.0.0.1:9154\n"
+                                  "[sync]\n"
+                                  "master = 192.0.2.10:7353\n"
+                                  "server_name = master.example.net\n"
+                                  "cert = /etc/blsync/tls/mirror.pem\n"
+                                  "key = /etc/blsync/tls/mirror.key\n"
+                                  "ca = /etc/blsync/tls/ca.pem\n"
+                                  "state_dir = /var/lib/blsync-mirror/sync\n"
                                   "[zone bl.example.net]\n"
-                                  "spool_dir = /var/lib/blsync-mirror/main\n"
                                   "trusted_key = /etc/blsync/master.pub\n";
 
 static int sample(const bl_conf_schema_t *s, void *conf, const char *head, const char *seed)

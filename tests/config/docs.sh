@@ -21,11 +21,19 @@ for f in man/blsync.conf.5 blsync-master.conf blsync-mirror.conf; do
         fail=1
     fi
 done
-# Each sample loads into its daemon and prints back the settings it makes.
+# Each sample loads into its daemon and prints back the settings it makes. The
+# daemons read the token file and look at the TLS files at load: the samples'
+# /etc/blsync/ is a directory here holding what docs/OPERATIONS.md makes there.
+"$BUILD/master/blsyncctl" keygen --out "$tmp/etc" >/dev/null
+"$BUILD/master/blsyncctl" token --out "$tmp/etc/api.token" >/dev/null
+"$BUILD/master/blsyncctl" certs --dir "$tmp/etc/tls" --master-name m --mirror x >/dev/null
+mv "$tmp/etc/tls/mirror-x.pem" "$tmp/etc/tls/mirror.pem"
+mv "$tmp/etc/tls/mirror-x.key" "$tmp/etc/tls/mirror.key"
 for d in master mirror; do
-    out=$("$BUILD/$d/blsync-$d" -c "$SRC/deploy/blsync-$d.conf" --print-config 2>&1) ||
+    sed "s|/etc/blsync/|$tmp/etc/|" "$SRC/deploy/blsync-$d.conf" >"$tmp/$d.conf"
+    out=$("$BUILD/$d/blsync-$d" -c "$tmp/$d.conf" --print-config 2>&1) ||
         { echo "FAIL: blsync-$d refuses deploy/blsync-$d.conf: $out"; fail=1; continue; }
-    want=$(grep -E '^[a-z_.]+ = |^\[' "$SRC/deploy/blsync-$d.conf")
+    want=$(grep -E '^[a-z_.]+ = |^\[' "$tmp/$d.conf")
     got=$(grep -E '^[a-z_.]+ = |^\[' <<<"$out")
     [ "$want" = "$got" ] || { echo "FAIL: blsync-$d --print-config of its sample:"; diff <(echo "$want") <(echo "$got"); fail=1; }
 done

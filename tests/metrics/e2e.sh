@@ -63,7 +63,9 @@ grep -qE '^m1 +up +[0-9]+ +0 +0s' "$T/status.out" || fail "status: m1 row: $(cat
 grep -q 'delistings propagating: 1; oldest decided .*, 1m30s ago (2.5% of the 1h00m window)' "$T/status.out" ||
     fail "status: oldest: $(cat "$T/status.out")"
 grep -q 'mirrors: 3 up, 0 stale, 0 gone' "$T/status.out" || fail "status: counts: $(cat "$T/status.out")"
-"$CTL" lookup 192.0.2.1 --url "$MASTER_URL" >"$T/lookup.out" || fail "blsyncctl lookup"
+rc=0
+"$CTL" lookup 192.0.2.1 --url "$MASTER_URL" >"$T/lookup.out" || rc=$?
+[ $rc = 1 ] || fail "blsyncctl lookup of a delisted address exited $rc, not 1 (not listed)"
 grep -q 'delisting propagating: 1 of 3 mirrors have it' "$T/lookup.out" || fail "lookup: $(cat "$T/lookup.out")"
 kill -CONT "${PID[m2]}"
 wait_until 5 synced m2 || fail "m2 did not apply serial $s1"
@@ -98,7 +100,7 @@ wait_until 5 metric_is master 'blsync_master_delisting_propagation_seconds_count
 msum=$(metric master 'blsync_master_delisting_propagation_seconds_sum{feed="main"}')
 [ "$msum" = 1000 ] || fail "master: latency sum $msum, want 1000"
 metric_is master 'blsync_master_delistings_window_broken_total{feed="main"}' 0 || fail "broken inside the window"
-"$CTL" lookup 192.0.2.1 --url "$MASTER_URL" >"$T/lookup.out"
+"$CTL" lookup 192.0.2.1 --url "$MASTER_URL" >"$T/lookup.out" || [ $? = 1 ]
 grep -q 'delisting propagated: 3 of 3 active mirrors have it' "$T/lookup.out" || fail "lookup: $(cat "$T/lookup.out")"
 ctl_says 'delistings propagating: none' status || fail "status still propagating"
 pass "m3 applied it after 1000 s: bucket le=1800 on m3 and on the master (sum $msum s); oldest back to 0"
@@ -160,7 +162,9 @@ setclock $((TL + 2 * 3600000 + 60000))
 wait_until 5 metric_is master 'blsync_master_mirror_active{feed="main",mirror="m3"}' 0 || fail "m3 not gone after 2h01m"
 wait_until 5 metric_is master 'blsync_master_mirrors_gone{feed="main"}' 1 || fail "gone count"
 wait_until 5 metric_is master 'blsync_master_mirrors_active{feed="main"}' 2 || fail "m1, m2 no longer active"
-"$CTL" status --url "$MASTER_URL" >"$T/status.out"
+rc=0
+"$CTL" status --url "$MASTER_URL" >"$T/status.out" || rc=$?
+[ $rc = 1 ] || fail "blsyncctl status with a mirror gone exited $rc, not 1 (some behind)"
 grep -qE '^m3 +gone ' "$T/status.out" && grep -q 'mirrors: 2 up, 0 stale, 1 gone' "$T/status.out" ||
     fail "status with m3 gone: $(cat "$T/status.out")"
 delist 192.0.2.2

@@ -79,7 +79,9 @@ for k in 0 6 12; do
 done
 pass "breach counted once at minute 10; m2 shows heartbeat age $(val m2 12 'blsync_mirror_heartbeat_age_seconds{feed="main"}') s, frozen, serial behind"
 
-"$CTL" status --url "$MASTER_URL" >"$T/status.out" || fail "blsyncctl status"
+rc=0
+"$CTL" status --url "$MASTER_URL" >"$T/status.out" || rc=$?
+[ $rc = 1 ] || fail "blsyncctl status with m2 stale exited $rc, not 1 (some behind)"
 grep -qE '^m2 +stale +[0-9]+ +1 +12m00s' "$T/status.out" || fail "status: m2 row: $(cat "$T/status.out")"
 grep -q '12m00s ago (120.0% of the 10m00s window: BROKEN)' "$T/status.out" || fail "status: $(cat "$T/status.out")"
 grep -q 'mirrors: 1 up, 1 stale, 0 gone' "$T/status.out" || fail "status counts: $(cat "$T/status.out")"

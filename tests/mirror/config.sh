@@ -129,13 +129,12 @@ check_err "$(sync_conf "$CERT" "$KEY" "$CA" "master = 127.0.0.1:70000")" "bad.co
 check_err "$(sync_conf "$CERT" "$KEY" "$CA" "stale_after = 10m" "freeze_after = 1m")" "freeze_after must be longer than stale_after"
 check_err "$(sync_conf "$CERT" "$KEY" "$CA" "stale_after = soon")" "bad.conf:10: stale_after = soon: not a number; expected a duration"
 check_err "$(sync_conf "$CERT" "$KEY" "$CA" "colour = blue")" "bad.conf:10: unknown key 'colour' in \\[sync\\]"
-# The sample's [sync] block, uncommented with this test's files, is valid.
-sed -e '/^#\[sync\]/,/^\[zone / s/^#\(\[sync\]\|[a-z_]* = \)/\1/' \
-    -e '/^spool_dir/d' -e "s#/etc/blsync/mirror.pem#$T/pki/mirror-m1.pem#" \
-    -e "s#/etc/blsync/mirror.key#$T/pki/mirror-m1.key#" -e "s#/etc/blsync/ca.pem#$T/pki/ca.pem#" \
+# The sample's [sync] block, with this test's files, is valid.
+sed -e "s#/etc/blsync/tls/mirror.pem#$T/pki/mirror-m1.pem#" \
+    -e "s#/etc/blsync/tls/mirror.key#$T/pki/mirror-m1.key#" -e "s#/etc/blsync/tls/ca.pem#$T/pki/ca.pem#" \
     -e "s#/etc/blsync/master.pub#$T/sign.pub#" -e "s#/var/lib/blsync-mirror/sync#$T/state#" \
     "$BL_SRC/deploy/blsync-mirror.conf" > "$T/sample-sync.conf"
-grep -q '^master = ' "$T/sample-sync.conf" || fail "sample's [sync] block not uncommented"
+grep -q '^master = ' "$T/sample-sync.conf" || fail "sample has no [sync] master"
 out=$("$MIRROR" -c "$T/sample-sync.conf" --check-config 2>&1) || fail "sample with [sync]: $out"
 ok "[sync] errors: missing key file, unreadable or wrong certificate, bad master address, limits"
 

@@ -34,6 +34,11 @@ BLSYNC_QUICKSTART_BUILD=$B BLSYNC_QUICKSTART_DIR=$T/run BLSYNC_QUICKSTART_TIMEOU
 [ $rc = 0 ] || fail "deploy/quickstart.sh --ci exited $rc: $(grep -m 1 'FAILED' "$OUT" || true)"
 grep -q '^quickstart: all checks passed$' "$OUT" || fail "no 'all checks passed' line"
 grep -q 'checks passed, 0 failed' "$OUT" || fail "the summary reports failed checks"
+# Every program a printed command names exists from where the quickstart ran
+# (this build lies outside the directory the test runs in: BLSYNC_QUICKSTART_BUILD).
+while read -r prog; do
+    [ -x "$prog" ] || command -v "$prog" >/dev/null || fail "printed command names $prog, which does not exist here"
+done < <(sed -n 's/^ *\$ \([^ ]*\) .*/\1/p' "$OUT" | sort -u)
 n=$(grep -c '^     -> m[12]: ' "$OUT" || true)
 # 4 dig commands before the removal, 3 after it, 2 around the expiry, each on 2 mirrors.
 [ "$n" = 18 ] || fail "expected 18 dig answers printed, found $n"

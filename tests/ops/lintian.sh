@@ -1,0 +1,28 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The .deb CPack builds from this build passes lintian with no error and no warning.
+. "$(dirname "$0")/../lib.sh"
+command -v lintian >/dev/null && command -v cpack >/dev/null || { echo "needs lintian and cpack"; exit 77; }
+(cd "$B" && cpack -G DEB -B "$T/pkg") >"$T/cpack.log" 2>&1 || { cat "$T/cpack.log"; fail "cpack"; }
+deb=$(ls "$T"/pkg/blsync_*.deb)
+# Informational tags are listed for the reader; errors and warnings fail the test.
+lintian --info --display-info "$deb" >"$T/lintian.out" 2>&1 || true
+grep -v 'running with root privileges' "$T/lintian.out" || true
+bad=$(grep -E '^[EW]: ' "$T/lintian.out" || true)
+[ -z "$bad" ] || fail "lintian: $(wc -l <<<"$bad") errors or warnings"
+# What Debian policy asks of the files themselves, checked directly as well.
+dpkg-deb -c "$deb" >"$T/files"
+for f in usr/share/doc/blsync/copyright usr/share/doc/blsync/changelog.gz \
+         usr/share/man/man1/blsyncctl.1.gz usr/share/man/man8/blsync-master.8.gz; do
+    grep -q " \./$f\$" "$T/files" || problem "$f not in the package"
+done
+mkdir "$T/x" && dpkg-deb -x "$deb" "$T/x"
+for b in "$T"/x/usr/sbin/* "$T"/x/usr/bin/blsyncctl; do
+    ! grep -q '\.debug_info\|\.symtab' <<<"$(readelf -S "$b")" || problem "$b is not stripped"
+done
+m=$(dpkg-deb -f "$deb" Maintainer)
+! grep -q '@localhost\|@.*\.invalid' <<<"$m" || problem "maintainer address $m"
+grep -qw adduser <<<"$(dpkg-deb -f "$deb" Depends)" || problem "no Depends on adduser"
+awk 'length > 80 { bad = 1 } END { exit bad }' <<<"$(dpkg-deb -f "$deb" Description)" ||
+    problem "a description line is longer than 80 columns"
+finish
