@@ -50,7 +50,7 @@ ok "usage errors exit 2 without connecting"
 # A refusal by the master: one line, the reason, what to do, exit 1.
 start_master
 rc=0
-"$CTL" list add 192.0.2.7 --url "$MASTER_URL" >/dev/null 2>"$T/err" || rc=$?
+env -u BLSYNC_TOKEN "$CTL" list add 192.0.2.7 --url "$MASTER_URL" >/dev/null 2>"$T/err" || rc=$?
 [ $rc = 1 ] || problem "list add without the token exited $rc"
 [ "$(wc -l <"$T/err")" = 1 ] || problem "refusal is not one line: $(cat "$T/err")"
 grep -q 'HTTP 40[13]' "$T/err" && grep -q 'token' "$T/err" || problem "refusal said: $(cat "$T/err")"
