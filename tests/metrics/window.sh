@@ -52,6 +52,9 @@ for k in $(seq 0 $((N - 1))); do
     fi
     metric_is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' $((k * 60)) ||
         fail "minute $k: oldest propagating $(metric master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}')"
+    # m1 answers every heartbeat: its contact age is 0 again at its next message after the jump.
+    wait_until 5 metric_is master 'blsync_master_mirror_contact_age_seconds{feed="main",mirror="m1"}' 0 ||
+        fail "minute $k: connected m1 keeps a contact age"
     scrape master >"$T/scr/master-$k.prom"
     scrape m2 >"$T/scr/m2-$k.prom"
 done
