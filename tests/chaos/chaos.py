@@ -967,7 +967,13 @@ trusted_key = {d}/sign.pub
                 te = d + self.W
                 if serial is None or cause == "restore" or te + 5 > end or until < te:
                     continue
-                late = [m for m in self.mirrors if (self.value_at(m, key, te) or 0) < serial]
+                # Late: neither the mirror's last scrape by te nor the master's record of its
+                # acknowledgements shows the serial. A mirror stopped (SIGSTOP) or cut off just after
+                # applying it is not scraped again before te, but its acknowledgement reached the
+                # master, which rightly counts nothing broken.
+                acked = 'blsync_master_mirror_acked_serial{feed="%s",mirror="%s"}'
+                late = [m for m in self.mirrors if (self.value_at(m, key, te) or 0) < serial and
+                        (self.value_at("master", acked % (FEED, m), te) or 0) < serial]
                 if late:
                     exps[("broken", a, j)] = ("BlsyncDelistingWindowBroken", te + 4,
                                               [("master", 'blsync_master_delistings_window_broken_total{feed="%s"}' % FEED)],
