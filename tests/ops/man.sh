@@ -9,7 +9,7 @@ check() { # file -> prints warnings, returns 1 if any
     [ -z "$out" ] || { echo "$f:"; echo "$out"; return 1; }
 }
 pages=("$S"/deploy/man/*.[158])
-[ ${#pages[@]} -eq 4 ] || problem "expected 4 man pages, found ${#pages[@]}"
+[ ${#pages[@]} -eq 5 ] || problem "expected 5 man pages, found ${#pages[@]}"
 for p in "${pages[@]}"; do
     check "$p" || problem "$p renders with warnings"
     grep -q 'SPDX-License-Identifier' <<<"$(head -n 1 "$p")" || problem "$p: no SPDX line"
