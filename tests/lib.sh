@@ -434,7 +434,11 @@ _bl_reap() {
     _bl_deadline 10
     for p in "$@"; do
         _bl_poll "$REPLY" _bl_ended "$p" && continue
-        echo "pid $p ignored SIGTERM for $(scaled 10) s: SIGKILL" >&"$_BL_STDERR"
+        echo "pid $p ignored SIGTERM for $(scaled 10) s: its threads' stacks, then SIGKILL" >&"$_BL_STDERR"
+        if command -v gdb >/dev/null; then
+            timeout 60 gdb -p "$p" -batch -nx -ex 'thread apply all bt 25' 2>&1 |
+                grep -E '^(Thread|#)' >&"$_BL_STDERR" || true
+        fi
         kill -KILL "$p" 2>/dev/null || true
     done
 }
