@@ -1012,9 +1012,18 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
         return h_review_act(ctx, path + 12, body, len, out);
     }
     if (!strcmp(path, "/v1/health")) {
+        /* Read without the lock: the store's fault is an atomic, and a health check must
+         * answer while a long write holds the lock. */
+        const char *why = master_store_fault(ctx->store);
         out->len = 0;
-        master_json_printf(out, "{\"ok\":true}\n");
-        return 200;
+        if (!why) {
+            master_json_printf(out, "{\"ok\":true}\n");
+            return 200;
+        }
+        master_json_printf(out, "{\"ok\":false,\"problem\":");
+        master_json_put_str(out, why);
+        master_json_printf(out, "}\n");
+        return 503;
     }
     return error_json(out, 404, "no such endpoint");
 }

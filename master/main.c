@@ -96,6 +96,16 @@ static void usage(FILE *f)
                "  --version        print the version\n");
 }
 
+/* /healthz: unhealthy while the store cannot be written (reports and listings would be lost). */
+static int store_health(void *arg, char *msg, size_t n)
+{
+    const char *why = master_store_fault(arg);
+    if (!why)
+        return 0;
+    snprintf(msg, n, "%s", why);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *conf = "/etc/blsync/master.conf";
@@ -236,8 +246,8 @@ int main(int argc, char **argv)
         master_sched_set_sync(m.sched, m.sync);
     }
     if (m.metrics &&
-        (rc = bl_metrics_http_start(master_metrics_registry(m.metrics), m.c.metrics_listen, NULL,
-                                    NULL, &m.metrics_http))) {
+        (rc = bl_metrics_http_start(master_metrics_registry(m.metrics), m.c.metrics_listen,
+                                    store_health, m.store, &m.metrics_http))) {
         fprintf(stderr, "blsync-master: metrics on %s: %s\n", m.c.metrics_listen, bl_strerror(rc));
         return 1;
     }

@@ -2,6 +2,7 @@
 /* The master's SQLite store: schema, prepared statements and the change bookkeeping. */
 #include <inttypes.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +132,9 @@ struct master_store {
     bl_digest_t digest;
     uint64_t count, count4;
     int in_tx;
-    int dirty; /* digest/count changed in this transaction */
+    int dirty;         /* digest/count changed in this transaction */
+    _Atomic int fault; /* SQLite's primary code of the last failure the store cannot retry away */
+    sqlite3_int64 changes_at_begin; /* rows changed before this write transaction */
 };
 
 static const char *const kind_names[MASTER_KIND_N] = {"policy", "manual", "import"};
@@ -194,12 +197,55 @@ int master_key_decode(const void *b, size_t n, bl_prefix_t *out)
     return bl_prefix_check(out) ? BL_EFIELD : 0;
 }
 
+/* Remembers a failure that says the store cannot be written (read-only file or directory, full
+ * disk, I/O error, a damaged file): the health checks report it until a write transaction
+ * commits. Busy and constraint errors are the caller's business, not the store's health. */
+static void note_fault(master_store_t *s, int ec)
+{
+    switch (ec & 0xff) {
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_PERM:
+        atomic_store(&s->fault, ec & 0xff);
+        break;
+    default:
+        break;
+    }
+}
+
+const char *master_store_fault(const master_store_t *s)
+{
+    switch (s ? atomic_load(&s->fault) : 0) {
+    case 0:
+        return NULL;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return "the store is read-only: the master cannot record reports or listings";
+    case SQLITE_FULL:
+        return "the store's disk is full: the master cannot record reports or listings";
+    case SQLITE_CANTOPEN:
+        return "the store cannot be opened for writing (its directory or journal files)";
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return "the store's file is damaged";
+    default:
+        return "the store reports I/O errors";
+    }
+}
+
 static int sqerr(master_store_t *s, const char *what)
 {
     BL_ERR("store_error", "op=%s error=%s", what, bl_log_q(sqlite3_errmsg(s->db)));
     int ec = sqlite3_errcode(s->db);
+    note_fault(s, ec);
     if (ec == SQLITE_FULL)
         return BL_ENOSPC;
+    if (ec == SQLITE_READONLY)
+        return BL_EREADONLY;
     if (ec == SQLITE_NOMEM)
         return BL_ENOMEM;
     return BL_EIO;
@@ -242,7 +288,8 @@ static int exec(master_store_t *s, const char *q)
         BL_ERR("store_error", "op=exec error=%s", bl_log_q(msg ? msg : "?"));
         sqlite3_free(msg);
         int ec = sqlite3_errcode(s->db);
-        return ec == SQLITE_FULL ? BL_ENOSPC : BL_EIO;
+        note_fault(s, ec);
+        return ec == SQLITE_FULL ? BL_ENOSPC : ec == SQLITE_READONLY ? BL_EREADONLY : BL_EIO;
     }
     return 0;
 }
@@ -314,6 +361,15 @@ int master_store_open(const char *path, const char *feed, int sync_full, master_
         BL_ERR("store_open", "path=%s error=%s", bl_log_q(path),
                bl_log_q(s->db ? sqlite3_errmsg(s->db) : "out of memory"));
         rc = BL_EIO;
+        goto fail;
+    }
+    /* SQLite falls back to read-only when the file is not writable (created by root, the
+     * daemon runs as blsync); in WAL mode even BEGIN IMMEDIATE succeeds then, and every write
+     * would fail later. Refused here, with the reason. */
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        BL_ERR("store_open", "path=%s error=%s", bl_log_q(path),
+               bl_log_q("read-only: the daemon's user cannot write the file"));
+        rc = BL_EREADONLY;
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 10000);
@@ -464,6 +520,7 @@ int master_store_begin(master_store_t *s)
         return rc;
     s->in_tx = 1;
     s->dirty = 0;
+    s->changes_at_begin = sqlite3_total_changes64(s->db);
     if ((rc = master_store_load_meta(s))) {
         master_store_rollback(s);
         return rc;
@@ -508,6 +565,10 @@ int master_store_commit(master_store_t *s)
         return rc;
     }
     s->in_tx = 0;
+    if (atomic_load(&s->fault) && sqlite3_total_changes64(s->db) > s->changes_at_begin) {
+        BL_INFO("store_writable", "msg=%s", bl_log_q("a write committed: the store is healthy"));
+        atomic_store(&s->fault, 0);
+    }
     return 0;
 }
 

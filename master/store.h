@@ -46,6 +46,8 @@ typedef struct {
  * process crashes). A store created for another feed is refused (BL_EFEED). */
 int master_store_open(const char *path, const char *feed, int sync_full, master_store_t **out);
 void master_store_close(master_store_t *s);
+/* NULL while the store works; else why it cannot be written (any thread may ask). */
+const char *master_store_fault(const master_store_t *s);
 /* The last SQLite error message (static until the next call). */
 const char *master_store_errmsg(const master_store_t *s);
 const char *master_store_feed(const master_store_t *s);

@@ -44,6 +44,8 @@ static const struct {
     {BL_EEXIST, "exists", "already exists"},
     {BL_ESTATE, "state", "not allowed in the current state"},
     {BL_EPROTO, "protocol", "protocol violation"},
+    {BL_EREADONLY, "read_only",
+     "read-only: the daemon's user cannot write the file or its directory"},
 };
 
 static int find(int err)

@@ -41,6 +41,7 @@ enum {
     BL_EEXIST = -34,      /* already exists */
     BL_ESTATE = -35,      /* operation not allowed in the current state */
     BL_EPROTO = -36,      /* protocol violation */
+    BL_EREADONLY = -37,   /* a file or store that must be written is read-only */
 };
 
 /* Returns a static, human-readable description of err. */
