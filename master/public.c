@@ -176,20 +176,7 @@ static void esc(bl_buf_t *b, const char *s)
 /* JSON strings that stay inert even if a browser sniffs them as HTML. */
 static void jstr(bl_buf_t *b, const char *s)
 {
-    bl_buf_u8(b, '"');
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            bl_buf_u8(b, '\\');
-            bl_buf_u8(b, *p);
-        } else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
-            char e[8];
-            snprintf(e, sizeof e, "\\u%04x", *p);
-            bl_buf_put(b, e, 6);
-        } else {
-            bl_buf_u8(b, *p);
-        }
-    }
-    bl_buf_u8(b, '"');
+    master_json_put_strf(b, s, MASTER_JSON_HTML_SAFE);
 }
 
 static void fmt(bl_buf_t *b, const char *f, ...) __attribute__((format(printf, 2, 3)));

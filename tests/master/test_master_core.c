@@ -120,6 +120,18 @@ static void test_json(void)
     ASSERT_STREQ(master_json_get(d.root, "ip")->str, "1.2.3.4");
     ASSERT_EQ(master_json_get(d.root, "n")->n, 3);
     master_json_free(&d);
+    /* The writer escapes quotes, backslashes and control characters; with
+     * MASTER_JSON_HTML_SAFE also '<', '>' and '&'; NULL writes "". */
+    bl_buf_t b;
+    bl_buf_init(&b);
+    master_json_put_str(&b, "<a href=\"x\">&\\\n</a>");
+    master_json_put_strf(&b, "<a href=\"x\">&\\\n</a>", MASTER_JSON_HTML_SAFE);
+    master_json_put_strf(&b, NULL, 0);
+    bl_buf_u8(&b, 0);
+    ASSERT_STREQ((const char *)b.data, "\"<a href=\\\"x\\\">&\\\\\\u000a</a>\""
+                                       "\"\\u003ca href=\\\"x\\\"\\u003e\\u0026\\\\\\u000a"
+                                       "\\u003c/a\\u003e\"\"\"");
+    bl_buf_close(&b);
 }
 
 static void test_refused_targets(void)
