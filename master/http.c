@@ -1195,13 +1195,46 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
+int master_http_listen(const char *listener, const struct sockaddr *sa, unsigned threads,
+                       const master_http_limits_t *lim, master_metrics_t *metrics,
+                       const char *cert_pem, const char *key_pem, MHD_AccessHandlerCallback h,
+                       void *cls, bl_http_guard_t **out)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+    if (sa->sa_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (threads > 1)
+        flags |= MHD_USE_EPOLL_LINUX_ONLY;
+    struct MHD_OptionItem extra[4];
+    size_t n = 0;
+    extra[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL};
+    if (cert_pem && key_pem) {
+        flags |= MHD_USE_TLS;
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert_pem};
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key_pem};
+    }
+    extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    bl_metrics_t *reg = master_metrics_registry(metrics);
+    bl_http_guard_conf_t gc = {
+        .listener = listener,
+        .max_conns = lim->max_conns,
+        .max_per_addr = lim->max_conns_per_addr,
+        .idle_timeout_s = lim->idle_timeout_s,
+        .request_timeout_ms = lim->request_timeout_ms > 0 ? (uint64_t)lim->request_timeout_ms : 0,
+        .refused = reg ? bl_metrics_find(reg, "blsync_http_refused_total") : NULL,
+        .connections = reg ? bl_metrics_find(reg, "blsync_http_connections") : NULL,
+        .completed = bl_http_req_completed,
+    };
+    return bl_http_guard_start(&gc, flags, sa, h, cls, extra, out);
+}
+
 int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, unsigned threads,
                       master_http_t **out)
 {
     *out = NULL;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
@@ -1210,7 +1243,6 @@ int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, u
     } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
         s6->sin6_family = AF_INET6;
         s6->sin6_port = htons(port);
-        flags |= MHD_USE_IPv6;
     } else {
         BL_ERR("http_listen", "host=%s error=%s", bl_log_q(host),
                bl_log_q("not a numeric IPv4 or IPv6 address"));
@@ -1220,24 +1252,8 @@ int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, u
     if (!h)
         return BL_ENOMEM;
     h->ctx = ctx;
-    if (threads > 1)
-        flags |= MHD_USE_EPOLL_LINUX_ONLY;
-    bl_metrics_t *reg = master_metrics_registry(ctx->metrics);
-    bl_http_guard_conf_t gc = {
-        .listener = "api",
-        .max_conns = ctx->max_conns,
-        .max_per_addr = ctx->max_conns_per_addr,
-        .idle_timeout_s = ctx->idle_timeout_s,
-        .request_timeout_ms = ctx->request_timeout_ms > 0 ? (uint64_t)ctx->request_timeout_ms : 0,
-        .refused = reg ? bl_metrics_find(reg, "blsync_http_refused_total") : NULL,
-        .connections = reg ? bl_metrics_find(reg, "blsync_http_connections") : NULL,
-        .completed = bl_http_req_completed,
-    };
-    const struct MHD_OptionItem extra[] = {
-        {MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    int rc = bl_http_guard_start(&gc, flags, (struct sockaddr *)&ss, on_request, h, extra, &h->g);
+    int rc = master_http_listen("api", (struct sockaddr *)&ss, threads, &ctx->limits, ctx->metrics,
+                                NULL, NULL, on_request, h, &h->g);
     if (rc) {
         BL_ERR("http_listen", "host=%s port=%u error=%s", bl_log_q(host), port,
                bl_log_q(errno ? strerror(errno) : "cannot start HTTP server"));

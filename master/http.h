@@ -7,11 +7,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_guard.h"
 #include "master_metrics.h"
 #include "policy.h"
 #include "rd.h"
 #include "publisher.h"
 #include "store.h"
+
+/* The bounds of one of the master's HTTP listeners before any handler runs
+ * (runtime/http_guard.h; 0: its defaults). */
+typedef struct {
+    unsigned max_conns, max_conns_per_addr, idle_timeout_s;
+    int64_t request_timeout_ms; /* <= 0: the default */
+} master_http_limits_t;
+
+/* Starts the guarded libmicrohttpd server of one of the master's listeners
+ * (listener: "api", "public") on sa: with threads > 1 a pool of that many
+ * epoll threads, else one polling thread; the bounds lim; refusals and
+ * connections counted in the registry of metrics (may be NULL); request
+ * bodies gathered in a bl_http_req_t (bl_http_req_completed frees it); TLS
+ * when cert_pem and key_pem are given (both NULL: plain HTTP). Returns what
+ * bl_http_guard_start returns (errno kept). */
+int master_http_listen(const char *listener, const struct sockaddr *sa, unsigned threads,
+                       const master_http_limits_t *lim, master_metrics_t *metrics,
+                       const char *cert_pem, const char *key_pem, MHD_AccessHandlerCallback h,
+                       void *cls, bl_http_guard_t **out);
 
 /* Counters for logs and /metrics (updated under the lock). */
 typedef struct {
@@ -54,9 +74,7 @@ typedef struct {
      * {sid, addr, acked}; returns how many there are. */
     int (*mirror_sessions)(void *arg, const char *mirror, master_http_session_t *out, int max);
     int64_t window_ms; /* the propagation window, shown by status (0: not shown) */
-    /* Bounds before any handler (runtime/http_guard.h; 0: its defaults). */
-    unsigned max_conns, max_conns_per_addr, idle_timeout_s;
-    int64_t request_timeout_ms;
+    master_http_limits_t limits;
     master_http_stats_t stats;
 } master_http_ctx_t;
 

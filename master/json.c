@@ -472,14 +472,15 @@ const char *master_json_type_name(int type)
     return type >= 0 && type <= MASTER_JSON_OBJ ? names[type] : "?";
 }
 
-void master_json_put_str(bl_buf_t *b, const char *s)
+void master_json_put_strf(bl_buf_t *b, const char *s, unsigned flags)
 {
+    int html = (flags & MASTER_JSON_HTML_SAFE) != 0;
     bl_buf_u8(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         if (*p == '"' || *p == '\\') {
             bl_buf_u8(b, '\\');
             bl_buf_u8(b, *p);
-        } else if (*p < 0x20) {
+        } else if (*p < 0x20 || (html && (*p == '<' || *p == '>' || *p == '&'))) {
             char esc[8];
             snprintf(esc, sizeof esc, "\\u%04x", *p);
             bl_buf_put(b, esc, 6);
@@ -488,6 +489,11 @@ void master_json_put_str(bl_buf_t *b, const char *s)
         }
     }
     bl_buf_u8(b, '"');
+}
+
+void master_json_put_str(bl_buf_t *b, const char *s)
+{
+    master_json_put_strf(b, s, 0);
 }
 
 void master_json_printf(bl_buf_t *b, const char *fmt, ...)

@@ -59,9 +59,14 @@ void master_json_free(master_json_doc_t *doc);
 const master_json_t *master_json_get(const master_json_t *o, const char *key);
 const char *master_json_type_name(int type);
 
-/* Output helpers appending to a bl_buf_t: a quoted, escaped string; a
+/* Output helpers appending to a bl_buf_t: a quoted, escaped string (NULL
+ * writes ""; control characters as \u00XX); the same with flags; a
  * formatted fragment (printf-style, no escaping). */
 void master_json_put_str(bl_buf_t *b, const char *s);
+/* A flag of master_json_put_strf: '<', '>' and '&' also as \u003c, \u003e,
+ * \u0026, so that the string stays inert if a browser sniffs it as HTML. */
+#define MASTER_JSON_HTML_SAFE 1u
+void master_json_put_strf(bl_buf_t *b, const char *s, unsigned flags);
 void master_json_printf(bl_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -251,19 +251,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "blsync-master: metrics on %s: %s\n", m.c.metrics_listen, bl_strerror(rc));
         return 1;
     }
-    m.api = (master_http_ctx_t){.lock = &m.lock,
-                                .store = m.store,
-                                .policy = &m.c.policy,
-                                .pub = m.pub,
-                                .token = m.c.token,
-                                .read_token = m.c.read_token,
-                                .max_body = m.c.max_body,
-                                .metrics = m.metrics,
-                                .window_ms = m.c.window_ms,
-                                .max_conns = m.c.http_max_conns,
-                                .max_conns_per_addr = m.c.http_max_conns_per_addr,
-                                .idle_timeout_s = (unsigned)(m.c.http_idle_timeout_ms / 1000),
-                                .request_timeout_ms = m.c.http_request_timeout_ms};
+    m.api = (master_http_ctx_t){
+        .lock = &m.lock,
+        .store = m.store,
+        .policy = &m.c.policy,
+        .pub = m.pub,
+        .token = m.c.token,
+        .read_token = m.c.read_token,
+        .max_body = m.c.max_body,
+        .metrics = m.metrics,
+        .window_ms = m.c.window_ms,
+        .limits = {.max_conns = m.c.http_max_conns,
+                   .max_conns_per_addr = m.c.http_max_conns_per_addr,
+                   .idle_timeout_s = (unsigned)(m.c.http_idle_timeout_ms / 1000),
+                   .request_timeout_ms = m.c.http_request_timeout_ms}};
     master_hooks_http(&m.hooks, &m.api);
     if ((rc = master_http_start(&m.api, host, port, m.c.http_threads, &m.http))) {
         fprintf(stderr, "blsync-master: cannot listen on %s\n", m.c.listen);

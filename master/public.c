@@ -176,20 +176,7 @@ static void esc(bl_buf_t *b, const char *s)
 /* JSON strings that stay inert even if a browser sniffs them as HTML. */
 static void jstr(bl_buf_t *b, const char *s)
 {
-    bl_buf_u8(b, '"');
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            bl_buf_u8(b, '\\');
-            bl_buf_u8(b, *p);
-        } else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
-            char e[8];
-            snprintf(e, sizeof e, "\\u%04x", *p);
-            bl_buf_put(b, e, 6);
-        } else {
-            bl_buf_u8(b, *p);
-        }
-    }
-    bl_buf_u8(b, '"');
+    master_json_put_strf(b, s, MASTER_JSON_HTML_SAFE);
 }
 
 static void fmt(bl_buf_t *b, const char *f, ...) __attribute__((format(printf, 2, 3)));
@@ -1276,27 +1263,28 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
                                          pthread_mutex_t *lock, master_store_t *store,
                                          master_metrics_t *metrics)
 {
-    *c = (master_public_conf_t){.lock = lock,
-                                .store = store,
-                                .db_path = mc->db,
-                                .feed = mc->feed,
-                                .policy = &mc->policy,
-                                .metrics = metrics,
-                                .window_ms = mc->window_ms,
-                                .recent_ms = mc->recent_delisting_ms,
-                                .lookup_per_min = mc->lookup_rate,
-                                .lookup_burst = mc->lookup_burst,
-                                .request_per_hour = mc->request_rate,
-                                .request_burst = mc->request_burst,
-                                .max_open = mc->max_open_reviews,
-                                .max_body = mc->public_max_body,
-                                .threads = mc->public_threads,
-                                .max_conns = mc->public_max_conns,
-                                .max_conns_per_addr = mc->public_max_conns_per_addr,
-                                .idle_timeout_s = (unsigned)(mc->http_idle_timeout_ms / 1000),
-                                .request_timeout_ms = mc->http_request_timeout_ms,
-                                .tls_cert = mc->public_cert,
-                                .tls_key = mc->public_key};
+    *c = (master_public_conf_t){
+        .lock = lock,
+        .store = store,
+        .db_path = mc->db,
+        .feed = mc->feed,
+        .policy = &mc->policy,
+        .metrics = metrics,
+        .window_ms = mc->window_ms,
+        .recent_ms = mc->recent_delisting_ms,
+        .lookup_per_min = mc->lookup_rate,
+        .lookup_burst = mc->lookup_burst,
+        .request_per_hour = mc->request_rate,
+        .request_burst = mc->request_burst,
+        .max_open = mc->max_open_reviews,
+        .max_body = mc->public_max_body,
+        .threads = mc->public_threads,
+        .limits = {.max_conns = mc->public_max_conns,
+                   .max_conns_per_addr = mc->public_max_conns_per_addr,
+                   .idle_timeout_s = (unsigned)(mc->http_idle_timeout_ms / 1000),
+                   .request_timeout_ms = mc->http_request_timeout_ms},
+        .tls_cert = mc->public_cert,
+        .tls_key = mc->public_key};
     return c;
 }
 
@@ -1351,15 +1339,6 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
         master_public_stop(p);
         return rc ? rc : BL_ENOMEM;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    if (p->nreaders > 1)
-        flags |= MHD_USE_EPOLL_LINUX_ONLY;
-    struct MHD_OptionItem extra[4];
-    size_t n = 0;
-    extra[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
-                                         p->nreaders > 1 ? p->nreaders : 0, NULL};
     if (c->tls_cert && *c->tls_cert) {
         if (!(p->cert_pem = slurp(c->tls_cert)) || !(p->key_pem = slurp(c->tls_key))) {
             BL_ERR("public_tls", "cert=%s key=%s error=%s", bl_log_q(c->tls_cert),
@@ -1367,24 +1346,10 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
             master_public_stop(p);
             return BL_EIO;
         }
-        flags |= MHD_USE_TLS;
         p->tls = 1;
-        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, p->cert_pem};
-        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, p->key_pem};
     }
-    extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    bl_metrics_t *reg = master_metrics_registry(c->metrics);
-    bl_http_guard_conf_t gc = {
-        .listener = "public",
-        .max_conns = c->max_conns,
-        .max_per_addr = c->max_conns_per_addr,
-        .idle_timeout_s = c->idle_timeout_s,
-        .request_timeout_ms = c->request_timeout_ms > 0 ? (uint64_t)c->request_timeout_ms : 0,
-        .refused = reg ? bl_metrics_find(reg, "blsync_http_refused_total") : NULL,
-        .connections = reg ? bl_metrics_find(reg, "blsync_http_connections") : NULL,
-        .completed = bl_http_req_completed,
-    };
-    rc = bl_http_guard_start(&gc, flags, (struct sockaddr *)&ss, on_request, p, extra, &p->g);
+    rc = master_http_listen("public", (struct sockaddr *)&ss, p->nreaders, &c->limits, c->metrics,
+                            p->cert_pem, p->key_pem, on_request, p, &p->g);
     if (rc) {
         BL_ERR("public_listen", "listen=%s error=%s", bl_log_q(listen),
                bl_log_q(errno ? strerror(errno) : "cannot start HTTP server"));

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "http.h"
 #include "master_metrics.h"
 #include "policy.h"
 #include "store.h"
@@ -38,8 +39,8 @@ typedef struct {
     double lookup_per_min, lookup_burst, request_per_hour, request_burst; /* 0 rate: no limit */
     uint64_t max_open;
     size_t max_body;
-    unsigned threads, max_conns, max_conns_per_addr, idle_timeout_s;
-    int64_t request_timeout_ms;
+    unsigned threads;
+    master_http_limits_t limits;
     const char *tls_cert, *tls_key; /* PEM files; both empty: plain HTTP */
 } master_public_conf_t;
 

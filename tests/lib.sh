@@ -123,6 +123,12 @@
 #                   PORT answers. Stopped by PID like every process.
 #   spool_locations     the nginx locations that serve a master's spool with
 #                   the Cache-Control guidance of docs/ARCHITECTURE.md
+#   cache_tier NAME PORT UPSTREAM-PORT [MAX-SIZE] [LISTEN-PARAMS]   an HTTP
+#                   block for start_nginx: a caching proxy on PORT in front of
+#                   UPSTREAM-PORT (cache $T/NAME/cache of MAX-SIZE, 100m), one
+#                   request upstream at a time per object, revalidated with
+#                   If-None-Match, stale while updating; X-Cache names the
+#                   cache status; LISTEN-PARAMS go on the listen line
 #
 # Master API and state
 #   api METHOD PATH [BODY [AUTH]]   curl with the token (AUTH "" sends none,
@@ -704,6 +710,24 @@ spool_locations() {
         location ~ /head$ { add_header Cache-Control "max-age=1"; }
         location ~ /by-hash/ { add_header Cache-Control "public, max-age=31536000, immutable"; }
         location / { return 404; }
+CONF
+}
+cache_tier() {
+    cat <<CONF
+    proxy_cache_path $T/$1/cache levels=1:2 keys_zone=$1:10m max_size=${4:-100m} inactive=1h;
+    server {
+        listen 127.0.0.1:$2${5:+ $5};
+        location / {
+            proxy_pass http://127.0.0.1:$3;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache $1;
+            proxy_cache_lock on;
+            proxy_cache_revalidate on;
+            proxy_cache_use_stale updating;
+            add_header X-Cache \$upstream_cache_status;
+        }
+    }
 CONF
 }
 

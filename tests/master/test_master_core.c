@@ -19,23 +19,12 @@
 #include "publisher.h"
 #include "state.h"
 #include "store.h"
+#include "store_fixture.h"
 #include "test.h"
 #include "util.h"
 
 #define H  (3600LL * 1000)
 #define T0 1800000000000LL
-
-static char dir[256];
-
-static master_store_t *fresh_store(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.db", dir, name);
-    unlink(path);
-    master_store_t *s;
-    ASSERT_EQ(master_store_open(path, "main", 0, &s), 0);
-    return s;
-}
 
 static master_report_t rep(const char *ip, int src, int64_t t)
 {
@@ -120,6 +109,18 @@ static void test_json(void)
     ASSERT_STREQ(master_json_get(d.root, "ip")->str, "1.2.3.4");
     ASSERT_EQ(master_json_get(d.root, "n")->n, 3);
     master_json_free(&d);
+    /* The writer escapes quotes, backslashes and control characters; with
+     * MASTER_JSON_HTML_SAFE also '<', '>' and '&'; NULL writes "". */
+    bl_buf_t b;
+    bl_buf_init(&b);
+    master_json_put_str(&b, "<a href=\"x\">&\\\n</a>");
+    master_json_put_strf(&b, "<a href=\"x\">&\\\n</a>", MASTER_JSON_HTML_SAFE);
+    master_json_put_strf(&b, NULL, 0);
+    bl_buf_u8(&b, 0);
+    ASSERT_STREQ((const char *)b.data, "\"<a href=\\\"x\\\">&\\\\\\u000a</a>\""
+                                       "\"\\u003ca href=\\\"x\\\"\\u003e\\u0026\\\\\\u000a"
+                                       "\\u003c/a\\u003e\"\"\"");
+    bl_buf_close(&b);
 }
 
 static void test_refused_targets(void)
@@ -376,7 +377,7 @@ static void test_operator(void)
     master_store_close(s);
     /* The audit log holds both actions with their reasons. */
     char path[512], cmd[700];
-    snprintf(path, sizeof path, "%s/operator.db", dir);
+    snprintf(path, sizeof path, "%s/operator.db", store_dir);
     snprintf(cmd, sizeof cmd,
              "test \"$(sqlite3 %s \"SELECT action||':'||target||':'||coalesce(reason,'') FROM "
              "audit ORDER BY id\" | tr '\\n' ' ')\" = 'remove:192.0.2.20:user-error "
@@ -406,14 +407,14 @@ static void test_publisher_chain(void)
     p.threshold = 1;
     p.duration_ms = 3 * H;
     char keyp[512], pubp[512];
-    snprintf(keyp, sizeof keyp, "%s/k.key", dir);
-    snprintf(pubp, sizeof pubp, "%s/k.pub", dir);
+    snprintf(keyp, sizeof keyp, "%s/k.key", store_dir);
+    snprintf(pubp, sizeof pubp, "%s/k.pub", store_dir);
     bl_key_t *key;
     ASSERT_EQ(bl_key_generate(&key), 0);
     ASSERT_EQ(bl_key_save(key, keyp, pubp), 0);
     master_pub_conf_t c;
     master_pub_conf_defaults(&c);
-    snprintf(c.spool, sizeof c.spool, "%s/spool", dir);
+    snprintf(c.spool, sizeof c.spool, "%s/spool", store_dir);
     snprintf(c.key_path, sizeof c.key_path, "%s", keyp);
     c.snapshot_every = 4;
     c.history_count = 8;
@@ -491,7 +492,7 @@ static void test_publisher_chain(void)
     ASSERT_EQ(access(snap, R_OK), 0);
     /* The key is read once: losing the file later changes nothing. */
     char moved[600];
-    snprintf(moved, sizeof moved, "%s/k.moved", dir);
+    snprintf(moved, sizeof moved, "%s/k.moved", store_dir);
     ASSERT_EQ(rename(keyp, moved), 0);
     ASSERT(master_publisher_reload_key(pub) < 0); /* a reload that fails keeps the key */
     /* A spool that cannot be written: the publish fails, nothing changes, the retry works. */
@@ -530,14 +531,14 @@ static void test_history_bytes(void)
     master_policy_defaults(&p);
     p.threshold = 1;
     char keyp[512];
-    snprintf(keyp, sizeof keyp, "%s/hb.key", dir);
+    snprintf(keyp, sizeof keyp, "%s/hb.key", store_dir);
     bl_key_t *key;
     ASSERT_EQ(bl_key_generate(&key), 0);
     ASSERT_EQ(bl_key_save(key, keyp, NULL), 0);
     bl_key_free(key);
     master_pub_conf_t c;
     master_pub_conf_defaults(&c);
-    snprintf(c.spool, sizeof c.spool, "%s/spool-hb", dir);
+    snprintf(c.spool, sizeof c.spool, "%s/spool-hb", store_dir);
     snprintf(c.key_path, sizeof c.key_path, "%s", keyp);
     c.snapshot_every = 3;
     c.history_bytes = 1500;
@@ -651,8 +652,7 @@ static void test_http_handle(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/blm-core-%d", (int)getpid());
-    mkdir(dir, 0755);
+    store_fixture_init("blm-core");
     bl_log_init("master_core", BL_LOG_WARN, 0);
     RUN(test_json);
     RUN(test_refused_targets);
@@ -663,7 +663,5 @@ int main(void)
     RUN(test_history_bytes);
     RUN(test_report_retention);
     RUN(test_http_handle);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : 1;
+    return store_fixture_done();
 }

@@ -10,20 +10,10 @@
 #include "log.h"
 #include "public.h"
 #include "reviews.h"
+#include "store_fixture.h"
 #include "test.h"
 
-static char dir[256];
 static master_policy_t pol;
-
-static master_store_t *fresh_store(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.db", dir, name);
-    unlink(path);
-    master_store_t *s;
-    ASSERT_EQ(master_store_open(path, "main", 0, &s), 0);
-    return s;
-}
 
 static master_review_form_t form(const char *ip, const char *category)
 {
@@ -220,14 +210,11 @@ static void test_queue(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/bl-reviews-%d", (int)getpid());
-    mkdir(dir, 0755);
+    store_fixture_init("bl-reviews");
     bl_log_init("public_reviews", BL_LOG_WARN, 0);
     master_policy_defaults(&pol);
     RUN(test_checks);
     RUN(test_words);
     RUN(test_queue);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : 1;
+    return store_fixture_done();
 }

@@ -17,25 +17,9 @@ start_nginx origin "$ORIGIN" "
         etag on;
 $(spool_locations)
     }"
-# Caching tiers: they keep what the origin's Cache-Control allows, one
-# request upstream at a time per object, revalidated with If-None-Match.
-cache_tier() { # NAME PORT UPSTREAM-PORT
-    echo "
-    proxy_cache_path $T/$1/cache levels=1:2 keys_zone=$1:10m max_size=100m inactive=1h;
-    server {
-        listen 127.0.0.1:$2;
-        location / {
-            proxy_pass http://127.0.0.1:$3;
-            proxy_http_version 1.1;
-            proxy_set_header Connection \"\";
-            proxy_cache $1;
-            proxy_cache_lock on;
-            proxy_cache_revalidate on;
-            proxy_cache_use_stale updating;
-            add_header X-Cache \$upstream_cache_status;
-        }
-    }"
-}
+# Caching tiers (cache_tier): they keep what the origin's Cache-Control
+# allows, one request upstream at a time per object, revalidated with
+# If-None-Match.
 start_nginx tier1 "$TIER1" "$(cache_tier tier1 "$TIER1" "$ORIGIN")"
 start_nginx tier2 "$TIER2" "$(cache_tier tier2 "$TIER2" "$TIER1")"
 

@@ -21,29 +21,13 @@ start_nginx origin "$ORIGIN" "
     server { listen 127.0.0.1:$ORIGIN; root $T/spool; etag on;
 $(spool_locations)
     }"
-tier() { # NAME PORT UPSTREAM
-    echo "
-    proxy_cache_path $T/$1/cache levels=1:2 keys_zone=$1:10m max_size=1g inactive=1h;
-    server {
-        listen 127.0.0.1:$2 backlog=8192;
-        location / {
-            proxy_pass http://127.0.0.1:$3;
-            proxy_http_version 1.1;
-            proxy_set_header Connection \"\";
-            proxy_cache $1;
-            proxy_cache_lock on;
-            proxy_cache_revalidate on;
-            proxy_cache_use_stale updating;
-        }
-    }"
-}
-start_nginx tier1 "$TIER1" "$(tier tier1 "$TIER1" "$ORIGIN")"
+start_nginx tier1 "$TIER1" "$(cache_tier tier1 "$TIER1" "$ORIGIN" 1g backlog=8192)"
 sed -i 's/worker_connections 1024/worker_connections 30000/' "$T/tier1/nginx.conf"
 urls=()
 for ((e = 1; e <= EDGES; e++)); do
     alloc_port "EP$e"
     p=$(eval echo "\$EP$e")
-    start_nginx "edge$e" "$p" "$(tier "edge$e" "$p" "$TIER1")"
+    start_nginx "edge$e" "$p" "$(cache_tier "edge$e" "$p" "$TIER1" 1g backlog=8192)"
     sed -i 's/worker_connections 1024/worker_connections 30000/' "$T/edge$e/nginx.conf"
     kill -HUP "${PID[edge$e]}"
     urls+=("http://127.0.0.1:$p")
