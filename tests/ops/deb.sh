@@ -133,13 +133,15 @@ running mirror || fail "the mirror stopped"
 ok "docs/OPERATIONS.md's set-up: the mirror answered the master's listing"
 
 # The files the set-up made, with the owners and modes the daemons need.
+# Names are the host's own (its /etc/passwd and /etc/group, where the package made blsync).
 m=${ROOT[master]}
-for f in etc/blsync/master.key etc/blsync/api.token etc/blsync/tls/master.key; do
-    [ "$(stat -c '%U:%G %a' "$m/$f")" = "$(stat -c '%U' "$m/etc/passwd"):blsync 640" ] ||
-        problem "/$f is $(stat -c '%U:%G %a' "$m/$f"), not root:blsync 640"
+hstat() { chroot "$m" stat -c "$1" "$2"; }
+for f in /etc/blsync/master.key /etc/blsync/api.token /etc/blsync/tls/master.key; do
+    [ "$(hstat '%U:%G %a' "$f")" = "root:blsync 640" ] ||
+        problem "$f is $(hstat '%U:%G %a' "$f"), not root:blsync 640"
 done
-[ "$(stat -c '%G %a' "$m/etc/blsync/tls")" = "blsync 750" ] || problem "/etc/blsync/tls: $(stat -c '%G %a' "$m/etc/blsync/tls")"
-[ "$(stat -c '%a' "$m/etc/blsync/tls/ca.key")" = 600 ] || problem "ca.key is not 0600"
+[ "$(hstat '%G %a' /etc/blsync/tls)" = "blsync 750" ] || problem "/etc/blsync/tls: $(hstat '%G %a' /etc/blsync/tls)"
+[ "$(hstat '%a' /etc/blsync/tls/ca.key)" = 600 ] || problem "ca.key is not 0600"
 # --check-config as root checks as the daemons' user: a key it cannot read is named.
 in_host master "chmod 0600 /etc/blsync/master.key"
 out=$(in_host master "blsync-master --check-config -c /etc/blsync/master.conf" 2>&1) &&
