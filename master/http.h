@@ -53,6 +53,11 @@ typedef struct {
     /* Optional, lock held: up to max live sessions of mirror as
      * {sid, addr, acked}; returns how many there are. */
     int (*mirror_sessions)(void *arg, const char *mirror, master_http_session_t *out, int max);
+    /* Optional, any thread: whether mirror's certificate is revoked ([sync] revoked). */
+    int (*mirror_revoked)(void *arg, const char *mirror);
+    /* Optional, lock held: forgets mirror outside the store (its
+     * acknowledgements); BL_ESTATE while it has a live session. */
+    int (*mirror_forget)(void *arg, const char *mirror);
     int64_t window_ms; /* the propagation window, shown by status (0: not shown) */
     /* Bounds before any handler (runtime/http_guard.h; 0: its defaults). */
     unsigned max_conns, max_conns_per_addr, idle_timeout_s;
