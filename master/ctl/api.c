@@ -302,7 +302,7 @@ int ctl_report(int argc, char **argv)
     return finish(st, &resp);
 }
 
-static void urlenc(bl_buf_t *b, const char *s)
+void ctl_urlenc(bl_buf_t *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -411,7 +411,7 @@ int ctl_list(int argc, char **argv)
         return 2;
     } else if (!strcmp(op, "remove") && prefix) {
         master_json_printf(&path, "/v1/listings/");
-        urlenc(&path, prefix);
+        ctl_urlenc(&path, prefix);
         bl_buf_u8(&path, 0);
         master_json_printf(&body, "{\"reason\":");
         master_json_put_str(&body, reason ? reason : "");
@@ -421,7 +421,7 @@ int ctl_list(int argc, char **argv)
         master_json_printf(&path, "/v1/listings?limit=%s", limit ? limit : "1000");
         if (after) {
             master_json_printf(&path, "&after=");
-            urlenc(&path, after);
+            ctl_urlenc(&path, after);
         }
         bl_buf_u8(&path, 0);
         st = api_call(&a, "GET", (const char *)path.data, NULL, &resp);
@@ -465,7 +465,7 @@ int ctl_lookup(int argc, char **argv)
     bl_buf_init(&path);
     bl_buf_init(&resp);
     master_json_printf(&path, "/v1/lookup/");
-    urlenc(&path, ip);
+    ctl_urlenc(&path, ip);
     bl_buf_u8(&path, 0);
     int st = api_call(&a, "GET", (const char *)path.data, NULL, &resp);
     bl_buf_close(&path);
@@ -536,21 +536,6 @@ int ctl_lookup(int argc, char **argv)
     return listed ? 0 : 1;
 }
 
-/* "3h25m" style, for ages in a terminal. */
-static const char *human_s(double s, char *buf, size_t n)
-{
-    long long t = (long long)(s + 0.5);
-    if (t < 60)
-        snprintf(buf, n, "%llds", t);
-    else if (t < 3600)
-        snprintf(buf, n, "%lldm%02llds", t / 60, t % 60);
-    else if (t < 172800)
-        snprintf(buf, n, "%lldh%02lldm", t / 3600, t / 60 % 60);
-    else
-        snprintf(buf, n, "%lldd%02lldh", t / 86400, t / 3600 % 24);
-    return buf;
-}
-
 static double num_of(const master_json_t *o, const char *k)
 {
     const master_json_t *v = master_json_get(o, k);
@@ -595,7 +580,7 @@ int ctl_status(int argc, char **argv)
         return CTL_EXIT_ERROR;
     }
     const master_json_t *r = doc.root;
-    char b1[32], b2[32], b3[32];
+    char b1[48], b2[96], b3[48];
     double window = num_of(r, "window_s"), gone = num_of(r, "mirror_active_s");
     const master_json_t *ms = master_json_get(r, "mirrors");
     const master_json_t *o = master_json_get(r, "oldest_propagating");
@@ -613,33 +598,41 @@ int ctl_status(int argc, char **argv)
     printf("feed %s: serial %.0f, %.0f entries, %.0f changes pending\n", str_of(r, "feed"),
            num_of(r, "serial"), num_of(r, "entries"), num_of(r, "pending"));
     printf("window %s; a mirror silent for %s is gone (reported, no longer counted)\n",
-           window > 0 ? human_s(window, b1, sizeof b1) : "?", human_s(gone, b2, sizeof b2));
+           window > 0 ? ctl_human_duration(window, b1, sizeof b1) : "?",
+           ctl_human_duration(gone, b3, sizeof b3));
     size_t n = ms && ms->type == MASTER_JSON_ARR ? ms->n : 0;
-    size_t nup = 0, nstale = 0, ngone = 0;
+    size_t nup = 0, nstale = 0, ngone = 0, nrevoked = 0;
     if (n) {
-        printf("\n%-24s %-6s %12s %8s %10s  %s\n", "MIRROR", "STATE", "ACKED", "LAG", "LAG_TIME",
+        printf("\n%-24s %-7s %12s %8s %-12s %s\n", "MIRROR", "STATE", "ACKED", "LAG", "LAG_TIME",
                "LAST CONTACT");
         for (const master_json_t *x = ms->child; x; x = x->next) {
             const char *state = str_of(x, "state");
             nup += !strcmp(state, "up");
             nstale += !strcmp(state, "stale");
             ngone += !strcmp(state, "gone");
-            printf("%-24s %-6s %12.0f %8.0f %10s  %s (%s ago)\n", str_of(x, "name"), state,
+            nrevoked += !strcmp(state, "revoked");
+            printf("%-24s %-7s %12.0f %8.0f %-12s %s\n", str_of(x, "name"), state,
                    num_of(x, "acked_serial"), num_of(x, "lag_serials"),
-                   human_s(num_of(x, "lag_s"), b1, sizeof b1), str_of(x, "last_contact"),
-                   human_s(num_of(x, "contact_age_s"), b2, sizeof b2));
+                   ctl_human_duration(num_of(x, "lag_s"), b1, sizeof b1),
+                   ctl_human_when(-num_of(x, "contact_age_s"),
+                                  (long long)num_of(x, "last_contact_unix"), b2, sizeof b2));
         }
         printf("\n");
     }
-    printf("mirrors: %zu up, %zu stale, %zu gone\n", nup, nstale, ngone);
+    printf("mirrors: %zu up, %zu stale, %zu gone", nup, nstale, ngone);
+    if (nrevoked)
+        printf(", %zu revoked", nrevoked);
+    printf("\n");
     double np = num_of(r, "delistings_propagating");
     if (o && o->type == MASTER_JSON_OBJ) {
         double age = num_of(o, "age_s");
-        printf("delistings propagating: %.0f; oldest decided %s, %s ago", np,
-               str_of(o, "decided_at"), human_s(age, b1, sizeof b1));
+        int64_t decided_ms = 0;
+        master_parse_time(str_of(o, "decided_at"), &decided_ms);
+        printf("delistings propagating: %.0f; oldest decided %s", np,
+               ctl_human_when(-age, (long long)(decided_ms / 1000), b2, sizeof b2));
         if (window > 0)
-            printf(" (%.1f%% of the %s window%s)", 100.0 * age / window,
-                   human_s(window, b3, sizeof b3), age > window ? ": BROKEN" : "");
+            printf(", %.1f%% of the %s window%s", 100.0 * age / window,
+                   ctl_human_duration(window, b3, sizeof b3), age > window ? ": BROKEN" : "");
         printf("\n");
     } else {
         printf("delistings propagating: none\n");
