@@ -459,12 +459,15 @@ static int h_lookup(master_http_ctx_t *ctx, const char *ip, bl_buf_t *out)
                        ",\"reports_counted\":%" PRIu64 ",\"score\":%g,\"reports_total\":%" PRIu64,
                        lk.reports_counted, lk.score, lk.reports_total);
     put_time(out, "last_report", lk.last_report_ms);
+    /* One type for the seconds (a number, or null), the state beside them. */
     if (lk.seconds_to_delist >= 0)
         master_json_printf(out, ",\"seconds_to_delisting\":%lld", (long long)lk.seconds_to_delist);
-    else if (lk.seconds_to_delist == -1)
-        master_json_printf(out, ",\"seconds_to_delisting\":\"never\"");
     else
         master_json_printf(out, ",\"seconds_to_delisting\":null");
+    master_json_printf(out, ",\"delisting_state\":\"%s\"",
+                       lk.listed ? (lk.seconds_to_delist == -1 ? "until-removed" : "scheduled")
+                       : lk.has_delisting ? (lk.propagated ? "delisted" : "propagating")
+                                          : "not-listed");
     master_json_printf(out, ",\"delisting\":");
     if (lk.has_delisting && !lk.listed) {
         char t[40];

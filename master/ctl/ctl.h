@@ -60,6 +60,9 @@ char *ctl_human_time(long long unix_s, char *buf, size_t n);
 /* A point delta_s from now at unix_s: "in 23 h 59 min (2026-12-03 11:00
  * UTC)", "5 min 3 s ago (...)", "now (...)". */
 char *ctl_human_when(double delta_s, long long unix_s, char *buf, size_t n);
+/* ctl_human_when of an RFC 3339 UTC time against this host's clock (the
+ * text itself when it is not one). */
+char *ctl_human_at(const char *rfc3339, char *buf, size_t n);
 
 /* The master API for subcommands outside ctl/api.c: open parses the common
  * options (-c CONF, --url, --token-file; NULL and a message on error, at

@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "http.h"
+#include "util.h"
 
 char *ctl_human_duration(double s, char *buf, size_t n)
 {
@@ -50,4 +52,14 @@ char *ctl_human_when(double delta_s, long long unix_s, char *buf, size_t n)
     else
         snprintf(buf, n, "%s ago (%s)", d, a);
     return buf;
+}
+
+char *ctl_human_at(const char *rfc3339, char *buf, size_t n)
+{
+    int64_t ms;
+    if (!rfc3339 || master_parse_time(rfc3339, &ms)) {
+        snprintf(buf, n, "%s", rfc3339 ? rfc3339 : "?");
+        return buf;
+    }
+    return ctl_human_when((ms - bl_now_ms()) / 1000.0, (long long)(ms / 1000), buf, n);
 }
