@@ -6,7 +6,8 @@
 # forgotten; the audit log reads back with --since and --ip.
 . "$(dirname "$0")/../lib.sh"
 pki m1 m2
-write_master_conf "policy|mirror_active = 1s"
+echo "read-$TOK" >"$T/read.token"
+write_master_conf "policy|mirror_active = 1s" "http|read_token_file = $T/read.token"
 start_master
 start_mirror m1
 start_mirror m2
@@ -53,6 +54,16 @@ grep -qE '^m2 +revoked ' "$T/ctl.out" && grep -q '1 up, 0 stale, 0 gone, 1 revok
 ctl status
 grep -qE '^m2 +revoked ' "$T/ctl.out" || fail "status with m2 revoked: $(cat "$T/ctl.out")"
 ok "a revoked mirror shows as revoked in mirrors and status (exit 1)"
+
+# The read-only token lists mirrors and reads the audit log, and cannot forget.
+"$CTL" mirrors --url "$MASTER_URL" --token-file "$T/read.token" >/dev/null ||
+    [ $? = 1 ] || fail "mirrors with the read-only token"
+"$CTL" audit --url "$MASTER_URL" --token-file "$T/read.token" >/dev/null || fail "audit with the read-only token"
+rc=0
+"$CTL" mirrors forget m2 --url "$MASTER_URL" --token-file "$T/read.token" >/dev/null 2>"$T/err" || rc=$?
+[ $rc = 1 ] && grep -q 'HTTP 401' "$T/err" || fail "forget with the read-only token: $rc $(cat "$T/err")"
+[ "$(state_of m2)" = revoked ] || fail "the read-only token forgot m2"
+ok "the read-only token reads mirrors and audit, and cannot forget"
 
 t_forget=$(date -u +%FT%TZ)
 sleep 1 # the forget is audited in a later second than the listing below
