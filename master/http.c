@@ -398,14 +398,15 @@ static int h_reports(master_http_ctx_t *ctx, const uint8_t *body, size_t len, bl
     return 200;
 }
 
+/* A time twice, as NAME (RFC 3339) and NAME_unix (seconds); both null for 0. */
 static void put_time(bl_buf_t *out, const char *name, int64_t ms)
 {
     char t[40];
-    master_json_printf(out, ",\"%s\":", name);
     if (ms)
-        master_json_printf(out, "\"%s\"", master_format_time(ms, t, sizeof t));
+        master_json_printf(out, ",\"%s\":\"%s\",\"%s_unix\":%lld", name,
+                           master_format_time(ms, t, sizeof t), name, (long long)(ms / 1000));
     else
-        master_json_printf(out, "null");
+        master_json_printf(out, ",\"%s\":null,\"%s_unix\":null", name, name);
 }
 
 static void put_listing(bl_buf_t *out, const master_listing_t *l)
@@ -451,10 +452,7 @@ static int h_lookup(master_http_ctx_t *ctx, const char *ip, bl_buf_t *out)
         put_listing(out, &lk.l);
     else
         master_json_printf(out, "null");
-    if (lk.listed)
-        put_time(out, "listed_since", lk.l.e.listed_at * 1000);
-    else
-        master_json_printf(out, ",\"listed_since\":null");
+    put_time(out, "listed_since", lk.listed ? lk.l.e.listed_at * 1000 : 0);
     master_json_printf(out,
                        ",\"reports_counted\":%" PRIu64 ",\"score\":%g,\"reports_total\":%" PRIu64,
                        lk.reports_counted, lk.score, lk.reports_total);
@@ -845,8 +843,10 @@ static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
         out, "],\"mirror_active_s\":%.3f,\"window_s\":%.3f,\"delistings_propagating\":%" PRIu64,
         ctx->policy->mirror_active_ms / 1000.0, ctx->window_ms / 1000.0, n);
     if (n)
-        master_json_printf(out, ",\"oldest_propagating\":{\"decided_at\":\"%s\",\"age_s\":%.3f}",
-                           master_format_time(oldest, t, sizeof t),
+        master_json_printf(out,
+                           ",\"oldest_propagating\":{\"decided_at\":\"%s\",\"decided_at_unix\":%lld"
+                           ",\"age_s\":%.3f}",
+                           master_format_time(oldest, t, sizeof t), (long long)(oldest / 1000),
                            now > oldest ? (now - oldest) / 1000.0 : 0.0);
     else
         master_json_printf(out, ",\"oldest_propagating\":null");

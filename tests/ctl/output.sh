@@ -47,7 +47,9 @@ run lookup 192.0.2.1
 grep -qx "  time to delisting: in 23 h ($(at $((T0 + 24 * H))))" "$T/o" &&
     grep -qx "  listed since: 1 h ago ($(at $T0))" "$T/o" || fail "lookup text: $(cat "$T/o")"
 run lookup 192.0.2.1 --json
-jq -e '.seconds_to_delisting == 82800 and .delisting_state == "scheduled"' "$T/o" >/dev/null ||
+jq -e '.seconds_to_delisting == 82800 and .delisting_state == "scheduled" and
+    .listed_since_unix == '$((T0 / 1000))' and .last_report_unix == '$((T0 / 1000))' and
+    .relisting_blocked_until == null and .relisting_blocked_until_unix == null' "$T/o" >/dev/null ||
     fail "lookup --json scheduled: $(cat "$T/o")"
 run lookup 198.51.100.9 --json
 jq -e '.seconds_to_delisting == null and .delisting_state == "until-removed"' "$T/o" >/dev/null ||
@@ -63,7 +65,8 @@ grep -qx "  delisting: decided now ($(at $((T0 + H)))), cause operator:user-erro
     grep -qx "  re-listing blocked for 6 h (until $(at $((T0 + 7 * H))))" "$T/o" || fail "lookup after removal: $(cat "$T/o")"
 wait_until 10 published_all || fail "not published"
 run lookup 203.0.113.5 --json
-jq -e '.seconds_to_delisting == null and .delisting_state == "delisted"' "$T/o" >/dev/null ||
+jq -e '.seconds_to_delisting == null and .delisting_state == "delisted" and .listed_since_unix == null and
+    .relisting_blocked_until_unix == '$(((T0 + 7 * H) / 1000))'' "$T/o" >/dev/null ||
     fail "lookup --json delisted: $(cat "$T/o")"
 run list remove 198.51.100.0/24 --reason technical-error --json
 jq -e '.removed == true and (.decided_at_ms | type) == "number"' "$T/o" >/dev/null || fail "list remove --json: $(cat "$T/o")"
