@@ -968,11 +968,16 @@ static int h_mirror_forget(master_http_ctx_t *ctx, const char *name, const uint8
 
 /* ---- the audit log (blsyncctl audit) ---- */
 
+/* Entries read under one hold of the lock: a search through a long log
+ * (--ip) lets reports and acknowledgements in between. */
+#define AUDIT_CHUNK 4096
+
 typedef struct {
     bl_buf_t *out;
     const bl_prefix_t *ip; /* NULL: every entry */
     size_t n, limit;
-    int64_t last_id;
+    int64_t last_id;         /* the last entry answered */
+    int64_t scanned, low_id; /* entries read in this chunk, the last one's id */
 } audit_ctx_t;
 
 /* Whether an audit entry concerns addr: a listing or removal of a prefix
@@ -1009,10 +1014,12 @@ static void put_str_or_null(bl_buf_t *out, const char *name, const char *v)
 static int audit_one(void *arg, const master_audit_t *e)
 {
     audit_ctx_t *c = arg;
-    if (c->ip && !audit_about(e, c->ip))
-        return 0;
     if (c->n == c->limit)
         return 1;
+    c->scanned++;
+    c->low_id = e->id;
+    if (c->ip && !audit_about(e, c->ip))
+        return 0;
     char t[40];
     master_json_printf(c->out, "%s{\"id\":%lld,\"time\":\"%s\",\"time_unix\":%lld", c->n ? "," : "",
                        (long long)e->id, master_format_time(e->t_ms, t, sizeof t),
@@ -1056,9 +1063,14 @@ static int h_audit(master_http_ctx_t *ctx, const char *query, bl_buf_t *out)
     out->len = 0;
     master_json_printf(out, "{\"entries\":[");
     audit_ctx_t c = {.out = out, .ip = ip ? &addr : NULL, .limit = (size_t)limit};
-    pthread_mutex_lock(ctx->lock);
-    int rc = master_store_audit_each(ctx->store, since_ms, before_id, audit_one, &c);
-    pthread_mutex_unlock(ctx->lock);
+    int rc;
+    do {
+        c.scanned = 0;
+        pthread_mutex_lock(ctx->lock);
+        rc = master_store_audit_each(ctx->store, since_ms, before_id, AUDIT_CHUNK, audit_one, &c);
+        pthread_mutex_unlock(ctx->lock);
+        before_id = c.low_id;
+    } while (!rc && c.scanned == AUDIT_CHUNK);
     if (rc < 0)
         return store_fail(ctx, out, rc);
     if (rc == 1)

@@ -989,16 +989,18 @@ int master_store_audit(master_store_t *s, int64_t t_ms, const char *actor, const
 }
 
 int master_store_audit_each(master_store_t *s, int64_t since_ms, int64_t before_id,
-                            int (*fn)(void *ctx, const master_audit_t *e), void *ctx)
+                            int64_t max_rows, int (*fn)(void *ctx, const master_audit_t *e),
+                            void *ctx)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id,t_ms,actor,action,target,reason,detail FROM audit WHERE "
-                           "t_ms>=?1 AND (?2=0 OR id<?2) ORDER BY id DESC",
+                           "t_ms>=?1 AND (?2=0 OR id<?2) ORDER BY id DESC LIMIT ?3",
                            -1, &st, NULL) != SQLITE_OK)
         return sqerr(s, "audit_each");
     sqlite3_bind_int64(st, 1, since_ms);
     sqlite3_bind_int64(st, 2, before_id);
+    sqlite3_bind_int64(st, 3, max_rows);
     int step = SQLITE_DONE, rc = 0;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         master_audit_t e = {.id = sqlite3_column_int64(st, 0),

@@ -144,10 +144,12 @@ typedef struct {
     int64_t id, t_ms;
     const char *actor, *action, *target, *reason, *detail;
 } master_audit_t;
-/* Calls fn with the entries at or after since_ms whose id is below before_id
- * (0: no bound), newest first, until fn returns non-zero (returned then). */
+/* Calls fn with at most max_rows entries at or after since_ms whose id is
+ * below before_id (0: no bound), newest first, until fn returns non-zero
+ * (returned then). */
 int master_store_audit_each(master_store_t *s, int64_t since_ms, int64_t before_id,
-                            int (*fn)(void *ctx, const master_audit_t *e), void *ctx);
+                            int64_t max_rows, int (*fn)(void *ctx, const master_audit_t *e),
+                            void *ctx);
 
 /* Pending changes for the publisher, in key order: removals and additions,
  * each array allocated (caller frees). */

@@ -79,6 +79,22 @@ done
 
 ok "status, mirrors, audit, reviews: text by default, JSON with --json"
 
+# A long audit log is read in chunks: --ip finds the oldest entries past 10000 others, and
+# --limit/--before page through all of them.
+sqlite3 -cmd ".timeout 5000" "$T/master.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<10000)
+    INSERT INTO audit(t_ms,actor,action,target,reason,detail)
+    SELECT $T0+i,'bulk','list','10.0.'||(i/256)||'.'||(i%256),NULL,'kind=manual' FROM n"
+total=$(sqlite3 "$T/master.db" "SELECT count(*) FROM audit")
+run audit --ip 198.51.100.9 --json
+jq -e '[.entries[].action] == ["remove", "list"] and .entries[0].target == "198.51.100.0/24"' "$T/o" >/dev/null ||
+    fail "audit --ip through $total entries: $(head -c 600 "$T/o")"
+run audit --limit 6000 --json
+jq -e '(.entries | length) == 6000 and (.next | type) == "number"' "$T/o" >/dev/null || fail "audit --limit 6000"
+run audit --limit 10000 --before "$(jq .next "$T/o")" --json
+[ "$(jq '.entries | length' "$T/o")" = $((total - 6000)) ] && jq -e '.next == null' "$T/o" >/dev/null ||
+    fail "audit --before: $(jq '.entries | length' "$T/o") of $((total - 6000)), next $(jq .next "$T/o")"
+ok "audit: $total entries, --ip finds the oldest ones, pages of 6000 and the rest"
+
 # Without an answer from the master: 3, whatever the command.
 alloc_port DEAD
 for c in "report 192.0.2.1 user" "list show" "list add 192.0.2.5" "lookup 192.0.2.1" "status" "mirrors" \
