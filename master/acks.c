@@ -334,6 +334,41 @@ void master_acks_on_contact(void *ctx, uint64_t sid, int64_t now_ms)
     pthread_mutex_unlock(a->c.lock);
 }
 
+/* Drops the identities i < known with keep[i] 0 (none has a session). */
+static void compact(master_acks_t *a, const uint8_t *keep, size_t known)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < a->nid; i++) {
+        if (i < known && !keep[i])
+            continue;
+        if (w != i) {
+            a->id[w] = a->id[i];
+            for (size_t k = 0; k < a->nss; k++)
+                if (a->ss[k].ident == i)
+                    a->ss[k].ident = w;
+        }
+        w++;
+    }
+    a->nid = w;
+}
+
+int master_acks_forget_locked(master_acks_t *a, const char *mirror)
+{
+    ident_t *x = ident_get(a, mirror, 0);
+    if (!x)
+        return 0;
+    if (x->sessions)
+        return BL_ESTATE;
+    uint8_t *keep = malloc(a->nid);
+    if (!keep)
+        return BL_ENOMEM;
+    memset(keep, 1, a->nid);
+    keep[x - a->id] = 0;
+    compact(a, keep, a->nid);
+    free(keep);
+    return 0;
+}
+
 typedef struct {
     master_acks_t *a;
     uint8_t *seen;
@@ -365,20 +400,9 @@ void master_acks_tick(master_acks_t *a, int64_t now_ms)
     size_t known = a->nid;
     if (y.seen && master_store_mirrors(a->c.store, sync_one, &y) == 0) {
         /* Forgotten in the store and not connected: forgotten here too. */
-        size_t w = 0;
-        for (size_t i = 0; i < a->nid; i++) {
-            int keep = i >= known || y.seen[i] || a->id[i].sessions || a->id[i].dirty;
-            if (!keep)
-                continue;
-            if (w != i) {
-                a->id[w] = a->id[i];
-                for (size_t k = 0; k < a->nss; k++)
-                    if (a->ss[k].ident == i)
-                        a->ss[k].ident = w;
-            }
-            w++;
-        }
-        a->nid = w;
+        for (size_t i = 0; i < known; i++)
+            y.seen[i] |= a->id[i].sessions || a->id[i].dirty;
+        compact(a, y.seen, known);
     }
     free(y.seen);
     propagate_locked(a, now_ms);

@@ -59,6 +59,10 @@ void master_acks_on_contact(void *a, uint64_t sid, int64_t now_ms);
  * store (an operator may have changed or removed them), and mirrors that
  * went past gone_ms stop holding back the propagation of delistings. */
 void master_acks_tick(master_acks_t *a, int64_t now_ms);
+/* Forgets mirror (blsyncctl mirrors forget; lock held, the store's row is
+ * the caller's): BL_ESTATE while it has a live session, else 0, known or
+ * not. It comes back if it connects again. */
+int master_acks_forget_locked(master_acks_t *a, const char *mirror);
 /* Writes pending acknowledgements now (lock held). */
 int master_acks_flush_locked(master_acks_t *a);
 

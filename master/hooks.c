@@ -146,8 +146,24 @@ static int mirror_sessions(void *ctx, const char *mirror, master_http_session_t 
     return n;
 }
 
+/* Any thread, for the API: whether mirror is on the revoked list in effect. */
+static int mirror_revoked(void *ctx, const char *mirror)
+{
+    master_hooks_t *h = ctx;
+    return h->sync ? master_sync_revoked(h->sync, mirror) : 0;
+}
+
+/* With the lock held, for the API: the acknowledgements forget mirror. */
+static int mirror_forget(void *ctx, const char *mirror)
+{
+    master_hooks_t *h = ctx;
+    return h->acks ? master_acks_forget_locked(h->acks, mirror) : 0;
+}
+
 void master_hooks_http(master_hooks_t *h, master_http_ctx_t *api)
 {
+    api->mirror_revoked = mirror_revoked;
+    api->mirror_forget = mirror_forget;
     api->changed = api_changed;
     api->changed_arg = h;
     api->mirror_up = mirror_up;

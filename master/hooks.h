@@ -31,11 +31,12 @@ typedef struct {
     master_metrics_t *metrics; /* may be NULL */
     master_acks_t *acks;
     master_sched_t *sched;
+    master_sync_t *sync; /* may be NULL: no sync server, no revoked list */
 } master_hooks_t;
 
 /* The sync server's hooks, ctx h (which must outlive the server). */
 master_sync_hooks_t master_hooks_sync(master_hooks_t *h);
-/* Fills the API's changed, mirror_up and mirror_sessions hooks with ctx h. */
+/* Fills the API's changed and mirror hooks with ctx h. */
 void master_hooks_http(master_hooks_t *h, master_http_ctx_t *api);
 
 #endif

@@ -237,7 +237,8 @@ static int state_changing(const char *method, const char *path)
     if (!strcmp(method, "POST"))
         return !strcmp(path, "/v1/reports") || !strcmp(path, "/v1/listings") ||
                !strncmp(path, "/v1/reviews/", 12);
-    return !strcmp(method, "DELETE") && !strncmp(path, "/v1/listings/", 13);
+    return !strcmp(method, "DELETE") &&
+           (!strncmp(path, "/v1/listings/", 13) || !strncmp(path, "/v1/mirrors/", 12));
 }
 
 /* 0 when the request carries a token that allows it; otherwise the status
@@ -296,6 +297,13 @@ static const char *query_get(const char *q, const char *name, char *buf, size_t 
         q = amp ? amp + 1 : NULL;
     }
     return NULL;
+}
+
+/* A limit=N query value (default 1000): N, or 0 outside 1..MAX_LIST. */
+static long query_limit(const char *lim)
+{
+    long limit = lim ? strtol(lim, NULL, 10) : 1000;
+    return limit < 1 || limit > MAX_LIST ? 0 : limit;
 }
 
 static void changed(master_http_ctx_t *ctx)
@@ -390,14 +398,15 @@ static int h_reports(master_http_ctx_t *ctx, const uint8_t *body, size_t len, bl
     return 200;
 }
 
+/* A time twice, as NAME (RFC 3339) and NAME_unix (seconds); both null for 0. */
 static void put_time(bl_buf_t *out, const char *name, int64_t ms)
 {
     char t[40];
-    master_json_printf(out, ",\"%s\":", name);
     if (ms)
-        master_json_printf(out, "\"%s\"", master_format_time(ms, t, sizeof t));
+        master_json_printf(out, ",\"%s\":\"%s\",\"%s_unix\":%lld", name,
+                           master_format_time(ms, t, sizeof t), name, (long long)(ms / 1000));
     else
-        master_json_printf(out, "null");
+        master_json_printf(out, ",\"%s\":null,\"%s_unix\":null", name, name);
 }
 
 static void put_listing(bl_buf_t *out, const master_listing_t *l)
@@ -443,20 +452,20 @@ static int h_lookup(master_http_ctx_t *ctx, const char *ip, bl_buf_t *out)
         put_listing(out, &lk.l);
     else
         master_json_printf(out, "null");
-    if (lk.listed)
-        put_time(out, "listed_since", lk.l.e.listed_at * 1000);
-    else
-        master_json_printf(out, ",\"listed_since\":null");
+    put_time(out, "listed_since", lk.listed ? lk.l.e.listed_at * 1000 : 0);
     master_json_printf(out,
                        ",\"reports_counted\":%" PRIu64 ",\"score\":%g,\"reports_total\":%" PRIu64,
                        lk.reports_counted, lk.score, lk.reports_total);
     put_time(out, "last_report", lk.last_report_ms);
+    /* One type for the seconds (a number, or null), the state beside them. */
     if (lk.seconds_to_delist >= 0)
         master_json_printf(out, ",\"seconds_to_delisting\":%lld", (long long)lk.seconds_to_delist);
-    else if (lk.seconds_to_delist == -1)
-        master_json_printf(out, ",\"seconds_to_delisting\":\"never\"");
     else
         master_json_printf(out, ",\"seconds_to_delisting\":null");
+    master_json_printf(out, ",\"delisting_state\":\"%s\"",
+                       lk.listed ? (lk.seconds_to_delist == -1 ? "until-removed" : "scheduled")
+                       : lk.has_delisting ? (lk.propagated ? "delisted" : "propagating")
+                                          : "not-listed");
     master_json_printf(out, ",\"delisting\":");
     if (lk.has_delisting && !lk.listed) {
         char t[40];
@@ -573,6 +582,21 @@ done:
     return error_json(out, bad ? 422 : 500, bad ? bad : "listing vanished");
 }
 
+/* An optional JSON object body: 0 (doc parsed when len), else the 400 answer. */
+static int optional_body(const uint8_t *body, size_t len, master_json_doc_t *doc, bl_buf_t *out)
+{
+    char why[160];
+    if (!len)
+        return 0;
+    if (master_json_parse(body, len, NULL, doc, why, sizeof why))
+        return error_json(out, 400, why);
+    if (doc->root->type != MASTER_JSON_OBJ) {
+        master_json_free(doc);
+        return error_json(out, 400, "body must be a JSON object");
+    }
+    return 0;
+}
+
 static int h_list_del(master_http_ctx_t *ctx, const char *prefix, const char *query,
                       const uint8_t *body, size_t len, bl_buf_t *out)
 {
@@ -581,14 +605,10 @@ static int h_list_del(master_http_ctx_t *ctx, const char *prefix, const char *qu
     const char *comment = query_get(query, "comment", cbuf, sizeof cbuf);
     const char *actor = query_get(query, "actor", abuf, sizeof abuf);
     master_json_doc_t doc = {0};
+    int bst = optional_body(body, len, &doc, out);
+    if (bst)
+        return bst;
     if (len) {
-        char why[160];
-        if (master_json_parse(body, len, NULL, &doc, why, sizeof why))
-            return error_json(out, 400, why);
-        if (doc.root->type != MASTER_JSON_OBJ) {
-            master_json_free(&doc);
-            return error_json(out, 400, "body must be a JSON object");
-        }
         if (json_str(doc.root, "reason"))
             reason = json_str(doc.root, "reason");
         if (json_str(doc.root, "comment"))
@@ -691,8 +711,8 @@ static int h_list_get(master_http_ctx_t *ctx, const char *query, bl_buf_t *out)
     bl_prefix_t ak;
     if (after && bl_prefix_parse(after, &ak))
         return error_json(out, 400, "after: malformed prefix");
-    long limit = lim ? strtol(lim, NULL, 10) : 1000;
-    if (limit < 1 || limit > MAX_LIST)
+    long limit = query_limit(lim);
+    if (!limit)
         return error_json(out, 400, "limit must be between 1 and 10000");
     out->len = 0;
     master_json_printf(out, "{\"listings\":[");
@@ -718,9 +738,18 @@ typedef struct {
     int n;
 } status_ctx_t;
 
-/* One mirror of /v1/status. state: up (sync session up), stale (no session,
- * heard from within mirror_active: still counts for the window), gone
- * (silent longer: reported, no longer counted). */
+/* A mirror's state: revoked (its certificate name is on [sync] revoked),
+ * up (sync session up), stale (no session, heard from within
+ * mirror_active: still counts for the window), gone (silent longer:
+ * reported, no longer counted). */
+static const char *mirror_state(master_http_ctx_t *ctx, const char *name, int up, int active)
+{
+    if (ctx->mirror_revoked && ctx->mirror_revoked(ctx->mirror_up_arg, name))
+        return "revoked";
+    return up ? "up" : active ? "stale" : "gone";
+}
+
+/* One mirror of /v1/status and /v1/mirrors. */
 static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t last_ms)
 {
     status_ctx_t *c = arg;
@@ -739,13 +768,11 @@ static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t l
     master_json_printf(c->out,
                        ",\"state\":\"%s\",\"connected\":%s,\"acked_serial\":%" PRIu64
                        ",\"lag_serials\":%" PRIu64 ",\"lag_s\":%.3f"
-                       ",\"last_contact\":\"%s\",\"contact_age_s\":%.3f,\"active\":%s"
-                       ",\"sessions\":%d",
-                       up       ? "up"
-                       : active ? "stale"
-                                : "gone",
-                       up ? "true" : "false", acked, acked < c->last ? c->last - acked : 0, lag_s,
-                       master_format_time(last_ms, tb, sizeof tb),
+                       ",\"last_contact\":\"%s\",\"last_contact_unix\":%lld"
+                       ",\"contact_age_s\":%.3f,\"active\":%s,\"sessions\":%d",
+                       mirror_state(c->ctx, name, up, active), up ? "true" : "false", acked,
+                       acked < c->last ? c->last - acked : 0, lag_s,
+                       master_format_time(last_ms, tb, sizeof tb), (long long)(last_ms / 1000),
                        c->now > last_ms ? (c->now - last_ms) / 1000.0 : 0.0,
                        active ? "true" : "false", sessions);
     /* Each session's own serial: one certificate on two hosts shows as two rows. */
@@ -816,13 +843,240 @@ static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
         out, "],\"mirror_active_s\":%.3f,\"window_s\":%.3f,\"delistings_propagating\":%" PRIu64,
         ctx->policy->mirror_active_ms / 1000.0, ctx->window_ms / 1000.0, n);
     if (n)
-        master_json_printf(out, ",\"oldest_propagating\":{\"decided_at\":\"%s\",\"age_s\":%.3f}",
-                           master_format_time(oldest, t, sizeof t),
+        master_json_printf(out,
+                           ",\"oldest_propagating\":{\"decided_at\":\"%s\",\"decided_at_unix\":%lld"
+                           ",\"age_s\":%.3f}",
+                           master_format_time(oldest, t, sizeof t), (long long)(oldest / 1000),
                            now > oldest ? (now - oldest) / 1000.0 : 0.0);
     else
         master_json_printf(out, ",\"oldest_propagating\":null");
     pthread_mutex_unlock(ctx->lock);
     master_json_printf(out, "}\n");
+    return 200;
+}
+
+/* GET /v1/mirrors: every mirror the master knows, as in /v1/status. */
+static int h_mirrors(master_http_ctx_t *ctx, bl_buf_t *out)
+{
+    pthread_mutex_lock(ctx->lock);
+    uint64_t serial = 0;
+    uint8_t dg[BL_DIGEST_SIZE];
+    int rc = master_store_last_serial(ctx->store, &serial, dg);
+    status_ctx_t sc = {.ctx = ctx,
+                       .out = out,
+                       .now = bl_now_ms(),
+                       .active_ms = ctx->policy->mirror_active_ms,
+                       .last = serial,
+                       .min = serial};
+    out->len = 0;
+    master_json_printf(out, "{\"serial\":%" PRIu64 ",\"mirror_active_s\":%.3f,\"mirrors\":[",
+                       serial, ctx->policy->mirror_active_ms / 1000.0);
+    if (!rc)
+        rc = master_store_mirrors(ctx->store, status_mirror, &sc);
+    if (rc) {
+        int st = store_fail(ctx, out, rc);
+        pthread_mutex_unlock(ctx->lock);
+        return st;
+    }
+    pthread_mutex_unlock(ctx->lock);
+    master_json_printf(out, "]}\n");
+    return 200;
+}
+
+typedef struct {
+    const char *name;
+    int found;
+    uint64_t acked;
+    int64_t last_ms;
+} mirror_find_t;
+
+static void mirror_find(void *arg, const char *name, uint64_t acked, int64_t last_ms)
+{
+    mirror_find_t *f = arg;
+    if (!strcmp(name, f->name)) {
+        f->found = 1;
+        f->acked = acked;
+        f->last_ms = last_ms;
+    }
+}
+
+/* DELETE /v1/mirrors/NAME: a retired or revoked mirror leaves status,
+ * metrics and alerts; audited. A connected mirror is refused (409). */
+static int h_mirror_forget(master_http_ctx_t *ctx, const char *name, const uint8_t *body,
+                           size_t len, bl_buf_t *out)
+{
+    master_json_doc_t doc = {0};
+    const char *actor = "api", *comment = NULL;
+    int bst = optional_body(body, len, &doc, out);
+    if (bst)
+        return bst;
+    if (len) {
+        if (json_str(doc.root, "actor") && *json_str(doc.root, "actor"))
+            actor = json_str(doc.root, "actor");
+        comment = json_str(doc.root, "comment");
+    }
+    int64_t now = bl_now_ms();
+    int st = 200;
+    char why[320], tb[40], detail[160];
+    pthread_mutex_lock(ctx->lock);
+    mirror_find_t f = {.name = name};
+    int rc = master_store_mirrors(ctx->store, mirror_find, &f);
+    int sessions = ctx->mirror_up ? ctx->mirror_up(ctx->mirror_up_arg, name) : 0;
+    int active = sessions > 0 || f.last_ms >= now - ctx->policy->mirror_active_ms;
+    const char *state = mirror_state(ctx, name, sessions > 0, active);
+    if (!rc && !f.found) {
+        snprintf(why, sizeof why,
+                 "the master knows no mirror named '%.64s' (blsyncctl mirrors lists them)", name);
+        st = error_json(out, 404, why);
+    } else if (!rc && sessions) {
+        snprintf(why, sizeof why,
+                 "mirror '%.64s' is connected (%d session%s): stop it, or revoke its certificate "
+                 "([sync] revoked, then reload the master), then forget it",
+                 name, sessions, sessions > 1 ? "s" : "");
+        st = error_json(out, 409, why);
+    } else if (!rc) {
+        snprintf(detail, sizeof detail, "state=%s acked_serial=%" PRIu64 " last_contact=%s", state,
+                 f.acked, master_format_time(f.last_ms, tb, sizeof tb));
+        rc = master_store_begin(ctx->store);
+        if (!rc && !(rc = master_store_mirror_forget(ctx->store, name)))
+            rc = master_store_audit(ctx->store, now, actor, "mirror-forget", name, comment, detail);
+        if (!rc)
+            rc = master_store_commit(ctx->store);
+        else
+            master_store_rollback(ctx->store);
+        if (!rc && ctx->mirror_forget)
+            ctx->mirror_forget(ctx->mirror_up_arg, name);
+        if (!rc)
+            ctx->stats.operator_actions_total++;
+    }
+    if (rc)
+        st = store_fail(ctx, out, rc);
+    pthread_mutex_unlock(ctx->lock);
+    if (st == 200) {
+        out->len = 0;
+        master_json_printf(out, "{\"forgotten\":");
+        master_json_put_str(out, name);
+        master_json_printf(out,
+                           ",\"state\":\"%s\",\"acked_serial\":%" PRIu64
+                           ",\"last_contact\":\"%s\",\"last_contact_unix\":%lld}\n",
+                           state, f.acked, master_format_time(f.last_ms, tb, sizeof tb),
+                           (long long)(f.last_ms / 1000));
+    }
+    master_json_free(&doc);
+    return st;
+}
+
+/* ---- the audit log (blsyncctl audit) ---- */
+
+/* Entries read under one hold of the lock: a search through a long log
+ * (--ip) lets reports and acknowledgements in between. */
+#define AUDIT_CHUNK 4096
+
+typedef struct {
+    bl_buf_t *out;
+    const bl_prefix_t *ip; /* NULL: every entry */
+    size_t n, limit;
+    int64_t last_id;         /* the last entry answered */
+    int64_t scanned, low_id; /* entries read in this chunk, the last one's id */
+} audit_ctx_t;
+
+/* Whether an audit entry concerns addr: a listing or removal of a prefix
+ * that covers it, or a review request about it ("ip=ADDR" in the detail, or
+ * the detail the address itself). */
+static int audit_about(const master_audit_t *e, const bl_prefix_t *addr)
+{
+    bl_prefix_t p;
+    if (e->target && !bl_prefix_parse_loose(e->target, &p) && bl_prefix_contains(&p, addr))
+        return 1;
+    const char *d = e->detail;
+    if (!d)
+        return 0;
+    char a[BL_PREFIX_STRLEN];
+    bl_addr_format(addr, a, sizeof a);
+    if (!strcmp(d, a))
+        return 1;
+    size_t al = strlen(a);
+    for (const char *q = strstr(d, "ip="); q; q = strstr(q + 1, "ip="))
+        if ((q == d || q[-1] == ' ') && !strncmp(q + 3, a, al) && (q[3 + al] == ' ' || !q[3 + al]))
+            return 1;
+    return 0;
+}
+
+static void put_str_or_null(bl_buf_t *out, const char *name, const char *v)
+{
+    master_json_printf(out, ",\"%s\":", name);
+    if (v)
+        master_json_put_str(out, v);
+    else
+        master_json_printf(out, "null");
+}
+
+static int audit_one(void *arg, const master_audit_t *e)
+{
+    audit_ctx_t *c = arg;
+    if (c->n == c->limit)
+        return 1;
+    c->scanned++;
+    c->low_id = e->id;
+    if (c->ip && !audit_about(e, c->ip))
+        return 0;
+    char t[40];
+    master_json_printf(c->out, "%s{\"id\":%lld,\"time\":\"%s\",\"time_unix\":%lld", c->n ? "," : "",
+                       (long long)e->id, master_format_time(e->t_ms, t, sizeof t),
+                       (long long)(e->t_ms / 1000));
+    put_str_or_null(c->out, "actor", e->actor);
+    put_str_or_null(c->out, "action", e->action);
+    put_str_or_null(c->out, "target", e->target);
+    put_str_or_null(c->out, "reason", e->reason);
+    put_str_or_null(c->out, "detail", e->detail);
+    master_json_printf(c->out, "}");
+    c->last_id = e->id;
+    c->n++;
+    return 0;
+}
+
+/* GET /v1/audit?since=TIME&ip=ADDR&limit=N&before=ID: newest first. */
+static int h_audit(master_http_ctx_t *ctx, const char *query, bl_buf_t *out)
+{
+    char sbuf[64], ibuf[64], lbuf[16], bbuf[24];
+    const char *since = query_get(query, "since", sbuf, sizeof sbuf);
+    const char *ip = query_get(query, "ip", ibuf, sizeof ibuf);
+    const char *lim = query_get(query, "limit", lbuf, sizeof lbuf);
+    const char *before = query_get(query, "before", bbuf, sizeof bbuf);
+    int64_t since_ms = 0, before_id = 0;
+    char *end;
+    if (since && master_parse_time(since, &since_ms)) {
+        long long v = strtoll(since, &end, 10);
+        if (!*since || *end || v < 0)
+            return error_json(out, 400,
+                              "since: RFC 3339 UTC (2026-01-02T03:04:05Z) or Unix seconds");
+        since_ms = v * 1000;
+    }
+    if (before && (!(before_id = strtoll(before, &end, 10)) || *end || before_id < 0))
+        return error_json(out, 400, "before: an entry id (a positive number)");
+    bl_prefix_t addr;
+    if (ip && (bl_prefix_parse(ip, &addr) || addr.len != bl_prefix_maxlen(&addr)))
+        return error_json(out, 400, "ip: an IPv4 or IPv6 address (not a prefix)");
+    long limit = query_limit(lim);
+    if (!limit)
+        return error_json(out, 400, "limit must be between 1 and 10000");
+    out->len = 0;
+    master_json_printf(out, "{\"entries\":[");
+    audit_ctx_t c = {.out = out, .ip = ip ? &addr : NULL, .limit = (size_t)limit};
+    int rc;
+    do {
+        c.scanned = 0;
+        pthread_mutex_lock(ctx->lock);
+        rc = master_store_audit_each(ctx->store, since_ms, before_id, AUDIT_CHUNK, audit_one, &c);
+        pthread_mutex_unlock(ctx->lock);
+        before_id = c.low_id;
+    } while (!rc && c.scanned == AUDIT_CHUNK);
+    if (rc < 0)
+        return store_fail(ctx, out, rc);
+    if (rc == 1)
+        master_json_printf(out, "],\"next\":%lld}\n", (long long)c.last_id);
+    else
+        master_json_printf(out, "],\"next\":null}\n");
     return 200;
 }
 
@@ -854,8 +1108,8 @@ static int h_reviews_list(master_http_ctx_t *ctx, const char *query, bl_buf_t *o
                               "state: use open, all, new, waiting-for-information, accepted, "
                               "rejected or answered-with-policy");
     }
-    long limit = lim ? strtol(lim, NULL, 10) : 1000;
-    if (limit < 1 || limit > MAX_LIST)
+    long limit = query_limit(lim);
+    if (!limit)
         return error_json(out, 400, "limit must be between 1 and 10000");
     out->len = 0;
     master_json_printf(out, "{\"reviews\":[");
@@ -998,6 +1252,21 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
         if (!get)
             return error_json(out, 405, "use GET");
         return h_status(ctx, out);
+    }
+    if (!strcmp(path, "/v1/mirrors")) {
+        if (!get)
+            return error_json(out, 405, "use GET");
+        return h_mirrors(ctx, out);
+    }
+    if (!strncmp(path, "/v1/mirrors/", 12)) {
+        if (!del)
+            return error_json(out, 405, "use DELETE");
+        return h_mirror_forget(ctx, path + 12, body, len, out);
+    }
+    if (!strcmp(path, "/v1/audit")) {
+        if (!get)
+            return error_json(out, 405, "use GET");
+        return h_audit(ctx, query, out);
     }
     if (!strcmp(path, "/v1/reviews")) {
         if (!get)

@@ -73,6 +73,11 @@ typedef struct {
     /* Optional, lock held: up to max live sessions of mirror as
      * {sid, addr, acked}; returns how many there are. */
     int (*mirror_sessions)(void *arg, const char *mirror, master_http_session_t *out, int max);
+    /* Optional, any thread: whether mirror's certificate is revoked ([sync] revoked). */
+    int (*mirror_revoked)(void *arg, const char *mirror);
+    /* Optional, lock held: forgets mirror outside the store (its
+     * acknowledgements); BL_ESTATE while it has a live session. */
+    int (*mirror_forget)(void *arg, const char *mirror);
     int64_t window_ms; /* the propagation window, shown by status (0: not shown) */
     master_http_limits_t limits;
     master_http_stats_t stats;

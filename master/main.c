@@ -60,7 +60,7 @@ static void on_signal(uv_signal_t *s, int signum)
     master_publisher_set_hook(m->pub, NULL, NULL); /* a snapshot may still finish */
     master_sched_set_sync(m->sched, NULL);
     master_sync_free(m->sync);
-    m->sync = NULL;
+    m->sync = m->hooks.sync = NULL;
     master_acks_free(m->acks); /* writes what is pending */
     m->acks = m->hooks.acks = NULL;
     uv_signal_stop(&m->sigterm);
@@ -242,6 +242,7 @@ int main(int argc, char **argv)
                     m.c.sync.port, bl_strerror(rc));
             return 1;
         }
+        m.hooks.sync = m.sync;
         master_publisher_set_hook(m.pub, master_sync_pub_hook, m.sync);
         master_sched_set_sync(m.sched, m.sync);
     }

@@ -19,6 +19,7 @@
 typedef struct {
     char name[BL_METRICS_LABEL_MAX];
     bl_metrics_series_t *active, *acked, *lag_serials, *lag, *contact_age, *connected, *sessions;
+    int seen; /* the acknowledgements know it at this tick */
 } mirror_t;
 
 struct master_metrics {
@@ -230,6 +231,7 @@ static void one_mirror(void *ctx, const master_ack_view_t *v)
         m->tick_gone++;
     if (!x)
         return;
+    x->seen = 1;
     uint64_t last = m->tick_last;
     bl_metrics_set(x->active, v->active);
     bl_metrics_set(x->acked, (double)v->acked);
@@ -240,6 +242,28 @@ static void one_mirror(void *ctx, const master_ack_view_t *v)
                    m->tick_now > v->contact_ms ? (m->tick_now - v->contact_ms) / 1000.0 : 0);
     bl_metrics_set(x->connected, v->sessions > 0);
     bl_metrics_set(x->sessions, v->sessions);
+}
+
+/* A mirror the acknowledgements no longer know (forgotten by an operator)
+ * stops being exported: its alerts end with its series. */
+static void drop_forgotten(master_metrics_t *m)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < m->nmirrors; i++) {
+        mirror_t *x = &m->mirrors[i];
+        if (!x->seen) {
+            bl_metrics_series_t *all[] = {x->active,      x->acked,     x->lag_serials, x->lag,
+                                          x->contact_age, x->connected, x->sessions};
+            for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+                bl_metrics_remove(all[k]);
+            BL_INFO("mirror_series_removed", "mirror=%s", bl_log_q(x->name));
+            continue;
+        }
+        if (w != i)
+            m->mirrors[w] = *x;
+        w++;
+    }
+    m->nmirrors = w;
 }
 
 void master_metrics_propagated(master_metrics_t *m, int64_t age_ms)
@@ -295,8 +319,11 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
     m->tick_store = s;
     uint64_t min = last;
     if (acks) {
+        for (size_t i = 0; i < m->nmirrors; i++)
+            m->mirrors[i].seen = 0;
         master_acks_each(acks, now_ms, one_mirror, m);
         min = master_acks_min(acks, last, now_ms);
+        drop_forgotten(m);
     }
     bl_metrics_set(m->active, (double)m->tick_active);
     bl_metrics_set(m->gone, (double)m->tick_gone);

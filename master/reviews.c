@@ -703,9 +703,12 @@ void master_review_json(bl_buf_t *out, const master_review_t *r, int full)
         out, "{\"id\":%lld,\"state\":\"%s\",\"category\":\"%s\",\"ip\":", (long long)r->id,
         master_review_state_name(r->state), master_review_category_name(r->category));
     master_json_put_str(out, r->ip);
-    master_json_printf(out, ",\"filed_at\":\"%s\",\"updated_at\":\"%s\"",
-                       master_format_time(r->created_ms, t1, sizeof t1),
-                       master_format_time(r->updated_ms, t2, sizeof t2));
+    master_json_printf(
+        out,
+        ",\"filed_at\":\"%s\",\"filed_at_unix\":%lld,\"updated_at\":\"%s\""
+        ",\"updated_at_unix\":%lld",
+        master_format_time(r->created_ms, t1, sizeof t1), (long long)(r->created_ms / 1000),
+        master_format_time(r->updated_ms, t2, sizeof t2), (long long)(r->updated_ms / 1000));
     if (r->report_id)
         master_json_printf(out, ",\"report_id\":%lld", (long long)r->report_id);
     master_json_printf(out, ",\"answer\":");

@@ -1049,6 +1049,36 @@ int master_store_audit(master_store_t *s, int64_t t_ms, const char *actor, const
     return rc;
 }
 
+int master_store_audit_each(master_store_t *s, int64_t since_ms, int64_t before_id,
+                            int64_t max_rows, int (*fn)(void *ctx, const master_audit_t *e),
+                            void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id,t_ms,actor,action,target,reason,detail FROM audit WHERE "
+                           "t_ms>=?1 AND (?2=0 OR id<?2) ORDER BY id DESC LIMIT ?3",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "audit_each");
+    sqlite3_bind_int64(st, 1, since_ms);
+    sqlite3_bind_int64(st, 2, before_id);
+    sqlite3_bind_int64(st, 3, max_rows);
+    int step = SQLITE_DONE, rc = 0;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        master_audit_t e = {.id = sqlite3_column_int64(st, 0),
+                            .t_ms = sqlite3_column_int64(st, 1),
+                            .actor = (const char *)sqlite3_column_text(st, 2),
+                            .action = (const char *)sqlite3_column_text(st, 3),
+                            .target = (const char *)sqlite3_column_text(st, 4),
+                            .reason = (const char *)sqlite3_column_text(st, 5),
+                            .detail = (const char *)sqlite3_column_text(st, 6)};
+        rc = fn(ctx, &e);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = sqerr(s, "audit_each");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int grow(bl_change_t **a, size_t *cap, size_t n)
 {
     bl_change_t *p = bl_grow(*a, cap, n + 1, sizeof **a);
@@ -1230,6 +1260,19 @@ int master_store_mirror_ack(master_store_t *s, const char *name, uint64_t serial
     sqlite3_bind_int64(st, 2, (int64_t)serial);
     sqlite3_bind_int64(st, 3, now_ms);
     return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "mirror_ack");
+}
+
+int master_store_mirror_forget(master_store_t *s, const char *name)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM mirrors WHERE name=?1", -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "mirror_forget");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "mirror_forget");
+    if (!rc && sqlite3_changes(s->db) == 0)
+        rc = BL_ENOTFOUND;
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int master_store_mirror_count(master_store_t *s, int64_t active_since_ms, uint64_t serial,

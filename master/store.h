@@ -141,6 +141,17 @@ void *master_store_db(master_store_t *s);
 /* Audit log of operator actions. */
 int master_store_audit(master_store_t *s, int64_t t_ms, const char *actor, const char *action,
                        const char *target, const char *reason, const char *detail);
+/* One audit entry (strings NULL when not recorded; valid during the call). */
+typedef struct {
+    int64_t id, t_ms;
+    const char *actor, *action, *target, *reason, *detail;
+} master_audit_t;
+/* Calls fn with at most max_rows entries at or after since_ms whose id is
+ * below before_id (0: no bound), newest first, until fn returns non-zero
+ * (returned then). */
+int master_store_audit_each(master_store_t *s, int64_t since_ms, int64_t before_id,
+                            int64_t max_rows, int (*fn)(void *ctx, const master_audit_t *e),
+                            void *ctx);
 
 /* Pending changes for the publisher, in key order: removals and additions,
  * each array allocated (caller frees). */
@@ -209,6 +220,9 @@ int master_store_mirrors(master_store_t *s,
  * not raised: a mirror that lost its state holds less than before), and
  * the last contact. */
 int master_store_mirror_ack(master_store_t *s, const char *name, uint64_t serial, int64_t now_ms);
+/* Forgets a mirror (retired or revoked): its row is deleted; BL_ENOTFOUND
+ * when the store does not know it. */
+int master_store_mirror_forget(master_store_t *s, const char *name);
 /* Mirrors seen since active_since_ms: how many, and how many acked >= serial. */
 int master_store_mirror_count(master_store_t *s, int64_t active_since_ms, uint64_t serial,
                               uint64_t *total, uint64_t *acked);

@@ -137,7 +137,7 @@ struct master_sync {
     uv_timer_t hb_timer;
     uv_timer_t poll_timer;
     uv_async_t async;
-    pthread_mutex_t mu; /* guards notes */
+    pthread_mutex_t mu; /* guards notes, and the revoked list against other threads' reads */
     note_t *notes;
     int closing;
     int handles;
@@ -1286,9 +1286,19 @@ int master_sync_rescan(master_sync_t *s)
     return rc;
 }
 
+int master_sync_revoked(master_sync_t *s, const char *mirror)
+{
+    pthread_mutex_lock(&s->mu);
+    int r = bl_tls_ctx_is_revoked(s->tls, mirror);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
 int master_sync_reload(master_sync_t *s)
 {
+    pthread_mutex_lock(&s->mu);
     int rc = bl_tls_ctx_reload_revoked(s->tls);
+    pthread_mutex_unlock(&s->mu);
     if (rc == 0)
         bl_tls_server_kick_revoked(s->srv);
     /* Key certificates dropped into the spool go out before anything signed

@@ -135,6 +135,8 @@ int master_sync_rescan(master_sync_t *s);
  * (pushing new key certificates) and signs the next heartbeats afresh (a
  * new signing key). Loop thread. */
 int master_sync_reload(master_sync_t *s);
+/* Whether mirror's certificate name is on the revoked list in effect. Any thread. */
+int master_sync_revoked(master_sync_t *s, const char *mirror);
 
 /* What the server knows of one session and feed. */
 typedef struct {

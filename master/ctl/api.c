@@ -16,6 +16,7 @@
 #include "http.h"
 #include "json.h"
 #include "rd.h"
+#include "util.h"
 
 #define MAX_RESPONSE (64u << 20)
 
@@ -219,7 +220,7 @@ static int finish(int status, bl_buf_t *resp)
 {
     if (status < 0) {
         bl_buf_close(resp);
-        return 1;
+        return CTL_EXIT_ERROR;
     }
     if (status >= 200 && status < 300) {
         if (resp->len)
@@ -244,6 +245,118 @@ static int finish(int status, bl_buf_t *resp)
     return 1;
 }
 
+static double num_of(const master_json_t *o, const char *k)
+{
+    const master_json_t *v = master_json_get(o, k);
+    return v && v->type == MASTER_JSON_NUM ? v->num : 0;
+}
+
+static const char *str_of(const master_json_t *o, const char *k)
+{
+    const master_json_t *v = master_json_get(o, k);
+    return v && v->type == MASTER_JSON_STR ? v->str : "-";
+}
+
+/* Answers of one object per row: the default bounds are for requests. */
+static const master_json_limits_t answer_limits = {
+    .max_depth = 8, .max_members = 10000000, .max_values = 100000000, .max_str = 65536};
+
+/* The master's answer: with --json as it came, else through print (the
+ * parsed object). Exit 0 for a 2xx, 1 for a refusal (one line on stderr),
+ * CTL_EXIT_ERROR without an answer. */
+static int answer(int st, bl_buf_t *resp, int json, void (*print)(const master_json_t *r))
+{
+    if (st < 0) {
+        bl_buf_close(resp);
+        return CTL_EXIT_ERROR;
+    }
+    if (st < 200 || st >= 300 || json)
+        return finish(st, resp);
+    master_json_doc_t doc;
+    char why[128];
+    if (master_json_parse(resp->data, resp->len, &answer_limits, &doc, why, sizeof why)) {
+        fprintf(stderr, "blsyncctl: the master's answer is not JSON: %s\n", why);
+        bl_buf_close(resp);
+        return CTL_EXIT_ERROR;
+    }
+    print(doc.root);
+    master_json_free(&doc);
+    bl_buf_close(resp);
+    return 0;
+}
+
+static void print_report(const master_json_t *r)
+{
+    double n = num_of(r, "accepted");
+    printf("accepted %.0f report%s", n, n == 1 ? "" : "s");
+    const master_json_t *ids = master_json_get(r, "ids");
+    for (const master_json_t *x = ids ? ids->child : NULL; x; x = x->next)
+        printf("%s%.0f", x == ids->child ? " (id " : ", ", x->num);
+    printf("%s: %.0f newly listed, %.0f extended, %.0f in the re-listing grace period\n",
+           ids && ids->child ? ")" : "", num_of(r, "listed"), num_of(r, "extended"),
+           num_of(r, "in_grace"));
+}
+
+/* A listing's end: "in 23 h 59 min (2026-12-03 11:00 UTC)", or never. */
+static const char *expiry(const master_json_t *l, char *buf, size_t n)
+{
+    const master_json_t *x = master_json_get(l, "expires_at_unix");
+    if (!x || x->type != MASTER_JSON_NUM)
+        return "never (until an operator removes it)";
+    return ctl_human_at(str_of(l, "expires_at"), buf, n);
+}
+
+/* A time to come as a stretch: "for 24 h (until 2026-12-03 11:59 UTC)". */
+static const char *for_until(const char *rfc3339, char *buf, size_t n)
+{
+    int64_t ms;
+    char d[48], t[40];
+    if (master_parse_time(rfc3339, &ms))
+        return rfc3339;
+    snprintf(buf, n, "for %s (until %s)",
+             ctl_human_duration((ms - bl_now_ms()) / 1000.0, d, sizeof d),
+             ctl_human_time((long long)(ms / 1000), t, sizeof t));
+    return buf;
+}
+
+static void print_listed(const master_json_t *r)
+{
+    const master_json_t *l = master_json_get(r, "listed");
+    char h1[96], h2[96];
+    printf("listed %s (%s, 127.0.0.%.0f, reason %.0f), since %s; delisted %s\n",
+           str_of(l, "prefix"), str_of(l, "kind"), num_of(l, "a"), num_of(l, "reason"),
+           ctl_human_at(str_of(l, "listed_since"), h1, sizeof h1), expiry(l, h2, sizeof h2));
+}
+
+static void print_removed(const master_json_t *r)
+{
+    char h[96];
+    printf("removed %s (%s): the delisting propagates to the mirrors (blsyncctl lookup follows "
+           "it); re-listing blocked %s\n",
+           str_of(r, "prefix"), str_of(r, "reason"),
+           for_until(str_of(r, "relisting_blocked_until"), h, sizeof h));
+}
+
+static void print_listings(const master_json_t *r)
+{
+    const master_json_t *ls = master_json_get(r, "listings"), *next = master_json_get(r, "next");
+    char h1[96], h2[96];
+    if (!ls || !ls->child)
+        printf("no listings\n");
+    else
+        printf("%-20s %-7s %-11s %6s  %-36s %s\n", "PREFIX", "KIND", "ANSWER", "REASON", "LISTED",
+               "EXPIRES");
+    for (const master_json_t *l = ls ? ls->child : NULL; l; l = l->next) {
+        char a[16];
+        snprintf(a, sizeof a, "127.0.0.%.0f", num_of(l, "a"));
+        printf("%-20s %-7s %-11s %6.0f  %-36s %s\n", str_of(l, "prefix"), str_of(l, "kind"), a,
+               num_of(l, "reason"), ctl_human_at(str_of(l, "listed_since"), h1, sizeof h1),
+               expiry(l, h2, sizeof h2));
+    }
+    if (next && next->type == MASTER_JSON_STR)
+        fprintf(stderr, "(more: --after %s)\n", next->str);
+}
+
 int ctl_report(int argc, char **argv)
 {
     api_t a;
@@ -252,8 +365,11 @@ int ctl_report(int argc, char **argv)
     if (argc > 64 || api_opts(argc, argv, &a, rest, &nrest))
         return 2;
     const char *ip = NULL, *src = NULL, *when = NULL, *ev = NULL;
+    int json = 0;
     for (int i = 0; i < nrest; i++) {
-        if (!strcmp(rest[i], "--time") && i + 1 < nrest)
+        if (!strcmp(rest[i], "--json"))
+            json = 1;
+        else if (!strcmp(rest[i], "--time") && i + 1 < nrest)
             when = rest[++i];
         else if (!strcmp(rest[i], "--evidence") && i + 1 < nrest)
             ev = rest[++i];
@@ -268,7 +384,7 @@ int ctl_report(int argc, char **argv)
     }
     if (!ip || !src) {
         fprintf(stderr, "usage: blsyncctl report IP user|spamtrap [--time UNIX|RFC3339] "
-                        "[--evidence ID] [-c CONF | --url URL --token-file F]\n");
+                        "[--evidence ID] [--json] [-c CONF | --url URL --token-file F]\n");
         return 2;
     }
     if (addr_refused(&a, "report", ip, 0))
@@ -299,10 +415,10 @@ int ctl_report(int argc, char **argv)
     bl_buf_init(&resp);
     int st = api_call(&a, "POST", "/v1/reports", (const char *)body.data, &resp);
     bl_buf_close(&body);
-    return finish(st, &resp);
+    return answer(st, &resp, json, print_report);
 }
 
-static void urlenc(bl_buf_t *b, const char *s)
+void ctl_urlenc(bl_buf_t *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -339,9 +455,10 @@ int ctl_list(int argc, char **argv)
         return 2;
     const char *usage =
         "usage: blsyncctl list add PREFIX [--kind manual|import|policy] [--a N] [--reason N] "
-        "[--duration D] [--comment TEXT]\n"
-        "       blsyncctl list remove PREFIX --reason technical-error|user-error [--comment TEXT]\n"
-        "       blsyncctl list show [--after PREFIX] [--limit N]\n"
+        "[--duration D] [--comment TEXT] [--json]\n"
+        "       blsyncctl list remove PREFIX --reason technical-error|user-error [--comment TEXT] "
+        "[--json]\n"
+        "       blsyncctl list show [--after PREFIX] [--limit N] [--json]\n"
         "  (with -c CONF, or --url http://HOST:PORT and --token-file F)\n";
     if (nrest < 1) {
         fputs(usage, stderr);
@@ -349,8 +466,12 @@ int ctl_list(int argc, char **argv)
     }
     const char *op = rest[0], *prefix = NULL, *kind = NULL, *ans = NULL, *reason = NULL,
                *dur = NULL, *comment = NULL, *after = NULL, *limit = NULL;
+    int json = 0;
+    void (*print)(const master_json_t *) = print_listings;
     for (int i = 1; i < nrest; i++) {
-        if (!strcmp(rest[i], "--kind") && i + 1 < nrest)
+        if (!strcmp(rest[i], "--json"))
+            json = 1;
+        else if (!strcmp(rest[i], "--kind") && i + 1 < nrest)
             kind = rest[++i];
         else if (!strcmp(rest[i], "--a") && i + 1 < nrest)
             ans = rest[++i];
@@ -402,6 +523,7 @@ int ctl_list(int argc, char **argv)
         }
         end_listing_body(&body, comment);
         st = api_call(&a, "POST", "/v1/listings", (const char *)body.data, &resp);
+        print = print_listed;
     } else if (!strcmp(op, "remove") && prefix && !reason) {
         fprintf(stderr,
                 "blsyncctl list remove: --reason is missing: technical-error (the listing was "
@@ -411,17 +533,18 @@ int ctl_list(int argc, char **argv)
         return 2;
     } else if (!strcmp(op, "remove") && prefix) {
         master_json_printf(&path, "/v1/listings/");
-        urlenc(&path, prefix);
+        ctl_urlenc(&path, prefix);
         bl_buf_u8(&path, 0);
         master_json_printf(&body, "{\"reason\":");
         master_json_put_str(&body, reason ? reason : "");
         end_listing_body(&body, comment);
         st = api_call(&a, "DELETE", (const char *)path.data, (const char *)body.data, &resp);
+        print = print_removed;
     } else if (!strcmp(op, "show")) {
         master_json_printf(&path, "/v1/listings?limit=%s", limit ? limit : "1000");
         if (after) {
             master_json_printf(&path, "&after=");
-            urlenc(&path, after);
+            ctl_urlenc(&path, after);
         }
         bl_buf_u8(&path, 0);
         st = api_call(&a, "GET", (const char *)path.data, NULL, &resp);
@@ -433,7 +556,7 @@ int ctl_list(int argc, char **argv)
     }
     bl_buf_close(&body);
     bl_buf_close(&path);
-    return finish(st, &resp);
+    return answer(st, &resp, json, print);
 }
 
 int ctl_lookup(int argc, char **argv)
@@ -465,7 +588,7 @@ int ctl_lookup(int argc, char **argv)
     bl_buf_init(&path);
     bl_buf_init(&resp);
     master_json_printf(&path, "/v1/lookup/");
-    urlenc(&path, ip);
+    ctl_urlenc(&path, ip);
     bl_buf_u8(&path, 0);
     int st = api_call(&a, "GET", (const char *)path.data, NULL, &resp);
     bl_buf_close(&path);
@@ -488,39 +611,36 @@ int ctl_lookup(int argc, char **argv)
         bl_buf_close(&resp);
         return listed ? 0 : 1;
     }
+    char h[96];
     printf("%s: %s\n", ip, listed ? "LISTED" : "not listed");
     if (listed && listing) {
-        const master_json_t *p = master_json_get(listing, "prefix"),
-                            *k = master_json_get(listing, "kind"),
-                            *s = master_json_get(listing, "listed_since");
-        printf("  prefix: %s (%s)\n  listed since: %s\n", p ? p->str : "?", k ? k->str : "?",
-               s ? s->str : "?");
+        printf("  prefix: %s (%s)\n  listed since: %s\n", str_of(listing, "prefix"),
+               str_of(listing, "kind"), ctl_human_at(str_of(listing, "listed_since"), h, sizeof h));
     }
-    v = master_json_get(r, "reports_counted");
-    printf("  reports counted: %.0f", v ? v->num : 0);
-    v = master_json_get(r, "score");
-    printf(" (score %g)\n", v ? v->num : 0);
+    printf("  reports counted: %.0f (score %g)\n", num_of(r, "reports_counted"),
+           num_of(r, "score"));
     v = master_json_get(r, "last_report");
-    printf("  last report: %s\n", v && v->type == MASTER_JSON_STR ? v->str : "none");
+    printf("  last report: %s\n",
+           v && v->type == MASTER_JSON_STR ? ctl_human_at(v->str, h, sizeof h) : "none");
+    const char *dstate = str_of(r, "delisting_state");
     v = master_json_get(r, "seconds_to_delisting");
-    if (v && v->type == MASTER_JSON_NUM)
-        printf("  time to delisting: %.0f s%s\n", v->num,
-               v->num == 0 && !listed ? " (delisting decided, propagating)" : "");
-    else if (v && v->type == MASTER_JSON_STR)
-        printf("  time to delisting: %s (until an operator removes it)\n", v->str);
+    if (!strcmp(dstate, "scheduled") && listing)
+        printf("  time to delisting: %s\n",
+               ctl_human_when(num_of(r, "seconds_to_delisting"),
+                              (long long)num_of(listing, "expires_at_unix"), h, sizeof h));
+    else if (!strcmp(dstate, "until-removed"))
+        printf("  time to delisting: never (until an operator removes it)\n");
+    else if (!strcmp(dstate, "propagating"))
+        printf("  time to delisting: 0 (delisting decided, propagating)\n");
     const master_json_t *d = master_json_get(r, "delisting");
     if (d && d->type == MASTER_JSON_OBJ) {
-        const master_json_t *da = master_json_get(d, "decided_at"),
-                            *c = master_json_get(d, "cause"), *pu = master_json_get(d, "published"),
-                            *ma = master_json_get(d, "mirrors_acked"),
-                            *mt = master_json_get(d, "mirrors_total"),
+        const master_json_t *pu = master_json_get(d, "published"),
                             *pr = master_json_get(d, "propagated");
         int published = pu && pu->type == MASTER_JSON_TRUE;
         int propagated = pr && pr->type == MASTER_JSON_TRUE;
-        double acked = ma && ma->type == MASTER_JSON_NUM ? ma->num : 0;
-        double total = mt && mt->type == MASTER_JSON_NUM ? mt->num : 0;
-        printf("  delisting: decided %s (%s)\n", da && da->str ? da->str : "?",
-               c && c->str ? c->str : "?");
+        double acked = num_of(d, "mirrors_acked"), total = num_of(d, "mirrors_total");
+        printf("  delisting: decided %s, cause %s\n",
+               ctl_human_at(str_of(d, "decided_at"), h, sizeof h), str_of(d, "cause"));
         if (propagated)
             printf("  delisting propagated: %.0f of %.0f active mirrors have it\n", acked, total);
         else if (!published)
@@ -530,37 +650,10 @@ int ctl_lookup(int argc, char **argv)
     }
     v = master_json_get(r, "relisting_blocked_until");
     if (v && v->type == MASTER_JSON_STR)
-        printf("  re-listing blocked until: %s\n", v->str);
+        printf("  re-listing blocked %s\n", for_until(v->str, h, sizeof h));
     master_json_free(&doc);
     bl_buf_close(&resp);
     return listed ? 0 : 1;
-}
-
-/* "3h25m" style, for ages in a terminal. */
-static const char *human_s(double s, char *buf, size_t n)
-{
-    long long t = (long long)(s + 0.5);
-    if (t < 60)
-        snprintf(buf, n, "%llds", t);
-    else if (t < 3600)
-        snprintf(buf, n, "%lldm%02llds", t / 60, t % 60);
-    else if (t < 172800)
-        snprintf(buf, n, "%lldh%02lldm", t / 3600, t / 60 % 60);
-    else
-        snprintf(buf, n, "%lldd%02lldh", t / 86400, t / 3600 % 24);
-    return buf;
-}
-
-static double num_of(const master_json_t *o, const char *k)
-{
-    const master_json_t *v = master_json_get(o, k);
-    return v && v->type == MASTER_JSON_NUM ? v->num : 0;
-}
-
-static const char *str_of(const master_json_t *o, const char *k)
-{
-    const master_json_t *v = master_json_get(o, k);
-    return v && v->type == MASTER_JSON_STR ? v->str : "-";
 }
 
 int ctl_status(int argc, char **argv)
@@ -595,7 +688,7 @@ int ctl_status(int argc, char **argv)
         return CTL_EXIT_ERROR;
     }
     const master_json_t *r = doc.root;
-    char b1[32], b2[32], b3[32];
+    char b1[48], b2[96], b3[48];
     double window = num_of(r, "window_s"), gone = num_of(r, "mirror_active_s");
     const master_json_t *ms = master_json_get(r, "mirrors");
     const master_json_t *o = master_json_get(r, "oldest_propagating");
@@ -613,33 +706,41 @@ int ctl_status(int argc, char **argv)
     printf("feed %s: serial %.0f, %.0f entries, %.0f changes pending\n", str_of(r, "feed"),
            num_of(r, "serial"), num_of(r, "entries"), num_of(r, "pending"));
     printf("window %s; a mirror silent for %s is gone (reported, no longer counted)\n",
-           window > 0 ? human_s(window, b1, sizeof b1) : "?", human_s(gone, b2, sizeof b2));
+           window > 0 ? ctl_human_duration(window, b1, sizeof b1) : "?",
+           ctl_human_duration(gone, b3, sizeof b3));
     size_t n = ms && ms->type == MASTER_JSON_ARR ? ms->n : 0;
-    size_t nup = 0, nstale = 0, ngone = 0;
+    size_t nup = 0, nstale = 0, ngone = 0, nrevoked = 0;
     if (n) {
-        printf("\n%-24s %-6s %12s %8s %10s  %s\n", "MIRROR", "STATE", "ACKED", "LAG", "LAG_TIME",
+        printf("\n%-24s %-7s %12s %8s %-12s %s\n", "MIRROR", "STATE", "ACKED", "LAG", "LAG_TIME",
                "LAST CONTACT");
         for (const master_json_t *x = ms->child; x; x = x->next) {
             const char *state = str_of(x, "state");
             nup += !strcmp(state, "up");
             nstale += !strcmp(state, "stale");
             ngone += !strcmp(state, "gone");
-            printf("%-24s %-6s %12.0f %8.0f %10s  %s (%s ago)\n", str_of(x, "name"), state,
+            nrevoked += !strcmp(state, "revoked");
+            printf("%-24s %-7s %12.0f %8.0f %-12s %s\n", str_of(x, "name"), state,
                    num_of(x, "acked_serial"), num_of(x, "lag_serials"),
-                   human_s(num_of(x, "lag_s"), b1, sizeof b1), str_of(x, "last_contact"),
-                   human_s(num_of(x, "contact_age_s"), b2, sizeof b2));
+                   ctl_human_duration(num_of(x, "lag_s"), b1, sizeof b1),
+                   ctl_human_when(-num_of(x, "contact_age_s"),
+                                  (long long)num_of(x, "last_contact_unix"), b2, sizeof b2));
         }
         printf("\n");
     }
-    printf("mirrors: %zu up, %zu stale, %zu gone\n", nup, nstale, ngone);
+    printf("mirrors: %zu up, %zu stale, %zu gone", nup, nstale, ngone);
+    if (nrevoked)
+        printf(", %zu revoked", nrevoked);
+    printf("\n");
     double np = num_of(r, "delistings_propagating");
     if (o && o->type == MASTER_JSON_OBJ) {
         double age = num_of(o, "age_s");
-        printf("delistings propagating: %.0f; oldest decided %s, %s ago", np,
-               str_of(o, "decided_at"), human_s(age, b1, sizeof b1));
+        int64_t decided_ms = 0;
+        master_parse_time(str_of(o, "decided_at"), &decided_ms);
+        printf("delistings propagating: %.0f; oldest decided %s", np,
+               ctl_human_when(-age, (long long)(decided_ms / 1000), b2, sizeof b2));
         if (window > 0)
-            printf(" (%.1f%% of the %s window%s)", 100.0 * age / window,
-                   human_s(window, b3, sizeof b3), age > window ? ": BROKEN" : "");
+            printf(", %.1f%% of the %s window%s", 100.0 * age / window,
+                   ctl_human_duration(window, b3, sizeof b3), age > window ? ": BROKEN" : "");
         printf("\n");
     } else {
         printf("delistings propagating: none\n");

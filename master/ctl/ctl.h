@@ -48,6 +48,22 @@ int ctl_import_rbldnsd(int argc, char **argv);
 /* Review requests from the public page (ctl/reviews.c). */
 int ctl_reviews(int argc, char **argv);
 
+/* The mirrors the master knows, forgetting one, the audit log (ctl/mirrors.c). */
+int ctl_mirrors(int argc, char **argv);
+int ctl_audit(int argc, char **argv);
+
+/* Times in text output (ctl/human.c). A duration: "42 s", "5 min 3 s",
+ * "12 min", "23 h 59 min", "3 d 4 h" (the sign is ignored). */
+char *ctl_human_duration(double s, char *buf, size_t n);
+/* "2026-12-03 11:00 UTC" */
+char *ctl_human_time(long long unix_s, char *buf, size_t n);
+/* A point delta_s from now at unix_s: "in 23 h 59 min (2026-12-03 11:00
+ * UTC)", "5 min 3 s ago (...)", "now (...)". */
+char *ctl_human_when(double delta_s, long long unix_s, char *buf, size_t n);
+/* ctl_human_when of an RFC 3339 UTC time against this host's clock (the
+ * text itself when it is not one). */
+char *ctl_human_at(const char *rfc3339, char *buf, size_t n);
+
 /* The master API for subcommands outside ctl/api.c: open parses the common
  * options (-c CONF, --url, --token-file; NULL and a message on error, at
  * most 64 arguments), leaving the others in rest; call sends one request
@@ -59,5 +75,7 @@ ctl_api_t *ctl_api_open(int argc, char **argv, char **rest, int *nrest);
 int ctl_api_call(const ctl_api_t *c, const char *method, const char *path, const char *body,
                  bl_buf_t *resp);
 int ctl_api_finish(int status, bl_buf_t *resp);
+/* Appends s percent-encoded for a URL path or query. */
+void ctl_urlenc(bl_buf_t *b, const char *s);
 
 #endif

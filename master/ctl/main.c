@@ -14,7 +14,13 @@ static const ctl_cmd_t cmds[] = {
      "list add|remove|show PREFIX [--reason R] [-c CONF]   operator listings on the master"},
     {"lookup", ctl_lookup, "lookup IP [--json] [-c CONF]   listed?, since when, time to delisting"},
     {"status", ctl_status,
-     "status [--json] [-c CONF]   mirrors (up/stale/gone, lag), the oldest delisting propagating"},
+     "status [--json] [-c CONF]   mirrors (up/stale/gone/revoked, lag), the oldest delisting "
+     "propagating"},
+    {"mirrors", ctl_mirrors,
+     "mirrors [forget NAME [--comment TEXT]] [--json] [-c CONF]   the mirrors the master knows "
+     "(up/stale/gone/revoked); forget a retired one"},
+    {"audit", ctl_audit,
+     "audit [--since TIME] [--ip ADDR] [--limit N] [--json] [-c CONF]   the master's audit log"},
     {"reviews", ctl_reviews,
      "reviews list|show|accept|reject|ask [ID] [--note TEXT]   review requests"},
     {"import-reports", ctl_import_reports,
@@ -49,7 +55,8 @@ static void usage(FILE *f)
 /* The commands that print a longer --help of their own. */
 static int own_help(const char *name)
 {
-    return !strcmp(name, "keygen") || !strcmp(name, "token") || !strcmp(name, "certs");
+    return !strcmp(name, "keygen") || !strcmp(name, "token") || !strcmp(name, "certs") ||
+           !strcmp(name, "mirrors") || !strcmp(name, "audit");
 }
 
 int ctl_wants_help(int argc, char **argv)

@@ -26,8 +26,10 @@ static const char *str_of(const master_json_t *o, const char *k)
 static void print_row(const master_json_t *r)
 {
     const master_json_t *id = master_json_get(r, "id");
-    printf("%-6.0f %-24s %-16s %-18s %-20s %s\n", id ? id->num : 0, str_of(r, "state"),
-           str_of(r, "category"), str_of(r, "ip"), str_of(r, "filed_at"), str_of(r, "email"));
+    char h[96];
+    printf("%-6.0f %-24s %-16s %-18s %-36s %s\n", id ? id->num : 0, str_of(r, "state"),
+           str_of(r, "category"), str_of(r, "ip"), ctl_human_at(str_of(r, "filed_at"), h, sizeof h),
+           str_of(r, "email"));
 }
 
 static void print_full(const master_json_t *r)
@@ -42,6 +44,9 @@ static void print_full(const master_json_t *r)
         printf("  %-13s %.0f\n", "report_id:", rid->num);
     for (int i = 0; keys[i]; i++) {
         const char *v = str_of(r, keys[i]);
+        char h[96];
+        if (!strcmp(keys[i], "filed_at") || !strcmp(keys[i], "updated_at"))
+            v = *v ? ctl_human_at(v, h, sizeof h) : v;
         if (*v)
             printf("  %s:%*s %s\n", keys[i], (int)(13 - strlen(keys[i])), "", v);
     }
@@ -62,7 +67,7 @@ static int show(int st, bl_buf_t *resp, int json, int list)
     }
     if (list) {
         const master_json_t *a = master_json_get(doc.root, "reviews");
-        printf("%-6s %-24s %-16s %-18s %-20s %s\n", "ID", "STATE", "CATEGORY", "IP", "FILED",
+        printf("%-6s %-24s %-16s %-18s %-36s %s\n", "ID", "STATE", "CATEGORY", "IP", "FILED",
                "FROM");
         for (const master_json_t *r = a ? a->child : NULL; r; r = r->next)
             print_row(r);

@@ -27,6 +27,11 @@ for c in $cmds; do
         problem "$c 192.0.2.1 --help did not exit 0"
 done
 ! grep -q connection "$T/counter.log" || problem "help connected to the master"
+# The bash completion offers every subcommand.
+comp=$(bash -c ". '$S/deploy/bash-completion/blsyncctl'; COMP_WORDS=(blsyncctl ''); COMP_CWORD=1; _blsyncctl; echo \"\${COMPREPLY[*]}\"")
+for c in $cmds; do
+    [[ " $comp " == *" $c "* ]] || problem "the bash completion does not offer $c: $comp"
+done
 ok "--help and -h on $(wc -w <<<"$cmds") subcommands: usage, exit 0, no connection"
 
 # Usage errors exit 2 and say what is missing.

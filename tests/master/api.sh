@@ -16,11 +16,11 @@ echo "== threshold: two user reports stay below 3, the third lists"
 rep 192.0.2.1 user; expect 200 .accepted 1 .listed 0
 api POST /v1/reports "[{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"evidence\":\"e2\"}]"
 expect 200 .listed 0
-lookup 192.0.2.1; expect 200 .listed false .reports_counted 2 .seconds_to_delisting null
+lookup 192.0.2.1; expect 200 .listed false .reports_counted 2 .seconds_to_delisting null .delisting_state not-listed
 rep 192.0.2.1 user; expect 200 .listed 1
 lookup 192.0.2.1
 expect 200 .listed true .reports_counted 3 .listing.listed_since_unix $((T0 / 1000)) \
-    .seconds_to_delisting 86400 .listing.kind policy .listing.a 2
+    .seconds_to_delisting 86400 .delisting_state scheduled .listing.kind policy .listing.a 2
 
 echo "== weights: one spamtrap hit (2) plus one user report (1) list"
 rep 192.0.2.2 spamtrap; expect 200 .listed 0
@@ -39,8 +39,9 @@ lookup 192.0.2.1; expect 200 .seconds_to_delisting $((14 * 3600))
 rep 192.0.2.1 user; expect 200 .extended 1
 lookup 192.0.2.1
 expect 200 .seconds_to_delisting 86400 .last_report "$(date -u -d @$(((T0 + 10 * H) / 1000)) +%FT%TZ)"
-grep -q "time to delisting: 86400 s" <<<"$("$CTL" lookup 192.0.2.1 --url "$MASTER_URL" --token-file "$T/token")" ||
-    fail "blsyncctl lookup"
+ttd=$("$CTL" lookup 192.0.2.1 --url "$MASTER_URL" --token-file "$T/token" | grep 'time to delisting')
+[ "$ttd" = "  time to delisting: in 24 h ($(date -u -d @$(((T0 + 34 * H) / 1000)) '+%F %H:%M') UTC)" ] ||
+    fail "blsyncctl lookup: $ttd"
 
 echo "== expiry 24 h after the last report: not a second before"
 setclock $((T0 + 34 * H - 1000))
@@ -55,7 +56,8 @@ lookup 192.0.2.1
 expect 200 .delisting.cause expired .delisting.decided_at_ms $((T0 + 34 * H))
 # "0" while the delisting propagates; once published (no mirrors here) it is done.
 wait_until 10 lookup_is 192.0.2.1 .delisting.published true || fail "delisting not published"
-lookup 192.0.2.1; expect 200 .delisting.mirrors_total 0 .delisting.propagated true
+lookup 192.0.2.1; expect 200 .delisting.mirrors_total 0 .delisting.propagated true .seconds_to_delisting null \
+    .delisting_state delisted
 [ "$(jq -r .delisting.serial "$T/out")" -gt "$s1" ] || fail "delisting serial"
 # 192.0.2.2 (reported at T0) expired with it.
 lookup 192.0.2.2; expect 200 .listed false .delisting.cause expired
@@ -65,7 +67,7 @@ sqlite3 "$T/master.db" "INSERT INTO mirrors VALUES('m1',0,$(clock_ms),$(clock_ms
 rep 192.0.2.3 spamtrap; rep 192.0.2.3 spamtrap; expect 200 .listed 1
 wait_until 10 published_all || fail "not published" # (unpublished listings need no propagation)
 api DELETE /v1/listings/192.0.2.3 '{"reason":"technical-error"}'; expect 200
-lookup 192.0.2.3; expect 200 .listed false .seconds_to_delisting 0 .delisting.mirrors_total 1 \
+lookup 192.0.2.3; expect 200 .listed false .seconds_to_delisting 0 .delisting_state propagating .delisting.mirrors_total 1 \
     .delisting.mirrors_acked 0
 sqlite3 "$T/master.db" "DELETE FROM mirrors"
 
@@ -104,7 +106,10 @@ expect_msg 401 "bearer"
 api POST /v1/listings '{"prefix":"198.51.100.0/24","a":4,"reason":7,"comment":"feed X"}'
 expect 201 .listed.prefix 198.51.100.0/24 .listed.expires_at null
 lookup 198.51.100.77
-expect 200 .listed true .listing.prefix 198.51.100.0/24 .listing.a 4 .seconds_to_delisting never
+expect 200 .listed true .listing.prefix 198.51.100.0/24 .listing.a 4 .seconds_to_delisting null \
+    .delisting_state until-removed
+grep -qx '  time to delisting: never (until an operator removes it)' \
+    <<<"$("$CTL" lookup 198.51.100.77 --url "$MASTER_URL" --token-file "$T/token")" || fail "blsyncctl lookup: never"
 api POST /v1/listings '{"prefix":"203.0.113.0/24","duration":3600}'
 expect 201 .listed.kind manual
 "$CTL" list add 2001:db8:1::/48 --url "$MASTER_URL" --token-file "$T/token" >/dev/null ||

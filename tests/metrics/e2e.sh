@@ -58,9 +58,9 @@ wait_until 5 metric_is master 'blsync_master_mirror_lag_seconds{feed="main",mirr
 wait_until 5 metric_is master 'blsync_master_mirror_lag_serials{feed="main",mirror="m2"}' $((s1 - s0)) || fail "m2 lag serials"
 wait_until 5 metric_is master 'blsync_master_mirror_lag_seconds{feed="main",mirror="m1"}' 0 || fail "m1 lag seconds"
 "$CTL" status --url "$MASTER_URL" >"$T/status.out" || fail "blsyncctl status"
-grep -qE '^m2 +up +[0-9]+ +1 +1m30s' "$T/status.out" || fail "status: m2 row: $(cat "$T/status.out")"
-grep -qE '^m1 +up +[0-9]+ +0 +0s' "$T/status.out" || fail "status: m1 row: $(cat "$T/status.out")"
-grep -q 'delistings propagating: 1; oldest decided .*, 1m30s ago (2.5% of the 1h00m window)' "$T/status.out" ||
+grep -qE '^m2 +up +[0-9]+ +1 +1 min 30 s +(now|[0-9 a-z]+ ago) \([0-9-]+ [0-9:]+ UTC\)$' "$T/status.out" || fail "status: m2 row: $(cat "$T/status.out")"
+grep -qE '^m1 +up +[0-9]+ +0 +0 s ' "$T/status.out" || fail "status: m1 row: $(cat "$T/status.out")"
+grep -qE 'delistings propagating: 1; oldest decided 1 min 30 s ago \([0-9-]+ [0-9:]+ UTC\), 2.5% of the 1 h window$' "$T/status.out" ||
     fail "status: oldest: $(cat "$T/status.out")"
 grep -q 'mirrors: 3 up, 0 stale, 0 gone' "$T/status.out" || fail "status: counts: $(cat "$T/status.out")"
 rc=0

@@ -106,6 +106,12 @@ grep -q 'id="state">new' "$T/pub.out" || fail "reply did not reopen the request:
 rctl accept "$ID" --note 'Confirmed: listed in error, removed.' | grep -q "effect: the listing is removed" ||
     fail "reviews accept"
 wait_until 10 is_answer m1 192.0.2.20 nx || fail "the mirror still lists 192.0.2.20"
+# The audit log about the address: the request, the question, the reply, the acceptance and the
+# removal it made (blsyncctl audit --ip, newest first in JSON).
+acts=$(in_ns master "$CTL" audit --ip 192.0.2.20 --json --url "$MASTER_URL" --token-file "$T/token" |
+    jq -r '[.entries[].action] | reverse | join(" ")')
+[[ "$acts" == *"review-filed ask review-reply remove accept" ]] || fail "audit --ip 192.0.2.20: $acts"
+ok "blsyncctl audit --ip 192.0.2.20: $acts"
 pub GET "$link"
 grep -q 'id="state">accepted' "$T/pub.out" || fail "status page: not accepted"
 grep -q 'id="answer">Confirmed: listed in error, removed.' "$T/pub.out" || fail "status page lacks the answer"
