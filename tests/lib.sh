@@ -434,6 +434,22 @@ fds() {
 }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/${PID[$1]:?rss_kb $1: not started here}/status" 2>/dev/null; }
 _bl_ended() { ! _bl_running "$1"; }
+# _bl_stacks PID: what each thread of a process that does not end is doing: its state,
+# kernel wait channel and tracer (a sanitizer's leak check at exit traces its own threads),
+# then the user stacks from gdb where it can attach.
+_bl_stacks() {
+    local t
+    grep -E '^(State|TracerPid)' "/proc/$1/status" 2>/dev/null | tr '\n' ' '
+    echo
+    for t in /proc/"$1"/task/*; do
+        [ -d "$t" ] || continue
+        echo "task ${t##*/} $(cat "$t/comm" 2>/dev/null) state=$(awk '{ print $3 }' "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
+    done
+    if command -v gdb >/dev/null; then
+        timeout 60 gdb -p "$1" -batch -nx -ex 'thread apply all bt 25' 2>&1 |
+            grep -E '^(Thread|#|ptrace|warning: process)' || true
+    fi
+}
 # _bl_reap PID...: waits (10 s, scaled) for the processes to end, then SIGKILL.
 _bl_reap() {
     local p
@@ -441,10 +457,7 @@ _bl_reap() {
     for p in "$@"; do
         _bl_poll "$REPLY" _bl_ended "$p" && continue
         echo "pid $p ignored SIGTERM for $(scaled 10) s: its threads' stacks, then SIGKILL" >&"$_BL_STDERR"
-        if command -v gdb >/dev/null; then
-            timeout 60 gdb -p "$p" -batch -nx -ex 'thread apply all bt 25' 2>&1 |
-                grep -E '^(Thread|#)' >&"$_BL_STDERR" || true
-        fi
+        _bl_stacks "$p" >&"$_BL_STDERR"
         kill -KILL "$p" 2>/dev/null || true
     done
 }
