@@ -3,12 +3,13 @@
 # Two restarts under dnsperf load lose no query when the mirror takes its sockets from a holder
 # (sockholder.py, which does what the systemd socket unit does); plain restarts lose some. An
 # inherited socket bound to no listen address stops the start with its name.
-#   RATE (queries/s, default 20000; 5000 in sanitizer builds) and SECS (default 8) set the load;
-#   tests/bench/mirror/restart.sh runs it at 50k.
+#   RATE (queries/s, default 20000; 5000 in sanitizer builds), SECS (default 8) and PERF_THREADS
+#   (dnsperf's -T, default 1) set the load; tests/bench/mirror/restart.sh runs it at 50k.
 . "$(dirname "$0")/../lib.sh"
 command -v dnsperf >/dev/null || fail "dnsperf is not installed (tests/deps.txt)"
 RATE=${RATE:-$([ -n "$BL_SANITIZED" ] && echo 5000 || echo 20000)}
 SECS=${SECS:-8}
+PERF_THREADS=${PERF_THREADS:-1}
 HOLDER=$S/tests/mirror/sockholder.py
 
 # A zone from an rbldnsd file: 10/8 listed, 11/8 not. The queries alternate
@@ -49,6 +50,7 @@ run() {
     # -c -b: receive buffers (4 sockets, 4 MB each) for the burst of answers to
     # what queued during the gap
     dnsperf -s "$BL_ADDR" -p "$PORT" -d "$T/queries.txt" -l "$SECS" -Q "$RATE" -q 20000 -c 4 -b 4096 -t 5 \
+        -T "$PERF_THREADS" \
         >"$T/$who.perf" 2>&1 &
     track "$who-perf" $!
     for r in 1 2; do
@@ -70,14 +72,18 @@ grep -q "event=socket_inherited fd=3 name=dns-udp proto=udp addr=$ADDR" "$T/held
 grep -q "event=socket_inherited fd=4 name=dns-tcp proto=tcp addr=$ADDR" "$T/held.log" ||
     fail "the TCP socket was not logged as inherited"
 [ "$(grep -c '^holder: started' "$T/held.log")" = 3 ] || fail "not three processes in turn"
-[ "$SENT" -ge $((RATE * SECS * 9 / 10)) ] || fail "dnsperf sent only $SENT queries at $RATE/s for $SECS s"
-[ "$LOST" = 0 ] || { cat "$T/held.perf" >&2; fail "$LOST of $SENT queries lost across two restarts with the sockets handed over"; }
+[ "$SENT" -ge $((RATE * SECS * 9 / 10)) ] || problem "dnsperf sent only $SENT queries at $RATE/s for $SECS s"
+# a loss is a problem, not the end: the plain restarts' figures are printed still
+[ "$LOST" = 0 ] || { cat "$T/held.perf" >&2; problem "$LOST of $SENT queries lost across two restarts with the sockets handed over"; }
+held_lost=$LOST
 noerr=$(rcode NOERROR "$T/held.perf")
 nx=$(rcode NXDOMAIN "$T/held.perf")
-[ $((noerr + nx)) = "$SENT" ] && [ $((noerr - nx)) -le 2 ] && [ $((nx - noerr)) -le 2 ] ||
-    fail "answers not half NOERROR, half NXDOMAIN: $(grep 'Response codes' "$T/held.perf")"
+[ $((noerr + nx)) = $((SENT - LOST)) ] && [ $((noerr - nx)) -le 2 ] && [ $((nx - noerr)) -le 2 ] ||
+    problem "answers not half NOERROR, half NXDOMAIN: $(grep 'Response codes' "$T/held.perf")"
 max=$(sed -n 's/.*Average Latency.*max \([0-9.]*\)).*/\1/p' "$T/held.perf")
-ok "handover: $SENT queries at $RATE/s, 2 restarts, 0 lost, $noerr NOERROR + $nx NXDOMAIN (longest wait ${max}s)"
+if [ "$LOST" = 0 ]; then
+    ok "handover: $SENT queries at $RATE/s, 2 restarts, 0 lost, $noerr NOERROR + $nx NXDOMAIN (longest wait ${max}s)"
+fi
 held_sent=$SENT
 
 # The address the mirror binds itself (no inherited socket) answers, on UDP and TCP.
@@ -92,9 +98,12 @@ stop_clean held
 # Plain restarts: the port is closed between the old process and the new one.
 run plain
 stop_clean plain
-echo "plain restarts: $LOST of $SENT queries lost at $RATE/s (with handover: 0 of $held_sent)"
-[ "$LOST" -gt 0 ] || fail "plain restarts lost no query: the load does not show a restart's gap"
-ok "plain restarts lose $LOST queries: the handover is what keeps them"
+echo "figures: rate=$RATE secs=$SECS restarts=2 handover_lost=$held_lost handover_sent=$held_sent handover_max_wait_s=$max plain_lost=$LOST plain_sent=$SENT"
+if [ "$LOST" -gt 0 ]; then
+    ok "plain restarts lose $LOST queries: the handover is what keeps them"
+else
+    problem "plain restarts lost no query: the load does not show a restart's gap"
+fi
 
 # A passed socket bound to no listen address: the start fails and names it.
 alloc_port OTHER
