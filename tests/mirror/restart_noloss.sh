@@ -113,4 +113,23 @@ await stray 20
 grep -q "inherited socket 3 (dns-udp, udp $(hostport "$BL_ADDR" "$OTHER")) matches no listen address" "$T/stray.log" ||
     fail "the stray socket is not named: $(tail -n 3 "$T/stray.log")"
 ok "a passed socket bound to no listen address stops the start, named"
+
+# systemd's own side of the protocol (systemd-socket-activate, package systemd):
+# it binds the UDP socket and starts the mirror when the first query arrives;
+# that query waits in the socket and is answered.
+if command -v systemd-socket-activate >/dev/null; then
+    alloc_port SA_PORT
+    sa=$(hostport "$BL_ADDR" "$SA_PORT")
+    sed -e "s/^listen = .*/listen = $sa/" "$T/m1/mirror.conf" | awk '!/^listen = / || !seen++' >"$T/sa.conf"
+    spawn sa systemd-socket-activate --datagram -l "$sa" "$MIRROR" -c "$T/sa.conf"
+    wait_until 10 logged sa "Listening on" || fail "systemd-socket-activate did not bind $sa"
+    DNS_PORT[sa]=$SA_PORT
+    [ "$(DIG_TIME=$(scaled 10) dq sa +short 1.2.3.10.rbl.example.net A)" = 127.0.0.2 ] ||
+        fail "the query that started the mirror was not answered: $(tail -n 3 "$T/sa.log")"
+    logged sa "event=socket_inherited fd=3 name=.* proto=udp addr=$sa" || fail "no socket_inherited from systemd-socket-activate"
+    stop_clean sa
+    ok "under systemd-socket-activate the query that starts the mirror is answered"
+else
+    echo "skipped: systemd-socket-activate (package systemd) is not installed"
+fi
 finish
