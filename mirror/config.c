@@ -270,7 +270,9 @@ static const bl_conf_opt_t opts[] = {
     OL("server", "listen", BL_CONF_ADDR, listen, nlisten, .flags = BL_CONF_MULTI | BL_CONF_REQUIRED,
        .port = 53, .example = "127.0.0.1:53", .help = "DNS listen addresses, UDP and TCP on each.",
        .doc = "Port 53 needs CAP_NET_BIND_SERVICE, which the systemd unit grants; --listen "
-              "replaces this list."),
+              "replaces this list. Under systemd, blsync-mirror.socket holds these sockets "
+              "across restarts: its ListenDatagram= and ListenStream= must be addresses of "
+              "this list (blsync-mirror(8), RESTARTS)."),
     O("server", "threads", BL_CONF_UINT, threads, .def = "2", .min = 1, .max = 64,
       .help = "UDP threads per listen address."),
     O("server", "tcp_idle_timeout", BL_CONF_DURATION, tcp_idle_ms, .def = "10s", .min = 1,

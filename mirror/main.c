@@ -49,6 +49,8 @@ typedef struct {
     mirror_server_t *server;
     mirror_metrics_t *metrics;
     bl_metrics_http_t *http;
+    mirror_inherited_t inherited[MIRROR_INHERITED_MAX]; /* sockets systemd passed */
+    int ninherited;
     uv_loop_t *loop;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t tick;
@@ -150,6 +152,12 @@ int main(int argc, char **argv)
         return rc ? 1 : 0;
     }
     bl_log_init("blsync-mirror", app.conf.log_level, app.conf.log_syslog);
+    app.ninherited = mirror_server_inherited(app.inherited, MIRROR_INHERITED_MAX, err, sizeof err);
+    if (app.ninherited < 0) {
+        fprintf(stderr, "blsync-mirror: %s\n", err);
+        mirror_config_close(&app.conf);
+        return 1;
+    }
     mirror_qsbr_init(&app.qsbr);
     if (mirror_zones_init(&app.zs, &app.conf, &app.qsbr, err, sizeof err)) {
         fprintf(stderr, "blsync-mirror: %s\n", err);
@@ -219,6 +227,8 @@ int main(int argc, char **argv)
         .qsbr = &app.qsbr,
         .metrics = app.metrics,
         .defences = &app.zs.def,
+        .inherited = app.inherited,
+        .ninherited = (unsigned)app.ninherited,
     };
     signal(SIGPIPE, SIG_IGN);
     if (mirror_server_start(&sc, &app.server, err, sizeof err)) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The DNS server: per-thread SO_REUSEPORT UDP sockets with batched I/O, and a TCP thread (libuv).
+/* The DNS server: per-thread SO_REUSEPORT UDP sockets with batched I/O, and a TCP thread (libuv);
+ * or the sockets a service manager passed (systemd socket activation).
  */
 #include "server.h"
 
@@ -48,6 +49,16 @@
  * before its further queries wait; and when descriptors run out, accepting
  * pauses and resumes by itself. TCP answers try a direct write first and
  * only copy what the socket did not take.
+ *
+ * Sockets passed by systemd (a .socket unit) replace the server's own for
+ * the address and protocol they are bound to: every UDP thread of that
+ * address reads the one inherited socket (recvmmsg from several threads on
+ * one socket is safe), and the inherited TCP listener is accepted on as it
+ * is. The socket unit holds them open while the service restarts, so the
+ * queries and connections that arrive meanwhile wait in their queues for
+ * the next process instead of being refused. No SO_REUSEPORT sockets of
+ * the server's own are added next to them: they would take a share of the
+ * queries and lose what is queued on them at a restart.
  */
 
 #define BATCH               128 /* receive vector; a pause waits for half of it at most */
@@ -82,7 +93,8 @@ typedef struct {
     uint16_t tlen[BATCH]; /* answers to send, in order: their lengths */
     uint8_t tpeer[BATCH]; /* and the query each answers (rx, tx, from) */
     char cbuf[BATCH][CMSG_SPACE(sizeof(uint16_t))];
-    int gso; /* UDP_SEGMENT works on this socket */
+    int gso;       /* UDP_SEGMENT works on this socket */
+    int inherited; /* fd is an inherited socket, shared with the address's other threads */
     mirror_coal_t coal;
     unsigned qlog_n; /* queries since the last one logged (query_log_sample) */
 } udp_thread_t;
@@ -117,6 +129,7 @@ struct tcp_conn {
 typedef struct {
     uv_poll_t poll;
     int fd;
+    int inherited; /* fd is an inherited socket */
     mirror_server_t *s;
 } tcp_listener_t;
 
@@ -147,10 +160,12 @@ struct mirror_server {
     counters_t tcp_ctr;
     _Atomic uint64_t tcp_conns, tcp_refused, tcp_evicted, tcp_timeouts, tcp_accept_pauses;
     uint8_t tcp_out[2 + 65535];
-    uint8_t tcp_batch[TCP_BATCH]; /* answers of one turn, written together */
-    uv_idle_t ready_idle;         /* runs the turns of connections with a backlog */
-    tcp_conn_t *ready;            /* those connections, in turn order */
-    unsigned tcp_qlog_n;          /* TCP queries since the last one logged */
+    uint8_t tcp_batch[TCP_BATCH];        /* answers of one turn, written together */
+    uv_idle_t ready_idle;                /* runs the turns of connections with a backlog */
+    tcp_conn_t *ready;                   /* those connections, in turn order */
+    unsigned tcp_qlog_n;                 /* TCP queries since the last one logged */
+    int inherited[MIRROR_INHERITED_MAX]; /* the passed sockets, closed at stop */
+    unsigned ninherited;
 };
 
 int mirror_parse_hostport(const char *s, struct sockaddr_storage *ss)
@@ -456,6 +471,28 @@ static int udp_socket(const struct sockaddr_storage *ss, char *err, size_t errle
         return -1;
     }
     return fd;
+}
+
+/* Prepares an inherited UDP socket for the threads' loop: blocking reads
+ * with the timeout that lets them see the stop flag (systemd passes
+ * non-blocking sockets; the flag is the socket's, shared with the socket
+ * unit, which does not read from it), and the receive buffer raised when it
+ * is smaller than the server's own sockets' (a socket unit's
+ * ReceiveBuffer= is usually larger, set with SO_RCVBUFFORCE, and stays). */
+static int udp_adopt(int fd, char *err, size_t errlen, const char *a)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)) {
+        snprintf(err, errlen, "%s: inherited udp socket: %s", a, strerror(errno));
+        return -1;
+    }
+    struct timeval tv = {0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int rcvbuf = 4 << 20, cur = 0;
+    socklen_t cl = sizeof cur;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cur, &cl) || cur < 2 * rcvbuf) /* reads double */
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    return 0;
 }
 
 /* SO_REUSEPORT lets a second process bind the same UDP port and take half
@@ -944,13 +981,24 @@ static void listen_cb(uv_poll_t *p, int status, int events)
     }
 }
 
-/* A listening TCP socket; 0 or -1 with err set. */
-static int tcp_listen(mirror_server_t *s, const struct sockaddr_storage *ss, const char *a,
+/* A listening TCP socket: the inherited one (fd >= 0), made non-blocking
+ * for the accept loop, or one of its own; 0 or -1 with err set. */
+static int tcp_listen(mirror_server_t *s, const struct sockaddr_storage *ss, const char *a, int fd,
                       char *err, size_t errlen)
 {
     tcp_listener_t *l = &s->listeners[s->nlisteners];
     int one = 1;
     l->s = s;
+    if (fd >= 0) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK)) {
+            snprintf(err, errlen, "%s: inherited tcp socket: %s", a, strerror(errno));
+            return -1;
+        }
+        l->fd = fd;
+        l->inherited = 1;
+        goto poll;
+    }
     l->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (l->fd < 0) {
         snprintf(err, errlen, "%s: socket (tcp): %s", a, strerror(errno));
@@ -964,6 +1012,7 @@ static int tcp_listen(mirror_server_t *s, const struct sockaddr_storage *ss, con
         close(l->fd);
         return -1;
     }
+poll:
     uv_poll_init_socket(&s->loop, &l->poll, l->fd);
     l->poll.data = l;
     s->nlisteners++;
@@ -1023,6 +1072,137 @@ static void walk_close_all(uv_handle_t *h, void *arg)
         conn_close(h->data, -1); /* connection sockets and their timers */
 }
 
+/* ---- sockets passed by the service manager ---- */
+
+int mirror_server_inherited(mirror_inherited_t *out, unsigned max, char *err, size_t errlen)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    const char *names = getenv("LISTEN_FDNAMES");
+    long n = 0;
+    int rc = 0;
+    if (pid && fds) {
+        char *e1, *e2;
+        long p = strtol(pid, &e1, 10), k = strtol(fds, &e2, 10);
+        if (!*pid || *e1 || !*fds || *e2 || k < 0) {
+            snprintf(err, errlen, "LISTEN_PID=%s LISTEN_FDS=%s: not numbers", pid, fds);
+            rc = -1;
+        } else if (p == (long)getpid()) { /* else they were meant for another process */
+            if (k > (long)max) {
+                snprintf(err, errlen, "LISTEN_FDS=%ld: more than %u sockets", k, max);
+                rc = -1;
+            } else {
+                n = k;
+            }
+        }
+    }
+    for (long i = 0; !rc && i < n; i++) {
+        mirror_inherited_t *in = &out[i];
+        in->fd = 3 + (int)i;
+        in->name[0] = 0;
+        if (names) { /* "a:b:c": the i-th is the name of descriptor 3 + i */
+            size_t len = strcspn(names, ":");
+            snprintf(in->name, sizeof in->name, "%.*s", (int)len, names);
+            names = names[len] ? names + len + 1 : NULL;
+        }
+        if (fcntl(in->fd, F_SETFD, FD_CLOEXEC)) {
+            snprintf(err, errlen, "inherited descriptor %d: %s", in->fd, strerror(errno));
+            rc = -1;
+        }
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return rc ? -1 : (int)n;
+}
+
+static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return a->ss_family == AF_INET6 && x->sin6_port == y->sin6_port &&
+           !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr);
+}
+
+/* "1.2.3.4:53", "[::1]:53", as the listen setting writes them. */
+static void addr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char h[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, h, sizeof h);
+        snprintf(buf, len, "%s:%u", h, ntohs(a->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h);
+        snprintf(buf, len, "[%s]:%u", h, ntohs(a->sin6_port));
+    } else {
+        snprintf(buf, len, "(address family %d)", ss->ss_family);
+    }
+}
+
+/* Gives each inherited socket to the listen address it is bound to: udp[i]
+ * and tcp[i] get the descriptor of address i (they stay -1 where none was
+ * passed). A socket bound to no listen address, of another type, a second
+ * one for the same address and protocol, or a TCP socket not listening is
+ * an error that names it. */
+static int match_inherited(mirror_server_t *s, const struct sockaddr_storage *addrs, int *udp,
+                           int *tcp, char *err, size_t errlen)
+{
+    for (unsigned k = 0; k < s->conf.ninherited; k++) {
+        const mirror_inherited_t *in = &s->conf.inherited[k];
+        const char *name = in->name[0] ? in->name : "-";
+        int type = 0, acc = 0;
+        socklen_t tl = sizeof type, al = sizeof acc, sl = sizeof(struct sockaddr_storage);
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        if (getsockopt(in->fd, SOL_SOCKET, SO_TYPE, &type, &tl) ||
+            getsockname(in->fd, (struct sockaddr *)&ss, &sl)) {
+            snprintf(err, errlen, "inherited descriptor %d (%s): %s", in->fd, name,
+                     strerror(errno));
+            return -1;
+        }
+        char a[INET6_ADDRSTRLEN + 16];
+        addr_str(&ss, a, sizeof a);
+        const char *proto = type == SOCK_DGRAM ? "udp" : type == SOCK_STREAM ? "tcp" : NULL;
+        if (!proto) {
+            snprintf(err, errlen, "inherited socket %d (%s, %s): neither UDP nor TCP", in->fd, name,
+                     a);
+            return -1;
+        }
+        unsigned i = 0;
+        while (i < s->conf.nlisten && !same_addr(&addrs[i], &ss))
+            i++;
+        if (i == s->conf.nlisten) {
+            snprintf(err, errlen,
+                     "inherited socket %d (%s, %s %s) matches no listen address: the socket "
+                     "unit's addresses must be listen addresses",
+                     in->fd, name, proto, a);
+            return -1;
+        }
+        int *slot = type == SOCK_DGRAM ? &udp[i] : &tcp[i];
+        if (*slot >= 0) {
+            snprintf(err, errlen, "inherited sockets %d and %d: both %s %s", *slot, in->fd, proto,
+                     a);
+            return -1;
+        }
+        if (type == SOCK_STREAM &&
+            (getsockopt(in->fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) || !acc)) {
+            snprintf(err, errlen, "inherited socket %d (%s, tcp %s): not listening", in->fd, name,
+                     a);
+            return -1;
+        }
+        *slot = in->fd;
+        BL_INFO("socket_inherited", "fd=%d name=%s proto=%s addr=%s", in->fd, bl_log_q(name), proto,
+                a);
+    }
+    return 0;
+}
+
 int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out, char *err,
                         size_t errlen)
 {
@@ -1034,6 +1214,10 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
     }
     s->conf = *conf;
     s->reserve_fd = -1;
+    /* the passed sockets are the server's from here, whatever happens */
+    for (unsigned k = 0; k < conf->ninherited && k < MIRROR_INHERITED_MAX; k++)
+        s->inherited[s->ninherited++] = conf->inherited[k].fd;
+    s->conf.ninherited = s->ninherited;
     if (!s->conf.tcp_idle_ms)
         s->conf.tcp_idle_ms = 10000;
     s->per_client =
@@ -1068,8 +1252,11 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
     atomic_store(&s->now, (int64_t)time(NULL));
     s->udp = calloc((size_t)conf->nlisten * conf->threads, sizeof *s->udp);
     s->listeners = calloc(conf->nlisten, sizeof *s->listeners);
-    if (!s->udp || !s->listeners || mirror_clients_init(&s->clients, s->max_conns, seed64()) ||
-        uv_loop_init(&s->loop)) {
+    /* per listen address: its parsed form, its inherited UDP and TCP sockets */
+    struct sockaddr_storage *addrs = calloc(conf->nlisten ? conf->nlisten : 1, sizeof *addrs);
+    int *inh = malloc(2 * (conf->nlisten ? conf->nlisten : 1) * sizeof *inh);
+    if (!s->udp || !s->listeners || !addrs || !inh ||
+        mirror_clients_init(&s->clients, s->max_conns, seed64()) || uv_loop_init(&s->loop)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -1083,13 +1270,20 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->tcp_qid = mirror_qsbr_register(conf->qsbr);
     for (unsigned i = 0; i < conf->nlisten; i++) {
-        struct sockaddr_storage ss;
-        if (mirror_parse_hostport(conf->listen[i], &ss)) {
+        inh[i] = inh[conf->nlisten + i] = -1;
+        if (mirror_parse_hostport(conf->listen[i], &addrs[i])) {
             snprintf(err, errlen, "listen '%s': expected ADDR:PORT or [ADDR6]:PORT",
                      conf->listen[i]);
             goto fail;
         }
-        if (udp_port_free(&ss, err, errlen, conf->listen[i]))
+    }
+    int *inh_udp = inh, *inh_tcp = inh + conf->nlisten;
+    if (match_inherited(s, addrs, inh_udp, inh_tcp, err, errlen))
+        goto fail;
+    for (unsigned i = 0; i < conf->nlisten; i++) {
+        const struct sockaddr_storage *ss = &addrs[i];
+        if (inh_udp[i] >= 0 ? udp_adopt(inh_udp[i], err, errlen, conf->listen[i])
+                            : udp_port_free(ss, err, errlen, conf->listen[i]))
             goto fail;
         for (unsigned t = 0; t < conf->threads; t++) {
             udp_thread_t *u = calloc(1, sizeof *u);
@@ -1099,7 +1293,8 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
             }
             s->udp[s->nudp++] = u;
             u->s = s;
-            u->fd = udp_socket(&ss, err, errlen, conf->listen[i]);
+            u->inherited = inh_udp[i] >= 0;
+            u->fd = u->inherited ? inh_udp[i] : udp_socket(ss, err, errlen, conf->listen[i]);
             if (u->fd < 0)
                 goto fail;
             int seg = 0;
@@ -1111,7 +1306,7 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
                 goto fail;
             }
         }
-        if (tcp_listen(s, &ss, conf->listen[i], err, errlen))
+        if (tcp_listen(s, ss, conf->listen[i], inh_tcp[i], err, errlen))
             goto fail;
     }
     for (size_t i = 0; i < s->nudp; i++) {
@@ -1126,9 +1321,13 @@ int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out,
         goto fail;
     }
     s->tcp_started = 1;
+    free(addrs);
+    free(inh);
     *out = s;
     return 0;
 fail:
+    free(addrs);
+    free(inh);
     mirror_server_stop(s);
     return -1;
 }
@@ -1175,8 +1374,11 @@ void mirror_server_stop(mirror_server_t *s)
     if (!s)
         return;
     atomic_store(&s->stop, 1);
+    /* Shutting a socket down wakes its threads at once; an inherited one
+     * stays as it is for the next process (its threads see the stop flag
+     * within the receive timeout). */
     for (size_t i = 0; i < s->nudp; i++)
-        if (s->udp[i] && s->udp[i]->fd > 0)
+        if (s->udp[i] && s->udp[i]->fd > 0 && !s->udp[i]->inherited)
             shutdown(s->udp[i]->fd, SHUT_RDWR);
     for (size_t i = 0; i < s->nudp; i++) {
         udp_thread_t *u = s->udp[i];
@@ -1184,7 +1386,7 @@ void mirror_server_stop(mirror_server_t *s)
             continue;
         if (u->started)
             pthread_join(u->th, NULL);
-        if (u->fd > 0)
+        if (u->fd > 0 && !u->inherited)
             close(u->fd);
         free(u);
     }
@@ -1199,7 +1401,10 @@ void mirror_server_stop(mirror_server_t *s)
         uv_loop_close(&s->loop);
     }
     for (size_t i = 0; i < s->nlisteners; i++)
-        close(s->listeners[i].fd);
+        if (!s->listeners[i].inherited)
+            close(s->listeners[i].fd);
+    for (unsigned k = 0; k < s->ninherited; k++)
+        close(s->inherited[k]); /* this process's copy: the socket unit keeps its own */
     if (s->reserve_fd >= 0)
         close(s->reserve_fd);
     mirror_clients_free(&s->clients);

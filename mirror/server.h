@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The DNS server: per-thread SO_REUSEPORT UDP sockets with batched I/O, and a TCP thread (libuv).
+/* The DNS server: per-thread SO_REUSEPORT UDP sockets with batched I/O, and a TCP thread (libuv);
+ * or the sockets a service manager passed (systemd socket activation).
  */
 #ifndef MIRROR_SERVER_H
 #define MIRROR_SERVER_H
@@ -17,6 +18,14 @@
 #define MIRROR_TCP_QUERY_MS_DEFAULT   2000
 #define MIRROR_TCP_PIPELINE_DEFAULT   64
 #define MIRROR_TCP_FD_RESERVE         64
+
+/* A socket passed by the service manager (systemd's LISTEN_FDS protocol). */
+typedef struct {
+    int fd;
+    char name[64]; /* its LISTEN_FDNAMES entry (the socket unit's FileDescriptorName=) */
+} mirror_inherited_t;
+
+#define MIRROR_INHERITED_MAX 64
 
 typedef struct {
     char *const *listen; /* "127.0.0.1:5353", "[::1]:5353" */
@@ -48,6 +57,12 @@ typedef struct {
     mirror_qsbr_t *qsbr;
     mirror_metrics_t *metrics;   /* may be NULL */
     mirror_defences_t *defences; /* ACL, RRL, NSID, identity, query log; may be NULL */
+    /* Sockets passed by the service manager (mirror_server_inherited): each
+     * must be a UDP socket or a listening TCP socket bound to one of the
+     * listen addresses, and serves it instead of sockets of the server's
+     * own. The server owns them (closes its copies at stop). */
+    const mirror_inherited_t *inherited;
+    unsigned ninherited;
 } mirror_server_conf_t;
 
 /* Counters summed over threads (relaxed reads). */
@@ -67,6 +82,11 @@ typedef struct {
 
 typedef struct mirror_server mirror_server_t;
 
+/* The sockets systemd passed to this process (LISTEN_PID is its pid,
+ * LISTEN_FDS descriptors from 3, LISTEN_FDNAMES their names), marked
+ * close-on-exec; the three variables are unset, so that no child takes them
+ * for its own. Returns how many (0: none passed), or -1 with err set. */
+int mirror_server_inherited(mirror_inherited_t *out, unsigned max, char *err, size_t errlen);
 /* Binds every socket and starts the threads. err gets a message on failure. */
 int mirror_server_start(const mirror_server_conf_t *conf, mirror_server_t **out, char *err,
                         size_t errlen);

@@ -64,7 +64,9 @@ in_host() {
 
 # What `systemctl enable --now UNIT` starts, as systemd would: the unit's
 # ExecStart as its User and Group in its WorkingDirectory, its StateDirectory
-# and RuntimeDirectory made for that user, its ambient capabilities.
+# and RuntimeDirectory made for that user, its ambient capabilities; where
+# the package has UNIT.socket, under tests/mirror/sockholder.py, which binds
+# the socket unit's addresses as root and passes them (LISTEN_FDS).
 start_unit() {
     local h=$1 unit=$2 r=${ROOT[$1]} f key val
     f="$r/usr/lib/systemd/system/$unit.service"
@@ -79,8 +81,19 @@ start_unit() {
         val=$(tr 'A-Z' 'a-z' <<<"${u[AmbientCapabilities]#CAP_}")
         caps=(--inh-caps "+$val" --ambient-caps "+$val")
     fi
-    spawn "$h" chroot "$r" /bin/sh -c "cd ${u[WorkingDirectory]} && exec setpriv --reuid=${u[User]} \
-        --regid=${u[Group]} --init-groups ${caps[*]} ${u[ExecStart]}"
+    local holder=
+    if [ -f "$r/usr/lib/systemd/system/$unit.socket" ]; then
+        cp "$S/tests/mirror/sockholder.py" "$r/root/"
+        holder="/usr/bin/python3 /root/sockholder.py"
+        for val in $(sed -n 's/^ListenDatagram=//p' "$r/usr/lib/systemd/system/$unit.socket"); do
+            grep -qx "ListenStream=$val" "$r/usr/lib/systemd/system/$unit.socket" ||
+                fail "$unit.socket: ListenDatagram=$val without its ListenStream="
+            holder+=" --listen $val"
+        done
+        holder+=" --"
+    fi
+    spawn "$h" chroot "$r" /bin/sh -c "cd ${u[WorkingDirectory]} && exec $holder $(command -v setpriv) \
+        --reuid=${u[User]} --regid=${u[Group]} --init-groups ${caps[*]} ${u[ExecStart]}"
 }
 
 listening() { ip netns exec "$NS" ss -Hltn "sport = :$1" | grep -q .; }
@@ -125,23 +138,38 @@ while IFS=$'\t' read -r host block; do
     fi
     if grep -q 'systemctl enable --now blsync-mirror' "$block"; then
         start_unit mirror blsync-mirror
-        wait_up mirror 30 listening 53
+        wait_up mirror 30 logged mirror event=listening
     fi
 done <"$T/blocks"
 running master || fail "the master stopped"
 running mirror || fail "the mirror stopped"
 ok "docs/OPERATIONS.md's set-up: the mirror answered the master's listing"
 
-# The files the set-up made, with the owners and modes the daemons need.
-# Names are the host's own (its /etc/passwd and /etc/group, where the package made blsync).
+# The installed mirror took blsync-mirror.socket's sockets, and answers
+# after a restart (the holder's SIGHUP: stop, start on the same sockets).
+for p in udp tcp; do
+    logged mirror "event=socket_inherited fd=[34] name=dns-$p proto=$p addr=127.0.0.1:53" ||
+        problem "the installed mirror did not take the socket unit's $p socket"
+done
+mark mirror
+kill -HUP "${PID[mirror]}"
+wait_up mirror 30 logged mirror event=listening
+t1=$(in_host mirror "dig +short +tcp @127.0.0.1 2.0.0.127.bl.example.net A")
+t2=$(in_host mirror "dig +short @127.0.0.1 2.0.0.127.bl.example.net A")
+[ "$t1 $t2" = "127.0.0.2 127.0.0.2" ] || problem "after a restart on the socket unit's sockets: tcp '$t1' udp '$t2'"
+logged mirror "event=socket_inherited" || problem "the restarted mirror did not take the sockets"
+ok "the mirror takes blsync-mirror.socket's sockets, again after a restart"
+
+# The files the set-up made, with the owners and modes the daemons need; the
+# names as the master host has them (its blsync group is not this system's).
 m=${ROOT[master]}
 hstat() { chroot "$m" stat -c "$1" "$2"; }
-for f in /etc/blsync/master.key /etc/blsync/api.token /etc/blsync/tls/master.key; do
-    [ "$(hstat '%U:%G %a' "$f")" = "root:blsync 640" ] ||
-        problem "$f is $(hstat '%U:%G %a' "$f"), not root:blsync 640"
+for f in etc/blsync/master.key etc/blsync/api.token etc/blsync/tls/master.key; do
+    [ "$(hstat '%U:%G %a' "/$f")" = "$(hstat '%U' /etc/passwd):blsync 640" ] ||
+        problem "/$f is $(hstat '%U:%G %a' "/$f"), not root:blsync 640"
 done
 [ "$(hstat '%G %a' /etc/blsync/tls)" = "blsync 750" ] || problem "/etc/blsync/tls: $(hstat '%G %a' /etc/blsync/tls)"
-[ "$(hstat '%a' /etc/blsync/tls/ca.key)" = 600 ] || problem "ca.key is not 0600"
+[ "$(stat -c '%a' "$m/etc/blsync/tls/ca.key")" = 600 ] || problem "ca.key is not 0600"
 # --check-config as root checks as the daemons' user: a key it cannot read is named.
 in_host master "chmod 0600 /etc/blsync/master.key"
 out=$(in_host master "blsync-master --check-config -c /etc/blsync/master.conf" 2>&1) &&
@@ -156,6 +184,7 @@ for b in /usr/sbin/blsync-master /usr/sbin/blsync-mirror /usr/bin/blsyncctl; do
     ! grep -q 'libblsync\|not found' <<<"$(in_host master "ldd $b")" || problem "$b: libraries"
 done
 for f in /usr/lib/systemd/system/blsync-master.service /usr/lib/systemd/system/blsync-mirror.service \
+         /usr/lib/systemd/system/blsync-mirror.socket \
          /usr/share/doc/blsync/prometheus/rules.yml /usr/share/doc/blsync/grafana/blsync.json \
          /usr/share/bash-completion/completions/blsyncctl; do
     [ -f "$m$f" ] || problem "$f missing"

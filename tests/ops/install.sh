@@ -6,6 +6,7 @@ DESTDIR="$T/root" cmake --install "$B" --prefix /usr >"$T/install.log" 2>&1 || f
 r="$T/root"
 for f in usr/sbin/blsync-master usr/sbin/blsync-mirror usr/bin/blsyncctl \
          usr/lib/systemd/system/blsync-master.service usr/lib/systemd/system/blsync-mirror.service \
+         usr/lib/systemd/system/blsync-mirror.socket \
          usr/lib/sysusers.d/blsync.conf \
          usr/share/man/man1/blsyncctl.1.gz usr/share/man/man5/blsync.conf.5.gz \
          usr/share/man/man8/blsync-master.8.gz usr/share/man/man8/blsync-mirror.8.gz \

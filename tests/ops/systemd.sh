@@ -25,12 +25,25 @@ grep -qx 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' "$S/deploy/systemd/blsync-
 grep -qx 'CapabilityBoundingSet=' "$S/deploy/systemd/blsync-master.service" ||
     problem "blsync-master: should hold no capability"
 
+# The socket unit holds the sample configuration's listen addresses, UDP and
+# TCP (the mirror refuses a passed socket bound elsewhere), and the service
+# takes its sockets from it.
+cp "$S/deploy/systemd/blsync-mirror.socket" "$T/"
+listen=$(sed -n 's/^listen = //p' "$S/deploy/blsync-mirror.conf" | sort)
+for kind in Datagram Stream; do
+    [ "$(sed -n "s/^Listen$kind=//p" "$T/blsync-mirror.socket" | sort)" = "$listen" ] ||
+        problem "blsync-mirror.socket: Listen$kind= is not the sample's listen ($listen)"
+done
+for want in Requires=blsync-mirror.socket Sockets=blsync-mirror.socket Also=blsync-mirror.socket; do
+    grep -qxF "$want" "$S/deploy/systemd/blsync-mirror.service" || problem "blsync-mirror: missing $want"
+done
+
 # Documentation=man:... is checked against this tree's man pages.
 mkdir -p "$T/man/man1" "$T/man/man5" "$T/man/man8"
 for p in "$S"/deploy/man/*.[158]; do cp "$p" "$T/man/man${p##*.}/"; done
 export MANPATH="$T/man"
 if ! (cd "$T" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=yes \
-        ./blsync-master.service ./blsync-mirror.service) >"$T/verify.out" 2>&1; then
+        ./blsync-master.service ./blsync-mirror.service ./blsync-mirror.socket) >"$T/verify.out" 2>&1; then
     problem "systemd-analyze verify failed"
 fi
 if [ -s "$T/verify.out" ]; then
