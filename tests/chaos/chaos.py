@@ -156,7 +156,8 @@ class Harness:
         self.samples = {m: [0, 0, 0] for m in self.mirrors}  # sent, positive, negative
         self.acked_reports = []  # (evidence, t)
         self.exempt = []  # (t_from, t_to) restore windows for (c)
-        self.scrapes = []  # (t, who, {key: value} or None)
+        self.scrapes = []  # (t, who, {key: value} or None); "__end": when the answer arrived
+        self.positives_rcv = {}  # (mirror, addr): receive times, in the order of positives
         self.faults = []  # records
         self.next_addr = 1
         self.next_ev = 1
@@ -199,6 +200,7 @@ class Harness:
             k, v = line.rsplit(None, 1)
             if k.startswith(KEEP_FAMILIES):
                 out[k] = float(v)
+        out["__end"] = now()  # the scrape shows the state at a moment between its start and this
         return out
 
     # ---- configuration and daemons
@@ -445,6 +447,7 @@ trusted_key = {d}/sign.pub
                             self.samples[m][1] += 1
                             with self.lock:
                                 self.positives.setdefault((m, a), []).append(ts)
+                                self.positives_rcv.setdefault((m, a), []).append(now())
                         else:
                             self.samples[m][2] += 1
             self.stop.wait(max(0, t + 1.0 - now()))
@@ -852,6 +855,24 @@ trusted_key = {d}/sign.pub
         i = bisect.bisect_right(times, t)
         return (vals[i - 1] if i else None), (vals[i] if i < len(vals) else None)
 
+    def frozen_around(self, m, t_send, t_recv):
+        """blsync_mirror_stale on the last scrape of M that ended by t_send and on the first
+        that started at or after t_recv (None where there is none)."""
+        key = 'blsync_mirror_stale{feed="%s"}' % FEED
+        c = self._ends = getattr(self, "_ends", {})
+        if m not in c:
+            pts = [(s.get("__end", ts), ts, s[key]) for ts, w, s in self.scrapes
+                   if w == m and s is not None and key in s]
+            by_end = sorted((e, v) for e, _, v in pts)
+            c[m] = ([e for e, _ in by_end], [v for _, v in by_end], [p[1] for p in pts],
+                    [p[2] for p in pts])
+        end_t, end_v, starts, vals = c[m]
+        i = bisect.bisect_right(end_t, t_send)
+        before = end_v[i - 1] if i else None
+        j = bisect.bisect_left(starts, t_recv)
+        after = vals[j] if j < len(vals) else None
+        return before, after
+
     def check_a(self):
         out = []
         frozen_key = 'blsync_mirror_stale{feed="%s"}' % FEED
@@ -866,10 +887,12 @@ trusted_key = {d}/sign.pub
                                 "first_bad": bad[0], "last_positive": max(bad), "n": len(bad),
                                 "stale": self.stale_at(m, bad[0]), "serial": serial,
                                 "fault": self.fault_at(bad[0])})
-        # A frozen mirror answers no positives (frozen on the scrapes around the answer).
+        # A frozen mirror answers no positives: frozen on the last scrape that ended before the
+        # query was sent and on the first that began after the answer arrived (a scrape started
+        # before a query may read the mirror after it answered, on a loaded machine).
         for (m, a), ts in self.positives.items():
-            for t in ts:
-                b, af = self.stale_at(m, t)
+            for t, tr in zip(ts, self.positives_rcv.get((m, a), ts)):
+                b, af = self.frozen_around(m, t, tr)
                 if b == 2 and af == 2:
                     out.append({"inv": "a", "mirror": m, "addr": a, "decided": None, "cause": "frozen",
                                 "first_bad": t, "last_positive": t, "n": 1, "stale": (b, af), "serial": None,
