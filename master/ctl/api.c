@@ -366,14 +366,12 @@ int ctl_report(int argc, char **argv)
         return 2;
     const char *ip = NULL, *src = NULL, *when = NULL, *ev = NULL;
     int json = 0;
+    const ctl_opt_t opts[] = {
+        {"--json", NULL, &json}, {"--time", &when, NULL}, {"--evidence", &ev, NULL}, {NULL}};
     for (int i = 0; i < nrest; i++) {
-        if (!strcmp(rest[i], "--json"))
-            json = 1;
-        else if (!strcmp(rest[i], "--time") && i + 1 < nrest)
-            when = rest[++i];
-        else if (!strcmp(rest[i], "--evidence") && i + 1 < nrest)
-            ev = rest[++i];
-        else if (!ip)
+        if (ctl_opt(opts, rest, nrest, &i))
+            continue;
+        if (!ip)
             ip = rest[i];
         else if (!src)
             src = rest[i];
@@ -468,24 +466,14 @@ int ctl_list(int argc, char **argv)
                *dur = NULL, *comment = NULL, *after = NULL, *limit = NULL;
     int json = 0;
     void (*print)(const master_json_t *) = print_listings;
+    const ctl_opt_t opts[] = {
+        {"--json", NULL, &json},     {"--kind", &kind, NULL},    {"--a", &ans, NULL},
+        {"--reason", &reason, NULL}, {"--duration", &dur, NULL}, {"--comment", &comment, NULL},
+        {"--after", &after, NULL},   {"--limit", &limit, NULL},  {NULL}};
     for (int i = 1; i < nrest; i++) {
-        if (!strcmp(rest[i], "--json"))
-            json = 1;
-        else if (!strcmp(rest[i], "--kind") && i + 1 < nrest)
-            kind = rest[++i];
-        else if (!strcmp(rest[i], "--a") && i + 1 < nrest)
-            ans = rest[++i];
-        else if (!strcmp(rest[i], "--reason") && i + 1 < nrest)
-            reason = rest[++i];
-        else if (!strcmp(rest[i], "--duration") && i + 1 < nrest)
-            dur = rest[++i];
-        else if (!strcmp(rest[i], "--comment") && i + 1 < nrest)
-            comment = rest[++i];
-        else if (!strcmp(rest[i], "--after") && i + 1 < nrest)
-            after = rest[++i];
-        else if (!strcmp(rest[i], "--limit") && i + 1 < nrest)
-            limit = rest[++i];
-        else if (!prefix)
+        if (ctl_opt(opts, rest, nrest, &i))
+            continue;
+        if (!prefix)
             prefix = rest[i];
         else {
             fprintf(stderr, "list: unexpected argument '%s'\n%s", rest[i], usage);

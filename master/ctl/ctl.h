@@ -17,6 +17,16 @@ typedef struct {
 /* Whether -h or --help is among argv[1..argc-1]. */
 int ctl_wants_help(int argc, char **argv);
 
+/* A subcommand's option: a flag (flag set to 1) or one that takes the next argument (val). */
+typedef struct {
+    const char *name;
+    const char **val;
+    int *flag;
+} ctl_opt_t;
+/* When rest[*i] is one of opts (ended by a NULL name) and, for a valued option, a value
+ * follows: stores it, moves *i past what it took and returns 1; else 0. */
+int ctl_opt(const ctl_opt_t *opts, char **rest, int nrest, int *i);
+
 /* Objects and keys (ctl/obj.c). */
 int ctl_keygen(int argc, char **argv);
 int ctl_verify(int argc, char **argv);

@@ -67,6 +67,23 @@ int ctl_wants_help(int argc, char **argv)
     return 0;
 }
 
+int ctl_opt(const ctl_opt_t *opts, char **rest, int nrest, int *i)
+{
+    for (const ctl_opt_t *o = opts; o->name; o++) {
+        if (strcmp(rest[*i], o->name))
+            continue;
+        if (o->flag) {
+            *o->flag = 1;
+            return 1;
+        }
+        if (*i + 1 >= nrest)
+            return 0;
+        *o->val = rest[++*i];
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {

@@ -165,12 +165,11 @@ int ctl_mirrors(int argc, char **argv)
         return rc;
     int json = 0, forget = 0;
     const char *name = NULL, *comment = NULL;
+    const ctl_opt_t opts[] = {{"--json", NULL, &json}, {"--comment", &comment, NULL}, {NULL}};
     for (int i = 0; i < nrest; i++) {
-        if (!strcmp(rest[i], "--json"))
-            json = 1;
-        else if (!strcmp(rest[i], "--comment") && i + 1 < nrest)
-            comment = rest[++i];
-        else if (i == 0 && !strcmp(rest[i], "forget"))
+        if (ctl_opt(opts, rest, nrest, &i))
+            continue;
+        if (i == 0 && !strcmp(rest[i], "forget"))
             forget = 1;
         else if (forget && !name && rest[i][0] != '-')
             name = rest[i];
@@ -239,18 +238,11 @@ int ctl_audit(int argc, char **argv)
         return rc;
     int json = 0;
     const char *since = NULL, *ip = NULL, *limit = NULL, *before = NULL;
+    const ctl_opt_t opts[] = {{"--json", NULL, &json},     {"--since", &since, NULL},
+                              {"--ip", &ip, NULL},         {"--limit", &limit, NULL},
+                              {"--before", &before, NULL}, {NULL}};
     for (int i = 0; i < nrest; i++) {
-        if (!strcmp(rest[i], "--json"))
-            json = 1;
-        else if (!strcmp(rest[i], "--since") && i + 1 < nrest)
-            since = rest[++i];
-        else if (!strcmp(rest[i], "--ip") && i + 1 < nrest)
-            ip = rest[++i];
-        else if (!strcmp(rest[i], "--limit") && i + 1 < nrest)
-            limit = rest[++i];
-        else if (!strcmp(rest[i], "--before") && i + 1 < nrest)
-            before = rest[++i];
-        else {
+        if (!ctl_opt(opts, rest, nrest, &i)) {
             fprintf(stderr, "blsyncctl audit: unexpected argument '%s'\n%s", rest[i], audit_usage);
             free(a);
             return 2;

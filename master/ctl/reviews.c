@@ -91,14 +91,12 @@ int ctl_reviews(int argc, char **argv)
         return 2;
     const char *op = nrest ? rest[0] : NULL, *id = NULL, *note = NULL, *state = "open";
     int json = 0;
+    const ctl_opt_t opts[] = {
+        {"--note", &note, NULL}, {"--state", &state, NULL}, {"--json", NULL, &json}, {NULL}};
     for (int i = 1; i < nrest; i++) {
-        if (!strcmp(rest[i], "--note") && i + 1 < nrest)
-            note = rest[++i];
-        else if (!strcmp(rest[i], "--state") && i + 1 < nrest)
-            state = rest[++i];
-        else if (!strcmp(rest[i], "--json"))
-            json = 1;
-        else if (!id && strspn(rest[i], "0123456789") == strlen(rest[i]) && *rest[i])
+        if (ctl_opt(opts, rest, nrest, &i))
+            continue;
+        if (!id && strspn(rest[i], "0123456789") == strlen(rest[i]) && *rest[i])
             id = rest[i];
         else {
             fprintf(stderr, "reviews: unexpected argument '%s'\n%s", rest[i], usage);
