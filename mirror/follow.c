@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "config_util.h"
@@ -264,6 +265,15 @@ int mirror_follow_open(mirror_zones_t *zs, mirror_follow_t **out, char *err, siz
     f->conf = zs->conf;
     f->metrics = zs->metrics;
     const mirror_sync_file_conf_t *y = &f->conf->sync;
+    if (f->metrics) {
+        /* Dashboards name a mirror as the master does: its certificate's name. */
+        char name[256] = "";
+        if (!y->enabled || !mirror_config_push(f->conf) || !y->cert ||
+            bl_tls_cert_file_name(y->cert, name, sizeof name))
+            gethostname(name, sizeof name - 1);
+        const char *v[] = {name, NULL};
+        bl_metrics_set(bl_metrics_series(f->metrics->fam.mirror_info, v), 1);
+    }
     if (!y->enabled)
         return 0;
     for (unsigned i = 0; i < f->zs->nzones; i++) {

@@ -812,6 +812,10 @@ static const catalog_t mirror_catalog[] = {
     {MI(build_info), {"blsync_build_info",
         "Always 1; the version label says which blsync runs.",
         BL_METRICS_GAUGE, {"version"}, 1, NOBUCKETS}},
+    {MI(mirror_info), {"blsync_mirror_info",
+        "Always 1; name is the certificate name the master knows this mirror by (its host name "
+        "when it does not follow a master over TLS).",
+        BL_METRICS_GAUGE, {"name"}, 1, NOBUCKETS}},
     {MI(window), {"blsync_propagation_window_seconds",
         "Configured window within which every delisting must reach every mirror.",
         BL_METRICS_GAUGE, {NULL}, 0, NOBUCKETS}},

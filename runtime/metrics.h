@@ -130,6 +130,7 @@ int bl_metrics_render(bl_metrics_t *r, char **out, size_t *len);
  * "api" | "metrics". */
 typedef struct {
     bl_metric_t *build_info;         /* gauge {version} = 1 */
+    bl_metric_t *mirror_info;        /* gauge {name} = 1: the name the master knows it by */
     bl_metric_t *window;             /* gauge, configured propagation window */
     bl_metric_t *config_reloads;     /* counter {result} */
     bl_metric_t *serial;             /* gauge {feed} */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -241,6 +242,20 @@ static void cert_names(X509 *x, char *cn, size_t cnlen)
     X509_NAME *subj = X509_get_subject_name(x);
     if (subj && X509_NAME_get_text_by_NID(subj, NID_commonName, cn, (int)cnlen) < 0)
         cn[0] = 0;
+}
+
+int bl_tls_cert_file_name(const char *path, char *cn, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return BL_EIO;
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!x)
+        return BL_EKEY;
+    cert_names(x, cn, n);
+    X509_free(x);
+    return cn[0] ? 0 : BL_EKEY;
 }
 
 /* 1 if the certificate's CN or any dNSName SAN is on the revoked list. */

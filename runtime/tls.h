@@ -140,6 +140,10 @@ void *bl_tls_conn_data(const bl_tls_conn_t *c);
 void bl_tls_conn_set_data(bl_tls_conn_t *c, void *data);
 /* Verified peer name (certificate CN), "" before on_connect. */
 const char *bl_tls_peer_name(const bl_tls_conn_t *c);
+
+/* The common name of the first certificate in the PEM file at path, the name a peer knows
+ * this side by: 0, or BL_EIO / BL_EKEY when the file cannot be read or holds no certificate. */
+int bl_tls_cert_file_name(const char *path, char *cn, size_t n);
 /* Numeric peer address "ip:port", "" if unknown. */
 const char *bl_tls_peer_addr(const bl_tls_conn_t *c);
 int bl_tls_is_connected(const bl_tls_conn_t *c);

@@ -121,6 +121,10 @@ for who in master m1 m2 m3; do
 done
 grep -q '^blsync_mirror_dns_queries_total{transport="tcp",qtype="A",rcode="NOERROR"} [1-9]' "$T/m1.prom" || fail "m1: no TCP A query counted"
 grep -q '^blsync_mirror_dns_listed_hits_total{zone="bl.test"} [1-9]' "$T/m1.prom" || fail "m1: no listed hit"
+for n in m1 m2 m3; do # each mirror names itself as the master names it: its certificate's name
+    grep -qx "blsync_mirror_info{name=\"$n\"} 1" "$T/$n.prom" || fail "$n: no blsync_mirror_info{name=\"$n\"}: $(grep mirror_info "$T/$n.prom")"
+    grep -q "^blsync_master_mirror_acked_serial{.*mirror=\"$n\"" "$T/master.prom" || fail "master: no series for $n"
+done
 grep -q '^blsync_master_reports_refused_total{reason="domain"} 1' "$T/master.prom" || fail "master: refused report not counted"
 grep -q '^blsync_master_publish_duration_seconds_count{feed="main"} [1-9]' "$T/master.prom" || fail "master: no publish observed"
 pass "promtool check metrics: master $(grep -c '^# TYPE' "$T/master.prom") families, m1 $(grep -c '^# TYPE' "$T/m1.prom") families, all clean"
