@@ -161,7 +161,13 @@ int master_publisher_new(const master_pub_conf_t *c, master_store_t *s, master_p
     snprintf(p->mdir, sizeof p->mdir, "%.400s/merged", p->dir);
     if ((rc = bl_mkdir_p(p->dir, 0755)) || (rc = bl_mkdir_p(p->qdir, 0750)) ||
         (rc = bl_mkdir_p(p->mdir, 0755))) {
-        BL_ERR("spool_mkdir", "dir=%s error=%s", bl_log_q(p->dir), bl_strerror(rc));
+        int e = errno;
+        BL_ERR("spool_mkdir", "dir=%s error=%s", bl_log_q(p->dir),
+               bl_log_q(rc == BL_EIO ? strerror(e) : bl_strerror(rc)));
+        /* A read-only file system (a container's root) or a directory the
+         * daemon's user cannot write: the spool is named, not the key. */
+        if (rc == BL_EIO && (e == EROFS || e == EACCES || e == EPERM))
+            rc = BL_EREADONLY;
         goto fail;
     }
     if (!(p->ring = bl_keyring_new()))

@@ -346,6 +346,21 @@ static int meta_set_text(master_store_t *s, const char *k, const char *v)
     return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "meta_set");
 }
 
+int master_store_temp_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash          ? sqlite3_mprintf(".")
+                : slash == path ? sqlite3_mprintf("/")
+                                : sqlite3_mprintf("%.*s", (int)(slash - path), path);
+    if (!dir)
+        return BL_ENOMEM;
+    /* From SQLite's allocator, as it requires: PRAGMA temp_store_directory frees and replaces it.
+     */
+    sqlite3_free(sqlite3_temp_directory);
+    sqlite3_temp_directory = dir;
+    return 0;
+}
+
 int master_store_open(const char *path, const char *feed, int sync_full, master_store_t **out)
 {
     *out = NULL;

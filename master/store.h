@@ -45,6 +45,11 @@ typedef struct {
  * PRAGMA synchronous=FULL (survives power loss) over NORMAL (survives
  * process crashes). A store created for another feed is refused (BL_EFEED). */
 int master_store_open(const char *path, const char *feed, int sync_full, master_store_t **out);
+/* Makes SQLite put its temporary files (large sorts, statement journals) in
+ * the directory of the store at path, not in /var/tmp, /tmp or the working
+ * directory: the daemon then writes only where its configuration says, which
+ * a read-only root (a container) needs. Call once, before any store is open. */
+int master_store_temp_dir(const char *path);
 void master_store_close(master_store_t *s);
 /* NULL while the store works; else why it cannot be written (any thread may ask). */
 const char *master_store_fault(const master_store_t *s);
