@@ -2,7 +2,9 @@
 /* Unit tests of the master core: JSON parser, input validation, policy on an explicit clock,
  * publisher chain. */
 #include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -650,6 +652,53 @@ static void test_http_handle(void)
     master_store_close(s);
 }
 
+/* Whether this process holds a file (open, maybe unlinked) whose path starts with prefix. */
+static int holds_file_in(const char *prefix)
+{
+    DIR *d = opendir("/proc/self/fd");
+    ASSERT(d);
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d))) {
+        char link[300], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = 0;
+            found = !strncmp(target, prefix, strlen(prefix));
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* master_store_temp_dir: SQLite's temporary files (a temp table spilled out of a tiny cache)
+ * go in the store's directory, so that a read-only root with no /tmp suffices. */
+static void test_store_temp_dir(void)
+{
+    char dir[] = "/tmp/blm-tempdir.XXXXXX", db[64], prefix[64];
+    ASSERT(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/master.db", dir);
+    snprintf(prefix, sizeof prefix, "%s/etilqs_", dir);
+    ASSERT_EQ(master_store_temp_dir(db), 0);
+    ASSERT_STREQ(sqlite3_temp_directory, dir);
+    ASSERT(!holds_file_in(prefix));
+    sqlite3 *c;
+    ASSERT_EQ(sqlite3_open(db, &c), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(c,
+                           "PRAGMA temp_store=FILE; PRAGMA cache_size=10; CREATE TEMP TABLE t(x);"
+                           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                           "WHERE i < 20000) INSERT INTO t SELECT randomblob(100) FROM n",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT(holds_file_in(prefix));
+    sqlite3_close(c);
+    sqlite3_free(sqlite3_temp_directory);
+    sqlite3_temp_directory = NULL;
+    unlink(db);
+    ASSERT_EQ(rmdir(dir), 0);
+}
+
 int main(void)
 {
     store_fixture_init("blm-core");
@@ -663,5 +712,6 @@ int main(void)
     RUN(test_history_bytes);
     RUN(test_report_retention);
     RUN(test_http_handle);
+    RUN(test_store_temp_dir);
     return store_fixture_done();
 }
