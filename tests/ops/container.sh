@@ -21,6 +21,7 @@ command -v unshare >/dev/null && command -v chroot >/dev/null || skip "needs uns
 mkdir -p "$T/mnt"
 unshare -m --propagation private mount -t tmpfs -o size=64k tmpfs "$T/mnt" 2>/dev/null ||
     skip "mounts are not allowed here (unshare -m; mount -t tmpfs failed)"
+chroot / true 2>/dev/null || skip "chroot is not allowed here"
 
 # $T/enter ROOT WHO RW-BIND... -- CMD...: in the private mount namespace that
 # unshare made, builds the read-only root ROOT and execs CMD chrooted in it,
