@@ -335,12 +335,29 @@ static void count_refused(master_public_t *p, const char *reason)
 
 /* ---- lookups ---- */
 
-static int reader_lookup(master_public_t *p, const bl_prefix_t *a, master_lookup_t *lk)
+/* A free reader (the round robin's first, else any free one, else the
+ * round robin's), locked. */
+static reader_t *reader_take(master_public_t *p)
 {
     unsigned i = p->next_reader++ % p->nreaders;
-    reader_t *r = &p->readers[i];
-    pthread_mutex_lock(&r->mu);
-    int rc = master_policy_lookup(r->s, p->c->policy, a, bl_now_ms(), lk);
+    for (unsigned j = 0; j < p->nreaders; j++) {
+        reader_t *r = &p->readers[(i + j) % p->nreaders];
+        if (pthread_mutex_trylock(&r->mu) == 0)
+            return r;
+    }
+    pthread_mutex_lock(&p->readers[i].mu);
+    return &p->readers[i];
+}
+
+/* One lookup is one read transaction on a read-only connection: a single
+ * snapshot, the file locks taken once, and never the writer's lock. */
+static int reader_lookup(master_public_t *p, const bl_prefix_t *a, master_lookup_t *lk)
+{
+    reader_t *r = reader_take(p);
+    int rc = master_store_lookup_begin(r->s);
+    if (!rc)
+        rc = master_policy_lookup(r->s, p->c->policy, a, bl_now_ms(), lk);
+    master_store_read_end(r->s);
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
@@ -1343,7 +1360,7 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
     p->readers = calloc(p->nreaders, sizeof *p->readers);
     for (unsigned i = 0; p->readers && i < p->nreaders && !rc; i++) {
         pthread_mutex_init(&p->readers[i].mu, NULL);
-        rc = master_store_open(c->db_path, c->feed, 0, &p->readers[i].s);
+        rc = master_store_open_reader(c->db_path, c->feed, &p->readers[i].s);
         if (rc)
             p->nreaders = i;
     }
