@@ -11,6 +11,7 @@
 #include "err.h"
 #include "key.h"
 #include "log.h"
+#include "public.h"
 
 static const bl_conf_name_t sync_modes[] = {{"normal", 0}, {"full", 1}, {NULL, 0}};
 static const bl_conf_section_t sections[] = {
@@ -52,6 +53,14 @@ static const bl_conf_section_t sections[] = {
             "CA and the certificates), off unless listen is set. It serves the [publisher] spool "
             "and signs heartbeats with the [publisher] key."},
 };
+
+/* trusted_proxies = PREFIX, ... */
+static int proxies(const char *v, const char **why)
+{
+    bl_prefix_t p[MASTER_PUBLIC_MAX_PROXIES];
+    size_t n;
+    return master_public_proxies_parse(v, p, MASTER_PUBLIC_MAX_PROXIES, &n, why) ? BL_ECONFIG : 0;
+}
 
 /*
  * Every option of blsync-master, once. Adding one is one entry:
@@ -136,6 +145,15 @@ static const bl_conf_opt_t opts[] = {
       .max = 100000, .help = "Connections at once on the public listener."),
     O("public", "max_connections_per_address", BL_CONF_UINT, public_max_conns_per_addr, .def = "8",
       .min = 1, .max = 100000, .help = "Connections at once from one client address."),
+    O("public", "trusted_proxies", BL_CONF_STR, public_proxies, .check = proxies,
+      .arg = "prefix, ...", .example = "127.0.0.1, 10.0.0.0/8",
+      .help = "Reverse proxies in front of the page, whose X-Forwarded-For is believed (unset: "
+              "none).",
+      .doc = "When a request comes from one of these addresses or prefixes, its client is the "
+             "right-most address of X-Forwarded-For that is not itself a trusted proxy; rate "
+             "limits and logs use that address. From any other peer the header is ignored. "
+             "Raise max_connections_per_address for the proxies: their connections count as "
+             "theirs."),
     O("public", "max_body", BL_CONF_SIZE, public_max_body, .def = "64K", .min = 4096,
       .max = 1 << 20, .help = "Largest request body (a review request with every field full)."),
     O("public", "lookup_rate", BL_CONF_NUMBER, lookup_rate, .def = "60", .min = 0, .max = 100000000,

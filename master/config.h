@@ -54,6 +54,7 @@ typedef struct {
     char public_listen[128];
     char public_cert[PATH_MAX], public_key[PATH_MAX];
     unsigned public_threads, public_max_conns, public_max_conns_per_addr;
+    char public_proxies[1024]; /* trusted_proxies (master_public_proxies_parse) */
     size_t public_max_body;
     double lookup_rate, lookup_burst, request_rate, request_burst;
     uint64_t max_open_reviews;

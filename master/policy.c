@@ -292,23 +292,10 @@ int master_policy_lookup(master_store_t *s, const master_policy_t *p, const bl_p
         return 0;
     }
     /* The latest delisting of any prefix covering addr. */
-    int max = bl_prefix_maxlen(addr);
-    for (int len = max; len >= 0; len--) {
-        bl_prefix_t k = *addr;
-        k.len = (uint8_t)len;
-        for (int i = len / 8; i < max / 8; i++)
-            k.addr[i] &= (i == len / 8 && len % 8) ? (uint8_t)(0xff << (8 - len % 8)) : 0;
-        master_delisting_t d;
-        rc = master_store_delisting_last(s, &k, &d);
-        if (rc == BL_ENOTFOUND)
-            continue;
-        if (rc)
-            return rc;
-        if (!out->has_delisting || d.decided_ms > out->d.decided_ms) {
-            out->has_delisting = 1;
-            out->d = d;
-        }
-    }
+    rc = master_store_delisting_cover(s, addr, &out->d);
+    if (rc && rc != BL_ENOTFOUND)
+        return rc;
+    out->has_delisting = rc == 0;
     if (!out->has_delisting)
         return 0;
     out->published = out->d.serial != 0 || out->d.noop;

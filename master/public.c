@@ -38,6 +38,7 @@
 
 typedef struct {
     uint8_t key[17]; /* family, then the IPv4 address or the IPv6 /64 */
+    uint8_t dry;     /* refused since its last allowed request */
     double tokens;
     int64_t t_ms;
 } bucket_t;
@@ -63,29 +64,24 @@ static void limiter_free(limiter_t *l)
     pthread_mutex_destroy(&l->mu);
 }
 
-/* A client: the address, or for IPv6 its /64 (one host holds a /64). */
-static void client_key(const struct sockaddr *sa, uint8_t key[17])
+/* A client's bucket key: the address, or for IPv6 its /64 (one host holds
+ * a /64); an unknown client (af 0) has the zero key. */
+static void client_key(const bl_prefix_t *a, uint8_t key[17])
 {
     memset(key, 0, 17);
-    if (sa && sa->sa_family == AF_INET) {
+    if (a->af == BL_AF4) {
         key[0] = 4;
-        memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa && sa->sa_family == AF_INET6) {
-        const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (!memcmp(a, mapped, 12)) {
-            key[0] = 4;
-            memcpy(key + 1, a + 12, 4);
-        } else {
-            key[0] = 6;
-            memcpy(key + 1, a, 8);
-        }
+        memcpy(key + 1, a->addr, 4);
+    } else if (a->af == BL_AF6) {
+        key[0] = 6;
+        memcpy(key + 1, a->addr, 8);
     }
 }
 
 /* Takes one token of the client's bucket: 1 if allowed. A full table
- * hands the least recently used slot of the probe set to the newcomer. */
-static int limiter_take(limiter_t *l, const uint8_t key[17])
+ * hands the least recently used slot of the probe set to the newcomer.
+ * *first (refused only) says whether the client was allowed until now. */
+static int limiter_take(limiter_t *l, const uint8_t key[17], int *first)
 {
     if (l->per_ms <= 0)
         return 1;
@@ -105,6 +101,7 @@ static int limiter_take(limiter_t *l, const uint8_t key[17])
     if (!hit) {
         hit = old;
         memcpy(hit->key, key, 17);
+        hit->dry = 0;
         hit->tokens = l->burst;
         hit->t_ms = now;
     }
@@ -115,8 +112,162 @@ static int limiter_take(limiter_t *l, const uint8_t key[17])
     int ok = hit->tokens >= 1.0;
     if (ok)
         hit->tokens -= 1.0;
+    *first = !ok && !hit->dry;
+    hit->dry = !ok;
     pthread_mutex_unlock(&l->mu);
     return ok;
+}
+
+/* ---- the client: the peer, or the address a trusted proxy forwards ---- */
+
+int master_public_proxies_parse(const char *s, bl_prefix_t *out, size_t max, size_t *n,
+                                const char **why)
+{
+    *n = 0;
+    while (s && *s) {
+        size_t len = strcspn(s, ", \t");
+        if (len) {
+            char item[INET6_ADDRSTRLEN + 8];
+            if (len >= sizeof item || *n == max) {
+                *why = len >= sizeof item ? "not an address or prefix" : "too many entries";
+                return BL_EINVAL;
+            }
+            memcpy(item, s, len);
+            item[len] = 0;
+            int rc = bl_prefix_parse(item, &out[*n]);
+            if (rc) {
+                *why = rc == BL_EHOSTBITS ? "bits set beyond the prefix length"
+                                          : "not an address or prefix";
+                return BL_EINVAL;
+            }
+            ++*n;
+        }
+        s += len;
+        s += strspn(s, ", \t");
+    }
+    return 0;
+}
+
+/* An address as a full-length prefix; an IPv4-mapped IPv6 address as IPv4. */
+static void addr_v6(const uint8_t a[16], bl_prefix_t *out)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memset(out, 0, sizeof *out);
+    if (!memcmp(a, mapped, 12)) {
+        out->af = BL_AF4;
+        out->len = 32;
+        memcpy(out->addr, a + 12, 4);
+    } else {
+        out->af = BL_AF6;
+        out->len = 128;
+        memcpy(out->addr, a, 16);
+    }
+}
+
+static void addr_of_sockaddr(const struct sockaddr *sa, bl_prefix_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (sa && sa->sa_family == AF_INET) {
+        out->af = BL_AF4;
+        out->len = 32;
+        memcpy(out->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        addr_v6(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, out);
+    }
+}
+
+/* One hop of X-Forwarded-For: an address, with spaces around it, perhaps in
+ * brackets or with a port ("[2001:db8::1]:443", "192.0.2.1:443"). */
+static int hop_parse(const char *s, size_t n, bl_prefix_t *out)
+{
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    char *a = buf;
+    if (*a == '[') {
+        char *rb = strchr(a, ']');
+        if (!rb)
+            return -1;
+        *rb = 0;
+        a++;
+    } else if (strchr(a, ':') == strrchr(a, ':') && strchr(a, ':')) {
+        *strchr(a, ':') = 0; /* IPv4 with a port */
+    }
+    uint8_t b[16];
+    memset(out, 0, sizeof *out);
+    if (inet_pton(AF_INET, a, b) == 1) {
+        out->af = BL_AF4;
+        out->len = 32;
+        memcpy(out->addr, b, 4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, a, b) == 1) {
+        addr_v6(b, out);
+        return 0;
+    }
+    return -1;
+}
+
+static int trusted(const master_public_conf_t *c, const bl_prefix_t *a)
+{
+    for (size_t i = 0; i < c->nproxies; i++)
+        if (bl_prefix_contains(&c->proxies[i], a))
+            return 1;
+    return 0;
+}
+
+static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    bl_buf_t *b = cls;
+    if (key && value && !strcasecmp(key, "X-Forwarded-For")) {
+        if (b->len)
+            bl_buf_u8(b, ',');
+        bl_buf_put(b, value, strlen(value));
+    }
+    return MHD_YES;
+}
+
+/* The client of a request: the peer; behind a trusted proxy, the right-most
+ * address of X-Forwarded-For (every such header, in order) that is not a
+ * trusted proxy itself. Each proxy appends the address it received the
+ * request from, so what lies left of the last untrusted hop may be forged.
+ * A hop that is no address ends the walk at the trusted hop right of it;
+ * a chain of trusted hops only gives its left-most. */
+static void client_of(const master_public_conf_t *c, struct MHD_Connection *conn, bl_prefix_t *out)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    addr_of_sockaddr(ci ? ci->client_addr : NULL, out);
+    if (!c->nproxies || !trusted(c, out))
+        return;
+    bl_buf_t b;
+    bl_buf_init(&b);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_collect, &b);
+    const char *h = (const char *)b.data;
+    size_t end = b.err ? 0 : b.len;
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && h[start - 1] != ',')
+            start--;
+        bl_prefix_t hop;
+        if (end > start && hop_parse(h + start, end - start, &hop))
+            break;
+        if (end > start) {
+            *out = hop;
+            if (!trusted(c, &hop))
+                break;
+        }
+        end = start ? start - 1 : 0;
+    }
+    bl_buf_close(&b);
 }
 
 /* ---- the server ---- */
@@ -322,12 +473,29 @@ static void count_refused(master_public_t *p, const char *reason)
 
 /* ---- lookups ---- */
 
-static int reader_lookup(master_public_t *p, const bl_prefix_t *a, master_lookup_t *lk)
+/* A free reader (the round robin's first, else any free one, else the
+ * round robin's), locked. */
+static reader_t *reader_take(master_public_t *p)
 {
     unsigned i = p->next_reader++ % p->nreaders;
-    reader_t *r = &p->readers[i];
-    pthread_mutex_lock(&r->mu);
-    int rc = master_policy_lookup(r->s, p->c->policy, a, bl_now_ms(), lk);
+    for (unsigned j = 0; j < p->nreaders; j++) {
+        reader_t *r = &p->readers[(i + j) % p->nreaders];
+        if (pthread_mutex_trylock(&r->mu) == 0)
+            return r;
+    }
+    pthread_mutex_lock(&p->readers[i].mu);
+    return &p->readers[i];
+}
+
+/* One lookup is one read transaction on a read-only connection: a single
+ * snapshot, the file locks taken once, and never the writer's lock. */
+static int reader_lookup(master_public_t *p, const bl_prefix_t *a, master_lookup_t *lk)
+{
+    reader_t *r = reader_take(p);
+    int rc = master_store_lookup_begin(r->s);
+    if (!rc)
+        rc = master_policy_lookup(r->s, p->c->policy, a, bl_now_ms(), lk);
+    master_store_read_end(r->s);
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
@@ -791,8 +959,8 @@ static int page_review_form(master_public_t *p, struct MHD_Connection *conn, con
 }
 
 /* Files a checked form under the master's lock; status and texts out. */
-static int file_review(master_public_t *p, const master_review_form_t *f, int64_t *id, char *token,
-                       int *state, const char **field, const char **why)
+static int file_review(master_public_t *p, const bl_prefix_t *client, const master_review_form_t *f,
+                       int64_t *id, char *token, int *state, const char **field, const char **why)
 {
     pthread_mutex_lock(p->c->lock);
     int rc = master_store_begin(p->c->store);
@@ -819,8 +987,11 @@ static int file_review(master_public_t *p, const master_review_form_t *f, int64_
         *why = "the request could not be stored; try again later";
         return 503;
     }
-    master_metrics_review_filed(
-        p->c->metrics, master_review_category_name(master_review_category_parse(f->category)));
+    const char *cat = master_review_category_name(master_review_category_parse(f->category));
+    master_metrics_review_filed(p->c->metrics, cat);
+    char a[BL_PREFIX_STRLEN];
+    BL_INFO("public_review_filed", "id=%lld category=%s client=%s", (long long)*id, cat,
+            client->af ? bl_addr_format(client, a, sizeof a) : "-");
     return 201;
 }
 
@@ -829,7 +1000,8 @@ static void status_link(bl_buf_t *b, int64_t id, const char *token)
     fmt(b, "/review/status?id=%lld&amp;token=%s", (long long)id, token);
 }
 
-static int post_review_form(master_public_t *p, struct MHD_Connection *conn, char *body, resp_t *r)
+static int post_review_form(master_public_t *p, struct MHD_Connection *conn,
+                            const bl_prefix_t *client, char *body, resp_t *r)
 {
     kv_t kv[32];
     size_t n = form_parse(body, kv, 32);
@@ -847,7 +1019,7 @@ static int post_review_form(master_public_t *p, struct MHD_Connection *conn, cha
     char token[MASTER_REVIEW_TOKEN_LEN + 1];
     int state = 0;
     const char *field = NULL, *why = NULL;
-    int st = file_review(p, &f, &id, token, &state, &field, &why);
+    int st = file_review(p, client, &f, &id, token, &state, &field, &why);
     if (st == 422 || st == 503) {
         r->status = st;
         review_form(p, conn, r, &f, field, why);
@@ -875,7 +1047,8 @@ static int post_review_form(master_public_t *p, struct MHD_Connection *conn, cha
     return 201;
 }
 
-static int post_review_json(master_public_t *p, const uint8_t *body, size_t len, resp_t *r)
+static int post_review_json(master_public_t *p, const bl_prefix_t *client, const uint8_t *body,
+                            size_t len, resp_t *r)
 {
     master_json_doc_t doc;
     char why_[160];
@@ -902,7 +1075,7 @@ static int post_review_json(master_public_t *p, const uint8_t *body, size_t len,
     char token[MASTER_REVIEW_TOKEN_LEN + 1];
     int state = 0;
     const char *field = NULL, *why = NULL;
-    int st = file_review(p, &f, &id, token, &state, &field, &why);
+    int st = file_review(p, client, &f, &id, token, &state, &field, &why);
     if (st != 201) {
         master_json_free(&doc);
         return json_error(r, st, field, why);
@@ -1044,15 +1217,19 @@ static const char *arg(struct MHD_Connection *c, const char *k)
     return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
 }
 
-static int rate_limited(master_public_t *p, limiter_t *l, struct MHD_Connection *conn, int json,
+static int rate_limited(master_public_t *p, limiter_t *l, const bl_prefix_t *client, int json,
                         const char *what, resp_t *r)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     uint8_t key[17];
-    client_key(ci ? ci->client_addr : NULL, key);
-    if (limiter_take(l, key))
+    client_key(client, key);
+    int first = 0;
+    if (limiter_take(l, key, &first))
         return 0;
+    if (first) { /* once per client and flood, not once per refusal */
+        char a[BL_PREFIX_STRLEN];
+        BL_INFO("public_rate_limited", "client=%s what=%s",
+                client->af ? bl_addr_format(client, a, sizeof a) : "-", what);
+    }
     count_refused(p, l == &p->lookups ? "rate_limited_lookup" : "rate_limited_request");
     r->retry_after = l == &p->lookups ? 60 : 3600;
     char msg[160];
@@ -1067,6 +1244,8 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
 {
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     int post = !strcmp(method, "POST");
+    bl_prefix_t client;
+    client_of(p->c, conn, &client);
     if (!strcmp(url, "/style.css")) {
         if (!get)
             return html_error(r, 405, "Method not allowed", "Use GET.");
@@ -1084,14 +1263,14 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
         if (!get)
             return html_error(r, 405, "Method not allowed", "Use GET.");
         const char *ip = arg(conn, "ip");
-        if (ip && *ip && rate_limited(p, &p->lookups, conn, 0, "lookups", r))
+        if (ip && *ip && rate_limited(p, &p->lookups, &client, 0, "lookups", r))
             return r->status;
         return page_lookup(p, ip, r);
     }
     if (!strncmp(url, "/api/lookup/", 12)) {
         if (!get)
             return json_error(r, 405, NULL, "use GET");
-        if (rate_limited(p, &p->lookups, conn, 1, "lookups", r))
+        if (rate_limited(p, &p->lookups, &client, 1, "lookups", r))
             return r->status;
         return api_lookup(p, url + 12, r);
     }
@@ -1100,10 +1279,10 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
             return page_review_form(p, conn, arg(conn, "ip"), r);
         if (!post)
             return html_error(r, 405, "Method not allowed", "Use GET or POST.");
-        if (rate_limited(p, &p->requests, conn, 0, "requests", r))
+        if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
         bl_buf_u8(&rq->body, 0);
-        return post_review_form(p, conn, (char *)rq->body.data, r);
+        return post_review_form(p, conn, &client, (char *)rq->body.data, r);
     }
     if (!strcmp(url, "/api/review")) {
         if (!post)
@@ -1111,28 +1290,28 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
         const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
         if (!ct || strncasecmp(ct, "application/json", 16))
             return json_error(r, 415, NULL, "send Content-Type: application/json");
-        if (rate_limited(p, &p->requests, conn, 1, "requests", r))
+        if (rate_limited(p, &p->requests, &client, 1, "requests", r))
             return r->status;
-        return post_review_json(p, rq->body.data, rq->body.len, r);
+        return post_review_json(p, &client, rq->body.data, rq->body.len, r);
     }
     if (!strcmp(url, "/review/status")) {
         if (!get)
             return html_error(r, 405, "Method not allowed", "Use GET.");
-        if (rate_limited(p, &p->lookups, conn, 0, "lookups", r))
+        if (rate_limited(p, &p->lookups, &client, 0, "lookups", r))
             return r->status;
         return page_review_status(p, conn, arg(conn, "id"), arg(conn, "token"), r, NULL);
     }
     if (!strncmp(url, "/api/review/", 12)) {
         if (!get)
             return json_error(r, 405, NULL, "use GET");
-        if (rate_limited(p, &p->lookups, conn, 1, "lookups", r))
+        if (rate_limited(p, &p->lookups, &client, 1, "lookups", r))
             return r->status;
         return api_review_status(p, url + 12, arg(conn, "token"), r);
     }
     if (!strcmp(url, "/review/reply")) {
         if (!post)
             return html_error(r, 405, "Method not allowed", "Use POST.");
-        if (rate_limited(p, &p->requests, conn, 0, "requests", r))
+        if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
         bl_buf_u8(&rq->body, 0);
         return post_reply(p, conn, (char *)rq->body.data, r);
@@ -1285,6 +1464,10 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
                    .request_timeout_ms = mc->http_request_timeout_ms},
         .tls_cert = mc->public_cert,
         .tls_key = mc->public_key};
+    const char *why;
+    if (master_public_proxies_parse(mc->public_proxies, c->proxies, MASTER_PUBLIC_MAX_PROXIES,
+                                    &c->nproxies, &why))
+        c->nproxies = 0; /* refused when the configuration was loaded */
     return c;
 }
 
@@ -1331,7 +1514,7 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
     p->readers = calloc(p->nreaders, sizeof *p->readers);
     for (unsigned i = 0; p->readers && i < p->nreaders && !rc; i++) {
         pthread_mutex_init(&p->readers[i].mu, NULL);
-        rc = master_store_open(c->db_path, c->feed, 0, &p->readers[i].s);
+        rc = master_store_open_reader(c->db_path, c->feed, &p->readers[i].s);
         if (rc)
             p->nreaders = i;
     }

@@ -26,8 +26,11 @@
  * Lookups read through their own store connections (one per thread), never
  * under the master's lock: a flood of lookups does not stall ingestion.
  * Filing a request takes the lock (a write). Per-client token buckets
- * bound lookups and requests (429); the queue is bounded (503).
+ * bound lookups and requests (429); the queue is bounded (503). The client
+ * is the peer's address, or, when the peer is a trusted proxy, the
+ * right-most address of X-Forwarded-For that is not a trusted proxy.
  */
+#define MASTER_PUBLIC_MAX_PROXIES 64
 typedef struct {
     pthread_mutex_t *lock; /* the master's store lock (filing, operator state) */
     master_store_t *store;
@@ -41,7 +44,9 @@ typedef struct {
     size_t max_body;
     unsigned threads;
     master_http_limits_t limits;
-    const char *tls_cert, *tls_key; /* PEM files; both empty: plain HTTP */
+    const char *tls_cert, *tls_key;                 /* PEM files; both empty: plain HTTP */
+    bl_prefix_t proxies[MASTER_PUBLIC_MAX_PROXIES]; /* trusted_proxies */
+    size_t nproxies;
 } master_public_conf_t;
 
 typedef struct master_public master_public_t;
@@ -50,6 +55,12 @@ typedef struct master_public master_public_t;
 master_public_conf_t *master_public_conf(const master_config_t *mc, master_public_conf_t *c,
                                          pthread_mutex_t *lock, master_store_t *store,
                                          master_metrics_t *metrics);
+
+/* Parses a trusted_proxies list: addresses and prefixes ("127.0.0.1,
+ * 10.0.0.0/8") separated by commas or spaces, at most max of them. Returns
+ * 0, or BL_EINVAL with *why a static sentence. */
+int master_public_proxies_parse(const char *s, bl_prefix_t *out, size_t max, size_t *n,
+                                const char **why);
 
 /* Starts the listener on listen ("host:port"); c must outlive it. */
 int master_public_start(const master_public_conf_t *c, const char *listen, master_public_t **out);

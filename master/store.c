@@ -38,6 +38,10 @@ enum {
     Q_EXP_DEL,
     Q_MIRROR_ACK,
     Q_MIRROR_COUNT,
+    Q_L_FLOOR,
+    Q_DL_FLOOR,
+    Q_READ_BEGIN,
+    Q_READ_END,
     Q_N
 };
 
@@ -77,6 +81,13 @@ static const char *const sql[Q_N] = {
                      "acked_serial=?2,last_contact_ms=?3",
     [Q_MIRROR_COUNT] = "SELECT count(*),coalesce(sum(acked_serial>=?2),0) FROM mirrors "
                        "WHERE last_contact_ms>=?1",
+    /* The greatest key at or below ?1 of the family whose keys start with
+     * the byte ?2 (a seek backwards in the key order: see cover_walk). */
+    [Q_L_FLOOR] = "SELECT key,a,reason,listed_at,expires_at,kind,decided_ms,last_report_ms FROM "
+                  "listings WHERE key<=?1 AND key>=?2 ORDER BY key DESC LIMIT 1",
+    [Q_DL_FLOOR] = "SELECT key FROM delistings WHERE key<=?1 AND key>=?2 ORDER BY key DESC LIMIT 1",
+    [Q_READ_BEGIN] = "BEGIN",
+    [Q_READ_END] = "ROLLBACK",
 };
 
 static const char schema[] =
@@ -361,7 +372,51 @@ int master_store_temp_dir(const char *path)
     return 0;
 }
 
-int master_store_open(const char *path, const char *feed, int sync_full, master_store_t **out)
+/* The version first: a store of another schema must be refused as such,
+ * not by a statement that does not compile against it. */
+static int version_check(master_store_t *s, const char *path)
+{
+    sqlite3_stmt *vst;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k='schema_version'", -1, &vst, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(vst) == SQLITE_ROW &&
+            sqlite3_column_int64(vst, 0) != MASTER_STORE_SCHEMA) {
+            BL_ERR("store_schema", "path=%s schema=%lld want=%d", bl_log_q(path),
+                   (long long)sqlite3_column_int64(vst, 0), MASTER_STORE_SCHEMA);
+            rc = BL_EVERSION;
+        }
+        sqlite3_finalize(vst);
+    }
+    return rc;
+}
+
+static int prepare_all(master_store_t *s)
+{
+    for (int i = 0; i < Q_N; i++)
+        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) !=
+            SQLITE_OK)
+            return sqerr(s, "prepare");
+    return 0;
+}
+
+static int feed_check(master_store_t *s, const char *path, const char *feed)
+{
+    sqlite3_stmt *st = Q(s, Q_META_GET);
+    sqlite3_bind_text(st, 1, "feed", -1, SQLITE_STATIC);
+    int rc = 0;
+    if (sqlite3_step(st) != SQLITE_ROW ||
+        strcmp((const char *)sqlite3_column_text(st, 0), feed) != 0) {
+        BL_ERR("store_feed", "path=%s want=%s", bl_log_q(path), bl_log_q(feed));
+        rc = BL_EFEED;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* A store handle on the SQLite file at path opened with flags; on failure
+ * *out is what to close (it may be NULL). */
+static int store_connect(const char *path, const char *feed, int flags, master_store_t **out)
 {
     *out = NULL;
     if (strlen(feed) > BL_FEED_MAX || !*feed)
@@ -369,15 +424,24 @@ int master_store_open(const char *path, const char *feed, int sync_full, master_
     master_store_t *s = calloc(1, sizeof *s);
     if (!s)
         return BL_ENOMEM;
+    *out = s;
     snprintf(s->feed, sizeof s->feed, "%s", feed);
-    int rc;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         BL_ERR("store_open", "path=%s error=%s", bl_log_q(path),
                bl_log_q(s->db ? sqlite3_errmsg(s->db) : "out of memory"));
-        rc = BL_EIO;
-        goto fail;
+        return BL_EIO;
     }
+    sqlite3_busy_timeout(s->db, 10000);
+    return 0;
+}
+
+int master_store_open(const char *path, const char *feed, int sync_full, master_store_t **out)
+{
+    *out = NULL;
+    master_store_t *s;
+    int rc = store_connect(path, feed, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s);
+    if (rc)
+        goto fail;
     /* SQLite falls back to read-only when the file is not writable (created by root, the
      * daemon runs as blsync); in WAL mode even BEGIN IMMEDIATE succeeds then, and every write
      * would fail later. Refused here, with the reason. */
@@ -387,7 +451,6 @@ int master_store_open(const char *path, const char *feed, int sync_full, master_
         rc = BL_EREADONLY;
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 10000);
     if ((rc = exec(s, "PRAGMA journal_mode=WAL")) ||
         (rc = exec(s, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")) ||
         (rc = exec(s, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-262144")))
@@ -398,29 +461,9 @@ int master_store_open(const char *path, const char *feed, int sync_full, master_
         exec(s, "ROLLBACK");
         goto fail;
     }
-    /* The version first: a store of another schema must be refused as such,
-     * not by a statement that does not compile against it. */
-    sqlite3_stmt *vst;
-    if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k='schema_version'", -1, &vst, NULL) ==
-        SQLITE_OK) {
-        if (sqlite3_step(vst) == SQLITE_ROW &&
-            sqlite3_column_int64(vst, 0) != MASTER_STORE_SCHEMA) {
-            BL_ERR("store_schema", "path=%s schema=%lld want=%d", bl_log_q(path),
-                   (long long)sqlite3_column_int64(vst, 0), MASTER_STORE_SCHEMA);
-            sqlite3_finalize(vst);
-            exec(s, "ROLLBACK");
-            rc = BL_EVERSION;
-            goto fail;
-        }
-        sqlite3_finalize(vst);
-    }
-    for (int i = 0; i < Q_N; i++) {
-        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) !=
-            SQLITE_OK) {
-            rc = sqerr(s, "prepare");
-            exec(s, "ROLLBACK");
-            goto fail;
-        }
+    if ((rc = version_check(s, path)) || (rc = prepare_all(s))) {
+        exec(s, "ROLLBACK");
+        goto fail;
     }
     int64_t ver;
     rc = meta_get_int(s, "schema_version", &ver);
@@ -449,22 +492,31 @@ int master_store_open(const char *path, const char *feed, int sync_full, master_
         exec(s, "ROLLBACK");
         rc = BL_EVERSION;
         goto fail;
-    } else {
-        sqlite3_stmt *st = Q(s, Q_META_GET);
-        sqlite3_bind_text(st, 1, "feed", -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_ROW ||
-            strcmp((const char *)sqlite3_column_text(st, 0), feed) != 0) {
-            BL_ERR("store_feed", "path=%s want=%s", bl_log_q(path), bl_log_q(feed));
-            sqlite3_reset(st);
-            exec(s, "ROLLBACK");
-            rc = BL_EFEED;
-            goto fail;
-        }
-        sqlite3_reset(st);
+    } else if ((rc = feed_check(s, path, feed))) {
+        exec(s, "ROLLBACK");
+        goto fail;
     }
     if ((rc = exec(s, "COMMIT")))
         goto fail;
     if ((rc = master_store_load_meta(s)))
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    master_store_close(s);
+    return rc;
+}
+
+int master_store_open_reader(const char *path, const char *feed, master_store_t **out)
+{
+    *out = NULL;
+    master_store_t *s;
+    int64_t ver;
+    int rc;
+    if ((rc = store_connect(path, feed, SQLITE_OPEN_READONLY, &s)) ||
+        (rc = exec(s, "PRAGMA cache_size=-65536")) || (rc = version_check(s, path)) ||
+        (rc = prepare_all(s)) || (rc = meta_get_int(s, "schema_version", &ver)) ||
+        (rc = feed_check(s, path, feed)))
         goto fail;
     *out = s;
     return 0;
@@ -558,8 +610,14 @@ int master_store_read_begin(master_store_t *s)
 
 void master_store_read_end(master_store_t *s)
 {
-    if (sqlite3_get_autocommit(s->db) == 0)
-        exec(s, "ROLLBACK");
+    if (sqlite3_get_autocommit(s->db) == 0 && sqlite3_step(Q(s, Q_READ_END)) != SQLITE_DONE)
+        sqerr(s, "read_end");
+}
+
+int master_store_lookup_begin(master_store_t *s)
+{
+    sqlite3_stmt *st = Q(s, Q_READ_BEGIN);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "lookup_begin");
 }
 
 int master_store_commit(master_store_t *s)
@@ -757,19 +815,120 @@ int master_store_listing_del(master_store_t *s, const bl_prefix_t *key, int64_t 
     return 0;
 }
 
-int master_store_listing_cover(master_store_t *s, const bl_prefix_t *addr, master_listing_t *out)
+/* addr cut to its first len bits. */
+static bl_prefix_t prefix_cut(const bl_prefix_t *addr, int len)
+{
+    bl_prefix_t p = *addr;
+    int max = bl_prefix_maxlen(addr);
+    p.len = (uint8_t)len;
+    for (int i = len / 8; i < max / 8; i++)
+        p.addr[i] &= (i == len / 8 && len % 8) ? (uint8_t)(0xff << (8 - len % 8)) : 0;
+    return p;
+}
+
+/* How many leading address bits a and b share (at most max). */
+static int common_bits(const bl_prefix_t *a, const bl_prefix_t *b, int max)
+{
+    for (int i = 0; i < max / 8; i++) {
+        unsigned x = a->addr[i] ^ b->addr[i];
+        if (x)
+            return i * 8 + __builtin_clz(x) - (int)(8 * sizeof x - 8);
+    }
+    return max;
+}
+
+/*
+ * The keys of a table (statement q: the greatest key at or below ?1 within
+ * the family ?2) that cover addr cut to len, longest first. Keys sort by
+ * address bits, then by length, so every covering key lies at or below the
+ * key of addr/len, and the longest of them is the greatest. One seek finds
+ * the greatest key F at or below it: either F covers addr (fn is called
+ * with the statement on F's row, and the walk goes on below F's length),
+ * or F shares k < len leading bits with addr and no key longer than k can
+ * cover addr (it would sort between F and addr/len), so the next seek
+ * starts at addr/k. A lookup costs a seek per covering key plus a few
+ * misses, instead of one probe per possible length (33 for IPv4, 129 for
+ * IPv6). fn returns 0 to go on; anything else ends the walk and is
+ * returned. BL_ENOTFOUND when the walk ends without.
+ */
+static int cover_walk(master_store_t *s, int q, const bl_prefix_t *addr, int len,
+                      int (*fn)(void *ctx, sqlite3_stmt *st, const bl_prefix_t *key), void *ctx)
 {
     int max = bl_prefix_maxlen(addr);
-    for (int len = addr->len; len >= 0; len--) {
-        bl_prefix_t p = *addr;
-        p.len = (uint8_t)len;
-        for (int i = len / 8; i < max / 8; i++)
-            p.addr[i] &= (i == len / 8 && len % 8) ? (uint8_t)(0xff << (8 - len % 8)) : 0;
-        int rc = master_store_listing_get(s, &p, out);
-        if (rc != BL_ENOTFOUND)
+    uint8_t fam = addr->af;
+    while (len >= 0) {
+        bl_prefix_t k = prefix_cut(addr, len), f;
+        sqlite3_stmt *st = Q(s, q);
+        bind_key(st, 1, &k);
+        sqlite3_bind_blob(st, 2, &fam, 1, SQLITE_STATIC);
+        int rc = step_row(s, st, "cover");
+        if (rc)
             return rc;
+        if ((rc = col_key(st, 0, &f))) {
+            sqlite3_reset(st);
+            return rc;
+        }
+        bl_prefix_t cut = prefix_cut(addr, f.len <= len ? f.len : len);
+        if (f.len <= len && bl_prefix_eq(&cut, &f)) {
+            rc = fn(ctx, st, &f);
+            sqlite3_reset(st);
+            if (rc)
+                return rc;
+            len = f.len - 1;
+        } else {
+            sqlite3_reset(st);
+            int c = common_bits(&f, &k, max);
+            len = c < len ? c : len - 1;
+        }
     }
     return BL_ENOTFOUND;
+}
+
+static int take_listing(void *ctx, sqlite3_stmt *st, const bl_prefix_t *key)
+{
+    master_listing_t *out = ctx;
+    memset(out, 0, sizeof *out);
+    out->e.key = *key;
+    row_to_listing(st, 1, out);
+    return 1;
+}
+
+int master_store_listing_cover(master_store_t *s, const bl_prefix_t *addr, master_listing_t *out)
+{
+    int rc = cover_walk(s, Q_L_FLOOR, addr, addr->len, take_listing, out);
+    return rc == 1 ? 0 : rc;
+}
+
+typedef struct {
+    master_store_t *s;
+    int found;
+    master_delisting_t *d;
+} dl_cover_t;
+
+static int take_delisting(void *ctx, sqlite3_stmt *st, const bl_prefix_t *key)
+{
+    dl_cover_t *c = ctx;
+    bl_prefix_t k = *key;
+    sqlite3_reset(st);
+    master_delisting_t d;
+    int rc = master_store_delisting_last(c->s, &k, &d);
+    if (rc)
+        return rc == BL_ENOTFOUND ? 0 : rc;
+    if (!c->found || d.decided_ms > c->d->decided_ms) {
+        c->found = 1;
+        *c->d = d;
+    }
+    return 0;
+}
+
+int master_store_delisting_cover(master_store_t *s, const bl_prefix_t *addr,
+                                 master_delisting_t *out)
+{
+    dl_cover_t c = {s, 0, out};
+    int rc = cover_walk(s, Q_DL_FLOOR, addr, bl_prefix_maxlen(addr), take_delisting, &c);
+    if (rc && rc != BL_ENOTFOUND)
+        return rc;
+    return c.found ? 0 : BL_ENOTFOUND;
 }
 
 /* Expiry is set-based: one pass over the expiring rows for the digest, then

@@ -50,6 +50,11 @@ int master_store_open(const char *path, const char *feed, int sync_full, master_
  * directory: the daemon then writes only where its configuration says, which
  * a read-only root (a container) needs. Call once, before any store is open. */
 int master_store_temp_dir(const char *path);
+/* Opens an existing store read-only (SQLITE_OPEN_READONLY): a reader for
+ * lookups beside the daemon's writer. It never takes the write lock and
+ * never waits for the writer (WAL readers see the last commit). BL_EFEED,
+ * BL_EVERSION as above; BL_EIO if the store does not exist. */
+int master_store_open_reader(const char *path, const char *feed, master_store_t **out);
 void master_store_close(master_store_t *s);
 /* NULL while the store works; else why it cannot be written (any thread may ask). */
 const char *master_store_fault(const master_store_t *s);
@@ -67,6 +72,10 @@ void master_store_rollback(master_store_t *s);
  * until _read_end sees the database as it was at _read_begin. */
 int master_store_read_begin(master_store_t *s);
 void master_store_read_end(master_store_t *s);
+/* The same without loading the state digest and count: a short read
+ * transaction for a few point reads (a lookup) that see one snapshot and
+ * take the file locks once. Ends with master_store_read_end. */
+int master_store_lookup_begin(master_store_t *s);
 
 /* Current (unpublished) state digest and entry count; valid inside a
  * transaction, or after master_store_load_meta outside one. */
@@ -83,7 +92,8 @@ int master_store_listing_get(master_store_t *s, const bl_prefix_t *key, master_l
 int master_store_listing_put(master_store_t *s, const master_listing_t *l);
 int master_store_listing_del(master_store_t *s, const bl_prefix_t *key, int64_t decided_ms,
                              const char *cause, master_listing_t *old);
-/* Finds the listing covering addr (exact key first, then shorter prefixes). */
+/* Finds the listing covering addr: the longest listed prefix that contains
+ * it (addr itself first). A few index seeks whatever the prefix lengths. */
 int master_store_listing_cover(master_store_t *s, const bl_prefix_t *addr, master_listing_t *out);
 /* Delists every listing with expires_at <= now_ms/1000 (decided at now_ms).
  * *n receives how many. */
@@ -135,6 +145,10 @@ typedef struct {
     int noop; /* the prefix was never published: nothing to propagate */
 } master_delisting_t;
 int master_store_delisting_last(master_store_t *s, const bl_prefix_t *key, master_delisting_t *out);
+/* The latest delisting (by decided_ms; on a tie the longer prefix) of any
+ * prefix covering addr, addr itself included (BL_ENOTFOUND if none). */
+int master_store_delisting_cover(master_store_t *s, const bl_prefix_t *addr,
+                                 master_delisting_t *out);
 /* Oldest decided_ms of delistings carried by serials above acked (0 if none). */
 int master_store_delisting_oldest_after(master_store_t *s, uint64_t acked, int64_t *decided_ms);
 

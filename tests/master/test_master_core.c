@@ -699,6 +699,117 @@ static void test_store_temp_dir(void)
     ASSERT_EQ(rmdir(dir), 0);
 }
 
+/* addr cut to its first len bits. */
+static bl_prefix_t cut(const bl_prefix_t *a, int len)
+{
+    bl_prefix_t p = *a;
+    p.len = (uint8_t)len;
+    for (int i = 0; i < bl_prefix_maxlen(a); i++)
+        if (i >= len)
+            p.addr[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
+    return p;
+}
+
+/* A random prefix near a few bases of the family: covering, nested and
+ * neighbouring keys are common. */
+static bl_prefix_t near_prefix(uint64_t *rs, int af, int len)
+{
+    bl_prefix_t a;
+    memset(&a, 0, sizeof a);
+    a.af = (uint8_t)af;
+    a.len = (uint8_t)bl_prefix_maxlen(&a);
+    int n = af == BL_AF4 ? 4 : 16;
+    a.addr[0] = af == BL_AF4 ? 10 : 0x20;
+    a.addr[1] = (uint8_t)(bl_test_rand(rs) % 16);
+    for (int i = 2; i < n; i++)
+        a.addr[i] = (uint8_t)(bl_test_rand(rs) % 4 == 0 ? bl_test_rand(rs) : bl_test_rand(rs) % 3);
+    return cut(&a, len);
+}
+
+/* Covering-prefix lookups (listing and latest delisting) agree with probing
+ * every length, on the writer and on a read-only reader. */
+static void test_cover_lookups(void)
+{
+    master_store_t *s = fresh_store("cover");
+    uint64_t rs = 12345;
+    static const int lens4[] = {16, 20, 23, 24, 28, 31, 32, 32, 32, 32};
+    static const int lens6[] = {24, 47, 48, 56, 63, 64, 96, 120, 127, 128, 128};
+    ASSERT_EQ(master_store_begin(s), 0);
+    for (int i = 0; i < 3000; i++) {
+        int v4 = i % 2;
+        int len = v4 ? lens4[bl_test_rand(&rs) % 10] : lens6[bl_test_rand(&rs) % 11];
+        master_listing_t l;
+        memset(&l, 0, sizeof l);
+        l.e.key = near_prefix(&rs, v4 ? BL_AF4 : BL_AF6, len);
+        l.e.a = 2;
+        l.e.listed_at = 1000 + i;
+        l.e.expires_at = 100000;
+        l.decided_ms = 1000000 + i;
+        ASSERT_EQ(master_store_listing_put(s, &l), 0);
+        /* Delist a third (some twice, at times that do not follow the key
+         * order): the latest of several covering delistings must win. */
+        if (i % 3 == 0) {
+            int64_t t = (int64_t)(bl_test_rand(&rs) % 5000);
+            int rc = master_store_listing_del(s, &l.e.key, t, "expired", NULL);
+            ASSERT(rc == 0 || rc == BL_ENOTFOUND);
+        }
+    }
+    ASSERT_EQ(master_store_commit(s), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/cover.db", store_dir);
+    master_store_t *r;
+    ASSERT_EQ(master_store_open_reader(path, "main", &r), 0);
+    ASSERT_EQ(master_store_open_reader(path, "other", &(master_store_t *){NULL}), BL_EFEED);
+    int listed = 0, delisted = 0;
+    for (int i = 0; i < 4000; i++) {
+        int v4 = i % 2;
+        bl_prefix_t a = near_prefix(&rs, v4 ? BL_AF4 : BL_AF6, v4 ? 32 : 128);
+        if (i % 7 == 0) /* a prefix: its covering keys are no longer than it */
+            a = cut(&a, v4 ? lens4[i % 10] : lens6[i % 11]);
+        master_listing_t want, got;
+        int want_rc = BL_ENOTFOUND;
+        for (int len = a.len; len >= 0 && want_rc == BL_ENOTFOUND; len--) {
+            bl_prefix_t k = cut(&a, len);
+            want_rc = master_store_listing_get(s, &k, &want);
+        }
+        master_delisting_t wd = {0}, gd;
+        int wd_found = 0;
+        for (int len = bl_prefix_maxlen(&a); len >= 0; len--) {
+            bl_prefix_t k = cut(&a, len);
+            master_delisting_t d;
+            if (master_store_delisting_last(s, &k, &d) == 0 &&
+                (!wd_found || d.decided_ms > wd.decided_ms)) {
+                wd = d;
+                wd_found = 1;
+            }
+        }
+        listed += want_rc == 0;
+        delisted += wd_found;
+        for (int j = 0; j < 2; j++) {
+            master_store_t *q = j ? r : s;
+            if (j)
+                ASSERT_EQ(master_store_lookup_begin(r), 0);
+            ASSERT_EQ(master_store_listing_cover(q, &a, &got), want_rc);
+            if (!want_rc) {
+                ASSERT(bl_prefix_eq(&got.e.key, &want.e.key));
+                ASSERT_EQ(got.e.listed_at, want.e.listed_at);
+                ASSERT_EQ(got.decided_ms, want.decided_ms);
+            }
+            ASSERT_EQ(master_store_delisting_cover(q, &a, &gd), wd_found ? 0 : BL_ENOTFOUND);
+            if (wd_found) {
+                ASSERT_EQ(gd.decided_ms, wd.decided_ms);
+                ASSERT_STREQ(gd.cause, wd.cause);
+            }
+            if (j)
+                master_store_read_end(r);
+        }
+    }
+    ASSERT(listed > 400 && listed < 3600); /* both answers are well exercised */
+    ASSERT(delisted > 400);
+    master_store_close(r);
+    master_store_close(s);
+}
+
 int main(void)
 {
     store_fixture_init("blm-core");
@@ -713,5 +824,6 @@ int main(void)
     RUN(test_report_retention);
     RUN(test_http_handle);
     RUN(test_store_temp_dir);
+    RUN(test_cover_lookups);
     return store_fixture_done();
 }
