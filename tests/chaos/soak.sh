@@ -8,6 +8,9 @@
 : "${BL_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${BL_BUILD:=$BL_SRC/build}"
 export BL_SRC BL_BUILD
+# A soak that finds a violation keeps its directory (every daemon's log, the scrapes) to read.
+: "${KEEP_ON_FAIL:=1}"
+export KEEP_ON_FAIL
 MIN=
 ARGS=()
 while [ $# -gt 0 ]; do
