@@ -42,7 +42,10 @@ ro_bind() { mount --bind "$1" "$2" && mount -o remount,bind,ro "$2"; }
 ro_bind / "$R"
 mount -t proc proc "$R/proc"
 mount --rbind /dev "$R/dev"
+# An empty /tmp (read-only below), mounted first: the build tree may lie under /tmp.
+mount -t tmpfs -o size=64k,mode=1777 tmpfs "$R/tmp"
 # The build tree (read-only), at its own path: the daemons run from it.
+mkdir -p "$R$BL_BUILD"
 ro_bind "$BL_BUILD" "$R$BL_BUILD"
 # Configuration and keys, read-only.
 mount -t tmpfs -o size=64k,mode=755 tmpfs "$R/srv"
@@ -56,7 +59,7 @@ for b in "${binds[@]}"; do
 done
 mount -o remount,ro "$R/var/lib"
 mount -o remount,ro "$R/srv"
-mount -t tmpfs -o size=64k,mode=1777,ro tmpfs "$R/tmp"
+mount -o remount,ro "$R/tmp"
 exec >>"$BL_OUT/$who.stdout"
 cd "$R"
 exec chroot "$R" "$@"
