@@ -40,8 +40,9 @@ PY
 # Applying 300 deltas takes from seconds to a minute (sanitizers, a loaded machine): the
 # wait ends when the last one is applied and fails when 10 s pass with none applied.
 n_applied() { grep -c "event=apply " "$T/m1.log"; }
-_advanced() { [ "$(n_applied)" -gt "$1" ]; }
-while ! logged m1 "event=apply .*serial=$((NDELTA + 1)) "; do
+last_applied() { logged m1 "event=apply .*serial=$((NDELTA + 1)) "; }
+_advanced() { last_applied || [ "$(n_applied)" -gt "$1" ]; } # the last may land between checks
+while ! last_applied; do
     seen=$(n_applied)
     wait_until 10 _advanced "$seen" || fail "no delta applied for 10 s ($seen of $NDELTA applied)"
 done
