@@ -27,7 +27,8 @@ static const bl_conf_section_t sections[] = {
      .doc =
          "The public lookup and review page (docs/OPERATIONS.md): one address at a time, as "
          "HTML at / and JSON at /api/lookup/IP, and the review request form; off unless "
-         "listen is set. It never lists the blocklist, names mirrors or shows reporters. Point "
+         "listen is set. It never names mirrors or shows reporters, nor lists the blocklist "
+         "unless serve_spool is on. Point "
          "the mirrors' TXT template at it (txt = Listed; see https://HOST/?ip=$). Its "
          "idle and request timeouts are those of [http]; lookups and requests have per-client rate "
          "limits (a client is an IPv4 address or an IPv6 /64), answered 429 past them."},
@@ -173,6 +174,14 @@ static const bl_conf_opt_t opts[] = {
       .flags = BL_CONF_HOT,
       .help = "Operators answer a request within this (the alert BlsyncReviewUnanswered).",
       .doc = "Exported as blsync_master_review_response_limit_seconds."),
+    O("public", "serve_spool", BL_CONF_BOOL, public_serve_spool, .def = "no",
+      .help = "Serve the spool's HTTP layout at /spool/ for pulling mirrors and caches.",
+      .doc = "GET and HEAD of /spool/FEED/head and /spool/FEED/by-hash/HEX.EXT, read from "
+             "the files [publisher] http writes; a mirror's [sync] upstream is then "
+             "http(s)://HOST:PORT/spool. Off by default: it hands the whole list (every "
+             "snapshot) to anyone who reaches the page, which a public list wants and a "
+             "private one does not. Not rate limited; the connection bounds apply. Put HTTP "
+             "caches in front for many mirrors (docs/OPERATIONS.md)."),
 
     O("publisher", "spool", BL_CONF_PATH, pub.spool, .def = "/var/lib/blsync/spool",
       .help = "Published objects, one directory per feed."),

@@ -56,6 +56,7 @@ typedef struct {
     unsigned public_threads, public_max_conns, public_max_conns_per_addr;
     char public_proxies[1024]; /* trusted_proxies (master_public_proxies_parse) */
     size_t public_max_body;
+    int public_serve_spool; /* serve_spool: the spool's HTTP layout under /spool/ */
     double lookup_rate, lookup_burst, request_rate, request_burst;
     uint64_t max_open_reviews;
     int64_t recent_delisting_ms, review_response_ms;

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/hmac.h>
@@ -28,6 +29,7 @@
 #include "json.h"
 #include "log.h"
 #include "reviews.h"
+#include "spool_http.h"
 #include "util.h"
 
 /* ---- per-client token buckets ---- */
@@ -287,6 +289,7 @@ struct master_public {
     uint8_t secret[32]; /* CSRF: the hidden field is HMAC(secret, cookie) */
     int tls;
     char *cert_pem, *key_pem;
+    char spool_dir[PATH_MAX]; /* SPOOL/FEED with serve_spool, else "" */
 };
 
 typedef bl_http_req_t preq_t;
@@ -1409,6 +1412,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (rq->answered)
         return MHD_YES;
+    /* The spool's objects are signed: anyone may fetch them, as often as a
+     * cache or a mirror polls (no rate limit; the connection bounds apply). */
+    if (p->spool_dir[0] && !strncmp(url, MASTER_SPOOL_PREFIX, strlen(MASTER_SPOOL_PREFIX))) {
+        bl_buf_close(&r.b);
+        return master_spool_http_answer(conn, p->spool_dir, p->c->feed, method, url);
+    }
     if (rq->body.err)
         html_error(&r, 503, "Try again later", "Out of memory.");
     else
@@ -1463,7 +1472,9 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
                    .idle_timeout_s = (unsigned)(mc->http_idle_timeout_ms / 1000),
                    .request_timeout_ms = mc->http_request_timeout_ms},
         .tls_cert = mc->public_cert,
-        .tls_key = mc->public_key};
+        .tls_key = mc->public_key,
+        .serve_spool = mc->public_serve_spool,
+        .spool = mc->pub.spool};
     const char *why;
     if (master_public_proxies_parse(mc->public_proxies, c->proxies, MASTER_PUBLIC_MAX_PROXIES,
                                     &c->nproxies, &why))
@@ -1503,6 +1514,11 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
     if (!p)
         return BL_ENOMEM;
     p->c = c;
+    if (c->serve_spool && snprintf(p->spool_dir, sizeof p->spool_dir, "%s/%s", c->spool, c->feed) >=
+                              (int)sizeof p->spool_dir) {
+        free(p);
+        return BL_EINVAL;
+    }
     int rc = 0;
     if (limiter_init(&p->lookups, c->lookup_per_min / 60000.0, c->lookup_burst) ||
         limiter_init(&p->requests, c->request_per_hour / 3600000.0, c->request_burst) ||
@@ -1539,8 +1555,8 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
         master_public_stop(p);
         return rc;
     }
-    BL_INFO("public_listening", "listen=%s tls=%s threads=%u", bl_log_q(listen),
-            p->tls ? "yes" : "no", p->nreaders);
+    BL_INFO("public_listening", "listen=%s tls=%s threads=%u spool=%s", bl_log_q(listen),
+            p->tls ? "yes" : "no", p->nreaders, p->spool_dir[0] ? MASTER_SPOOL_PREFIX : "no");
     *out = p;
     return 0;
 }

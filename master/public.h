@@ -23,6 +23,9 @@
  *   GET  /review/status?id=N&token=T   a request's state (HTML), and
  *   GET  /api/review/N?token=T         as JSON
  *   POST /review/reply            information an operator asked for
+ *   GET  /spool/FEED/head, /spool/FEED/by-hash/HEX.EXT   the spool's HTTP
+ *                                 layout for pulling mirrors and caches,
+ *                                 with serve_spool (not rate limited)
  * Lookups read through their own store connections (one per thread), never
  * under the master's lock: a flood of lookups does not stall ingestion.
  * Filing a request takes the lock (a write). Per-client token buckets
@@ -47,6 +50,8 @@ typedef struct {
     const char *tls_cert, *tls_key;                 /* PEM files; both empty: plain HTTP */
     bl_prefix_t proxies[MASTER_PUBLIC_MAX_PROXIES]; /* trusted_proxies */
     size_t nproxies;
+    int serve_spool;   /* serve_spool: the HTTP layout under /spool/ (master/spool_http.h) */
+    const char *spool; /* [publisher] spool; the layout of feed is in SPOOL/FEED */
 } master_public_conf_t;
 
 typedef struct master_public master_public_t;

@@ -156,7 +156,8 @@
 #   scrape WHO [PATH]       the /metrics text (or PATH) of master or a mirror
 #   metric WHO 'name{labels}'       one sample's value (empty if absent)
 #   metric_is WHO 'name{labels}' VALUE
-#   synced WHO      the mirror's serial metric is the master's serial
+#   synced WHO      the mirror's serial metric is the master's serial;
+#                   all_synced WHO...: every WHO's is
 #
 # DNS (dig against a mirror, timeouts scaled)
 #   dq WHO DIG-ARGS...      dig @ADDR -p DNS_PORT[WHO], one try of DIG_TIME
@@ -175,6 +176,9 @@
 #                   "nx" for NXDOMAIN, "nodata", else the status or "timeout"
 #   is_answer WHO IP VALUE
 #   all_answer IP VALUE WHO...      every WHO's answer for IP is VALUE
+#   listing_round IP WHO...  lists IP and waits until every WHO answers
+#                   127.0.0.2, delists it and waits until every WHO answers
+#                   NXDOMAIN at the master's serial (fails otherwise)
 #   soa_serial WHO [ZONE]   the serial of the zone's SOA
 #   in_sync WHO     the mirror's SOA serial is the master's serial
 
@@ -829,6 +833,10 @@ scrape() {
 metric() { scrape "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
 synced() { [ "$(metric "$1" 'blsync_mirror_serial{feed="main"}')" = "$(master_serial)" ]; }
+all_synced() {
+    local w
+    for w in "$@"; do synced "$w" || return 1; done
+}
 
 # ---- DNS --------------------------------------------------------------------
 dq() {
@@ -908,6 +916,17 @@ all_answer() {
         n=$((n + 1))
     done < <(for w in "$@"; do echo "$w $(revname "$ip").$ZONE A"; done | dig_batch)
     [ "$n" = $# ]
+}
+listing_round() {
+    local ip=$1
+    shift
+    list "$ip"
+    wait_until 20 all_answer "$ip" 127.0.0.2 "$@" || fail "a listing of $ip did not reach $*"
+    pass "a listing of $ip reached $*"
+    delist "$ip"
+    wait_until 20 all_answer "$ip" nx "$@" || fail "a delisting of $ip did not reach $*"
+    wait_until 10 all_synced "$@" || fail "serials of $* differ from the master's $(master_serial)"
+    pass "a delisting of $ip reached $*, all at serial $(master_serial)"
 }
 is_answer() { [ "$(answer "$1" "$2")" = "$3" ]; }
 dns_up() { [ -n "$(dig_status "$1" . SOA)" ]; }

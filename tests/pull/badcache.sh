@@ -60,11 +60,7 @@ list 192.0.2.2
 delist 192.0.2.1
 wait_until 20 all_answer 192.0.2.2 127.0.0.2 "${ALL[@]}" || fail "a listing did not reach every mirror"
 wait_until 20 all_answer 192.0.2.1 nx "${ALL[@]}" || fail "a delisting did not reach every mirror"
-all_synced() {
-    local w
-    for w in "${ALL[@]}"; do synced "$w" || return 1; done
-}
-wait_until 10 all_synced || fail "serials differ from the master's $(master_serial)"
+wait_until 10 all_synced "${ALL[@]}" || fail "serials differ from the master's $(master_serial)"
 pass "every mirror at the master's serial $(master_serial) through its second upstream"
 
 # Each mirror says why it left its first upstream, labelled by that upstream.

@@ -33,20 +33,9 @@ pull_mirror t2 "http://127.0.0.1:$TIER2"
 start_mirror push1
 ALL=(static t1 t2 push1)
 
-all_synced() {
-    local w
-    for w in "${ALL[@]}"; do synced "$w" || return 1; done
-}
-wait_until 20 all_synced || fail "mirrors did not reach the master's serial $(master_serial)"
+wait_until 20 all_synced "${ALL[@]}" || fail "mirrors did not reach the master's serial $(master_serial)"
 pass "every mirror at the master's serial $(master_serial) (static, tier 1, tier 2, push)"
-
-list 192.0.2.7
-wait_until 20 all_answer 192.0.2.7 127.0.0.2 "${ALL[@]}" || fail "listing did not reach every mirror"
-pass "a listing reached every mirror"
-delist 192.0.2.7
-wait_until 20 all_answer 192.0.2.7 nx "${ALL[@]}" || fail "delisting did not reach every mirror"
-wait_until 10 all_synced || fail "serials differ from the master's"
-pass "a delisting reached every mirror, all at serial $(master_serial)"
+listing_round 192.0.2.7 "${ALL[@]}"
 
 # Publishes in a row: a mirror catches up through the merged delta.
 for i in 1 2 3 4; do
@@ -55,7 +44,7 @@ for i in 1 2 3 4; do
     wait_published "$s" >/dev/null
 done
 wait_until 20 all_answer 198.51.100.4 127.0.0.2 "${ALL[@]}" || fail "burst did not reach every mirror"
-wait_until 10 all_synced || fail "serials differ from the master's after the burst"
+wait_until 10 all_synced "${ALL[@]}" || fail "serials differ from the master's after the burst"
 pass "four publishes in a row reached every mirror"
 
 # The caches answered objects themselves: each by-hash object went to the

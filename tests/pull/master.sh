@@ -1,0 +1,104 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The master serves the spool's HTTP layout itself ([public] serve_spool): a
+# mirror pulls straight from the public listener and another through an
+# nginx cache in front of it; both see a listing and a delisting. Only the
+# layout's exact names are served (404 for anything else of the spool or
+# outside it), objects are immutable for a year, heads revalidate to 304.
+. "$(dirname "$0")/../lib.sh"
+
+alloc_port PUB TIER1
+# The head is signed again every 5 s (the default): between two signatures
+# a cache's revalidation of it (max-age=1) is answered 304.
+write_master_conf "public|listen = 127.0.0.1:$PUB" 'public|serve_spool = yes'
+start_master
+wait_up master 10 logged master 'event=public_listening.*spool=/spool/'
+SP=http://127.0.0.1:$PUB/spool
+
+# get PATH [CURL-ARGS...]: status of a GET of SP/PATH taken as is (no
+# client-side ".." folding); headers in $T/get.hdr, body in $T/get.out.
+get() {
+    local p=$1
+    shift
+    curl -s --path-as-is --max-time "$(scaled_int 5)" -D "$T/get.hdr" -o "$T/get.out" \
+        -w '%{http_code}' "$@" "$SP/$p" || true
+}
+hdr() { sed -n "s/^$1: *//Ip" "$T/get.hdr" | tr -d '\r'; }
+wait_until 10 test -s "$T/spool/main/head" || fail "the publisher wrote no head"
+
+st=$(get main/head)
+[ "$st" = 200 ] || fail "GET /spool/main/head: HTTP $st"
+[ "$(hdr Content-Type)" = application/octet-stream ] || fail "head Content-Type: $(hdr Content-Type)"
+[ "$(hdr Cache-Control)" = max-age=1 ] || fail "head Cache-Control: $(hdr Cache-Control)"
+etag=$(hdr ETag)
+[ -n "$etag" ] || fail "head without ETag"
+[ -n "$(hdr Last-Modified)" ] || fail "head without Last-Modified"
+# The head may be signed again between the two requests: a 304 when it was not.
+head_304() {
+    local e
+    get main/head >/dev/null
+    e=$(hdr ETag)
+    [ "$(get main/head -H "If-None-Match: $e")" = 304 ] && [ "$(hdr ETag)" = "$e" ]
+}
+wait_until 10 head_304 || fail "a head request naming its ETag never came back 304"
+pass "head: 200 application/octet-stream, max-age=1, ETag; If-None-Match gives 304"
+
+snaps=("$T"/spool/main/by-hash/*.snap)
+obj=${snaps[0]##*/}
+[[ $obj =~ ^[0-9a-f]{64}\.snap$ ]] || fail "no snapshot under by-hash/"
+st=$(get "main/by-hash/$obj")
+[ "$st" = 200 ] || fail "GET by-hash/$obj: HTTP $st"
+cmp -s "$T/get.out" "$T/spool/main/by-hash/$obj" || fail "by-hash/$obj: body differs from the file"
+[ "$(hdr Cache-Control)" = "public, max-age=31536000, immutable" ] ||
+    fail "by-hash Cache-Control: $(hdr Cache-Control)"
+[ "$(hdr ETag)" = "\"${obj%.*}\"" ] || fail "by-hash ETag $(hdr ETag), want its hash"
+st=$(get "main/by-hash/$obj" -I)
+[ "$st" = 200 ] || fail "HEAD by-hash/$obj: HTTP $st"
+[ "$(hdr Content-Length)" = "$(stat -c %s "$T/spool/main/by-hash/$obj")" ] ||
+    fail "HEAD by-hash/$obj: Content-Length $(hdr Content-Length)"
+[ "$(get "main/by-hash/$obj" -X POST)" = 405 ] || fail "POST to an object was not 405"
+pass "by-hash object: its bytes, public, max-age=31536000, immutable, ETag its hash; HEAD; POST 405"
+
+# Nothing but the layout's exact names: traversal (raw and percent-encoded),
+# an unknown object, spool files outside by-hash/, other feeds, other spellings.
+spoolfiles=("$T"/spool/main/[0-9]*.snap)
+spoolfile=${spoolfiles[0]##*/}
+[[ $spoolfile =~ ^[0-9]{20}\.snap$ ]] || fail "no object in the spool directory"
+zero=$(printf '0%.0s' {1..64})
+for p in ../master.conf main/../../master.conf main/by-hash/../head %2e%2e/master.conf \
+    main/%2e%2e/%2e%2e/token "main/$spoolfile" "main/by-hash/$zero.delta" \
+    "main/by-hash/$(tr a-f A-F <<<"${obj%.*}").snap" "main/by-hash/${obj%.*}.snap.tmp" \
+    "main/by-hash/${obj%.*}" main/by-hash/ main/by-hash main/ main main/head/ main/merged \
+    main/quarantine other/head "other/by-hash/$obj" head "by-hash/$obj" ""; do
+    st=$(get "$p")
+    [ "$st" = 404 ] || fail "GET /spool/$p: HTTP $st, want 404"
+done
+pass "404 for traversal, an unknown object, a spool file outside by-hash/ ($spoolfile), other names"
+
+# Mirrors: one straight from the master's listener, one through an nginx cache.
+start_nginx tier1 "$TIER1" "$(cache_tier tier1 "$TIER1" "$PUB")"
+write_pull_conf direct "$SP"
+start_mirror direct
+write_pull_conf cached "http://127.0.0.1:$TIER1/spool/"
+start_mirror cached
+ALL=(direct cached)
+wait_until 20 all_synced "${ALL[@]}" || fail "mirrors did not reach the master's serial $(master_serial)"
+pass "both mirrors at the master's serial $(master_serial)"
+listing_round 192.0.2.7 "${ALL[@]}"
+
+# The cache kept what the master's Cache-Control allows: no object went to
+# the master twice, and heads were revalidated (the master answered 304s
+# that nginx turned into REVALIDATED).
+twice=$(awk '$2 ~ /by-hash/ && $5 == "MISS" { print $2 }' "$T/tier1/access.log" | sort | uniq -d | wc -l)
+[ "$twice" = 0 ] || fail "nginx fetched an object from the master twice"
+objs=$(awk '$2 ~ /by-hash/' "$T/tier1/access.log" | wc -l)
+[ "$objs" -gt 0 ] || fail "the cached mirror fetched no object through nginx"
+reval() { [ "$(awk '$2 ~ /head$/ && $5 == "REVALIDATED"' "$T/tier1/access.log" | wc -l)" -gt 0 ]; }
+wait_until 10 reval || fail "nginx never revalidated a head with the master (no 304)"
+for w in "${ALL[@]}"; do
+    [ "$(scrape "$w" | grep -c '^blsync_mirror_pull_refused_total' || true)" = 0 ] ||
+        fail "$w refused something: $(scrape "$w" | grep pull_refused)"
+done
+pass "nginx: $objs object requests, none fetched twice from the master; heads revalidated; nothing refused"
+stop_clean cached
+finish
