@@ -177,7 +177,7 @@ static const bl_conf_opt_t opts[] = {
     O("public", "serve_spool", BL_CONF_BOOL, public_serve_spool, .def = "no",
       .help = "Serve the spool's HTTP layout at /spool/ for pulling mirrors and caches.",
       .doc = "GET and HEAD of /spool/FEED/head and /spool/FEED/by-hash/HEX.EXT, read from "
-             "the files [publisher] http writes; a mirror's [sync] upstream is then "
+             "the files [publisher] http writes (required); a mirror's [sync] upstream is then "
              "http(s)://HOST:PORT/spool. Off by default: it hands the whole list (every "
              "snapshot) to anyone who reaches the page, which a public list wants and a "
              "private one does not. Not rate limited; the connection bounds apply. Put HTTP "
@@ -424,6 +424,10 @@ int master_config_load(const char *path, master_config_t *c, char *err, size_t e
         return BL_ECONFIG;
     if (!c->public_cert[0] != !c->public_key[0]) {
         snprintf(err, errlen, "%s: [public] needs both tls_cert and tls_key, or neither", path);
+        return BL_ECONFIG;
+    }
+    if (c->public_serve_spool && !c->pub.http) {
+        snprintf(err, errlen, "%s: [public] serve_spool needs [publisher] http = yes", path);
         return BL_ECONFIG;
     }
     sync_address(c);

@@ -78,6 +78,10 @@ refused "$MASTER" "$T/m.conf" "blsync-master: $T/m.conf:7: a = 2s: trailing char
 master_conf "[http]
 lisen = 127.0.0.1:8053"
 refused "$MASTER" "$T/m.conf" "blsync-master: $T/m.conf:7: unknown key 'lisen' in [http]"
+master_conf "http = no
+[public]
+serve_spool = yes"
+refused "$MASTER" "$T/m.conf" "blsync-master: $T/m.conf: [public] serve_spool needs [publisher] http = yes"
 master_conf "[policy]
 report_retention = 1 week"
 refused "$MASTER" "$T/m.conf" "blsync-master: $T/m.conf:7: report_retention = 1 week: unknown unit; expected a duration such as 90s, 15m, 1h30m"
