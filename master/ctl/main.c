@@ -9,10 +9,11 @@
 
 static const ctl_cmd_t cmds[] = {
     {"report", ctl_report,
-     "report IP user|spamtrap [--time T] [--evidence ID] [-c CONF]   send a spam report to the "
-     "master"},
+     "report IP user|spamtrap [--time T] [--evidence ID] [--json] [-c CONF]   send a spam report "
+     "to the master"},
     {"list", ctl_list,
-     "list add|remove|show PREFIX [--reason R] [-c CONF]   operator listings on the master"},
+     "list add|remove|show PREFIX [--reason R] [--json] [-c CONF]   operator listings on the "
+     "master"},
     {"lookup", ctl_lookup, "lookup IP [--json] [-c CONF]   listed?, since when, time to delisting"},
     {"status", ctl_status,
      "status [--json] [-c CONF]   mirrors (up/stale/gone/revoked, lag), the oldest delisting "
@@ -23,7 +24,7 @@ static const ctl_cmd_t cmds[] = {
     {"audit", ctl_audit,
      "audit [--since TIME] [--ip ADDR] [--limit N] [--json] [-c CONF]   the master's audit log"},
     {"reviews", ctl_reviews,
-     "reviews list|show|accept|reject|ask [ID] [--note TEXT]   review requests"},
+     "reviews list|show|accept|reject|ask [ID] [--note TEXT] [--json]   review requests"},
     {"import-reports", ctl_import_reports,
      "import-reports FILE (-c CONF | --db DB) [--json]   load JSON-lines reports into the store"},
     {"import-rbldnsd", ctl_import_rbldnsd,
@@ -48,7 +49,7 @@ static const ctl_cmd_t cmds[] = {
     {"dump", ctl_dump, "dump FILE [--key PUB] [--json]   print the entries of a delta/snapshot"},
     {"mkdelta", ctl_mkdelta,
      "mkdelta --key PRIV --out FILE [--feed F] [--serial N] [--snapshot] "
-     "[+PREFIX[=A[,REASON]]|-PREFIX...]   "
+     "[+PREFIX[=A[,REASON]]|-PREFIX...] [--json]   "
      "write a signed object (demo/testing)"},
 };
 

@@ -588,7 +588,7 @@ int ctl_mkdelta(int argc, char **argv)
 {
     const char *keypath = NULL, *out = NULL, *feed = "main";
     const char **from = calloc((size_t)argc, sizeof *from);
-    int nfrom = 0, snapshot = 0, status = 1;
+    int nfrom = 0, snapshot = 0, json = 0, status = 1;
     int64_t now_ms = bl_now_ms(), life_s = 86400, valid_s = 7 * 86400;
     uint64_t serial = 0;
     bl_change_t *rem = calloc((size_t)argc, sizeof *rem), *add = calloc((size_t)argc, sizeof *add);
@@ -619,6 +619,8 @@ int ctl_mkdelta(int argc, char **argv)
             valid_s = strtoll(argv[++i], NULL, 10);
         else if (!strcmp(a, "--snapshot"))
             snapshot = 1;
+        else if (!strcmp(a, "--json"))
+            json = 1;
         else if ((a[0] == '+' || a[0] == '-') && a[1] != '-') {
             char tmp[128];
             snprintf(tmp, sizeof tmp, "%s", a + 1);
@@ -650,7 +652,7 @@ int ctl_mkdelta(int argc, char **argv)
     }
     if (!keypath || !out) {
         fprintf(stderr, "usage: blsyncctl mkdelta --key PRIV --out FILE [--from OBJ...] "
-                        "[--snapshot] [+PREFIX[=A[,REASON]]] [-PREFIX]\n");
+                        "[--snapshot] [+PREFIX[=A[,REASON]]] [-PREFIX] [--json]\n");
         status = 2;
         goto done;
     }
@@ -703,8 +705,19 @@ int ctl_mkdelta(int argc, char **argv)
         fprintf(stderr, "mkdelta: %s: %s\n", out, bl_strerror(rc));
         goto done;
     }
-    printf("%s serial=%" PRIu64 " entries=%zu bytes=%zu\n", snapshot ? "snapshot" : "delta",
-           h.serial, st.n, buf.len);
+    if (json) {
+        bl_buf_t b;
+        ctl_json_begin(&b);
+        ctl_json_str(&b, "file", out);
+        ctl_json_str(&b, "type", snapshot ? "snapshot" : "delta");
+        ctl_json_int(&b, "serial", (long long)h.serial);
+        ctl_json_int(&b, "entries", (long long)st.n);
+        ctl_json_int(&b, "bytes", (long long)buf.len);
+        ctl_json_end(&b);
+    } else {
+        printf("%s serial=%" PRIu64 " entries=%zu bytes=%zu\n", snapshot ? "snapshot" : "delta",
+               h.serial, st.n, buf.len);
+    }
     status = 0;
 done:
     bl_buf_close(&buf);

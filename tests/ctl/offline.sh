@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# --json on blsyncctl's offline commands (keygen, token, certs, keycert, verify, dump,
+# --json on blsyncctl's offline commands (keygen, token, certs, keycert, verify, dump, mkdelta,
 # import-reports, import-rbldnsd): one JSON object on stdout with the fields blsyncctl(1)
 # documents, of stable types, agreeing with the files written and with the text output.
 . "$(dirname "$0")/../lib.sh"
@@ -34,7 +34,10 @@ js '.ca.created == false and .ca.sha256 == "'"$(jq -r .ca.sha256 "$T/c1.json")"'
     [.certificates[].name] == ["m2"]' "$T/c2.json"
 ok "certs --json: the CA (created or reused), each certificate's role, name, files, sha256"
 
-"$CTL" mkdelta --key "$T/k/a.key" --out "$T/1.delta" --now 1800000000000 +192.0.2.1 +198.51.100.0/24=3,7 >/dev/null || fail mkdelta
+"$CTL" mkdelta --key "$T/k/a.key" --out "$T/1.delta" --now 1800000000000 +192.0.2.1 +198.51.100.0/24=3,7 --json >"$T/mk.json" ||
+    fail "mkdelta --json"
+js '.file == "'"$T"'/1.delta" and .type == "delta" and .serial == 1 and .entries == 2 and
+    .bytes == '"$(stat -c %s "$T/1.delta")" "$T/mk.json"
 "$CTL" mkdelta --key "$T/k/a.key" --out "$T/2.delta" --now 1800000060000 --from "$T/1.delta" -192.0.2.1 +203.0.113.5 >/dev/null ||
     fail "mkdelta 2"
 "$CTL" verify "$T/1.delta" "$T/2.delta" --key "$T/k/a.pub" --json >"$T/v.json" || fail "verify --json"
