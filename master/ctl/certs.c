@@ -434,7 +434,7 @@ int ctl_certs(int argc, char **argv)
         if ((rc = load_ca(ca_cert, ca_keyp, &ca, &ca_key)) != 0) {
             fprintf(stderr, "blsyncctl certs: cannot use the existing CA in %s: %s\n", o.dir,
                     bl_strerror(rc));
-            return 1;
+            goto out;
         }
     } else {
         ca_key = gen_key(o.ed25519);
