@@ -28,8 +28,8 @@ struct master_metrics {
     char feed[BL_FEED_MAX + 1];
     int64_t window_ms, gone_ms;
     bl_metrics_series_t *serial, *pending, *publish_age, *pub_ok, *pub_err, *pub_dur, *bytes_delta,
-        *bytes_snap, *heartbeats, *connected, *active, *gone, *prop, *oldest, *propagating, *broken,
-        *fam4, *fam6, *dl_expired, *dl_operator;
+        *bytes_snap, *heartbeats, *connected, *active, *gone, *revoked, *prop, *oldest,
+        *propagating, *broken, *fam4, *fam6, *dl_expired, *dl_operator;
     bl_metrics_series_t *ingested[MASTER_SRC_N];
     bl_metrics_series_t *reviews[MASTER_REVIEW_STATES], *review_oldest, *review_limit;
     _Atomic int64_t review_oldest_ms;
@@ -43,7 +43,8 @@ struct master_metrics {
     size_t nmirrors;
     /* scratch for the tick */
     uint64_t tick_last;
-    size_t tick_active, tick_gone;
+    size_t tick_active, tick_gone, tick_revoked;
+    master_sync_t *tick_sync;
     int64_t tick_now;
     master_store_t *tick_store;
 };
@@ -84,6 +85,7 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     m->connected = bl_metrics_with(m->f.mirrors_connected, f);
     m->active = bl_metrics_with(m->f.mirrors_active, f);
     m->gone = bl_metrics_with(m->f.mirrors_gone, f);
+    m->revoked = bl_metrics_with(m->f.mirrors_revoked, f);
     m->prop = bl_metrics_with(m->f.delisting_prop, f);
     m->oldest = bl_metrics_with(m->f.oldest_delisting, f);
     bl_metrics_set_age(m->oldest, &m->oldest_ms);
@@ -229,6 +231,8 @@ static void one_mirror(void *ctx, const master_ack_view_t *v)
         m->tick_active++;
     else
         m->tick_gone++;
+    if (m->tick_sync && master_sync_revoked(m->tick_sync, v->name))
+        m->tick_revoked++;
     if (!x)
         return;
     x->seen = 1;
@@ -300,7 +304,7 @@ void master_metrics_reloaded(master_metrics_t *m, int ok)
         bl_metrics_inc(bl_metrics_with(m->f.config_reloads, ok ? "ok" : "error"));
 }
 
-void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sync_t *sync,
+void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *sync,
                          const master_acks_t *acks, int64_t now_ms)
 {
     if (!m)
@@ -315,7 +319,8 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
     bl_metrics_set(m->fam6, (double)master_store_count_af(s, BL_AF6));
     m->tick_now = now_ms;
     m->tick_last = last;
-    m->tick_active = m->tick_gone = 0;
+    m->tick_active = m->tick_gone = m->tick_revoked = 0;
+    m->tick_sync = sync;
     m->tick_store = s;
     uint64_t min = last;
     if (acks) {
@@ -327,6 +332,7 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sy
     }
     bl_metrics_set(m->active, (double)m->tick_active);
     bl_metrics_set(m->gone, (double)m->tick_gone);
+    bl_metrics_set(m->revoked, (double)m->tick_revoked);
     if (sync) {
         const master_sync_stats_t *st = master_sync_stats(sync);
         bl_metrics_set(m->connected, (double)st->connected);

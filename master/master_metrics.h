@@ -30,8 +30,9 @@ void master_metrics_published(master_metrics_t *m, int rc, const master_pub_stat
 struct master_acks;
 /* Refreshes serial, pending, listings, mirror and propagation gauges from
  * the store and the acknowledgements (acks may be NULL: no mirrors). Loop
- * thread, store lock held. sync may be NULL. */
-void master_metrics_tick(master_metrics_t *m, master_store_t *s, const master_sync_t *sync,
+ * thread, store lock held. sync may be NULL; it also says which mirrors are
+ * revoked. */
+void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *sync,
                          const struct master_acks *acks, int64_t now_ms);
 /* A delisting reached the last active mirror age_ms after it was decided. */
 void master_metrics_propagated(master_metrics_t *m, int64_t age_ms);

@@ -189,6 +189,7 @@ typedef struct {
     bl_metric_t *mirrors_connected;  /* gauge {feed} */
     bl_metric_t *mirrors_active;     /* gauge {feed} */
     bl_metric_t *mirrors_gone;       /* gauge {feed} */
+    bl_metric_t *mirrors_revoked;    /* gauge {feed}: known, on [sync] revoked, not forgotten */
     bl_metric_t *mirror_connected;   /* gauge {feed, mirror} */
     bl_metric_t *mirror_active;      /* gauge {feed, mirror}: 1 counts for the SLO, 0 gone */
     bl_metric_t *mirror_acked;       /* gauge {feed, mirror} */

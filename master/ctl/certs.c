@@ -29,6 +29,7 @@
 
 #include "ctl.h"
 #include "err.h"
+#include "json.h"
 #include "util.h"
 
 #define CA_DAYS     3650
@@ -44,6 +45,8 @@ typedef struct {
     int days;
     int force;
     const char *group;
+    bl_buf_t *json; /* --json: what was written goes here, not to stdout as text */
+    size_t nissued;
 } certs_opts_t;
 
 /* The group of path's directory in gid; 0 or -1. */
@@ -247,16 +250,32 @@ fail:
     return NULL;
 }
 
-static void print_fingerprint(const char *path, X509 *x)
+/* x's SHA-256 fingerprint in hex ("" when it cannot be computed). */
+static char *fingerprint(X509 *x, char out[2 * EVP_MAX_MD_SIZE + 1])
 {
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (!X509_digest(x, EVP_sha256(), md, &n))
-        return;
-    printf("%s sha256=", path);
-    for (unsigned int i = 0; i < n; i++)
-        printf("%02x", md[i]);
-    printf("\n");
+    out[0] = 0;
+    if (X509_digest(x, EVP_sha256(), md, &n))
+        for (unsigned int i = 0; i < n; i++)
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return out;
+}
+
+static void print_fingerprint(const char *path, X509 *x)
+{
+    char fp[2 * EVP_MAX_MD_SIZE + 1];
+    if (*fingerprint(x, fp))
+        printf("%s sha256=%s\n", path, fp);
+}
+
+/* The members of a certificate written or used, in the object open in b. */
+static void cert_json(bl_buf_t *b, const char *cert_path, const char *key_path, X509 *x)
+{
+    char fp[2 * EVP_MAX_MD_SIZE + 1];
+    ctl_json_str(b, "cert", cert_path);
+    ctl_json_str(b, "key", key_path);
+    ctl_json_str(b, "sha256", fingerprint(x, fp));
 }
 
 static int load_ca(const char *cert_path, const char *key_path, X509 **ca, EVP_PKEY **ca_key)
@@ -284,7 +303,7 @@ static int load_ca(const char *cert_path, const char *key_path, X509 **ca, EVP_P
 }
 
 /* Creates NAME.pem/NAME.key (base) signed by the CA. */
-static int issue(const certs_opts_t *o, const char *base, const char *cn, int kind, X509 *ca,
+static int issue(certs_opts_t *o, const char *base, const char *cn, int kind, X509 *ca,
                  EVP_PKEY *ca_key)
 {
     char cert_path[4096], key_path[4096];
@@ -305,8 +324,15 @@ static int issue(const certs_opts_t *o, const char *base, const char *cn, int ki
         rc = BL_EIO;
     if (!rc)
         rc = save_cert(x, cert_path);
-    if (!rc)
+    if (!rc && o->json) {
+        master_json_printf(o->json, "%s{", o->nissued++ ? "," : "");
+        ctl_json_str(o->json, "role", kind == 1 ? "master" : "mirror");
+        ctl_json_str(o->json, "name", cn);
+        cert_json(o->json, cert_path, key_path, x);
+        master_json_printf(o->json, "}");
+    } else if (!rc) {
         print_fingerprint(cert_path, x);
+    }
     X509_free(x);
     EVP_PKEY_free(k);
     return rc;
@@ -316,7 +342,7 @@ static void certs_usage(FILE *f)
 {
     fprintf(f, "usage: blsyncctl certs --dir DIR [--master-name NAME] [--mirror NAME ...]\n"
                "                       [--key-type p256|ed25519] [--days N] [--force]\n"
-               "                       [--group GROUP]\n");
+               "                       [--group GROUP] [--json]\n");
 }
 
 int ctl_certs(int argc, char **argv)
@@ -324,13 +350,13 @@ int ctl_certs(int argc, char **argv)
     certs_opts_t o = {.days = LEAF_DAYS};
     const char *mirrors[MAX_MIRRORS];
     o.mirrors = mirrors;
+    int json = 0;
+    const ctl_opt_t flags[] = {{"--force", NULL, &o.force}, {"--json", NULL, &json}, {NULL}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--force")) {
-            o.force = 1;
+        if (ctl_opt(flags, argv, argc, &i))
             continue;
-        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             certs_usage(stdout);
             return 0;
@@ -396,12 +422,19 @@ int ctl_certs(int argc, char **argv)
     path_of(ca_keyp, sizeof ca_keyp, o.dir, "ca", ".key");
     X509 *ca = NULL;
     EVP_PKEY *ca_key = NULL;
-    int rc = 0;
+    int rc = 0, ca_created = 0;
+    bl_buf_t jb;
+    bl_buf_init(&jb);
+    if (json) {
+        o.json = &jb;
+        master_json_printf(&jb, "{");
+        ctl_json_str(&jb, "dir", o.dir);
+    }
     if (exists(ca_cert) || exists(ca_keyp)) {
         if ((rc = load_ca(ca_cert, ca_keyp, &ca, &ca_key)) != 0) {
             fprintf(stderr, "blsyncctl certs: cannot use the existing CA in %s: %s\n", o.dir,
                     bl_strerror(rc));
-            return 1;
+            goto out;
         }
     } else {
         ca_key = gen_key(o.ed25519);
@@ -413,7 +446,18 @@ int ctl_certs(int argc, char **argv)
         }
         if ((rc = save_key(ca_key, ca_keyp)) != 0 || (rc = save_cert(ca, ca_cert)) != 0)
             goto out;
-        print_fingerprint(ca_cert, ca);
+        ca_created = 1;
+        if (!json)
+            print_fingerprint(ca_cert, ca);
+    }
+    if (json) {
+        ctl_json_key(&jb, "ca");
+        master_json_printf(&jb, "{");
+        cert_json(&jb, ca_cert, ca_keyp, ca);
+        ctl_json_bool(&jb, "created", ca_created);
+        master_json_printf(&jb, "}");
+        ctl_json_key(&jb, "certificates");
+        master_json_printf(&jb, "[");
     }
     if (o.master && (rc = issue(&o, "master", o.master, 1, ca, ca_key)) != 0)
         goto out;
@@ -424,6 +468,11 @@ int ctl_certs(int argc, char **argv)
             goto out;
     }
 out:
+    if (json && !rc) {
+        master_json_printf(&jb, "]}\n");
+        ctl_json_flush(&jb);
+    }
+    bl_buf_close(&jb);
     X509_free(ca);
     EVP_PKEY_free(ca_key);
     return rc ? 1 : 0;

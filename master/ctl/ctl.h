@@ -27,6 +27,23 @@ typedef struct {
  * follows: stores it, moves *i past what it took and returns 1; else 0. */
 int ctl_opt(const ctl_opt_t *opts, char **rest, int nrest, int *i);
 
+/* --json of the commands that work offline: one JSON object on stdout, built
+ * with master/json.h's writers. ctl_json_key appends "KEY": after a comma
+ * unless it opens an object or array; ctl_json_str the member KEY with the
+ * string val (null when NULL); ctl_json_int and ctl_json_bool likewise;
+ * ctl_json_flush writes b out and empties it, so that a long dump never
+ * needs all of itself in memory. */
+#include "rd.h"
+void ctl_json_key(bl_buf_t *b, const char *key);
+void ctl_json_str(bl_buf_t *b, const char *key, const char *val);
+void ctl_json_int(bl_buf_t *b, const char *key, long long val);
+void ctl_json_bool(bl_buf_t *b, const char *key, int val);
+void ctl_json_flush(bl_buf_t *b);
+/* A one-object answer: begin initialises b and opens the object; end
+ * closes it, prints it with a newline and frees b. */
+void ctl_json_begin(bl_buf_t *b);
+void ctl_json_end(bl_buf_t *b);
+
 /* Objects and keys (ctl/obj.c). */
 int ctl_keygen(int argc, char **argv);
 int ctl_verify(int argc, char **argv);

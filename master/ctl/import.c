@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "err.h"
 #include "http.h"
+#include "json.h"
 #include "policy.h"
 #include "rbldnsd_data.h"
 #include "state.h"
@@ -64,21 +65,17 @@ static void offline_close(offline_t *o)
     }
 }
 
-/* -c CONF or --db DB [--feed F]; other arguments go to rest. */
-static int offline_open(int argc, char **argv, offline_t *o, char **rest, int *nrest)
+/* -c CONF or --db DB [--feed F] [--json] (sets *json); other arguments go to rest. */
+static int offline_open(int argc, char **argv, offline_t *o, char **rest, int *nrest, int *json)
 {
     const char *conf = NULL, *db = NULL, *feed = NULL;
+    const ctl_opt_t opts[] = {{"-c", &conf, NULL},    {"--config", &conf, NULL},
+                              {"--db", &db, NULL},    {"--feed", &feed, NULL},
+                              {"--json", NULL, json}, {NULL}};
     *nrest = 0;
-    for (int i = 1; i < argc; i++) {
-        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
-            conf = argv[++i];
-        else if (!strcmp(argv[i], "--db") && i + 1 < argc)
-            db = argv[++i];
-        else if (!strcmp(argv[i], "--feed") && i + 1 < argc)
-            feed = argv[++i];
-        else
+    for (int i = 1; i < argc; i++)
+        if (!ctl_opt(opts, argv, argc, &i))
             rest[(*nrest)++] = argv[i];
-    }
     master_config_defaults(&o->c);
     char err[512];
     if (conf && master_config_load(conf, &o->c, err, sizeof err)) {
@@ -105,14 +102,14 @@ int ctl_import_reports(int argc, char **argv)
 {
     offline_t o;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    int nrest, rc;
-    if (!rest || (rc = offline_open(argc, argv, &o, rest, &nrest))) {
+    int nrest, rc, json = 0;
+    if (!rest || (rc = offline_open(argc, argv, &o, rest, &nrest, &json))) {
         free(rest);
         return 2;
     }
     if (nrest != 1) {
         fprintf(stderr,
-                "usage: blsyncctl import-reports FILE (-c CONF | --db DB)\n"
+                "usage: blsyncctl import-reports FILE (-c CONF | --db DB) [--json]\n"
                 "  FILE holds one JSON report per line: "
                 "{\"ip\":..,\"source\":\"user\"|\"spamtrap\",\"time\":..,\"evidence\":..}\n");
         offline_close(&o);
@@ -185,7 +182,17 @@ int ctl_import_reports(int argc, char **argv)
                 bl_strerror(rc), BATCH);
         return 1;
     }
-    printf("imported %zu reports (%zu new listings), refused %zu\n", ok, listed, refused);
+    if (json) {
+        bl_buf_t b;
+        ctl_json_begin(&b);
+        ctl_json_str(&b, "file", file);
+        ctl_json_int(&b, "imported", (long long)ok);
+        ctl_json_int(&b, "listed", (long long)listed);
+        ctl_json_int(&b, "refused", (long long)refused);
+        ctl_json_end(&b);
+    } else {
+        printf("imported %zu reports (%zu new listings), refused %zu\n", ok, listed, refused);
+    }
     return refused ? 1 : 0;
 }
 
@@ -270,8 +277,8 @@ int ctl_import_rbldnsd(int argc, char **argv)
 {
     offline_t o;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    int nrest, rc;
-    if (!rest || (rc = offline_open(argc, argv, &o, rest, &nrest))) {
+    int nrest, rc, json = 0;
+    if (!rest || (rc = offline_open(argc, argv, &o, rest, &nrest, &json))) {
         free(rest);
         return 2;
     }
@@ -296,7 +303,7 @@ int ctl_import_rbldnsd(int argc, char **argv)
     if (!file || kind < 0 || (a_override && (a_override < 2 || a_override > 255))) {
         fprintf(stderr,
                 "usage: blsyncctl import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set|ip4tset|"
-                "ip6tset|ip4trie|ip6trie] [--a N] [--replace] [--strict]\n"
+                "ip6tset|ip4trie|ip6trie] [--a N] [--replace] [--strict] [--json]\n"
                 "  --replace also removes earlier imported listings that FILE no longer holds\n"
                 "  --strict  imports nothing when a line is bad (by default bad lines are\n"
                 "            skipped, named and counted, as rbldnsd skips them)\n");
@@ -373,8 +380,22 @@ out:
         fprintf(stderr, "import-rbldnsd: store error: %s: nothing imported\n", bl_strerror(rc));
         return 1;
     }
-    printf("imported %zu entries (%zu new, %zu removed), refused %zu, exclusions skipped %zu, "
-           "bad lines skipped %zu\n",
-           c.n, added, removed, c.refused, c.excluded, c.bad);
+    if (json) {
+        bl_buf_t b;
+        ctl_json_begin(&b);
+        ctl_json_str(&b, "file", file);
+        ctl_json_str(&b, "type", type);
+        ctl_json_int(&b, "imported", (long long)c.n);
+        ctl_json_int(&b, "new", (long long)added);
+        ctl_json_int(&b, "removed", (long long)removed);
+        ctl_json_int(&b, "refused", (long long)c.refused);
+        ctl_json_int(&b, "exclusions_skipped", (long long)c.excluded);
+        ctl_json_int(&b, "bad_lines_skipped", (long long)c.bad);
+        ctl_json_end(&b);
+    } else {
+        printf("imported %zu entries (%zu new, %zu removed), refused %zu, exclusions skipped %zu, "
+               "bad lines skipped %zu\n",
+               c.n, added, removed, c.refused, c.excluded, c.bad);
+    }
     return c.refused || c.bad ? 1 : 0;
 }

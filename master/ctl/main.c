@@ -4,14 +4,16 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "json.h"
 #include "version.h"
 
 static const ctl_cmd_t cmds[] = {
     {"report", ctl_report,
-     "report IP user|spamtrap [--time T] [--evidence ID] [-c CONF]   send a spam report to the "
-     "master"},
+     "report IP user|spamtrap [--time T] [--evidence ID] [--json] [-c CONF]   send a spam report "
+     "to the master"},
     {"list", ctl_list,
-     "list add|remove|show PREFIX [--reason R] [-c CONF]   operator listings on the master"},
+     "list add|remove|show PREFIX [--reason R] [--json] [-c CONF]   operator listings on the "
+     "master"},
     {"lookup", ctl_lookup, "lookup IP [--json] [-c CONF]   listed?, since when, time to delisting"},
     {"status", ctl_status,
      "status [--json] [-c CONF]   mirrors (up/stale/gone/revoked, lag), the oldest delisting "
@@ -22,26 +24,32 @@ static const ctl_cmd_t cmds[] = {
     {"audit", ctl_audit,
      "audit [--since TIME] [--ip ADDR] [--limit N] [--json] [-c CONF]   the master's audit log"},
     {"reviews", ctl_reviews,
-     "reviews list|show|accept|reject|ask [ID] [--note TEXT]   review requests"},
+     "reviews list|show|accept|reject|ask [ID] [--note TEXT] [--json]   review requests"},
     {"import-reports", ctl_import_reports,
-     "import-reports FILE (-c CONF | --db DB)   load JSON-lines reports into the store"},
+     "import-reports FILE (-c CONF | --db DB) [--json]   load JSON-lines reports into the store"},
     {"import-rbldnsd", ctl_import_rbldnsd,
-     "import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set] [--replace]   load an rbldnsd data "
+     "import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set] [--replace] [--json]   load an "
+     "rbldnsd data "
      "file as listings"},
     {"certs", ctl_certs,
-     "certs --dir DIR [--master-name NAME] [--mirror NAME...]   create a CA and TLS certificates"},
+     "certs --dir DIR [--master-name NAME] [--mirror NAME...] [--json]   create a CA and TLS "
+     "certificates"},
     {"keygen", ctl_keygen,
-     "keygen [--out DIR] [--name NAME]   write NAME.key (private) and NAME.pub (NAME: master)"},
-    {"token", ctl_token, "token --out FILE   write a random API token ([http] token_file)"},
+     "keygen [--out DIR] [--name NAME] [--json]   write NAME.key (private) and NAME.pub (NAME: "
+     "master)"},
+    {"token", ctl_token,
+     "token --out FILE [--json]   write a random API token ([http] token_file)"},
     {"verify", ctl_verify,
-     "verify FILE --key PUB [--key PUB2...]   check a delta/snapshot, print its header"},
+     "verify FILE --key PUB [--key PUB2...] [--json]   check a delta/snapshot/key certificate, "
+     "print its header (and the key a certificate certifies)"},
     {"keycert", ctl_keycert,
-     "keycert --old-key OLD.key --new-key NEW.pub --out FILE [--feed F] [--valid SECONDS]   "
+     "keycert --old-key OLD.key --new-key NEW.pub --out FILE [--feed F] [--valid SECONDS] "
+     "[--json]   "
      "sign a new signing key with the current one (key rotation)"},
-    {"dump", ctl_dump, "dump FILE [--key PUB]   print the entries of a delta/snapshot"},
+    {"dump", ctl_dump, "dump FILE [--key PUB] [--json]   print the entries of a delta/snapshot"},
     {"mkdelta", ctl_mkdelta,
      "mkdelta --key PRIV --out FILE [--feed F] [--serial N] [--snapshot] "
-     "[+PREFIX[=A[,REASON]]|-PREFIX...]   "
+     "[+PREFIX[=A[,REASON]]|-PREFIX...] [--json]   "
      "write a signed object (demo/testing)"},
 };
 
@@ -82,6 +90,55 @@ int ctl_opt(const ctl_opt_t *opts, char **rest, int nrest, int *i)
         return 1;
     }
     return 0;
+}
+
+void ctl_json_key(bl_buf_t *b, const char *key)
+{
+    char last = b->len ? (char)b->data[b->len - 1] : '{';
+    master_json_printf(b, "%s", last == '{' || last == '[' ? "" : ",");
+    master_json_put_str(b, key);
+    master_json_printf(b, ":");
+}
+
+void ctl_json_str(bl_buf_t *b, const char *key, const char *val)
+{
+    ctl_json_key(b, key);
+    if (val)
+        master_json_put_str(b, val);
+    else
+        master_json_printf(b, "null");
+}
+
+void ctl_json_int(bl_buf_t *b, const char *key, long long val)
+{
+    ctl_json_key(b, key);
+    master_json_printf(b, "%lld", val);
+}
+
+void ctl_json_bool(bl_buf_t *b, const char *key, int val)
+{
+    ctl_json_key(b, key);
+    master_json_printf(b, "%s", val ? "true" : "false");
+}
+
+void ctl_json_flush(bl_buf_t *b)
+{
+    if (b->len)
+        fwrite(b->data, 1, b->len, stdout);
+    b->len = 0;
+}
+
+void ctl_json_begin(bl_buf_t *b)
+{
+    bl_buf_init(b);
+    master_json_printf(b, "{");
+}
+
+void ctl_json_end(bl_buf_t *b)
+{
+    master_json_printf(b, "}\n");
+    ctl_json_flush(b);
+    bl_buf_close(b);
 }
 
 int main(int argc, char **argv)

@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "ctl.h"
 #include "err.h"
+#include "json.h"
 #include "key.h"
 #include "obj.h"
 #include "state.h"
@@ -28,7 +29,7 @@ static void hex(const uint8_t *p, size_t n, char *out)
 }
 
 static const char keygen_usage[] =
-    "usage: blsyncctl keygen [--out DIR] [--name NAME] [--group GROUP]\n"
+    "usage: blsyncctl keygen [--out DIR] [--name NAME] [--group GROUP] [--json]\n"
     "  writes DIR/NAME.key (private: root:blsync 0640 in a directory of group\n"
     "  blsync such as /etc/blsync, or with --group; else 0600) and DIR/NAME.pub;\n"
     "  DIR defaults to ., NAME to master (the sample master.conf's [publisher] key)\n";
@@ -36,17 +37,17 @@ static const char keygen_usage[] =
 int ctl_keygen(int argc, char **argv)
 {
     const char *dir = ".", *name = "master", *group = NULL;
+    int json = 0;
+    const ctl_opt_t opts[] = {{"--out", &dir, NULL},
+                              {"--name", &name, NULL},
+                              {"--group", &group, NULL},
+                              {"--json", NULL, &json},
+                              {NULL}};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(keygen_usage, stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--out") && i + 1 < argc)
-            dir = argv[++i];
-        else if (!strcmp(argv[i], "--name") && i + 1 < argc)
-            name = argv[++i];
-        else if (!strcmp(argv[i], "--group") && i + 1 < argc)
-            group = argv[++i];
-        else {
+        } else if (!ctl_opt(opts, argv, argc, &i)) {
             fprintf(stderr, "blsyncctl keygen: unknown argument '%s'\n%s", argv[i], keygen_usage);
             return 2;
         }
@@ -74,8 +75,18 @@ int ctl_keygen(int argc, char **argv)
     int shared = ctl_daemon_file(priv, group);
     if (shared < 0)
         return 1;
-    printf("private key: %s (%s)\npublic key: %s\nkey id: %s\n", priv,
-           shared ? "group-readable: 0640" : "0600", pub, id);
+    if (json) {
+        bl_buf_t b;
+        ctl_json_begin(&b);
+        ctl_json_str(&b, "private_key", priv);
+        ctl_json_str(&b, "private_key_mode", shared ? "0640" : "0600");
+        ctl_json_str(&b, "public_key", pub);
+        ctl_json_str(&b, "key_id", id);
+        ctl_json_end(&b);
+    } else {
+        printf("private key: %s (%s)\npublic key: %s\nkey id: %s\n", priv,
+               shared ? "group-readable: 0640" : "0600", pub, id);
+    }
     return 0;
 }
 
@@ -83,23 +94,22 @@ int ctl_keygen(int argc, char **argv)
 int ctl_token(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: blsyncctl token --out FILE [--group GROUP] [--force]\n"
+        "usage: blsyncctl token --out FILE [--group GROUP] [--force] [--json]\n"
         "  writes a random API token (64 hex digits) to FILE (root:blsync 0640 in a\n"
         "  directory of group blsync such as /etc/blsync, or with --group; else 0600);\n"
         "  name FILE in [http] token_file (the sample: /etc/blsync/api.token)\n";
     const char *out = NULL, *group = NULL;
-    int force = 0;
+    int force = 0, json = 0;
+    const ctl_opt_t opts[] = {{"--out", &out, NULL},
+                              {"--group", &group, NULL},
+                              {"--force", NULL, &force},
+                              {"--json", NULL, &json},
+                              {NULL}};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(usage, stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--out") && i + 1 < argc)
-            out = argv[++i];
-        else if (!strcmp(argv[i], "--group") && i + 1 < argc)
-            group = argv[++i];
-        else if (!strcmp(argv[i], "--force"))
-            force = 1;
-        else {
+        } else if (!ctl_opt(opts, argv, argc, &i)) {
             fprintf(stderr, "blsyncctl token: unknown argument '%s'\n%s", argv[i], usage);
             return 2;
         }
@@ -126,9 +136,18 @@ int ctl_token(int argc, char **argv)
         fprintf(stderr, "blsyncctl token: cannot write %s: %s\n", out, strerror(errno));
         return 1;
     }
-    if (ctl_daemon_file(out, group) < 0)
+    int shared = ctl_daemon_file(out, group);
+    if (shared < 0)
         return 1;
-    printf("token: %s\n", out);
+    if (json) {
+        bl_buf_t b;
+        ctl_json_begin(&b);
+        ctl_json_str(&b, "token_file", out);
+        ctl_json_str(&b, "mode", shared ? "0640" : "0600");
+        ctl_json_end(&b);
+    } else {
+        printf("token: %s\n", out);
+    }
     return 0;
 }
 
@@ -141,7 +160,9 @@ static void fmt_ms(int64_t ms, char *buf, size_t n)
     snprintf(buf + l, n - l, ".%03dZ", (int)(ms % 1000 + 1000) % 1000);
 }
 
-static void print_header(const bl_hdr_t *h)
+/* An object's header: as text on stdout, or (json not NULL) as members of
+ * the object open in json, times also as Unix milliseconds. */
+static void print_header(const bl_hdr_t *h, bl_buf_t *json)
 {
     char d1[65], d2[65], kid[17], t1[40], t2[40];
     hex(h->base_digest, 32, d1);
@@ -149,20 +170,42 @@ static void print_header(const bl_hdr_t *h)
     hex(h->key_id, 8, kid);
     fmt_ms(h->created_ms, t1, sizeof t1);
     fmt_ms(h->expires_ms, t2, sizeof t2);
-    printf("type: %s\nversion: %u\nfeed: %s\nkey_id: %s\n", bl_obj_type_name(h->type), h->version,
-           h->feed, kid);
-    printf("base_serial: %" PRIu64 "\nserial: %" PRIu64 "\nbase_digest: %s\ndigest: %s\n",
-           h->base_serial, h->serial, d1, d2);
-    printf("created: %s\nexpires: %s\n", t1, t2);
-    printf("removed: %" PRIu64 "\nadded: %" PRIu64 "\nentries: %" PRIu64 "\n", h->n_removed,
-           h->n_added, h->n_entries);
-    printf("payload_bytes: %" PRIu64 "\nraw_bytes: %" PRIu64 "\n", h->payload_len, h->raw_len);
+    if (!json) {
+        printf("type: %s\nversion: %u\nfeed: %s\nkey_id: %s\n", bl_obj_type_name(h->type),
+               h->version, h->feed, kid);
+        printf("base_serial: %" PRIu64 "\nserial: %" PRIu64 "\nbase_digest: %s\ndigest: %s\n",
+               h->base_serial, h->serial, d1, d2);
+        printf("created: %s\nexpires: %s\n", t1, t2);
+        printf("removed: %" PRIu64 "\nadded: %" PRIu64 "\nentries: %" PRIu64 "\n", h->n_removed,
+               h->n_added, h->n_entries);
+        printf("payload_bytes: %" PRIu64 "\nraw_bytes: %" PRIu64 "\n", h->payload_len, h->raw_len);
+        return;
+    }
+    bl_buf_t *b = json;
+    ctl_json_str(b, "type", bl_obj_type_name(h->type));
+    ctl_json_int(b, "version", h->version);
+    ctl_json_str(b, "feed", h->feed);
+    ctl_json_str(b, "key_id", kid);
+    ctl_json_int(b, "base_serial", (long long)h->base_serial);
+    ctl_json_int(b, "serial", (long long)h->serial);
+    ctl_json_str(b, "base_digest", d1);
+    ctl_json_str(b, "digest", d2);
+    ctl_json_str(b, "created_at", t1);
+    ctl_json_int(b, "created_at_ms", h->created_ms);
+    ctl_json_str(b, "expires_at", t2);
+    ctl_json_int(b, "expires_at_ms", h->expires_ms);
+    ctl_json_int(b, "removed", (long long)h->n_removed);
+    ctl_json_int(b, "added", (long long)h->n_added);
+    ctl_json_int(b, "entries", (long long)h->n_entries);
+    ctl_json_int(b, "payload_bytes", (long long)h->payload_len);
+    ctl_json_int(b, "raw_bytes", (long long)h->raw_len);
 }
 
 /* FILE arguments and --key PUB options of verify and dump. */
 typedef struct {
     const char **files; /* as many slots as arguments: never too few */
     int nfiles, nkeys;
+    int json; /* --json */
     bl_keyring_t *ring;
 } obj_args_t;
 
@@ -193,6 +236,8 @@ static int obj_args_parse(int argc, char **argv, const char *cmd, obj_args_t *a)
                 return 2;
             }
             a->nkeys++;
+        } else if (!strcmp(argv[i], "--json")) {
+            a->json = 1;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "unknown option '%s'\n", argv[i]);
             return 2;
@@ -263,14 +308,29 @@ static int count_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_
     return 0;
 }
 
+/* The id of the key a verified key certificate certifies, in id[17]; 0 or an error code. */
+static int keycert_id(const bl_obj_t *obj, char id[17])
+{
+    bl_key_t *nk;
+    int rc = bl_keycert_read(obj, &nk);
+    if (rc)
+        return rc;
+    bl_key_id_hex(nk, id);
+    bl_key_free(nk);
+    return 0;
+}
+
 /* Verifies one object or a chain: SNAPSHOT|DELTA [DELTA...] applied in order
- * with every mirror rule, digests included. */
+ * with every mirror rule, digests included. A key certificate also names the
+ * key it certifies. --json: {"objects":[header + "file", "digest_checked",
+ * "new_key_id"...], "ok", "failed"}. */
 int ctl_verify(int argc, char **argv)
 {
     obj_args_t a;
     int status = obj_args_parse(argc, argv, "verify", &a);
     if (!status && (!a.nfiles || !a.nkeys)) {
-        fprintf(stderr, "usage: blsyncctl verify FILE [FILE...] --key PUB [--key PUB...]\n");
+        fprintf(stderr,
+                "usage: blsyncctl verify FILE [FILE...] --key PUB [--key PUB...] [--json]\n");
         status = 2;
     }
     if (status) {
@@ -280,37 +340,71 @@ int ctl_verify(int argc, char **argv)
     const char **files = a.files;
     int nfiles = a.nfiles;
     bl_keyring_t *ring = a.ring;
+    bl_buf_t j;
+    bl_buf_init(&j);
+    master_json_printf(&j, "{\"objects\":[");
     bl_state_t st;
     bl_state_init(&st, NULL);
+    const char *failed = NULL;
     for (int f = 0; f < nfiles && !status; f++) {
         uint8_t *buf;
         bl_obj_t obj;
         if (open_obj(files[f], ring, &buf, &obj)) {
+            failed = files[f];
             status = 1;
             break;
         }
-        if (nfiles > 1)
+        if (nfiles > 1 && !a.json)
             printf("== %s\n", files[f]);
-        print_header(&obj.hdr);
+        if (a.json) {
+            master_json_printf(&j, "%s{", f ? "," : "");
+            ctl_json_str(&j, "file", files[f]);
+            print_header(&obj.hdr, &j);
+        } else {
+            print_header(&obj.hdr, NULL);
+        }
         size_t off = 0;
-        int rc = 0;
+        int rc = 0, checked = 0;
         const char *what = "payload";
+        char nid[17];
         if (f == 0 && obj.hdr.type == BL_OBJ_DELTA && obj.hdr.base_serial != 0) {
             rc = bl_obj_decode(&obj, NULL, &(bl_sink_t){NULL, count_block}, &off);
-            if (!rc)
+            if (!rc && !a.json)
                 printf("digest: not checked (needs the base state: pass a snapshot first)\n");
         } else if (obj.hdr.type == BL_OBJ_SNAPSHOT || obj.hdr.type == BL_OBJ_DELTA) {
             what = bl_obj_type_name(obj.hdr.type);
             rc = apply_obj(&st, &obj, f == 0);
+            checked = !rc;
+        } else if (obj.hdr.type == BL_OBJ_KEYCERT) {
+            what = "certified key";
+            if (!(rc = keycert_id(&obj, nid))) {
+                if (a.json)
+                    ctl_json_str(&j, "new_key_id", nid);
+                else
+                    printf("new_key_id: %s\n", nid);
+            }
+        }
+        if (a.json) {
+            ctl_json_bool(&j, "digest_checked", checked);
+            master_json_printf(&j, "}");
         }
         if (rc) {
             fprintf(stderr, "%s: %s: %s\n", files[f], what, bl_strerror(rc));
+            failed = files[f];
             status = 1;
         }
         free(buf);
     }
-    if (!status)
+    if (a.json) {
+        master_json_printf(&j, "]");
+        ctl_json_bool(&j, "ok", !status);
+        ctl_json_str(&j, "failed", failed);
+        master_json_printf(&j, "}\n");
+        ctl_json_flush(&j);
+    } else if (!status) {
         printf("ok: %s verified\n", nfiles > 1 ? "chain" : files[0]);
+    }
+    bl_buf_close(&j);
     bl_state_close(&st);
     obj_args_free(&a);
     return status;
@@ -331,35 +425,90 @@ static void print_entry(char sign, const bl_entry_t *e, int64_t decided_ms, int 
     printf("\n");
 }
 
+/* One entry as a JSON object in an array (first: the array's first): op
+ * "add"/"remove" in a delta (NULL: a state's entry), decided_at_ms with op. */
+static void entry_json(bl_buf_t *b, int first, const char *op, const bl_entry_t *e,
+                       int64_t decided_ms)
+{
+    char p[BL_PREFIX_STRLEN];
+    bl_prefix_format(&e->key, p, sizeof p);
+    master_json_printf(b, "%s{", first ? "" : ",");
+    if (op)
+        ctl_json_str(b, "op", op);
+    ctl_json_str(b, "prefix", p);
+    if (!op || strcmp(op, "remove")) {
+        ctl_json_int(b, "a", e->a);
+        ctl_json_int(b, "reason", e->reason);
+        ctl_json_int(b, "listed_at_unix", e->listed_at);
+        ctl_json_int(b, "expires_at_unix", e->expires_at);
+    }
+    if (op)
+        ctl_json_int(b, "decided_at_ms", decided_ms);
+    master_json_printf(b, "}");
+    if (b->len >= 65536)
+        ctl_json_flush(b);
+}
+
+typedef struct {
+    int delta;
+    bl_buf_t *json; /* --json: entries go here, else to stdout as text */
+    size_t n;       /* entries written to json */
+} dump_ctx_t;
+
 static int dump_block(void *ctx, const bl_change_t *rem, size_t nrem, const bl_change_t *add,
                       size_t nadd)
 {
-    int delta = *(int *)ctx;
-    for (size_t i = 0; i < nrem; i++)
-        print_entry('-', &rem[i].e, rem[i].decided_ms, 1);
-    for (size_t i = 0; i < nadd; i++)
-        print_entry(delta ? '+' : 0, &add[i].e, add[i].decided_ms, delta);
+    dump_ctx_t *d = ctx;
+    for (size_t i = 0; i < nrem; i++) {
+        if (d->json)
+            entry_json(d->json, !d->n++, "remove", &rem[i].e, rem[i].decided_ms);
+        else
+            print_entry('-', &rem[i].e, rem[i].decided_ms, 1);
+    }
+    for (size_t i = 0; i < nadd; i++) {
+        if (d->json)
+            entry_json(d->json, !d->n++, d->delta ? "add" : NULL, &add[i].e, add[i].decided_ms);
+        else
+            print_entry(d->delta ? '+' : 0, &add[i].e, add[i].decided_ms, d->delta);
+    }
     return 0;
 }
 
-/* dump's work on files[0..nfiles), once they are parsed. */
-static int dump_files(const char **files, int nfiles, int nkeys, bl_keyring_t *ring)
+/* dump's work on files[0..nfiles), once they are parsed. --json: one file is
+ * {"file", header, "signature_verified", "changes" (a delta) or "entries"};
+ * a chain is {"feed", "serial", "digest", "entries"}. */
+static int dump_files(const char **files, int nfiles, int nkeys, bl_keyring_t *ring, int json)
 {
     int status = 0;
+    bl_buf_t j;
+    bl_buf_init(&j);
     if (nfiles == 1) {
         uint8_t *buf;
         bl_obj_t obj;
         if (open_obj(files[0], nkeys ? ring : NULL, &buf, &obj)) {
             return 1;
         }
-        int delta = obj.hdr.type == BL_OBJ_DELTA;
+        dump_ctx_t d = {obj.hdr.type == BL_OBJ_DELTA, json ? &j : NULL, 0};
+        if (json) {
+            master_json_printf(&j, "{");
+            ctl_json_str(&j, "file", files[0]);
+            print_header(&obj.hdr, &j);
+            ctl_json_bool(&j, "signature_verified", nkeys > 0);
+            ctl_json_key(&j, d.delta ? "changes" : "entries");
+            master_json_printf(&j, "[");
+        }
         size_t off = 0;
-        int rc = bl_obj_decode(&obj, NULL, &(bl_sink_t){&delta, dump_block}, &off);
+        int rc = bl_obj_decode(&obj, NULL, &(bl_sink_t){&d, dump_block}, &off);
         if (rc) {
             fprintf(stderr, "%s: %s (payload block at byte %zu)\n", files[0], bl_strerror(rc),
                     off + BL_OBJ_PREFIX);
             status = 1;
         }
+        if (json && !status) {
+            master_json_printf(&j, "]}\n");
+            ctl_json_flush(&j);
+        }
+        bl_buf_close(&j);
         free(buf);
         return status;
     }
@@ -385,11 +534,30 @@ static int dump_files(const char **files, int nfiles, int nkeys, bl_keyring_t *r
     }
     if (!status) {
         char d[65];
-        printf("# feed=%s serial=%" PRIu64 " entries=%zu digest=%s\n", st.feed, st.serial, st.n,
-               bl_digest_hex(&st.digest, d));
-        for (size_t i = 0; i < st.n; i++)
-            print_entry(0, &st.e[i], 0, 0);
+        bl_digest_hex(&st.digest, d);
+        if (json) {
+            master_json_printf(&j, "{");
+            ctl_json_str(&j, "feed", st.feed);
+            ctl_json_int(&j, "serial", (long long)st.serial);
+            ctl_json_str(&j, "digest", d);
+            ctl_json_key(&j, "entries");
+            master_json_printf(&j, "[");
+        } else {
+            printf("# feed=%s serial=%" PRIu64 " entries=%zu digest=%s\n", st.feed, st.serial, st.n,
+                   d);
+        }
+        for (size_t i = 0; i < st.n; i++) {
+            if (json)
+                entry_json(&j, i == 0, NULL, &st.e[i], 0);
+            else
+                print_entry(0, &st.e[i], 0, 0);
+        }
+        if (json) {
+            master_json_printf(&j, "]}\n");
+            ctl_json_flush(&j);
+        }
     }
+    bl_buf_close(&j);
     bl_state_close(&st);
     return status;
 }
@@ -400,11 +568,11 @@ int ctl_dump(int argc, char **argv)
     obj_args_t a;
     int status = obj_args_parse(argc, argv, "dump", &a);
     if (!status && !a.nfiles) {
-        fprintf(stderr, "usage: blsyncctl dump FILE [FILE...] [--key PUB]\n");
+        fprintf(stderr, "usage: blsyncctl dump FILE [FILE...] [--key PUB] [--json]\n");
         status = 2;
     }
     if (!status)
-        status = dump_files(a.files, a.nfiles, a.nkeys, a.ring);
+        status = dump_files(a.files, a.nfiles, a.nkeys, a.ring, a.json);
     obj_args_free(&a);
     return status;
 }
@@ -420,7 +588,7 @@ int ctl_mkdelta(int argc, char **argv)
 {
     const char *keypath = NULL, *out = NULL, *feed = "main";
     const char **from = calloc((size_t)argc, sizeof *from);
-    int nfrom = 0, snapshot = 0, status = 1;
+    int nfrom = 0, snapshot = 0, json = 0, status = 1;
     int64_t now_ms = bl_now_ms(), life_s = 86400, valid_s = 7 * 86400;
     uint64_t serial = 0;
     bl_change_t *rem = calloc((size_t)argc, sizeof *rem), *add = calloc((size_t)argc, sizeof *add);
@@ -451,6 +619,8 @@ int ctl_mkdelta(int argc, char **argv)
             valid_s = strtoll(argv[++i], NULL, 10);
         else if (!strcmp(a, "--snapshot"))
             snapshot = 1;
+        else if (!strcmp(a, "--json"))
+            json = 1;
         else if ((a[0] == '+' || a[0] == '-') && a[1] != '-') {
             char tmp[128];
             snprintf(tmp, sizeof tmp, "%s", a + 1);
@@ -482,7 +652,7 @@ int ctl_mkdelta(int argc, char **argv)
     }
     if (!keypath || !out) {
         fprintf(stderr, "usage: blsyncctl mkdelta --key PRIV --out FILE [--from OBJ...] "
-                        "[--snapshot] [+PREFIX[=A[,REASON]]] [-PREFIX]\n");
+                        "[--snapshot] [+PREFIX[=A[,REASON]]] [-PREFIX] [--json]\n");
         status = 2;
         goto done;
     }
@@ -535,8 +705,19 @@ int ctl_mkdelta(int argc, char **argv)
         fprintf(stderr, "mkdelta: %s: %s\n", out, bl_strerror(rc));
         goto done;
     }
-    printf("%s serial=%" PRIu64 " entries=%zu bytes=%zu\n", snapshot ? "snapshot" : "delta",
-           h.serial, st.n, buf.len);
+    if (json) {
+        bl_buf_t b;
+        ctl_json_begin(&b);
+        ctl_json_str(&b, "file", out);
+        ctl_json_str(&b, "type", snapshot ? "snapshot" : "delta");
+        ctl_json_int(&b, "serial", (long long)h.serial);
+        ctl_json_int(&b, "entries", (long long)st.n);
+        ctl_json_int(&b, "bytes", (long long)buf.len);
+        ctl_json_end(&b);
+    } else {
+        printf("%s serial=%" PRIu64 " entries=%zu bytes=%zu\n", snapshot ? "snapshot" : "delta",
+               h.serial, st.n, buf.len);
+    }
     status = 0;
 done:
     bl_buf_close(&buf);
@@ -553,27 +734,25 @@ done:
  * rotating keys without reconfiguring every mirror at once. */
 int ctl_keycert(int argc, char **argv)
 {
-    const char *old_path = NULL, *new_path = NULL, *out = NULL, *feed = "main";
-    int64_t valid_s = 30 * 86400;
+    const char *old_path = NULL, *new_path = NULL, *out = NULL, *feed = "main", *valid = NULL;
+    int json = 0;
+    const ctl_opt_t opts[] = {{"--old-key", &old_path, NULL},
+                              {"--new-key", &new_path, NULL},
+                              {"--out", &out, NULL},
+                              {"--feed", &feed, NULL},
+                              {"--valid", &valid, NULL},
+                              {"--json", NULL, &json},
+                              {NULL}};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--old-key") && i + 1 < argc)
-            old_path = argv[++i];
-        else if (!strcmp(argv[i], "--new-key") && i + 1 < argc)
-            new_path = argv[++i];
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
-            out = argv[++i];
-        else if (!strcmp(argv[i], "--feed") && i + 1 < argc)
-            feed = argv[++i];
-        else if (!strcmp(argv[i], "--valid") && i + 1 < argc)
-            valid_s = strtoll(argv[++i], NULL, 10);
-        else {
+        if (!ctl_opt(opts, argv, argc, &i)) {
             fprintf(stderr, "keycert: unknown argument '%s'\n", argv[i]);
             return 2;
         }
     }
+    int64_t valid_s = valid ? strtoll(valid, NULL, 10) : 30 * 86400;
     if (!old_path || !new_path || !out || valid_s <= 0) {
         fprintf(stderr, "usage: blsyncctl keycert --old-key OLD.key --new-key NEW.pub|NEW.key "
-                        "--out FILE [--feed FEED] [--valid SECONDS]\n");
+                        "--out FILE [--feed FEED] [--valid SECONDS] [--json]\n");
         return 2;
     }
     bl_key_t *old = NULL, *nk = NULL;
@@ -592,7 +771,8 @@ int ctl_keycert(int argc, char **argv)
     }
     bl_buf_t b;
     bl_buf_init(&b);
-    rc = bl_keycert_write(feed, nk, bl_now_ms(), valid_s * 1000, old, &b);
+    int64_t now_ms = bl_now_ms();
+    rc = bl_keycert_write(feed, nk, now_ms, valid_s * 1000, old, &b);
     if (!rc)
         rc = bl_file_write_atomic(out, b.data, b.len, 0644);
     char oid[17], nid[17];
@@ -605,7 +785,21 @@ int ctl_keycert(int argc, char **argv)
         fprintf(stderr, "keycert: %s: %s\n", out, bl_strerror(rc));
         return 1;
     }
-    printf("key certificate %s: key %s signed by key %s, valid %lld s\n", out, nid, oid,
-           (long long)valid_s);
+    if (json) {
+        char t[40];
+        fmt_ms(now_ms + valid_s * 1000, t, sizeof t);
+        ctl_json_begin(&b);
+        ctl_json_str(&b, "file", out);
+        ctl_json_str(&b, "feed", feed);
+        ctl_json_str(&b, "new_key_id", nid);
+        ctl_json_str(&b, "signed_by_key_id", oid);
+        ctl_json_int(&b, "valid_s", (long long)valid_s);
+        ctl_json_str(&b, "expires_at", t);
+        ctl_json_int(&b, "expires_at_ms", now_ms + valid_s * 1000);
+        ctl_json_end(&b);
+    } else {
+        printf("key certificate %s: key %s signed by key %s, valid %lld s\n", out, nid, oid,
+               (long long)valid_s);
+    }
     return 0;
 }

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # blsyncctl mirrors and audit against a real master and mirrors: a revoked mirror shows as
-# revoked; forgetting it (audited) takes it out of the list, status and metrics (so
-# BlsyncMirrorGone ends), and it stays forgotten across a restart; a connected mirror cannot be
-# forgotten; the audit log reads back with --since and --ip.
+# revoked (and counted by blsync_master_mirrors_revoked); forgetting it (audited) takes it out
+# of the list, status and metrics (so BlsyncMirrorGone ends), and it stays forgotten across a
+# restart; a connected mirror cannot be forgotten; the audit log reads back with --since and --ip.
 . "$(dirname "$0")/../lib.sh"
 pki m1 m2
 echo "read-$TOK" >"$T/read.token"
@@ -28,6 +28,8 @@ ctl mirrors --json
 jq -e '.mirrors | length == 2 and all(.[]; (.acked_serial | type) == "number" and
     (.last_contact_unix | type) == "number" and (.contact_age_s | type) == "number")' \
     "$T/ctl.out" >/dev/null || fail "mirrors --json: $(cat "$T/ctl.out")"
+metric_is master 'blsync_master_mirrors_revoked{feed="main"}' 0 ||
+    fail "mirrors_revoked with none revoked: $(scrape master | grep mirrors_revoked)"
 ok "mirrors: both up, text and --json"
 
 # A connected mirror is not forgotten: it would come back at its next acknowledgement.
@@ -47,13 +49,15 @@ kill -HUP "${PID[master]}"
 wait_until 10 eval '[ "$(state_of m2)" = revoked ]' || fail "m2 not revoked: $("$CTL" mirrors "${auth[@]}")"
 wait_until 10 metric_is master 'blsync_master_mirror_active{feed="main",mirror="m2"}' 0 ||
     fail "m2 not gone in the metrics: $(scrape master | grep m2)"
+wait_until 10 metric_is master 'blsync_master_mirrors_revoked{feed="main"}' 1 ||
+    fail "mirrors_revoked does not count m2: $(scrape master | grep mirrors_revoked)"
 ctl mirrors
 [ $RC = 1 ] || fail "mirrors with m2 revoked exited $RC, not 1"
 grep -qE '^m2 +revoked ' "$T/ctl.out" && grep -q '1 up, 0 stale, 0 gone, 1 revoked' "$T/ctl.out" &&
     grep -q 'blsyncctl mirrors forget NAME' "$T/ctl.out" || fail "mirrors with m2 revoked: $(cat "$T/ctl.out")"
 ctl status
 grep -qE '^m2 +revoked ' "$T/ctl.out" || fail "status with m2 revoked: $(cat "$T/ctl.out")"
-ok "a revoked mirror shows as revoked in mirrors and status (exit 1)"
+ok "a revoked mirror shows as revoked in mirrors and status (exit 1) and in blsync_master_mirrors_revoked"
 
 # The read-only token lists mirrors and reads the audit log, and cannot forget.
 "$CTL" mirrors --url "$MASTER_URL" --token-file "$T/read.token" >/dev/null ||
@@ -78,6 +82,7 @@ ctl status
 no_m2_series() { ! scrape master | grep -q 'mirror="m2"'; }
 wait_until 10 no_m2_series || fail "master still exports m2: $(scrape master | grep 'mirror="m2"')"
 metric_is master 'blsync_master_mirrors_gone{feed="main"}' 0 || fail "mirrors_gone still counts m2"
+metric_is master 'blsync_master_mirrors_revoked{feed="main"}' 0 || fail "mirrors_revoked still counts m2"
 ok "forgotten: out of mirrors, status (exit 0) and the metrics (BlsyncMirrorGone has no series)"
 
 echo "== stays forgotten across a restart; m2 is refused while revoked"

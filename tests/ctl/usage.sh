@@ -32,6 +32,13 @@ comp=$(bash -c ". '$S/deploy/bash-completion/blsyncctl'; COMP_WORDS=(blsyncctl '
 for c in $cmds; do
     [[ " $comp " == *" $c "* ]] || problem "the bash completion does not offer $c: $comp"
 done
+# --json on every subcommand: its usage names it and the completion offers it.
+for c in $cmds; do
+    "$CTL" "$c" --help | grep -v '^(exit codes' | grep -q -- '--json' ||
+        problem "blsyncctl $c --help does not name --json"
+    comp=$(bash -c ". '$S/deploy/bash-completion/blsyncctl'; COMP_WORDS=(blsyncctl $c x --j); COMP_CWORD=3; _blsyncctl; echo \"\${COMPREPLY[*]}\"")
+    [[ " $comp " == *" --json "* ]] || problem "the bash completion does not offer $c --json: $comp"
+done
 ok "--help and -h on $(wc -w <<<"$cmds") subcommands: usage, exit 0, no connection"
 
 # Usage errors exit 2 and say what is missing.

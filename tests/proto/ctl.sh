@@ -14,7 +14,7 @@ expect_err() { # expect_err PATTERN CMD...: non-zero exit and stderr matching PA
 }
 
 "$CTL" keygen --out "$T/k" --name a >/dev/null || fail keygen
-"$CTL" keygen --out "$T/k" --name b >/dev/null || fail keygen b
+"$CTL" keygen --out "$T/k" --name b >"$T/kb.out" || fail keygen b
 [ "$(stat -c %a "$T/k/a.key")" = 600 ] || fail "private key mode"
 "$CTL" mkdelta --key "$T/k/a.key" --out "$T/1.delta" +192.0.2.1 +198.51.100.0/24=3,1 +2001:db8::/32 >/dev/null || fail mkdelta
 "$CTL" mkdelta --key "$T/k/a.key" --out "$T/2.delta" --from "$T/1.delta" -192.0.2.1 +203.0.113.5 >/dev/null || fail mkdelta 2
@@ -39,6 +39,9 @@ grep -q '^-192.0.2.1 decided_ms=' <<<"$("$CTL" dump "$T/2.delta" 2>/dev/null)" |
 "$CTL" keycert --old-key "$T/k/a.key" --new-key "$T/k/b.pub" --out "$T/b.keycert" >/dev/null || fail keycert
 "$CTL" verify "$T/b.keycert" --key "$T/k/a.pub" >"$T/out" || fail "verify keycert"
 grep -q '^type: keycert$' "$T/out" || fail "keycert type"
+# It names the key it certifies: b's id, as keygen printed it.
+b_id=$(sed -n 's/^key id: //p' "$T/kb.out")
+[ -n "$b_id" ] && grep -qx "new_key_id: $b_id" "$T/out" || fail "verify keycert does not name b ($b_id): $(cat "$T/out")"
 expect_err "unknown key" "$CTL" verify "$T/b.keycert" --key "$T/k/b.pub"
 expect_err "not an Ed25519 private key" "$CTL" keycert --old-key "$T/k/a.pub" --new-key "$T/k/b.pub" --out "$T/x"
 
