@@ -523,7 +523,10 @@ trusted_key = {d}/sign.pub
             log("  HARNESS ERROR: " + rec["harness_error"])
             self.undo_all()
         rec["heal"] = rec.get("heal_at") or now()
-        ok = wait_until(heal_limit + 5, self.converged, step=0.2)
+        ok = wait_until(heal_limit / 2, self.converged, step=0.2)
+        if not ok:
+            self.lag_report(rec)  # what the mirrors behind say, while they are still behind
+            ok = wait_until(rec["heal"] + heal_limit + 5 - now(), self.converged, step=0.2)
         rec["healed_in"] = now() - rec["heal"] if ok else None
         state = ("healed in %.1f s" % rec["healed_in"]) if ok else "NOT healed in %.0f s" % (heal_limit + 5)
         log("  %s (limit %.0f s)%s" % (state, heal_limit, "; " + "; ".join(rec["notes"]) if rec["notes"] else ""))
@@ -537,6 +540,34 @@ trusted_key = {d}/sign.pub
                 log("  still not converged 20 s after the repair")
         rec["end"] = now()
         return rec
+
+    def lag_report(self, rec):
+        """Logs, for each mirror behind the master half a heal limit after a fault, what its
+        metrics and the last lines of its log and of the master's log say about it."""
+        ms = self.master_serial()
+        for m in self.mirrors:
+            s = self.scrape(m)
+            serial = None if s is None else s.get('blsync_mirror_serial{feed="%s"}' % FEED)
+            if serial is not None and ms is not None and serial >= ms:
+                continue
+            vals = "unreachable" if s is None else " ".join(
+                "%s=%g" % (k[len("blsync_mirror_"):].split("{")[0], v) for k, v in sorted(s.items())
+                if k.startswith(("blsync_mirror_serial", "blsync_mirror_connected", "blsync_mirror_stale",
+                                 "blsync_mirror_heartbeat_age", "blsync_mirror_master_serial")))
+            log("  behind: %s at %s, master at %s: %s" % (m, serial, ms, vals))
+            for who in (m, "master"):
+                path = self.procs[who].logf
+                try:
+                    with open(path, "rb") as f:
+                        f.seek(0, os.SEEK_END)
+                        f.seek(max(0, f.tell() - 6000))
+                        lines = f.read().decode(errors="replace").splitlines()[1:]
+                except OSError:
+                    continue
+                keep = [l for l in lines if who == m or m in l or "spool" in l or "snapshot" in l]
+                for l in keep[-8:]:
+                    log("    %s| %s" % (who, l[:300]))
+        rec["notes"].append("slow: see the 'behind' lines above")
 
     def faults_table(self):
         W, F = self.W, self.freeze
