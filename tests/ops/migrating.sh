@@ -8,9 +8,9 @@
 # page marked "<!-- ops_migrating: HOST [> FILE | >> FILE] -->" run in order
 # (an ini block replaces or extends FILE): the import as root before the
 # master ever ran, the mirror next to rbldnsd, blsync-compare finding no
-# difference, the export for an rbldnsd kept in front; it ends with rbldnsd
-# (user rbldns) serving the export: the SOA, listed entries, and NXDOMAIN with
-# the SOA in the authority section.
+# difference, the export for an rbldnsd kept in front, then rbldnsd (user
+# rbldns) serving the export: the SOA, listed entries, and NXDOMAIN with the
+# SOA in the authority section; last the cut-over: the mirror on port 53.
 . "$(dirname "$0")/../lib.sh"
 command -v rbldnsd >/dev/null || { echo "needs rbldnsd"; exit 77; }
 . "$(dirname "$0")/debhost.sh"
@@ -69,10 +69,44 @@ unit_cmd() { # HOST VERB UNIT: the unit's process is HOST's (PID[HOST], $T/HOST.
             wait_up "$h" 30 logged "$h" event=listening
         fi ;;
     restart | reload)
+        if [ "${unit%.socket}" != "$unit" ]; then
+            # The socket unit rebinds: the service stops, the sockets change.
+            stop "$h"
+            start_unit "$h" "${unit%.socket}"
+            wait_up "$h" 30 logged "$h" event=listening
+            return
+        fi
         mark "$h"
         kill -HUP "${PID[$h]}"
         wait_up "$h" 30 logged "$h" event=listening ;;
     esac
+}
+
+# Step 4's end: the export as the package's mirror wrote it under
+# UMask=0077, and rbldnsd (user rbldns) serving it.
+rbldnsd_serves_export() {
+    # The export as the package's mirror wrote it under UMask=0077.
+    local x out
+    x=${ROOT[ns]}/var/lib/blsync-mirror/bl.example.net.rbldnsd
+    [ "$(stat -c %a "$x")" = 644 ] || problem "the export is mode $(stat -c %a "$x"), not 0644"
+    grep -q '^\$SOA .*ns1\.example\.net\. hostmaster\.example\.net\.' "$x" || problem "the export has no \$SOA"
+    grep -q '^\$NS .*ns1\.example\.net\. ns2\.example\.net\.' "$x" || problem "the export has no \$NS"
+    grep -q '^192\.0\.2\.77 ' "$x" || problem "the export lacks the imported 192.0.2.77"
+
+    # rbldnsd (user rbldns) serves the export: SOA, listed, NXDOMAIN with the SOA.
+    rdig() { in_host ns "dig +norec +time=2 +tries=1 @127.0.0.1 $*"; }
+    out=$(rdig bl.example.net SOA)
+    grep -q 'status: NOERROR' <<<"$out" && grep -Eq '^bl\.example\.net\..*SOA.*ns1\.example\.net\. hostmaster\.example\.net\.' <<<"$out" ||
+        problem "rbldnsd on the export: SOA answered $out"
+    for q in 77.2.0.192 7.113.0.203; do
+        [ "$(rdig +short $q.bl.example.net A)" != "" ] || problem "rbldnsd on the export: $q not listed"
+    done
+    [ "$(rdig +short 7.113.0.203.bl.example.net A)" = 127.0.0.3 ] || problem "rbldnsd on the export: 203.0.113.7's A value"
+    out=$(rdig 9.9.9.9.bl.example.net A)
+    grep -q 'status: NXDOMAIN' <<<"$out" || problem "rbldnsd on the export: an unlisted name answered $out"
+    grep -A2 'AUTHORITY SECTION' <<<"$out" | grep -Eq '^bl\.example\.net\..*SOA' ||
+        problem "rbldnsd on the export: NXDOMAIN without the SOA in the authority section: $out"
+    ok "rbldnsd (user rbldns) serves the mirror's export: SOA, listings, NXDOMAIN with the SOA"
 }
 
 mirror_lists() { [ "$(in_host ns "dig +short @127.0.0.1 -p 5353 $(revname "$1").bl.example.net A")" = 127.0.0.2 ]; }
@@ -98,16 +132,22 @@ while IFS=$'\t' read -r host block dest; do
             fail "the mirror wrote no export"
         stop rbldnsd
     fi
+    # The block as it runs here: servers bind the namespace's loopback
+    # (127.0.0.1, not 0.0.0.0), dig asks it (ns1.example.net has no address
+    # here), and "A && systemctl B" is A, then B (the same under set -e).
+    sed -e 's/0\.0\.0\.0\([:/]\)53/127.0.0.1\153/g' -e 's/@ns1\.example\.net/@127.0.0.1/' \
+        -e 's/ && systemctl /\nsystemctl /g' "$block" >"$T/run$n"
     # Lines up to a systemctl command run in the host (set -e); the unit is
-    # started as systemd would; rbldnsd runs in the foreground (-n) on the
-    # namespace's loopback (127.0.0.1, not 0.0.0.0); the lines after a unit
-    # start are asked until they succeed (the mirror syncs).
+    # started as systemd would; rbldnsd runs in the foreground (-n); the lines
+    # after a unit start are asked until they succeed (the mirror syncs).
     part=$T/part
     : >"$part"
     started=
     while IFS= read -r line || [ -n "$line" ]; do
         case $line in
         systemctl\ daemon-reload*) continue ;;
+        systemctl\ disable\ rbldnsd*) continue ;;
+        systemctl\ stop\ rbldnsd*) ! running rbldnsd || stop rbldnsd ;;
         systemctl\ *)
             in_host "$host" "set -ex; $(cat "$part")" >"$T/block$n.out" 2>&1 ||
                 { cat "$T/block$n.out"; fail "docs/MIGRATING.md block $n failed"; }
@@ -121,15 +161,17 @@ while IFS=$'\t' read -r host block dest; do
             in_host "$host" "set -ex; $(cat "$part")" >"$T/block$n.out" 2>&1 ||
                 { cat "$T/block$n.out"; fail "docs/MIGRATING.md block $n failed"; }
             : >"$part"
-            cmd=$(sed -n "/^rbldnsd /,/[^\\\\]\$/p" "$block" | sed 's/\\$//' | tr '\n' ' ')
+            cmd=$(sed -n "/^rbldnsd /,/[^\\\\]\$/p" "$T/run$n" | sed 's/\\$//' | tr '\n' ' ')
             read -ra argv <<<"${cmd#rbldnsd }"
-            argv=("${argv[@]/#0.0.0.0\//127.0.0.1/}")
             rbldnsd_ns "${argv[@]}"
             wait_up rbldnsd 20 udp_listening 53
             break ;;
         *) printf '%s\n' "$line" >>"$part" ;;
         esac
-    done <"$block"
+    done <"$T/run$n"
+    if grep -q '^rbldnsd ' "$block"; then
+        rbldnsd_serves_export
+    fi
     [ -s "$part" ] || continue
     if [ -n "$started" ]; then
         wait_until 30 in_host "$host" "set -e; $(cat "$part") | grep -q ." ||
@@ -157,31 +199,15 @@ while IFS=$'\t' read -r host block dest; do
 done <"$T/blocks"
 running master || fail "the master stopped"
 running ns || fail "the mirror stopped"
-ok "docs/MIGRATING.md steps 1-4 ran as written"
+ok "docs/MIGRATING.md steps 1-5 ran as written"
+# After the cut-over the mirror answers on port 53.
+[ "$(in_host ns "dig +short @127.0.0.1 77.2.0.192.bl.example.net A")" = 127.0.0.2 ] ||
+    problem "after the cut-over the mirror on port 53 does not list 192.0.2.77"
+[ "$(in_host ns "dig +short @127.0.0.1 bl.example.net NS" | sort | tr '\n' ' ')" = "ns1.example.net. ns2.example.net. " ] ||
+    problem "after the cut-over: NS $(in_host ns "dig +short @127.0.0.1 bl.example.net NS")"
+ok "after the cut-over the mirror answers on port 53"
 
-# The export as the package's mirror wrote it under UMask=0077.
-x=${ROOT[ns]}/var/lib/blsync-mirror/bl.example.net.rbldnsd
-[ "$(stat -c %a "$x")" = 644 ] || problem "the export is mode $(stat -c %a "$x"), not 0644"
-grep -q '^\$SOA .*ns1\.example\.net\. hostmaster\.example\.net\.' "$x" || problem "the export has no \$SOA"
-grep -q '^\$NS .*ns1\.example\.net\. ns2\.example\.net\.' "$x" || problem "the export has no \$NS"
-grep -q '^192\.0\.2\.77 ' "$x" || problem "the export lacks the imported 192.0.2.77"
 
-# rbldnsd (user rbldns) serves the export: SOA, listed, NXDOMAIN with the SOA.
-rdig() { in_host ns "dig +norec +time=2 +tries=1 @127.0.0.1 $*"; }
-out=$(rdig bl.example.net SOA)
-grep -q 'status: NOERROR' <<<"$out" && grep -Eq '^bl\.example\.net\..*SOA.*ns1\.example\.net\. hostmaster\.example\.net\.' <<<"$out" ||
-    problem "rbldnsd on the export: SOA answered $out"
-for q in 77.2.0.192 7.113.0.203; do
-    [ "$(rdig +short $q.bl.example.net A)" != "" ] || problem "rbldnsd on the export: $q not listed"
-done
-[ "$(rdig +short 7.113.0.203.bl.example.net A)" = 127.0.0.3 ] || problem "rbldnsd on the export: 203.0.113.7's A value"
-out=$(rdig 9.9.9.9.bl.example.net A)
-grep -q 'status: NXDOMAIN' <<<"$out" || problem "rbldnsd on the export: an unlisted name answered $out"
-grep -A2 'AUTHORITY SECTION' <<<"$out" | grep -Eq '^bl\.example\.net\..*SOA' ||
-    problem "rbldnsd on the export: NXDOMAIN without the SOA in the authority section: $out"
-ok "rbldnsd (user rbldns) serves the mirror's export: SOA, listings, NXDOMAIN with the SOA"
-
-stop rbldnsd
 stop ns
 stop master
 finish
