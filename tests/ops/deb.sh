@@ -9,106 +9,16 @@
 # modes of the keys, man pages, units and the purge are checked.
 # Needs root (mounts, chroot, namespaces); the system itself is not changed.
 . "$(dirname "$0")/../lib.sh"
-[ "$(id -u)" = 0 ] || { echo "needs root (overlay mounts, chroot)"; exit 77; }
-for c in cpack dpkg-deb chroot setpriv ip dig; do
-    command -v "$c" >/dev/null || { echo "needs $c"; exit 77; }
-done
-
-(cd "$B" && cpack -G DEB -B "$T/pkg") >"$T/cpack.log" 2>&1 || fail "cpack"
-deb=$(ls "$T"/pkg/blsync_*.deb)
-dpkg-deb -f "$deb" Package Version Depends
-
-NS=bl-deb-$$
-MOUNTS=()
-undo() {
-    local i
-    for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do umount -l "${MOUNTS[i]}" 2>/dev/null || true; done
-    ip netns del "$NS" 2>/dev/null || true
-}
-on_exit undo
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" addr add 192.0.2.10/32 dev lo
-NETNS[master]=$NS
-NETNS[mirror]=$NS
-
-# A host: this system's root under an overlay (writes stay in $T), its own
-# /proc, this /dev, and no trace of an earlier blsync (user, files, package).
-declare -A ROOT
-make_host() {
-    local h=$1 r="$T/$1/root"
-    mkdir -p "$T/$h/upper" "$T/$h/work" "$r"
-    mount -t overlay overlay -o "lowerdir=/,upperdir=$T/$h/upper,workdir=$T/$h/work" "$r"
-    MOUNTS+=("$r")
-    mount -t proc proc "$r/proc" && MOUNTS+=("$r/proc")
-    mount --bind /dev "$r/dev" && MOUNTS+=("$r/dev")
-    mount -t tmpfs tmpfs "$r/run" && MOUNTS+=("$r/run")
-    mount -t tmpfs tmpfs "$r/tmp" && MOUNTS+=("$r/tmp")
-    sed -i '/^blsync:/d' "$r"/etc/{passwd,group,shadow,gshadow}
-    rm -rf "$r"/etc/blsync "$r"/var/lib/blsync "$r"/var/lib/blsync-mirror
-    ! grep -q 'ok installed' <<<"$(chroot "$r" dpkg-query -W -f '${Status}' blsync 2>/dev/null)" ||
-        chroot "$r" dpkg --purge blsync >/dev/null
-    cp "$deb" "$r/root/"
-    ROOT[$h]=$r
-}
+. "$(dirname "$0")/debhost.sh"
 make_host master
 make_host mirror
 
-# Runs a shell block in HOST as root, in /root, with a clean environment.
-in_host() {
-    local h=$1
-    shift
-    ip netns exec "$NS" chroot "${ROOT[$h]}" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
-        PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "cd /root && $1"
-}
-
-# What `systemctl enable --now UNIT` starts, as systemd would: the unit's
-# ExecStart as its User and Group in its WorkingDirectory, its StateDirectory
-# and RuntimeDirectory made for that user, its ambient capabilities; where
-# the package has UNIT.socket, under tests/mirror/sockholder.py, which binds
-# the socket unit's addresses as root and passes them (LISTEN_FDS).
-start_unit() {
-    local h=$1 unit=$2 r=${ROOT[$1]} f key val
-    f="$r/usr/lib/systemd/system/$unit.service"
-    declare -A u=()
-    while IFS='=' read -r key val; do
-        [ -n "${u[$key]:-}" ] || u[$key]=$val
-    done < <(grep -E '^(ExecStart|User|Group|StateDirectory|StateDirectoryMode|RuntimeDirectory|WorkingDirectory|AmbientCapabilities)=' "$f")
-    in_host "$h" "install -d -o ${u[User]} -g ${u[Group]} -m ${u[StateDirectoryMode]} /var/lib/${u[StateDirectory]} &&
-                  install -d -o ${u[User]} -g ${u[Group]} -m 0755 /run/${u[RuntimeDirectory]}"
-    local caps=()
-    if [ -n "${u[AmbientCapabilities]:-}" ]; then
-        val=$(tr 'A-Z' 'a-z' <<<"${u[AmbientCapabilities]#CAP_}")
-        caps=(--inh-caps "+$val" --ambient-caps "+$val")
-    fi
-    local holder=
-    if [ -f "$r/usr/lib/systemd/system/$unit.socket" ]; then
-        cp "$S/tests/mirror/sockholder.py" "$r/root/"
-        holder="/usr/bin/python3 /root/sockholder.py"
-        for val in $(sed -n 's/^ListenDatagram=//p' "$r/usr/lib/systemd/system/$unit.socket"); do
-            grep -qx "ListenStream=$val" "$r/usr/lib/systemd/system/$unit.socket" ||
-                fail "$unit.socket: ListenDatagram=$val without its ListenStream="
-            holder+=" --listen $val"
-        done
-        holder+=" --"
-    fi
-    spawn "$h" chroot "$r" /bin/sh -c "cd ${u[WorkingDirectory]} && exec $holder $(command -v setpriv) \
-        --reuid=${u[User]} --regid=${u[Group]} --init-groups ${caps[*]} ${u[ExecStart]}"
-}
-
-listening() { ip netns exec "$NS" ss -Hltn "sport = :$1" | grep -q .; }
-
 # The blocks of docs/OPERATIONS.md marked for this test, in order: HOST<TAB>file.
-awk -v dir="$T" '
-    /^<!-- ops_deb: [a-z]+ -->$/ { host = $3; next }
-    host && /^```sh$/ { n++; file = sprintf("%s/block%02d-%s.sh", dir, n, host); inb = 1; next }
-    inb && /^```$/ { print host "\t" file; inb = 0; host = ""; next }
-    inb { print > file }
-' "$S/docs/OPERATIONS.md" >"$T/blocks"
+doc_blocks "$S/docs/OPERATIONS.md" ops_deb >"$T/blocks"
 [ "$(wc -l <"$T/blocks")" -ge 5 ] || fail "docs/OPERATIONS.md: expected the set-up blocks marked ops_deb"
 
 copied=
-while IFS=$'\t' read -r host block; do
+while IFS=$'\t' read -r host block _; do
     echo "== $host: $(head -c 200 "$block" | tr '\n' ';')"
     if [ "$host" = mirror ] && [ -z "$copied" ]; then
         # "Copy master.pub, ca.pem, mirror-m1.pem and mirror-m1.key to the mirror."
