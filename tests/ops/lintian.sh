@@ -22,6 +22,20 @@ for b in "$T"/x/usr/sbin/* "$T"/x/usr/bin/blsyncctl; do
 done
 m=$(dpkg-deb -f "$deb" Maintainer)
 ! grep -q '@localhost\|@.*\.invalid' <<<"$m" || problem "maintainer address $m"
+# Maintainer: and the changelog's trailer are the cache variable BLSYNC_MAINTAINER.
+want=$(sed -n 's/^BLSYNC_MAINTAINER:STRING=//p' "$B/CMakeCache.txt")
+[ -n "$want" ] && [ "$m" = "$want" ] || problem "Maintainer: $m, BLSYNC_MAINTAINER: $want"
+trailers=$(zcat "$T/x/usr/share/doc/blsync/changelog.gz" | grep '^ -- .*  ' || true)
+[ -n "$trailers" ] || problem "the changelog has no trailer line"
+! grep -qvF -- " -- $want  " <<<"$trailers" || problem "a changelog trailer does not name $want: $trailers"
+# cmake refuses an address lintian calls bogus (and one that is not "Name <address>").
+for v in "blsync <blsync@localhost>" "blsync <blsync@example.invalid>" "blsync@example.org"; do
+    if cmake -S "$S" -B "$T/cfg" -DBLSYNC_MAINTAINER="$v" >"$T/cfg.log" 2>&1; then
+        problem "cmake accepted BLSYNC_MAINTAINER=$v"
+    else
+        grep -q 'BLSYNC_MAINTAINER' "$T/cfg.log" || { tail "$T/cfg.log"; problem "cmake failed otherwise on $v"; }
+    fi
+done
 grep -qw adduser <<<"$(dpkg-deb -f "$deb" Depends)" || problem "no Depends on adduser"
 awk 'length > 80 { bad = 1 } END { exit bad }' <<<"$(dpkg-deb -f "$deb" Description)" ||
     problem "a description line is longer than 80 columns"
