@@ -153,8 +153,16 @@ static const bl_conf_opt_t opts[] = {
       .doc = "When a request comes from one of these addresses or prefixes, its client is the "
              "right-most address of X-Forwarded-For that is not itself a trusted proxy; rate "
              "limits and logs use that address. From any other peer the header is ignored. "
-             "Raise max_connections_per_address for the proxies: their connections count as "
-             "theirs."),
+             "The proxies are exempt from max_connections_per_address (max_connections still "
+             "bounds them); each of their clients is bounded by "
+             "max_requests_per_proxied_client instead."),
+    O("public", "max_requests_per_proxied_client", BL_CONF_UINT, public_max_proxied, .def = "8",
+      .min = 1, .max = 100000,
+      .help = "Requests in flight at once from one client behind a trusted proxy.",
+      .doc = "The client is the forwarded address (an IPv6 one by its /64). A request counts "
+             "from its header's arrival to the end of its answer; past the limit it is answered "
+             "429 with Retry-After: 1 at once. Clients connecting directly are bounded by "
+             "max_connections_per_address."),
     O("public", "max_body", BL_CONF_SIZE, public_max_body, .def = "64K", .min = 4096,
       .max = 1 << 20, .help = "Largest request body (a review request with every field full)."),
     O("public", "lookup_rate", BL_CONF_NUMBER, lookup_rate, .def = "60", .min = 0, .max = 100000000,

@@ -54,7 +54,8 @@ typedef struct {
     char public_listen[128];
     char public_cert[PATH_MAX], public_key[PATH_MAX];
     unsigned public_threads, public_max_conns, public_max_conns_per_addr;
-    char public_proxies[1024]; /* trusted_proxies (master_public_proxies_parse) */
+    unsigned public_max_proxied; /* max_requests_per_proxied_client */
+    char public_proxies[1024];   /* trusted_proxies (master_public_proxies_parse) */
     size_t public_max_body;
     int public_serve_spool; /* serve_spool: the spool's HTTP layout under /spool/ */
     double lookup_rate, lookup_burst, request_rate, request_burst;

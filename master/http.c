@@ -1493,6 +1493,8 @@ int master_http_listen(const char *listener, const struct sockaddr *sa, unsigned
         .request_timeout_ms = lim->request_timeout_ms > 0 ? (uint64_t)lim->request_timeout_ms : 0,
         .refused = reg ? bl_metrics_find(reg, "blsync_http_refused_total") : NULL,
         .connections = reg ? bl_metrics_find(reg, "blsync_http_connections") : NULL,
+        .exempt = lim->exempt,
+        .exempt_cls = lim->exempt_cls,
         .completed = bl_http_req_completed,
     };
     return bl_http_guard_start(&gc, flags, sa, h, cls, extra, out);

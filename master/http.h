@@ -19,6 +19,9 @@
 typedef struct {
     unsigned max_conns, max_conns_per_addr, idle_timeout_s;
     int64_t request_timeout_ms; /* <= 0: the default */
+    /* Peers exempt from max_conns_per_addr (bl_http_guard_conf_t.exempt); NULL: none. */
+    int (*exempt)(void *cls, const struct sockaddr *sa);
+    void *exempt_cls;
 } master_http_limits_t;
 
 /* Starts the guarded libmicrohttpd server of one of the master's listeners

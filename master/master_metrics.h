@@ -50,6 +50,8 @@ void master_metrics_reloaded(master_metrics_t *m, int ok);
  * reason, a review request filed by category (fixed words, any thread). */
 void master_metrics_public_lookup(master_metrics_t *m, const char *result);
 void master_metrics_public_refused(master_metrics_t *m, const char *reason);
+/* A request through a trusted proxy entered (+1) or left (-1) the handler's hands. */
+void master_metrics_public_proxied(master_metrics_t *m, int d);
 void master_metrics_review_filed(master_metrics_t *m, const char *category);
 /* [public] response_limit, exported for the alert on unanswered requests. */
 void master_metrics_set_review_limit(master_metrics_t *m, int64_t limit_ms);

@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "config_util.h"
+#include "conn_limit.h"
 #include "err.h"
 #include "http.h"
 #include "http_guard.h"
@@ -237,19 +238,29 @@ static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* A peer exempt from max_connections_per_address: a trusted proxy, whose
+ * clients' requests in flight are bounded instead (hold()). */
+static int proxy_peer(void *cls, const struct sockaddr *sa)
+{
+    bl_prefix_t a;
+    addr_of_sockaddr(sa, &a);
+    return trusted(cls, &a);
+}
+
 /* The client of a request: the peer; behind a trusted proxy, the right-most
  * address of X-Forwarded-For (every such header, in order) that is not a
  * trusted proxy itself. Each proxy appends the address it received the
  * request from, so what lies left of the last untrusted hop may be forged.
  * A hop that is no address ends the walk at the trusted hop right of it;
- * a chain of trusted hops only gives its left-most. */
-static void client_of(const master_public_conf_t *c, struct MHD_Connection *conn, bl_prefix_t *out)
+ * a chain of trusted hops only gives its left-most. Returns 1 when the
+ * peer is a trusted proxy, else 0. */
+static int client_of(const master_public_conf_t *c, struct MHD_Connection *conn, bl_prefix_t *out)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     addr_of_sockaddr(ci ? ci->client_addr : NULL, out);
     if (!c->nproxies || !trusted(c, out))
-        return;
+        return 0;
     bl_buf_t b;
     bl_buf_init(&b);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_collect, &b);
@@ -270,6 +281,7 @@ static void client_of(const master_public_conf_t *c, struct MHD_Connection *conn
         end = start ? start - 1 : 0;
     }
     bl_buf_close(&b);
+    return 1;
 }
 
 /* ---- the server ---- */
@@ -283,6 +295,8 @@ struct master_public {
     const master_public_conf_t *c;
     bl_http_guard_t *g;
     limiter_t lookups, requests;
+    pthread_mutex_t held_mu;
+    bl_peer_counts_t held; /* requests in flight per client behind a trusted proxy */
     reader_t *readers;
     unsigned nreaders;
     _Atomic unsigned next_reader;
@@ -292,7 +306,13 @@ struct master_public {
     char spool_dir[PATH_MAX]; /* SPOOL/FEED with serve_spool, else "" */
 };
 
-typedef bl_http_req_t preq_t;
+/* A request: its body, and for one through a trusted proxy the client key
+ * whose in-flight count it holds until it ends (release()). */
+typedef struct {
+    bl_http_req_t h; /* first: bl_http_req_completed frees the whole */
+    master_public_t *p;
+    bl_peer_t key; /* af 0: holds nothing */
+} preq_t;
 
 /* One answer. */
 typedef struct {
@@ -1242,6 +1262,69 @@ static int rate_limited(master_public_t *p, limiter_t *l, const bl_prefix_t *cli
     return html_error(r, 429, "Too many requests", msg);
 }
 
+/* The key a client's requests in flight count under: the address, or for
+ * IPv6 its /64 (as the rate limits key it). */
+static void held_key(const bl_prefix_t *client, bl_peer_t *k)
+{
+    uint8_t key[17];
+    client_key(client, key);
+    k->af = key[0];
+    memcpy(k->a, key + 1, sizeof k->a);
+}
+
+/* bl_http_req_t.done of a request that holds a count: gives it back. */
+static void release(void *arg)
+{
+    preq_t *rq = arg;
+    master_public_t *p = rq->p;
+    pthread_mutex_lock(&p->held_mu);
+    bl_peer_counts_dec(&p->held, &rq->key);
+    pthread_mutex_unlock(&p->held_mu);
+    rq->key.af = 0;
+    master_metrics_public_proxied(p->c->metrics, -1);
+}
+
+/* At a request's header, through a trusted proxy: counts it for its
+ * forwarded client until it ends, or at max_proxied requests in flight
+ * refuses it (429, 0 when it goes on). The proxy's own connections are
+ * exempt from max_connections_per_address: this bounds what one client
+ * behind it holds. A table with no room (more clients than connections
+ * cannot be) lets the request through uncounted. */
+static int hold(master_public_t *p, struct MHD_Connection *conn, const char *url, preq_t *rq,
+                resp_t *r)
+{
+    bl_prefix_t client;
+    if (!client_of(p->c, conn, &client))
+        return 0;
+    bl_peer_t k;
+    held_key(&client, &k);
+    pthread_mutex_lock(&p->held_mu);
+    unsigned n = bl_peer_counts_get(&p->held, &k);
+    int over = n >= p->c->max_proxied;
+    int counted = !over && bl_peer_counts_inc(&p->held, &k) == 0;
+    pthread_mutex_unlock(&p->held_mu);
+    if (counted) {
+        rq->p = p;
+        rq->key = k;
+        rq->h.done = release;
+        rq->h.done_arg = rq;
+        master_metrics_public_proxied(p->c->metrics, 1);
+        return 0;
+    }
+    if (!over)
+        return 0;
+    /* A warning: a client's flood of these is summarised by the log's flood limit. */
+    char a[BL_PREFIX_STRLEN];
+    BL_WARN("public_in_flight_limited", "client=%s in_flight=%u",
+            client.af ? bl_addr_format(&client, a, sizeof a) : "-", n);
+    count_refused(p, "in_flight");
+    r->retry_after = 1;
+    const char *msg = "too many requests from your address at once: wait for the others to finish";
+    if (!strncmp(url, "/api/", 5))
+        return json_error(r, 429, NULL, msg);
+    return html_error(r, 429, "Too many requests", msg);
+}
+
 static int route(master_public_t *p, struct MHD_Connection *conn, const char *method,
                  const char *url, preq_t *rq, resp_t *r)
 {
@@ -1284,8 +1367,8 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
             return html_error(r, 405, "Method not allowed", "Use GET or POST.");
         if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
-        bl_buf_u8(&rq->body, 0);
-        return post_review_form(p, conn, &client, (char *)rq->body.data, r);
+        bl_buf_u8(&rq->h.body, 0);
+        return post_review_form(p, conn, &client, (char *)rq->h.body.data, r);
     }
     if (!strcmp(url, "/api/review")) {
         if (!post)
@@ -1295,7 +1378,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
             return json_error(r, 415, NULL, "send Content-Type: application/json");
         if (rate_limited(p, &p->requests, &client, 1, "requests", r))
             return r->status;
-        return post_review_json(p, &client, rq->body.data, rq->body.len, r);
+        return post_review_json(p, &client, rq->h.body.data, rq->h.body.len, r);
     }
     if (!strcmp(url, "/review/status")) {
         if (!get)
@@ -1316,8 +1399,8 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
             return html_error(r, 405, "Method not allowed", "Use POST.");
         if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
-        bl_buf_u8(&rq->body, 0);
-        return post_reply(p, conn, (char *)rq->body.data, r);
+        bl_buf_u8(&rq->h.body, 0);
+        return post_reply(p, conn, (char *)rq->h.body.data, r);
     }
     if (!strncmp(url, "/api/", 5))
         return json_error(r, 404, NULL, "no such endpoint");
@@ -1380,13 +1463,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rq) {
         if (!(rq = calloc(1, sizeof *rq)))
             return MHD_NO;
-        bl_buf_init(&rq->body);
+        bl_buf_init(&rq->h.body);
         *con_cls = rq;
-        rq->ignore_body = strcmp(method, "POST") != 0;
+        rq->h.ignore_body = strcmp(method, "POST") != 0;
+        if (hold(p, conn, url, rq, &r)) {
+            rq->h.answered = 1;
+            enum MHD_Result ret = r.b.err ? MHD_NO : send_resp(p, conn, &r);
+            bl_buf_close(&r.b);
+            return ret;
+        }
         uint64_t declared;
-        if (!rq->ignore_body && bl_http_content_length(conn, &declared) == 0 &&
+        if (!rq->h.ignore_body && bl_http_content_length(conn, &declared) == 0 &&
             declared > p->c->max_body) {
-            rq->answered = 1;
+            rq->h.answered = 1;
             bl_http_guard_refused(p->g, BL_HTTP_REFUSED_TOO_LARGE, "declared");
             count_refused(p, "too_large");
             html_error(&r, 413, "Request too large", "The request is larger than allowed.");
@@ -1399,18 +1488,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (rq->answered || rq->ignore_body)
+        if (rq->h.answered || rq->h.ignore_body)
             return MHD_YES;
-        if (rq->body.len + n > p->c->max_body) {
-            rq->answered = 1;
+        if (rq->h.body.len + n > p->c->max_body) {
+            rq->h.answered = 1;
             bl_http_guard_refused(p->g, BL_HTTP_REFUSED_TOO_LARGE, "chunked");
             count_refused(p, "too_large");
             return MHD_NO;
         }
-        bl_buf_put(&rq->body, upload, n);
+        bl_buf_put(&rq->h.body, upload, n);
         return MHD_YES;
     }
-    if (rq->answered)
+    if (rq->h.answered)
         return MHD_YES;
     /* The spool's objects are signed: anyone may fetch them, as often as a
      * cache or a mirror polls (no rate limit; the connection bounds apply). */
@@ -1418,7 +1507,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bl_buf_close(&r.b);
         return master_spool_http_answer(conn, p->spool_dir, p->c->feed, method, url);
     }
-    if (rq->body.err)
+    if (rq->h.body.err)
         html_error(&r, 503, "Try again later", "Out of memory.");
     else
         route(p, conn, method, url, rq, &r);
@@ -1466,6 +1555,7 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
         .request_burst = mc->request_burst,
         .max_open = mc->max_open_reviews,
         .max_body = mc->public_max_body,
+        .max_proxied = mc->public_max_proxied,
         .threads = mc->public_threads,
         .limits = {.max_conns = mc->public_max_conns,
                    .max_conns_per_addr = mc->public_max_conns_per_addr,
@@ -1479,6 +1569,10 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
     if (master_public_proxies_parse(mc->public_proxies, c->proxies, MASTER_PUBLIC_MAX_PROXIES,
                                     &c->nproxies, &why))
         c->nproxies = 0; /* refused when the configuration was loaded */
+    if (c->nproxies) {
+        c->limits.exempt = proxy_peer;
+        c->limits.exempt_cls = c;
+    }
     return c;
 }
 
@@ -1494,6 +1588,8 @@ void master_public_stop(master_public_t *p)
     free(p->readers);
     limiter_free(&p->lookups);
     limiter_free(&p->requests);
+    bl_peer_counts_free(&p->held);
+    pthread_mutex_destroy(&p->held_mu);
     free(p->cert_pem);
     free(p->key_pem);
     free(p);
@@ -1520,7 +1616,10 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
         return BL_EINVAL;
     }
     int rc = 0;
-    if (limiter_init(&p->lookups, c->lookup_per_min / 60000.0, c->lookup_burst) ||
+    pthread_mutex_init(&p->held_mu, NULL);
+    /* A request in flight has a connection: no more clients than connections. */
+    if (bl_peer_counts_init(&p->held, 2 * (size_t)c->limits.max_conns + 64) ||
+        limiter_init(&p->lookups, c->lookup_per_min / 60000.0, c->lookup_burst) ||
         limiter_init(&p->requests, c->request_per_hour / 3600000.0, c->request_burst) ||
         RAND_bytes(p->secret, sizeof p->secret) != 1) {
         master_public_stop(p);

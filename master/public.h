@@ -32,6 +32,9 @@
  * bound lookups and requests (429); the queue is bounded (503). The client
  * is the peer's address, or, when the peer is a trusted proxy, the
  * right-most address of X-Forwarded-For that is not a trusted proxy.
+ * Trusted proxies are exempt from the connections-per-address limit; each
+ * client behind one has at most max_proxied requests in flight (header
+ * read, answer not yet sent; more are answered 429 at their header).
  */
 #define MASTER_PUBLIC_MAX_PROXIES 64
 typedef struct {
@@ -45,6 +48,7 @@ typedef struct {
     double lookup_per_min, lookup_burst, request_per_hour, request_burst; /* 0 rate: no limit */
     uint64_t max_open;
     size_t max_body;
+    unsigned max_proxied; /* requests in flight per client behind a trusted proxy */
     unsigned threads;
     master_http_limits_t limits;
     const char *tls_cert, *tls_key;                 /* PEM files; both empty: plain HTTP */

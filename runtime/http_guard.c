@@ -119,8 +119,9 @@ static track_t *victim(bl_http_guard_t *g)
     return v;
 }
 
-/* Accept policy: at most max_per_addr connections from one address; at
- * max_conns a newcomer takes the place of the connection victim() picks.
+/* Accept policy: at most max_per_addr connections from one address (but an
+ * exempt one); at max_conns a newcomer takes the place of the connection
+ * victim() picks.
  * Counts are of connections already started, so two threads accepting at
  * the same moment can overshoot by one each; the bound stays a bound. */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
@@ -130,9 +131,10 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     bl_peer_t p;
     bl_peer_from_sockaddr(&p, addr);
     int why = -1;
+    int exempt = g->c.exempt && g->c.exempt(g->c.exempt_cls, addr);
     pthread_mutex_lock(&g->mu);
     unsigned n = bl_peer_counts_get(&g->per_addr, &p);
-    if (n >= g->c.max_per_addr) {
+    if (n >= g->c.max_per_addr && !exempt) {
         why = BL_HTTP_REFUSED_ADDR;
     } else if (g->live >= g->c.max_conns) {
         track_t *v = victim(g);
@@ -399,6 +401,8 @@ void bl_http_req_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     (void)toe;
     bl_http_req_t *rq = *con_cls;
     if (rq) {
+        if (rq->done)
+            rq->done(rq->done_arg);
         bl_buf_close(&rq->body);
         free(rq);
         *con_cls = NULL;

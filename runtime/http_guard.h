@@ -14,7 +14,10 @@
 /*
  * What a client without credentials can hold, and for how long:
  *  - max_per_addr connections from one client address; more are closed at
- *    once (reason "address_limit");
+ *    once (reason "address_limit"); a peer the server exempts (exempt(),
+ *    e.g. a trusted reverse proxy whose clients it bounds itself) is held
+ *    only by max_conns, and as the address holding the most it is the
+ *    first the eviction below picks from;
  *  - max_conns connections at once on the listener; at the limit a
  *    newcomer takes the place of the oldest connection of the address
  *    holding the most, which is shut down ("evicted"): one that is idle or
@@ -63,6 +66,9 @@ typedef struct {
     size_t memory_limit;         /* 0: BL_HTTP_MEMORY_LIMIT */
     bl_metric_t *refused;        /* counter family {listener, reason}; NULL: not exported */
     bl_metric_t *connections;    /* gauge family {listener}; NULL: not exported */
+    /* Peers exempt from max_per_addr (1: exempt); NULL: none. Called at accept. */
+    int (*exempt)(void *cls, const struct sockaddr *sa);
+    void *exempt_cls;
     /* The server's own completion callback (MHD_OPTION_NOTIFY_COMPLETED), optional. */
     MHD_RequestCompletedCallback completed;
     void *completed_cls;
@@ -91,11 +97,15 @@ void bl_http_guard_stop(bl_http_guard_t *g);
 
 /* A request's body as it arrives, for handlers that take one (the master's
  * API, the public page): allocated at the first call of the handler,
- * freed by bl_http_req_completed (set it as bl_http_guard_conf_t.completed). */
+ * freed by bl_http_req_completed (set it as bl_http_guard_conf_t.completed),
+ * which first calls done(done_arg) when the handler set it: however the
+ * request ends (answered, timed out, cut, aborted by the client). */
 typedef struct {
     bl_buf_t body;
     int answered;    /* a refusal went out before the body: ignore what follows */
     int ignore_body; /* a method that takes no body */
+    void (*done)(void *arg);
+    void *done_arg;
 } bl_http_req_t;
 void bl_http_req_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe);

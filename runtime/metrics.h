@@ -215,6 +215,7 @@ typedef struct {
     bl_metric_t *sync_handshakes;    /* gauge, sync connections in their TLS handshake */
     bl_metric_t *public_lookups;     /* counter {result}: lookups on the public listener */
     bl_metric_t *public_refused;     /* counter {reason}: public requests refused */
+    bl_metric_t *public_proxied;     /* gauge: requests through trusted proxies in flight */
     bl_metric_t *reviews_filed;      /* counter {category} */
     bl_metric_t *reviews;            /* gauge {state} */
     bl_metric_t *review_oldest;      /* gauge: age of the oldest unanswered request */

@@ -3,7 +3,9 @@
 # Rate limits behind a reverse proxy ([public] trusted_proxies): from a trusted peer each client
 # that X-Forwarded-For names (its right-most untrusted address) has its own limit and is the one
 # logged; from any other peer, and from a trusted one without the header, the header counts for
-# nothing and the peer is the client. The peers are loopback source addresses (curl --interface).
+# nothing and the peer is the client. Behind a trusted proxy each forwarded client has at most
+# max_requests_per_proxied_client requests in flight (429 past it), and the proxy itself is exempt
+# from max_connections_per_address. The peers are loopback source addresses (curl --interface).
 . "$(dirname "$0")/../lib.sh"
 
 PROXY=127.0.0.2 # trusted
@@ -90,6 +92,88 @@ pub POST /api/review -H 'Content-Type: application/json' --data-binary "$body" \
 wait_until 10 logged master "event=public_review_filed id=[0-9]* category=early-delisting client=203.0.113.40" ||
     fail "the filed review does not name its forwarded client"
 ok "a review filed through the proxy is logged with the forwarded client"
+
+# ---- requests in flight per forwarded client ----------------------------------------------------
+# A held request is a real client uploading slowly: a review POST whose chunked body comes from a
+# FIFO this script keeps open, so its header is read and its answer waits for the end of the body.
+# The proxy's connections outnumber max_connections_per_address: trusted proxies are exempt from it.
+N=3
+stop_master
+ini_set "$T/master.conf" "public|lookup_burst = 1000" "public|request_burst = 100" \
+    "public|max_requests_per_proxied_client = $N" "public|max_connections_per_address = 2" \
+    "http|idle_timeout = 120s" "http|request_timeout = 120s"
+start_master
+declare -A HOLD_PID HOLD_FD
+hold() { # NAME FROM [XFF]: starts a held request
+    local name=$1 from=$2 h=() fd
+    [ -z "${3:-}" ] || h=(-H "X-Forwarded-For: $3")
+    mkfifo "$T/hold-$name"
+    # Without the other held bodies' write ends: each one's end is its own.
+    (
+        for fd in "${HOLD_FD[@]}"; do eval "exec $fd>&-"; done
+        exec curl -s -o /dev/null -w '%{http_code}' --max-time 120 --interface "$from" "${h[@]}" \
+            -H 'Expect:' -H 'Content-Type: application/json' -X POST -T - "$PUB_URL/api/review"
+    ) <"$T/hold-$name" >"$T/hold-$name.code" &
+    HOLD_PID[$name]=$!
+    exec {fd}>"$T/hold-$name"
+    HOLD_FD[$name]=$fd
+}
+release() { # NAME...: ends each held body; its request is answered and the client exits
+    local name
+    for name in "$@"; do
+        eval "exec ${HOLD_FD[$name]}>&-"
+        wait "${HOLD_PID[$name]}" || true
+    done
+}
+in_flight() { metric_is master blsync_master_public_proxied_requests_in_flight "$1"; }
+conns() { metric_is master 'blsync_http_connections{listener="public"}' "$1"; }
+
+mark master
+for i in $(seq $N); do hold a$i $PROXY 203.0.113.1; done
+for i in $(seq $N); do hold b$i $PROXY "2001:db8:5:6::$i"; done
+wait_until 10 in_flight $((2 * N)) ||
+    fail "held requests in flight: $(metric master blsync_master_public_proxied_requests_in_flight) (want $((2 * N)))"
+ok "$N held requests each from 203.0.113.1 and 2001:db8:5:6::/64 through the proxy ($((2 * N)) connections, max_connections_per_address = 2)"
+pub GET /api/lookup/192.0.2.1 --interface $PROXY -H "X-Forwarded-For: 203.0.113.1"
+[ "$STATUS" = 429 ] || fail "request $((N + 1)) of 203.0.113.1: HTTP $STATUS (want 429)"
+grep -qi '^Retry-After: 1' "$T/pub.hdr" || fail "the 429 has no Retry-After: $(cat "$T/pub.hdr")"
+pub GET /?ip=192.0.2.1 --interface $PROXY -H "X-Forwarded-For: 203.0.113.1"
+[ "$STATUS" = 429 ] || fail "page request $((N + 1)) of 203.0.113.1: HTTP $STATUS (want 429)"
+limited $PROXY 2001:db8:5:6::ffff
+ok "request $((N + 1)) of each held client refused: 429 with Retry-After (IPv6 by /64)"
+allowed $PROXY 2 203.0.113.2
+allowed $PROXY 2 2001:db8:5:7::1
+allowed $PROXY 2
+ok "other forwarded clients and the proxy itself still served"
+wait_until 10 logged master "event=public_in_flight_limited client=203.0.113.1 in_flight=$N" ||
+    fail "the refused client is not logged"
+[ "$(metric master 'blsync_master_public_refused_total{reason="in_flight"}')" -ge 3 ] ||
+    fail "refusals not counted: $(metric master 'blsync_master_public_refused_total{reason="in_flight"}')"
+release a1 b1
+for n in a1 b1; do
+    c=$(cat "$T/hold-$n.code")
+    [ "$c" = 400 ] || fail "held request $n: $c (want 400, its empty body answered)"
+done
+wait_until 10 in_flight $((2 * N - 2)) || fail "finished requests still counted"
+allowed $PROXY 1 203.0.113.1
+allowed $PROXY 1 2001:db8:5:6::ffff
+ok "a held request finished: its client is served again"
+release a2 a3 b2 b3
+wait_until 10 in_flight 0 || fail "requests in flight after all ended: not 0"
+allowed $PROXY $N 203.0.113.1
+
+# A peer that is not a trusted proxy stays under max_connections_per_address at accept.
+wait_until 10 conns 0 || fail "connections left open: $(metric master 'blsync_http_connections{listener="public"}')"
+mark master
+hold o1 $OTHER
+hold o2 $OTHER
+wait_until 10 conns 2 || fail "held connections from $OTHER not open"
+c=$(codes $OTHER 1 || true) # curl: empty reply
+[ "$c" = "000 " ] || fail "connection 3 of $OTHER: $c (want closed at accept)"
+wait_until 10 logged master "reason=address_limit addr=$OTHER" || fail "the address limit is not logged"
+in_flight 0 || fail "requests from an untrusted peer counted as proxied"
+release o1 o2
+ok "an untrusted peer: its third connection closed at accept (max_connections_per_address)"
 
 # ---- the option is checked ----------------------------------------------------------------------
 for bad in "10.0.0.1/8" "not-an-address" "10.0.0.0/33"; do
