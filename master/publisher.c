@@ -1253,6 +1253,7 @@ struct http_layout {
     uint64_t serial, snap_serial, n_entries;
     uint8_t digest[BL_DIGEST_SIZE], snap_digest[BL_DIGEST_SIZE];
     int64_t signed_ms; /* when the head was last signed (0: never) */
+    int64_t pruned_ms; /* when by-hash/ was last pruned (0: never) */
 };
 
 static void http_free(struct http_layout *h)
@@ -1409,47 +1410,73 @@ static int http_merged(master_publisher_t *p, struct http_layout *h, int64_t now
     return 0;
 }
 
-/* Removes by-hash files that no head has listed for the grace period. */
+#define HTTP_PRUNE_EVERY_MS 10000 /* the grace period is minutes: a pass this often is enough */
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static int retired_cmp(const void *a, const void *b)
+{
+    return strcmp(((const retired_t *)a)->name, ((const retired_t *)b)->name);
+}
+
+/* Removes by-hash files that no head has listed for the grace period. A
+ * pass is one binary search per file in the head's sorted names and in the
+ * sorted retired list (by-hash holds thousands of merged deltas: a linear
+ * search per file made every publish wait on this). */
 static void http_prune(master_publisher_t *p, struct http_layout *h, int64_t now_ms)
 {
-    int64_t keep = 2 * p->c.http_head_ttl_ms > 600000 ? 2 * p->c.http_head_ttl_ms : 600000;
-    DIR *d = opendir(h->dir);
-    if (!d)
+    if (h->pruned_ms && now_ms >= h->pruned_ms && now_ms - h->pruned_ms < HTTP_PRUNE_EVERY_MS)
         return;
+    int64_t keep = 2 * p->c.http_head_ttl_ms > 600000 ? 2 * p->c.http_head_ttl_ms : 600000;
+    char(*listed)[BL_HEAD_NAME] = malloc((h->nrecs ? h->nrecs : 1) * sizeof *listed);
+    DIR *d = listed ? opendir(h->dir) : NULL;
+    if (!d) {
+        free(listed);
+        return;
+    }
+    h->pruned_ms = now_ms;
+    for (size_t i = 0; i < h->nrecs; i++)
+        bl_head_rec_name(&h->recs[i], listed[i]);
+    qsort(listed, h->nrecs, sizeof *listed, name_cmp);
+    size_t sorted = h->nretired; /* the list is sorted up to here; new names go after */
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
+        if (de->d_name[0] == '.' || strlen(de->d_name) > 70)
             continue;
-        char name[BL_HEAD_NAME];
-        int listed = 0;
-        for (size_t i = 0; i < h->nrecs && !listed; i++) {
-            bl_head_rec_name(&h->recs[i], name);
-            listed = !strcmp(name + strlen("by-hash/"), de->d_name);
-        }
-        snprintf(name, sizeof name, "by-hash/%.70s", de->d_name);
-        size_t j = 0;
-        while (j < h->nretired && strcmp(h->retired[j].name, name))
-            j++;
-        if (listed) {
-            if (j < h->nretired)
-                h->retired[j] = h->retired[--h->nretired];
+        retired_t key;
+        snprintf(key.name, sizeof key.name, "by-hash/%s", de->d_name);
+        int is_listed = bsearch(key.name, listed, h->nrecs, sizeof *listed, name_cmp) != NULL;
+        retired_t *r = bsearch(&key, h->retired, sorted, sizeof *h->retired, retired_cmp);
+        if (is_listed) {
+            if (r)
+                r->since_ms = INT64_MIN; /* listed again: dropped below */
             continue;
         }
-        if (j == h->nretired) {
+        if (!r) {
             retired_t *v = bl_grow(h->retired, &h->capretired, h->nretired + 1, sizeof *v);
             if (!v)
                 continue;
             h->retired = v;
-            snprintf(v[h->nretired].name, sizeof v->name, "%s", name);
-            v[h->nretired++].since_ms = now_ms;
-        } else if (now_ms - h->retired[j].since_ms >= keep) {
+            key.since_ms = now_ms;
+            h->retired[h->nretired++] = key;
+        } else if (r->since_ms != INT64_MIN && now_ms - r->since_ms >= keep) {
             char path[PATH_MAX + BL_HEAD_NAME];
             snprintf(path, sizeof path, "%s/%.80s", h->dir, de->d_name);
             unlink(path);
-            h->retired[j] = h->retired[--h->nretired];
+            r->since_ms = INT64_MIN;
         }
     }
     closedir(d);
+    free(listed);
+    size_t w = 0;
+    for (size_t i = 0; i < h->nretired; i++)
+        if (h->retired[i].since_ms != INT64_MIN)
+            h->retired[w++] = h->retired[i];
+    h->nretired = w;
+    qsort(h->retired, h->nretired, sizeof *h->retired, retired_cmp);
 }
 
 /* Signs the head over the current records and writes spool/FEED/head. */
