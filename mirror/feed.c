@@ -130,6 +130,33 @@ static int apply_snapshot(mirror_feed_t *f, const bl_obj_t *obj, mirror_apply_in
     return 0;
 }
 
+int mirror_feed_restore(mirror_feed_t *f, mirror_index_t *ix, uint64_t serial,
+                        const uint8_t digest[BL_DIGEST_SIZE])
+{
+    uint64_t t0 = bl_mono_ns();
+    mirror_apply_info_t info = {.type = BL_OBJ_SNAPSHOT,
+                                .from_serial = f->serial,
+                                .serial = serial,
+                                .n_added = mirror_index_count(ix),
+                                .n_entries = mirror_index_count(ix)};
+    if (f->loaded) {
+        mirror_index_free(ix);
+        return BL_ESTATE;
+    }
+    int rc = publish(f, ix, serial);
+    if (rc)
+        return rc;
+    f->loaded = 1;
+    f->serial = serial;
+    bl_digest_from_bytes(&f->digest, digest);
+    f->last_err = 0;
+    info.elapsed_us = (bl_mono_ns() - t0) / 1000;
+    if (f->on_apply)
+        f->on_apply(f->on_apply_arg, f, 0, &info);
+    f->n_applied++;
+    return 0;
+}
+
 /* ---- delta ---- */
 
 static int in_sorted(const bl_change_t *a, size_t n, const bl_prefix_t *k)

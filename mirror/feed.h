@@ -50,6 +50,14 @@ void mirror_feed_init(mirror_feed_t *f, mirror_zone_t *z, mirror_qsbr_t *q, cons
  * its last good state. info may be NULL. Writer thread only. */
 int mirror_apply_object(mirror_feed_t *f, const uint8_t *buf, size_t len, int64_t now_ms,
                         mirror_apply_info_t *info);
+/* Installs an index restored from this mirror's own state (an image of a
+ * snapshot it verified and applied before) as the feed's state at serial
+ * with digest: published like an applied snapshot, reported to on_apply.
+ * Only into a feed with no state yet (BL_ESTATE). Takes ix in every case.
+ * Writer thread only. */
+struct mirror_index;
+int mirror_feed_restore(mirror_feed_t *f, struct mirror_index *ix, uint64_t serial,
+                        const uint8_t digest[BL_DIGEST_SIZE]);
 /* Reads a file and applies it with mirror_apply_object. */
 int mirror_apply_file(mirror_feed_t *f, const char *path, int64_t now_ms,
                       mirror_apply_info_t *info);

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "err.h"
 #include "grow.h"
@@ -72,7 +73,9 @@ typedef struct {
     tab_t t4[33];
     tab_t t6[129];
     size_t n;
-    int refs; /* versions sharing this layer (writer thread only) */
+    int refs;  /* versions sharing this layer (writer thread only) */
+    void *map; /* the image mapping the tables point into (NULL: they are malloc'd) */
+    size_t maplen;
 } layer_t;
 
 struct mirror_index {
@@ -83,6 +86,7 @@ struct mirror_index {
     int nl4, nl6;
     side_t *side;
     size_t nside;
+    int side_mapped; /* side points into base->map */
     size_t n;
     size_t n4; /* IPv4 entries (n - n4 are IPv6) */
 };
@@ -276,6 +280,11 @@ static void layer_free(layer_t *l)
 {
     if (!l)
         return;
+    if (l->map) {
+        munmap(l->map, l->maplen);
+        free(l);
+        return;
+    }
     for (int i = 0; i <= 32; i++)
         tab_free(&l->t4[i]);
     for (int i = 0; i <= 128; i++)
@@ -338,7 +347,8 @@ void mirror_index_free(mirror_index_t *ix)
     if (ix->base && --ix->base->refs == 0)
         layer_free(ix->base);
     layer_free(ix->ovl);
-    free(ix->side);
+    if (!ix->side_mapped)
+        free(ix->side);
     free(ix);
 }
 
@@ -1408,4 +1418,186 @@ fail:
     mirror_index_free(ix);
     mirror_builder_free(b);
     return err;
+}
+
+/* ---- image ---- */
+
+/* The image is a version's arrays as they are in memory, each at an offset
+ * that is a multiple of IMAGE_ALIGN, preceded by a layout tag that names
+ * the element sizes: only a build with the same layout and byte order
+ * reads it back, straight from a mapping of the file. */
+#define IMAGE_MAGIC 0x32584942u /* "BIX2" little-endian */
+#define IMAGE_ALIGN 64
+
+typedef struct {
+    uint32_t magic, e4, e4c, e6, side, prefix;
+    uint64_t n, n4, nside;
+} image_head_t;
+
+typedef struct {
+    uint64_t n;
+    uint32_t compact, listed, expires, jbits;
+} image_tab_t;
+
+static size_t tab_elem_size(const tab_t *t, int v6)
+{
+    return v6 ? sizeof(e6_t) : t->compact ? sizeof(e4c_t) : sizeof(e4_t);
+}
+
+static image_head_t image_head(void)
+{
+    image_head_t h = {.magic = IMAGE_MAGIC,
+                      .e4 = sizeof(e4_t),
+                      .e4c = sizeof(e4c_t),
+                      .e6 = sizeof(e6_t),
+                      .side = sizeof(side_t),
+                      .prefix = sizeof(bl_prefix_t)};
+    return h;
+}
+
+typedef struct {
+    mirror_image_io_t io;
+    void *ctx;
+    size_t off;
+    int rc;
+} iw_t;
+
+static void iw_put(iw_t *w, const void *p, size_t n)
+{
+    static const uint8_t zero[IMAGE_ALIGN];
+    if (!n)
+        return; /* nothing, not even alignment: the reader takes nothing either */
+    size_t pad = (IMAGE_ALIGN - w->off % IMAGE_ALIGN) % IMAGE_ALIGN;
+    if (!w->rc && pad)
+        w->rc = w->io(w->ctx, zero, pad);
+    if (!w->rc && n)
+        w->rc = w->io(w->ctx, p, n);
+    w->off += pad + n;
+}
+
+int mirror_index_image_write(const mirror_index_t *ix, mirror_image_io_t io, void *ctx)
+{
+    if (ix->ovl)
+        return BL_ESTATE;
+    image_head_t h = image_head();
+    h.n = ix->n;
+    h.n4 = ix->n4;
+    h.nside = ix->nside;
+    iw_t w = {io, ctx, 0, 0};
+    iw_put(&w, &h, sizeof h);
+    for (int v6 = 0; v6 <= 1; v6++)
+        for (int l = 0; l <= (v6 ? 128 : 32); l++) {
+            const tab_t *t = v6 ? &ix->base->t6[l] : &ix->base->t4[l];
+            image_tab_t it = {.n = t->n,
+                              .compact = (uint32_t)t->compact,
+                              .listed = t->listed,
+                              .expires = t->expires,
+                              .jbits = t->jump ? t->jbits : 0};
+            iw_put(&w, &it, sizeof it);
+            iw_put(&w, t->e, t->n * tab_elem_size(t, v6));
+            if (t->jump)
+                iw_put(&w, t->jump, (((size_t)1 << t->jbits) + 1) * sizeof *t->jump);
+        }
+    iw_put(&w, ix->side, ix->nside * sizeof *ix->side);
+    return w.rc;
+}
+
+/* The next n bytes of the image at an aligned offset, or NULL past its end. */
+static const void *ir_take(const uint8_t *p, size_t len, size_t *off, size_t n)
+{
+    size_t at = (*off + IMAGE_ALIGN - 1) / IMAGE_ALIGN * IMAGE_ALIGN;
+    if (at > len || n > len - at)
+        return NULL;
+    *off = at + n;
+    return p + at;
+}
+
+int mirror_index_image_load(void *map, size_t maplen, size_t off, mirror_index_t **out)
+{
+    *out = NULL;
+    if (off > maplen)
+        return BL_ETRUNC;
+    const uint8_t *p = (const uint8_t *)map + off;
+    size_t len = maplen - off, at = 0;
+    image_head_t want = image_head(), h;
+    const void *q = ir_take(p, len, &at, sizeof h);
+    if (!q)
+        return BL_ETRUNC;
+    memcpy(&h, q, sizeof h);
+    if (h.magic != want.magic || h.e4 != want.e4 || h.e4c != want.e4c || h.e6 != want.e6 ||
+        h.side != want.side || h.prefix != want.prefix)
+        return BL_EVERSION;
+    if (h.n4 > h.n || h.nside > h.n)
+        return BL_EFIELD;
+    mirror_index_t *ix = mirror_index_new();
+    if (!ix)
+        return BL_ENOMEM;
+    ix->base->map = map;
+    ix->base->maplen = maplen;
+    int rc = 0;
+    uint64_t total = 0, total4 = 0;
+    for (int v6 = 0; v6 <= 1 && !rc; v6++)
+        for (int l = 0; l <= (v6 ? 128 : 32) && !rc; l++) {
+            tab_t *t = v6 ? &ix->base->t6[l] : &ix->base->t4[l];
+            image_tab_t it;
+            if (!(q = ir_take(p, len, &at, sizeof it))) {
+                rc = BL_ETRUNC;
+                break;
+            }
+            memcpy(&it, q, sizeof it);
+            if (it.n > h.n - total || it.compact > 1 || (v6 && (it.compact || it.jbits)) ||
+                it.jbits > 24 || (it.jbits && !it.n)) {
+                rc = BL_EFIELD;
+                break;
+            }
+            t->compact = (int)it.compact;
+            t->listed = it.listed;
+            t->expires = it.expires;
+            size_t sz = tab_elem_size(t, v6);
+            if (!it.n)
+                continue;
+            if (!(t->e = (void *)ir_take(p, len, &at, (size_t)it.n * sz))) {
+                rc = BL_ETRUNC;
+                break;
+            }
+            t->n = (size_t)it.n;
+            if (it.jbits) {
+                size_t nb = ((size_t)1 << it.jbits) + 1;
+                if (!(t->jump = (uint32_t *)ir_take(p, len, &at, nb * sizeof *t->jump))) {
+                    rc = BL_ETRUNC;
+                    break;
+                }
+                t->jbits = it.jbits;
+                for (size_t b = 0; b < nb && !rc; b++) /* a search must stay inside e */
+                    if (t->jump[b] > t->n || (b && t->jump[b] < t->jump[b - 1]))
+                        rc = BL_EFIELD;
+            }
+            total += it.n;
+            if (!v6)
+                total4 += it.n;
+        }
+    if (!rc && (total != h.n || total4 != h.n4))
+        rc = BL_ECOUNT;
+    if (!rc && h.nside &&
+        !(ix->side = (side_t *)ir_take(p, len, &at, (size_t)h.nside * sizeof(side_t))))
+        rc = BL_ETRUNC;
+    if (!rc && at != len)
+        rc = BL_ETRAILING;
+    if (rc) {
+        ix->base->map = NULL; /* the caller keeps its mapping on failure */
+        for (int l = 0; l <= 32; l++)
+            memset(&ix->base->t4[l], 0, sizeof ix->base->t4[l]);
+        for (int l = 0; l <= 128; l++)
+            memset(&ix->base->t6[l], 0, sizeof ix->base->t6[l]);
+        ix->side = NULL;
+        mirror_index_free(ix);
+        return rc;
+    }
+    ix->side_mapped = 1;
+    ix->nside = (size_t)h.nside;
+    ix->base->n = ix->n = (size_t)h.n;
+    ix->n4 = (size_t)h.n4;
+    index_lens(ix);
+    *out = ix;
+    return 0;
 }

@@ -82,6 +82,20 @@ int mirror_index_apply_ex(const mirror_index_t *ix, const bl_change_t *rem, size
                           const bl_change_t *add, size_t nadd, size_t compact_min,
                           mirror_index_t **out);
 
+/* A version's image, for a state file that a restart maps instead of
+ * decoding, sorting and hashing every entry: the arrays as they are in
+ * memory, each aligned (readable only by a build with the same element
+ * layout). Only a version without an overlay has one (a snapshot's, as
+ * built): BL_ESTATE otherwise. mirror_index_image_write hands the bytes to
+ * io (0 or an error, which ends the call). */
+typedef int (*mirror_image_io_t)(void *ctx, const void *p, size_t n);
+int mirror_index_image_write(const mirror_index_t *ix, mirror_image_io_t io, void *ctx);
+/* A version whose arrays are the image at map + off (off a multiple of 64)
+ * up to map + maplen: on success it owns the mapping (munmap when its base
+ * is freed). The reader checks sizes, counts and jump tables only: the
+ * caller must have checked the bytes (a hash) before. */
+int mirror_index_image_load(void *map, size_t maplen, size_t off, mirror_index_t **out);
+
 /* Calls cb for every entry in bl_prefix_cmp order; a non-zero return stops
  * and is returned. */
 typedef int (*mirror_index_cb)(void *ctx, const bl_entry_t *e, uint8_t flags);
