@@ -85,8 +85,12 @@ class Proc:
 
     def start(self):
         out = open(self.logf, "ab")
+        # Its own session: when the shell that started the run exits, the kernel sends SIGHUP
+        # and SIGCONT to every process of an orphaned process group that holds a stopped one,
+        # which would end a stop_master fault early (and reload every daemon).
         self.p = subprocess.Popen(["ip", "netns", "exec", self.ns] + self.argv, stdout=out,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  start_new_session=True)
         out.close()
         with open(os.path.join(self.h.dir, "pids"), "a") as f:
             f.write("%d\n" % self.p.pid)
