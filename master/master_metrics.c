@@ -29,7 +29,7 @@ struct master_metrics {
     int64_t window_ms, gone_ms;
     bl_metrics_series_t *serial, *pending, *publish_age, *pub_ok, *pub_err, *pub_dur, *bytes_delta,
         *bytes_snap, *heartbeats, *connected, *active, *gone, *revoked, *prop, *oldest,
-        *propagating, *broken, *fam4, *fam6, *dl_expired, *dl_operator;
+        *oldest_serial, *propagating, *broken, *fam4, *fam6, *dl_expired, *dl_operator;
     bl_metrics_series_t *ingested[MASTER_SRC_N];
     bl_metrics_series_t *reviews[MASTER_REVIEW_STATES], *review_oldest, *review_limit;
     bl_metrics_series_t *public_proxied;
@@ -90,6 +90,7 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     m->prop = bl_metrics_with(m->f.delisting_prop, f);
     m->oldest = bl_metrics_with(m->f.oldest_delisting, f);
     bl_metrics_set_age(m->oldest, &m->oldest_ms);
+    m->oldest_serial = bl_metrics_with(m->f.oldest_delisting_serial, f);
     m->propagating = bl_metrics_with(m->f.delistings_pending, f);
     m->broken = bl_metrics_with(m->f.window_broken, f);
     m->fam4 = bl_metrics_with(m->f.listings, f, "ipv4");
@@ -374,6 +375,9 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
         bl_metrics_set(m->propagating, (double)n);
         atomic_store(&m->oldest_ms, n ? oldest : 0);
     }
+    uint64_t oldest_serial = 0;
+    if (!master_store_oldest_delisting_serial(s, min, &oldest_serial))
+        bl_metrics_set(m->oldest_serial, (double)oldest_serial);
     if (!master_store_delistings_overdue(s, min, now_ms - m->window_ms, &m->broken_id, &broken) &&
         broken) {
         bl_metrics_add(m->broken, broken);

@@ -1484,6 +1484,23 @@ int master_store_delistings_after(master_store_t *s, uint64_t acked, uint64_t *n
     return rc;
 }
 
+int master_store_oldest_delisting_serial(master_store_t *s, uint64_t acked, uint64_t *serial)
+{
+    char q[384];
+    snprintf(q, sizeof q,
+             "SELECT coalesce(min(serial),0) FROM serials WHERE dl_upto>="
+             "(SELECT min(id) FROM delistings WHERE noop=0 AND id>%s)",
+             upto_sql);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+        return sqerr(s, "oldest_delisting_serial");
+    sqlite3_bind_int64(st, 1, (int64_t)acked);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : sqerr(s, "oldest_delisting_serial");
+    *serial = rc ? 0 : (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int master_store_delistings_between(master_store_t *s, uint64_t from, uint64_t to,
                                     void (*fn)(void *ctx, int64_t decided_ms), void *ctx)
 {

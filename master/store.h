@@ -220,6 +220,10 @@ uint64_t master_store_count_af(const master_store_t *s, int af);
  * (acked): how many, and the oldest decision time (0 if none). */
 int master_store_delistings_after(master_store_t *s, uint64_t acked, uint64_t *n,
                                   int64_t *oldest_ms);
+/* The first serial that carries the oldest delisting past acked: a mirror
+ * whose acknowledged serial is below it holds that delisting back. 0 when no
+ * delisting is propagating or the oldest is not published yet. */
+int master_store_oldest_delisting_serial(master_store_t *s, uint64_t acked, uint64_t *serial);
 /* Calls fn with the decision time of every delisting carried by serials
  * (from, to]. */
 int master_store_delistings_between(master_store_t *s, uint64_t from, uint64_t to,

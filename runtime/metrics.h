@@ -198,28 +198,29 @@ typedef struct {
     bl_metric_t *mirror_contact_age; /* gauge {feed, mirror}, seconds since last contact */
     bl_metric_t *delisting_prop;     /* histogram {feed}: decided -> acked by last active mirror */
     bl_metric_t *oldest_delisting;   /* gauge {feed}, age of the oldest propagating delisting */
-    bl_metric_t *delistings_pending; /* gauge {feed}, delistings still propagating */
-    bl_metric_t *delistings_decided; /* counter {feed, reason} */
-    bl_metric_t *window_broken;      /* counter {feed} */
-    bl_metric_t *reports_ingested;   /* counter {source} */
-    bl_metric_t *reports_refused;    /* counter {reason} */
-    bl_metric_t *listings;           /* gauge {feed, family} */
-    bl_metric_t *mirror_sessions;    /* gauge {feed, mirror}, live sync sessions */
-    bl_metric_t *sync_refused;       /* counter {stage, reason} */
-    bl_metric_t *sync_disconnects;   /* counter {reason}: slow, silent */
-    bl_metric_t *spool_quarantined;  /* counter {feed, reason} */
-    bl_metric_t *log_events;         /* counter {event}: log lines at or above the level */
-    bl_metric_t *log_suppressed;     /* counter {event}: lines the flood limit did not write */
-    bl_metric_t *http_refused;       /* counter {listener, reason} */
-    bl_metric_t *http_connections;   /* gauge {listener} */
-    bl_metric_t *sync_handshakes;    /* gauge, sync connections in their TLS handshake */
-    bl_metric_t *public_lookups;     /* counter {result}: lookups on the public listener */
-    bl_metric_t *public_refused;     /* counter {reason}: public requests refused */
-    bl_metric_t *public_proxied;     /* gauge: requests through trusted proxies in flight */
-    bl_metric_t *reviews_filed;      /* counter {category} */
-    bl_metric_t *reviews;            /* gauge {state} */
-    bl_metric_t *review_oldest;      /* gauge: age of the oldest unanswered request */
-    bl_metric_t *review_limit;       /* gauge: the configured response limit */
+    bl_metric_t *oldest_delisting_serial; /* gauge {feed}, the serial that carries it */
+    bl_metric_t *delistings_pending;      /* gauge {feed}, delistings still propagating */
+    bl_metric_t *delistings_decided;      /* counter {feed, reason} */
+    bl_metric_t *window_broken;           /* counter {feed} */
+    bl_metric_t *reports_ingested;        /* counter {source} */
+    bl_metric_t *reports_refused;         /* counter {reason} */
+    bl_metric_t *listings;                /* gauge {feed, family} */
+    bl_metric_t *mirror_sessions;         /* gauge {feed, mirror}, live sync sessions */
+    bl_metric_t *sync_refused;            /* counter {stage, reason} */
+    bl_metric_t *sync_disconnects;        /* counter {reason}: slow, silent */
+    bl_metric_t *spool_quarantined;       /* counter {feed, reason} */
+    bl_metric_t *log_events;              /* counter {event}: log lines at or above the level */
+    bl_metric_t *log_suppressed;          /* counter {event}: lines the flood limit did not write */
+    bl_metric_t *http_refused;            /* counter {listener, reason} */
+    bl_metric_t *http_connections;        /* gauge {listener} */
+    bl_metric_t *sync_handshakes;         /* gauge, sync connections in their TLS handshake */
+    bl_metric_t *public_lookups;          /* counter {result}: lookups on the public listener */
+    bl_metric_t *public_refused;          /* counter {reason}: public requests refused */
+    bl_metric_t *public_proxied;          /* gauge: requests through trusted proxies in flight */
+    bl_metric_t *reviews_filed;           /* counter {category} */
+    bl_metric_t *reviews;                 /* gauge {state} */
+    bl_metric_t *review_oldest;           /* gauge: age of the oldest unanswered request */
+    bl_metric_t *review_limit;            /* gauge: the configured response limit */
 } bl_metrics_master_t;
 
 /* Registers the mirror's (or master's) families in r and fills *m. Call
