@@ -837,7 +837,7 @@ static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
     master_store_mirrors(ctx->store, status_mirror, &sc);
     uint64_t n = 0;
     int64_t oldest = 0;
-    master_store_delistings_after(ctx->store, sc.min, &n, &oldest);
+    master_store_delistings_after(ctx->store, sc.min, &n, &oldest, NULL);
     char t[40];
     master_json_printf(
         out, "],\"mirror_active_s\":%.3f,\"window_s\":%.3f,\"delistings_propagating\":%" PRIu64,

@@ -371,13 +371,12 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
     }
     uint64_t n = 0, broken = 0;
     int64_t oldest = 0;
-    if (!master_store_delistings_after(s, min, &n, &oldest)) {
+    uint64_t oldest_serial = 0;
+    if (!master_store_delistings_after(s, min, &n, &oldest, &oldest_serial)) {
         bl_metrics_set(m->propagating, (double)n);
         atomic_store(&m->oldest_ms, n ? oldest : 0);
-    }
-    uint64_t oldest_serial = 0;
-    if (!master_store_oldest_delisting_serial(s, min, &oldest_serial))
         bl_metrics_set(m->oldest_serial, (double)oldest_serial);
+    }
     if (!master_store_delistings_overdue(s, min, now_ms - m->window_ms, &m->broken_id, &broken) &&
         broken) {
         bl_metrics_add(m->broken, broken);

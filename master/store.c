@@ -1467,11 +1467,13 @@ int master_store_mirror_count(master_store_t *s, int64_t active_since_ms, uint64
 static const char upto_sql[] = "(SELECT coalesce(max(dl_upto),0) FROM serials WHERE serial<=?1)";
 
 int master_store_delistings_after(master_store_t *s, uint64_t acked, uint64_t *n,
-                                  int64_t *oldest_ms)
+                                  int64_t *oldest_ms, uint64_t *oldest_serial)
 {
-    char q[256];
+    char q[512];
     snprintf(q, sizeof q,
-             "SELECT count(*),coalesce(min(decided_ms),0) FROM delistings WHERE noop=0 AND id>%s",
+             "SELECT count(*),coalesce(min(decided_ms),0),"
+             "(SELECT coalesce(min(serial),0) FROM serials WHERE dl_upto>=min(d.id)) "
+             "FROM delistings d WHERE noop=0 AND id>%s",
              upto_sql);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
@@ -1480,23 +1482,8 @@ int master_store_delistings_after(master_store_t *s, uint64_t acked, uint64_t *n
     int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : sqerr(s, "delistings_after");
     *n = rc ? 0 : (uint64_t)sqlite3_column_int64(st, 0);
     *oldest_ms = rc ? 0 : sqlite3_column_int64(st, 1);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int master_store_oldest_delisting_serial(master_store_t *s, uint64_t acked, uint64_t *serial)
-{
-    char q[384];
-    snprintf(q, sizeof q,
-             "SELECT coalesce(min(serial),0) FROM serials WHERE dl_upto>="
-             "(SELECT min(id) FROM delistings WHERE noop=0 AND id>%s)",
-             upto_sql);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
-        return sqerr(s, "oldest_delisting_serial");
-    sqlite3_bind_int64(st, 1, (int64_t)acked);
-    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : sqerr(s, "oldest_delisting_serial");
-    *serial = rc ? 0 : (uint64_t)sqlite3_column_int64(st, 0);
+    if (oldest_serial)
+        *oldest_serial = rc ? 0 : (uint64_t)sqlite3_column_int64(st, 2);
     sqlite3_finalize(st);
     return rc;
 }

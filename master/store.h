@@ -217,13 +217,12 @@ int master_store_keys(master_store_t *s, int (*fn)(void *ctx, const uint8_t raw[
 uint64_t master_store_count_af(const master_store_t *s, int af);
 
 /* Delistings not covered by a serial that every active mirror acknowledged
- * (acked): how many, and the oldest decision time (0 if none). */
+ * (acked): how many, the oldest decision time (0 if none), and in
+ * *oldest_serial (may be NULL) the first serial that carries the oldest: a
+ * mirror whose acknowledged serial is below it holds that delisting back
+ * (0 when none propagates or the oldest is not published yet). */
 int master_store_delistings_after(master_store_t *s, uint64_t acked, uint64_t *n,
-                                  int64_t *oldest_ms);
-/* The first serial that carries the oldest delisting past acked: a mirror
- * whose acknowledged serial is below it holds that delisting back. 0 when no
- * delisting is propagating or the oldest is not published yet. */
-int master_store_oldest_delisting_serial(master_store_t *s, uint64_t acked, uint64_t *serial);
+                                  int64_t *oldest_ms, uint64_t *oldest_serial);
 /* Calls fn with the decision time of every delisting carried by serials
  * (from, to]. */
 int master_store_delistings_between(master_store_t *s, uint64_t from, uint64_t to,
