@@ -1440,7 +1440,8 @@ static void http_prune(master_publisher_t *p, struct http_layout *h, int64_t now
     h->pruned_ms = now_ms;
     for (size_t i = 0; i < h->nrecs; i++)
         bl_head_rec_name(&h->recs[i], listed[i]);
-    qsort(listed, h->nrecs, sizeof *listed, name_cmp);
+    if (h->nrecs)
+        qsort(listed, h->nrecs, sizeof *listed, name_cmp);
     size_t sorted = h->nretired; /* the list is sorted up to here; new names go after */
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -1449,7 +1450,8 @@ static void http_prune(master_publisher_t *p, struct http_layout *h, int64_t now
         retired_t key;
         snprintf(key.name, sizeof key.name, "by-hash/%s", de->d_name);
         int is_listed = bsearch(key.name, listed, h->nrecs, sizeof *listed, name_cmp) != NULL;
-        retired_t *r = bsearch(&key, h->retired, sorted, sizeof *h->retired, retired_cmp);
+        retired_t *r =
+            sorted ? bsearch(&key, h->retired, sorted, sizeof *h->retired, retired_cmp) : NULL;
         if (is_listed) {
             if (r)
                 r->since_ms = INT64_MIN; /* listed again: dropped below */
@@ -1476,7 +1478,8 @@ static void http_prune(master_publisher_t *p, struct http_layout *h, int64_t now
         if (h->retired[i].since_ms != INT64_MIN)
             h->retired[w++] = h->retired[i];
     h->nretired = w;
-    qsort(h->retired, h->nretired, sizeof *h->retired, retired_cmp);
+    if (w)
+        qsort(h->retired, w, sizeof *h->retired, retired_cmp);
 }
 
 /* Signs the head over the current records and writes spool/FEED/head. */
