@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "grow.h"
+#include "key.h"
 #include "log.h"
 #include "util.h"
 
@@ -23,6 +24,8 @@ typedef struct {
     int sessions;
     int dirty;
     int dup_logged;
+    int has_key;
+    uint8_t key_id[BL_KEYID_SIZE]; /* signed what the session holding acked accepted */
 } ident_t;
 
 typedef struct {
@@ -30,6 +33,8 @@ typedef struct {
     size_t ident;
     uint64_t acked;
     int has_ack; /* a HELLO or ACK arrived: acked means something */
+    int has_key;
+    uint8_t key_id[BL_KEYID_SIZE]; /* signed the object of acked, as sent to this session */
     char addr[64];
 } session_t;
 
@@ -130,20 +135,24 @@ static session_t *session_of(master_acks_t *a, uint64_t sid)
     return NULL;
 }
 
-/* The identity's serial: what every live session that said one holds. */
+/* The identity's serial: what every live session that said one holds; its
+ * key: the one that signed what the session holding that serial accepted
+ * (the last known one while that is unknown). */
 static void ident_refresh(master_acks_t *a, ident_t *x)
 {
     size_t xi = (size_t)(x - a->id);
-    int any = 0;
-    uint64_t min = UINT64_MAX;
+    const session_t *low = NULL;
     for (size_t i = 0; i < a->nss; i++)
-        if (a->ss[i].ident == xi && a->ss[i].has_ack) {
-            any = 1;
-            if (a->ss[i].acked < min)
-                min = a->ss[i].acked;
-        }
-    if (any && min != x->acked) {
-        x->acked = min;
+        if (a->ss[i].ident == xi && a->ss[i].has_ack && (!low || a->ss[i].acked < low->acked))
+            low = &a->ss[i];
+    if (!low)
+        return;
+    if (low->has_key) {
+        x->has_key = 1;
+        memcpy(x->key_id, low->key_id, BL_KEYID_SIZE);
+    }
+    if (low->acked != x->acked) {
+        x->acked = low->acked;
         x->dirty = 1;
     }
 }
@@ -296,7 +305,8 @@ void master_acks_on_session(void *ctx, uint64_t sid, const char *mirror, const c
     pthread_mutex_unlock(a->c.lock);
 }
 
-void master_acks_on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial, int64_t now_ms)
+void master_acks_on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial,
+                        const uint8_t *key_id, int64_t now_ms)
 {
     master_acks_t *a = ctx;
     if (strcmp(feed, a->c.feed))
@@ -307,6 +317,9 @@ void master_acks_on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t seri
         ident_t *x = &a->id[s->ident];
         s->acked = serial;
         s->has_ack = 1;
+        s->has_key = key_id != NULL;
+        if (key_id)
+            memcpy(s->key_id, key_id, BL_KEYID_SIZE);
         x->contact_ms = now_ms;
         uint64_t before = x->acked;
         ident_refresh(a, x);
@@ -418,9 +431,21 @@ void master_acks_each(const master_acks_t *a, int64_t now_ms,
                                .acked = x->acked,
                                .contact_ms = x->contact_ms,
                                .sessions = x->sessions,
-                               .active = ident_active(a, x, now_ms)};
+                               .active = ident_active(a, x, now_ms),
+                               .key_id = x->has_key ? x->key_id : NULL};
         fn(ctx, &v);
     }
+}
+
+int master_acks_key(const master_acks_t *a, const char *mirror, char hex[17])
+{
+    for (size_t i = 0; i < a->nid; i++)
+        if (!strcmp(a->id[i].name, mirror) && a->id[i].has_key) {
+            bl_keyid_hex(a->id[i].key_id, hex);
+            return 1;
+        }
+    hex[0] = 0;
+    return 0;
 }
 
 int master_acks_sessions(const master_acks_t *a, const char *mirror)

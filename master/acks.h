@@ -52,7 +52,8 @@ void master_acks_set_gone(master_acks_t *a, int64_t gone_ms);
 /* The sync server's hooks (master_sync_hooks_t: on_session, on_ack, on_contact). */
 void master_acks_on_session(void *a, uint64_t sid, const char *mirror, const char *addr, int up,
                             const char *reason);
-void master_acks_on_ack(void *a, uint64_t sid, const char *feed, uint64_t serial, int64_t now_ms);
+void master_acks_on_ack(void *a, uint64_t sid, const char *feed, uint64_t serial,
+                        const uint8_t *key_id, int64_t now_ms);
 void master_acks_on_contact(void *a, uint64_t sid, int64_t now_ms);
 
 /* Every tick (lock not held): mirrors without a live session follow the
@@ -69,15 +70,20 @@ int master_acks_flush_locked(master_acks_t *a);
 /* One mirror as the acknowledgements show it. */
 typedef struct {
     const char *name;
-    uint64_t acked;     /* serial every live session holds (the last known one without) */
-    int64_t contact_ms; /* arrival of its last frame, or the stored last contact */
-    int sessions;       /* live sessions now */
-    int active;         /* counted for propagation: a session, or contact within gone_ms */
+    uint64_t acked;        /* serial every live session holds (the last known one without) */
+    int64_t contact_ms;    /* arrival of its last frame, or the stored last contact */
+    int sessions;          /* live sessions now */
+    int active;            /* counted for propagation: a session, or contact within gone_ms */
+    const uint8_t *key_id; /* signing key of the object at acked (8 bytes), NULL: unknown */
 } master_ack_view_t;
 
 /* Calls fn for every known mirror (lock held). */
 void master_acks_each(const master_acks_t *a, int64_t now_ms,
                       void (*fn)(void *ctx, const master_ack_view_t *v), void *ctx);
+/* The signing key of the object a mirror holds, as in master_ack_view_t:
+ * 1 and its id in hex, or 0 when unknown (lock held). The key is known from
+ * the mirror's acknowledgements in this process, not from the store. */
+int master_acks_key(const master_acks_t *a, const char *mirror, char hex[17]);
 /* Live sessions of mirror now (lock held). */
 int master_acks_sessions(const master_acks_t *a, const char *mirror);
 /* One live session of a mirror. */

@@ -90,9 +90,10 @@ static void on_session(void *ctx, uint64_t sid, const char *mirror, const char *
     master_acks_on_session(((master_hooks_t *)ctx)->acks, sid, mirror, addr, up, reason);
 }
 
-static void on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial, int64_t now_ms)
+static void on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial,
+                   const uint8_t *key_id, int64_t now_ms)
 {
-    master_acks_on_ack(((master_hooks_t *)ctx)->acks, sid, feed, serial, now_ms);
+    master_acks_on_ack(((master_hooks_t *)ctx)->acks, sid, feed, serial, key_id, now_ms);
 }
 
 static void on_contact(void *ctx, uint64_t sid, int64_t now_ms)
@@ -146,6 +147,13 @@ static int mirror_sessions(void *ctx, const char *mirror, master_http_session_t 
     return n;
 }
 
+/* With the lock held, for the API: the key that signed what mirror last acknowledged. */
+static int mirror_key(void *ctx, const char *mirror, char hex[17])
+{
+    master_hooks_t *h = ctx;
+    return h->acks ? master_acks_key(h->acks, mirror, hex) : 0;
+}
+
 /* Any thread, for the API: whether mirror is on the revoked list in effect. */
 static int mirror_revoked(void *ctx, const char *mirror)
 {
@@ -168,5 +176,6 @@ void master_hooks_http(master_hooks_t *h, master_http_ctx_t *api)
     api->changed_arg = h;
     api->mirror_up = mirror_up;
     api->mirror_sessions = mirror_sessions;
+    api->mirror_key = mirror_key;
     api->mirror_up_arg = h;
 }

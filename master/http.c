@@ -775,6 +775,13 @@ static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t l
                        master_format_time(last_ms, tb, sizeof tb), (long long)(last_ms / 1000),
                        c->now > last_ms ? (c->now - last_ms) / 1000.0 : 0.0,
                        active ? "true" : "false", sessions);
+    /* The key that signed what it holds: a key rotation is done when every
+     * active mirror shows the new one. */
+    char key[17];
+    if (c->ctx->mirror_key && c->ctx->mirror_key(c->ctx->mirror_up_arg, name, key))
+        master_json_printf(c->out, ",\"key_id\":\"%s\"", key);
+    else
+        master_json_printf(c->out, ",\"key_id\":null");
     /* Each session's own serial: one certificate on two hosts shows as two rows. */
     master_http_session_t ss[8];
     int ns =

@@ -76,6 +76,9 @@ typedef struct {
     /* Optional, lock held: up to max live sessions of mirror as
      * {sid, addr, acked}; returns how many there are. */
     int (*mirror_sessions)(void *arg, const char *mirror, master_http_session_t *out, int max);
+    /* Optional, lock held: 1 and the hex id (16 digits) of the signing key of
+     * the object mirror last acknowledged, 0 when unknown. */
+    int (*mirror_key)(void *arg, const char *mirror, char hex[17]);
     /* Optional, any thread: whether mirror's certificate is revoked ([sync] revoked). */
     int (*mirror_revoked)(void *arg, const char *mirror);
     /* Optional, lock held: forgets mirror outside the store (its

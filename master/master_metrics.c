@@ -19,6 +19,8 @@
 typedef struct {
     char name[BL_METRICS_LABEL_MAX];
     bl_metrics_series_t *active, *acked, *lag_serials, *lag, *contact_age, *connected, *sessions;
+    bl_metrics_series_t *key_info; /* {key_id} of key, NULL while unknown */
+    char key[17];
     int seen; /* the acknowledgements know it at this tick */
 } mirror_t;
 
@@ -249,6 +251,14 @@ static void one_mirror(void *ctx, const master_ack_view_t *v)
                    m->tick_now > v->contact_ms ? (m->tick_now - v->contact_ms) / 1000.0 : 0);
     bl_metrics_set(x->connected, v->sessions > 0);
     bl_metrics_set(x->sessions, v->sessions);
+    char hex[17];
+    if (v->key_id && strcmp(bl_keyid_hex(v->key_id, hex), x->key)) {
+        /* One series per mirror: the key it holds now. */
+        bl_metrics_remove(x->key_info);
+        snprintf(x->key, sizeof x->key, "%s", hex);
+        x->key_info = bl_metrics_with(m->f.mirror_key, m->feed, x->name, x->key);
+        bl_metrics_set(x->key_info, 1);
+    }
 }
 
 /* A mirror the acknowledgements no longer know (forgotten by an operator)
@@ -259,8 +269,9 @@ static void drop_forgotten(master_metrics_t *m)
     for (size_t i = 0; i < m->nmirrors; i++) {
         mirror_t *x = &m->mirrors[i];
         if (!x->seen) {
-            bl_metrics_series_t *all[] = {x->active,      x->acked,     x->lag_serials, x->lag,
-                                          x->contact_age, x->connected, x->sessions};
+            bl_metrics_series_t *all[] = {x->active,   x->acked,       x->lag_serials,
+                                          x->lag,      x->contact_age, x->connected,
+                                          x->sessions, x->key_info};
             for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
                 bl_metrics_remove(all[k]);
             BL_INFO("mirror_series_removed", "mirror=%s", bl_log_q(x->name));

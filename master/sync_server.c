@@ -42,12 +42,14 @@
 #define SYNC_OBJ_FILE_MAX ((size_t)4 << 30)
 #define SYNC_BAD_KEEP     64 /* damaged files remembered, so a rescan does not re-read them */
 #define SYNC_VERIFY_WHOLE (4u << 20) /* objects this small are checked whole before sending */
+#define SYNC_SENT_KEYS    8 /* per feed and session: the keys of this many objects sent last */
 
 typedef struct {
     int type;
     uint64_t base_serial, serial;
     uint8_t base_digest[BL_DIGEST_SIZE], digest[BL_DIGEST_SIZE];
     uint8_t payload_sha256[32];
+    uint8_t key_id[BL_KEYID_SIZE]; /* the key that signed it */
     uint8_t prefix[BL_OBJ_PREFIX]; /* the header and signature as verified */
     uint64_t bytes;
     dev_t dev;
@@ -92,6 +94,13 @@ typedef struct {
     int hb_due;
     int last_type; /* the last object sent, re-verified when the mirror refuses it */
     uint64_t last_serial;
+    /* The serials and signing keys of the last objects sent, newest at
+     * (sent_next - 1): an acknowledgement names the key of what it accepts. */
+    struct {
+        uint64_t serial;
+        uint8_t key_id[BL_KEYID_SIZE];
+    } sent[SYNC_SENT_KEYS];
+    unsigned sent_next, nsent;
 } sub_t;
 
 enum { KIND_SERVER = 0x5e5e, KIND_CONN = 0xc0c0 };
@@ -250,6 +259,7 @@ static int verify_file(master_sync_t *s, const feed_t *f, const char *path, int 
         memcpy(o->base_digest, h->base_digest, BL_DIGEST_SIZE);
         memcpy(o->digest, h->digest, BL_DIGEST_SIZE);
         memcpy(o->payload_sha256, h->payload_sha256, 32);
+        memcpy(o->key_id, h->key_id, BL_KEYID_SIZE);
         memcpy(o->prefix, data, BL_OBJ_PREFIX);
         o->bytes = len;
         o->dev = st.st_dev;
@@ -775,6 +785,32 @@ static int stream_chunk(sconn_t *c, uint8_t *chunk)
     return 1;
 }
 
+/* Remembers the serial and signing key of an object sent to sub. */
+static void note_sent(sub_t *sub, const spool_obj_t *o)
+{
+    sub->sent[sub->sent_next].serial = o->serial;
+    memcpy(sub->sent[sub->sent_next].key_id, o->key_id, BL_KEYID_SIZE);
+    sub->sent_next = (sub->sent_next + 1) % SYNC_SENT_KEYS;
+    if (sub->nsent < SYNC_SENT_KEYS)
+        sub->nsent++;
+}
+
+/* The key that signed what a mirror holding serial accepted: the newest
+ * object of that serial sent to it, else the spool's (a HELLO names a
+ * serial sent by an earlier session), else NULL. */
+static const uint8_t *key_of(const feed_t *f, const sub_t *sub, uint64_t serial)
+{
+    for (unsigned i = 1; i <= sub->nsent; i++) {
+        unsigned k = (sub->sent_next + SYNC_SENT_KEYS - i) % SYNC_SENT_KEYS;
+        if (sub->sent[k].serial == serial)
+            return sub->sent[k].key_id;
+    }
+    for (size_t i = 0; serial && i < f->n; i++)
+        if (f->o[i].serial == serial)
+            return f->o[i].key_id;
+    return NULL;
+}
+
 /* Starts the merged delta from the mirror's cursor to the head when the
  * chain is at least merge_min long and the owner can build one; 1 if started. */
 static int start_merged(sconn_t *c, feed_t *f, sub_t *sub, size_t chain_len)
@@ -812,6 +848,7 @@ static int start_merged(sconn_t *c, feed_t *f, sub_t *sub, size_t chain_len)
     memcpy(sub->sent_digest, f->merged.digest, BL_DIGEST_SIZE);
     sub->last_type = BL_OBJ_DELTA;
     sub->last_serial = f->merged.serial;
+    note_sent(sub, &f->merged);
     return 1;
 }
 
@@ -888,6 +925,7 @@ static void conn_pump(sconn_t *c)
             sub->force_snapshot = 0;
             sub->last_type = o->type;
             sub->last_serial = o->serial;
+            note_sent(sub, o);
             progressed = 1;
         }
         if (!progressed && c->fd < 0)
@@ -971,7 +1009,8 @@ static void on_hello(sconn_t *c, const bl_frame_hello_t *h)
             "mirror=%s sid=%" PRIu64 " feed=%s serial=%" PRIu64 " head=%" PRIu64 " snapshot=%d",
             bl_log_q(c->name), c->sid, bl_log_q(f->name), h->serial, head, sub->force_snapshot);
     if (s->h.on_ack)
-        s->h.on_ack(s->h.ctx, c->sid, f->name, sub->acked_serial, c->last_contact_ms);
+        s->h.on_ack(s->h.ctx, c->sid, f->name, sub->acked_serial, key_of(f, sub, sub->acked_serial),
+                    c->last_contact_ms);
     conn_pump(c);
 }
 
@@ -996,7 +1035,8 @@ static void on_ack(sconn_t *c, const bl_frame_ack_t *a)
     BL_DEBUG("sync_ack", "mirror=%s sid=%" PRIu64 " feed=%s serial=%" PRIu64, bl_log_q(c->name),
              c->sid, bl_log_q(a->feed), a->serial);
     if (s->h.on_ack)
-        s->h.on_ack(s->h.ctx, c->sid, a->feed, a->serial, c->last_contact_ms);
+        s->h.on_ack(s->h.ctx, c->sid, a->feed, a->serial, key_of(f, sub, a->serial),
+                    c->last_contact_ms);
 }
 
 /* A mirror refused something we sent: if the last object sent to it is

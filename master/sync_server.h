@@ -81,8 +81,11 @@ typedef struct {
     void (*on_session)(void *ctx, uint64_t sid, const char *mirror, const char *addr, int up,
                        const char *reason);
     /* Session sid holds serial of feed (an ACK, or the serial of its HELLO;
-     * 0 for a mirror ahead of the master). now_ms: when the frame arrived. */
-    void (*on_ack)(void *ctx, uint64_t sid, const char *feed, uint64_t serial, int64_t now_ms);
+     * 0 for a mirror ahead of the master). key_id: the signing key of the
+     * object of that serial the mirror accepted (as sent to this session,
+     * else as in the spool), NULL when unknown. now_ms: when the frame arrived. */
+    void (*on_ack)(void *ctx, uint64_t sid, const char *feed, uint64_t serial,
+                   const uint8_t *key_id, int64_t now_ms);
     /* A frame arrived from session sid (liveness). Optional. */
     void (*on_contact)(void *ctx, uint64_t sid, int64_t now_ms);
     /* A mirror needs a snapshot newer than any in the spool (its history is

@@ -35,6 +35,8 @@ struct mirror_follow {
         uint64_t connects;
         bl_metrics_series_t *stale, *connected, *reconnects, *master_serial_g, *behind,
             *heartbeat_age, *delist_prop, *list_prop, *current_age, *freeze_after, *writable;
+        bl_metrics_series_t *signing_key; /* {key_id} of key, NULL before the first */
+        char key[17];
         uint64_t write_errors_seen;
         int level[2];            /* freshness by the push client and by the pull client */
     } fm[MIRROR_CONF_MAX_ZONES]; /* per store */
@@ -88,6 +90,36 @@ static void state_write_gauges(mirror_follow_t *f, unsigned st)
     }
 }
 
+/* The key that signed the last object or heartbeat of store st verified:
+ * one series per feed, which moves to the new key when a rotation reaches
+ * this mirror. */
+static void note_signing_key(mirror_follow_t *f, int st, const uint8_t id[BL_KEYID_SIZE])
+{
+    char hex[17];
+    if (!f->metrics || !strcmp(bl_keyid_hex(id, hex), f->fm[st].key))
+        return;
+    bl_metrics_remove(f->fm[st].signing_key);
+    snprintf(f->fm[st].key, sizeof f->fm[st].key, "%s", hex);
+    const char *v[] = {f->stores[st].feed->name, hex, NULL};
+    f->fm[st].signing_key = bl_metrics_series(f->metrics->fam.signing_key, v);
+    bl_metrics_set(f->fm[st].signing_key, 1);
+}
+
+/* Every key the feeds' keyring trusts, per followed feed (keys are only
+ * ever added: trusted_key is read at start, key certificates add). */
+static void trusted_keys(mirror_follow_t *f)
+{
+    for (unsigned st = 0; f->metrics && st < f->nstores; st++) {
+        const bl_keyring_t *r = f->stores[st].feed->keys;
+        for (size_t i = 0; i < bl_keyring_count(r); i++) {
+            char hex[17];
+            const char *v[] = {f->stores[st].feed->name, bl_key_id_hex(bl_keyring_at(r, i), hex),
+                               NULL};
+            bl_metrics_set(bl_metrics_series(f->metrics->fam.trusted_key, v), 1);
+        }
+    }
+}
+
 static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t len)
 {
     mirror_follow_t *f = ctx;
@@ -111,6 +143,7 @@ static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t
     }
     if (!rc) {
         f->in_apply = 0;
+        note_signing_key(f, st, obj->hdr.key_id);
         if (f->fm[st].master_serial <= obj->hdr.serial)
             f->fm[st].behind_since_ms = 0;
     }
@@ -140,6 +173,7 @@ static void sync_new_key(void *ctx, const char *feed, const bl_key_t *k, const u
     int st = store_of(f, feed);
     if (st >= 0)
         mirror_persist_keycert(&f->stores[st], k, buf, len);
+    trusted_keys(f);
 }
 
 /* The freshest of the clients that follow the feed decides. */
@@ -195,13 +229,15 @@ static void sync_refused(void *ctx, const char *feed, const char *what, int err)
                                      v));
 }
 
-static void sync_heartbeat(void *ctx, const char *feed, uint64_t master_serial, int64_t created_ms)
+static void sync_heartbeat(void *ctx, const char *feed, uint64_t master_serial, int64_t created_ms,
+                           const uint8_t key_id[BL_KEYID_SIZE])
 {
     mirror_follow_t *f = ctx;
     (void)created_ms;
     int st = store_of(f, feed);
     if (st < 0)
         return;
+    note_signing_key(f, st, key_id);
     int64_t now = bl_now_ms();
     atomic_store(&f->fm[st].hb_ms, now);
     f->fm[st].master_serial = master_serial;
@@ -316,6 +352,7 @@ int mirror_follow_open(mirror_zones_t *zs, mirror_follow_t **out, char *err, siz
                            (double)f->zs->feeds[i].serial);
         }
     }
+    trusted_keys(f);
     return 0;
 }
 

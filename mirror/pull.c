@@ -392,7 +392,8 @@ static void got_head(mirror_pull_t *p, long status)
     }
     p->st[p->ui].ok = 1;
     if (p->h.on_heartbeat) /* the master's serial as of the head, for lag metrics */
-        p->h.on_heartbeat(p->h.ctx, f->name, p->hd.hdr.serial, p->hd.hdr.created_ms);
+        p->h.on_heartbeat(p->h.ctx, f->name, p->hd.hdr.serial, p->hd.hdr.created_ms,
+                          p->hd.hdr.key_id);
     if (!p->nroute) {
         uint64_t serial = 0;
         uint8_t dg[BL_DIGEST_SIZE];

@@ -356,7 +356,7 @@ static void handle_heartbeat(mirror_sync_t *s, const uint8_t *p, size_t n)
         note_current(f, mine);
     update_level(s, f);
     if (s->h.on_heartbeat)
-        s->h.on_heartbeat(s->h.ctx, f->name, obj.hdr.serial, obj.hdr.created_ms);
+        s->h.on_heartbeat(s->h.ctx, f->name, obj.hdr.serial, obj.hdr.created_ms, obj.hdr.key_id);
     /* Every heartbeat is answered with what we hold: the master tells a
      * live mirror from a hung one by these answers. */
     if (have) {

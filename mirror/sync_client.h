@@ -87,8 +87,10 @@ typedef struct {
                        size_t len);
     /* An object or heartbeat was refused (for logs and metrics). Optional. */
     void (*on_refused)(void *ctx, const char *feed, const char *what, int err);
-    /* A valid heartbeat: the master's serial of feed (for lag metrics). Optional. */
-    void (*on_heartbeat)(void *ctx, const char *feed, uint64_t master_serial, int64_t created_ms);
+    /* A valid heartbeat: the master's serial of feed (for lag metrics) and
+     * the key that signed it. Optional. */
+    void (*on_heartbeat)(void *ctx, const char *feed, uint64_t master_serial, int64_t created_ms,
+                         const uint8_t key_id[BL_KEYID_SIZE]);
 } mirror_sync_hooks_t;
 
 /* Starts connecting. keys stays owned by the caller and must outlive the

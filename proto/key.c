@@ -131,11 +131,16 @@ const uint8_t *bl_key_raw(const bl_key_t *k)
     return k->raw;
 }
 
-char *bl_key_id_hex(const bl_key_t *k, char out[17])
+char *bl_keyid_hex(const uint8_t id[BL_KEYID_SIZE], char out[17])
 {
     for (int i = 0; i < BL_KEYID_SIZE; i++)
-        snprintf(out + 2 * i, 3, "%02x", k->id[i]);
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
     return out;
+}
+
+char *bl_key_id_hex(const bl_key_t *k, char out[17])
+{
+    return bl_keyid_hex(k->id, out);
 }
 
 int bl_key_sign(const bl_key_t *k, const void *msg, size_t len, uint8_t sig[BL_SIG_SIZE])

@@ -28,6 +28,8 @@ const uint8_t *bl_key_id(const bl_key_t *k);
 const uint8_t *bl_key_raw(const bl_key_t *k); /* 32-byte public key */
 /* Hex of the key id, needs 17 bytes. */
 char *bl_key_id_hex(const bl_key_t *k, char out[17]);
+/* Hex of a key id as objects carry it (bl_hdr_t.key_id), needs 17 bytes. */
+char *bl_keyid_hex(const uint8_t id[BL_KEYID_SIZE], char out[17]);
 int bl_key_sign(const bl_key_t *k, const void *msg, size_t len, uint8_t sig[BL_SIG_SIZE]);
 /* Returns 0 or BL_ESIG. */
 int bl_key_verify(const bl_key_t *k, const void *msg, size_t len, const uint8_t sig[BL_SIG_SIZE]);

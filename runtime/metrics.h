@@ -139,6 +139,8 @@ typedef struct {
     bl_metric_t *heartbeat_age;      /* gauge {feed}, seconds since the last valid heartbeat */
     bl_metric_t *stale;              /* gauge {feed}: 0 fresh, 1 stale, 2 frozen */
     bl_metric_t *connected;          /* gauge {feed}: 1 while the sync session is up */
+    bl_metric_t *trusted_key;        /* gauge {feed, key_id} = 1 per key trusted */
+    bl_metric_t *signing_key;        /* gauge {feed, key_id} = 1: signed the last object verified */
     bl_metric_t *reconnects;         /* counter {feed} */
     bl_metric_t *delisting_prop;     /* histogram {feed}, decided at master -> applied here */
     bl_metric_t *listing_prop;       /* histogram {feed} */
@@ -196,6 +198,7 @@ typedef struct {
     bl_metric_t *mirror_lag_serials; /* gauge {feed, mirror} */
     bl_metric_t *mirror_lag;         /* gauge {feed, mirror}, seconds */
     bl_metric_t *mirror_contact_age; /* gauge {feed, mirror}, seconds since last contact */
+    bl_metric_t *mirror_key;         /* gauge {feed, mirror, key_id} = 1: key of what it holds */
     bl_metric_t *delisting_prop;     /* histogram {feed}: decided -> acked by last active mirror */
     bl_metric_t *oldest_delisting;   /* gauge {feed}, age of the oldest propagating delisting */
     bl_metric_t *oldest_delisting_serial; /* gauge {feed}, the serial that carries it */

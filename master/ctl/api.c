@@ -699,17 +699,17 @@ int ctl_status(int argc, char **argv)
     size_t n = ms && ms->type == MASTER_JSON_ARR ? ms->n : 0;
     size_t nup = 0, nstale = 0, ngone = 0, nrevoked = 0;
     if (n) {
-        printf("\n%-24s %-7s %12s %8s %-12s %s\n", "MIRROR", "STATE", "ACKED", "LAG", "LAG_TIME",
-               "LAST CONTACT");
+        printf("\n%-24s %-7s %12s %8s %-12s %-16s %s\n", "MIRROR", "STATE", "ACKED", "LAG",
+               "LAG_TIME", "KEY", "LAST CONTACT");
         for (const master_json_t *x = ms->child; x; x = x->next) {
             const char *state = str_of(x, "state");
             nup += !strcmp(state, "up");
             nstale += !strcmp(state, "stale");
             ngone += !strcmp(state, "gone");
             nrevoked += !strcmp(state, "revoked");
-            printf("%-24s %-7s %12.0f %8.0f %-12s %s\n", str_of(x, "name"), state,
+            printf("%-24s %-7s %12.0f %8.0f %-12s %-16s %s\n", str_of(x, "name"), state,
                    num_of(x, "acked_serial"), num_of(x, "lag_serials"),
-                   ctl_human_duration(num_of(x, "lag_s"), b1, sizeof b1),
+                   ctl_human_duration(num_of(x, "lag_s"), b1, sizeof b1), str_of(x, "key_id"),
                    ctl_human_when(-num_of(x, "contact_age_s"),
                                   (long long)num_of(x, "last_contact_unix"), b2, sizeof b2));
         }

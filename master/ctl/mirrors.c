@@ -74,7 +74,8 @@ static int mirrors_list(ctl_api_t *a, int json)
         static const char *const states[] = {"up", "stale", "gone", "revoked"};
         size_t count[4] = {0};
         char b1[48], b2[96], lag[64];
-        printf("%-24s %-8s %10s %-22s %s\n", "MIRROR", "STATE", "SERIAL", "LAG", "LAST CONTACT");
+        printf("%-24s %-8s %10s %-22s %-16s %s\n", "MIRROR", "STATE", "SERIAL", "LAG", "KEY",
+               "LAST CONTACT");
         for (const master_json_t *x = ms->child; x; x = x->next) {
             const char *state = str_of(x, "state", "?");
             for (size_t i = 0; i < 4; i++)
@@ -85,8 +86,8 @@ static int mirrors_list(ctl_api_t *a, int json)
                          ctl_human_duration(num_of(x, "lag_s"), b1, sizeof b1));
             else
                 snprintf(lag, sizeof lag, "0");
-            printf("%-24s %-8s %10.0f %-22s %s\n", str_of(x, "name", "?"), state,
-                   num_of(x, "acked_serial"), lag,
+            printf("%-24s %-8s %10.0f %-22s %-16s %s\n", str_of(x, "name", "?"), state,
+                   num_of(x, "acked_serial"), lag, str_of(x, "key_id", "-"),
                    ctl_human_when(-num_of(x, "contact_age_s"),
                                   (long long)num_of(x, "last_contact_unix"), b2, sizeof b2));
         }

@@ -21,7 +21,7 @@ both_up() { [ "$(state_of m1)" = up ] && [ "$(state_of m2)" = up ]; }
 wait_until 10 both_up || fail "mirrors not up: $("$CTL" mirrors "${auth[@]}")"
 ctl mirrors
 [ $RC = 0 ] || fail "mirrors with every mirror up exited $RC: $(cat "$T/ctl.err")"
-grep -qE '^m1 +up +[0-9]+ +0 +(now|[0-9]+ s ago) \([0-9-]+ [0-9:]+ UTC\)$' "$T/ctl.out" ||
+grep -qE '^m1 +up +[0-9]+ +0 +([0-9a-f]{16}|-) +(now|[0-9]+ s ago) \([0-9-]+ [0-9:]+ UTC\)$' "$T/ctl.out" ||
     fail "mirrors text: $(cat "$T/ctl.out")"
 grep -q '^2 mirrors: 2 up, 0 stale, 0 gone, 0 revoked' "$T/ctl.out" || fail "mirrors counts: $(cat "$T/ctl.out")"
 ctl mirrors --json

@@ -76,9 +76,11 @@ static void on_session(void *ctx, uint64_t sid, const char *mirror, const char *
     fflush(stdout);
 }
 
-static void on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial, int64_t now_ms)
+static void on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial,
+                   const uint8_t *key_id, int64_t now_ms)
 {
     (void)ctx;
+    (void)key_id;
     printf("ack %s %s %llu %lld\n", name_of(sid), feed, (unsigned long long)serial,
            (long long)now_ms);
     fflush(stdout);
