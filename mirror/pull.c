@@ -63,6 +63,7 @@ struct mirror_pull {
     ucache_t cache[MIRROR_PULL_MAX_URLS][MIRROR_SYNC_MAX_FEEDS];
     mirror_pull_upstream_stats_t st[MIRROR_PULL_MAX_URLS];
     uint64_t rng;
+    uint64_t poll_started; /* uv_now() when the current poll began */
     /* The transfer in flight and where the poll stands. */
     int busy;
     size_t fi, ui;
@@ -169,12 +170,16 @@ static void feed_done(mirror_pull_t *p)
     start_feed(p);
 }
 
+/* The next poll starts a gap after this one started: interval minus a
+ * random 0..jitter (jitter at most the interval), so that mirrors spread and
+ * a change of the head is seen by the next poll within the interval. */
 static void schedule(mirror_pull_t *p)
 {
-    uint64_t delay = (uint64_t)p->c.interval_ms;
+    uint64_t gap = (uint64_t)p->c.interval_ms;
     if (p->c.jitter_ms > 0)
-        delay += rnd(p) % (uint64_t)(p->c.jitter_ms + 1);
-    uv_timer_start(&p->poll_timer, on_poll_timer, delay, 0);
+        gap -= rnd(p) % (uint64_t)(p->c.jitter_ms + 1);
+    uint64_t spent = uv_now(p->loop) - p->poll_started;
+    uv_timer_start(&p->poll_timer, on_poll_timer, gap > spent ? gap - spent : 0, 0);
 }
 
 static int start_transfer(mirror_pull_t *p, const char *url, const char *etag)
@@ -311,6 +316,7 @@ static void on_poll_timer(uv_timer_t *t)
     mirror_pull_t *p = t->data;
     if (p->busy || p->closing)
         return;
+    p->poll_started = uv_now(p->loop);
     p->fi = 0;
     start_feed(p);
 }
@@ -649,6 +655,8 @@ int mirror_pull_new(uv_loop_t *loop, const mirror_pull_conf_t *c, const mirror_s
     p->loop = loop;
     if (!p->c.interval_ms)
         p->c.interval_ms = 10000;
+    if (p->c.jitter_ms > p->c.interval_ms)
+        p->c.jitter_ms = p->c.interval_ms;
     if (!p->c.timeout_ms)
         p->c.timeout_ms = 10000;
     if (!p->c.stale_after_ms)

@@ -13,7 +13,8 @@
 #include "sync_client.h"
 
 /*
- * Every poll (interval plus a random part of jitter) the client asks each
+ * Every poll (polls start interval minus a random 0..jitter apart, so a
+ * change of the head is seen within the interval) the client asks each
  * upstream URL in order of preference for URL/FEED/head (conditional: an
  * unchanged head costs a 304), opens it with the mirror's keyring and
  * refuses one that is foreign (BL_EFEED), expired (BL_EEXPIRED), older than
@@ -42,8 +43,8 @@ typedef struct {
     size_t nurls;
     const char *feeds[MIRROR_SYNC_MAX_FEEDS];
     size_t nfeeds;
-    int64_t interval_ms; /* between polls; 0: 10000 */
-    int64_t jitter_ms;   /* a random 0..jitter added to each; */
+    int64_t interval_ms; /* the longest gap between two polls' starts; 0: 10000 */
+    int64_t jitter_ms;   /* a random 0..jitter (at most interval) taken off each gap */
     int64_t timeout_ms;  /* one transfer at most; 0: 10000 */
     int64_t stale_after_ms, freeze_after_ms;
     const char *ca_file; /* NULL: the system store */

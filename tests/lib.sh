@@ -118,9 +118,11 @@
 #                   (the default sync one if missing), waits until it listens
 #   start_nginx WHO PORT HTTP-BLOCK   nginx (Debian package) as WHO, in the
 #                   foreground with its own prefix $T/WHO (temp and cache
-#                   directories, access log $T/WHO/access.log with the cache
-#                   status last), HTTP-BLOCK inside http { }; waits until
-#                   PORT answers. Stopped by PID like every process.
+#                   directories, access log $T/WHO/access.log: method, path,
+#                   status, bytes, cache status, time (Unix s.ms), query),
+#                   HTTP-BLOCK inside http { }; waits until PORT answers.
+#                   NGINX_CONNECTIONS sets worker_connections (1024).
+#                   Stopped by PID like every process.
 #   spool_locations     the nginx locations that serve a master's spool with
 #                   the Cache-Control guidance of docs/ARCHITECTURE.md
 #   cache_tier NAME PORT UPSTREAM-PORT [MAX-SIZE] [LISTEN-PARAMS]   an HTTP
@@ -705,9 +707,9 @@ worker_processes 1;
 user root root;
 pid $d/nginx.pid;
 error_log $d/error.log info;
-events { worker_connections 1024; }
+events { worker_connections ${NGINX_CONNECTIONS:-1024}; }
 http {
-    log_format bl '\$request_method \$uri \$status \$body_bytes_sent \$upstream_cache_status';
+    log_format bl '\$request_method \$uri \$status \$body_bytes_sent \$upstream_cache_status \$msec \$args';
     access_log $d/access.log bl;
     client_body_temp_path $d/tmp/body;
     proxy_temp_path $d/tmp/proxy;

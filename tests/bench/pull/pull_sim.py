@@ -5,8 +5,9 @@
 usage: pull_sim.py N INTERVAL JITTER OUT URL...
 
 N mirrors, each on its own keep-alive HTTP/1.1 connection to one of the
-URLs (round robin), poll URL/main/head every INTERVAL + random(0..JITTER)
-seconds with If-None-Match, and when the head's serial is newer than theirs
+URLs (round robin), poll URL/main/head with If-None-Match, each poll
+starting INTERVAL - random(0..JITTER) seconds after the previous one started
+(the real mirror's rule: a change of the head is seen within INTERVAL), and when the head's serial is newer than theirs
 fetch the objects a real mirror would (bl_head_route: the delta from their
 serial that goes furthest, step by step; else the newest snapshot and the
 deltas after it), each checked against the size and SHA-256 the head names.
@@ -107,6 +108,7 @@ async def mirror(i):
     mine, etag = 0, None
     await asyncio.sleep(random.random() * INTERVAL)
     while True:
+        started = time.monotonic()
         try:
             st, tag, body = await c.get("/main/head", etag)
             stats["head"] += 1
@@ -129,7 +131,8 @@ async def mirror(i):
                 stats["errors"] += 1
         except Exception:
             stats["errors"] += 1
-        await asyncio.sleep(INTERVAL + random.random() * JITTER)
+        gap = INTERVAL - random.random() * min(JITTER, INTERVAL)
+        await asyncio.sleep(max(0.0, started + gap - time.monotonic()))
 
 
 async def main():

@@ -4,10 +4,11 @@
 # keep-alive connection each) behind two nginx cache tiers (EDGES tier-2
 # nodes in front of one tier-1 node in front of a static origin over the
 # master's spool). After a warm-up, P publishes (alternately a listing and a
-# delisting of one address), each followed by a whole poll interval. Reports
-# origin requests per publish, the tiers' hit ratios for objects, decided ->
-# held by the last mirror (p50/p99/max per publish), and the master's and
-# origin's CPU and RSS.
+# delisting of one address), each followed by a whole poll interval; each
+# mirror's polls start INTERVAL - 0..JITTER s apart (the real mirror's rule).
+# Reports origin requests per publish, the tiers' hit ratios for objects,
+# decided -> held by the last mirror (p50/p99/max per publish), and the
+# master's and origin's CPU and RSS.
 # usage: tests/bench/pull/run.sh [N=5000] [INTERVAL=10] [EDGES=2] [P=4]
 SRC=$(cd "$(dirname "$0")/../../.." && pwd)
 BL_BUILD=${BL_BENCH_BUILD:-$SRC/build}
@@ -21,18 +22,16 @@ start_nginx origin "$ORIGIN" "
     server { listen 127.0.0.1:$ORIGIN; root $T/spool; etag on;
 $(spool_locations)
     }"
+NGINX_CONNECTIONS=30000 # one socket per simulated mirror at each tier
 start_nginx tier1 "$TIER1" "$(cache_tier tier1 "$TIER1" "$ORIGIN" 1g backlog=8192)"
-sed -i 's/worker_connections 1024/worker_connections 30000/' "$T/tier1/nginx.conf"
 urls=()
 for ((e = 1; e <= EDGES; e++)); do
     alloc_port "EP$e"
     p=$(eval echo "\$EP$e")
     start_nginx "edge$e" "$p" "$(cache_tier "edge$e" "$p" "$TIER1" 1g backlog=8192)"
-    sed -i 's/worker_connections 1024/worker_connections 30000/' "$T/edge$e/nginx.conf"
-    kill -HUP "${PID[edge$e]}"
     urls+=("http://127.0.0.1:$p")
 done
-echo "# machine: $(nproc) cores, $(date -u +%F); N=$N mirrors, poll ${INTERVAL}s+0..${JITTER}s, $EDGES tier-2 nodes, 1 tier-1 node"
+echo "# machine: $(nproc) cores, $(date -u +%F); N=$N mirrors, poll every ${INTERVAL}s-0..${JITTER}s, $EDGES tier-2 nodes, 1 tier-1 node"
 spawn sim "$PY" "$S/tests/bench/pull/pull_sim.py" "$N" "$INTERVAL" "$JITTER" "$T/arrivals" "${urls[@]}"
 wait_up sim 30 logged sim '^ready'
 sleep $((INTERVAL + JITTER + 5)) # warm-up: every mirror holds the initial snapshot
