@@ -13,8 +13,10 @@ serial that goes furthest, step by step; else the newest snapshot and the
 deltas after it), each checked against the size and SHA-256 the head names.
 Objects are not verified cryptographically (the real mirror does that; the
 benchmark measures the HTTP path). On SIGTERM it writes OUT: one line per
-(mirror, serial) "serial unix_ms" of when the mirror held that serial, and
-prints request counts.
+(mirror, serial) "serial unix_ms" of when the mirror held that serial;
+OUT.heads: one line per head answer (200 or 304) "unix_ms serial" with the
+serial the answer names (how long caches served an old head); and prints
+request counts.
 """
 import asyncio
 import hashlib
@@ -28,6 +30,7 @@ N, INTERVAL, JITTER, OUT = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[
 URLS = sys.argv[5:]
 EXT = {1: "delta", 2: "snap", 4: "keycert"}
 arrivals = []
+heads = []
 stats = {"head": 0, "head304": 0, "object": 0, "errors": 0, "bad": 0}
 
 
@@ -105,7 +108,7 @@ def route(serial, snap, recs, mine):
 
 async def mirror(i):
     c = Conn(URLS[i % len(URLS)])
-    mine, etag = 0, None
+    mine, etag, named = 0, None, 0
     await asyncio.sleep(random.random() * INTERVAL)
     while True:
         started = time.monotonic()
@@ -114,9 +117,12 @@ async def mirror(i):
             stats["head"] += 1
             if st == 304:
                 stats["head304"] += 1
+                heads.append((int(time.time() * 1000), named))
             elif st == 200:
                 etag = tag
                 serial, snap, recs = parse_head(body)
+                named = serial
+                heads.append((int(time.time() * 1000), serial))
                 if serial > mine:
                     for r in route(serial, snap, recs, mine) or []:
                         ost, _, ob = await c.get(f"/main/by-hash/{r[4]}.{EXT[r[0]]}")
@@ -146,6 +152,9 @@ async def main():
     with open(OUT, "w") as f:
         for s, ms in arrivals:
             f.write(f"{s} {ms}\n")
+    with open(OUT + ".heads", "w") as f:
+        for ms, s in heads:
+            f.write(f"{ms} {s}\n")
     print(" ".join(f"{k}={v}" for k, v in stats.items()), flush=True)
 
 

@@ -44,7 +44,7 @@ for ((k = 1; k <= P; k++)); do
     d=$(now_ms)
     if ((k % 2)); then list 192.0.2.77; else delist 192.0.2.77; fi
     s=$(wait_published "$s")
-    echo "$s $d $((k % 2 ? 1 : 0))" >>"$T/decided"
+    echo "$s $d $((k % 2 ? 1 : 0)) $(now_ms)" >>"$T/decided"
     sleep $((INTERVAL + JITTER + 2))
 done
 m1=$(cpu "${PID[master]}") n1=$(cpu "${PID[origin]}")
@@ -59,10 +59,14 @@ for t in tier1 $(for ((e = 1; e <= EDGES; e++)); do echo "edge$e"; done); do
         END { printf "%s: object requests %d, hit ratio %.2f%%; head requests %d, hit or 304 %.1f%%\n", t, n, n ? 100 * h / n : 0, hn, hn ? 100 * hh / hn : 0 }' "$T/$t/access.log"
 done
 echo "master CPU during the publishes: $(((m1 - m0) * 10)) ms, peak RSS ${rss_m} MiB; origin nginx CPU: $(((n1 - n0) * 10)) ms"
-echo "publish  kind      mirrors  p50_ms  p99_ms  max_ms   (decided at the master -> the head's serial held by the mirror)"
-while read -r s d l; do
+# pub_ms: decided -> published (the master's serial, seen by polling its
+# API); stale_ms: how long after that the caches still answered a head of
+# the previous serial (the last such answer a mirror got).
+echo "publish  kind      mirrors  p50_ms  p99_ms  max_ms  pub_ms  stale_ms   (decided at the master -> the head's serial held by the mirror)"
+while read -r s d l p; do
+    stale=$(awk -v s="$s" -v p="$p" '$2 < s && $1 > p && $1 - p > m { m = $1 - p } END { print m + 0 }' "$T/arrivals.heads")
     awk -v s="$s" -v d="$d" '$1 == s { print $2 - d }' "$T/arrivals" | sort -n |
-        awk -v s="$s" -v kind="$([ "$l" = 1 ] && echo listing || echo delisting)" '
+        awk -v s="$s" -v kind="$([ "$l" = 1 ] && echo listing || echo delisting)" -v pub=$((p - d)) -v stale="$stale" '
             { v[NR] = $1 }
-            END { printf "%7d  %-9s %7d  %6d  %6d  %6d\n", s, kind, NR, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1], v[NR] }'
+            END { printf "%7d  %-9s %7d  %6d  %6d  %6d  %6d  %8d\n", s, kind, NR, v[int(NR * 0.5) + 1], v[int(NR * 0.99) + 1], v[NR], pub, stale }'
 done <"$T/decided"
