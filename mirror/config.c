@@ -454,6 +454,16 @@ static const bl_conf_opt_t opts[] = {
       .doc = "Polls start poll_interval minus a random 0 to poll_jitter apart (a jitter above "
              "poll_interval counts as poll_interval). With stale_after, keep poll_interval + "
              "the caches' max-age + the master's http_head_refresh below stale_after."),
+    Y("long_poll", BL_CONF_BOOL, long_poll, .def = "no",
+      .help = "Ask URL upstreams for FEED/head?after=SERIAL&round=N, which a master with "
+              "serve_spool holds until a newer head (long poll).",
+      .doc = "An upstream that answers with the Blsync-Long-Poll header holds the request "
+             "until the head's serial is above the mirror's, the head is signed again or its "
+             "wait is over; the mirror asks again at once, so a change reaches it within a "
+             "round trip through the caches. An upstream that answers without the header (a "
+             "static server, which ignores the query) or fails is polled every poll_interval "
+             "instead, and asked again with a long poll every 6 polls. With several feeds "
+             "the mirror polls."),
     Y("pull_timeout", BL_CONF_DURATION, pull_timeout_ms, .def = "10s", .min = 100, .max = 600000,
       .help = "One HTTP transfer (head or object) at most, connection included."),
     Y("pull_ca", BL_CONF_PATH, pull_ca, .flags = BL_CONF_HEAP,

@@ -128,8 +128,9 @@
 #   cache_tier NAME PORT UPSTREAM-PORT [MAX-SIZE] [LISTEN-PARAMS]   an HTTP
 #                   block for start_nginx: a caching proxy on PORT in front of
 #                   UPSTREAM-PORT (cache $T/NAME/cache of MAX-SIZE, 100m), one
-#                   request upstream at a time per object, revalidated with
-#                   If-None-Match, stale while updating; X-Cache names the
+#                   request upstream at a time per object (a long poll held
+#                   upstream too), revalidated with If-None-Match, stale while
+#                   updating; X-Cache names the
 #                   cache status; LISTEN-PARAMS go on the listen line
 #
 # Master API and state
@@ -744,6 +745,12 @@ cache_tier() {
             proxy_cache_lock on;
             proxy_cache_revalidate on;
             proxy_cache_use_stale updating;
+            # Long polls (head?after=): held up to spool_long_poll_wait (60 s
+            # at most) upstream, while the other askers of the URL wait for
+            # the one answer.
+            proxy_read_timeout 90s;
+            proxy_cache_lock_age 90s;
+            proxy_cache_lock_timeout 90s;
             add_header X-Cache \$upstream_cache_status;
         }
     }
