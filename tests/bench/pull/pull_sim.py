@@ -3,6 +3,9 @@
 """Simulated pulling mirrors for the pull benchmark (tests/bench/pull/run.sh).
 
 usage: pull_sim.py N INTERVAL JITTER OUT URL...
+LONGPOLL=1 in the environment: mirrors long-poll as the real one does with
+[sync] long_poll (head?after=SERIAL&round=N, asked again at once while the
+answers carry Blsync-Long-Poll; polling as above when they do not).
 
 N mirrors, each on its own keep-alive HTTP/1.1 connection to one of the
 URLs (round robin), poll URL/main/head with If-None-Match, each poll
@@ -20,6 +23,7 @@ request counts.
 """
 import asyncio
 import hashlib
+import os
 import random
 import signal
 import struct
@@ -28,6 +32,7 @@ import time
 
 N, INTERVAL, JITTER, OUT = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 URLS = sys.argv[5:]
+LONGPOLL = os.environ.get("LONGPOLL") == "1"
 EXT = {1: "delta", 2: "snap", 4: "keycert"}
 arrivals = []
 heads = []
@@ -54,7 +59,7 @@ class Conn:
                 self.w.write((h + "\r\n").encode())
                 status_line = await self.r.readline()
                 status = int(status_line.split()[1])
-                length, tag = 0, None
+                length, tag, self.lp = 0, None, False
                 while True:
                     line = await self.r.readline()
                     if line in (b"\r\n", b""):
@@ -65,6 +70,8 @@ class Conn:
                         length = int(v)
                     elif k == "etag":
                         tag = v.strip()
+                    elif k == "blsync-long-poll":
+                        self.lp = True
                 body = await self.r.readexactly(length) if length else b""
                 return status, tag, body
             except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
@@ -109,11 +116,18 @@ def route(serial, snap, recs, mine):
 async def mirror(i):
     c = Conn(URLS[i % len(URLS)])
     mine, etag, named = 0, None, 0
+    rnd, after, quick = 0, 0, 0
     await asyncio.sleep(random.random() * INTERVAL)
     while True:
         started = time.monotonic()
+        again = False
         try:
-            st, tag, body = await c.get("/main/head", etag)
+            if LONGPOLL:
+                if after != mine:
+                    after, rnd = mine, 0
+                st, tag, body = await c.get(f"/main/head?after={mine}&round={rnd}", etag)
+            else:
+                st, tag, body = await c.get("/main/head", etag)
             stats["head"] += 1
             if st == 304:
                 stats["head304"] += 1
@@ -135,8 +149,18 @@ async def mirror(i):
                         arrivals.append((serial, int(time.time() * 1000)))
             else:
                 stats["errors"] += 1
+            if LONGPOLL and st in (200, 304) and c.lp:
+                if named > after:
+                    again, quick = True, 0
+                else:
+                    rnd += 1
+                    quick = quick + 1 if time.monotonic() - started < 1 else 0
+                    again = quick <= 8
+                    quick = quick if again else 0
         except Exception:
             stats["errors"] += 1
+        if again:
+            continue
         gap = INTERVAL - random.random() * min(JITTER, INTERVAL)
         await asyncio.sleep(max(0.0, started + gap - time.monotonic()))
 
