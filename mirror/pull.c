@@ -422,7 +422,9 @@ static void long_poll_answered(mirror_pull_t *p)
     p->lp_state[u] = 1;
     if (p->hd.hdr.serial > p->lp_after[u]) {
         p->lp_quick[u] = 0;
-        p->lp_again = 1;
+        /* Not when the objects wait for the preferred push upstream: the
+         * same question would be answered at once again. */
+        p->lp_again = p->nroute > 0;
         return;
     }
     p->lp_round[u]++;
