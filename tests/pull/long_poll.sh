@@ -5,7 +5,8 @@
 # seconds, straight from the master and through two nginx cache tiers (which
 # coalesce the held requests: one held at the master per tier-1 URL); a
 # static server, which ignores the query, is polled instead; past
-# spool_long_polls the master answers 503; the held requests are counted.
+# spool_long_polls the master answers 503; the held requests are counted; a
+# master stopping answers them and exits cleanly.
 . "$(dirname "$0")/../lib.sh"
 
 alloc_port PUB ORIGIN TIER1 TIER2
@@ -103,4 +104,8 @@ st=$(curl -s -o /dev/null -D "$T/lp.hdr" -w '%{http_code}' --max-time 10 "$SP/ma
 [ "$(metric master 'blsync_master_spool_requests_total{kind="long_poll",status="503"}')" = 1 ] ||
     fail "the 503 was not counted"
 pass "spool_long_polls = 1 (SIGHUP): a second long poll is 503 with Retry-After, and counted"
+# A master stopping with a long poll held answers it and exits cleanly.
+metric_is master blsync_master_spool_long_polls 1 || fail "the long poll is no longer held"
+stop_clean master
+pass "the master stopped cleanly with a long poll held"
 finish
