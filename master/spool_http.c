@@ -301,8 +301,10 @@ static void *watcher(void *arg)
             }
         }
         pthread_mutex_lock(&s->mu);
-        head_now(s);
-        release(s, mono_ms(), !atomic_load(&s->on));
+        if (s->waiters) { /* else a request to hold reads the head itself */
+            head_now(s);
+            release(s, mono_ms(), !atomic_load(&s->on));
+        }
         pthread_mutex_unlock(&s->mu);
     }
     if (in >= 0)
