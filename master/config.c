@@ -182,14 +182,29 @@ static const bl_conf_opt_t opts[] = {
       .flags = BL_CONF_HOT,
       .help = "Operators answer a request within this (the alert BlsyncReviewUnanswered).",
       .doc = "Exported as blsync_master_review_response_limit_seconds."),
-    O("public", "serve_spool", BL_CONF_BOOL, public_serve_spool, .def = "no",
+    O("public", "serve_spool", BL_CONF_BOOL, public_serve_spool, .def = "no", .flags = BL_CONF_HOT,
       .help = "Serve the spool's HTTP layout at /spool/ for pulling mirrors and caches.",
       .doc = "GET and HEAD of /spool/FEED/head and /spool/FEED/by-hash/HEX.EXT, read from "
              "the files [publisher] http writes (required); a mirror's [sync] upstream is then "
              "http(s)://HOST:PORT/spool. Off by default: it hands the whole list (every "
              "snapshot) to anyone who reaches the page, which a public list wants and a "
              "private one does not. Not rate limited; the connection bounds apply. Put HTTP "
-             "caches in front for many mirrors (docs/OPERATIONS.md)."),
+             "caches in front for many mirrors (docs/OPERATIONS.md). Applies on SIGHUP; "
+             "blsync_master_spool_requests_total counts the requests by kind and status."),
+    O("public", "spool_long_poll_wait", BL_CONF_DURATION, public_spool_wait_ms, .def = "30s",
+      .max = 60000, .flags = BL_CONF_HOT,
+      .help = "Longest hold of a long poll, GET /spool/FEED/head?after=SERIAL (0: none).",
+      .doc = "The request is answered as soon as the head's serial is above SERIAL, when the "
+             "head is signed again (http_head_refresh) or at the end of this wait, with the "
+             "current head; either answer may be cached under its "
+             "URL (docs/ARCHITECTURE.md), so caches in front coalesce the mirrors' long polls. "
+             "Keep it below the caches' proxy_read_timeout and proxy_cache_lock_timeout. "
+             "Applies on SIGHUP."),
+    O("public", "spool_long_polls", BL_CONF_UINT, public_spool_max_held, .def = "128", .min = 1,
+      .max = 1000000, .flags = BL_CONF_HOT,
+      .help = "Long polls held at once; past it they are answered 503 (Retry-After: 1).",
+      .doc = "Each holds a connection of max_connections: keep it below that. "
+             "blsync_master_spool_long_polls is the number held now. Applies on SIGHUP."),
 
     O("publisher", "spool", BL_CONF_PATH, pub.spool, .def = "/var/lib/blsync/spool",
       .help = "Published objects, one directory per feed."),

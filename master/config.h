@@ -57,7 +57,9 @@ typedef struct {
     unsigned public_max_proxied; /* max_requests_per_proxied_client */
     char public_proxies[1024];   /* trusted_proxies (master_public_proxies_parse) */
     size_t public_max_body;
-    int public_serve_spool; /* serve_spool: the spool's HTTP layout under /spool/ */
+    int public_serve_spool;         /* serve_spool: the spool's HTTP layout under /spool/ */
+    int64_t public_spool_wait_ms;   /* spool_long_poll_wait */
+    unsigned public_spool_max_held; /* spool_long_polls */
     double lookup_rate, lookup_burst, request_rate, request_burst;
     uint64_t max_open_reviews;
     int64_t recent_delisting_ms, review_response_ms;

@@ -1476,7 +1476,8 @@ int master_http_listen(const char *listener, const struct sockaddr *sa, unsigned
                        const char *cert_pem, const char *key_pem, MHD_AccessHandlerCallback h,
                        void *cls, bl_http_guard_t **out)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+    /* Suspend and resume: the public listener holds long polls without a thread each. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (sa->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (threads > 1)

@@ -81,7 +81,8 @@ static void on_hup(uv_signal_t *s, int signum)
                                      .metrics = m->metrics,
                                      .acks = m->acks,
                                      .pub = m->pub,
-                                     .sync = m->sync});
+                                     .sync = m->sync,
+                                     .public_ = m->public_});
 }
 
 static void usage(FILE *f)

@@ -34,7 +34,7 @@ struct master_metrics {
         *oldest_serial, *propagating, *broken, *fam4, *fam6, *dl_expired, *dl_operator;
     bl_metrics_series_t *ingested[MASTER_SRC_N];
     bl_metrics_series_t *reviews[MASTER_REVIEW_STATES], *review_oldest, *review_limit;
-    bl_metrics_series_t *public_proxied;
+    bl_metrics_series_t *public_proxied, *spool_long_polls;
     _Atomic int64_t review_oldest_ms;
     bl_metrics_series_t *sync_refused[BL_TLS_REFUSED_N], *sync_handshakes;
     uint64_t sync_refused_seen[BL_TLS_REFUSED_N];
@@ -114,6 +114,7 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     m->review_limit = bl_metrics_series(m->f.review_limit, NULL);
     bl_metrics_set(m->review_limit, 86400);
     m->public_proxied = bl_metrics_series(m->f.public_proxied, NULL);
+    m->spool_long_polls = bl_metrics_series(m->f.spool_long_polls, NULL);
     *out = m;
     return 0;
 }
@@ -413,6 +414,18 @@ void master_metrics_public_proxied(master_metrics_t *m, int d)
 {
     if (m)
         bl_metrics_gauge_add(m->public_proxied, d);
+}
+
+void master_metrics_spool_request(master_metrics_t *m, const char *kind, const char *status)
+{
+    if (m)
+        bl_metrics_inc(bl_metrics_with(m->f.spool_requests, kind, status));
+}
+
+void master_metrics_spool_held(master_metrics_t *m, int d)
+{
+    if (m)
+        bl_metrics_gauge_add(m->spool_long_polls, d);
 }
 
 void master_metrics_review_filed(master_metrics_t *m, const char *category)

@@ -52,6 +52,11 @@ void master_metrics_public_lookup(master_metrics_t *m, const char *result);
 void master_metrics_public_refused(master_metrics_t *m, const char *reason);
 /* A request through a trusted proxy entered (+1) or left (-1) the handler's hands. */
 void master_metrics_public_proxied(master_metrics_t *m, int d);
+/* The spool's HTTP layout: a request answered (kind head, long_poll, delta,
+ * snapshot, keycert or other; status its HTTP status), and long polls held
+ * (d +1 or -1). */
+void master_metrics_spool_request(master_metrics_t *m, const char *kind, const char *status);
+void master_metrics_spool_held(master_metrics_t *m, int d);
 void master_metrics_review_filed(master_metrics_t *m, const char *category);
 /* [public] response_limit, exported for the alert on unanswered requests. */
 void master_metrics_set_review_limit(master_metrics_t *m, int64_t limit_ms);

@@ -303,7 +303,7 @@ struct master_public {
     uint8_t secret[32]; /* CSRF: the hidden field is HMAC(secret, cookie) */
     int tls;
     char *cert_pem, *key_pem;
-    char spool_dir[PATH_MAX]; /* SPOOL/FEED with serve_spool, else "" */
+    master_spool_t *spool; /* SPOOL/FEED's HTTP layout, served while serve_spool is on */
 };
 
 /* A request: its body, and for one through a trusted proxy the client key
@@ -311,7 +311,8 @@ struct master_public {
 typedef struct {
     bl_http_req_t h; /* first: bl_http_req_completed frees the whole */
     master_public_t *p;
-    bl_peer_t key; /* af 0: holds nothing */
+    bl_peer_t key;  /* af 0: holds nothing */
+    int spool_held; /* a long poll of the spool's head, suspended */
 } preq_t;
 
 /* One answer. */
@@ -1503,9 +1504,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     /* The spool's objects are signed: anyone may fetch them, as often as a
      * cache or a mirror polls (no rate limit; the connection bounds apply). */
-    if (p->spool_dir[0] && !strncmp(url, MASTER_SPOOL_PREFIX, strlen(MASTER_SPOOL_PREFIX))) {
+    if ((rq->spool_held || master_spool_serving(p->spool)) &&
+        !strncmp(url, MASTER_SPOOL_PREFIX, strlen(MASTER_SPOOL_PREFIX))) {
         bl_buf_close(&r.b);
-        return master_spool_http_answer(conn, p->spool_dir, p->c->feed, method, url);
+        enum MHD_Result ret = master_spool_answer(p->spool, conn, method, url, &rq->spool_held);
+        if (rq->spool_held) /* held on purpose: not a slow client */
+            bl_http_guard_extend(p->g, conn, (uint64_t)master_spool_wait_ms(p->spool));
+        return ret;
     }
     if (rq->h.body.err)
         html_error(&r, 503, "Try again later", "Out of memory.");
@@ -1564,6 +1569,8 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
         .tls_cert = mc->public_cert,
         .tls_key = mc->public_key,
         .serve_spool = mc->public_serve_spool,
+        .spool_wait_ms = mc->public_spool_wait_ms,
+        .spool_max_held = mc->public_spool_max_held,
         .spool = mc->pub.spool};
     const char *why;
     if (master_public_proxies_parse(mc->public_proxies, c->proxies, MASTER_PUBLIC_MAX_PROXIES,
@@ -1576,11 +1583,19 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
     return c;
 }
 
+void master_public_set_spool(master_public_t *p, int on, int64_t wait_ms, unsigned max_held)
+{
+    if (p)
+        master_spool_configure(p->spool, on, wait_ms, max_held);
+}
+
 void master_public_stop(master_public_t *p)
 {
     if (!p)
         return;
+    master_spool_stop(p->spool); /* held long polls are answered before the server stops */
     bl_http_guard_stop(p->g);
+    master_spool_free(p->spool);
     for (unsigned i = 0; i < p->nreaders; i++) {
         master_store_close(p->readers[i].s);
         pthread_mutex_destroy(&p->readers[i].mu);
@@ -1610,12 +1625,14 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
     if (!p)
         return BL_ENOMEM;
     p->c = c;
-    if (c->serve_spool && snprintf(p->spool_dir, sizeof p->spool_dir, "%s/%s", c->spool, c->feed) >=
-                              (int)sizeof p->spool_dir) {
-        free(p);
-        return BL_EINVAL;
-    }
     int rc = 0;
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/%s", c->spool ? c->spool : "", c->feed) >= (int)sizeof dir ||
+        (rc = master_spool_new(dir, c->feed, c->metrics, &p->spool))) {
+        free(p);
+        return rc ? rc : BL_EINVAL;
+    }
+    master_spool_configure(p->spool, c->serve_spool, c->spool_wait_ms, c->spool_max_held);
     pthread_mutex_init(&p->held_mu, NULL);
     /* A request in flight has a connection: no more clients than connections. */
     if (bl_peer_counts_init(&p->held, 2 * (size_t)c->limits.max_conns + 64) ||
@@ -1655,7 +1672,8 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
         return rc;
     }
     BL_INFO("public_listening", "listen=%s tls=%s threads=%u spool=%s", bl_log_q(listen),
-            p->tls ? "yes" : "no", p->nreaders, p->spool_dir[0] ? MASTER_SPOOL_PREFIX : "no");
+            p->tls ? "yes" : "no", p->nreaders,
+            master_spool_serving(p->spool) ? MASTER_SPOOL_PREFIX : "no");
     *out = p;
     return 0;
 }

@@ -25,7 +25,9 @@
  *   POST /review/reply            information an operator asked for
  *   GET  /spool/FEED/head, /spool/FEED/by-hash/HEX.EXT   the spool's HTTP
  *                                 layout for pulling mirrors and caches,
- *                                 with serve_spool (not rate limited)
+ *                                 with serve_spool (not rate limited);
+ *                                 head?after=SERIAL is a long poll
+ *                                 (master/spool_http.h)
  * Lookups read through their own store connections (one per thread), never
  * under the master's lock: a flood of lookups does not stall ingestion.
  * Filing a request takes the lock (a write). Per-client token buckets
@@ -54,8 +56,10 @@ typedef struct {
     const char *tls_cert, *tls_key;                 /* PEM files; both empty: plain HTTP */
     bl_prefix_t proxies[MASTER_PUBLIC_MAX_PROXIES]; /* trusted_proxies */
     size_t nproxies;
-    int serve_spool;   /* serve_spool: the HTTP layout under /spool/ (master/spool_http.h) */
-    const char *spool; /* [publisher] spool; the layout of feed is in SPOOL/FEED */
+    int serve_spool;         /* serve_spool: the HTTP layout under /spool/ (master/spool_http.h) */
+    int64_t spool_wait_ms;   /* spool_long_poll_wait: a long poll's longest hold; 0: none */
+    unsigned spool_max_held; /* spool_long_polls: long polls held at once */
+    const char *spool;       /* [publisher] spool; the layout of feed is in SPOOL/FEED */
 } master_public_conf_t;
 
 typedef struct master_public master_public_t;
@@ -74,6 +78,8 @@ int master_public_proxies_parse(const char *s, bl_prefix_t *out, size_t max, siz
 /* Starts the listener on listen ("host:port"); c must outlive it. */
 int master_public_start(const master_public_conf_t *c, const char *listen, master_public_t **out);
 void master_public_stop(master_public_t *p);
+/* serve_spool and the long polls' bounds changed (SIGHUP); NULL is a no-op. */
+void master_public_set_spool(master_public_t *p, int on, int64_t wait_ms, unsigned max_held);
 
 /* Human words for a time to delisting ("in about 23 hours"); n >= 48. */
 const char *master_public_words(int64_t seconds, char *buf, size_t n);

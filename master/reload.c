@@ -33,12 +33,18 @@ static void reload_config(const master_reload_t *r)
     master_metrics_set_limits(r->metrics, c->window_ms, c->policy.mirror_active_ms);
     if (r->acks)
         master_acks_set_gone(r->acks, c->policy.mirror_active_ms);
+    c->public_serve_spool = nc.public_serve_spool;
+    c->public_spool_wait_ms = nc.public_spool_wait_ms;
+    c->public_spool_max_held = nc.public_spool_max_held;
+    master_public_set_spool(r->public_, c->public_serve_spool, c->public_spool_wait_ms,
+                            c->public_spool_max_held);
     pthread_mutex_unlock(r->lock);
     master_metrics_reloaded(r->metrics, 1);
     char w[BL_CFG_DURSTRLEN], g[BL_CFG_DURSTRLEN];
-    BL_INFO("reloaded", "what=config window=%s mirror_active=%s",
+    BL_INFO("reloaded", "what=config window=%s mirror_active=%s serve_spool=%s",
             bl_cfg_duration_format(c->window_ms, w, sizeof w),
-            bl_cfg_duration_format(c->policy.mirror_active_ms, g, sizeof g));
+            bl_cfg_duration_format(c->policy.mirror_active_ms, g, sizeof g),
+            c->public_serve_spool && r->public_ ? "yes" : "no");
     master_config_window_warn(c);
 }
 

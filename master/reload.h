@@ -10,13 +10,14 @@
 #include "config.h"
 #include "http.h"
 #include "master_metrics.h"
+#include "public.h"
 #include "publisher.h"
 #include "sync_server.h"
 
 /*
- * The [metrics] window budget and the gone limit (mirror_active) take
- * effect at once (the options marked BL_CONF_HOT in config.c); everything
- * else in the file needs a restart, and a change to it is logged
+ * The [metrics] window budget, the gone limit (mirror_active) and [public]
+ * serve_spool with its long polls' bounds take effect at once (the options marked BL_CONF_HOT in
+ * config.c); everything else in the file needs a restart, and a change to it is logged
  * (reload_partial). A file that does not load keeps the running
  * configuration. The publisher reads its key file again and the sync server
  * its revoked list and spool. Each step is logged (event=reloaded).
@@ -30,7 +31,8 @@ typedef struct {
     master_metrics_t *metrics; /* may be NULL */
     master_acks_t *acks;       /* may be NULL */
     master_publisher_t *pub;
-    master_sync_t *sync; /* may be NULL */
+    master_sync_t *sync;      /* may be NULL */
+    master_public_t *public_; /* serve_spool and its long polls (may be NULL) */
 } master_reload_t;
 
 /* Loop thread. */

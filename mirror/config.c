@@ -447,11 +447,23 @@ static const bl_conf_opt_t opts[] = {
               "brought a newer head's serial within a poll interval. master, server_name, "
               "cert, key and ca are needed only with push."),
     Y("poll_interval", BL_CONF_DURATION, poll_interval_ms, .def = "10s", .min = 100, .max = 3600000,
-      .help = "Time between two polls of the URL upstreams."),
+      .help = "Longest time between the starts of two polls of the URL upstreams.",
+      .doc = "A change of the head is seen by the next poll within poll_interval."),
     Y("poll_jitter", BL_CONF_DURATION, poll_jitter_ms, .def = "2s", .max = 3600000,
-      .help = "A random 0 to poll_jitter added to each poll interval, so that mirrors spread.",
-      .doc = "With stale_after, keep poll_interval + poll_jitter + the caches' max-age + the "
-             "master's http_head_refresh below stale_after."),
+      .help = "A random 0 to poll_jitter taken off each poll interval, so that mirrors spread.",
+      .doc = "Polls start poll_interval minus a random 0 to poll_jitter apart (a jitter above "
+             "poll_interval counts as poll_interval). With stale_after, keep poll_interval + "
+             "the caches' max-age + the master's http_head_refresh below stale_after."),
+    Y("long_poll", BL_CONF_BOOL, long_poll, .def = "no",
+      .help = "Ask URL upstreams for FEED/head?after=SERIAL&round=N, which a master with "
+              "serve_spool holds until a newer head (long poll).",
+      .doc = "An upstream that answers with the Blsync-Long-Poll header holds the request "
+             "until the head's serial is above the mirror's, the head is signed again or its "
+             "wait is over; the mirror asks again at once, so a change reaches it within a "
+             "round trip through the caches. An upstream that answers without the header (a "
+             "static server, which ignores the query) or fails is polled every poll_interval "
+             "instead, and asked again with a long poll every 6 polls. With several feeds "
+             "the mirror polls."),
     Y("pull_timeout", BL_CONF_DURATION, pull_timeout_ms, .def = "10s", .min = 100, .max = 600000,
       .help = "One HTTP transfer (head or object) at most, connection included."),
     Y("pull_ca", BL_CONF_PATH, pull_ca, .flags = BL_CONF_HEAP,

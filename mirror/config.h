@@ -80,7 +80,8 @@ typedef struct {
     char *upstream[MIRROR_CONF_MAX_LIST];   /* "push" or http(s) URLs, in order of preference */
     unsigned nupstream;
     int64_t poll_interval_ms, poll_jitter_ms, pull_timeout_ms; /* the pull client's */
-    char *pull_ca;                                             /* NULL: the system store */
+    int long_poll; /* long_poll: head?after=SERIAL where an upstream holds it */
+    char *pull_ca; /* NULL: the system store */
     unsigned line, master_line, cert_line, key_line, ca_line, state_line;
 } mirror_sync_file_conf_t;
 

@@ -395,6 +395,7 @@ static int start_pull(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t err
     pc.interval_ms = y->poll_interval_ms;
     pc.jitter_ms = y->poll_jitter_ms;
     pc.timeout_ms = y->pull_timeout_ms;
+    pc.long_poll = y->long_poll;
     pc.stale_after_ms = y->stale_after_ms;
     pc.freeze_after_ms = mirror_config_freeze_after(f->conf);
     pc.ca_file = y->pull_ca;

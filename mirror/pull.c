@@ -18,6 +18,14 @@
 #define ETAG_MAX  256
 #define URL_MAX   2048
 #define ROUTE_MAX 4096
+/* Long polls: a hold the mirror waits for beyond pull_timeout (the master's
+ * spool_long_poll_wait is at most 60 s); an answer back sooner than QUICK_MS
+ * with nothing newer was a round already over; so many in a row, or an
+ * upstream that does not hold, and it is polled for REPROBE polls. */
+#define LP_HOLD_MS  65000
+#define LP_QUICK_MS 1000
+#define LP_QUICKS   8
+#define LP_REPROBE  6
 
 typedef struct {
     char etag[ETAG_MAX];
@@ -61,8 +69,19 @@ struct mirror_pull {
     struct curl_slist *hdrs;
     pfeed_t feeds[MIRROR_SYNC_MAX_FEEDS];
     ucache_t cache[MIRROR_PULL_MAX_URLS][MIRROR_SYNC_MAX_FEEDS];
+    /* Long polls per upstream: 1 it holds, 0 not known yet, < 0 polls left
+     * before it is tried again; the round and serial of the URL; quick
+     * answers in a row. */
+    int lp_state[MIRROR_PULL_MAX_URLS];
+    uint64_t lp_after[MIRROR_PULL_MAX_URLS], lp_round[MIRROR_PULL_MAX_URLS];
+    int lp_quick[MIRROR_PULL_MAX_URLS];
+    int lp_inflight;  /* the head in flight is a long poll */
+    int lp_header;    /* its answer carries Blsync-Long-Poll */
+    int lp_again;     /* the poll ends with the next one at once */
+    uint64_t lp_sent; /* uv_now() when it was sent */
     mirror_pull_upstream_stats_t st[MIRROR_PULL_MAX_URLS];
     uint64_t rng;
+    uint64_t poll_started; /* uv_now() when the current poll began */
     /* The transfer in flight and where the poll stands. */
     int busy;
     size_t fi, ui;
@@ -158,6 +177,10 @@ static void refused(mirror_pull_t *p, const char *what, int err, uint64_t serial
 static void next_upstream(mirror_pull_t *p)
 {
     p->st[p->ui].ok = 0;
+    if (p->lp_inflight)
+        p->lp_state[p->ui] = -LP_REPROBE; /* polled for a while */
+    p->lp_inflight = 0;
+    p->lp_again = 0; /* a failure waits for the next poll: never a loop */
     p->ui++;
     p->keycerts_tried = 0;
     fetch_head(p);
@@ -169,16 +192,28 @@ static void feed_done(mirror_pull_t *p)
     start_feed(p);
 }
 
+/* The next poll starts a gap after this one started: interval minus a
+ * random 0..jitter (jitter at most the interval), so that mirrors spread and
+ * a change of the head is seen by the next poll within the interval. */
 static void schedule(mirror_pull_t *p)
 {
-    uint64_t delay = (uint64_t)p->c.interval_ms;
+    if (p->lp_again) {
+        uv_timer_start(&p->poll_timer, on_poll_timer, 0, 0);
+        return;
+    }
+    uint64_t gap = (uint64_t)p->c.interval_ms;
     if (p->c.jitter_ms > 0)
-        delay += rnd(p) % (uint64_t)(p->c.jitter_ms + 1);
-    uv_timer_start(&p->poll_timer, on_poll_timer, delay, 0);
+        gap -= rnd(p) % (uint64_t)(p->c.jitter_ms + 1);
+    uint64_t spent = uv_now(p->loop) - p->poll_started;
+    uv_timer_start(&p->poll_timer, on_poll_timer, gap > spent ? gap - spent : 0, 0);
 }
 
 static int start_transfer(mirror_pull_t *p, const char *url, const char *etag)
 {
+    curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS,
+                     (long)(p->c.timeout_ms + (p->lp_inflight ? LP_HOLD_MS : 0)));
+    p->lp_header = 0;
+    p->lp_sent = uv_now(p->loop);
     p->body.len = 0;
     p->body.err = 0;
     p->etag[0] = 0;
@@ -210,7 +245,21 @@ static void fetch_head(mirror_pull_t *p)
         return;
     }
     char url[URL_MAX];
-    snprintf(url, sizeof url, "%s/%s/head", p->urls[p->ui], p->feeds[p->fi].name);
+    int n = snprintf(url, sizeof url, "%s/%s/head", p->urls[p->ui], p->feeds[p->fi].name);
+    p->lp_inflight = 0;
+    uint64_t serial = 0;
+    uint8_t dg[BL_DIGEST_SIZE];
+    if (p->c.long_poll && p->c.nfeeds == 1 && p->lp_state[p->ui] >= 0 && n > 0 &&
+        (size_t)n < sizeof url && !p->feeds[p->fi].want_snap &&
+        p->h.get_state(p->h.ctx, p->feeds[p->fi].name, &serial, dg) == 0) {
+        if (serial != p->lp_after[p->ui]) {
+            p->lp_after[p->ui] = serial;
+            p->lp_round[p->ui] = 0;
+        }
+        snprintf(url + n, sizeof url - (size_t)n, "?after=%" PRIu64 "&round=%" PRIu64, serial,
+                 p->lp_round[p->ui]);
+        p->lp_inflight = 1;
+    }
     p->step = STEP_HEAD;
     if (start_transfer(p, url, p->cache[p->ui][p->fi].etag))
         next_upstream(p);
@@ -311,6 +360,11 @@ static void on_poll_timer(uv_timer_t *t)
     mirror_pull_t *p = t->data;
     if (p->busy || p->closing)
         return;
+    p->poll_started = uv_now(p->loop);
+    p->lp_again = 0;
+    for (size_t i = 0; i < p->c.nurls; i++)
+        if (p->lp_state[i] < 0)
+            p->lp_state[i]++;
     p->fi = 0;
     start_feed(p);
 }
@@ -353,6 +407,36 @@ static int judge_head(mirror_pull_t *p, pfeed_t *f)
     return rc == BL_ENOTFOUND ? BL_EBASESERIAL : rc;
 }
 
+/* A valid head answered the long poll in flight: whether this upstream
+ * holds, the next round, and whether the next poll starts at once. */
+static void long_poll_answered(mirror_pull_t *p)
+{
+    if (!p->lp_inflight)
+        return;
+    p->lp_inflight = 0;
+    size_t u = p->ui;
+    if (!p->lp_header) { /* a static server: it ignores the query */
+        p->lp_state[u] = -LP_REPROBE;
+        return;
+    }
+    p->lp_state[u] = 1;
+    if (p->hd.hdr.serial > p->lp_after[u]) {
+        p->lp_quick[u] = 0;
+        /* Not when the objects wait for the preferred push upstream: the
+         * same question would be answered at once again. */
+        p->lp_again = p->nroute > 0;
+        return;
+    }
+    p->lp_round[u]++;
+    if (uv_now(p->loop) - p->lp_sent >= LP_QUICK_MS)
+        p->lp_quick[u] = 0;
+    else if (++p->lp_quick[u] > LP_QUICKS) {
+        p->lp_quick[u] = 0;
+        return; /* a whole interval before the next */
+    }
+    p->lp_again = 1;
+}
+
 static void got_head(mirror_pull_t *p, long status)
 {
     ucache_t *u = &p->cache[p->ui][p->fi];
@@ -391,6 +475,7 @@ static void got_head(mirror_pull_t *p, long status)
         return;
     }
     p->st[p->ui].ok = 1;
+    long_poll_answered(p);
     if (p->h.on_heartbeat) /* the master's serial as of the head, for lag metrics */
         p->h.on_heartbeat(p->h.ctx, f->name, p->hd.hdr.serial, p->hd.hdr.created_ms,
                           p->hd.hdr.key_id);
@@ -607,6 +692,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 {
     mirror_pull_t *p = userp;
     size_t len = size * n;
+    if (len > 16 && !strncasecmp(data, "blsync-long-poll:", 17))
+        p->lp_header = 1;
     if (len > 5 && !strncasecmp(data, "etag:", 5)) {
         const char *v = data + 5;
         while (*v == ' ' || *v == '\t')
@@ -650,6 +737,8 @@ int mirror_pull_new(uv_loop_t *loop, const mirror_pull_conf_t *c, const mirror_s
     p->loop = loop;
     if (!p->c.interval_ms)
         p->c.interval_ms = 10000;
+    if (p->c.jitter_ms > p->c.interval_ms)
+        p->c.jitter_ms = p->c.interval_ms;
     if (!p->c.timeout_ms)
         p->c.timeout_ms = 10000;
     if (!p->c.stale_after_ms)

@@ -13,7 +13,8 @@
 #include "sync_client.h"
 
 /*
- * Every poll (interval plus a random part of jitter) the client asks each
+ * Every poll (polls start interval minus a random 0..jitter apart, so a
+ * change of the head is seen within the interval) the client asks each
  * upstream URL in order of preference for URL/FEED/head (conditional: an
  * unchanged head costs a 304), opens it with the mirror's keyring and
  * refuses one that is foreign (BL_EFEED), expired (BL_EEXPIRED), older than
@@ -27,6 +28,18 @@
  * starts again from the first. The freshness rules are the push path's: a
  * valid head announcing the serial held makes the feed current as of the
  * head's signing time.
+ *
+ * With long_poll (and one feed), the head is asked as
+ * FEED/head?after=SERIAL&round=N (SERIAL the state held): an upstream that
+ * answers with the header Blsync-Long-Poll holds it until a newer head, a
+ * new signature or its wait (master/spool_http.h), and the next poll starts
+ * at once. N counts the answers that brought nothing newer since SERIAL was
+ * reached: every mirror at SERIAL asks the same URL in the same round, so a
+ * cache coalesces them into one request upstream, and one that asks a round
+ * already answered (a cached answer, back at once) moves to the next. More
+ * than 8 such quick answers in a row, an answer without the header (a static
+ * server ignores the query) or an error: that upstream is polled every
+ * interval, and tried with a long poll again 6 polls later.
  *
  * Transfers run on the mirror's libuv loop through the curl multi socket
  * API (uv_poll per socket, one uv_timer), with keep-alive, HTTP/2 when
@@ -42,9 +55,10 @@ typedef struct {
     size_t nurls;
     const char *feeds[MIRROR_SYNC_MAX_FEEDS];
     size_t nfeeds;
-    int64_t interval_ms; /* between polls; 0: 10000 */
-    int64_t jitter_ms;   /* a random 0..jitter added to each; */
+    int64_t interval_ms; /* the longest gap between two polls' starts; 0: 10000 */
+    int64_t jitter_ms;   /* a random 0..jitter (at most interval) taken off each gap */
     int64_t timeout_ms;  /* one transfer at most; 0: 10000 */
+    int long_poll;       /* long polls (below) where an upstream holds them; one feed only */
     int64_t stale_after_ms, freeze_after_ms;
     const char *ca_file; /* NULL: the system store */
     size_t max_object;   /* largest object fetched; 0: 1 GiB */

@@ -230,6 +230,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return g->h(g->h_cls, conn, url, method, version, upload, upload_size, con_cls);
 }
 
+void bl_http_guard_extend(bl_http_guard_t *g, struct MHD_Connection *conn, uint64_t ms)
+{
+    track_t *t = track_of(conn);
+    if (!t)
+        return;
+    pthread_mutex_lock(&g->mu);
+    t->deadline_ms = mono_ms() + ms + g->c.request_timeout_ms;
+    pthread_mutex_unlock(&g->mu);
+}
+
 /* An answer went out: the next request on this connection gets a fresh deadline. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)

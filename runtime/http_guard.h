@@ -91,6 +91,9 @@ unsigned bl_http_guard_max_conns(const bl_http_guard_t *g);
 /* Counts a refusal decided by the handler (and logs it, flood-limited). */
 void bl_http_guard_refused(bl_http_guard_t *g, bl_http_refusal_t why, const char *detail);
 uint64_t bl_http_guard_count(const bl_http_guard_t *g, bl_http_refusal_t why);
+/* A request held on purpose (a long poll of ms at most): its deadline moves
+ * to ms plus request_timeout_ms from now. Any thread. */
+void bl_http_guard_extend(bl_http_guard_t *g, struct MHD_Connection *conn, uint64_t ms);
 /* Stops the deadline thread and the daemon (waiting for handlers running
  * now), then frees g. NULL is a no-op. */
 void bl_http_guard_stop(bl_http_guard_t *g);

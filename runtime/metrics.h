@@ -217,6 +217,8 @@ typedef struct {
     bl_metric_t *http_refused;            /* counter {listener, reason} */
     bl_metric_t *http_connections;        /* gauge {listener} */
     bl_metric_t *sync_handshakes;         /* gauge, sync connections in their TLS handshake */
+    bl_metric_t *spool_requests;          /* counter {kind, status}: the spool's HTTP layout */
+    bl_metric_t *spool_long_polls;        /* gauge: long polls held now */
     bl_metric_t *public_lookups;          /* counter {result}: lookups on the public listener */
     bl_metric_t *public_refused;          /* counter {reason}: public requests refused */
     bl_metric_t *public_proxied;          /* gauge: requests through trusted proxies in flight */

@@ -118,16 +118,19 @@
 #                   (the default sync one if missing), waits until it listens
 #   start_nginx WHO PORT HTTP-BLOCK   nginx (Debian package) as WHO, in the
 #                   foreground with its own prefix $T/WHO (temp and cache
-#                   directories, access log $T/WHO/access.log with the cache
-#                   status last), HTTP-BLOCK inside http { }; waits until
-#                   PORT answers. Stopped by PID like every process.
+#                   directories, access log $T/WHO/access.log: method, path,
+#                   status, bytes, cache status, time (Unix s.ms), query),
+#                   HTTP-BLOCK inside http { }; waits until PORT answers.
+#                   NGINX_CONNECTIONS sets worker_connections (1024).
+#                   Stopped by PID like every process.
 #   spool_locations     the nginx locations that serve a master's spool with
 #                   the Cache-Control guidance of docs/ARCHITECTURE.md
 #   cache_tier NAME PORT UPSTREAM-PORT [MAX-SIZE] [LISTEN-PARAMS]   an HTTP
 #                   block for start_nginx: a caching proxy on PORT in front of
 #                   UPSTREAM-PORT (cache $T/NAME/cache of MAX-SIZE, 100m), one
-#                   request upstream at a time per object, revalidated with
-#                   If-None-Match, stale while updating; X-Cache names the
+#                   request upstream at a time per object (a long poll held
+#                   upstream too), revalidated with If-None-Match, stale while
+#                   updating; X-Cache names the
 #                   cache status; LISTEN-PARAMS go on the listen line
 #
 # Master API and state
@@ -705,9 +708,9 @@ worker_processes 1;
 user root root;
 pid $d/nginx.pid;
 error_log $d/error.log info;
-events { worker_connections 1024; }
+events { worker_connections ${NGINX_CONNECTIONS:-1024}; }
 http {
-    log_format bl '\$request_method \$uri \$status \$body_bytes_sent \$upstream_cache_status';
+    log_format bl '\$request_method \$uri \$status \$body_bytes_sent \$upstream_cache_status \$msec \$args';
     access_log $d/access.log bl;
     client_body_temp_path $d/tmp/body;
     proxy_temp_path $d/tmp/proxy;
@@ -742,6 +745,12 @@ cache_tier() {
             proxy_cache_lock on;
             proxy_cache_revalidate on;
             proxy_cache_use_stale updating;
+            # Long polls (head?after=): held up to spool_long_poll_wait (60 s
+            # at most) upstream, while the other askers of the URL wait for
+            # the one answer.
+            proxy_read_timeout 90s;
+            proxy_cache_lock_age 90s;
+            proxy_cache_lock_timeout 90s;
             add_header X-Cache \$upstream_cache_status;
         }
     }

@@ -5,6 +5,7 @@
 # nginx cache in front of it; both see a listing and a delisting. Only the
 # layout's exact names are served (404 for anything else of the spool or
 # outside it), objects are immutable for a year, heads revalidate to 304.
+# Requests are counted by kind and status; serve_spool follows SIGHUP.
 . "$(dirname "$0")/../lib.sh"
 
 alloc_port PUB TIER1
@@ -100,5 +101,26 @@ for w in "${ALL[@]}"; do
         fail "$w refused something: $(scrape "$w" | grep pull_refused)"
 done
 pass "nginx: $objs object requests, none fetched twice from the master; heads revalidated; nothing refused"
+
+# Metrics: requests by kind and status.
+m() { metric master "blsync_master_spool_requests_total{kind=\"$1\",status=\"$2\"}"; }
+[ "$(m head 200)" -ge 1 ] && [ "$(m snapshot 200)" -ge 2 ] && [ "$(m snapshot 405)" = 1 ] &&
+    [ "$(m other 404)" -ge 10 ] && [ "$(m delta 404)" = 1 ] ||
+    fail "spool request metrics: $(scrape master | grep spool_requests)"
+pass "spool requests counted by kind and status: head 200 $(m head 200), other 404 $(m other 404)"
+
+# serve_spool applies on SIGHUP: off, the layout is gone (404); on, it is back.
+reload_spool() {
+    ini_set "$T/master.conf" "public|serve_spool = $1"
+    mark master
+    kill -HUP "${PID[master]}"
+    wait_up master 10 logged master "event=reloaded what=config.*serve_spool=$1"
+}
+reload_spool no
+[ "$(get main/head)" = 404 ] || fail "serve_spool = no after SIGHUP: the head is still served"
+! grep -q 'Blsync\|ETag' "$T/get.hdr" || fail "a spool answer after serve_spool = no"
+reload_spool yes
+[ "$(get main/head)" = 200 ] || fail "serve_spool = yes after SIGHUP: the head is not served"
+pass "serve_spool follows SIGHUP: off 404, on 200"
 stop_clean cached
 finish
