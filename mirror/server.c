@@ -391,13 +391,13 @@ static void udp_join(udp_thread_t *u)
     for (;;) {
         pthread_kill(u->th, UDP_STOP_SIGNAL);
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* a step of the wall clock cannot stretch it */
         ts.tv_nsec += 20 * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        if (pthread_timedjoin_np(u->th, NULL, &ts) != ETIMEDOUT)
+        if (pthread_clockjoin_np(u->th, NULL, CLOCK_MONOTONIC, &ts) != ETIMEDOUT)
             return;
     }
 }
