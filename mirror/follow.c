@@ -483,6 +483,11 @@ void mirror_follow_tick(mirror_follow_t *f, int64_t now_ms)
     sync_current(f, now_ms);
 }
 
+int mirror_follow_active(const mirror_follow_t *f)
+{
+    return f && f->nstores && (f->sync || f->pull);
+}
+
 int mirror_follow_health(const mirror_follow_t *f, char *msg, size_t n)
 {
     for (unsigned i = 0; i < f->nstores; i++)

@@ -7,8 +7,13 @@
 # answered query (utime+stime from /proc/PID/stat over the run). Servers
 # alternate REPS times (the machine may be shared); medians are reported.
 #
-# Servers (SERVERS, default "rbldnsd mirror mirror_defences"):
+# Servers (SERVERS, default "rbldnsd mirror mirror_defences floor"):
 #   rbldnsd          rbldnsd -n ... ip4set
+#   floor            tests/bench/mirror/udp_floor.c: no DNS work at all, the
+#                    mirror's receive and send calls per wake-up; its CPU per
+#                    query is what the kernel alone costs at that rate (at 5k
+#                    qps every query wakes the server: a wake-up, two system
+#                    calls, the client's wake-up), the floor under any server
 #   mirror           blsync-mirror with the default [server] settings
 #   mirror_coalesce  the same with udp_coalesce_us = 1000 (the old default)
 #   mirror0          the same with udp_coalesce_us = 0
@@ -30,12 +35,13 @@ DUR=${DUR:-10}
 REPS=${REPS:-3}
 N=${N:-1000000}
 RATES=${RATES:-"5000 50000"}
-SERVERS=${SERVERS:-"rbldnsd mirror mirror_defences"}
+SERVERS=${SERVERS:-"rbldnsd mirror mirror_defences floor"}
 alloc_port 'DNS_PORT[srv]'
 PORT=${DNS_PORT[srv]}
 HZ=$(getconf CLK_TCK)
 log() { echo "$*" | tee -a "$T/summary"; }
 
+[[ " $SERVERS " != *" floor "* ]] || cc -O2 -o "$T/udp_floor" "$SRC/tests/bench/mirror/udp_floor.c"
 echo "generating data ($N IPv4 /32 entries) in $T ..."
 keygen
 "$MKFEED" --key "$T/sign.key" --dir "$T/m" --n "$N" --queries 200000 >/dev/null
@@ -56,6 +62,7 @@ mirror_conf() { # EDIT...: srv's config (default [server] settings) and the zone
 start_srv() {
     case $1 in
     rbldnsd) spawn srv rbldnsd -n -u nobody -w "$T" -b 127.0.0.1/$PORT bl.example.org:ip4set:"$T/set" ;;
+    floor) spawn srv "$T/udp_floor" $PORT ;;
     mirror) mirror_conf ;;
     mirror_coalesce) mirror_conf "server|udp_coalesce_us = 1000" ;;
     mirror0) mirror_conf "server|udp_coalesce_us = 0" ;;
@@ -67,7 +74,7 @@ start_srv() {
         printf 'acl = deny 198.51.100.0/24\n' >>"$T/srv/mirror.conf"
         ;;
     esac
-    [ "$1" = rbldnsd ] || spawn srv "$MIRROR" -c "$T/srv/mirror.conf"
+    case $1 in rbldnsd | floor) ;; *) spawn srv "$MIRROR" -c "$T/srv/mirror.conf" ;; esac
     wait_up srv 120 dns_up srv
 }
 cpu_ticks() { awk '{print $14 + $15}' /proc/"${PID[srv]}"/stat; }
