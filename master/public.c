@@ -517,7 +517,7 @@ static int reader_lookup(master_public_t *p, const bl_prefix_t *a, master_lookup
     reader_t *r = reader_take(p);
     int rc = master_store_lookup_begin(r->s);
     if (!rc)
-        rc = master_policy_lookup(r->s, p->c->policy, a, bl_now_ms(), lk);
+        rc = master_policy_lookup_public(r->s, p->c->policy, a, bl_now_ms(), lk);
     master_store_read_end(r->s);
     pthread_mutex_unlock(&r->mu);
     return rc;
