@@ -314,6 +314,8 @@ typedef struct {
     bl_peer_t key; /* af 0: holds nothing */
 } preq_t;
 
+#define RESP_ROOM 4096 /* bytes: a lookup page, its CSS or a JSON answer fit */
+
 /* One answer. */
 typedef struct {
     int status;
@@ -1407,12 +1409,14 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     return html_error(r, 404, "Not found", "There is no such page here.");
 }
 
+/* The answer takes r's buffer (no copy; freed with the response). */
 static enum MHD_Result send_resp(master_public_t *p, struct MHD_Connection *conn, resp_t *r)
 {
     struct MHD_Response *m =
-        MHD_create_response_from_buffer(r->b.len, r->b.data, MHD_RESPMEM_MUST_COPY);
+        MHD_create_response_from_buffer_with_free_callback(r->b.len, r->b.data, free);
     if (!m)
         return MHD_NO;
+    bl_buf_init(&r->b);
     MHD_add_response_header(m, "Content-Type",
                             r->html == 2   ? "text/css; charset=utf-8"
                             : r->html == 1 ? "text/html; charset=utf-8"
@@ -1507,6 +1511,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bl_buf_close(&r.b);
         return master_spool_http_answer(conn, p->spool_dir, p->c->feed, method, url);
     }
+    /* Room for a whole page at once: no reallocation while it is written. */
+    bl_buf_reserve(&r.b, RESP_ROOM);
     if (rq->h.body.err)
         html_error(&r, 503, "Try again later", "Out of memory.");
     else
