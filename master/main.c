@@ -163,6 +163,7 @@ int main(int argc, char **argv)
     master_config_window_warn(&m.c);
     int rc;
     pthread_mutex_init(&m.lock, NULL);
+    master_store_process_init();
     if ((rc = master_store_temp_dir(m.c.db)) ||
         (rc = master_store_open(m.c.db, m.c.feed, m.c.sync_full, &m.store))) {
         fprintf(stderr, "blsync-master: store %s: %s\n", m.c.db, bl_strerror(rc));

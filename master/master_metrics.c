@@ -24,6 +24,11 @@ typedef struct {
     int seen; /* the acknowledgements know it at this tick */
 } mirror_t;
 
+/* The results of a public lookup (label result of blsync_master_public_lookups_total). */
+static const char *const lookup_results[] = {"listed", "not_listed", "delisting", "invalid",
+                                             "error"};
+#define LOOKUP_RESULTS (sizeof lookup_results / sizeof *lookup_results)
+
 struct master_metrics {
     bl_metrics_t *r;
     bl_metrics_master_t f;
@@ -35,6 +40,8 @@ struct master_metrics {
     bl_metrics_series_t *ingested[MASTER_SRC_N];
     bl_metrics_series_t *reviews[MASTER_REVIEW_STATES], *review_oldest, *review_limit;
     bl_metrics_series_t *public_proxied, *spool_long_polls;
+    /* The lookup counter of each result of lookup_results, once a lookup had it. */
+    _Atomic(bl_metrics_series_t *) public_lookup[LOOKUP_RESULTS];
     _Atomic int64_t review_oldest_ms;
     bl_metrics_series_t *sync_refused[BL_TLS_REFUSED_N], *sync_handshakes;
     uint64_t sync_refused_seen[BL_TLS_REFUSED_N];
@@ -397,11 +404,25 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
     }
 }
 
-/* The public listener's events: label values are the fixed words of public.c. */
+/* The public listener's events: label values are the fixed words of public.c.
+ * A lookup's series is found once (under the registry's lock) and then
+ * counted without it: every lookup is counted. */
 void master_metrics_public_lookup(master_metrics_t *m, const char *result)
 {
-    if (m)
-        bl_metrics_inc(bl_metrics_with(m->f.public_lookups, result));
+    if (!m)
+        return;
+    for (size_t i = 0; i < LOOKUP_RESULTS; i++) {
+        if (strcmp(result, lookup_results[i]))
+            continue;
+        bl_metrics_series_t *s = atomic_load_explicit(&m->public_lookup[i], memory_order_acquire);
+        if (!s) {
+            s = bl_metrics_with(m->f.public_lookups, result);
+            atomic_store_explicit(&m->public_lookup[i], s, memory_order_release);
+        }
+        bl_metrics_inc(s);
+        return;
+    }
+    bl_metrics_inc(bl_metrics_with(m->f.public_lookups, result));
 }
 
 void master_metrics_public_refused(master_metrics_t *m, const char *reason)

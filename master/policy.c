@@ -255,18 +255,13 @@ int master_policy_reevaluate(master_store_t *s, const master_policy_t *p, const 
     return master_store_listing_put(s, &l);
 }
 
-int master_policy_lookup(master_store_t *s, const master_policy_t *p, const bl_prefix_t *addr,
+/* The score, the removal's grace and the last serial: what the operator's
+ * lookup shows beyond the public one. */
+static int lookup_detail(master_store_t *s, const master_policy_t *p, const bl_prefix_t *addr,
                          int64_t now_ms, master_lookup_t *out)
 {
-    memset(out, 0, sizeof *out);
-    out->addr = *addr;
-    out->seconds_to_delist = -2;
-    int rc = master_store_listing_cover(s, addr, &out->l);
-    if (rc && rc != BL_ENOTFOUND)
-        return rc;
-    out->listed = rc == 0;
     int64_t from = now_ms - p->window_ms, removed;
-    rc = master_store_removal_get(s, addr, &removed);
+    int rc = master_store_removal_get(s, addr, &removed);
     if (rc == 0) {
         from = max64(from, removed);
         if (now_ms < removed + p->relist_grace_ms)
@@ -279,10 +274,23 @@ int master_policy_lookup(master_store_t *s, const master_policy_t *p, const bl_p
     if ((rc = master_store_report_count(s, addr, from, now_ms + p->future_skew_ms, count, &last)))
         return rc;
     out->score = score_of(p, count, &out->reports_counted);
-    if ((rc = master_store_report_last(s, addr, &out->last_report_ms, &out->reports_total)))
-        return rc;
     uint8_t dg[BL_DIGEST_SIZE];
-    if ((rc = master_store_last_serial(s, &out->last_serial, dg)))
+    return master_store_last_serial(s, &out->last_serial, dg);
+}
+
+static int lookup(master_store_t *s, const master_policy_t *p, const bl_prefix_t *addr,
+                  int64_t now_ms, int detail, master_lookup_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->addr = *addr;
+    out->seconds_to_delist = -2;
+    int rc = master_store_listing_cover(s, addr, &out->l);
+    if (rc && rc != BL_ENOTFOUND)
+        return rc;
+    out->listed = rc == 0;
+    if (detail && (rc = lookup_detail(s, p, addr, now_ms, out)))
+        return rc;
+    if ((rc = master_store_report_last(s, addr, &out->last_report_ms, &out->reports_total)))
         return rc;
     if (out->listed) {
         if (out->l.e.expires_at >= MASTER_NEVER)
@@ -307,4 +315,16 @@ int master_policy_lookup(master_store_t *s, const master_policy_t *p, const bl_p
     if (!out->propagated)
         out->seconds_to_delist = 0;
     return 0;
+}
+
+int master_policy_lookup(master_store_t *s, const master_policy_t *p, const bl_prefix_t *addr,
+                         int64_t now_ms, master_lookup_t *out)
+{
+    return lookup(s, p, addr, now_ms, 1, out);
+}
+
+int master_policy_lookup_public(master_store_t *s, const master_policy_t *p,
+                                const bl_prefix_t *addr, int64_t now_ms, master_lookup_t *out)
+{
+    return lookup(s, p, addr, now_ms, 0, out);
 }

@@ -315,6 +315,8 @@ typedef struct {
     int spool_held; /* a long poll of the spool's head, suspended */
 } preq_t;
 
+#define RESP_ROOM 4096 /* bytes: a lookup page, its CSS or a JSON answer fit */
+
 /* One answer. */
 typedef struct {
     int status;
@@ -518,7 +520,7 @@ static int reader_lookup(master_public_t *p, const bl_prefix_t *a, master_lookup
     reader_t *r = reader_take(p);
     int rc = master_store_lookup_begin(r->s);
     if (!rc)
-        rc = master_policy_lookup(r->s, p->c->policy, a, bl_now_ms(), lk);
+        rc = master_policy_lookup_public(r->s, p->c->policy, a, bl_now_ms(), lk);
     master_store_read_end(r->s);
     pthread_mutex_unlock(&r->mu);
     return rc;
@@ -1408,12 +1410,14 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     return html_error(r, 404, "Not found", "There is no such page here.");
 }
 
+/* The answer takes r's buffer (no copy; freed with the response). */
 static enum MHD_Result send_resp(master_public_t *p, struct MHD_Connection *conn, resp_t *r)
 {
     struct MHD_Response *m =
-        MHD_create_response_from_buffer(r->b.len, r->b.data, MHD_RESPMEM_MUST_COPY);
+        MHD_create_response_from_buffer_with_free_callback(r->b.len, r->b.data, free);
     if (!m)
         return MHD_NO;
+    bl_buf_init(&r->b);
     MHD_add_response_header(m, "Content-Type",
                             r->html == 2   ? "text/css; charset=utf-8"
                             : r->html == 1 ? "text/html; charset=utf-8"
@@ -1512,6 +1516,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             bl_http_guard_extend(p->g, conn, (uint64_t)master_spool_wait_ms(p->spool));
         return ret;
     }
+    /* Room for a whole page at once: no reallocation while it is written. */
+    bl_buf_reserve(&r.b, RESP_ROOM);
     if (rq->h.body.err)
         html_error(&r, 503, "Try again later", "Out of memory.");
     else

@@ -357,6 +357,12 @@ static int meta_set_text(master_store_t *s, const char *k, const char *v)
     return sqlite3_step(st) == SQLITE_DONE ? 0 : sqerr(s, "meta_set");
 }
 
+void master_store_process_init(void)
+{
+    /* Fails (SQLITE_MISUSE) once SQLite is initialised: then the statistics stay on. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int master_store_temp_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -513,7 +519,7 @@ int master_store_open_reader(const char *path, const char *feed, master_store_t 
     master_store_t *s;
     int64_t ver;
     int rc;
-    if ((rc = store_connect(path, feed, SQLITE_OPEN_READONLY, &s)) ||
+    if ((rc = store_connect(path, feed, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, &s)) ||
         (rc = exec(s, "PRAGMA cache_size=-65536")) || (rc = version_check(s, path)) ||
         (rc = prepare_all(s)) || (rc = meta_get_int(s, "schema_version", &ver)) ||
         (rc = feed_check(s, path, feed)))

@@ -50,10 +50,16 @@ int master_store_open(const char *path, const char *feed, int sync_full, master_
  * directory: the daemon then writes only where its configuration says, which
  * a read-only root (a container) needs. Call once, before any store is open. */
 int master_store_temp_dir(const char *path);
+/* SQLite's process-wide settings, before any other store function: no
+ * memory statistics, which would take one process-wide mutex on every
+ * allocation of every connection (the writer's and the readers' alike). */
+void master_store_process_init(void);
 /* Opens an existing store read-only (SQLITE_OPEN_READONLY): a reader for
  * lookups beside the daemon's writer. It never takes the write lock and
  * never waits for the writer (WAL readers see the last commit). BL_EFEED,
- * BL_EVERSION as above; BL_EIO if the store does not exist. */
+ * BL_EVERSION as above; BL_EIO if the store does not exist. The handle
+ * has no mutex of its own (SQLITE_OPEN_NOMUTEX): one thread at a time
+ * uses it, its caller serialises them. */
 int master_store_open_reader(const char *path, const char *feed, master_store_t **out);
 void master_store_close(master_store_t *s);
 /* NULL while the store works; else why it cannot be written (any thread may ask). */

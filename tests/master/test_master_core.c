@@ -55,6 +55,34 @@ static master_lookup_t lookup(master_store_t *s, const master_policy_t *p, const
     return lk;
 }
 
+/* The public lookup answers what the page shows as the operator's does,
+ * and leaves the operator's fields (score, grace, last serial) at 0. */
+static void same_public(master_store_t *s, const master_policy_t *p, const char *ip, int64_t now)
+{
+    master_lookup_t full = lookup(s, p, ip, now), pub;
+    bl_prefix_t a;
+    ASSERT_EQ(bl_prefix_parse(ip, &a), 0);
+    ASSERT_EQ(master_policy_lookup_public(s, p, &a, now, &pub), 0);
+    ASSERT_EQ(pub.listed, full.listed);
+    if (full.listed) {
+        ASSERT(bl_prefix_eq(&pub.l.e.key, &full.l.e.key));
+        ASSERT_EQ(pub.l.e.listed_at, full.l.e.listed_at);
+        ASSERT_EQ(pub.l.e.expires_at, full.l.e.expires_at);
+        ASSERT_EQ(pub.l.kind, full.l.kind);
+    }
+    ASSERT_EQ(pub.last_report_ms, full.last_report_ms);
+    ASSERT_EQ(pub.reports_total, full.reports_total);
+    ASSERT_EQ(pub.seconds_to_delist, full.seconds_to_delist);
+    ASSERT_EQ(pub.has_delisting, full.has_delisting);
+    ASSERT_EQ(pub.d.decided_ms, full.d.decided_ms);
+    ASSERT_EQ(pub.published, full.published);
+    ASSERT_EQ(pub.propagated, full.propagated);
+    ASSERT_EQ(pub.mirrors_total, full.mirrors_total);
+    ASSERT_EQ(pub.mirrors_acked, full.mirrors_acked);
+    ASSERT(pub.score == 0 && pub.reports_counted == 0);
+    ASSERT(pub.grace_until_ms == 0 && pub.last_serial == 0);
+}
+
 static void test_json(void)
 {
     static const char *good[] = {"{}",
@@ -232,6 +260,8 @@ static void test_threshold_weights(void)
     lk = lookup(s, &p, "192.0.2.1", T0 + 3000);
     ASSERT(lk.listed);
     ASSERT_EQ(lk.reports_counted, 3);
+    same_public(s, &p, "192.0.2.1", T0 + 3000);
+    same_public(s, &p, "192.0.2.21", T0 + 3000); /* never reported */
     ASSERT_EQ(lk.l.e.listed_at, (T0 + 2000) / 1000);
     ASSERT_EQ(lk.l.e.a, 2);
     ASSERT_EQ(lk.l.e.reason, 1);
@@ -346,7 +376,8 @@ static void test_operator(void)
     ASSERT_STREQ(lk.d.cause, "operator:user-error");
     ASSERT_EQ(lk.d.decided_ms, T0 + H);
     ASSERT_EQ(lk.grace_until_ms, T0 + 7 * H);
-    ASSERT_EQ(lk.reports_counted, 0); /* reviewed reports no longer count */
+    ASSERT_EQ(lk.reports_counted, 0);         /* reviewed reports no longer count */
+    same_public(s, &p, "192.0.2.20", T0 + H); /* delisted, in its grace */
     /* During the grace period reports are stored but do not re-list. */
     ASSERT_EQ(report(s, &p, "192.0.2.20", MASTER_SRC_SPAMTRAP, T0 + 2 * H), MASTER_R_GRACE);
     ASSERT_EQ(report(s, &p, "192.0.2.20", MASTER_SRC_SPAMTRAP, T0 + 3 * H), MASTER_R_GRACE);
@@ -356,6 +387,7 @@ static void test_operator(void)
     lk = lookup(s, &p, "192.0.2.20", T0 + 8 * H);
     ASSERT(lk.listed);
     ASSERT_EQ(lk.reports_counted, 3);
+    same_public(s, &p, "192.0.2.20", T0 + 8 * H);
     /* Removing what is not listed. */
     bl_prefix_parse("192.0.2.99", &k);
     ASSERT_EQ(master_store_begin(s), 0);
@@ -376,6 +408,7 @@ static void test_operator(void)
     ASSERT_EQ(lk.l.e.reason, 9);
     ASSERT_EQ(lk.seconds_to_delist, -1);
     ASSERT_EQ(lk.l.e.key.len, 24);
+    same_public(s, &p, "198.51.100.77", T0 + 1000 * H);
     master_store_close(s);
     /* The audit log holds both actions with their reasons. */
     char path[512], cmd[700];

@@ -59,6 +59,9 @@ wrk_figures() { # FILE
          / requests in / { q = $1 } END { printf "%d %s %d %d\n", r, p, n, q }' "$1"
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${PID[master]}/stat"; } # the master's user + system
+# The public threads' user + system alone: they run at nice 10 (public.c), every other thread at 0.
+pub_ticks() { cat "/proc/${PID[master]}"/task/*/stat 2>/dev/null | awk '$19 == 10 { s += $14 + $15 } END { print s + 0 }'; }
+lookups() { scrape master | awk '$1 ~ /^blsync_master_public_lookups_total/ { s += $2 } END { print s + 0 }'; }
 wrk_run() { # MODE CONN DURATION: figures, then the master's CPU microseconds per request
     local c0
     c0=$(cpu_ticks)
@@ -95,7 +98,12 @@ loaded() {
     # wrk's connections up before the ingestion starts (a benchmark, not a test)
     wait_until 10 bg_up || true
     sleep 1
+    local p0 n0 n
+    p0=$(pub_ticks) n0=$(lookups)
     ingest
+    # the public threads' CPU a lookup while reports are ingested
+    n=$(($(lookups) - n0))
+    echo $((($(pub_ticks) - p0) * 1000000 / $(getconf CLK_TCK) / (n ? n : 1))) >"$T/bg.us"
     stop wrk INT
 }
 ingest >/dev/null # warm-up, twice (see ingest)
@@ -114,7 +122,7 @@ for r in $(seq "$ROUNDS"); do
     ratio=$((with * 100 / base))
     ratios+=("$ratio")
     echo "round $r: ingestion $base reports/s without lookups, $with reports/s with $bg lookups/s" \
-        "(p99 $bgp99, non-2xx $bgbad): $ratio%"
+        "(p99 $bgp99, non-2xx $bgbad; public threads $(cat "$T/bg.us") us a lookup): $ratio%"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 echo "report ingestion under lookups: median $median% of the rate without (rounds: ${ratios[*]})"
