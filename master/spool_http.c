@@ -220,7 +220,8 @@ struct master_spool {
     uint64_t serial;     /* the newest serial read, under mu */
     uint64_t ident, gen; /* the head file's identity, and how often it changed: under mu */
     int stopping;        /* under mu: nothing is held any more */
-    int wake[2];         /* a pipe: stop */
+    int wake[2];         /* a pipe: a request was held, or quit */
+    _Atomic int quit;    /* the watcher ends */
     pthread_t thread;
     int thread_up;
 };
@@ -291,10 +292,21 @@ static void *watcher(void *arg)
     for (;;) {
         if (in >= 0 && wd < 0)
             wd = inotify_add_watch(in, s->dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE);
+        /* With nothing held, only a new hold (the pipe) or stop matters: an
+         * idle master does not wake. Held requests have deadlines, and the
+         * 250 ms pass is also the check where inotify is missing. */
+        pthread_mutex_lock(&s->mu);
+        int idle = !s->waiters && in >= 0;
+        pthread_mutex_unlock(&s->mu);
         struct pollfd p[2] = {{.fd = s->wake[0], .events = POLLIN}, {.fd = in, .events = POLLIN}};
-        int n = poll(p, in >= 0 ? 2 : 1, 250);
-        if (n > 0 && p[0].revents)
-            break;
+        int n = poll(p, in >= 0 ? 2 : 1, idle ? -1 : 250);
+        if (n > 0 && p[0].revents) {
+            char b[64];
+            while (read(s->wake[0], b, sizeof b) > 0) {
+            }
+            if (atomic_load(&s->quit))
+                break;
+        }
         if (n > 0 && in >= 0 && p[1].revents) {
             char buf[4096];
             while (read(in, buf, sizeof buf) > 0) {
@@ -328,7 +340,7 @@ int master_spool_new(const char *dir, const char *feed, master_metrics_t *metric
     s->metrics = metrics;
     pthread_mutex_init(&s->mu, NULL);
     head_now(s);
-    if (pipe2(s->wake, O_CLOEXEC)) {
+    if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK)) {
         pthread_mutex_destroy(&s->mu);
         free(s);
         return BL_EIO;
@@ -444,6 +456,8 @@ enum MHD_Result master_spool_answer(master_spool_t *s, struct MHD_Connection *co
             *held = 1;
             MHD_suspend_connection(conn);
             pthread_mutex_unlock(&s->mu);
+            ssize_t wn = write(s->wake[1], "h", 1); /* the watcher times the hold */
+            (void)wn;
             master_metrics_spool_held(s->metrics, 1);
             return MHD_YES;
         }
@@ -465,7 +479,8 @@ void master_spool_stop(master_spool_t *s)
     if (!s)
         return;
     if (s->thread_up) {
-        ssize_t n = write(s->wake[1], "x", 1);
+        atomic_store(&s->quit, 1);
+        ssize_t n = write(s->wake[1], "q", 1);
         (void)n;
         pthread_join(s->thread, NULL);
         s->thread_up = 0;
