@@ -99,6 +99,15 @@ static const bl_conf_opt_t opts[] = {
       .help = "SQLite synchronous mode (full: every commit survives a power loss)."),
     O("master", "log_level", BL_CONF_ENUM, log_level, .def = "info", .names = bl_conf_log_levels,
       .help = "Least severe event logged (one line per event, key=value)."),
+    O("master", "feeds", BL_CONF_STR, feed_files, .arg = "file ...",
+      .example = "/etc/blsync/feeds.d/spamtrap.conf",
+      .help = "Files of further feeds this master publishes, separated by spaces.",
+      .doc = "A feed file is a master configuration read over this one: it sets its own "
+             "[master] feed and db and may set [master] sync and verify_digest_on_start, "
+             "[publisher] (but spool and key: every feed is signed with this file's key into "
+             "this file's spool), [policy] and [kind.*]. The listeners are this file's: the API "
+             "takes ?feed=NAME, the sync server and the spool's HTTP layout serve every feed, "
+             "/metrics labels each feed's series. At most 16 feeds in all."),
     O("master", "verify_digest_on_start", BL_CONF_BOOL, verify_digest, .def = "yes",
       .help = "Recompute the state digest from the store at start-up."),
 
@@ -430,6 +439,76 @@ static void sync_address(master_config_t *c)
         inet_ntop(AF_INET, &v4->sin_addr, c->sync.host, sizeof c->sync.host);
         c->sync.port = ntohs(v4->sin_port);
     }
+}
+
+int master_config_feed_files(const master_config_t *c, char paths[][PATH_MAX], int max)
+{
+    int n = 0;
+    for (const char *p = c->feed_files; *p;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, " \t");
+        if (!len)
+            break;
+        if (n == max || len >= PATH_MAX)
+            return -1;
+        memcpy(paths[n], p, len);
+        paths[n++][len] = 0;
+        p += len;
+    }
+    return n;
+}
+
+int master_config_load_feed(const master_config_t *main_c, const char *path, master_config_t *out,
+                            char *err, size_t errlen)
+{
+    *out = *main_c;
+    int rc = master_config_load(path, out, err, errlen);
+    if (rc)
+        return rc;
+    static const char *const shared[] = {"http", "public", "metrics", "sync", NULL};
+    char what[400];
+    if (bl_conf_section_changes(&master_conf_schema, main_c, out, shared, what, sizeof what)) {
+        snprintf(err, errlen, "%s: %s belong in the main configuration (a feed file sets one feed)",
+                 path, what);
+        return BL_ECONFIG;
+    }
+    const char *own = strcmp(out->feed_files, main_c->feed_files)       ? "[master] feeds"
+                      : strcmp(out->pub.spool, main_c->pub.spool)       ? "[publisher] spool"
+                      : strcmp(out->pub.key_path, main_c->pub.key_path) ? "[publisher] key"
+                      : out->log_level != main_c->log_level             ? "[master] log_level"
+                                                                        : NULL;
+    if (own) {
+        snprintf(err, errlen, "%s: %s belongs in the main configuration", path, own);
+        return BL_ECONFIG;
+    }
+    return 0;
+}
+
+int master_config_load_feeds(const master_config_t *c, master_config_t *out, char paths[][PATH_MAX],
+                             char *err, size_t errlen)
+{
+    int n = master_config_feed_files(c, paths, MASTER_FEEDS_MAX - 1);
+    if (n < 0) {
+        snprintf(err, errlen, "[master] feeds: more than %d files, or a path too long",
+                 MASTER_FEEDS_MAX - 1);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (master_config_load_feed(c, paths[i], &out[i], err, errlen))
+            return -1;
+        for (int k = -1; k < i; k++) {
+            const master_config_t *o = k < 0 ? c : &out[k];
+            const char *what = !strcmp(o->feed, out[i].feed) ? "feed"
+                               : !strcmp(o->db, out[i].db)   ? "db"
+                                                             : NULL;
+            if (what) {
+                snprintf(err, errlen, "%s: [master] %s is also %s's", paths[i], what,
+                         k < 0 ? "the main configuration" : paths[k]);
+                return -1;
+            }
+        }
+    }
+    return n;
 }
 
 int master_config_load(const char *path, master_config_t *c, char *err, size_t errlen)

@@ -15,9 +15,13 @@
 #include "publisher.h"
 #include "sync_server.h"
 
+/* Feeds one master publishes at most: its own and those of [master] feeds. */
+#define MASTER_FEEDS_MAX 16
+
 typedef struct {
     char feed[BL_FEED_MAX + 1];
     char db[PATH_MAX];
+    char feed_files[4096]; /* [master] feeds: files of further feeds, space-separated */
     int sync_full;
     int log_level;
     int verify_digest; /* recompute the state digest at start-up */
@@ -74,6 +78,22 @@ void master_config_defaults(master_config_t *c);
 /* Loads path over the defaults and checks what spans options. On error
  * returns BL_ECONFIG (or BL_EIO) and writes "FILE:LINE: problem" to err. */
 int master_config_load(const char *path, master_config_t *c, char *err, size_t errlen);
+/* Loads the feed file path over a copy of the main configuration main_c
+ * into out: a further feed of the same master. It may set what belongs to
+ * one feed ([master] feed, db, sync, verify_digest_on_start, [publisher]
+ * but spool and key, [policy], [kind.*]); the listeners and everything
+ * else are the main file's, and a feed file that sets them differently is
+ * refused (BL_ECONFIG, "FILE: ..." in err). */
+int master_config_load_feed(const master_config_t *main_c, const char *path, master_config_t *out,
+                            char *err, size_t errlen);
+/* The feed files of c's [master] feeds, split at spaces into paths (each
+ * at most PATH_MAX - 1 bytes); returns how many, or -1 past max. */
+int master_config_feed_files(const master_config_t *c, char paths[][PATH_MAX], int max);
+/* Loads every feed file of c's [master] feeds into out[i] (paths[i] its
+ * path; both hold MASTER_FEEDS_MAX - 1) and checks that no two feeds share
+ * a name or a db. Returns how many, or -1 with "FILE: problem" in err. */
+int master_config_load_feeds(const master_config_t *c, master_config_t *out, char paths[][PATH_MAX],
+                             char *err, size_t errlen);
 /* Writes c as an INI file that loads back to it (--print-config): defaults
  * commented out, the API token never shown. */
 int master_config_print(const master_config_t *c, FILE *f);

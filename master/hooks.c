@@ -3,6 +3,7 @@
 #include "hooks.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -178,4 +179,167 @@ void master_hooks_http(master_hooks_t *h, master_http_ctx_t *api)
     api->mirror_sessions = mirror_sessions;
     api->mirror_key = mirror_key;
     api->mirror_up_arg = h;
+}
+
+/* One live session as the router knows it: which feeds' acknowledgements have it. */
+struct master_route {
+    uint64_t sid;
+    char mirror[128], addr[64];
+    uint32_t feeds; /* bit i: feeds[i] was told the session is up */
+};
+
+static struct master_route *route_of(master_hooks_router_t *r, uint64_t sid)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r->s[mid].sid < sid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->n && r->s[lo].sid == sid ? &r->s[lo] : NULL;
+}
+
+static master_hooks_t *feed_of(master_hooks_router_t *r, const char *feed, size_t *i)
+{
+    for (*i = 0; *i < r->nfeeds; (*i)++)
+        if (!strcmp(r->feeds[*i]->feed, feed))
+            return r->feeds[*i];
+    return NULL;
+}
+
+static void r_on_session(void *ctx, uint64_t sid, const char *mirror, const char *addr, int up,
+                         const char *reason)
+{
+    master_hooks_router_t *r = ctx;
+    struct master_route *x = route_of(r, sid);
+    if (up && !x) {
+        /* Session ids only grow: appending keeps the array sorted. */
+        if (r->n == r->cap) {
+            size_t cap = r->cap ? 2 * r->cap : 64;
+            struct master_route *s = realloc(r->s, cap * sizeof *s);
+            if (!s) {
+                BL_ERR("sync_session_untracked", "mirror=%s error=ENOMEM", bl_log_q(mirror));
+                return;
+            }
+            r->s = s;
+            r->cap = cap;
+        }
+        x = &r->s[r->n++];
+        *x = (struct master_route){.sid = sid};
+        snprintf(x->mirror, sizeof x->mirror, "%s", mirror);
+        snprintf(x->addr, sizeof x->addr, "%s", addr ? addr : "");
+        return;
+    }
+    if (up || !x)
+        return;
+    for (size_t i = 0; i < r->nfeeds; i++)
+        if (x->feeds & (1u << i))
+            master_acks_on_session(r->feeds[i]->acks, sid, mirror, addr, 0, reason);
+    memmove(x, x + 1, (size_t)(r->s + r->n - (x + 1)) * sizeof *x);
+    r->n--;
+}
+
+static void r_on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial,
+                     const uint8_t *key_id, int64_t now_ms)
+{
+    master_hooks_router_t *r = ctx;
+    size_t i;
+    master_hooks_t *h = feed_of(r, feed, &i);
+    struct master_route *x = route_of(r, sid);
+    if (!h || !x)
+        return;
+    if (!(x->feeds & (1u << i))) {
+        x->feeds |= 1u << i;
+        master_acks_on_session(h->acks, sid, x->mirror, x->addr, 1, NULL);
+    }
+    master_acks_on_ack(h->acks, sid, feed, serial, key_id, now_ms);
+}
+
+static void r_on_contact(void *ctx, uint64_t sid, int64_t now_ms)
+{
+    master_hooks_router_t *r = ctx;
+    struct master_route *x = route_of(r, sid);
+    for (size_t i = 0; x && i < r->nfeeds; i++)
+        if (x->feeds & (1u << i))
+            master_acks_on_contact(r->feeds[i]->acks, sid, now_ms);
+}
+
+static void r_want_snapshot(void *ctx, const char *feed)
+{
+    size_t i;
+    master_hooks_t *h = feed_of(ctx, feed, &i);
+    if (h)
+        want_snapshot(h, feed);
+}
+
+static int r_heartbeat(void *ctx, const char *feed, uint64_t serial,
+                       const uint8_t digest[BL_DIGEST_SIZE], int64_t now_ms, int64_t ttl_ms,
+                       uint8_t out[BL_OBJ_PREFIX])
+{
+    size_t i;
+    master_hooks_t *h = feed_of(ctx, feed, &i);
+    return h ? heartbeat(h, feed, serial, digest, now_ms, ttl_ms, out) : BL_EFEED;
+}
+
+static int r_head(void *ctx, const char *feed, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE])
+{
+    size_t i;
+    master_hooks_t *h = feed_of(ctx, feed, &i);
+    return h ? head(h, feed, serial, digest) : BL_EFEED;
+}
+
+static int r_merged(void *ctx, const char *feed, uint64_t serial,
+                    const uint8_t digest[BL_DIGEST_SIZE], size_t min_deltas, char *path,
+                    size_t pathlen)
+{
+    size_t i;
+    master_hooks_t *h = feed_of(ctx, feed, &i);
+    return h ? merged(h, feed, serial, digest, min_deltas, path, pathlen) : BL_EFEED;
+}
+
+static void r_damaged(void *ctx, const char *feed, uint64_t serial, int type, const char *path,
+                      int err)
+{
+    size_t i;
+    master_hooks_t *h = feed_of(ctx, feed, &i);
+    if (h)
+        damaged(h, feed, serial, type, path, err);
+}
+
+static void r_ahead(void *ctx, const char *feed, uint64_t serial)
+{
+    size_t i;
+    master_hooks_t *h = feed_of(ctx, feed, &i);
+    if (h)
+        ahead(h, feed, serial);
+}
+
+static void r_on_refused(void *ctx, const char *what, const char *reason)
+{
+    master_hooks_router_t *r = ctx;
+    master_metrics_sync_refused(r->feeds[0]->metrics, what, reason);
+}
+
+master_sync_hooks_t master_hooks_router(master_hooks_router_t *r)
+{
+    return (master_sync_hooks_t){.ctx = r,
+                                 .on_session = r_on_session,
+                                 .on_ack = r_on_ack,
+                                 .on_contact = r_on_contact,
+                                 .want_snapshot = r_want_snapshot,
+                                 .heartbeat = r_heartbeat,
+                                 .merged = r_merged,
+                                 .damaged = r_damaged,
+                                 .head = r_head,
+                                 .ahead = r_ahead,
+                                 .on_refused = r_on_refused};
+}
+
+void master_hooks_router_free(master_hooks_router_t *r)
+{
+    free(r->s);
+    r->s = NULL;
+    r->n = r->cap = 0;
 }

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "acks.h"
+#include "config.h"
 #include "http.h"
 #include "master_metrics.h"
 #include "publisher.h"
@@ -33,6 +34,25 @@ typedef struct {
     master_sched_t *sched;
     master_sync_t *sync; /* may be NULL: no sync server, no revoked list */
 } master_hooks_t;
+
+/*
+ * A master of several feeds: the sync server's calls go to the hooks of the
+ * feed they name, and each feed's acknowledgements learn of a session at
+ * its first HELLO or ACK of that feed, so a mirror that follows some of the
+ * feeds is a mirror of those feeds only (it neither counts nor holds back
+ * delistings in the others). Refusals go to the first feed's metrics, which
+ * hold the listeners' series. Loop thread only.
+ */
+typedef struct {
+    master_hooks_t *feeds[MASTER_FEEDS_MAX];
+    size_t nfeeds;
+    struct master_route *s; /* live sessions, by increasing sid */
+    size_t n, cap;
+} master_hooks_router_t;
+
+/* The sync server's hooks for the feeds of r (ctx r, which must outlive the server). */
+master_sync_hooks_t master_hooks_router(master_hooks_router_t *r);
+void master_hooks_router_free(master_hooks_router_t *r);
 
 /* The sync server's hooks, ctx h (which must outlive the server). */
 master_sync_hooks_t master_hooks_sync(master_hooks_t *h);

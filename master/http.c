@@ -795,7 +795,7 @@ static void status_mirror(void *arg, const char *name, uint64_t acked, int64_t l
     master_json_printf(c->out, "]}");
 }
 
-static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
+static int h_status(master_http_ctx_t *ctx, const master_http_ctx_t *first, bl_buf_t *out)
 {
     pthread_mutex_lock(ctx->lock);
     uint64_t serial = 0;
@@ -816,6 +816,10 @@ static int h_status(master_http_ctx_t *ctx, bl_buf_t *out)
                        master_store_feed(ctx->store), serial, master_store_count(ctx->store),
                        master_store_pending_count(ctx->store),
                        bl_digest_hex(master_store_digest(ctx->store), hex));
+    master_json_printf(out, ",\"feeds\":[");
+    for (const master_http_ctx_t *f = first; f; f = f->next_feed)
+        master_json_printf(out, "%s\"%s\"", f == first ? "" : ",", master_store_feed(f->store));
+    master_json_printf(out, "]");
     master_json_printf(out,
                        ",\"reports_accepted_total\":%" PRIu64 ",\"reports_refused_total\":%" PRIu64
                        ",\"operator_actions_total\":%" PRIu64,
@@ -1228,11 +1232,25 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
     memcpy(path, url, pl);
     path[pl] = 0;
     const char *query = q ? q + 1 : "";
+    master_http_ctx_t *first = ctx;
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     int post = !strcmp(method, "POST"), del = !strcmp(method, "DELETE");
     int st = request_auth(ctx, method, path, auth, out);
     if (st)
         return st;
+    /* After the token: a client without one learns no feed's name. */
+    char feed[BL_FEED_MAX + 2];
+    if (query_get(query, "feed", feed, sizeof feed)) {
+        master_http_ctx_t *f = ctx;
+        while (f && strcmp(master_store_feed(f->store), feed))
+            f = f->next_feed;
+        if (!f) {
+            char why[BL_FEED_MAX + 40];
+            snprintf(why, sizeof why, "no feed named '%.*s' here", BL_FEED_MAX, feed);
+            return error_json(out, 404, why);
+        }
+        ctx = f;
+    }
     if (!strcmp(path, "/v1/reports")) {
         if (!post)
             return error_json(out, 405, "use POST");
@@ -1258,7 +1276,7 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
     if (!strcmp(path, "/v1/status")) {
         if (!get)
             return error_json(out, 405, "use GET");
-        return h_status(ctx, out);
+        return h_status(ctx, first, out);
     }
     if (!strcmp(path, "/v1/mirrors")) {
         if (!get)
@@ -1290,7 +1308,9 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
     if (!strcmp(path, "/v1/health")) {
         /* Read without the lock: the store's fault is an atomic, and a health check must
          * answer while a long write holds the lock. */
-        const char *why = master_store_fault(ctx->store);
+        const char *why = NULL;
+        for (master_http_ctx_t *f = ctx; f && !why; f = f->next_feed)
+            why = master_store_fault(f->store);
         out->len = 0;
         if (!why) {
             master_json_printf(out, "{\"ok\":true}\n");

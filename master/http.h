@@ -57,10 +57,14 @@ typedef struct {
     uint64_t acked;
 } master_http_session_t;
 
-typedef struct {
+typedef struct master_http_ctx {
     pthread_mutex_t *lock;
     master_store_t *store;
     const master_policy_t *policy;
+    /* The next feed of a master of several (NULL: none): a request with
+     * ?feed=NAME works on the feed of that name, one without it on the first.
+     * The token, max_body and limits are the first feed's. */
+    struct master_http_ctx *next_feed;
     master_publisher_t *pub; /* may be NULL: status omits publisher data */
     const char *token;       /* "" or NULL: state changes are refused */
     const char *read_token;  /* "" or NULL: reads need token */

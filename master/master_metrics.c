@@ -32,6 +32,9 @@ static const char *const lookup_results[] = {"listed", "not_listed", "delisting"
 struct master_metrics {
     bl_metrics_t *r;
     bl_metrics_master_t f;
+    /* A further feed's series in the first feed's registry (not owned): the
+     * listeners' and the review queue's series are the first feed's. */
+    struct master_metrics *main;
     char feed[BL_FEED_MAX + 1];
     int64_t window_ms, gone_ms;
     bl_metrics_series_t *serial, *pending, *publish_age, *pub_ok, *pub_err, *pub_dur, *bytes_delta,
@@ -53,35 +56,17 @@ struct master_metrics {
     size_t nmirrors;
     /* scratch for the tick */
     uint64_t tick_last;
-    size_t tick_active, tick_gone, tick_revoked;
+    size_t tick_active, tick_gone, tick_revoked, tick_connected;
     master_sync_t *tick_sync;
     int64_t tick_now;
     master_store_t *tick_store;
 };
 
-int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, master_metrics_t **out)
+/* The series of m's feed (the registry and families are set). */
+static void feed_series(master_metrics_t *m, const char *feed)
 {
-    *out = NULL;
-    master_metrics_t *m = calloc(1, sizeof *m);
-    if (!m || !(m->r = bl_metrics_new())) {
-        free(m);
-        return BL_ENOMEM;
-    }
-    m->mirrors = calloc(MAX_MIRRORS, sizeof *m->mirrors);
-    int rc = m->mirrors ? bl_metrics_master_register(m->r, &m->f) : BL_ENOMEM;
-    if (rc) {
-        master_metrics_free(m);
-        return rc;
-    }
     snprintf(m->feed, sizeof m->feed, "%s", feed);
-    m->window_ms = window_ms;
-    m->gone_ms = gone_ms;
     const char *f = m->feed;
-    bl_metrics_set(bl_metrics_with(m->f.build_info, BLSYNC_VERSION), 1);
-    bl_metrics_set(bl_metrics_series(m->f.window, NULL), window_ms / 1000.0);
-    bl_metrics_set(bl_metrics_series(m->f.active_after, NULL), gone_ms / 1000.0);
-    bl_metrics_with(m->f.config_reloads, "ok"); /* both results exist from the start, at 0 */
-    bl_metrics_with(m->f.config_reloads, "error");
     m->serial = bl_metrics_with(m->f.serial, f);
     m->pending = bl_metrics_with(m->f.pending_changes, f);
     m->publish_age = bl_metrics_with(m->f.last_publish_age, f);
@@ -108,6 +93,30 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     m->dl_operator = bl_metrics_with(m->f.delistings_decided, f, "operator");
     for (int s = 0; s < MASTER_SRC_N; s++)
         m->ingested[s] = bl_metrics_with(m->f.reports_ingested, master_source_name(s));
+}
+
+int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, master_metrics_t **out)
+{
+    *out = NULL;
+    master_metrics_t *m = calloc(1, sizeof *m);
+    if (!m || !(m->r = bl_metrics_new())) {
+        free(m);
+        return BL_ENOMEM;
+    }
+    m->mirrors = calloc(MAX_MIRRORS, sizeof *m->mirrors);
+    int rc = m->mirrors ? bl_metrics_master_register(m->r, &m->f) : BL_ENOMEM;
+    if (rc) {
+        master_metrics_free(m);
+        return rc;
+    }
+    m->window_ms = window_ms;
+    m->gone_ms = gone_ms;
+    bl_metrics_set(bl_metrics_with(m->f.build_info, BLSYNC_VERSION), 1);
+    bl_metrics_set(bl_metrics_series(m->f.window, NULL), window_ms / 1000.0);
+    bl_metrics_set(bl_metrics_series(m->f.active_after, NULL), gone_ms / 1000.0);
+    bl_metrics_with(m->f.config_reloads, "ok"); /* both results exist from the start, at 0 */
+    bl_metrics_with(m->f.config_reloads, "error");
+    feed_series(m, feed);
     for (int r = 0; r < BL_TLS_REFUSED_N; r++)
         m->sync_refused[r] =
             bl_metrics_with(m->f.sync_refused, "connection", bl_tls_refusal_name(r));
@@ -126,11 +135,32 @@ int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms, mas
     return 0;
 }
 
+int master_metrics_new_feed(master_metrics_t *main_m, const char *feed, master_metrics_t **out)
+{
+    *out = NULL;
+    if (!main_m)
+        return 0;
+    master_metrics_t *m = calloc(1, sizeof *m);
+    if (!m || !(m->mirrors = calloc(MAX_MIRRORS, sizeof *m->mirrors))) {
+        free(m);
+        return BL_ENOMEM;
+    }
+    m->main = main_m;
+    m->r = main_m->r;
+    m->f = main_m->f;
+    m->window_ms = main_m->window_ms;
+    m->gone_ms = main_m->gone_ms;
+    feed_series(m, feed);
+    *out = m;
+    return 0;
+}
+
 void master_metrics_free(master_metrics_t *m)
 {
     if (!m)
         return;
-    bl_metrics_free(m->r);
+    if (!m->main)
+        bl_metrics_free(m->r);
     free(m->mirrors);
     free(m);
 }
@@ -240,6 +270,7 @@ static void one_mirror(void *ctx, const master_ack_view_t *v)
 {
     master_metrics_t *m = ctx;
     mirror_t *x = mirror_of(m, v->name);
+    m->tick_connected += v->sessions > 0;
     if (v->active)
         m->tick_active++;
     else
@@ -341,7 +372,7 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
     bl_metrics_set(m->fam6, (double)master_store_count_af(s, BL_AF6));
     m->tick_now = now_ms;
     m->tick_last = last;
-    m->tick_active = m->tick_gone = m->tick_revoked = 0;
+    m->tick_active = m->tick_gone = m->tick_revoked = m->tick_connected = 0;
     m->tick_sync = sync;
     m->tick_store = s;
     uint64_t min = last;
@@ -355,7 +386,9 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
     bl_metrics_set(m->active, (double)m->tick_active);
     bl_metrics_set(m->gone, (double)m->tick_gone);
     bl_metrics_set(m->revoked, (double)m->tick_revoked);
-    if (sync) {
+    if (m->main) /* the sync server's own counts are the first feed's */
+        bl_metrics_set(m->connected, (double)m->tick_connected);
+    if (sync && !m->main) {
         const master_sync_stats_t *st = master_sync_stats(sync);
         bl_metrics_set(m->connected, (double)st->connected);
         if (st->heartbeats_sent > m->heartbeats_seen)
@@ -383,7 +416,7 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
     }
     uint64_t rv[MASTER_REVIEW_STATES];
     int64_t rv_oldest;
-    if (!master_review_stats(s, rv, &rv_oldest)) {
+    if (!m->main && !master_review_stats(s, rv, &rv_oldest)) {
         for (int i = 0; i < MASTER_REVIEW_STATES; i++)
             bl_metrics_set(m->reviews[i], (double)rv[i]);
         atomic_store(&m->review_oldest_ms, rv_oldest);
@@ -457,6 +490,6 @@ void master_metrics_review_filed(master_metrics_t *m, const char *category)
 
 void master_metrics_set_review_limit(master_metrics_t *m, int64_t limit_ms)
 {
-    if (m)
+    if (m && m->review_limit)
         bl_metrics_set(m->review_limit, limit_ms / 1000.0);
 }

@@ -16,6 +16,9 @@ typedef struct master_metrics master_metrics_t;
  * window, gone_ms the absence after which a mirror stops counting. */
 int master_metrics_new(const char *feed, int64_t window_ms, int64_t gone_ms,
                        master_metrics_t **out);
+/* The series of a further feed of the same master in main_m's registry
+ * (main_m NULL: *out NULL, no metrics). Free it before main_m. */
+int master_metrics_new_feed(master_metrics_t *main_m, const char *feed, master_metrics_t **out);
 void master_metrics_free(master_metrics_t *m);
 bl_metrics_t *master_metrics_registry(master_metrics_t *m);
 

@@ -303,7 +303,9 @@ struct master_public {
     uint8_t secret[32]; /* CSRF: the hidden field is HMAC(secret, cookie) */
     int tls;
     char *cert_pem, *key_pem;
-    master_spool_t *spool; /* SPOOL/FEED's HTTP layout, served while serve_spool is on */
+    /* SPOOL/FEED's HTTP layout of each feed, served while serve_spool is on. */
+    master_spool_t *spools[MASTER_FEEDS_MAX];
+    size_t nspools;
 };
 
 /* A request: its body, and for one through a trusted proxy the client key
@@ -1449,6 +1451,21 @@ static enum MHD_Result send_resp(master_public_t *p, struct MHD_Connection *conn
     return ret;
 }
 
+/* The layout a /spool/FEED/ URL names (the first feed's, which answers 404,
+ * for any other URL). */
+static master_spool_t *spool_of(master_public_t *p, const char *url)
+{
+    size_t pl = strlen(MASTER_SPOOL_PREFIX);
+    if (!strncmp(url, MASTER_SPOOL_PREFIX, pl))
+        for (size_t i = 1; i < p->nspools; i++) {
+            const char *f = master_spool_feed(p->spools[i]);
+            size_t fl = strlen(f);
+            if (!strncmp(url + pl, f, fl) && url[pl + fl] == '/')
+                return p->spools[i];
+        }
+    return p->spools[0];
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -1508,12 +1525,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     /* The spool's objects are signed: anyone may fetch them, as often as a
      * cache or a mirror polls (no rate limit; the connection bounds apply). */
-    if ((rq->spool_held || master_spool_serving(p->spool)) &&
+    master_spool_t *sp = spool_of(p, url);
+    if ((rq->spool_held || master_spool_serving(sp)) &&
         !strncmp(url, MASTER_SPOOL_PREFIX, strlen(MASTER_SPOOL_PREFIX))) {
         bl_buf_close(&r.b);
-        enum MHD_Result ret = master_spool_answer(p->spool, conn, method, url, &rq->spool_held);
+        enum MHD_Result ret = master_spool_answer(sp, conn, method, url, &rq->spool_held);
         if (rq->spool_held) /* held on purpose: not a slow client */
-            bl_http_guard_extend(p->g, conn, (uint64_t)master_spool_wait_ms(p->spool));
+            bl_http_guard_extend(p->g, conn, (uint64_t)master_spool_wait_ms(sp));
         return ret;
     }
     /* Room for a whole page at once: no reallocation while it is written. */
@@ -1591,17 +1609,19 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
 
 void master_public_set_spool(master_public_t *p, int on, int64_t wait_ms, unsigned max_held)
 {
-    if (p)
-        master_spool_configure(p->spool, on, wait_ms, max_held);
+    for (size_t i = 0; p && i < p->nspools; i++)
+        master_spool_configure(p->spools[i], on, wait_ms, max_held);
 }
 
 void master_public_stop(master_public_t *p)
 {
     if (!p)
         return;
-    master_spool_stop(p->spool); /* held long polls are answered before the server stops */
+    for (size_t i = 0; i < p->nspools; i++)
+        master_spool_stop(p->spools[i]); /* held long polls are answered before the server stops */
     bl_http_guard_stop(p->g);
-    master_spool_free(p->spool);
+    for (size_t i = 0; i < p->nspools; i++)
+        master_spool_free(p->spools[i]);
     for (unsigned i = 0; i < p->nreaders; i++) {
         master_store_close(p->readers[i].s);
         pthread_mutex_destroy(&p->readers[i].mu);
@@ -1632,13 +1652,22 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
         return BL_ENOMEM;
     p->c = c;
     int rc = 0;
-    char dir[PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s/%s", c->spool ? c->spool : "", c->feed) >= (int)sizeof dir ||
-        (rc = master_spool_new(dir, c->feed, c->metrics, &p->spool))) {
-        free(p);
-        return rc ? rc : BL_EINVAL;
+    for (size_t i = 0; i <= c->nfeeds && i < MASTER_FEEDS_MAX; i++) {
+        const char *feed = i ? c->feeds[i - 1] : c->feed;
+        char dir[PATH_MAX];
+        if (snprintf(dir, sizeof dir, "%s/%s", c->spool ? c->spool : "", feed) >= (int)sizeof dir ||
+            (rc = master_spool_new(dir, feed, c->metrics, &p->spools[i]))) {
+            master_public_set_spool(p, 0, 0, 0);
+            for (size_t k = 0; k < p->nspools; k++) {
+                master_spool_stop(p->spools[k]);
+                master_spool_free(p->spools[k]);
+            }
+            free(p);
+            return rc ? rc : BL_EINVAL;
+        }
+        p->nspools = i + 1;
+        master_spool_configure(p->spools[i], c->serve_spool, c->spool_wait_ms, c->spool_max_held);
     }
-    master_spool_configure(p->spool, c->serve_spool, c->spool_wait_ms, c->spool_max_held);
     pthread_mutex_init(&p->held_mu, NULL);
     /* A request in flight has a connection: no more clients than connections. */
     if (bl_peer_counts_init(&p->held, 2 * (size_t)c->limits.max_conns + 64) ||
@@ -1679,7 +1708,7 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
     }
     BL_INFO("public_listening", "listen=%s tls=%s threads=%u spool=%s", bl_log_q(listen),
             p->tls ? "yes" : "no", p->nreaders,
-            master_spool_serving(p->spool) ? MASTER_SPOOL_PREFIX : "no");
+            master_spool_serving(p->spools[0]) ? MASTER_SPOOL_PREFIX : "no");
     *out = p;
     return 0;
 }

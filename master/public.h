@@ -60,6 +60,8 @@ typedef struct {
     int64_t spool_wait_ms;   /* spool_long_poll_wait: a long poll's longest hold; 0: none */
     unsigned spool_max_held; /* spool_long_polls: long polls held at once */
     const char *spool;       /* [publisher] spool; the layout of feed is in SPOOL/FEED */
+    const char *feeds[MASTER_FEEDS_MAX - 1]; /* further feeds whose layout is served too */
+    size_t nfeeds;
 } master_public_conf_t;
 
 typedef struct master_public master_public_t;

@@ -35,7 +35,9 @@ typedef struct {
     master_public_t *public_; /* serve_spool and its long polls (may be NULL) */
 } master_reload_t;
 
-/* Loop thread. */
-void master_reload(const master_reload_t *r);
+/* Loop thread. r[0] is the first feed's, with the main configuration file;
+ * r[1..n-1] further feeds', each with its feed file (read over the main
+ * configuration), no sync server and no public listener. */
+void master_reload(const master_reload_t *r, size_t n);
 
 #endif

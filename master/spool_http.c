@@ -413,6 +413,11 @@ static enum MHD_Result counted(master_spool_t *s, enum MHD_Result ret, const out
     return ret;
 }
 
+const char *master_spool_feed(const master_spool_t *s)
+{
+    return s->feed;
+}
+
 enum MHD_Result master_spool_answer(master_spool_t *s, struct MHD_Connection *conn,
                                     const char *method, const char *url, int *held)
 {

@@ -59,6 +59,8 @@ int master_spool_new(const char *dir, const char *feed, master_metrics_t *metric
  * answers the held requests at once. */
 void master_spool_configure(master_spool_t *s, int on, int64_t wait_ms, unsigned max_held);
 int master_spool_serving(master_spool_t *s);
+/* The feed s serves. */
+const char *master_spool_feed(const master_spool_t *s);
 int64_t master_spool_wait_ms(master_spool_t *s);
 /* Answers (or holds) a request under MASTER_SPOOL_PREFIX. *held is the
  * request's own flag (0 at its first call): set while it is suspended; a

@@ -907,6 +907,27 @@ int bl_conf_print(const bl_conf_schema_t *s, const void *conf, FILE *f, unsigned
     return ferror(f) ? BL_EIO : 0;
 }
 
+size_t bl_conf_section_changes(const bl_conf_schema_t *s, const void *a, const void *b,
+                               const char *const *sections, char *buf, size_t n)
+{
+    size_t count = 0, off = 0;
+    if (n)
+        buf[0] = 0;
+    for (size_t j = 0; j < s->nopts; j++) {
+        const bl_conf_opt_t *o = &s->opts[j];
+        int listed = 0;
+        for (const char *const *sec = sections; *sec && !listed; sec++)
+            listed = !strcmp(o->section, *sec);
+        if (!listed || (o->flags & BL_CONF_ALIAS) || same_value(o, a, b))
+            continue;
+        if (off < n)
+            off += (size_t)snprintf(buf + off, n - off, "%s[%s] %s", count ? ", " : "", o->section,
+                                    o->key);
+        count++;
+    }
+    return count;
+}
+
 size_t bl_conf_restart_changes(const bl_conf_schema_t *s, const void *a, const void *b, char *buf,
                                size_t n)
 {

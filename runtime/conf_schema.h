@@ -165,6 +165,11 @@ int bl_conf_print_man(const bl_conf_schema_t *s, FILE *f);
  * does not apply ("listen, threads"); returns how many. */
 size_t bl_conf_restart_changes(const bl_conf_schema_t *s, const void *a, const void *b, char *buf,
                                size_t n);
+/* Names the options of the sections listed in sections (NULL-terminated)
+ * whose value differs between a and b ("[http] listen, [sync] cert");
+ * returns how many. */
+size_t bl_conf_section_changes(const bl_conf_schema_t *s, const void *a, const void *b,
+                               const char *const *sections, char *buf, size_t n);
 /* Checks the table itself (sections exist, keys unique, defaults parse,
  * ranges fit their fields, help is one line). 0 or BL_ECONFIG and why. */
 int bl_conf_schema_check(const bl_conf_schema_t *s, char *err, size_t n);

@@ -24,19 +24,21 @@ typedef struct {
     char host[128];
     char port[8];
     char token[256];
-    int min_len4, min_len6; /* the master's min_prefix4/6 with -c CONF; else 0 (its call) */
+    char feed[BL_FEED_MAX + 1]; /* --feed: every request names it (?feed=); "": the first */
+    int min_len4, min_len6;     /* the master's min_prefix4/6 with -c CONF; else 0 (its call) */
 } api_t;
 
 /* Common options: --url http://HOST:PORT, --token-file F (or BLSYNC_TOKEN),
- * -c CONF (takes listen and token from the master's configuration). Other
- * arguments are left in rest. */
+ * -c CONF (takes listen and token from the master's configuration), --feed
+ * NAME (a master of several feeds: the one to work on). Other arguments are
+ * left in rest. */
 static int api_opts(int argc, char **argv, api_t *a, char **rest, int *nrest)
 {
     const char *url = NULL, *conf = NULL, *token_file = NULL;
     *nrest = 0;
     snprintf(a->host, sizeof a->host, "127.0.0.1");
     snprintf(a->port, sizeof a->port, "8053");
-    a->token[0] = 0;
+    a->token[0] = a->feed[0] = 0;
     a->min_len4 = a->min_len6 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--url") && i + 1 < argc)
@@ -45,7 +47,18 @@ static int api_opts(int argc, char **argv, api_t *a, char **rest, int *nrest)
             conf = argv[++i];
         else if (!strcmp(argv[i], "--token-file") && i + 1 < argc)
             token_file = argv[++i];
-        else
+        else if (!strcmp(argv[i], "--feed") && i + 1 < argc) {
+            const char *f = argv[++i];
+            if (!*f || strlen(f) > BL_FEED_MAX ||
+                f[strspn(f, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")]) {
+                fprintf(stderr,
+                        "blsyncctl: --feed: a feed name (letters, digits, '.', '_', '-', "
+                        "at most %d)\n",
+                        BL_FEED_MAX);
+                return 2;
+            }
+            snprintf(a->feed, sizeof a->feed, "%s", f);
+        } else
             rest[(*nrest)++] = argv[i];
     }
     if (conf) {
@@ -139,9 +152,13 @@ static int api_call(const api_t *a, const char *method, const char *path, const 
     size_t blen = body ? strlen(body) : 0;
     char line[1024];
     int n = snprintf(line, sizeof line,
-                     "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nContent-Type: "
+                     "%s %s%s%s%s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nContent-Type: "
                      "application/json\r\nContent-Length: %zu\r\n",
-                     method, path, a->host, a->port, blen);
+                     method, path,
+                     !a->feed[0]         ? ""
+                     : strchr(path, '?') ? "&"
+                                         : "?",
+                     a->feed[0] ? "feed=" : "", a->feed, a->host, a->port, blen);
     bl_buf_put(&req, line, (size_t)n);
     if (a->token[0]) {
         n = snprintf(line, sizeof line, "Authorization: Bearer %s\r\n", a->token);
@@ -457,7 +474,7 @@ int ctl_list(int argc, char **argv)
         "       blsyncctl list remove PREFIX --reason technical-error|user-error [--comment TEXT] "
         "[--json]\n"
         "       blsyncctl list show [--after PREFIX] [--limit N] [--json]\n"
-        "  (with -c CONF, or --url http://HOST:PORT and --token-file F)\n";
+        "  (with -c CONF, or --url http://HOST:PORT and --token-file F; --feed NAME: that feed)\n";
     if (nrest < 1) {
         fputs(usage, stderr);
         return 2;
@@ -693,6 +710,13 @@ int ctl_status(int argc, char **argv)
     }
     printf("feed %s: serial %.0f, %.0f entries, %.0f changes pending\n", str_of(r, "feed"),
            num_of(r, "serial"), num_of(r, "entries"), num_of(r, "pending"));
+    const master_json_t *fs = master_json_get(r, "feeds");
+    if (fs && fs->type == MASTER_JSON_ARR && fs->n > 1) {
+        printf("feeds of this master (--feed NAME):");
+        for (const master_json_t *x = fs->child; x; x = x->next)
+            printf(" %s", x->type == MASTER_JSON_STR ? x->str : "?");
+        printf("\n");
+    }
     printf("window %s; a mirror silent for %s is gone (reported, no longer counted)\n",
            window > 0 ? ctl_human_duration(window, b1, sizeof b1) : "?",
            ctl_human_duration(gone, b3, sizeof b3));

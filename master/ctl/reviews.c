@@ -14,7 +14,7 @@ static const char *usage =
     "       blsyncctl reviews accept|reject|ask ID --note TEXT [--json]\n"
     "  accept on a listing review removes the listing; on a challenge it discounts the report\n"
     "  and re-evaluates the listing. The note is the answer (or question) the requester reads.\n"
-    "  (with -c CONF, or --url http://HOST:PORT and --token-file F)\n";
+    "  (with -c CONF, or --url http://HOST:PORT and --token-file F; --feed NAME: that feed)\n";
 
 static const char *str_of(const master_json_t *o, const char *k)
 {

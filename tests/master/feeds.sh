@@ -1,0 +1,158 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# One master publishes two feeds ([master] feeds): each with its own policy,
+# store, spool and serials, on the same API (?feed=NAME), sync server,
+# spool layout and /metrics. Feed files that would change what the feeds
+# share are refused. A mirror that follows one feed counts for that feed only.
+. "$(dirname "$0")/../lib.sh"
+
+pki m1 m2
+alloc_port PUB
+# The spamtrap list lists at the first user report; the main list needs two.
+cat >"$T/spamtrap.conf" <<CONF
+[master]
+feed = spamtrap
+db = $T/spamtrap.db
+[policy]
+threshold = 1
+CONF
+write_master_conf "master|feeds = $T/spamtrap.conf" "public|listen = 127.0.0.1:$PUB" \
+    'public|serve_spool = yes'
+
+# What a feed file may not set, each with the error that names it.
+refused() { # WANT LINE...: --check-config fails and says WANT
+    local want=$1 out
+    shift
+    printf '%s\n' "$@" >"$T/bad.conf"
+    cp "$T/master.conf" "$T/bad-master.conf"
+    ini_set "$T/bad-master.conf" "master|feeds = $T/bad.conf"
+    if out=$("$MASTER" --check-config -c "$T/bad-master.conf" 2>&1); then
+        fail "a feed file with '$*' was accepted"
+    fi
+    grep -qF -- "$want" <<<"$out" || fail "feed file '$*': '$out' does not say '$want'"
+}
+refused "[http] listen belong in the main configuration" '[master]' 'feed = x' "db = $T/x.db" \
+    '[http]' 'listen = 127.0.0.1:1'
+refused "[sync] heartbeat_interval belong" '[master]' 'feed = x' "db = $T/x.db" '[sync]' \
+    'heartbeat_interval = 1s'
+refused "[publisher] spool belongs in the main configuration" '[master]' 'feed = x' \
+    "db = $T/x.db" '[publisher]' "spool = $T/other"
+refused "[publisher] key belongs" '[master]' 'feed = x' "db = $T/x.db" '[publisher]' \
+    "key = $T/other.key"
+refused "[master] feed is also the main configuration's" '[master]' 'feed = main' "db = $T/x.db"
+refused "[master] db is also the main configuration's" '[master]' 'feed = x' "db = $T/master.db"
+"$MASTER" --check-config -c "$T/master.conf" >/dev/null || fail "the two-feed configuration fails its check"
+pass "feed files: listeners, spool, key, a taken name or db refused with the option named"
+
+start_master
+PUB_URL=http://127.0.0.1:$PUB
+wait_up master 10 logged master 'event=started.*feed="\?spamtrap'
+api GET /v1/status
+expect 200 .feed main '.feeds | join(",")' main,spamtrap
+api GET '/v1/status?feed=spamtrap'
+expect 200 .feed spamtrap
+api GET '/v1/status?feed=nosuch'
+expect_msg 404 "no feed named 'nosuch'"
+api GET '/v1/status?feed=spamtrap' '' ''
+[ "$STATUS" = 401 ] && ! grep -q spamtrap "$T/out" || fail "without a token: HTTP $STATUS $(cat "$T/out")"
+pass "API: /v1/status lists both feeds; ?feed= picks one, an unknown one is 404, none without a token"
+
+# Each feed its own policy: one user report lists in spamtrap only.
+s_main=$(master_serial)
+api POST '/v1/reports?feed=spamtrap' '{"ip":"192.0.2.7","source":"user"}'
+expect 200
+api POST /v1/reports '{"ip":"192.0.2.7","source":"user"}'
+expect 200
+api GET '/v1/lookup/192.0.2.7?feed=spamtrap'
+expect 200 .listed true
+api GET /v1/lookup/192.0.2.7
+expect 200 .listed false
+pass "policy per feed: one user report lists 192.0.2.7 in spamtrap (threshold 1), not in main (2)"
+
+ctl() { in_ns master "$CTL" "$@" --url "$MASTER_URL" --token-file "$T/token"; }
+ctl lookup 192.0.2.7 --feed spamtrap >/dev/null || fail "blsyncctl lookup --feed spamtrap: not listed"
+rc=0
+ctl lookup 192.0.2.7 >/dev/null || rc=$?
+[ "$rc" = 1 ] || fail "blsyncctl lookup on main: exit $rc, want 1 (not listed)"
+out=$(ctl status --feed spamtrap) || true
+grep -q '^feed spamtrap: serial' <<<"$out" && grep -q '^feeds of this master (--feed NAME): main spamtrap$' <<<"$out" ||
+    fail "blsyncctl status --feed spamtrap: $out"
+rc=0
+ctl status --feed 'bad&name' >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "blsyncctl --feed 'bad&name': exit $rc, want 2"
+pass "blsyncctl --feed: lookup and status of spamtrap; the feeds listed; a bad name is a usage error"
+
+# Operator listings and their serials, feed by feed.
+api POST '/v1/listings?feed=spamtrap' '{"prefix":"198.51.100.0/24","comment":"trap"}'
+expect 201
+list 203.0.113.9
+trap_serial() { master_status '.serial' 2>/dev/null; }
+st_serial() {
+    in_ns master curl -sf --max-time "$_BL_CURL_TIME" -H "Authorization: Bearer $TOK" \
+        "$MASTER_URL/v1/status?feed=spamtrap" | jq -r "${1:-.serial}"
+}
+wait_until 10 test "$(st_serial .pending)" = 0 || fail "spamtrap never published"
+wait_until 10 published_all || fail "main never published"
+api GET '/v1/listings?feed=spamtrap'
+expect 200
+jq -e '[.listings[].prefix] | sort == ["192.0.2.7","198.51.100.0/24"]' "$T/out" >/dev/null ||
+    fail "spamtrap listings: $(cat "$T/out")"
+api GET /v1/listings
+jq -e '[.listings[].prefix] == ["203.0.113.9"]' "$T/out" >/dev/null ||
+    fail "main listings: $(cat "$T/out")"
+[ -s "$T/spool/spamtrap/head" ] && [ -s "$T/spool/main/head" ] || fail "a feed has no head in the spool"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$PUB_URL/spool/spamtrap/head")" = 200 ] ||
+    fail "the public listener does not serve /spool/spamtrap/head"
+pass "listings and spool apart: spamtrap holds its 2, main its 1; both heads served under /spool/"
+
+# Mirrors: m1 follows both feeds (a zone each), m2 only main.
+write_mirror_conf m1 "zone trap.test|feed = spamtrap" "zone trap.test|trusted_key = $T/sign.pub" \
+    "zone trap.test|ttl = 1"
+write_mirror_conf m2
+start_mirror m1
+start_mirror m2
+trap_synced() { [ "$(metric m1 'blsync_mirror_serial{feed="spamtrap"}')" = "$(st_serial)" ]; }
+wait_until 20 all_synced m1 m2 || fail "the mirrors never reached main's serial"
+wait_until 20 trap_synced || fail "m1 never reached spamtrap's serial $(st_serial)"
+answer() { dq "$1" +short "$2" A | sort | tr '\n' ' '; }
+[ "$(answer m1 7.2.0.192.trap.test)" = "127.0.0.2 " ] || fail "m1 trap.test 192.0.2.7: $(answer m1 7.2.0.192.trap.test)"
+[ "$(answer m1 1.100.51.198.trap.test)" = "127.0.0.2 " ] || fail "m1 trap.test 198.51.100.1 unlisted"
+expect_status m1 NXDOMAIN 7.2.0.192.$ZONE A
+[ "$(answer m2 9.113.0.203.$ZONE)" = "127.0.0.2 " ] || fail "m2 $ZONE 203.0.113.9 unlisted"
+expect_status m1 NXDOMAIN 9.113.0.203.trap.test A
+pass "mirrors: trap.test answers spamtrap's listings, $ZONE main's; each mirror at each feed's serial"
+
+# The master's metrics: both feeds' series; m2 counts for main only.
+feed_active() { metric master "blsync_master_mirrors_active{feed=\"$1\"}"; }
+wait_until 10 test "$(feed_active main)" = 2 -a "$(feed_active spamtrap)" = 1 ||
+    fail "mirrors active: main $(feed_active main), spamtrap $(feed_active spamtrap); want 2 and 1"
+[ "$(metric master 'blsync_master_serial{feed="spamtrap"}')" = "$(st_serial)" ] ||
+    fail "blsync_master_serial{feed=spamtrap} is not spamtrap's serial"
+scrape master | grep -q '^blsync_master_mirror_acked_serial{feed="spamtrap",mirror="m1"}' ||
+    fail "no acked serial of m1 for spamtrap"
+! scrape master | grep -q '^blsync_master_mirror_acked_serial{feed="spamtrap",mirror="m2"}' ||
+    fail "m2, which does not follow spamtrap, has a spamtrap series"
+api GET '/v1/mirrors?feed=spamtrap'
+jq -e '[.mirrors[].name] == ["m1"]' "$T/out" >/dev/null || fail "spamtrap's mirrors: $(cat "$T/out")"
+pass "metrics per feed: serials, mirrors active main 2 / spamtrap 1; m2 has no spamtrap series"
+
+# A delisting in one feed leaves the other alone.
+s_main=$(master_serial)
+api DELETE '/v1/listings/198.51.100.0%2F24?reason=technical-error&feed=spamtrap'
+[[ $STATUS == 2* ]] || fail "spamtrap delisting: HTTP $STATUS $(cat "$T/out")"
+wait_until 10 test "$(st_serial .pending)" = 0 || fail "spamtrap never published the delisting"
+wait_until 20 trap_synced || fail "m1 never applied spamtrap's delisting"
+expect_status m1 NXDOMAIN 1.100.51.198.trap.test A
+[ "$(master_serial)" = "$s_main" ] || fail "main's serial moved with a spamtrap delisting"
+[ "$(answer m1 7.2.0.192.trap.test)" = "127.0.0.2 " ] || fail "192.0.2.7 lost from spamtrap"
+pass "delisting in spamtrap reaches m1; main's serial stays $s_main"
+
+# SIGHUP reads the feed file again.
+ini_set "$T/master.conf" 'policy|mirror_active = 2h'
+ini_set "$T/spamtrap.conf" 'policy|mirror_active = 3h'
+mark master
+kill -HUP "${PID[master]}"
+wait_up master 10 logged master 'event=reloaded what=config .*mirror_active=3h serve_spool=no feed="\?spamtrap'
+logged master 'event=reloaded what=config .*mirror_active=2h .*feed="\?main' || fail "main not reloaded"
+pass "SIGHUP: each feed reloads its own file (mirror_active 2h main, 3h spamtrap)"
+finish
