@@ -35,6 +35,7 @@ struct master_metrics {
     /* A further feed's series in the first feed's registry (not owned): the
      * listeners' and the review queue's series are the first feed's. */
     struct master_metrics *main;
+    int several; /* the first feed's, once a further feed has series */
     char feed[BL_FEED_MAX + 1];
     int64_t window_ms, gone_ms;
     bl_metrics_series_t *serial, *pending, *publish_age, *pub_ok, *pub_err, *pub_dur, *bytes_delta,
@@ -146,6 +147,7 @@ int master_metrics_new_feed(master_metrics_t *main_m, const char *feed, master_m
         return BL_ENOMEM;
     }
     m->main = main_m;
+    main_m->several = 1;
     m->r = main_m->r;
     m->f = main_m->f;
     m->window_ms = main_m->window_ms;
@@ -386,14 +388,19 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
     bl_metrics_set(m->active, (double)m->tick_active);
     bl_metrics_set(m->gone, (double)m->tick_gone);
     bl_metrics_set(m->revoked, (double)m->tick_revoked);
-    if (m->main) /* the sync server's own counts are the first feed's */
+    /* With several feeds, a mirror is connected for the feeds it follows. */
+    if (m->main || m->several)
         bl_metrics_set(m->connected, (double)m->tick_connected);
+    if (sync) {
+        uint64_t hb = master_sync_feed_heartbeats(sync, m->feed);
+        if (hb > m->heartbeats_seen)
+            bl_metrics_add(m->heartbeats, hb - m->heartbeats_seen);
+        m->heartbeats_seen = hb;
+    }
     if (sync && !m->main) {
         const master_sync_stats_t *st = master_sync_stats(sync);
-        bl_metrics_set(m->connected, (double)st->connected);
-        if (st->heartbeats_sent > m->heartbeats_seen)
-            bl_metrics_add(m->heartbeats, st->heartbeats_sent - m->heartbeats_seen);
-        m->heartbeats_seen = st->heartbeats_sent;
+        if (!m->several)
+            bl_metrics_set(m->connected, (double)st->connected);
         if (st->disconnects_silent > m->silent_seen)
             bl_metrics_add(bl_metrics_with(m->f.sync_disconnects, "silent"),
                            st->disconnects_silent - m->silent_seen);

@@ -81,6 +81,7 @@ typedef struct {
     uint8_t hb[BL_OBJ_PREFIX]; /* the current signed heartbeat, shared by every mirror */
     int64_t hb_ms;             /* when it was signed (0: none) */
     uint64_t hb_serial;
+    uint64_t hb_sent; /* heartbeats of this feed sent to mirrors */
 } feed_t;
 
 typedef struct {
@@ -597,6 +598,7 @@ static void heartbeat_send(sconn_t *c, sub_t *sub)
     if (bl_tls_write(c->tls, fr, sizeof fr) == 0) {
         sub->hb_due = 0;
         s->st.heartbeats_sent++;
+        f->hb_sent++;
     }
 }
 
@@ -1472,6 +1474,12 @@ size_t master_sync_peers(const master_sync_t *s, master_sync_peer_t *out, size_t
         }
     }
     return n;
+}
+
+uint64_t master_sync_feed_heartbeats(const master_sync_t *s, const char *feed)
+{
+    int i = find_feed(s, feed);
+    return i < 0 ? 0 : s->feeds[i].hb_sent;
 }
 
 const master_sync_stats_t *master_sync_stats(const master_sync_t *s)

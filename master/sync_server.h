@@ -165,6 +165,8 @@ typedef struct {
     size_t connected;
 } master_sync_stats_t;
 const master_sync_stats_t *master_sync_stats(const master_sync_t *s);
+/* Heartbeats of feed sent to mirrors (0 for a feed no mirror asked for). */
+uint64_t master_sync_feed_heartbeats(const master_sync_t *s, const char *feed);
 /* The TLS listener, for its refusals before a session (bl_tls_server_refusals). */
 const bl_tls_server_t *master_sync_listener(const master_sync_t *s);
 

@@ -126,6 +126,16 @@ pass "mirrors: trap.test answers spamtrap's listings, $ZONE main's; each mirror 
 feed_active() { metric master "blsync_master_mirrors_active{feed=\"$1\"}"; }
 wait_until 10 test "$(feed_active main)" = 2 -a "$(feed_active spamtrap)" = 1 ||
     fail "mirrors active: main $(feed_active main), spamtrap $(feed_active spamtrap); want 2 and 1"
+[ "$(metric master 'blsync_master_mirrors_connected{feed="main"}')" = 2 ] &&
+    [ "$(metric master 'blsync_master_mirrors_connected{feed="spamtrap"}')" = 1 ] ||
+    fail "mirrors connected per feed: $(scrape master | grep '^blsync_master_mirrors_connected')"
+# Heartbeats go to each follower of a feed: main's count grows twice as fast as spamtrap's.
+hb() { metric master "blsync_master_heartbeats_sent_total{feed=\"$1\"}"; }
+hb_main=$(hb main) hb_trap=$(hb spamtrap)
+hb_grown() { [ "$(hb spamtrap)" -ge $((hb_trap + 5)) ]; }
+wait_until 20 hb_grown || fail "spamtrap's heartbeats did not grow: $hb_trap -> $(hb spamtrap)"
+d_main=$(($(hb main) - hb_main)) d_trap=$(($(hb spamtrap) - hb_trap))
+[ "$d_main" -gt "$d_trap" ] || fail "heartbeats: main +$d_main, spamtrap +$d_trap; main has two followers"
 [ "$(metric master 'blsync_master_serial{feed="spamtrap"}')" = "$(st_serial)" ] ||
     fail "blsync_master_serial{feed=spamtrap} is not spamtrap's serial"
 scrape master | grep -q '^blsync_master_mirror_acked_serial{feed="spamtrap",mirror="m1"}' ||
@@ -134,7 +144,7 @@ scrape master | grep -q '^blsync_master_mirror_acked_serial{feed="spamtrap",mirr
     fail "m2, which does not follow spamtrap, has a spamtrap series"
 api GET '/v1/mirrors?feed=spamtrap'
 jq -e '[.mirrors[].name] == ["m1"]' "$T/out" >/dev/null || fail "spamtrap's mirrors: $(cat "$T/out")"
-pass "metrics per feed: serials, mirrors active main 2 / spamtrap 1; m2 has no spamtrap series"
+pass "metrics per feed: serials, mirrors active and connected main 2 / spamtrap 1, heartbeats per feed; m2 has no spamtrap series"
 
 # A delisting in one feed leaves the other alone.
 s_main=$(master_serial)
