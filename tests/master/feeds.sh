@@ -126,22 +126,28 @@ pass "mirrors: trap.test answers spamtrap's listings, $ZONE main's; each mirror 
 feed_active() { metric master "blsync_master_mirrors_active{feed=\"$1\"}"; }
 wait_until 10 test "$(feed_active main)" = 2 -a "$(feed_active spamtrap)" = 1 ||
     fail "mirrors active: main $(feed_active main), spamtrap $(feed_active spamtrap); want 2 and 1"
-[ "$(metric master 'blsync_master_mirrors_connected{feed="main"}')" = 2 ] &&
-    [ "$(metric master 'blsync_master_mirrors_connected{feed="spamtrap"}')" = 1 ] ||
-    fail "mirrors connected per feed: $(scrape master | grep '^blsync_master_mirrors_connected')"
-# Heartbeats go to each follower of a feed: main's count grows twice as fast as spamtrap's.
-hb() { metric master "blsync_master_heartbeats_sent_total{feed=\"$1\"}"; }
-hb_main=$(hb main) hb_trap=$(hb spamtrap)
-hb_grown() { [ "$(hb spamtrap)" -ge $((hb_trap + 5)) ]; }
-wait_until 20 hb_grown || fail "spamtrap's heartbeats did not grow: $hb_trap -> $(hb spamtrap)"
-d_main=$(($(hb main) - hb_main)) d_trap=$(($(hb spamtrap) - hb_trap))
-[ "$d_main" -gt "$d_trap" ] || fail "heartbeats: main +$d_main, spamtrap +$d_trap; main has two followers"
-[ "$(metric master 'blsync_master_serial{feed="spamtrap"}')" = "$(st_serial)" ] ||
+# One scrape for the checks below (m() reads it); retried while the master is busy.
+wait_until 10 eval 'scrape master >"$T/scrape"' || fail "master metrics: no scrape"
+m() { awk -v k="$1" '$1 == k { print $2 }' "$T/scrape"; }
+[ "$(m 'blsync_master_mirrors_connected{feed="main"}')" = 2 ] &&
+    [ "$(m 'blsync_master_mirrors_connected{feed="spamtrap"}')" = 1 ] ||
+    fail "mirrors connected per feed: $(grep '^blsync_master_mirrors_connected' "$T/scrape")"
+[ "$(m 'blsync_master_serial{feed="spamtrap"}')" = "$(st_serial)" ] ||
     fail "blsync_master_serial{feed=spamtrap} is not spamtrap's serial"
-scrape master | grep -q '^blsync_master_mirror_acked_serial{feed="spamtrap",mirror="m1"}' ||
-    fail "no acked serial of m1 for spamtrap"
-! scrape master | grep -q '^blsync_master_mirror_acked_serial{feed="spamtrap",mirror="m2"}' ||
+grep -q '^blsync_master_mirror_acked_serial{feed="spamtrap",mirror="m1"}' "$T/scrape" ||
+    fail "no acked serial of m1 for spamtrap: $(grep mirror_acked_serial "$T/scrape")"
+! grep -q '^blsync_master_mirror_acked_serial{feed="spamtrap",mirror="m2"}' "$T/scrape" ||
     fail "m2, which does not follow spamtrap, has a spamtrap series"
+# Heartbeats go to each follower of a feed: main's count grows twice as fast as spamtrap's.
+hb_main=$(m 'blsync_master_heartbeats_sent_total{feed="main"}')
+hb_trap=$(m 'blsync_master_heartbeats_sent_total{feed="spamtrap"}')
+hb_grown() {
+    scrape master >"$T/scrape" && [ "$(m 'blsync_master_heartbeats_sent_total{feed="spamtrap"}')" -ge $((hb_trap + 5)) ]
+}
+wait_until 20 hb_grown || fail "spamtrap's heartbeats did not grow from $hb_trap"
+d_main=$(($(m 'blsync_master_heartbeats_sent_total{feed="main"}') - hb_main))
+d_trap=$(($(m 'blsync_master_heartbeats_sent_total{feed="spamtrap"}') - hb_trap))
+[ "$d_main" -gt "$d_trap" ] || fail "heartbeats: main +$d_main, spamtrap +$d_trap; main has two followers"
 api GET '/v1/mirrors?feed=spamtrap'
 jq -e '[.mirrors[].name] == ["m1"]' "$T/out" >/dev/null || fail "spamtrap's mirrors: $(cat "$T/out")"
 pass "metrics per feed: serials, mirrors active and connected main 2 / spamtrap 1, heartbeats per feed; m2 has no spamtrap series"
