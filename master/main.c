@@ -146,7 +146,8 @@ static int feed_open(master_t *m, feed_t *f, size_t i)
     master_config_t *c = f->c;
     int rc;
     pthread_mutex_init(&f->lock, NULL);
-    if ((rc = master_store_temp_dir(c->db)) ||
+    /* SQLite's temporary files (one directory per process): beside the first feed's store. */
+    if ((i == 0 && (rc = master_store_temp_dir(c->db))) ||
         (rc = master_store_open(c->db, c->feed, c->sync_full, &f->store))) {
         fprintf(stderr, "blsync-master: store %s: %s\n", c->db, bl_strerror(rc));
         return 1;
