@@ -193,7 +193,8 @@ static const bl_conf_opt_t opts[] = {
       .max = 100000000, .help = "Review requests one client may file at once."),
     O("public", "max_open_requests", BL_CONF_UINT, max_open_reviews, .def = "1000", .min = 1,
       .max = 100000000, .help = "Open review requests at most; past it new ones are refused (503).",
-      .doc = "The oldest are kept: operators answer them, then requests are taken again."),
+      .doc = "The oldest are kept: operators answer them, then requests are taken again. With "
+             "several feeds, each feed's queue holds this many."),
     O("public", "recent_delisting", BL_CONF_DURATION, recent_delisting_ms, .def = "7d",
       .help = "A delisting this recent is shown and may still be reviewed."),
     O("public", "response_limit", BL_CONF_DURATION, review_response_ms, .def = "24h",
