@@ -31,7 +31,9 @@ static const bl_conf_section_t sections[] = {
          "unless serve_spool is on. Point "
          "the mirrors' TXT template at it (txt = Listed; see https://HOST/?ip=$). Its "
          "idle and request timeouts are those of [http]; lookups and requests have per-client rate "
-         "limits (a client is an IPv4 address or an IPv6 /64), answered 429 past them."},
+         "limits (a client is an IPv4 address or an IPv6 /64), answered 429 past them. With "
+         "several feeds ([master] feeds) a lookup shows the address in each feed, and a review "
+         "request names the feed of the listing."},
     {.name = "publisher",
      .doc = "Signed deltas and snapshots of the feed, written into the spool the sync server "
             "serves."},
@@ -103,11 +105,18 @@ static const bl_conf_opt_t opts[] = {
       .example = "/etc/blsync/feeds.d/spamtrap.conf",
       .help = "Files of further feeds this master publishes, separated by spaces.",
       .doc = "A feed file is a master configuration read over this one: it sets its own "
-             "[master] feed and db and may set [master] sync and verify_digest_on_start, "
+             "[master] feed and db and may set [master] description, sync and "
+             "verify_digest_on_start, "
              "[publisher] (but spool and key: every feed is signed with this file's key into "
              "this file's spool), [policy] and [kind.*]. The listeners are this file's: the API "
              "takes ?feed=NAME, the sync server and the spool's HTTP layout serve every feed, "
              "/metrics labels each feed's series. At most 16 feeds in all."),
+    O("master", "description", BL_CONF_STR, description, .arg = "text",
+      .example = "Spam traps only: listed at the first trap hit",
+      .help = "What this feed lists, in a sentence the public page shows with it.",
+      .doc = "Shown under the feed's name on the public lookup page and in its JSON "
+             "(\"description\"); a feed file's own (a feed file does not take the main "
+             "configuration's). Read at start-up."),
     O("master", "verify_digest_on_start", BL_CONF_BOOL, verify_digest, .def = "yes",
       .help = "Recompute the state digest from the store at start-up."),
 
@@ -184,7 +193,8 @@ static const bl_conf_opt_t opts[] = {
       .max = 100000000, .help = "Review requests one client may file at once."),
     O("public", "max_open_requests", BL_CONF_UINT, max_open_reviews, .def = "1000", .min = 1,
       .max = 100000000, .help = "Open review requests at most; past it new ones are refused (503).",
-      .doc = "The oldest are kept: operators answer them, then requests are taken again."),
+      .doc = "The oldest are kept: operators answer them, then requests are taken again. With "
+             "several feeds, each feed's queue holds this many."),
     O("public", "recent_delisting", BL_CONF_DURATION, recent_delisting_ms, .def = "7d",
       .help = "A delisting this recent is shown and may still be reviewed."),
     O("public", "response_limit", BL_CONF_DURATION, review_response_ms, .def = "24h",
@@ -462,6 +472,7 @@ int master_config_load_feed(const master_config_t *main_c, const char *path, mas
                             char *err, size_t errlen)
 {
     *out = *main_c;
+    out->description[0] = 0; /* the main feed's sentence does not describe this one */
     int rc = master_config_load(path, out, err, errlen);
     if (rc)
         return rc;

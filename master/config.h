@@ -22,6 +22,7 @@ typedef struct {
     char feed[BL_FEED_MAX + 1];
     char db[PATH_MAX];
     char feed_files[4096]; /* [master] feeds: files of further feeds, space-separated */
+    char description[256]; /* shown with the feed on the public page ("": none) */
     int sync_full;
     int log_level;
     int verify_digest; /* recompute the state digest at start-up */

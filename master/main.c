@@ -357,7 +357,7 @@ int main(int argc, char **argv)
     if (m.c.public_listen[0]) {
         master_public_conf(&m.c, &m.pubc, &f0->lock, f0->store, f0->metrics);
         for (size_t i = 1; i < m.nfeeds; i++)
-            m.pubc.feeds[m.pubc.nfeeds++] = m.fc[i - 1].feed;
+            master_public_add_feed(&m.pubc, m.feeds[i].c, &m.feeds[i].lock, m.feeds[i].store);
         if (master_public_start(&m.pubc, m.c.public_listen, &m.public_)) {
             fprintf(stderr, "blsync-master: cannot serve the public page on %s\n",
                     m.c.public_listen);

@@ -33,9 +33,12 @@ struct master_metrics {
     bl_metrics_t *r;
     bl_metrics_master_t f;
     /* A further feed's series in the first feed's registry (not owned): the
-     * listeners' and the review queue's series are the first feed's. */
+     * listeners' and the review queue's series are the first feed's (the
+     * queue's summed over every feed). */
     struct master_metrics *main;
     int several; /* the first feed's, once a further feed has series */
+    /* The first feed's: the further feeds' objects, linked through next. */
+    struct master_metrics *next;
     char feed[BL_FEED_MAX + 1];
     int64_t window_ms, gone_ms;
     bl_metrics_series_t *serial, *pending, *publish_age, *pub_ok, *pub_err, *pub_dur, *bytes_delta,
@@ -47,6 +50,9 @@ struct master_metrics {
     /* The lookup counter of each result of lookup_results, once a lookup had it. */
     _Atomic(bl_metrics_series_t *) public_lookup[LOOKUP_RESULTS];
     _Atomic int64_t review_oldest_ms;
+    /* This feed's review queue at its last tick: the gauges sum every feed's. */
+    uint64_t rv[MASTER_REVIEW_STATES];
+    int64_t rv_oldest_ms;
     bl_metrics_series_t *sync_refused[BL_TLS_REFUSED_N], *sync_handshakes;
     uint64_t sync_refused_seen[BL_TLS_REFUSED_N];
     _Atomic int64_t last_publish_ms;
@@ -148,6 +154,8 @@ int master_metrics_new_feed(master_metrics_t *main_m, const char *feed, master_m
     }
     m->main = main_m;
     main_m->several = 1;
+    m->next = main_m->next;
+    main_m->next = m;
     m->r = main_m->r;
     m->f = main_m->f;
     m->window_ms = main_m->window_ms;
@@ -163,6 +171,11 @@ void master_metrics_free(master_metrics_t *m)
         return;
     if (!m->main)
         bl_metrics_free(m->r);
+    for (master_metrics_t **q = m->main ? &m->main->next : &m->next; *q; q = &(*q)->next)
+        if (*q == m) {
+            *q = m->next;
+            break;
+        }
     free(m->mirrors);
     free(m);
 }
@@ -359,6 +372,23 @@ void master_metrics_reloaded(master_metrics_t *m, int ok)
         bl_metrics_inc(bl_metrics_with(m->f.config_reloads, ok ? "ok" : "error"));
 }
 
+/* The review gauges of every feed's queue: requests per state summed, the
+ * oldest unanswered one of them all (ticks run on the loop thread alone). */
+static void reviews_sum(master_metrics_t *main_m)
+{
+    uint64_t rv[MASTER_REVIEW_STATES] = {0};
+    int64_t oldest = 0;
+    for (const master_metrics_t *f = main_m; f; f = f->next) {
+        for (int i = 0; i < MASTER_REVIEW_STATES; i++)
+            rv[i] += f->rv[i];
+        if (f->rv_oldest_ms && (!oldest || f->rv_oldest_ms < oldest))
+            oldest = f->rv_oldest_ms;
+    }
+    for (int i = 0; i < MASTER_REVIEW_STATES; i++)
+        bl_metrics_set(main_m->reviews[i], (double)rv[i]);
+    atomic_store(&main_m->review_oldest_ms, oldest);
+}
+
 void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *sync,
                          const master_acks_t *acks, int64_t now_ms)
 {
@@ -421,13 +451,8 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
             bl_metrics_set(m->sync_handshakes, (double)bl_tls_server_nhandshakes(l));
         }
     }
-    uint64_t rv[MASTER_REVIEW_STATES];
-    int64_t rv_oldest;
-    if (!m->main && !master_review_stats(s, rv, &rv_oldest)) {
-        for (int i = 0; i < MASTER_REVIEW_STATES; i++)
-            bl_metrics_set(m->reviews[i], (double)rv[i]);
-        atomic_store(&m->review_oldest_ms, rv_oldest);
-    }
+    if (!master_review_stats(s, m->rv, &m->rv_oldest_ms))
+        reviews_sum(m->main ? m->main : m);
     uint64_t n = 0, broken = 0;
     int64_t oldest = 0;
     uint64_t oldest_serial = 0;

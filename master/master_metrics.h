@@ -34,7 +34,8 @@ struct master_acks;
 /* Refreshes serial, pending, listings, mirror and propagation gauges from
  * the store and the acknowledgements (acks may be NULL: no mirrors). Loop
  * thread, store lock held. sync may be NULL; it also says which mirrors are
- * revoked. */
+ * revoked. The review gauges (unlabelled) sum every feed's queue as each
+ * feed's tick last saw it. */
 void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *sync,
                          const struct master_acks *acks, int64_t now_ms);
 /* A delisting reached the last active mirror age_ms after it was decided. */

@@ -288,7 +288,7 @@ static int client_of(const master_public_conf_t *c, struct MHD_Connection *conn,
 
 typedef struct {
     pthread_mutex_t mu;
-    master_store_t *s;
+    master_store_t *s[MASTER_FEEDS_MAX]; /* a read-only connection to each feed's store */
 } reader_t;
 
 struct master_public {
@@ -515,15 +515,20 @@ static reader_t *reader_take(master_public_t *p)
     return &p->readers[i];
 }
 
-/* One lookup is one read transaction on a read-only connection: a single
- * snapshot, the file locks taken once, and never the writer's lock. */
+/* One lookup is one read transaction per feed on read-only connections: a
+ * single snapshot of each store, its file locks taken once, and never a
+ * writer's lock. lk[i] is feed i's answer. */
 static int reader_lookup(master_public_t *p, const bl_prefix_t *a, master_lookup_t *lk)
 {
     reader_t *r = reader_take(p);
-    int rc = master_store_lookup_begin(r->s);
-    if (!rc)
-        rc = master_policy_lookup_public(r->s, p->c->policy, a, bl_now_ms(), lk);
-    master_store_read_end(r->s);
+    int rc = 0;
+    for (size_t i = 0; i < p->c->nfeeds && !rc; i++) {
+        rc = master_store_lookup_begin(r->s[i]);
+        if (!rc)
+            rc =
+                master_policy_lookup_public(r->s[i], p->c->feeds[i].policy, a, bl_now_ms(), &lk[i]);
+        master_store_read_end(r->s[i]);
+    }
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
@@ -583,7 +588,7 @@ static int parse_ip(master_public_t *p, const char *ip, bl_prefix_t *a, const ch
         *why = "not an IP address (too long)";
         return BL_EINVAL;
     }
-    return master_policy_target(p->c->policy, ip, 0, a, why);
+    return master_policy_target(p->c->feeds[0].policy, ip, 0, a, why);
 }
 
 static void json_time(bl_buf_t *b, const char *k, int64_t ms)
@@ -596,6 +601,104 @@ static void json_time(bl_buf_t *b, const char *k, int64_t ms)
         put(b, "null");
 }
 
+/* The feed a request names: none or "" is the first; -1 if no feed has that name. */
+static int feed_index(const master_public_t *p, const char *name)
+{
+    if (!name || !*name)
+        return 0;
+    for (size_t i = 0; i < p->c->nfeeds; i++)
+        if (!strcmp(p->c->feeds[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+static const char *feed_name(const master_public_t *p, int fi)
+{
+    return p->c->feeds[fi].name;
+}
+
+/* "&feed=NAME" (amp: "&amp;feed=NAME", for HTML) when the page has several
+ * feeds, the name percent-encoded; nothing with one feed. */
+static void feed_query(const master_public_t *p, bl_buf_t *b, int fi, int amp)
+{
+    if (p->c->nfeeds < 2)
+        return;
+    put(b, amp ? "&amp;feed=" : "&feed=");
+    for (const char *q = feed_name(p, fi); *q; q++) {
+        unsigned char c = (unsigned char)*q;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            bl_buf_u8(b, c);
+        else
+            fmt(b, "%%%02X", c);
+    }
+}
+
+/* The lookup's result counted once per request: listed in a feed, else
+ * being delisted in one, else not listed. */
+static const char *lookup_result(const view_t *v, size_t n)
+{
+    int listed = 0, progress = 0;
+    for (size_t i = 0; i < n; i++) {
+        listed |= v[i].listed;
+        progress |= v[i].in_progress;
+    }
+    return listed ? "listed" : progress ? "delisting" : "not_listed";
+}
+
+/* Looks a up in every feed (lk) and makes what the public sees of each (v);
+ * counts the lookup by its result. Non-zero: a store could not be read. */
+static int lookup_views(master_public_t *p, const bl_prefix_t *a, master_lookup_t *lk, view_t *v)
+{
+    int64_t now = bl_now_ms();
+    if (reader_lookup(p, a, lk)) {
+        count_lookup(p, "error");
+        return BL_EIO;
+    }
+    for (size_t i = 0; i < p->c->nfeeds; i++)
+        view_of(p, &lk[i], now, &v[i]);
+    count_lookup(p, lookup_result(v, p->c->nfeeds));
+    return 0;
+}
+
+/* One feed's answer as JSON members, from "listed" to "review_possible". */
+static void json_view(bl_buf_t *b, const master_lookup_t *lk, const view_t *v)
+{
+    char s[BL_PREFIX_STRLEN];
+    fmt(b, "\"listed\":%s,\"state\":\"%s\"", v->listed ? "true" : "false",
+        v->in_progress ? "delisting"
+        : v->listed    ? "listed"
+                       : "not-listed");
+    if (v->listed) {
+        bl_prefix_format(&lk->l.e.key, s, sizeof s);
+        fmt(b, ",\"matched_prefix\":\"%s\"", s);
+        json_time(b, "listed_since", lk->l.e.listed_at * 1000);
+        json_time(b, "last_report", lk->last_report_ms);
+        if (lk->seconds_to_delist >= 0)
+            fmt(b, ",\"seconds_to_delisting\":%lld", (long long)lk->seconds_to_delist);
+        else
+            put(b, ",\"seconds_to_delisting\":null");
+        fmt(b, ",\"reason\":\"%s\",\"reason_text\":", v->kind);
+        jstr(b, v->reason);
+    } else {
+        json_time(b, "last_report", lk->last_report_ms);
+        put(b, ",\"seconds_to_delisting\":");
+        put(b, v->in_progress ? "0" : "null");
+        json_time(b, "delisted_at", v->recent || v->in_progress ? lk->d.decided_ms : 0);
+    }
+    put(b, ",\"time_to_delisting\":");
+    if (v->ttd[0])
+        jstr(b, v->ttd);
+    else
+        put(b, "null");
+    if (v->in_progress && !v->listed && lk->mirrors_total)
+        fmt(b, ",\"mirrors_active\":%" PRIu64 ",\"mirrors_with_delisting\":%" PRIu64,
+            lk->mirrors_total, lk->mirrors_acked);
+    fmt(b, ",\"review_possible\":%s", v->listed || v->recent ? "true" : "false");
+}
+
+/* The JSON: the first feed's answer at the top level; with several feeds
+ * every feed's (the first too) in "feeds", each under its name. */
 static int api_lookup(master_public_t *p, const char *ip, resp_t *r)
 {
     bl_prefix_t a;
@@ -604,62 +707,135 @@ static int api_lookup(master_public_t *p, const char *ip, resp_t *r)
         count_lookup(p, "invalid");
         return json_error(r, 400, "ip", why);
     }
-    master_lookup_t lk;
-    int64_t now = bl_now_ms();
-    if (reader_lookup(p, &a, &lk)) {
-        count_lookup(p, "error");
+    master_lookup_t lk[MASTER_FEEDS_MAX];
+    view_t v[MASTER_FEEDS_MAX];
+    if (lookup_views(p, &a, lk, v))
         return json_error(r, 503, NULL, "the list cannot be read now; try again later");
-    }
-    view_t v;
-    view_of(p, &lk, now, &v);
-    count_lookup(p, v.listed ? "listed" : v.in_progress ? "delisting" : "not_listed");
+    size_t n = p->c->nfeeds;
     char s[BL_PREFIX_STRLEN];
     bl_prefix_format(&a, s, sizeof s);
     r->status = 200;
     r->html = 0;
-    fmt(&r->b, "{\"ip\":\"%s\",\"listed\":%s,\"state\":\"%s\"", s, v.listed ? "true" : "false",
-        v.in_progress ? "delisting"
-        : v.listed    ? "listed"
-                      : "not-listed");
-    if (v.listed) {
-        bl_prefix_format(&lk.l.e.key, s, sizeof s);
-        fmt(&r->b, ",\"matched_prefix\":\"%s\"", s);
-        json_time(&r->b, "listed_since", lk.l.e.listed_at * 1000);
-        json_time(&r->b, "last_report", lk.last_report_ms);
-        if (lk.seconds_to_delist >= 0)
-            fmt(&r->b, ",\"seconds_to_delisting\":%lld", (long long)lk.seconds_to_delist);
-        else
-            put(&r->b, ",\"seconds_to_delisting\":null");
-        fmt(&r->b, ",\"reason\":\"%s\",\"reason_text\":", v.kind);
-        jstr(&r->b, v.reason);
-    } else {
-        json_time(&r->b, "last_report", lk.last_report_ms);
-        put(&r->b, ",\"seconds_to_delisting\":");
-        put(&r->b, v.in_progress ? "0" : "null");
-        json_time(&r->b, "delisted_at", v.recent || v.in_progress ? lk.d.decided_ms : 0);
+    fmt(&r->b, "{\"ip\":\"%s\",", s);
+    json_view(&r->b, &lk[0], &v[0]);
+    if (n > 1) {
+        put(&r->b, ",\"feeds\":[");
+        for (size_t i = 0; i < n; i++) {
+            put(&r->b, i ? ",{\"feed\":" : "{\"feed\":");
+            jstr(&r->b, p->c->feeds[i].name);
+            if (*p->c->feeds[i].description) {
+                put(&r->b, ",\"description\":");
+                jstr(&r->b, p->c->feeds[i].description);
+            }
+            bl_buf_u8(&r->b, ',');
+            json_view(&r->b, &lk[i], &v[i]);
+            bl_buf_u8(&r->b, '}');
+        }
+        bl_buf_u8(&r->b, ']');
     }
-    put(&r->b, ",\"time_to_delisting\":");
-    if (v.ttd[0])
-        jstr(&r->b, v.ttd);
-    else
-        put(&r->b, "null");
-    if (v.in_progress && !v.listed && lk.mirrors_total)
-        fmt(&r->b, ",\"mirrors_active\":%" PRIu64 ",\"mirrors_with_delisting\":%" PRIu64,
-            lk.mirrors_total, lk.mirrors_acked);
-    fmt(&r->b, ",\"review_possible\":%s}\n", v.listed || v.recent ? "true" : "false");
+    put(&r->b, "}\n");
     return 200;
 }
 
-static void dl(bl_buf_t *b, const char *k, const char *v, const char *id)
+/* A <dt>/<dd> pair; the dd's id is id followed by sfx (escaped). */
+static void dl_sfx(bl_buf_t *b, const char *k, const char *v, const char *id, const char *sfx)
 {
     put(b, "<dt>");
     esc(b, k);
     put(b, "</dt><dd");
-    if (id)
-        fmt(b, " id=\"%s\"", id);
+    if (id) {
+        fmt(b, " id=\"%s", id);
+        esc(b, sfx);
+        put(b, "\"");
+    }
     put(b, ">");
     esc(b, v);
     put(b, "</dd>");
+}
+
+static void dl(bl_buf_t *b, const char *k, const char *v, const char *id)
+{
+    dl_sfx(b, k, v, id, "");
+}
+
+/* An element id with the feed's suffix: id="IDSFX". */
+static void id_attr(bl_buf_t *b, const char *id, const char *sfx)
+{
+    fmt(b, " id=\"%s", id);
+    esc(b, sfx);
+    put(b, "\"");
+}
+
+/* One feed's result on the page. With one feed: the section as it always
+ * was (ids result, status, ...); with several each section is named by its
+ * feed (data-feed, a heading "FEED: ...", ids suffixed with "-FEED"). */
+static void feed_section(master_public_t *p, int fi, const char *s, const master_lookup_t *lk,
+                         const view_t *v, bl_buf_t *b)
+{
+    const master_public_feed_t *f = &p->c->feeds[fi];
+    int several = p->c->nfeeds > 1;
+    char sfx[BL_FEED_MAX + 2] = "", t[40];
+    if (several)
+        snprintf(sfx, sizeof sfx, "-%s", f->name);
+    put(b, "<section");
+    id_attr(b, "result", sfx);
+    fmt(b, " class=\"%s\"", v->in_progress ? "progress" : v->listed ? "listed" : "clear");
+    if (several) {
+        put(b, " data-feed=\"");
+        esc(b, f->name);
+        put(b, "\"");
+    }
+    put(b, "><h2");
+    id_attr(b, "status", sfx);
+    put(b, ">");
+    if (several) {
+        esc(b, f->name);
+        put(b, ": ");
+    }
+    esc(b, s);
+    put(b, v->in_progress ? " is being delisted" : v->listed ? " is listed" : " is not listed");
+    put(b, "</h2>");
+    if (*f->description) {
+        put(b, "<p class=\"hint\"");
+        id_attr(b, "description", sfx);
+        put(b, ">");
+        esc(b, f->description);
+        put(b, "</p>");
+    }
+    put(b, "<dl>");
+    if (v->listed) {
+        char m[BL_PREFIX_STRLEN];
+        bl_prefix_format(&lk->l.e.key, m, sizeof m);
+        if (strcmp(m, s))
+            dl_sfx(b, "Matched prefix", m, "prefix", sfx);
+        dl_sfx(b, "Listed since", when(lk->l.e.listed_at * 1000, t, sizeof t), "since", sfx);
+        dl_sfx(b, "Last report",
+               lk->last_report_ms ? when(lk->last_report_ms, t, sizeof t) : "none", "last", sfx);
+        dl_sfx(b, "Reason", v->reason, "reason", sfx);
+    } else if (v->recent || v->in_progress) {
+        dl_sfx(b, "Delisted", when(lk->d.decided_ms, t, sizeof t), "delisted", sfx);
+    }
+    if (v->ttd[0])
+        dl_sfx(b, "Time to delisting", v->ttd, "ttd", sfx);
+    put(b, "</dl>");
+    if (v->listed && lk->l.kind == MASTER_KIND_POLICY) {
+        char d[32];
+        fmt(b,
+            "<p class=\"hint\">Listings end automatically when no new report arrives for %s: "
+            "fixing the source of the spam is the way to delisting. Please do not ask for an "
+            "early delisting.</p>",
+            hours_words(f->policy->duration_ms, d, sizeof d));
+    }
+    if (v->listed || v->recent) {
+        put(b, "<p>If you administer this address and believe the listing is an error, or "
+               "you challenge a report you received: <a");
+        id_attr(b, "review-link", sfx);
+        put(b, " href=\"/review?ip=");
+        esc(b, s);
+        feed_query(p, b, fi, 1);
+        put(b, "\">request a review</a>.</p>");
+    }
+    put(b, several ? "</section>\n" : "</section>");
 }
 
 static int page_lookup(master_public_t *p, const char *ip, resp_t *r)
@@ -685,55 +861,17 @@ static int page_lookup(master_public_t *p, const char *ip, resp_t *r)
         page_end(&r->b);
         return 400;
     }
-    master_lookup_t lk;
-    int64_t now = bl_now_ms();
-    if (reader_lookup(p, &a, &lk)) {
-        count_lookup(p, "error");
+    master_lookup_t lk[MASTER_FEEDS_MAX];
+    view_t v[MASTER_FEEDS_MAX];
+    if (lookup_views(p, &a, lk, v))
         return html_error(r, 503, "Try again later", "The list cannot be read now.");
-    }
-    view_t v;
-    view_of(p, &lk, now, &v);
-    count_lookup(p, v.listed ? "listed" : v.in_progress ? "delisting" : "not_listed");
-    char s[BL_PREFIX_STRLEN], t[40];
+    size_t n = p->c->nfeeds;
+    char s[BL_PREFIX_STRLEN];
     bl_prefix_format(&a, s, sizeof s);
-    fmt(&r->b, "<section id=\"result\" class=\"%s\"><h2 id=\"status\">",
-        v.in_progress ? "progress"
-        : v.listed    ? "listed"
-                      : "clear");
-    esc(&r->b, s);
-    put(&r->b, v.in_progress ? " is being delisted" : v.listed ? " is listed" : " is not listed");
-    put(&r->b, "</h2><dl>");
-    if (v.listed) {
-        char m[BL_PREFIX_STRLEN];
-        bl_prefix_format(&lk.l.e.key, m, sizeof m);
-        if (strcmp(m, s))
-            dl(&r->b, "Matched prefix", m, "prefix");
-        dl(&r->b, "Listed since", when(lk.l.e.listed_at * 1000, t, sizeof t), "since");
-        dl(&r->b, "Last report", lk.last_report_ms ? when(lk.last_report_ms, t, sizeof t) : "none",
-           "last");
-        dl(&r->b, "Reason", v.reason, "reason");
-    } else if (v.recent || v.in_progress) {
-        dl(&r->b, "Delisted", when(lk.d.decided_ms, t, sizeof t), "delisted");
-    }
-    if (v.ttd[0])
-        dl(&r->b, "Time to delisting", v.ttd, "ttd");
-    put(&r->b, "</dl>");
-    if (v.listed && lk.l.kind == MASTER_KIND_POLICY) {
-        char d[32];
-        fmt(&r->b,
-            "<p class=\"hint\">Listings end automatically when no new report arrives for %s: "
-            "fixing the source of the spam is the way to delisting. Please do not ask for an "
-            "early delisting.</p>",
-            hours_words(p->c->policy->duration_ms, d, sizeof d));
-    }
-    if (v.listed || v.recent) {
-        put(&r->b, "<p>If you administer this address and believe the listing is an error, or "
-                   "you challenge a report you received: <a id=\"review-link\" "
-                   "href=\"/review?ip=");
-        esc(&r->b, s);
-        put(&r->b, "\">request a review</a>.</p>");
-    }
-    put(&r->b, "</section>");
+    if (n > 1)
+        put(&r->b, "\n");
+    for (size_t i = 0; i < n; i++)
+        feed_section(p, (int)i, s, &lk[i], &v[i], &r->b);
     page_end(&r->b);
     return 200;
 }
@@ -910,7 +1048,30 @@ static void textarea(bl_buf_t *b, const char *name, const char *text, const char
     put(b, "</textarea>");
 }
 
-static void review_form(master_public_t *p, struct MHD_Connection *conn, resp_t *r,
+/* The form's list select (several feeds only), feed fi selected. */
+static void feed_select(const master_public_t *p, bl_buf_t *b, int fi)
+{
+    if (p->c->nfeeds < 2)
+        return;
+    label(b, "feed", "List", "The list that lists the address");
+    put(b, "<select id=\"feed\" name=\"feed\">");
+    for (size_t i = 0; i < p->c->nfeeds; i++) {
+        const master_public_feed_t *f = &p->c->feeds[i];
+        put(b, "<option value=\"");
+        esc(b, f->name);
+        put(b, (int)i == fi ? "\" selected>" : "\">");
+        esc(b, f->name);
+        if (*f->description) {
+            put(b, " \xe2\x80\x94 ");
+            esc(b, f->description);
+        }
+        put(b, "</option>");
+    }
+    put(b, "</select>");
+}
+
+/* The review form, with the fields f holds, for feed fi (its policy's words). */
+static void review_form(master_public_t *p, struct MHD_Connection *conn, resp_t *r, int fi,
                         const master_review_form_t *f, const char *field, const char *why)
 {
     char tok[65];
@@ -926,7 +1087,7 @@ static void review_form(master_public_t *p, struct MHD_Connection *conn, resp_t 
     fmt(b,
         "Asking for an early delisting after a fix is not a review: listings end by "
         "themselves %s after the last report.</p>",
-        hours_words(p->c->policy->duration_ms, d, sizeof d));
+        hours_words(p->c->feeds[fi].policy->duration_ms, d, sizeof d));
     if (why) {
         put(b, "<p class=\"error\" id=\"form-error\"><strong>");
         esc(b, field ? field : "request");
@@ -937,6 +1098,7 @@ static void review_form(master_public_t *p, struct MHD_Connection *conn, resp_t 
     put(b, "<form class=\"review\" method=\"post\" action=\"/review\">");
     fmt(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", tok);
     text_input(b, "ip", "IP address", NULL, f->ip, 45, 1);
+    feed_select(p, b, fi);
     put(b, "<label for=\"category\">What do you ask for?</label><select id=\"category\" "
            "name=\"category\">");
     static const char *const labels[MASTER_REVIEW_CATEGORIES] = {
@@ -977,27 +1139,37 @@ static void review_form(master_public_t *p, struct MHD_Connection *conn, resp_t 
 }
 
 static int page_review_form(master_public_t *p, struct MHD_Connection *conn, const char *ip,
-                            resp_t *r)
+                            const char *feed, resp_t *r)
 {
     master_review_form_t f = {.ip = ip && strlen(ip) <= 45 ? ip : ""};
+    int fi = feed_index(p, feed);
     r->status = 200;
     r->html = 1;
-    review_form(p, conn, r, &f, NULL, NULL);
+    review_form(p, conn, r, fi < 0 ? 0 : fi, &f, NULL, NULL);
     return 200;
 }
 
-/* Files a checked form under the master's lock; status and texts out. */
-static int file_review(master_public_t *p, const bl_prefix_t *client, const master_review_form_t *f,
-                       int64_t *id, char *token, int *state, const char **field, const char **why)
+/* Files a checked form into feed fi's queue under that feed's lock; status
+ * and texts out. fi -1 (the form names no feed of this page) is refused. */
+static int file_review(master_public_t *p, int fi, const bl_prefix_t *client,
+                       const master_review_form_t *f, int64_t *id, char *token, int *state,
+                       const char **field, const char **why)
 {
-    pthread_mutex_lock(p->c->lock);
-    int rc = master_store_begin(p->c->store);
-    if (!rc) {
-        rc = master_review_file(p->c->store, p->c->policy, f, p->c->recent_ms, p->c->max_open,
-                                bl_now_ms(), id, token, state, field, why);
-        rc = rc ? (master_store_rollback(p->c->store), rc) : master_store_commit(p->c->store);
+    if (fi < 0) {
+        count_refused(p, "invalid");
+        *field = "feed";
+        *why = "no list of that name is published here";
+        return 422;
     }
-    pthread_mutex_unlock(p->c->lock);
+    const master_public_feed_t *fd = &p->c->feeds[fi];
+    pthread_mutex_lock(fd->lock);
+    int rc = master_store_begin(fd->store);
+    if (!rc) {
+        rc = master_review_file(fd->store, fd->policy, f, p->c->recent_ms, p->c->max_open,
+                                bl_now_ms(), id, token, state, field, why);
+        rc = rc ? (master_store_rollback(fd->store), rc) : master_store_commit(fd->store);
+    }
+    pthread_mutex_unlock(fd->lock);
     if (rc == BL_EINVAL) {
         count_refused(p, *field && !strcmp(*field, "ip") ? "not_eligible" : "invalid");
         return 422;
@@ -1018,14 +1190,17 @@ static int file_review(master_public_t *p, const bl_prefix_t *client, const mast
     const char *cat = master_review_category_name(master_review_category_parse(f->category));
     master_metrics_review_filed(p->c->metrics, cat);
     char a[BL_PREFIX_STRLEN];
-    BL_INFO("public_review_filed", "id=%lld category=%s client=%s", (long long)*id, cat,
-            client->af ? bl_addr_format(client, a, sizeof a) : "-");
+    BL_INFO("public_review_filed", "id=%lld category=%s client=%s feed=%s", (long long)*id, cat,
+            client->af ? bl_addr_format(client, a, sizeof a) : "-", bl_log_q(fd->name));
     return 201;
 }
 
-static void status_link(bl_buf_t *b, int64_t id, const char *token)
+/* The status page's URL of request id of feed fi (HTML-escaped with amp). */
+static void status_link(const master_public_t *p, bl_buf_t *b, int fi, int64_t id,
+                        const char *token, int amp)
 {
-    fmt(b, "/review/status?id=%lld&amp;token=%s", (long long)id, token);
+    fmt(b, "/review/status?id=%lld%stoken=%s", (long long)id, amp ? "&amp;" : "&", token);
+    feed_query(p, b, fi, amp);
 }
 
 static int post_review_form(master_public_t *p, struct MHD_Connection *conn,
@@ -1043,14 +1218,15 @@ static int post_review_form(master_public_t *p, struct MHD_Connection *conn,
     master_review_form_t f;
     kvs_t src = {kv, n};
     fill_form(&f, kv_get, &src);
+    int fi = feed_index(p, form_get(kv, n, "feed"));
     int64_t id = 0;
     char token[MASTER_REVIEW_TOKEN_LEN + 1];
     int state = 0;
     const char *field = NULL, *why = NULL;
-    int st = file_review(p, client, &f, &id, token, &state, &field, &why);
+    int st = file_review(p, fi, client, &f, &id, token, &state, &field, &why);
     if (st == 422 || st == 503) {
         r->status = st;
-        review_form(p, conn, r, &f, field, why);
+        review_form(p, conn, r, fi < 0 ? 0 : fi, &f, field, why);
         return st;
     }
     r->status = 201;
@@ -1068,7 +1244,7 @@ static int post_review_form(master_public_t *p, struct MHD_Connection *conn,
                "state and our answer.</p>");
     }
     put(b, "<p><a id=\"status-link\" href=\"");
-    status_link(b, id, token);
+    status_link(p, b, fi, id, token, 1);
     fmt(b, "\">Request %lld, token <span class=\"token\">%s</span></a></p></section>",
         (long long)id, token);
     page_end(b);
@@ -1099,11 +1275,13 @@ static int post_review_json(master_public_t *p, const bl_prefix_t *client, const
         snprintf(rid, sizeof rid, "%.0f", v->num);
         f.report_id = rid;
     }
+    const char *feed = json_get_str(doc.root, "feed");
+    int fi = feed && *feed == 1 ? -1 : feed_index(p, feed);
     int64_t id = 0;
     char token[MASTER_REVIEW_TOKEN_LEN + 1];
     int state = 0;
     const char *field = NULL, *why = NULL;
-    int st = file_review(p, client, &f, &id, token, &state, &field, &why);
+    int st = file_review(p, fi, client, &f, &id, token, &state, &field, &why);
     if (st != 201) {
         master_json_free(&doc);
         return json_error(r, st, field, why);
@@ -1116,28 +1294,53 @@ static int post_review_json(master_public_t *p, const bl_prefix_t *client, const
         jstr(&r->b, master_review_policy_text());
     else
         put(&r->b, "null");
-    fmt(&r->b, ",\"status_url\":\"/review/status?id=%lld&token=%s\"}\n", (long long)id, token);
+    if (p->c->nfeeds > 1) {
+        put(&r->b, ",\"feed\":");
+        jstr(&r->b, feed_name(p, fi));
+    }
+    put(&r->b, ",\"status_url\":\"");
+    status_link(p, &r->b, fi, id, token, 0);
+    put(&r->b, "\"}\n");
     master_json_free(&doc);
     return 201;
 }
 
-/* A request as its requester may see it (id and secret token). */
-static int get_review(master_public_t *p, const char *ids, const char *token, master_review_t *rv)
+/* A request as its requester may see it (id and secret token) in the
+ * feed named (none: every feed in turn, the token tells requests of the
+ * same id apart); *fi its feed. */
+static int get_review(master_public_t *p, const char *ids, const char *token, const char *feed,
+                      master_review_t *rv, int *fi)
 {
     char *end;
     long long id = ids ? strtoll(ids, &end, 10) : 0;
     if (!ids || *end || id <= 0 || !hex_token(token, MASTER_REVIEW_TOKEN_LEN))
         return BL_ENOTFOUND;
-    pthread_mutex_lock(p->c->lock);
-    int rc = master_review_get(p->c->store, id, token, rv);
-    pthread_mutex_unlock(p->c->lock);
-    return rc;
+    int named = feed && *feed;
+    int first = feed_index(p, feed);
+    if (first < 0)
+        return BL_ENOTFOUND;
+    int rc = BL_ENOTFOUND, failed = 0;
+    for (size_t i = (size_t)first; i < (named ? (size_t)first + 1 : p->c->nfeeds); i++) {
+        const master_public_feed_t *f = &p->c->feeds[i];
+        pthread_mutex_lock(f->lock);
+        rc = master_review_get(f->store, id, token, rv);
+        pthread_mutex_unlock(f->lock);
+        if (!rc) {
+            *fi = (int)i;
+            return 0;
+        }
+        if (rc != BL_ENOTFOUND)
+            failed = rc;
+    }
+    return failed ? failed : rc;
 }
 
-static int api_review_status(master_public_t *p, const char *ids, const char *token, resp_t *r)
+static int api_review_status(master_public_t *p, const char *ids, const char *token,
+                             const char *feed, resp_t *r)
 {
     master_review_t rv;
-    int rc = get_review(p, ids, token, &rv);
+    int fi = 0;
+    int rc = get_review(p, ids, token, feed, &rv, &fi);
     if (rc)
         return json_error(r, rc == BL_ENOTFOUND ? 404 : 503, NULL,
                           rc == BL_ENOTFOUND ? "no request with this id and token"
@@ -1148,6 +1351,10 @@ static int api_review_status(master_public_t *p, const char *ids, const char *to
     fmt(&r->b, "{\"id\":%lld,\"state\":\"%s\",\"category\":\"%s\",\"ip\":", (long long)rv.id,
         master_review_state_name(rv.state), master_review_category_name(rv.category));
     jstr(&r->b, rv.ip);
+    if (p->c->nfeeds > 1) {
+        put(&r->b, ",\"feed\":");
+        jstr(&r->b, feed_name(p, fi));
+    }
     fmt(&r->b, ",\"filed_at\":\"%s\",\"updated_at\":\"%s\",\"answer\":",
         master_format_time(rv.created_ms, t1, sizeof t1),
         master_format_time(rv.updated_ms, t2, sizeof t2));
@@ -1158,10 +1365,11 @@ static int api_review_status(master_public_t *p, const char *ids, const char *to
 }
 
 static int page_review_status(master_public_t *p, struct MHD_Connection *conn, const char *ids,
-                              const char *token, resp_t *r, const char *notice)
+                              const char *token, const char *feed, resp_t *r, const char *notice)
 {
     master_review_t rv;
-    int rc = get_review(p, ids, token, &rv);
+    int fi = 0;
+    int rc = get_review(p, ids, token, feed, &rv, &fi);
     if (rc)
         return html_error(r, rc == BL_ENOTFOUND ? 404 : 503, "No such request",
                           "No request has this id and token. Use the link given when you filed "
@@ -1174,6 +1382,8 @@ static int page_review_status(master_public_t *p, struct MHD_Connection *conn, c
     fmt(b, "<section id=\"request\"><h2>Request %lld</h2><dl>", (long long)rv.id);
     dl(b, "State", master_review_state_name(rv.state), "state");
     dl(b, "Address", rv.ip, "req-ip");
+    if (p->c->nfeeds > 1)
+        dl(b, "List", feed_name(p, fi), "feed");
     dl(b, "Kind", master_review_category_name(rv.category), "category");
     dl(b, "Filed", when(rv.created_ms, t, sizeof t), "filed");
     dl(b, "Last change", when(rv.updated_ms, t, sizeof t), "updated");
@@ -1194,6 +1404,11 @@ static int page_review_status(master_public_t *p, struct MHD_Connection *conn, c
         put(b, "<input type=\"hidden\" name=\"token\" value=\"");
         esc(b, token);
         put(b, "\">");
+        if (p->c->nfeeds > 1) {
+            put(b, "<input type=\"hidden\" name=\"feed\" value=\"");
+            esc(b, feed_name(p, fi));
+            put(b, "\">");
+        }
         textarea(b, "text", "Your answer", NULL, "", MASTER_REVIEW_TEXT_MAX);
         put(b, "<p><button type=\"submit\">Send</button></p></form>");
     }
@@ -1214,28 +1429,30 @@ static int post_reply(master_public_t *p, struct MHD_Connection *conn, char *bod
     }
     const char *ids = form_get(kv, n, "id"), *token = form_get(kv, n, "token");
     master_review_t rv;
-    int rc = get_review(p, ids, token, &rv);
+    int fi = 0;
+    int rc = get_review(p, ids, token, form_get(kv, n, "feed"), &rv, &fi);
     if (rc)
         return html_error(r, 404, "No such request", "No request has this id and token.");
     master_review_clear(&rv);
+    const master_public_feed_t *f = &p->c->feeds[fi];
     const char *why = NULL;
-    pthread_mutex_lock(p->c->lock);
-    rc = master_store_begin(p->c->store);
+    pthread_mutex_lock(f->lock);
+    rc = master_store_begin(f->store);
     if (!rc) {
-        rc = master_review_reply(p->c->store, rv.id, token, form_get(kv, n, "text"), bl_now_ms(),
-                                 &why);
-        rc = rc ? (master_store_rollback(p->c->store), rc) : master_store_commit(p->c->store);
+        rc =
+            master_review_reply(f->store, rv.id, token, form_get(kv, n, "text"), bl_now_ms(), &why);
+        rc = rc ? (master_store_rollback(f->store), rc) : master_store_commit(f->store);
     }
-    pthread_mutex_unlock(p->c->lock);
+    pthread_mutex_unlock(f->lock);
     if (rc && why) {
         count_refused(p, "invalid");
-        page_review_status(p, conn, ids, token, r, why);
+        page_review_status(p, conn, ids, token, f->name, r, why);
         r->status = 422;
         return 422;
     }
     if (rc)
         return html_error(r, 503, "Try again later", "The reply could not be stored.");
-    return page_review_status(p, conn, ids, token, r, "Thank you: your answer was added.");
+    return page_review_status(p, conn, ids, token, f->name, r, "Thank you: your answer was added.");
 }
 
 /* ---- routing ---- */
@@ -1367,7 +1584,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     }
     if (!strcmp(url, "/review")) {
         if (get)
-            return page_review_form(p, conn, arg(conn, "ip"), r);
+            return page_review_form(p, conn, arg(conn, "ip"), arg(conn, "feed"), r);
         if (!post)
             return html_error(r, 405, "Method not allowed", "Use GET or POST.");
         if (rate_limited(p, &p->requests, &client, 0, "requests", r))
@@ -1390,14 +1607,15 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
             return html_error(r, 405, "Method not allowed", "Use GET.");
         if (rate_limited(p, &p->lookups, &client, 0, "lookups", r))
             return r->status;
-        return page_review_status(p, conn, arg(conn, "id"), arg(conn, "token"), r, NULL);
+        return page_review_status(p, conn, arg(conn, "id"), arg(conn, "token"), arg(conn, "feed"),
+                                  r, NULL);
     }
     if (!strncmp(url, "/api/review/", 12)) {
         if (!get)
             return json_error(r, 405, NULL, "use GET");
         if (rate_limited(p, &p->lookups, &client, 1, "lookups", r))
             return r->status;
-        return api_review_status(p, url + 12, arg(conn, "token"), r);
+        return api_review_status(p, url + 12, arg(conn, "token"), arg(conn, "feed"), r);
     }
     if (!strcmp(url, "/review/reply")) {
         if (!post)
@@ -1570,11 +1788,6 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
                                          master_metrics_t *metrics)
 {
     *c = (master_public_conf_t){
-        .lock = lock,
-        .store = store,
-        .db_path = mc->db,
-        .feed = mc->feed,
-        .policy = &mc->policy,
         .metrics = metrics,
         .window_ms = mc->window_ms,
         .recent_ms = mc->recent_delisting_ms,
@@ -1596,6 +1809,7 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
         .spool_wait_ms = mc->public_spool_wait_ms,
         .spool_max_held = mc->public_spool_max_held,
         .spool = mc->pub.spool};
+    master_public_add_feed(c, mc, lock, store);
     const char *why;
     if (master_public_proxies_parse(mc->public_proxies, c->proxies, MASTER_PUBLIC_MAX_PROXIES,
                                     &c->nproxies, &why))
@@ -1605,6 +1819,18 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
         c->limits.exempt_cls = c;
     }
     return c;
+}
+
+void master_public_add_feed(master_public_conf_t *c, const master_config_t *fc,
+                            pthread_mutex_t *lock, master_store_t *store)
+{
+    if (c->nfeeds < MASTER_FEEDS_MAX)
+        c->feeds[c->nfeeds++] = (master_public_feed_t){.name = fc->feed,
+                                                       .description = fc->description,
+                                                       .db_path = fc->db,
+                                                       .policy = &fc->policy,
+                                                       .lock = lock,
+                                                       .store = store};
 }
 
 void master_public_set_spool(master_public_t *p, int on, int64_t wait_ms, unsigned max_held)
@@ -1623,7 +1849,8 @@ void master_public_stop(master_public_t *p)
     for (size_t i = 0; i < p->nspools; i++)
         master_spool_free(p->spools[i]);
     for (unsigned i = 0; i < p->nreaders; i++) {
-        master_store_close(p->readers[i].s);
+        for (size_t k = 0; k < MASTER_FEEDS_MAX; k++)
+            master_store_close(p->readers[i].s[k]);
         pthread_mutex_destroy(&p->readers[i].mu);
     }
     free(p->readers);
@@ -1652,8 +1879,8 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
         return BL_ENOMEM;
     p->c = c;
     int rc = 0;
-    for (size_t i = 0; i <= c->nfeeds && i < MASTER_FEEDS_MAX; i++) {
-        const char *feed = i ? c->feeds[i - 1] : c->feed;
+    for (size_t i = 0; i < c->nfeeds; i++) {
+        const char *feed = c->feeds[i].name;
         char dir[PATH_MAX];
         if (snprintf(dir, sizeof dir, "%s/%s", c->spool ? c->spool : "", feed) >= (int)sizeof dir ||
             (rc = master_spool_new(dir, feed, c->metrics, &p->spools[i]))) {
@@ -1681,9 +1908,11 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
     p->readers = calloc(p->nreaders, sizeof *p->readers);
     for (unsigned i = 0; p->readers && i < p->nreaders && !rc; i++) {
         pthread_mutex_init(&p->readers[i].mu, NULL);
-        rc = master_store_open_reader(c->db_path, c->feed, &p->readers[i].s);
+        for (size_t k = 0; k < c->nfeeds && !rc; k++)
+            rc = master_store_open_reader(c->feeds[k].db_path, c->feeds[k].name,
+                                          &p->readers[i].s[k]);
         if (rc)
-            p->nreaders = i;
+            p->nreaders = i + 1; /* its connections opened so far are closed too */
     }
     if (!p->readers || rc) {
         master_public_stop(p);

@@ -17,20 +17,25 @@
  * Served apart from the admin API, for people whose mail is refused:
  *   GET  /?ip=IP                  the page: a lookup form and the result
  *   GET  /api/lookup/IP           the same as JSON
- *   GET  /review?ip=IP            the review request form
+ *   GET  /review?ip=IP[&feed=F]   the review request form
  *   POST /review                  the form sent (CSRF token and cookie)
  *   POST /api/review              the same as JSON
- *   GET  /review/status?id=N&token=T   a request's state (HTML), and
- *   GET  /api/review/N?token=T         as JSON
+ *   GET  /review/status?id=N&token=T[&feed=F]   a request's state (HTML), and
+ *   GET  /api/review/N?token=T[&feed=F]         as JSON
  *   POST /review/reply            information an operator asked for
  *   GET  /spool/FEED/head, /spool/FEED/by-hash/HEX.EXT   the spool's HTTP
  *                                 layout for pulling mirrors and caches,
  *                                 with serve_spool (not rate limited);
  *                                 head?after=SERIAL is a long poll
  *                                 (master/spool_http.h)
- * Lookups read through their own store connections (one per thread), never
- * under the master's lock: a flood of lookups does not stall ingestion.
- * Filing a request takes the lock (a write). Per-client token buckets
+ * With several feeds a lookup shows the address in every feed, the first
+ * first; a request names the feed of the listing (field feed; default the
+ * first) and goes into that feed's queue; a request's id is its feed's, so
+ * the status URLs of further feeds carry feed=F (without it every feed is
+ * tried: the token tells them apart).
+ * Lookups read through their own store connections (one per thread and
+ * feed), never under a feed's lock: a flood of lookups does not stall
+ * ingestion. Filing a request takes its feed's lock (a write). Per-client token buckets
  * bound lookups and requests (429); the queue is bounded (503). The client
  * is the peer's address, or, when the peer is a trusted proxy, the
  * right-most address of X-Forwarded-For that is not a trusted proxy.
@@ -39,16 +44,26 @@
  * read, answer not yet sent; more are answered 429 at their header).
  */
 #define MASTER_PUBLIC_MAX_PROXIES 64
+/* One feed the page shows: lookups read its store through their own
+ * connections; requests about its listings go into its review queue. */
 typedef struct {
-    pthread_mutex_t *lock; /* the master's store lock (filing, operator state) */
-    master_store_t *store;
-    const char *db_path, *feed; /* for the lookup readers */
+    const char *name, *description; /* description: "" for none */
+    const char *db_path;            /* for the lookup readers */
     const master_policy_t *policy;
+    pthread_mutex_t *lock; /* the feed's store lock (filing, operator state) */
+    master_store_t *store;
+} master_public_feed_t;
+
+typedef struct {
+    /* feeds[0] is the master's first feed: the JSON's top-level fields and
+     * the default of the review form; with one feed the page names none. */
+    master_public_feed_t feeds[MASTER_FEEDS_MAX];
+    size_t nfeeds;
     master_metrics_t *metrics; /* may be NULL */
     int64_t window_ms;         /* the propagation window ("up to 4 h") */
     int64_t recent_ms;         /* a delisting this recent is shown and reviewable */
     double lookup_per_min, lookup_burst, request_per_hour, request_burst; /* 0 rate: no limit */
-    uint64_t max_open;
+    uint64_t max_open; /* open requests per feed's queue */
     size_t max_body;
     unsigned max_proxied; /* requests in flight per client behind a trusted proxy */
     unsigned threads;
@@ -59,17 +74,19 @@ typedef struct {
     int serve_spool;         /* serve_spool: the HTTP layout under /spool/ (master/spool_http.h) */
     int64_t spool_wait_ms;   /* spool_long_poll_wait: a long poll's longest hold; 0: none */
     unsigned spool_max_held; /* spool_long_polls: long polls held at once */
-    const char *spool;       /* [publisher] spool; the layout of feed is in SPOOL/FEED */
-    const char *feeds[MASTER_FEEDS_MAX - 1]; /* further feeds whose layout is served too */
-    size_t nfeeds;
+    const char *spool;       /* [publisher] spool; each feed's layout is in SPOOL/FEED */
 } master_public_conf_t;
 
 typedef struct master_public master_public_t;
 
-/* Fills c from the master's [public] options and returns it. */
+/* Fills c from the master's [public] options, with mc's feed as the first
+ * (its store and lock), and returns it. */
 master_public_conf_t *master_public_conf(const master_config_t *mc, master_public_conf_t *c,
                                          pthread_mutex_t *lock, master_store_t *store,
                                          master_metrics_t *metrics);
+/* Adds a further feed (its feed file's configuration fc, its store and lock). */
+void master_public_add_feed(master_public_conf_t *c, const master_config_t *fc,
+                            pthread_mutex_t *lock, master_store_t *store);
 
 /* Parses a trusted_proxies list: addresses and prefixes ("127.0.0.1,
  * 10.0.0.0/8") separated by commas or spaces, at most max of them. Returns

@@ -11,21 +11,22 @@
 #include "err.h"
 #include "store.h"
 
-/* Usage: master_bench_fill DB N EXPIRES_AT_UNIX
+/* Usage: master_bench_fill DB N EXPIRES_AT_UNIX [FEED]
  * The listings, the state digest and the count are written in one
  * transaction, and the state is recorded as already published at serial 1
  * (no object file), so the master starts with N listings and nothing
- * pending. For benchmarks only. */
+ * pending. FEED (default main) is the feed the store is for. For
+ * benchmarks only. */
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: master_bench_fill DB N EXPIRES_AT_UNIX\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: master_bench_fill DB N EXPIRES_AT_UNIX [FEED]\n");
         return 2;
     }
     uint64_t n = strtoull(argv[2], NULL, 10);
     int64_t exp = strtoll(argv[3], NULL, 10);
     master_store_t *s;
-    int rc = master_store_open(argv[1], "main", 0, &s);
+    int rc = master_store_open(argv[1], argc == 5 ? argv[4] : "main", 0, &s);
     if (rc) {
         fprintf(stderr, "store: %s\n", bl_strerror(rc));
         return 1;
