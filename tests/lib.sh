@@ -732,11 +732,25 @@ spool_locations() {
         location / { return 404; }
 CONF
 }
+# cache_tier NAME PORT UPSTREAM-PORT [MAX-SIZE] [LISTEN-FLAGS] [headpass]: an nginx
+# caching tier; headpass: heads go through uncached (an inner tier, whose
+# edges cache them: one cache's staleness instead of one per tier).
 cache_tier() {
     cat <<CONF
     proxy_cache_path $T/$1/cache levels=1:2 keys_zone=$1:10m max_size=${4:-100m} inactive=1h;
     server {
         listen 127.0.0.1:$2${5:+ $5};
+CONF
+    [ "${6:-}" != headpass ] || cat <<CONF
+        location ~ /head\$ {
+            proxy_pass http://127.0.0.1:$3;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_read_timeout 90s;
+            add_header X-Cache PASS;
+        }
+CONF
+    cat <<CONF
         location / {
             proxy_pass http://127.0.0.1:$3;
             proxy_http_version 1.1;

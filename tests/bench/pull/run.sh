@@ -9,6 +9,7 @@
 # Reports origin requests per publish, the tiers' hit ratios for objects,
 # decided -> held by the last mirror (p50/p99/max per publish), and the
 # master's and origin's CPU and RSS.
+# HEADPASS=1: tier 1 passes heads through uncached (only the edges cache them).
 # LONGPOLL=1: the origin is the master's public listener with serve_spool,
 # and the simulated mirrors long-poll it through the tiers (origin requests
 # and CPU are then the master's).
@@ -36,7 +37,7 @@ $(spool_locations)
 fi
 export LONGPOLL
 NGINX_CONNECTIONS=30000 # one socket per simulated mirror at each tier
-start_nginx tier1 "$TIER1" "$(cache_tier tier1 "$TIER1" "$ORIGIN" 1g backlog=8192)"
+start_nginx tier1 "$TIER1" "$(cache_tier tier1 "$TIER1" "$ORIGIN" 1g backlog=8192 "${HEADPASS:+headpass}")"
 urls=()
 for ((e = 1; e <= EDGES; e++)); do
     alloc_port "EP$e"
@@ -44,7 +45,7 @@ for ((e = 1; e <= EDGES; e++)); do
     start_nginx "edge$e" "$p" "$(cache_tier "edge$e" "$p" "$TIER1" 1g backlog=8192)"
     urls+=("http://127.0.0.1:$p$BASE")
 done
-echo "# machine: $(nproc) cores, $(date -u +%F); N=$N mirrors, poll every ${INTERVAL}s-0..${JITTER}s, long poll $LONGPOLL, $EDGES tier-2 nodes, 1 tier-1 node"
+echo "# machine: $(nproc) cores, $(date -u +%F); N=$N mirrors, poll every ${INTERVAL}s-0..${JITTER}s, long poll $LONGPOLL, $EDGES tier-2 nodes, 1 tier-1 node${HEADPASS:+ (heads passed through)}"
 spawn sim "$PY" "$S/tests/bench/pull/pull_sim.py" "$N" "$INTERVAL" "$JITTER" "$T/arrivals" "${urls[@]}"
 wait_up sim 30 logged sim '^ready'
 sleep $((INTERVAL + JITTER + 5)) # warm-up: every mirror holds the initial snapshot
