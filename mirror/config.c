@@ -14,6 +14,7 @@
 #include "err.h"
 #include "log.h"
 #include "server.h"
+#include "sync_client.h"
 
 /* Zone names compare in lower case, without the trailing dot. */
 static void zone_name(char *name)
@@ -33,8 +34,9 @@ static const bl_conf_section_t sections[] = {
      .line_off = offsetof(mirror_config_t, sync.line) + 1,
      .doc = "Follow the master over mutual TLS 1.3 (push) and/or pull its spool's HTTP layout "
             "from URLs (upstream): every zone without snapshot, spool_dir or rbldnsd gets its "
-            "feed this way (one zone per feed), its state restored from state_dir before any "
-            "query is answered. blsyncctl certs on the master makes the certificates."},
+            "feeds this way (each feed followed once, whichever zones serve it), their state "
+            "restored from state_dir before any query is answered. blsyncctl certs on the master "
+            "makes the certificates."},
     {.name = "zone",
      .arr_off = offsetof(mirror_config_t, zones),
      .elem_size = sizeof(mirror_zone_conf_t),
@@ -45,20 +47,25 @@ static const bl_conf_section_t sections[] = {
      .line_off = offsetof(mirror_zone_conf_t, line) + 1,
      .normalize = zone_name,
      .inst_arg = "name",
-     .doc = "One section per DNS zone, serving one feed (a spool_dir, a snapshot or [sync]) or "
-            "rbldnsd data files."},
+     .doc = "One section per DNS zone, serving one feed (a spool_dir, a snapshot or [sync]), "
+            "several feeds combined (over [sync]) or rbldnsd data files."},
 };
+
+/* An A value: 127.0.0.N or N, N from 1 to 255. */
+static int parse_a(const char *v, unsigned *a, const char **why)
+{
+    uint64_t x;
+    if (bl_cfg_uint(!strncmp(v, "127.0.0.", 8) ? v + 8 : v, 1, 255, &x, why))
+        return BL_ECONFIG;
+    *a = (unsigned)x;
+    return 0;
+}
 
 /* a = 127.0.0.N or N. */
 static int set_a(void *base, const char *key, const char *v, const char **why)
 {
-    mirror_zone_conf_t *z = base;
-    uint64_t x;
     (void)key;
-    if (bl_cfg_uint(!strncmp(v, "127.0.0.", 8) ? v + 8 : v, 1, 255, &x, why))
-        return BL_ECONFIG;
-    z->a = (unsigned)x;
-    return 0;
+    return parse_a(v, &((mirror_zone_conf_t *)base)->a, why);
 }
 
 static int get_a(const void *base, size_t i, char *key, size_t kn, char *val, size_t vn)
@@ -67,6 +74,85 @@ static int get_a(const void *base, size_t i, char *key, size_t kn, char *val, si
         return -1;
     snprintf(key, kn, "a");
     snprintf(val, vn, "127.0.0.%u", ((const mirror_zone_conf_t *)base)->a);
+    return 0;
+}
+
+/* feed = NAME [NAME:A]...: the feeds a zone combines. Every feed after the
+ * first names its A value; names and the A values given are distinct. */
+static int set_feed(void *base, const char *key, const char *v, const char **why)
+{
+    mirror_zone_conf_t *z = base;
+    char names[MIRROR_SOURCES_MAX][BL_FEED_MAX + 1];
+    unsigned as[MIRROR_SOURCES_MAX], n = 0;
+    (void)key;
+    for (const char *p = v;;) {
+        p += strspn(p, " \t,");
+        if (!*p)
+            break;
+        size_t l = strcspn(p, " \t,");
+        const char *colon = memchr(p, ':', l);
+        size_t nl = colon ? (size_t)(colon - p) : l;
+        if (n == MIRROR_SOURCES_MAX) {
+            *why = "more than 16 feeds";
+            return BL_ECONFIG;
+        }
+        if (!nl || nl > BL_FEED_MAX) {
+            *why = "a feed name is empty or longer than 32 bytes";
+            return BL_ECONFIG;
+        }
+        memcpy(names[n], p, nl);
+        names[n][nl] = 0;
+        as[n] = 0;
+        if (colon) {
+            char a[32];
+            snprintf(a, sizeof a, "%.*s", (int)(l - nl - 1) < 31 ? (int)(l - nl - 1) : 31,
+                     colon + 1);
+            if (parse_a(a, &as[n], why)) {
+                *why = "an A value is not 127.0.0.N with N from 1 to 255";
+                return BL_ECONFIG;
+            }
+        } else if (n) {
+            *why = "every feed after the first needs its own A value (NAME:127.0.0.N)";
+            return BL_ECONFIG;
+        }
+        for (unsigned j = 0; j < n; j++) {
+            if (!strcmp(names[j], names[n])) {
+                *why = "a feed is listed twice";
+                return BL_ECONFIG;
+            }
+            if (as[n] && as[j] == as[n]) {
+                *why = "two feeds have the same A value";
+                return BL_ECONFIG;
+            }
+        }
+        n++;
+        p += l;
+    }
+    if (!n) {
+        *why = "no feed";
+        return BL_ECONFIG;
+    }
+    memcpy(z->feeds, names, sizeof names[0] * n);
+    memcpy(z->feed_a, as, sizeof as[0] * n);
+    z->nfeeds = n;
+    snprintf(z->feed, sizeof z->feed, "%s", names[0]);
+    return 0;
+}
+
+static int get_feed(const void *base, size_t i, char *key, size_t kn, char *val, size_t vn)
+{
+    const mirror_zone_conf_t *z = base;
+    if (i)
+        return -1;
+    snprintf(key, kn, "feed");
+    size_t off = 0;
+    val[0] = 0;
+    for (unsigned k = 0; k < z->nfeeds && off < vn; k++) {
+        int w = z->feed_a[k] ? snprintf(val + off, vn - off, "%s%s:127.0.0.%u", k ? " " : "",
+                                        z->feeds[k], z->feed_a[k])
+                             : snprintf(val + off, vn - off, "%s%s", k ? " " : "", z->feeds[k]);
+        off += w > 0 ? (size_t)w : 0;
+    }
     return 0;
 }
 
@@ -470,8 +556,24 @@ static const bl_conf_opt_t opts[] = {
       .example = "/etc/ssl/certs/ca-certificates.crt",
       .help = "CA file for HTTPS upstreams (unset: the system store)."),
 
-    Z("feed", BL_CONF_STR, feed, .def = "main", .flags = BL_CONF_NONEMPTY, .arg = "name",
-      .help = "The master's feed this zone serves."),
+    ZC("feed", .set = set_feed, .get = get_feed, .def = "main", .arg = "name [name:127.0.0.n]...",
+       BL_CONF_LINE(mirror_zone_conf_t, feed_line), .example = "main spamtrap:127.0.0.4",
+       .expect = "NAME, or NAME NAME:127.0.0.N ... (one A value per feed after the first)",
+       .help = "The master's feed this zone serves, or the feeds it combines, one A value each.",
+       .doc = "With one feed a listed address answers the A value its listing carries (the "
+              "master's [kind.*] a), else the zone's a. A zone that combines feeds answers, for "
+              "an address listed in several of them, one A record per feed: 127.0.0.N of each "
+              "feed given as NAME:127.0.0.N (which replaces its listings' own A value), and for "
+              "the first feed, when given without one, what a single-feed zone answers. The A "
+              "values must differ, the zone's a included. TXT answers hold one string per "
+              "feed that lists the address, from reason.N (by the listing's reason id) or txt; "
+              "feeds whose strings are the same share one (an RRset has no duplicate records), "
+              "so give each feed's master its own [kind.*] reason ids and this zone a reason.N "
+              "for each. Each feed is followed on its own over [sync] (its serial, heartbeats, "
+              "stale and frozen state, state_dir/FEED): a frozen feed stops only its own "
+              "positive answers. The SOA serial is the sum of the feeds' serials. A feed may "
+              "also be served by other zones, alone or combined; it is followed once. Combined "
+              "zones are followed over [sync] only, and have no export_rbldnsd."),
     Z("spool_dir", BL_CONF_PATH, spool_dir, .flags = BL_CONF_HEAP,
       .example = "/var/lib/blsync-mirror/main",
       .help = "Where verified deltas and snapshots are dropped for this zone (without "
@@ -704,6 +806,51 @@ int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *
     return c->sync.enabled && !z->snapshot && !z->spool_dir && !z->nrbldnsd;
 }
 
+/* A zone that combines feeds: followed over [sync], no export, every feed's
+ * A value its own (the first feed's, when it gives none, is the zone's a). */
+static int check_feeds(const mirror_config_t *c, const mirror_zone_conf_t *z, int synced, char *err,
+                       size_t errlen)
+{
+    unsigned line = z->feed_line ? z->feed_line : z->line;
+    if (z->nfeeds < 2)
+        return 0;
+    if (!synced)
+        BAD("%s:%u: zone %s combines feeds: they come over [sync] only (no snapshot, spool_dir "
+            "or rbldnsd)",
+            c->path, line, z->name);
+    if (z->export_rbldnsd)
+        BAD("%s:%u: zone %s combines feeds: export_rbldnsd writes one feed's zone (export each "
+            "feed's own zone and give rbldnsd one dataset per file)",
+            c->path, line, z->name);
+    unsigned a0 = z->feed_a[0] ? z->feed_a[0] : z->a;
+    for (unsigned k = 1; k < z->nfeeds; k++)
+        if (z->feed_a[k] == a0)
+            BAD("%s:%u: zone %s: feed %s answers 127.0.0.%u, the A value of feed %s%s", c->path,
+                line, z->name, z->feeds[k], a0, z->feeds[0], z->feed_a[0] ? "" : " (the zone's a)");
+    return 0;
+}
+
+/* The distinct feed names of the zones that follow the master. */
+static unsigned count_synced_feeds(const mirror_config_t *c)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->nzones; i++) {
+        const mirror_zone_conf_t *z = &c->zones[i];
+        for (unsigned k = 0; mirror_zone_conf_synced(c, z) && k < z->nfeeds; k++) {
+            int seen = 0;
+            for (unsigned j = 0; j < i && !seen; j++)
+                for (unsigned m = 0;
+                     mirror_zone_conf_synced(c, &c->zones[j]) && m < c->zones[j].nfeeds && !seen;
+                     m++)
+                    seen = !strcmp(c->zones[j].feeds[m], z->feeds[k]);
+            for (unsigned m = 0; m < k && !seen; m++)
+                seen = !strcmp(z->feeds[m], z->feeds[k]);
+            n += !seen;
+        }
+    }
+    return n;
+}
+
 int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
 {
     if (!c->nzones)
@@ -728,12 +875,13 @@ int mirror_config_check(const mirror_config_t *c, char *err, size_t errlen)
                 z->name, z->line);
         if (feed && !z->nkeys)
             BAD("zone %s (line %u): a feed needs at least one trusted_key", z->name, z->line);
-        for (unsigned j = 0; j < i; j++)
-            if (synced && mirror_zone_conf_synced(c, &c->zones[j]) &&
-                !strcmp(c->zones[j].feed, z->feed))
-                BAD("zone %s (line %u): feed %s is already followed by zone %s", z->name, z->line,
-                    z->feed, c->zones[j].name);
+        int rc = check_feeds(c, z, synced, err, errlen);
+        if (rc)
+            return rc;
     }
+    if (c->sync.enabled && count_synced_feeds(c) > MIRROR_SYNC_MAX_FEEDS)
+        BAD("%s:%u: the zones follow more than %d feeds over [sync]", c->path, c->sync.line,
+            MIRROR_SYNC_MAX_FEEDS);
     if (c->sync.enabled) {
         int rc = check_sync(c, err, errlen);
         if (rc)

@@ -43,7 +43,14 @@ enum {
 /* One [zone NAME] section: the zone's DNS settings and its data sources. */
 typedef struct mirror_zone_conf {
     char name[256];
-    char feed[BL_FEED_MAX + 1];
+    char feed[BL_FEED_MAX + 1]; /* the first (or only) feed: feeds[0] */
+    /* feed = NAME [NAME:A]...: the feeds the zone combines, each with the
+     * last octet of the 127.0.0.A its listings answer (0: the listings' own
+     * A value, else the zone's a: only the first feed may leave it out) */
+    char feeds[MIRROR_SOURCES_MAX][BL_FEED_MAX + 1];
+    unsigned feed_a[MIRROR_SOURCES_MAX];
+    unsigned nfeeds;
+    unsigned feed_line; /* the line of feed =; 0: the default */
     uint32_t ttl, soa_ttl, neg_ttl, refresh, retry, expire;
     char mname[256], rname[256];
     char *ns[MIRROR_NS_MAX];
@@ -142,7 +149,7 @@ int mirror_config_print(const mirror_config_t *c, FILE *f);
  * one, or the whole budget when unset. */
 int64_t mirror_config_freeze_budget(const mirror_config_t *c);
 int64_t mirror_config_freeze_after(const mirror_config_t *c);
-/* 1 if zone z of c gets its feed from the master over [sync]. */
+/* 1 if zone z of c gets its feeds from the master over [sync]. */
 int mirror_zone_conf_synced(const mirror_config_t *c, const mirror_zone_conf_t *z);
 /* 1 if [sync] follows the master's push listener (upstream unset, or listing "push"). */
 int mirror_config_push(const mirror_config_t *c);

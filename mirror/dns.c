@@ -760,21 +760,24 @@ static int is_ent(const mirror_zdata_t *d, const query_t *x, unsigned sub)
     return 0;
 }
 
-/* Looks an address up in every index of the data: fills hits[] with the
- * ones that list it and returns how many. */
+/* Looks an address up in every index of the data but the frozen ones (bit
+ * i of frozen): fills hits[] with the ones that list it, each with its
+ * source's A value where it has one, and returns how many. */
 static int lookup_all(const mirror_dns_ctx_t *c, const mirror_zdata_t *d, nkind_t k, uint32_t a4,
-                      const uint8_t a6[16], mirror_hit_t *hits)
+                      const uint8_t a6[16], mirror_hit_t *hits, unsigned frozen)
 {
     int n = 0, len = -1; /* len: the prefix length the last file's first index matched */
     for (size_t i = 0; i <= d->nmore; i++) {
         const mirror_index_t *ix = i ? d->more[i - 1] : d->ix;
         int dup = i && d->more_dup[i - 1];
-        if (dup && len < 0)
+        if ((dup && len < 0) || (frozen >> i & 1))
             continue;
         int h = k == N_V4 ? mirror_index_lookup4(ix, a4, c->now, &hits[n])
                           : mirror_index_lookup6(ix, a6, c->now, &hits[n]);
         if (!dup)
             len = h ? hits[n].len : -1;
+        if (h && d->src_a[i])
+            hits[n].a = d->src_a[i];
         n += h && (!dup || hits[n].len == len);
     }
     return n;
@@ -790,15 +793,20 @@ static int answer_addr(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x,
 {
     mirror_hit_t hits[MIRROR_SOURCES_MAX];
     int n = 0, test = test_addr(k, a4, a6);
-    int frozen = atomic_load_explicit(&z->no_positive, memory_order_relaxed) ||
-                 (d->expires_at && c->now > d->expires_at);
+    /* frozen sources (a combined zone's feeds one by one) answer nothing */
+    unsigned fz = (unsigned)atomic_load_explicit(&z->no_positive, memory_order_relaxed);
+    unsigned all = (2u << d->nmore) - 1;
+    int frozen =
+        (d->nmore ? (fz & all) == all : fz != 0) || (d->expires_at && c->now > d->expires_at);
     if (test == 1 || (frozen && !test)) {
         n = 0; /* 127.0.0.1 is never listed (RFC 5782) */
     } else if (!d->nmore) {
         n = k == N_V4 ? mirror_index_lookup4(d->ix, a4, c->now, &hits[0])
                       : mirror_index_lookup6(d->ix, a6, c->now, &hits[0]);
+        if (n && d->src_a[0])
+            hits[0].a = d->src_a[0];
     } else {
-        n = lookup_all(c, d, k, a4, a6, hits);
+        n = lookup_all(c, d, k, a4, a6, hits, fz);
     }
     if (!n && test == 2) {
         memset(&hits[0], 0, sizeof hits[0]);

@@ -23,29 +23,79 @@
 
 #define OBJ_FILE_MAX ((size_t)4 << 30)
 
-void mirror_feed_init(mirror_feed_t *f, mirror_zone_t *z, mirror_qsbr_t *q, const char *name,
-                      bl_keyring_t *keys)
+int mirror_feed_init(mirror_feed_t *f, mirror_qsbr_t *q, const char *name, bl_keyring_t *keys)
 {
     memset(f, 0, sizeof *f);
-    f->zone = z;
     f->qsbr = q;
     snprintf(f->name, sizeof f->name, "%s", name);
     f->keys = keys;
     f->lim = bl_limits_default;
     bl_digest_zero(&f->digest);
+    f->ix = mirror_index_new();
+    return f->ix ? 0 : BL_ENOMEM;
 }
 
-/* Publishes a new index for the feed's zone (the old one is freed after the grace period). */
+void mirror_feed_close(mirror_feed_t *f)
+{
+    mirror_index_free(f->ix);
+    f->ix = NULL;
+}
+
+int mirror_feed_attach(mirror_feed_t *f, mirror_zone_t *z, unsigned a)
+{
+    if (z->nsrc == MIRROR_SOURCES_MAX || f->nzones == MIRROR_FEED_ZONES_MAX)
+        return BL_ECONFIG;
+    f->zones[f->nzones].zone = z;
+    f->zones[f->nzones++].slot = z->nsrc;
+    z->src_a[z->nsrc] = (uint8_t)a;
+    z->src[z->nsrc++] = f;
+    return 0;
+}
+
+void mirror_feed_set_frozen(mirror_feed_t *f, int frozen)
+{
+    for (unsigned i = 0; i < f->nzones; i++) {
+        int bit = 1 << f->zones[i].slot;
+        if (frozen)
+            atomic_fetch_or(&f->zones[i].zone->no_positive, bit);
+        else
+            atomic_fetch_and(&f->zones[i].zone->no_positive, ~bit);
+    }
+}
+
+/* Makes ix the feed's entries at serial and publishes a new data version
+ * of every zone it serves, made of the current index of each of the zone's
+ * feeds; the old index is freed once no DNS thread can hold it (each zone's
+ * publish waits for its readers). Takes ix in every case. */
 static int publish(mirror_feed_t *f, mirror_index_t *ix, uint64_t serial)
 {
-    mirror_zdata_t *d = calloc(1, sizeof *d);
-    if (!d) {
-        mirror_index_free(ix);
-        return BL_ENOMEM;
+    mirror_zdata_t *d[MIRROR_FEED_ZONES_MAX] = {0};
+    for (unsigned i = 0; i < f->nzones; i++)
+        if (!(d[i] = calloc(1, sizeof *d[i]))) {
+            for (unsigned j = 0; j < i; j++)
+                free(d[j]);
+            mirror_index_free(ix);
+            return BL_ENOMEM;
+        }
+    mirror_index_t *old = f->ix;
+    f->ix = ix;
+    f->serial = serial;
+    for (unsigned i = 0; i < f->nzones; i++) {
+        mirror_zone_t *z = f->zones[i].zone;
+        d[i]->borrowed = 1;
+        d[i]->nmore = z->nsrc - 1;
+        for (unsigned k = 0; k < z->nsrc; k++) {
+            if (k)
+                d[i]->more[k - 1] = z->src[k]->ix;
+            else
+                d[i]->ix = z->src[k]->ix;
+            d[i]->src_a[k] = z->src_a[k];
+            d[i]->serial += z->src[k]->serial; /* grows with every feed's serial */
+        }
+        mirror_zone_publish(z, f->qsbr, d[i]);
     }
-    d->ix = ix;
-    d->serial = serial;
-    mirror_zone_publish(f->zone, f->qsbr, d);
+    if (old != ix)
+        mirror_index_free(old);
     return 0;
 }
 
@@ -192,7 +242,6 @@ static int apply_delta(mirror_feed_t *f, const bl_obj_t *obj, mirror_apply_info_
         size_t nrem, nadd;
     } c = {0};
     int rc = bl_obj_collect(obj, &f->lim, &c.rem, &c.nrem, &c.add, &c.nadd);
-    mirror_zdata_t *d = atomic_load(&f->zone->data);
     mirror_index_t *nx = NULL;
     bl_digest_t dg = f->digest;
     if (rc)
@@ -200,7 +249,7 @@ static int apply_delta(mirror_feed_t *f, const bl_obj_t *obj, mirror_apply_info_
     /* The digest moves by the old records of removed and replaced keys. */
     for (size_t i = 0; i < c.nrem; i++) {
         bl_entry_t old;
-        if (mirror_index_get(d->ix, &c.rem[i].e.key, &old, NULL)) {
+        if (mirror_index_get(f->ix, &c.rem[i].e.key, &old, NULL)) {
             rc = BL_EABSENT;
             goto done;
         }
@@ -209,7 +258,7 @@ static int apply_delta(mirror_feed_t *f, const bl_obj_t *obj, mirror_apply_info_
     for (size_t i = 0; i < c.nadd; i++) {
         bl_entry_t old;
         if (!in_sorted(c.rem, c.nrem, &c.add[i].e.key) &&
-            !mirror_index_get(d->ix, &c.add[i].e.key, &old, NULL))
+            !mirror_index_get(f->ix, &c.add[i].e.key, &old, NULL))
             bl_digest_sub(&dg, &old);
         bl_digest_add(&dg, &c.add[i].e);
     }
@@ -219,7 +268,7 @@ static int apply_delta(mirror_feed_t *f, const bl_obj_t *obj, mirror_apply_info_
         rc = BL_EDIGEST;
         goto done;
     }
-    if ((rc = mirror_index_apply(d->ix, c.rem, c.nrem, c.add, c.nadd, &nx)))
+    if ((rc = mirror_index_apply(f->ix, c.rem, c.nrem, c.add, c.nadd, &nx)))
         goto done;
     if (mirror_index_count(nx) != h->n_entries) {
         mirror_index_free(nx);

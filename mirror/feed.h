@@ -20,11 +20,21 @@ typedef struct {
     uint64_t elapsed_us;
 } mirror_apply_info_t;
 
-/* The state of one feed as this mirror holds it. The entries themselves
- * live in the zone's published index. */
+#define MIRROR_FEED_ZONES_MAX 16
+
+/* The state of one feed as this mirror holds it: its entries (an index the
+ * feed owns) and the zones they are served in. A zone that combines feeds
+ * holds one index of each; every apply publishes a new data version of
+ * every zone the feed serves. */
 typedef struct mirror_feed {
-    mirror_zone_t *zone;
     mirror_qsbr_t *qsbr;
+    mirror_index_t *ix; /* current entries; empty before the first snapshot */
+    struct {
+        mirror_zone_t *zone;
+        unsigned slot; /* the feed's place in zone->src[] */
+    } zones[MIRROR_FEED_ZONES_MAX];
+    unsigned nzones;
+    int synced; /* followed over [sync] */
     char name[BL_FEED_MAX + 1];
     bl_keyring_t *keys; /* trusted keys (not owned) */
     bl_limits_t lim;
@@ -39,8 +49,17 @@ typedef struct mirror_feed {
     void *on_apply_arg;
 } mirror_feed_t;
 
-void mirror_feed_init(mirror_feed_t *f, mirror_zone_t *z, mirror_qsbr_t *q, const char *name,
-                      bl_keyring_t *keys);
+/* Sets up a feed with no state and no zone yet: 0 or BL_ENOMEM. */
+int mirror_feed_init(mirror_feed_t *f, mirror_qsbr_t *q, const char *name, bl_keyring_t *keys);
+/* Frees the feed's index; its zones must be closed first. */
+void mirror_feed_close(mirror_feed_t *f);
+/* Makes f the next source of zone z (zone->src[], a: the A value of its
+ * listings there, 0: their own); from then on every apply republishes z.
+ * BL_ECONFIG when z has MIRROR_SOURCES_MAX sources or f as many zones. */
+int mirror_feed_attach(mirror_feed_t *f, mirror_zone_t *z, unsigned a);
+/* Frozen or not: a frozen feed's listings answer nothing in any of its zones
+ * (the other feeds of a combined zone still answer). */
+void mirror_feed_set_frozen(mirror_feed_t *f, int frozen);
 
 /* Verifies and applies one signed object (snapshot or delta) held in buf,
  * enforcing every mirror rule: signature and trusted key, freshness

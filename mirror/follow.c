@@ -21,9 +21,8 @@
 struct mirror_follow {
     mirror_zones_t *zs;
     const mirror_config_t *conf;
-    mirror_metrics_t *metrics; /* may be NULL */
-    mirror_persist_t stores[MIRROR_CONF_MAX_ZONES];
-    unsigned store_zone[MIRROR_CONF_MAX_ZONES]; /* the zone of each store */
+    mirror_metrics_t *metrics;                      /* may be NULL */
+    mirror_persist_t stores[MIRROR_SYNC_MAX_FEEDS]; /* one per followed feed */
     unsigned nstores;
     mirror_sync_t *sync;
     mirror_pull_t *pull; /* [sync] upstream URLs, or NULL */
@@ -39,13 +38,13 @@ struct mirror_follow {
         char key[17];
         uint64_t write_errors_seen;
         int level[2];            /* freshness by the push client and by the pull client */
-    } fm[MIRROR_CONF_MAX_ZONES]; /* per store */
+    } fm[MIRROR_SYNC_MAX_FEEDS]; /* per store */
 };
 
 static int store_of(mirror_follow_t *f, const char *feed)
 {
     for (unsigned i = 0; i < f->nstores; i++)
-        if (!strcmp(f->zs->feeds[f->store_zone[i]].name, feed))
+        if (!strcmp(f->stores[i].feed->name, feed))
             return (int)i;
     return -1;
 }
@@ -139,7 +138,7 @@ static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t
         /* Served and persisted now: each change's decision at the master to here. */
         prop_t p = {f, st, bl_now_ms()};
         bl_sink_t sink = {&p, prop_block};
-        bl_obj_decode(obj, &f->zs->feeds[f->store_zone[st]].lim, &sink, NULL);
+        bl_obj_decode(obj, &f->stores[st].feed->lim, &sink, NULL);
     }
     if (!rc) {
         f->in_apply = 0;
@@ -187,9 +186,9 @@ static void set_freshness(mirror_follow_t *f, const char *feed, int src, int lev
         int other = f->fm[st].level[!src];
         level = other < level ? other : level;
     }
-    mirror_zone_t *z = &f->zs->zones[f->store_zone[st]];
-    /* Frozen: the master has been silent too long to vouch for any listing. */
-    atomic_store(&z->no_positive, level == MIRROR_FROZEN);
+    /* Frozen: the master has been silent too long to vouch for any listing
+     * of the feed (in a combined zone, the other feeds still answer). */
+    mirror_feed_set_frozen(f->stores[st].feed, level == MIRROR_FROZEN);
     if (f->fm[st].stale)
         bl_metrics_set(f->fm[st].stale, level);
 }
@@ -219,8 +218,7 @@ static void sync_refused(void *ctx, const char *feed, const char *what, int err)
     f->in_apply = 0;
     if (counted || !f->metrics || err == BL_ENOSPC || err == BL_EIO)
         return; /* the object was fine: a write to state_dir failed (state_write_errors) */
-    const char *fname =
-        *feed ? feed : (f->nstores == 1 ? f->zs->feeds[f->store_zone[0]].name : "unknown");
+    const char *fname = *feed ? feed : (f->nstores == 1 ? f->stores[0].feed->name : "unknown");
     if (!strcmp(what, "heartbeat"))
         return; /* logged by the client; heartbeats_refused has no family of its own */
     const char *v[] = {fname, bl_errname(err), NULL};
@@ -274,7 +272,7 @@ static void sync_gauges(mirror_follow_t *f, int64_t now_ms)
 static void sync_current(mirror_follow_t *f, int64_t now_ms)
 {
     for (unsigned i = 0; (f->sync || f->pull) && i < f->nstores; i++) {
-        const char *feed = f->zs->feeds[f->store_zone[i]].name;
+        const char *feed = f->stores[i].feed->name;
         int64_t age = f->sync ? mirror_sync_current_age_ms(f->sync, feed) : -1;
         int64_t pulled = f->pull ? mirror_pull_current_age_ms(f->pull, feed) : -1;
         if (pulled >= 0 && (age < 0 || pulled < age))
@@ -312,11 +310,10 @@ int mirror_follow_open(mirror_zones_t *zs, mirror_follow_t **out, char *err, siz
     }
     if (!y->enabled)
         return 0;
-    for (unsigned i = 0; i < f->zs->nzones; i++) {
-        if (!mirror_zone_conf_synced(f->conf, &f->conf->zones[i]))
+    for (unsigned i = 0; i < f->zs->nfeeds; i++) {
+        if (!f->zs->feeds[i].synced || f->nstores == MIRROR_SYNC_MAX_FEEDS)
             continue;
         unsigned k = (unsigned)f->nstores++;
-        f->store_zone[k] = i;
         uint64_t serial = 0;
         if (mirror_persist_open(&f->stores[k], &f->zs->feeds[i], y->state_dir, &serial)) {
             snprintf(err, errlen, "%s:%u: state_dir %s: unusable (%s)", f->conf->path,
@@ -390,7 +387,7 @@ static int start_pull(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t err
         return 0;
     for (unsigned i = 0; i < f->nstores; i++) {
         pc.current_as_of_ms[pc.nfeeds] = f->stores[i].current_ms;
-        pc.feeds[pc.nfeeds++] = f->zs->feeds[f->store_zone[i]].name;
+        pc.feeds[pc.nfeeds++] = f->stores[i].feed->name;
     }
     pc.interval_ms = y->poll_interval_ms;
     pc.jitter_ms = y->poll_jitter_ms;
@@ -452,7 +449,7 @@ int mirror_follow_start(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t e
     sc.backoff_max_ms = y->backoff_max_ms;
     for (unsigned i = 0; i < f->nstores; i++) {
         sc.current_as_of_ms[sc.nfeeds] = f->stores[i].current_ms;
-        sc.feeds[sc.nfeeds++] = f->zs->feeds[f->store_zone[i]].name;
+        sc.feeds[sc.nfeeds++] = f->stores[i].feed->name;
     }
     char st[BL_CFG_DURSTRLEN], fz[BL_CFG_DURSTRLEN], w[BL_CFG_DURSTRLEN];
     BL_INFO("freshness", "stale_after=%s freeze_after=%s window=%s",

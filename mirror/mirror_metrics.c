@@ -103,12 +103,9 @@ void mirror_metrics_on_apply(void *arg, struct mirror_feed *f, int rc,
     bl_metrics_observe(bl_metrics_series(m->fam.apply_duration, kind),
                        (double)info->elapsed_us / 1e6);
     bl_metrics_set(bl_metrics_series(m->fam.serial, feed), (double)f->serial);
-    mirror_zdata_t *d = atomic_load(&f->zone->data);
-    if (d) {
-        const char *v4[] = {f->name, "ipv4", NULL}, *v6[] = {f->name, "ipv6", NULL};
-        bl_metrics_set(bl_metrics_series(m->fam.entries, v4),
-                       (double)mirror_index_count_af(d->ix, BL_AF4));
-        bl_metrics_set(bl_metrics_series(m->fam.entries, v6),
-                       (double)mirror_index_count_af(d->ix, BL_AF6));
-    }
+    const char *v4[] = {f->name, "ipv4", NULL}, *v6[] = {f->name, "ipv6", NULL};
+    bl_metrics_set(bl_metrics_series(m->fam.entries, v4),
+                   (double)mirror_index_count_af(f->ix, BL_AF4));
+    bl_metrics_set(bl_metrics_series(m->fam.entries, v6),
+                   (double)mirror_index_count_af(f->ix, BL_AF6));
 }

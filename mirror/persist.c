@@ -143,11 +143,10 @@ static int image_put(void *ctx, const void *p, size_t n)
 static void image_save(mirror_persist_t *st, uint64_t serial)
 {
     mirror_feed_t *f = st->feed;
-    mirror_zdata_t *d = atomic_load(&f->zone->data);
     char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/" IMAGE_NAME, st->dir);
     snprintf(tmp, sizeof tmp, "%s/." IMAGE_NAME, st->dir);
-    if (!d || !d->ix || d->serial != serial)
+    if (!f->loaded || !f->ix || f->serial != serial)
         return;
     uint64_t t0 = bl_mono_ns();
     image_file_t h = {.serial = serial};
@@ -161,7 +160,7 @@ static void image_save(mirror_persist_t *st, uint64_t serial)
     if (!rc && EVP_DigestInit_ex(io.md, EVP_sha256(), NULL) != 1)
         rc = BL_ENOMEM;
     if (!rc)
-        rc = mirror_index_image_write(d->ix, image_put, &io);
+        rc = mirror_index_image_write(f->ix, image_put, &io);
     unsigned int mdlen = 0;
     if (!rc && (EVP_DigestFinal_ex(io.md, h.sha256, &mdlen) != 1 || mdlen != 32))
         rc = BL_ENOMEM;

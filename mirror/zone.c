@@ -116,9 +116,8 @@ void mirror_zdata_free(mirror_zdata_t *d)
 {
     if (!d)
         return;
-    mirror_index_free(d->ix);
-    for (size_t i = 0; i < d->nmore; i++)
-        mirror_index_free(d->more[i]);
+    for (size_t i = 0; !d->borrowed && i <= d->nmore; i++)
+        mirror_index_free(i ? d->more[i - 1] : d->ix);
     free(d->apex);
     free(d->test_txt);
     if (d->own_txt) {

@@ -39,6 +39,11 @@ typedef struct mirror_zdata {
      * where the index before them matched at the same prefix length */
     uint8_t more_dup[MIRROR_SOURCES_MAX - 1];
     size_t nmore;
+    /* Feed zones: the A value of each index's listings (ix first), 0: their
+     * own, else the zone's default_a. The indexes are the feeds' (borrowed):
+     * each feed frees its own once no data version holds it. */
+    uint8_t src_a[MIRROR_SOURCES_MAX];
+    int borrowed;
     mirror_apex_t *apex; /* NULL: the zone's own settings (feeds) */
     int64_t expires_at;  /* $TIMESTAMP expiry (Unix s): no positive answer after it; 0: none */
     char *test_txt;      /* 127.0.0.2's TXT when the data does not list it; NULL: the zone's */
@@ -52,7 +57,9 @@ typedef struct mirror_zdata {
 } mirror_zdata_t;
 
 /* A served zone: its fixed settings (from the configuration) and its
- * current data. One zone serves one feed. */
+ * current data. A feed zone serves one feed or combines several (src[],
+ * one index each in its data); a feed may serve several zones. */
+struct mirror_feed;
 typedef struct mirror_zone {
     char name[256];    /* lower case, no trailing dot */
     uint8_t wire[256]; /* lower-case wire format */
@@ -75,7 +82,14 @@ typedef struct mirror_zone {
     char **_Atomic reason_txt; /* config templates per reason id (feed zones) */
     _Atomic size_t nreason;
     _Atomic(mirror_zdata_t *) data;
-    atomic_int no_positive; /* freeze: answer nothing as listed (test entries excepted) */
+    /* freeze: bit k set, source k's listings answer nothing (a zone of one
+     * source: none do; the test entries always answer) */
+    atomic_int no_positive;
+    /* feed zones: the feeds combined, in the order of feed =, and the A
+     * value of each (0: the listings' own, else default_a); writer thread */
+    struct mirror_feed *src[MIRROR_SOURCES_MAX];
+    uint8_t src_a[MIRROR_SOURCES_MAX];
+    unsigned nsrc;
     /* rbldnsd files (writer thread only): a digest of the stat() of the
      * files the data was read from, the new one waiting to settle, when to
      * look next, and whether the expiry was logged */
@@ -104,7 +118,8 @@ void mirror_zone_close(mirror_zone_t *z);
  * can hold the previous version and frees it. Takes ownership of d. Writer
  * thread only. */
 void mirror_zone_publish(mirror_zone_t *z, mirror_qsbr_t *q, mirror_zdata_t *d);
-/* Frees a data version (index and owned TXT table). NULL is a no-op. */
+/* Frees a data version (its indexes unless borrowed, an owned TXT table).
+ * NULL is a no-op. */
 void mirror_zdata_free(mirror_zdata_t *d);
 
 #endif

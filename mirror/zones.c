@@ -19,8 +19,26 @@ static void on_apply(void *arg, mirror_feed_t *f, int rc, const mirror_apply_inf
 {
     mirror_zones_t *zs = arg;
     mirror_metrics_on_apply(zs->metrics, f, rc, info);
-    if (!rc)
-        mirror_zones_export(zs, (unsigned)(f - zs->feeds));
+    for (unsigned k = 0; !rc && k < f->nzones; k++)
+        mirror_zones_export(zs, (unsigned)(f->zones[k].zone - zs->zones));
+}
+
+/* The followed feed named name, set up on first use. */
+static mirror_feed_t *feed_of(mirror_zones_t *zs, const char *name, bl_keyring_t *ring, int synced)
+{
+    for (unsigned i = 0; synced && i < zs->nfeeds; i++)
+        if (zs->feeds[i].synced && !strcmp(zs->feeds[i].name, name))
+            return &zs->feeds[i];
+    if (zs->nfeeds == MIRROR_FEEDS_MAX)
+        return NULL;
+    mirror_feed_t *f = &zs->feeds[zs->nfeeds];
+    if (mirror_feed_init(f, zs->qsbr, name, ring))
+        return NULL;
+    zs->nfeeds++;
+    f->synced = synced;
+    f->on_apply = on_apply;
+    f->on_apply_arg = zs;
+    return f;
 }
 
 int mirror_zones_init(mirror_zones_t *zs, mirror_config_t *conf, mirror_qsbr_t *qsbr, char *err,
@@ -50,9 +68,16 @@ int mirror_zones_init(mirror_zones_t *zs, mirror_config_t *conf, mirror_qsbr_t *
                 return rc;
             }
         }
-        mirror_feed_init(&zs->feeds[i], &zs->zones[i], qsbr, zc->feed, ring);
-        zs->feeds[i].on_apply = on_apply;
-        zs->feeds[i].on_apply_arg = zs;
+        if (zc->nrbldnsd)
+            continue;
+        for (unsigned k = 0; k < zc->nfeeds; k++) {
+            mirror_feed_t *f = feed_of(zs, zc->feeds[k], ring, synced);
+            if (!f || mirror_feed_attach(f, &zs->zones[i], zc->feed_a[k])) {
+                snprintf(err, errlen, "zone %s: feed %s: %s", zc->name, zc->feeds[k],
+                         f ? "served by too many zones" : "too many feeds, or out of memory");
+                return BL_ECONFIG;
+            }
+        }
     }
     return 0;
 }
@@ -64,6 +89,9 @@ void mirror_zones_close(mirror_zones_t *zs)
         bl_keyring_free(zs->rings[i]);
         zs->rings[i] = NULL;
     }
+    for (unsigned i = 0; i < zs->nfeeds; i++)
+        mirror_feed_close(&zs->feeds[i]);
+    zs->nfeeds = 0;
     bl_keyring_free(zs->sync_ring);
     zs->sync_ring = NULL;
     zs->nzones = 0;
@@ -82,7 +110,9 @@ int mirror_zones_load(mirror_zones_t *zs, unsigned i, int64_t now_ms)
         }
         return 0;
     }
-    mirror_feed_t *f = &zs->feeds[i];
+    mirror_feed_t *f = z->src[0];
+    if (!f)
+        return 0;
     if (zc->snapshot) {
         mirror_apply_info_t info;
         int rc = mirror_apply_file(f, zc->snapshot, now_ms, &info);
@@ -110,8 +140,8 @@ int mirror_zones_export(mirror_zones_t *zs, unsigned i)
 void mirror_zones_scan(mirror_zones_t *zs, int64_t now_ms)
 {
     for (unsigned i = 0; i < zs->nzones; i++) {
-        if (zs->conf->zones[i].spool_dir)
-            mirror_spool_scan(&zs->feeds[i], zs->conf->zones[i].spool_dir, now_ms);
+        if (zs->conf->zones[i].spool_dir && zs->zones[i].src[0])
+            mirror_spool_scan(zs->zones[i].src[0], zs->conf->zones[i].spool_dir, now_ms);
         mirror_rbldnsd_poll(&zs->zones[i], zs->qsbr, &zs->conf->zones[i], now_ms);
     }
 }
@@ -129,12 +159,27 @@ int mirror_zones_health(const mirror_zones_t *zs, char *msg, size_t n)
                      zs->zones[i].name);
             return 1;
         }
-        if (atomic_load(&zs->zones[i].no_positive)) {
+        const mirror_zone_t *z = &zs->zones[i];
+        unsigned fz = (unsigned)atomic_load(&z->no_positive);
+        if (fz && z->nsrc < 2) {
             snprintf(msg, n,
                      "zone %s is frozen: not current with the master for longer than "
                      "freeze_after, no positive answers",
-                     zs->zones[i].name);
+                     z->name);
             return 1;
+        }
+        for (unsigned k = 0; z->nsrc > 1 && k < z->nsrc; k++) {
+            if (fz >> k & 1) {
+                snprintf(msg, n,
+                         "zone %s: feed %s is frozen: not current with the master for longer "
+                         "than freeze_after, no positive answers from it",
+                         z->name, z->src[k]->name);
+                return 1;
+            }
+            if (!z->src[k]->loaded) {
+                snprintf(msg, n, "zone %s: feed %s has no data", z->name, z->src[k]->name);
+                return 1;
+            }
         }
     }
     return 0;
@@ -153,12 +198,23 @@ void mirror_zones_window_check(const mirror_zones_t *zs)
                        (double)c->window_ms / 1000.0);
 }
 
+/* Two zone configurations name the same feeds with the same A values. */
+static int same_feeds(const mirror_zone_conf_t *a, const mirror_zone_conf_t *b)
+{
+    if (a->nfeeds != b->nfeeds)
+        return 0;
+    for (unsigned k = 0; k < a->nfeeds; k++)
+        if (strcmp(a->feeds[k], b->feeds[k]) || a->feed_a[k] != b->feed_a[k])
+            return 0;
+    return 1;
+}
+
 int mirror_zones_reloadable(const mirror_zones_t *zs, const mirror_config_t *nc, char *err,
                             size_t errlen)
 {
     for (unsigned i = 0; i < nc->nzones; i++)
         if (i >= zs->nzones || strcmp(nc->zones[i].name, zs->zones[i].name) ||
-            strcmp(nc->zones[i].feed, zs->conf->zones[i].feed) ||
+            !same_feeds(&nc->zones[i], &zs->conf->zones[i]) ||
             !nc->zones[i].nrbldnsd != !zs->conf->zones[i].nrbldnsd) {
             snprintf(err, errlen, "zone %s: zones, feeds and sources need a restart",
                      nc->zones[i].name);

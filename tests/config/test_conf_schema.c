@@ -12,6 +12,8 @@
 #include "mirror/dns.h"
 #include "test.h"
 
+#define FEEDS_EXPECT "NAME, or NAME NAME:127.0.0.N ... (one A value per feed after the first)"
+
 static master_config_t mc, mc2;
 static mirror_config_t yc, yc2;
 
@@ -175,8 +177,8 @@ static void test_errors(void)
                "t.conf:2: rbldnsd = /no/kind: no KIND:; expected KIND:FILE such as "
                "ip4set:/var/lib/rbldnsd/list");
     expect_err(mirror_load("[zone x]\nfeed = 123456789012345678901234567890123\n"),
-               "t.conf:2: feed = 123456789012345678901234567890123: too long; expected a "
-               "non-empty value of at most 32 bytes");
+               "t.conf:2: feed = 123456789012345678901234567890123: a feed name is empty or "
+               "longer than 32 bytes; expected " FEEDS_EXPECT);
     expect_err(master_load("[http]\nmax_body = 5G\n"),
                "t.conf:2: max_body = 5G: out of range; expected a size from 1K to 1G, such as "
                "4096, 64K, 4MiB");
@@ -275,6 +277,85 @@ static void test_repeats(void)
         snprintf(many + strlen(many), sizeof many - strlen(many), "[zone z%d.example]\nttl = 1\n",
                  i);
     expect_err(mirror_load(many), "t.conf:34: [zone z16.example]: more than 16 [zone] sections");
+}
+
+/* The zone's mirror_config_check error for text, which must load. */
+static const char *mirror_check(const char *text)
+{
+    static char err[512];
+    ASSERT(!mirror_load(text));
+    return mirror_config_check(&yc, err, sizeof err) ? err : NULL;
+}
+
+/* feed = NAME [NAME:A]...: a zone that combines feeds, one A value each. */
+static void test_mirror_feeds(void)
+{
+    ASSERT(!mirror_load("[zone x]\nfeed = main\n"));
+    ASSERT_EQ(yc.zones[0].nfeeds, 1);
+    ASSERT_STREQ(yc.zones[0].feed, "main");
+    ASSERT_EQ(yc.zones[0].feed_a[0], 0);
+    ASSERT(!mirror_load("[zone x]\nfeed = main spamtrap:127.0.0.4 , trap2:5\n"));
+    const mirror_zone_conf_t *z = &yc.zones[0];
+    ASSERT_EQ(z->nfeeds, 3);
+    ASSERT_STREQ(z->feed, "main");
+    ASSERT_STREQ(z->feeds[1], "spamtrap");
+    ASSERT_STREQ(z->feeds[2], "trap2");
+    ASSERT_EQ(z->feed_a[0], 0);
+    ASSERT_EQ(z->feed_a[1], 4);
+    ASSERT_EQ(z->feed_a[2], 5);
+    ASSERT_EQ(z->feed_line, 2);
+    char *p = print(&mirror_conf_schema, &yc, 0);
+    ASSERT(strstr(p, "\nfeed = main spamtrap:127.0.0.4 trap2:127.0.0.5\n"));
+    free(p);
+    ASSERT(!mirror_load("[zone x]\nfeed = main:127.0.0.3\n"));
+    ASSERT_EQ(yc.zones[0].feed_a[0], 3);
+    expect_err(mirror_load("[zone x]\nttl = 5\nfeed = main spamtrap\n"),
+               "t.conf:3: feed = main spamtrap: every feed after the first needs its own A value "
+               "(NAME:127.0.0.N); expected " FEEDS_EXPECT);
+    expect_err(mirror_load("[zone x]\nfeed = main spamtrap:127.1.0.4\n"),
+               "t.conf:2: feed = main spamtrap:127.1.0.4: an A value is not 127.0.0.N with N from "
+               "1 to 255; expected " FEEDS_EXPECT);
+    expect_err(mirror_load("[zone x]\nfeed = main spamtrap:256\n"),
+               "t.conf:2: feed = main spamtrap:256: an A value is not 127.0.0.N with N from 1 to "
+               "255; expected " FEEDS_EXPECT);
+    expect_err(mirror_load("[zone x]\nfeed = main spamtrap:\n"),
+               "t.conf:2: feed = main spamtrap:: an A value is not 127.0.0.N with N from 1 to "
+               "255; expected " FEEDS_EXPECT);
+    expect_err(mirror_load("[zone x]\nfeed = main a:4 b:127.0.0.4\n"),
+               "t.conf:2: feed = main a:4 b:127.0.0.4: two feeds have the same A value; "
+               "expected " FEEDS_EXPECT);
+    expect_err(mirror_load("[zone x]\nfeed = main main:4\n"),
+               "t.conf:2: feed = main main:4: a feed is listed twice; expected " FEEDS_EXPECT);
+    expect_err(mirror_load("[zone x]\nfeed = :4\n"),
+               "t.conf:2: feed = :4: a feed name is empty or longer than 32 bytes; "
+               "expected " FEEDS_EXPECT);
+    expect_err(mirror_load("[zone x]\nfeed = , \n"),
+               "t.conf:2: feed = ,: no feed; expected " FEEDS_EXPECT);
+    expect_err(mirror_load("[zone x]\nfeed = a b:2 c:3 d:4 e:5 f:6 g:7 h:8 i:9 j:10 k:11 l:12 m:13 "
+                           "n:14 o:15 p:16 q:17\n"),
+               "t.conf:2: feed = a b:2 c:3 d:4 e:5 f:6 g:7 h:8 i:9 j:10 k:11 l:12 m:13 n:14 o:15 "
+               "p:16 q:17: more than 16 feeds; expected " FEEDS_EXPECT);
+
+    /* What spans options: the zone's a, the source, the export. */
+#define SYNCED_ZONE                                                                                \
+    "[server]\nlisten = 127.0.0.1:53\n[sync]\nupstream = http://127.0.0.1:1\n"                     \
+    "state_dir = /s\n[zone bl.example]\ntrusted_key = /k\n"
+    ASSERT(!mirror_check(SYNCED_ZONE "feed = main spamtrap:127.0.0.4\n"));
+    ASSERT(!mirror_check(SYNCED_ZONE "feed = main\n[zone all.example]\ntrusted_key = /k\n"
+                                     "feed = main spamtrap:4\n[zone trap.example]\n"
+                                     "trusted_key = /k\nfeed = spamtrap\n"));
+    const char *e = mirror_check(SYNCED_ZONE "feed = main spamtrap:127.0.0.2\n");
+    ASSERT(e && strstr(e, ":8: zone bl.example: feed spamtrap answers 127.0.0.2, the A value of "
+                          "feed main (the zone's a)"));
+    e = mirror_check(SYNCED_ZONE "a = 4\nfeed = main spamtrap:127.0.0.4\n");
+    ASSERT(e && strstr(e, ":9: zone bl.example: feed spamtrap answers 127.0.0.4"));
+    ASSERT(!mirror_check(SYNCED_ZONE "feed = main:3 spamtrap:127.0.0.2\n"));
+    e = mirror_check(SYNCED_ZONE "feed = main spamtrap:4\nexport_rbldnsd = /e\n");
+    ASSERT(e && strstr(e, ":8: zone bl.example combines feeds: export_rbldnsd writes one feed's"));
+    e = mirror_check("[server]\nlisten = 127.0.0.1:53\n[zone bl.example]\ntrusted_key = /k\n"
+                     "spool_dir = /s\nfeed = main spamtrap:4\n");
+    ASSERT(e && strstr(e, ":6: zone bl.example combines feeds: they come over [sync] only"));
+#undef SYNCED_ZONE
 }
 
 /* --print-config: loads back to the same configuration; defaults commented out. */
@@ -410,6 +491,7 @@ int main(void)
     RUN(test_values);
     RUN(test_errors);
     RUN(test_repeats);
+    RUN(test_mirror_feeds);
     RUN(test_print);
     RUN(test_restart_changes);
     RUN(test_man);
