@@ -12,23 +12,22 @@
 #include "zones.h"
 
 /*
- * Every zone whose feed the [sync] master serves gets a store under
+ * Every feed that a zone follows from the [sync] master gets one store under
  * state_dir (persist.h), restored before any query is answered. The sync
  * client asks for what each store lacks; each object it verified is
  * persisted, then applied (a store that wants a fresh snapshot asks for
- * one). Freshness reaches the zones (a frozen zone gives no positive
- * answers) and the metrics: connection, master serial and lag, heartbeat
- * age, propagation of each change from its decision at the master, refused
- * objects, and the health of the state directory. Every tick the time as
- * of which each feed was current is kept in its state directory, so a
- * restart without the master does not look fresh.
+ * one). Freshness reaches the feed's zones (a frozen feed's listings give
+ * no positive answers, in a combined zone too) and the metrics: connection, master serial and lag,
+ * heartbeat age, propagation of each change from its decision at the master, refused objects, and
+ * the health of the state directory. Every tick the time as of which each feed was current is kept
+ * in its state directory, so a restart without the master does not look fresh.
  */
 typedef struct mirror_follow mirror_follow_t;
 
 /* --check-config: the [sync] TLS files load as a client context (the key
  * matches the certificate). 0 without [sync]. */
 int mirror_follow_check(const mirror_config_t *c, char *err, size_t errlen);
-/* Opens and restores a store per followed zone of zs (none without
+/* Opens and restores a store per followed feed of zs (none without
  * [sync]); zs->metrics must be set. On error err says which state_dir. */
 int mirror_follow_open(mirror_zones_t *zs, mirror_follow_t **out, char *err, size_t errlen);
 /* Starts the sync client on loop (nothing without followed zones). */

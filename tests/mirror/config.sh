@@ -138,6 +138,22 @@ grep -q '^master = ' "$T/sample-sync.conf" || fail "sample has no [sync] master"
 out=$("$MIRROR" -c "$T/sample-sync.conf" --check-config 2>&1) || fail "sample with [sync]: $out"
 ok "[sync] errors: missing key file, unreadable or wrong certificate, bad master address, limits"
 
+# A zone that combines feeds, beside the zone of one of them: each feed after
+# the first names its own A value, distinct from the zone's a.
+combined() { # feed = VALUE, then more lines of its zone
+    sync_conf "$CERT" "$KEY" "$CA"
+    printf '[zone all.example.org]\ntrusted_key = %s\nfeed = %s\n' "$T/sign.pub" "$1"
+    shift
+    for l in "$@"; do printf '%s\n' "$l"; done
+}
+combined "main spamtrap:127.0.0.4" > "$T/combined.conf"
+grep -q "configuration ok (2 zones)" <<<"$("$MIRROR" -c "$T/combined.conf" --check-config)" ||
+    fail "a zone combining main and spamtrap:127.0.0.4 refused"
+check_err "$(combined "main spamtrap")" "bad.conf:15: feed = main spamtrap: every feed after the first needs its own A value"
+check_err "$(combined "main spamtrap:127.0.0.4" "a = 4")" "bad.conf:15: zone all.example.org: feed spamtrap answers 127.0.0.4, the A value of feed main \\(the zone's a\\)"
+check_err "$(combined "main spamtrap:4" "export_rbldnsd = $T/x")" "bad.conf:15: zone all.example.org combines feeds: export_rbldnsd"
+ok "combined zones: feed = main spamtrap:127.0.0.4 accepted; a missing or shared A value and an export refused with file:line"
+
 # command-line overrides: --listen, --threads, --set
 write_mirror_conf m1 --files "server|listen = 127.0.0.1:1"
 cat >>"$T/m1/mirror.conf" <<CONF
