@@ -160,6 +160,67 @@ static void test_listed_and_templates(void)
     ASSERT(memmem(out, n, "\x12Listed 2001:db8::1", 19) != NULL); /* RFC 5952, as rbldnsd */
 }
 
+/* An A record 127.0.0.a in the answer out[0, n). */
+static int has_a(const uint8_t *out, size_t n, uint8_t a)
+{
+    const uint8_t rr[] = {0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 127, 0, 0, a}; /* A IN ttl 300 */
+    return memmem(out, n, rr, sizeof rr) != NULL;
+}
+
+/* A zone that combines feeds: one index per feed, the second feed's A value
+ * replacing its listings' own; one A record and one TXT string per feed
+ * that lists the address; a frozen feed (its bit) answers nothing. */
+static void test_combined_feeds(void)
+{
+    mirror_builder_t *b = mirror_builder_new();
+    bl_entry_t e;
+    memset(&e, 0, sizeof e);
+    bl_prefix_parse("192.0.2.5/32", &e.key);
+    e.a = 2;
+    e.reason = 3; /* no template of its own: the zone's txt */
+    e.expires_at = 2000;
+    mirror_builder_add(b, &e, 0);
+    bl_prefix_parse("198.51.100.0/24", &e.key);
+    mirror_builder_add(b, &e, 0);
+    mirror_zdata_t dc = {.ix = da.ix, .nmore = 1, .src_a = {0, 9}, .serial = 80, .borrowed = 1};
+    ASSERT_EQ(mirror_builder_finish(b, &dc.more[0], NULL), 0);
+    atomic_store(&za.data, &dc);
+    uint8_t out[4096];
+    int rc;
+    size_t n = ask("5.2.0.192.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(u16(out + 6), 2);
+    ASSERT(has_a(out, n, 4) && has_a(out, n, 9)); /* the first feed's own, the second's */
+    n = ask("5.2.0.192.bl.example.org", 16, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(u16(out + 6), 2);
+    ASSERT(memmem(out, n, "\x17Reason one: 192.0.2.5 $", 24) != NULL);
+    ASSERT(memmem(out, n, "\x10Listed 192.0.2.5", 17) != NULL);
+    n = ask("7.100.51.198.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(u16(out + 6), 1);
+    ASSERT(has_a(out, n, 9));
+    /* the second feed frozen: the first still answers, the second's only
+     * listing is gone; both frozen: only the test entry */
+    atomic_store(&za.no_positive, 2);
+    n = ask("5.2.0.192.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(u16(out + 6), 1);
+    ASSERT(has_a(out, n, 4));
+    ask("7.100.51.198.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NXDOMAIN);
+    atomic_store(&za.no_positive, 1);
+    n = ask("5.2.0.192.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(u16(out + 6), 1);
+    ASSERT(has_a(out, n, 9));
+    atomic_store(&za.no_positive, 3);
+    ask("5.2.0.192.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NXDOMAIN);
+    n = ask("2.0.0.127.bl.example.org", 1, 0, 0, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, 0);
+    ASSERT(has_a(out, n, 2));
+    atomic_store(&za.no_positive, 0);
+    atomic_store(&za.data, &da);
+    mirror_index_free(dc.more[0]);
+}
+
 /* The batch prefetch hint names the zone's index and the address for IPv4
  * questions in a zone, and nothing for anything else. */
 static void test_prefetch_hint(void)
@@ -407,6 +468,7 @@ int main(void)
 {
     setup();
     RUN(test_listed_and_templates);
+    RUN(test_combined_feeds);
     RUN(test_prefetch_hint);
     RUN(test_batch);
     RUN(test_zones);
