@@ -107,6 +107,27 @@ wait_until 10 answers "$BOTH" all.test "127.0.0.2 127.0.0.4" || fail "listed aga
 wait_until 10 feeds_synced || fail "feeds not synced after the delistings"
 pass "delisting from one feed leaves the other feed's value"
 
+# The metrics count each feed's entries on its own.
+metric_is m 'blsync_mirror_entries{feed="main",family="ipv4"}' 2 &&
+    metric_is m 'blsync_mirror_entries{feed="spamtrap",family="ipv4"}' 1 ||
+    fail "entries: $(scrape m | grep '^blsync_mirror_entries')"
+pass "blsync_mirror_entries: main 2, spamtrap 1"
+
+# SIGHUP applies the combined zone's templates; a change of its feeds needs a restart.
+ini_set "$T/m/mirror.conf" 'zone all.test|reason.4 = Trap: $'
+mark m
+kill -HUP "${PID[m]}"
+wait_up m 10 logged m 'event=reloaded'
+wait_until 5 test "$(txt_of "$BOTH" all.test)" = "\"Listed: $BOTH\"|\"Trap: $BOTH\"" ||
+    fail "reloaded template: all.test TXT '$(txt_of "$BOTH" all.test)'"
+ini_set "$T/m/mirror.conf" 'zone all.test|feed = main spamtrap:127.0.0.5'
+mark m
+kill -HUP "${PID[m]}"
+wait_up m 10 logged m 'event=reload_failed .*zone all.test: zones, feeds and sources need a restart'
+answers "$BOTH" all.test "127.0.0.2 127.0.0.4" || fail "after a refused reload all.test answers '$(a_set "$BOTH" all.test)'"
+ini_set "$T/m/mirror.conf" 'zone all.test|feed = main spamtrap:127.0.0.4' 'zone all.test|reason.4 = Spamtrap hit: $'
+pass "SIGHUP: a combined zone's TXT template reloads; a change of its feeds is refused (restart)"
+
 # One store per feed: state_dir/main and state_dir/spamtrap, restored at start.
 [ "$(find "$T/m/state" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | paste -sd' ')" = "main spamtrap" ] ||
     fail "state_dir holds $(ls "$T/m/state")"
