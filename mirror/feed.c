@@ -65,8 +65,9 @@ void mirror_feed_set_frozen(mirror_feed_t *f, int frozen)
 
 /* Makes ix the feed's entries at serial and publishes a new data version
  * of every zone it serves, made of the current index of each of the zone's
- * feeds; the old index is freed once no DNS thread can hold it (each zone's
- * publish waits for its readers). Takes ix in every case. */
+ * feeds; one grace period later, when no DNS thread can hold the old
+ * versions, they and the feed's old index are freed. Takes ix in every
+ * case. */
 static int publish(mirror_feed_t *f, mirror_index_t *ix, uint64_t serial)
 {
     mirror_zdata_t *d[MIRROR_FEED_ZONES_MAX] = {0};
@@ -80,6 +81,7 @@ static int publish(mirror_feed_t *f, mirror_index_t *ix, uint64_t serial)
     mirror_index_t *old = f->ix;
     f->ix = ix;
     f->serial = serial;
+    f->loaded = 1;
     for (unsigned i = 0; i < f->nzones; i++) {
         mirror_zone_t *z = f->zones[i].zone;
         d[i]->borrowed = 1;
@@ -91,9 +93,13 @@ static int publish(mirror_feed_t *f, mirror_index_t *ix, uint64_t serial)
                 d[i]->ix = z->src[k]->ix;
             d[i]->src_a[k] = z->src_a[k];
             d[i]->serial += z->src[k]->serial; /* grows with every feed's serial */
+            d[i]->unloaded |= (unsigned)!z->src[k]->loaded << k;
         }
-        mirror_zone_publish(z, f->qsbr, d[i]);
+        d[i] = atomic_exchange(&z->data, d[i]); /* now the old version */
     }
+    mirror_qsbr_synchronize(f->qsbr);
+    for (unsigned i = 0; i < f->nzones; i++)
+        mirror_zdata_free(d[i]);
     if (old != ix)
         mirror_index_free(old);
     return 0;

@@ -43,6 +43,7 @@ typedef struct mirror_zdata {
      * own, else the zone's default_a. The indexes are the feeds' (borrowed):
      * each feed frees its own once no data version holds it. */
     uint8_t src_a[MIRROR_SOURCES_MAX];
+    unsigned unloaded; /* bit k: feed k has no state yet (its index is empty) */
     int borrowed;
     mirror_apex_t *apex; /* NULL: the zone's own settings (feeds) */
     int64_t expires_at;  /* $TIMESTAMP expiry (Unix s): no positive answer after it; 0: none */

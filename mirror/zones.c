@@ -176,7 +176,7 @@ int mirror_zones_health(const mirror_zones_t *zs, char *msg, size_t n)
                          z->name, z->src[k]->name);
                 return 1;
             }
-            if (!z->src[k]->loaded) {
+            if (d->unloaded >> k & 1) {
                 snprintf(msg, n, "zone %s: feed %s has no data", z->name, z->src[k]->name);
                 return 1;
             }
