@@ -371,24 +371,39 @@ size_t mirror_dns_answer(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qle
     return n;
 }
 
+/* Issues a prefetch stage for addr in every index of d (a zone of several
+ * feeds or files asks each one). */
+static void prefetch_all(const mirror_zdata_t *d, uint32_t addr, int stage)
+{
+    for (size_t i = 0; i <= d->nmore; i++)
+        mirror_index_prefetch4(i ? d->more[i - 1] : d->ix, addr, stage);
+}
+
 /* A batch's first pass over a parsed query: finds its zone (kept for the
- * answer) and, for an IPv4 address in it, issues stage 0 and returns 1 with
- * the hint for stage 1. */
-static int prefetch_hint(const mirror_dns_ctx_t *c, query_t *x, const mirror_index_t **ix,
-                         uint32_t *addr)
+ * answer) and, for an IPv4 address in it, issues stage 0 and returns the
+ * data version to issue stage 1 in (NULL for any other query). */
+static const mirror_zdata_t *prefetch_data(const mirror_dns_ctx_t *c, query_t *x, uint32_t *addr)
 {
     x->zone = find_zone(c, x, &x->zi);
     x->zone_known = 1;
     mirror_zone_t *z = x->zone;
     if (!z || x->nlab != z->nlabels + 4)
-        return 0;
+        return NULL;
     mirror_zdata_t *d = atomic_load_explicit(&z->data, memory_order_acquire);
     uint8_t a6[16];
     if (!d || classify(x, 4, addr, a6) != N_V4)
-        return 0;
-    *ix = d->ix;
-    mirror_index_prefetch4(d->ix, *addr, 0);
-    return 1;
+        return NULL;
+    prefetch_all(d, *addr, 0);
+    return d;
+}
+
+static int prefetch_hint(const mirror_dns_ctx_t *c, query_t *x, const mirror_index_t **ix,
+                         uint32_t *addr)
+{
+    const mirror_zdata_t *d = prefetch_data(c, x, addr);
+    if (d)
+        *ix = d->ix;
+    return d != NULL;
 }
 
 int mirror_dns_prefetch(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen,
@@ -422,20 +437,19 @@ void mirror_dns_answer_batch(const mirror_dns_ctx_t *c, mirror_dns_job_t *jobs, 
         mirror_dns_job_t *j = jobs + b;
         query_t x[CHUNK];
         int rc[CHUNK];
-        const mirror_index_t *pix[CHUNK];
+        const mirror_zdata_t *pd[CHUNK];
         uint32_t pa[CHUNK];
         for (size_t i = 0; i < m; i++) {
             memset(&x[i], 0, sizeof x[i]);
             rc[i] = parse(j[i].q, j[i].qlen, &x[i]);
-            if (m == 1 || rc[i] != 0 || !prefetch_hint(c, &x[i], &pix[i], &pa[i]))
-                pix[i] = NULL;
+            pd[i] = m == 1 || rc[i] != 0 ? NULL : prefetch_data(c, &x[i], &pa[i]);
         }
         for (size_t i = 0; i < AHEAD && i < m; i++)
-            if (pix[i])
-                mirror_index_prefetch4(pix[i], pa[i], 1);
+            if (pd[i])
+                prefetch_all(pd[i], pa[i], 1);
         for (size_t i = 0; i < m; i++) {
-            if (i + AHEAD < m && pix[i + AHEAD])
-                mirror_index_prefetch4(pix[i + AHEAD], pa[i + AHEAD], 1);
+            if (i + AHEAD < m && pd[i + AHEAD])
+                prefetch_all(pd[i + AHEAD], pa[i + AHEAD], 1);
             j[i].len = answer(c, &x[i], rc[i], j[i].out, cap, 0, &j[i].peer, &j[i].info);
         }
     }

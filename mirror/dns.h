@@ -84,17 +84,18 @@ typedef struct {
 
 /* Answers n UDP queries, each exactly as mirror_dns_answer_ex would, but
  * parses each once for two passes: the first finds every query's zone and
- * asks for its index entries (mirror_index_prefetch4 stage 0), the second
- * answers, asking for the elements (stage 1) of the query
- * MIRROR_DNS_PREFETCH_AHEAD places on, so that the cache misses of a
- * batch's lookups overlap instead of coming one after another. */
+ * asks for its entries in each of the zone's indexes (one per feed or
+ * file; mirror_index_prefetch4 stage 0), the second answers, asking for
+ * the elements (stage 1) of the query MIRROR_DNS_PREFETCH_AHEAD places on,
+ * so that the cache misses of a batch's lookups overlap instead of coming
+ * one after another. */
 void mirror_dns_answer_batch(const mirror_dns_ctx_t *c, mirror_dns_job_t *jobs, size_t n,
                              size_t cap);
 
 /* Prefetch hint for a batch (see mirror_index_prefetch4): for a query that
- * asks for an IPv4 address in a zone, issues stage 0 and fills *ix and
- * *addr for stage 1, returning 1; 0 for any other packet. Answers do not
- * depend on it. */
+ * asks for an IPv4 address in a zone, issues stage 0 in each of the zone's
+ * indexes and fills *ix (the first) and *addr for stage 1, returning 1; 0
+ * for any other packet. Answers do not depend on it. */
 int mirror_dns_prefetch(const mirror_dns_ctx_t *c, const uint8_t *q, size_t qlen,
                         const mirror_index_t **ix, uint32_t *addr);
 /* How many queries ahead of the one being answered stage 1 is issued

@@ -7,7 +7,10 @@
  * prefetch across the batch). Prints nanoseconds per answer for both,
  * alternating, and the median of each.
  *
- *   answer_bench ZONE FILE QUERIES [BATCH [ROUNDS]]
+ *   answer_bench ZONE FILE[,FILE...] QUERIES [BATCH [ROUNDS]]
+ *
+ * Several files make a zone of one index each, the shape of a zone that
+ * combines feeds (every index is asked for every address).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +59,7 @@ static size_t mkquery(const char *name, const char *type, uint16_t id, uint8_t *
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s ZONE IP4SET-FILE QUERIES [BATCH [ROUNDS]]\n", argv[0]);
+        fprintf(stderr, "usage: %s ZONE IP4SET-FILE[,FILE...] QUERIES [BATCH [ROUNDS]]\n", argv[0]);
         return 2;
     }
     int batch = argc > 4 ? atoi(argv[4]) : 32, rounds = argc > 5 ? atoi(argv[5]) : 5;
@@ -81,10 +84,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "zone: %s\n", err);
         return 1;
     }
-    char spec[4096];
-    snprintf(spec, sizeof spec, "ip4set:%s", argv[2]);
-    zc.rbldnsd[0] = spec;
-    zc.nrbldnsd = 1;
+    static char spec[MIRROR_CONF_MAX_LIST][4096];
+    for (const char *p = argv[2]; *p && zc.nrbldnsd < MIRROR_CONF_MAX_LIST;) {
+        size_t l = strcspn(p, ",");
+        snprintf(spec[zc.nrbldnsd], sizeof spec[0], "ip4set:%.*s", (int)l, p);
+        zc.rbldnsd[zc.nrbldnsd] = spec[zc.nrbldnsd];
+        zc.nrbldnsd++;
+        p += l + (p[l] == ',');
+    }
     double t0 = now_ns();
     if (mirror_import_rbldnsd(&z, &qs, &zc, err, sizeof err)) {
         fprintf(stderr, "import: %s\n", err);
