@@ -114,6 +114,9 @@
 #                   upstream = UPSTREAM... (push and URLs), polls every 300 ms
 #                   (jitter 100 ms, timeout 2 s); the push settings only when
 #                   push is listed
+#   combined_zones WHO  appends [zone all.test] (feed = main spamtrap:127.0.0.4,
+#                   txt "Listed: $", reason.4 "Spamtrap hit: $") and [zone
+#                   trap.test] (feed = spamtrap) to $T/WHO/mirror.conf
 #   start_mirror WHO [ARGS...]  starts blsync-mirror with $T/WHO/mirror.conf
 #                   (the default sync one if missing), waits until it listens
 #   start_nginx WHO PORT HTTP-BLOCK   nginx (Debian package) as WHO, in the
@@ -690,6 +693,20 @@ pull_timeout = 2s
 CONF
         _bl_sync_rest "$who"
     } >>"$f"
+}
+combined_zones() {
+    cat >>"$T/$1/mirror.conf" <<CONF
+[zone all.test]
+feed = main spamtrap:127.0.0.4
+ttl = 1
+trusted_key = $T/sign.pub
+txt = Listed: \$
+reason.4 = Spamtrap hit: \$
+[zone trap.test]
+feed = spamtrap
+ttl = 1
+trusted_key = $T/sign.pub
+CONF
 }
 start_mirror() {
     local who=$1

@@ -41,18 +41,7 @@ $(spool_locations)
 
 write_pull_conf m "http://127.0.0.1:$ORIGIN"
 ini_set "$T/m/mirror.conf" 'sync|stale_after = 2s' 'sync|freeze_after = 4s'
-cat >>"$T/m/mirror.conf" <<CONF
-[zone all.test]
-feed = main spamtrap:127.0.0.4
-ttl = 1
-trusted_key = $T/sign.pub
-txt = Listed: \$
-reason.4 = Spamtrap hit: \$
-[zone trap.test]
-feed = spamtrap
-ttl = 1
-trusted_key = $T/sign.pub
-CONF
+combined_zones m
 start_mirror m
 logged m 'event=pull_started .*feeds=2' || fail "the mirror does not pull two feeds: $(since m | grep pull_started)"
 
