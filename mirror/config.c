@@ -548,8 +548,8 @@ static const bl_conf_opt_t opts[] = {
              "wait is over; the mirror asks again at once, so a change reaches it within a "
              "round trip through the caches. An upstream that answers without the header (a "
              "static server, which ignores the query) or fails is polled every poll_interval "
-             "instead, and asked again with a long poll every 6 polls. With several feeds "
-             "the mirror polls."),
+             "instead, and asked again with a long poll every 6 polls. Each feed is held "
+             "on its own (one pull client per feed)."),
     Y("pull_timeout", BL_CONF_DURATION, pull_timeout_ms, .def = "10s", .min = 100, .max = 600000,
       .help = "One HTTP transfer (head or object) at most, connection included."),
     Y("pull_ca", BL_CONF_PATH, pull_ca, .flags = BL_CONF_HEAP,

@@ -25,8 +25,12 @@ struct mirror_follow {
     mirror_persist_t stores[MIRROR_SYNC_MAX_FEEDS]; /* one per followed feed */
     unsigned nstores;
     mirror_sync_t *sync;
-    mirror_pull_t *pull; /* [sync] upstream URLs, or NULL */
-    int in_apply;        /* refusals of our own apply are counted by the feed's on_apply */
+    /* [sync] upstream URLs: one pull client for every feed, or with long
+     * polls one per feed (pulls[i] follows stores[i]: a held long poll of
+     * one feed never delays the others). */
+    mirror_pull_t *pulls[MIRROR_SYNC_MAX_FEEDS];
+    unsigned npulls;
+    int in_apply; /* refusals of our own apply are counted by the feed's on_apply */
     struct {
         _Atomic int64_t hb_ms;
         uint64_t master_serial;
@@ -47,6 +51,14 @@ static int store_of(mirror_follow_t *f, const char *feed)
         if (!strcmp(f->stores[i].feed->name, feed))
             return (int)i;
     return -1;
+}
+
+/* The pull client that follows store st (NULL: none). */
+static mirror_pull_t *pull_of(const mirror_follow_t *f, int st)
+{
+    if (!f->npulls || st < 0)
+        return NULL;
+    return f->npulls == 1 ? f->pulls[0] : f->pulls[st];
 }
 
 typedef struct {
@@ -132,7 +144,7 @@ static int sync_apply(void *ctx, const bl_obj_t *obj, const uint8_t *buf, size_t
         f->stores[st].want_snapshot = 0;
         if (f->sync)
             mirror_sync_want_snapshot(f->sync, obj->hdr.feed);
-        mirror_pull_want_snapshot(f->pull, obj->hdr.feed);
+        mirror_pull_want_snapshot(pull_of(f, st), obj->hdr.feed);
     }
     if (!rc && obj->hdr.type == BL_OBJ_DELTA && f->metrics) {
         /* Served and persisted now: each change's decision at the master to here. */
@@ -182,7 +194,7 @@ static void set_freshness(mirror_follow_t *f, const char *feed, int src, int lev
     if (st < 0)
         return;
     f->fm[st].level[src] = level;
-    if (f->sync && f->pull) {
+    if (f->sync && f->npulls) {
         int other = f->fm[st].level[!src];
         level = other < level ? other : level;
     }
@@ -271,10 +283,11 @@ static void sync_gauges(mirror_follow_t *f, int64_t now_ms)
  * directory so that a restart without the master does not look fresh. */
 static void sync_current(mirror_follow_t *f, int64_t now_ms)
 {
-    for (unsigned i = 0; (f->sync || f->pull) && i < f->nstores; i++) {
+    for (unsigned i = 0; (f->sync || f->npulls) && i < f->nstores; i++) {
         const char *feed = f->stores[i].feed->name;
         int64_t age = f->sync ? mirror_sync_current_age_ms(f->sync, feed) : -1;
-        int64_t pulled = f->pull ? mirror_pull_current_age_ms(f->pull, feed) : -1;
+        mirror_pull_t *pl = pull_of(f, (int)i);
+        int64_t pulled = pl ? mirror_pull_current_age_ms(pl, feed) : -1;
         if (pulled >= 0 && (age < 0 || pulled < age))
             age = pulled;
         if (age < 0)
@@ -371,7 +384,7 @@ static void pull_event(void *ctx, const char *upstream, const char *feed, const 
     bl_metrics_inc(bl_metrics_series(m->pull_requests, v));
 }
 
-/* The URL upstreams of [sync], if any: the pull client, with the push client's hooks. */
+/* The URL upstreams of [sync], if any: the pull clients, with the push client's hooks. */
 static int start_pull(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t errlen)
 {
     const mirror_sync_file_conf_t *y = &f->conf->sync;
@@ -385,10 +398,6 @@ static int start_pull(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t err
     }
     if (!pc.nurls)
         return 0;
-    for (unsigned i = 0; i < f->nstores; i++) {
-        pc.current_as_of_ms[pc.nfeeds] = f->stores[i].current_ms;
-        pc.feeds[pc.nfeeds++] = f->stores[i].feed->name;
-    }
     pc.interval_ms = y->poll_interval_ms;
     pc.jitter_ms = y->poll_jitter_ms;
     pc.timeout_ms = y->pull_timeout_ms;
@@ -405,15 +414,27 @@ static int start_pull(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t err
                              .on_freshness = pull_freshness,
                              .on_refused = sync_refused,
                              .on_heartbeat = sync_heartbeat};
-    int rc = mirror_pull_new(loop, &pc, &h, f->zs->sync_ring, NULL, &f->pull);
-    if (rc) {
-        snprintf(err, errlen, "%s:%u: [sync] upstream: %s", f->conf->path, y->line,
-                 bl_strerror(rc));
-        return rc;
+    /* A long poll holds its transfer up to a minute: each feed gets its own client. */
+    unsigned lanes = y->long_poll && f->nstores > 1 ? f->nstores : 1;
+    for (unsigned l = 0; l < lanes; l++) {
+        pc.nfeeds = 0;
+        for (unsigned i = 0; i < f->nstores; i++) {
+            if (lanes > 1 && i != l)
+                continue;
+            pc.current_as_of_ms[pc.nfeeds] = f->stores[i].current_ms;
+            pc.feeds[pc.nfeeds++] = f->stores[i].feed->name;
+        }
+        int rc = mirror_pull_new(loop, &pc, &h, f->zs->sync_ring, NULL, &f->pulls[l]);
+        if (rc) {
+            snprintf(err, errlen, "%s:%u: [sync] upstream: %s", f->conf->path, y->line,
+                     bl_strerror(rc));
+            return rc;
+        }
+        f->npulls = l + 1;
     }
     for (size_t i = 0; i < pc.nurls; i++)
-        BL_INFO("pull_started", "upstream=%s preference=%zu feeds=%zu", bl_log_q(pc.urls[i]),
-                i + (size_t)push_first, pc.nfeeds);
+        BL_INFO("pull_started", "upstream=%s preference=%zu feeds=%u clients=%u",
+                bl_log_q(pc.urls[i]), i + (size_t)push_first, f->nstores, lanes);
     return 0;
 }
 
@@ -482,7 +503,7 @@ void mirror_follow_tick(mirror_follow_t *f, int64_t now_ms)
 
 int mirror_follow_active(const mirror_follow_t *f)
 {
-    return f && f->nstores && (f->sync || f->pull);
+    return f && f->nstores && (f->sync || f->npulls);
 }
 
 int mirror_follow_health(const mirror_follow_t *f, char *msg, size_t n)
@@ -502,8 +523,9 @@ void mirror_follow_stop(mirror_follow_t *f)
         return;
     mirror_sync_free(f->sync);
     f->sync = NULL;
-    mirror_pull_free(f->pull);
-    f->pull = NULL;
+    for (unsigned i = 0; i < f->npulls; i++)
+        mirror_pull_free(f->pulls[i]);
+    f->npulls = 0;
 }
 
 void mirror_follow_free(mirror_follow_t *f)

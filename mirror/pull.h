@@ -29,8 +29,9 @@
  * valid head announcing the serial held makes the feed current as of the
  * head's signing time.
  *
- * With long_poll (and one feed), the head is asked as
- * FEED/head?after=SERIAL&round=N (SERIAL the state held): an upstream that
+ * With long_poll and one feed (the mirror runs one client per feed when long
+ * polls are on: one feed's held request never delays another's), the head
+ * is asked as FEED/head?after=SERIAL&round=N (SERIAL the state held): an upstream that
  * answers with the header Blsync-Long-Poll holds it until a newer head, a
  * new signature or its wait (master/spool_http.h), and the next poll starts
  * at once. N counts the answers that brought nothing newer since SERIAL was
@@ -58,7 +59,7 @@ typedef struct {
     int64_t interval_ms; /* the longest gap between two polls' starts; 0: 10000 */
     int64_t jitter_ms;   /* a random 0..jitter (at most interval) taken off each gap */
     int64_t timeout_ms;  /* one transfer at most; 0: 10000 */
-    int long_poll;       /* long polls (below) where an upstream holds them; one feed only */
+    int long_poll;       /* long polls (below) where an upstream holds them; nfeeds 1 only */
     int64_t stale_after_ms, freeze_after_ms;
     const char *ca_file; /* NULL: the system store */
     size_t max_object;   /* largest object fetched; 0: 1 GiB */

@@ -128,13 +128,14 @@
 #                   Stopped by PID like every process.
 #   spool_locations     the nginx locations that serve a master's spool with
 #                   the Cache-Control guidance of docs/ARCHITECTURE.md
-#   cache_tier NAME PORT UPSTREAM-PORT [MAX-SIZE] [LISTEN-PARAMS]   an HTTP
+#   cache_tier NAME PORT UPSTREAM-PORT [MAX-SIZE] [LISTEN-PARAMS] [headpass]   an HTTP
 #                   block for start_nginx: a caching proxy on PORT in front of
 #                   UPSTREAM-PORT (cache $T/NAME/cache of MAX-SIZE, 100m), one
 #                   request upstream at a time per object (a long poll held
 #                   upstream too), revalidated with If-None-Match, stale while
 #                   updating; X-Cache names the
-#                   cache status; LISTEN-PARAMS go on the listen line
+#                   cache status; LISTEN-PARAMS go on the listen line;
+#                   headpass: heads pass through uncached (an inner tier)
 #
 # Master API and state
 #   api METHOD PATH [BODY [AUTH]]   curl with the token (AUTH "" sends none,
@@ -749,9 +750,6 @@ spool_locations() {
         location / { return 404; }
 CONF
 }
-# cache_tier NAME PORT UPSTREAM-PORT [MAX-SIZE] [LISTEN-FLAGS] [headpass]: an nginx
-# caching tier; headpass: heads go through uncached (an inner tier, whose
-# edges cache them: one cache's staleness instead of one per tier).
 cache_tier() {
     cat <<CONF
     proxy_cache_path $T/$1/cache levels=1:2 keys_zone=$1:10m max_size=${4:-100m} inactive=1h;

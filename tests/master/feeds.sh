@@ -163,6 +163,37 @@ expect_status m1 NXDOMAIN 1.100.51.198.trap.test A
 [ "$(answer m1 7.2.0.192.trap.test)" = "127.0.0.2 " ] || fail "192.0.2.7 lost from spamtrap"
 pass "delisting in spamtrap reaches m1; main's serial stays $s_main"
 
+# A mirror that pulls both feeds from the public listener with long polls
+# and a zone combining them: each feed is held on its own, so a change in
+# either reaches it in seconds though it polls every 30 s.
+write_pull_conf m3 "$PUB_URL/spool"
+ini_set "$T/m3/mirror.conf" 'sync|poll_interval = 30s' 'sync|poll_jitter = 0s' 'sync|long_poll = yes'
+combined_zones m3
+mark master
+start_mirror m3
+logged m3 'event=pull_started .*feeds=2 clients=2' ||
+    fail "m3 does not run a pull client per feed: $(since m3 | grep pull_started)"
+m3_synced() {
+    [ "$(metric m3 'blsync_mirror_serial{feed="spamtrap"}')" = "$(st_serial)" ] &&
+        [ "$(metric m3 'blsync_mirror_serial{feed="main"}')" = "$(master_serial)" ]
+}
+wait_until 20 m3_synced || fail "m3 never reached both feeds' serials"
+held2() { [ "$(metric master blsync_master_spool_long_polls)" -ge 2 ]; }
+wait_until 10 held2 || fail "the master holds fewer than 2 long polls: $(scrape master | grep spool_long)"
+t=$(now_ms)
+api POST '/v1/listings?feed=spamtrap' '{"prefix":"198.51.100.77","comment":"lp"}'
+expect 201
+wait_until 5 test "$(answer m3 77.100.51.198.all.test)" = "127.0.0.4 " ||
+    fail "a spamtrap listing took over 5 s to reach m3: $(answer m3 77.100.51.198.all.test)"
+t1=$(($(now_ms) - t))
+wait_until 10 held2 || fail "m3's long polls were not held again"
+t=$(now_ms)
+list 198.51.100.77
+wait_until 5 test "$(answer m3 77.100.51.198.all.test)" = "127.0.0.2 127.0.0.4 " ||
+    fail "a main listing took over 5 s to reach m3: $(answer m3 77.100.51.198.all.test)"
+pass "long polls per feed: spamtrap's listing in $t1 ms, main's in $(($(now_ms) - t)) ms (poll_interval 30 s); all.test answers 127.0.0.2 127.0.0.4"
+stop m3
+
 # SIGHUP reads the feed file again.
 ini_set "$T/master.conf" 'policy|mirror_active = 2h'
 ini_set "$T/spamtrap.conf" 'policy|mirror_active = 3h'
