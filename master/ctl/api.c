@@ -398,8 +398,9 @@ int ctl_report(int argc, char **argv)
         }
     }
     if (!ip || !src) {
-        fprintf(stderr, "usage: blsyncctl report IP user|spamtrap [--time UNIX|RFC3339] "
-                        "[--evidence ID] [--json] [-c CONF | --url URL --token-file F]\n");
+        fprintf(stderr,
+                "usage: blsyncctl report IP user|spamtrap [--time UNIX|RFC3339] "
+                "[--evidence ID] [--json] [--feed NAME] [-c CONF | --url URL --token-file F]\n");
         return 2;
     }
     if (addr_refused(&a, "report", ip, 0))
@@ -584,7 +585,8 @@ int ctl_lookup(int argc, char **argv)
         }
     }
     if (!ip) {
-        fprintf(stderr, "usage: blsyncctl lookup IP [--json] [-c CONF | --url URL]\n");
+        fprintf(stderr,
+                "usage: blsyncctl lookup IP [--json] [--feed NAME] [-c CONF | --url URL]\n");
         return 2;
     }
     if (addr_refused(&a, "lookup", ip, 0))
@@ -673,7 +675,8 @@ int ctl_status(int argc, char **argv)
         if (!strcmp(rest[i], "--json")) {
             json = 1;
         } else {
-            fprintf(stderr, "usage: blsyncctl status [--json] [-c CONF | --url URL]\n");
+            fprintf(stderr,
+                    "usage: blsyncctl status [--json] [--feed NAME] [-c CONF | --url URL]\n");
             return 2;
         }
     }

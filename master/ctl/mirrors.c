@@ -46,7 +46,7 @@ static int answer(int st, bl_buf_t *resp, master_json_doc_t *doc, const char *cm
 }
 
 static const char mirrors_usage[] =
-    "usage: blsyncctl mirrors [--json] [-c CONF | --url URL --token-file F]\n"
+    "usage: blsyncctl mirrors [--json] [--feed NAME] [-c CONF | --url URL --token-file F]\n"
     "       blsyncctl mirrors forget NAME [--comment TEXT] [--json] [-c CONF | ...]\n"
     "  lists the mirrors the master knows (state up, stale, gone or revoked, serial, lag,\n"
     "  last contact); forget removes a retired or revoked mirror from status, metrics and\n"
