@@ -197,7 +197,7 @@ int ctl_mirrors(int argc, char **argv)
 
 static const char audit_usage[] =
     "usage: blsyncctl audit [--since TIME] [--ip ADDR] [--limit N] [--before ID] [--json]\n"
-    "                       [-c CONF | --url URL --token-file F]\n"
+    "                       [--feed NAME] [-c CONF | --url URL --token-file F]\n"
     "  the master's audit log, oldest first: listings, removals, review requests and\n"
     "  answers, forgotten mirrors. TIME is RFC 3339 (2026-12-01T00:00:00Z), a date\n"
     "  (2026-12-01, UTC) or a duration ago (24h, 7d); ADDR keeps the entries about one\n"
