@@ -201,12 +201,21 @@ static struct master_route *route_of(master_hooks_router_t *r, uint64_t sid)
     return lo < r->n && r->s[lo].sid == sid ? &r->s[lo] : NULL;
 }
 
-static master_hooks_t *feed_of(master_hooks_router_t *r, const char *feed, size_t *i)
+/* The index of feed in r, or -1. */
+static int feed_index(const master_hooks_router_t *r, const char *feed)
 {
-    for (*i = 0; *i < r->nfeeds; (*i)++)
-        if (!strcmp(r->feeds[*i]->feed, feed))
-            return r->feeds[*i];
-    return NULL;
+    for (size_t i = 0; i < r->nfeeds; i++)
+        if (!strcmp(r->feeds[i]->feed, feed))
+            return (int)i;
+    return -1;
+}
+
+/* The hooks of feed in the router ctx, or NULL. */
+static master_hooks_t *hooks_of(void *ctx, const char *feed)
+{
+    master_hooks_router_t *r = ctx;
+    int i = feed_index(r, feed);
+    return i < 0 ? NULL : r->feeds[i];
 }
 
 static void r_on_session(void *ctx, uint64_t sid, const char *mirror, const char *addr, int up,
@@ -245,11 +254,11 @@ static void r_on_ack(void *ctx, uint64_t sid, const char *feed, uint64_t serial,
                      const uint8_t *key_id, int64_t now_ms)
 {
     master_hooks_router_t *r = ctx;
-    size_t i;
-    master_hooks_t *h = feed_of(r, feed, &i);
+    int i = feed_index(r, feed);
     struct master_route *x = route_of(r, sid);
-    if (!h || !x)
+    if (i < 0 || !x)
         return;
+    master_hooks_t *h = r->feeds[i];
     if (!(x->feeds & (1u << i))) {
         x->feeds |= 1u << i;
         master_acks_on_session(h->acks, sid, x->mirror, x->addr, 1, NULL);
@@ -268,8 +277,7 @@ static void r_on_contact(void *ctx, uint64_t sid, int64_t now_ms)
 
 static void r_want_snapshot(void *ctx, const char *feed)
 {
-    size_t i;
-    master_hooks_t *h = feed_of(ctx, feed, &i);
+    master_hooks_t *h = hooks_of(ctx, feed);
     if (h)
         want_snapshot(h, feed);
 }
@@ -278,15 +286,13 @@ static int r_heartbeat(void *ctx, const char *feed, uint64_t serial,
                        const uint8_t digest[BL_DIGEST_SIZE], int64_t now_ms, int64_t ttl_ms,
                        uint8_t out[BL_OBJ_PREFIX])
 {
-    size_t i;
-    master_hooks_t *h = feed_of(ctx, feed, &i);
+    master_hooks_t *h = hooks_of(ctx, feed);
     return h ? heartbeat(h, feed, serial, digest, now_ms, ttl_ms, out) : BL_EFEED;
 }
 
 static int r_head(void *ctx, const char *feed, uint64_t *serial, uint8_t digest[BL_DIGEST_SIZE])
 {
-    size_t i;
-    master_hooks_t *h = feed_of(ctx, feed, &i);
+    master_hooks_t *h = hooks_of(ctx, feed);
     return h ? head(h, feed, serial, digest) : BL_EFEED;
 }
 
@@ -294,24 +300,21 @@ static int r_merged(void *ctx, const char *feed, uint64_t serial,
                     const uint8_t digest[BL_DIGEST_SIZE], size_t min_deltas, char *path,
                     size_t pathlen)
 {
-    size_t i;
-    master_hooks_t *h = feed_of(ctx, feed, &i);
+    master_hooks_t *h = hooks_of(ctx, feed);
     return h ? merged(h, feed, serial, digest, min_deltas, path, pathlen) : BL_EFEED;
 }
 
 static void r_damaged(void *ctx, const char *feed, uint64_t serial, int type, const char *path,
                       int err)
 {
-    size_t i;
-    master_hooks_t *h = feed_of(ctx, feed, &i);
+    master_hooks_t *h = hooks_of(ctx, feed);
     if (h)
         damaged(h, feed, serial, type, path, err);
 }
 
 static void r_ahead(void *ctx, const char *feed, uint64_t serial)
 {
-    size_t i;
-    master_hooks_t *h = feed_of(ctx, feed, &i);
+    master_hooks_t *h = hooks_of(ctx, feed);
     if (h)
         ahead(h, feed, serial);
 }

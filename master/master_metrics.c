@@ -36,7 +36,6 @@ struct master_metrics {
      * listeners' and the review queue's series are the first feed's (the
      * queue's summed over every feed). */
     struct master_metrics *main;
-    int several; /* the first feed's, once a further feed has series */
     /* The first feed's: the further feeds' objects, linked through next. */
     struct master_metrics *next;
     char feed[BL_FEED_MAX + 1];
@@ -153,7 +152,6 @@ int master_metrics_new_feed(master_metrics_t *main_m, const char *feed, master_m
         return BL_ENOMEM;
     }
     m->main = main_m;
-    main_m->several = 1;
     m->next = main_m->next;
     main_m->next = m;
     m->r = main_m->r;
@@ -418,8 +416,9 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
     bl_metrics_set(m->active, (double)m->tick_active);
     bl_metrics_set(m->gone, (double)m->tick_gone);
     bl_metrics_set(m->revoked, (double)m->tick_revoked);
-    /* With several feeds, a mirror is connected for the feeds it follows. */
-    if (m->main || m->several)
+    /* With several feeds (a further one, or the first with next), a mirror is
+     * connected for the feeds it follows. */
+    if (m->main || m->next)
         bl_metrics_set(m->connected, (double)m->tick_connected);
     if (sync) {
         uint64_t hb = master_sync_feed_heartbeats(sync, m->feed);
@@ -429,7 +428,7 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
     }
     if (sync && !m->main) {
         const master_sync_stats_t *st = master_sync_stats(sync);
-        if (!m->several)
+        if (!m->next)
             bl_metrics_set(m->connected, (double)st->connected);
         if (st->disconnects_silent > m->silent_seen)
             bl_metrics_add(bl_metrics_with(m->f.sync_disconnects, "silent"),

@@ -1884,7 +1884,6 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
         char dir[PATH_MAX];
         if (snprintf(dir, sizeof dir, "%s/%s", c->spool ? c->spool : "", feed) >= (int)sizeof dir ||
             (rc = master_spool_new(dir, feed, c->metrics, &p->spools[i]))) {
-            master_public_set_spool(p, 0, 0, 0);
             for (size_t k = 0; k < p->nspools; k++) {
                 master_spool_stop(p->spools[k]);
                 master_spool_free(p->spools[k]);

@@ -27,8 +27,7 @@ static void apply_config(const master_reload_t *r, const master_config_t *nc, in
     if (r->public_window_ms)
         *r->public_window_ms = nc->window_ms;
     c->review_response_ms = nc->review_response_ms;
-    if (r->public_window_ms) /* the first feed's: it holds the review queue's series */
-        master_metrics_set_review_limit(r->metrics, c->review_response_ms);
+    master_metrics_set_review_limit(r->metrics, c->review_response_ms); /* the first feed's */
     master_metrics_set_limits(r->metrics, c->window_ms, c->policy.mirror_active_ms);
     if (r->acks)
         master_acks_set_gone(r->acks, c->policy.mirror_active_ms);
