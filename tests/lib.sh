@@ -326,6 +326,13 @@ wait_until() {
     shift
     _bl_poll "$REPLY" "$@"
 }
+# gives WANT COMMAND...: COMMAND prints WANT. For wait_until, which runs it
+# afresh on every try (a "$(...)" argument would be expanded only once).
+gives() {
+    local want=$1
+    shift
+    [ "$("$@")" = "$want" ]
+}
 setclock() {
     echo "$1" >"$T/clock.tmp" && mv "$T/clock.tmp" "$T/clock"
     export BLSYNC_TEST_CLOCK=$T/clock

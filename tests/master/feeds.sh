@@ -91,7 +91,7 @@ st_serial() {
     in_ns master curl -sf --max-time "$_BL_CURL_TIME" -H "Authorization: Bearer $TOK" \
         "$MASTER_URL/v1/status?feed=spamtrap" | jq -r "${1:-.serial}"
 }
-wait_until 10 test "$(st_serial .pending)" = 0 || fail "spamtrap never published"
+wait_until 10 gives 0 st_serial .pending || fail "spamtrap never published"
 wait_until 10 published_all || fail "main never published"
 api GET '/v1/listings?feed=spamtrap'
 expect 200
@@ -124,7 +124,7 @@ pass "mirrors: trap.test answers spamtrap's listings, $ZONE main's; each mirror 
 
 # The master's metrics: both feeds' series; m2 counts for main only.
 feed_active() { metric master "blsync_master_mirrors_active{feed=\"$1\"}"; }
-wait_until 10 test "$(feed_active main)" = 2 -a "$(feed_active spamtrap)" = 1 ||
+wait_until 10 eval 'gives 2 feed_active main && gives 1 feed_active spamtrap' ||
     fail "mirrors active: main $(feed_active main), spamtrap $(feed_active spamtrap); want 2 and 1"
 # One scrape for the checks below (m() reads it); retried while the master is busy.
 wait_until 10 eval 'scrape master >"$T/scrape"' || fail "master metrics: no scrape"
@@ -156,7 +156,7 @@ pass "metrics per feed: serials, mirrors active and connected main 2 / spamtrap 
 s_main=$(master_serial)
 api DELETE '/v1/listings/198.51.100.0%2F24?reason=technical-error&feed=spamtrap'
 [[ $STATUS == 2* ]] || fail "spamtrap delisting: HTTP $STATUS $(cat "$T/out")"
-wait_until 10 test "$(st_serial .pending)" = 0 || fail "spamtrap never published the delisting"
+wait_until 10 gives 0 st_serial .pending || fail "spamtrap never published the delisting"
 wait_until 20 trap_synced || fail "m1 never applied spamtrap's delisting"
 expect_status m1 NXDOMAIN 1.100.51.198.trap.test A
 [ "$(master_serial)" = "$s_main" ] || fail "main's serial moved with a spamtrap delisting"
@@ -183,13 +183,13 @@ wait_until 10 held2 || fail "the master holds fewer than 2 long polls: $(scrape 
 t=$(now_ms)
 api POST '/v1/listings?feed=spamtrap' '{"prefix":"198.51.100.77","comment":"lp"}'
 expect 201
-wait_until 5 test "$(answer m3 77.100.51.198.all.test)" = "127.0.0.4 " ||
+wait_until 5 gives "127.0.0.4 " answer m3 77.100.51.198.all.test ||
     fail "a spamtrap listing took over 5 s to reach m3: $(answer m3 77.100.51.198.all.test)"
 t1=$(($(now_ms) - t))
 wait_until 10 held2 || fail "m3's long polls were not held again"
 t=$(now_ms)
 list 198.51.100.77
-wait_until 5 test "$(answer m3 77.100.51.198.all.test)" = "127.0.0.2 127.0.0.4 " ||
+wait_until 5 gives "127.0.0.2 127.0.0.4 " answer m3 77.100.51.198.all.test ||
     fail "a main listing took over 5 s to reach m3: $(answer m3 77.100.51.198.all.test)"
 pass "long polls per feed: spamtrap's listing in $t1 ms, main's in $(($(now_ms) - t)) ms (poll_interval 30 s); all.test answers 127.0.0.2 127.0.0.4"
 stop m3

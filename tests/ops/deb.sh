@@ -17,6 +17,8 @@ make_host mirror
 doc_blocks "$S/docs/OPERATIONS.md" ops_deb >"$T/blocks"
 [ "$(wc -l <"$T/blocks")" -ge 5 ] || fail "docs/OPERATIONS.md: expected the set-up blocks marked ops_deb"
 
+# block_answers HOST BLOCK WANT: the block's output, run afresh, has WANT.
+block_answers() { grep -q "$3" < <(in_host "$1" "$(cat "$2")" </dev/null 2>&1); }
 copied=
 while IFS=$'\t' read -r host block _; do
     echo "== $host: $(head -c 200 "$block" | tr '\n' ';')"
@@ -31,7 +33,7 @@ while IFS=$'\t' read -r host block _; do
     # (the listing propagates); any other runs once and must succeed.
     want=$(sed -n 's/.*# -> //p' "$block")
     if [ -n "$want" ]; then
-        wait_until 30 grep -q "$want" < <(in_host "$host" "$(cat "$block")" 2>&1) ||
+        wait_until 30 block_answers "$host" "$block" "$want" ||
             fail "$host: $(cat "$block") never answered $want: $(in_host "$host" "$(cat "$block")" 2>&1)"
         continue
     fi

@@ -107,7 +107,7 @@ ini_set "$T/m/mirror.conf" 'zone all.test|reason.4 = Trap: $'
 mark m
 kill -HUP "${PID[m]}"
 wait_up m 10 logged m 'event=reloaded'
-wait_until 5 test "$(txt_of "$BOTH" all.test)" = "\"Listed: $BOTH\"|\"Trap: $BOTH\"" ||
+wait_until 5 gives "\"Listed: $BOTH\"|\"Trap: $BOTH\"" txt_of "$BOTH" all.test ||
     fail "reloaded template: all.test TXT '$(txt_of "$BOTH" all.test)'"
 ini_set "$T/m/mirror.conf" 'zone all.test|feed = main spamtrap:127.0.0.5'
 mark m
