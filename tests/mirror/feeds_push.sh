@@ -36,7 +36,8 @@ in_trap() {
 write_mirror_conf m1
 combined_zones m1
 start_mirror m1
-logged m1 'event=sync_started .*feeds=2' || fail "not one subscription per feed: $(since m1 | grep sync_started)"
+# The mirror starts following (and logs it) just after it listens.
+wait_until 5 logged m1 'event=sync_started .*feeds=2' || fail "not one subscription per feed: $(since m1 | grep sync_started)"
 
 both_synced() {
     synced m1 && [ "$(metric m1 'blsync_mirror_serial{feed="spamtrap"}')" = "$(trap_serial)" ]
