@@ -73,7 +73,7 @@ for kind in flip truncate delete replay; do
     wait_until 5 metric_is master 'blsync_master_mirror_connected{feed="main",mirror="m1"}' 0 || fail "m1 not cut off"
     n=$((n + 1))
     list "192.0.2.$n"
-    S=$(master_serial)
+    S=$(wait_published "$S")
     wait_until 5 test -e "$(delta_of "$S")" || fail "delta $S not written"
     stop_master
     corrupt $kind "$(delta_of "$S")"
