@@ -76,7 +76,10 @@ pass "key certificate: every mirror trusts $KA and $KB, still verifies $KA"
 # ---- the switch, with m3 stopped ---------------------------------------------
 stop m3
 cp "$T/sign2.key" "$T/sign.key.new" && mv "$T/sign.key.new" "$T/sign.key"
+mark master
 kill -HUP "${PID[master]}"
+# The publisher signs with key B from the reload on: the listing waits for it.
+wait_until 10 logged master 'event=reloaded what=key .*result=ok' || fail "the master did not reload its key"
 list 192.0.2.2
 S=$(wait_published "$S")
 "$CTL" verify "$T/spool/main/$(printf %020d "$S").delta" --key "$T/sign2.pub" --json |
