@@ -40,7 +40,9 @@ kill -STOP "${PID[m2]}"
 contact_age() { metric master "blsync_master_mirror_contact_age_seconds{feed=\"main\",mirror=\"$1\"}"; }
 m2_aged() { v=$(contact_age m2); [ "${v%.*}" -ge 2 ]; }
 wait_until 5 m2_aged || fail "hung m2 looks in contact: $(contact_age m2)"
-[ "$(contact_age m1 | cut -d. -f1)" = 0 ] || fail "live m1 contact age $(contact_age m1)"
+# A live mirror's age returns to 0 at its next message (a busy machine may delay one).
+m1_in_contact() { [ "$(contact_age m1 | cut -d. -f1)" = 0 ]; }
+wait_until 5 m1_in_contact || fail "live m1 contact age $(contact_age m1)"
 wait_until 10 grep -q "event=sync_mirror_silent mirror=m2" "$T/master.log" || fail "hung m2's session not closed"
 wait_until 5 metric_is master 'blsync_master_mirror_connected{feed="main",mirror="m2"}' 0 || fail "m2 still connected"
 ctl_says '^m2 +stale ' status || fail "status: $("$CTL" status --url "$MASTER_URL")"
@@ -61,7 +63,7 @@ for m in m1 m2; do
 done
 write_mirror_conf m9 "sync|cert = $T/pki/mirror-m2.pem" "sync|key = $T/pki/mirror-m2.key"
 start_mirror m9
-wait_until 5 metric_is master 'blsync_master_mirror_sessions{feed="main",mirror="m2"}' 2 ||
+wait_until 10 metric_is master 'blsync_master_mirror_sessions{feed="main",mirror="m2"}' 2 ||
     fail "two sessions of m2 not shown: $(metric master 'blsync_master_mirror_sessions{feed="main",mirror="m2"}')"
 grep -q 'event=sync_duplicate_identity mirror=m2 sessions=2' "$T/master.log" || fail "no duplicate identity logged"
 [ "$(master_status '.mirrors[] | select(.name == "m2") | .sessions')" = 2 ] || fail "status does not show 2 sessions"
