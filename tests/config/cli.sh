@@ -25,6 +25,24 @@ fail() {
     exit 1
 }
 ok() { echo "ok: $*"; }
+# alive PID: the process runs (a zombie does not).
+alive() {
+    local st
+    { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+    st=${st##*) }
+    [ "${st:0:1}" != Z ]
+}
+# logs LOG PATTERN PID: waits until LOG has PATTERN while PID runs; 60 s at most (a sanitizer
+# build on a loaded machine starts slowly; a started daemon logs it in a moment).
+logs() {
+    local i
+    for ((i = 0; i < 1200; i++)); do
+        grep -q "$2" "$1" && return 0
+        alive "$3" || return 1
+        sleep 0.05
+    done
+    return 1
+}
 # master_conf INI-TEXT: $T/m.conf, a master with a real signing key, plus INI-TEXT.
 master_conf() {
     [ -f "$T/m.key" ] || "$CTL" keygen --out "$T" --name m >/dev/null
@@ -181,12 +199,9 @@ for try in 1 2 3 4 5; do
     mirror_conf "ttl = 1h30m"
     "$MIRROR" -c "$T/y.conf" >"$T/mirror.log" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 100); do
-        grep -q "event=listening" "$T/mirror.log" && break
-        kill -0 "${PIDS[-1]}" 2>/dev/null || break
-        sleep 0.05
-    done
-    grep -q "event=listening" "$T/mirror.log" && break
+    # A random port another process holds ends the mirror: try another.
+    logs "$T/mirror.log" "event=listening" "${PIDS[-1]}" && break
+    alive "${PIDS[-1]}" && break
 done
 grep -q "event=listening" "$T/mirror.log" || fail "mirror did not start: $(tail -3 "$T/mirror.log")"
 ttl=$(dig @127.0.0.1 -p "$PORT" +time=2 +tries=2 +noall +answer 1.0.0.10.bl.example.org A | awk '{print $2}')
@@ -205,17 +220,13 @@ window = 4h"
     "$MASTER" -c "$T/m.conf" >"$T/master.log" 2>&1 &
     MPID=$!
     PIDS+=($MPID)
-    for _ in $(seq 100); do
-        grep -q "event=started" "$T/master.log" && break
-        kill -0 $MPID 2>/dev/null || break
-        sleep 0.05
-    done
-    grep -q "event=started" "$T/master.log" && break
+    logs "$T/master.log" "event=started" $MPID && break
+    alive $MPID && break
 done
 grep -q "event=started" "$T/master.log" || fail "master did not start: $(tail -3 "$T/master.log")"
 sed -i 's/^threshold = 2$/threshold = 3/; s/^window = 4h$/window = 1h/' "$T/m.conf"
 kill -HUP $MPID
-for _ in $(seq 100); do grep -q "event=reloaded what=config" "$T/master.log" && break; sleep 0.05; done
+logs "$T/master.log" "event=reloaded what=config" $MPID || true
 grep -q "event=reloaded what=config window=1h " "$T/master.log" || fail "window not reloaded: $(tail -3 "$T/master.log")"
 grep -q 'event=reload_partial restart_needed="\[policy\] threshold"$' "$T/master.log" ||
     fail "the threshold change was not named: $(grep reload "$T/master.log")"
