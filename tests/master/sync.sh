@@ -24,11 +24,12 @@ expect 200 .delisting.mirrors_acked 1 .delisting.mirrors_total 1 .seconds_to_del
 echo "== /metrics: the delisting's propagation was observed, nothing is left propagating"
 wait_until 5 metric_is master 'blsync_master_delisting_propagation_seconds_count{feed="main"}' 1 ||
     fail "propagation not observed: $(scrape master | grep propagation)"
-metric_is master 'blsync_master_mirror_acked_serial{feed="main",mirror="m1"}' "$(master_serial)" ||
+# The acknowledgement is observed when it arrives; the gauges below follow at the master's tick.
+wait_until 5 metric_is master 'blsync_master_mirror_acked_serial{feed="main",mirror="m1"}' "$(master_serial)" ||
     fail "acked serial: $(scrape master | grep acked)"
-metric_is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' 0 ||
+wait_until 5 metric_is master 'blsync_master_oldest_delisting_propagating_seconds{feed="main"}' 0 ||
     fail "oldest propagating not 0"
-metric_is master 'blsync_master_delistings_propagating{feed="main"}' 0 || fail "still propagating"
+wait_until 5 metric_is master 'blsync_master_delistings_propagating{feed="main"}' 0 || fail "still propagating"
 metric_is master 'blsync_master_reports_ingested_total{source="spamtrap"}' 1 || fail "reports"
 metric_is master 'blsync_master_delistings_decided_total{feed="main",reason="operator"}' 1 ||
     fail "delistings decided"
