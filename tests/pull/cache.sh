@@ -67,7 +67,10 @@ pass "$heads head requests at tier 2, nothing refused"
 "$CTL" keycert --old-key "$T/sign.key" --new-key "$T/sign2.key" --feed main \
     --out "$T/spool/main/key-2.keycert" >/dev/null
 cp "$T/sign2.key" "$T/sign.key.new" && mv "$T/sign.key.new" "$T/sign.key"
+mark master
 kill -HUP "${PID[master]}"
+# The listing is published after the reload, so that the new key signs it.
+wait_until 10 logged master 'event=reloaded what=key .*result=ok' || fail "the master did not reload its key"
 list 203.0.113.9
 wait_until 20 all_answer 203.0.113.9 127.0.0.2 "${ALL[@]}" || fail "a listing signed by the new key did not reach every mirror"
 for w in static t1 t2; do
