@@ -43,7 +43,8 @@ write_pull_conf m "http://127.0.0.1:$ORIGIN"
 ini_set "$T/m/mirror.conf" 'sync|stale_after = 2s' 'sync|freeze_after = 4s'
 combined_zones m
 start_mirror m
-logged m 'event=pull_started .*feeds=2' || fail "the mirror does not pull two feeds: $(since m | grep pull_started)"
+# The mirror starts pulling (and logs it) just after it listens.
+wait_until 5 logged m 'event=pull_started .*feeds=2' || fail "the mirror does not pull two feeds: $(since m | grep pull_started)"
 
 # feeds_synced: each feed's serial metric is its master's serial.
 feeds_synced() {
@@ -96,9 +97,12 @@ wait_until 10 answers "$BOTH" all.test "127.0.0.2 127.0.0.4" || fail "listed aga
 wait_until 10 feeds_synced || fail "feeds not synced after the delistings"
 pass "delisting from one feed leaves the other feed's value"
 
-# The metrics count each feed's entries on its own.
-metric_is m 'blsync_mirror_entries{feed="main",family="ipv4"}' 2 &&
-    metric_is m 'blsync_mirror_entries{feed="spamtrap",family="ipv4"}' 1 ||
+# The metrics count each feed's entries on its own (set just after the serial, at each apply).
+entries_are() {
+    metric_is m 'blsync_mirror_entries{feed="main",family="ipv4"}' 2 &&
+        metric_is m 'blsync_mirror_entries{feed="spamtrap",family="ipv4"}' 1
+}
+wait_until 5 entries_are ||
     fail "entries: $(scrape m | grep '^blsync_mirror_entries')"
 pass "blsync_mirror_entries: main 2, spamtrap 1"
 
@@ -148,7 +152,8 @@ pass "spamtrap frozen: only its listings stop (all.test 127.0.0.2 only, trap.tes
 start_trap
 wait_until 15 answers "$BOTH" all.test "127.0.0.2 127.0.0.4" || fail "spamtrap back: all.test answers '$(a_set "$BOTH" all.test)'"
 answers "$BOTH" trap.test 127.0.0.2 || fail "spamtrap back: trap.test answers '$(a_set "$BOTH" trap.test)'"
-metric_is m 'blsync_mirror_stale{feed="spamtrap"}' 0 || fail "spamtrap not fresh again"
+# The metric follows the answers' switch: it may take a moment.
+wait_until 5 metric_is m 'blsync_mirror_stale{feed="spamtrap"}' 0 || fail "spamtrap not fresh again"
 pass "the spamtrap master back: its listings answer again"
 [ "$(scrape m | grep -c '^blsync_mirror_pull_refused_total' || true)" = 0 ] ||
     fail "the mirror refused something: $(scrape m | grep pull_refused)"
