@@ -102,7 +102,8 @@
 #                   $T/token, publisher (short delays), policy, metrics, and
 #                   [sync] with mutual TLS once pki has run; then the edits
 #   start_master [ARGS...]  starts blsync-master (writing the default config
-#                   if there is none), waits for /v1/health and the sync server;
+#                   if there is none), waits for /v1/health, the sync server and
+#                   the public listener (when configured);
 #                   master_healthy: /v1/health answers
 #   stop_master     stop_clean master
 #   write_mirror_conf WHO [--files] [EDIT...]   $T/WHO/mirror.conf: [server] on
@@ -630,6 +631,10 @@ start_master() {
     wait_up master 20 master_healthy
     if grep -q '^\[sync\]' "$T/master.conf"; then
         wait_up master 10 logged master "event=sync_listen"
+    fi
+    # The API can answer /v1/health before the public listener is up (its TLS set-up too).
+    if awk '/^\[/ { s = $0 } s == "[public]" && /^listen *=/ { f = 1 } END { exit !f }' "$T/master.conf"; then
+        wait_up master 10 logged master "event=public_listening"
     fi
 }
 stop_master() { stop_clean master; }
