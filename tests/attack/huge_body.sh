@@ -62,7 +62,7 @@ except OSError:
     sys.exit(0)
 sys.exit(1)
 EOF
-wait_until 2 refused_at_least api too_large $((l0 + 1)) ||
+wait_until 10 refused_at_least api too_large $((l0 + 1)) ||
     problem "the chunked body was not counted as too_large"
 
 echo "== 200 connections at once, each declaring 1 GB"
