@@ -23,8 +23,9 @@ healthz() { curl -s -o "$T/healthz" -w '%{http_code}' "http://127.0.0.1:${MET_PO
 [ "$(healthz)" = 200 ] || fail "m1 unhealthy before the disk fills"
 
 dd if=/dev/zero of="$T/m1/state/filler" bs=4k 2>/dev/null || true # ends with "no space left"
-list 192.0.2.2
 S=$(master_serial)
+list 192.0.2.2
+S=$(wait_published "$S")
 wait_until 10 metric_is m1 'blsync_mirror_state_writable{feed="main"}' 0 || fail "state_writable did not drop"
 [ "$(metric m1 'blsync_mirror_state_write_errors_total{feed="main",error="no_space"}')" -ge 1 ] ||
     fail "no_space not counted: $(scrape m1 | grep state_write)"
