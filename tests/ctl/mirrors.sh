@@ -81,8 +81,9 @@ ctl status
 [ $RC = 0 ] || fail "status with m2 forgotten exited $RC: $(cat "$T/ctl.out")"
 no_m2_series() { ! scrape master | grep -q 'mirror="m2"'; }
 wait_until 10 no_m2_series || fail "master still exports m2: $(scrape master | grep 'mirror="m2"')"
-metric_is master 'blsync_master_mirrors_gone{feed="main"}' 0 || fail "mirrors_gone still counts m2"
-metric_is master 'blsync_master_mirrors_revoked{feed="main"}' 0 || fail "mirrors_revoked still counts m2"
+# The tick drops m2's series, then sets the counts.
+wait_until 5 metric_is master 'blsync_master_mirrors_gone{feed="main"}' 0 || fail "mirrors_gone still counts m2"
+wait_until 5 metric_is master 'blsync_master_mirrors_revoked{feed="main"}' 0 || fail "mirrors_revoked still counts m2"
 ok "forgotten: out of mirrors, status (exit 0) and the metrics (BlsyncMirrorGone has no series)"
 
 echo "== stays forgotten across a restart; m2 is refused while revoked"
