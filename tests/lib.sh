@@ -164,7 +164,8 @@
 #   scrape WHO [PATH]       the /metrics text (or PATH) of master or a mirror
 #   metric WHO 'name{labels}'       one sample's value (empty if absent)
 #   metric_is WHO 'name{labels}' VALUE
-#   synced WHO      the mirror's serial metric is the master's serial;
+#   synced WHO      nothing is pending at the master and the mirror's serial
+#                   metric is the master's serial;
 #                   all_synced WHO...: every WHO's is
 #
 # DNS (dig against a mirror, timeouts scaled)
@@ -188,7 +189,8 @@
 #                   127.0.0.2, delists it and waits until every WHO answers
 #                   NXDOMAIN at the master's serial (fails otherwise)
 #   soa_serial WHO [ZONE]   the serial of the zone's SOA
-#   in_sync WHO     the mirror's SOA serial is the master's serial
+#   in_sync WHO     nothing is pending at the master and the mirror's SOA
+#                   serial is the master's serial
 
 set -eEuo pipefail
 B=${BL_BUILD:?BL_BUILD must name the build directory}
@@ -882,7 +884,9 @@ scrape() {
 }
 metric() { scrape "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
-synced() { [ "$(metric "$1" 'blsync_mirror_serial{feed="main"}')" = "$(master_serial)" ]; }
+# Nothing pending first: right after an API write the master's serial is the old one, which the
+# mirror already has.
+synced() { published_all && [ "$(metric "$1" 'blsync_mirror_serial{feed="main"}')" = "$(master_serial)" ]; }
 all_synced() {
     local w
     for w in "$@"; do synced "$w" || return 1; done
@@ -981,4 +985,4 @@ listing_round() {
 is_answer() { [ "$(answer "$1" "$2")" = "$3" ]; }
 dns_up() { [ -n "$(dig_status "$1" . SOA)" ]; }
 soa_serial() { dq "$1" +short "${2:-$ZONE}" SOA | awk '{ print $3 }'; }
-in_sync() { [ "$(soa_serial "$1")" = "$(master_serial)" ]; }
+in_sync() { published_all && [ "$(soa_serial "$1")" = "$(master_serial)" ]; }
