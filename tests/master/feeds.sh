@@ -171,7 +171,8 @@ ini_set "$T/m3/mirror.conf" 'sync|poll_interval = 30s' 'sync|poll_jitter = 0s' '
 combined_zones m3
 mark master
 start_mirror m3
-logged m3 'event=pull_started .*feeds=2 clients=2' ||
+# The mirror starts pulling (and logs it) just after it listens.
+wait_until 5 logged m3 'event=pull_started .*feeds=2 clients=2' ||
     fail "m3 does not run a pull client per feed: $(since m3 | grep pull_started)"
 m3_synced() {
     [ "$(metric m3 'blsync_mirror_serial{feed="spamtrap"}')" = "$(st_serial)" ] &&
