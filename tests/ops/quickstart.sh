@@ -80,7 +80,10 @@ exec "$MIRROR" "\$@"
 EOF
 chmod +x "$T/bad/mirror/blsync-mirror"
 rc=0
-BLSYNC_QUICKSTART_BUILD=$T/bad BLSYNC_QUICKSTART_DIR=$T/run-bad BLSYNC_QUICKSTART_TIMEOUT=3 BLSYNC_QUICKSTART_PORT=$QS_PORT_BAD \
+# The timeout bounds the mirrors' connection too (they connect, then refuse the objects): short,
+# as the listing step waits all of it, but scaled.
+BLSYNC_QUICKSTART_BUILD=$T/bad BLSYNC_QUICKSTART_DIR=$T/run-bad BLSYNC_QUICKSTART_TIMEOUT=$(scaled_int 5) \
+    BLSYNC_QUICKSTART_PORT=$QS_PORT_BAD \
     timeout "$(scaled 300)" bash "$S/deploy/quickstart.sh" --ci </dev/null >"$OUT" 2>&1 || rc=$?
 [ $rc = 1 ] || fail "with mirrors that trust another key the quickstart exited $rc, expected 1"
 grep -q 'FAILED: the listing of 192.0.2.99 did not reach both mirrors' "$OUT" ||
