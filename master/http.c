@@ -1238,6 +1238,9 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
     int st = request_auth(ctx, method, path, auth, out);
     if (st)
         return st;
+    /* query_get() decodes into C strings, which a NUL byte would cut short. */
+    if (strstr(query, "%00"))
+        return error_json(out, 400, "a query value holds a NUL byte (%00)");
     /* After the token: a client without one learns no feed's name. */
     char feed[BL_FEED_MAX + 2];
     if (query_get(query, "feed", feed, sizeof feed)) {
@@ -1333,16 +1336,11 @@ struct master_http {
 
 typedef bl_http_req_t req_t;
 
-static int append_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/* Appends n bytes of s percent-encoded: a NUL byte becomes %00. */
+static void put_encoded(bl_buf_t *q, const char *s, size_t n)
 {
-    (void)kind;
-    bl_buf_t *q = cls;
     static const char hex[] = "0123456789ABCDEF";
-    if (q->len)
-        bl_buf_u8(q, '&');
-    bl_buf_put(q, key, strlen(key));
-    bl_buf_u8(q, '=');
-    for (const unsigned char *p = (const unsigned char *)(value ? value : ""); *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + n; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
             *p == '-' || *p == '.' || *p == '_') {
             bl_buf_u8(q, *p);
@@ -1352,6 +1350,22 @@ static int append_arg(void *cls, enum MHD_ValueKind kind, const char *key, const
             bl_buf_u8(q, (uint8_t)hex[*p & 15]);
         }
     }
+}
+
+/* Appends key=value to a query string, both percent-encoded whole (with
+ * their lengths): a NUL byte in either becomes %00, which
+ * master_http_handle() refuses. */
+static enum MHD_Result append_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    bl_buf_t *q = cls;
+    if (q->len)
+        bl_buf_u8(q, '&');
+    put_encoded(q, key, key_size);
+    bl_buf_u8(q, '=');
+    if (value)
+        put_encoded(q, value, value_size);
     return MHD_YES;
 }
 
@@ -1470,8 +1484,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bl_buf_put(&full, url, strlen(url));
         bl_buf_t q;
         bl_buf_init(&q);
-        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, (MHD_KeyValueIterator)append_arg,
-                                  &q);
+        MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, append_arg, &q);
         if (q.len) {
             bl_buf_u8(&full, '?');
             bl_buf_put(&full, q.data, q.len);

@@ -926,6 +926,8 @@ static int csrf_ok(const master_public_t *p, struct MHD_Connection *conn, const 
 
 /* ---- forms ---- */
 
+#define NUL_REFUSED "a value holds a NUL byte (%00): no field may contain one"
+
 static int hexval(int c)
 {
     return c >= '0' && c <= '9'   ? c - '0'
@@ -935,7 +937,9 @@ static int hexval(int c)
 }
 
 /* An application/x-www-form-urlencoded body decoded in place: names and
- * values point into buf. Returns the number of pairs (at most max). */
+ * values point into buf. Returns the number of pairs (at most max), or
+ * (size_t)-1 when a value encodes a NUL byte (%00), which a C string would
+ * silently cut at. */
 typedef struct {
     const char *k, *v;
 } kv_t;
@@ -956,7 +960,8 @@ static size_t form_parse(char *buf, kv_t *kv, size_t max)
                 if (*i == '+')
                     *o++ = ' ';
                 else if (*i == '%' && hexval(i[1]) >= 0 && hexval(i[2]) >= 0) {
-                    *o++ = (char)(hexval(i[1]) * 16 + hexval(i[2]));
+                    if (!(*o++ = (char)(hexval(i[1]) * 16 + hexval(i[2]))))
+                        return (size_t)-1;
                     i += 2;
                 } else
                     *o++ = *i;
@@ -1209,6 +1214,8 @@ static int post_review_form(master_public_t *p, struct MHD_Connection *conn,
     kv_t kv[32];
     size_t n = form_parse(body, kv, 32);
     r->html = 1;
+    if (n == (size_t)-1)
+        return html_error(r, 400, "Bad request", NUL_REFUSED);
     if (!csrf_ok(p, conn, form_get(kv, n, "csrf"))) {
         count_refused(p, "csrf");
         return html_error(r, 403, "The form expired",
@@ -1422,6 +1429,8 @@ static int post_reply(master_public_t *p, struct MHD_Connection *conn, char *bod
 {
     kv_t kv[8];
     size_t n = form_parse(body, kv, 8);
+    if (n == (size_t)-1)
+        return html_error(r, 400, "Bad request", NUL_REFUSED);
     if (!csrf_ok(p, conn, form_get(kv, n, "csrf"))) {
         count_refused(p, "csrf");
         return html_error(r, 403, "The form expired",
@@ -1460,6 +1469,26 @@ static int post_reply(master_public_t *p, struct MHD_Connection *conn, char *bod
 static const char *arg(struct MHD_Connection *c, const char *k)
 {
     return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
+}
+
+static enum MHD_Result nul_in_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        *(int *)cls = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* 1 when a query name or value holds a NUL byte (%00): arg() would see it
+ * cut short. */
+static int query_has_nul(struct MHD_Connection *c)
+{
+    int nul = 0;
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, nul_in_value, &nul);
+    return nul;
 }
 
 static int rate_limited(master_public_t *p, limiter_t *l, const bl_prefix_t *client, int json,
@@ -1554,6 +1583,11 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     int post = !strcmp(method, "POST");
     bl_prefix_t client;
     client_of(p->c, conn, &client);
+    if (query_has_nul(conn)) {
+        if (!strncmp(url, "/api/", 5))
+            return json_error(r, 400, NULL, NUL_REFUSED);
+        return html_error(r, 400, "Bad request", NUL_REFUSED);
+    }
     if (!strcmp(url, "/style.css")) {
         if (!get)
             return html_error(r, 405, "Method not allowed", "Use GET.");

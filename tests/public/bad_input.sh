@@ -100,6 +100,23 @@ review '{"name":"a\u0007b"}'
 [ "$STATUS" = 422 ] && jq -e '.field == "name"' "$T/pub.out" >/dev/null || fail "a control character: $STATUS"
 ok "personal address, unlisted address, unknown category, javascript: URL, control characters: 422"
 
+# ---- a NUL byte (%00) anywhere: 400, never a value cut short -----------------------------------
+# Cut at the NUL, "192.0.2.50%00x" would be a listed address and "main%00x" the main feed.
+before=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
+csrf=$(pub_csrf '/review?ip=192.0.2.50')
+pub POST /review --data "csrf=$csrf&ip=192.0.2.50%00x&category=technical-error&email=postmaster%40example.net"
+[ "$STATUS" = 400 ] && grep -q 'NUL byte' "$T/pub.out" || fail "a form value with %00: HTTP $STATUS"
+pub GET '/?ip=192.0.2.50%00x'
+[ "$STATUS" = 400 ] && grep -q 'NUL byte' "$T/pub.out" || fail "a lookup page with %00: HTTP $STATUS"
+pub GET '/api/lookup/192.0.2.50?x%00=1'
+[ "$STATUS" = 400 ] && jq -e '.error | test("NUL byte")' "$T/pub.out" >/dev/null ||
+    fail "a JSON lookup with %00 in a query name: HTTP $STATUS"
+api GET '/v1/status?feed=main%00x'
+expect 400
+after=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
+[ "$after" = "$before" ] || fail "a refused request was filed: $before reviews, then $after"
+ok "a NUL byte (%00) in a form value, a query value or name, an admin API parameter: 400, nothing filed"
+
 # ---- forms need their CSRF token; JSON needs its content type ----------------------------------
 pub POST /review --data-urlencode ip=192.0.2.50 --data-urlencode category=technical-error
 [ "$STATUS" = 403 ] || fail "a form without its token: HTTP $STATUS"
