@@ -1073,10 +1073,10 @@ static void status_link(const master_public_t *p, bl_buf_t *b, int fi, int64_t i
 }
 
 static int post_review_form(master_public_t *p, struct MHD_Connection *conn,
-                            const bl_prefix_t *client, char *body, resp_t *r)
+                            const bl_prefix_t *client, char *body, size_t len, resp_t *r)
 {
     master_kv_t kv[32];
-    size_t n = master_form_parse(body, kv, 32);
+    size_t n = master_form_parse(body, len, kv, 32);
     r->html = 1;
     if (n == MASTER_FORM_NUL)
         return html_error(r, 400, "Bad request", NUL_REFUSED);
@@ -1142,10 +1142,8 @@ static int post_review_json(master_public_t *p, const bl_prefix_t *client, const
     char rid[24] = "";
     fill_form(&f, json_get_str, doc.root);
     const master_json_t *v = master_json_get(doc.root, "report_id");
-    if (v && v->type == MASTER_JSON_NUM && v->num > 0 && v->num < 1e15) {
-        snprintf(rid, sizeof rid, "%.0f", v->num);
+    if (v && v->type == MASTER_JSON_NUM && !master_report_id_num(v->num, rid))
         f.report_id = rid;
-    }
     const char *feed = json_get_str(doc.root, "feed");
     int fi = feed && *feed == 1 ? -1 : feed_index(p, feed);
     int64_t id = 0;
@@ -1288,10 +1286,11 @@ static int page_review_status(master_public_t *p, struct MHD_Connection *conn, c
     return 200;
 }
 
-static int post_reply(master_public_t *p, struct MHD_Connection *conn, char *body, resp_t *r)
+static int post_reply(master_public_t *p, struct MHD_Connection *conn, char *body, size_t len,
+                      resp_t *r)
 {
     master_kv_t kv[8];
-    size_t n = master_form_parse(body, kv, 8);
+    size_t n = master_form_parse(body, len, kv, 8);
     if (n == MASTER_FORM_NUL)
         return html_error(r, 400, "Bad request", NUL_REFUSED);
     if (!csrf_ok(p, conn, master_form_get(kv, n, "csrf"))) {
@@ -1486,8 +1485,11 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
             return html_error(r, 405, "Method not allowed", "Use GET or POST.");
         if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
+        size_t len = rq->h.body.len;
         bl_buf_u8(&rq->h.body, 0);
-        return post_review_form(p, conn, &client, (char *)rq->h.body.data, r);
+        if (rq->h.body.err)
+            return html_error(r, 503, "Try again later", "Out of memory.");
+        return post_review_form(p, conn, &client, (char *)rq->h.body.data, len, r);
     }
     if (!strcmp(url, "/api/review")) {
         if (!post)
@@ -1519,8 +1521,11 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
             return html_error(r, 405, "Method not allowed", "Use POST.");
         if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
+        size_t len = rq->h.body.len;
         bl_buf_u8(&rq->h.body, 0);
-        return post_reply(p, conn, (char *)rq->h.body.data, r);
+        if (rq->h.body.err)
+            return html_error(r, 503, "Try again later", "Out of memory.");
+        return post_reply(p, conn, (char *)rq->h.body.data, len, r);
     }
     if (!strncmp(url, "/api/", 5))
         return json_error(r, 404, NULL, "no such endpoint");

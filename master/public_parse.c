@@ -5,8 +5,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "config_util.h"
 
 static int hexval(int c)
 {
@@ -16,8 +19,10 @@ static int hexval(int c)
                                   : -1;
 }
 
-size_t master_form_parse(char *buf, master_kv_t *kv, size_t max)
+size_t master_form_parse(char *buf, size_t len, master_kv_t *kv, size_t max)
 {
+    if (memchr(buf, 0, len))
+        return MASTER_FORM_NUL;
     size_t n = 0;
     char *p = buf;
     while (p && *p && n < max) {
@@ -119,11 +124,18 @@ int master_hex_token(const char *s, size_t len)
 
 int master_id_parse(const char *s, int64_t *id)
 {
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || *end || v <= 0)
+    uint64_t v;
+    if (bl_cfg_uint(s, 1, INT64_MAX, &v, NULL))
         return -1;
-    *id = v;
+    *id = (int64_t)v;
+    return 0;
+}
+
+int master_report_id_num(double num, char out[24])
+{
+    if (!(num > 0 && num < 1e15) || num != (double)(int64_t)num)
+        return -1;
+    snprintf(out, 24, "%.0f", num);
     return 0;
 }
 

@@ -21,7 +21,7 @@ typedef struct {
  * buf, values percent- and '+'-decoded. Returns the number of pairs (at
  * most max), or MASTER_FORM_NUL when the body holds a NUL byte, raw or as
  * %00, which a C string would silently cut at. */
-size_t master_form_parse(char *buf, master_kv_t *kv, size_t max);
+size_t master_form_parse(char *buf, size_t len, master_kv_t *kv, size_t max);
 
 /* The first value named k, or NULL. */
 const char *master_form_get(const master_kv_t *kv, size_t n, const char *k);
@@ -40,6 +40,11 @@ int master_hex_token(const char *s, size_t len);
 /* A request or report id: decimal digits only, 1 or more, no sign or
  * space, at most INT64_MAX. Returns 0 with *id, else -1. */
 int master_id_parse(const char *s, int64_t *id);
+
+/* A report id sent as a JSON number: the decimal text of num in out (24
+ * bytes). Returns 0, or -1 when num is no report id (not a whole number
+ * from 1 to 10^15 - 1). */
+int master_report_id_num(double num, char out[24]);
 
 /* HTML text and attribute values: every markup character escaped. */
 void master_html_esc(bl_buf_t *b, const char *s);
