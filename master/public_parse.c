@@ -76,6 +76,13 @@ void master_addr_v6(const uint8_t a[16], bl_prefix_t *out)
     }
 }
 
+/* 1 when s is a port: 1 to 5 decimal digits. */
+static int port_ok(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+    return n >= 1 && n <= 5 && !s[n];
+}
+
 int master_hop_parse(const char *s, size_t n, bl_prefix_t *out)
 {
     while (n && (*s == ' ' || *s == '\t'))
@@ -83,19 +90,23 @@ int master_hop_parse(const char *s, size_t n, bl_prefix_t *out)
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
         n--;
     char buf[INET6_ADDRSTRLEN + 8];
-    if (n >= sizeof buf)
+    if (n >= sizeof buf || memchr(s, 0, n))
         return -1;
     memcpy(buf, s, n);
     buf[n] = 0;
     char *a = buf;
     if (*a == '[') {
+        /* "[IPv6]" or "[IPv6]:PORT", nothing else after the bracket */
         char *rb = strchr(a, ']');
-        if (!rb)
+        if (!rb || (rb[1] && (rb[1] != ':' || !port_ok(rb + 2))))
             return -1;
         *rb = 0;
         a++;
     } else if (strchr(a, ':') == strrchr(a, ':') && strchr(a, ':')) {
-        *strchr(a, ':') = 0; /* IPv4 with a port */
+        char *colon = strchr(a, ':'); /* IPv4 with a port */
+        if (!port_ok(colon + 1))
+            return -1;
+        *colon = 0;
     }
     uint8_t b[16];
     memset(out, 0, sizeof *out);

@@ -31,7 +31,8 @@ void master_addr_v6(const uint8_t a[16], bl_prefix_t *out);
 
 /* One hop of X-Forwarded-For (n bytes at s): an address, with spaces
  * around it, perhaps in brackets or with a port ("[2001:db8::1]:443",
- * "192.0.2.1:443"). Returns 0 with the address in *out, else -1. */
+ * "192.0.2.1:443"; a port is 1 to 5 digits). Returns 0 with the address
+ * in *out, else -1 (also for anything else after the address). */
 int master_hop_parse(const char *s, size_t n, bl_prefix_t *out);
 
 /* 1 when s is exactly len lowercase hex digits. */
