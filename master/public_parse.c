@@ -150,6 +150,14 @@ int master_report_id_num(double num, char out[24])
     return 0;
 }
 
+int master_path_has_nul(const char *uri)
+{
+    for (const char *p = uri; p && *p && *p != '?'; p++)
+        if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+            return 1;
+    return 0;
+}
+
 void master_html_esc(bl_buf_t *b, const char *s)
 {
     for (const char *p = s ? s : ""; *p; p++) {

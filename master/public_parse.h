@@ -47,6 +47,10 @@ int master_id_parse(const char *s, int64_t *id);
  * from 1 to 10^15 - 1). */
 int master_report_id_num(double num, char out[24]);
 
+/* 1 when the path of a raw request URI (up to its '?') holds %00: decoded,
+ * the path would end at that NUL byte. */
+int master_path_has_nul(const char *uri);
+
 /* HTML text and attribute values: every markup character escaped. */
 void master_html_esc(bl_buf_t *b, const char *s);
 
