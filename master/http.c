@@ -1515,7 +1515,7 @@ int master_http_listen(const char *listener, const struct sockaddr *sa, unsigned
         flags |= MHD_USE_IPv6;
     if (threads > 1)
         flags |= MHD_USE_EPOLL_LINUX_ONLY;
-    struct MHD_OptionItem extra[4];
+    struct MHD_OptionItem extra[5];
     size_t n = 0;
     extra[n++] =
         (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL};
@@ -1524,6 +1524,9 @@ int master_http_listen(const char *listener, const struct sockaddr *sa, unsigned
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert_pem};
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key_pem};
     }
+    if (lim->uri_seen)
+        extra[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)lim->uri_seen, NULL};
     extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     bl_metrics_t *reg = master_metrics_registry(metrics);
     bl_http_guard_conf_t gc = {

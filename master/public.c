@@ -29,6 +29,7 @@
 #include "http_guard.h"
 #include "json.h"
 #include "log.h"
+#include "public_parse.h"
 #include "reviews.h"
 #include "spool_http.h"
 #include "util.h"
@@ -151,22 +152,6 @@ int master_public_proxies_parse(const char *s, bl_prefix_t *out, size_t max, siz
     return 0;
 }
 
-/* An address as a full-length prefix; an IPv4-mapped IPv6 address as IPv4. */
-static void addr_v6(const uint8_t a[16], bl_prefix_t *out)
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    memset(out, 0, sizeof *out);
-    if (!memcmp(a, mapped, 12)) {
-        out->af = BL_AF4;
-        out->len = 32;
-        memcpy(out->addr, a + 12, 4);
-    } else {
-        out->af = BL_AF6;
-        out->len = 128;
-        memcpy(out->addr, a, 16);
-    }
-}
-
 static void addr_of_sockaddr(const struct sockaddr *sa, bl_prefix_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -175,46 +160,8 @@ static void addr_of_sockaddr(const struct sockaddr *sa, bl_prefix_t *out)
         out->len = 32;
         memcpy(out->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
     } else if (sa && sa->sa_family == AF_INET6) {
-        addr_v6(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, out);
+        master_addr_v6(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, out);
     }
-}
-
-/* One hop of X-Forwarded-For: an address, with spaces around it, perhaps in
- * brackets or with a port ("[2001:db8::1]:443", "192.0.2.1:443"). */
-static int hop_parse(const char *s, size_t n, bl_prefix_t *out)
-{
-    while (n && (*s == ' ' || *s == '\t'))
-        s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    char buf[INET6_ADDRSTRLEN + 8];
-    if (n >= sizeof buf)
-        return -1;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    char *a = buf;
-    if (*a == '[') {
-        char *rb = strchr(a, ']');
-        if (!rb)
-            return -1;
-        *rb = 0;
-        a++;
-    } else if (strchr(a, ':') == strrchr(a, ':') && strchr(a, ':')) {
-        *strchr(a, ':') = 0; /* IPv4 with a port */
-    }
-    uint8_t b[16];
-    memset(out, 0, sizeof *out);
-    if (inet_pton(AF_INET, a, b) == 1) {
-        out->af = BL_AF4;
-        out->len = 32;
-        memcpy(out->addr, b, 4);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, a, b) == 1) {
-        addr_v6(b, out);
-        return 0;
-    }
-    return -1;
 }
 
 static int trusted(const master_public_conf_t *c, const bl_prefix_t *a)
@@ -271,7 +218,7 @@ static int client_of(const master_public_conf_t *c, struct MHD_Connection *conn,
         while (start > 0 && h[start - 1] != ',')
             start--;
         bl_prefix_t hop;
-        if (end > start && hop_parse(h + start, end - start, &hop))
+        if (end > start && master_hop_parse(h + start, end - start, &hop))
             break;
         if (end > start) {
             *out = hop;
@@ -315,6 +262,8 @@ typedef struct {
     master_public_t *p;
     bl_peer_t key;  /* af 0: holds nothing */
     int spool_held; /* a long poll of the spool's head, suspended */
+    int started;    /* its header was handled (on_request's first call) */
+    int nul_path;   /* the raw path holds %00: refused (400) */
 } preq_t;
 
 #define RESP_ROOM 4096 /* bytes: a lookup page, its CSS or a JSON answer fit */
@@ -333,23 +282,6 @@ typedef struct {
 static void put(bl_buf_t *b, const char *s)
 {
     bl_buf_put(b, s, strlen(s));
-}
-
-/* HTML text and attribute values: every markup character escaped. */
-static void esc(bl_buf_t *b, const char *s)
-{
-    for (const char *p = s ? s : ""; *p; p++) {
-        const char *e = *p == '&'    ? "&amp;"
-                        : *p == '<'  ? "&lt;"
-                        : *p == '>'  ? "&gt;"
-                        : *p == '"'  ? "&quot;"
-                        : *p == '\'' ? "&#39;"
-                                     : NULL;
-        if (e)
-            put(b, e);
-        else
-            bl_buf_u8(b, (uint8_t)*p);
-    }
 }
 
 /* JSON strings that stay inert even if a browser sniffs them as HTML. */
@@ -438,7 +370,7 @@ static void page_start(bl_buf_t *b, const char *title)
 {
     put(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
-    esc(b, title);
+    master_html_esc(b, title);
     put(b, "</title><link rel=\"stylesheet\" href=\"/style.css\"></head><body><main>\n"
            "<h1>Blocklist lookup</h1>\n");
 }
@@ -448,7 +380,7 @@ static void lookup_form(bl_buf_t *b, const char *ip)
     put(b, "<form class=\"lookup\" method=\"get\" action=\"/\">"
            "<label for=\"ip\" hidden>IP address</label><input id=\"ip\" name=\"ip\" "
            "maxlength=\"45\" placeholder=\"IPv4 or IPv6 address\" required value=\"");
-    esc(b, ip);
+    master_html_esc(b, ip);
     put(b, "\"><button type=\"submit\">Look up</button></form>\n");
 }
 
@@ -466,9 +398,9 @@ static int html_error(resp_t *r, int status, const char *title, const char *msg)
     r->b.len = 0;
     page_start(&r->b, title);
     put(&r->b, "<section class=\"error\" id=\"error\"><h2>");
-    esc(&r->b, title);
+    master_html_esc(&r->b, title);
     put(&r->b, "</h2><p>");
-    esc(&r->b, msg);
+    master_html_esc(&r->b, msg);
     put(&r->b, "</p><p><a href=\"/\">Back to the lookup</a></p></section>");
     page_end(&r->b);
     return status;
@@ -741,15 +673,15 @@ static int api_lookup(master_public_t *p, const char *ip, resp_t *r)
 static void dl_sfx(bl_buf_t *b, const char *k, const char *v, const char *id, const char *sfx)
 {
     put(b, "<dt>");
-    esc(b, k);
+    master_html_esc(b, k);
     put(b, "</dt><dd");
     if (id) {
         fmt(b, " id=\"%s", id);
-        esc(b, sfx);
+        master_html_esc(b, sfx);
         put(b, "\"");
     }
     put(b, ">");
-    esc(b, v);
+    master_html_esc(b, v);
     put(b, "</dd>");
 }
 
@@ -762,7 +694,7 @@ static void dl(bl_buf_t *b, const char *k, const char *v, const char *id)
 static void id_attr(bl_buf_t *b, const char *id, const char *sfx)
 {
     fmt(b, " id=\"%s", id);
-    esc(b, sfx);
+    master_html_esc(b, sfx);
     put(b, "\"");
 }
 
@@ -782,24 +714,24 @@ static void feed_section(master_public_t *p, int fi, const char *s, const master
     fmt(b, " class=\"%s\"", v->in_progress ? "progress" : v->listed ? "listed" : "clear");
     if (several) {
         put(b, " data-feed=\"");
-        esc(b, f->name);
+        master_html_esc(b, f->name);
         put(b, "\"");
     }
     put(b, "><h2");
     id_attr(b, "status", sfx);
     put(b, ">");
     if (several) {
-        esc(b, f->name);
+        master_html_esc(b, f->name);
         put(b, ": ");
     }
-    esc(b, s);
+    master_html_esc(b, s);
     put(b, v->in_progress ? " is being delisted" : v->listed ? " is listed" : " is not listed");
     put(b, "</h2>");
     if (*f->description) {
         put(b, "<p class=\"hint\"");
         id_attr(b, "description", sfx);
         put(b, ">");
-        esc(b, f->description);
+        master_html_esc(b, f->description);
         put(b, "</p>");
     }
     put(b, "<dl>");
@@ -831,7 +763,7 @@ static void feed_section(master_public_t *p, int fi, const char *s, const master
                "you challenge a report you received: <a");
         id_attr(b, "review-link", sfx);
         put(b, " href=\"/review?ip=");
-        esc(b, s);
+        master_html_esc(b, s);
         feed_query(p, b, fi, 1);
         put(b, "\">request a review</a>.</p>");
     }
@@ -856,7 +788,7 @@ static int page_lookup(master_public_t *p, const char *ip, resp_t *r)
         count_lookup(p, "invalid");
         r->status = 400;
         put(&r->b, "<section class=\"error\" id=\"result\"><h2>Not a listable address</h2><p>");
-        esc(&r->b, why);
+        master_html_esc(&r->b, why);
         put(&r->b, "</p></section>");
         page_end(&r->b);
         return 400;
@@ -888,21 +820,11 @@ static void csrf_of(const master_public_t *p, const char *cookie, char out[65])
         snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
 
-static int hex_token(const char *s, size_t len)
-{
-    if (!s || strlen(s) != len)
-        return 0;
-    for (const char *q = s; *q; q++)
-        if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f')))
-            return 0;
-    return 1;
-}
-
 /* The cookie of this visitor, or a new one set in r. */
 static const char *csrf_cookie(struct MHD_Connection *conn, resp_t *r)
 {
     const char *c = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "blsync_csrf");
-    if (hex_token(c, 32))
+    if (master_hex_token(c, 32))
         return c;
     uint8_t raw[16];
     RAND_bytes(raw, sizeof raw);
@@ -914,7 +836,7 @@ static const char *csrf_cookie(struct MHD_Connection *conn, resp_t *r)
 static int csrf_ok(const master_public_t *p, struct MHD_Connection *conn, const char *field)
 {
     const char *c = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "blsync_csrf");
-    if (!hex_token(c, 32) || !field || strlen(field) != 64)
+    if (!master_hex_token(c, 32) || !field || strlen(field) != 64)
         return 0;
     char want[65];
     csrf_of(p, c, want);
@@ -927,62 +849,6 @@ static int csrf_ok(const master_public_t *p, struct MHD_Connection *conn, const 
 /* ---- forms ---- */
 
 #define NUL_REFUSED "a value holds a NUL byte (%00): no field may contain one"
-
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* An application/x-www-form-urlencoded body decoded in place: names and
- * values point into buf. Returns the number of pairs (at most max), or
- * (size_t)-1 when a value encodes a NUL byte (%00), which a C string would
- * silently cut at. */
-typedef struct {
-    const char *k, *v;
-} kv_t;
-
-static size_t form_parse(char *buf, kv_t *kv, size_t max)
-{
-    size_t n = 0;
-    char *p = buf;
-    while (p && *p && n < max) {
-        char *amp = strchr(p, '&');
-        if (amp)
-            *amp = 0;
-        char *eq = strchr(p, '=');
-        if (eq) {
-            *eq = 0;
-            char *o = eq + 1;
-            for (char *i = eq + 1; *i; i++) {
-                if (*i == '+')
-                    *o++ = ' ';
-                else if (*i == '%' && hexval(i[1]) >= 0 && hexval(i[2]) >= 0) {
-                    if (!(*o++ = (char)(hexval(i[1]) * 16 + hexval(i[2]))))
-                        return (size_t)-1;
-                    i += 2;
-                } else
-                    *o++ = *i;
-            }
-            *o = 0;
-            kv[n].k = p;
-            kv[n].v = eq + 1;
-            n++;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return n;
-}
-
-static const char *form_get(const kv_t *kv, size_t n, const char *k)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(kv[i].k, k))
-            return kv[i].v;
-    return NULL;
-}
 
 static void fill_form(master_review_form_t *f, const char *(*get)(const void *, const char *),
                       const void *src)
@@ -1001,14 +867,14 @@ static void fill_form(master_review_form_t *f, const char *(*get)(const void *, 
 }
 
 typedef struct {
-    const kv_t *kv;
+    const master_kv_t *kv;
     size_t n;
 } kvs_t;
 
 static const char *kv_get(const void *src, const char *k)
 {
     const kvs_t *s = src;
-    return form_get(s->kv, s->n, k);
+    return master_form_get(s->kv, s->n, k);
 }
 
 static const char *json_get_str(const void *src, const char *k)
@@ -1025,11 +891,11 @@ static const char *json_get_str(const void *src, const char *k)
 static void label(bl_buf_t *b, const char *name, const char *text, const char *hint)
 {
     fmt(b, "<label for=\"%s\">", name);
-    esc(b, text);
+    master_html_esc(b, text);
     put(b, "</label>");
     if (hint) {
         put(b, "<span class=\"hint\">");
-        esc(b, hint);
+        master_html_esc(b, hint);
         put(b, "</span>");
     }
 }
@@ -1040,7 +906,7 @@ static void text_input(bl_buf_t *b, const char *name, const char *text, const ch
     label(b, name, text, hint);
     fmt(b, "<input id=\"%s\" name=\"%s\" maxlength=\"%d\"%s value=\"", name, name, max,
         required ? " required" : "");
-    esc(b, value);
+    master_html_esc(b, value);
     put(b, "\">");
 }
 
@@ -1049,7 +915,7 @@ static void textarea(bl_buf_t *b, const char *name, const char *text, const char
 {
     label(b, name, text, hint);
     fmt(b, "<textarea id=\"%s\" name=\"%s\" maxlength=\"%d\">", name, name, max);
-    esc(b, value);
+    master_html_esc(b, value);
     put(b, "</textarea>");
 }
 
@@ -1063,12 +929,12 @@ static void feed_select(const master_public_t *p, bl_buf_t *b, int fi)
     for (size_t i = 0; i < p->c->nfeeds; i++) {
         const master_public_feed_t *f = &p->c->feeds[i];
         put(b, "<option value=\"");
-        esc(b, f->name);
+        master_html_esc(b, f->name);
         put(b, (int)i == fi ? "\" selected>" : "\">");
-        esc(b, f->name);
+        master_html_esc(b, f->name);
         if (*f->description) {
             put(b, " \xe2\x80\x94 ");
-            esc(b, f->description);
+            master_html_esc(b, f->description);
         }
         put(b, "</option>");
     }
@@ -1095,9 +961,9 @@ static void review_form(master_public_t *p, struct MHD_Connection *conn, resp_t 
         hours_words(p->c->feeds[fi].policy->duration_ms, d, sizeof d));
     if (why) {
         put(b, "<p class=\"error\" id=\"form-error\"><strong>");
-        esc(b, field ? field : "request");
+        master_html_esc(b, field ? field : "request");
         put(b, ":</strong> ");
-        esc(b, why);
+        master_html_esc(b, why);
         put(b, "</p>");
     }
     put(b, "<form class=\"review\" method=\"post\" action=\"/review\">");
@@ -1116,7 +982,7 @@ static void review_form(master_public_t *p, struct MHD_Connection *conn, resp_t 
         const char *n = master_review_category_name(i);
         fmt(b, "<option value=\"%s\"%s>", n,
             f->category && !strcmp(f->category, n) ? " selected" : "");
-        esc(b, labels[i]);
+        master_html_esc(b, labels[i]);
         put(b, "</option>");
     }
     put(b, "</select>");
@@ -1209,14 +1075,14 @@ static void status_link(const master_public_t *p, bl_buf_t *b, int fi, int64_t i
 }
 
 static int post_review_form(master_public_t *p, struct MHD_Connection *conn,
-                            const bl_prefix_t *client, char *body, resp_t *r)
+                            const bl_prefix_t *client, char *body, size_t len, resp_t *r)
 {
-    kv_t kv[32];
-    size_t n = form_parse(body, kv, 32);
+    master_kv_t kv[32];
+    size_t n = master_form_parse(body, len, kv, 32);
     r->html = 1;
-    if (n == (size_t)-1)
+    if (n == MASTER_FORM_NUL)
         return html_error(r, 400, "Bad request", NUL_REFUSED);
-    if (!csrf_ok(p, conn, form_get(kv, n, "csrf"))) {
+    if (!csrf_ok(p, conn, master_form_get(kv, n, "csrf"))) {
         count_refused(p, "csrf");
         return html_error(r, 403, "The form expired",
                           "The form could not be verified (it is too old, or your browser "
@@ -1225,7 +1091,7 @@ static int post_review_form(master_public_t *p, struct MHD_Connection *conn,
     master_review_form_t f;
     kvs_t src = {kv, n};
     fill_form(&f, kv_get, &src);
-    int fi = feed_index(p, form_get(kv, n, "feed"));
+    int fi = feed_index(p, master_form_get(kv, n, "feed"));
     int64_t id = 0;
     char token[MASTER_REVIEW_TOKEN_LEN + 1];
     int state = 0;
@@ -1240,11 +1106,11 @@ static int post_review_form(master_public_t *p, struct MHD_Connection *conn,
     bl_buf_t *b = &r->b;
     page_start(b, "Request filed");
     fmt(b, "<section id=\"filed\"><h2>Request %lld: ", (long long)id);
-    esc(b, master_review_state_name(state));
+    master_html_esc(b, master_review_state_name(state));
     put(b, "</h2>");
     if (state == MASTER_REVIEW_POLICY) {
         put(b, "<p id=\"answer\">");
-        esc(b, master_review_policy_text());
+        master_html_esc(b, master_review_policy_text());
         put(b, "</p><p>Nothing was changed; the request is closed.</p>");
     } else {
         put(b, "<p>Your request is in the queue. Keep this link: it is the only way to see its "
@@ -1278,10 +1144,8 @@ static int post_review_json(master_public_t *p, const bl_prefix_t *client, const
     char rid[24] = "";
     fill_form(&f, json_get_str, doc.root);
     const master_json_t *v = master_json_get(doc.root, "report_id");
-    if (v && v->type == MASTER_JSON_NUM && v->num > 0 && v->num < 1e15) {
-        snprintf(rid, sizeof rid, "%.0f", v->num);
+    if (v && v->type == MASTER_JSON_NUM && !master_report_id_num(v->num, rid))
         f.report_id = rid;
-    }
     const char *feed = json_get_str(doc.root, "feed");
     int fi = feed && *feed == 1 ? -1 : feed_index(p, feed);
     int64_t id = 0;
@@ -1318,9 +1182,8 @@ static int post_review_json(master_public_t *p, const bl_prefix_t *client, const
 static int get_review(master_public_t *p, const char *ids, const char *token, const char *feed,
                       master_review_t *rv, int *fi)
 {
-    char *end;
-    long long id = ids ? strtoll(ids, &end, 10) : 0;
-    if (!ids || *end || id <= 0 || !hex_token(token, MASTER_REVIEW_TOKEN_LEN))
+    int64_t id;
+    if (master_id_parse(ids, &id) || !master_hex_token(token, MASTER_REVIEW_TOKEN_LEN))
         return BL_ENOTFOUND;
     int named = feed && *feed;
     int first = feed_index(p, feed);
@@ -1399,7 +1262,7 @@ static int page_review_status(master_public_t *p, struct MHD_Connection *conn, c
     put(b, "</dl>");
     if (notice) {
         put(b, "<p id=\"notice\">");
-        esc(b, notice);
+        master_html_esc(b, notice);
         put(b, "</p>");
     }
     if (rv.state == MASTER_REVIEW_WAITING) {
@@ -1409,11 +1272,11 @@ static int page_review_status(master_public_t *p, struct MHD_Connection *conn, c
         fmt(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", tok);
         fmt(b, "<input type=\"hidden\" name=\"id\" value=\"%lld\">", (long long)rv.id);
         put(b, "<input type=\"hidden\" name=\"token\" value=\"");
-        esc(b, token);
+        master_html_esc(b, token);
         put(b, "\">");
         if (p->c->nfeeds > 1) {
             put(b, "<input type=\"hidden\" name=\"feed\" value=\"");
-            esc(b, feed_name(p, fi));
+            master_html_esc(b, feed_name(p, fi));
             put(b, "\">");
         }
         textarea(b, "text", "Your answer", NULL, "", MASTER_REVIEW_TEXT_MAX);
@@ -1425,21 +1288,22 @@ static int page_review_status(master_public_t *p, struct MHD_Connection *conn, c
     return 200;
 }
 
-static int post_reply(master_public_t *p, struct MHD_Connection *conn, char *body, resp_t *r)
+static int post_reply(master_public_t *p, struct MHD_Connection *conn, char *body, size_t len,
+                      resp_t *r)
 {
-    kv_t kv[8];
-    size_t n = form_parse(body, kv, 8);
-    if (n == (size_t)-1)
+    master_kv_t kv[8];
+    size_t n = master_form_parse(body, len, kv, 8);
+    if (n == MASTER_FORM_NUL)
         return html_error(r, 400, "Bad request", NUL_REFUSED);
-    if (!csrf_ok(p, conn, form_get(kv, n, "csrf"))) {
+    if (!csrf_ok(p, conn, master_form_get(kv, n, "csrf"))) {
         count_refused(p, "csrf");
         return html_error(r, 403, "The form expired",
                           "The form could not be verified. Open the request's page again.");
     }
-    const char *ids = form_get(kv, n, "id"), *token = form_get(kv, n, "token");
+    const char *ids = master_form_get(kv, n, "id"), *token = master_form_get(kv, n, "token");
     master_review_t rv;
     int fi = 0;
-    int rc = get_review(p, ids, token, form_get(kv, n, "feed"), &rv, &fi);
+    int rc = get_review(p, ids, token, master_form_get(kv, n, "feed"), &rv, &fi);
     if (rc)
         return html_error(r, 404, "No such request", "No request has this id and token.");
     master_review_clear(&rv);
@@ -1448,8 +1312,8 @@ static int post_reply(master_public_t *p, struct MHD_Connection *conn, char *bod
     pthread_mutex_lock(f->lock);
     rc = master_store_begin(f->store);
     if (!rc) {
-        rc =
-            master_review_reply(f->store, rv.id, token, form_get(kv, n, "text"), bl_now_ms(), &why);
+        rc = master_review_reply(f->store, rv.id, token, master_form_get(kv, n, "text"),
+                                 bl_now_ms(), &why);
         rc = rc ? (master_store_rollback(f->store), rc) : master_store_commit(f->store);
     }
     pthread_mutex_unlock(f->lock);
@@ -1583,7 +1447,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     int post = !strcmp(method, "POST");
     bl_prefix_t client;
     client_of(p->c, conn, &client);
-    if (query_has_nul(conn)) {
+    if (rq->nul_path || query_has_nul(conn)) {
         if (!strncmp(url, "/api/", 5))
             return json_error(r, 400, NULL, NUL_REFUSED);
         return html_error(r, 400, "Bad request", NUL_REFUSED);
@@ -1623,8 +1487,11 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
             return html_error(r, 405, "Method not allowed", "Use GET or POST.");
         if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
+        size_t len = rq->h.body.len;
         bl_buf_u8(&rq->h.body, 0);
-        return post_review_form(p, conn, &client, (char *)rq->h.body.data, r);
+        if (rq->h.body.err)
+            return html_error(r, 503, "Try again later", "Out of memory.");
+        return post_review_form(p, conn, &client, (char *)rq->h.body.data, len, r);
     }
     if (!strcmp(url, "/api/review")) {
         if (!post)
@@ -1656,8 +1523,11 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
             return html_error(r, 405, "Method not allowed", "Use POST.");
         if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
+        size_t len = rq->h.body.len;
         bl_buf_u8(&rq->h.body, 0);
-        return post_reply(p, conn, (char *)rq->h.body.data, r);
+        if (rq->h.body.err)
+            return html_error(r, 503, "Try again later", "Out of memory.");
+        return post_reply(p, conn, (char *)rq->h.body.data, len, r);
     }
     if (!strncmp(url, "/api/", 5))
         return json_error(r, 404, NULL, "no such endpoint");
@@ -1718,6 +1588,24 @@ static master_spool_t *spool_of(master_public_t *p, const char *url)
     return p->spools[0];
 }
 
+/* MHD decodes the path in place: a %00 in it would end the url that
+ * on_request sees, so "/api/lookup/192.0.2.50%00x" read as 192.0.2.50. The
+ * raw URI is seen here first; a path with %00 gets a request marked to be
+ * refused. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    if (!master_path_has_nul(uri))
+        return NULL;
+    preq_t *rq = calloc(1, sizeof *rq);
+    if (rq) {
+        bl_buf_init(&rq->h.body);
+        rq->nul_path = 1;
+    }
+    return rq;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -1734,10 +1622,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), PUBLIC_NICE);
     }
     bl_buf_init(&r.b);
-    if (!rq) {
-        if (!(rq = calloc(1, sizeof *rq)))
+    if (!rq || !rq->started) {
+        if (!rq && !(rq = calloc(1, sizeof *rq)))
             return MHD_NO;
-        bl_buf_init(&rq->h.body);
+        if (!rq->nul_path)
+            bl_buf_init(&rq->h.body); /* uri_seen's request has its body already */
+        rq->started = 1;
         *con_cls = rq;
         rq->h.ignore_body = strcmp(method, "POST") != 0;
         if (hold(p, conn, url, rq, &r)) {
@@ -1778,7 +1668,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* The spool's objects are signed: anyone may fetch them, as often as a
      * cache or a mirror polls (no rate limit; the connection bounds apply). */
     master_spool_t *sp = spool_of(p, url);
-    if ((rq->spool_held || master_spool_serving(sp)) &&
+    if (!rq->nul_path && (rq->spool_held || master_spool_serving(sp)) &&
         !strncmp(url, MASTER_SPOOL_PREFIX, strlen(MASTER_SPOOL_PREFIX))) {
         bl_buf_close(&r.b);
         enum MHD_Result ret = master_spool_answer(sp, conn, method, url, &rq->spool_held);
@@ -1836,7 +1726,8 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
         .limits = {.max_conns = mc->public_max_conns,
                    .max_conns_per_addr = mc->public_max_conns_per_addr,
                    .idle_timeout_s = (unsigned)(mc->http_idle_timeout_ms / 1000),
-                   .request_timeout_ms = mc->http_request_timeout_ms},
+                   .request_timeout_ms = mc->http_request_timeout_ms,
+                   .uri_seen = uri_seen},
         .tls_cert = mc->public_cert,
         .tls_key = mc->public_key,
         .serve_spool = mc->public_serve_spool,

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "config_util.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -91,7 +92,7 @@ static int text_ok(const char *s, int multiline)
             cp = cp << 6 | (p[i] & 0x3f);
         }
         if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || (cp >= 0xd800 && cp < 0xe000) ||
-            (cp >= 0x80 && cp < 0xa0)) /* overlong, surrogate, C1 control */
+            (cp >= 0x80 && cp < 0xa0) || cp > 0x10ffff) /* overlong, surrogate, C1, past Unicode */
             return 0;
         p += n + 1;
     }
@@ -224,9 +225,8 @@ int master_review_check(const master_policy_t *p, const master_review_form_t *f,
         return BL_EINVAL;
     }
     if (challenge) {
-        char *end;
-        long long id = strtoll(f->report_id, &end, 10);
-        if (*end || id <= 0) {
+        uint64_t id; /* digits only: no sign, space or overflow to wrap to another id */
+        if (bl_cfg_uint(f->report_id, 1, INT64_MAX, &id, NULL)) {
             *field = "report_id";
             *why = "the report id is the number given in the report you received";
             return BL_EINVAL;

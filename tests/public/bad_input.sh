@@ -113,9 +113,47 @@ pub GET '/api/lookup/192.0.2.50?x%00=1'
     fail "a JSON lookup with %00 in a query name: HTTP $STATUS"
 api GET '/v1/status?feed=main%00x'
 expect 400
+# In the path too: decoded, "$ID%00x" would be request $ID and 192.0.2.50%00x the address.
+pub GET "/api/review/$ID%00x?token=$TOKN"
+[ "$STATUS" = 400 ] && jq -e '.error | test("NUL byte")' "$T/pub.out" >/dev/null ||
+    fail "a JSON status with %00 in its path: HTTP $STATUS"
+pub GET '/api/lookup/192.0.2.50%00x'
+[ "$STATUS" = 400 ] || fail "a JSON lookup with %00 in its path: HTTP $STATUS"
+pub GET '/style.css%00x'
+[ "$STATUS" = 400 ] && grep -q 'NUL byte' "$T/pub.out" || fail "a page path with %00: HTTP $STATUS"
 after=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
 [ "$after" = "$before" ] || fail "a refused request was filed: $before reviews, then $after"
-ok "a NUL byte (%00) in a form value, a query value or name, an admin API parameter: 400, nothing filed"
+ok "a NUL byte (%00) in a form value, a query value or name, a path, an admin API parameter: 400, nothing filed"
+
+# ---- values a strict parser refuses: nothing filed under another value than the one sent -------
+before=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
+# A raw NUL byte in a form body is refused as %00 is: cut at it, the address would be 192.0.2.50.
+csrf=$(pub_csrf '/review?ip=192.0.2.50')
+printf 'csrf=%s&ip=192.0.2.50\0x&category=early-delisting&email=postmaster%%40example.net&name=A&title=T' \
+    "$csrf" >"$T/nul.body"
+pub POST /review --data-binary "@$T/nul.body"
+[ "$STATUS" = 400 ] && grep -q 'NUL byte' "$T/pub.out" || fail "a raw NUL byte in a form body: HTTP $STATUS"
+# A report id is digits only: no sign, space, fraction or overflow that strtoll would take.
+for rid in "\"+$RID\"" "\" $RID\"" '"99999999999999999999"' "$RID.25"; do
+    review "{\"ip\":\"192.0.2.52\",\"category\":\"challenge\",\"subject\":\"s\",\"report_id\":$rid}"
+    [ "$STATUS" = 422 ] && jq -e '.field == "report_id"' "$T/pub.out" >/dev/null ||
+        fail "report id $rid: HTTP $STATUS $(cat "$T/pub.out")"
+done
+# Text past U+10FFFF (F4 90 80 80) is no UTF-8.
+pub_form '/review?ip=192.0.2.50' ip=192.0.2.50 category=early-delisting email=postmaster@example.net \
+    name=$'\xf4\x90\x80\x80' title=T
+[ "$STATUS" = 422 ] && grep -q '<strong>name:</strong> invalid characters' "$T/pub.out" ||
+    fail "a code point past U+10FFFF: HTTP $STATUS $(grep -o 'id="form-error">.\{0,120\}' "$T/pub.out")"
+# A status page's id is digits only too.
+pub GET "/review/status?id=%2B$ID&token=$TOKN"
+[ "$STATUS" = 404 ] || fail "status page of id +$ID: HTTP $STATUS"
+pub GET "/api/review/%20$ID?token=$TOKN"
+[ "$STATUS" = 404 ] || fail "JSON status of id ' $ID': HTTP $STATUS"
+pub GET "/review/status?id=$ID&token=$TOKN"
+[ "$STATUS" = 200 ] || fail "status page of id $ID: HTTP $STATUS"
+after=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
+[ "$after" = "$before" ] || fail "a refused request was filed: $before reviews, then $after"
+ok "raw NUL in a form body 400; report ids +N, ' N', 20 nines, N.25 422; text past U+10FFFF 422; status ids +N, ' N' 404"
 
 # ---- forms need their CSRF token; JSON needs its content type ----------------------------------
 pub POST /review --data-urlencode ip=192.0.2.50 --data-urlencode category=technical-error

@@ -62,9 +62,15 @@ ok "an IPv6 client behind the proxy: limited by /64"
 allowed $PROXY $BURST
 limited $PROXY
 ok "the proxy without X-Forwarded-For: limited as itself"
+# A hop with anything but a port after the address is no address: the walk ends at the proxy.
+limited $PROXY "[2001:db8::9]junk"
+limited $PROXY "203.0.113.9:http"
+limited $PROXY "203.0.113.10:"
+ok "hops with junk after the address (\"[2001:db8::9]junk\", \"203.0.113.9:http\") count as the proxy"
 wait_until 10 logged master "event=public_rate_limited client=203.0.113.1 " ||
     fail "the limited client is not logged by its forwarded address"
 ! logged master "client=198.51.100.7" || fail "a spoofed hop was logged as the client"
+! logged master "client=2001:db8::9" || fail "a hop with junk after it was logged as the client"
 
 # ---- untrusted peer: the header is ignored ------------------------------------------------------
 mark master
