@@ -120,21 +120,36 @@ static int role_address(const char *e, const char **why)
             *why = "the address may hold only letters, digits, '.', '-', '_' and '+' before '@'";
             return 0;
         }
+    /* A host name (RFC 1123): labels of 1-63 letters, digits and inner '-',
+     * at least two of them, 253 bytes at most, and a top level that is not
+     * all digits (postmaster@192.0.2.1 is not a domain). */
     const char *d = at + 1;
-    int dots = 0;
-    for (const char *q = d; *q; q++) {
-        if (*q == '.') {
-            if (q == d || q[1] == '.' || !q[1]) {
-                *why = "the domain after '@' is malformed";
-                return 0;
-            }
-            dots++;
-        } else if (!isalnum((unsigned char)*q) && *q != '-') {
-            *why = "the domain after '@' may hold only letters, digits, '-' and '.'";
+    size_t labels = 0, dl = strlen(d);
+    int digits = 0;
+    for (const char *l = d; dl <= 253;) {
+        size_t n = strcspn(l, ".");
+        if (!n || n > 63 || l[0] == '-' || l[n - 1] == '-') {
+            *why = "the domain after '@' is malformed";
             return 0;
         }
+        digits = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (!isalnum((unsigned char)l[i]) && l[i] != '-') {
+                *why = "the domain after '@' may hold only letters, digits, '-' and '.'";
+                return 0;
+            }
+            digits &= isdigit((unsigned char)l[i]) != 0;
+        }
+        labels++;
+        if (!l[n])
+            break;
+        l += n + 1;
     }
-    if (!dots) {
+    if (dl > 253) {
+        *why = "the domain after '@' is malformed";
+        return 0;
+    }
+    if (labels < 2 || digits) {
         *why = "the domain after '@' must be a full domain name (example.net)";
         return 0;
     }

@@ -89,6 +89,13 @@ ok "HTML and script in every field: stored as text, shown escaped (HTML and JSON
 review '{"email":"john.doe@example.net"}'
 [ "$STATUS" = 422 ] && jq -e '.field == "email" and (.error | test("role account"))' "$T/pub.out" >/dev/null ||
     fail "a personal address: HTTP $STATUS $(cat "$T/pub.out")"
+# A role address on something that is not a host name.
+for e in postmaster@-mail.example.net postmaster@mail-.example.net postmaster@192.0.2.1 \
+    postmaster@1.2 "postmaster@$(long 64).net" postmaster@example postmaster@example..net; do
+    review "$(jq -cn --arg e "$e" '{email:$e}')"
+    [ "$STATUS" = 422 ] && jq -e '.field == "email" and (.error | test("domain"))' "$T/pub.out" >/dev/null ||
+        fail "a role address at $e: HTTP $STATUS $(cat "$T/pub.out")"
+done
 review '{"ip":"198.51.100.77"}'
 [ "$STATUS" = 422 ] && jq -e '.field == "ip" and (.error | test("not listed"))' "$T/pub.out" >/dev/null ||
     fail "an unlisted address: HTTP $STATUS $(cat "$T/pub.out")"
