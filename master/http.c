@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "config_util.h"
 #include "err.h"
 #include "http.h"
 #include "http_guard.h"
@@ -281,8 +282,8 @@ static const char *query_get(const char *q, const char *name, char *buf, size_t 
         const char *amp = strchr(q, '&');
         size_t seg = amp ? (size_t)(amp - q) : strlen(q);
         if (seg > nl && !strncmp(q, name, nl) && q[nl] == '=') {
-            size_t o = 0;
-            for (size_t i = nl + 1; i < seg && o + 1 < n; i++) {
+            size_t o = 0, i;
+            for (i = nl + 1; i < seg && o + 1 < n; i++) {
                 if (q[i] == '%' && i + 2 < seg + 0 + 1 && hexval(q[i + 1]) >= 0 &&
                     hexval(q[i + 2]) >= 0) {
                     buf[o++] = (char)(hexval(q[i + 1]) * 16 + hexval(q[i + 2]));
@@ -292,6 +293,8 @@ static const char *query_get(const char *q, const char *name, char *buf, size_t 
                 }
             }
             buf[o] = 0;
+            if (i < seg)
+                buf[0] = 0; /* longer than any valid value: refused whole, never cut short */
             return buf;
         }
         q = amp ? amp + 1 : NULL;
@@ -299,11 +302,14 @@ static const char *query_get(const char *q, const char *name, char *buf, size_t 
     return NULL;
 }
 
-/* A limit=N query value (default 1000): N, or 0 outside 1..MAX_LIST. */
+/* A limit=N query value (default 1000): N, or 0 unless it is digits only
+ * within 1..MAX_LIST. */
 static long query_limit(const char *lim)
 {
-    long limit = lim ? strtol(lim, NULL, 10) : 1000;
-    return limit < 1 || limit > MAX_LIST ? 0 : limit;
+    uint64_t v;
+    if (!lim)
+        return 1000;
+    return bl_cfg_uint(lim, 1, MAX_LIST, &v, NULL) ? 0 : (long)v;
 }
 
 static void changed(master_http_ctx_t *ctx)
@@ -1055,16 +1061,17 @@ static int h_audit(master_http_ctx_t *ctx, const char *query, bl_buf_t *out)
     const char *lim = query_get(query, "limit", lbuf, sizeof lbuf);
     const char *before = query_get(query, "before", bbuf, sizeof bbuf);
     int64_t since_ms = 0, before_id = 0;
-    char *end;
+    uint64_t v;
     if (since && master_parse_time(since, &since_ms)) {
-        long long v = strtoll(since, &end, 10);
-        if (!*since || *end || v < 0)
+        if (bl_cfg_uint(since, 0, INT64_MAX / 1000, &v, NULL))
             return error_json(out, 400,
                               "since: RFC 3339 UTC (2026-01-02T03:04:05Z) or Unix seconds");
-        since_ms = v * 1000;
+        since_ms = (int64_t)v * 1000;
     }
-    if (before && (!(before_id = strtoll(before, &end, 10)) || *end || before_id < 0))
+    if (before && bl_cfg_uint(before, 1, INT64_MAX, &v, NULL))
         return error_json(out, 400, "before: an entry id (a positive number)");
+    if (before)
+        before_id = (int64_t)v;
     bl_prefix_t addr;
     if (ip && (bl_prefix_parse(ip, &addr) || addr.len != bl_prefix_maxlen(&addr)))
         return error_json(out, 400, "ip: an IPv4 or IPv6 address (not a prefix)");
@@ -1133,12 +1140,14 @@ static int h_reviews_list(master_http_ctx_t *ctx, const char *query, bl_buf_t *o
     return 200;
 }
 
+/* A review's id in a path: digits only, 1..INT64_MAX. */
 static int review_id(const char *s, int64_t *id)
 {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    *id = v;
-    return *s && !*end && v > 0;
+    uint64_t v;
+    if (bl_cfg_uint(s, 1, INT64_MAX, &v, NULL))
+        return 0;
+    *id = (int64_t)v;
+    return 1;
 }
 
 static int h_review_get(master_http_ctx_t *ctx, const char *ids, bl_buf_t *out)

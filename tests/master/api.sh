@@ -119,6 +119,14 @@ expect 201 .listed.kind manual
 api GET "/v1/listings?limit=2"; expect 200 '.listings|length' 2
 next=$(jq -r .next "$T/out")
 api GET "/v1/listings?limit=100&after=$next"; expect 200 .next null
+# Numbers in a query or path are digits only: no sign, space or tail, nothing cut to fit.
+for q in "listings?limit=2x" "listings?limit=%2B2" "listings?limit=%202" "listings?limit=0" \
+    "listings?limit=0000000000000002x" "audit?limit=5x" "audit?before=%2B3" "audit?before=0" \
+    "audit?since=99999999999999999999" "audit?since=9223372036854776" "audit?since=%2D5"; do
+    api GET "/v1/$q"
+    [ "$STATUS" = 400 ] || fail "GET /v1/$q: HTTP $STATUS, want 400: $(head -c 200 "$T/out")"
+done
+api GET "/v1/audit?since=9223372036854775&limit=1"; expect 200 '.entries|length' 0
 
 echo "== refused inputs, each with its reason"
 for c in "example.com|domain name" "mail.example.org|domain name" \
