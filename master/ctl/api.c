@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* blsyncctl report, list, lookup: talk to blsync-master's HTTP API. */
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "config_util.h"
 #include "ctl.h"
 #include "err.h"
 #include "http.h"
@@ -515,10 +517,23 @@ int ctl_list(int argc, char **argv)
             master_json_printf(&body, ",\"kind\":");
             master_json_put_str(&body, kind);
         }
+        uint64_t n;
+        if (ans && bl_cfg_uint(ans, 2, 255, &n, NULL)) {
+            fprintf(stderr, "list: --a '%s' is not a number from 2 to 255\n", ans);
+            bl_buf_close(&body);
+            bl_buf_close(&path);
+            return 2;
+        }
         if (ans)
-            master_json_printf(&body, ",\"a\":%ld", strtol(ans, NULL, 10));
+            master_json_printf(&body, ",\"a\":%" PRIu64, n);
+        if (reason && bl_cfg_uint(reason, 0, 65535, &n, NULL)) {
+            fprintf(stderr, "list: --reason '%s' is not a number from 0 to 65535\n", reason);
+            bl_buf_close(&body);
+            bl_buf_close(&path);
+            return 2;
+        }
         if (reason)
-            master_json_printf(&body, ",\"reason\":%ld", strtol(reason, NULL, 10));
+            master_json_printf(&body, ",\"reason\":%" PRIu64, n);
         if (dur) {
             int64_t ms;
             if (master_parse_duration(dur, &ms)) {

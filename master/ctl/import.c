@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_util.h"
 #include "ctl.h"
 #include "err.h"
 #include "http.h"
@@ -291,16 +292,18 @@ int ctl_import_rbldnsd(int argc, char **argv)
             replace = 1;
         else if (!strcmp(rest[i], "--strict"))
             strict = 1;
-        else if (!strcmp(rest[i], "--a") && i + 1 < nrest)
-            a_override = atoi(rest[++i]);
-        else if (!file)
+        else if (!strcmp(rest[i], "--a") && i + 1 < nrest) {
+            uint64_t v;
+            /* -1: not a number from 2 to 255, refused with the usage below */
+            a_override = bl_cfg_uint(rest[++i], 2, 255, &v, NULL) ? -1 : (int)v;
+        } else if (!file)
             file = rest[i];
         else
             file = NULL, i = nrest;
     }
     free(rest);
     int kind = bl_rbldnsd_kind_parse(type);
-    if (!file || kind < 0 || (a_override && (a_override < 2 || a_override > 255))) {
+    if (!file || kind < 0 || a_override < 0) {
         fprintf(stderr,
                 "usage: blsyncctl import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set|ip4tset|"
                 "ip6tset|ip4trie|ip6trie] [--a N] [--replace] [--strict] [--json]\n"

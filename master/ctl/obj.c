@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "codec.h"
+#include "config_util.h"
 #include "ctl.h"
 #include "err.h"
 #include "json.h"
@@ -749,10 +750,14 @@ int ctl_keycert(int argc, char **argv)
             return 2;
         }
     }
-    int64_t valid_s = valid ? strtoll(valid, NULL, 10) : 30 * 86400;
+    /* --valid: seconds, or a duration with its unit (30d, 12h) */
+    int64_t valid_ms = 30LL * 86400 * 1000;
+    if (valid && bl_cfg_duration(valid, &valid_ms, NULL))
+        valid_ms = 0;
+    int64_t valid_s = valid_ms / 1000;
     if (!old_path || !new_path || !out || valid_s <= 0) {
         fprintf(stderr, "usage: blsyncctl keycert --old-key OLD.key --new-key NEW.pub|NEW.key "
-                        "--out FILE [--feed FEED] [--valid SECONDS] [--json]\n");
+                        "--out FILE [--feed FEED] [--valid SECONDS|DURATION] [--json]\n");
         return 2;
     }
     bl_key_t *old = NULL, *nk = NULL;

@@ -59,6 +59,14 @@ ok "verify --json: headers, digest_checked, ok/failed"
 js '.file == "'"$T"'/b.keycert" and .new_key_id == "'"$b_id"'" and .signed_by_key_id == "'"$a_id"'" and
     .valid_s == 3600 and .feed == "main" and (.expires_at_ms | type) == "number"' "$T/kc.json"
 "$CTL" verify "$T/b.keycert" --key "$T/k/a.pub" --json >"$T/v.json" || fail "verify keycert --json"
+# --valid takes a duration with its unit, and refuses a number with a tail.
+"$CTL" keycert --old-key "$T/k/a.key" --new-key "$T/k/b.pub" --out "$T/b2.keycert" --valid 2d --json \
+    >"$T/kc2.json" || fail "keycert --valid 2d"
+js '.valid_s == 172800' "$T/kc2.json"
+rc=0
+"$CTL" keycert --old-key "$T/k/a.key" --new-key "$T/k/b.pub" --out "$T/b3.keycert" --valid 30x \
+    >/dev/null 2>&1 || rc=$?
+[ $rc = 2 ] && [ ! -e "$T/b3.keycert" ] || fail "keycert --valid 30x: exit $rc"
 js '.ok == true and .objects[0].type == "keycert" and .objects[0].new_key_id == "'"$b_id"'" and
     .objects[0].key_id == "'"$a_id"'" and .objects[0].expires_at_ms == '"$(jq .expires_at_ms "$T/kc.json")" "$T/v.json"
 "$CTL" verify "$T/b.keycert" --key "$T/k/a.pub" >"$T/v.txt" || fail "verify keycert"

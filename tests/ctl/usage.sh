@@ -56,6 +56,14 @@ expect2 token
 expect2 certs
 expect2 list remove 192.0.2.1
 grep -q -- "--reason is missing" "$T/err" || problem "list remove without --reason said: $(cat "$T/err")"
+# Numbers are whole: '3x' is not 3.
+expect2 list add 192.0.2.1 --a 3x
+grep -q -- "--a '3x' is not a number from 2 to 255" "$T/err" || problem "list add --a 3x said: $(cat "$T/err")"
+expect2 list add 192.0.2.1 --reason 1.5
+grep -q -- "--reason '1.5' is not a number" "$T/err" || problem "list add --reason 1.5 said: $(cat "$T/err")"
+printf '192.0.2.1\n' >"$T/import.txt"
+expect2 import-rbldnsd "$T/import.txt" --db "$T/import.db" --a abc
+grep -q "^usage: blsyncctl import-rbldnsd" "$T/err" || problem "import-rbldnsd --a abc said: $(cat "$T/err")"
 ! grep -q connection "$T/counter.log" || problem "a usage error connected to the master"
 ok "usage errors exit 2 without connecting"
 
