@@ -66,13 +66,15 @@ static void offline_close(offline_t *o)
     }
 }
 
-/* -c CONF or --db DB [--feed F] [--json] (sets *json); other arguments go to rest. */
+/* -c CONF or --db DB [--feed F] [--json] (sets *json); other arguments go to rest. The store
+ * is not opened yet (offline_store). */
 static int offline_open(int argc, char **argv, offline_t *o, char **rest, int *nrest, int *json)
 {
     const char *conf = NULL, *db = NULL, *feed = NULL;
     const ctl_opt_t opts[] = {{"-c", &conf, NULL},    {"--config", &conf, NULL},
                               {"--db", &db, NULL},    {"--feed", &feed, NULL},
                               {"--json", NULL, json}, {NULL}};
+    o->s = NULL;
     *nrest = 0;
     for (int i = 1; i < argc; i++)
         if (!ctl_opt(opts, argv, argc, &i))
@@ -91,6 +93,14 @@ static int offline_open(int argc, char **argv, offline_t *o, char **rest, int *n
         snprintf(o->c.db, sizeof o->c.db, "%s", db);
     if (feed)
         snprintf(o->c.feed, sizeof o->c.feed, "%s", feed);
+    return 0;
+}
+
+/* Opens the store once the command's own arguments and input are good: a
+ * usage error or an unreadable file creates nothing. 0, or 1 with the reason
+ * on stderr. */
+static int offline_store(offline_t *o)
+{
     int rc = master_store_open(o->c.db, o->c.feed, o->c.sync_full, &o->s);
     if (rc) {
         fprintf(stderr, "blsyncctl: store %s: %s\n", o->c.db, bl_strerror(rc));
@@ -123,6 +133,11 @@ int ctl_import_reports(int argc, char **argv)
     size_t len;
     if ((rc = bl_file_read(file, MAX_IMPORT, &data, &len))) {
         fprintf(stderr, "import-reports: %s: %s\n", file, bl_strerror(rc));
+        offline_close(&o);
+        return 1;
+    }
+    if (offline_store(&o)) {
+        free(data);
         offline_close(&o);
         return 1;
     }
@@ -317,6 +332,11 @@ int ctl_import_rbldnsd(int argc, char **argv)
     size_t len;
     if ((rc = bl_file_read(file, MAX_IMPORT, &data, &len))) {
         fprintf(stderr, "import-rbldnsd: %s: %s\n", file, bl_strerror(rc));
+        offline_close(&o);
+        return 1;
+    }
+    if (offline_store(&o)) {
+        free(data);
         offline_close(&o);
         return 1;
     }

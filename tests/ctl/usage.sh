@@ -64,6 +64,9 @@ grep -q -- "--reason '1.5' is not a number" "$T/err" || problem "list add --reas
 printf '192.0.2.1\n' >"$T/import.txt"
 expect2 import-rbldnsd "$T/import.txt" --db "$T/import.db" --a abc
 grep -q "^usage: blsyncctl import-rbldnsd" "$T/err" || problem "import-rbldnsd --a abc said: $(cat "$T/err")"
+[ ! -e "$T/import.db" ] || problem "import-rbldnsd --a abc created the store"
+expect2 import-reports --db "$T/import.db"
+[ ! -e "$T/import.db" ] || problem "import-reports without a file created the store"
 ! grep -q connection "$T/counter.log" || problem "a usage error connected to the master"
 ok "usage errors exit 2 without connecting"
 
