@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* blsyncctl keygen, verify, dump, mkdelta: signing keys and signed objects offline. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -608,17 +609,27 @@ int ctl_mkdelta(int argc, char **argv)
             out = argv[++i];
         else if (!strcmp(a, "--feed") && i + 1 < argc)
             feed = argv[++i];
-        else if (!strcmp(a, "--serial") && i + 1 < argc)
-            serial = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--from") && i + 1 < argc && from)
             from[nfrom++] = argv[++i];
-        else if (!strcmp(a, "--now") && i + 1 < argc)
-            now_ms = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--lifetime") && i + 1 < argc)
-            life_s = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--valid") && i + 1 < argc)
-            valid_s = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--snapshot"))
+        else if ((!strcmp(a, "--serial") || !strcmp(a, "--now") || !strcmp(a, "--lifetime") ||
+                  !strcmp(a, "--valid")) &&
+                 i + 1 < argc) {
+            /* --serial N, --now MS, --lifetime S, --valid S: whole numbers */
+            uint64_t v;
+            if (bl_cfg_uint(argv[++i], 0, INT64_MAX / 1000, &v, NULL)) {
+                fprintf(stderr, "mkdelta: %s '%s' is not a whole number\n", a, argv[i]);
+                status = 2;
+                goto done;
+            }
+            if (!strcmp(a, "--serial"))
+                serial = v;
+            else if (!strcmp(a, "--now"))
+                now_ms = (int64_t)v;
+            else if (!strcmp(a, "--lifetime"))
+                life_s = (int64_t)v;
+            else
+                valid_s = (int64_t)v;
+        } else if (!strcmp(a, "--snapshot"))
             snapshot = 1;
         else if (!strcmp(a, "--json"))
             json = 1;
@@ -629,7 +640,10 @@ int ctl_mkdelta(int argc, char **argv)
             unsigned av = 2, reason = 0;
             if (colon) {
                 *colon = 0;
-                if (sscanf(colon + 1, "%u,%u", &av, &reason) < 1 || av < 1 || av > 255 ||
+                /* A or A,REASON and nothing after: "=3x" is refused, not read as 3 */
+                int used = 0, n = sscanf(colon + 1, "%u%n,%u%n", &av, &used, &reason, &used);
+                if (n < 1 || colon[1 + used] || !isdigit((unsigned char)colon[1]) ||
+                    strspn(colon + 1, "0123456789,") != strlen(colon + 1) || av < 1 || av > 255 ||
                     reason > 65535) {
                     fprintf(stderr, "mkdelta: bad A/reason in '%s'\n", a);
                     goto done;

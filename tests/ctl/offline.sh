@@ -40,6 +40,13 @@ js '.file == "'"$T"'/1.delta" and .type == "delta" and .serial == 1 and .entries
     .bytes == '"$(stat -c %s "$T/1.delta")" "$T/mk.json"
 "$CTL" mkdelta --key "$T/k/a.key" --out "$T/2.delta" --now 1800000060000 --from "$T/1.delta" -192.0.2.1 +203.0.113.5 >/dev/null ||
     fail "mkdelta 2"
+# mkdelta's numbers are whole: a tail or a sign is a usage error, and nothing is written.
+for bad in "--serial 5x" "--now 1e12" "--valid 7d" "+192.0.2.9=3x" "+192.0.2.9=3,+7" "+192.0.2.9=3,"; do
+    rc=0
+    # shellcheck disable=SC2086 # $bad is an option and its value, or one argument
+    "$CTL" mkdelta --key "$T/k/a.key" --out "$T/bad.delta" $bad >/dev/null 2>"$T/mk.err" || rc=$?
+    [ $rc != 0 ] && [ ! -e "$T/bad.delta" ] || fail "mkdelta $bad: exit $rc, $(cat "$T/mk.err")"
+done
 "$CTL" verify "$T/1.delta" "$T/2.delta" --key "$T/k/a.pub" --json >"$T/v.json" || fail "verify --json"
 js '.ok == true and .failed == null and (.objects | length) == 2 and
     [.objects[] | [.file, .type, .serial, .base_serial, .key_id, .digest_checked]] == [
