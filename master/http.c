@@ -20,6 +20,7 @@
 #include "http_guard.h"
 #include "json.h"
 #include "log.h"
+#include "public_parse.h"
 #include "reviews.h"
 #include "util.h"
 
@@ -1140,20 +1141,10 @@ static int h_reviews_list(master_http_ctx_t *ctx, const char *query, bl_buf_t *o
     return 200;
 }
 
-/* A review's id in a path: digits only, 1..INT64_MAX. */
-static int review_id(const char *s, int64_t *id)
-{
-    uint64_t v;
-    if (bl_cfg_uint(s, 1, INT64_MAX, &v, NULL))
-        return 0;
-    *id = (int64_t)v;
-    return 1;
-}
-
 static int h_review_get(master_http_ctx_t *ctx, const char *ids, bl_buf_t *out)
 {
     int64_t id;
-    if (!review_id(ids, &id))
+    if (master_id_parse(ids, &id))
         return error_json(out, 400, "a review id is a positive number");
     master_review_t r;
     pthread_mutex_lock(ctx->lock);
@@ -1175,7 +1166,7 @@ static int h_review_act(master_http_ctx_t *ctx, const char *ids, const uint8_t *
                         bl_buf_t *out)
 {
     int64_t id;
-    if (!review_id(ids, &id))
+    if (master_id_parse(ids, &id))
         return error_json(out, 400, "a review id is a positive number");
     master_json_doc_t doc;
     char jwhy[160];
