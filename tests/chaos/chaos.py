@@ -10,7 +10,8 @@ faults for N minutes). Everything runs on the machine's wall clock.
 Invariants (W = the propagation window of both daemons):
   (a) no mirror answers positively for an address more than W after the
       master decided its delisting; a frozen mirror (blsync_mirror_stale 2,
-      seen on the scrapes before and after the answer) answers no positives;
+      seen on the scrapes before and after the answer, none failing between)
+      answers no positives;
   (b) after each fault heals, every mirror serves the master's serial within
       the class's heal limit (10 s unless the table below says otherwise);
   (c) every report the master acknowledged (HTTP 200) is in its store at the
@@ -892,21 +893,25 @@ trusted_key = {d}/sign.pub
 
     def frozen_around(self, m, t_send, t_recv):
         """blsync_mirror_stale on the last scrape of M that ended by t_send and on the first
-        that started at or after t_recv (None where there is none)."""
+        that started at or after t_recv (None where there is none). Both are None when a scrape
+        of M failed between the two: a mirror that stops answering (SIGSTOP) right after a
+        query may have left and re-entered the frozen state unseen."""
         key = 'blsync_mirror_stale{feed="%s"}' % FEED
         c = self._ends = getattr(self, "_ends", {})
         if m not in c:
-            pts = [(s.get("__end", ts), ts, s[key]) for ts, w, s in self.scrapes
-                   if w == m and s is not None and key in s]
-            by_end = sorted((e, v) for e, _, v in pts)
-            c[m] = ([e for e, _ in by_end], [v for _, v in by_end], [p[1] for p in pts],
-                    [p[2] for p in pts])
-        end_t, end_v, starts, vals = c[m]
+            tries = [(ts, s) for ts, w, s in self.scrapes if w == m]
+            ok = [(s.get("__end", ts), k) for k, (ts, s) in enumerate(tries) if s is not None and key in s]
+            ok.sort()
+            c[m] = (tries, [e for e, _ in ok], [k for _, k in ok], [ts for ts, _ in tries])
+        tries, end_t, end_k, starts = c[m]
         i = bisect.bisect_right(end_t, t_send)
-        before = end_v[i - 1] if i else None
         j = bisect.bisect_left(starts, t_recv)
-        after = vals[j] if j < len(vals) else None
-        return before, after
+        if not i or j >= len(tries):
+            return None, None
+        k0 = end_k[i - 1]
+        if any(s is None or key not in s for _, s in tries[k0 + 1:j + 1]):
+            return None, None
+        return tries[k0][1][key], tries[j][1][key]
 
     def check_a(self):
         out = []
