@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Public page benchmark (not a ctest): lookup rate and latency (HTML pages and JSON) with wrk, and
-# report ingestion through the admin API with and without about 10,000 lookups/s, measured in the
-# same run, in alternating rounds (the machine's other load drifts: a ratio of neighbours holds).
+# the public threads' CPU a lookup at LOAD_RATE without ingestion, and report ingestion through
+# the admin API with and without about 10,000 lookups/s, measured in the same run, in alternating
+# rounds (the machine's other load drifts: a ratio of neighbours holds).
 # wrk's connections come from many loopback addresses (127.10.x.y, an LD_PRELOAD shim built here),
 # so the server sees many clients, as on the Internet; its rate limits are set out of the way.
 # Usage: BL_BUILD=build-dir run.sh    LISTINGS (100000) in the store; DUR (10) s per wrk run;
@@ -115,7 +116,23 @@ loaded() {
     echo $((($(pub_ticks) - p0) * 1000000 / $(getconf CLK_TCK) / (n ? n : 1))) >"$T/bg.us"
     stop wrk INT
 }
+# The same lookup load without ingestion: the public threads' CPU a lookup at this rate, set
+# against the figure under ingestion in the rounds below.
+idle_loaded() {
+    ${BG_NICE:+nice -n "$BG_NICE"} "${WRK[@]}" -t2 -c"$BG_CONN" -d"$DUR"s --latency -s "$LUA" "$PUB_URL" -- json \
+        "$LISTINGS" $((BG_CONN * 1000 / LOAD_RATE - 1)) >"$T/wrk.idle" 2>&1 &
+    track wrk $!
+    wait_until 10 bg_up || true
+    local p0 n0 n
+    p0=$(pub_ticks) n0=$(lookups)
+    await wrk $((DUR + 30))
+    n=$(($(lookups) - n0))
+    read -r bg bgp99 bgbad _ < <(wrk_figures "$T/wrk.idle")
+    echo "lookups alone: $bg lookups/s (p99 $bgp99, non-2xx $bgbad; public threads" \
+        "$((($(pub_ticks) - p0) * 1000000 / $(getconf CLK_TCK) / (n ? n : 1))) us a lookup)"
+}
 if [ "$ROUNDS" -gt 0 ]; then
+    idle_loaded
     ingest >/dev/null # warm-up, twice (see ingest)
     ingest >/dev/null
     ratios=()
