@@ -122,9 +122,13 @@ def dns_query(qid, addr):
     return q + b"\x00" + struct.pack(">HH", 1, 1)
 
 
-def dns_answer(pkt):
-    """(qid, positive) or None: positive means NOERROR with at least one answer record."""
+def dns_answer(pkt, query=None):
+    """(qid, positive) or None: positive means NOERROR with at least one answer record. With
+    QUERY, None also when the answer's question is not QUERY's: the ids wrap after 65,536
+    queries (a soak sends millions), and a late answer must not count for a newer query."""
     if len(pkt) < 12:
+        return None
+    if query is not None and (pkt[:2] != query[:2] or pkt[12:len(query)].lower() != query[12:].lower()):
         return None
     qid, flags, _, an = struct.unpack(">HHHH", pkt[:8])
     rcode = flags & 0xF
@@ -427,9 +431,10 @@ trusted_key = {d}/sign.pub
             for m in self.mirrors:
                 for a in todo:
                     qid = (qid + 1) & 0xFFFF
-                    pending[(m, qid)] = (a, now())
+                    q = dns_query(qid, a)
+                    pending[(m, qid)] = (a, now(), q)
                     try:
-                        socks[m].send(dns_query(qid, a))
+                        socks[m].send(q)
                         self.samples[m][0] += 1
                     except OSError:
                         pass
@@ -447,7 +452,9 @@ trusted_key = {d}/sign.pub
                         ans = dns_answer(pkt)
                         if not ans or (m, ans[0]) not in pending:
                             continue
-                        a, ts = pending.pop((m, ans[0]))
+                        if not dns_answer(pkt, pending[(m, ans[0])][2]):
+                            continue
+                        a, ts, _ = pending.pop((m, ans[0]))
                         if ans[1]:
                             self.samples[m][1] += 1
                             with self.lock:

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""The chaos checker's invariant (a) on made-up scrapes and answers (ctest chaos_checker):
-what it must report and what it must not. No daemons, no namespaces."""
+"""The chaos checker's invariant (a) on made-up scrapes and answers, and the sampler's reading
+of DNS answers (ctest chaos_checker): what they must count and what not. No daemons, no
+namespaces."""
 import os
 import sys
 
@@ -57,6 +58,17 @@ def main():
     # No scrape after the answer: unknown.
     h = harness([(10, 2)], [(10.4, 10.41)])
     expect("no scrape after the answer: not reported", len(frozen_hits(h)), 0)
+
+    # The sampler's answers: one to the query sent, and a late one to an older query that
+    # reuses its id (the ids wrap), which must not count.
+    def reply(query, rcode, an):
+        return query[:2] + bytes([0x84, 0x80 | rcode]) + query[4:6] + bytes([0, an, 0, 0, 0, 0]) + query[12:]
+    q = chaos.dns_query(7, "198.19.0.1")
+    expect("an answer to the query sent counts", chaos.dns_answer(reply(q, 0, 1), q), (7, True))
+    expect("NXDOMAIN to the query sent counts", chaos.dns_answer(reply(q, 3, 0), q), (7, False))
+    old = chaos.dns_query(7, "198.19.0.2")
+    expect("a late answer to an older query with the same id does not count",
+           chaos.dns_answer(reply(old, 0, 1), q), None)
 
     sys.exit(1 if fails else 0)
 
