@@ -449,10 +449,9 @@ trusted_key = {d}/sign.pub
                             pkt = s.recv(512)
                         except (BlockingIOError, OSError):
                             break
-                        ans = dns_answer(pkt)
-                        if not ans or (m, ans[0]) not in pending:
-                            continue
-                        if not dns_answer(pkt, pending[(m, ans[0])][2]):
+                        p = pending.get((m, int.from_bytes(pkt[:2], "big")))
+                        ans = p and dns_answer(pkt, p[2])
+                        if not ans:
                             continue
                         a, ts, _ = pending.pop((m, ans[0]))
                         if ans[1]:

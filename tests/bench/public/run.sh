@@ -101,35 +101,39 @@ ingest() {
 # About LOAD_RATE lookups/s: BG_CONN connections, each waiting BG_CONN * 1000 / LOAD_RATE - 1 ms
 # after an answer (wrk has no rate option; about a millisecond of latency adds to the wait).
 bg_up() { [ "$(ss -Htn state established "( dport = :$PUB_PORT )" | wc -l)" -ge "$BG_CONN" ]; }
-loaded() {
-    ${BG_NICE:+nice -n "$BG_NICE"} "${WRK[@]}" -t2 -c"$BG_CONN" -d600s --latency -s "$LUA" "$PUB_URL" -- json "$LISTINGS" \
-        $((BG_CONN * 1000 / LOAD_RATE - 1)) >"$T/wrk.bg" 2>&1 &
+# wrk at about LOAD_RATE lookups/s for DURATION s into FILE, in the background, its connections up.
+bg_start() { # DURATION FILE
+    ${BG_NICE:+nice -n "$BG_NICE"} "${WRK[@]}" -t2 -c"$BG_CONN" -d"$1"s --latency -s "$LUA" "$PUB_URL" -- json "$LISTINGS" \
+        $((BG_CONN * 1000 / LOAD_RATE - 1)) >"$2" 2>&1 &
     track wrk $!
-    # wrk's connections up before the ingestion starts (a benchmark, not a test)
     wait_until 10 bg_up || true
+}
+# The public threads' CPU microseconds a lookup since the readings P0 (pub_ticks) and N0 (lookups).
+pub_us() { # P0 N0
+    local n=$(($(lookups) - $2))
+    echo $((($(pub_ticks) - $1) * 1000000 / $(getconf CLK_TCK) / (n ? n : 1)))
+}
+loaded() {
+    # wrk's connections up before the ingestion starts (a benchmark, not a test)
+    bg_start 600 "$T/wrk.bg"
     sleep 1
-    local p0 n0 n
+    local p0 n0
     p0=$(pub_ticks) n0=$(lookups)
     ingest
     # the public threads' CPU a lookup while reports are ingested
-    n=$(($(lookups) - n0))
-    echo $((($(pub_ticks) - p0) * 1000000 / $(getconf CLK_TCK) / (n ? n : 1))) >"$T/bg.us"
+    pub_us "$p0" "$n0" >"$T/bg.us"
     stop wrk INT
 }
 # The same lookup load without ingestion: the public threads' CPU a lookup at this rate, set
 # against the figure under ingestion in the rounds below.
 idle_loaded() {
-    ${BG_NICE:+nice -n "$BG_NICE"} "${WRK[@]}" -t2 -c"$BG_CONN" -d"$DUR"s --latency -s "$LUA" "$PUB_URL" -- json \
-        "$LISTINGS" $((BG_CONN * 1000 / LOAD_RATE - 1)) >"$T/wrk.idle" 2>&1 &
-    track wrk $!
-    wait_until 10 bg_up || true
-    local p0 n0 n
+    bg_start "$DUR" "$T/wrk.idle"
+    local p0 n0
     p0=$(pub_ticks) n0=$(lookups)
     await wrk $((DUR + 30))
-    n=$(($(lookups) - n0))
     read -r bg bgp99 bgbad _ < <(wrk_figures "$T/wrk.idle")
-    echo "lookups alone: $bg lookups/s (p99 $bgp99, non-2xx $bgbad; public threads" \
-        "$((($(pub_ticks) - p0) * 1000000 / $(getconf CLK_TCK) / (n ? n : 1))) us a lookup)"
+    echo "lookups alone: $bg lookups/s (p99 $bgp99, non-2xx $bgbad; public threads $(pub_us "$p0" "$n0")" \
+        "us a lookup)"
 }
 if [ "$ROUNDS" -gt 0 ]; then
     idle_loaded
