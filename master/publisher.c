@@ -259,7 +259,10 @@ static int check_header(master_publisher_t *p, const bl_hdr_t *h, const master_o
     return 0;
 }
 
-/* Reads the object's file back and verifies it completely. */
+/* Reads the object's file back and verifies it completely. The file's own
+ * structure and header are judged first, so that a whole object of another
+ * serial under this name (a replayed file) is reported as that, whatever its
+ * size; the recorded size then catches what a valid object cannot explain. */
 static int verify_object(master_publisher_t *p, const master_object_t *o)
 {
     uint8_t *data = NULL;
@@ -267,11 +270,11 @@ static int verify_object(master_publisher_t *p, const master_object_t *o)
     int rc = bl_file_read(o->path, OBJ_FILE_MAX, &data, &len);
     if (rc == BL_EIO && errno == ENOENT)
         return BL_ENOTFOUND;
-    if (!rc && len != o->bytes)
-        rc = len < o->bytes ? BL_ETRUNC : BL_ETRAILING;
     bl_obj_t obj;
     if (!rc && !(rc = bl_obj_open(data, len, p->ring, &bl_limits_spool, &obj, NULL)))
         rc = check_header(p, &obj.hdr, o);
+    if (!rc && len != o->bytes)
+        rc = len < o->bytes ? BL_ETRUNC : BL_ETRAILING;
     free(data);
     return rc;
 }

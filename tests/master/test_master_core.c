@@ -551,6 +551,32 @@ static void test_publisher_chain(void)
     ASSERT_EQ(master_publisher_run(pub, now, &serial), 0);
     ASSERT_EQ(serial, 22);
     rename(moved, keyp);
+    master_publisher_free(pub);
+    /* Recovery names a damaged object by what the file is: the older delta 21
+     * copied over delta 22 (a different size: 22 holds one change) is a replay,
+     * a byte appended to delta 21 is trailing data. */
+    char d21[4300], d22[4300];
+    snprintf(d21, sizeof d21, "%s/%020d.delta", sd, 21);
+    snprintf(d22, sizeof d22, "%s/%020d.delta", sd, 22);
+    uint8_t *old;
+    size_t old_len;
+    ASSERT_EQ(bl_file_read(d21, 1 << 26, &old, &old_len), 0);
+    struct stat sb;
+    ASSERT_EQ(stat(d22, &sb), 0);
+    ASSERT((size_t)sb.st_size != old_len);
+    FILE *f = fopen(d22, "wb");
+    ASSERT(f && fwrite(old, 1, old_len, f) == old_len);
+    fclose(f);
+    free(old);
+    ASSERT((f = fopen(d21, "ab")) != NULL);
+    fputc(0, f);
+    fclose(f);
+    ASSERT_EQ(master_publisher_new(&c, s, &pub), 0);
+    ASSERT_EQ(master_publisher_recover(pub, now), 0);
+    const master_pub_stats_t *ps = master_publisher_stats(pub);
+    ASSERT_EQ(ps->quarantined_total, 2);
+    ASSERT_EQ(ps->quarantined_by[-BL_EROLLBACK], 1);
+    ASSERT_EQ(ps->quarantined_by[-BL_ETRAILING], 1);
     bl_state_close(&st);
     bl_keyring_free(ring);
     bl_key_free(key);
