@@ -80,7 +80,7 @@
 #   running WHO     whether WHO runs (a zombie does not)
 #   fds WHO         the number of WHO's open file descriptors; rss_kb WHO its
 #                   resident memory in kB (empty when it does not run)
-#   stop WHO [SIG]  sends SIG (TERM) and SIGCONT, waits (bounded), RC = status
+#   stop WHO [SIG]  sends SIGCONT, then SIG (TERM), waits (bounded), RC = status
 #   stop_clean WHO  stop with SIGTERM; fails unless the exit status is 0
 #   await WHO [TIMEOUT]     waits (60 s) for WHO to end by itself, RC = status
 #   wait_up WHO TIMEOUT CMD...  waits for CMD to succeed while WHO runs; fails
@@ -487,9 +487,13 @@ stop() {
     [ -n "$p" ] || fail "stop $who: not started here"
     RC=0
     # Quiet: bash reports a job killed by a signal on stderr when it reaps it.
+    # SIGCONT goes first (a stopped process must run to act on SIG), never after SIG:
+    # a sanitizer build's leak check at exit stops the process's threads with
+    # ptrace, and a SIGCONT arriving then discards the stop it waits for, so the
+    # check waits for ever.
     {
-        kill -"$sig" "$p" || true
         kill -CONT "$p" || true
+        kill -"$sig" "$p" || true
         _bl_reap "$p"
         wait "$p" || RC=$?
     } 2>/dev/null
