@@ -101,6 +101,9 @@ wait_until 30 metric_is master blsync_master_spool_long_polls 0 || fail "held lo
 mark master
 kill -HUP "${PID[master]}"
 wait_up master 10 logged master 'event=reloaded what=config'
+# SIGHUP also reloads the key, so the publisher re-signs the head just after: a new head answers
+# every held poll (and the next refresh is http_head_refresh away), so the first poll waits for it.
+wait_up master 10 logged master 'event=http_layout'
 s=$(master_serial)
 curl -s -o /dev/null --max-time 30 "$SP/main/head?after=$s" &
 wait_until 10 metric_is master blsync_master_spool_long_polls 1 || fail "the first long poll was not held"
