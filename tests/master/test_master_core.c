@@ -564,11 +564,10 @@ static void test_publisher_chain(void)
     struct stat sb;
     ASSERT_EQ(stat(d22, &sb), 0);
     ASSERT((size_t)sb.st_size != old_len);
-    FILE *f = fopen(d22, "wb");
-    ASSERT(f && fwrite(old, 1, old_len, f) == old_len);
-    fclose(f);
+    ASSERT_EQ(bl_file_write_atomic(d22, old, old_len, 0644), 0);
     free(old);
-    ASSERT((f = fopen(d21, "ab")) != NULL);
+    FILE *f = fopen(d21, "ab");
+    ASSERT(f != NULL);
     fputc(0, f);
     fclose(f);
     ASSERT_EQ(master_publisher_new(&c, s, &pub), 0);
