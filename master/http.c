@@ -28,12 +28,28 @@
 
 /* ---- times ---- */
 
+/* n decimal digits at *p as *v, advancing *p; 0 when one is not a digit. */
+static int fixed_digits(const char **p, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return 0;
+        *v = *v * 10 + (**p - '0');
+    }
+    return 1;
+}
+
 int master_parse_time(const char *s, int64_t *ms)
 {
-    int Y, M, D, h, m, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 19)
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int Y, M, D, h, m, sec;
+    const char *p = s;
+    /* Exactly yyyy-mm-ddThh:mm:ss: no signs, blanks or short fields. */
+    if (!fixed_digits(&p, 4, &Y) || *p++ != '-' || !fixed_digits(&p, 2, &M) || *p++ != '-' ||
+        !fixed_digits(&p, 2, &D) || *p++ != 'T' || !fixed_digits(&p, 2, &h) || *p++ != ':' ||
+        !fixed_digits(&p, 2, &m) || *p++ != ':' || !fixed_digits(&p, 2, &sec))
         return BL_EINVAL;
-    const char *p = s + n;
     int64_t frac = 0;
     if (*p == '.') {
         int digits = 0;
@@ -47,8 +63,11 @@ int master_parse_time(const char *s, int64_t *ms)
     }
     if (strcmp(p, "Z") && strcmp(p, "z") && strcmp(p, "+00:00"))
         return BL_EINVAL;
-    if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+    if (Y < 1970 || M < 1 || M > 12 || D < 1 || h > 23 || m > 59 || sec > 60)
         return BL_EINVAL;
+    int leap = Y % 4 == 0 && (Y % 100 != 0 || Y % 400 == 0);
+    if (D > mdays[M - 1] + (M == 2 && leap))
+        return BL_EINVAL; /* not a day of that month (timegm would move it to the next) */
     struct tm tm = {.tm_year = Y - 1900,
                     .tm_mon = M - 1,
                     .tm_mday = D,

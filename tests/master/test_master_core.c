@@ -221,6 +221,15 @@ static void test_refused_targets(void)
         {"{\"ip\":1,\"source\":\"user\"}", "ip must be a string"},
         {"{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"colour\":1}", "unknown field"},
         {"{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"time\":\"yesterday\"}", "RFC 3339"},
+        /* Signs, blanks and days past the month's end are not RFC 3339, not other times. */
+        {"{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"time\":\"2027-01-15T-1:-1:-1Z\"}",
+         "RFC 3339"},
+        {"{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"time\":\"2027-01-15T 1:+2: 3Z\"}",
+         "RFC 3339"},
+        {"{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"time\":\"2027-01-+9T01:02:03Z\"}",
+         "RFC 3339"},
+        {"{\"ip\":\"192.0.2.1\",\"source\":\"user\",\"time\":\"2026-02-31T01:02:03Z\"}",
+         "RFC 3339"},
         {"{\"ip\":\"a@b.example\",\"source\":\"user\"}", "e-mail"},
         {"[1]", "must be a JSON object"},
     };
@@ -240,6 +249,15 @@ static void test_refused_targets(void)
         bl_buf_close(&errs);
         master_reports_free(&rs);
     }
+    int64_t ms;
+    ASSERT_EQ(master_parse_time("2027-01-15T08:00:00Z", &ms), 0);
+    ASSERT_EQ(ms, T0);
+    ASSERT_EQ(master_parse_time("2027-01-15T08:00:00.25+00:00", &ms), 0);
+    ASSERT_EQ(ms, T0 + 250);
+    ASSERT_EQ(master_parse_time("2024-02-29T00:00:00Z", &ms), 0);
+    ASSERT(master_parse_time("2023-02-29T00:00:00Z", &ms) != 0);
+    ASSERT(master_parse_time("2027-04-31T00:00:00Z", &ms) != 0);
+    ASSERT(master_parse_time("2027-01-15T08:00:0Z", &ms) != 0);
 }
 
 static void test_threshold_weights(void)
