@@ -217,6 +217,18 @@ static int error_json(bl_buf_t *out, int status, const char *why)
     return status;
 }
 
+/* A 405: "use WHAT" (GET, POST, DELETE or "GET or POST"), and in *allow the
+ * methods for the Allow header that RFC 9110 requires of a 405. */
+static int not_allowed(bl_buf_t *out, const char **allow, const char *what)
+{
+    *allow = !strcmp(what, "GET")           ? "GET, HEAD"
+             : !strcmp(what, "GET or POST") ? "GET, HEAD, POST"
+                                            : what;
+    char why[32];
+    snprintf(why, sizeof why, "use %s", what);
+    return error_json(out, 405, why);
+}
+
 /* Constant-time comparison of the presented bearer token. The scheme is
  * case-insensitive and followed by one or more spaces (RFC 7235 2.1). */
 static int token_ok(const char *token, const char *auth)
@@ -1221,9 +1233,11 @@ static int h_review_act(master_http_ctx_t *ctx, const char *ids, const uint8_t *
     return st;
 }
 
-int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *url,
-                       const char *auth, const uint8_t *body, size_t len, bl_buf_t *out)
+/* master_http_handle(), and in *allow the methods of a 405 (else NULL). */
+static int handle(master_http_ctx_t *ctx, const char *method, const char *url, const char *auth,
+                  const uint8_t *body, size_t len, bl_buf_t *out, const char **allow)
 {
+    *allow = NULL;
     char path[512];
     const char *q = strchr(url, '?');
     size_t pl = q ? (size_t)(q - url) : strlen(url);
@@ -1256,59 +1270,61 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
     }
     if (!strcmp(path, "/v1/reports")) {
         if (!post)
-            return error_json(out, 405, "use POST");
+            return not_allowed(out, allow, "POST");
         return h_reports(ctx, body, len, out);
     }
     if (!strncmp(path, "/v1/lookup/", 11)) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_lookup(ctx, path + 11, out);
     }
     if (!strcmp(path, "/v1/listings")) {
         if (get)
             return h_list_get(ctx, query, out);
         if (!post)
-            return error_json(out, 405, "use GET or POST");
+            return not_allowed(out, allow, "GET or POST");
         return h_list_add(ctx, body, len, out);
     }
     if (!strncmp(path, "/v1/listings/", 13)) {
         if (!del)
-            return error_json(out, 405, "use DELETE");
+            return not_allowed(out, allow, "DELETE");
         return h_list_del(ctx, path + 13, query, body, len, out);
     }
     if (!strcmp(path, "/v1/status")) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_status(ctx, first, out);
     }
     if (!strcmp(path, "/v1/mirrors")) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_mirrors(ctx, out);
     }
     if (!strncmp(path, "/v1/mirrors/", 12)) {
         if (!del)
-            return error_json(out, 405, "use DELETE");
+            return not_allowed(out, allow, "DELETE");
         return h_mirror_forget(ctx, path + 12, body, len, out);
     }
     if (!strcmp(path, "/v1/audit")) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_audit(ctx, query, out);
     }
     if (!strcmp(path, "/v1/reviews")) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_reviews_list(ctx, query, out);
     }
     if (!strncmp(path, "/v1/reviews/", 12)) {
         if (get)
             return h_review_get(ctx, path + 12, out);
         if (!post)
-            return error_json(out, 405, "use GET or POST");
+            return not_allowed(out, allow, "GET or POST");
         return h_review_act(ctx, path + 12, body, len, out);
     }
     if (!strcmp(path, "/v1/health")) {
+        if (!get)
+            return not_allowed(out, allow, "GET");
         /* Read without the lock: the store's fault is an atomic, and a health check must
          * answer while a long write holds the lock. */
         const char *why = NULL;
@@ -1325,6 +1341,13 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
         return 503;
     }
     return error_json(out, 404, "no such endpoint");
+}
+
+int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *url,
+                       const char *auth, const uint8_t *body, size_t len, bl_buf_t *out)
+{
+    const char *allow;
+    return handle(ctx, method, url, auth, body, len, out, &allow);
 }
 
 /* ---- libmicrohttpd glue ---- */
@@ -1369,13 +1392,17 @@ static enum MHD_Result append_arg(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, bl_buf_t *b)
+/* The answer; allow: the Allow header of a 405 (NULL: none). */
+static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, bl_buf_t *b,
+                                const char *allow)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", "application/json");
+    if (allow)
+        MHD_add_response_header(r, "Allow", allow);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -1409,6 +1436,7 @@ static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn,
 {
     rq->ignore_body = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     bl_buf_t out;
+    const char *allow = NULL;
     bl_buf_init(&out);
     const char *auth =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -1418,7 +1446,7 @@ static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn,
         bl_http_guard_refused(h->g, BL_HTTP_REFUSED_AUTH, "");
     } else if (!rq->ignore_body && !state_changing(method, url)) {
         /* Only state changes take a body: any other method gets its 404 or 405 now. */
-        status = master_http_handle(h->ctx, method, url, auth, NULL, 0, &out);
+        status = handle(h->ctx, method, url, auth, NULL, 0, &out, &allow);
     } else if (!rq->ignore_body && bl_http_content_length(conn, &declared) == 0 &&
                declared > h->ctx->max_body) {
         status = too_large(h, url, &out);
@@ -1430,7 +1458,7 @@ static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn,
     if (status) {
         rq->answered = 1;
         count_request(h->ctx, status);
-        ret = send_buf(conn, status, &out);
+        ret = send_buf(conn, status, &out, allow);
     }
     bl_buf_close(&out);
     return ret;
@@ -1474,6 +1502,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rq->answered)
         return MHD_YES;
     bl_buf_t out;
+    const char *allow = NULL;
     bl_buf_init(&out);
     int status;
     if (rq->body.err) {
@@ -1494,12 +1523,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *auth =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         status = full.err ? error_json(&out, 503, "out of memory")
-                          : master_http_handle(h->ctx, method, (const char *)full.data, auth,
-                                               rq->body.data, rq->body.len, &out);
+                          : handle(h->ctx, method, (const char *)full.data, auth, rq->body.data,
+                                   rq->body.len, &out, &allow);
         bl_buf_close(&full);
     }
     count_request(h->ctx, status);
-    enum MHD_Result ret = send_buf(conn, status, &out);
+    enum MHD_Result ret = send_buf(conn, status, &out, allow);
     bl_buf_close(&out);
     return ret;
 }

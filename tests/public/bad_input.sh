@@ -107,6 +107,15 @@ review '{"name":"a\u0007b"}'
 [ "$STATUS" = 422 ] && jq -e '.field == "name"' "$T/pub.out" >/dev/null || fail "a control character: $STATUS"
 ok "personal address, unlisted address, unknown category, javascript: URL, control characters: 422"
 
+# ---- a method a page does not take: 405 naming the ones it takes in Allow (RFC 9110 15.5.6) ----
+for c in "PUT / GET, HEAD" "GET /api/review POST" "DELETE /review GET, HEAD, POST" "POST /api/lookup/192.0.2.50 GET, HEAD"; do
+    read -r m p want <<<"$c"
+    pub "$m" "$p"
+    got=$(sed -n 's/^Allow: //Ip' "$T/pub.hdr" | tr -d '\r')
+    [ "$STATUS" = 405 ] && [ "$got" = "$want" ] || fail "$m $p: HTTP $STATUS, Allow '$got', want 405 and '$want'"
+done
+ok "405 with Allow"
+
 # ---- a NUL byte (%00) anywhere: 400, never a value cut short -----------------------------------
 # Cut at the NUL, "192.0.2.50%00x" would be a listed address and "main%00x" the main feed.
 before=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
