@@ -1357,7 +1357,29 @@ struct master_http {
     master_http_ctx_t *ctx;
 };
 
-typedef bl_http_req_t req_t;
+typedef struct {
+    bl_http_req_t h; /* first: bl_http_req_completed frees the whole */
+    int started;     /* its header was handled (on_request's first call) */
+    int nul_path;    /* the raw path holds %00: refused (400) */
+} req_t;
+
+/* MHD decodes the path in place: a %00 in it would end the url on_request
+ * sees, so "/v1/listings/192.0.2.50%00x" would name 192.0.2.50. The raw
+ * URI is seen here first; a path with %00 gets a request marked to be
+ * refused. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    if (!master_path_has_nul(uri))
+        return NULL;
+    req_t *rq = calloc(1, sizeof *rq);
+    if (rq) {
+        bl_buf_init(&rq->h.body);
+        rq->nul_path = 1;
+    }
+    return rq;
+}
 
 /* Appends n bytes of s percent-encoded: a NUL byte becomes %00. */
 static void put_encoded(bl_buf_t *q, const char *s, size_t n)
@@ -1434,7 +1456,7 @@ static int too_large(master_http_t *h, const char *url, bl_buf_t *out)
 static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn, const char *url,
                                   const char *method, req_t *rq)
 {
-    rq->ignore_body = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    rq->h.ignore_body = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     bl_buf_t out;
     const char *allow = NULL;
     bl_buf_init(&out);
@@ -1444,10 +1466,12 @@ static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn,
     uint64_t declared;
     if (status) {
         bl_http_guard_refused(h->g, BL_HTTP_REFUSED_AUTH, "");
-    } else if (!rq->ignore_body && !state_changing(method, url)) {
+    } else if (rq->nul_path) {
+        status = error_json(&out, 400, "the path holds a NUL byte (%00)");
+    } else if (!rq->h.ignore_body && !state_changing(method, url)) {
         /* Only state changes take a body: any other method gets its 404 or 405 now. */
         status = handle(h->ctx, method, url, auth, NULL, 0, &out, &allow);
-    } else if (!rq->ignore_body && bl_http_content_length(conn, &declared) == 0 &&
+    } else if (!rq->h.ignore_body && bl_http_content_length(conn, &declared) == 0 &&
                declared > h->ctx->max_body) {
         status = too_large(h, url, &out);
         char detail[64];
@@ -1456,7 +1480,7 @@ static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn,
     }
     enum MHD_Result ret = MHD_YES;
     if (status) {
-        rq->answered = 1;
+        rq->h.answered = 1;
         count_request(h->ctx, status);
         ret = send_buf(conn, status, &out, allow);
     }
@@ -1471,23 +1495,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     master_http_t *h = cls;
     req_t *rq = *con_cls;
-    if (!rq) {
-        rq = calloc(1, sizeof *rq);
-        if (!rq)
+    if (!rq || !rq->started) {
+        if (!rq && !(rq = calloc(1, sizeof *rq)))
             return MHD_NO;
-        bl_buf_init(&rq->body);
+        if (!rq->nul_path)
+            bl_buf_init(&rq->h.body); /* uri_seen's request has its body already */
+        rq->started = 1;
         *con_cls = rq;
         return on_headers(h, conn, url, method, rq);
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (rq->answered || rq->ignore_body)
+        if (rq->h.answered || rq->h.ignore_body)
             return MHD_YES;
-        if (rq->body.len + n > h->ctx->max_body) {
+        if (rq->h.body.len + n > h->ctx->max_body) {
             /* A body without a declared length (chunked) that grows past
              * the limit: the connection ends here, nothing more is read. */
-            rq->answered = 1;
+            rq->h.answered = 1;
             bl_http_guard_refused(h->g, BL_HTTP_REFUSED_TOO_LARGE, "declared=none");
             bl_buf_t out;
             bl_buf_init(&out);
@@ -1496,16 +1521,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             bl_buf_close(&out);
             return MHD_NO;
         }
-        bl_buf_put(&rq->body, upload_data, n);
+        bl_buf_put(&rq->h.body, upload_data, n);
         return MHD_YES;
     }
-    if (rq->answered)
+    if (rq->h.answered)
         return MHD_YES;
     bl_buf_t out;
     const char *allow = NULL;
     bl_buf_init(&out);
     int status;
-    if (rq->body.err) {
+    if (rq->h.body.err) {
         status = error_json(&out, 503, "out of memory");
     } else {
         bl_buf_t full;
@@ -1523,8 +1548,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *auth =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         status = full.err ? error_json(&out, 503, "out of memory")
-                          : handle(h->ctx, method, (const char *)full.data, auth, rq->body.data,
-                                   rq->body.len, &out, &allow);
+                          : handle(h->ctx, method, (const char *)full.data, auth, rq->h.body.data,
+                                   rq->h.body.len, &out, &allow);
         bl_buf_close(&full);
     }
     count_request(h->ctx, status);
@@ -1596,8 +1621,10 @@ int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, u
     if (!h)
         return BL_ENOMEM;
     h->ctx = ctx;
-    int rc = master_http_listen("api", (struct sockaddr *)&ss, threads, &ctx->limits, ctx->metrics,
-                                NULL, NULL, on_request, h, &h->g);
+    master_http_limits_t lim = ctx->limits;
+    lim.uri_seen = uri_seen;
+    int rc = master_http_listen("api", (struct sockaddr *)&ss, threads, &lim, ctx->metrics, NULL,
+                                NULL, on_request, h, &h->g);
     if (rc) {
         BL_ERR("http_listen", "host=%s port=%u error=%s", bl_log_q(host), port,
                bl_log_q(errno ? strerror(errno) : "cannot start HTTP server"));
