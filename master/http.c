@@ -1483,6 +1483,7 @@ static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn,
         rq->h.answered = 1;
         count_request(h->ctx, status);
         ret = send_buf(conn, status, &out, allow);
+        bl_http_guard_answering(conn);
     }
     bl_buf_close(&out);
     return ret;
@@ -1554,6 +1555,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     count_request(h->ctx, status);
     enum MHD_Result ret = send_buf(conn, status, &out, allow);
+    bl_http_guard_answering(conn);
     bl_buf_close(&out);
     return ret;
 }

@@ -1585,6 +1585,7 @@ static enum MHD_Result send_resp(master_public_t *p, struct MHD_Connection *conn
     }
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, m);
     MHD_destroy_response(m);
+    bl_http_guard_answering(conn);
     return ret;
 }
 
@@ -1689,6 +1690,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         enum MHD_Result ret = master_spool_answer(sp, conn, method, url, &rq->spool_held);
         if (rq->spool_held) /* held on purpose: not a slow client */
             bl_http_guard_extend(p->g, conn, (uint64_t)master_spool_wait_ms(sp));
+        else /* an object of any size, to a mirror at any steady pace */
+            bl_http_guard_answering(conn);
         return ret;
     }
     /* Room for a whole page at once: no reallocation while it is written. */

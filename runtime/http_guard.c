@@ -26,6 +26,7 @@
 /* One open connection (its socket context). */
 typedef struct track {
     struct track *prev, *next; /* oldest first */
+    struct bl_http_guard *g;   /* the guard it belongs to */
     int fd;
     bl_peer_t peer;
     uint64_t deadline_ms; /* monotonic */
@@ -166,6 +167,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         const union MHD_ConnectionInfo *ad =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        t->g = g;
         t->fd = fd ? fd->connect_fd : -1;
         bl_peer_from_sockaddr(&t->peer, ad ? ad->client_addr : NULL);
         t->deadline_ms = mono_ms() + g->c.request_timeout_ms;
@@ -293,6 +295,16 @@ void bl_http_guard_extend(bl_http_guard_t *g, struct MHD_Connection *conn, uint6
     pthread_mutex_lock(&g->mu);
     t->deadline_ms = mono_ms() + ms + g->c.request_timeout_ms;
     pthread_mutex_unlock(&g->mu);
+}
+
+void bl_http_guard_answering(struct MHD_Connection *conn)
+{
+    track_t *t = track_of(conn);
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->g->mu);
+    t->deadline_ms = UINT64_MAX;
+    pthread_mutex_unlock(&t->g->mu);
 }
 
 /* An answer went out: the next request on this connection gets a fresh deadline. */
