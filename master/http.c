@@ -236,6 +236,18 @@ static int error_json(bl_buf_t *out, int status, const char *why)
     return status;
 }
 
+/* A 405: "use WHAT" (GET, POST, DELETE or "GET or POST"), and in *allow the
+ * methods for the Allow header that RFC 9110 requires of a 405. */
+static int not_allowed(bl_buf_t *out, const char **allow, const char *what)
+{
+    *allow = !strcmp(what, "GET")           ? "GET, HEAD"
+             : !strcmp(what, "GET or POST") ? "GET, HEAD, POST"
+                                            : what;
+    char why[32];
+    snprintf(why, sizeof why, "use %s", what);
+    return error_json(out, 405, why);
+}
+
 /* Constant-time comparison of the presented bearer token. The scheme is
  * case-insensitive and followed by one or more spaces (RFC 7235 2.1). */
 static int token_ok(const char *token, const char *auth)
@@ -1240,9 +1252,11 @@ static int h_review_act(master_http_ctx_t *ctx, const char *ids, const uint8_t *
     return st;
 }
 
-int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *url,
-                       const char *auth, const uint8_t *body, size_t len, bl_buf_t *out)
+/* master_http_handle(), and in *allow the methods of a 405 (else NULL). */
+static int handle(master_http_ctx_t *ctx, const char *method, const char *url, const char *auth,
+                  const uint8_t *body, size_t len, bl_buf_t *out, const char **allow)
 {
+    *allow = NULL;
     char path[512];
     const char *q = strchr(url, '?');
     size_t pl = q ? (size_t)(q - url) : strlen(url);
@@ -1275,59 +1289,61 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
     }
     if (!strcmp(path, "/v1/reports")) {
         if (!post)
-            return error_json(out, 405, "use POST");
+            return not_allowed(out, allow, "POST");
         return h_reports(ctx, body, len, out);
     }
     if (!strncmp(path, "/v1/lookup/", 11)) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_lookup(ctx, path + 11, out);
     }
     if (!strcmp(path, "/v1/listings")) {
         if (get)
             return h_list_get(ctx, query, out);
         if (!post)
-            return error_json(out, 405, "use GET or POST");
+            return not_allowed(out, allow, "GET or POST");
         return h_list_add(ctx, body, len, out);
     }
     if (!strncmp(path, "/v1/listings/", 13)) {
         if (!del)
-            return error_json(out, 405, "use DELETE");
+            return not_allowed(out, allow, "DELETE");
         return h_list_del(ctx, path + 13, query, body, len, out);
     }
     if (!strcmp(path, "/v1/status")) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_status(ctx, first, out);
     }
     if (!strcmp(path, "/v1/mirrors")) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_mirrors(ctx, out);
     }
     if (!strncmp(path, "/v1/mirrors/", 12)) {
         if (!del)
-            return error_json(out, 405, "use DELETE");
+            return not_allowed(out, allow, "DELETE");
         return h_mirror_forget(ctx, path + 12, body, len, out);
     }
     if (!strcmp(path, "/v1/audit")) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_audit(ctx, query, out);
     }
     if (!strcmp(path, "/v1/reviews")) {
         if (!get)
-            return error_json(out, 405, "use GET");
+            return not_allowed(out, allow, "GET");
         return h_reviews_list(ctx, query, out);
     }
     if (!strncmp(path, "/v1/reviews/", 12)) {
         if (get)
             return h_review_get(ctx, path + 12, out);
         if (!post)
-            return error_json(out, 405, "use GET or POST");
+            return not_allowed(out, allow, "GET or POST");
         return h_review_act(ctx, path + 12, body, len, out);
     }
     if (!strcmp(path, "/v1/health")) {
+        if (!get)
+            return not_allowed(out, allow, "GET");
         /* Read without the lock: the store's fault is an atomic, and a health check must
          * answer while a long write holds the lock. */
         const char *why = NULL;
@@ -1346,6 +1362,13 @@ int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *u
     return error_json(out, 404, "no such endpoint");
 }
 
+int master_http_handle(master_http_ctx_t *ctx, const char *method, const char *url,
+                       const char *auth, const uint8_t *body, size_t len, bl_buf_t *out)
+{
+    const char *allow;
+    return handle(ctx, method, url, auth, body, len, out, &allow);
+}
+
 /* ---- libmicrohttpd glue ---- */
 
 struct master_http {
@@ -1353,7 +1376,29 @@ struct master_http {
     master_http_ctx_t *ctx;
 };
 
-typedef bl_http_req_t req_t;
+typedef struct {
+    bl_http_req_t h; /* first: bl_http_req_completed frees the whole */
+    int started;     /* its header was handled (on_request's first call) */
+    int nul_path;    /* the raw path holds %00: refused (400) */
+} req_t;
+
+/* MHD decodes the path in place: a %00 in it would end the url on_request
+ * sees, so "/v1/listings/192.0.2.50%00x" would name 192.0.2.50. The raw
+ * URI is seen here first; a path with %00 gets a request marked to be
+ * refused. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    if (!master_path_has_nul(uri))
+        return NULL;
+    req_t *rq = calloc(1, sizeof *rq);
+    if (rq) {
+        bl_buf_init(&rq->h.body);
+        rq->nul_path = 1;
+    }
+    return rq;
+}
 
 /* Appends n bytes of s percent-encoded: a NUL byte becomes %00. */
 static void put_encoded(bl_buf_t *q, const char *s, size_t n)
@@ -1388,13 +1433,17 @@ static enum MHD_Result append_arg(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, bl_buf_t *b)
+/* The answer; allow: the Allow header of a 405 (NULL: none). */
+static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, bl_buf_t *b,
+                                const char *allow)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", "application/json");
+    if (allow)
+        MHD_add_response_header(r, "Allow", allow);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -1426,8 +1475,9 @@ static int too_large(master_http_t *h, const char *url, bl_buf_t *out)
 static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn, const char *url,
                                   const char *method, req_t *rq)
 {
-    rq->ignore_body = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    rq->h.ignore_body = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     bl_buf_t out;
+    const char *allow = NULL;
     bl_buf_init(&out);
     const char *auth =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -1435,10 +1485,12 @@ static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn,
     uint64_t declared;
     if (status) {
         bl_http_guard_refused(h->g, BL_HTTP_REFUSED_AUTH, "");
-    } else if (!rq->ignore_body && !state_changing(method, url)) {
+    } else if (rq->nul_path) {
+        status = error_json(&out, 400, "the path holds a NUL byte (%00)");
+    } else if (!rq->h.ignore_body && !state_changing(method, url)) {
         /* Only state changes take a body: any other method gets its 404 or 405 now. */
-        status = master_http_handle(h->ctx, method, url, auth, NULL, 0, &out);
-    } else if (!rq->ignore_body && bl_http_content_length(conn, &declared) == 0 &&
+        status = handle(h->ctx, method, url, auth, NULL, 0, &out, &allow);
+    } else if (!rq->h.ignore_body && bl_http_content_length(conn, &declared) == 0 &&
                declared > h->ctx->max_body) {
         status = too_large(h, url, &out);
         char detail[64];
@@ -1447,9 +1499,10 @@ static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn,
     }
     enum MHD_Result ret = MHD_YES;
     if (status) {
-        rq->answered = 1;
+        rq->h.answered = 1;
         count_request(h->ctx, status);
-        ret = send_buf(conn, status, &out);
+        ret = send_buf(conn, status, &out, allow);
+        bl_http_guard_answering(conn);
     }
     bl_buf_close(&out);
     return ret;
@@ -1462,23 +1515,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     master_http_t *h = cls;
     req_t *rq = *con_cls;
-    if (!rq) {
-        rq = calloc(1, sizeof *rq);
-        if (!rq)
+    if (!rq || !rq->started) {
+        if (!rq && !(rq = calloc(1, sizeof *rq)))
             return MHD_NO;
-        bl_buf_init(&rq->body);
+        if (!rq->nul_path)
+            bl_buf_init(&rq->h.body); /* uri_seen's request has its body already */
+        rq->started = 1;
         *con_cls = rq;
         return on_headers(h, conn, url, method, rq);
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (rq->answered || rq->ignore_body)
+        if (rq->h.answered || rq->h.ignore_body)
             return MHD_YES;
-        if (rq->body.len + n > h->ctx->max_body) {
+        if (rq->h.body.len + n > h->ctx->max_body) {
             /* A body without a declared length (chunked) that grows past
              * the limit: the connection ends here, nothing more is read. */
-            rq->answered = 1;
+            rq->h.answered = 1;
             bl_http_guard_refused(h->g, BL_HTTP_REFUSED_TOO_LARGE, "declared=none");
             bl_buf_t out;
             bl_buf_init(&out);
@@ -1487,15 +1541,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             bl_buf_close(&out);
             return MHD_NO;
         }
-        bl_buf_put(&rq->body, upload_data, n);
+        bl_buf_put(&rq->h.body, upload_data, n);
         return MHD_YES;
     }
-    if (rq->answered)
+    if (rq->h.answered)
         return MHD_YES;
     bl_buf_t out;
+    const char *allow = NULL;
     bl_buf_init(&out);
     int status;
-    if (rq->body.err) {
+    if (rq->h.body.err) {
         status = error_json(&out, 503, "out of memory");
     } else {
         bl_buf_t full;
@@ -1513,12 +1568,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *auth =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         status = full.err ? error_json(&out, 503, "out of memory")
-                          : master_http_handle(h->ctx, method, (const char *)full.data, auth,
-                                               rq->body.data, rq->body.len, &out);
+                          : handle(h->ctx, method, (const char *)full.data, auth, rq->h.body.data,
+                                   rq->h.body.len, &out, &allow);
         bl_buf_close(&full);
     }
     count_request(h->ctx, status);
-    enum MHD_Result ret = send_buf(conn, status, &out);
+    enum MHD_Result ret = send_buf(conn, status, &out, allow);
+    bl_http_guard_answering(conn);
     bl_buf_close(&out);
     return ret;
 }
@@ -1586,8 +1642,10 @@ int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, u
     if (!h)
         return BL_ENOMEM;
     h->ctx = ctx;
-    int rc = master_http_listen("api", (struct sockaddr *)&ss, threads, &ctx->limits, ctx->metrics,
-                                NULL, NULL, on_request, h, &h->g);
+    master_http_limits_t lim = ctx->limits;
+    lim.uri_seen = uri_seen;
+    int rc = master_http_listen("api", (struct sockaddr *)&ss, threads, &lim, ctx->metrics, NULL,
+                                NULL, on_request, h, &h->g);
     if (rc) {
         BL_ERR("http_listen", "host=%s port=%u error=%s", bl_log_q(host), port,
                bl_log_q(errno ? strerror(errno) : "cannot start HTTP server"));

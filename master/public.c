@@ -273,8 +273,9 @@ typedef struct {
     int status;
     int html;
     bl_buf_t b;
-    char cookie[96]; /* a new CSRF cookie value to set, or "" */
-    int retry_after; /* seconds, 0: no header */
+    char cookie[96];   /* a new CSRF cookie value to set, or "" */
+    int retry_after;   /* seconds, 0: no header */
+    const char *allow; /* the methods of a 405's Allow header */
 } resp_t;
 
 /* ---- output helpers ---- */
@@ -419,6 +420,18 @@ static int json_error(resp_t *r, int status, const char *field, const char *msg)
     }
     put(&r->b, "}\n");
     return status;
+}
+
+/* A 405: the methods the page takes (what: "GET", "POST" or "GET or POST")
+ * in the text and in Allow, which RFC 9110 requires of a 405. */
+static int not_allowed(resp_t *r, int json, const char *what)
+{
+    r->allow = !strcmp(what, "POST") ? "POST" : strchr(what, ' ') ? "GET, HEAD, POST" : "GET, HEAD";
+    char msg[32];
+    snprintf(msg, sizeof msg, "%s %s%s", json ? "use" : "Use", what, json ? "" : ".");
+    if (json)
+        return json_error(r, 405, NULL, msg);
+    return html_error(r, 405, "Method not allowed", msg);
 }
 
 static void count_lookup(master_public_t *p, const char *result)
@@ -1454,7 +1467,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     }
     if (!strcmp(url, "/style.css")) {
         if (!get)
-            return html_error(r, 405, "Method not allowed", "Use GET.");
+            return not_allowed(r, 0, "GET");
         r->status = 200;
         r->html = 2;
         put(&r->b, page_css);
@@ -1467,7 +1480,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     }
     if (!strcmp(url, "/")) {
         if (!get)
-            return html_error(r, 405, "Method not allowed", "Use GET.");
+            return not_allowed(r, 0, "GET");
         const char *ip = arg(conn, "ip");
         if (ip && *ip && rate_limited(p, &p->lookups, &client, 0, "lookups", r))
             return r->status;
@@ -1475,7 +1488,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     }
     if (!strncmp(url, "/api/lookup/", 12)) {
         if (!get)
-            return json_error(r, 405, NULL, "use GET");
+            return not_allowed(r, 1, "GET");
         if (rate_limited(p, &p->lookups, &client, 1, "lookups", r))
             return r->status;
         return api_lookup(p, url + 12, r);
@@ -1484,7 +1497,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
         if (get)
             return page_review_form(p, conn, arg(conn, "ip"), arg(conn, "feed"), r);
         if (!post)
-            return html_error(r, 405, "Method not allowed", "Use GET or POST.");
+            return not_allowed(r, 0, "GET or POST");
         if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
         size_t len = rq->h.body.len;
@@ -1495,7 +1508,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     }
     if (!strcmp(url, "/api/review")) {
         if (!post)
-            return json_error(r, 405, NULL, "use POST");
+            return not_allowed(r, 1, "POST");
         const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
         if (!ct || strncasecmp(ct, "application/json", 16))
             return json_error(r, 415, NULL, "send Content-Type: application/json");
@@ -1505,7 +1518,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     }
     if (!strcmp(url, "/review/status")) {
         if (!get)
-            return html_error(r, 405, "Method not allowed", "Use GET.");
+            return not_allowed(r, 0, "GET");
         if (rate_limited(p, &p->lookups, &client, 0, "lookups", r))
             return r->status;
         return page_review_status(p, conn, arg(conn, "id"), arg(conn, "token"), arg(conn, "feed"),
@@ -1513,14 +1526,14 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     }
     if (!strncmp(url, "/api/review/", 12)) {
         if (!get)
-            return json_error(r, 405, NULL, "use GET");
+            return not_allowed(r, 1, "GET");
         if (rate_limited(p, &p->lookups, &client, 1, "lookups", r))
             return r->status;
         return api_review_status(p, url + 12, arg(conn, "token"), arg(conn, "feed"), r);
     }
     if (!strcmp(url, "/review/reply")) {
         if (!post)
-            return html_error(r, 405, "Method not allowed", "Use POST.");
+            return not_allowed(r, 0, "POST");
         if (rate_limited(p, &p->requests, &client, 0, "requests", r))
             return r->status;
         size_t len = rq->h.body.len;
@@ -1563,6 +1576,8 @@ static enum MHD_Result send_resp(master_public_t *p, struct MHD_Connection *conn
                  p->tls ? "; Secure" : "");
         MHD_add_response_header(m, "Set-Cookie", c);
     }
+    if (r->allow)
+        MHD_add_response_header(m, "Allow", r->allow);
     if (r->retry_after) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", r->retry_after);
@@ -1570,6 +1585,7 @@ static enum MHD_Result send_resp(master_public_t *p, struct MHD_Connection *conn
     }
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, m);
     MHD_destroy_response(m);
+    bl_http_guard_answering(conn);
     return ret;
 }
 
@@ -1674,6 +1690,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         enum MHD_Result ret = master_spool_answer(sp, conn, method, url, &rq->spool_held);
         if (rq->spool_held) /* held on purpose: not a slow client */
             bl_http_guard_extend(p->g, conn, (uint64_t)master_spool_wait_ms(sp));
+        else /* an object of any size, to a mirror at any steady pace */
+            bl_http_guard_answering(conn);
         return ret;
     }
     /* Room for a whole page at once: no reallocation while it is written. */

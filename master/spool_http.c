@@ -158,17 +158,14 @@ static enum MHD_Result answer(struct MHD_Connection *conn, const char *dir, cons
     strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
     int unchanged = inm && etag_matches(inm, etag);
-    struct MHD_Response *r;
-    if (unchanged) {
+    /* A 304 is built like the 200 (libmicrohttpd sends no body with it): its
+     * Content-Length is then the 200's, as RFC 9110 8.6 requires of one that
+     * has it, and never a 0 a cache could take for the object's length. */
+    struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd); /* owns fd */
+    if (!r) {
         close(fd);
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    } else {
-        r = MHD_create_response_from_fd((uint64_t)st.st_size, fd); /* owns fd */
-        if (!r)
-            close(fd);
-    }
-    if (!r)
         return MHD_NO;
+    }
     if (!unchanged)
         MHD_add_response_header(r, "Content-Type", "application/octet-stream");
     MHD_add_response_header(r, "Cache-Control",

@@ -121,7 +121,19 @@ size_t mirror_dns_txt_expand(const char *t, const char *addr, char *out)
     return n;
 }
 
-/* Parses the question and the additional section; returns an rcode, or -1 to drop. */
+/* A query parse() cannot read: FORMERR, or NOTIMP for an opcode other than
+ * QUERY, header only (no question, no OPT). */
+static int unreadable(query_t *x, int notimp)
+{
+    x->has_opt = 0;
+    x->qname_len = 0;
+    return notimp ? MIRROR_RC_NOTIMP : MIRROR_RC_FORMERR;
+}
+
+/* Parses the question and the additional section; returns an rcode, or -1
+ * to drop. An opcode other than QUERY is NOTIMP; when the rest reads as a
+ * query, its question and OPT record are kept for the answer (RFC 6891 7:
+ * an OPT in the request, an OPT in the response). */
 static int parse(const uint8_t *q, size_t qlen, query_t *x)
 {
     bl_rd_t rd;
@@ -134,30 +146,29 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
         return -1;
     if (x->flags & F_QR)
         return -1;
-    if (((x->flags >> 11) & 0xf) != 0)
-        return MIRROR_RC_NOTIMP;
+    int notimp = ((x->flags >> 11) & 0xf) != 0;
     if (qd != 1 || an != 0 || ns != 0)
-        return MIRROR_RC_FORMERR;
+        return unreadable(x, notimp);
     x->qname = rd.p;
     x->nlab = 0;
     for (;;) {
         size_t off = bl_rd_off(&rd) - 12;
         uint8_t l = bl_rd_u8(&rd);
         if (bl_rd_err(&rd) || (l & 0xc0))
-            return MIRROR_RC_FORMERR; /* truncated, pointer or extended label */
+            return unreadable(x, notimp); /* truncated, pointer or extended label */
         if (l == 0)
             break;
         if (x->nlab >= 127 || !bl_rd_ptr(&rd, l))
-            return MIRROR_RC_FORMERR;
+            return unreadable(x, notimp);
         x->lab_off[x->nlab++] = (uint8_t)off;
         if (bl_rd_off(&rd) - 12 > 254)
-            return MIRROR_RC_FORMERR;
+            return unreadable(x, notimp);
     }
     x->qname_len = (unsigned)(bl_rd_off(&rd) - 12);
     x->qtype = bl_rd_u16be(&rd);
     x->qclass = bl_rd_u16be(&rd);
     if (bl_rd_err(&rd))
-        return MIRROR_RC_FORMERR;
+        return unreadable(x, notimp);
     x->has_opt = 0;
     for (unsigned i = 0; i < ar; i++) {
         /* owner name: skip labels, a pointer ends it */
@@ -165,7 +176,7 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
         for (unsigned hops = 0;; hops++) {
             uint8_t l = bl_rd_u8(&rd);
             if (bl_rd_err(&rd) || hops > 127)
-                return MIRROR_RC_FORMERR;
+                return unreadable(x, notimp);
             if (l == 0)
                 break;
             root = 0;
@@ -174,7 +185,7 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
                 break;
             }
             if (l & 0xc0)
-                return MIRROR_RC_FORMERR;
+                return unreadable(x, notimp);
             bl_rd_ptr(&rd, l);
         }
         uint16_t type = bl_rd_u16be(&rd), cls = bl_rd_u16be(&rd);
@@ -182,11 +193,11 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
         uint16_t rdlen = bl_rd_u16be(&rd);
         const uint8_t *rdata = bl_rd_ptr(&rd, rdlen);
         if (bl_rd_err(&rd))
-            return MIRROR_RC_FORMERR;
+            return unreadable(x, notimp);
         if (type != T_OPT)
             continue; /* TSIG and friends: not supported, ignored */
         if (!root || x->has_opt)
-            return MIRROR_RC_FORMERR; /* RFC 6891 6.1.1 */
+            return unreadable(x, notimp); /* RFC 6891 6.1.1 */
         bl_rd_t o;
         bl_rd_init(&o, rdata, rdlen);
         while (bl_rd_left(&o) > 0) {
@@ -196,13 +207,13 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
                 x->nsid = 1;
         }
         if (bl_rd_err(&o))
-            return MIRROR_RC_FORMERR;
+            return unreadable(x, notimp);
         x->has_opt = 1;
         x->opt_payload = cls < 512 ? 512 : cls;
         x->opt_version = (uint8_t)(ttl >> 16);
         x->opt_flags = (uint16_t)ttl & 0x8000;
     }
-    return 0;
+    return notimp ? MIRROR_RC_NOTIMP : 0;
 }
 
 /* Finds the zone the qname lies in (longest match), and its index in the
@@ -615,11 +626,11 @@ static void resp_init(resp_t *r, const mirror_dns_ctx_t *c, const query_t *x, in
     r->flags = F_QR | (x->flags & ((x->flags & 0x7800) ? 0x7800 : (0x7800 | F_RD | F_CD)));
     r->rc = rc;
     r->ext_rc = 0;
-    /* NOTIMP and FORMERR from parse(): header only, the question may be
-     * what was malformed */
-    r->qd = rc == 0;
+    /* FORMERR from parse(): header only, the question may be what was
+     * malformed; NOTIMP: the question and OPT when they read */
+    r->qd = rc == 0 || (rc == MIRROR_RC_NOTIMP && x->qname_len);
     r->an = r->ns = 0;
-    r->opt = rc == 0 && x->has_opt;
+    r->opt = r->qd && x->has_opt;
     r->listed = 0;
     r->zi = -1;
     r->peer = NULL;

@@ -120,6 +120,7 @@ struct tcp_conn {
     unsigned queued;  /* writes in libuv's write queue */
     int reading;
     int backlog;            /* complete queries left for its next turn */
+    int eof;                /* the client shut down its side: no more queries come */
     tcp_conn_t *ready_next; /* in s->ready while backlog */
     size_t len;
     int closing;
@@ -658,11 +659,16 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 /* Sets what c waits for next (after bytes arrived, answers were sent or
  * written out; answered: a query was answered since the last call): reads
  * only while fewer than tcp_pipeline answers are queued, and starts the
- * timer of the new wait unless it goes on waiting for the same thing. */
+ * timer of the new wait unless it goes on waiting for the same thing. A
+ * client that shut down its side is closed once its answers are written. */
 static void conn_settle(tcp_conn_t *c, int answered)
 {
     mirror_server_t *s = c->s;
-    int want_read = c->queued < s->pipeline && !c->backlog;
+    if (c->eof && !c->queued && !c->backlog) {
+        conn_close(c, -1); /* every answer written: the client has what it asked */
+        return;
+    }
+    int want_read = c->queued < s->pipeline && !c->backlog && !c->eof;
     if (want_read != c->reading) {
         if (want_read)
             uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);
@@ -856,8 +862,17 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     tcp_conn_t *c = st->data;
     (void)buf;
+    if (nread == UV_EOF) {
+        /* a half-close ends the queries, not the answers:
+         * the ones queued are written before the connection closes */
+        c->eof = 1;
+        uv_read_stop(st);
+        c->reading = 0;
+        conn_settle(c, 0);
+        return;
+    }
     if (nread < 0) {
-        conn_close(c, -1); /* the client closed (or reset) */
+        conn_close(c, -1); /* reset */
         return;
     }
     if (nread == 0)

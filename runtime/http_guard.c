@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -25,11 +26,13 @@
 /* One open connection (its socket context). */
 typedef struct track {
     struct track *prev, *next; /* oldest first */
+    struct bl_http_guard *g;   /* the guard it belongs to */
     int fd;
     bl_peer_t peer;
     uint64_t deadline_ms; /* monotonic */
     int busy;             /* a request reached the handler and is not answered yet */
     int cut;              /* shut down (deadline, eviction): no longer counted */
+    int refused;          /* its request was refused before the handler saw it */
 } track_t;
 
 struct bl_http_guard {
@@ -164,6 +167,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         const union MHD_ConnectionInfo *ad =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        t->g = g;
         t->fd = fd ? fd->connect_fd : -1;
         bl_peer_from_sockaddr(&t->peer, ad ? ad->client_addr : NULL);
         t->deadline_ms = mono_ms() + g->c.request_timeout_ms;
@@ -215,6 +219,51 @@ static track_t *track_of(struct MHD_Connection *conn)
     return ci ? ci->socket_context : NULL;
 }
 
+typedef struct {
+    const char *first; /* the first Content-Length value */
+    int differ;        /* another one differs from it */
+} lengths_t;
+
+static enum MHD_Result length_seen(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    lengths_t *l = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        return MHD_YES;
+    if (!l->first)
+        l->first = value ? value : "";
+    else if (strcmp(l->first, value ? value : ""))
+        l->differ = 1;
+    return l->differ ? MHD_NO : MHD_YES;
+}
+
+/* Whether the request's Content-Length fields disagree. */
+static int lengths_differ(struct MHD_Connection *conn)
+{
+    lengths_t l = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, length_seen, &l);
+    return l.differ;
+}
+
+/* A request whose Content-Length fields disagree has no known end (libmicrohttpd reads
+ * the first one, a proxy in front may read another): RFC 9112 6.3 has it refused with
+ * 400 and the connection closed, before a byte of its body is read. */
+static enum MHD_Result refuse_lengths(struct MHD_Connection *conn)
+{
+    static const char text[] = "conflicting Content-Length fields\n";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof text - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 /* The server's handler, behind a note that the connection has a request in hand. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
@@ -222,10 +271,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     bl_http_guard_t *g = cls;
     track_t *t = track_of(conn);
-    if (t && !t->busy) {
+    if (t && !t->busy) { /* the request's first call: its headers */
+        int refuse = lengths_differ(conn);
         pthread_mutex_lock(&g->mu);
         t->busy = 1;
+        t->refused = refuse;
         pthread_mutex_unlock(&g->mu);
+        if (refuse)
+            return refuse_lengths(conn);
+    }
+    if (t && t->refused) { /* what follows of its body is not read */
+        *upload_size = 0;
+        return MHD_YES;
     }
     return g->h(g->h_cls, conn, url, method, version, upload, upload_size, con_cls);
 }
@@ -238,6 +295,16 @@ void bl_http_guard_extend(bl_http_guard_t *g, struct MHD_Connection *conn, uint6
     pthread_mutex_lock(&g->mu);
     t->deadline_ms = mono_ms() + ms + g->c.request_timeout_ms;
     pthread_mutex_unlock(&g->mu);
+}
+
+void bl_http_guard_answering(struct MHD_Connection *conn)
+{
+    track_t *t = track_of(conn);
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->g->mu);
+    t->deadline_ms = UINT64_MAX;
+    pthread_mutex_unlock(&t->g->mu);
 }
 
 /* An answer went out: the next request on this connection gets a fresh deadline. */

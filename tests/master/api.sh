@@ -162,6 +162,12 @@ api POST /v1/reports '[]'; expect_msg 400 "empty array"
 api POST /v1/reports "$(head -c 70000 /dev/zero | tr '\0' ' ')[]"; expect_msg 413 "larger than"
 api POST /v1/reports '{"ip":"192.0.2.9","source":"user"}' ""; expect_msg 401 "bearer token"
 api GET /v1/reports; expect_msg 405 "use POST"
+# a 405 names the methods the endpoint takes in Allow (RFC 9110 15.5.6)
+allow_of() { curl -sS --max-time 5 -o /dev/null -D - -X "$1" -H "Authorization: Bearer $TOK" "$MASTER_URL$2" | tr -d '\r' | sed -n 's/^Allow: //Ip'; }
+[ "$(allow_of GET /v1/reports)" = POST ] || fail "GET /v1/reports: Allow '$(allow_of GET /v1/reports)'"
+[ "$(allow_of PUT /v1/listings)" = "GET, HEAD, POST" ] || fail "PUT /v1/listings: Allow '$(allow_of PUT /v1/listings)'"
+[ "$(allow_of GET /v1/listings/192.0.2.1)" = DELETE ] || fail "GET /v1/listings/IP: Allow '$(allow_of GET /v1/listings/192.0.2.1)'"
+[ "$(allow_of POST /v1/health)" = "GET, HEAD" ] || fail "POST /v1/health: Allow '$(allow_of POST /v1/health)'"
 api GET /v1/nothing; expect_msg 404 "no such endpoint"
 lookup example.com; expect_msg 400 "domain name"
 lookup 127.0.0.1; expect_msg 400 "loopback"

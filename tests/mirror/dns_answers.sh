@@ -131,6 +131,11 @@ for op in 15 4; do
     [ "$flags" = qr ] || fail "opcode $op: NOTIMP flags '$flags', want 'qr'"
 done
 dq m1 +rec +cdflag 2.0.0.127.$Z A | grep -q "^;; flags: qr aa rd cd;" || fail "QUERY lost RD or CD"
+# an OPT in the query, an OPT in the NOTIMP (RFC 6891 7): without it a
+# resolver takes the server for one that does not speak EDNS
+out=$(dq m1 +opcode=15 +edns=0 2.0.0.127.$Z A)
+grep -q "status: NOTIMP" <<<"$out" && grep -q "EDNS: version: 0" <<<"$out" || fail "NOTIMP to an EDNS query without OPT: $out"
+dq m1 +opcode=15 +noedns 2.0.0.127.$Z A | grep -q "OPT PSEUDOSECTION" && fail "OPT in a NOTIMP to a query without EDNS"
 ok "NOTIMP and FORMERR"
 
 # case-insensitive match, case preserved in the answer

@@ -163,6 +163,54 @@ for q in qs:
 c.close()
 print("ok: pipelined TCP queries")
 
+
+def half_closed(n):
+    """Sends n pipelined queries and shuts down its side (a client may, once it
+    has sent what it asks) while reading the answers through a small window
+    (a slow link): the answers queue at the daemon when it reads the end of
+    the client's stream. Returns the number of answers read."""
+    import threading
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    c.settimeout(10 * SCALE)
+    c.connect(ADDR)
+    qs = b"".join(struct.pack(">H", len(q)) + q for q in (query("2.0.0.127." + ZONE, 16, qid=i & 0xffff) for i in range(n)))
+
+    def send():
+        try:
+            c.sendall(qs)
+            c.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    th = threading.Thread(target=send)
+    th.start()
+    buf = b""
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            buf += d
+    except OSError:
+        pass
+    th.join()
+    c.close()
+    got, o = 0, 0
+    while o + 2 <= len(buf):
+        o += 2 + struct.unpack(">H", buf[o:o + 2])[0]
+        got += o <= len(buf)
+    return got
+
+
+# half-closed after the queries: every answer still comes, then the daemon closes
+N_HALF = 3000
+got = half_closed(N_HALF)
+if got != N_HALF:
+    fail("half-closed after %d pipelined queries: %d answers" % (N_HALF, got))
+print("ok: half-closed connection answered in full")
+
 # a length under 12 bytes: closed at once
 c = tcp_connect()
 c.sendall(b"\x00\x05hello")

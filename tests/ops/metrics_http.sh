@@ -54,6 +54,8 @@ code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$url/nope")
 [ "$code" = 404 ] || fail "unknown path gave $code"
 code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -X POST -d 'x=1' "$url/metrics")
 [ "$code" = 405 ] || fail "POST gave $code"
+allow=$(curl -sS --max-time 5 -o /dev/null -D - -X POST "$url/metrics" | tr -d '\r' | sed -n 's/^Allow: //Ip')
+[ "$allow" = "GET, HEAD" ] || fail "the 405 names '$allow' in Allow, want GET, HEAD"
 code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -I "$url/metrics")
 [ "$code" = 200 ] || fail "HEAD gave $code"
 

@@ -107,6 +107,15 @@ review '{"name":"a\u0007b"}'
 [ "$STATUS" = 422 ] && jq -e '.field == "name"' "$T/pub.out" >/dev/null || fail "a control character: $STATUS"
 ok "personal address, unlisted address, unknown category, javascript: URL, control characters: 422"
 
+# ---- a method a page does not take: 405 naming the ones it takes in Allow (RFC 9110 15.5.6) ----
+for c in "PUT / GET, HEAD" "GET /api/review POST" "DELETE /review GET, HEAD, POST" "POST /api/lookup/192.0.2.50 GET, HEAD"; do
+    read -r m p want <<<"$c"
+    pub "$m" "$p"
+    got=$(sed -n 's/^Allow: //Ip' "$T/pub.hdr" | tr -d '\r')
+    [ "$STATUS" = 405 ] && [ "$got" = "$want" ] || fail "$m $p: HTTP $STATUS, Allow '$got', want 405 and '$want'"
+done
+ok "405 with Allow"
+
 # ---- a NUL byte (%00) anywhere: 400, never a value cut short -----------------------------------
 # Cut at the NUL, "192.0.2.50%00x" would be a listed address and "main%00x" the main feed.
 before=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
@@ -120,6 +129,12 @@ pub GET '/api/lookup/192.0.2.50?x%00=1'
     fail "a JSON lookup with %00 in a query name: HTTP $STATUS"
 api GET '/v1/status?feed=main%00x'
 expect 400
+# The admin API's path too: decoded, "192.0.2.51%00x" would be the listed 192.0.2.51.
+api GET '/v1/lookup/192.0.2.51%00x'
+expect_msg 400 "NUL byte"
+api DELETE '/v1/listings/192.0.2.51%00x?reason=user-error'
+expect_msg 400 "NUL byte"
+lookup_is 192.0.2.51 .listed true || fail "a DELETE with %00 in its path removed 192.0.2.51"
 # In the path too: decoded, "$ID%00x" would be request $ID and 192.0.2.50%00x the address.
 pub GET "/api/review/$ID%00x?token=$TOKN"
 [ "$STATUS" = 400 ] && jq -e '.error | test("NUL byte")' "$T/pub.out" >/dev/null ||
@@ -130,7 +145,7 @@ pub GET '/style.css%00x'
 [ "$STATUS" = 400 ] && grep -q 'NUL byte' "$T/pub.out" || fail "a page path with %00: HTTP $STATUS"
 after=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
 [ "$after" = "$before" ] || fail "a refused request was filed: $before reviews, then $after"
-ok "a NUL byte (%00) in a form value, a query value or name, a path, an admin API parameter: 400, nothing filed"
+ok "a NUL byte (%00) in a form value, a query value or name, a path, an admin API parameter or path: 400, nothing filed"
 
 # ---- values a strict parser refuses: nothing filed under another value than the one sent -------
 before=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")

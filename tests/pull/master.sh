@@ -5,13 +5,16 @@
 # nginx cache in front of it; both see a listing and a delisting. Only the
 # layout's exact names are served (404 for anything else of the spool or
 # outside it), objects are immutable for a year, heads revalidate to 304.
-# Requests are counted by kind and status; serve_spool follows SIGHUP.
+# Requests are counted by kind and status; serve_spool follows SIGHUP; a
+# large object reaches a steady reader whole however long it takes.
 . "$(dirname "$0")/../lib.sh"
 
 alloc_port PUB TIER1
 # The head is signed again every 5 s (the default): between two signatures
 # a cache's revalidation of it (max-age=1) is answered 304.
-write_master_conf "public|listen = 127.0.0.1:$PUB" 'public|serve_spool = yes'
+# request_timeout is short: a large object outlasts it (below).
+write_master_conf "public|listen = 127.0.0.1:$PUB" 'public|serve_spool = yes' \
+    "http|request_timeout = 3s"
 start_master
 wait_up master 10 logged master 'event=public_listening.*spool=/spool/'
 SP=http://127.0.0.1:$PUB/spool
@@ -58,7 +61,16 @@ st=$(get "main/by-hash/$obj" -I)
 [ "$(hdr Content-Length)" = "$(stat -c %s "$T/spool/main/by-hash/$obj")" ] ||
     fail "HEAD by-hash/$obj: Content-Length $(hdr Content-Length)"
 [ "$(get "main/by-hash/$obj" -X POST)" = 405 ] || fail "POST to an object was not 405"
-pass "by-hash object: its bytes, public, max-age=31536000, immutable, ETag its hash; HEAD; POST 405"
+# A 304 has no body; a Content-Length in it must be the 200's (RFC 9110 8.6), or a
+# cache that takes the 304's fields for its stored copy would cut the object to it.
+size=$(stat -c %s "$T/spool/main/by-hash/$obj")
+for m in GET HEAD; do
+    st=$(get "main/by-hash/$obj" -X "$m" -H "If-None-Match: \"${obj%.*}\"")
+    cl=$(hdr Content-Length)
+    [ "$st" = 304 ] && { [ -z "$cl" ] || [ "$cl" = "$size" ]; } ||
+        fail "$m by-hash/$obj naming its ETag: HTTP $st, Content-Length '$cl' (the object has $size bytes)"
+done
+pass "by-hash object: its bytes, public, max-age=31536000, immutable, ETag its hash; HEAD; POST 405; 304 with no wrong length"
 
 # Nothing but the layout's exact names: traversal (raw and percent-encoded),
 # an unknown object, spool files outside by-hash/, other feeds, other spellings.
@@ -122,5 +134,16 @@ reload_spool no
 reload_spool yes
 [ "$(get main/head)" = 200 ] || fail "serve_spool = yes after SIGHUP: the head is not served"
 pass "serve_spool follows SIGHUP: off 404, on 200"
+
+# A large object to a steady reader takes longer than request_timeout: that
+# bounds the request, not the sending of its answer (a mirror on a slow link
+# must get a snapshot of any size whole).
+big=$(printf 'ab%.0s' {1..32}).snap
+head -c 60000000 /dev/zero >"$T/spool/main/by-hash/$big"
+got=$(curl -s -o /dev/null --limit-rate 8M --max-time "$(scaled_int 60)" -w '%{http_code} %{size_download}' \
+    "$SP/main/by-hash/$big" || true)
+[ "$got" = "200 60000000" ] || fail "a 60 MB object at 8 MB/s (request_timeout 3 s): '$got', want all of it"
+rm -f "$T/spool/main/by-hash/$big"
+pass "a 60 MB object read at 8 MB/s arrives whole past request_timeout"
 stop_clean cached
 finish
