@@ -1689,7 +1689,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bl_buf_close(&r.b);
         enum MHD_Result ret = master_spool_answer(sp, conn, method, url, &rq->spool_held);
         if (rq->spool_held) /* held on purpose: not a slow client */
-            bl_http_guard_extend(p->g, conn, (uint64_t)master_spool_wait_ms(sp));
+            bl_http_guard_extend(conn, (uint64_t)master_spool_wait_ms(sp));
         else /* an object of any size, to a mirror at any steady pace */
             bl_http_guard_answering(conn);
         return ret;

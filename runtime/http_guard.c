@@ -287,14 +287,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return g->h(g->h_cls, conn, url, method, version, upload, upload_size, con_cls);
 }
 
-void bl_http_guard_extend(bl_http_guard_t *g, struct MHD_Connection *conn, uint64_t ms)
+void bl_http_guard_extend(struct MHD_Connection *conn, uint64_t ms)
 {
     track_t *t = track_of(conn);
     if (!t)
         return;
-    pthread_mutex_lock(&g->mu);
-    t->deadline_ms = mono_ms() + ms + g->c.request_timeout_ms;
-    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_lock(&t->g->mu);
+    t->deadline_ms = mono_ms() + ms + t->g->c.request_timeout_ms;
+    pthread_mutex_unlock(&t->g->mu);
 }
 
 void bl_http_guard_answering(struct MHD_Connection *conn)

@@ -92,8 +92,10 @@ unsigned bl_http_guard_max_conns(const bl_http_guard_t *g);
 void bl_http_guard_refused(bl_http_guard_t *g, bl_http_refusal_t why, const char *detail);
 uint64_t bl_http_guard_count(const bl_http_guard_t *g, bl_http_refusal_t why);
 /* A request held on purpose (a long poll of ms at most): its deadline moves
- * to ms plus request_timeout_ms from now. Any thread. */
-void bl_http_guard_extend(bl_http_guard_t *g, struct MHD_Connection *conn, uint64_t ms);
+ * to ms plus request_timeout_ms from now. Like bl_http_guard_answering it
+ * needs no guard pointer (a request may arrive before bl_http_guard_start
+ * has returned one). Any thread. */
+void bl_http_guard_extend(struct MHD_Connection *conn, uint64_t ms);
 /* The handler queued conn's answer: the request is over, and its deadline
  * with it until the answer is sent (a large one to a steady but slow reader
  * may take longer than request_timeout_ms; one that stops reading is closed
