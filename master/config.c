@@ -148,9 +148,12 @@ static const bl_conf_opt_t opts[] = {
     O("http", "request_timeout", BL_CONF_DURATION, http_request_timeout_ms, .def = "30s",
       .min = 100, .help = "Time a whole request (header and body) may take.",
       .doc = "Counted from the connection's opening or the previous answer; a slower client is "
-             "disconnected, however steadily it sends."),
+             "disconnected, however steadily it sends. Sending the answer is not counted."),
     O("http", "idle_timeout", BL_CONF_DURATION, http_idle_timeout_ms, .def = "10s", .min = 1000,
-      .help = "An idle connection is closed after this long."),
+      .help = "An idle connection is closed after this long.",
+      .doc = "Also while an answer is sent: a connection whose send buffer stays full this "
+             "long (the reader stopped, or drains it too slowly) is closed. Raise it when mirrors "
+             "pull large snapshots over slow links."),
 
     O("public", "listen", BL_CONF_ADDR, public_listen, .example = "0.0.0.0:8080",
       .help = "Address of the public lookup and review page (unset: none)."),
