@@ -151,9 +151,8 @@ static const bl_conf_opt_t opts[] = {
              "disconnected, however steadily it sends. Sending the answer is not counted."),
     O("http", "idle_timeout", BL_CONF_DURATION, http_idle_timeout_ms, .def = "10s", .min = 1000,
       .help = "An idle connection is closed after this long.",
-      .doc = "Also while an answer is sent: a connection whose send buffer stays full this "
-             "long (the reader stopped, or drains it too slowly) is closed. Raise it when mirrors "
-             "pull large snapshots over slow links."),
+      .doc = "While an answer is sent, a reader that takes none of it for this long is closed; "
+             "one that reads on, however slowly, is not."),
 
     O("public", "listen", BL_CONF_ADDR, public_listen, .example = "0.0.0.0:8080",
       .help = "Address of the public lookup and review page (unset: none)."),

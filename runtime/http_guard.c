@@ -4,9 +4,12 @@
 #include "http_guard.h"
 
 #include <errno.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,12 @@ typedef struct track {
     int busy;             /* a request reached the handler and is not answered yet */
     int cut;              /* shut down (deadline, eviction): no longer counted */
     int refused;          /* its request was refused before the handler saw it */
+    /* An answer is going out and libmicrohttpd's idle timeout is off for it:
+     * the sweeper closes the connection when the peer acknowledges nothing
+     * of it (TCP bytes acked) for idle_timeout_s instead. */
+    int sending;
+    uint64_t acked;    /* the peer's acknowledged bytes when last seen moving */
+    uint64_t acked_ms; /* when they last moved (monotonic) */
 } track_t;
 
 struct bl_http_guard {
@@ -88,12 +97,18 @@ uint64_t bl_http_guard_count(const bl_http_guard_t *g, bl_http_refusal_t why)
 
 /* Shuts t down (lock held): libmicrohttpd sees the end of the stream and
  * closes the connection. It no longer counts against any limit. */
-static void cut(bl_http_guard_t *g, track_t *t, bl_http_refusal_t why)
+static void drop(bl_http_guard_t *g, track_t *t)
 {
     t->cut = 1;
     g->live--;
     bl_peer_counts_dec(&g->per_addr, &t->peer);
     shutdown(t->fd, SHUT_RDWR);
+}
+
+/* drop(), counted and logged as a refusal for why. */
+static void cut(bl_http_guard_t *g, track_t *t, bl_http_refusal_t why)
+{
+    drop(g, t);
     count(g, why);
     char a[64];
     BL_WARN("http_refused", "listener=%s reason=%s addr=%s", g->c.listener, refusal_names[why],
@@ -297,14 +312,46 @@ void bl_http_guard_extend(struct MHD_Connection *conn, uint64_t ms)
     pthread_mutex_unlock(&t->g->mu);
 }
 
+/* The bytes of fd's stream the peer has acknowledged; 0 and -1 when fd is
+ * not a TCP socket. */
+static int bytes_acked(int fd, uint64_t *out)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked) {
+        *out = 0;
+        return -1;
+    }
+    *out = ti.tcpi_bytes_acked;
+    return 0;
+}
+
+/* libmicrohttpd's idle timeout counts only its own writes: with a large
+ * send buffer that a steady but slow reader drains, the socket may not
+ * become writable again within idle_timeout_s, and the answer would be cut
+ * however steadily it was read. While the answer goes out, the timeout is
+ * the peer's progress instead (the sweeper's check). Called from
+ * libmicrohttpd's thread of conn (the handler), as the option requires. */
 void bl_http_guard_answering(struct MHD_Connection *conn)
 {
     track_t *t = track_of(conn);
     if (!t)
         return;
+    uint64_t acked;
+    int tcp = bytes_acked(t->fd, &acked) == 0;
     pthread_mutex_lock(&t->g->mu);
     t->deadline_ms = UINT64_MAX;
+    int untimed = tcp && !t->cut && !t->sending;
+    if (untimed) {
+        t->sending = 1;
+        t->acked = acked;
+        t->acked_ms = mono_ms();
+    }
     pthread_mutex_unlock(&t->g->mu);
+    if (untimed)
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
 }
 
 /* An answer went out: the next request on this connection gets a fresh deadline. */
@@ -317,7 +364,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         pthread_mutex_lock(&g->mu);
         t->deadline_ms = mono_ms() + g->c.request_timeout_ms;
         t->busy = 0;
+        int sending = t->sending;
+        t->sending = 0;
         pthread_mutex_unlock(&g->mu);
+        /* The answer is out: idle again, under libmicrohttpd's timeout (a
+         * connection being closed needs none). */
+        if (sending && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                      (unsigned)g->c.idle_timeout_s);
     }
     if (g->c.completed)
         g->c.completed(g->c.completed_cls, conn, con_cls, toe);
@@ -341,9 +395,23 @@ static void *sweeper(void *arg)
     pthread_mutex_lock(&g->mu);
     while (!g->stop) {
         uint64_t now = mono_ms();
-        for (track_t *t = g->head; t; t = t->next)
-            if (!t->cut && t->fd >= 0 && now >= t->deadline_ms)
+        for (track_t *t = g->head; t; t = t->next) {
+            if (t->cut || t->fd < 0)
+                continue;
+            if (now >= t->deadline_ms) {
                 cut(g, t, BL_HTTP_REFUSED_DEADLINE);
+                continue;
+            }
+            uint64_t acked;
+            if (!t->sending || bytes_acked(t->fd, &acked))
+                continue;
+            if (acked != t->acked) {
+                t->acked = acked;
+                t->acked_ms = now;
+            } else if (now - t->acked_ms >= (uint64_t)g->c.idle_timeout_s * 1000) {
+                drop(g, t); /* as libmicrohttpd's idle timeout would: not a refusal */
+            }
+        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += SWEEP_MS * 1000000L;

@@ -31,7 +31,10 @@
  *    or of the previous answer on a kept-alive connection; a connection
  *    past it is shut down whatever it is doing (reason "deadline"), so a
  *    client sending a byte a second holds its slot no longer than that;
- *  - idle_timeout_s without a byte either way closes the connection;
+ *  - idle_timeout_s without a byte either way closes the connection; while
+ *    an answer goes out, idle_timeout_s without the peer acknowledging a
+ *    byte of it (libmicrohttpd's own timeout counts only its writes, which a
+ *    full send buffer stops however steadily the reader drains it);
  *  - memory_limit bytes of buffer per connection for the request header.
  * libmicrohttpd's own messages go to the log (event http_server), where
  * the flood limit of log.h applies. Refusals are counted per reason in the

@@ -6,15 +6,16 @@
 # layout's exact names are served (404 for anything else of the spool or
 # outside it), objects are immutable for a year, heads revalidate to 304.
 # Requests are counted by kind and status; serve_spool follows SIGHUP; a
-# large object reaches a steady reader whole however long it takes.
+# large object reaches a steady reader whole however long it takes, and a
+# reader that stops is closed after idle_timeout.
 . "$(dirname "$0")/../lib.sh"
 
 alloc_port PUB TIER1
 # The head is signed again every 5 s (the default): between two signatures
 # a cache's revalidation of it (max-age=1) is answered 304.
-# request_timeout is short: a large object outlasts it (below).
+# request_timeout and idle_timeout are short: a large object outlasts both (below).
 write_master_conf "public|listen = 127.0.0.1:$PUB" 'public|serve_spool = yes' \
-    "http|request_timeout = 3s"
+    "http|request_timeout = 3s" "http|idle_timeout = 1s"
 start_master
 wait_up master 10 logged master 'event=public_listening.*spool=/spool/'
 SP=http://127.0.0.1:$PUB/spool
@@ -137,13 +138,40 @@ pass "serve_spool follows SIGHUP: off 404, on 200"
 
 # A large object to a steady reader takes longer than request_timeout: that
 # bounds the request, not the sending of its answer (a mirror on a slow link
-# must get a snapshot of any size whole).
+# must get a snapshot of any size whole). Nor does idle_timeout cut it while
+# the reader takes it, however long the send buffer stays full.
 big=$(printf 'ab%.0s' {1..32}).snap
 head -c 60000000 /dev/zero >"$T/spool/main/by-hash/$big"
 got=$(curl -s -o /dev/null --limit-rate 8M --max-time "$(scaled_int 60)" -w '%{http_code} %{size_download}' \
     "$SP/main/by-hash/$big" || true)
-[ "$got" = "200 60000000" ] || fail "a 60 MB object at 8 MB/s (request_timeout 3 s): '$got', want all of it"
+[ "$got" = "200 60000000" ] ||
+    fail "a 60 MB object at 8 MB/s (request_timeout 3 s, idle_timeout 1 s): '$got', want all of it"
+# A reader that stops taking the object is closed after idle_timeout: what it
+# reads afterwards is what the buffers held, then the end of the stream.
+got=$("$PY" - "$PUB" "$big" "$(scaled_int 3)" "$(scaled_int 30)" <<'PYEOF'
+import socket, sys, time
+port, name, stall, limit = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"GET /spool/main/by-hash/%s HTTP/1.1\r\nHost: x\r\n\r\n" % name.encode())
+total = len(s.recv(65536))
+time.sleep(stall)  # the reader stops: longer than idle_timeout (1 s)
+s.settimeout(limit)
+end = "eof"
+try:
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        total += len(b)
+except (socket.timeout, ConnectionResetError) as e:
+    end = type(e).__name__
+print(end, total)
+PYEOF
+)
+read -r end n <<<"$got"
+[ "$end" = eof ] && [ "$n" -lt 60000000 ] ||
+    fail "a reader stalled past idle_timeout (1 s): '$got', want the stream ended before the object"
 rm -f "$T/spool/main/by-hash/$big"
-pass "a 60 MB object read at 8 MB/s arrives whole past request_timeout"
+pass "a 60 MB object read at 8 MB/s arrives whole past request_timeout and idle_timeout; a stalled reader is closed ($n bytes)"
 stop_clean cached
 finish
