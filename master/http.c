@@ -1379,26 +1379,7 @@ struct master_http {
 typedef struct {
     bl_http_req_t h; /* first: bl_http_req_completed frees the whole */
     int started;     /* its header was handled (on_request's first call) */
-    int nul_path;    /* the raw path holds %00: refused (400) */
 } req_t;
-
-/* MHD decodes the path in place: a %00 in it would end the url on_request
- * sees, so "/v1/listings/192.0.2.50%00x" would name 192.0.2.50. The raw
- * URI is seen here first; a path with %00 gets a request marked to be
- * refused. */
-static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    (void)cls;
-    (void)conn;
-    if (!master_path_has_nul(uri))
-        return NULL;
-    req_t *rq = calloc(1, sizeof *rq);
-    if (rq) {
-        bl_buf_init(&rq->h.body);
-        rq->nul_path = 1;
-    }
-    return rq;
-}
 
 /* Appends n bytes of s percent-encoded: a NUL byte becomes %00. */
 static void put_encoded(bl_buf_t *q, const char *s, size_t n)
@@ -1485,7 +1466,7 @@ static enum MHD_Result on_headers(master_http_t *h, struct MHD_Connection *conn,
     uint64_t declared;
     if (status) {
         bl_http_guard_refused(h->g, BL_HTTP_REFUSED_AUTH, "");
-    } else if (rq->nul_path) {
+    } else if (rq->h.nul_path) {
         status = error_json(&out, 400, "the path holds a NUL byte (%00)");
     } else if (!rq->h.ignore_body && !state_changing(method, url)) {
         /* Only state changes take a body: any other method gets its 404 or 405 now. */
@@ -1518,8 +1499,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rq || !rq->started) {
         if (!rq && !(rq = calloc(1, sizeof *rq)))
             return MHD_NO;
-        if (!rq->nul_path)
-            bl_buf_init(&rq->h.body); /* uri_seen's request has its body already */
+        if (!rq->h.nul_path)
+            bl_buf_init(&rq->h.body); /* a refused path's request has its body already */
         rq->started = 1;
         *con_cls = rq;
         return on_headers(h, conn, url, method, rq);
@@ -1579,6 +1560,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
+/* libmicrohttpd decodes the path in place: a %00 in it would end the url
+ * the handler sees, so "/v1/listings/192.0.2.50%00x" would name
+ * 192.0.2.50. The raw URI is seen here first; a path with %00 gets a
+ * request (of the listener's size, cls) marked to be refused. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)conn;
+    if (!master_path_has_nul(uri))
+        return NULL;
+    bl_http_req_t *rq = calloc(1, (size_t)(uintptr_t)cls);
+    if (rq) {
+        bl_buf_init(&rq->body);
+        rq->nul_path = 1;
+    }
+    return rq;
+}
+
 int master_http_listen(const char *listener, const struct sockaddr *sa, unsigned threads,
                        const master_http_limits_t *lim, master_metrics_t *metrics,
                        const char *cert_pem, const char *key_pem, MHD_AccessHandlerCallback h,
@@ -1599,9 +1597,9 @@ int master_http_listen(const char *listener, const struct sockaddr *sa, unsigned
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert_pem};
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key_pem};
     }
-    if (lim->uri_seen)
-        extra[n++] =
-            (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)lim->uri_seen, NULL};
+    if (lim->req_size)
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_seen,
+                                             (void *)(uintptr_t)lim->req_size};
     extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     bl_metrics_t *reg = master_metrics_registry(metrics);
     bl_http_guard_conf_t gc = {
@@ -1643,7 +1641,7 @@ int master_http_start(master_http_ctx_t *ctx, const char *host, uint16_t port, u
         return BL_ENOMEM;
     h->ctx = ctx;
     master_http_limits_t lim = ctx->limits;
-    lim.uri_seen = uri_seen;
+    lim.req_size = sizeof(req_t);
     int rc = master_http_listen("api", (struct sockaddr *)&ss, threads, &lim, ctx->metrics, NULL,
                                 NULL, on_request, h, &h->g);
     if (rc) {

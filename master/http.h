@@ -22,10 +22,12 @@ typedef struct {
     /* Peers exempt from max_conns_per_addr (bl_http_guard_conf_t.exempt); NULL: none. */
     int (*exempt)(void *cls, const struct sockaddr *sa);
     void *exempt_cls;
-    /* Sees each request's raw URI before it is decoded; what it returns is
-     * the request's first *con_cls (MHD_OPTION_URI_LOG_CALLBACK, so a
-     * bl_http_req_t or NULL). NULL: none. */
-    void *(*uri_seen)(void *cls, const char *uri, struct MHD_Connection *conn);
+    /* The size of the listener's request (a struct whose first member is a
+     * bl_http_req_t). A request whose raw path holds %00, which
+     * libmicrohttpd's in-place decoding would hide, reaches the handler as
+     * its first *con_cls: req_size zeroed bytes, the body initialised and
+     * h.nul_path set. 0: paths are not checked. */
+    size_t req_size;
 } master_http_limits_t;
 
 /* Starts the guarded libmicrohttpd server of one of the master's listeners

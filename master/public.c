@@ -263,7 +263,6 @@ typedef struct {
     bl_peer_t key;  /* af 0: holds nothing */
     int spool_held; /* a long poll of the spool's head, suspended */
     int started;    /* its header was handled (on_request's first call) */
-    int nul_path;   /* the raw path holds %00: refused (400) */
 } preq_t;
 
 #define RESP_ROOM 4096 /* bytes: a lookup page, its CSS or a JSON answer fit */
@@ -1460,7 +1459,7 @@ static int route(master_public_t *p, struct MHD_Connection *conn, const char *me
     int post = !strcmp(method, "POST");
     bl_prefix_t client;
     client_of(p->c, conn, &client);
-    if (rq->nul_path || query_has_nul(conn)) {
+    if (rq->h.nul_path || query_has_nul(conn)) {
         if (!strncmp(url, "/api/", 5))
             return json_error(r, 400, NULL, NUL_REFUSED);
         return html_error(r, 400, "Bad request", NUL_REFUSED);
@@ -1604,24 +1603,6 @@ static master_spool_t *spool_of(master_public_t *p, const char *url)
     return p->spools[0];
 }
 
-/* MHD decodes the path in place: a %00 in it would end the url that
- * on_request sees, so "/api/lookup/192.0.2.50%00x" read as 192.0.2.50. The
- * raw URI is seen here first; a path with %00 gets a request marked to be
- * refused. */
-static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    (void)cls;
-    (void)conn;
-    if (!master_path_has_nul(uri))
-        return NULL;
-    preq_t *rq = calloc(1, sizeof *rq);
-    if (rq) {
-        bl_buf_init(&rq->h.body);
-        rq->nul_path = 1;
-    }
-    return rq;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -1641,8 +1622,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rq || !rq->started) {
         if (!rq && !(rq = calloc(1, sizeof *rq)))
             return MHD_NO;
-        if (!rq->nul_path)
-            bl_buf_init(&rq->h.body); /* uri_seen's request has its body already */
+        if (!rq->h.nul_path)
+            bl_buf_init(&rq->h.body); /* a refused path's request has its body already */
         rq->started = 1;
         *con_cls = rq;
         rq->h.ignore_body = strcmp(method, "POST") != 0;
@@ -1684,7 +1665,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* The spool's objects are signed: anyone may fetch them, as often as a
      * cache or a mirror polls (no rate limit; the connection bounds apply). */
     master_spool_t *sp = spool_of(p, url);
-    if (!rq->nul_path && (rq->spool_held || master_spool_serving(sp)) &&
+    if (!rq->h.nul_path && (rq->spool_held || master_spool_serving(sp)) &&
         !strncmp(url, MASTER_SPOOL_PREFIX, strlen(MASTER_SPOOL_PREFIX))) {
         bl_buf_close(&r.b);
         enum MHD_Result ret = master_spool_answer(sp, conn, method, url, &rq->spool_held);
@@ -1745,7 +1726,7 @@ master_public_conf_t *master_public_conf(const master_config_t *mc, master_publi
                    .max_conns_per_addr = mc->public_max_conns_per_addr,
                    .idle_timeout_s = (unsigned)(mc->http_idle_timeout_ms / 1000),
                    .request_timeout_ms = mc->http_request_timeout_ms,
-                   .uri_seen = uri_seen},
+                   .req_size = sizeof(preq_t)},
         .tls_cert = mc->public_cert,
         .tls_key = mc->public_key,
         .serve_spool = mc->public_serve_spool,

@@ -101,9 +101,10 @@ uint64_t bl_http_guard_count(const bl_http_guard_t *g, bl_http_refusal_t why);
 void bl_http_guard_extend(struct MHD_Connection *conn, uint64_t ms);
 /* The handler queued conn's answer: the request is over, and its deadline
  * with it until the answer is sent (a large one to a steady but slow reader
- * may take longer than request_timeout_ms; one that stops reading is closed
- * by idle_timeout_s). It needs no guard pointer: a request may be answered
- * before bl_http_guard_start has returned one. Any thread. */
+ * may take longer than request_timeout_ms; one that acknowledges none of it
+ * for idle_timeout_s is closed). It needs no guard pointer: a request may
+ * be answered before bl_http_guard_start has returned one. Called from the
+ * handler (libmicrohttpd's thread of conn). */
 void bl_http_guard_answering(struct MHD_Connection *conn);
 /* Stops the deadline thread and the daemon (waiting for handlers running
  * now), then frees g. NULL is a no-op. */
@@ -118,6 +119,7 @@ typedef struct {
     bl_buf_t body;
     int answered;    /* a refusal went out before the body: ignore what follows */
     int ignore_body; /* a method that takes no body */
+    int nul_path;    /* the raw path holds %00 (the server saw it before decoding): refuse */
     void (*done)(void *arg);
     void *done_arg;
 } bl_http_req_t;
