@@ -24,6 +24,14 @@ typedef struct {
     int seen; /* the acknowledgements know it at this tick */
 } mirror_t;
 
+/* A connected mirror's client certificate: one series per mirror with a session. */
+typedef struct {
+    char name[BL_METRICS_LABEL_MAX];
+    bl_metrics_series_t *expiry;
+    int64_t not_after; /* the earliest of its sessions' certificates at this tick */
+    int seen;          /* a session up at this tick */
+} mirror_cert_t;
+
 /* The results of a public lookup (label result of blsync_master_public_lookups_total). */
 static const char *const lookup_results[] = {"listed", "not_listed", "delisting", "invalid",
                                              "error"};
@@ -60,6 +68,9 @@ struct master_metrics {
     uint64_t heartbeats_seen, silent_seen, slow_seen;
     mirror_t *mirrors;
     size_t nmirrors;
+    bl_metrics_series_t *cert_expiry; /* the first feed's: the sync server is shared */
+    mirror_cert_t *certs;             /* MAX_MIRRORS, allocated at the first tick with sync */
+    size_t ncerts;
     /* scratch for the tick */
     uint64_t tick_last;
     size_t tick_active, tick_gone, tick_revoked, tick_connected;
@@ -175,6 +186,7 @@ void master_metrics_free(master_metrics_t *m)
             break;
         }
     free(m->mirrors);
+    free(m->certs);
     free(m);
 }
 
@@ -336,6 +348,52 @@ static void drop_forgotten(master_metrics_t *m)
     m->nmirrors = w;
 }
 
+static void one_cert(void *ctx, const char *mirror, int64_t not_after)
+{
+    master_metrics_t *m = ctx;
+    mirror_cert_t *x = NULL;
+    for (size_t i = 0; i < m->ncerts && !x; i++)
+        if (!strncmp(m->certs[i].name, mirror, sizeof m->certs[i].name - 1))
+            x = &m->certs[i];
+    if (!x) {
+        if (m->ncerts == MAX_MIRRORS)
+            return;
+        x = &m->certs[m->ncerts++];
+        snprintf(x->name, sizeof x->name, "%s", mirror);
+        x->expiry = bl_metrics_with(m->f.mirror_cert_expiry, x->name);
+    }
+    if (!x->seen || not_after < x->not_after)
+        x->not_after = not_after;
+    x->seen = 1;
+}
+
+/* The sync server's certificate and every connected mirror's: a mirror
+ * without a session has no series (its absence is alerted on as such). */
+static void cert_gauges(master_metrics_t *m, master_sync_t *sync)
+{
+    if (!m->cert_expiry)
+        m->cert_expiry = bl_metrics_series(m->f.cert_expiry, NULL);
+    bl_metrics_set(m->cert_expiry, (double)master_sync_cert_not_after(sync));
+    if (!m->certs && !(m->certs = calloc(MAX_MIRRORS, sizeof *m->certs)))
+        return;
+    for (size_t i = 0; i < m->ncerts; i++)
+        m->certs[i].seen = 0;
+    master_sync_each_mirror_cert(sync, one_cert, m);
+    size_t w = 0;
+    for (size_t i = 0; i < m->ncerts; i++) {
+        mirror_cert_t *x = &m->certs[i];
+        if (!x->seen) {
+            bl_metrics_remove(x->expiry);
+            continue;
+        }
+        bl_metrics_set(x->expiry, (double)x->not_after);
+        if (w != i)
+            m->certs[w] = *x;
+        w++;
+    }
+    m->ncerts = w;
+}
+
 void master_metrics_propagated(master_metrics_t *m, int64_t age_ms)
 {
     if (m)
@@ -449,6 +507,7 @@ void master_metrics_tick(master_metrics_t *m, master_store_t *s, master_sync_t *
             }
             bl_metrics_set(m->sync_handshakes, (double)bl_tls_server_nhandshakes(l));
         }
+        cert_gauges(m, sync);
     }
     if (!master_review_stats(s, m->rv, &m->rv_oldest_ms))
         reviews_sum(m->main ? m->main : m);
@@ -517,6 +576,12 @@ void master_metrics_review_filed(master_metrics_t *m, const char *category)
 {
     if (m)
         bl_metrics_inc(bl_metrics_with(m->f.reviews_filed, category));
+}
+
+void master_metrics_set_public_cert(master_metrics_t *m, int64_t not_after)
+{
+    if (m)
+        bl_metrics_set(bl_metrics_series(m->f.public_cert_expiry, NULL), (double)not_after);
 }
 
 void master_metrics_set_review_limit(master_metrics_t *m, int64_t limit_ms)

@@ -64,6 +64,8 @@ void master_metrics_spool_held(master_metrics_t *m, int d);
 void master_metrics_review_filed(master_metrics_t *m, const char *category);
 /* [public] response_limit, exported for the alert on unanswered requests. */
 void master_metrics_set_review_limit(master_metrics_t *m, int64_t limit_ms);
+/* notAfter (Unix seconds) of the public listener's HTTPS certificate. */
+void master_metrics_set_public_cert(master_metrics_t *m, int64_t not_after);
 
 /* The policy word of a refusal message (bounded label values). */
 const char *master_refusal_word(const char *why);

@@ -32,6 +32,7 @@
 #include "public_parse.h"
 #include "reviews.h"
 #include "spool_http.h"
+#include "tls.h"
 #include "util.h"
 
 /* ---- per-client token buckets ---- */
@@ -1849,6 +1850,7 @@ int master_public_start(const master_public_conf_t *c, const char *listen, maste
             return BL_EIO;
         }
         p->tls = 1;
+        master_metrics_set_public_cert(c->metrics, bl_tls_pem_log_cert(c->tls_cert, p->cert_pem));
     }
     rc = master_http_listen("public", (struct sockaddr *)&ss, p->nreaders, &c->limits, c->metrics,
                             p->cert_pem, p->key_pem, on_request, p, &p->g);

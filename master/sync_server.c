@@ -115,7 +115,8 @@ typedef struct sconn {
     char name[256];
     uint64_t sid;
     int up;
-    int answers_hb; /* BL_HELLO_HB_ACK seen: silence means gone */
+    int answers_hb;         /* BL_HELLO_HB_ACK seen: silence means gone */
+    int64_t cert_not_after; /* its client certificate's notAfter (Unix seconds) */
     sub_t subs[SYNC_MAX_FEEDS];
     /* The object being streamed, verified on the way. */
     int fd;
@@ -1164,6 +1165,7 @@ static void srv_connect0(bl_tls_conn_t *t, const char *peer)
     c->fd = -1;
     c->sid = ++s->next_sid;
     snprintf(c->name, sizeof c->name, "%s", peer);
+    c->cert_not_after = bl_tls_peer_not_after(t);
     /* A mirror sends only small frames; objects flow the other way. */
     bl_frame_reader_init(&c->rd, 1u << 16);
     c->next = s->conns;
@@ -1338,6 +1340,9 @@ int master_sync_revoked(master_sync_t *s, const char *mirror)
 
 int master_sync_reload(master_sync_t *s)
 {
+    /* Handshakes are made on this (the loop's) thread: the new certificate
+     * serves the next one, sessions up now keep theirs. */
+    int rt = bl_tls_ctx_reload_certs(s->tls, NULL);
     pthread_mutex_lock(&s->mu);
     int rc = bl_tls_ctx_reload_revoked(s->tls);
     pthread_mutex_unlock(&s->mu);
@@ -1348,7 +1353,7 @@ int master_sync_reload(master_sync_t *s)
     for (size_t i = 0; i < s->nfeeds; i++)
         s->feeds[i].hb_ms = 0;
     int rs = master_sync_rescan(s);
-    return rc ? rc : rs;
+    return rt ? rt : rc ? rc : rs;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -1398,8 +1403,10 @@ int master_sync_new(uv_loop_t *loop, const master_sync_conf_t *c, const master_s
         .max_handshakes_per_addr = c->max_handshakes_per_addr,
     };
     int rc = bl_tls_ctx_new_server(&tc, &s->tls);
-    if (!rc)
+    if (!rc) {
+        bl_tls_ctx_log_cert(s->tls);
         rc = scan_all(s);
+    }
     bl_tls_cb_t cb = {.on_connect = srv_connect0,
                       .on_data = srv_data,
                       .on_close = srv_close0,
@@ -1485,6 +1492,20 @@ uint64_t master_sync_feed_heartbeats(const master_sync_t *s, const char *feed)
 const master_sync_stats_t *master_sync_stats(const master_sync_t *s)
 {
     return &s->st;
+}
+
+int64_t master_sync_cert_not_after(const master_sync_t *s)
+{
+    return bl_tls_ctx_not_after(s->tls);
+}
+
+void master_sync_each_mirror_cert(const master_sync_t *s,
+                                  void (*fn)(void *ctx, const char *mirror, int64_t not_after),
+                                  void *ctx)
+{
+    for (const sconn_t *c = s->conns; c; c = c->next)
+        if (c->up)
+            fn(ctx, c->name, c->cert_not_after);
 }
 
 const bl_tls_server_t *master_sync_listener(const master_sync_t *s)

@@ -134,7 +134,8 @@ int master_sync_port(const master_sync_t *s);
 void master_sync_pub_hook(void *ctx, int type, uint64_t serial, const char *path, uint64_t bytes);
 /* Rescans the spool (e.g. after pruning or an external copy) and pushes. Loop thread. */
 int master_sync_rescan(master_sync_t *s);
-/* Re-reads the revoked list (closing revoked mirrors), rescans the spool
+/* Re-reads the certificate, key and CA (the next handshakes use them; on
+ * error the old ones stay), the revoked list (closing revoked mirrors), rescans the spool
  * (pushing new key certificates) and signs the next heartbeats afresh (a
  * new signing key). Loop thread. */
 int master_sync_reload(master_sync_t *s);
@@ -167,6 +168,13 @@ typedef struct {
 const master_sync_stats_t *master_sync_stats(const master_sync_t *s);
 /* Heartbeats of feed sent to mirrors (0 for a feed no mirror asked for). */
 uint64_t master_sync_feed_heartbeats(const master_sync_t *s, const char *feed);
+/* notAfter (Unix seconds) of the server certificate in use. */
+int64_t master_sync_cert_not_after(const master_sync_t *s);
+/* Calls fn for every session up, with its mirror's certificate notAfter (a
+ * mirror with several sessions comes several times). Loop thread. */
+void master_sync_each_mirror_cert(const master_sync_t *s,
+                                  void (*fn)(void *ctx, const char *mirror, int64_t not_after),
+                                  void *ctx);
 /* The TLS listener, for its refusals before a session (bl_tls_server_refusals). */
 const bl_tls_server_t *master_sync_listener(const master_sync_t *s);
 

@@ -498,7 +498,9 @@ static const bl_conf_opt_t opts[] = {
     Y("server_name", BL_CONF_STR, server_name, .flags = PUSH, .check = host_name, .arg = "name",
       .example = "master.example.net", .help = "The name the master's certificate must carry."),
     Y("cert", BL_CONF_PATH, cert, .flags = PUSH, BL_CONF_LINE(mirror_config_t, sync.cert_line),
-      .example = "/etc/blsync/tls/mirror.pem", .help = "This mirror's client certificate (PEM)."),
+      .example = "/etc/blsync/tls/mirror.pem", .help = "This mirror's client certificate (PEM).",
+      .doc = "Read again, with key and ca, on SIGHUP: a renewed certificate is presented at once "
+             "(the session is made again). A file that does not load leaves the one in use."),
     Y("key", BL_CONF_PATH, key, .flags = PUSH, BL_CONF_LINE(mirror_config_t, sync.key_line),
       .example = "/etc/blsync/tls/mirror.key", .help = "Its private key (root:blsync 0640)."),
     Y("ca", BL_CONF_PATH, ca, .flags = PUSH, BL_CONF_LINE(mirror_config_t, sync.ca_line),

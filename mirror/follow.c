@@ -25,6 +25,7 @@ struct mirror_follow {
     mirror_persist_t stores[MIRROR_SYNC_MAX_FEEDS]; /* one per followed feed */
     unsigned nstores;
     mirror_sync_t *sync;
+    bl_metrics_series_t *cert_expiry; /* the [sync] client certificate's notAfter */
     /* [sync] upstream URLs: one pull client for every feed, or with long
      * polls one per feed (pulls[i] follows stores[i]: a held long poll of
      * one feed never delays the others). */
@@ -266,6 +267,9 @@ static void sync_gauges(mirror_follow_t *f, int64_t now_ms)
     if (!f->sync || !f->metrics)
         return;
     const mirror_sync_stats_t *ss = mirror_sync_stats(f->sync);
+    if (!f->cert_expiry)
+        f->cert_expiry = bl_metrics_series(f->metrics->fam.cert_expiry, NULL);
+    bl_metrics_set(f->cert_expiry, (double)mirror_sync_cert_not_after(f->sync));
     for (unsigned i = 0; i < f->nstores; i++) {
         bl_metrics_set(f->fm[i].connected, ss->connected);
         if (ss->connects > f->fm[i].connects) {
@@ -499,6 +503,11 @@ void mirror_follow_tick(mirror_follow_t *f, int64_t now_ms)
 {
     sync_gauges(f, now_ms);
     sync_current(f, now_ms);
+}
+
+int mirror_follow_reload_tls(mirror_follow_t *f)
+{
+    return f && f->sync ? mirror_sync_reload_tls(f->sync) : 0;
 }
 
 int mirror_follow_active(const mirror_follow_t *f)

@@ -34,6 +34,9 @@ int mirror_follow_open(mirror_zones_t *zs, mirror_follow_t **out, char *err, siz
 int mirror_follow_start(mirror_follow_t *f, uv_loop_t *loop, char *err, size_t errlen);
 /* Loop thread, every tick: gauges and the persisted current time. */
 void mirror_follow_tick(mirror_follow_t *f, int64_t now_ms);
+/* SIGHUP: the [sync] client reads its certificate, key and CA files again
+ * (mirror_sync_reload_tls); 0 without a sync client. */
+int mirror_follow_reload_tls(mirror_follow_t *f);
 /* The sync client or the pull client runs (the ticks keep their state current). */
 int mirror_follow_active(const mirror_follow_t *f);
 /* /healthz: 1 and a message when a state directory is not writable. */

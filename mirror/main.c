@@ -60,7 +60,8 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     app_t *app = h->data;
     if (signum == SIGHUP) {
-        mirror_reload(&app->cli, &app->zs);
+        if (mirror_reload(&app->cli, &app->zs) == 0)
+            mirror_follow_reload_tls(app->follow);
         return;
     }
     BL_INFO("stopping", "signal=%d", signum);

@@ -55,7 +55,7 @@ int mirror_cli_load(const mirror_cli_t *cli, mirror_config_t *c, char *err, size
     return rc;
 }
 
-void mirror_reload(const mirror_cli_t *cli, mirror_zones_t *zs)
+int mirror_reload(const mirror_cli_t *cli, mirror_zones_t *zs)
 {
     static mirror_config_t nc; /* large (zones): not on the stack */
     mirror_config_t *conf = zs->conf;
@@ -65,7 +65,7 @@ void mirror_reload(const mirror_cli_t *cli, mirror_zones_t *zs)
         mirror_config_close(&nc);
     if (rc) {
         BL_ERR("reload_failed", "msg=%s", bl_log_q(err));
-        return;
+        return BL_ECONFIG;
     }
     int restart =
         nc.nlisten != conf->nlisten || nc.threads != conf->threads ||
@@ -91,4 +91,5 @@ void mirror_reload(const mirror_cli_t *cli, mirror_zones_t *zs)
             : lv == BL_LOG_INFO ? "info"
                                 : "debug",
             conf->log_syslog ? "yes" : "no");
+    return 0;
 }

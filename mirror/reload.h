@@ -30,9 +30,10 @@ int mirror_cli_load(const mirror_cli_t *cli, mirror_config_t *c, char *err, size
  * applies what can change under load: log level and syslog, each zone's
  * TTLs and TXT templates, rbldnsd imports and the export file
  * (mirror_zones_reload). Listen addresses, threads, [sync], zones and feeds
- * need a restart (logged). An invalid file changes nothing. DNS threads
- * keep answering throughout.
+ * need a restart (logged); the [sync] certificate files are read again by
+ * the caller when this returns 0. An invalid file changes nothing (returns
+ * BL_ECONFIG). DNS threads keep answering throughout.
  */
-void mirror_reload(const mirror_cli_t *cli, mirror_zones_t *zs);
+int mirror_reload(const mirror_cli_t *cli, mirror_zones_t *zs);
 
 #endif

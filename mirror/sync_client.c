@@ -559,6 +559,7 @@ int mirror_sync_new(uv_loop_t *loop, const mirror_sync_conf_t *c, const mirror_s
         free(s);
         return rc;
     }
+    bl_tls_ctx_log_cert(s->tls);
     bl_frame_reader_init(&s->rd, s->c.max_object);
     uv_timer_init(loop, &s->retry);
     uv_timer_init(loop, &s->fresh);
@@ -593,6 +594,23 @@ void mirror_sync_free(mirror_sync_t *s)
     uv_timer_stop(&s->fresh);
     uv_close((uv_handle_t *)&s->retry, on_handle_closed);
     uv_close((uv_handle_t *)&s->fresh, on_handle_closed);
+}
+
+int mirror_sync_reload_tls(mirror_sync_t *s)
+{
+    int changed = 0;
+    int rc = bl_tls_ctx_reload_certs(s->tls, &changed);
+    /* The master learns a client certificate at the handshake: a renewed one
+     * is presented at once by reconnecting (the session resumes from the
+     * serial held). */
+    if (!rc && changed && s->conn)
+        bl_tls_close(s->conn, "client certificate renewed");
+    return rc;
+}
+
+int64_t mirror_sync_cert_not_after(const mirror_sync_t *s)
+{
+    return bl_tls_ctx_not_after(s->tls);
 }
 
 void mirror_sync_resync(mirror_sync_t *s, const char *feed)

@@ -99,6 +99,13 @@ int mirror_sync_new(uv_loop_t *loop, const mirror_sync_conf_t *c, const mirror_s
                     bl_keyring_t *keys, const bl_limits_t *lim, mirror_sync_t **out);
 /* Disconnects and releases the client once the loop has closed its handles. NULL is a no-op. */
 void mirror_sync_free(mirror_sync_t *s);
+/* Reads the certificate, key and CA files again (SIGHUP): the next handshake
+ * uses them, and a session up is closed and made again when the certificate
+ * changed, so that the master sees the new one. On error (logged) the files
+ * in use stay and BL_ECONFIG is returned. */
+int mirror_sync_reload_tls(mirror_sync_t *s);
+/* notAfter (Unix seconds) of the client certificate in use. */
+int64_t mirror_sync_cert_not_after(const mirror_sync_t *s);
 /* Tells the master the state changed outside the protocol (e.g. a restore): sends HELLO again. */
 void mirror_sync_resync(mirror_sync_t *s, const char *feed);
 

@@ -935,6 +935,9 @@ static const catalog_t mirror_catalog[] = {
         BL_METRICS_COUNTER, {"upstream"}, 16, NOBUCKETS}},
     LOG_FAMILIES(MI),
     HTTP_FAMILIES(MI),
+    {MI(cert_expiry), {"blsync_mirror_certificate_expiry_timestamp_seconds",
+        "When the [sync] client certificate in use expires (its notAfter, Unix time).",
+        BL_METRICS_GAUGE, {NULL}, 0, NOBUCKETS}},
 };
 
 #define MA(field) offsetof(bl_metrics_master_t, field)
@@ -1075,6 +1078,15 @@ static const catalog_t master_catalog[] = {
         BL_METRICS_GAUGE, {NULL}, 0, NOBUCKETS}},
     {MA(review_limit), {"blsync_master_review_response_limit_seconds",
         "Configured time within which operators answer a review request ([public] response_limit).",
+        BL_METRICS_GAUGE, {NULL}, 0, NOBUCKETS}},
+    {MA(cert_expiry), {"blsync_master_certificate_expiry_timestamp_seconds",
+        "When the sync server's certificate in use expires (its notAfter, Unix time).",
+        BL_METRICS_GAUGE, {NULL}, 0, NOBUCKETS}},
+    {MA(mirror_cert_expiry), {"blsync_master_mirror_certificate_expiry_timestamp_seconds",
+        "When the client certificate of this connected mirror expires (notAfter, Unix time).",
+        BL_METRICS_GAUGE, {"mirror"}, MIRRORS, NOBUCKETS}},
+    {MA(public_cert_expiry), {"blsync_master_public_certificate_expiry_timestamp_seconds",
+        "When the public listener's HTTPS certificate expires (its notAfter, Unix time).",
         BL_METRICS_GAUGE, {NULL}, 0, NOBUCKETS}},
 };
 // clang-format on

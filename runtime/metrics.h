@@ -174,6 +174,7 @@ typedef struct {
     bl_metric_t *log_suppressed;     /* counter {event}: lines the flood limit did not write */
     bl_metric_t *http_refused;       /* counter {listener, reason} */
     bl_metric_t *http_connections;   /* gauge {listener} */
+    bl_metric_t *cert_expiry;        /* gauge: notAfter of the [sync] client certificate */
 } bl_metrics_mirror_t;
 
 typedef struct {
@@ -226,6 +227,9 @@ typedef struct {
     bl_metric_t *reviews;                 /* gauge {state} */
     bl_metric_t *review_oldest;           /* gauge: age of the oldest unanswered request */
     bl_metric_t *review_limit;            /* gauge: the configured response limit */
+    bl_metric_t *cert_expiry;             /* gauge: notAfter of the sync server's certificate */
+    bl_metric_t *mirror_cert_expiry;      /* gauge {mirror}: notAfter of its client certificate */
+    bl_metric_t *public_cert_expiry;      /* gauge: notAfter of the public listener's certificate */
 } bl_metrics_master_t;
 
 /* Registers the mirror's (or master's) families in r and fills *m. Call

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -48,9 +49,10 @@
 #define TLS_KNOWN            1024 /* mirror addresses remembered for admission under a flood */
 
 struct bl_tls_ctx {
-    SSL_CTX *ssl;
+    SSL_CTX *ssl; /* replaced by bl_tls_ctx_reload_certs; live SSLs hold a reference to theirs */
     int server;
     int has_ca;
+    char *cert_file, *key_file, *ca_file; /* read again by bl_tls_ctx_reload_certs */
     char *revoked_file;
     char **revoked;
     size_t nrevoked;
@@ -92,6 +94,7 @@ struct bl_tls_conn {
     size_t hs_bytes; /* read so far */
     int refusal;     /* BL_TLS_REFUSED_* when closed for a counted reason, else -1 */
     char peer_name[TLS_NAME_MAX];
+    int64_t peer_not_after; /* the peer certificate's notAfter (Unix seconds), once connected */
     char peer_addr[64];
     char server_name[TLS_NAME_MAX];
     uint8_t rdbuf[TLS_READ_BUF];
@@ -328,6 +331,112 @@ static void log_ssl_errors(const char *event, const char *what)
     ERR_clear_error();
 }
 
+/* A new OpenSSL context from ctx's files and settings: TLS 1.3 only, no
+ * session resumption, the certificate chain and its key, the trust anchors,
+ * peer verification. NULL on any error (logged, naming the file). */
+static SSL_CTX *ssl_build(bl_tls_ctx_t *ctx)
+{
+    ERR_clear_error();
+    SSL_CTX *ssl = SSL_CTX_new(ctx->server ? TLS_server_method() : TLS_client_method());
+    if (!ssl) {
+        log_ssl_errors("tls_ctx", "SSL_CTX_new");
+        return NULL;
+    }
+    SSL_CTX_set_app_data(ssl, ctx);
+    if (!SSL_CTX_set_min_proto_version(ssl, TLS1_3_VERSION) ||
+        !SSL_CTX_set_max_proto_version(ssl, TLS1_3_VERSION)) {
+        log_ssl_errors("tls_ctx", "TLS 1.3 only");
+        goto fail;
+    }
+    SSL_CTX_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ssl, 0);
+    SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
+    if (SSL_CTX_use_certificate_chain_file(ssl, ctx->cert_file) != 1) {
+        log_ssl_errors("tls_cert", ctx->cert_file);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ssl, ctx->key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ssl) != 1) {
+        /* The path is logged, never the key. */
+        log_ssl_errors("tls_key", ctx->key_file);
+        goto fail;
+    }
+    if (ctx->ca_file) {
+        if (SSL_CTX_load_verify_locations(ssl, ctx->ca_file, NULL) != 1) {
+            log_ssl_errors("tls_ca", ctx->ca_file);
+            goto fail;
+        }
+        if (ctx->server) {
+            STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ctx->ca_file);
+            if (names)
+                SSL_CTX_set_client_CA_list(ssl, names);
+        }
+    }
+    SSL_CTX_set_verify_depth(ssl, 4);
+    if (ctx->server)
+        SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+    else
+        SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+    return ssl;
+fail:
+    SSL_CTX_free(ssl);
+    return NULL;
+}
+
+/* notAfter of a certificate in Unix seconds; 0 if it cannot be read. */
+static int64_t not_after(const X509 *x)
+{
+    struct tm tm;
+    const ASN1_TIME *t = x ? X509_get0_notAfter(x) : NULL;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
+/* Logs a certificate (of the file path): its names, notAfter and the days
+ * left, as a warning within BL_TLS_EXPIRY_WARN_DAYS of expiry and an error past it. */
+static void log_x509(const char *event, const char *path, X509 *x)
+{
+    char names[TLS_NAME_MAX] = "";
+    if (x)
+        cert_names(x, names, sizeof names);
+    int64_t na = not_after(x);
+    int64_t left = na - (int64_t)time(NULL);
+    char when[32] = "unknown";
+    time_t tt = (time_t)na;
+    struct tm tm;
+    if (na && gmtime_r(&tt, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    long days = (long)(left / 86400);
+    if (left <= 0)
+        BL_ERR(event, "path=%s name=%s not_after=%s expired=yes", bl_log_q(path), bl_log_q(names),
+               when);
+    else if (days < BL_TLS_EXPIRY_WARN_DAYS)
+        BL_WARN(event, "path=%s name=%s not_after=%s days_left=%ld", bl_log_q(path),
+                bl_log_q(names), when, days);
+    else
+        BL_INFO(event, "path=%s name=%s not_after=%s days_left=%ld", bl_log_q(path),
+                bl_log_q(names), when, days);
+}
+
+static void log_cert(const bl_tls_ctx_t *ctx, const char *event)
+{
+    log_x509(event, ctx->cert_file, SSL_CTX_get0_certificate(ctx->ssl));
+}
+
+int64_t bl_tls_pem_log_cert(const char *path, const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    ERR_clear_error();
+    log_x509("tls_certificate", path, x);
+    int64_t na = not_after(x);
+    X509_free(x);
+    return na;
+}
+
 static int ctx_new(const bl_tls_config_t *cfg, int server, bl_tls_ctx_t **out)
 {
     *out = NULL;
@@ -352,48 +461,15 @@ static int ctx_new(const bl_tls_config_t *cfg, int server, bl_tls_ctx_t **out)
     ctx->max_hs_addr = cfg->max_handshakes_per_addr;
     ctx->max_hs_bytes = cfg->max_handshake_bytes ? cfg->max_handshake_bytes : TLS_DEFAULT_HS_BYTES;
     int rc = BL_ECONFIG;
-    ERR_clear_error();
-    ctx->ssl = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-    if (!ctx->ssl) {
-        log_ssl_errors("tls_ctx", "SSL_CTX_new");
+    if (!(ctx->cert_file = strdup(cfg->cert_file)) || !(ctx->key_file = strdup(cfg->key_file)) ||
+        (cfg->ca_file && !(ctx->ca_file = strdup(cfg->ca_file)))) {
         rc = BL_ENOMEM;
         goto fail;
     }
-    SSL_CTX_set_app_data(ctx->ssl, ctx);
-    if (!SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_3_VERSION) ||
-        !SSL_CTX_set_max_proto_version(ctx->ssl, TLS1_3_VERSION)) {
-        log_ssl_errors("tls_ctx", "TLS 1.3 only");
+    if (!(ctx->ssl = ssl_build(ctx)))
         goto fail;
-    }
-    SSL_CTX_set_mode(ctx->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_TICKET);
-    SSL_CTX_set_num_tickets(ctx->ssl, 0);
-    SSL_CTX_set_session_cache_mode(ctx->ssl, SSL_SESS_CACHE_OFF);
-    if (SSL_CTX_use_certificate_chain_file(ctx->ssl, cfg->cert_file) != 1) {
-        log_ssl_errors("tls_cert", cfg->cert_file);
-        goto fail;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx->ssl, cfg->key_file, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx->ssl) != 1) {
-        /* The path is logged, never the key. */
-        log_ssl_errors("tls_key", cfg->key_file);
-        goto fail;
-    }
-    if (cfg->ca_file) {
-        if (SSL_CTX_load_verify_locations(ctx->ssl, cfg->ca_file, NULL) != 1) {
-            log_ssl_errors("tls_ca", cfg->ca_file);
-            goto fail;
-        }
-        ctx->has_ca = 1;
-        if (server) {
-            STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->ca_file);
-            if (names)
-                SSL_CTX_set_client_CA_list(ctx->ssl, names);
-        }
-    }
-    SSL_CTX_set_verify_depth(ctx->ssl, 4);
+    ctx->has_ca = ctx->ca_file != NULL;
     if (server) {
-        SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
         if (cfg->pinned_file && (rc = load_pins(ctx, cfg->pinned_file)) != 0)
             goto fail;
         if (cfg->revoked_file) {
@@ -404,8 +480,6 @@ static int ctx_new(const bl_tls_config_t *cfg, int server, bl_tls_ctx_t **out)
             if ((rc = bl_tls_ctx_reload_revoked(ctx)) != 0)
                 goto fail;
         }
-    } else {
-        SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_PEER, NULL);
     }
     *out = ctx;
     return 0;
@@ -431,6 +505,9 @@ void bl_tls_ctx_free(bl_tls_ctx_t *ctx)
     SSL_CTX_free(ctx->ssl);
     free_names(ctx->revoked, ctx->nrevoked);
     free(ctx->revoked_file);
+    free(ctx->cert_file);
+    free(ctx->key_file);
+    free(ctx->ca_file);
     free(ctx->pins);
     free(ctx);
 }
@@ -449,6 +526,39 @@ int bl_tls_ctx_reload_revoked(bl_tls_ctx_t *ctx)
     ctx->nrevoked = n;
     BL_INFO("tls_revoked_loaded", "path=%s names=%zu", bl_log_q(ctx->revoked_file), n);
     return 0;
+}
+
+int bl_tls_ctx_reload_certs(bl_tls_ctx_t *ctx, int *changed)
+{
+    if (changed)
+        *changed = 0;
+    SSL_CTX *ssl = ssl_build(ctx);
+    if (!ssl) {
+        BL_ERR("tls_reload_failed", "cert=%s key=%s ca=%s (the certificate in use stays)",
+               bl_log_q(ctx->cert_file), bl_log_q(ctx->key_file),
+               bl_log_q(ctx->ca_file ? ctx->ca_file : ""));
+        return BL_ECONFIG;
+    }
+    const X509 *was = SSL_CTX_get0_certificate(ctx->ssl);
+    const X509 *now = SSL_CTX_get0_certificate(ssl);
+    int differs = !was || !now || X509_cmp(was, now) != 0;
+    /* Connections made before keep the old context: SSL_new took a reference. */
+    SSL_CTX_free(ctx->ssl);
+    ctx->ssl = ssl;
+    if (changed)
+        *changed = differs;
+    log_cert(ctx, "tls_reloaded");
+    return 0;
+}
+
+void bl_tls_ctx_log_cert(const bl_tls_ctx_t *ctx)
+{
+    log_cert(ctx, "tls_certificate");
+}
+
+int64_t bl_tls_ctx_not_after(const bl_tls_ctx_t *ctx)
+{
+    return not_after(SSL_CTX_get0_certificate(ctx->ssl));
 }
 
 int bl_tls_ctx_set_revoked(bl_tls_ctx_t *ctx, const char *const *names, size_t n)
@@ -693,6 +803,7 @@ static void handshake_done(bl_tls_conn_t *c)
         return;
     }
     cert_names(peer, c->peer_name, sizeof c->peer_name);
+    c->peer_not_after = not_after(peer);
     int revoked = c->ctx->server && cert_revoked(c->ctx, peer);
     X509_free(peer);
     if (revoked) {
@@ -1318,6 +1429,11 @@ void bl_tls_conn_set_data(bl_tls_conn_t *c, void *data)
 const char *bl_tls_peer_name(const bl_tls_conn_t *c)
 {
     return c->peer_name;
+}
+
+int64_t bl_tls_peer_not_after(const bl_tls_conn_t *c)
+{
+    return c->peer_not_after;
 }
 
 const char *bl_tls_peer_addr(const bl_tls_conn_t *c)

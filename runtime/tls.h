@@ -44,6 +44,25 @@ void bl_tls_ctx_free(bl_tls_ctx_t *ctx);
 /* Re-reads the revoked-name file (e.g. on SIGHUP). New handshakes use the new
  * list; live connections of newly revoked names are closed by the server. */
 int bl_tls_ctx_reload_revoked(bl_tls_ctx_t *ctx);
+/* Reads the certificate, key and trust anchors again from the files ctx was
+ * made from (e.g. on SIGHUP, after a renewal). New handshakes use them; live
+ * connections keep what they were made with. On error (logged as
+ * tls_reload_failed) ctx keeps the files in use and BL_ECONFIG is returned.
+ * *changed (may be NULL) is 1 when the certificate presented differs. Call
+ * on the thread that makes ctx's connections. Logs tls_reloaded like
+ * bl_tls_ctx_log_cert. */
+int bl_tls_ctx_reload_certs(bl_tls_ctx_t *ctx, int *changed);
+/* Days left before a certificate expires under which its log line is a warning. */
+#define BL_TLS_EXPIRY_WARN_DAYS 21
+/* Logs the certificate ctx presents (tls_certificate): its names, its notAfter
+ * and the days left; a warning within BL_TLS_EXPIRY_WARN_DAYS of expiry, an
+ * error once expired. */
+void bl_tls_ctx_log_cert(const bl_tls_ctx_t *ctx);
+/* Logs the first certificate of pem (read from path) as bl_tls_ctx_log_cert
+ * does, and returns its notAfter in Unix seconds (0: none readable). */
+int64_t bl_tls_pem_log_cert(const char *path, const char *pem);
+/* notAfter of the certificate ctx presents, in Unix seconds (0: unreadable). */
+int64_t bl_tls_ctx_not_after(const bl_tls_ctx_t *ctx);
 /* Replaces the revoked-name list with names[0..n). */
 int bl_tls_ctx_set_revoked(bl_tls_ctx_t *ctx, const char *const *names, size_t n);
 /* 1 if name is on the revoked list. */
@@ -135,6 +154,9 @@ void bl_tls_close(bl_tls_conn_t *c, const char *reason);
 /* Stops (on = 0) or resumes reading from the peer: a receiver that cannot keep
  * up lets TCP push back on the sender instead of buffering. */
 void bl_tls_set_reading(bl_tls_conn_t *c, int on);
+
+/* notAfter of the peer's certificate in Unix seconds, once connected (0 before). */
+int64_t bl_tls_peer_not_after(const bl_tls_conn_t *c);
 
 void *bl_tls_conn_data(const bl_tls_conn_t *c);
 void bl_tls_conn_set_data(bl_tls_conn_t *c, void *data);

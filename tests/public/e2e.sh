@@ -182,5 +182,9 @@ grep -qi '^Strict-Transport-Security: max-age=' "$T/tls.hdr" || fail "no HSTS ov
 grep -qi '^Set-Cookie: blsync_csrf=.*; Secure' "$T/tls.hdr" || fail "the CSRF cookie is not Secure over TLS"
 tls "https://master.test:$PUB_PORT/api/lookup/192.0.2.30" | jq -e .listed >/dev/null || fail "lookup over TLS"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$PUB_URL/" || true)" = 000 ] || fail "plain HTTP answered on the TLS listener"
-ok "TLS: the page verifies with the configured certificate, HSTS and Secure cookie; no plain HTTP"
+# Its expiry, to the second, for the alert BlsyncCertificateExpiring.
+end=$(date -u -d "$(openssl x509 -noout -enddate -in "$T/pki/master.pem" | cut -d= -f2)" +%s)
+got=$(metric master blsync_master_public_certificate_expiry_timestamp_seconds | awk '{ printf "%d", $1 }')
+[ "$got" = "$end" ] || fail "the public certificate's expiry is exported as '$got', not $end"
+ok "TLS: the page verifies with the configured certificate, HSTS and Secure cookie; no plain HTTP; its expiry exported"
 finish
