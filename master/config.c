@@ -12,6 +12,7 @@
 #include "key.h"
 #include "log.h"
 #include "public.h"
+#include "tls.h"
 
 static const bl_conf_name_t sync_modes[] = {{"normal", 0}, {"full", 1}, {NULL, 0}};
 static const bl_conf_section_t sections[] = {
@@ -603,6 +604,21 @@ int master_config_check(const master_config_t *c, const char *path, FILE *out)
             return BL_EIO;
         }
         fclose(f);
+    }
+    /* The certificate, its key and the CA load together (what start-up and a
+     * SIGHUP do): systemctl reload runs this check before the signal. */
+    if (c->sync_enabled) {
+        bl_tls_config_t tc = {.cert_file = c->sync.cert_file,
+                              .key_file = c->sync.tls_key_file,
+                              .ca_file = c->sync.ca_file[0] ? c->sync.ca_file : NULL,
+                              .pinned_file = c->sync.pinned_file[0] ? c->sync.pinned_file : NULL};
+        bl_tls_ctx_t *ctx = NULL;
+        if (bl_tls_ctx_new_server(&tc, &ctx)) {
+            fprintf(out, "blsync-master: %s: [sync] cert %s, tls_key %s or ca %s unusable\n", path,
+                    c->sync.cert_file, c->sync.tls_key_file, c->sync.ca_file);
+            return BL_ECONFIG;
+        }
+        bl_tls_ctx_free(ctx);
     }
     if (!c->token[0])
         fprintf(out,

@@ -91,6 +91,11 @@ wait_until 10 logged m1 'event=tls_reload_failed' || fail "m1 did not report the
 own_cert_is m1 "$E2" || fail "m1's exported expiry changed after a failed reload"
 cp "$T/pki/master.key" "$T/master.key.good"
 echo "not a key" >"$T/pki/master.key"
+# systemctl reload runs the configuration check first: it refuses the files and sends no signal.
+if "$MASTER" --check-config -c "$T/master.conf" >"$T/check.out" 2>&1; then
+    fail "--check-config took a damaged key"
+fi
+grep -q 'tls_key .* unusable' "$T/check.out" || fail "--check-config: $(cat "$T/check.out")"
 mark master
 kill -HUP "${PID[master]}"
 wait_until 10 logged master 'event=tls_reload_failed' || fail "the master did not report the damaged key"
