@@ -904,7 +904,10 @@ static int answer_sections(const mirror_dns_ctx_t *c, resp_t *r, const query_t *
     size_t reserve = r->opt ? opt_size(c, x) : 0;
     if (r->w.lim < 12 + x->qname_len + 4 + reserve)
         return -1; /* cannot happen with lim >= 512 */
-    r->flags |= F_AA;
+    /* class ANY is answered from the IN data but never with authority: no
+     * server can know it holds every class (RFC 1034 3.7.1, RFC 1035 6.2) */
+    if (x->qclass != C_ANY)
+        r->flags |= F_AA;
     r->w.lim -= reserve;
     w_question(&r->w, x);
     size_t qend = r->w.n;

@@ -464,6 +464,29 @@ static void test_fmt_addr6(void)
     }
 }
 
+/* QCLASS ANY: answered from the IN data, never authoritative (RFC 1034
+ * 3.7.1, RFC 1035 6.2: a server cannot know it holds every class). */
+static void test_qclass_any(void)
+{
+    uint8_t q[600], out[4096];
+    int rc;
+    const char *names[] = {"5.2.0.192.bl.example.org", "9.9.9.9.bl.example.org", "bl.example.org"};
+    const int want_rc[] = {MIRROR_RC_NOERROR, MIRROR_RC_NXDOMAIN, MIRROR_RC_NOERROR};
+    const unsigned want_an[] = {1, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        size_t ql = mkq(q, names[i], 1, 0, 0, 0);
+        q[ql - 1] = 255; /* QCLASS ANY */
+        size_t n = mirror_dns_answer(&ctx, q, ql, out, sizeof out, 0, &rc);
+        ASSERT(n > 12);
+        ASSERT_EQ(out[2] & 0x04, 0); /* AA clear */
+        ASSERT_EQ(rc, want_rc[i]);
+        ASSERT_EQ(u16(out + 6), want_an[i]);
+        q[ql - 1] = 1; /* the same query in class IN is authoritative */
+        n = mirror_dns_answer(&ctx, q, ql, out, sizeof out, 0, &rc);
+        ASSERT(out[2] & 0x04);
+    }
+}
+
 int main(void)
 {
     setup();
@@ -473,6 +496,7 @@ int main(void)
     RUN(test_batch);
     RUN(test_zones);
     RUN(test_edns_and_truncation);
+    RUN(test_qclass_any);
     RUN(test_soa_left_out);
     RUN(test_txt_expand);
     RUN(test_fmt_addr6);
