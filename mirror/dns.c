@@ -130,10 +130,47 @@ static int unreadable(query_t *x, int notimp)
     return notimp ? MIRROR_RC_NOTIMP : MIRROR_RC_FORMERR;
 }
 
-/* Parses the question and the additional section; returns an rcode, or -1
- * to drop. An opcode other than QUERY is NOTIMP; when the rest reads as a
- * query, its question and OPT record are kept for the answer (RFC 6891 7:
- * an OPT in the request, an OPT in the response). */
+/* One resource record of a query's authority or additional section. */
+typedef struct {
+    uint16_t type, cls, rdlen;
+    uint32_t ttl;
+    const uint8_t *rdata;
+    int root; /* the owner is the root */
+} rr_t;
+
+/* Reads one resource record at rd into *rr (its owner name is skipped:
+ * labels, a pointer ends it); returns -1 when it does not read. */
+static int read_rr(bl_rd_t *rd, rr_t *rr)
+{
+    rr->root = 1;
+    for (unsigned hops = 0;; hops++) {
+        uint8_t l = bl_rd_u8(rd);
+        if (bl_rd_err(rd) || hops > 127)
+            return -1;
+        if (l == 0)
+            break;
+        rr->root = 0;
+        if ((l & 0xc0) == 0xc0) {
+            bl_rd_u8(rd);
+            break;
+        }
+        if (l & 0xc0)
+            return -1;
+        bl_rd_ptr(rd, l);
+    }
+    rr->type = bl_rd_u16be(rd);
+    rr->cls = bl_rd_u16be(rd);
+    rr->ttl = bl_rd_u32be(rd);
+    rr->rdlen = bl_rd_u16be(rd);
+    rr->rdata = bl_rd_ptr(rd, rr->rdlen);
+    return bl_rd_err(rd) ? -1 : 0;
+}
+
+/* Parses the question, an IXFR's authority section and the additional
+ * section; returns an rcode, or -1 to drop. An opcode other than QUERY is
+ * NOTIMP; when the rest reads as a query, its question and OPT record are
+ * kept for the answer (RFC 6891 7: an OPT in the request, an OPT in the
+ * response). */
 static int parse(const uint8_t *q, size_t qlen, query_t *x)
 {
     bl_rd_t rd;
@@ -147,7 +184,7 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
     if (x->flags & F_QR)
         return -1;
     int notimp = ((x->flags >> 11) & 0xf) != 0;
-    if (qd != 1 || an != 0 || ns != 0)
+    if (qd != 1 || an != 0)
         return unreadable(x, notimp);
     x->qname = rd.p;
     x->nlab = 0;
@@ -170,36 +207,23 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
     if (bl_rd_err(&rd))
         return unreadable(x, notimp);
     x->has_opt = 0;
-    for (unsigned i = 0; i < ar; i++) {
-        /* owner name: skip labels, a pointer ends it */
-        int root = 1;
-        for (unsigned hops = 0;; hops++) {
-            uint8_t l = bl_rd_u8(&rd);
-            if (bl_rd_err(&rd) || hops > 127)
-                return unreadable(x, notimp);
-            if (l == 0)
-                break;
-            root = 0;
-            if ((l & 0xc0) == 0xc0) {
-                bl_rd_u8(&rd);
-                break;
-            }
-            if (l & 0xc0)
-                return unreadable(x, notimp);
-            bl_rd_ptr(&rd, l);
-        }
-        uint16_t type = bl_rd_u16be(&rd), cls = bl_rd_u16be(&rd);
-        uint32_t ttl = bl_rd_u32be(&rd);
-        uint16_t rdlen = bl_rd_u16be(&rd);
-        const uint8_t *rdata = bl_rd_ptr(&rd, rdlen);
-        if (bl_rd_err(&rd))
+    rr_t rr;
+    /* only an IXFR query has an authority section: the client's SOA (RFC
+     * 1995 3), skipped (transfers are refused) */
+    if (ns && x->qtype != T_IXFR)
+        return unreadable(x, notimp);
+    for (unsigned i = 0; i < ns; i++)
+        if (read_rr(&rd, &rr) || rr.type == T_OPT)
             return unreadable(x, notimp);
-        if (type != T_OPT)
+    for (unsigned i = 0; i < ar; i++) {
+        if (read_rr(&rd, &rr))
+            return unreadable(x, notimp);
+        if (rr.type != T_OPT)
             continue; /* TSIG and friends: not supported, ignored */
-        if (!root || x->has_opt)
+        if (!rr.root || x->has_opt)
             return unreadable(x, notimp); /* RFC 6891 6.1.1 */
         bl_rd_t o;
-        bl_rd_init(&o, rdata, rdlen);
+        bl_rd_init(&o, rr.rdata, rr.rdlen);
         while (bl_rd_left(&o) > 0) {
             uint16_t code = bl_rd_u16be(&o);
             bl_rd_ptr(&o, bl_rd_u16be(&o));
@@ -209,9 +233,9 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
         if (bl_rd_err(&o))
             return unreadable(x, notimp);
         x->has_opt = 1;
-        x->opt_payload = cls < 512 ? 512 : cls;
-        x->opt_version = (uint8_t)(ttl >> 16);
-        x->opt_flags = (uint16_t)ttl & 0x8000;
+        x->opt_payload = rr.cls < 512 ? 512 : rr.cls;
+        x->opt_version = (uint8_t)(rr.ttl >> 16);
+        x->opt_flags = (uint16_t)rr.ttl & 0x8000;
     }
     return notimp ? MIRROR_RC_NOTIMP : 0;
 }

@@ -487,6 +487,40 @@ static void test_qclass_any(void)
     }
 }
 
+/* An IXFR query carries the client's SOA in its authority section (RFC 1995
+ * 3): refused like AXFR, not taken for a malformed query; any other query
+ * with an authority section, or an OPT there, is FORMERR. */
+static void test_ixfr_authority(void)
+{
+    uint8_t q[600], out[4096];
+    int rc;
+    size_t ql = mkq(q, "bl.example.org", 251, 0, 0, 0);
+    q[9] = 1; /* NSCOUNT */
+    /* owner (a pointer to the question), SOA IN, TTL 0, 22 bytes of data:
+     * root MNAME and RNAME, serial 1, four zero timers */
+    uint8_t soa[12 + 22] = {0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 0, 0, 22};
+    soa[12 + 5] = 1;
+    memcpy(q + ql, soa, sizeof soa);
+    size_t n = mirror_dns_answer(&ctx, q, ql + sizeof soa, out, sizeof out, 1, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_REFUSED);
+    ASSERT_EQ(u16(out + 4), 1); /* the question is echoed */
+    ASSERT_EQ(n, ql);
+    /* the same record in an A query's authority section: FORMERR */
+    q[ql - 3] = 1;
+    mirror_dns_answer(&ctx, q, ql + sizeof soa, out, sizeof out, 1, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_FORMERR);
+    /* an OPT in an IXFR's authority section: FORMERR (RFC 6891 6.1.1) */
+    q[ql - 3] = 251;
+    static const uint8_t opt[] = {0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0};
+    memcpy(q + ql, opt, sizeof opt);
+    mirror_dns_answer(&ctx, q, ql + sizeof opt, out, sizeof out, 1, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_FORMERR);
+    /* an authority record cut short: FORMERR */
+    memcpy(q + ql, soa, sizeof soa);
+    mirror_dns_answer(&ctx, q, ql + sizeof soa - 1, out, sizeof out, 1, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_FORMERR);
+}
+
 int main(void)
 {
     setup();
@@ -497,6 +531,7 @@ int main(void)
     RUN(test_zones);
     RUN(test_edns_and_truncation);
     RUN(test_qclass_any);
+    RUN(test_ixfr_authority);
     RUN(test_soa_left_out);
     RUN(test_txt_expand);
     RUN(test_fmt_addr6);
