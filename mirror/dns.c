@@ -661,20 +661,30 @@ static void resp_init(resp_t *r, const mirror_dns_ctx_t *c, const query_t *x, in
     r->denied = 0;
 }
 
+/* Whether a well-formed query of any class asks for something it may: 0,
+ * or 1 with the rcode of a header and question response set in r (BADVERS
+ * for an EDNS version other than 0, RFC 6891 6.1.3; FORMERR for QTYPE OPT). */
+static int edns_or_qtype_error(const query_t *x, resp_t *r)
+{
+    if (x->has_opt && x->opt_version != 0) {
+        r->ext_rc = 1; /* BADVERS = 16: upper bits in OPT, header rcode 0 */
+        return 1;
+    }
+    if (x->qtype == T_OPT) {
+        r->rc = MIRROR_RC_FORMERR;
+        return 1;
+    }
+    return 0;
+}
+
 /* Whether a well-formed query can be answered from a zone: returns the
  * zone's data (*zp the zone), or NULL with the rcode of a header and
  * question response set in r. */
 static const mirror_zdata_t *admit(const mirror_dns_ctx_t *c, const query_t *x, resp_t *r,
                                    const mirror_zone_t **zp)
 {
-    if (x->has_opt && x->opt_version != 0) {
-        r->ext_rc = 1; /* BADVERS = 16: upper bits in OPT, header rcode 0 */
+    if (edns_or_qtype_error(x, r))
         return NULL;
-    }
-    if (x->qtype == T_OPT) {
-        r->rc = MIRROR_RC_FORMERR;
-        return NULL;
-    }
     if (x->qclass != C_IN && x->qclass != C_ANY) {
         r->rc = MIRROR_RC_REFUSED;
         return NULL;
@@ -1044,7 +1054,7 @@ static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_
     }
     const mirror_zone_t *z = NULL;
     const mirror_zdata_t *d = NULL;
-    int chaos = rc == 0 && x->qclass == C_CH && c->identity;
+    int chaos = rc == 0 && x->qclass == C_CH && c->identity && !edns_or_qtype_error(x, &r);
     if (chaos)
         answer_chaos(c, &r, x);
     else if (rc == 0)

@@ -521,6 +521,36 @@ static void test_ixfr_authority(void)
     ASSERT_EQ(rc, MIRROR_RC_FORMERR);
 }
 
+/* Class CH (id.server) gets the checks of every class: BADVERS for EDNS
+ * version 1 (RFC 6891 6.1.3), FORMERR for QTYPE OPT. */
+static void test_chaos_edns(void)
+{
+    mirror_dns_ctx_t ch = ctx;
+    ch.identity = "m1";
+    ch.identity_len = 2;
+    uint8_t q[600], out[4096];
+    int rc;
+    const char *name = "id.server";
+    size_t cls = 12 + strlen(name) + 2 + 3; /* the low byte of QCLASS */
+    size_t ql = mkq(q, name, 16, 1, 1232, 0);
+    q[cls] = 3;
+    size_t n = mirror_dns_answer(&ch, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NOERROR);
+    ASSERT_EQ(u16(out + 6), 1);
+    ql = mkq(q, name, 16, 1, 1232, 1);
+    q[cls] = 3;
+    n = mirror_dns_answer(&ch, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_BADVERS);
+    ASSERT_EQ(u16(out + 6), 0);
+    ASSERT_EQ(u16(out + 10), 1);
+    ASSERT_EQ(out[n - 6], 1); /* extended rcode 1 -> 16 */
+    ql = mkq(q, name, 41, 0, 0, 0);
+    q[cls] = 3;
+    mirror_dns_answer(&ch, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_FORMERR);
+    ASSERT_EQ(u16(out + 6), 0);
+}
+
 int main(void)
 {
     setup();
@@ -532,6 +562,7 @@ int main(void)
     RUN(test_edns_and_truncation);
     RUN(test_qclass_any);
     RUN(test_ixfr_authority);
+    RUN(test_chaos_edns);
     RUN(test_soa_left_out);
     RUN(test_txt_expand);
     RUN(test_fmt_addr6);
