@@ -989,7 +989,8 @@ static int answer_sections(const mirror_dns_ctx_t *c, resp_t *r, const query_t *
 
 /* x is a class CH query and an identity is configured: the identity as
  * the TXT record of id.server and hostname.bind (RFC 4892), NODATA for
- * their other types, REFUSED for any other name. */
+ * their other types, REFUSED for any other name and for a zone transfer
+ * (an empty NOERROR is no AXFR response, RFC 5936 2.2). */
 static void answer_chaos(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x)
 {
     static const uint8_t id_server[] = "\2id\6server", hostname_bind[] = "\10hostname\4bind";
@@ -1003,7 +1004,7 @@ static void answer_chaos(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x)
         known = j == n && x->qname_len == n;
     }
     w_question(&r->w, x);
-    if (!known) {
+    if (!known || x->qtype == T_AXFR || x->qtype == T_IXFR) {
         r->rc = MIRROR_RC_REFUSED;
         return;
     }

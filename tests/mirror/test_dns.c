@@ -522,7 +522,7 @@ static void test_ixfr_authority(void)
 }
 
 /* Class CH (id.server) gets the checks of every class: BADVERS for EDNS
- * version 1 (RFC 6891 6.1.3), FORMERR for QTYPE OPT. */
+ * version 1 (RFC 6891 6.1.3), FORMERR for QTYPE OPT, REFUSED for AXFR. */
 static void test_chaos_edns(void)
 {
     mirror_dns_ctx_t ch = ctx;
@@ -548,6 +548,19 @@ static void test_chaos_edns(void)
     q[cls] = 3;
     mirror_dns_answer(&ch, q, ql, out, sizeof out, 0, &rc);
     ASSERT_EQ(rc, MIRROR_RC_FORMERR);
+    ASSERT_EQ(u16(out + 6), 0); /* a zone transfer of it: REFUSED, as in class IN (an empty NOERROR
+                                 * is no AXFR response); other types: NODATA */
+    for (uint16_t t = 251; t <= 252; t++) {
+        ql = mkq(q, name, t, 0, 0, 0);
+        q[cls] = 3;
+        mirror_dns_answer(&ch, q, ql, out, sizeof out, 1, &rc);
+        ASSERT_EQ(rc, MIRROR_RC_REFUSED);
+        ASSERT_EQ(out[2] & 0x04, 0);
+    }
+    ql = mkq(q, name, 1, 0, 0, 0);
+    q[cls] = 3;
+    mirror_dns_answer(&ch, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NOERROR);
     ASSERT_EQ(u16(out + 6), 0);
 }
 
