@@ -130,10 +130,47 @@ static int unreadable(query_t *x, int notimp)
     return notimp ? MIRROR_RC_NOTIMP : MIRROR_RC_FORMERR;
 }
 
-/* Parses the question and the additional section; returns an rcode, or -1
- * to drop. An opcode other than QUERY is NOTIMP; when the rest reads as a
- * query, its question and OPT record are kept for the answer (RFC 6891 7:
- * an OPT in the request, an OPT in the response). */
+/* One resource record of a query's authority or additional section. */
+typedef struct {
+    uint16_t type, cls, rdlen;
+    uint32_t ttl;
+    const uint8_t *rdata;
+    int root; /* the owner is the root */
+} rr_t;
+
+/* Reads one resource record at rd into *rr (its owner name is skipped:
+ * labels, a pointer ends it); returns -1 when it does not read. */
+static int read_rr(bl_rd_t *rd, rr_t *rr)
+{
+    rr->root = 1;
+    for (unsigned hops = 0;; hops++) {
+        uint8_t l = bl_rd_u8(rd);
+        if (bl_rd_err(rd) || hops > 127)
+            return -1;
+        if (l == 0)
+            break;
+        rr->root = 0;
+        if ((l & 0xc0) == 0xc0) {
+            bl_rd_u8(rd);
+            break;
+        }
+        if (l & 0xc0)
+            return -1;
+        bl_rd_ptr(rd, l);
+    }
+    rr->type = bl_rd_u16be(rd);
+    rr->cls = bl_rd_u16be(rd);
+    rr->ttl = bl_rd_u32be(rd);
+    rr->rdlen = bl_rd_u16be(rd);
+    rr->rdata = bl_rd_ptr(rd, rr->rdlen);
+    return bl_rd_err(rd) ? -1 : 0;
+}
+
+/* Parses the question, an IXFR's authority section and the additional
+ * section; returns an rcode, or -1 to drop. An opcode other than QUERY is
+ * NOTIMP; when the rest reads as a query, its question and OPT record are
+ * kept for the answer (RFC 6891 7: an OPT in the request, an OPT in the
+ * response). */
 static int parse(const uint8_t *q, size_t qlen, query_t *x)
 {
     bl_rd_t rd;
@@ -147,7 +184,7 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
     if (x->flags & F_QR)
         return -1;
     int notimp = ((x->flags >> 11) & 0xf) != 0;
-    if (qd != 1 || an != 0 || ns != 0)
+    if (qd != 1 || an != 0)
         return unreadable(x, notimp);
     x->qname = rd.p;
     x->nlab = 0;
@@ -170,36 +207,23 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
     if (bl_rd_err(&rd))
         return unreadable(x, notimp);
     x->has_opt = 0;
-    for (unsigned i = 0; i < ar; i++) {
-        /* owner name: skip labels, a pointer ends it */
-        int root = 1;
-        for (unsigned hops = 0;; hops++) {
-            uint8_t l = bl_rd_u8(&rd);
-            if (bl_rd_err(&rd) || hops > 127)
-                return unreadable(x, notimp);
-            if (l == 0)
-                break;
-            root = 0;
-            if ((l & 0xc0) == 0xc0) {
-                bl_rd_u8(&rd);
-                break;
-            }
-            if (l & 0xc0)
-                return unreadable(x, notimp);
-            bl_rd_ptr(&rd, l);
-        }
-        uint16_t type = bl_rd_u16be(&rd), cls = bl_rd_u16be(&rd);
-        uint32_t ttl = bl_rd_u32be(&rd);
-        uint16_t rdlen = bl_rd_u16be(&rd);
-        const uint8_t *rdata = bl_rd_ptr(&rd, rdlen);
-        if (bl_rd_err(&rd))
+    rr_t rr;
+    /* only an IXFR query has an authority section: the client's SOA (RFC
+     * 1995 3), skipped (transfers are refused) */
+    if (ns && x->qtype != T_IXFR)
+        return unreadable(x, notimp);
+    for (unsigned i = 0; i < ns; i++)
+        if (read_rr(&rd, &rr) || rr.type == T_OPT)
             return unreadable(x, notimp);
-        if (type != T_OPT)
+    for (unsigned i = 0; i < ar; i++) {
+        if (read_rr(&rd, &rr))
+            return unreadable(x, notimp);
+        if (rr.type != T_OPT)
             continue; /* TSIG and friends: not supported, ignored */
-        if (!root || x->has_opt)
+        if (!rr.root || x->has_opt)
             return unreadable(x, notimp); /* RFC 6891 6.1.1 */
         bl_rd_t o;
-        bl_rd_init(&o, rdata, rdlen);
+        bl_rd_init(&o, rr.rdata, rr.rdlen);
         while (bl_rd_left(&o) > 0) {
             uint16_t code = bl_rd_u16be(&o);
             bl_rd_ptr(&o, bl_rd_u16be(&o));
@@ -209,9 +233,9 @@ static int parse(const uint8_t *q, size_t qlen, query_t *x)
         if (bl_rd_err(&o))
             return unreadable(x, notimp);
         x->has_opt = 1;
-        x->opt_payload = cls < 512 ? 512 : cls;
-        x->opt_version = (uint8_t)(ttl >> 16);
-        x->opt_flags = (uint16_t)ttl & 0x8000;
+        x->opt_payload = rr.cls < 512 ? 512 : rr.cls;
+        x->opt_version = (uint8_t)(rr.ttl >> 16);
+        x->opt_flags = (uint16_t)rr.ttl & 0x8000;
     }
     return notimp ? MIRROR_RC_NOTIMP : 0;
 }
@@ -637,20 +661,30 @@ static void resp_init(resp_t *r, const mirror_dns_ctx_t *c, const query_t *x, in
     r->denied = 0;
 }
 
+/* Whether a well-formed query of any class asks for something it may: 0,
+ * or 1 with the rcode of a header and question response set in r (BADVERS
+ * for an EDNS version other than 0, RFC 6891 6.1.3; FORMERR for QTYPE OPT). */
+static int edns_or_qtype_error(const query_t *x, resp_t *r)
+{
+    if (x->has_opt && x->opt_version != 0) {
+        r->ext_rc = 1; /* BADVERS = 16: upper bits in OPT, header rcode 0 */
+        return 1;
+    }
+    if (x->qtype == T_OPT) {
+        r->rc = MIRROR_RC_FORMERR;
+        return 1;
+    }
+    return 0;
+}
+
 /* Whether a well-formed query can be answered from a zone: returns the
  * zone's data (*zp the zone), or NULL with the rcode of a header and
  * question response set in r. */
 static const mirror_zdata_t *admit(const mirror_dns_ctx_t *c, const query_t *x, resp_t *r,
                                    const mirror_zone_t **zp)
 {
-    if (x->has_opt && x->opt_version != 0) {
-        r->ext_rc = 1; /* BADVERS = 16: upper bits in OPT, header rcode 0 */
+    if (edns_or_qtype_error(x, r))
         return NULL;
-    }
-    if (x->qtype == T_OPT) {
-        r->rc = MIRROR_RC_FORMERR;
-        return NULL;
-    }
     if (x->qclass != C_IN && x->qclass != C_ANY) {
         r->rc = MIRROR_RC_REFUSED;
         return NULL;
@@ -904,7 +938,10 @@ static int answer_sections(const mirror_dns_ctx_t *c, resp_t *r, const query_t *
     size_t reserve = r->opt ? opt_size(c, x) : 0;
     if (r->w.lim < 12 + x->qname_len + 4 + reserve)
         return -1; /* cannot happen with lim >= 512 */
-    r->flags |= F_AA;
+    /* class ANY is answered from the IN data but never with authority: no
+     * server can know it holds every class (RFC 1034 3.7.1, RFC 1035 6.2) */
+    if (x->qclass != C_ANY)
+        r->flags |= F_AA;
     r->w.lim -= reserve;
     w_question(&r->w, x);
     size_t qend = r->w.n;
@@ -952,7 +989,8 @@ static int answer_sections(const mirror_dns_ctx_t *c, resp_t *r, const query_t *
 
 /* x is a class CH query and an identity is configured: the identity as
  * the TXT record of id.server and hostname.bind (RFC 4892), NODATA for
- * their other types, REFUSED for any other name. */
+ * their other types, REFUSED for any other name and for a zone transfer
+ * (an empty NOERROR is no AXFR response, RFC 5936 2.2). */
 static void answer_chaos(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x)
 {
     static const uint8_t id_server[] = "\2id\6server", hostname_bind[] = "\10hostname\4bind";
@@ -966,7 +1004,7 @@ static void answer_chaos(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x)
         known = j == n && x->qname_len == n;
     }
     w_question(&r->w, x);
-    if (!known) {
+    if (!known || x->qtype == T_AXFR || x->qtype == T_IXFR) {
         r->rc = MIRROR_RC_REFUSED;
         return;
     }
@@ -1017,7 +1055,7 @@ static size_t answer(const mirror_dns_ctx_t *c, const query_t *x, int rc, uint8_
     }
     const mirror_zone_t *z = NULL;
     const mirror_zdata_t *d = NULL;
-    int chaos = rc == 0 && x->qclass == C_CH && c->identity;
+    int chaos = rc == 0 && x->qclass == C_CH && c->identity && !edns_or_qtype_error(x, &r);
     if (chaos)
         answer_chaos(c, &r, x);
     else if (rc == 0)

@@ -118,7 +118,10 @@ ok "apex SOA and NS"
 expect_status m1 REFUSED 2.0.0.127.example.com A
 expect_status m1 REFUSED example.org SOA
 dq m1 +tcp $Z AXFR | grep -q "Transfer failed\|REFUSED" || fail "AXFR not refused"
-ok "REFUSED for other zones and AXFR"
+# an IXFR query carries the client's SOA in its authority section (RFC 1995)
+out=$(kdig @127.0.0.1 -p "$PORT" +tcp IXFR=1 $Z 2>&1) || true
+grep -q "REFUSED" <<<"$out" || fail "IXFR not refused: $out"
+ok "REFUSED for other zones, AXFR and IXFR"
 
 # opcode and format errors
 expect_status m1 NOTIMP +opcode=2 2.0.0.127.$Z A

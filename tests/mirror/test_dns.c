@@ -464,6 +464,106 @@ static void test_fmt_addr6(void)
     }
 }
 
+/* QCLASS ANY: answered from the IN data, never authoritative (RFC 1034
+ * 3.7.1, RFC 1035 6.2: a server cannot know it holds every class). */
+static void test_qclass_any(void)
+{
+    uint8_t q[600], out[4096];
+    int rc;
+    const char *names[] = {"5.2.0.192.bl.example.org", "9.9.9.9.bl.example.org", "bl.example.org"};
+    const int want_rc[] = {MIRROR_RC_NOERROR, MIRROR_RC_NXDOMAIN, MIRROR_RC_NOERROR};
+    const unsigned want_an[] = {1, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        size_t ql = mkq(q, names[i], 1, 0, 0, 0);
+        q[ql - 1] = 255; /* QCLASS ANY */
+        size_t n = mirror_dns_answer(&ctx, q, ql, out, sizeof out, 0, &rc);
+        ASSERT(n > 12);
+        ASSERT_EQ(out[2] & 0x04, 0); /* AA clear */
+        ASSERT_EQ(rc, want_rc[i]);
+        ASSERT_EQ(u16(out + 6), want_an[i]);
+        q[ql - 1] = 1; /* the same query in class IN is authoritative */
+        n = mirror_dns_answer(&ctx, q, ql, out, sizeof out, 0, &rc);
+        ASSERT(out[2] & 0x04);
+    }
+}
+
+/* An IXFR query carries the client's SOA in its authority section (RFC 1995
+ * 3): refused like AXFR, not taken for a malformed query; any other query
+ * with an authority section, or an OPT there, is FORMERR. */
+static void test_ixfr_authority(void)
+{
+    uint8_t q[600], out[4096];
+    int rc;
+    size_t ql = mkq(q, "bl.example.org", 251, 0, 0, 0);
+    q[9] = 1; /* NSCOUNT */
+    /* owner (a pointer to the question), SOA IN, TTL 0, 22 bytes of data:
+     * root MNAME and RNAME, serial 1, four zero timers */
+    uint8_t soa[12 + 22] = {0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 0, 0, 22};
+    soa[12 + 5] = 1;
+    memcpy(q + ql, soa, sizeof soa);
+    size_t n = mirror_dns_answer(&ctx, q, ql + sizeof soa, out, sizeof out, 1, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_REFUSED);
+    ASSERT_EQ(u16(out + 4), 1); /* the question is echoed */
+    ASSERT_EQ(n, ql);
+    /* the same record in an A query's authority section: FORMERR */
+    q[ql - 3] = 1;
+    mirror_dns_answer(&ctx, q, ql + sizeof soa, out, sizeof out, 1, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_FORMERR);
+    /* an OPT in an IXFR's authority section: FORMERR (RFC 6891 6.1.1) */
+    q[ql - 3] = 251;
+    static const uint8_t opt[] = {0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0};
+    memcpy(q + ql, opt, sizeof opt);
+    mirror_dns_answer(&ctx, q, ql + sizeof opt, out, sizeof out, 1, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_FORMERR);
+    /* an authority record cut short: FORMERR */
+    memcpy(q + ql, soa, sizeof soa);
+    mirror_dns_answer(&ctx, q, ql + sizeof soa - 1, out, sizeof out, 1, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_FORMERR);
+}
+
+/* Class CH (id.server) gets the checks of every class: BADVERS for EDNS
+ * version 1 (RFC 6891 6.1.3), FORMERR for QTYPE OPT, REFUSED for AXFR. */
+static void test_chaos_edns(void)
+{
+    mirror_dns_ctx_t ch = ctx;
+    ch.identity = "m1";
+    ch.identity_len = 2;
+    uint8_t q[600], out[4096];
+    int rc;
+    const char *name = "id.server";
+    size_t cls = 12 + strlen(name) + 2 + 3; /* the low byte of QCLASS */
+    size_t ql = mkq(q, name, 16, 1, 1232, 0);
+    q[cls] = 3;
+    size_t n = mirror_dns_answer(&ch, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NOERROR);
+    ASSERT_EQ(u16(out + 6), 1);
+    ql = mkq(q, name, 16, 1, 1232, 1);
+    q[cls] = 3;
+    n = mirror_dns_answer(&ch, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_BADVERS);
+    ASSERT_EQ(u16(out + 6), 0);
+    ASSERT_EQ(u16(out + 10), 1);
+    ASSERT_EQ(out[n - 6], 1); /* extended rcode 1 -> 16 */
+    ql = mkq(q, name, 41, 0, 0, 0);
+    q[cls] = 3;
+    mirror_dns_answer(&ch, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_FORMERR);
+    ASSERT_EQ(u16(out + 6), 0); /* a zone transfer of it: REFUSED, as in class IN (an empty NOERROR
+                                 * is no AXFR response); other types: NODATA */
+    for (uint16_t t = 251; t <= 252; t++) {
+        ql = mkq(q, name, t, 0, 0, 0);
+        q[cls] = 3;
+        mirror_dns_answer(&ch, q, ql, out, sizeof out, 1, &rc);
+        ASSERT_EQ(rc, MIRROR_RC_REFUSED);
+        ASSERT_EQ(out[2] & 0x04, 0);
+    }
+    ql = mkq(q, name, 1, 0, 0, 0);
+    q[cls] = 3;
+    mirror_dns_answer(&ch, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NOERROR);
+    ASSERT_EQ(u16(out + 6), 0);
+}
+
 int main(void)
 {
     setup();
@@ -473,6 +573,9 @@ int main(void)
     RUN(test_batch);
     RUN(test_zones);
     RUN(test_edns_and_truncation);
+    RUN(test_qclass_any);
+    RUN(test_ixfr_authority);
+    RUN(test_chaos_edns);
     RUN(test_soa_left_out);
     RUN(test_txt_expand);
     RUN(test_fmt_addr6);
