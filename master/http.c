@@ -350,11 +350,17 @@ static void changed(master_http_ctx_t *ctx)
         ctx->changed(ctx->changed_arg);
 }
 
+/* 503 (with Retry-After, see send_buf): nothing was stored; why names the
+ * store's fault when it has one (the health check reports the same). */
 static int store_fail(master_http_ctx_t *ctx, bl_buf_t *out, int rc)
 {
     ctx->stats.store_errors_total++;
-    char why[128];
-    snprintf(why, sizeof why, "store error: %s", bl_strerror(rc));
+    char why[256];
+    const char *fault = master_store_fault(ctx->store);
+    if (fault)
+        snprintf(why, sizeof why, "store unavailable: %s", fault);
+    else
+        snprintf(why, sizeof why, "store error: %s", bl_strerror(rc));
     return error_json(out, 503, why);
 }
 
@@ -1425,6 +1431,10 @@ static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, bl_buf_
     MHD_add_response_header(r, "Content-Type", "application/json");
     if (allow)
         MHD_add_response_header(r, "Allow", allow);
+    /* Nothing was done (the store cannot be written, or memory ran out): a
+     * client that sends again later loses nothing. */
+    if (status == 503)
+        MHD_add_response_header(r, "Retry-After", "5");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;

@@ -208,12 +208,29 @@ int master_key_decode(const void *b, size_t n, bl_prefix_t *out)
     return bl_prefix_check(out) ? BL_EFIELD : 0;
 }
 
+/* How long a statement waits for a write lock another process holds; while
+ * one has been held past that (the BUSY fault), STORE_BUSY_FAULT_MS, so that
+ * requests are refused at once instead of each holding a thread that long. */
+#define STORE_BUSY_MS       10000
+#define STORE_BUSY_FAULT_MS 200
+
 /* Remembers a failure that says the store cannot be written (read-only file or directory, full
  * disk, I/O error, a damaged file): the health checks report it until a write transaction
- * commits. Busy and constraint errors are the caller's business, not the store's health. */
+ * commits. A write lock held by another process past the busy timeout (an sqlite3 shell left
+ * in a transaction) is reported too, until a write transaction begins. Constraint errors are
+ * the caller's business, not the store's health. */
 static void note_fault(master_store_t *s, int ec)
 {
     switch (ec & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        if (atomic_exchange(&s->fault, SQLITE_BUSY) != SQLITE_BUSY) {
+            BL_ERR("store_locked", "msg=%s",
+                   bl_log_q("another process holds the store's write lock: reports and listings "
+                            "are refused (503) until it lets go"));
+            sqlite3_busy_timeout(s->db, STORE_BUSY_FAULT_MS);
+        }
+        break;
     case SQLITE_READONLY:
     case SQLITE_FULL:
     case SQLITE_IOERR:
@@ -233,6 +250,9 @@ const char *master_store_fault(const master_store_t *s)
     switch (s ? atomic_load(&s->fault) : 0) {
     case 0:
         return NULL;
+    case SQLITE_BUSY:
+        return "another process holds the store's write lock (an sqlite3 shell left in a "
+               "transaction?): the master cannot record reports or listings";
     case SQLITE_READONLY:
     case SQLITE_PERM:
         return "the store is read-only: the master cannot record reports or listings";
@@ -257,6 +277,8 @@ static int sqerr(master_store_t *s, const char *what)
         return BL_ENOSPC;
     if (ec == SQLITE_READONLY)
         return BL_EREADONLY;
+    if (ec == SQLITE_BUSY || ec == SQLITE_LOCKED)
+        return BL_EBUSY;
     if (ec == SQLITE_NOMEM)
         return BL_ENOMEM;
     return BL_EIO;
@@ -300,7 +322,10 @@ static int exec(master_store_t *s, const char *q)
         sqlite3_free(msg);
         int ec = sqlite3_errcode(s->db);
         note_fault(s, ec);
-        return ec == SQLITE_FULL ? BL_ENOSPC : ec == SQLITE_READONLY ? BL_EREADONLY : BL_EIO;
+        return ec == SQLITE_FULL                          ? BL_ENOSPC
+               : ec == SQLITE_READONLY                    ? BL_EREADONLY
+               : ec == SQLITE_BUSY || ec == SQLITE_LOCKED ? BL_EBUSY
+                                                          : BL_EIO;
     }
     return 0;
 }
@@ -437,7 +462,7 @@ static int store_connect(const char *path, const char *feed, int flags, master_s
                bl_log_q(s->db ? sqlite3_errmsg(s->db) : "out of memory"));
         return BL_EIO;
     }
-    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
     return 0;
 }
 
@@ -591,6 +616,11 @@ int master_store_begin(master_store_t *s)
     int rc = exec(s, "BEGIN IMMEDIATE");
     if (rc)
         return rc;
+    int busy = SQLITE_BUSY;
+    if (atomic_compare_exchange_strong(&s->fault, &busy, 0)) {
+        sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+        BL_INFO("store_writable", "msg=%s", bl_log_q("the store's write lock is free again"));
+    }
     s->in_tx = 1;
     s->dirty = 0;
     s->changes_at_begin = sqlite3_total_changes64(s->db);

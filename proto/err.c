@@ -46,6 +46,7 @@ static const struct {
     {BL_EPROTO, "protocol", "protocol violation"},
     {BL_EREADONLY, "read_only",
      "read-only: the daemon's user cannot write the file or its directory"},
+    {BL_EBUSY, "busy", "busy: another process holds its lock"},
 };
 
 static int find(int err)

@@ -42,6 +42,7 @@ enum {
     BL_ESTATE = -35,      /* operation not allowed in the current state */
     BL_EPROTO = -36,      /* protocol violation */
     BL_EREADONLY = -37,   /* a file or store that must be written is read-only */
+    BL_EBUSY = -38,       /* another process holds a lock for longer than allowed */
 };
 
 /* Returns a static, human-readable description of err. */
