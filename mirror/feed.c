@@ -815,6 +815,8 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
             rc = BL_ENOMEM;
             goto fail;
         }
+        if (im.kind == BL_RBLDNSD_IP4TRIE || im.kind == BL_RBLDNSD_IP6TRIE)
+            mirror_builder_first_wins(im.b);
         bl_rbldnsd_sink_t sink = {&im, import_rec, import_bad, &meta[i]};
         rc = bl_rbldnsd_parse((const char *)data, len, im.kind, &sink, &line, &msg);
         free(data);
