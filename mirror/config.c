@@ -588,7 +588,9 @@ static const bl_conf_opt_t opts[] = {
               "rotation."),
     SECONDS("ttl", ttl, "300", .flags = BL_CONF_HOT,
             BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_TTL]),
-            .help = "TTL of positive answers; it counts against the propagation window."),
+            .help = "TTL of positive answers; it counts against the propagation window.",
+            .doc = "A zone serving rbldnsd files without it answers as rbldnsd does: the first "
+                   "$TTL of the files, else 35m (2100 s, rbldnsd's default)."),
     SECONDS("neg_ttl", neg_ttl, "300", .flags = BL_CONF_HOT,
             BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_NEG_TTL]),
             .help = "Negative TTL and SOA minimum."),
