@@ -3,10 +3,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "acl.h"
 #include "config_util.h"
@@ -590,7 +592,9 @@ static const bl_conf_opt_t opts[] = {
               "rotation."),
     SECONDS("ttl", ttl, "300", .flags = BL_CONF_HOT,
             BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_TTL]),
-            .help = "TTL of positive answers; it counts against the propagation window."),
+            .help = "TTL of positive answers; it counts against the propagation window.",
+            .doc = "A zone serving rbldnsd files without it answers as rbldnsd does: the first "
+                   "$TTL of the files, else 35m (2100 s, rbldnsd's default)."),
     SECONDS("neg_ttl", neg_ttl, "300", .flags = BL_CONF_HOT,
             BL_CONF_LINE(mirror_zone_conf_t, set_line[MIRROR_ZSET_NEG_TTL]),
             .help = "Negative TTL and SOA minimum."),
@@ -684,6 +688,41 @@ void mirror_config_close(mirror_config_t *c)
     memset(c, 0, sizeof *c);
 }
 
+/* Marks a zone setting given with --set as set (set_line has no line for
+ * it), so that it stands over an rbldnsd file's $TTL, $SOA and $NS as the
+ * same line in the file would. */
+static void mark_cli_set(mirror_config_t *c, const char *section, const char *key)
+{
+    static const struct {
+        const char *key;
+        int which;
+    } keys[] = {{"ttl", MIRROR_ZSET_TTL},
+                {"neg_ttl", MIRROR_ZSET_NEG_TTL},
+                {"soa_minimum", MIRROR_ZSET_NEG_TTL},
+                {"soa_ttl", MIRROR_ZSET_SOA_TTL},
+                {"soa_refresh", MIRROR_ZSET_REFRESH},
+                {"soa_retry", MIRROR_ZSET_RETRY},
+                {"soa_expire", MIRROR_ZSET_EXPIRE},
+                {"soa_mname", MIRROR_ZSET_MNAME},
+                {"soa_rname", MIRROR_ZSET_RNAME},
+                {"ns", MIRROR_ZSET_NS}};
+    while (*section == ' ' || *section == '\t')
+        section++;
+    if (strncmp(section, "zone", 4) || !c->nzones)
+        return;
+    const char *name = section + 4;
+    while (*name == ' ' || *name == '\t')
+        name++;
+    size_t nl = strcspn(name, " \t");
+    mirror_zone_conf_t *z = nl ? NULL : &c->zones[c->nzones - 1]; /* [zone]: the last one */
+    for (unsigned i = 0; i < c->nzones && !z; i++)
+        if (strlen(c->zones[i].name) == nl && !strncasecmp(c->zones[i].name, name, nl))
+            z = &c->zones[i];
+    for (size_t i = 0; z && i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(key, keys[i].key))
+            z->set_line[keys[i].which] = UINT_MAX;
+}
+
 int mirror_config_set(mirror_config_t *c, const char *section, const char *key, const char *val,
                       char *err, size_t errlen)
 {
@@ -691,6 +730,8 @@ int mirror_config_set(mirror_config_t *c, const char *section, const char *key, 
     int rc = bl_conf_set(&mirror_conf_schema, c, section, key, val, NULL, 0, &e);
     if (rc)
         snprintf(err, errlen, "%s", e.msg);
+    else
+        mark_cli_set(c, section, key);
     return rc;
 }
 

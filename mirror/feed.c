@@ -638,8 +638,10 @@ static void merge_apex(mirror_apex_t *ap, const mirror_zone_t *z, const mirror_z
         if (!ns && m[i].has_ns && m[i].nns)
             ns = &m[i];
     }
-    if (ttl && !set[MIRROR_ZSET_TTL])
-        ap->ttl = ttl->ttl;
+    /* without a $TTL, rbldnsd's default (its -t): the zone's ttl if set */
+    uint32_t def_ttl = set[MIRROR_ZSET_TTL] ? z->ttl : BL_RBLDNSD_DEF_TTL;
+    if (!set[MIRROR_ZSET_TTL])
+        ap->ttl = ttl ? ttl->ttl : def_ttl;
     uint8_t w[256];
     unsigned wl;
     if (ns && !set[MIRROR_ZSET_NS]) {
@@ -652,7 +654,7 @@ static void merge_apex(mirror_apex_t *ap, const mirror_zone_t *z, const mirror_z
         if (k)
             ap->nns = k;
         if (k && !set[MIRROR_ZSET_SOA_TTL])
-            ap->soa_ttl = ns->ns_ttl ? ns->ns_ttl : ap->ttl;
+            ap->soa_ttl = ns->ns_ttl ? ns->ns_ttl : def_ttl;
         if (k && !soa && !set[MIRROR_ZSET_MNAME]) {
             memcpy(ap->mname, ap->ns[0], ap->ns_len[0]);
             ap->mname_len = ap->ns_len[0];
@@ -661,7 +663,7 @@ static void merge_apex(mirror_apex_t *ap, const mirror_zone_t *z, const mirror_z
     if (!soa)
         return;
     if (!set[MIRROR_ZSET_SOA_TTL])
-        ap->soa_ttl = soa->soa_ttl ? soa->soa_ttl : ap->ttl;
+        ap->soa_ttl = soa->soa_ttl ? soa->soa_ttl : def_ttl;
     if (!set[MIRROR_ZSET_NEG_TTL])
         ap->neg_ttl = soa->minttl;
     if (!set[MIRROR_ZSET_REFRESH])
@@ -815,6 +817,8 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
             rc = BL_ENOMEM;
             goto fail;
         }
+        if (im.kind == BL_RBLDNSD_IP4TRIE || im.kind == BL_RBLDNSD_IP6TRIE)
+            mirror_builder_first_wins(im.b);
         bl_rbldnsd_sink_t sink = {&im, import_rec, import_bad, &meta[i]};
         rc = bl_rbldnsd_parse((const char *)data, len, im.kind, &sink, &line, &msg);
         free(data);

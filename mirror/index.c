@@ -1150,6 +1150,7 @@ struct mirror_builder {
     vec_t v6[129];
     vec_t side;
     int err;
+    int first_wins; /* a key listed again: the first listing stays, exclusion or not */
 };
 
 size_t mirror_builder_count(const mirror_builder_t *b)
@@ -1160,6 +1161,11 @@ size_t mirror_builder_count(const mirror_builder_t *b)
     for (int i = 0; i <= 128; i++)
         n += b->v6[i].n;
     return n;
+}
+
+void mirror_builder_first_wins(mirror_builder_t *b)
+{
+    b->first_wins = 1;
 }
 
 mirror_builder_t *mirror_builder_new(void)
@@ -1320,16 +1326,17 @@ static int dup_out(const kind_t *k, const char *el, unsigned len, mirror_dup_cb 
 }
 
 /* Removes duplicate keys from a sorted (stable) vector: an exclusion wins,
- * else the first. With cb, every dropped listing of a key whose first is
- * kept goes to cb, in the order added. */
-static int dedup(vec_t *v, const kind_t *k, unsigned len, mirror_dup_cb cb, void *ctx,
-                 size_t *ndups)
+ * else the first (with first_wins, the first always). With cb, every
+ * dropped listing of a key whose first is kept goes to cb, in the order
+ * added. */
+static int dedup(vec_t *v, const kind_t *k, unsigned len, int first_wins, mirror_dup_cb cb,
+                 void *ctx, size_t *ndups)
 {
     size_t w = 0, dups = 0;
     for (size_t r = 0; r < v->n;) {
         size_t s = r, keep = r;
         while (r < v->n && k->cmp(v->p + s * k->sz, v->p + r * k->sz) == 0) {
-            if ((v->p[r * k->sz + k->sz - 3] & MIRROR_EXCLUDED) &&
+            if (!first_wins && (v->p[r * k->sz + k->sz - 3] & MIRROR_EXCLUDED) &&
                 !(v->p[keep * k->sz + k->sz - 3] & MIRROR_EXCLUDED))
                 keep = r;
             r++;
@@ -1375,7 +1382,7 @@ int mirror_builder_finish_dups(mirror_builder_t *b, mirror_index_t **out, size_t
             continue;
         if ((err = radix4((e4_t *)v->p, v->n)))
             goto fail;
-        if ((err = dedup(v, &K4, (unsigned)l, cb, ctx, &nd)))
+        if ((err = dedup(v, &K4, (unsigned)l, b->first_wins, cb, ctx, &nd)))
             goto fail;
         vec_to_tab(v, &ix->base->t4[l]);
         ix->base->n += ix->base->t4[l].n;
@@ -1388,7 +1395,7 @@ int mirror_builder_finish_dups(mirror_builder_t *b, mirror_index_t **out, size_t
             continue;
         if ((err = msort(v->p, v->n, v->sz, cmp6)))
             goto fail;
-        if ((err = dedup(v, &K6, (unsigned)l, cb, ctx, &nd)))
+        if ((err = dedup(v, &K6, (unsigned)l, b->first_wins, cb, ctx, &nd)))
             goto fail;
         vec_to_tab(v, &ix->base->t6[l]);
         ix->base->n += ix->base->t6[l].n;

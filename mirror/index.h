@@ -107,6 +107,10 @@ int mirror_index_foreach(const mirror_index_t *ix, mirror_index_cb cb, void *ctx
 typedef struct mirror_builder mirror_builder_t;
 mirror_builder_t *mirror_builder_new(void);
 void mirror_builder_free(mirror_builder_t *b);
+/* A key added more than once keeps its first listing even when a later one
+ * is an exclusion (rbldnsd's ip4trie and ip6trie); by default an exclusion
+ * wins (rbldnsd's ip4set). */
+void mirror_builder_first_wins(mirror_builder_t *b);
 int mirror_builder_add(mirror_builder_t *b, const bl_entry_t *e, uint8_t flags);
 /* Entries added so far. */
 size_t mirror_builder_count(const mirror_builder_t *b);

@@ -5,21 +5,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "err.h"
 
 /*
- * The syntax follows rbldnsd(8): one entry per line, '#' and ';' comments,
- * ':A:TXT' default lines, per-entry ':A:TXT' or 'TXT' values, '!'
- * exclusions, '$n' substitution variables and the '$=' base template
- * (expanded here), '$$' and '$' kept for the server to expand per query.
- * ip4set ranges (a.b.c.d-e.f.g.h, prefix forms, suffix ranges) become their
- * minimal CIDR cover. The input is untrusted: every line is bounded.
+ * The syntax follows rbldnsd(8) and what rbldnsd 1.0 accepts: one entry per
+ * line, '#' and ';' comments, ':A:TXT' default lines, per-entry ':A:TXT' or
+ * 'TXT' values, '!' exclusions, '$n' substitution variables and the '$='
+ * base template. rbldnsd substitutes those per query from the dataset's
+ * first assignment wherever it stands in the file; here every template is
+ * built from them after a first pass over the file, with the address left
+ * as '$' and every literal dollar as '$$' for the server to expand. ip4set
+ * ranges (a.b.c.d-e.f.g.h, prefix forms, suffix ranges) become their
+ * minimal CIDR cover. Only blanks and tabs are white space (a CR is data,
+ * as in rbldnsd). The input is untrusted: every line is bounded.
  */
 
 #define LINE_MAX_LEN 4096
 #define TXT_MAX      BL_RBLDNSD_TXT_MAX
+#define RAW_TXT_MAX  255 /* rbldnsd keeps this much of an entry's text */
 
 typedef struct {
     int kind;
@@ -31,6 +37,7 @@ typedef struct {
     int var_set[10];
     char base[TXT_MAX];
     int has_base;
+    uint32_t maxrange; /* $MAXRANGE4: the most addresses an IPv4 entry may cover; 0: any */
     char out[TXT_MAX];
     const char *msg;
     bl_rbldnsd_meta_t *meta;
@@ -98,7 +105,9 @@ static int parse_bits(const char **sp, unsigned max, unsigned *bits)
     return 1;
 }
 
-/* Parses an IPv4 entry into the range [*lo, *hi]. */
+/* Parses an IPv4 entry into the range [*lo, *hi]. As in rbldnsd, a bare
+ * number is not an entry ("10/8" is), and the two ends of a range have as
+ * many octets, unless the second is one octet (a suffix). */
 static int ip4_range(const char **sp, int allow_range, uint32_t *lo, uint32_t *hi)
 {
     const char *s = *sp;
@@ -120,7 +129,7 @@ static int ip4_range(const char **sp, int allow_range, uint32_t *lo, uint32_t *h
         s++;
         uint32_t b;
         int nb = ip4_octets(&s, &b);
-        if (!nb)
+        if (!nb || (nb != n && nb != 1))
             return 0;
         if (nb == 1 && n > 1) {
             /* suffix: replaces the last specified octet of the first boundary */
@@ -134,6 +143,8 @@ static int ip4_range(const char **sp, int allow_range, uint32_t *lo, uint32_t *h
         if (*hi < *lo)
             return 0;
     } else {
+        if (n == 1)
+            return 0;
         *lo = a;
         *hi = n == 4 ? a : a | (0xffffffffu >> (8 * n));
     }
@@ -152,9 +163,10 @@ static int hexval(char c)
     return -1;
 }
 
-/* Parses an IPv6 address or prefix ("2001:db8:1:2", "2001:db8::/32"):
- * without '/', the length is 16 bits per group, or 128 with "::". */
-static int ip6_prefix(const char **sp, uint8_t addr[16], unsigned *bits)
+/* Parses an IPv6 address or prefix ("2001:db8:1:2", "2001:db8::/32";
+ * "/len" only with allow_len, as ip6tset has none): without '/', the
+ * length is 16 bits per group, or 128 with "::". */
+static int ip6_prefix(const char **sp, int allow_len, uint8_t addr[16], unsigned *bits)
 {
     const char *s = *sp;
     uint16_t head[8], tail[8];
@@ -208,7 +220,7 @@ static int ip6_prefix(const char **sp, uint8_t addr[16], unsigned *bits)
         addr[2 * g + 1] = (uint8_t)tail[i];
     }
     unsigned b = comp ? 128 : 16 * (unsigned)nh;
-    if (*s == '/') {
+    if (*s == '/' && allow_len) {
         s++;
         if (!parse_bits(&s, 128, &b))
             return 0;
@@ -221,97 +233,127 @@ static int ip6_prefix(const char **sp, uint8_t addr[16], unsigned *bits)
     return 1;
 }
 
-/* Expands $n variables and the $= base template into st->out; keeps "$$" and "$". */
+/* Appends s to st->out at *n with every '$' doubled (a literal dollar for
+ * the server), or the address ('$') when s is NULL. */
+static void put_lit(pstate_t *st, size_t *n, const char *s)
+{
+    if (!s) {
+        if (*n < TXT_MAX - 1)
+            st->out[(*n)++] = '$';
+        return;
+    }
+    for (; *s && *n < TXT_MAX - 2; s++) {
+        st->out[(*n)++] = *s;
+        if (*s == '$')
+            st->out[(*n)++] = '$';
+    }
+}
+
+/* The TXT template of an entry whose own (or default) text is txt (NULL:
+ * none) as rbldnsd substitutes it per query: '$$' a dollar, '$n' variable n
+ * as written (or "$n" when not set), '$=' the entry's text as written (in
+ * the base template; the address when the entry has no text; the template
+ * itself without one), a leading '=' the entry's own template instead of
+ * the base, any other '$' the address. Written into st->out for the server
+ * ('$' the address, '$$' a dollar); NULL when the answer has no TXT. */
 static const char *expand(pstate_t *st, const char *txt)
 {
-    char tmp[TXT_MAX];
-    const char *src = txt;
-    if (st->has_base) {
-        if (txt[0] == '=') {
-            src = txt + 1;
-        } else {
-            size_t n = 0;
-            for (const char *b = st->base; *b && n < sizeof tmp - 1; b++) {
-                if (b[0] == '$' && b[1] == '=') {
-                    for (const char *t = txt; *t && n < sizeof tmp - 1; t++)
-                        tmp[n++] = *t;
-                    b++;
-                } else if (b[0] == '$' && b[1] == '$') {
-                    tmp[n++] = *b++;
-                    if (n < sizeof tmp - 1)
-                        tmp[n++] = *b;
-                } else {
-                    tmp[n++] = *b;
-                }
-            }
-            tmp[n] = 0;
-            src = tmp;
-        }
+    const char *tmpl, *sx;
+    if (txt && txt[0] == '=') {
+        tmpl = sx = txt + 1;
+    } else if (st->has_base) {
+        tmpl = st->base;
+        sx = txt && *txt ? txt : NULL;
+    } else if (txt) {
+        tmpl = sx = txt;
+    } else {
+        return NULL;
     }
     size_t n = 0;
-    for (const char *t = src; *t && n < TXT_MAX - 1; t++) {
-        if (t[0] == '$' && t[1] == '$') {
-            st->out[n++] = *t++;
-            if (n < TXT_MAX - 1)
-                st->out[n++] = *t;
-        } else if (t[0] == '$' && t[1] >= '0' && t[1] <= '9' && st->var_set[t[1] - '0']) {
-            for (const char *v = st->vars[t[1] - '0']; *v && n < TXT_MAX - 1; v++)
-                st->out[n++] = *v;
+    for (const char *t = tmpl; *t && n < TXT_MAX - 2; t++) {
+        if (*t != '$') {
+            st->out[n++] = *t;
+            continue;
+        }
+        if (t[1] == '$') {
+            put_lit(st, &n, "$");
+            t++;
+        } else if (t[1] >= '0' && t[1] <= '9') {
+            int d = t[1] - '0';
+            if (st->var_set[d]) {
+                put_lit(st, &n, st->vars[d]);
+            } else {
+                char lit[3] = {'$', t[1], 0};
+                put_lit(st, &n, lit);
+            }
+            t++;
+        } else if (t[1] == '=') {
+            put_lit(st, &n, sx);
             t++;
         } else {
-            st->out[n++] = *t;
+            put_lit(st, &n, NULL);
         }
     }
     st->out[n] = 0;
-    return st->out;
+    return n ? st->out : NULL;
 }
 
-/* Parses ":A:TXT" or "TXT" (s non-empty) against defaults. */
+/* Copies an entry's text as rbldnsd keeps it: its first 255 bytes. */
+static void raw_txt(char *buf, const char *s)
+{
+    size_t l = strlen(s);
+    if (l > RAW_TXT_MAX)
+        l = RAW_TXT_MAX;
+    memcpy(buf, s, l);
+    buf[l] = 0;
+}
+
+/* Parses ":A:TXT", ":A" or "TXT" (s non-empty) against the defaults, as
+ * rbldnsd does: the A value follows the colon at once, in any inet_aton
+ * form ("5" and "127.5" are 127.0.0.5), then blanks and either ':' and the
+ * text (none when empty) or the end (the default text). *txt is the raw
+ * text (in buf) or NULL. */
 static int parse_value(pstate_t *st, const char *s, uint8_t *a, const char **txt, char *buf)
 {
     *a = st->def_a;
     *txt = st->def_has_txt ? st->def_txt : NULL;
     if (*s != ':') {
-        snprintf(buf, TXT_MAX, "%s", s);
+        raw_txt(buf, s);
         *txt = buf;
         return 0;
     }
     s++;
-    const char *e = strchr(s, ':');
-    size_t al = e ? (size_t)(e - s) : strlen(s);
-    while (al && is_space(s[al - 1]))
-        al--;
-    while (al && is_space(*s)) {
+    uint32_t v;
+    int n = ip4_octets(&s, &v);
+    if (n == 1)
+        v >>= 24;
+    else if (n == 2)
+        v = (v & 0xff000000u) | (v >> 16 & 0xff);
+    else if (n == 3)
+        v = (v & 0xffff0000u) | (v >> 8 & 0xff);
+    if (!n || !v) {
+        st->msg = "invalid A RR";
+        return BL_EFIELD;
+    }
+    if (n == 1)
+        v |= 0x7f000000u;
+    while (is_space(*s))
         s++;
-        al--;
+    if (*s && *s != ':') {
+        st->msg = "unrecognized value for an entry";
+        return BL_EFIELD;
     }
-    if (al) {
-        char ab[32];
-        if (al >= sizeof ab) {
-            st->msg = "A value must be 127.0.0.x or x";
-            return BL_EFIELD;
-        }
-        memcpy(ab, s, al);
-        ab[al] = 0;
-        const char *p = ab;
-        uint32_t v;
-        int n = ip4_octets(&p, &v);
-        if (*p || (n != 1 && n != 4) || (n == 4 && (v >> 8) != 0x7f0000)) {
-            st->msg = "A value must be 127.0.0.x or x";
-            return BL_EFIELD;
-        }
-        *a = (uint8_t)(n == 1 ? v >> 24 : v & 0xff);
-        if (!*a) {
-            st->msg = "A value 127.0.0.0 is not a listing";
-            return BL_EFIELD;
-        }
+    if ((v >> 8) != 0x7f0000) {
+        st->msg = "A value outside 127.0.0.0/24 (not supported)";
+        return BL_EFIELD;
     }
-    if (e) {
-        e++;
-        while (is_space(*e))
-            e++;
-        if (*e) {
-            snprintf(buf, TXT_MAX, "%s", e);
+    *a = (uint8_t)v;
+    if (*s == ':') {
+        s++;
+        while (is_space(*s))
+            s++;
+        if (*s) {
+            raw_txt(buf, s);
             *txt = buf;
         } else {
             *txt = NULL;
@@ -433,7 +475,7 @@ static int directive(pstate_t *st, const char *s)
     bl_rbldnsd_meta_t tmp;
     if (!m)
         m = &tmp; /* still checked, so that a bad line is reported either way */
-    if (!strncmp(s, "SOA", 3) && is_space(s[3])) {
+    if (!strncasecmp(s, "SOA", 3) && is_space(s[3])) {
         s += 3;
         uint32_t ttl, v[5];
         char mn[256], rn[256];
@@ -445,7 +487,7 @@ static int directive(pstate_t *st, const char *s)
         if (m->has_soa)
             return 0; /* only the first $SOA counts */
         m->has_soa = 1;
-        m->soa_ttl = ttl;
+        m->soa_ttl = ttl ? ttl : m->has_ttl ? m->ttl : 0; /* 0: the $TTL in effect */
         snprintf(m->mname, sizeof m->mname, "%s", mn);
         snprintf(m->rname, sizeof m->rname, "%s", rn);
         m->serial = v[0];
@@ -455,7 +497,7 @@ static int directive(pstate_t *st, const char *s)
         m->minttl = v[4];
         return 0;
     }
-    if (!strncmp(s, "NS", 2) && is_space(s[2])) {
+    if (!strncasecmp(s, "NS", 2) && is_space(s[2])) {
         s += 2;
         uint32_t ttl;
         char n[256];
@@ -464,7 +506,7 @@ static int directive(pstate_t *st, const char *s)
         int first = !m->has_ns;
         if (first) {
             m->has_ns = 1;
-            m->ns_ttl = ttl;
+            m->ns_ttl = ttl ? ttl : m->has_ttl ? m->ttl : 0;
             m->nns = 0;
         }
         while (word(&s, n, sizeof n))
@@ -476,14 +518,14 @@ static int directive(pstate_t *st, const char *s)
             goto bad; /* a name too long */
         return 0;
     }
-    if (!strncmp(s, "TTL", 3) && is_space(s[3])) {
+    if (!strncasecmp(s, "TTL", 3) && is_space(s[3])) {
         s += 3;
         if (!next_time(&s, &m->ttl))
             goto bad;
         m->has_ttl = 1;
         return 0;
     }
-    if (!strncmp(s, "TIMESTAMP", 9) && is_space(s[9])) {
+    if (!strncasecmp(s, "TIMESTAMP", 9) && is_space(s[9])) {
         s += 9;
         char a[64], b[64];
         int64_t stamp, exp = 0;
@@ -504,33 +546,57 @@ static int directive(pstate_t *st, const char *s)
         m->expires = exp;
         return 0;
     }
-    /* $MAXRANGE4, $DATASET and others: not applied */
+    if (!strncasecmp(s, "MAXRANGE4", 9) && is_space(s[9])) {
+        /* "$MAXRANGE4 256" or "/24": IPv4 entries covering more addresses
+         * are skipped from here on; it may shrink, never grow */
+        s += 9;
+        while (is_space(*s))
+            s++;
+        int cidr = *s == '/';
+        uint64_t v = 0;
+        unsigned digits = 0;
+        for (s += cidr; *s >= '0' && *s <= '9'; s++)
+            if (++digits > 10 || (v = v * 10 + (uint64_t)(*s - '0')) > (cidr ? 32u : 0xffffffffu))
+                goto bad;
+        if (!digits || *s || !v)
+            goto bad;
+        uint32_t r = cidr ? (v == 32 ? 1u : 1u << (32 - v)) : (uint32_t)v;
+        if (!st->maxrange || r < st->maxrange)
+            st->maxrange = r;
+        return 0;
+    }
+    /* $DATASET (only for rbldnsd's combined type) and others: not applied */
     return 0;
 bad:
     st->msg = "invalid directive";
     return BL_EFIELD;
 }
 
+/* A "$n text" or "$= text" line (s after '$'): the first assignment of
+ * each counts, wherever it stands (rbldnsd substitutes per query); the text
+ * must not be empty. Returns 1 when s is such a line. */
+static int subst_var(pstate_t *st, const char *s)
+{
+    if (!((*s >= '0' && *s <= '9') || *s == '=') || !is_space(s[1]))
+        return 0;
+    char *dst = *s == '=' ? st->base : st->vars[*s - '0'];
+    int *set = *s == '=' ? &st->has_base : &st->var_set[*s - '0'];
+    const char *v = s + 2;
+    while (is_space(*v))
+        v++;
+    if (!*set && *v) {
+        snprintf(dst, TXT_MAX, "%s", v);
+        *set = 1;
+    }
+    return 1;
+}
+
 static int special(pstate_t *st, const char *s)
 {
-    /* s points after '$' */
-    if (*s >= '0' && *s <= '9') {
-        int d = *s - '0';
-        s++;
-        while (is_space(*s))
-            s++;
-        snprintf(st->vars[d], TXT_MAX, "%s", s);
-        st->var_set[d] = 1;
-    } else if (*s == '=') {
-        s++;
-        while (is_space(*s))
-            s++;
-        snprintf(st->base, TXT_MAX, "%s", s);
-        st->has_base = 1;
-    } else {
-        return directive(st, s);
-    }
-    return 0;
+    /* s points after '$'; substitution variables were read by the first pass */
+    if (((*s >= '0' && *s <= '9') || *s == '=') && is_space(s[1]))
+        return 0;
+    return directive(st, s);
 }
 
 static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_sink_t *sink)
@@ -547,23 +613,30 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
     if (is_comment(*s))
         return 0;
     int v6 = st->kind == BL_RBLDNSD_IP6TSET || st->kind == BL_RBLDNSD_IP6TRIE;
+    int tset = st->kind == BL_RBLDNSD_IP4TSET || st->kind == BL_RBLDNSD_IP6TSET;
     if (*s == ':' && !(v6 && s[1] == ':')) { /* "::1" is an IPv6 address */
-        if (st->kind == BL_RBLDNSD_IP6TSET && st->have_def)
-            return 0; /* rbldnsd: only the first default line counts in ip6tset */
-        uint8_t a;
+        if (tset && st->have_def)
+            return 0; /* rbldnsd: only the first default line counts in a tset */
+        uint8_t a, old_a = st->def_a;
+        int old_has = st->def_has_txt;
         const char *txt;
+        /* ":A" alone takes the built-in default's text: none */
         st->def_a = 2;
         st->def_has_txt = 0;
         int rc = parse_value(st, s, &a, &txt, vbuf);
-        if (rc)
+        if (rc) {
+            st->def_a = old_a; /* a bad default line changes nothing */
+            st->def_has_txt = old_has;
             return rc;
+        }
         st->def_a = a;
         st->def_has_txt = txt != NULL;
         if (txt)
             snprintf(st->def_txt, TXT_MAX, "%s", txt);
-        if (txt && st->meta && !st->meta->has_def_txt) {
+        const char *t = expand(st, txt);
+        if (t && st->meta && !st->meta->has_def_txt) {
             st->meta->has_def_txt = 1;
-            snprintf(st->meta->def_txt, TXT_MAX, "%s", expand(st, txt));
+            snprintf(st->meta->def_txt, TXT_MAX, "%s", t);
         }
         st->have_def = 1;
         return 0;
@@ -571,7 +644,7 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
     bl_rbldnsd_rec_t r;
     memset(&r, 0, sizeof r);
     r.line = lineno;
-    if (*s == '!') {
+    if (*s == '!' && st->kind != BL_RBLDNSD_IP4TSET) { /* ip4tset has no exclusions */
         r.excluded = 1;
         s++;
         while (is_space(*s))
@@ -581,9 +654,13 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
     uint32_t lo = 0, hi = 0;
     uint8_t a6[16];
     unsigned bits = 0;
-    int ok = v6 ? ip6_prefix(&p, a6, &bits)
-                : ip4_range(&p, st->kind == BL_RBLDNSD_IP4SET || st->kind == BL_RBLDNSD_IP4TSET,
-                            &lo, &hi);
+    int ok;
+    if (st->kind == BL_RBLDNSD_IP4TSET) /* whole addresses only */
+        ok = ip4_octets(&p, &lo) == 4 && (hi = lo, 1);
+    else if (v6)
+        ok = ip6_prefix(&p, st->kind == BL_RBLDNSD_IP6TRIE, a6, &bits);
+    else
+        ok = ip4_range(&p, st->kind == BL_RBLDNSD_IP4SET, &lo, &hi);
     if (ok == HOST_BITS) {
         st->msg = "invalid range (non-zero host part)";
         return BL_EPREFIX;
@@ -596,17 +673,20 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
         st->msg = "ip6tset wants /64 entries and /128 exclusions";
         return BL_EPREFIX;
     }
+    if (!v6 && st->maxrange && hi - lo >= st->maxrange) {
+        st->msg = "too large range ($MAXRANGE4)";
+        return BL_EPREFIX;
+    }
     while (is_space(*p))
         p++;
     const char *txt = st->def_has_txt ? st->def_txt : NULL;
     r.a = st->def_a;
-    int per_entry = st->kind != BL_RBLDNSD_IP4TSET && st->kind != BL_RBLDNSD_IP6TSET;
-    if (!r.excluded && per_entry && *p && !is_comment(*p)) {
+    if (!r.excluded && !tset && *p && !is_comment(*p)) {
         int rc = parse_value(st, p, &r.a, &txt, vbuf);
         if (rc)
             return rc;
     }
-    r.txt = txt ? expand(st, txt) : NULL;
+    r.txt = expand(st, txt);
     if (!v6)
         return emit4(sink, &r, lo, hi);
     r.key.af = BL_AF6;
@@ -633,6 +713,27 @@ int bl_rbldnsd_parse(const char *text, size_t len, int kind, const bl_rbldnsd_si
         goto done;
     }
     char line[LINE_MAX_LEN];
+    /* first pass: the substitution variables, which apply to the whole file */
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && text[j] != '\n')
+            j++;
+        size_t l = j - i;
+        if (l < sizeof line) {
+            memcpy(line, text + i, l);
+            line[l] = 0;
+            while (l && is_space(line[l - 1]))
+                line[--l] = 0;
+            const char *s = line;
+            while (is_space(*s))
+                s++;
+            if (*s == '$')
+                subst_var(st, s + 1);
+            else if ((is_comment(*s) || *s == ':') && s[1] == '$')
+                subst_var(st, s + 2);
+        }
+        i = j + 1;
+    }
     size_t i = 0;
     while (i < len) {
         lineno++;
@@ -655,7 +756,7 @@ int bl_rbldnsd_parse(const char *text, size_t len, int kind, const bl_rbldnsd_si
         i = j + 1;
         int is_bad = rc != 0;
         if (!rc) {
-            while (l && (line[l - 1] == '\r' || is_space(line[l - 1])))
+            while (l && is_space(line[l - 1]))
                 line[--l] = 0;
             rc = parse_line(st, line, lineno, sink);
             is_bad = rc && st->msg; /* the sink's own errors carry no message */

@@ -29,12 +29,14 @@ typedef struct {
 } bl_rbldnsd_rec_t;
 
 #define BL_RBLDNSD_NS_MAX  8
+#define BL_RBLDNSD_DEF_TTL 2100 /* rbldnsd's TTL without $TTL (its -t default, 35m) */
 #define BL_RBLDNSD_TXT_MAX 1024
 
 /* What a file's directives say (rbldnsd(8) "Special Entries"): the first
  * $SOA and $NS lines, the last $TTL, $TIMESTAMP, and the text of the first
  * default (`:A:TXT`) line. Times are seconds; names as written (a trailing
- * dot allowed). */
+ * dot allowed). A $SOA or $NS TTL of 0 is the $TTL above it, or 0 when
+ * there is none (the server's default, BL_RBLDNSD_DEF_TTL in rbldnsd). */
 typedef struct {
     int has_soa;
     uint32_t soa_ttl, serial, refresh, retry, expire, minttl;

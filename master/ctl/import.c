@@ -252,9 +252,10 @@ static int rb_rec(void *arg, const bl_rbldnsd_rec_t *r)
     if (!grown)
         return BL_ENOMEM;
     c->e = grown;
-    bl_entry_t *e = &c->e[c->n++];
+    bl_entry_t *e = &c->e[c->n];
     memset(e, 0, sizeof *e);
     e->key = k;
+    e->listed_at = (int64_t)c->n++; /* the line order, until the entries are sorted */
     e->a = (uint8_t)(c->a_override ? c->a_override
                      : r->a >= 2   ? r->a
                                    : c->o->c.policy.kind[MASTER_KIND_IMPORT].a);
@@ -264,6 +265,14 @@ static int rb_rec(void *arg, const bl_rbldnsd_rec_t *r)
 static int cmp_entry(const void *a, const void *b)
 {
     return bl_prefix_cmp(&((const bl_entry_t *)a)->key, &((const bl_entry_t *)b)->key);
+}
+
+/* By key, then in the order of the file. */
+static int cmp_entry_seq(const void *a, const void *b)
+{
+    const bl_entry_t *x = a, *y = b;
+    int c = bl_prefix_cmp(&x->key, &y->key);
+    return c ? c : (x->listed_at > y->listed_at) - (x->listed_at < y->listed_at);
 }
 
 typedef struct {
@@ -355,7 +364,14 @@ int ctl_import_rbldnsd(int argc, char **argv)
         offline_close(&o);
         return 1;
     }
-    qsort(c.e, c.n, sizeof *c.e, cmp_entry);
+    /* a key listed again keeps its first listing, as rbldnsd's ip4trie and
+     * ip6trie answer it (its ip4set answers them all; one A value is kept) */
+    qsort(c.e, c.n, sizeof *c.e, cmp_entry_seq);
+    size_t uniq = 0;
+    for (size_t i = 0; i < c.n; i++)
+        if (!uniq || bl_prefix_cmp(&c.e[uniq - 1].key, &c.e[i].key))
+            c.e[uniq++] = c.e[i];
+    c.n = uniq;
     int64_t now = bl_now_ms();
     const master_kind_conf_t *kc = &o.c.policy.kind[MASTER_KIND_IMPORT];
     size_t added = 0, removed = 0;

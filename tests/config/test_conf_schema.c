@@ -476,7 +476,9 @@ static void test_man(void)
     bl_conf_print_man(&mirror_conf_schema, f);
     fclose(f);
     ASSERT(strstr(buf, ".TP\n\\fBttl\\fR = \\fIduration\\fR\nTTL of positive answers; it counts "
-                       "against the propagation window.\nDefault \\fB\\%300\\fR; whole seconds; "
+                       "against the propagation window.\nA zone serving rbldnsd files without it "
+                       "answers as rbldnsd does: the first $TTL of the files, else 35m (2100 s, "
+                       "rbldnsd's default).\nDefault \\fB\\%300\\fR; whole seconds; "
                        "reloaded on \\fBSIGHUP\\fR.\n"));
     ASSERT(strstr(buf, ".TP\n\\fBthreads\\fR = \\fIn\\fR\nUDP threads per listen address.\n"
                        "Default \\fB\\%2\\fR; from 1 to 64.\n"));

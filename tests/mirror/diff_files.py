@@ -260,6 +260,33 @@ def classify(kind, name, qtype, m, r):
     return None
 
 
+def compare(qs, rm, rr, why_fn, show=25):
+    """Compares the mirror's answers rm with rbldnsd's rr to the questions qs
+    ((kind, name, type) each); why_fn(kind, name, type, mirror, rbldnsd) names
+    a documented difference or returns None. Prints the first `show`
+    differences; returns (differences, unanswered, {why: count}, {(rcode,
+    type, listed): count})."""
+    diffs, unanswered, documented, kinds = 0, 0, {}, {}
+    for i, (k, n, t) in enumerate(qs):
+        if rm[i] is None or rr[i] is None:
+            unanswered += 1
+            print("unanswered: %s %s %s" % (k, n, t))
+            continue
+        sm, sr = summarize(rm[i]), summarize(rr[i])
+        key = (sm[0], t, bool(sm[1]))
+        kinds[key] = kinds.get(key, 0) + 1
+        if sm == sr:
+            continue
+        why = why_fn(k, n, t, sm, sr)
+        if why:
+            documented[why] = documented.get(why, 0) + 1
+            continue
+        diffs += 1
+        if diffs <= show:
+            print("DIFF %s %s %s:\n  mirror  %s\n  rbldnsd %s" % (k, n or "@", t, sm, sr))
+    return diffs, unanswered, documented, kinds
+
+
 def run(d, pm, pr, zone, ezone):
     qs = []
     with open(d + "/queries.txt") as f:
@@ -276,24 +303,7 @@ def run(d, pm, pr, zone, ezone):
     wires = [make_query(qname(k, n), t) for k, n, t in qs]
     t0 = time.time()
     rm, rr = ask_all(pm, wires), ask_all(pr, wires)
-    diffs, unanswered, documented, kinds = 0, 0, {}, {}
-    for i, (k, n, t) in enumerate(qs):
-        if rm[i] is None or rr[i] is None:
-            unanswered += 1
-            print("unanswered: %s %s %s" % (k, n, t))
-            continue
-        sm, sr = summarize(rm[i]), summarize(rr[i])
-        key = (sm[0], t, bool(sm[1]))
-        kinds[key] = kinds.get(key, 0) + 1
-        if sm == sr:
-            continue
-        why = classify(k, n, t, sm, sr)
-        if why:
-            documented[why] = documented.get(why, 0) + 1
-            continue
-        diffs += 1
-        if diffs <= 25:
-            print("DIFF %s %s %s:\n  mirror  %s\n  rbldnsd %s" % (k, n or "@", t, sm, sr))
+    diffs, unanswered, documented, kinds = compare(qs, rm, rr, classify)
     print("queries=%d same=%d documented=%d differences=%d unanswered=%d seconds=%.1f" % (
         len(qs), len(qs) - diffs - unanswered - sum(documented.values()), sum(documented.values()),
         diffs, unanswered, time.time() - t0))

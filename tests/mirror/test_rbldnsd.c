@@ -33,6 +33,21 @@ static const char *parse(int kind, const char *text)
     return a.out;
 }
 
+static int skip(void *ctx, unsigned line, const char *msg);
+
+/* Like parse(), with every bad line skipped and named ("bad LINE MSG|"). */
+static const char *parse_all(int kind, const char *text)
+{
+    static acc_t a;
+    memset(&a, 0, sizeof a);
+    bl_rbldnsd_sink_t s = {&a, rec, skip, NULL};
+    unsigned line = 0;
+    int rc = bl_rbldnsd_parse(text, strlen(text), kind, &s, &line, NULL);
+    if (rc)
+        snprintf(a.out, sizeof a.out, "ERR %d line %u", rc, line);
+    return a.out;
+}
+
 static void test_ip4set_forms(void)
 {
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "127.0.0.0/24\n127.0.0\n127/24\n"),
@@ -45,7 +60,32 @@ static void test_ip4set_forms(void)
                  "txt=(none)|");
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "127.16-31\n127.16.0.0-127.31.255.255\n"),
                  "127.16.0.0/12 a=2 txt=(none)|127.16.0.0/12 a=2 txt=(none)|");
-    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "10\n"), "10.0.0.0/8 a=2 txt=(none)|");
+    /* as rbldnsd 1.0: a bare number is no entry ("10/8" is), and both ends of
+     * a range have as many octets unless the second is one (a suffix) */
+    ASSERT_STREQ(parse_all(BL_RBLDNSD_IP4SET, "10\n10/8\n10.5-6\n10.7.0.0-10.7.1\n"
+                                              "10.8-10.8.1.1\n10.9.1-3\n"),
+                 "bad 1 invalid address|10.0.0.0/8 a=2 txt=(none)|10.5.0.0/16 a=2 txt=(none)|"
+                 "10.6.0.0/16 a=2 txt=(none)|bad 4 invalid address|bad 5 invalid address|"
+                 "10.9.1.0/24 a=2 txt=(none)|10.9.2.0/23 a=2 txt=(none)|");
+    ASSERT_STREQ(parse_all(BL_RBLDNSD_IP4TRIE, "61\n62/8\n"),
+                 "bad 1 invalid address|62.0.0.0/8 a=2 txt=(none)|");
+    /* $MAXRANGE4 skips wider entries from its line on, and never grows */
+    ASSERT_STREQ(parse_all(BL_RBLDNSD_IP4SET, "10.0.0.0/16\n$MAXRANGE4 /24\n10.1.0.0/16\n"
+                                              "10.2.0.0/24\n10.3.0.0-10.3.1.0\n$MAXRANGE4 /16\n"
+                                              "10.4.0.0/20\n$maxrange4 16\n10.5.0.0/27\n"
+                                              "10.6.0.0/28\n"),
+                 "10.0.0.0/16 a=2 txt=(none)|bad 3 too large range ($MAXRANGE4)|"
+                 "10.2.0.0/24 a=2 txt=(none)|bad 5 too large range ($MAXRANGE4)|"
+                 "bad 7 too large range ($MAXRANGE4)|bad 9 too large range ($MAXRANGE4)|"
+                 "10.6.0.0/28 a=2 txt=(none)|");
+    /* a CR is no white space in rbldnsd: CRLF lines are entries with junk */
+    ASSERT_STREQ(parse_all(BL_RBLDNSD_IP4SET, "1.2.3.4\r\n1.2.3.5 :3:t\r\n"),
+                 "bad 1 invalid address|1.2.3.5 a=3 txt=t\r|");
+    /* ip4tset: whole addresses, no exclusions, the first default line */
+    ASSERT_STREQ(parse_all(BL_RBLDNSD_IP4TSET, ":3:T\n1.2.3.4\n1.2.4.0/24\n1.2.5\n"
+                                               "1.2.6.1-1.2.6.2\n!1.2.3.4\n:4:U\n1.2.3.5\n"),
+                 "1.2.3.4 a=3 txt=T|bad 3 invalid address|bad 4 invalid address|"
+                 "bad 5 invalid address|bad 6 invalid address|1.2.3.5 a=3 txt=T|");
     /* host bits are refused, like rbldnsd: "invalid range (non-zero host part)" */
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "10.1.2.3/16\n"),
                  "ERR -25 line 1 invalid range (non-zero host part)");
@@ -70,12 +110,35 @@ static void test_values(void)
                  "1.0.0.6 a=6 txt=(none)|1.0.0.7 a=2 txt=IP address $ running an open relay|"
                  "1.0.0.8 a=8 txt=Eight $$ $|!1.0.0.9 a=2 txt=IP address $ is listed|"
                  "1.0.0.10 a=2 txt=IP address $ is listed|");
-    /* substitution variables and the base template */
+    /* substitution variables (rbldnsd(8)'s example) */
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "$1 See http://x/bl\n$2 for details\n"
-                                          "1.0.0.2 $1/spammer/$ $2\n$= Base $= ($)\n"
-                                          "1.0.0.3 r123\n1.0.0.4 =Own $\n"),
+                                          "1.0.0.2 $1/spammer/$ $2\n"
+                                          "1.0.0.4 This spammer wants some $$$$.  $1/$\n"),
                  "1.0.0.2 a=2 txt=See http://x/bl/spammer/$ for details|"
-                 "1.0.0.3 a=2 txt=Base r123 ($)|1.0.0.4 a=2 txt=Own $|");
+                 "1.0.0.4 a=2 txt=This spammer wants some $$$$.  See http://x/bl/$|");
+    /* as rbldnsd substitutes per query: the first assignment counts wherever
+     * it stands, a variable's text is literal, an unset one stays "$n" */
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "$1 first $\n$1 second\n1.0.0.1 $1|$2|$9\n$2 later\n"),
+                 "1.0.0.1 a=2 txt=first $$|later|$$9|");
+    /* a leading '=' is dropped; "$=" without a base is the whole template */
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.0.0.1 =x $\n1.0.0.2 a $= b\n"),
+                 "1.0.0.1 a=2 txt=x $|1.0.0.2 a=2 txt=a a $$= b b|");
+    /* the base template: "$=" the entry's text as written, else the address;
+     * an entry without a text has one too; "=" escapes it */
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, ":2:d $\n1.0.0.1\n1.0.0.2 :3:\n1.0.0.3 =own $\n"
+                                          "1.0.0.4 r123\n$= Base [$=] ($)\n$= ignored\n"),
+                 "1.0.0.1 a=2 txt=Base [d $$] ($)|1.0.0.2 a=3 txt=Base [$] ($)|"
+                 "1.0.0.3 a=2 txt=own $|1.0.0.4 a=2 txt=Base [r123] ($)|");
+    /* the A value: any inet_aton form right after the colon, then ':' or the
+     * end; outside 127.0.0.0/24 it cannot be served; a bad default line
+     * changes nothing */
+    ASSERT_STREQ(parse_all(BL_RBLDNSD_IP4SET, ":3:x\n:0:y\n1.0.0.1\n1.0.0.2 :127.5:five\n"
+                                              "1.0.0.3 : 5:x\n1.0.0.4 :\n1.0.0.5 ::t\n"
+                                              "1.0.0.6 :5 junk\n1.0.0.7 :127.0.1.2:t\n"
+                                              "1.0.0.8 :127.0.0.9 : t\n"),
+                 "bad 2 invalid A RR|1.0.0.1 a=3 txt=x|1.0.0.2 a=5 txt=five|bad 5 invalid A RR|"
+                 "bad 6 invalid A RR|bad 7 invalid A RR|bad 8 unrecognized value for an entry|"
+                 "bad 9 A value outside 127.0.0.0/24 (not supported)|1.0.0.8 a=9 txt=t|");
     /* $SOA/$NS/$TTL are accepted and ignored */
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "$SOA 0 ns.x. h.x. 0 1 1 1 1\n$NS 0 ns.x.\n$TTL 60\n"
                                           "1.2.3.4\n"),
@@ -91,6 +154,8 @@ static void test_ip6(void)
                  "2001:db8:1:2::/64 a=3 txt=six $|!2001:db8:1:2::5 a=3 txt=six $|"
                  "!2001:db8:1:2::6 a=3 txt=six $|");
     ASSERT(strncmp(parse(BL_RBLDNSD_IP6TSET, "2001:db8::/32\n"), "ERR", 3) == 0);
+    /* ip6tset takes no "/len", even /64 */
+    ASSERT(strncmp(parse(BL_RBLDNSD_IP6TSET, "2001:db8:1:2::/64\n"), "ERR", 3) == 0);
     ASSERT_STREQ(parse(BL_RBLDNSD_IP6TRIE, "2001:21ab:c000/36\n2001:21ab:def7:4242 :3:Funny\n"
                                            "::1\n!2605:6001:42::bead\n"),
                  "2001:21ab:c000::/36 a=2 txt=(none)|2001:21ab:def7:4242::/64 a=3 txt=Funny|"
@@ -103,7 +168,7 @@ static void test_errors(void)
                  "ERR -25 line 2 invalid address");
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.4x\n"), "ERR -25 line 1 invalid address");
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.4 :1.2.3.4:x\n"),
-                 "ERR -30 line 1 A value must be 127.0.0.x or x");
+                 "ERR -30 line 1 A value outside 127.0.0.0/24 (not supported)");
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.9-1.2.3.1\n"), "ERR -25 line 1 invalid address");
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4TRIE, "1.2.3.0-1.2.3.9\n"), "ERR -25 line 1 invalid address");
     char big[5000];
@@ -163,6 +228,17 @@ static void test_directives_and_skips(void)
     ASSERT_EQ(m.expires, 1609459200);
     ASSERT(m.has_def_txt);
     ASSERT_STREQ(m.def_txt, "Listed: $");
+    /* keywords in any case; a $SOA or $NS TTL of 0 is the $TTL above it */
+    memset(&m, 0, sizeof m);
+    const char *t1 = "$ttl 2h\n$Soa 0 a. b. 1 2 3 4 5\n$ns 0 c.\n$TTL 900\n";
+    ASSERT_EQ(bl_rbldnsd_parse(t1, strlen(t1), BL_RBLDNSD_IP4SET, &s, &line, NULL), 0);
+    ASSERT_EQ(m.soa_ttl, 7200);
+    ASSERT_EQ(m.ns_ttl, 7200);
+    ASSERT_EQ(m.ttl, 900);
+    memset(&m, 0, sizeof m);
+    const char *t3 = "$SOA 0 a. b. 1 2 3 4 5\n$TTL 900\n";
+    ASSERT_EQ(bl_rbldnsd_parse(t3, strlen(t3), BL_RBLDNSD_IP4SET, &s, &line, NULL), 0);
+    ASSERT_EQ(m.soa_ttl, 0);
     /* "+rel" expiry */
     memset(&m, 0, sizeof m);
     const char *t2 = "$TIMESTAMP 20200101 +2d\n";

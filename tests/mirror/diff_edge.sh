@@ -1,0 +1,31 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Differential test: blsync-mirror and rbldnsd serve hand-written rbldnsd data in every syntax
+# rbldnsd(8) accepts (tests/mirror/diff_edge.py: short forms, ranges, exclusions, values, TXT
+# templates, $-specials, CRLF, IPv6 notations), one zone per file; every answer is the same or
+# one of the documented differences (docs/MIGRATING.md); blsyncctl import-rbldnsd of the same
+# files lists what rbldnsd answers, but for what docs/MIGRATING.md says an import does not keep.
+. "$(dirname "$0")/../lib.sh"
+command -v rbldnsd >/dev/null || fail "rbldnsd is not installed (tests/deps.txt)"
+
+$PY "$S/tests/mirror/diff_edge.py" gen "$T"
+chmod 755 "$T"
+chmod 644 "$T"/*.ip*
+write_mirror_conf m1 --files
+specs=()
+while read -r zone kind file; do
+    printf '[zone %s]\nrbldnsd = %s:%s\n' "$zone" "$kind" "$T/$file" >>"$T/m1/mirror.conf"
+    specs+=("$zone:$kind:$file")
+done <"$T/zones.txt"
+start_mirror m1
+
+alloc_port 'DNS_PORT[rbldnsd]'
+spawn rbldnsd rbldnsd -n -u nobody -w "$T" -b "127.0.0.1/${DNS_PORT[rbldnsd]}" "${specs[@]}"
+wait_up rbldnsd 10 dns_up rbldnsd
+
+timeout 120 $PY "$S/tests/mirror/diff_edge.py" run "$T" "${DNS_PORT[m1]}" "${DNS_PORT[rbldnsd]}" ||
+    fail "answers differ from rbldnsd"
+# blsyncctl import-rbldnsd of the same files lists what rbldnsd answers
+timeout 120 $PY "$S/tests/mirror/diff_edge.py" import "$T" "${DNS_PORT[rbldnsd]}" "$CTL" ||
+    fail "imported listings differ from rbldnsd"
+echo PASS
