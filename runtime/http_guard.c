@@ -237,44 +237,110 @@ static track_t *track_of(struct MHD_Connection *conn)
 typedef struct {
     const char *first; /* the first Content-Length value */
     int differ;        /* another one differs from it */
-} lengths_t;
+    unsigned hosts;    /* Host fields */
+    const char *host;  /* the first one's value */
+} fields_t;
 
-static enum MHD_Result length_seen(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+static int is_alnum(int c)
 {
-    lengths_t *l = cls;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static enum MHD_Result field_seen(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    fields_t *f = cls;
     (void)kind;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
-        return MHD_YES;
-    if (!l->first)
-        l->first = value ? value : "";
-    else if (strcmp(l->first, value ? value : ""))
-        l->differ = 1;
-    return l->differ ? MHD_NO : MHD_YES;
+    if (!value)
+        value = "";
+    if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+        if (!f->hosts++)
+            f->host = value;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (!f->first)
+            f->first = value;
+        else if (strcmp(f->first, value))
+            f->differ = 1;
+    }
+    return MHD_YES;
 }
 
-/* Whether the request's Content-Length fields disagree. */
-static int lengths_differ(struct MHD_Connection *conn)
+static int is_hex(int c)
 {
-    lengths_t l = {0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, length_seen, &l);
-    return l.differ;
+    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9');
 }
 
-/* A request whose Content-Length fields disagree has no known end (libmicrohttpd reads
- * the first one, a proxy in front may read another): RFC 9112 6.3 has it refused with
- * 400 and the connection closed, before a byte of its body is read. */
-static enum MHD_Result refuse_lengths(struct MHD_Connection *conn)
+/* RFC 3986 unreserved and sub-delims: what a reg-name holds besides pct-encoded. */
+static int is_host_char(int c)
 {
-    static const char text[] = "conflicting Content-Length fields\n";
+    return is_alnum(c) || (c && strchr("-._~!$&'()*+,;=", c));
+}
+
+/* Whether v is a valid Host field value (RFC 9110 7.2): uri-host [ ":" port ],
+ * uri-host an IP-literal in brackets or a reg-name (empty allowed: a target
+ * without authority). */
+static int host_valid(const char *v)
+{
+    const char *p = v;
+    if (*p == '[') {
+        for (p++; is_host_char(*p) || *p == ':'; p++)
+            ;
+        if (*p != ']' || p == v + 1)
+            return 0;
+        p++;
+    } else {
+        while (*p && *p != ':') {
+            if (*p == '%' && is_hex(p[1]) && is_hex(p[2]))
+                p += 3;
+            else if (is_host_char(*p))
+                p++;
+            else
+                return 0;
+        }
+    }
+    if (*p == ':')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    return *p == 0;
+}
+
+/* Why the request's header is refused before the handler sees it: 0, or
+ * the status, with *why its text. Each leaves the end of the request
+ * unknown or its meaning ambiguous (a proxy in front may read it another
+ * way), so the connection closes after the answer, its body unread:
+ *  - RFC 9112 3.2: more than one Host field, an invalid one, or an
+ *    HTTP/1.1 request without one: 400;
+ *  - RFC 9112 6.3: Content-Length fields that disagree (libmicrohttpd
+ *    reads the first one): 400. */
+static unsigned header_refusal(struct MHD_Connection *conn, const char *version, const char **why)
+{
+    fields_t f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, field_seen, &f);
+    int v10 = !strcmp(version, MHD_HTTP_VERSION_1_0);
+    if (f.hosts > 1)
+        *why = "more than one Host field\n";
+    else if (f.hosts == 1 && !host_valid(f.host))
+        *why = "invalid Host field\n";
+    else if (!f.hosts && !v10)
+        *why = "no Host field\n";
+    else if (f.differ)
+        *why = "conflicting Content-Length fields\n";
+    else
+        return 0;
+    return MHD_HTTP_BAD_REQUEST;
+}
+
+/* A refusal before the handler: the connection closes after it, its body unread. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *text)
+{
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(sizeof text - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST, r);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -287,13 +353,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     bl_http_guard_t *g = cls;
     track_t *t = track_of(conn);
     if (t && !t->busy) { /* the request's first call: its headers */
-        int refuse = lengths_differ(conn);
+        const char *why = NULL;
+        unsigned status = header_refusal(conn, version, &why);
         pthread_mutex_lock(&g->mu);
         t->busy = 1;
-        t->refused = refuse;
+        t->refused = status != 0;
         pthread_mutex_unlock(&g->mu);
-        if (refuse)
-            return refuse_lengths(conn);
+        if (status)
+            return refuse(conn, status, why);
     }
     if (t && t->refused) { /* what follows of its body is not read */
         *upload_size = 0;

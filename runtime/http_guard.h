@@ -35,7 +35,10 @@
  *    an answer goes out, idle_timeout_s without the peer acknowledging a
  *    byte of it (libmicrohttpd's own timeout counts only its writes, which a
  *    full send buffer stops however steadily the reader drains it);
- *  - memory_limit bytes of buffer per connection for the request header.
+ *  - memory_limit bytes of buffer per connection for the request header;
+ *  - a request whose header breaks RFC 9112's rules (Host missing in
+ *    HTTP/1.1, repeated or invalid; Content-Length fields that disagree)
+ *    is answered 400 before the handler sees it, and the connection closed.
  * libmicrohttpd's own messages go to the log (event http_server), where
  * the flood limit of log.h applies. Refusals are counted per reason in the
  * family refused {listener, reason} and the open connections in the gauge

@@ -5,6 +5,8 @@
 # once declaring 1 GB each. Every one is answered (401 without the token, then 413) before a byte
 # of body is read, the memory does not grow, and the refusals are counted (issue 14, point 2).
 # Content-Length fields that disagree: 400, the connection closed, nothing stored.
+# Requests that break RFC 9112's rules on Host: 400 at once, the connection closed
+# (http_conf.py).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/attack.sh"
 setup
@@ -91,6 +93,15 @@ for port, path, a in ((sys.argv[1], b"/v1/reports", auth), (sys.argv[3], b"/metr
 print("  400 and closed: the API and /metrics")
 EOF
 lookup_is 192.0.2.31 .reports_total 0 || problem "a report with conflicting lengths was stored"
+
+# conf_cases PORT METHOD PATH CASE...: http_conf.py's cases on one listener.
+conf_cases() {
+    "$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$@" ||
+        problem "$2 :$1$3: RFC 9112 cases failed (above)"
+}
+echo "== Host (RFC 9112 3.2)"
+conf_cases "$HTTP_PORT" GET /v1/health host
+conf_cases "$MMET_PORT" GET /metrics host
 
 echo "== 200 connections at once, each declaring 1 GB"
 flood body --port "$HTTP_PORT" --conns 200 --sources 127.0.0.2-127.0.0.21 --seconds 3 \

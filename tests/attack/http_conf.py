@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Requests that break HTTP/1.1's framing rules (RFC 9112), sent raw to one listener.
+
+  http_conf.py [--timeout S] [--header H]... PORT METHOD PATH CASE...
+
+A CASE is a name below or the name of a group of them (host, ...). Each case is one request to METHOD PATH (with the extra --header lines) on its own
+connection, bent as the case says, with a small chunked or sized body when the case
+has one. It passes when the first answer has the status the case wants within the
+timeout and, when the case says so, the server then closes the connection (nothing
+sent after the request is read as another one). Prints one line per case; exits 1
+when one failed.
+"""
+import argparse
+import socket
+import sys
+import time
+
+CHUNKED = b"3\r\nabc\r\n0\r\n\r\n"
+
+# name: (start line version, header lines, body, wanted status, closed after), by group.
+# The wanted status "!400" means any answer but 400 (a request that is valid).
+GROUPS = {}
+GROUPS["host"] = {
+    # RFC 9112 3.2: Host is required in HTTP/1.1, once, and valid.
+    "no-host": ("HTTP/1.1", [], b"", "400", True),
+    "two-hosts": ("HTTP/1.1", ["Host: a", "host: b"], b"", "400", True),
+    "bad-host": ("HTTP/1.1", ["Host: a b"], b"", "400", True),
+    "bad-host-10": ("HTTP/1.0", ["Host: a/b"], b"", "400", True),
+    "empty-host": ("HTTP/1.1", ["Host:"], b"", "!400", False),
+    "ipv6-host": ("HTTP/1.1", ["Host: [::1]:80"], b"", "!400", False),
+    "no-host-10": ("HTTP/1.0", [], b"", "!400", False),
+}
+
+
+def ask(port, method, path, version, lines, body, timeout, close):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    head = "%s %s %s\r\n" % (method, path, version) + "".join(l + "\r\n" for l in lines)
+    # What follows the request: read as a second request unless the server closes.
+    s.sendall(head.encode("latin1") + b"\r\n" + body + b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    t0, got, closed = time.monotonic(), b"", False
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                closed = True
+                break
+            got += d
+            if not close and b"\r\n\r\n" in got:
+                break
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    s.close()
+    status = got[9:12].decode("latin1") if got.startswith(b"HTTP/1.") else "none"
+    return status, closed, got.count(b"HTTP/1.1 "), time.monotonic() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--timeout", type=float, default=2)
+    ap.add_argument("--header", action="append", default=[])
+    ap.add_argument("port", type=int)
+    ap.add_argument("method")
+    ap.add_argument("path")
+    ap.add_argument("cases", nargs="+")
+    a = ap.parse_args()
+    cases = {n: c for g in GROUPS.values() for n, c in g.items()}
+    names = [n for x in a.cases for n in (GROUPS[x] if x in GROUPS else [x])]
+    failed = 0
+    for name in names:
+        version, lines, body, want, close = cases[name]
+        if body and not any(l.startswith("Transfer-Encoding") for l in lines):
+            lines = lines + ["Content-Length: %d" % len(body)]
+        status, closed, answers, secs = ask(a.port, a.method, a.path, version,
+                                            lines + a.header, body, a.timeout, close)
+        good = status != "none" and (status != want[1:] if want[0] == "!" else status == want)
+        if close:
+            good = good and closed and answers == 1
+        print("  %s %s %s: %s%s (%.2f s)%s" % (
+            "ok" if good else "FAIL", a.method, name, status, " closed" if closed else "",
+            secs, "" if good else " want %s%s" % (want, " and closed" if close else "")))
+        failed += not good
+    sys.exit(1 if failed else 0)
+
+
+main()
