@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "http_guard.h"
 #include "log.h"
 #include "obj.h"
 #include "rd.h"
@@ -77,24 +78,17 @@ static enum MHD_Result plain(struct MHD_Connection *conn, unsigned status, const
 /* Whether an If-None-Match value names etag (weak comparison, or "*"). */
 static int etag_matches(const char *inm, const char *etag)
 {
-    size_t el = strlen(etag);
-    const char *s = inm;
-    while (*s) {
-        while (*s == ' ' || *s == '\t' || *s == ',')
-            s++;
-        if (*s == '*')
+    size_t el = strlen(etag), l;
+    const char *s;
+    while ((s = bl_http_list_next(&inm, &l))) {
+        if (l == 1 && *s == '*')
             return 1;
-        if (!strncmp(s, "W/", 2))
+        if (l >= 2 && !strncmp(s, "W/", 2)) {
             s += 2;
-        const char *e = s;
-        while (*e && *e != ',')
-            e++;
-        size_t l = (size_t)(e - s);
-        while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
-            l--;
+            l -= 2;
+        }
         if (l == el && !memcmp(s, etag, el))
             return 1;
-        s = e;
     }
     return 0;
 }

@@ -239,11 +239,47 @@ typedef struct {
     int differ;        /* another one differs from it */
     unsigned hosts;    /* Host fields */
     const char *host;  /* the first one's value */
+    int coded;         /* a Transfer-Encoding field */
+    int chunked;       /* the last coding named so far is chunked */
+    int unknown;       /* a coding other than chunked */
+    int twice;         /* chunked before another coding */
+    int plain;         /* one Transfer-Encoding field, and its value is "chunked" */
 } fields_t;
 
 static int is_alnum(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+const char *bl_http_list_next(const char **s, size_t *len)
+{
+    const char *p = *s;
+    while (*p == ' ' || *p == '\t' || *p == ',')
+        p++;
+    const char *e = p;
+    while (*e && *e != ',')
+        e++;
+    size_t n = (size_t)(e - p);
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    *s = e;
+    *len = n;
+    return n ? p : NULL;
+}
+
+/* Adds the codings of one Transfer-Encoding field value to what f knows. */
+static void codings_seen(fields_t *f, const char *v)
+{
+    f->coded = 1;
+    const char *c;
+    size_t n;
+    while ((c = bl_http_list_next(&v, &n))) {
+        if (f->chunked)
+            f->twice = 1;
+        f->chunked = n == 7 && !strncasecmp(c, "chunked", 7);
+        if (!f->chunked)
+            f->unknown = 1;
+    }
 }
 
 static enum MHD_Result field_seen(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -253,7 +289,10 @@ static enum MHD_Result field_seen(void *cls, enum MHD_ValueKind kind, const char
     (void)kind;
     if (!value)
         value = "";
-    if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->plain = !f->coded && !strcasecmp(value, "chunked");
+        codings_seen(f, value);
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
         if (!f->hosts++)
             f->host = value;
     } else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
@@ -311,7 +350,17 @@ static int host_valid(const char *v)
  *  - RFC 9112 3.2: more than one Host field, an invalid one, or an
  *    HTTP/1.1 request without one: 400;
  *  - RFC 9112 6.3: Content-Length fields that disagree (libmicrohttpd
- *    reads the first one): 400. */
+ *    reads the first one): 400;
+ *  - RFC 9112 6.1, 6.3: a Transfer-Encoding whose last coding is not
+ *    chunked, or that names chunked before another: 400; one in an
+ *    HTTP/1.0 request, or next to a Content-Length: 400 (faulty framing,
+ *    or an attempt to smuggle a request past a proxy that reads the
+ *    other); one with a coding other than chunked, which no listener
+ *    decodes, or with chunked in another form than the one field
+ *    "chunked" (libmicrohttpd reads no other): 501. libmicrohttpd would
+ *    read such a body until the client closes (the request then held
+ *    until its deadline), and keep the connection open after a chunked
+ *    body that had a Content-Length too. */
 static unsigned header_refusal(struct MHD_Connection *conn, const char *version, const char **why)
 {
     fields_t f = {0};
@@ -325,7 +374,16 @@ static unsigned header_refusal(struct MHD_Connection *conn, const char *version,
         *why = "no Host field\n";
     else if (f.differ)
         *why = "conflicting Content-Length fields\n";
-    else
+    else if (f.coded && (!f.chunked || f.twice))
+        *why = "chunked is not the last transfer coding, or not the only chunked\n";
+    else if (f.coded && v10)
+        *why = "Transfer-Encoding in an HTTP/1.0 request\n";
+    else if (f.coded && f.first)
+        *why = "both Transfer-Encoding and Content-Length\n";
+    else if (f.coded && (f.unknown || !f.plain)) {
+        *why = "transfer coding not implemented\n";
+        return MHD_HTTP_NOT_IMPLEMENTED;
+    } else
         return 0;
     return MHD_HTTP_BAD_REQUEST;
 }

@@ -37,8 +37,10 @@
  *    full send buffer stops however steadily the reader drains it);
  *  - memory_limit bytes of buffer per connection for the request header;
  *  - a request whose header breaks RFC 9112's rules (Host missing in
- *    HTTP/1.1, repeated or invalid; Content-Length fields that disagree)
- *    is answered 400 before the handler sees it, and the connection closed.
+ *    HTTP/1.1, repeated or invalid; Content-Length fields that disagree;
+ *    a Transfer-Encoding other than chunked alone) is answered 400 (501
+ *    for a coding other than chunked) before the handler sees it, and the
+ *    connection closed.
  * libmicrohttpd's own messages go to the log (event http_server), where
  * the flood limit of log.h applies. Refusals are counted per reason in the
  * family refused {listener, reason} and the open connections in the gauge
@@ -128,6 +130,11 @@ typedef struct {
 } bl_http_req_t;
 void bl_http_req_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe);
+
+/* The next element of a list field value (RFC 9110 5.6.1) at *s: its start
+ * and *len, without the whitespace around it, empty elements skipped; *s
+ * moves past it. NULL at the end. */
+const char *bl_http_list_next(const char **s, size_t *len);
 
 /* The declared Content-Length of the request being handled: 0 and *len, or
  * -1 when there is none (chunked or no body). A value too large for 64 bits

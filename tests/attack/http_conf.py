@@ -4,7 +4,7 @@
 
   http_conf.py [--timeout S] [--header H]... PORT METHOD PATH CASE...
 
-A CASE is a name below or the name of a group of them (host, ...). Each case is one request to METHOD PATH (with the extra --header lines) on its own
+A CASE is a name below or the name of a group of them (host, te, ...). Each case is one request to METHOD PATH (with the extra --header lines) on its own
 connection, bent as the case says, with a small chunked or sized body when the case
 has one. It passes when the first answer has the status the case wants within the
 timeout and, when the case says so, the server then closes the connection (nothing
@@ -30,6 +30,24 @@ GROUPS["host"] = {
     "empty-host": ("HTTP/1.1", ["Host:"], b"", "!400", False),
     "ipv6-host": ("HTTP/1.1", ["Host: [::1]:80"], b"", "!400", False),
     "no-host-10": ("HTTP/1.0", [], b"", "!400", False),
+}
+GROUPS["te"] = {
+    # RFC 9112 6.1, 6.3: chunked must be the last coding, once (else 400); a coding the
+    # server does not know is 501 (as is chunked in a list libmicrohttpd does not read); Transfer-Encoding in HTTP/1.0 or next to a
+    # Content-Length is faulty framing (400). Either way the connection closes.
+    "te-gzip": ("HTTP/1.1", ["Host: a", "Transfer-Encoding: gzip"], b"abc", "400", True),
+    "te-gzip-chunked": ("HTTP/1.1", ["Host: a", "Transfer-Encoding: gzip, chunked"], CHUNKED,
+                        "501", True),
+    "te-chunked-gzip": ("HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked",
+                                     "Transfer-Encoding: gzip"], CHUNKED, "400", True),
+    "te-chunked-twice": ("HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked, chunked"],
+                         CHUNKED, "400", True),
+    "te-identity": ("HTTP/1.1", ["Host: a", "Transfer-Encoding: identity"], b"abc", "400",
+                    True),
+    "te-and-length": ("HTTP/1.1", ["Host: a", "Content-Length: 3",
+                                   "Transfer-Encoding: chunked"], CHUNKED, "400", True),
+    "te-10": ("HTTP/1.0", ["Host: a", "Transfer-Encoding: chunked"], CHUNKED, "400", True),
+    "te-list": ("HTTP/1.1", ["Host: a", "Transfer-Encoding: , chunked"], CHUNKED, "501", True),
 }
 
 

@@ -2,7 +2,8 @@
 # Bad input on the public page: every field over its limit, HTML and script in every field, a
 # personal address, an unlisted address, forms without their CSRF token, a full queue, a huge
 # body, and floods from one client (429) that leave other clients and report ingestion alone.
-# Requests that break RFC 9112's rules on Host: 400 at once, the connection closed.
+# Requests that break RFC 9112's rules on Host and Transfer-Encoding: 400 (501 for an unknown
+# coding) at once, the connection closed.
 . "$(dirname "$0")/../lib.sh"
 
 alloc_port PUB_PORT
@@ -256,7 +257,9 @@ review '{"category":"early-delisting"}' --interface 127.0.0.6
 ok "floods: lookups $codes from one client; 10 lookups from another all 200 in $(($(now_ms) - t0)) ms; a report ingested; requests 429 after the burst"
 
 # ---- HTTP/1.1 framing and Host (RFC 9112) ---------------------------------------------------
-"$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$PUB_PORT" GET / host ||
-    fail "the public listener: RFC 9112 cases failed (above)"
-ok "the public listener: Host checked"
+for m in "GET /" "POST /api/review"; do
+    "$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$PUB_PORT" $m host te ||
+        fail "the public listener, $m: RFC 9112 cases failed (above)"
+done
+ok "the public listener: Host and Transfer-Encoding checked"
 finish
