@@ -244,11 +244,41 @@ typedef struct {
     int unknown;       /* a coding other than chunked */
     int twice;         /* chunked before another coding */
     int plain;         /* one Transfer-Encoding field, and its value is "chunked" */
+    int bad_name;      /* a field name that is not a token (RFC 9110 5.1) */
+    int bad_value;     /* a field value with a control character other than HTAB */
+    int folded;        /* a field continued on the next line (obs-fold) */
+    size_t limit;      /* the connection's memory limit: no header is longer */
 } fields_t;
+
+/* libmicrohttpd before 0.9.76 joins an obs-fold line (one that starts with
+ * whitespace) to the previous field's name, not its value: "X-A: 1" then
+ * " B" reads as the field "X-AB: 1", which a proxy in front reads as
+ * "X-A: 1 B" (RFC 9112 5.2). It parses every other field in place, the
+ * value after its name, the name's colon and whitespace. A joined name is
+ * a copy elsewhere in the connection's memory: seen so, the request is
+ * refused. Later versions handle obs-fold themselves. */
+static int fold_joins_name;
+
+/* Whether the field at key, value is laid out as libmicrohttpd parses a
+ * line in place: the name, its colon (now its end), whitespace, the value. */
+static int parsed_in_place(const char *key, const char *value, size_t limit)
+{
+    const char *p = key + strlen(key) + 1;
+    if ((uintptr_t)value < (uintptr_t)p || (uintptr_t)value - (uintptr_t)p > limit)
+        return 0;
+    while (p < value && (*p == ' ' || *p == '\t'))
+        p++;
+    return p == value;
+}
 
 static int is_alnum(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int is_tchar(int c)
+{
+    return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 const char *bl_http_list_next(const char **s, size_t *len)
@@ -289,6 +319,16 @@ static enum MHD_Result field_seen(void *cls, enum MHD_ValueKind kind, const char
     (void)kind;
     if (!value)
         value = "";
+    const char *k = key;
+    while (is_tchar(*k))
+        k++;
+    if (k == key || *k)
+        f->bad_name = 1;
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++)
+        if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
+            f->bad_value = 1;
+    if (fold_joins_name && !parsed_in_place(key, value, f->limit))
+        f->folded = 1;
     if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
         f->plain = !f->coded && !strcasecmp(value, "chunked");
         codings_seen(f, value);
@@ -347,6 +387,10 @@ static int host_valid(const char *v)
  * the status, with *why its text. Each leaves the end of the request
  * unknown or its meaning ambiguous (a proxy in front may read it another
  * way), so the connection closes after the answer, its body unread:
+ *  - RFC 9110 5.1, RFC 9112 5.1: a field name that is not a token
+ *    (whitespace before the colon, or at the start of the first field);
+ *    RFC 9112 5.2: a folded line; RFC 9110 5.5, RFC 9112 2.2: a field
+ *    value holding a bare CR or another control character: 400;
  *  - RFC 9112 3.2: more than one Host field, an invalid one, or an
  *    HTTP/1.1 request without one: 400;
  *  - RFC 9112 6.3: Content-Length fields that disagree (libmicrohttpd
@@ -361,12 +405,19 @@ static int host_valid(const char *v)
  *    read such a body until the client closes (the request then held
  *    until its deadline), and keep the connection open after a chunked
  *    body that had a Content-Length too. */
-static unsigned header_refusal(struct MHD_Connection *conn, const char *version, const char **why)
+static unsigned header_refusal(const bl_http_guard_t *g, struct MHD_Connection *conn,
+                               const char *version, const char **why)
 {
-    fields_t f = {0};
+    fields_t f = {.limit = g->c.memory_limit};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, field_seen, &f);
     int v10 = !strcmp(version, MHD_HTTP_VERSION_1_0);
-    if (f.hosts > 1)
+    if (f.bad_name)
+        *why = "malformed field name\n";
+    else if (f.folded)
+        *why = "folded field line (obs-fold)\n";
+    else if (f.bad_value)
+        *why = "control character in a field value\n";
+    else if (f.hosts > 1)
         *why = "more than one Host field\n";
     else if (f.hosts == 1 && !host_valid(f.host))
         *why = "invalid Host field\n";
@@ -412,7 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     track_t *t = track_of(conn);
     if (t && !t->busy) { /* the request's first call: its headers */
         const char *why = NULL;
-        unsigned status = header_refusal(conn, version, &why);
+        unsigned status = header_refusal(g, conn, version, &why);
         pthread_mutex_lock(&g->mu);
         t->busy = 1;
         t->refused = status != 0;
@@ -581,6 +632,8 @@ int bl_http_guard_start(const bl_http_guard_conf_t *c, unsigned flags, const str
         g->c.request_timeout_ms = BL_HTTP_REQUEST_TIMEOUT;
     if (!g->c.memory_limit)
         g->c.memory_limit = BL_HTTP_MEMORY_LIMIT;
+    const char *v = MHD_get_version();
+    fold_joins_name = v && !strncmp(v, "0.9.", 4) && atoi(v + 4) < 76;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     /* Room in libmicrohttpd's own limit for connections shut down and not yet closed. */

@@ -36,7 +36,8 @@
  *    byte of it (libmicrohttpd's own timeout counts only its writes, which a
  *    full send buffer stops however steadily the reader drains it);
  *  - memory_limit bytes of buffer per connection for the request header;
- *  - a request whose header breaks RFC 9112's rules (Host missing in
+ *  - a request whose header breaks RFC 9112's rules (a malformed or
+ *    folded field line, a control character in a value; Host missing in
  *    HTTP/1.1, repeated or invalid; Content-Length fields that disagree;
  *    a Transfer-Encoding other than chunked alone) is answered 400 (501
  *    for a coding other than chunked) before the handler sees it, and the

@@ -4,7 +4,7 @@
 
   http_conf.py [--timeout S] [--header H]... PORT METHOD PATH CASE...
 
-A CASE is a name below or the name of a group of them (host, te, ...). Each case is one request to METHOD PATH (with the extra --header lines) on its own
+A CASE is a name below or the name of a group of them (host, te, fields). Each case is one request to METHOD PATH (with the extra --header lines) on its own
 connection, bent as the case says, with a small chunked or sized body when the case
 has one. It passes when the first answer has the status the case wants within the
 timeout and, when the case says so, the server then closes the connection (nothing
@@ -48,6 +48,23 @@ GROUPS["te"] = {
                                    "Transfer-Encoding: chunked"], CHUNKED, "400", True),
     "te-10": ("HTTP/1.0", ["Host: a", "Transfer-Encoding: chunked"], CHUNKED, "400", True),
     "te-list": ("HTTP/1.1", ["Host: a", "Transfer-Encoding: , chunked"], CHUNKED, "501", True),
+}
+
+GROUPS["fields"] = {
+    # RFC 9112 5.1: no whitespace between a field name and its colon; 5.2: a folded line
+    # (obs-fold) is refused (libmicrohttpd 0.9.75 joins it to the name: "X-Test2: 1");
+    # RFC 9110 5.5, RFC 9112 2.2: a bare CR or another control character in a value.
+    "space-colon": ("HTTP/1.1", ["Host : a"], b"", "400", True),
+    "space-colon-other": ("HTTP/1.1", ["Host: a", "X-Test : 1"], b"", "400", True),
+    "tab-colon": ("HTTP/1.1", ["Host: a", "X-Test\t: 1"], b"", "400", True),
+    "space-first": ("HTTP/1.1", [" Host: a"], b"", "400", True),
+    "obs-fold": ("HTTP/1.1", ["Host: a", "X-Test: 1", " 2"], b"", "400", True),
+    "obs-fold-tab": ("HTTP/1.1", ["Host: a", "X-Test: 1", "\t2", "X-Other: 3"], b"", "400", True),
+    "obs-fold-colon": ("HTTP/1.1", ["Host: a", "X-Test: 1", " 2: 3"], b"", "400", True),
+    "bare-cr": ("HTTP/1.1", ["Host: a", "X-Test: 1\rX-Other: 2"], b"", "400", True),
+    "ctl-value": ("HTTP/1.1", ["Host: a", "X-Test: 1\x012"], b"", "400", True),
+    "spaced-value": ("HTTP/1.1", ["Host: a", "X-Test:  \t1 \t2\t "], b"", "!400", False),
+    "obs-text": ("HTTP/1.1", ["Host: a", "X-Test: caf\xe9"], b"", "!400", False),
 }
 
 

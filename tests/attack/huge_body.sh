@@ -5,8 +5,8 @@
 # once declaring 1 GB each. Every one is answered (401 without the token, then 413) before a byte
 # of body is read, the memory does not grow, and the refusals are counted (issue 14, point 2).
 # Content-Length fields that disagree: 400, the connection closed, nothing stored.
-# Requests that break RFC 9112's rules on Host and Transfer-Encoding: 400 (501 for an
-# unknown coding) at once, the connection closed (http_conf.py).
+# Requests that break RFC 9112's rules on Host, Transfer-Encoding and field lines: 400 (501
+# for an unknown coding) at once, the connection closed (http_conf.py).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/attack.sh"
 setup
@@ -104,8 +104,14 @@ conf_cases "$HTTP_PORT" GET /v1/health host
 conf_cases "$MMET_PORT" GET /metrics host
 echo "== Transfer-Encoding (RFC 9112 6.1, 6.3)"
 conf_cases "$HTTP_PORT" GET /v1/health te
+echo "== field lines (RFC 9112 5.1, 5.2, 2.2)"
+conf_cases "$HTTP_PORT" GET /v1/health fields
+conf_cases "$MMET_PORT" GET /metrics fields
 conf_cases --header "$auth" "$HTTP_PORT" POST /v1/reports te
 conf_cases "$MMET_PORT" GET /metrics te
+echo "== field lines (RFC 9112 5.1, 5.2, 2.2)"
+conf_cases "$HTTP_PORT" GET /v1/health fields
+conf_cases "$MMET_PORT" GET /metrics fields
 
 echo "== 200 connections at once, each declaring 1 GB"
 flood body --port "$HTTP_PORT" --conns 200 --sources 127.0.0.2-127.0.0.21 --seconds 3 \

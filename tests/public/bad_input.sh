@@ -2,8 +2,8 @@
 # Bad input on the public page: every field over its limit, HTML and script in every field, a
 # personal address, an unlisted address, forms without their CSRF token, a full queue, a huge
 # body, and floods from one client (429) that leave other clients and report ingestion alone.
-# Requests that break RFC 9112's rules on Host and Transfer-Encoding: 400 (501 for an unknown
-# coding) at once, the connection closed.
+# Requests that break RFC 9112's rules on Host, Transfer-Encoding and field lines: 400 (501
+# for an unknown coding) at once, the connection closed.
 . "$(dirname "$0")/../lib.sh"
 
 alloc_port PUB_PORT
@@ -258,8 +258,8 @@ ok "floods: lookups $codes from one client; 10 lookups from another all 200 in $
 
 # ---- HTTP/1.1 framing and Host (RFC 9112) ---------------------------------------------------
 for m in "GET /" "POST /api/review"; do
-    "$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$PUB_PORT" $m host te ||
+    "$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$PUB_PORT" $m host te fields ||
         fail "the public listener, $m: RFC 9112 cases failed (above)"
 done
-ok "the public listener: Host and Transfer-Encoding checked"
+ok "the public listener: Host, Transfer-Encoding and field lines checked"
 finish
