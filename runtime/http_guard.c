@@ -454,6 +454,19 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, cons
     return ret;
 }
 
+/* The path of an absolute-form target ("http://host/v1/health": "/v1/health",
+ * "/" when it has none), else url. RFC 9112 3.2.2: a server must accept the
+ * absolute-form, which a client sends to a proxy (and a proxy may pass on);
+ * libmicrohttpd hands it to the handler whole, which knows no such path. */
+static const char *origin_path(const char *url)
+{
+    size_t n = !strncasecmp(url, "http://", 7) ? 7 : !strncasecmp(url, "https://", 8) ? 8 : 0;
+    if (!n)
+        return url;
+    const char *path = strchr(url + n, '/');
+    return path ? path : "/";
+}
+
 /* The server's handler, behind a note that the connection has a request in hand. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
@@ -475,7 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    return g->h(g->h_cls, conn, url, method, version, upload, upload_size, con_cls);
+    return g->h(g->h_cls, conn, origin_path(url), method, version, upload, upload_size, con_cls);
 }
 
 void bl_http_guard_extend(struct MHD_Connection *conn, uint64_t ms)

@@ -41,7 +41,10 @@
  *    HTTP/1.1, repeated or invalid; Content-Length fields that disagree;
  *    a Transfer-Encoding other than chunked alone) is answered 400 (501
  *    for a coding other than chunked) before the handler sees it, and the
- *    connection closed.
+ *    connection closed;
+ *  - the handler sees the path of an absolute-form target
+ *    ("GET http://host/v1/health" as "/v1/health"), which RFC 9112 3.2.2
+ *    has a server accept.
  * libmicrohttpd's own messages go to the log (event http_server), where
  * the flood limit of log.h applies. Refusals are counted per reason in the
  * family refused {listener, reason} and the open connections in the gauge

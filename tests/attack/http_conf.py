@@ -4,7 +4,7 @@
 
   http_conf.py [--timeout S] [--header H]... PORT METHOD PATH CASE...
 
-A CASE is a name below or the name of a group of them (host, te, fields). Each case is one request to METHOD PATH (with the extra --header lines) on its own
+A CASE is a name below or the name of a group of them (host, te, fields, target). Each case is one request to METHOD PATH (with the extra --header lines) on its own
 connection, bent as the case says, with a small chunked or sized body when the case
 has one. It passes when the first answer has the status the case wants within the
 timeout and, when the case says so, the server then closes the connection (nothing
@@ -18,8 +18,9 @@ import time
 
 CHUNKED = b"3\r\nabc\r\n0\r\n\r\n"
 
-# name: (start line version, header lines, body, wanted status, closed after), by group.
-# The wanted status "!400" means any answer but 400 (a request that is valid).
+# name: (start line version, header lines, body, wanted status, closed after[, target]), by
+# group; target (a format of the path) replaces the path in the start line. The wanted status
+# "!400" means any answer but 400 (a request that is valid).
 GROUPS = {}
 GROUPS["host"] = {
     # RFC 9112 3.2: Host is required in HTTP/1.1, once, and valid.
@@ -67,6 +68,14 @@ GROUPS["fields"] = {
     "obs-text": ("HTTP/1.1", ["Host: a", "X-Test: caf\xe9"], b"", "!400", False),
 }
 
+GROUPS["target"] = {
+    # RFC 9112 3.2.2: the absolute-form of the target is accepted: the answer is the
+    # one to the origin-form (the wanted status "same"), whatever the Host field says.
+    "absolute": ("HTTP/1.1", ["Host: b"], b"", "same", False, "http://a:80%s"),
+    "absolute-upper": ("HTTP/1.1", ["Host: a"], b"", "same", False, "HTTP://a%s"),
+    "absolute-https": ("HTTP/1.1", ["Host: a"], b"", "same", False, "https://[::1]%s"),
+}
+
 
 def ask(port, method, path, version, lines, body, timeout, close):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -105,10 +114,14 @@ def main():
     names = [n for x in a.cases for n in (GROUPS[x] if x in GROUPS else [x])]
     failed = 0
     for name in names:
-        version, lines, body, want, close = cases[name]
+        version, lines, body, want, close, *target = cases[name]
+        path = target[0] % a.path if target else a.path
+        if want == "same":
+            want = ask(a.port, a.method, a.path, version, ["Host: a"] + a.header, body,
+                       a.timeout, close)[0]
         if body and not any(l.startswith("Transfer-Encoding") for l in lines):
             lines = lines + ["Content-Length: %d" % len(body)]
-        status, closed, answers, secs = ask(a.port, a.method, a.path, version,
+        status, closed, answers, secs = ask(a.port, a.method, path, version,
                                             lines + a.header, body, a.timeout, close)
         good = status != "none" and (status != want[1:] if want[0] == "!" else status == want)
         if close:

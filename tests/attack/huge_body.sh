@@ -6,7 +6,8 @@
 # of body is read, the memory does not grow, and the refusals are counted (issue 14, point 2).
 # Content-Length fields that disagree: 400, the connection closed, nothing stored.
 # Requests that break RFC 9112's rules on Host, Transfer-Encoding and field lines: 400 (501
-# for an unknown coding) at once, the connection closed (http_conf.py).
+# for an unknown coding) at once, the connection closed; an absolute-form target answered as
+# its path (http_conf.py).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/attack.sh"
 setup
@@ -107,11 +108,19 @@ conf_cases "$HTTP_PORT" GET /v1/health te
 echo "== field lines (RFC 9112 5.1, 5.2, 2.2)"
 conf_cases "$HTTP_PORT" GET /v1/health fields
 conf_cases "$MMET_PORT" GET /metrics fields
+echo "== absolute-form targets (RFC 9112 3.2.2)"
+conf_cases --header "$auth" "$HTTP_PORT" GET /v1/status target
+conf_cases "$HTTP_PORT" GET /v1/status target
+conf_cases "$MMET_PORT" GET /metrics target
 conf_cases --header "$auth" "$HTTP_PORT" POST /v1/reports te
 conf_cases "$MMET_PORT" GET /metrics te
 echo "== field lines (RFC 9112 5.1, 5.2, 2.2)"
 conf_cases "$HTTP_PORT" GET /v1/health fields
 conf_cases "$MMET_PORT" GET /metrics fields
+echo "== absolute-form targets (RFC 9112 3.2.2)"
+conf_cases --header "$auth" "$HTTP_PORT" GET /v1/status target
+conf_cases "$HTTP_PORT" GET /v1/status target
+conf_cases "$MMET_PORT" GET /metrics target
 
 echo "== 200 connections at once, each declaring 1 GB"
 flood body --port "$HTTP_PORT" --conns 200 --sources 127.0.0.2-127.0.0.21 --seconds 3 \

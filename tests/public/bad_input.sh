@@ -3,7 +3,8 @@
 # personal address, an unlisted address, forms without their CSRF token, a full queue, a huge
 # body, and floods from one client (429) that leave other clients and report ingestion alone.
 # Requests that break RFC 9112's rules on Host, Transfer-Encoding and field lines: 400 (501
-# for an unknown coding) at once, the connection closed.
+# for an unknown coding) at once, the connection closed; an absolute-form target answered as
+# its path.
 . "$(dirname "$0")/../lib.sh"
 
 alloc_port PUB_PORT
@@ -261,5 +262,7 @@ for m in "GET /" "POST /api/review"; do
     "$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$PUB_PORT" $m host te fields ||
         fail "the public listener, $m: RFC 9112 cases failed (above)"
 done
-ok "the public listener: Host, Transfer-Encoding and field lines checked"
+"$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$PUB_PORT" GET /api/lookup/192.0.2.50 target ||
+    fail "the public listener: absolute-form targets failed (above)"
+ok "the public listener: Host, Transfer-Encoding and field lines checked; absolute-form targets answered"
 finish
