@@ -93,6 +93,30 @@ static int etag_matches(const char *inm, const char *etag)
     return 0;
 }
 
+typedef struct {
+    const char *etag;
+    int match;
+} inm_t;
+
+static enum MHD_Result inm_seen(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    inm_t *m = cls;
+    (void)kind;
+    if (!strcasecmp(key, "If-None-Match") && value && etag_matches(value, m->etag))
+        m->match = 1;
+    return m->match ? MHD_NO : MHD_YES;
+}
+
+/* Whether the request's If-None-Match names etag: every such field, as the
+ * one list they make (RFC 9110 5.3), a cache or proxy in front may send two. */
+static int none_match(struct MHD_Connection *conn, const char *etag)
+{
+    inm_t m = {.etag = etag};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, inm_seen, &m);
+    return m.match;
+}
+
 /* How one answer went, for metrics: the object kind and the status. */
 typedef struct {
     const char *kind;
@@ -150,8 +174,7 @@ static enum MHD_Result answer(struct MHD_Connection *conn, const char *dir, cons
     struct tm tm;
     gmtime_r(&st.st_mtim.tv_sec, &tm);
     strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
-    int unchanged = inm && etag_matches(inm, etag);
+    int unchanged = none_match(conn, etag);
     /* A 304 is built like the 200 (libmicrohttpd sends no body with it): its
      * Content-Length is then the 200's, as RFC 9110 8.6 requires of one that
      * has it, and never a 0 a cache could take for the object's length. */
