@@ -36,6 +36,7 @@ typedef struct track {
     int busy;             /* a request reached the handler and is not answered yet */
     int cut;              /* shut down (deadline, eviction): no longer counted */
     int refused;          /* its request was refused before the handler saw it */
+    int query_cut;        /* its query was refused before libmicrohttpd parsed it */
     /* An answer is going out and libmicrohttpd's idle timeout is off for it:
      * the sweeper closes the connection when the peer acknowledges nothing
      * of it (TCP bytes acked) for idle_timeout_s instead. */
@@ -60,6 +61,11 @@ struct bl_http_guard {
     bl_metrics_series_t *refused_s[BL_HTTP_REFUSED_N];
     bl_metrics_series_t *open_s;
     struct MHD_OptionItem opts[MAX_OPTS];
+    int tls;
+    unsigned max_args; /* query arguments a request may have */
+    /* The server's own URI callback (MHD_OPTION_URI_LOG_CALLBACK in extra), called from ours. */
+    void *(*uri_cb)(void *cls, const char *uri, struct MHD_Connection *conn);
+    void *uri_cls;
 };
 
 static const char *const refusal_names[BL_HTTP_REFUSED_N] = {
@@ -454,6 +460,48 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, cons
     return ret;
 }
 
+/* libmicrohttpd 0.9.75 keeps each query argument in a record of the
+ * connection's memory (memory_limit): one with more arguments than fit
+ * leaves it with no memory to send its 431, and with epoll the connection
+ * hangs without an answer until idle_timeout (without, it closes without
+ * one). A query of a few kB is enough. The arguments are counted when the
+ * URI arrives, before libmicrohttpd parses them: over max_args (a quarter
+ * of what the memory holds), the request is answered 414 on the socket
+ * itself, where nothing else is being written (a TLS listener's is only
+ * shut down: its stream cannot take bytes from outside the session), and
+ * closed. */
+#define ARG_RECORD 256 /* bytes of memory_limit per query argument allowed */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    bl_http_guard_t *g = cls;
+    const char *q = strchr(uri, '?');
+    unsigned args = 0;
+    for (; q && *q && args <= g->max_args; q++)
+        args += *q == '?' || *q == '&';
+    track_t *t = track_of(conn);
+    if (args > g->max_args && t && t->fd >= 0) {
+        static const char answer[] = "HTTP/1.1 414 URI Too Long\r\n"
+                                     "Content-Type: text/plain; charset=utf-8\r\n"
+                                     "Cache-Control: no-store\r\n"
+                                     "Connection: close\r\n"
+                                     "Content-Length: 25\r\n\r\n"
+                                     "too many query arguments\n";
+        pthread_mutex_lock(&g->mu);
+        t->query_cut = 1;
+        if (!t->cut) {
+            if (!g->tls)
+                (void)!send(t->fd, answer, sizeof answer - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            shutdown(t->fd, g->tls ? SHUT_RDWR : SHUT_WR);
+        }
+        pthread_mutex_unlock(&g->mu);
+        char detail[48];
+        snprintf(detail, sizeof detail, "query_args>%u", g->max_args);
+        bl_http_guard_refused(g, BL_HTTP_REFUSED_TOO_LARGE, detail);
+    }
+    return g->uri_cb ? g->uri_cb(g->uri_cls, uri, conn) : NULL;
+}
+
 /* The path of an absolute-form target ("http://host/v1/health": "/v1/health",
  * "/" when it has none), else url. RFC 9112 3.2.2: a server must accept the
  * absolute-form, which a client sends to a proxy (and a proxy may pass on);
@@ -474,6 +522,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     bl_http_guard_t *g = cls;
     track_t *t = track_of(conn);
+    if (t && t->query_cut) /* answered by on_uri */
+        return MHD_NO;
     if (t && !t->busy) { /* the request's first call: its headers */
         const char *why = NULL;
         unsigned status = header_refusal(g, conn, version, &why);
@@ -645,6 +695,8 @@ int bl_http_guard_start(const bl_http_guard_conf_t *c, unsigned flags, const str
         g->c.request_timeout_ms = BL_HTTP_REQUEST_TIMEOUT;
     if (!g->c.memory_limit)
         g->c.memory_limit = BL_HTTP_MEMORY_LIMIT;
+    g->max_args = (unsigned)(g->c.memory_limit / ARG_RECORD);
+    g->tls = (flags & MHD_USE_TLS) != 0;
     const char *v = MHD_get_version();
     fold_joins_name = v && !strncmp(v, "0.9.", 4) && atoi(v + 4) < 76;
     pthread_mutex_init(&g->mu, NULL);
@@ -670,8 +722,15 @@ int bl_http_guard_start(const bl_http_guard_conf_t *c, unsigned flags, const str
     g->opts[n++] = ENTRY(MHD_OPTION_CONNECTION_MEMORY_LIMIT, g->c.memory_limit, NULL);
     g->opts[n++] = ENTRY(MHD_OPTION_NOTIFY_CONNECTION, on_connection, g);
     g->opts[n++] = ENTRY(MHD_OPTION_NOTIFY_COMPLETED, on_completed, g);
-    for (size_t i = 0; extra && extra[i].option != MHD_OPTION_END && n < MAX_OPTS - 1; i++)
-        g->opts[n++] = extra[i];
+    g->opts[n++] = ENTRY(MHD_OPTION_URI_LOG_CALLBACK, on_uri, g);
+    for (size_t i = 0; extra && extra[i].option != MHD_OPTION_END && n < MAX_OPTS - 1; i++) {
+        if (extra[i].option == MHD_OPTION_URI_LOG_CALLBACK) {
+            g->uri_cb = (void *(*)(void *, const char *, struct MHD_Connection *))extra[i].value;
+            g->uri_cls = extra[i].ptr_value;
+        } else {
+            g->opts[n++] = extra[i];
+        }
+    }
     g->opts[n] = ENTRY(MHD_OPTION_END, 0, NULL);
     errno = 0;
     g->d = MHD_start_daemon(flags | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, on_accept, g, on_request, g,

@@ -35,7 +35,9 @@
  *    an answer goes out, idle_timeout_s without the peer acknowledging a
  *    byte of it (libmicrohttpd's own timeout counts only its writes, which a
  *    full send buffer stops however steadily the reader drains it);
- *  - memory_limit bytes of buffer per connection for the request header;
+ *  - memory_limit bytes of buffer per connection for the request header,
+ *    and memory_limit / 256 query arguments (more: 414, the connection
+ *    closed);
  *  - a request whose header breaks RFC 9112's rules (a malformed or
  *    folded field line, a control character in a value; Host missing in
  *    HTTP/1.1, repeated or invalid; Content-Length fields that disagree;
@@ -91,7 +93,8 @@ typedef struct bl_http_guard bl_http_guard_t;
 /* Starts a libmicrohttpd daemon listening on sa, with flags (MHD_USE_*;
  * the guard adds MHD_USE_ERROR_LOG and MHD_USE_ITC), the access handler h
  * and its cls, and the caller's further options extra (NULL or an array
- * ending in MHD_OPTION_END; it must not set the options the guard sets).
+ * ending in MHD_OPTION_END; it must not set the options the guard sets but
+ * MHD_OPTION_URI_LOG_CALLBACK, which the guard's own calls).
  * Returns 0 and *out, BL_ENOMEM, or BL_EIO when libmicrohttpd cannot start
  * (errno kept). */
 int bl_http_guard_start(const bl_http_guard_conf_t *c, unsigned flags, const struct sockaddr *sa,

@@ -7,7 +7,8 @@
 # Content-Length fields that disagree: 400, the connection closed, nothing stored.
 # Requests that break RFC 9112's rules on Host, Transfer-Encoding and field lines: 400 (501
 # for an unknown coding) at once, the connection closed; an absolute-form target answered as
-# its path (http_conf.py).
+# its path; a query with more arguments than the connection's memory holds: 414 at once
+# (http_conf.py).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/attack.sh"
 setup
@@ -112,6 +113,9 @@ echo "== absolute-form targets (RFC 9112 3.2.2)"
 conf_cases --header "$auth" "$HTTP_PORT" GET /v1/status target
 conf_cases "$HTTP_PORT" GET /v1/status target
 conf_cases "$MMET_PORT" GET /metrics target
+echo "== many query arguments"
+conf_cases "$HTTP_PORT" GET /v1/health query
+conf_cases "$MMET_PORT" GET /metrics query
 conf_cases --header "$auth" "$HTTP_PORT" POST /v1/reports te
 conf_cases "$MMET_PORT" GET /metrics te
 echo "== field lines (RFC 9112 5.1, 5.2, 2.2)"
