@@ -37,6 +37,8 @@ typedef struct track {
     int cut;              /* shut down (deadline, eviction): no longer counted */
     int refused;          /* its request was refused before the handler saw it */
     int query_cut;        /* its query was refused before libmicrohttpd parsed it */
+    const char *uri;      /* its request's target as it arrived (on_uri), and its length */
+    size_t uri_len;
     /* An answer is going out and libmicrohttpd's idle timeout is off for it:
      * the sweeper closes the connection when the peer acknowledges nothing
      * of it (TCP bytes acked) for idle_timeout_s instead. */
@@ -256,14 +258,19 @@ typedef struct {
     size_t limit;      /* the connection's memory limit: no header is longer */
 } fields_t;
 
-/* libmicrohttpd before 0.9.76 joins an obs-fold line (one that starts with
- * whitespace) to the previous field's name, not its value: "X-A: 1" then
- * " B" reads as the field "X-AB: 1", which a proxy in front reads as
- * "X-A: 1 B" (RFC 9112 5.2). It parses every other field in place, the
- * value after its name, the name's colon and whitespace. A joined name is
- * a copy elsewhere in the connection's memory: seen so, the request is
- * refused. Later versions handle obs-fold themselves. */
-static int fold_joins_name;
+/* libmicrohttpd before 0.9.76 parses a request in place in its buffer: the
+ * target, a NUL where the space after it was, the version; each field's
+ * name, a NUL where its colon was, whitespace, the value. Two of its flaws
+ * show only as breaks in that layout, and the guard looks for them there
+ * (later versions have neither):
+ *  - it joins an obs-fold line (one that starts with whitespace) to the
+ *    previous field's name, not its value: "X-A: 1" then " B" reads as the
+ *    field "X-AB: 1", which a proxy in front reads as "X-A: 1 B" (RFC 9112
+ *    5.2). The joined name is a copy elsewhere in memory;
+ *  - a NUL byte in the target ends the path the handler sees:
+ *    "/v1/listings/192.0.2.50<NUL>x" names 192.0.2.50 (as "%00" would,
+ *    which the master refuses). The target then ends before the version. */
+static int in_place;
 
 /* Whether the field at key, value is laid out as libmicrohttpd parses a
  * line in place: the name, its colon (now its end), whitespace, the value. */
@@ -333,7 +340,7 @@ static enum MHD_Result field_seen(void *cls, enum MHD_ValueKind kind, const char
     for (const unsigned char *v = (const unsigned char *)value; *v; v++)
         if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
             f->bad_value = 1;
-    if (fold_joins_name && !parsed_in_place(key, value, f->limit))
+    if (in_place && !parsed_in_place(key, value, f->limit))
         f->folded = 1;
     if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
         f->plain = !f->coded && !strcasecmp(value, "chunked");
@@ -393,6 +400,7 @@ static int host_valid(const char *v)
  * the status, with *why its text. Each leaves the end of the request
  * unknown or its meaning ambiguous (a proxy in front may read it another
  * way), so the connection closes after the answer, its body unread:
+ *  - RFC 9112 3.2: a NUL byte in the target (not a URI's): 400;
  *  - RFC 9110 5.1, RFC 9112 5.1: a field name that is not a token
  *    (whitespace before the colon, or at the start of the first field);
  *    RFC 9112 5.2: a folded line; RFC 9110 5.5, RFC 9112 2.2: a field
@@ -412,12 +420,15 @@ static int host_valid(const char *v)
  *    until its deadline), and keep the connection open after a chunked
  *    body that had a Content-Length too. */
 static unsigned header_refusal(const bl_http_guard_t *g, struct MHD_Connection *conn,
-                               const char *version, const char **why)
+                               const track_t *t, const char *url, const char *version,
+                               const char **why)
 {
     fields_t f = {.limit = g->c.memory_limit};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, field_seen, &f);
     int v10 = !strcmp(version, MHD_HTTP_VERSION_1_0);
-    if (f.bad_name)
+    if (in_place && t->uri == url && url + t->uri_len + 1 != version)
+        *why = "NUL byte in the request target\n";
+    else if (f.bad_name)
         *why = "malformed field name\n";
     else if (f.folded)
         *why = "folded field line (obs-fold)\n";
@@ -480,6 +491,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     for (; q && *q && args <= g->max_args; q++)
         args += *q == '?' || *q == '&';
     track_t *t = track_of(conn);
+    if (t) {
+        t->uri = uri;
+        t->uri_len = strlen(uri);
+    }
     if (args > g->max_args && t && t->fd >= 0) {
         static const char answer[] = "HTTP/1.1 414 URI Too Long\r\n"
                                      "Content-Type: text/plain; charset=utf-8\r\n"
@@ -526,7 +541,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO;
     if (t && !t->busy) { /* the request's first call: its headers */
         const char *why = NULL;
-        unsigned status = header_refusal(g, conn, version, &why);
+        unsigned status = header_refusal(g, conn, t, url, version, &why);
         pthread_mutex_lock(&g->mu);
         t->busy = 1;
         t->refused = status != 0;
@@ -698,7 +713,7 @@ int bl_http_guard_start(const bl_http_guard_conf_t *c, unsigned flags, const str
     g->max_args = (unsigned)(g->c.memory_limit / ARG_RECORD);
     g->tls = (flags & MHD_USE_TLS) != 0;
     const char *v = MHD_get_version();
-    fold_joins_name = v && !strncmp(v, "0.9.", 4) && atoi(v + 4) < 76;
+    in_place = v && !strncmp(v, "0.9.", 4) && atoi(v + 4) < 76;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     /* Room in libmicrohttpd's own limit for connections shut down and not yet closed. */

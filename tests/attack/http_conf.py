@@ -74,6 +74,10 @@ GROUPS["target"] = {
     "absolute": ("HTTP/1.1", ["Host: b"], b"", "same", False, "http://a:80%s"),
     "absolute-upper": ("HTTP/1.1", ["Host: a"], b"", "same", False, "HTTP://a%s"),
     "absolute-https": ("HTTP/1.1", ["Host: a"], b"", "same", False, "https://[::1]%s"),
+    # A NUL byte is no URI's (RFC 3986): refused, not read as the end of the path (as
+    # libmicrohttpd 0.9.75 does: "/v1/listings/192.0.2.50<NUL>x" would name 192.0.2.50).
+    "nul-target": ("HTTP/1.1", ["Host: a"], b"", "400", True, "%s\x00x"),
+    "nul-query": ("HTTP/1.1", ["Host: a"], b"", "400", True, "%s?a=\x00b"),
 }
 
 GROUPS["query"] = {
