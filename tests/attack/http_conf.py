@@ -83,6 +83,10 @@ GROUPS["target"] = {
 GROUPS["query"] = {
     # Query arguments past what libmicrohttpd's memory for the request holds (600 in
     # 5 kB here): 414 at once, not a connection held without an answer; 100 are fine.
+    # A header past that memory, in one long field or in many: 431 at once.
+    "long-field": ("HTTP/1.1", ["Host: a", "X-Test: " + "a" * 40000], b"", "431", True),
+    "many-fields": ("HTTP/1.1", ["Host: a"] + ["X-Test-%d: 1" % i for i in range(1000)], b"",
+                    "431", True),
     "many-args": ("HTTP/1.1", ["Host: a"], b"", "414", True,
                   "%s?" + "&".join("a%d=1" % i for i in range(600))),
     "some-args": ("HTTP/1.1", ["Host: a"], b"", "!414", False,
