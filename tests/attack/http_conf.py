@@ -4,7 +4,7 @@
 
   http_conf.py [--timeout S] [--header H]... PORT METHOD PATH CASE...
 
-A CASE is a name below or the name of a group of them (host, te, fields, target, query). Each case is one request to METHOD PATH (with the extra --header lines) on its own
+A CASE is a name below or the name of a group of them (host, te, fields, target, query, no-body). Each case is one request to METHOD PATH (with the extra --header lines) on its own
 connection, bent as the case says, with a small chunked or sized body when the case
 has one. It passes when the first answer has the status the case wants within the
 timeout and, when the case says so, the server then closes the connection (nothing
@@ -91,6 +91,14 @@ GROUPS["query"] = {
                   "%s?" + "&".join("a%d=1" % i for i in range(600))),
     "some-args": ("HTTP/1.1", ["Host: a"], b"", "!414", False,
                   "%s?" + "&".join("a%d=1" % i for i in range(100))),
+}
+
+GROUPS["no-body"] = {
+    # A listener that takes no body (the metrics servers): 413 at once for a chunked one
+    # as for a declared one, not a connection closed without an answer.
+    "chunked-body": ("HTTP/1.1", ["Host: a", "Transfer-Encoding: chunked"], CHUNKED, "413",
+                     True),
+    "sized-body": ("HTTP/1.1", ["Host: a"], b"abc", "413", True),
 }
 
 

@@ -115,7 +115,7 @@ conf_cases "$HTTP_PORT" GET /v1/status target
 conf_cases "$MMET_PORT" GET /metrics target
 echo "== many query arguments"
 conf_cases "$HTTP_PORT" GET /v1/health query
-conf_cases "$MMET_PORT" GET /metrics query
+conf_cases "$MMET_PORT" GET /metrics query no-body
 conf_cases --header "$auth" "$HTTP_PORT" POST /v1/reports te
 conf_cases "$MMET_PORT" GET /metrics te
 echo "== field lines (RFC 9112 5.1, 5.2, 2.2)"
