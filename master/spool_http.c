@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "http_guard.h"
 #include "log.h"
 #include "obj.h"
 #include "rd.h"
@@ -77,26 +78,43 @@ static enum MHD_Result plain(struct MHD_Connection *conn, unsigned status, const
 /* Whether an If-None-Match value names etag (weak comparison, or "*"). */
 static int etag_matches(const char *inm, const char *etag)
 {
-    size_t el = strlen(etag);
-    const char *s = inm;
-    while (*s) {
-        while (*s == ' ' || *s == '\t' || *s == ',')
-            s++;
-        if (*s == '*')
+    size_t el = strlen(etag), l;
+    const char *s;
+    while ((s = bl_http_list_next(&inm, &l))) {
+        if (l == 1 && *s == '*')
             return 1;
-        if (!strncmp(s, "W/", 2))
+        if (l >= 2 && !strncmp(s, "W/", 2)) {
             s += 2;
-        const char *e = s;
-        while (*e && *e != ',')
-            e++;
-        size_t l = (size_t)(e - s);
-        while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
-            l--;
+            l -= 2;
+        }
         if (l == el && !memcmp(s, etag, el))
             return 1;
-        s = e;
     }
     return 0;
+}
+
+typedef struct {
+    const char *etag;
+    int match;
+} inm_t;
+
+static enum MHD_Result inm_seen(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    inm_t *m = cls;
+    (void)kind;
+    if (!strcasecmp(key, "If-None-Match") && value && etag_matches(value, m->etag))
+        m->match = 1;
+    return m->match ? MHD_NO : MHD_YES;
+}
+
+/* Whether the request's If-None-Match names etag: every such field, as the
+ * one list they make (RFC 9110 5.3), a cache or proxy in front may send two. */
+static int none_match(struct MHD_Connection *conn, const char *etag)
+{
+    inm_t m = {.etag = etag};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, inm_seen, &m);
+    return m.match;
 }
 
 /* How one answer went, for metrics: the object kind and the status. */
@@ -156,8 +174,7 @@ static enum MHD_Result answer(struct MHD_Connection *conn, const char *dir, cons
     struct tm tm;
     gmtime_r(&st.st_mtim.tv_sec, &tm);
     strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
-    int unchanged = inm && etag_matches(inm, etag);
+    int unchanged = none_match(conn, etag);
     /* A 304 is built like the 200 (libmicrohttpd sends no body with it): its
      * Content-Length is then the 200's, as RFC 9110 8.6 requires of one that
      * has it, and never a 0 a cache could take for the object's length. */

@@ -36,6 +36,9 @@ typedef struct track {
     int busy;             /* a request reached the handler and is not answered yet */
     int cut;              /* shut down (deadline, eviction): no longer counted */
     int refused;          /* its request was refused before the handler saw it */
+    int query_cut;        /* its query was refused before libmicrohttpd parsed it */
+    const char *uri;      /* its request's target as it arrived (on_uri), and its length */
+    size_t uri_len;
     /* An answer is going out and libmicrohttpd's idle timeout is off for it:
      * the sweeper closes the connection when the peer acknowledges nothing
      * of it (TCP bytes acked) for idle_timeout_s instead. */
@@ -60,6 +63,11 @@ struct bl_http_guard {
     bl_metrics_series_t *refused_s[BL_HTTP_REFUSED_N];
     bl_metrics_series_t *open_s;
     struct MHD_OptionItem opts[MAX_OPTS];
+    int tls;
+    unsigned max_args; /* query arguments a request may have */
+    /* The server's own URI callback (MHD_OPTION_URI_LOG_CALLBACK in extra), called from ours. */
+    void *(*uri_cb)(void *cls, const char *uri, struct MHD_Connection *conn);
+    void *uri_cls;
 };
 
 static const char *const refusal_names[BL_HTTP_REFUSED_N] = {
@@ -237,46 +245,289 @@ static track_t *track_of(struct MHD_Connection *conn)
 typedef struct {
     const char *first; /* the first Content-Length value */
     int differ;        /* another one differs from it */
-} lengths_t;
+    unsigned hosts;    /* Host fields */
+    const char *host;  /* the first one's value */
+    int coded;         /* a Transfer-Encoding field */
+    int chunked;       /* the last coding named so far is chunked */
+    int unknown;       /* a coding other than chunked */
+    int twice;         /* chunked before another coding */
+    int plain;         /* one Transfer-Encoding field, and its value is "chunked" */
+    int bad_name;      /* a field name that is not a token (RFC 9110 5.1) */
+    int bad_value;     /* a field value with a control character other than HTAB */
+    int folded;        /* a field continued on the next line (obs-fold) */
+    size_t limit;      /* the connection's memory limit: no header is longer */
+} fields_t;
 
-static enum MHD_Result length_seen(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+/* libmicrohttpd before 0.9.76 parses a request in place in its buffer: the
+ * target, a NUL where the space after it was, the version; each field's
+ * name, a NUL where its colon was, whitespace, the value. Two of its flaws
+ * show only as breaks in that layout, and the guard looks for them there
+ * (later versions have neither):
+ *  - it joins an obs-fold line (one that starts with whitespace) to the
+ *    previous field's name, not its value: "X-A: 1" then " B" reads as the
+ *    field "X-AB: 1", which a proxy in front reads as "X-A: 1 B" (RFC 9112
+ *    5.2). The joined name is a copy elsewhere in memory;
+ *  - a NUL byte in the target ends the path the handler sees:
+ *    "/v1/listings/192.0.2.50<NUL>x" names 192.0.2.50 (as "%00" would,
+ *    which the master refuses). The target then ends before the version. */
+static int in_place;
+
+/* Whether the field at key, value is laid out as libmicrohttpd parses a
+ * line in place: the name, its colon (now its end), whitespace, the value. */
+static int parsed_in_place(const char *key, const char *value, size_t limit)
 {
-    lengths_t *l = cls;
+    const char *p = key + strlen(key) + 1;
+    if ((uintptr_t)value < (uintptr_t)p || (uintptr_t)value - (uintptr_t)p > limit)
+        return 0;
+    while (p < value && (*p == ' ' || *p == '\t'))
+        p++;
+    return p == value;
+}
+
+static int is_alnum(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int is_tchar(int c)
+{
+    return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+const char *bl_http_list_next(const char **s, size_t *len)
+{
+    const char *p = *s;
+    while (*p == ' ' || *p == '\t' || *p == ',')
+        p++;
+    const char *e = p;
+    while (*e && *e != ',')
+        e++;
+    size_t n = (size_t)(e - p);
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    *s = e;
+    *len = n;
+    return n ? p : NULL;
+}
+
+/* Adds the codings of one Transfer-Encoding field value to what f knows. */
+static void codings_seen(fields_t *f, const char *v)
+{
+    f->coded = 1;
+    const char *c;
+    size_t n;
+    while ((c = bl_http_list_next(&v, &n))) {
+        if (f->chunked)
+            f->twice = 1;
+        f->chunked = n == 7 && !strncasecmp(c, "chunked", 7);
+        if (!f->chunked)
+            f->unknown = 1;
+    }
+}
+
+static enum MHD_Result field_seen(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    fields_t *f = cls;
     (void)kind;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
-        return MHD_YES;
-    if (!l->first)
-        l->first = value ? value : "";
-    else if (strcmp(l->first, value ? value : ""))
-        l->differ = 1;
-    return l->differ ? MHD_NO : MHD_YES;
+    if (!value)
+        value = "";
+    const char *k = key;
+    while (is_tchar(*k))
+        k++;
+    if (k == key || *k)
+        f->bad_name = 1;
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++)
+        if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
+            f->bad_value = 1;
+    if (in_place && !parsed_in_place(key, value, f->limit))
+        f->folded = 1;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->plain = !f->coded && !strcasecmp(value, "chunked");
+        codings_seen(f, value);
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+        if (!f->hosts++)
+            f->host = value;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (!f->first)
+            f->first = value;
+        else if (strcmp(f->first, value))
+            f->differ = 1;
+    }
+    return MHD_YES;
 }
 
-/* Whether the request's Content-Length fields disagree. */
-static int lengths_differ(struct MHD_Connection *conn)
+static int is_hex(int c)
 {
-    lengths_t l = {0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, length_seen, &l);
-    return l.differ;
+    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9');
 }
 
-/* A request whose Content-Length fields disagree has no known end (libmicrohttpd reads
- * the first one, a proxy in front may read another): RFC 9112 6.3 has it refused with
- * 400 and the connection closed, before a byte of its body is read. */
-static enum MHD_Result refuse_lengths(struct MHD_Connection *conn)
+/* RFC 3986 unreserved and sub-delims: what a reg-name holds besides pct-encoded. */
+static int is_host_char(int c)
 {
-    static const char text[] = "conflicting Content-Length fields\n";
+    return is_alnum(c) || (c && strchr("-._~!$&'()*+,;=", c));
+}
+
+/* Whether v is a valid Host field value (RFC 9110 7.2): uri-host [ ":" port ],
+ * uri-host an IP-literal in brackets or a reg-name (empty allowed: a target
+ * without authority). */
+static int host_valid(const char *v)
+{
+    const char *p = v;
+    if (*p == '[') {
+        for (p++; is_host_char(*p) || *p == ':'; p++)
+            ;
+        if (*p != ']' || p == v + 1)
+            return 0;
+        p++;
+    } else {
+        while (*p && *p != ':') {
+            if (*p == '%' && is_hex(p[1]) && is_hex(p[2]))
+                p += 3;
+            else if (is_host_char(*p))
+                p++;
+            else
+                return 0;
+        }
+    }
+    if (*p == ':')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    return *p == 0;
+}
+
+/* Why the request's header is refused before the handler sees it: 0, or
+ * the status, with *why its text. Each leaves the end of the request
+ * unknown or its meaning ambiguous (a proxy in front may read it another
+ * way), so the connection closes after the answer, its body unread:
+ *  - RFC 9112 3.2: a NUL byte in the target (not a URI's): 400;
+ *  - RFC 9110 5.1, RFC 9112 5.1: a field name that is not a token
+ *    (whitespace before the colon, or at the start of the first field);
+ *    RFC 9112 5.2: a folded line; RFC 9110 5.5, RFC 9112 2.2: a field
+ *    value holding a bare CR or another control character: 400;
+ *  - RFC 9112 3.2: more than one Host field, an invalid one, or an
+ *    HTTP/1.1 request without one: 400;
+ *  - RFC 9112 6.3: Content-Length fields that disagree (libmicrohttpd
+ *    reads the first one): 400;
+ *  - RFC 9112 6.1, 6.3: a Transfer-Encoding whose last coding is not
+ *    chunked, or that names chunked before another: 400; one in an
+ *    HTTP/1.0 request, or next to a Content-Length: 400 (faulty framing,
+ *    or an attempt to smuggle a request past a proxy that reads the
+ *    other); one with a coding other than chunked, which no listener
+ *    decodes, or with chunked in another form than the one field
+ *    "chunked" (libmicrohttpd reads no other): 501. libmicrohttpd would
+ *    read such a body until the client closes (the request then held
+ *    until its deadline), and keep the connection open after a chunked
+ *    body that had a Content-Length too. */
+static unsigned header_refusal(const bl_http_guard_t *g, struct MHD_Connection *conn,
+                               const track_t *t, const char *url, const char *version,
+                               const char **why)
+{
+    fields_t f = {.limit = g->c.memory_limit};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, field_seen, &f);
+    int v10 = !strcmp(version, MHD_HTTP_VERSION_1_0);
+    if (in_place && t->uri == url && url + t->uri_len + 1 != version)
+        *why = "NUL byte in the request target\n";
+    else if (f.bad_name)
+        *why = "malformed field name\n";
+    else if (f.folded)
+        *why = "folded field line (obs-fold)\n";
+    else if (f.bad_value)
+        *why = "control character in a field value\n";
+    else if (f.hosts > 1)
+        *why = "more than one Host field\n";
+    else if (f.hosts == 1 && !host_valid(f.host))
+        *why = "invalid Host field\n";
+    else if (!f.hosts && !v10)
+        *why = "no Host field\n";
+    else if (f.differ)
+        *why = "conflicting Content-Length fields\n";
+    else if (f.coded && (!f.chunked || f.twice))
+        *why = "chunked is not the last transfer coding, or not the only chunked\n";
+    else if (f.coded && v10)
+        *why = "Transfer-Encoding in an HTTP/1.0 request\n";
+    else if (f.coded && f.first)
+        *why = "both Transfer-Encoding and Content-Length\n";
+    else if (f.coded && (f.unknown || !f.plain)) {
+        *why = "transfer coding not implemented\n";
+        return MHD_HTTP_NOT_IMPLEMENTED;
+    } else
+        return 0;
+    return MHD_HTTP_BAD_REQUEST;
+}
+
+/* A refusal before the handler: the connection closes after it, its body unread. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *text)
+{
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(sizeof text - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST, r);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* libmicrohttpd 0.9.75 keeps each query argument in a record of the
+ * connection's memory (memory_limit): one with more arguments than fit
+ * leaves it with no memory to send its 431, and with epoll the connection
+ * hangs without an answer until idle_timeout (without, it closes without
+ * one). A query of a few kB is enough. The arguments are counted when the
+ * URI arrives, before libmicrohttpd parses them: over max_args (a quarter
+ * of what the memory holds), the request is answered 414 on the socket
+ * itself, where nothing else is being written (a TLS listener's is only
+ * shut down: its stream cannot take bytes from outside the session), and
+ * closed. */
+#define ARG_RECORD 256 /* bytes of memory_limit per query argument allowed */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    bl_http_guard_t *g = cls;
+    const char *q = strchr(uri, '?');
+    unsigned args = 0;
+    for (; q && *q && args <= g->max_args; q++)
+        args += *q == '?' || *q == '&';
+    track_t *t = track_of(conn);
+    if (t) {
+        t->uri = uri;
+        t->uri_len = strlen(uri);
+    }
+    if (args > g->max_args && t && t->fd >= 0) {
+        static const char answer[] = "HTTP/1.1 414 URI Too Long\r\n"
+                                     "Content-Type: text/plain; charset=utf-8\r\n"
+                                     "Cache-Control: no-store\r\n"
+                                     "Connection: close\r\n"
+                                     "Content-Length: 25\r\n\r\n"
+                                     "too many query arguments\n";
+        pthread_mutex_lock(&g->mu);
+        t->query_cut = 1;
+        if (!t->cut) {
+            if (!g->tls)
+                (void)!send(t->fd, answer, sizeof answer - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            shutdown(t->fd, g->tls ? SHUT_RDWR : SHUT_WR);
+        }
+        pthread_mutex_unlock(&g->mu);
+        char detail[48];
+        snprintf(detail, sizeof detail, "query_args>%u", g->max_args);
+        bl_http_guard_refused(g, BL_HTTP_REFUSED_TOO_LARGE, detail);
+    }
+    return g->uri_cb ? g->uri_cb(g->uri_cls, uri, conn) : NULL;
+}
+
+/* The path of an absolute-form target ("http://host/v1/health": "/v1/health",
+ * "/" when it has none), else url. RFC 9112 3.2.2: a server must accept the
+ * absolute-form, which a client sends to a proxy (and a proxy may pass on);
+ * libmicrohttpd hands it to the handler whole, which knows no such path. */
+static const char *origin_path(const char *url)
+{
+    size_t n = !strncasecmp(url, "http://", 7) ? 7 : !strncasecmp(url, "https://", 8) ? 8 : 0;
+    if (!n)
+        return url;
+    const char *path = strchr(url + n, '/');
+    return path ? path : "/";
 }
 
 /* The server's handler, behind a note that the connection has a request in hand. */
@@ -286,20 +537,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     bl_http_guard_t *g = cls;
     track_t *t = track_of(conn);
+    if (t && t->query_cut) /* answered by on_uri */
+        return MHD_NO;
     if (t && !t->busy) { /* the request's first call: its headers */
-        int refuse = lengths_differ(conn);
+        const char *why = NULL;
+        unsigned status = header_refusal(g, conn, t, url, version, &why);
         pthread_mutex_lock(&g->mu);
         t->busy = 1;
-        t->refused = refuse;
+        t->refused = status != 0;
         pthread_mutex_unlock(&g->mu);
-        if (refuse)
-            return refuse_lengths(conn);
+        if (status)
+            return refuse(conn, status, why);
     }
     if (t && t->refused) { /* what follows of its body is not read */
         *upload_size = 0;
         return MHD_YES;
     }
-    return g->h(g->h_cls, conn, url, method, version, upload, upload_size, con_cls);
+    return g->h(g->h_cls, conn, origin_path(url), method, version, upload, upload_size, con_cls);
 }
 
 void bl_http_guard_extend(struct MHD_Connection *conn, uint64_t ms)
@@ -456,6 +710,10 @@ int bl_http_guard_start(const bl_http_guard_conf_t *c, unsigned flags, const str
         g->c.request_timeout_ms = BL_HTTP_REQUEST_TIMEOUT;
     if (!g->c.memory_limit)
         g->c.memory_limit = BL_HTTP_MEMORY_LIMIT;
+    g->max_args = (unsigned)(g->c.memory_limit / ARG_RECORD);
+    g->tls = (flags & MHD_USE_TLS) != 0;
+    const char *v = MHD_get_version();
+    in_place = v && !strncmp(v, "0.9.", 4) && atoi(v + 4) < 76;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     /* Room in libmicrohttpd's own limit for connections shut down and not yet closed. */
@@ -479,8 +737,15 @@ int bl_http_guard_start(const bl_http_guard_conf_t *c, unsigned flags, const str
     g->opts[n++] = ENTRY(MHD_OPTION_CONNECTION_MEMORY_LIMIT, g->c.memory_limit, NULL);
     g->opts[n++] = ENTRY(MHD_OPTION_NOTIFY_CONNECTION, on_connection, g);
     g->opts[n++] = ENTRY(MHD_OPTION_NOTIFY_COMPLETED, on_completed, g);
-    for (size_t i = 0; extra && extra[i].option != MHD_OPTION_END && n < MAX_OPTS - 1; i++)
-        g->opts[n++] = extra[i];
+    g->opts[n++] = ENTRY(MHD_OPTION_URI_LOG_CALLBACK, on_uri, g);
+    for (size_t i = 0; extra && extra[i].option != MHD_OPTION_END && n < MAX_OPTS - 1; i++) {
+        if (extra[i].option == MHD_OPTION_URI_LOG_CALLBACK) {
+            g->uri_cb = (void *(*)(void *, const char *, struct MHD_Connection *))extra[i].value;
+            g->uri_cls = extra[i].ptr_value;
+        } else {
+            g->opts[n++] = extra[i];
+        }
+    }
     g->opts[n] = ENTRY(MHD_OPTION_END, 0, NULL);
     errno = 0;
     g->d = MHD_start_daemon(flags | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, on_accept, g, on_request, g,

@@ -35,7 +35,18 @@
  *    an answer goes out, idle_timeout_s without the peer acknowledging a
  *    byte of it (libmicrohttpd's own timeout counts only its writes, which a
  *    full send buffer stops however steadily the reader drains it);
- *  - memory_limit bytes of buffer per connection for the request header.
+ *  - memory_limit bytes of buffer per connection for the request header,
+ *    and memory_limit / 256 query arguments (more: 414, the connection
+ *    closed);
+ *  - a request whose header breaks RFC 9112's rules (a malformed or
+ *    folded field line, a control character in a value; Host missing in
+ *    HTTP/1.1, repeated or invalid; Content-Length fields that disagree;
+ *    a Transfer-Encoding other than chunked alone) is answered 400 (501
+ *    for a coding other than chunked) before the handler sees it, and the
+ *    connection closed;
+ *  - the handler sees the path of an absolute-form target
+ *    ("GET http://host/v1/health" as "/v1/health"), which RFC 9112 3.2.2
+ *    has a server accept.
  * libmicrohttpd's own messages go to the log (event http_server), where
  * the flood limit of log.h applies. Refusals are counted per reason in the
  * family refused {listener, reason} and the open connections in the gauge
@@ -82,7 +93,8 @@ typedef struct bl_http_guard bl_http_guard_t;
 /* Starts a libmicrohttpd daemon listening on sa, with flags (MHD_USE_*;
  * the guard adds MHD_USE_ERROR_LOG and MHD_USE_ITC), the access handler h
  * and its cls, and the caller's further options extra (NULL or an array
- * ending in MHD_OPTION_END; it must not set the options the guard sets).
+ * ending in MHD_OPTION_END; it must not set the options the guard sets but
+ * MHD_OPTION_URI_LOG_CALLBACK, which the guard's own calls).
  * Returns 0 and *out, BL_ENOMEM, or BL_EIO when libmicrohttpd cannot start
  * (errno kept). */
 int bl_http_guard_start(const bl_http_guard_conf_t *c, unsigned flags, const struct sockaddr *sa,
@@ -125,6 +137,11 @@ typedef struct {
 } bl_http_req_t;
 void bl_http_req_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe);
+
+/* The next element of a list field value (RFC 9110 5.6.1) at *s: its start
+ * and *len, without the whitespace around it, empty elements skipped; *s
+ * moves past it. NULL at the end. */
+const char *bl_http_list_next(const char **s, size_t *len);
 
 /* The declared Content-Length of the request being handled: 0 and *len, or
  * -1 when there is none (chunked or no body). A value too large for 64 bits

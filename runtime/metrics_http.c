@@ -57,17 +57,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!get) /* before a byte of any body is read */
             return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
         uint64_t declared;
-        if (bl_http_content_length(c, &declared) == 0 && declared > 0) {
-            /* No endpoint here takes a body: refused before a byte of it is read. */
+        if ((bl_http_content_length(c, &declared) == 0 && declared > 0) ||
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+            /* No endpoint here takes a body, declared or chunked: refused before a byte
+             * of it is read. */
             bl_http_guard_refused(h->g, BL_HTTP_REFUSED_TOO_LARGE, "");
             return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "no request body is accepted\n");
         }
         return MHD_YES;
     }
-    if (*upload_size) { /* a body without a declared length: the connection ends */
-        bl_http_guard_refused(h->g, BL_HTTP_REFUSED_TOO_LARGE, "declared=none");
+    if (*upload_size) /* refused at the first call: not read */
         return MHD_NO;
-    }
     if (!strcmp(url, "/metrics")) {
         char *text;
         size_t len;

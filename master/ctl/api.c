@@ -153,14 +153,17 @@ static int api_call(const api_t *a, const char *method, const char *path, const 
     bl_buf_init(&req);
     size_t blen = body ? strlen(body) : 0;
     char line[1024];
+    /* An IPv6 address goes in brackets in Host (RFC 9110 7.2), or the master refuses it. */
+    int v6 = strchr(a->host, ':') != NULL;
     int n = snprintf(line, sizeof line,
-                     "%s %s%s%s%s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nContent-Type: "
-                     "application/json\r\nContent-Length: %zu\r\n",
+                     "%s %s%s%s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\nConnection: close\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n",
                      method, path,
                      !a->feed[0]         ? ""
                      : strchr(path, '?') ? "&"
                                          : "?",
-                     a->feed[0] ? "feed=" : "", a->feed, a->host, a->port, blen);
+                     a->feed[0] ? "feed=" : "", a->feed, v6 ? "[" : "", a->host, v6 ? "]" : "",
+                     a->port, blen);
     bl_buf_put(&req, line, (size_t)n);
     if (a->token[0]) {
         n = snprintf(line, sizeof line, "Authorization: Bearer %s\r\n", a->token);

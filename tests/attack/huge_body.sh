@@ -5,6 +5,10 @@
 # once declaring 1 GB each. Every one is answered (401 without the token, then 413) before a byte
 # of body is read, the memory does not grow, and the refusals are counted (issue 14, point 2).
 # Content-Length fields that disagree: 400, the connection closed, nothing stored.
+# Requests that break RFC 9112's rules on Host, Transfer-Encoding and field lines: 400 (501
+# for an unknown coding) at once, the connection closed; an absolute-form target answered as
+# its path; a query with more arguments than the connection's memory holds: 414 at once
+# (http_conf.py).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/attack.sh"
 setup
@@ -91,6 +95,36 @@ for port, path, a in ((sys.argv[1], b"/v1/reports", auth), (sys.argv[3], b"/metr
 print("  400 and closed: the API and /metrics")
 EOF
 lookup_is 192.0.2.31 .reports_total 0 || problem "a report with conflicting lengths was stored"
+
+# conf_cases [--header H] PORT METHOD PATH CASE...: http_conf.py's cases on one listener.
+conf_cases() {
+    "$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$@" ||
+        problem "http_conf.py $*: RFC 9112 cases failed (above)"
+}
+echo "== Host (RFC 9112 3.2)"
+conf_cases "$HTTP_PORT" GET /v1/health host
+conf_cases "$MMET_PORT" GET /metrics host
+echo "== Transfer-Encoding (RFC 9112 6.1, 6.3)"
+conf_cases "$HTTP_PORT" GET /v1/health te
+echo "== field lines (RFC 9112 5.1, 5.2, 2.2)"
+conf_cases "$HTTP_PORT" GET /v1/health fields
+conf_cases "$MMET_PORT" GET /metrics fields
+echo "== absolute-form targets (RFC 9112 3.2.2)"
+conf_cases --header "$auth" "$HTTP_PORT" GET /v1/status target
+conf_cases "$HTTP_PORT" GET /v1/status target
+conf_cases "$MMET_PORT" GET /metrics target
+echo "== many query arguments"
+conf_cases "$HTTP_PORT" GET /v1/health query
+conf_cases "$MMET_PORT" GET /metrics query no-body
+conf_cases --header "$auth" "$HTTP_PORT" POST /v1/reports te
+conf_cases "$MMET_PORT" GET /metrics te
+echo "== field lines (RFC 9112 5.1, 5.2, 2.2)"
+conf_cases "$HTTP_PORT" GET /v1/health fields
+conf_cases "$MMET_PORT" GET /metrics fields
+echo "== absolute-form targets (RFC 9112 3.2.2)"
+conf_cases --header "$auth" "$HTTP_PORT" GET /v1/status target
+conf_cases "$HTTP_PORT" GET /v1/status target
+conf_cases "$MMET_PORT" GET /metrics target
 
 echo "== 200 connections at once, each declaring 1 GB"
 flood body --port "$HTTP_PORT" --conns 200 --sources 127.0.0.2-127.0.0.21 --seconds 3 \

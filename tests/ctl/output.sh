@@ -104,4 +104,21 @@ for c in "report 192.0.2.1 user" "list show" "list add 192.0.2.5" "lookup 192.0.
     [ $rc = 3 ] || problem "blsyncctl $c without a master exited $rc, not 3"
 done
 ok "no answer from the master: exit 3"
+
+# A master on an IPv6 address: its Host goes in brackets (RFC 9110 7.2), or it answers 400.
+stop_master
+ini_set "$T/master.conf" "http|listen = [::1]:$HTTP_PORT"
+MASTER_URL="http://[::1]:$HTTP_PORT"
+if ! ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
+    echo "note: no IPv6 loopback here; skipped the [::1] part"
+else
+    start_master
+    auth=(--url "$MASTER_URL" --token-file "$T/token")
+    run status
+    [ $RC = 0 ] || fail "blsyncctl status --url $MASTER_URL: $RC $(cat "$T/e")"
+    auth=(-c "$T/master.conf")
+    run status
+    [ $RC = 0 ] || fail "blsyncctl status -c (listen [::1]): $RC $(cat "$T/e")"
+    ok "a master on [::1]: blsyncctl by --url and by -c"
+fi
 finish

@@ -58,6 +58,12 @@ allow=$(curl -sS --max-time 5 -o /dev/null -D - -X POST "$url/metrics" | tr -d '
 [ "$allow" = "GET, HEAD" ] || fail "the 405 names '$allow' in Allow, want GET, HEAD"
 code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -I "$url/metrics")
 [ "$code" = 200 ] || fail "HEAD gave $code"
+# Requests that break RFC 9112's rules on Host, Transfer-Encoding and field lines: 400 (501
+# for an unknown coding) at once, the connection closed; an absolute-form target answered as
+# its path; a query with more arguments than the connection's memory holds: 414 at once; a
+# body, declared or chunked: 413 at once.
+"$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$port" GET /metrics host te fields target query no-body ||
+    fail "RFC 9112 cases failed (above)"
 
 # Stop: closing stdin ends the server cleanly, and the port is free again.
 exec 3>&-

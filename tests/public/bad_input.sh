@@ -2,6 +2,9 @@
 # Bad input on the public page: every field over its limit, HTML and script in every field, a
 # personal address, an unlisted address, forms without their CSRF token, a full queue, a huge
 # body, and floods from one client (429) that leave other clients and report ingestion alone.
+# Requests that break RFC 9112's rules on Host, Transfer-Encoding and field lines: 400 (501
+# for an unknown coding) at once, the connection closed; an absolute-form target answered as
+# its path; a query with more arguments than the connection's memory holds: 414 at once.
 . "$(dirname "$0")/../lib.sh"
 
 alloc_port PUB_PORT
@@ -135,6 +138,17 @@ expect_msg 400 "NUL byte"
 api DELETE '/v1/listings/192.0.2.51%00x?reason=user-error'
 expect_msg 400 "NUL byte"
 lookup_is 192.0.2.51 .listed true || fail "a DELETE with %00 in its path removed 192.0.2.51"
+# A raw NUL byte in the request line is refused as %00 is (libmicrohttpd would end the path at it).
+got=$("$PY" - "$HTTP_PORT" "$TOK" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"DELETE /v1/listings/192.0.2.51\0x?reason=user-error HTTP/1.1\r\nHost: a\r\n"
+          b"Authorization: Bearer " + sys.argv[2].encode() + b"\r\nConnection: close\r\n\r\n")
+print(s.recv(100).split(b"\r\n")[0].decode())
+EOF
+)
+[ "$got" = "HTTP/1.1 400 Bad Request" ] || fail "a DELETE with a raw NUL byte in its path: $got"
+lookup_is 192.0.2.51 .listed true || fail "a DELETE with a raw NUL byte in its path removed 192.0.2.51"
 # In the path too: decoded, "$ID%00x" would be request $ID and 192.0.2.50%00x the address.
 pub GET "/api/review/$ID%00x?token=$TOKN"
 [ "$STATUS" = 400 ] && jq -e '.error | test("NUL byte")' "$T/pub.out" >/dev/null ||
@@ -145,7 +159,7 @@ pub GET '/style.css%00x'
 [ "$STATUS" = 400 ] && grep -q 'NUL byte' "$T/pub.out" || fail "a page path with %00: HTTP $STATUS"
 after=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
 [ "$after" = "$before" ] || fail "a refused request was filed: $before reviews, then $after"
-ok "a NUL byte (%00) in a form value, a query value or name, a path, an admin API parameter or path: 400, nothing filed"
+ok "a NUL byte (%00, or raw in the request line) in a form value, a query value or name, a path, an admin API parameter or path: 400, nothing filed"
 
 # ---- values a strict parser refuses: nothing filed under another value than the one sent -------
 before=$(api GET '/v1/reviews' && jq '.reviews | length' "$T/out")
@@ -253,4 +267,13 @@ review '{"category":"early-delisting"}' --interface 127.0.0.6
 [ "$(metric master 'blsync_master_public_refused_total{reason="rate_limited_lookup"}')" -ge "$n429" ] ||
     fail "rate-limit counter: $(scrape master | grep public_refused)"
 ok "floods: lookups $codes from one client; 10 lookups from another all 200 in $(($(now_ms) - t0)) ms; a report ingested; requests 429 after the burst"
+
+# ---- HTTP/1.1 framing and Host (RFC 9112) ---------------------------------------------------
+for m in "GET /" "POST /api/review"; do
+    "$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$PUB_PORT" $m host te fields ||
+        fail "the public listener, $m: RFC 9112 cases failed (above)"
+done
+"$PY" "$S/tests/attack/http_conf.py" --timeout "$(scaled 2)" "$PUB_PORT" GET /api/lookup/192.0.2.50 target query ||
+    fail "the public listener: absolute-form targets or many query arguments failed (above)"
+ok "the public listener: Host, Transfer-Encoding and field lines checked; absolute-form targets answered; 414 for many query arguments"
 finish

@@ -73,6 +73,24 @@ for m in GET HEAD; do
 done
 pass "by-hash object: its bytes, public, max-age=31536000, immutable, ETag its hash; HEAD; POST 405; 304 with no wrong length"
 
+# What a cache in front may send: If-None-Match as a list, weak, or in two fields (one
+# list, RFC 9110 5.3): 304 when one names the object. A Range (not supported) gets the
+# whole object: 200, every byte, no Content-Range.
+e="\"${obj%.*}\""
+for h in "If-None-Match: \"x\", $e" "If-None-Match: W/$e" "If-None-Match: *"; do
+    [ "$(get "main/by-hash/$obj" -H "$h")" = 304 ] || fail "by-hash/$obj with $h: HTTP $(head -1 "$T/get.hdr")"
+done
+st=$(get "main/by-hash/$obj" -H 'If-None-Match: "x"' -H "If-None-Match: $e")
+[ "$st" = 304 ] || fail "by-hash/$obj with its ETag in a second If-None-Match field: HTTP $st"
+[ "$(get "main/by-hash/$obj" -H 'If-None-Match: "x", W/"y"')" = 200 ] ||
+    fail "by-hash/$obj with other ETags: not 200"
+for r in bytes=0- bytes=10-20 bytes=-5; do
+    st=$(get "main/by-hash/$obj" -H "Range: $r")
+    [ "$st" = 200 ] && cmp -s "$T/get.out" "$T/spool/main/by-hash/$obj" && [ -z "$(hdr Content-Range)" ] ||
+        fail "by-hash/$obj with Range: $r: HTTP $st, $(wc -c <"$T/get.out") bytes, Content-Range '$(hdr Content-Range)'"
+done
+pass "If-None-Match lists, weak tags, *, two fields: 304; a Range: the whole object"
+
 # Nothing but the layout's exact names: traversal (raw and percent-encoded),
 # an unknown object, spool files outside by-hash/, other feeds, other spellings.
 spoolfiles=("$T"/spool/main/[0-9]*.snap)
