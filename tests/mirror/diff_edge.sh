@@ -12,10 +12,13 @@ $PY "$S/tests/mirror/diff_edge.py" gen "$T"
 chmod 755 "$T"
 chmod 644 "$T"/*.ip*
 write_mirror_conf m1 --files
-specs=()
+# one section per zone, with every file of the zone
+specs=() last=
 while read -r zone kind file; do
-    printf '[zone %s]\nrbldnsd = %s:%s\n' "$zone" "$kind" "$T/$file" >>"$T/m1/mirror.conf"
+    [ "$zone" != "$last" ] && printf '[zone %s]\n' "$zone" >>"$T/m1/mirror.conf"
+    printf 'rbldnsd = %s:%s\n' "$kind" "$T/$file" >>"$T/m1/mirror.conf"
     specs+=("$zone:$kind:$file")
+    last=$zone
 done <"$T/zones.txt"
 start_mirror m1
 
