@@ -38,7 +38,9 @@ static int export_entry(void *ctx, const bl_entry_t *e, uint8_t flags)
     }
     const mirror_zdata_t *d = x->d;
     const char *t = NULL;
-    if (e->reason < x->z->nreason && x->z->reason_txt[e->reason])
+    if (d->txt_exact)
+        t = e->reason < d->ntxt ? d->txt[e->reason] : NULL;
+    else if (e->reason < x->z->nreason && x->z->reason_txt[e->reason])
         t = x->z->reason_txt[e->reason];
     else
         t = x->z->default_txt;

@@ -9,6 +9,9 @@ import DIR PORT_RBLDNSD BLSYNCCTL
                   the listings against rbldnsd's A answers to the probes
 gen DIR           writes the data files into DIR, DIR/zones.txt (ZONE KIND FILE per line)
                   and DIR/queries.txt
+same DIR PORT_A PORT_B LABEL...
+                  asks both servers every address query (A, TXT) of the zones
+                  LABEL... and exits 1 on any difference
 run DIR PORT_MIRROR PORT_RBLDNSD
                   asks every query of both servers over UDP and compares rcode,
                   answer records (type, TTL, data) and the SOA of the authority
@@ -587,8 +590,25 @@ def run(d, pm, pr):
     return 0 if not diffs and not unanswered else 1
 
 
+def same(d, pa, pb, labels):
+    """Two servers answer every address query of the zones labels exactly the same."""
+    qs = []
+    with open(d + "/queries.txt") as f:
+        for line in f:
+            label, p, t = line.split()
+            if label in labels and not p.startswith("@") and t != "ANY":
+                qs.append((label, p, t))
+    wires = [make_query(rev(p) + "." + label + SUF, t) for label, p, t in qs]
+    diffs, unanswered, _, _ = compare(qs, ask_all(pa, wires), ask_all(pb, wires),
+                                      lambda *x: None, show=50)
+    print("same: queries=%d differences=%d unanswered=%d" % (len(qs), diffs, unanswered))
+    return 0 if qs and not diffs and not unanswered else 1
+
+
 if __name__ == "__main__":
     a = sys.argv
+    if a[1] == "same":
+        sys.exit(same(a[2], int(a[3]), int(a[4]), a[5:]))
     if a[1] == "gen":
         sys.exit(gen(a[2]))
     if a[1] == "import":
