@@ -636,8 +636,8 @@ static const bl_conf_opt_t opts[] = {
        .help = "TXT answer for reason id N (the master's [kind.*] reason)."),
     Z("export_rbldnsd", BL_CONF_PATH, export_rbldnsd, .flags = BL_CONF_HEAP | BL_CONF_HOT,
       .example = "/var/lib/blsync-mirror/bl.example.net.rbldnsd",
-      .help = "Also write the served state as rbldnsd data after each apply, at start and on "
-              "SIGHUP.",
+      .help = "Also write the served state as rbldnsd data after each apply (or load of the "
+              "zone's rbldnsd files), at start and on SIGHUP.",
       .doc = "The file (ip4trie) and file.ip6 (ip6trie) are each written whole and renamed "
              "into "
              "place; serve them with rbldnsd ... ZONE:ip4trie:FILE ZONE:ip6trie:FILE.ip6."),

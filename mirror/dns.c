@@ -842,6 +842,14 @@ static int lookup_all(const mirror_dns_ctx_t *c, const mirror_zdata_t *d, nkind_
     return n;
 }
 
+/* The A value (host byte order) of a hit's a field: a code into the data's
+ * A values (rbldnsd imports), else the last octet of 127.0.0.a, 0 for the
+ * zone's. */
+static inline uint32_t a_value(const mirror_zone_t *z, const mirror_zdata_t *d, uint8_t a)
+{
+    return d->avals ? d->avals->v[a] : 0x7f000000u | (a ? a : z->default_a);
+}
+
 /* An address in the zone (k: N_V4 or N_V6): an A or TXT record from every
  * source that lists it (the same record once), NXDOMAIN when none does (or
  * NODATA for an empty non-terminal). Returns 1 when the SOA goes into the
@@ -869,8 +877,8 @@ static int answer_addr(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x,
     }
     if (!n && test == 2) {
         memset(&hits[0], 0, sizeof hits[0]);
-        hits[0].a = 2;
-        hits[0].reason = UINT16_MAX; /* no template of its own: the test entry's */
+        hits[0].a = d->avals ? 0 : 2; /* 127.0.0.2 */
+        hits[0].reason = UINT16_MAX;  /* no template of its own: the test entry's */
         n = 1;
     }
     if (!n) {
@@ -880,19 +888,20 @@ static int answer_addr(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x,
     }
     uint32_t ttl = ttl_of(z, d);
     if (x->qtype == T_A || x->qtype == T_ANY) {
+        uint32_t av[MIRROR_SOURCES_MAX];
         for (int i = 0; i < n; i++) {
-            uint8_t a = hits[i].a ? hits[i].a : z->default_a;
+            uint32_t a = av[i] = a_value(z, d, hits[i].a);
             int dup = 0;
             for (int j = 0; j < i; j++)
-                dup |= (hits[j].a ? hits[j].a : z->default_a) == a;
+                dup |= av[j] == a;
             if (dup)
                 continue;
             uint8_t *p = w_rr(&r->w, 0xc00c, T_A, ttl, 4);
             if (p) {
-                p[0] = 127;
-                p[1] = 0;
-                p[2] = 0;
-                p[3] = a;
+                p[0] = (uint8_t)(a >> 24);
+                p[1] = (uint8_t)(a >> 16);
+                p[2] = (uint8_t)(a >> 8);
+                p[3] = (uint8_t)a;
             }
             r->an++;
         }

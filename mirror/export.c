@@ -19,6 +19,7 @@
 typedef struct {
     FILE *f;
     const mirror_zone_t *z;
+    const mirror_zdata_t *d;
     unsigned a; /* the feed's A value (feed = NAME:A), 0: each entry's own */
     int af;
     int64_t now;
@@ -35,13 +36,22 @@ static int export_entry(void *ctx, const bl_entry_t *e, uint8_t flags)
         fprintf(x->f, "!%s\n", pfx);
         return 0;
     }
+    const mirror_zdata_t *d = x->d;
     const char *t = NULL;
-    if (e->reason < x->z->nreason && x->z->reason_txt[e->reason])
+    if (d->txt_exact)
+        t = e->reason < d->ntxt ? d->txt[e->reason] : NULL;
+    else if (e->reason < x->z->nreason && x->z->reason_txt[e->reason])
         t = x->z->reason_txt[e->reason];
     else
         t = x->z->default_txt;
-    unsigned a = x->a ? x->a : e->a ? e->a : x->z->default_a;
-    fprintf(x->f, "%s :127.0.0.%u:%s\n", pfx, a, t ? t : "");
+    /* the A value as the mirror answers it: any IPv4 address from rbldnsd
+     * files (a code into their table), else 127.0.0.a */
+    uint32_t a = d->avals ? d->avals->v[e->a]
+                          : 0x7f000000u | (x->a   ? x->a
+                                           : e->a ? e->a
+                                                  : x->z->default_a);
+    fprintf(x->f, "%s :%u.%u.%u.%u:%s\n", pfx, a >> 24, a >> 16 & 0xff, a >> 8 & 0xff, a & 0xff,
+            t ? t : "");
     return 0;
 }
 
@@ -103,7 +113,7 @@ static int export_file(const mirror_zone_t *z, const mirror_zdata_t *d, const ch
     fprintf(f, "# blsync-mirror: zone %s serial %" PRIu64 " (%s)\n", z->name, d->serial,
             af == BL_AF4 ? "ip4trie" : "ip6trie");
     write_apex(f, z, d);
-    export_t x = {f, z, d->src_a[0], af, bl_now_ms() / 1000};
+    export_t x = {f, z, d, d->src_a[0], af, bl_now_ms() / 1000};
     mirror_index_foreach(d->ix, export_entry, &x);
     int bad = fflush(f) || fsync(fileno(f)) || ferror(f);
     if (fclose(f) || bad || rename(tmp, path)) {

@@ -517,10 +517,13 @@ static int intern(intern_t *t, const char *s, uint16_t *id)
 typedef struct {
     mirror_builder_t *b;
     intern_t *txt;
+    mirror_avals_t *avals; /* the zone's A values, shared by its files */
     int kind;
     size_t n;
     const char *zone, *path;
     unsigned loopback_line; /* first line listing 127.0.0.1 */
+    unsigned full_line;     /* the last line skipped for want of an A value code */
+    size_t bad;             /* lines skipped so (the parser counts the others) */
 } import_t;
 
 static int import_rec(void *ctx, const bl_rbldnsd_rec_t *r)
@@ -528,7 +531,20 @@ static int import_rec(void *ctx, const bl_rbldnsd_rec_t *r)
     import_t *im = ctx;
     bl_entry_t e;
     memset(&e, 0, sizeof e);
-    e.a = r->a ? r->a : 2;
+    /* an exclusion answers nothing: its A value takes no code */
+    e.a = r->excluded ? 0 : mirror_avals_code(im->avals, r->a4);
+    if (!r->excluded && !e.a) {
+        if (im->full_line != r->line) { /* a range line comes as several prefixes: once */
+            im->full_line = r->line;
+            im->bad++;
+            BL_WARN("rbldnsd_bad_line",
+                    "zone=%s file=%s line=%u msg=\"A value %u.%u.%u.%u: the zone has %d other "
+                    "A values, the most a zone may have (line skipped)\"",
+                    im->zone, bl_log_q(im->path), r->line, r->a4 >> 24, r->a4 >> 16 & 0xff,
+                    r->a4 >> 8 & 0xff, r->a4 & 0xff, MIRROR_AVALS_MAX);
+        }
+        return 0;
+    }
     e.listed_at = 0;
     e.expires_at = UINT32_MAX; /* imports never expire (year 2106 fits the packed index) */
     int rc = intern(im->txt, r->txt, &e.reason);
@@ -761,13 +777,16 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
     size_t nix = 0;
     bl_rbldnsd_meta_t *meta = calloc(n ? n : 1, sizeof *meta);
     import_t im = {.zone = z->name};
+    mirror_avals_t *avals = malloc(sizeof *avals);
     mirror_zdata_t *d = NULL;
     size_t records = 0, entries = 0, dups = 0, bad = 0;
     int64_t now = bl_now_ms() / 1000, newest = 0, expires = 0;
-    if (!meta || (rc = intern_init(&txt))) {
+    if (!meta || !avals || (rc = intern_init(&txt))) {
         rc = BL_ENOMEM;
         goto fail;
     }
+    mirror_avals_init(avals);
+    im.avals = avals;
     if (n > MIRROR_SOURCES_MAX) {
         snprintf(err, errlen, "more than %d rbldnsd files", MIRROR_SOURCES_MAX);
         rc = BL_ECONFIG;
@@ -810,6 +829,7 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
         const char *msg = NULL;
         im.path = path;
         im.loopback_line = 0;
+        im.full_line = 0;
         im.n = 0;
         im.b = mirror_builder_new();
         if (!im.b) {
@@ -850,12 +870,15 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
         dups += nd;
         bad += meta[i].bad;
     }
+    bad += im.bad;
     d = calloc(1, sizeof *d);
     if (!d || !(d->apex = calloc(1, sizeof *d->apex))) {
         rc = BL_ENOMEM;
         goto fail;
     }
     d->ix = ixs[0];
+    d->avals = avals;
+    avals = NULL;
     for (size_t i = 1; i < nix; i++) {
         d->more_dup[d->nmore] = dup[i];
         d->more[d->nmore++] = ixs[i];
@@ -886,8 +909,8 @@ int mirror_import_rbldnsd(mirror_zone_t *z, mirror_qsbr_t *q, const mirror_zone_
     free(meta);
     BL_INFO("import",
             "zone=%s files=%zu records=%zu entries=%zu duplicates=%zu bad_lines=%zu templates=%zu "
-            "serial=%" PRIu64,
-            z->name, n, records, entries, dups, bad, txt.n - 1, d->serial);
+            "a_values=%u serial=%" PRIu64,
+            z->name, n, records, entries, dups, bad, txt.n - 1, d->avals->n, d->serial);
     if (expires && now > expires)
         BL_WARN("rbldnsd_expired",
                 "zone=%s msg=\"zone data expired ($TIMESTAMP): no positive answers\"", z->name);
@@ -909,5 +932,6 @@ fail:
     free(txt.str);
     free(txt.slots);
     free(meta);
+    free(avals);
     return rc;
 }

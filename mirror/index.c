@@ -1608,3 +1608,25 @@ int mirror_index_image_load(void *map, size_t maplen, size_t off, mirror_index_t
     *out = ix;
     return 0;
 }
+
+/* ---- A values ---- */
+
+void mirror_avals_init(mirror_avals_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->v[0] = 0x7f000002u;
+}
+
+uint8_t mirror_avals_code(mirror_avals_t *t, uint32_t v)
+{
+    size_t mask = sizeof t->slot - 1;
+    size_t i = (v * 2654435761u) >> 20 & mask;
+    for (; t->slot[i]; i = (i + 1) & mask)
+        if (t->v[t->slot[i]] == v)
+            return t->slot[i];
+    if (t->n >= MIRROR_AVALS_MAX)
+        return 0;
+    t->v[++t->n] = v;
+    t->slot[i] = (uint8_t)t->n;
+    return (uint8_t)t->n;
+}

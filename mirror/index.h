@@ -25,7 +25,7 @@ typedef struct mirror_index mirror_index_t;
 
 /* What a lookup found. */
 typedef struct {
-    uint8_t a;          /* last octet of 127.0.0.a */
+    uint8_t a;          /* last octet of 127.0.0.a, or a code into the zone's mirror_avals_t */
     uint8_t flags;      /* MIRROR_EXCLUDED */
     uint16_t reason;    /* TXT template id */
     uint8_t len;        /* prefix length that matched */
@@ -123,5 +123,24 @@ int mirror_builder_finish(mirror_builder_t *b, mirror_index_t **out, size_t *dup
 typedef int (*mirror_dup_cb)(void *ctx, const bl_entry_t *e, uint8_t flags);
 int mirror_builder_finish_dups(mirror_builder_t *b, mirror_index_t **out, size_t *dups,
                                mirror_dup_cb cb, void *ctx);
+
+/* The A values of a zone served from rbldnsd files, which may be any IPv4
+ * address (":127.0.1.2:", ":1.2.3.4:"): the a field of the zone's listings
+ * is a code into this table instead of the last octet of 127.0.0.a, so an
+ * answer takes its A value with one array index. Code 0 is 127.0.0.2 (the
+ * RFC 5782 test entry's); codes 1..n are the zone's distinct values in the
+ * order first seen, at most MIRROR_AVALS_MAX. */
+#define MIRROR_AVALS_MAX 255
+typedef struct {
+    uint32_t v[MIRROR_AVALS_MAX + 1]; /* code -> A value, host byte order */
+    unsigned n;                       /* codes in use: 1..n */
+    uint8_t slot[512];                /* open addressing over v[1..n]: code, 0 = empty */
+} mirror_avals_t;
+
+/* An empty table (only code 0). */
+void mirror_avals_init(mirror_avals_t *t);
+/* The code of A value v (host byte order), added when new: 1..255, or 0
+ * when v is new and the table already holds MIRROR_AVALS_MAX values. */
+uint8_t mirror_avals_code(mirror_avals_t *t, uint32_t v);
 
 #endif

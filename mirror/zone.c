@@ -119,6 +119,7 @@ void mirror_zdata_free(mirror_zdata_t *d)
     for (size_t i = 0; !d->borrowed && i <= d->nmore; i++)
         mirror_index_free(i ? d->more[i - 1] : d->ix);
     free(d->apex);
+    free(d->avals);
     free(d->test_txt);
     if (d->own_txt) {
         for (size_t i = 0; i < d->ntxt; i++)

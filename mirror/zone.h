@@ -43,6 +43,9 @@ typedef struct mirror_zdata {
      * own, else the zone's default_a. The indexes are the feeds' (borrowed):
      * each feed frees its own once no data version holds it. */
     uint8_t src_a[MIRROR_SOURCES_MAX];
+    /* rbldnsd imports: the zone's A values, the listings' a a code into it
+     * (owned); NULL: a is the last octet of 127.0.0.a (feeds) */
+    mirror_avals_t *avals;
     unsigned unloaded; /* bit k: feed k has no state yet (its index is empty) */
     int borrowed;
     mirror_apex_t *apex; /* NULL: the zone's own settings (feeds) */

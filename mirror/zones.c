@@ -142,7 +142,10 @@ void mirror_zones_scan(mirror_zones_t *zs, int64_t now_ms)
     for (unsigned i = 0; i < zs->nzones; i++) {
         if (zs->conf->zones[i].spool_dir && zs->zones[i].src[0])
             mirror_spool_scan(zs->zones[i].src[0], zs->conf->zones[i].spool_dir, now_ms);
+        const mirror_zdata_t *d = atomic_load(&zs->zones[i].data);
         mirror_rbldnsd_poll(&zs->zones[i], zs->qsbr, &zs->conf->zones[i], now_ms);
+        if (atomic_load(&zs->zones[i].data) != d) /* the files were loaded again */
+            mirror_zones_export(zs, i);
     }
 }
 

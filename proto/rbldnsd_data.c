@@ -29,7 +29,7 @@
 
 typedef struct {
     int kind;
-    uint8_t def_a;
+    uint32_t def_a;
     int have_def;
     char def_txt[TXT_MAX];
     int def_has_txt;
@@ -309,11 +309,11 @@ static void raw_txt(char *buf, const char *s)
 }
 
 /* Parses ":A:TXT", ":A" or "TXT" (s non-empty) against the defaults, as
- * rbldnsd does: the A value follows the colon at once, in any inet_aton
- * form ("5" and "127.5" are 127.0.0.5), then blanks and either ':' and the
- * text (none when empty) or the end (the default text). *txt is the raw
- * text (in buf) or NULL. */
-static int parse_value(pstate_t *st, const char *s, uint8_t *a, const char **txt, char *buf)
+ * rbldnsd does: the A value follows the colon at once, any IPv4 address in
+ * any inet_aton form ("5" and "127.5" are 127.0.0.5, "1.2.3.4" is itself),
+ * then blanks and either ':' and the text (none when empty) or the end (the
+ * default text). *txt is the raw text (in buf) or NULL. */
+static int parse_value(pstate_t *st, const char *s, uint32_t *a, const char **txt, char *buf)
 {
     *a = st->def_a;
     *txt = st->def_has_txt ? st->def_txt : NULL;
@@ -343,11 +343,7 @@ static int parse_value(pstate_t *st, const char *s, uint8_t *a, const char **txt
         st->msg = "unrecognized value for an entry";
         return BL_EFIELD;
     }
-    if ((v >> 8) != 0x7f0000) {
-        st->msg = "A value outside 127.0.0.0/24 (not supported)";
-        return BL_EFIELD;
-    }
-    *a = (uint8_t)v;
+    *a = v;
     if (*s == ':') {
         s++;
         while (is_space(*s))
@@ -617,11 +613,11 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
     if (*s == ':' && !(v6 && s[1] == ':')) { /* "::1" is an IPv6 address */
         if (tset && st->have_def)
             return 0; /* rbldnsd: only the first default line counts in a tset */
-        uint8_t a, old_a = st->def_a;
+        uint32_t a, old_a = st->def_a;
         int old_has = st->def_has_txt;
         const char *txt;
         /* ":A" alone takes the built-in default's text: none */
-        st->def_a = 2;
+        st->def_a = BL_RBLDNSD_DEF_A;
         st->def_has_txt = 0;
         int rc = parse_value(st, s, &a, &txt, vbuf);
         if (rc) {
@@ -680,9 +676,9 @@ static int parse_line(pstate_t *st, char *s, unsigned lineno, const bl_rbldnsd_s
     while (is_space(*p))
         p++;
     const char *txt = st->def_has_txt ? st->def_txt : NULL;
-    r.a = st->def_a;
+    r.a4 = st->def_a;
     if (!r.excluded && !tset && *p && !is_comment(*p)) {
-        int rc = parse_value(st, p, &r.a, &txt, vbuf);
+        int rc = parse_value(st, p, &r.a4, &txt, vbuf);
         if (rc)
             return rc;
     }
@@ -704,7 +700,7 @@ int bl_rbldnsd_parse(const char *text, size_t len, int kind, const bl_rbldnsd_si
         return BL_ENOMEM;
     *st = zero;
     st->kind = kind;
-    st->def_a = 2;
+    st->def_a = BL_RBLDNSD_DEF_A;
     st->meta = sink->meta;
     int rc = 0;
     unsigned lineno = 0;

@@ -18,16 +18,18 @@ enum bl_rbldnsd_kind {
 
 /* One parsed line. A range line (a.b.c.d-e.f.g.h) is delivered as the
  * minimal set of CIDR prefixes covering it, one callback each. txt is the
- * TXT template (may contain '$'), NULL for none; a is the A value's last
- * octet. excluded is 1 for '!' lines. */
+ * TXT template (may contain '$'), NULL for none; a4 is the A value, any
+ * IPv4 address as rbldnsd answers it, in host byte order (127.0.0.2 is
+ * 0x7f000002; never 0). excluded is 1 for '!' lines. */
 typedef struct {
     bl_prefix_t key;
-    uint8_t a;
+    uint32_t a4;
     const char *txt;
     int excluded;
     unsigned line;
 } bl_rbldnsd_rec_t;
 
+#define BL_RBLDNSD_DEF_A   0x7f000002u /* the A value without a default line: 127.0.0.2 */
 #define BL_RBLDNSD_NS_MAX  8
 #define BL_RBLDNSD_DEF_TTL 2100 /* rbldnsd's TTL without $TTL (its -t default, 35m) */
 #define BL_RBLDNSD_TXT_MAX 1024

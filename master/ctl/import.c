@@ -241,6 +241,16 @@ static int rb_rec(void *arg, const bl_rbldnsd_rec_t *r)
         c->excluded++;
         return 0;
     }
+    if (!c->a_override && r->a4 >> 8 != 0x7f0000) {
+        /* rbldnsd answers it, but a listing's A value is 127.0.0.N */
+        fprintf(stderr,
+                "%s:%u: %s: A value %u.%u.%u.%u is outside 127.0.0.0/24, which the master's "
+                "listings cannot carry (not imported; --a N imports every line as 127.0.0.N)\n",
+                c->file, r->line, pfx, r->a4 >> 24, r->a4 >> 16 & 0xff, r->a4 >> 8 & 0xff,
+                r->a4 & 0xff);
+        c->refused++;
+        return 0;
+    }
     bl_prefix_t k;
     const char *why;
     if (master_policy_target(&c->o->c.policy, pfx, 1, &k, &why)) {
@@ -256,8 +266,9 @@ static int rb_rec(void *arg, const bl_rbldnsd_rec_t *r)
     memset(e, 0, sizeof *e);
     e->key = k;
     e->listed_at = (int64_t)c->n++; /* the line order, until the entries are sorted */
+    int a = (int)(r->a4 & 0xff);    /* in 127.0.0.0/24 (above) */
     e->a = (uint8_t)(c->a_override ? c->a_override
-                     : r->a >= 2   ? r->a
+                     : a >= 2      ? a
                                    : c->o->c.policy.kind[MASTER_KIND_IMPORT].a);
     return 0;
 }

@@ -10,7 +10,7 @@
 static int rec(void *ctx, const bl_rbldnsd_rec_t *r)
 {
     (void)ctx;
-    if (bl_prefix_check(&r->key) != 0 || r->a == 0)
+    if (bl_prefix_check(&r->key) != 0 || r->a4 == 0)
         abort(); /* every delivered prefix is canonical, every A value a listing */
     if (r->txt && strlen(r->txt) > 1024)
         abort();

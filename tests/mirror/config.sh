@@ -71,6 +71,18 @@ out=$("$MIRROR" -c "$T/bad.conf" --check-config 2>&1) || fail "bad data lines re
 grep -q "event=rbldnsd_bad_line .*file=$T/baddata line=2 msg=\"invalid address\"" <<<"$out" || fail "bad line 2 not named: $out"
 grep -q "line=3 msg=\"invalid range (non-zero host part)\"" <<<"$out" || fail "host bits not refused: $out"
 grep -q "records=1 .*bad_lines=2" <<<"$out" || fail "bad lines not counted: $out"
+# A values outside 127.0.0.0/24 are served; past the 255th distinct one of a zone a line is
+# skipped and named (the second file's line with a 256th value), one already seen still serves
+{ echo ':127.0.1.2:dflt'; echo '10.0.0.1'; for i in $(seq 1 254); do echo "10.0.1.$i :1.1.1.$i"; done; } >"$T/avals1"
+printf '10.0.2.1 :2.2.2.2\n10.0.2.2 :1.1.1.7\n10.0.3.0-10.0.3.9 :3.3.3.3\n' >"$T/avals2"
+printf '[server]\nlisten = 127.0.0.1:53\n[zone bl.example.org]\nrbldnsd = ip4set:%s\nrbldnsd = ip4set:%s\n' \
+    "$T/avals1" "$T/avals2" >"$T/bad.conf"
+out=$("$MIRROR" -c "$T/bad.conf" --check-config 2>&1) || fail "too many A values refused the zone: $out"
+grep -q "event=rbldnsd_bad_line .*file=$T/avals2 line=1 msg=\"A value 2.2.2.2: the zone has 255 other A values, the most a zone may have (line skipped)\"" <<<"$out" ||
+    fail "the 256th A value not named: $out"
+grep -q "file=$T/avals2 line=3 msg=\"A value 3.3.3.3" <<<"$out" || fail "range line past the A values not named: $out"
+[ "$(grep -c "file=$T/avals2 line=3" <<<"$out")" = 1 ] || fail "a range line named more than once: $out"
+grep -q "event=import .*records=256 .*bad_lines=2 .*a_values=255" <<<"$out" || fail "A values not counted: $out"
 check_err "[server]
 listen = 127.0.0.1:53
 [zone bl.example.org]

@@ -9,6 +9,9 @@ import DIR PORT_RBLDNSD BLSYNCCTL
                   the listings against rbldnsd's A answers to the probes
 gen DIR           writes the data files into DIR, DIR/zones.txt (ZONE KIND FILE per line)
                   and DIR/queries.txt
+same DIR PORT_A PORT_B LABEL...
+                  asks both servers every address query (A, TXT) of the zones
+                  LABEL... and exits 1 on any difference
 run DIR PORT_MIRROR PORT_RBLDNSD
                   asks every query of both servers over UDP and compares rcode,
                   answer records (type, TTL, data) and the SOA of the authority
@@ -39,14 +42,17 @@ def soa(label):
     return "$SOA 1h ns1.%s%s. hm.%s%s. 7 10m 5m 1w 5m" % (label, SUF, label, SUF)
 
 
-def zone(label, kind, body, probes):
-    """A zone of one file; every zone but nosoa gets a $SOA line first."""
-    if label != "nosoa" and not any(l.startswith("$SOA") for l in body if isinstance(l, str)):
+def zone(label, kind, body, probes, zone_label=None):
+    """A file, by default a zone of its own (else one more file of the zone
+    zone_label); the first file of every zone but nosoa gets a $SOA line first."""
+    first = zone_label is None
+    if first and label != "nosoa" and \
+            not any(l.startswith("$SOA") for l in body if isinstance(l, str)):
         if isinstance(body, list):
             body = [soa(label)] + body
         else:
             body = soa(label).encode() + b"\n" + body
-    FILES[label] = (kind, "%s.%s" % (label, kind), body, probes)
+    FILES[label] = (kind, "%s.%s" % (label, kind), body, probes, zone_label or label)
 
 
 def around(*xs):
@@ -189,16 +195,77 @@ zone("values", "ip4set", [
     "20.0.0.45 Text again",
 ], ["20.0.0.%d" % i for i in range(0, 47)])
 
-# A values outside 127.0.0.0/24: rbldnsd answers them, the mirror cannot (documented)
-# (the default line with one is skipped, so 21.0.0.4 lacks its text)
-UNSUPPORTED = {("aval", "21.0.0.1"), ("aval", "21.0.0.2"), ("aval", "21.0.0.4")}
+# A values outside 127.0.0.0/24 (rbldnsd(8)'s own example is :127.0.1.2:): both servers
+# answer them as written, in every dataset type, with defaults, templates and exclusions
+# (blsyncctl import-rbldnsd refuses them, naming each line: a listing's A value is 127.0.0.N)
 zone("aval", "ip4set", [
-    ":127.0.1.2:Listed, see http://example.com/lookup?$",
+    "$1 http://example.com/lookup",
+    ":127.0.1.2:Listed, see $1?$",
     "21.0.0.1",
     "21.0.0.2 :1.2.3.4:not a loopback A",
     "21.0.0.3 :127.0.0.5:in 127.0.0.0/24",
     "21.0.0.4 :127.0.0.6",
-], around("21.0.0.1", "21.0.0.2", "21.0.0.3", "21.0.0.4"))
+    "21.0.0.5 :255.255.255.255:all ones $$ $",
+    "21.0.0.6 :0.0.0.5:zero net",
+    "21.0.0.7 :10.1.2:three parts",
+    "21.0.0.8 :1.2.3.4",
+    "21.0.0.8 :5.6.7.8:listed twice",
+    "21.0.0.9 :1.2.3.4:same A twice",
+    "21.0.0.9 :1.2.3.4:same A twice",
+    "21.0.0.10 :127.0.1.2 own text wins? no: bad",
+    "21.0.0.10 :127.0.1.3:second line",
+    ":192.0.2.1:Second default $",
+    "21.0.1.1",
+    "21.0.1.2 Own text only $",
+    "21.0.1.3 :3",
+    "21.0.2.0/24 :198.51.100.7:range $",
+    "!21.0.2.128/25",
+    "21.0.1.4-21.0.1.5",
+    "!21.0.1.6",
+], around("21.0.0.1", "21.0.0.2", "21.0.0.3", "21.0.0.4", "21.0.0.5", "21.0.0.6", "21.0.0.7",
+          "21.0.0.8", "21.0.0.9", "21.0.0.10", "21.0.1.1", "21.0.1.2", "21.0.1.3", "21.0.1.4",
+          "21.0.1.5", "21.0.1.6", "21.0.2.0", "21.0.2.127", "21.0.2.128", "21.0.2.255"))
+
+zone("avaltrie", "ip4trie", [
+    ":127.0.1.2:Trie $",
+    "22.0.0.0/16",
+    "22.0.1.0/24 :10.0.0.1:inner $",
+    "!22.0.2.0/24",
+    "22.0.3.1 :127.0.0.3",
+    "22.0.3.2 :203.0.113.9",
+], around("22.0.0.0", "22.0.1.0", "22.0.1.255", "22.0.2.0", "22.0.3.1", "22.0.3.2"))
+
+zone("avalsix", "ip6trie", [
+    ":127.0.1.2:Six $",
+    "2001:db8:40::/48",
+    "2001:db8:41::/48 :10.9.8.7:own $",
+    "!2001:db8:40:1::/64",
+], ["2001:db8:40::1", "2001:db8:40:1::1", "2001:db8:41::1", "2001:db8:42::1"])
+
+# one zone of four files (datasets): an address listed by several answers each file's A
+# value (several outside 127.0.0.0/24, one shared by two files: once) and each text
+zone("multi", "ip4set", [
+    ":127.0.1.2:First $",
+    "24.0.0.0/24",
+    "24.0.1.1 :1.2.3.4",
+    "24.0.2.1 :127.0.0.4:first four",
+], around("24.0.0.1", "24.0.1.1", "24.0.2.1", "24.0.3.1"))
+zone("multi2", "ip4trie", [
+    ":10.0.0.2:Second $",
+    "24.0.0.0/23",
+    "24.0.2.1 :127.0.0.4:second four",
+    "24.0.3.1",
+], around("24.0.0.1", "24.0.1.1", "24.0.2.1", "24.0.3.1"), zone_label="multi")
+zone("multi3", "ip4tset", [
+    ":198.18.0.1:Third $",
+    "24.0.0.1",
+    "24.0.3.1",
+], around("24.0.0.1", "24.0.3.1"), zone_label="multi")
+zone("multi4", "ip6tset", [
+    ":127.0.2.2:Tset6 $",
+    "2001:db8:50:1",
+    "!2001:db8:50:1::5",
+], ["2001:db8:50:1::", "2001:db8:50:1::5", "2001:db8:50:2::"], zone_label="multi")
 
 zone("base", "ip4set", [
     ":2:dflt $",
@@ -373,17 +440,17 @@ zone("sixset", "ip6tset", [
 def gen(d):
     qs = []
     with open(d + "/zones.txt", "w") as z:
-        for label, (kind, fname, body, probes) in FILES.items():
+        for label, (kind, fname, body, probes, zl) in FILES.items():
             data = body if isinstance(body, bytes) else ("\n".join(body) + "\n").encode()
             with open("%s/%s" % (d, fname), "wb") as f:
                 f.write(data)
-            z.write("%s%s %s %s\n" % (label, SUF, kind, fname))
+            z.write("%s%s %s %s\n" % (zl, SUF, kind, fname))
             for p in probes:
                 for t in ("A", "TXT", "ANY"):
-                    qs.append((label, p, t))
-            for n in ("", "1", "2.0.0.127", "1.0.0.127"):
+                    qs.append((zl, p, t))
+            for n in ("", "1", "2.0.0.127", "1.0.0.127") if zl == label else ():
                 for t in ("SOA", "NS", "A", "TXT", "ANY"):
-                    qs.append((label, "@" + n, t))
+                    qs.append((zl, "@" + n, t))
     with open(d + "/queries.txt", "w") as f:
         for label, p, t in qs:
             f.write("%s %s %s\n" % (label, p, t))
@@ -411,8 +478,6 @@ def documented_diff(label, p, t, m, r):
     if t == "ANY" and m[0] == r[0] == "NOERROR" and any(x[0] == 16 for x in r[1]) and \
             m[1] == tuple(x for x in r[1] if x[0] == 1):
         return "ANY for a listed address: the mirror answers A only, rbldnsd A and TXT"
-    if (label, p) in UNSUPPORTED and r[0] == "NOERROR":
-        return "A value outside 127.0.0.0/24: rbldnsd answers it, the mirror skips the line"
     return None
 
 
@@ -455,10 +520,18 @@ def import_check(d, pr, ctl):
     rbldnsd answers, but where an exclusion, an unsupported A value or a
     documented case (IMPORT_DOCUMENTED) explains it."""
     bad, checked, why = 0, 0, {}
-    for label, (kind, fname, body, probes) in FILES.items():
+    for label, (kind, fname, body, probes, zl) in FILES.items():
+        if zl != label or any(f[4] == label and l != label for l, f in FILES.items()):
+            continue  # a zone of several files: rbldnsd answers them together
         db = "%s/import-%s.db" % (d, label)
-        subprocess.run([ctl, "import-rbldnsd", "%s/%s" % (d, fname), "--type", kind, "--db", db],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = subprocess.run([ctl, "import-rbldnsd", "%s/%s" % (d, fname), "--type", kind,
+                              "--db", db], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, errors="replace").stderr
+        want = {"aval": "aval.ip4set:4: 21.0.0.1: A value 127.0.1.2 is outside 127.0.0.0/24",
+                "avalsix": "avalsix.ip6trie:3: 2001:db8:40::/48: A value 127.0.1.2 is outside"}
+        if label in want and want[label] not in out:
+            bad += 1
+            print("IMPORT %s: no message '%s' in:\n%s" % (label, want[label], out))
         nets = []
         for key, a in sqlite3.connect(db).execute("SELECT key, a FROM listings"):
             nets.append((ipaddress.ip_network((bytes(key[1:-1]), key[-1])), a))
@@ -478,8 +551,8 @@ def import_check(d, pr, ctl):
             w = IMPORT_DOCUMENTED.get((label, p))
             if not w and not served and imp and excluded(kind, body, p):
                 w = "exclusions are skipped"
-            if not w and (label, p) in UNSUPPORTED:
-                w = "A value outside 127.0.0.0/24"
+            if not w and not imp and all(not x.startswith("127.0.0.") for x in served):
+                w = "A value outside 127.0.0.0/24: refused"
             if w:
                 why[w] = why.get(w, 0) + 1
                 continue
@@ -517,8 +590,25 @@ def run(d, pm, pr):
     return 0 if not diffs and not unanswered else 1
 
 
+def same(d, pa, pb, labels):
+    """Two servers answer every address query of the zones labels exactly the same."""
+    qs = []
+    with open(d + "/queries.txt") as f:
+        for line in f:
+            label, p, t = line.split()
+            if label in labels and not p.startswith("@") and t != "ANY":
+                qs.append((label, p, t))
+    wires = [make_query(rev(p) + "." + label + SUF, t) for label, p, t in qs]
+    diffs, unanswered, _, _ = compare(qs, ask_all(pa, wires), ask_all(pb, wires),
+                                      lambda *x: None, show=50)
+    print("same: queries=%d differences=%d unanswered=%d" % (len(qs), diffs, unanswered))
+    return 0 if qs and not diffs and not unanswered else 1
+
+
 if __name__ == "__main__":
     a = sys.argv
+    if a[1] == "same":
+        sys.exit(same(a[2], int(a[3]), int(a[4]), a[5:]))
     if a[1] == "gen":
         sys.exit(gen(a[2]))
     if a[1] == "import":

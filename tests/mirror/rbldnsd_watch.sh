@@ -3,7 +3,8 @@
 # A zone served from rbldnsd files notices changed files by itself, as rbldnsd -c does: a file
 # renamed over (rsync) or written in place is loaded whole; a file that cannot be loaded (gone,
 # stamped in the future) leaves the zone serving its data, logged once; "reloaded" is logged only
-# when something was loaded; an expired $TIMESTAMP stops positive answers and fails /healthz.
+# when something was loaded, and the zone's export_rbldnsd is written again; an expired $TIMESTAMP
+# stops positive answers and fails /healthz.
 . "$(dirname "$0")/../lib.sh"
 
 Z=bl.example.org
@@ -13,6 +14,7 @@ cat >>"$T/m1/mirror.conf" <<CONF
 [zone $Z]
 rbldnsd = ip4set:$T/list
 rbldnsd_check = 100ms
+export_rbldnsd = $T/export
 CONF
 start_mirror m1
 answers() { [ "$(dq m1 +short "$1.$Z" A | tr '\n' ' ')" = "$2" ]; }
@@ -28,12 +30,17 @@ wait_until 10 answers 2.2.0.192 "127.0.0.3 " || fail "renamed file not loaded"
 # The mirror logs the reload just after it serves the new data.
 wait_until 5 gives 1 reloads || fail "$(reloads) reloads logged for one change"
 [ "$(soa_serial m1 $Z)" -gt "$serial0" ] || fail "the serial did not grow with the data"
-ok "a file renamed over is loaded, the serial grows"
+exported() { grep -qx "$1" "$T/export" 2>/dev/null; }
+wait_until 5 exported '192.0.2.2 :127.0.0.3:Two' || fail "export not written again: $(cat "$T/export")"
+ok "a file renamed over is loaded, the serial grows, the export is written again"
 
 # written in place
 echo "192.0.2.3 :4:" >>"$T/list"
 wait_until 10 answers 3.2.0.192 "127.0.0.4 " || fail "file written in place not loaded"
-ok "a file written in place is loaded"
+echo "192.0.2.4 :1.2.3.4:Outside \$" >>"$T/list"
+wait_until 10 answers 4.2.0.192 "1.2.3.4 " || fail "A value outside 127.0.0.0/24 not served"
+wait_until 5 exported '192.0.2.4 :1.2.3.4:Outside \$' || fail "export not written again: $(cat "$T/export")"
+ok "a file written in place is loaded (an A value outside 127.0.0.0/24 served and exported)"
 
 # nothing changes: nothing is loaded or logged. An absence has no event to
 # wait for: ten check intervals pass (a slow machine can only make this pass

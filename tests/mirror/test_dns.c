@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the DNS answer builder: sections, EDNS, truncation, zones, freeze, templates. */
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include "test.h"
 
 #include "config.h"
 #include "dns.h"
 #include "err.h"
+#include "feed.h"
 #include "index.h"
 
 static mirror_zone_t za, zb;
@@ -564,9 +566,117 @@ static void test_chaos_edns(void)
     ASSERT_EQ(u16(out + 6), 0);
 }
 
+/* An A record with this address (host byte order) in the answer out[0, n). */
+static int has_a4(const uint8_t *out, size_t n, uint32_t a)
+{
+    const uint8_t rr[] = {0,
+                          1,
+                          0,
+                          1,
+                          0,
+                          0,
+                          0x08,
+                          0x34,
+                          0,
+                          4, /* A IN ttl 2100 */
+                          (uint8_t)(a >> 24),
+                          (uint8_t)(a >> 16),
+                          (uint8_t)(a >> 8),
+                          (uint8_t)a};
+    return memmem(out, n, rr, sizeof rr) != NULL;
+}
+
+/* A zone of rbldnsd files answers every A value they give, any IPv4
+ * address (a code into the zone's table in the index), each once, from
+ * every file that lists the address; past MIRROR_AVALS_MAX distinct
+ * values a line is skipped, the values already seen still answer. */
+static void test_rbldnsd_avals(void)
+{
+    char dir[] = "/tmp/test_dns_XXXXXX", f1[64], f2[64], spec1[80], spec2[80];
+    ASSERT(mkdtemp(dir));
+    snprintf(f1, sizeof f1, "%s/one", dir);
+    snprintf(f2, sizeof f2, "%s/two", dir);
+    FILE *f = fopen(f1, "w");
+    ASSERT(f);
+    fprintf(f, ":127.0.1.2:One $\n10.0.0.1\n10.0.0.2 :1.2.3.4\n!10.0.0.3\n10.0.0.0/24 :5.6.7.8\n");
+    for (int i = 1; i <= MIRROR_AVALS_MAX - 3; i++)
+        fprintf(f, "10.1.0.%d :10.9.8.%d:v%d\n", i, i, i);
+    fclose(f);
+    f = fopen(f2, "w");
+    ASSERT(f);
+    /* 10.0.0.1 again with 1.2.3.4 and 127.0.1.2 (once each in the answer);
+     * 198.51.100.1 is the 256th distinct value: skipped */
+    fprintf(f, "10.0.0.1 :1.2.3.4:Two $\n10.0.0.1 :127.0.1.2:Two $\n10.0.0.9 :198.51.100.1\n"
+               "10.0.0.10 :10.9.8.7\n");
+    fclose(f);
+    snprintf(spec1, sizeof spec1, "ip4set:%s", f1);
+    snprintf(spec2, sizeof spec2, "ip4set:%s", f2);
+    static mirror_zone_t zr;
+    mirror_zone_conf_t zc;
+    memset(&zc, 0, sizeof zc);
+    snprintf(zc.name, sizeof zc.name, "files.example.org");
+    zc.ttl = zc.soa_ttl = zc.neg_ttl = 300;
+    zc.a = 2;
+    zc.rbldnsd[0] = spec1;
+    zc.rbldnsd[1] = spec2;
+    zc.nrbldnsd = 2;
+    char err[256];
+    ASSERT_EQ(mirror_zone_init(&zr, &zc, err, sizeof err), 0);
+    static mirror_qsbr_t qs;
+    mirror_qsbr_init(&qs);
+    ASSERT_EQ(mirror_import_rbldnsd(&zr, &qs, &zc, err, sizeof err), 0);
+    const mirror_zdata_t *d = atomic_load(&zr.data);
+    ASSERT(d && d->avals);
+    ASSERT_EQ(d->avals->n, MIRROR_AVALS_MAX);
+    mirror_zone_t *zl[1] = {&zr};
+    mirror_dns_ctx_t c = {.zones = zl, .nzones = 1, .now = 1000, .udp_max = 1232};
+    uint8_t q[600], out[4096];
+    int rc;
+    size_t ql = mkq(q, "1.0.0.10.files.example.org", 1, 0, 0, 0);
+    size_t n = mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(u16(out + 6), 2); /* 127.0.1.2 (both files) and 1.2.3.4 (the second) */
+    ASSERT(has_a4(out, n, 0x7f000102u) && has_a4(out, n, 0x01020304u));
+    ql = mkq(q, "1.0.0.10.files.example.org", 16, 0, 0, 0);
+    n = mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(u16(out + 6), 2);
+    ASSERT(memmem(out, n, "\x0cOne 10.0.0.1", 13) && memmem(out, n, "\x0cTwo 10.0.0.1", 13));
+    ql = mkq(q, "2.0.0.10.files.example.org", 1, 0, 0, 0);
+    n = mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(u16(out + 6), 1);
+    ASSERT(has_a4(out, n, 0x01020304u));
+    ql = mkq(q, "3.0.0.10.files.example.org", 1, 0, 0, 0); /* excluded */
+    mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(rc, MIRROR_RC_NXDOMAIN);
+    ql = mkq(q, "4.0.0.10.files.example.org", 1, 0, 0, 0); /* the /24 */
+    n = mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT(has_a4(out, n, 0x05060708u));
+    ql = mkq(q, "252.0.1.10.files.example.org", 1, 0, 0, 0);
+    n = mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT(has_a4(out, n, 0x0a0908fcu));
+    ql = mkq(q, "9.0.0.10.files.example.org", 1, 0, 0, 0); /* skipped: the /24 of file one */
+    n = mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(u16(out + 6), 1);
+    ASSERT(has_a4(out, n, 0x05060708u) && !has_a4(out, n, 0xc6336401u));
+    ql = mkq(q, "10.0.0.10.files.example.org", 1, 0, 0, 0); /* a value seen before */
+    n = mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(u16(out + 6), 2);
+    ASSERT(has_a4(out, n, 0x0a090807u) && has_a4(out, n, 0x05060708u));
+    /* the RFC 5782 test entry is 127.0.0.2 whatever code 2 is */
+    ql = mkq(q, "2.0.0.127.files.example.org", 1, 0, 0, 0);
+    n = mirror_dns_answer(&c, q, ql, out, sizeof out, 0, &rc);
+    ASSERT_EQ(u16(out + 6), 1);
+    ASSERT(has_a4(out, n, 0x7f000002u));
+    mirror_zone_close(&zr);
+    unlink(f1);
+    unlink(f2);
+    rmdir(dir);
+}
+
 int main(void)
 {
     setup();
+    RUN(test_rbldnsd_avals);
     RUN(test_listed_and_templates);
     RUN(test_combined_feeds);
     RUN(test_prefetch_hint);

@@ -487,8 +487,35 @@ static void test_prefetch(void)
     mirror_index_free(ix);
 }
 
+/* The A values of a zone: code 0 is 127.0.0.2, codes 1..255 the distinct
+ * values in the order first seen; a 256th distinct value gets no code,
+ * the values already there keep theirs. */
+static void test_avals(void)
+{
+    mirror_avals_t t;
+    mirror_avals_init(&t);
+    ASSERT_EQ(t.n, 0);
+    ASSERT_EQ(t.v[0], 0x7f000002u);
+    ASSERT_EQ(mirror_avals_code(&t, 0x7f000102u), 1); /* 127.0.1.2 */
+    ASSERT_EQ(mirror_avals_code(&t, 0x7f000002u), 2); /* 127.0.0.2 from a file: a code too */
+    ASSERT_EQ(mirror_avals_code(&t, 0x7f000102u), 1);
+    for (uint32_t i = 3; i <= MIRROR_AVALS_MAX; i++)
+        ASSERT_EQ(mirror_avals_code(&t, 0x01000000u * i + i), i);
+    ASSERT_EQ(t.n, MIRROR_AVALS_MAX);
+    ASSERT_EQ(mirror_avals_code(&t, 0x01020304u), 0); /* full */
+    ASSERT_EQ(mirror_avals_code(&t, 0xffffffffu), 0);
+    ASSERT_EQ(t.n, MIRROR_AVALS_MAX);
+    for (uint32_t i = 3; i <= MIRROR_AVALS_MAX; i++) {
+        ASSERT_EQ(mirror_avals_code(&t, 0x01000000u * i + i), i);
+        ASSERT_EQ(t.v[i], 0x01000000u * i + i);
+    }
+    ASSERT_EQ(mirror_avals_code(&t, 0x7f000102u), 1);
+    ASSERT_EQ(t.v[1], 0x7f000102u);
+}
+
 int main(void)
 {
+    RUN(test_avals);
     RUN(test_lpm_edges);
     RUN(test_v6);
     RUN(test_apply_get_times);

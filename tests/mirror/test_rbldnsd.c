@@ -13,9 +13,15 @@ typedef struct {
 static int rec(void *ctx, const bl_rbldnsd_rec_t *r)
 {
     acc_t *a = ctx;
-    char p[BL_PREFIX_STRLEN];
-    a->n += (size_t)snprintf(a->out + a->n, sizeof a->out - a->n, "%s%s a=%u txt=%s|",
-                             r->excluded ? "!" : "", bl_prefix_format(&r->key, p, sizeof p), r->a,
+    char p[BL_PREFIX_STRLEN], av[16];
+    /* the A value: its last octet when in 127.0.0.0/24, else the address */
+    if (r->a4 >> 8 == 0x7f0000)
+        snprintf(av, sizeof av, "%u", r->a4 & 0xff);
+    else
+        snprintf(av, sizeof av, "%u.%u.%u.%u", r->a4 >> 24, r->a4 >> 16 & 0xff, r->a4 >> 8 & 0xff,
+                 r->a4 & 0xff);
+    a->n += (size_t)snprintf(a->out + a->n, sizeof a->out - a->n, "%s%s a=%s txt=%s|",
+                             r->excluded ? "!" : "", bl_prefix_format(&r->key, p, sizeof p), av,
                              r->txt ? r->txt : "(none)");
     return 0;
 }
@@ -130,15 +136,28 @@ static void test_values(void)
                  "1.0.0.1 a=2 txt=Base [d $$] ($)|1.0.0.2 a=3 txt=Base [$] ($)|"
                  "1.0.0.3 a=2 txt=own $|1.0.0.4 a=2 txt=Base [r123] ($)|");
     /* the A value: any inet_aton form right after the colon, then ':' or the
-     * end; outside 127.0.0.0/24 it cannot be served; a bad default line
-     * changes nothing */
+     * end; any IPv4 address but 0.0.0.0 (rbldnsd answers it as it is); a bad
+     * default line changes nothing */
     ASSERT_STREQ(parse_all(BL_RBLDNSD_IP4SET, ":3:x\n:0:y\n1.0.0.1\n1.0.0.2 :127.5:five\n"
                                               "1.0.0.3 : 5:x\n1.0.0.4 :\n1.0.0.5 ::t\n"
                                               "1.0.0.6 :5 junk\n1.0.0.7 :127.0.1.2:t\n"
-                                              "1.0.0.8 :127.0.0.9 : t\n"),
+                                              "1.0.0.8 :127.0.0.9 : t\n1.0.0.9 :10.1.2\n"
+                                              "1.0.0.10 :0.0.0.0:zero\n"),
                  "bad 2 invalid A RR|1.0.0.1 a=3 txt=x|1.0.0.2 a=5 txt=five|bad 5 invalid A RR|"
                  "bad 6 invalid A RR|bad 7 invalid A RR|bad 8 unrecognized value for an entry|"
-                 "bad 9 A value outside 127.0.0.0/24 (not supported)|1.0.0.8 a=9 txt=t|");
+                 "1.0.0.7 a=127.0.1.2 txt=t|1.0.0.8 a=9 txt=t|1.0.0.9 a=10.1.0.2 txt=x|"
+                 "bad 12 invalid A RR|");
+    /* a default line with an A value outside 127.0.0.0/24 (rbldnsd(8)'s
+     * example :127.0.1.2:) is every following entry's, in every dataset */
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, ":127.0.1.2:Listed $\n1.0.0.1\n1.0.0.2 :1.2.3.4\n"
+                                          "1.0.0.3 :4:own\n:5.6.7.8\n1.0.0.4\n"),
+                 "1.0.0.1 a=127.0.1.2 txt=Listed $|1.0.0.2 a=1.2.3.4 txt=Listed $|"
+                 "1.0.0.3 a=4 txt=own|1.0.0.4 a=5.6.7.8 txt=(none)|");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4TSET, ":10.0.0.1:t\n1.2.3.4\n"), "1.2.3.4 a=10.0.0.1 txt=t|");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4TRIE, ":10.0.0.1\n1.2.3.0/24\n1.2.3.4 :255.255.255.255:b\n"),
+                 "1.2.3.0/24 a=10.0.0.1 txt=(none)|1.2.3.4 a=255.255.255.255 txt=b|");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP6TRIE, ":127.0.1.2:six\n2001:db8::/32\n"),
+                 "2001:db8::/32 a=127.0.1.2 txt=six|");
     /* $SOA/$NS/$TTL are accepted and ignored */
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "$SOA 0 ns.x. h.x. 0 1 1 1 1\n$NS 0 ns.x.\n$TTL 60\n"
                                           "1.2.3.4\n"),
@@ -167,8 +186,7 @@ static void test_errors(void)
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.4\n1.2.3.400\n"),
                  "ERR -25 line 2 invalid address");
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.4x\n"), "ERR -25 line 1 invalid address");
-    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.4 :1.2.3.4:x\n"),
-                 "ERR -30 line 1 A value outside 127.0.0.0/24 (not supported)");
+    ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.4 :1.2.3.4:x\n"), "1.2.3.4 a=1.2.3.4 txt=x|");
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4SET, "1.2.3.9-1.2.3.1\n"), "ERR -25 line 1 invalid address");
     ASSERT_STREQ(parse(BL_RBLDNSD_IP4TRIE, "1.2.3.0-1.2.3.9\n"), "ERR -25 line 1 invalid address");
     char big[5000];
