@@ -28,9 +28,8 @@ static const ctl_cmd_t cmds[] = {
     {"import-reports", ctl_import_reports,
      "import-reports FILE (-c CONF | --db DB) [--json]   load JSON-lines reports into the store"},
     {"import-rbldnsd", ctl_import_rbldnsd,
-     "import-rbldnsd FILE (-c CONF | --db DB) [--type ip4set] [--replace] [--json]   load an "
-     "rbldnsd data "
-     "file as listings"},
+     "import-rbldnsd FILE (-c CONF | --db DB) [--type KIND] [--a N] [--replace] [--strict] "
+     "[--json]   load an rbldnsd data file as listings"},
     {"certs", ctl_certs,
      "certs --dir DIR [--master-name NAME] [--mirror NAME...] [--json]   create a CA and TLS "
      "certificates"},
