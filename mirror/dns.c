@@ -842,14 +842,6 @@ static int lookup_all(const mirror_dns_ctx_t *c, const mirror_zdata_t *d, nkind_
     return n;
 }
 
-/* The A value (host byte order) of a hit's a field: a code into the data's
- * A values (rbldnsd imports), else the last octet of 127.0.0.a, 0 for the
- * zone's. */
-static inline uint32_t a_value(const mirror_zone_t *z, const mirror_zdata_t *d, uint8_t a)
-{
-    return d->avals ? d->avals->v[a] : 0x7f000000u | (a ? a : z->default_a);
-}
-
 /* An address in the zone (k: N_V4 or N_V6): an A or TXT record from every
  * source that lists it (the same record once), NXDOMAIN when none does (or
  * NODATA for an empty non-terminal). Returns 1 when the SOA goes into the
@@ -890,7 +882,7 @@ static int answer_addr(const mirror_dns_ctx_t *c, resp_t *r, const query_t *x,
     if (x->qtype == T_A || x->qtype == T_ANY) {
         uint32_t av[MIRROR_SOURCES_MAX];
         for (int i = 0; i < n; i++) {
-            uint32_t a = av[i] = a_value(z, d, hits[i].a);
+            uint32_t a = av[i] = mirror_zone_a_value(z, d, hits[i].a);
             int dup = 0;
             for (int j = 0; j < i; j++)
                 dup |= av[j] == a;

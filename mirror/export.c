@@ -44,12 +44,8 @@ static int export_entry(void *ctx, const bl_entry_t *e, uint8_t flags)
         t = x->z->reason_txt[e->reason];
     else
         t = x->z->default_txt;
-    /* the A value as the mirror answers it: any IPv4 address from rbldnsd
-     * files (a code into their table), else 127.0.0.a */
-    uint32_t a = d->avals ? d->avals->v[e->a]
-                          : 0x7f000000u | (x->a   ? x->a
-                                           : e->a ? e->a
-                                                  : x->z->default_a);
+    /* the A value as the mirror answers it (a feed's own A value first) */
+    uint32_t a = mirror_zone_a_value(x->z, d, x->a ? (uint8_t)x->a : e->a);
     fprintf(x->f, "%s :%u.%u.%u.%u:%s\n", pfx, a >> 24, a >> 16 & 0xff, a >> 8 & 0xff, a & 0xff,
             t ? t : "");
     return 0;

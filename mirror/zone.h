@@ -105,6 +105,15 @@ typedef struct mirror_zone {
     _Atomic(struct mirror_acl *) acl; /* who may query the zone (acl.h), swapped on SIGHUP */
 } mirror_zone_t;
 
+/* The A value (host byte order) a listing's a field stands for: a code into
+ * the data's A values (rbldnsd imports), else the last octet of 127.0.0.a,
+ * 0 for the zone's default. */
+static inline uint32_t mirror_zone_a_value(const mirror_zone_t *z, const mirror_zdata_t *d,
+                                           uint8_t a)
+{
+    return d->avals ? d->avals->v[a] : 0x7f000000u | (a ? a : z->default_a);
+}
+
 struct mirror_zone_conf; /* config.h */
 
 /* Fills a zone's fixed DNS settings from its configuration. */
